@@ -1,0 +1,63 @@
+// Package engine is the answer engine: given a parsed query and the loaded
+// zones it decides the answer (RFC 1034 §4.3.2 with RFC 4592 wildcards,
+// RFC 6672 DNAME, RFC 2308 negative answers, RFC 4035/5155 DNSSEC) and
+// renders it to wire format. The userspace server calls Respond for every
+// query; the XDP renderer calls the same code to precompute the answers the
+// XDP program serves, so both paths produce the same bytes.
+package engine
+
+import (
+	"sync/atomic"
+
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// DefaultUDPSize is the server's EDNS UDP payload size (DNS flag day 2020).
+const DefaultUDPSize = 1232
+
+// Config is the engine's server-wide behaviour.
+type Config struct {
+	// Identity answers CHAOS TXT id.server and hostname.bind; empty
+	// refuses those queries.
+	Identity string
+	// Version answers CHAOS TXT version.bind; empty refuses it.
+	Version string
+	// NSID is sent in the NSID option (RFC 5001) to clients that ask;
+	// nil sends none.
+	NSID []byte
+	// UDPSize is the largest UDP payload the server sends and advertises
+	// (default DefaultUDPSize).
+	UDPSize uint16
+}
+
+// Engine answers queries from an atomically replaceable zone set.
+type Engine struct {
+	cfg   Config
+	zones atomic.Pointer[zone.Set]
+}
+
+// New returns an engine serving zones (which may be nil: all REFUSED).
+func New(cfg Config, zones *zone.Set) *Engine {
+	if cfg.UDPSize == 0 {
+		cfg.UDPSize = DefaultUDPSize
+	}
+	if cfg.UDPSize < 512 {
+		cfg.UDPSize = 512
+	}
+	e := &Engine{cfg: cfg}
+	if zones == nil {
+		zones, _ = zone.NewSet()
+	}
+	e.zones.Store(zones)
+	return e
+}
+
+// Config returns the engine's configuration.
+func (e *Engine) Config() Config { return e.cfg }
+
+// SetZones switches to a new zone set in one step; queries in flight
+// finish on the set they started with.
+func (e *Engine) SetZones(s *zone.Set) { e.zones.Store(s) }
+
+// Zones returns the zone set in use.
+func (e *Engine) Zones() *zone.Set { return e.zones.Load() }
