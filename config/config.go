@@ -1,0 +1,110 @@
+// Package config holds xdpdnsd's configuration: the values, their
+// defaults, and the parser for the line-based configuration file
+// (see docs/CONFIG.md and examples/xdpdnsd.conf).
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// Defaults applied by Default and Finish.
+const (
+	DefaultListen          = "127.0.0.1:5353"
+	DefaultUDPSize         = 1232
+	DefaultVersion         = "xdpdns"
+	DefaultTCPIdleTimeout  = 10 * time.Second
+	DefaultTCPReadTimeout  = 3 * time.Second
+	DefaultTCPWriteTimeout = 10 * time.Second
+	DefaultTCPMaxConns     = 256
+)
+
+// Config is the daemon's complete configuration.
+type Config struct {
+	// Listen lists the addresses (IP:port) served over UDP and TCP.
+	Listen []string
+	// Zones lists the zones to load, in configuration order.
+	Zones []zone.Spec
+	// Identity answers id.server and hostname.bind; empty refuses them.
+	Identity string
+	// NSID is sent to clients that ask for it (RFC 5001); nil sends none.
+	NSID []byte
+	// Version answers version.bind unless HideVersion is set.
+	Version string
+	// HideVersion refuses version.bind queries.
+	HideVersion bool
+	// UDPSize is the largest UDP payload sent and advertised.
+	UDPSize uint16
+	// AXFRAllow lists the client prefixes allowed to transfer zones over
+	// TCP; empty refuses every transfer.
+	AXFRAllow []netip.Prefix
+	// TCPIdleTimeout closes a TCP connection with no query for this long.
+	TCPIdleTimeout time.Duration
+	// TCPReadTimeout bounds reading one message once its first byte
+	// arrived, so slow clients cannot hold a connection.
+	TCPReadTimeout time.Duration
+	// TCPWriteTimeout bounds writing one response message.
+	TCPWriteTimeout time.Duration
+	// TCPMaxConns is the largest number of concurrent TCP connections;
+	// beyond it new connections are closed at once.
+	TCPMaxConns int
+	// ExpiryWarning is how far ahead expiring signatures are reported.
+	ExpiryWarning time.Duration
+}
+
+// Default returns a configuration with every default filled in except
+// Listen, which Finish fills when nothing else set it.
+func Default() *Config {
+	return &Config{
+		Version:         DefaultVersion,
+		UDPSize:         DefaultUDPSize,
+		TCPIdleTimeout:  DefaultTCPIdleTimeout,
+		TCPReadTimeout:  DefaultTCPReadTimeout,
+		TCPWriteTimeout: DefaultTCPWriteTimeout,
+		TCPMaxConns:     DefaultTCPMaxConns,
+		ExpiryWarning:   zone.DefaultExpiryWarning,
+	}
+}
+
+// Finish applies the defaults that depend on the whole configuration
+// (the default listen address) and checks the values against each other.
+func (c *Config) Finish() error {
+	if len(c.Listen) == 0 {
+		c.Listen = []string{DefaultListen}
+	}
+	seen := make(map[string]bool, len(c.Zones))
+	for _, z := range c.Zones {
+		key, err := originKey(z.Origin)
+		if err != nil {
+			return err
+		}
+		if seen[key] {
+			return fmt.Errorf("zone %s configured twice", z.Origin)
+		}
+		seen[key] = true
+	}
+	seen = make(map[string]bool, len(c.Listen))
+	for _, l := range c.Listen {
+		ap, err := ParseListen(l)
+		if err != nil {
+			return err
+		}
+		if seen[ap.String()] {
+			return fmt.Errorf("listen address %s given twice", l)
+		}
+		seen[ap.String()] = true
+	}
+	return nil
+}
+
+// EngineVersion is the version string the engine should answer with:
+// empty when hidden.
+func (c *Config) EngineVersion() string {
+	if c.HideVersion {
+		return ""
+	}
+	return c.Version
+}

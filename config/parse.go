@@ -1,0 +1,234 @@
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// Error is a configuration file error located at its file and line.
+type Error struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// maxLine bounds one configuration line, so a binary file given by
+// mistake fails quickly.
+const maxLine = 64 << 10
+
+// ParseFile reads the configuration file path into c. Zone file names that
+// are not absolute are taken relative to the configuration file's
+// directory.
+func ParseFile(path string, c *Config) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Parse(f, path, filepath.Dir(path), c)
+}
+
+// Parse reads configuration lines from r into c; name is the file name
+// used in errors and dir the directory relative zone file names are
+// resolved against ("" leaves them as written).
+func Parse(r io.Reader, name, dir string, c *Config) error {
+	p := parser{c: c, dir: dir, seen: make(map[string]int)}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		if err := p.line(sc.Text(), line); err != nil {
+			return &Error{File: name, Line: line, Err: err}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return &Error{File: name, Line: line + 1, Err: err}
+	}
+	return nil
+}
+
+// parser is the state of one Parse call.
+type parser struct {
+	c    *Config
+	dir  string
+	seen map[string]int // single-valued key -> line it was first set on
+}
+
+// line applies one configuration line.
+func (p *parser) line(text string, n int) error {
+	text, err := stripComment(text)
+	if err != nil {
+		return err
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil
+	}
+	key, rest := text, ""
+	if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
+		key, rest = text[:i], strings.TrimSpace(text[i:])
+	}
+	k, ok := keys[key]
+	if !ok {
+		return fmt.Errorf("unknown key %q", key)
+	}
+	if k.single {
+		if first, dup := p.seen[key]; dup {
+			return fmt.Errorf("%s given twice (first on line %d)", key, first)
+		}
+		p.seen[key] = n
+	}
+	var args []string
+	if k.text && rest != "" {
+		s, err := textValue(rest)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		args = []string{s}
+	} else if !k.text {
+		args = strings.Fields(rest)
+	}
+	if len(args) < k.min || (k.max >= 0 && len(args) > k.max) {
+		return fmt.Errorf("%s: %s", key, k.usage)
+	}
+	return k.apply(p, args)
+}
+
+// stripComment removes a comment: a '#' at the start of the line or after
+// white space, outside double quotes.
+func stripComment(s string) (string, error) {
+	inQuote, esc := false, false
+	for i, r := range s {
+		switch {
+		case esc:
+			esc = false
+		case inQuote && r == '\\':
+			esc = true
+		case r == '"':
+			inQuote = !inQuote
+		case r == '#' && !inQuote && (i == 0 || s[i-1] == ' ' || s[i-1] == '\t'):
+			return s[:i], nil
+		}
+	}
+	if inQuote {
+		return "", errors.New("unterminated quoted string")
+	}
+	return s, nil
+}
+
+// textValue returns the value of a free-text key: the rest of the line,
+// or a double-quoted Go string literal when it starts with a quote.
+func textValue(rest string) (string, error) {
+	if !strings.HasPrefix(rest, `"`) {
+		return rest, nil
+	}
+	s, err := strconv.Unquote(rest)
+	if err != nil {
+		return "", fmt.Errorf("bad quoted string %s", rest)
+	}
+	return s, nil
+}
+
+// key describes one configuration key.
+type key struct {
+	single bool // may appear once
+	text   bool // takes the rest of the line as one value
+	min    int  // fewest arguments
+	max    int  // most arguments, -1 for no limit
+	usage  string
+	apply  func(p *parser, args []string) error
+}
+
+// keys is the configuration vocabulary.
+var keys = map[string]key{
+	"listen": {min: 1, max: -1, usage: "want one or more IP:PORT", apply: func(p *parser, a []string) error {
+		for _, s := range a {
+			if _, err := ParseListen(s); err != nil {
+				return err
+			}
+			p.c.Listen = append(p.c.Listen, s)
+		}
+		return nil
+	}},
+	"zone": {min: 2, max: 2, usage: "want ORIGIN FILE", apply: func(p *parser, a []string) error {
+		if _, err := originKey(a[0]); err != nil {
+			return err
+		}
+		file := a[1]
+		if p.dir != "" && !filepath.IsAbs(file) {
+			file = filepath.Join(p.dir, file)
+		}
+		p.c.Zones = append(p.c.Zones, zone.Spec{Origin: a[0], File: file})
+		return nil
+	}},
+	"identity": {single: true, text: true, min: 1, max: 1, usage: "want a string", apply: func(p *parser, a []string) error {
+		p.c.Identity = a[0]
+		return nil
+	}},
+	"nsid": {single: true, text: true, min: 1, max: 1, usage: "want a string or hex:DIGITS", apply: func(p *parser, a []string) error {
+		b, err := ParseNSID(a[0])
+		p.c.NSID = b
+		return err
+	}},
+	"version": {single: true, text: true, min: 1, max: 1, usage: "want a string", apply: func(p *parser, a []string) error {
+		if a[0] == "" {
+			return errors.New("version: empty string (use hide-version to refuse version.bind)")
+		}
+		p.c.Version = a[0]
+		return nil
+	}},
+	"hide-version": {single: true, min: 0, max: 0, usage: "takes no value", apply: func(p *parser, _ []string) error {
+		p.c.HideVersion = true
+		return nil
+	}},
+	"udp-size": {single: true, min: 1, max: 1, usage: "want a number of bytes", apply: func(p *parser, a []string) (err error) {
+		p.c.UDPSize, err = ParseUDPSize(a[0])
+		return err
+	}},
+	"axfr-allow": {min: 1, max: -1, usage: "want one or more prefixes or addresses", apply: func(p *parser, a []string) error {
+		for _, s := range a {
+			pfx, err := ParsePrefix(s)
+			if err != nil {
+				return err
+			}
+			p.c.AXFRAllow = append(p.c.AXFRAllow, pfx)
+		}
+		return nil
+	}},
+	"tcp-idle-timeout":  durationKey(func(c *Config) *time.Duration { return &c.TCPIdleTimeout }),
+	"tcp-read-timeout":  durationKey(func(c *Config) *time.Duration { return &c.TCPReadTimeout }),
+	"tcp-write-timeout": durationKey(func(c *Config) *time.Duration { return &c.TCPWriteTimeout }),
+	"expiry-warning":    durationKey(func(c *Config) *time.Duration { return &c.ExpiryWarning }),
+	"tcp-max-conns": {single: true, min: 1, max: 1, usage: "want a number", apply: func(p *parser, a []string) (err error) {
+		p.c.TCPMaxConns, err = ParseMaxConns(a[0])
+		return err
+	}},
+}
+
+// durationKey is a single-valued key holding a positive duration.
+func durationKey(field func(*Config) *time.Duration) key {
+	return key{single: true, min: 1, max: 1, usage: "want a duration such as 10s or 168h", apply: func(p *parser, a []string) error {
+		d, err := ParseDuration(a[0])
+		if err != nil {
+			return err
+		}
+		*field(p.c) = d
+		return nil
+	}}
+}

@@ -1,0 +1,201 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want func(c *Config)
+	}{
+		{"empty", "", func(c *Config) {}},
+		{"comments and blanks", "# a comment\n\n   \t\n  # indented\n", func(c *Config) {}},
+		{"listen", "listen 127.0.0.1:53 [::1]:53\nlisten 192.0.2.1:5353 # trailing", func(c *Config) {
+			c.Listen = []string{"127.0.0.1:53", "[::1]:53", "192.0.2.1:5353"}
+		}},
+		{"zones relative to dir", "zone example.com example.com.zone\nzone example.net. /abs/net.zone", func(c *Config) {
+			c.Zones = []zone.Spec{{Origin: "example.com", File: "/etc/xdpdns/example.com.zone"}, {Origin: "example.net.", File: "/abs/net.zone"}}
+		}},
+		{"identity with spaces", "identity  ns1 anycast node 7  ", func(c *Config) { c.Identity = "ns1 anycast node 7" }},
+		{"quoted identity with hash", `identity "ns1 #7" # comment`, func(c *Config) { c.Identity = "ns1 #7" }},
+		{"hash inside word", "identity ns#1", func(c *Config) { c.Identity = "ns#1" }},
+		{"nsid text", "nsid ns1.example", func(c *Config) { c.NSID = []byte("ns1.example") }},
+		{"nsid hex", "nsid hex:00ff10", func(c *Config) { c.NSID = []byte{0, 0xff, 0x10} }},
+		{"version", "version my server 1.0", func(c *Config) { c.Version = "my server 1.0" }},
+		{"hide-version", "hide-version", func(c *Config) { c.HideVersion = true }},
+		{"udp-size", "udp-size 1400", func(c *Config) { c.UDPSize = 1400 }},
+		{"axfr-allow", "axfr-allow 127.0.0.0/8 ::1\naxfr-allow 192.0.2.7 ::ffff:10.0.0.0/104", func(c *Config) {
+			c.AXFRAllow = []netip.Prefix{
+				netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"),
+				netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("10.0.0.0/8"),
+			}
+		}},
+		{"timeouts", "tcp-idle-timeout 30s\ntcp-read-timeout 1500ms\ntcp-write-timeout 1m\nexpiry-warning 168h", func(c *Config) {
+			c.TCPIdleTimeout = 30 * time.Second
+			c.TCPReadTimeout = 1500 * time.Millisecond
+			c.TCPWriteTimeout = time.Minute
+			c.ExpiryWarning = 168 * time.Hour
+		}},
+		{"tcp-max-conns", "tcp-max-conns 1000", func(c *Config) { c.TCPMaxConns = 1000 }},
+		{"tabs", "listen\t127.0.0.1:53\t# c", func(c *Config) { c.Listen = []string{"127.0.0.1:53"} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Default()
+			if err := Parse(strings.NewReader(tt.in), "test.conf", "/etc/xdpdns", got); err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			want := Default()
+			tt.want(want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		in   string
+		line int
+		msg  string
+	}{
+		{"listen 127.0.0.1:53\nbogus 1", 2, `unknown key "bogus"`},
+		{"listen", 1, "listen: want one or more IP:PORT"},
+		{"listen localhost:53", 1, "want IP:PORT"},
+		{"listen 127.0.0.1", 1, "want IP:PORT"},
+		{"\n\nzone example.com", 3, "zone: want ORIGIN FILE"},
+		{"zone example.com a b", 1, "zone: want ORIGIN FILE"},
+		{"zone exa..mple.com f", 1, "not a domain name"},
+		{"identity", 1, "identity: want a string"},
+		{"identity a\nidentity b", 2, "identity given twice (first on line 1)"},
+		{`identity "unterminated`, 1, "unterminated quoted string"},
+		{`identity "a" b`, 1, "bad quoted string"},
+		{"nsid hex:zz", 1, "nsid"},
+		{"nsid hex:", 1, "nsid is empty"},
+		{"nsid " + strings.Repeat("x", MaxNSID+1), 1, "more than"},
+		{"hide-version yes", 1, "hide-version: takes no value"},
+		{"udp-size 100", 1, "udp-size"},
+		{"udp-size 70000", 1, "udp-size"},
+		{"udp-size 1232 1400", 1, "udp-size: want a number"},
+		{"axfr-allow 10.0.0.0/33", 1, "prefix"},
+		{"axfr-allow nothost", 1, "prefix"},
+		{"tcp-idle-timeout 10", 1, "duration"},
+		{"tcp-idle-timeout -1s", 1, "must be positive"},
+		{"tcp-idle-timeout 0s", 1, "must be positive"},
+		{"expiry-warning 1d", 1, "duration"},
+		{"tcp-max-conns 0", 1, "tcp-max-conns"},
+		{"tcp-max-conns many", 1, "tcp-max-conns"},
+		{"# ok\nversion \"\"", 2, "empty string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			err := Parse(strings.NewReader(tt.in), "x.conf", "", Default())
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a *config.Error", err)
+			}
+			if ce.File != "x.conf" || ce.Line != tt.line {
+				t.Errorf("located at %s:%d, want x.conf:%d (%v)", ce.File, ce.Line, tt.line, err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) || !strings.HasPrefix(err.Error(), "x.conf:") {
+				t.Errorf("error %q does not contain %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+func TestParseLongLine(t *testing.T) {
+	in := "identity " + strings.Repeat("a", maxLine+10)
+	err := Parse(strings.NewReader(in), "x.conf", "", Default())
+	if err == nil {
+		t.Fatal("accepted a line longer than the limit")
+	}
+}
+
+func TestParseFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "xdpdnsd.conf")
+	if err := os.WriteFile(path, []byte("zone example.com zones/example.com.zone\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	if err := ParseFile(path, c); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "zones/example.com.zone"); c.Zones[0].File != want {
+		t.Errorf("zone file %q, want %q", c.Zones[0].File, want)
+	}
+	if err := ParseFile(filepath.Join(dir, "missing.conf"), c); err == nil || !os.IsNotExist(errors.Unwrap(err)) {
+		t.Errorf("missing file: got %v", err)
+	}
+}
+
+func TestExampleConfigParses(t *testing.T) {
+	c := Default()
+	if err := ParseFile("../examples/xdpdnsd.conf", c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Listen) == 0 || len(c.Zones) == 0 {
+		t.Errorf("example sets no listen address or zone: %+v", c)
+	}
+}
+
+func TestFinish(t *testing.T) {
+	c := Default()
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Listen, []string{DefaultListen}) {
+		t.Errorf("default listen %v", c.Listen)
+	}
+	c = Default()
+	c.Zones = []zone.Spec{{Origin: "Example.COM", File: "a"}, {Origin: "example.com.", File: "b"}}
+	if err := c.Finish(); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("duplicate zone: %v", err)
+	}
+	c = Default()
+	c.Listen = []string{"127.0.0.1:53", "127.0.0.1:53"}
+	if err := c.Finish(); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("duplicate listen: %v", err)
+	}
+	c = Default()
+	c.HideVersion = true
+	if c.EngineVersion() != "" {
+		t.Error("hidden version still answered")
+	}
+}
+
+func TestValueParsers(t *testing.T) {
+	if o, f, err := ParseZoneArg("example.com=/z/ex.zone"); err != nil || o != "example.com" || f != "/z/ex.zone" {
+		t.Errorf("ParseZoneArg: %q %q %v", o, f, err)
+	}
+	for _, bad := range []string{"example.com", "=f", "example.com=", "a..b=f"} {
+		if _, _, err := ParseZoneArg(bad); err == nil {
+			t.Errorf("ParseZoneArg(%q) accepted", bad)
+		}
+	}
+	if b, err := ParseNSID("hex:4142"); err != nil || string(b) != "AB" {
+		t.Errorf("ParseNSID hex: %q %v", b, err)
+	}
+	if p, err := ParsePrefix("10.1.2.3/8"); err != nil || p.String() != "10.0.0.0/8" {
+		t.Errorf("ParsePrefix masks: %v %v", p, err)
+	}
+	if p, err := ParsePrefix("::ffff:192.0.2.1"); err != nil || p.String() != "192.0.2.1/32" {
+		t.Errorf("ParsePrefix unmaps: %v %v", p, err)
+	}
+}

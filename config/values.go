@@ -1,0 +1,125 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// MaxNSID is the longest NSID accepted, in bytes. RFC 5001 sets no limit;
+// this one keeps answers that carry it small.
+const MaxNSID = 128
+
+// ParseListen parses a listen address: an IP address and a port, IPv6
+// addresses in brackets ("[::1]:53"). Port 0 asks for an ephemeral port.
+func ParseListen(s string) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("listen address %q: want IP:PORT: %w", s, err)
+	}
+	if ap.Addr().Zone() != "" && !ap.Addr().Is6() {
+		return netip.AddrPort{}, fmt.Errorf("listen address %q: zone on a non-IPv6 address", s)
+	}
+	return ap, nil
+}
+
+// ParseNSID parses an NSID value: "hex:" followed by hex digits gives
+// those bytes, anything else is taken as the bytes of the string.
+func ParseNSID(s string) ([]byte, error) {
+	var b []byte
+	if h, ok := strings.CutPrefix(s, "hex:"); ok {
+		var err error
+		b, err = hex.DecodeString(h)
+		if err != nil {
+			return nil, fmt.Errorf("nsid %q: %w", s, err)
+		}
+	} else {
+		b = []byte(s)
+	}
+	if len(b) == 0 {
+		return nil, errors.New("nsid is empty")
+	}
+	if len(b) > MaxNSID {
+		return nil, fmt.Errorf("nsid is %d bytes, more than %d", len(b), MaxNSID)
+	}
+	return b, nil
+}
+
+// ParsePrefix parses an allow-list entry: a prefix ("192.0.2.0/24",
+// "2001:db8::/32") or a single address, taken as a host prefix. IPv4-mapped
+// IPv6 forms are unmapped so that they match IPv4 clients.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("prefix %q: %w", s, err)
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("prefix %q: %w", s, err)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// ParseZoneArg parses the command-line form of a zone, ORIGIN=FILE.
+func ParseZoneArg(s string) (origin, file string, err error) {
+	origin, file, ok := strings.Cut(s, "=")
+	if !ok || origin == "" || file == "" {
+		return "", "", fmt.Errorf("zone %q: want ORIGIN=FILE", s)
+	}
+	if _, err := originKey(origin); err != nil {
+		return "", "", err
+	}
+	return origin, file, nil
+}
+
+// originKey checks a zone origin and returns its canonical form (lower
+// case, fully qualified) for duplicate detection.
+func originKey(origin string) (string, error) {
+	if _, ok := dns.IsDomainName(origin); !ok || origin == "" {
+		return "", fmt.Errorf("zone origin %q is not a domain name", origin)
+	}
+	return strings.ToLower(dns.Fqdn(origin)), nil
+}
+
+// ParseDuration parses a positive Go duration ("10s", "1m30s", "168h").
+func ParseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("duration %q: %w", s, err)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("duration %q: must be positive", s)
+	}
+	return d, nil
+}
+
+// ParseUDPSize parses a UDP payload size, 512 to 65535 bytes.
+func ParseUDPSize(s string) (uint16, error) {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || n < 512 {
+		return 0, fmt.Errorf("udp-size %q: want a number of bytes from 512 to 65535", s)
+	}
+	return uint16(n), nil
+}
+
+// ParseMaxConns parses a connection limit, at least 1.
+func ParseMaxConns(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1<<20 {
+		return 0, fmt.Errorf("tcp-max-conns %q: want a number from 1 to %d", s, 1<<20)
+	}
+	return n, nil
+}
