@@ -7,6 +7,7 @@
 package engine
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -34,6 +35,9 @@ type Config struct {
 type Engine struct {
 	cfg   Config
 	zones atomic.Pointer[zone.Set]
+	pool  sync.Pool // of *scratch
+	// chaosID and chaosVersion are the CHAOS TXT answers (nil: refused).
+	chaosID, chaosVersion *zone.RR
 }
 
 // New returns an engine serving zones (which may be nil: all REFUSED).
@@ -45,6 +49,9 @@ func New(cfg Config, zones *zone.Set) *Engine {
 		cfg.UDPSize = 512
 	}
 	e := &Engine{cfg: cfg}
+	e.pool.New = func() any { return new(scratch) }
+	e.chaosID = chaosTXT("id.server.", cfg.Identity)
+	e.chaosVersion = chaosTXT("version.bind.", cfg.Version)
 	if zones == nil {
 		zones, _ = zone.NewSet()
 	}

@@ -176,6 +176,9 @@ func compile(rr dns.RR, file string, line int) (*RR, error) {
 		}
 		out.Names[1], out.NNames = uint16(end), 2
 	}
+	if out.NNames > 0 {
+		out.RDataLower = wire.ToLower(out.RData)
+	}
 	return out, nil
 }
 

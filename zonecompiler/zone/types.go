@@ -13,16 +13,19 @@ import (
 // owner name, fixed fields and uncompressed RDATA, with the offsets of the
 // domain names inside RDATA that RFC 1035 lets a server compress.
 type RR struct {
-	Owner  wire.Name
-	Type   uint16
-	Class  uint16
-	TTL    uint32
-	RData  []byte
-	Names  [2]uint16 // offsets in RData of compressible names
-	NNames uint8     // how many entries of Names are used
-	Line   int       // line in File where the record ends
-	File   string
-	Src    dns.RR // the parsed record, for AXFR and diagnostics
+	Owner wire.Name
+	Type  uint16
+	Class uint16
+	TTL   uint32
+	RData []byte
+	// RDataLower is RData lower-cased, set when NNames > 0: the builder
+	// compares names in RDATA case-insensitively for compression.
+	RDataLower []byte
+	Names      [2]uint16 // offsets in RData of compressible names
+	NNames     uint8     // how many entries of Names are used
+	Line       int       // line in File where the record ends
+	File       string
+	Src        dns.RR // the parsed record, for AXFR and diagnostics
 }
 
 // RRset is the records of one type at one name, with the RRSIGs that cover

@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// Kind classifies an answer; the XDP renderer and the counters use it.
+type Kind uint8
+
+const (
+	KindAnswer   Kind = iota // positive answer at the name itself
+	KindCNAME                // answer through a CNAME or DNAME chain
+	KindWildcard             // answer synthesised from a wildcard
+	KindReferral             // delegation to a child zone
+	KindNXDomain             // name does not exist
+	KindNoData               // name exists, type does not
+	KindRefused              // name in no served zone, or a refused class
+	KindChaos                // CHAOS-class identity answer
+	KindError                // FORMERR, NOTIMP, BADVERS
+)
+
+var kindNames = [...]string{"answer", "cname", "wildcard", "referral", "nxdomain", "nodata", "refused", "chaos", "error"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Limits on the work one query may cause.
+const (
+	// MaxChain bounds the CNAME/DNAME links followed for one query.
+	MaxChain = 8
+	// maxItems bounds the records of one section.
+	maxItems = 512
+)
+
+// item is one record to write: a zone record, possibly with its owner
+// replaced (wildcard synthesis) or its TTL capped (negative answers), or a
+// CNAME synthesised from a DNAME.
+type item struct {
+	rr         *zone.RR
+	owner      wire.Name // replaces rr.Owner when Wire is not nil
+	ttl        uint32
+	ttlSet     bool
+	synth      []byte // synthesised CNAME target (rr is the DNAME)
+	synthLower []byte
+	setStart   bool // first record of an RRset (the unit dropped from additional)
+}
+
+// answer is the engine's decision for one query, before rendering.
+type answer struct {
+	rcode int
+	aa    bool
+	kind  Kind
+	z     *zone.Zone
+	an    []item
+	ns    []item
+	// ar holds the additional records; the first arRequired of them must
+	// fit or the reply is truncated (in-domain glue, RFC 9471).
+	ar         []item
+	arRequired int
+	do         bool
+	tcp        bool
+	// chain remembers names already followed, against CNAME loops.
+	chain  [MaxChain + 1][]byte
+	nchain int
+	// synthBuf holds names built by DNAME substitution.
+	synthBuf [MaxChain][wire.MaxNameLen]byte
+	nsynth   int
+	// chaos holds the TXT RDATA of a CHAOS answer.
+	chaos []byte
+}
+
+func (a *answer) reset() {
+	*a = answer{an: a.an[:0], ns: a.ns[:0], ar: a.ar[:0], chaos: a.chaos[:0]}
+}
+
+// addSet appends the RRset (and, with DO, its RRSIGs) to a section.
+func (a *answer) addSet(sec *[]item, s *zone.RRset, owner wire.Name, ttl uint32, ttlSet bool) {
+	if s == nil {
+		return
+	}
+	first := true
+	for _, rr := range s.RRs {
+		if len(*sec) >= maxItems {
+			return
+		}
+		*sec = append(*sec, item{rr: rr, owner: owner, ttl: ttl, ttlSet: ttlSet, setStart: first})
+		first = false
+	}
+	if a.do {
+		a.addSigs(sec, s, owner, ttl, ttlSet)
+	}
+}
+
+func (a *answer) addSigs(sec *[]item, s *zone.RRset, owner wire.Name, ttl uint32, ttlSet bool) {
+	for _, rr := range s.Sigs {
+		if len(*sec) >= maxItems {
+			return
+		}
+		*sec = append(*sec, item{rr: rr, owner: owner, ttl: ttl, ttlSet: ttlSet})
+	}
+}
+
+// has reports whether the section already holds the RRset s.
+func has(sec []item, s *zone.RRset) bool {
+	if s == nil || len(s.RRs) == 0 {
+		return false
+	}
+	for i := range sec {
+		if sec[i].rr == s.RRs[0] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,253 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// scratch is the per-query working memory, pooled by the engine so that
+// answering allocates nothing in the steady state.
+type scratch struct {
+	q wire.Query
+	a answer
+	b wire.Builder
+}
+
+// MaxTCPMessage is the largest DNS message over TCP (RFC 1035 §4.2.2).
+const MaxTCPMessage = 65535
+
+// Respond builds the reply to the query pkt into dst[:0] and returns it;
+// nil means the packet is to be dropped without reply (RFC 1035 §7.3,
+// RFC 6891 §7). tcp selects the TCP size limit and RFC 8482 ANY handling.
+func (e *Engine) Respond(dst, pkt []byte, tcp bool) []byte {
+	s := e.pool.Get().(*scratch)
+	defer e.pool.Put(s)
+	out, _ := e.respond(s, dst, pkt, tcp)
+	return out
+}
+
+// RespondKind is Respond that also says what kind of answer was given.
+func (e *Engine) RespondKind(dst, pkt []byte, tcp bool) ([]byte, Kind) {
+	s := e.pool.Get().(*scratch)
+	defer e.pool.Put(s)
+	return e.respond(s, dst, pkt, tcp)
+}
+
+func (e *Engine) respond(s *scratch, dst, pkt []byte, tcp bool) ([]byte, Kind) {
+	q := &s.q
+	if err := wire.ParseQuery(pkt, q); err != nil {
+		switch {
+		case errors.Is(err, wire.ErrFormat):
+			return e.errorReply(s, dst, dns.RcodeFormatError), KindError
+		case errors.Is(err, wire.ErrNotImpl):
+			return e.errorReply(s, dst, dns.RcodeNotImplemented), KindError
+		}
+		return nil, KindError
+	}
+	a := &s.a
+	a.reset()
+	a.do = q.DO
+	a.tcp = tcp
+	limit := int(e.cfg.UDPSize)
+	switch {
+	case tcp:
+		limit = MaxTCPMessage
+	case !q.EDNS:
+		limit = wire.MinUDPPayload
+	case q.UDPSize < e.cfg.UDPSize:
+		limit = int(q.UDPSize)
+	}
+	if q.EDNS && q.Version != 0 {
+		// RFC 6891 §6.1.3: BADVERS, with our version (0) in the OPT.
+		a.rcode, a.kind = dns.RcodeBadVers, KindError
+		return e.render(s, dst, limit), a.kind
+	}
+	switch q.QType {
+	case dns.TypeOPT:
+		return e.errorReply(s, dst, dns.RcodeFormatError), KindError
+	case dns.TypeMAILA, dns.TypeMAILB:
+		return e.errorReply(s, dst, dns.RcodeNotImplemented), KindError
+	}
+	switch {
+	case q.QClass == dns.ClassCHAOS:
+		e.chaos(a, q)
+	case q.QClass != dns.ClassINET:
+		a.rcode, a.kind = dns.RcodeRefused, KindRefused
+	case q.QType == dns.TypeAXFR || q.QType == dns.TypeIXFR:
+		// Zone transfers are the server's business, over TCP, and only
+		// for allowed clients; anything that reaches the engine is not.
+		a.rcode, a.kind = dns.RcodeRefused, KindRefused
+	default:
+		e.lookup(a, e.zones.Load(), wire.Name{Wire: q.QName, Lower: q.QLower}, q.QType)
+	}
+	return e.render(s, dst, limit), a.kind
+}
+
+// chaos answers the CHAOS-class identity queries (id.server, hostname.bind,
+// version.bind, version.server); everything else in CHAOS is refused.
+func (e *Engine) chaos(a *answer, q *wire.Query) {
+	a.kind = KindChaos
+	var rr *zone.RR
+	switch wire.String(q.QLower) {
+	case "id.server.", "hostname.bind.":
+		rr = e.chaosID
+	case "version.bind.", "version.server.":
+		rr = e.chaosVersion
+	}
+	if rr == nil {
+		a.rcode, a.kind = dns.RcodeRefused, KindRefused
+		return
+	}
+	a.aa = true
+	if q.QType != dns.TypeTXT && q.QType != dns.TypeANY {
+		return // NODATA: the name exists in CHAOS, this type does not
+	}
+	a.an = append(a.an, item{rr: rr, owner: wire.Name{Wire: q.QName, Lower: q.QLower}, setStart: true})
+}
+
+// chaosTXT builds a CHAOS TXT record for the identity answers.
+func chaosTXT(name, text string) *zone.RR {
+	if text == "" {
+		return nil
+	}
+	var rd []byte
+	for len(text) > 0 || rd == nil {
+		n := len(text)
+		if n > 255 {
+			n = 255
+		}
+		rd = append(rd, byte(n))
+		rd = append(rd, text[:n]...)
+		text = text[n:]
+	}
+	w := make([]byte, wire.MaxNameLen+1)
+	l, _ := dns.PackDomainName(strings.ToLower(name), w, 0, nil, false)
+	return &zone.RR{Owner: wire.NewName(w[:l]), Type: dns.TypeTXT, Class: dns.ClassCHAOS, RData: rd}
+}
+
+// errorReply answers FORMERR or NOTIMP, echoing the question when it could
+// be read and the OPT when the query had one.
+func (e *Engine) errorReply(s *scratch, dst []byte, rcode int) []byte {
+	q := &s.q
+	b := &s.b
+	b.Reset(dst, MaxTCPMessage)
+	b.Header(q.ID, wire.FlagQR|q.Flags&(wire.OpcodeMask|wire.FlagRD|wire.FlagCD)|uint16(rcode&0xF))
+	if q.QName != nil {
+		b.Question(q.QName, q.QLower, q.QType, q.QClass)
+		b.SetCount(0, 1)
+	}
+	if q.EDNS && rcode != dns.RcodeFormatError {
+		b.OPT(e.cfg.UDPSize, 0, q.DO, nil)
+		b.SetCount(3, 1)
+	}
+	return b.Buf
+}
+
+// render writes the answer decided in s.a under the size limit; when the
+// answer and authority (and required glue) do not fit, it sends an empty
+// reply with TC=1 (RFC 2181 §9, RFC 9471).
+func (e *Engine) render(s *scratch, dst []byte, limit int) []byte {
+	q, a, b := &s.q, &s.a, &s.b
+	flags := wire.FlagQR | q.Flags&(wire.FlagRD|wire.FlagCD) | uint16(a.rcode&0xF)
+	if a.aa {
+		flags |= wire.FlagAA
+	}
+	var nsid []byte
+	optLen := 0
+	if q.EDNS {
+		optLen = 11
+		if q.NSID && e.cfg.NSID != nil {
+			nsid = e.cfg.NSID
+			optLen += 4 + len(nsid)
+		}
+	}
+	b.Reset(dst, limit-optLen)
+	b.Header(q.ID, flags)
+	b.Question(q.QName, q.QLower, q.QType, q.QClass)
+	b.SetCount(0, 1)
+	afterQ := b.Mark()
+	nan, nns, nar := 0, 0, 0
+	truncated := false
+	for i := range a.an {
+		writeItem(b, &a.an[i])
+	}
+	nan = len(a.an)
+	for i := range a.ns {
+		writeItem(b, &a.ns[i])
+	}
+	nns = len(a.ns)
+	for i := 0; i < a.arRequired; i++ {
+		writeItem(b, &a.ar[i])
+	}
+	nar = a.arRequired
+	if b.Full() {
+		truncated = true
+	} else {
+		// Optional additional data, whole RRsets while they fit.
+		for i := a.arRequired; i < len(a.ar); {
+			m := b.Mark()
+			j := i
+			for ; j < len(a.ar) && (j == i || !a.ar[j].setStart); j++ {
+				writeItem(b, &a.ar[j])
+			}
+			if b.Full() {
+				b.Rollback(m)
+				break
+			}
+			nar += j - i
+			i = j
+		}
+	}
+	if truncated {
+		b.Rollback(afterQ)
+		b.SetFlags(flags | wire.FlagTC)
+		nan, nns, nar = 0, 0, 0
+	}
+	b.SetCount(1, nan)
+	b.SetCount(2, nns)
+	if q.EDNS {
+		b.OPT(e.cfg.UDPSize, uint8(a.rcode>>4), q.DO, nsid)
+		nar++
+	}
+	b.SetCount(3, nar)
+	return b.Buf
+}
+
+// writeItem appends one record, compressing its owner and the RDATA names
+// RFC 1035 allows to be compressed.
+func writeItem(b *wire.Builder, it *item) {
+	rr := it.rr
+	owner := rr.Owner
+	if it.owner.Wire != nil {
+		owner = it.owner
+	}
+	ttl := rr.TTL
+	if it.ttlSet {
+		ttl = it.ttl
+	}
+	b.Name(owner.Wire, owner.Lower, true)
+	if it.synth != nil {
+		lenOff := b.RRHeader(dns.TypeCNAME, rr.Class, ttl)
+		b.Name(it.synth, it.synthLower, true)
+		b.EndRData(lenOff)
+		return
+	}
+	lenOff := b.RRHeader(rr.Type, rr.Class, ttl)
+	pos := 0
+	for i := 0; i < int(rr.NNames); i++ {
+		off := int(rr.Names[i])
+		b.Buf = append(b.Buf, rr.RData[pos:off]...)
+		_, end, err := wire.ReadName(rr.RData, off)
+		if err != nil {
+			break
+		}
+		b.Name(rr.RData[off:end], rr.RDataLower[off:end], true)
+		pos = end
+	}
+	b.Buf = append(b.Buf, rr.RData[pos:]...)
+	b.EndRData(lenOff)
+}
