@@ -1,0 +1,80 @@
+# xdpdns — build, run, test and benchmark.
+#
+#   make run     build and start xdpdnsd on the example zone (127.0.0.1:5353)
+#   make test    install what the tests need, then run the whole suite
+#   make bench   benchmarks against NSD and Knot DNS (bench/README.md)
+#
+# Every target that needs system packages installs them itself (Debian 12,
+# as root, idempotent), so a fresh machine needs nothing but Go.
+
+GO       ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+BIN      := bin
+LISTEN   ?= 127.0.0.1:5353
+FUZZTIME ?= 10s
+
+# Debian packages: the reference servers and signers the differential
+# tests start, the clients the tests and benchmarks drive.
+TEST_PKGS  := nsd knot knot-dnsutils bind9-dnsutils bind9-utils ldnsutils unbound dnsperf iproute2
+RUN_PKGS   := bind9-dnsutils
+
+.PHONY: all build run test deps deps-run check fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# deps installs packages only when one is missing. Package scripts must not
+# start the system's own nsd/knot/unbound (they would take port 53 and the
+# tests start their own), so a policy-rc.d that forbids starts is put in
+# place for the duration of the install.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		had_policy=0; [ -e /usr/sbin/policy-rc.d ] && had_policy=1 && cp /usr/sbin/policy-rc.d /tmp/xdpdns-policy-rc.d.bak; \
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; rc=$$?; \
+		if [ $$had_policy = 1 ]; then mv /tmp/xdpdns-policy-rc.d.bak /usr/sbin/policy-rc.d; else rm -f /usr/sbin/policy-rc.d; fi; \
+		exit $$rc; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(TEST_PKGS))
+
+deps-run:
+	$(call apt_install,$(RUN_PKGS))
+
+run: build deps-run
+	@echo "xdpdnsd on $(LISTEN) serving examples/example.com.zone; try:"
+	@echo "  dig @127.0.0.1 -p 5353 example.com SOA"
+	@echo "  dig @127.0.0.1 -p 5353 www.example.com A        # CNAME chain"
+	@echo "  dig @127.0.0.1 -p 5353 foo.apps.example.com A   # wildcard"
+	@echo "  dig @127.0.0.1 -p 5353 host.sub.example.com A   # referral with glue"
+	@echo "  dig @127.0.0.1 -p 5353 nope.example.com A       # NXDOMAIN"
+	@echo "  dig @127.0.0.1 -p 5353 +nsid CH TXT id.server   # identity"
+	@echo "Ctrl-C stops it; kill -HUP reloads the zone."
+	$(BIN)/xdpdnsd --zone example.com=examples/example.com.zone --listen $(LISTEN) \
+		--identity "$$(hostname)" --nsid "$$(hostname)"
+
+# check: formatting and vet, failing on any finding.
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# fuzz: a short bounded run of every fuzz target (longer: FUZZTIME=10m).
+fuzz:
+	$(GO) test ./zonecompiler/wire -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./zonecompiler/engine -run '^$$' -fuzz '^FuzzRespond$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./zonecompiler/zone -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+
+test: deps check
+	$(GO) test -count=1 -timeout 15m ./...
+	$(MAKE) --no-print-directory fuzz
+
+bench: deps build
+	bench/run.sh
+
+clean:
+	rm -rf $(BIN)
