@@ -1,0 +1,95 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// bound is the sockets of one listen address.
+type bound struct {
+	addr netip.AddrPort
+	udp  []*net.UDPConn
+	tcp  *net.TCPListener
+}
+
+// close closes every socket of b.
+func (b *bound) close() {
+	for _, c := range b.udp {
+		c.Close()
+	}
+	if b.tcp != nil {
+		b.tcp.Close()
+	}
+}
+
+// ephemeralTries is how many times binding port 0 is retried when the
+// port the kernel picked for UDP is taken for TCP.
+const ephemeralTries = 16
+
+// bindAddr opens n SO_REUSEPORT UDP sockets and one TCP listener on ap.
+// With port 0 the UDP and TCP sockets share one ephemeral port.
+func bindAddr(ctx context.Context, ap netip.AddrPort, n int) (*bound, error) {
+	for try := 0; ; try++ {
+		b, err := bindOnce(ctx, ap, n)
+		if err == nil {
+			return b, nil
+		}
+		if ap.Port() != 0 || try+1 >= ephemeralTries || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, err
+		}
+	}
+}
+
+// bindOnce is one attempt of bindAddr.
+func bindOnce(ctx context.Context, ap netip.AddrPort, n int) (*bound, error) {
+	lc := net.ListenConfig{Control: reusePort}
+	b := &bound{}
+	addr := ap
+	for i := 0; i < n; i++ {
+		pc, err := lc.ListenPacket(ctx, "udp", addr.String())
+		if err != nil {
+			b.close()
+			return nil, fmt.Errorf("udp socket %d: %w", i, err)
+		}
+		uc := pc.(*net.UDPConn)
+		b.udp = append(b.udp, uc)
+		if i == 0 {
+			// Every later socket, and TCP, joins the first one's port.
+			addr = netip.AddrPortFrom(ap.Addr(), uc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+		}
+	}
+	// TCP does without SO_REUSEPORT, so that a second server started on
+	// the same address fails here instead of silently sharing the UDP
+	// traffic with the first.
+	var tc net.ListenConfig
+	l, err := tc.Listen(ctx, "tcp", addr.String())
+	if err != nil {
+		b.close()
+		return nil, fmt.Errorf("tcp: %w", err)
+	}
+	b.tcp = l.(*net.TCPListener)
+	b.addr = addr
+	return b, nil
+}
+
+// reusePort sets SO_REUSEPORT so that several sockets share one address
+// and the kernel spreads the queries over them.
+func reusePort(network, address string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	})
+	if err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("SO_REUSEPORT: %w", serr)
+	}
+	return nil
+}

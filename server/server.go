@@ -1,0 +1,223 @@
+// Package server is xdpdns's userspace DNS server: it reads queries from UDP
+// and TCP sockets, has the answer engine build the replies, and serves zone
+// transfers (AXFR, and IXFR answered with a full transfer) over TCP to
+// allowed clients. It holds no answer logic of its own beyond transfers.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// Engine is what the server needs from the answer engine
+// (*engine.Engine implements it).
+type Engine interface {
+	// Respond builds the reply to pkt into dst[:0]; nil drops the query.
+	Respond(dst, pkt []byte, tcp bool) []byte
+	// Zones returns the zone set in use, for zone transfers.
+	Zones() *zone.Set
+}
+
+// Defaults for the zero values of Config.
+const (
+	DefaultTCPIdleTimeout  = 10 * time.Second
+	DefaultTCPReadTimeout  = 3 * time.Second
+	DefaultTCPWriteTimeout = 10 * time.Second
+	DefaultTCPMaxConns     = 256
+	DefaultShutdownTimeout = 5 * time.Second
+	DefaultXFRMessageSize  = 16 << 10
+	DefaultEDNSSize        = 1232
+)
+
+// Config is the server's configuration. Zero values take the defaults.
+type Config struct {
+	// Listen lists the addresses served over both UDP and TCP. Port 0
+	// picks one ephemeral port shared by UDP and TCP (see Addrs).
+	Listen []netip.AddrPort
+	// UDPSockets is the number of SO_REUSEPORT UDP sockets (each with its
+	// own goroutine) per address; default runtime.NumCPU().
+	UDPSockets int
+	// AXFRAllow lists the client prefixes that may transfer zones; empty
+	// refuses all transfers.
+	AXFRAllow []netip.Prefix
+	// TCPIdleTimeout closes a connection that sends no query for this long.
+	TCPIdleTimeout time.Duration
+	// TCPReadTimeout bounds reading one message once its first byte came.
+	TCPReadTimeout time.Duration
+	// TCPWriteTimeout bounds writing one message.
+	TCPWriteTimeout time.Duration
+	// TCPMaxConns is the most concurrent TCP connections; more are closed
+	// as soon as they are accepted.
+	TCPMaxConns int
+	// ShutdownTimeout bounds how long Close waits for goroutines.
+	ShutdownTimeout time.Duration
+	// XFRMessageSize is the target size of one zone transfer message.
+	XFRMessageSize int
+	// EDNSSize is the payload size advertised in the OPT record of zone
+	// transfer replies to EDNS queries (the engine's UDP size).
+	EDNSSize uint16
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with zero values replaced by defaults.
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.TCPIdleTimeout, DefaultTCPIdleTimeout)
+	def(&c.TCPReadTimeout, DefaultTCPReadTimeout)
+	def(&c.TCPWriteTimeout, DefaultTCPWriteTimeout)
+	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	if c.UDPSockets <= 0 {
+		c.UDPSockets = runtime.NumCPU()
+	}
+	if c.TCPMaxConns <= 0 {
+		c.TCPMaxConns = DefaultTCPMaxConns
+	}
+	if c.XFRMessageSize <= 0 {
+		c.XFRMessageSize = DefaultXFRMessageSize
+	}
+	if c.EDNSSize < 512 {
+		c.EDNSSize = DefaultEDNSSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Server serves one Engine on a set of addresses.
+type Server struct {
+	cfg Config
+	eng Engine
+	log *slog.Logger
+
+	udp   []*net.UDPConn
+	tcp   []*net.TCPListener
+	addrs []netip.AddrPort
+
+	wg   sync.WaitGroup // serving goroutines
+	done chan struct{}  // closed by Close
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{} // open TCP connections
+
+	closeOnce sync.Once
+	closeErr  error
+	bufs      sync.Pool // *tcpBuffers
+}
+
+// New returns a server for eng; Start makes it listen.
+func New(cfg Config, eng Engine) *Server {
+	cfg = cfg.withDefaults()
+	return &Server{
+		cfg:   cfg,
+		eng:   eng,
+		log:   cfg.Logger,
+		done:  make(chan struct{}),
+		conns: make(map[net.Conn]struct{}),
+		bufs:  sync.Pool{New: func() any { return newTCPBuffers() }},
+	}
+}
+
+// Start binds every listen address and starts serving. It fails, leaving
+// nothing open, if any address cannot be bound. Cancelling ctx closes the
+// server as Close does.
+func (s *Server) Start(ctx context.Context) error {
+	if len(s.cfg.Listen) == 0 {
+		return errors.New("server: no listen address")
+	}
+	for _, ap := range s.cfg.Listen {
+		b, err := bindAddr(ctx, ap, s.cfg.UDPSockets)
+		if err != nil {
+			s.closeSockets()
+			return fmt.Errorf("server: listen on %s: %w", ap, err)
+		}
+		s.udp = append(s.udp, b.udp...)
+		s.tcp = append(s.tcp, b.tcp)
+		s.addrs = append(s.addrs, b.addr)
+	}
+	for _, c := range s.udp {
+		s.wg.Add(1)
+		go s.serveUDP(c)
+	}
+	for _, l := range s.tcp {
+		s.wg.Add(1)
+		go s.serveTCP(l)
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			if err := s.Close(); err != nil {
+				s.log.Error("server shutdown", "err", err)
+			}
+		case <-s.done:
+		}
+	}()
+	return nil
+}
+
+// Addrs returns the bound addresses, in the order of Config.Listen, with
+// ephemeral ports resolved. UDP and TCP share each address and port.
+func (s *Server) Addrs() []netip.AddrPort { return s.addrs }
+
+// Close stops the listeners, closes open connections and waits, at most
+// Config.ShutdownTimeout, for the serving goroutines to end. It is safe to
+// call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		conns := make([]net.Conn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		close(s.done)
+		s.closeSockets()
+		for _, c := range conns {
+			c.Close()
+		}
+		wait := make(chan struct{})
+		go func() { s.wg.Wait(); close(wait) }()
+		select {
+		case <-wait:
+		case <-time.After(s.cfg.ShutdownTimeout):
+			s.closeErr = fmt.Errorf("server: goroutines still running after %v", s.cfg.ShutdownTimeout)
+		}
+	})
+	return s.closeErr
+}
+
+// closeSockets closes every listening socket.
+func (s *Server) closeSockets() {
+	for _, c := range s.udp {
+		c.Close()
+	}
+	for _, l := range s.tcp {
+		l.Close()
+	}
+}
+
+// isClosed reports whether Close was called.
+func (s *Server) isClosed() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"runtime/debug"
+)
+
+// maxUDPMessage is the largest UDP payload.
+const maxUDPMessage = 65535
+
+// serveUDP answers the queries arriving on one UDP socket until it is
+// closed. Each socket has its own goroutine and its own buffers.
+func (s *Server) serveUDP(c *net.UDPConn) {
+	defer s.wg.Done()
+	in := make([]byte, maxUDPMessage)
+	out := make([]byte, 0, maxUDPMessage)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(in)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.isClosed() {
+				return
+			}
+			s.log.Debug("udp read", "err", err)
+			continue
+		}
+		if from.Port() == 0 {
+			continue // no way to answer
+		}
+		resp := s.respond(out[:0], in[:n], false)
+		if resp == nil {
+			continue
+		}
+		if _, err := c.WriteToUDPAddrPort(resp, from); err != nil && !s.isClosed() {
+			s.log.Debug("udp write", "client", from, "err", err)
+		}
+		if cap(resp) > cap(out) && cap(resp) <= 2*maxUDPMessage {
+			out = resp[:0]
+		}
+	}
+}
+
+// respond calls the engine, turning a panic into a dropped query so that
+// one bad packet cannot take the server down.
+func (s *Server) respond(dst, pkt []byte, tcp bool) (resp []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic answering a query; dropped", "panic", r, "tcp", tcp, "stack", string(debug.Stack()))
+			resp = nil
+		}
+	}()
+	return s.eng.Respond(dst, pkt, tcp)
+}
