@@ -42,6 +42,8 @@ ns2.sub  AAAA 2001:db8::102
 sib      NS   ns.sib
 sib      NS   ns.other.test.
 ns.sib   A    192.0.2.111
+sec      NS   ns.other.test.
+sec      DS   12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
 `
 
 func newTestEngine(t testing.TB, cfg Config, zones ...[2]string) *Engine {
