@@ -232,3 +232,17 @@ func durationKey(field func(*Config) *time.Duration) key {
 		return nil
 	}}
 }
+
+// Set applies one setting as the configuration file would, without the
+// file's duplicate checks: single-valued keys are overwritten and list
+// keys appended to. It is how command-line flags override the file.
+func Set(c *Config, name string, args ...string) error {
+	k, ok := keys[name]
+	if !ok {
+		return fmt.Errorf("unknown key %q", name)
+	}
+	if len(args) < k.min || (k.max >= 0 && len(args) > k.max) {
+		return fmt.Errorf("%s: %s", name, k.usage)
+	}
+	return k.apply(&parser{c: c}, args)
+}

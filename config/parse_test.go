@@ -199,3 +199,25 @@ func TestValueParsers(t *testing.T) {
 		t.Errorf("ParsePrefix unmaps: %v %v", p, err)
 	}
 }
+
+func TestSet(t *testing.T) {
+	c := Default()
+	if err := Parse(strings.NewReader("identity a\nlisten 127.0.0.1:53\nzone a.example /z/a"), "f", "", c); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range [][]string{
+		{"identity", "b"}, {"listen", "[::1]:53"}, {"zone", "b.example", "rel/b"}, {"hide-version"}, {"nsid", "hex:01"},
+	} {
+		if err := Set(c, s[0], s[1:]...); err != nil {
+			t.Fatalf("Set %v: %v", s, err)
+		}
+	}
+	if c.Identity != "b" || len(c.Listen) != 2 || len(c.Zones) != 2 || c.Zones[1].File != "rel/b" || !c.HideVersion || string(c.NSID) != "\x01" {
+		t.Errorf("after Set: %+v", c)
+	}
+	for _, bad := range [][]string{{"nope", "x"}, {"zone", "a"}, {"udp-size", "1"}, {"hide-version", "x"}} {
+		if err := Set(c, bad[0], bad[1:]...); err == nil {
+			t.Errorf("Set %v accepted", bad)
+		}
+	}
+}

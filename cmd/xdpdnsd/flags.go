@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/xdpdns/xdpdns/config"
+)
+
+// setting is one configuration value given on the command line.
+type setting struct {
+	key  string
+	args []string
+}
+
+// settings collects the configuration flags in command-line order, to be
+// applied over the configuration file.
+type settings struct{ list []setting }
+
+// flagValue is a flag that records itself as a configuration setting.
+type flagValue struct {
+	key    string
+	s      *settings
+	isBool bool
+	split  func(string) ([]string, error) // turns the flag value into args
+}
+
+func (v *flagValue) String() string   { return "" }
+func (v *flagValue) IsBoolFlag() bool { return v.isBool }
+
+func (v *flagValue) Set(val string) error {
+	args := []string{val}
+	if v.isBool {
+		switch val {
+		case "true":
+			args = nil
+		case "false":
+			return errors.New("cannot be turned off on the command line")
+		default:
+			return fmt.Errorf("bad boolean %q", val)
+		}
+	} else if v.split != nil {
+		var err error
+		if args, err = v.split(val); err != nil {
+			return err
+		}
+	}
+	// Check the value now, so that usage errors come before any loading.
+	if err := config.Set(config.Default(), v.key, args...); err != nil {
+		return err
+	}
+	v.s.list = append(v.s.list, setting{key: v.key, args: args})
+	return nil
+}
+
+// options is the parsed command line.
+type options struct {
+	configFile string
+	logLevel   string
+	settings   settings
+}
+
+// parseFlags parses the command line; usage and errors go to stderr.
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("xdpdnsd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.configFile, "c", "", "configuration `file` (see docs/CONFIG.md)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	add := func(name, key, usage string) *flagValue {
+		v := &flagValue{key: key, s: &o.settings}
+		fs.Var(v, name, usage)
+		return v
+	}
+	add("zone", "zone", "serve zone `ORIGIN=FILE` (repeatable)").split = func(s string) ([]string, error) {
+		origin, file, err := config.ParseZoneArg(s)
+		return []string{origin, file}, err
+	}
+	add("listen", "listen", "serve UDP and TCP on `ADDR:PORT` (repeatable; default "+config.DefaultListen+")")
+	add("identity", "identity", "answer id.server and hostname.bind with `STRING`")
+	add("nsid", "nsid", "send NSID `STRING` (or hex:DIGITS)")
+	add("version-string", "version", "answer version.bind with `STRING`")
+	add("hide-version", "hide-version", "refuse version.bind queries").isBool = true
+	add("axfr-allow", "axfr-allow", "allow zone transfers to `PREFIX` (repeatable)")
+	add("udp-size", "udp-size", "largest UDP payload in `BYTES`")
+	add("tcp-idle-timeout", "tcp-idle-timeout", "close idle TCP connections after `DURATION`")
+	add("tcp-read-timeout", "tcp-read-timeout", "time to read one TCP message, `DURATION`")
+	add("tcp-write-timeout", "tcp-write-timeout", "time to write one TCP message, `DURATION`")
+	add("tcp-max-conns", "tcp-max-conns", "most concurrent TCP connections, `N`")
+	add("expiry-warning", "expiry-warning", "warn of signatures expiring within `DURATION`")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return o, nil
+}
+
+// buildConfig reads the configuration file, if any, applies the flags
+// over it and finishes it.
+func buildConfig(o *options) (*config.Config, error) {
+	c := config.Default()
+	if o.configFile != "" {
+		if err := config.ParseFile(o.configFile, c); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range o.settings.list {
+		if err := config.Set(c, s.key, s.args...); err != nil {
+			return nil, fmt.Errorf("--%s: %w", s.key, err)
+		}
+	}
+	if err := c.Finish(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
