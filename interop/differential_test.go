@@ -1,0 +1,57 @@
+package interop
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"testing"
+	"time"
+)
+
+// corpusSeed fixes the query corpus; change it to explore other cases.
+const corpusSeed = 20240101
+
+// detail caps the outcomes printed in full per variant and kind.
+var detail = flag.Int("interop.detail", 12, "outcomes printed in full per variant and kind")
+
+// buildDaemon builds cmd/xdpdnsd, or returns "" while it does not exist
+// (the references are then compared with each other only).
+func buildDaemon(t *testing.T) string {
+	t.Helper()
+	bin, err := BuildXdpdns(t.TempDir())
+	if errors.Is(err, ErrNoDaemon) {
+		t.Logf("%v: comparing NSD with Knot only", err)
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestDifferential sends the corpus to xdpdns, NSD and Knot serving the
+// same zones, per signing variant, and fails on any difference between
+// xdpdns and both references that is not on the allowed list.
+func TestDifferential(t *testing.T) {
+	bin := buildDaemon(t)
+	qs := Corpus(corpusSeed)
+	t.Logf("corpus: %d queries per zone variant", len(qs))
+	for _, v := range Variants {
+		t.Run(string(v), func(t *testing.T) {
+			zs := PrepareZones(t, v)
+			servers := Servers{NSD: StartNSD(t, zs.Zones()), Knot: StartKnot(t, zs.Zones())}
+			if bin != "" {
+				servers.Xdpdns = StartXdpdns(t, bin, zs.Zones())
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			sum := Summarise(RunCorpus(ctx, servers, qs))
+			report := sum.Report(*detail)
+			if len(sum.Failures) > 0 {
+				t.Errorf("%s", report)
+				return
+			}
+			t.Logf("%s", report)
+		})
+	}
+}

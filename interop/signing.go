@@ -1,0 +1,196 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Variant is how the test zones are signed.
+type Variant string
+
+// The zone variants every differential test runs against.
+const (
+	Unsigned    Variant = "unsigned"
+	NSEC        Variant = "nsec"
+	NSEC3       Variant = "nsec3"
+	NSEC3OptOut Variant = "nsec3-optout"
+)
+
+// Variants lists all zone variants in test order.
+var Variants = []Variant{Unsigned, NSEC, NSEC3, NSEC3OptOut}
+
+// Signature validity: fixed so that runs are comparable, far enough in the
+// future to outlive the test suite.
+const (
+	sigInception  = "20200101000000"
+	sigExpiration = "20360101000000"
+	nsec3Salt     = "cafe0123"
+	keyAlgorithm  = "ECDSAP256SHA256"
+	toolTimeout   = time.Minute
+)
+
+// ZoneSet is the pair of zones every server serves, prepared for one variant.
+type ZoneSet struct {
+	Variant Variant
+	Parent  Zone // example.test.
+	Child   Zone // sub2.example.test., delegated from Parent with a DS
+	// TrustAnchor is the parent's KSK as a DS record in presentation
+	// format ("" when unsigned).
+	TrustAnchor string
+	dir         string
+}
+
+// Zones returns the zones in the order servers load them.
+func (z *ZoneSet) Zones() []Zone { return []Zone{z.Parent, z.Child} }
+
+// PrepareZones copies the hand-written zones into a temporary directory,
+// adds the child's DS to the parent and, for the signed variants, generates
+// keys and signs both zones.
+func PrepareZones(t testing.TB, v Variant) *ZoneSet {
+	t.Helper()
+	keygen := requireBinary(t, "dnssec-keygen")
+	dsfromkey := requireBinary(t, "dnssec-dsfromkey")
+	signzone := requireBinary(t, "dnssec-signzone")
+
+	parent, child, err := TestdataZones()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	zs := &ZoneSet{Variant: v, dir: dir}
+
+	// The child always has a KSK so that the parent's DS is real.
+	childKSK := runTool(t, dir, keygen, "-q", "-K", dir, "-a", keyAlgorithm, "-f", "KSK", "-n", "ZONE", child.Origin)
+	childDS := runTool(t, dir, dsfromkey, "-2", filepath.Join(dir, childKSK+".key"))
+
+	parentText := readFile(t, parent.Path) + "\n; added by the test set-up\n" + childDS + "\n"
+	childText := readFile(t, child.Path)
+	zs.Parent = Zone{Origin: parent.Origin, Path: filepath.Join(dir, "example.test.zone")}
+	zs.Child = Zone{Origin: child.Origin, Path: filepath.Join(dir, "sub2.example.test.zone")}
+	writeFile(t, zs.Parent.Path, parentText)
+	writeFile(t, zs.Child.Path, childText)
+	if v == Unsigned {
+		return zs
+	}
+
+	childZSK := runTool(t, dir, keygen, "-q", "-K", dir, "-a", keyAlgorithm, "-n", "ZONE", child.Origin)
+	parentKSK := runTool(t, dir, keygen, "-q", "-K", dir, "-a", keyAlgorithm, "-f", "KSK", "-n", "ZONE", parent.Origin)
+	parentZSK := runTool(t, dir, keygen, "-q", "-K", dir, "-a", keyAlgorithm, "-n", "ZONE", parent.Origin)
+	zs.TrustAnchor = runTool(t, dir, dsfromkey, "-2", filepath.Join(dir, parentKSK+".key"))
+
+	zs.Parent.Path = signZone(t, signzone, dir, v, parent.Origin, zs.Parent.Path, parentKSK, parentZSK)
+	zs.Child.Path = signZone(t, signzone, dir, v, child.Origin, zs.Child.Path, childKSK, childZSK)
+	return zs
+}
+
+// signZone signs in with the given keys (base names in dir) and returns the
+// path of the signed file.
+func signZone(t testing.TB, signzone, dir string, v Variant, origin, in string, keys ...string) string {
+	t.Helper()
+	// dnssec-signzone wants the DNSKEYs in the zone when keys are named
+	// on the command line.
+	text := readFile(t, in)
+	for _, k := range keys {
+		text += readFile(t, filepath.Join(dir, k+".key"))
+	}
+	unsignedPath := in + ".keys"
+	writeFile(t, unsignedPath, text)
+
+	out := in + ".signed"
+	args := []string{"-q", "-K", dir, "-d", dir, "-o", origin, "-f", out,
+		"-s", sigInception, "-e", sigExpiration}
+	switch v {
+	case NSEC:
+	case NSEC3:
+		args = append(args, "-3", nsec3Salt, "-H", "0")
+	case NSEC3OptOut:
+		args = append(args, "-3", nsec3Salt, "-H", "0", "-A")
+	default:
+		t.Fatalf("signZone: variant %q is not signed", v)
+	}
+	args = append(args, unsignedPath)
+	for _, k := range keys {
+		args = append(args, filepath.Join(dir, k))
+	}
+	runTool(t, dir, signzone, args...)
+	return out
+}
+
+// runTool runs a command in dir with a time limit and returns its trimmed
+// standard output, failing the test on error.
+func runTool(t testing.TB, dir, bin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(stdout.String())
+}
+
+// TamperRRSIG writes a copy of the zone file src to dst in which the
+// signature over (owner, covered) has one bit flipped.
+func TamperRRSIG(src Zone, dst string, owner string, covered uint16) error {
+	f, err := os.Open(src.Path)
+	if err != nil {
+		return fmt.Errorf("tamper: %w", err)
+	}
+	defer f.Close()
+	zp := dns.NewZoneParser(f, src.Origin, src.Path)
+	var out strings.Builder
+	tampered := false
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if sig, isSig := rr.(*dns.RRSIG); isSig && !tampered &&
+			sig.TypeCovered == covered && strings.EqualFold(sig.Hdr.Name, owner) {
+			raw, err := base64.StdEncoding.DecodeString(sig.Signature)
+			if err != nil {
+				return fmt.Errorf("tamper: decode signature of %s: %w", owner, err)
+			}
+			raw[len(raw)/2] ^= 0x01
+			sig.Signature = base64.StdEncoding.EncodeToString(raw)
+			tampered = true
+		}
+		out.WriteString(rr.String())
+		out.WriteByte('\n')
+	}
+	if err := zp.Err(); err != nil {
+		return fmt.Errorf("tamper: parse %s: %w", src.Path, err)
+	}
+	if !tampered {
+		return fmt.Errorf("tamper: no RRSIG %s for %s in %s", dns.TypeToString[covered], owner, src.Path)
+	}
+	if err := os.WriteFile(dst, []byte(out.String()), 0o644); err != nil {
+		return fmt.Errorf("tamper: %w", err)
+	}
+	return nil
+}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read zone: %v", err)
+	}
+	return string(b)
+}
+
+func writeFile(t testing.TB, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatalf("write zone: %v", err)
+	}
+}
