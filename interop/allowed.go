@@ -72,6 +72,29 @@ func Allowances() []Allowance {
 					(isSection(d.Field) || d.Field == "tc") && answersANY(q, a) && answersANY(q, b)
 			},
 		},
+		{
+			Name: "extended-error-optional",
+			Reason: "RFC 8914 §3: Extended DNS Error options MAY be added; NSD and Knot add " +
+				"EDE 20 (Not Authoritative) and 18 (Prohibited) to REFUSED, others add none",
+			Match: func(q Query, a, b *dns.Msg, d Diff) bool {
+				return d.Field == "edns.options" && withoutEDE(a) == withoutEDE(b)
+			},
+		},
+		{
+			Name: "chaos-identity",
+			Reason: "RFC 4892 §2: CHAOS id.server/hostname.bind/version.bind are outside every zone; " +
+				"AA on them (BIND sets it, NSD/Knot do not) and whether a version is disclosed are server policy",
+			Match: func(q Query, a, b *dns.Msg, d Diff) bool {
+				if q.Class != dns.ClassCHAOS {
+					return false
+				}
+				if d.Field == "aa" {
+					return true
+				}
+				version := strings.HasPrefix(strings.ToLower(q.Name), "version.")
+				return version && (d.Field == "rcode" || d.Field == "answer" || d.Field == "edns.options")
+			},
+		},
 	}
 }
 
@@ -140,17 +163,45 @@ func isRequiredGlue(name string, m *dns.Msg) bool {
 	return false
 }
 
-// answersANY reports whether m is a plausible reply to an ANY query: an
-// authoritative NOERROR whose answer records are all owned by the query
-// name (RFC 8482 allows any subset of them, or TC=1).
+// answersANY reports whether m is a plausible reply to an ANY query: a
+// NOERROR whose answer records are all owned by the query name, by a DNAME
+// above it, or by a CNAME target met on the way (RFC 8482 allows any subset
+// of the RRsets at the final name, or TC=1).
 func answersANY(q Query, m *dns.Msg) bool {
 	if m.Rcode != dns.RcodeSuccess {
 		return false
 	}
+	owners := map[string]bool{strings.ToLower(q.Name): true}
 	for _, rr := range m.Answer {
-		if !strings.EqualFold(rr.Header().Name, q.Name) {
+		switch v := rr.(type) {
+		case *dns.CNAME:
+			owners[strings.ToLower(v.Target)] = true
+		case *dns.DNAME:
+			if dns.IsSubDomain(strings.ToLower(v.Hdr.Name), strings.ToLower(q.Name)) {
+				owners[strings.ToLower(v.Hdr.Name)] = true
+			}
+		}
+	}
+	for _, rr := range m.Answer {
+		if !owners[strings.ToLower(rr.Header().Name)] {
 			return false
 		}
 	}
 	return true
+}
+
+// withoutEDE lists m's EDNS options other than Extended DNS Errors.
+func withoutEDE(m *dns.Msg) string {
+	o := m.IsEdns0()
+	if o == nil {
+		return ""
+	}
+	kept := *o
+	kept.Option = nil
+	for _, e := range o.Option {
+		if e.Option() != dns.EDNS0EDE {
+			kept.Option = append(kept.Option, e)
+		}
+	}
+	return optionsText(&kept)
 }
