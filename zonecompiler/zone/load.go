@@ -154,6 +154,9 @@ func compile(rr dns.RR, file string, line int) (*RR, error) {
 	if err != nil {
 		return nil, err
 	}
+	if off+10 > len(buf) {
+		return nil, fmt.Errorf("record encodes to %d bytes, shorter than its header", len(buf))
+	}
 	out := &RR{
 		Owner: wire.NewName(buf[:off:off]),
 		Type:  h.Rrtype,
