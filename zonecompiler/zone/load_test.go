@@ -1,0 +1,154 @@
+package zone
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+)
+
+const head = "$ORIGIN example.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+
+func TestLoadRefusals(t *testing.T) {
+	cases := []struct {
+		name, text string
+		line       int
+		reason     string
+	}{
+		{"no SOA", "$ORIGIN example.\n@ 60 NS ns1\nns1 60 A 192.0.2.1\n", 0, "no SOA"},
+		{"no apex NS", "$ORIGIN example.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 300\nns1 A 192.0.2.1\n", 0, "no NS records at the zone apex"},
+		{"CNAME beside data", head + "www CNAME ns1\nwww TXT \"x\"\n", 6, "CNAME at www.example. beside other data"},
+		{"data below a delegation", head + "sub NS ns.sub\nns.sub A 192.0.2.9\nwww.sub TXT \"x\"\n", 8, "below the delegation sub.example."},
+		{"out of zone", head + "www.other. A 192.0.2.1\n", 6, "out-of-zone data"},
+		{"in-bailiwick NS without address", head + "sub NS ns.sub\n", 6, "in-bailiwick name server ns.sub.example. of sub.example. has no address"},
+		{"apex NS without address", "$ORIGIN example.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 300\n@ NS ns1\n", 4, "has no address"},
+		{"SOA not at apex", head + "x SOA ns1 host 1 2 3 4 5\n", 6, "not the zone apex"},
+		{"syntax error", head + "x A 300.1.1.1\n", 0, "bad A"},
+		{"expired RRSIG", head + "ns1 RRSIG A 13 2 60 20200101000000 20191201000000 1234 example. AAAA\n", 6, "expired"},
+		{"wrong class", head + "x CH TXT \"a\"\n", 6, "class CH"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(strings.NewReader(tc.text), "example.", "test.zone", Options{})
+			var ze *Error
+			if !errors.As(err, &ze) {
+				t.Fatalf("want *zone.Error, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.reason) {
+				t.Errorf("error %q does not say %q", err, tc.reason)
+			}
+			if tc.line != 0 && ze.Line != tc.line {
+				t.Errorf("error at line %d, want %d: %v", ze.Line, tc.line, err)
+			}
+			if !strings.HasPrefix(err.Error(), "test.zone") {
+				t.Errorf("error does not name the file: %v", err)
+			}
+		})
+	}
+}
+
+func TestLoadFacts(t *testing.T) {
+	text := head + "sub NS ns.sub\nns.sub A 192.0.2.9\na.b.c A 192.0.2.3\n*.w TXT \"w\"\nd DNAME x.example.\n"
+	z, err := Load(strings.NewReader(text), "example.", "test.zone", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := func(s string) []byte {
+		b := make([]byte, 256)
+		n, _ := dns.PackDomainName(s, b, 0, nil, false)
+		return b[:n]
+	}
+	want := map[string]Flags{
+		"example.":        FlagApex,
+		"sub.example.":    FlagDelegation,
+		"ns.sub.example.": FlagBelowCut,
+		"b.c.example.":    FlagEmptyNonTerm,
+		"c.example.":      FlagEmptyNonTerm,
+		"w.example.":      FlagEmptyNonTerm | FlagWildcardChild,
+		"d.example.":      FlagDNAME,
+		"a.b.c.example.":  0,
+	}
+	for n, f := range want {
+		node := z.Node(name(n))
+		if node == nil {
+			t.Errorf("%s: no node", n)
+			continue
+		}
+		if node.Flags != f {
+			t.Errorf("%s: flags %b, want %b", n, node.Flags, f)
+		}
+	}
+	if z.Serial != 1 || z.SOAMinimum() != 300 {
+		t.Errorf("serial %d minimum %d", z.Serial, z.SOAMinimum())
+	}
+	if wire.String(z.Origin.Wire) != "example." {
+		t.Errorf("origin %s", wire.String(z.Origin.Wire))
+	}
+}
+
+func TestIncludeAndFileLine(t *testing.T) {
+	dir := t.TempDir()
+	inc := filepath.Join(dir, "hosts.inc")
+	if err := os.WriteFile(inc, []byte("www A 192.0.2.8\nbad CNAME www\nbad TXT \"x\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	main := filepath.Join(dir, "example.zone")
+	if err := os.WriteFile(main, []byte(head+"$INCLUDE "+inc+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadFile("example.", main, Options{})
+	var ze *Error
+	if !errors.As(err, &ze) || ze.File != inc || ze.Line != 2 {
+		t.Fatalf("want error at %s:2, got %v", inc, err)
+	}
+}
+
+func TestExpiryWarning(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	sig := "ns1 RRSIG A 13 2 60 20300103000000 20291201000000 1234 example. AAAA\n"
+	z, err := Load(strings.NewReader(head+sig), "example.", "test.zone", Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(z.Warnings) != 1 || !strings.Contains(z.Warnings[0], "test.zone:6: RRSIG A") {
+		t.Errorf("want one expiry warning at test.zone:6, got %q", z.Warnings)
+	}
+	z, err = Load(strings.NewReader(head+sig), "example.", "test.zone",
+		Options{Now: func() time.Time { return now }, ExpiryWarning: time.Hour})
+	if err != nil || len(z.Warnings) != 0 {
+		t.Errorf("1h window: want no warning, got %q %v", z.Warnings, err)
+	}
+}
+
+func TestSetFind(t *testing.T) {
+	parent, err := Load(strings.NewReader(head+"child NS ns1.child\nns1.child A 192.0.2.5\n"), "example.", "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := Load(strings.NewReader("$ORIGIN child.example.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.5\n"),
+		"child.example.", "c", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSet(parent, child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z := s.Find(wire.ToLower([]byte("\x03WWW\x05child\x07example\x00"))); z != child {
+		t.Errorf("www.child.example. should be in the child zone")
+	}
+	if s.Parent(child) != parent || s.Parent(parent) != nil {
+		t.Errorf("parent lookup wrong")
+	}
+	if s.Find([]byte("\x03com\x00")) != nil {
+		t.Errorf("com. should be in no zone")
+	}
+	if _, err := NewSet(parent, parent); err == nil {
+		t.Errorf("duplicate zone accepted")
+	}
+}
