@@ -225,7 +225,7 @@ func StartNSD(t testing.TB, zones []Zone) *Server {
 		if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 			t.Fatalf("write nsd.conf: %v", err)
 		}
-		if out, err := exec.Command(check, conf).CombinedOutput(); err != nil {
+		if out, err := runCheck(check, conf); err != nil {
 			t.Fatalf("nsd-checkconf %s: %v\n%s\n%s", conf, err, out, b.String())
 		}
 		return []string{"-d", "-c", conf}

@@ -179,6 +179,13 @@ func TamperRRSIG(src Zone, dst string, owner string, covered uint16) error {
 	return nil
 }
 
+// runCheck runs a configuration checker with a time limit.
+func runCheck(bin string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+	return exec.CommandContext(ctx, bin, args...).CombinedOutput()
+}
+
 func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
