@@ -12,6 +12,7 @@ import (
 type Reply struct {
 	Server string
 	Msg    *dns.Msg
+	Size   int // octets on the wire
 	Err    error
 }
 
@@ -224,7 +225,19 @@ func CheckReply(q Query, r Reply) []string {
 	if q.TCP && m.Truncated {
 		bad = append(bad, "TC=1 over TCP")
 	}
+	if limit := udpLimit(q); !q.TCP && r.Size > limit {
+		bad = append(bad, fmt.Sprintf("%d-octet UDP reply exceeds the client's %d", r.Size, limit))
+	}
 	return bad
+}
+
+// udpLimit is the largest UDP reply the client of q accepts (RFC 1035
+// §4.2.1, RFC 6891 §6.2.3).
+func udpLimit(q Query) int {
+	if !q.EDNS || q.UDPSize < 512 {
+		return 512
+	}
+	return int(q.UDPSize)
 }
 
 // Brief renders a reply compactly for failure reports, dig-like, with

@@ -70,12 +70,9 @@ func (q Query) Msg() *dns.Msg {
 // exchangeTimeout bounds one query; a UDP query is tried twice.
 const exchangeTimeout = 2 * time.Second
 
-// Exchange sends q to addr and returns the reply.
-func Exchange(ctx context.Context, addr string, q Query) (*dns.Msg, error) {
-	c := &dns.Client{Net: "udp", Timeout: exchangeTimeout, UDPSize: 65535}
-	if q.TCP {
-		c.Net = "tcp"
-	}
+// Exchange sends q to addr and returns the reply and its size on the wire.
+// A UDP query is tried twice.
+func Exchange(ctx context.Context, addr string, q Query) (*dns.Msg, int, error) {
 	tries := 2
 	if q.TCP {
 		tries = 1
@@ -83,12 +80,45 @@ func Exchange(ctx context.Context, addr string, q Query) (*dns.Msg, error) {
 	var err error
 	for range tries {
 		var r *dns.Msg
-		r, _, err = c.ExchangeContext(ctx, q.Msg(), addr)
+		var size int
+		r, size, err = exchangeOnce(ctx, addr, q)
 		if err == nil {
-			return r, nil
+			return r, size, nil
 		}
 	}
-	return nil, fmt.Errorf("%s to %s: %w", q, addr, err)
+	return nil, 0, fmt.Errorf("%s to %s: %w", q, addr, err)
+}
+
+func exchangeOnce(ctx context.Context, addr string, q Query) (*dns.Msg, int, error) {
+	c := &dns.Client{Net: "udp", Timeout: exchangeTimeout}
+	if q.TCP {
+		c.Net = "tcp"
+	}
+	co, err := c.DialContext(ctx, addr)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer co.Close()
+	co.UDPSize = dns.MaxMsgSize
+	if err := co.SetDeadline(time.Now().Add(exchangeTimeout)); err != nil {
+		return nil, 0, err
+	}
+	m := q.Msg()
+	if err := co.WriteMsg(m); err != nil {
+		return nil, 0, fmt.Errorf("send: %w", err)
+	}
+	raw, err := co.ReadMsgHeader(nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("receive: %w", err)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(raw); err != nil {
+		return nil, len(raw), fmt.Errorf("unpack reply: %w", err)
+	}
+	if r.Id != m.Id {
+		return nil, len(raw), fmt.Errorf("reply id %d, sent %d", r.Id, m.Id)
+	}
+	return r, len(raw), nil
 }
 
 // profile is one way of sending a query.
@@ -157,7 +187,7 @@ var sweepAll = []struct {
 }
 
 // profilesPerName is how many random profiles each (name, type) is sent with.
-const profilesPerName = 3
+const profilesPerName = 4
 
 // Corpus returns the deterministic query list for seed.
 func Corpus(seed uint64) []Query {

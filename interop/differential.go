@@ -79,8 +79,8 @@ func RunCorpus(ctx context.Context, s Servers, qs []Query) []Outcome {
 	allowed := Allowances()
 	out := make([]Outcome, 0, len(qs))
 	ask := func(srv *Server, q Query) Reply {
-		m, err := Exchange(ctx, srv.Addr, q)
-		return Reply{Server: srv.Name, Msg: m, Err: err}
+		m, size, err := Exchange(ctx, srv.Addr, q)
+		return Reply{Server: srv.Name, Msg: m, Size: size, Err: err}
 	}
 	for _, q := range qs {
 		var x *Reply
