@@ -68,8 +68,9 @@ type answer struct {
 	chain  [MaxChain + 1][]byte
 	nchain int
 	// synthBuf holds names built by DNAME substitution.
-	synthBuf [MaxChain][wire.MaxNameLen]byte
-	nsynth   int
+	synthBuf   [MaxChain][wire.MaxNameLen]byte
+	synthLower [MaxChain][wire.MaxNameLen]byte
+	nsynth     int
 	// chaos holds the TXT RDATA of a CHAOS answer.
 	chaos []byte
 }

@@ -208,10 +208,10 @@ func TestEngineDNSSEC(t *testing.T) {
 			cases := []signedCase{
 				{name: "positive", qname: "Host.example.", qtype: dns.TypeA, answer: 1},
 				{name: "NXDOMAIN", qname: "nope.example.", qtype: dns.TypeA, rcode: dns.RcodeNameError,
-					nsecCover: []string{"nope.example.", "*.example."},
+					nsecCover:  []string{"nope.example.", "*.example."},
 					nsec3Match: []string{"example."}, nsec3Cover: []string{"nope.example.", "*.example."}},
 				{name: "NXDOMAIN deep", qname: "a.b.host.example.", qtype: dns.TypeA, rcode: dns.RcodeNameError,
-					nsecCover: []string{"a.b.host.example.", "*.host.example."},
+					nsecCover:  []string{"a.b.host.example.", "*.host.example."},
 					nsec3Match: []string{"host.example."}, nsec3Cover: []string{"b.host.example.", "*.host.example."}},
 				{name: "NODATA", qname: "host.example.", qtype: dns.TypeMX,
 					nsecMatch: []string{"host.example."}, nsec3Match: []string{"host.example."}},

@@ -271,7 +271,8 @@ func (e *Engine) dname(a *answer, z *zone.Zone, d *zone.Node, name wire.Name, qt
 	buf = append(buf, name.Wire[:prefix]...)
 	buf = append(buf, rr.RData...)
 	target := buf
-	lower := wire.ToLower(target)
+	lower := a.synthLower[a.nsynth-1][:len(target)]
+	wire.LowerInto(lower, target)
 	a.an = append(a.an, item{rr: rr, owner: name, ttl: ds.TTL, ttlSet: true, synth: target, synthLower: lower, setStart: true})
 	e.follow(a, z, target, lower, qtype, depth)
 }
@@ -332,12 +333,16 @@ func (e *Engine) proveNoName(a *answer, z *zone.Zone, ce *zone.Node, name []byte
 			a.addProof(z, m.Set(dns.TypeNSEC3))
 		}
 	}
+	var h zone.HashLabel
 	nc := wire.Suffix(name, wire.Labels(ce.Name.Lower)+1)
-	if c := z.NSEC3Cover(z.HashName(nc)); c != nil {
+	z.Hash(nc, &h)
+	if c := z.NSEC3Cover(h[:]); c != nil {
 		a.addProof(z, c.Set(dns.TypeNSEC3))
 	}
 	if withWildcard {
-		if c := z.NSEC3Cover(z.HashName(wire.Wildcard(ce.Name.Lower))); c != nil {
+		var wb [wire.MaxNameLen + 2]byte
+		z.Hash(append(append(wb[:0], 1, '*'), ce.Name.Lower...), &h)
+		if c := z.NSEC3Cover(h[:]); c != nil {
 			a.addProof(z, c.Set(dns.TypeNSEC3))
 		}
 	}
@@ -352,7 +357,9 @@ func (e *Engine) closestEncloserProof(a *answer, z *zone.Zone, name []byte) {
 		if n != nil {
 			if m := z.NSEC3Match(n.NSEC3Hash); m != nil {
 				a.addProof(z, m.Set(dns.TypeNSEC3))
-				if c := z.NSEC3Cover(z.HashName(next)); c != nil {
+				var h zone.HashLabel
+				z.Hash(next, &h)
+				if c := z.NSEC3Cover(h[:]); c != nil {
 					a.addProof(z, c.Set(dns.TypeNSEC3))
 				}
 				return

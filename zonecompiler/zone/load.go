@@ -8,7 +8,6 @@ import (
 	"os"
 	"reflect"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -494,6 +493,7 @@ func (b *builder) buildChains() error {
 	z.nsec3ByKey = keys
 	sort.Slice(z.nsec3Chain, func(i, j int) bool { return z.nsec3Chain[i].NSEC3Hash < z.nsec3Chain[j].NSEC3Hash })
 	if z.NSEC3 != nil {
+		z.nsec3Salt = decodeSalt(z.NSEC3.Salt)
 		for _, n := range z.nodes {
 			if n.Has(FlagBelowCut) {
 				continue
@@ -511,32 +511,6 @@ func firstSig(n *Node) *RR {
 		}
 	}
 	return nil
-}
-
-// HashName returns the lower-case base32hex NSEC3 hash label of the
-// lower-case wire name (RFC 5155 §5).
-func (z *Zone) HashName(lower []byte) string {
-	if z.NSEC3 == nil {
-		return ""
-	}
-	return strings.ToLower(dns.HashName(wire.String(lower), z.NSEC3.Hash, z.NSEC3.Iterations, z.NSEC3.Salt))
-}
-
-// NSEC3Match returns the NSEC3 node whose hash is h, or nil.
-func (z *Zone) NSEC3Match(h string) *Node { return z.nsec3ByKey[h] }
-
-// NSEC3Cover returns the NSEC3 node whose span covers the hash h: the
-// greatest hash below h, wrapping to the last.
-func (z *Zone) NSEC3Cover(h string) *Node {
-	c := z.nsec3Chain
-	if len(c) == 0 {
-		return nil
-	}
-	i := sort.Search(len(c), func(i int) bool { return c[i].NSEC3Hash >= h })
-	if i == 0 {
-		return c[len(c)-1]
-	}
-	return c[i-1]
 }
 
 // NSECCover returns the node whose NSEC covers the lower-case name: the

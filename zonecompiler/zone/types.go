@@ -105,6 +105,7 @@ type Zone struct {
 	// for lookups (as in Knot).
 	nsec3Chain []*Node
 	nsec3ByKey map[string]*Node
+	nsec3Salt  []byte
 }
 
 // Name returns the zone's origin in presentation format.

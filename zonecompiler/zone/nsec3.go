@@ -1,0 +1,79 @@
+package zone
+
+import (
+	"crypto/sha1"
+	"encoding/base32"
+	"encoding/hex"
+	"sort"
+
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+)
+
+// HashLabel is an NSEC3 hash label: SHA-1 in lower-case base32hex.
+type HashLabel [32]byte
+
+var b32hex = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// MaxNSEC3Iterations bounds the extra hash iterations served; RFC 9276
+// recommends 0, and validators treat more than 100 as insecure.
+const MaxNSEC3Iterations = 2500
+
+// Hash computes the NSEC3 hash label of the lower-case wire name into out
+// (RFC 5155 §5) without allocating; it reports false for a zone without
+// NSEC3.
+func (z *Zone) Hash(lower []byte, out *HashLabel) bool {
+	if z.NSEC3 == nil {
+		return false
+	}
+	var buf [wire.MaxNameLen + 1 + 255]byte
+	in := append(append(buf[:0], lower...), z.nsec3Salt...)
+	sum := sha1.Sum(in)
+	for i := 0; i < int(z.NSEC3.Iterations) && i < MaxNSEC3Iterations; i++ {
+		in = append(append(buf[:0], sum[:]...), z.nsec3Salt...)
+		sum = sha1.Sum(in)
+	}
+	b32hex.Encode(out[:], sum[:])
+	return true
+}
+
+// HashName is Hash returning a string (empty without NSEC3).
+func (z *Zone) HashName(lower []byte) string {
+	var h HashLabel
+	if !z.Hash(lower, &h) {
+		return ""
+	}
+	return string(h[:])
+}
+
+func decodeSalt(s string) []byte {
+	if s == "" || s == "-" {
+		return nil
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// NSEC3Match returns the NSEC3 node whose hash label is h, or nil.
+func (z *Zone) NSEC3Match(h string) *Node {
+	if h == "" {
+		return nil
+	}
+	return z.nsec3ByKey[h]
+}
+
+// NSEC3Cover returns the NSEC3 node whose span covers the hash label h:
+// the greatest hash below h, wrapping to the last.
+func (z *Zone) NSEC3Cover(h []byte) *Node {
+	c := z.nsec3Chain
+	if len(c) == 0 {
+		return nil
+	}
+	i := sort.Search(len(c), func(i int) bool { return c[i].NSEC3Hash >= string(h) })
+	if i == 0 {
+		return c[len(c)-1]
+	}
+	return c[i-1]
+}
