@@ -3,7 +3,8 @@ module github.com/xdpdns/xdpdns
 go 1.26.8
 
 require (
-	github.com/miekg/dns v1.1.73 // indirect
-	golang.org/x/net v0.57.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
+	github.com/miekg/dns v1.1.73
+	golang.org/x/sys v0.47.0
 )
+
+require golang.org/x/net v0.57.0 // indirect

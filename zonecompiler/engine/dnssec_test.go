@@ -222,6 +222,8 @@ func TestEngineDNSSEC(t *testing.T) {
 					nsec3Match: []string{"wild.example.", "*.wild.example."}, nsec3Cover: []string{"foo.wild.example."}},
 				{name: "CNAME chain", qname: "www.example.", qtype: dns.TypeA, answer: 3},
 				{name: "DNAME", qname: "x.dn.example.", qtype: dns.TypeA, answer: 3},
+				{name: "NSEC beside a CNAME is answered, not followed", qname: "www.example.", qtype: dns.TypeNSEC,
+					answer: map[bool]int{true: 2, false: 1}[nsec3]}, // NSEC3 zones have no NSEC: the CNAME is followed
 				{name: "secure referral", qname: "www.sec.example.", qtype: dns.TypeA, ds: true},
 				{name: "DS from the parent side", qname: "sec.example.", qtype: dns.TypeDS, answer: 1},
 				{name: "no DS at insecure cut", qname: "sub.example.", qtype: dns.TypeDS,

@@ -233,6 +233,8 @@ func TestEngineUnsigned(t *testing.T) {
 		{name: "DNAME to nothing", qname: "y.dn.example.", qtype: dns.TypeA, aa: true, rcode: dns.RcodeNameError,
 			answer: []string{"dn.example. 3600 IN DNAME target.example.", "y.dn.example. 3600 IN CNAME y.target.example."},
 			auth:   []string{soa}},
+		{name: "DNAME with qtype CNAME stops at the synthesised CNAME", qname: "x.dn.example.", qtype: dns.TypeCNAME, aa: true,
+			answer: []string{"dn.example. 3600 IN DNAME target.example.", "x.dn.example. 3600 IN CNAME x.target.example."}},
 		{name: "DNAME owner itself", qname: "dn.example.", qtype: dns.TypeDNAME, aa: true,
 			answer: []string{"dn.example. 3600 IN DNAME target.example."}},
 		{name: "referral with in-domain and sibling glue", qname: "www.sub.example.", qtype: dns.TypeA,

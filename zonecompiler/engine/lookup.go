@@ -84,18 +84,20 @@ func (e *Engine) exact(a *answer, z *zone.Zone, n *zone.Node, name, owner wire.N
 			return
 		}
 	}
-	if n.Has(zone.FlagCNAME) && qtype != dns.TypeCNAME {
+	// Data of the asked type first: NSEC sits beside a CNAME and is
+	// answered, not followed.
+	if s := n.Set(qtype); s != nil && len(s.RRs) > 0 {
+		a.addSet(&a.an, s, owner, 0, false)
+		e.additionalFor(a, z, s)
+		return
+	}
+	if n.Has(zone.FlagCNAME) {
 		cn := n.Set(dns.TypeCNAME)
 		a.addSet(&a.an, cn, owner, 0, false)
 		if depth == 0 && a.kind == KindAnswer {
 			a.kind = KindCNAME
 		}
 		e.follow(a, z, cn.RRs[0].RData, cn.RRs[0].RDataLower, qtype, depth)
-		return
-	}
-	if s := n.Set(qtype); s != nil && len(s.RRs) > 0 {
-		a.addSet(&a.an, s, owner, 0, false)
-		e.additionalFor(a, z, s)
 		return
 	}
 	// NODATA (RFC 2308 §2.2).
@@ -274,6 +276,9 @@ func (e *Engine) dname(a *answer, z *zone.Zone, d *zone.Node, name wire.Name, qt
 	lower := a.synthLower[a.nsynth-1][:len(target)]
 	wire.LowerInto(lower, target)
 	a.an = append(a.an, item{rr: rr, owner: name, ttl: ds.TTL, ttlSet: true, synth: target, synthLower: lower, setStart: true})
+	if qtype == dns.TypeCNAME {
+		return // the synthesised CNAME is the answer (RFC 6672 §3.2)
+	}
 	e.follow(a, z, target, lower, qtype, depth)
 }
 
