@@ -293,6 +293,9 @@ func TestEngineDNSSEC(t *testing.T) {
 						for _, rr := range sec {
 							switch rr.Header().Rrtype {
 							case dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3:
+								if rr.Header().Rrtype == tc.qtype {
+									continue // asked for by type
+								}
 								t.Errorf("DO=0 reply carries %s", rr)
 							}
 						}
