@@ -14,14 +14,14 @@ import (
 // bound is the sockets of one listen address.
 type bound struct {
 	addr netip.AddrPort
-	udp  []*net.UDPConn
+	udp  []udpSocket
 	tcp  *net.TCPListener
 }
 
 // close closes every socket of b.
 func (b *bound) close() {
-	for _, c := range b.udp {
-		c.Close()
+	for _, u := range b.udp {
+		u.c.Close()
 	}
 	if b.tcp != nil {
 		b.tcp.Close()
@@ -49,16 +49,27 @@ func bindAddr(ctx context.Context, ap netip.AddrPort, n int) (*bound, error) {
 // bindOnce is one attempt of bindAddr.
 func bindOnce(ctx context.Context, ap netip.AddrPort, n int) (*bound, error) {
 	lc := net.ListenConfig{Control: reusePort}
+	udpNet, tcpNet := "udp", "tcp"
+	wildcard, v6 := ap.Addr().IsUnspecified(), ap.Addr().Is6()
+	if wildcard {
+		// One family per socket (IPV6_V6ONLY for ::), so that 0.0.0.0
+		// and :: can both be listed, and the query's destination read.
+		lc.Control = setPktinfo(v6)
+		udpNet, tcpNet = "udp4", "tcp4"
+		if v6 {
+			udpNet, tcpNet = "udp6", "tcp6"
+		}
+	}
 	b := &bound{}
 	addr := ap
 	for i := 0; i < n; i++ {
-		pc, err := lc.ListenPacket(ctx, "udp", addr.String())
+		pc, err := lc.ListenPacket(ctx, udpNet, addr.String())
 		if err != nil {
 			b.close()
 			return nil, fmt.Errorf("udp socket %d: %w", i, err)
 		}
 		uc := pc.(*net.UDPConn)
-		b.udp = append(b.udp, uc)
+		b.udp = append(b.udp, udpSocket{c: uc, pktinfo: wildcard, v6: v6})
 		if i == 0 {
 			// Every later socket, and TCP, joins the first one's port.
 			addr = netip.AddrPortFrom(ap.Addr(), uc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
@@ -68,7 +79,7 @@ func bindOnce(ctx context.Context, ap netip.AddrPort, n int) (*bound, error) {
 	// the same address fails here instead of silently sharing the UDP
 	// traffic with the first.
 	var tc net.ListenConfig
-	l, err := tc.Listen(ctx, "tcp", addr.String())
+	l, err := tc.Listen(ctx, tcpNet, addr.String())
 	if err != nil {
 		b.close()
 		return nil, fmt.Errorf("tcp: %w", err)

@@ -104,7 +104,7 @@ type Server struct {
 	eng Engine
 	log *slog.Logger
 
-	udp   []*net.UDPConn
+	udp   []udpSocket
 	tcp   []*net.TCPListener
 	addrs []netip.AddrPort
 
@@ -150,9 +150,9 @@ func (s *Server) Start(ctx context.Context) error {
 		s.tcp = append(s.tcp, b.tcp)
 		s.addrs = append(s.addrs, b.addr)
 	}
-	for _, c := range s.udp {
+	for _, u := range s.udp {
 		s.wg.Add(1)
-		go s.serveUDP(c)
+		go s.serveUDP(u)
 	}
 	for _, l := range s.tcp {
 		s.wg.Add(1)
@@ -204,8 +204,8 @@ func (s *Server) Close() error {
 
 // closeSockets closes every listening socket.
 func (s *Server) closeSockets() {
-	for _, c := range s.udp {
-		c.Close()
+	for _, u := range s.udp {
+		u.c.Close()
 	}
 	for _, l := range s.tcp {
 		l.Close()

@@ -11,12 +11,17 @@ const maxUDPMessage = 65535
 
 // serveUDP answers the queries arriving on one UDP socket until it is
 // closed. Each socket has its own goroutine and its own buffers.
-func (s *Server) serveUDP(c *net.UDPConn) {
+func (s *Server) serveUDP(u udpSocket) {
 	defer s.wg.Done()
+	c := u.c
 	in := make([]byte, maxUDPMessage)
 	out := make([]byte, 0, maxUDPMessage)
+	var oob []byte
+	if u.pktinfo {
+		oob = make([]byte, pktinfoSpace)
+	}
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(in)
+		n, oobn, _, from, err := c.ReadMsgUDPAddrPort(in, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || s.isClosed() {
 				return
@@ -31,7 +36,11 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 		if resp == nil {
 			continue
 		}
-		if _, err := c.WriteToUDPAddrPort(resp, from); err != nil && !s.isClosed() {
+		var ctl []byte
+		if u.pktinfo {
+			ctl = replyOOB(oob[:oobn], u.v6)
+		}
+		if _, _, err := c.WriteMsgUDPAddrPort(resp, ctl, from); err != nil && !s.isClosed() {
 			s.log.Debug("udp write", "client", from, "err", err)
 		}
 		if cap(resp) > cap(out) && cap(resp) <= 2*maxUDPMessage {

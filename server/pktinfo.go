@@ -1,0 +1,85 @@
+package server
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sockets bound to a wildcard address (0.0.0.0, ::) receive queries for
+// every local address, anycast service addresses included, but the kernel
+// picks a reply's source address by route, which need not be the address
+// the client asked. Such sockets ask for the destination address of each
+// query (IP_PKTINFO, IPV6_RECVPKTINFO) and send the reply from it.
+
+// pktinfoSpace is room for one received packet-info control message.
+var pktinfoSpace = unix.CmsgSpace(unix.SizeofInet6Pktinfo) + unix.CmsgSpace(unix.SizeofInet4Pktinfo)
+
+// udpSocket is one UDP socket with how its replies are addressed.
+type udpSocket struct {
+	c       *net.UDPConn
+	pktinfo bool // wildcard bind: reply from the query's destination
+	v6      bool
+}
+
+// setPktinfo turns on reception of the destination address.
+func setPktinfo(v6 bool) func(network, address string, rc syscall.RawConn) error {
+	return func(network, address string, rc syscall.RawConn) error {
+		if err := reusePort(network, address, rc); err != nil {
+			return err
+		}
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if v6 {
+				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)
+			} else {
+				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("packet info socket option: %w", serr)
+		}
+		return nil
+	}
+}
+
+// replyOOB reads the query's destination address from the control
+// messages oob and returns the control message that sends the reply from
+// it, or nil when oob has none.
+func replyOOB(oob []byte, v6 bool) []byte {
+	for len(oob) > 0 {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return nil
+		}
+		oob = rest
+		switch {
+		case !v6 && h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			var info unix.Inet4Pktinfo
+			copy(info.Spec_dst[:], data[8:12]) // the header's destination
+			if a := netip.AddrFrom4(info.Spec_dst); a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+				return nil
+			}
+			return unix.PktInfo4(&info)
+		case v6 && h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			var info unix.Inet6Pktinfo
+			copy(info.Addr[:], data[:16])
+			a := netip.AddrFrom16(info.Addr)
+			if a.IsMulticast() {
+				return nil
+			}
+			if a.IsLinkLocalUnicast() {
+				info.Ifindex = binary.NativeEndian.Uint32(data[16:20])
+			}
+			return unix.PktInfo6(&info)
+		}
+	}
+	return nil
+}
