@@ -86,10 +86,7 @@ func (d *Daemon) load() (*zone.Set, error) {
 
 // Start makes the server listen; cancelling ctx stops it.
 func (d *Daemon) Start(ctx context.Context) error {
-	if err := d.srv.Start(ctx); err != nil {
-		return err
-	}
-	return nil
+	return d.srv.Start(ctx)
 }
 
 // Addrs returns the addresses served, ephemeral ports resolved.

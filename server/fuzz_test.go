@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 )
 
 // FuzzFrameReader feeds arbitrary bytes to the TCP framing reader: it must
@@ -120,3 +121,15 @@ func (c *streamConn) RemoteAddr() net.Addr {
 func (c *streamConn) SetDeadline(t time.Time) error      { return nil }
 func (c *streamConn) SetReadDeadline(t time.Time) error  { return nil }
 func (c *streamConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// FuzzReplyOOB feeds arbitrary control-message bytes to the packet-info
+// parser: it must never panic nor read out of bounds.
+func FuzzReplyOOB(f *testing.F) {
+	f.Add([]byte{}, false)
+	f.Add(unix.PktInfo4(&unix.Inet4Pktinfo{Addr: [4]byte{127, 0, 0, 2}}), false)
+	f.Add(unix.PktInfo6(&unix.Inet6Pktinfo{Addr: netip.IPv6Loopback().As16()}), true)
+	f.Add(append(unix.UnixRights(0), unix.PktInfo4(&unix.Inet4Pktinfo{})...), false)
+	f.Fuzz(func(t *testing.T, oob []byte, v6 bool) {
+		replyOOB(oob, v6)
+	})
+}

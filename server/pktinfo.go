@@ -55,20 +55,20 @@ func setPktinfo(v6 bool) func(network, address string, rc syscall.RawConn) error
 // it, or nil when oob has none.
 func replyOOB(oob []byte, v6 bool) []byte {
 	for len(oob) > 0 {
-		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
-		if err != nil {
+		level, typ, data, rest, ok := nextCmsg(oob)
+		if !ok {
 			return nil
 		}
 		oob = rest
 		switch {
-		case !v6 && h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+		case !v6 && level == unix.IPPROTO_IP && typ == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
 			var info unix.Inet4Pktinfo
 			copy(info.Spec_dst[:], data[8:12]) // the header's destination
 			if a := netip.AddrFrom4(info.Spec_dst); a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 				return nil
 			}
 			return unix.PktInfo4(&info)
-		case v6 && h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+		case v6 && level == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 			var info unix.Inet6Pktinfo
 			copy(info.Addr[:], data[:16])
 			a := netip.AddrFrom16(info.Addr)
@@ -82,4 +82,35 @@ func replyOOB(oob []byte, v6 bool) []byte {
 		}
 	}
 	return nil
+}
+
+// nextCmsg splits the first control message off b. It checks every length
+// itself rather than trusting b to be well formed.
+func nextCmsg(b []byte) (level, typ int32, data, rest []byte, ok bool) {
+	hdr := unix.CmsgLen(0) // header size with its alignment padding
+	if len(b) < hdr {
+		return 0, 0, nil, nil, false
+	}
+	var n int
+	if unix.SizeofCmsghdr == 16 { // cmsg_len is a size_t
+		n64 := binary.NativeEndian.Uint64(b)
+		if n64 > uint64(len(b)) {
+			return 0, 0, nil, nil, false
+		}
+		n = int(n64)
+		level = int32(binary.NativeEndian.Uint32(b[8:]))
+		typ = int32(binary.NativeEndian.Uint32(b[12:]))
+	} else {
+		n = int(binary.NativeEndian.Uint32(b))
+		level = int32(binary.NativeEndian.Uint32(b[4:]))
+		typ = int32(binary.NativeEndian.Uint32(b[8:]))
+	}
+	if n < hdr || n > len(b) {
+		return 0, 0, nil, nil, false
+	}
+	data = b[hdr:n]
+	if next := unix.CmsgSpace(n - hdr); next < len(b) {
+		rest = b[next:]
+	}
+	return level, typ, data, rest, true
 }

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"testing"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 )
 
 // TestWildcardReplySource checks that a server bound to a wildcard address
@@ -45,5 +47,27 @@ func TestReplyOOBIgnoresJunk(t *testing.T) {
 				t.Errorf("replyOOB(%x, %v) = %x, want nil", oob, v6, b)
 			}
 		}
+	}
+}
+
+func TestReplyOOBPacketInfo(t *testing.T) {
+	in4 := unix.PktInfo4(&unix.Inet4Pktinfo{Ifindex: 1, Addr: [4]byte{127, 0, 0, 2}})
+	// Another control message before it must be skipped.
+	other := unix.UnixRights(0)
+	got := replyOOB(append(append([]byte{}, other...), in4...), false)
+	want := unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: [4]byte{127, 0, 0, 2}})
+	if !bytes.Equal(got, want) {
+		t.Errorf("IPv4: got %x, want %x", got, want)
+	}
+	if got := replyOOB(unix.PktInfo4(&unix.Inet4Pktinfo{Addr: [4]byte{224, 0, 0, 1}}), false); got != nil {
+		t.Errorf("multicast destination: got %x, want nil", got)
+	}
+	ll := netip.MustParseAddr("fe80::1").As16()
+	in6 := unix.PktInfo6(&unix.Inet6Pktinfo{Addr: ll, Ifindex: 7})
+	if got, want := replyOOB(in6, true), unix.PktInfo6(&unix.Inet6Pktinfo{Addr: ll, Ifindex: 7}); !bytes.Equal(got, want) {
+		t.Errorf("IPv6 link-local: got %x, want %x", got, want)
+	}
+	if got := replyOOB(in6, false); got != nil {
+		t.Errorf("IPv6 info on an IPv4 socket: got %x", got)
 	}
 }

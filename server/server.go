@@ -140,6 +140,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if len(s.cfg.Listen) == 0 {
 		return errors.New("server: no listen address")
 	}
+	if s.addrs != nil || s.isClosed() {
+		return errors.New("server: already started or closed")
+	}
 	for _, ap := range s.cfg.Listen {
 		b, err := bindAddr(ctx, ap, s.cfg.UDPSockets)
 		if err != nil {
