@@ -43,9 +43,6 @@ func (s *Server) serveUDP(u udpSocket) {
 		if _, _, err := c.WriteMsgUDPAddrPort(resp, ctl, from); err != nil && !s.isClosed() {
 			s.log.Debug("udp write", "client", from, "err", err)
 		}
-		if cap(resp) > cap(out) && cap(resp) <= 2*maxUDPMessage {
-			out = resp[:0]
-		}
 	}
 }
 
