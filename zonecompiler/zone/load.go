@@ -86,7 +86,7 @@ func Load(r io.Reader, origin, file string, opt Options) (*Zone, error) {
 	if err := zp.Err(); err != nil {
 		var pe *dns.ParseError
 		if errors.As(err, &pe) {
-			return nil, &Error{File: file, Reason: pe.Error()}
+			return nil, parseErrorAt(pe, file)
 		}
 		return nil, &Error{File: file, Reason: err.Error()}
 	}
@@ -116,6 +116,33 @@ func parserPosition(zp *dns.ZoneParser, file string) (f string, line int) {
 	f = v.FieldByName("file").String()
 	line = int(v.FieldByName("c").Elem().FieldByName("line").Int())
 	return f, line
+}
+
+// parseErrorAt turns a miekg/dns syntax error into an Error at its file and
+// line. ParseError does not export its position, so it is read by
+// reflection; if the layout changes the whole message is kept, line 0.
+func parseErrorAt(pe *dns.ParseError, file string) (out *Error) {
+	out = &Error{File: file, Reason: pe.Error()}
+	defer func() {
+		if recover() != nil {
+			out = &Error{File: file, Reason: pe.Error()}
+		}
+	}()
+	v := reflect.ValueOf(pe).Elem()
+	lex := v.FieldByName("lex")
+	reason := v.FieldByName("err").String()
+	if reason == "" {
+		if w := pe.Unwrap(); w != nil {
+			reason = w.Error()
+		}
+	}
+	if f := v.FieldByName("file").String(); f != "" {
+		out.File = f
+	}
+	out.Line = int(lex.FieldByName("line").Int())
+	out.Reason = fmt.Sprintf("syntax error: %s: %q (column %d)", reason,
+		lex.FieldByName("token").String(), lex.FieldByName("column").Int())
+	return out
 }
 
 func nameWire(s string) ([]byte, error) {

@@ -28,7 +28,7 @@ func TestLoadRefusals(t *testing.T) {
 		{"in-bailiwick NS without address", head + "sub NS ns.sub\n", 6, "in-bailiwick name server ns.sub.example. of sub.example. has no address"},
 		{"apex NS without address", "$ORIGIN example.\n$TTL 60\n@ SOA ns1 host 1 2 3 4 300\n@ NS ns1\n", 4, "has no address"},
 		{"SOA not at apex", head + "x SOA ns1 host 1 2 3 4 5\n", 6, "not the zone apex"},
-		{"syntax error", head + "x A 300.1.1.1\n", 0, "bad A"},
+		{"syntax error", head + "x A 300.1.1.1\n", 6, "syntax error: bad A"},
 		{"expired RRSIG", head + "ns1 RRSIG A 13 2 60 20200101000000 20191201000000 1234 example. AAAA\n", 6, "expired"},
 		{"wrong class", head + "x CH TXT \"a\"\n", 6, "class CH"},
 	}
