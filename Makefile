@@ -68,6 +68,7 @@ fuzz:
 	$(GO) test ./zonecompiler/wire -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./zonecompiler/engine -run '^$$' -fuzz '^FuzzRespond$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./zonecompiler/zone -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./server -run '^$$' -fuzz '^FuzzTCPStream$$' -fuzztime $(FUZZTIME)
 
 test: deps check
 	$(GO) test -count=1 -timeout 15m ./...
