@@ -71,12 +71,16 @@ type answer struct {
 	synthBuf   [MaxChain][wire.MaxNameLen]byte
 	synthLower [MaxChain][wire.MaxNameLen]byte
 	nsynth     int
-	// chaos holds the TXT RDATA of a CHAOS answer.
-	chaos []byte
 }
 
+// reset prepares the answer for a new query. The name buffers (chain,
+// synthBuf, synthLower) are not cleared: only their first nchain/nsynth
+// entries are ever read.
 func (a *answer) reset() {
-	*a = answer{an: a.an[:0], ns: a.ns[:0], ar: a.ar[:0], chaos: a.chaos[:0]}
+	a.rcode, a.aa, a.kind, a.z = 0, false, KindAnswer, nil
+	a.an, a.ns, a.ar, a.arRequired = a.an[:0], a.ns[:0], a.ar[:0], 0
+	a.do, a.tcp = false, false
+	a.nchain, a.nsynth = 0, 0
 }
 
 // addSet appends the RRset (and, with DO, its RRSIGs) to a section.
