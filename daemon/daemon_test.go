@@ -71,10 +71,10 @@ func TestReloadKeepsOldZonesOnError(t *testing.T) {
 	if err := os.WriteFile(path, []byte(broken), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// A syntax error: miekg/dns reports the line in its own message.
+	// A syntax error, reported at its file and line.
 	err := d.Reload()
 	var ze *zone.Error
-	if !errors.As(err, &ze) || ze.File != path || !strings.Contains(err.Error(), "line: 6") {
+	if !errors.As(err, &ze) || ze.File != path || ze.Line != 6 || !strings.Contains(err.Error(), path+":6:") {
 		t.Fatalf("reload of a broken zone: got %v, want a zone error at %s line 6", err, path)
 	}
 	if got := lookupA(t, d); got != "192.0.2.10" {
@@ -118,7 +118,7 @@ func TestNewFailsOnBrokenZone(t *testing.T) {
 	cfg.Finish()
 	_, err := New(cfg, nil)
 	var ze *zone.Error
-	if !errors.As(err, &ze) || ze.File != path || !strings.Contains(err.Error(), "line: 3") {
+	if !errors.As(err, &ze) || ze.File != path || ze.Line != 3 || !strings.Contains(err.Error(), path+":3:") {
 		t.Fatalf("got %v, want an error at %s line 3", err, path)
 	}
 }
