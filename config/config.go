@@ -20,7 +20,25 @@ const (
 	DefaultTCPReadTimeout  = 3 * time.Second
 	DefaultTCPWriteTimeout = 10 * time.Second
 	DefaultTCPMaxConns     = 256
+	// DefaultControl is the control socket xdpdnsctl talks to.
+	DefaultControl = "/run/xdpdns/control.sock"
 )
+
+// XDP attach modes (see XDPAttach).
+const (
+	XDPModeAuto    = "auto"    // native if the driver supports it, else generic
+	XDPModeNative  = "native"  // in the driver; fails if unsupported
+	XDPModeGeneric = "generic" // in the kernel's generic hook (slower, always available)
+)
+
+// XDPAttach is one interface the XDP program is to be attached to.
+type XDPAttach struct {
+	Iface string // interface name, e.g. "eth0"
+	Mode  string // XDPModeAuto, XDPModeNative or XDPModeGeneric
+}
+
+// String returns the IFACE:MODE form accepted by ParseXDP.
+func (x XDPAttach) String() string { return x.Iface + ":" + x.Mode }
 
 // Config is the daemon's complete configuration.
 type Config struct {
@@ -53,6 +71,12 @@ type Config struct {
 	TCPMaxConns int
 	// ExpiryWarning is how far ahead expiring signatures are reported.
 	ExpiryWarning time.Duration
+	// Control is the path of the control socket (xdpdnsctl); empty
+	// disables the control server.
+	Control string
+	// XDP lists the interfaces to attach the XDP hot path to; empty
+	// serves from userspace only.
+	XDP []XDPAttach
 }
 
 // Default returns a configuration with every default filled in except
@@ -66,6 +90,7 @@ func Default() *Config {
 		TCPWriteTimeout: DefaultTCPWriteTimeout,
 		TCPMaxConns:     DefaultTCPMaxConns,
 		ExpiryWarning:   zone.DefaultExpiryWarning,
+		Control:         DefaultControl,
 	}
 }
 
@@ -96,6 +121,18 @@ func (c *Config) Finish() error {
 			return fmt.Errorf("listen address %s given twice", l)
 		}
 		seen[ap.String()] = true
+	}
+	seen = make(map[string]bool, len(c.XDP))
+	for _, x := range c.XDP {
+		if seen[x.Iface] {
+			return fmt.Errorf("xdp interface %s given twice", x.Iface)
+		}
+		seen[x.Iface] = true
+	}
+	if c.Control != "" {
+		if err := CheckControl(c.Control); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -215,6 +215,27 @@ var keys = map[string]key{
 	"tcp-read-timeout":  durationKey(func(c *Config) *time.Duration { return &c.TCPReadTimeout }),
 	"tcp-write-timeout": durationKey(func(c *Config) *time.Duration { return &c.TCPWriteTimeout }),
 	"expiry-warning":    durationKey(func(c *Config) *time.Duration { return &c.ExpiryWarning }),
+	"control": {single: true, text: true, min: 1, max: 1, usage: `want a socket path, or "" to disable`, apply: func(p *parser, a []string) error {
+		path := a[0]
+		if path != "" && p.dir != "" && !filepath.IsAbs(path) {
+			path = filepath.Join(p.dir, path)
+		}
+		if err := CheckControl(path); err != nil {
+			return err
+		}
+		p.c.Control = path
+		return nil
+	}},
+	"xdp": {min: 1, max: -1, usage: "want one or more IFACE[:native|generic|auto]", apply: func(p *parser, a []string) error {
+		for _, s := range a {
+			x, err := ParseXDP(s)
+			if err != nil {
+				return err
+			}
+			p.c.XDP = append(p.c.XDP, x)
+		}
+		return nil
+	}},
 	"tcp-max-conns": {single: true, min: 1, max: 1, usage: "want a number", apply: func(p *parser, a []string) (err error) {
 		p.c.TCPMaxConns, err = ParseMaxConns(a[0])
 		return err

@@ -49,6 +49,12 @@ func TestParse(t *testing.T) {
 		}},
 		{"tcp-max-conns", "tcp-max-conns 1000", func(c *Config) { c.TCPMaxConns = 1000 }},
 		{"tabs", "listen\t127.0.0.1:53\t# c", func(c *Config) { c.Listen = []string{"127.0.0.1:53"} }},
+		{"control absolute", "control /run/x/ctl.sock", func(c *Config) { c.Control = "/run/x/ctl.sock" }},
+		{"control relative to dir", "control run/ctl.sock", func(c *Config) { c.Control = "/etc/xdpdns/run/ctl.sock" }},
+		{"control disabled", `control ""`, func(c *Config) { c.Control = "" }},
+		{"xdp", "xdp eth0 eth1:native\nxdp ens3f0np0:generic enp1s0:auto", func(c *Config) {
+			c.XDP = []XDPAttach{{"eth0", "auto"}, {"eth1", "native"}, {"ens3f0np0", "generic"}, {"enp1s0", "auto"}}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,6 +104,15 @@ func TestParseErrors(t *testing.T) {
 		{"tcp-max-conns 0", 1, "tcp-max-conns"},
 		{"tcp-max-conns many", 1, "tcp-max-conns"},
 		{"# ok\nversion \"\"", 2, "empty string"},
+		{"control", 1, "control: want a socket path"},
+		{"control /a\ncontrol /b", 2, "control given twice"},
+		{"control /" + strings.Repeat("s", 120), 1, "longer than 107"},
+		{"xdp", 1, "xdp: want one or more IFACE"},
+		{"xdp eth0:fast", 1, "want native, generic or auto"},
+		{"xdp :native", 1, "empty interface name"},
+		{"xdp averyveryverylongname", 1, "longer than 15"},
+		{"xdp eth0:native:x", 1, "mode"},
+		{"xdp ../x", 1, "bad interface name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -174,6 +189,14 @@ func TestFinish(t *testing.T) {
 		t.Errorf("duplicate listen: %v", err)
 	}
 	c = Default()
+	c.XDP = []XDPAttach{{"eth0", "native"}, {"eth0", "generic"}}
+	if err := c.Finish(); err == nil || !strings.Contains(err.Error(), "xdp interface eth0 given twice") {
+		t.Errorf("duplicate xdp interface: %v", err)
+	}
+	if Default().Control != DefaultControl {
+		t.Errorf("default control %q", Default().Control)
+	}
+	c = Default()
 	c.HideVersion = true
 	if c.EngineVersion() != "" {
 		t.Error("hidden version still answered")
@@ -195,6 +218,14 @@ func TestValueParsers(t *testing.T) {
 	if p, err := ParsePrefix("10.1.2.3/8"); err != nil || p.String() != "10.0.0.0/8" {
 		t.Errorf("ParsePrefix masks: %v %v", p, err)
 	}
+	if x, err := ParseXDP("eth0"); err != nil || x != (XDPAttach{"eth0", XDPModeAuto}) || x.String() != "eth0:auto" {
+		t.Errorf("ParseXDP default mode: %v %v", x, err)
+	}
+	for _, bad := range []string{"", "eth0:", "eth0:NATIVE", "a b", "x/y:native", "..", "eth0:native:auto"} {
+		if _, err := ParseXDP(bad); err == nil {
+			t.Errorf("ParseXDP(%q) accepted", bad)
+		}
+	}
 	if p, err := ParsePrefix("::ffff:192.0.2.1"); err != nil || p.String() != "192.0.2.1/32" {
 		t.Errorf("ParsePrefix unmaps: %v %v", p, err)
 	}
@@ -207,12 +238,14 @@ func TestSet(t *testing.T) {
 	}
 	for _, s := range [][]string{
 		{"identity", "b"}, {"listen", "[::1]:53"}, {"zone", "b.example", "rel/b"}, {"hide-version"}, {"nsid", "hex:01"},
+		{"control", "rel/ctl.sock"}, {"xdp", "eth1:generic"},
 	} {
 		if err := Set(c, s[0], s[1:]...); err != nil {
 			t.Fatalf("Set %v: %v", s, err)
 		}
 	}
-	if c.Identity != "b" || len(c.Listen) != 2 || len(c.Zones) != 2 || c.Zones[1].File != "rel/b" || !c.HideVersion || string(c.NSID) != "\x01" {
+	if c.Identity != "b" || len(c.Listen) != 2 || len(c.Zones) != 2 || c.Zones[1].File != "rel/b" || !c.HideVersion || string(c.NSID) != "\x01" ||
+		c.Control != "rel/ctl.sock" || len(c.XDP) != 1 || c.XDP[0] != (XDPAttach{"eth1", "generic"}) {
 		t.Errorf("after Set: %+v", c)
 	}
 	for _, bad := range [][]string{{"nope", "x"}, {"zone", "a"}, {"udp-size", "1"}, {"hide-version", "x"}} {

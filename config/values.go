@@ -123,3 +123,57 @@ func ParseMaxConns(s string) (int, error) {
 	}
 	return n, nil
 }
+
+// maxSocketPath is the longest unix socket path the kernel accepts
+// (sun_path is 108 bytes with its terminating NUL).
+const maxSocketPath = 107
+
+// CheckControl checks a control socket path.
+func CheckControl(path string) error {
+	if len(path) > maxSocketPath {
+		return fmt.Errorf("control socket path %q is longer than %d bytes", path, maxSocketPath)
+	}
+	if strings.ContainsRune(path, 0) {
+		return fmt.Errorf("control socket path %q contains a NUL byte", path)
+	}
+	return nil
+}
+
+// ParseXDP parses an XDP attachment, IFACE or IFACE:MODE, MODE being
+// native, generic or auto (the default).
+func ParseXDP(s string) (XDPAttach, error) {
+	iface, mode, hasMode := strings.Cut(s, ":")
+	if !hasMode {
+		mode = XDPModeAuto
+	}
+	switch mode {
+	case XDPModeAuto, XDPModeNative, XDPModeGeneric:
+	default:
+		return XDPAttach{}, fmt.Errorf("xdp %q: mode %q: want native, generic or auto", s, mode)
+	}
+	if err := checkIfaceName(iface); err != nil {
+		return XDPAttach{}, fmt.Errorf("xdp %q: %w", s, err)
+	}
+	return XDPAttach{Iface: iface, Mode: mode}, nil
+}
+
+// checkIfaceName checks a Linux interface name: 1 to 15 bytes, no '/',
+// ':', white space or NUL, not "." or ".." (the kernel's dev_valid_name;
+// ':' is refused too since it separates the mode).
+func checkIfaceName(name string) error {
+	if name == "" {
+		return errors.New("empty interface name")
+	}
+	if len(name) > 15 {
+		return fmt.Errorf("interface name %q is longer than 15 bytes", name)
+	}
+	if name == "." || name == ".." {
+		return fmt.Errorf("bad interface name %q", name)
+	}
+	for _, r := range name {
+		if r == '/' || r == ':' || r <= ' ' || r == 0x7f {
+			return fmt.Errorf("bad interface name %q", name)
+		}
+	}
+	return nil
+}
