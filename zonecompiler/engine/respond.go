@@ -15,6 +15,8 @@ type scratch struct {
 	q wire.Query
 	a answer
 	b wire.Builder
+	// reqEnd is where the required records ended in the last render.
+	reqEnd int
 }
 
 // MaxTCPMessage is the largest DNS message over TCP (RFC 1035 §4.2.2).
@@ -72,6 +74,12 @@ func (e *Engine) respond(s *scratch, dst, pkt []byte, tcp bool) ([]byte, Kind) {
 	case dns.TypeMAILA, dns.TypeMAILB:
 		return e.errorReply(s, dst, dns.RcodeNotImplemented), KindError
 	}
+	e.decide(a, q)
+	return e.render(s, dst, limit), a.kind
+}
+
+// decide fills in the answer to a well-formed standard query.
+func (e *Engine) decide(a *answer, q *wire.Query) {
 	switch {
 	case q.QClass == dns.ClassCHAOS:
 		e.chaos(a, q)
@@ -84,7 +92,6 @@ func (e *Engine) respond(s *scratch, dst, pkt []byte, tcp bool) ([]byte, Kind) {
 	default:
 		e.lookup(a, e.zones.Load(), wire.Name{Wire: q.QName, Lower: q.QLower}, q.QType)
 	}
-	return e.render(s, dst, limit), a.kind
 }
 
 // chaos answers the CHAOS-class identity queries (id.server, hostname.bind,
@@ -151,6 +158,12 @@ func (e *Engine) errorReply(s *scratch, dst []byte, rcode int) []byte {
 // answer and authority (and required glue) do not fit, it sends an empty
 // reply with TC=1 (RFC 2181 §9, RFC 9471).
 func (e *Engine) render(s *scratch, dst []byte, limit int) []byte {
+	return e.renderWith(s, dst, limit, nil)
+}
+
+// renderWith is render that, when relocs is not nil, records the offset of
+// every compression pointer written (for Precompute).
+func (e *Engine) renderWith(s *scratch, dst []byte, limit int, relocs *[]int) []byte {
 	q, a, b := &s.q, &s.a, &s.b
 	flags := wire.FlagQR | q.Flags&(wire.FlagRD|wire.FlagCD) | uint16(a.rcode&0xF)
 	if a.aa {
@@ -166,6 +179,7 @@ func (e *Engine) render(s *scratch, dst []byte, limit int) []byte {
 		}
 	}
 	b.Reset(dst, limit-optLen)
+	b.Relocs = relocs
 	b.Header(q.ID, flags)
 	b.Question(q.QName, q.QLower, q.QType, q.QClass)
 	b.SetCount(0, 1)
@@ -184,6 +198,7 @@ func (e *Engine) render(s *scratch, dst []byte, limit int) []byte {
 		writeItem(b, &a.ar[i])
 	}
 	nar = a.arRequired
+	s.reqEnd = len(b.Buf)
 	if b.Full() {
 		truncated = true
 	} else {

@@ -25,8 +25,11 @@ type compEntry struct {
 type Builder struct {
 	Buf   []byte
 	Limit int
-	comp  [MaxCompression]compEntry
-	ncomp int
+	// Relocs, when not nil, collects the offset of every compression
+	// pointer written (the XDP renderer relocates them per query).
+	Relocs *[]int
+	comp   [MaxCompression]compEntry
+	ncomp  int
 }
 
 // Reset starts a new message in buf (reusing its storage) with limit bytes.
@@ -34,6 +37,7 @@ func (b *Builder) Reset(buf []byte, limit int) {
 	b.Buf = buf[:0]
 	b.Limit = limit
 	b.ncomp = 0
+	b.Relocs = nil
 }
 
 // Header appends the 12-byte header.
@@ -67,6 +71,9 @@ func (b *Builder) Name(name, lower []byte, compress bool) {
 		}
 		if compress {
 			if off, ok := b.find(lower); ok {
+				if b.Relocs != nil {
+					*b.Relocs = append(*b.Relocs, len(b.Buf))
+				}
 				b.Buf = append(b.Buf, byte(0xC0|off>>8), byte(off))
 				return
 			}

@@ -1,0 +1,91 @@
+package render
+
+// Limits shared with the XDP program (bpf/include/shared.h).
+const (
+	MaxBody   = 1152 // XDPDNS_MAX_BODY
+	MaxRelocs = 40   // XDPDNS_MAX_RELOCS
+	ChunkSize = 64   // XDPDNS_CHUNK_SIZE
+)
+
+// Template flags (XDPDNS_TF_*).
+const (
+	FlagAA     = 0x0400
+	FlagRcode  = 0x000f
+	FlagTooBig = 0x8000
+)
+
+// Lookup modes of an answers key (XDPDNS_MODE_*).
+const (
+	ModeExact = 0
+	ModeBelow = 1
+	ModeChaos = 2
+)
+
+// Pass is the template id that sends a query to userspace.
+const Pass = 0
+
+// Template is one precomputed reply body with what the program needs to
+// send it: counts, header flags, and the offsets of the compression
+// pointers to relocate by the query name's length.
+type Template struct {
+	Body   []byte // empty when FlagTooBig: only TC or pass
+	Relocs []uint16
+	// BodyLen is the full body length (len(Body) unless FlagTooBig).
+	BodyLen int
+	ReqLen  int
+	AN, NS  uint16
+	AR      uint16
+	Flags   uint16
+	Kind    uint16
+}
+
+// NameEntry is what to answer when a name is the longest existing suffix
+// of the query name and the query type has no entry of its own.
+type NameEntry struct {
+	ExactDefault [2]uint32 // by DO bit
+	BelowDefault [2]uint32
+}
+
+// AnswerKey selects a per-type template.
+type AnswerKey struct {
+	Name  NameHash
+	QType uint16
+	Mode  uint16
+}
+
+// Image is a complete set of XDP map contents for one generation.
+type Image struct {
+	Names     map[NameHash]NameEntry
+	Answers   map[AnswerKey][2]uint32
+	Templates []Template // index = template id; [0] is unused (Pass)
+	Stats     Stats
+}
+
+// Stats describe an image, for reports and the memory target.
+type Stats struct {
+	Names, Answers, Templates int
+	BodyBytes                 int // template body bytes stored
+	Delegations               int
+	PassedTemplates           int // answers left to userspace
+	Renders                   int // engine renders performed
+}
+
+// MapBytes estimates the kernel memory of the image's maps: keys and values
+// of the hash maps (with a per-entry overhead) plus the arrays.
+func (img *Image) MapBytes() int {
+	const hashOverhead = 64 // struct htab_elem and bucket share, roughly
+	n := len(img.Names) * (16 + 16 + hashOverhead)
+	n += len(img.Answers) * (24 + 8 + hashOverhead)
+	n += len(img.Templates) * (20 + 2*MaxRelocs)
+	n += img.Chunks() * ChunkSize
+	return n
+}
+
+// Chunks is the number of body chunks the image needs.
+func (img *Image) Chunks() int {
+	n := 0
+	for i := range img.Templates {
+		n += (len(img.Templates[i].Body) + ChunkSize - 1) / ChunkSize
+	}
+	return n
+}
