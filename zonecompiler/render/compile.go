@@ -37,6 +37,7 @@ type nameSpec struct {
 	exactOpen  bool // an unlisted type gets the default answer
 	belowOpen  bool
 	delegation bool
+	signed     bool // in a signed zone: DO=1 answers differ from DO=0
 }
 
 type compiler struct {
@@ -44,6 +45,7 @@ type compiler struct {
 	set   *zone.Set
 	img   *Image
 	dedup map[string]uint32
+	sigs  map[*zone.Zone]bool
 }
 
 // Compile renders every answer of the engine's zones that the XDP program
@@ -58,6 +60,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 			Templates: []Template{{}},
 		},
 		dedup: make(map[string]uint32),
+		sigs:  make(map[*zone.Zone]bool),
 	}
 	specs := make(map[string]*nameSpec)
 	for _, z := range c.set.Zones() {
@@ -97,6 +100,23 @@ func Compile(e *engine.Engine) (*Image, error) {
 	return c.img, nil
 }
 
+// hasSigs reports whether DO=1 can change an answer from z: the zone is
+// signed, or carries RRSIGs at all.
+func (c *compiler) hasSigs(z *zone.Zone) bool {
+	if v, ok := c.sigs[z]; ok {
+		return v
+	}
+	v := z.Signed
+	for _, rr := range z.Records {
+		if v {
+			break
+		}
+		v = rr.Type == dns.TypeRRSIG
+	}
+	c.sigs[z] = v
+	return v
+}
+
 func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Node) {
 	sp := specs[string(n.Name.Lower)]
 	if sp == nil {
@@ -104,14 +124,21 @@ func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Nod
 			exactOpen: true, belowOpen: true}
 		specs[string(n.Name.Lower)] = sp
 	}
-	if n.Has(zone.FlagDelegation) {
-		sp.delegation = true
-		c.img.Stats.Delegations++
+	if c.hasSigs(z) {
+		sp.signed = true
+	}
+	sp.exact[dns.TypeDS] = true
+	if n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
+		// Every type but DS at the cut gets the referral: the default.
+		if n.Has(zone.FlagDelegation) {
+			sp.delegation = true
+			c.img.Stats.Delegations++
+		}
+		return
 	}
 	for _, s := range n.Sets {
 		sp.exact[s.Type] = true
 	}
-	sp.exact[dns.TypeDS] = true
 	sp.exact[dns.TypeCNAME] = true
 	if n.Has(zone.FlagCNAME) {
 		// The chain decides per type: render the common types, pass the rest.
@@ -141,7 +168,7 @@ func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Nod
 func (c *compiler) renderName(h NameHash, sp *nameSpec) {
 	var entry NameEntry
 	other := otherType(sp)
-	for do := 0; do < 2; do++ {
+	for do := 0; do < c.variants(sp); do++ {
 		if sp.exactOpen {
 			entry.ExactDefault[do] = c.exactTemplate(sp.lower, other, do == 1)
 		}
@@ -149,13 +176,27 @@ func (c *compiler) renderName(h NameHash, sp *nameSpec) {
 			entry.BelowDefault[do] = c.belowTemplate(sp.lower, other, do == 1)
 		}
 	}
+	if c.variants(sp) == 1 {
+		entry.ExactDefault[1], entry.BelowDefault[1] = entry.ExactDefault[0], entry.BelowDefault[0]
+	}
 	c.img.Names[h] = entry
-	c.typed(h, sp.lower, sp.exact, ModeExact, entry.ExactDefault)
-	c.typed(h, sp.lower, sp.below, ModeBelow, entry.BelowDefault)
+	c.typed(h, sp, sp.exact, ModeExact, entry.ExactDefault)
+	c.typed(h, sp, sp.below, ModeBelow, entry.BelowDefault)
+}
+
+// variants is 2 when DO=1 answers differ from DO=0 (signed zone), else 1.
+// DS at a child apex is answered from the parent, so a name's "signed"
+// covers both zones it belongs to.
+func (c *compiler) variants(sp *nameSpec) int {
+	if sp.signed {
+		return 2
+	}
+	return 1
 }
 
 // typed adds the per-type templates that differ from the default.
-func (c *compiler) typed(h NameHash, lower []byte, types map[uint16]bool, mode uint16, def [2]uint32) {
+func (c *compiler) typed(h NameHash, sp *nameSpec, types map[uint16]bool, mode uint16, def [2]uint32) {
+	lower := sp.lower
 	list := make([]uint16, 0, len(types))
 	for t := range types {
 		if !neverInXDP(t) {
@@ -165,12 +206,15 @@ func (c *compiler) typed(h NameHash, lower []byte, types map[uint16]bool, mode u
 	sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
 	for _, t := range list {
 		var ids [2]uint32
-		for do := 0; do < 2; do++ {
+		for do := 0; do < c.variants(sp); do++ {
 			if mode == ModeExact {
 				ids[do] = c.exactTemplate(lower, t, do == 1)
 			} else {
 				ids[do] = c.belowTemplate(lower, t, do == 1)
 			}
+		}
+		if c.variants(sp) == 1 {
+			ids[1] = ids[0]
 		}
 		if ids != def {
 			c.img.Answers[AnswerKey{Name: h, QType: t, Mode: mode}] = ids
