@@ -1,0 +1,110 @@
+// Package control is xdpdnsd's operator control channel: a unix-socket
+// server inside the daemon and the client xdpdnsctl uses.
+//
+// The protocol is one JSON request line per connection and one JSON
+// response line back, after which the server closes the connection:
+//
+//	→ {"cmd":"reload","zone":"example.com."}
+//	← {"ok":true,"result":{...}}
+//	← {"ok":false,"error":"/etc/xdpdns/example.com.zone:12: reason"}
+//
+// Commands: "reload" (zone optional: empty reloads every zone), "status",
+// "stats". Requests are bounded (MaxRequest bytes, deadlines, a limit on
+// concurrent connections); anything malformed gets an error response.
+package control
+
+import "time"
+
+// Commands.
+const (
+	CmdReload = "reload"
+	CmdStatus = "status"
+	CmdStats  = "stats"
+)
+
+// Request is one control request.
+type Request struct {
+	Cmd  string `json:"cmd"`
+	Zone string `json:"zone,omitempty"` // reload only; "" means every zone
+}
+
+// Handler carries out control requests; the daemon implements it. Its
+// methods may be called concurrently.
+type Handler interface {
+	// Reload reloads one zone (by origin) or, when zone is "", every
+	// zone. A failed reload changes nothing and returns the reason, with
+	// file:line for a zone that does not load.
+	Reload(zone string) (ReloadResult, error)
+	// Status describes the running daemon.
+	Status() Status
+	// Stats returns the query counters.
+	Stats() Stats
+}
+
+// ReloadResult says what a successful reload put in service.
+type ReloadResult struct {
+	// Zones lists the zones reloaded, in canonical order.
+	Zones []ZoneReload `json:"zones"`
+	// Generation is the XDP map generation now live; absent when the
+	// XDP hot path is off.
+	Generation *uint32 `json:"generation,omitempty"`
+}
+
+// ZoneReload is one reloaded zone.
+type ZoneReload struct {
+	Origin   string   `json:"origin"`
+	Serial   uint32   `json:"serial"`
+	File     string   `json:"file"`
+	Records  int      `json:"records"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Status describes the running daemon.
+type Status struct {
+	Version string    `json:"version"`
+	Started time.Time `json:"started"`
+	// UptimeSeconds is the time since Started, in whole seconds.
+	UptimeSeconds int64        `json:"uptime_seconds"`
+	Listen        []string     `json:"listen"`
+	Zones         []ZoneStatus `json:"zones"`
+	// XDP is the hot path's state; nil when XDP is off.
+	XDP *XDPStatus `json:"xdp,omitempty"`
+}
+
+// ZoneStatus is one zone in service.
+type ZoneStatus struct {
+	Origin   string    `json:"origin"`
+	Serial   uint32    `json:"serial"`
+	File     string    `json:"file"`
+	LoadedAt time.Time `json:"loaded_at"`
+	Records  int       `json:"records"`
+	Warnings int       `json:"warnings"`
+	Signed   bool      `json:"signed"`
+	NSEC3    bool      `json:"nsec3"`
+}
+
+// XDPStatus is the XDP hot path's state.
+type XDPStatus struct {
+	Attachments []Attachment `json:"attachments"`
+	// Generation is the live map generation.
+	Generation uint32 `json:"generation"`
+}
+
+// Attachment is the XDP program attached to one interface.
+type Attachment struct {
+	Iface string `json:"iface"`
+	Mode  string `json:"mode"` // "native" or "generic"
+}
+
+// Stats are the daemon's counters since it started.
+type Stats struct {
+	// Queries counts the queries answered in userspace by transport
+	// ("udp", "tcp") and answer kind ("answer", "nxdomain", ...,
+	// "dropped" for queries given no reply). Zone transfers are not
+	// counted here.
+	Queries map[string]map[string]uint64 `json:"queries"`
+	// XDP holds the XDP program's counters; absent when XDP is off.
+	XDP map[string]uint64 `json:"xdp,omitempty"`
+	// XDPError says why the XDP counters could not be read.
+	XDPError string `json:"xdp_error,omitempty"`
+}
