@@ -1,7 +1,7 @@
 // Package daemon ties xdpdnsd together: it loads the configured zones,
 // builds the answer engine and the userspace server from a config.Config,
-// and reloads the zones on request, keeping the old set when the new one
-// fails to load.
+// serves the control socket, and reloads the zones on request, keeping the
+// old set when the new one fails to load.
 package daemon
 
 import (
@@ -12,11 +12,31 @@ import (
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/config"
+	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
+
+// HotPath is the XDP hot path as the daemon drives it; the loader
+// implements it. The daemon calls Swap on every reload before the
+// userspace engine takes the new zones, and Close when it stops.
+type HotPath interface {
+	// Swap renders set into the standby map generation and makes it
+	// live, returning the live generation. On error the generation that
+	// was live stays live, and the reload fails as a whole.
+	Swap(set *zone.Set) (gen uint32, err error)
+	// Counters returns the XDP program's counters by name.
+	Counters() (map[string]uint64, error)
+	// Attachments lists the interfaces the program is attached to.
+	Attachments() []control.Attachment
+	// Generation returns the live map generation.
+	Generation() uint32
+	// Close detaches the program and releases its maps.
+	Close() error
+}
 
 // Daemon is one running xdpdnsd instance.
 type Daemon struct {
@@ -24,8 +44,16 @@ type Daemon struct {
 	log *slog.Logger
 	eng *engine.Engine
 	srv *server.Server
+	ctl *control.Server
+	n   *counters
 
-	reloadMu sync.Mutex // one reload at a time
+	started time.Time
+
+	reloadMu sync.Mutex // one reload at a time; held while the hot path changes
+
+	mu       sync.Mutex // guards the fields below and orders SetZones with them
+	loadedAt map[*zone.Zone]time.Time
+	hot      HotPath
 }
 
 // New loads the zones of cfg (logging their warnings) and builds the
@@ -35,10 +63,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, log: log}
-	set, err := d.load()
+	d := &Daemon{cfg: cfg, log: log, n: new(counters)}
+	set, err := d.loadAll()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading zones: %w", err)
 	}
 	listen := make([]netip.AddrPort, 0, len(cfg.Listen))
 	for _, l := range cfg.Listen {
@@ -54,6 +82,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		NSID:     cfg.NSID,
 		UDPSize:  cfg.UDPSize,
 	}, set)
+	d.setLoaded(set)
 	d.srv = server.New(server.Config{
 		Listen:          listen,
 		AXFRAllow:       cfg.AXFRAllow,
@@ -63,30 +92,74 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		TCPMaxConns:     cfg.TCPMaxConns,
 		EDNSSize:        cfg.UDPSize,
 		Logger:          log,
-	}, d.eng)
+	}, countingEngine{d.eng, d.n})
 	return d, nil
 }
 
-// load loads and checks every configured zone.
-func (d *Daemon) load() (*zone.Set, error) {
+// options are the zone loading options of the configuration.
+func (d *Daemon) options() zone.Options {
+	return zone.Options{ExpiryWarning: d.cfg.ExpiryWarning}
+}
+
+// loadAll loads and checks every configured zone. Its error is the
+// zone's own (file:line: reason), not wrapped.
+func (d *Daemon) loadAll() (*zone.Set, error) {
 	start := time.Now()
-	set, err := zone.LoadSet(d.cfg.Zones, zone.Options{ExpiryWarning: d.cfg.ExpiryWarning})
+	set, err := zone.LoadSet(d.cfg.Zones, d.options())
 	if err != nil {
-		return nil, fmt.Errorf("loading zones: %w", err)
+		return nil, err
 	}
 	for _, z := range set.Zones() {
-		for _, w := range z.Warnings {
-			d.log.Warn("zone warning", "zone", z.Name(), "file", z.File, "warning", w)
-		}
-		d.log.Info("zone loaded", "zone", z.Name(), "serial", z.Serial, "records", len(z.Records), "signed", z.Signed)
+		d.logZone(z)
 	}
 	d.log.Info("zones loaded", "zones", len(set.Zones()), "took", time.Since(start).Round(time.Millisecond))
 	return set, nil
 }
 
-// Start makes the server listen; cancelling ctx stops it.
+// logZone logs a freshly loaded zone and its warnings.
+func (d *Daemon) logZone(z *zone.Zone) {
+	for _, w := range z.Warnings {
+		d.log.Warn("zone warning", "zone", z.Name(), "file", z.File, "warning", w)
+	}
+	d.log.Info("zone loaded", "zone", z.Name(), "serial", z.Serial, "records", len(z.Records), "signed", z.Signed)
+}
+
+// setLoaded records the load time of the zones of set that are new.
+// d.mu must be held, or d not yet shared.
+func (d *Daemon) setLoaded(set *zone.Set) {
+	now := time.Now()
+	m := make(map[*zone.Zone]time.Time, len(set.Zones()))
+	for _, z := range set.Zones() {
+		if t, ok := d.loadedAt[z]; ok {
+			m[z] = t
+		} else {
+			m[z] = now
+		}
+	}
+	d.loadedAt = m
+}
+
+// Start makes the server listen and opens the control socket (unless
+// the configuration disables it); cancelling ctx stops both.
 func (d *Daemon) Start(ctx context.Context) error {
-	return d.srv.Start(ctx)
+	if err := d.srv.Start(ctx); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.started = time.Now()
+	d.mu.Unlock()
+	if d.cfg.Control == "" {
+		return nil
+	}
+	ctl, err := control.Listen(control.Config{Path: d.cfg.Control, Logger: d.log}, d.Handler())
+	if err != nil {
+		d.srv.Close()
+		return err
+	}
+	d.ctl = ctl
+	context.AfterFunc(ctx, func() { ctl.Close() })
+	d.log.Info("control socket", "path", d.cfg.Control)
+	return nil
 }
 
 // Addrs returns the addresses served, ephemeral ports resolved.
@@ -95,21 +168,179 @@ func (d *Daemon) Addrs() []netip.AddrPort { return d.srv.Addrs() }
 // Engine returns the answer engine.
 func (d *Daemon) Engine() *engine.Engine { return d.eng }
 
+// SetHotPath hands the XDP hot path to the daemon, which from then on
+// swaps it on every reload, reports it in Status and Stats, and closes it
+// in Close. Call it after New, with the hot path already serving the
+// engine's current zones (Engine().Zones()); nil removes it (without
+// closing it).
+func (d *Daemon) SetHotPath(h HotPath) {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.hot = h
+}
+
+// hotPath returns the hot path, or nil.
+func (d *Daemon) hotPath() HotPath {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.hot
+}
+
 // Reload loads every zone again from the same files. On success the new
 // set replaces the old one in one step; on failure the old set keeps
 // being served and the error (with file:line) is returned.
 func (d *Daemon) Reload() error {
-	d.reloadMu.Lock()
-	defer d.reloadMu.Unlock()
-	set, err := d.load()
-	if err != nil {
-		d.log.Error("reload failed; still serving the previous zones", "err", err)
-		return err
-	}
-	d.eng.SetZones(set)
-	d.log.Info("reloaded", "zones", len(set.Zones()))
-	return nil
+	_, err := d.ReloadZone("")
+	return err
 }
 
-// Close stops serving, bounded by the server's shutdown timeout.
-func (d *Daemon) Close() error { return d.srv.Close() }
+// ReloadZone reloads the configured zone with origin name (any case,
+// with or without the final dot), or every zone when name is "". The
+// XDP hot path, if any, takes the new set first; only if it and every
+// zone load does the engine take it. On failure nothing changes and the
+// error is returned: for a zone that does not load, a *zone.Error
+// (file:line: reason).
+func (d *Daemon) ReloadZone(name string) (control.ReloadResult, error) {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	var set *zone.Set
+	var changed []*zone.Zone
+	if name == "" {
+		var err error
+		if set, err = d.loadAll(); err != nil {
+			d.log.Error("reload failed; still serving the previous zones", "err", err)
+			return control.ReloadResult{}, err
+		}
+		changed = set.Zones()
+	} else {
+		spec, ok := d.spec(name)
+		if !ok {
+			return control.ReloadResult{}, fmt.Errorf("zone %s is not configured", name)
+		}
+		z, err := zone.LoadFile(spec.Origin, spec.File, d.options())
+		if err != nil {
+			d.log.Error("reload failed; still serving the previous zones", "zone", spec.Origin, "err", err)
+			return control.ReloadResult{}, err
+		}
+		d.logZone(z)
+		set = d.eng.Zones().With(z)
+		changed = []*zone.Zone{z}
+	}
+	var res control.ReloadResult
+	if hot := d.hotPath(); hot != nil {
+		gen, err := hot.Swap(set)
+		if err != nil {
+			err = fmt.Errorf("xdp: %w", err)
+			d.log.Error("reload failed; still serving the previous zones", "err", err)
+			return control.ReloadResult{}, err
+		}
+		res.Generation = &gen
+	}
+	d.mu.Lock()
+	d.eng.SetZones(set)
+	d.setLoaded(set)
+	d.mu.Unlock()
+	for _, z := range changed {
+		res.Zones = append(res.Zones, control.ZoneReload{
+			Origin: z.Name(), Serial: z.Serial, File: z.File, Records: len(z.Records), Warnings: z.Warnings,
+		})
+	}
+	if res.Generation != nil {
+		d.log.Info("reloaded", "zones", len(changed), "xdp_generation", *res.Generation)
+	} else {
+		d.log.Info("reloaded", "zones", len(changed))
+	}
+	return res, nil
+}
+
+// spec returns the configured zone with origin name.
+func (d *Daemon) spec(name string) (zone.Spec, bool) {
+	want := dns.CanonicalName(name)
+	for _, sp := range d.cfg.Zones {
+		if dns.CanonicalName(sp.Origin) == want {
+			return sp, true
+		}
+	}
+	return zone.Spec{}, false
+}
+
+// Status describes the daemon for the control socket.
+func (d *Daemon) Status() control.Status {
+	d.mu.Lock()
+	set, started, hot := d.eng.Zones(), d.started, d.hot
+	st := control.Status{
+		Version: Version(),
+		Started: started,
+		Listen:  []string{},
+		Zones:   make([]control.ZoneStatus, 0, len(set.Zones())),
+	}
+	for _, z := range set.Zones() {
+		st.Zones = append(st.Zones, control.ZoneStatus{
+			Origin:   z.Name(),
+			Serial:   z.Serial,
+			File:     z.File,
+			LoadedAt: d.loadedAt[z],
+			Records:  len(z.Records),
+			Warnings: len(z.Warnings),
+			Signed:   z.Signed,
+			NSEC3:    z.NSEC3 != nil,
+		})
+	}
+	d.mu.Unlock()
+	if !started.IsZero() {
+		st.UptimeSeconds = int64(time.Since(started) / time.Second)
+	}
+	for _, a := range d.srv.Addrs() {
+		st.Listen = append(st.Listen, a.String())
+	}
+	if hot != nil {
+		st.XDP = &control.XDPStatus{Attachments: hot.Attachments(), Generation: hot.Generation()}
+	}
+	return st
+}
+
+// Stats returns the query counters for the control socket.
+func (d *Daemon) Stats() control.Stats {
+	s := control.Stats{Queries: d.n.snapshot()}
+	if hot := d.hotPath(); hot != nil {
+		c, err := hot.Counters()
+		if err != nil {
+			s.XDPError = err.Error()
+		} else {
+			s.XDP = c
+		}
+	}
+	return s
+}
+
+// Handler returns the daemon as a control.Handler.
+func (d *Daemon) Handler() control.Handler { return handler{d} }
+
+// handler adapts Daemon to control.Handler (Daemon's own Reload keeps
+// its historical signature for SIGHUP).
+type handler struct{ d *Daemon }
+
+func (h handler) Reload(zone string) (control.ReloadResult, error) { return h.d.ReloadZone(zone) }
+func (h handler) Status() control.Status                           { return h.d.Status() }
+func (h handler) Stats() control.Stats                             { return h.d.Stats() }
+
+// Close stops the control socket, the XDP hot path and the server, the
+// last bounded by the server's shutdown timeout.
+func (d *Daemon) Close() error {
+	if d.ctl != nil {
+		d.ctl.Close()
+	}
+	var hotErr error
+	if hot := d.hotPath(); hot != nil {
+		hotErr = hot.Close()
+		if hotErr != nil {
+			d.log.Error("closing the XDP hot path", "err", hotErr)
+		}
+	}
+	if err := d.srv.Close(); err != nil {
+		return err
+	}
+	return hotErr
+}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/config"
+	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -33,6 +35,7 @@ func newDaemon(t *testing.T) (*Daemon, string) {
 	cfg := config.Default()
 	cfg.Listen = []string{"127.0.0.1:0"}
 	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: path}}
+	cfg.Control = filepath.Join(filepath.Dir(path), "control.sock")
 	if err := cfg.Finish(); err != nil {
 		t.Fatal(err)
 	}
@@ -132,5 +135,114 @@ func TestCloseIsQuick(t *testing.T) {
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("Close took %v", took)
+	}
+}
+
+// failingHotPath is a stand-in for the XDP loader whose Swap always
+// fails. It is a fake on purpose, and only for this one check: that a
+// failed Swap aborts the reload before the engine takes the new zones.
+// Everything else in these tests runs the real code.
+type failingHotPath struct{ swapped []*zone.Set }
+
+func (f *failingHotPath) Swap(set *zone.Set) (uint32, error) {
+	f.swapped = append(f.swapped, set)
+	return 0, errors.New("map update: no space left")
+}
+func (f *failingHotPath) Counters() (map[string]uint64, error) { return nil, nil }
+func (f *failingHotPath) Attachments() []control.Attachment    { return nil }
+func (f *failingHotPath) Generation() uint32                   { return 1 }
+func (f *failingHotPath) Close() error                         { return nil }
+
+func TestHotPathSwapFailureAbortsReload(t *testing.T) {
+	d, path := newDaemon(t)
+	before := d.Engine().Zones()
+	hot := &failingHotPath{}
+	d.SetHotPath(hot)
+	if err := os.WriteFile(path, []byte(strings.Replace(zoneText, "192.0.2.10", "192.0.2.20", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"", "example.com"} {
+		_, err := d.ReloadZone(name)
+		if err == nil || !strings.Contains(err.Error(), "xdp: map update") {
+			t.Fatalf("reload %q with a failing Swap: %v", name, err)
+		}
+		if d.Engine().Zones() != before {
+			t.Fatalf("reload %q: the engine took the new zones although Swap failed", name)
+		}
+		if got := lookupA(t, d); got != "192.0.2.10" {
+			t.Errorf("reload %q: answer %s, want the old 192.0.2.10", name, got)
+		}
+	}
+	if len(hot.swapped) != 2 || hot.swapped[0] == before {
+		t.Errorf("Swap calls: %d", len(hot.swapped))
+	}
+	d.SetHotPath(nil)
+	if _, err := d.ReloadZone(""); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookupA(t, d); got != "192.0.2.20" {
+		t.Errorf("after a reload without the hot path: %s", got)
+	}
+}
+
+func TestReloadZoneUnknown(t *testing.T) {
+	d, _ := newDaemon(t)
+	for _, name := range []string{"example.net", "com."} {
+		if _, err := d.ReloadZone(name); err == nil || err.Error() != fmt.Sprintf("zone %s is not configured", name) {
+			t.Errorf("reload of %s: %v", name, err)
+		}
+	}
+	// Any spelling of a configured origin is that zone.
+	for _, name := range []string{"example.com", "EXAMPLE.com.", "example.com."} {
+		res, err := d.ReloadZone(name)
+		if err != nil || len(res.Zones) != 1 || res.Zones[0].Origin != "example.com." || res.Generation != nil {
+			t.Errorf("reload of %s: %+v %v", name, res, err)
+		}
+	}
+}
+
+func TestControlDisabled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "example.com.zone")
+	if err := os.WriteFile(path, []byte(zoneText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: path}}
+	cfg.Control = ""
+	if err := cfg.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.ctl != nil {
+		t.Error("control server started with control disabled")
+	}
+	lookupA(t, d)
+}
+
+func TestStartFailsOnLiveControlSocket(t *testing.T) {
+	d, _ := newDaemon(t)
+	cfg := *d.cfg
+	d2, err := New(&cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d2.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		d2.Close()
+		t.Fatalf("second daemon on the same control socket: %v", err)
+	}
+	// The first one's socket is untouched.
+	if _, err := (&control.Client{Path: cfg.Control}).Status(); err != nil {
+		t.Errorf("first daemon's control socket: %v", err)
 	}
 }

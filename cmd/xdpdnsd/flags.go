@@ -91,6 +91,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	add("tcp-write-timeout", "tcp-write-timeout", "time to write one TCP message, `DURATION`")
 	add("tcp-max-conns", "tcp-max-conns", "most concurrent TCP connections, `N`")
 	add("expiry-warning", "expiry-warning", "warn of signatures expiring within `DURATION`")
+	add("control", "control", "control socket `PATH` for xdpdnsctl (default "+config.DefaultControl+`; "" disables)`)
+	add("xdp", "xdp", "attach the XDP hot path to `IFACE[:native|generic|auto]` (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -4,10 +4,11 @@
 //
 //	xdpdnsd [-c FILE] [--zone ORIGIN=FILE]... [--listen ADDR:PORT]...
 //	        [--identity S] [--nsid S|hex:H] [--version-string S] [--hide-version]
-//	        [--axfr-allow PREFIX]...
+//	        [--axfr-allow PREFIX]... [--control PATH] [--xdp IFACE[:MODE]]...
 //
 // SIGHUP reloads the zones (keeping the old ones if the new ones fail to
-// load); SIGTERM and SIGINT stop the daemon. See docs/CONFIG.md.
+// load); SIGTERM and SIGINT stop the daemon. xdpdnsctl talks to it over
+// the control socket (--control). See docs/CONFIG.md.
 package main
 
 import (

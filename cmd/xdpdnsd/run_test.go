@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/config"
+	"github.com/xdpdns/xdpdns/control"
 )
 
 const zoneText = `$ORIGIN example.com.
@@ -118,7 +120,8 @@ func TestRunServesReloadsAndStops(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "example.com.zone", zoneText)
 	conf := writeFile(t, dir, "xdpdnsd.conf", "listen 127.0.0.1:0\nzone example.com example.com.zone\nidentity from-file\n")
-	addr, log, sigs, res := startRun(t, "-c", conf, "--identity", "from-flag", "--log-level", "debug")
+	ctl := filepath.Join(dir, "control.sock")
+	addr, log, sigs, res := startRun(t, "-c", conf, "--identity", "from-flag", "--log-level", "debug", "--control", ctl)
 
 	if r := query(t, addr, "www.example.com.", dns.TypeA, dns.ClassINET); len(r.Answer) != 1 {
 		t.Fatalf("no answer: %v", r)
@@ -143,6 +146,15 @@ func TestRunServesReloadsAndStops(t *testing.T) {
 		t.Fatalf("after a reload: %v", r)
 	}
 
+	// The control socket reloads too.
+	writeFile(t, dir, "example.com.zone", strings.Replace(zoneText, "192.0.2.10", "192.0.2.30", 1))
+	if _, err := (&control.Client{Path: ctl}).Reload("example.com"); err != nil {
+		t.Fatalf("reload over the control socket: %v", err)
+	}
+	if r := query(t, addr, "www.example.com.", dns.TypeA, dns.ClassINET); len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.30" {
+		t.Fatalf("after a control reload: %v", r)
+	}
+
 	start := time.Now()
 	sigs <- syscall.SIGTERM
 	select {
@@ -155,6 +167,19 @@ func TestRunServesReloadsAndStops(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("daemon did not stop on SIGTERM")
+	}
+	if _, err := os.Lstat(ctl); !os.IsNotExist(err) {
+		t.Errorf("control socket left after stop: %v", err)
+	}
+}
+
+func TestRunWithoutControlSocket(t *testing.T) {
+	dir := t.TempDir()
+	zf := writeFile(t, dir, "example.com.zone", zoneText)
+	_, _, sigs, res := startRun(t, "--listen", "127.0.0.1:0", "--zone", "example.com="+zf, "--control", "")
+	sigs <- syscall.SIGTERM
+	if rr := <-res; rr.code != 0 || strings.Contains(rr.stderr.String(), "control socket") {
+		t.Errorf("exit %d; stderr:\n%s", rr.code, rr.stderr)
 	}
 }
 
@@ -180,6 +205,10 @@ func TestRunStartupErrors(t *testing.T) {
 		{"stray argument", []string{"--zone", "example.com=" + good, "extra"}, exitUsage, "unexpected arguments"},
 		{"bad log level", []string{"--log-level", "loud"}, exitUsage, "log-level"},
 		{"duplicate zone", []string{"--zone", "example.com=" + good, "--zone", "EXAMPLE.com.=" + good}, exitError, "twice"},
+		{"bad xdp mode", []string{"--xdp", "eth0:fast"}, exitUsage, "want native, generic or auto"},
+		{"bad xdp iface", []string{"--xdp", "a/b"}, exitUsage, "bad interface name"},
+		{"duplicate xdp", []string{"--xdp", "eth0", "--xdp", "eth0:native", "--control", ""}, exitError, "xdp interface eth0 given twice"},
+		{"control not a socket", []string{"--listen", "127.0.0.1:0", "--zone", "example.com=" + good, "--control", good}, exitError, "is not a socket"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr syncBuffer
@@ -208,7 +237,8 @@ func TestFlagsOverrideFile(t *testing.T) {
 	dir := t.TempDir()
 	conf := writeFile(t, dir, "x.conf", "listen 127.0.0.1:53\nidentity file\naxfr-allow 10.0.0.0/8\nudp-size 1400\nzone a.example a.zone\n")
 	o, err := parseFlags([]string{"-c", conf, "--listen", "[::1]:53", "--identity", "flag", "--axfr-allow", "192.0.2.1",
-		"--hide-version", "--nsid", "hex:ff", "--zone", "b.example=/z/b", "--tcp-max-conns", "9"}, io.Discard)
+		"--hide-version", "--nsid", "hex:ff", "--zone", "b.example=/z/b", "--tcp-max-conns", "9",
+		"--control", "/tmp/x.sock", "--xdp", "eth0:native", "--xdp", "eth1"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +248,8 @@ func TestFlagsOverrideFile(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c.Listen, []string{"127.0.0.1:53", "[::1]:53"}) || c.Identity != "flag" || len(c.AXFRAllow) != 2 ||
 		c.UDPSize != 1400 || !c.HideVersion || !bytes.Equal(c.NSID, []byte{0xff}) || len(c.Zones) != 2 ||
-		c.Zones[0].File != filepath.Join(dir, "a.zone") || c.Zones[1].File != "/z/b" || c.TCPMaxConns != 9 {
+		c.Zones[0].File != filepath.Join(dir, "a.zone") || c.Zones[1].File != "/z/b" || c.TCPMaxConns != 9 ||
+		c.Control != "/tmp/x.sock" || !reflect.DeepEqual(c.XDP, []config.XDPAttach{{Iface: "eth0", Mode: "native"}, {Iface: "eth1", Mode: "auto"}}) {
 		t.Errorf("merged config: %+v", c)
 	}
 	// Without any listen setting the default applies.

@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"runtime/debug"
+	"sync/atomic"
+
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+)
+
+// version is set at link time
+// (-ldflags "-X github.com/xdpdns/xdpdns/daemon.version=v1.2.3");
+// otherwise Version reads the build information.
+var version string
+
+// Version returns the daemon's version: the link-time version, else the
+// main module's version and VCS revision from the build information.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	v := "xdpdns (devel)"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = "xdpdns " + bi.Main.Version
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+	}
+	return v
+}
+
+// maxKinds bounds the answer kinds counted; a kind beyond it (added to
+// the engine later) is counted in the last slot.
+const maxKinds = 16
+
+// dropped is the slot counting queries given no reply.
+const dropped = maxKinds
+
+// counters counts the queries answered in userspace by transport (UDP 0,
+// TCP 1) and answer kind. One atomic add per query.
+type counters struct {
+	q [2][maxKinds + 1]atomic.Uint64
+}
+
+func (c *counters) add(tcp bool, k engine.Kind, drop bool) {
+	t := 0
+	if tcp {
+		t = 1
+	}
+	i := int(k)
+	switch {
+	case drop:
+		i = dropped
+	case i >= maxKinds:
+		i = maxKinds - 1
+	}
+	c.q[t][i].Add(1)
+}
+
+// snapshot returns the counters by transport and kind name. Every kind
+// the engine names is present, zero or not.
+func (c *counters) snapshot() map[string]map[string]uint64 {
+	out := make(map[string]map[string]uint64, 2)
+	for t, name := range [2]string{"udp", "tcp"} {
+		m := make(map[string]uint64, maxKinds+1)
+		for i := 0; i < maxKinds; i++ {
+			n := c.q[t][i].Load()
+			kind := engine.Kind(i).String()
+			if kind == "unknown" {
+				if n == 0 {
+					continue
+				}
+				kind = "other"
+			}
+			m[kind] += n
+		}
+		m["dropped"] = c.q[t][dropped].Load()
+		out[name] = m
+	}
+	return out
+}
+
+// countingEngine is the engine as the server sees it, counting every
+// answer by transport and kind.
+type countingEngine struct {
+	*engine.Engine
+	n *counters
+}
+
+func (c countingEngine) Respond(dst, pkt []byte, tcp bool) []byte {
+	out, k := c.Engine.RespondKind(dst, pkt, tcp)
+	c.n.add(tcp, k, out == nil)
+	return out
+}
