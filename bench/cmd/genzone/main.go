@@ -125,7 +125,7 @@ func writeZone(w *bufio.Writer, n int) {
 		if k%glueEvery == 0 {
 			fmt.Fprintf(w, "%s IN NS ns1.%s\n%s IN NS ns2.%s\n", name, name, name, name)
 			fmt.Fprintf(w, "ns1.%s IN A 198.51.%d.%d\n", name, (k/250)%256, 1+k%250)
-			fmt.Fprintf(w, "ns1.%s IN AAAA 2001:db8:%x::1\n", name, k)
+			fmt.Fprintf(w, "ns1.%s IN AAAA 2001:db8:%x:%x::1\n", name, k>>16, k&0xffff)
 			fmt.Fprintf(w, "ns2.%s IN A 203.0.%d.%d\n", name, (k/250)%256, 1+k%250)
 		} else {
 			p := k % providers
