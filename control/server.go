@@ -306,6 +306,9 @@ func (s *Server) do(line []byte) (resp response) {
 	if dec.More() {
 		return response{Error: "bad request: more than one JSON value"}
 	}
+	if req.Cmd == "" {
+		return response{Error: `bad request: no "cmd"`}
+	}
 	if req.Zone != "" && req.Cmd != CmdReload {
 		return response{Error: fmt.Sprintf("%s takes no zone", req.Cmd)}
 	}
@@ -322,8 +325,6 @@ func (s *Server) do(line []byte) (resp response) {
 		result = s.h.Status()
 	case CmdStats:
 		result = s.h.Stats()
-	case "":
-		return response{Error: `bad request: no "cmd"`}
 	default:
 		return response{Error: fmt.Sprintf("unknown command %q (want reload, status or stats)", req.Cmd)}
 	}
