@@ -279,7 +279,7 @@ start_server() { # name: start it pinned, alone, on a fresh port; sets SERVER_PI
 	logf=$dir/server.log
 	case $name in
 	xdpdns)
-		taskset -c "$BENCH_SERVER_CPU" "$XDPDNSD" --zone "tld.=$ZONE" --listen "127.0.0.1:$port" >"$logf" 2>&1 &
+		taskset -c "$BENCH_SERVER_CPU" "$XDPDNSD" --zone "tld.=$ZONE" --listen "127.0.0.1:$port" --control "" >"$logf" 2>&1 &
 		;;
 	nsd)
 		cat >"$dir/nsd.conf" <<-EOF

@@ -269,6 +269,7 @@ func StartXdpdns(t testing.TB, bin string, zones []Zone) *Server {
 	return launch(t, "xdpdns", bin, soaProbe(zones), func(port int) []string {
 		args := []string{
 			"--listen", fmt.Sprintf("127.0.0.1:%d", port),
+			"--control", "", // no control socket: tests run several daemons at once
 			"--identity", Identity,
 			"--nsid", NSID,
 		}
