@@ -1,0 +1,7 @@
+// Package bpf holds the XDP program (xdpdns.c, compiled by bpf2go into the
+// committed xdp_bpfel.o) and the Go types of the maps it reads, generated
+// from include/shared.h. Regenerate with `go generate ./bpf` (needs clang);
+// check-generated.sh verifies the committed output is up to date.
+package bpf
+
+//go:generate go tool bpf2go -tags linux -target bpfel -type name_key -type name_val -type answer_key -type answer_val -type tmpl -type chunk -type config -type addr_key -type counter Xdp xdpdns.c -- -I./include -I/usr/include/x86_64-linux-gnu -O2 -g -Wall -Werror -fdebug-compilation-dir=.

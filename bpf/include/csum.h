@@ -1,0 +1,39 @@
+/* csum.h: Internet checksum helpers (RFC 1071): folding a 32-bit partial
+ * sum, the IPv4 header checksum, and sums over a scratch buffer with
+ * bpf_csum_diff in chunks of at most 512 bytes. */
+#ifndef XDPDNS_CSUM_H
+#define XDPDNS_CSUM_H
+
+#include <linux/bpf.h>
+#include <linux/ip.h>
+#include <bpf/bpf_helpers.h>
+
+/* bpf_csum_diff handles at most this many bytes per call. */
+#define XDPDNS_CSUM_CHUNK 512
+
+/* csum_fold folds a partial sum to 16 bits and complements it. Partial
+ * sums are of words loaded in memory order, so the result is stored back
+ * in memory order too. */
+static __always_inline __u16 csum_fold(__u64 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/* ipv4_csum sets the header checksum of a 20-byte IPv4 header. */
+static __always_inline void ipv4_csum(struct iphdr *ip)
+{
+	__u16 *w = (__u16 *)ip;
+	__u64 sum = 0;
+	int i;
+
+	ip->check = 0;
+#pragma unroll
+	for (i = 0; i < (int)sizeof(*ip) / 2; i++)
+		sum += w[i];
+	ip->check = csum_fold(sum);
+}
+
+#endif

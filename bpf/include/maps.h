@@ -1,0 +1,184 @@
+/* maps.h: every map the XDP program reads, with its key and value. The
+ * zone data lives in inner maps of two-slot outer maps; config.gen picks
+ * the live slot, so a reload fills the other slot and flips one u32. */
+#ifndef XDPDNS_MAPS_H
+#define XDPDNS_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "shared.h"
+
+/* Generations kept in every outer map: the live one and the next. */
+#define XDPDNS_GENS 2
+
+/* Scratch buffer: the DNS query is loaded at offset 0 and the reply is
+ * built over it in place (header and question stay where they are). */
+#define XDPDNS_BUF_SIZE 2048
+/* Slack after the buffer so fixed-size copies at bounded offsets fit. */
+#define XDPDNS_BUF_SLACK 64
+/* Longest DNS query payload read into the scratch buffer. */
+#define XDPDNS_MAX_QUERY 512
+
+/* Inner map templates (one instance per generation, created by the
+ * loader with max_entries sized to the image). */
+
+/* names: struct name_key (hash of a lower-case wire name that exists in a
+ * served zone) -> struct name_val (default templates for that name). */
+struct names_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct name_key);
+	__type(value, struct name_val);
+};
+
+/* answers: struct answer_key (name hash, qtype, mode) -> struct answer_val
+ * (per-type templates overriding the name's default). */
+struct answers_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct answer_key);
+	__type(value, struct answer_val);
+};
+
+/* templates: __u32 template id -> struct tmpl (0 unused). */
+struct templates_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, struct tmpl);
+};
+
+/* chunks: __u32 chunk index -> struct chunk (64 body bytes). */
+struct chunks_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, struct chunk);
+};
+
+/* names: generation (0/1) -> names inner map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XDPDNS_GENS);
+	__type(key, __u32);
+	__array(values, struct names_inner);
+} names SEC(".maps");
+
+/* answers: generation (0/1) -> answers inner map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XDPDNS_GENS);
+	__type(key, __u32);
+	__array(values, struct answers_inner);
+} answers SEC(".maps");
+
+/* templates: generation (0/1) -> templates inner map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XDPDNS_GENS);
+	__type(key, __u32);
+	__array(values, struct templates_inner);
+} templates SEC(".maps");
+
+/* chunks: generation (0/1) -> chunks inner map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XDPDNS_GENS);
+	__type(key, __u32);
+	__array(values, struct chunks_inner);
+} chunks SEC(".maps");
+
+/* config_map: key 0 -> struct config. Mmapable so the loader flips gen with
+ * one atomic 32-bit store. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct config);
+} config_map SEC(".maps");
+
+/* served_addrs: struct addr_key (destination prefix, IPv4 mapped into
+ * IPv6) -> __u8 (unused, 1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct addr_key);
+	__type(value, __u8);
+} served_addrs SEC(".maps");
+
+/* counters: enum counter -> packets, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* query: what the parser learnt about one packet. It lives in the scratch
+ * map rather than on the stack so that the verifier treats its fields as
+ * unknown values and prunes states instead of following every label
+ * count and flag combination separately. */
+struct query {
+	__u32 l3_off;  /* IP header offset in the frame */
+	__u32 l4_off;  /* UDP header offset */
+	__u32 dns_off; /* DNS payload offset */
+	__u32 dlen;    /* DNS payload length (UDP length - 8) */
+	__u32 avail;   /* bytes of it loaded into the scratch buffer */
+	__u32 qlen;    /* wire length of the qname */
+	__u32 nlabels; /* labels of the qname, root not counted */
+	__u32 size;    /* reply size limit */
+	__u16 flags;   /* DNS header flags as received */
+	__u16 qtype;
+	__u16 qclass;
+	__u8 v6;
+	__u8 edns;
+	__u8 dobit;
+	__u8 nsid;
+};
+
+/* walk: state of the bpf_loop walks over the qname bytes and the EDNS
+ * options (kept in the map for the same reason as struct query). */
+struct walk {
+	__u64 h1, h2; /* running suffix hashes */
+	__u32 qlen;   /* qname wire length */
+	__u32 next;   /* labels whose start is still ahead (walking back) */
+	__u32 k;      /* suffix hashes recorded after the root's */
+	__u32 p;      /* next EDNS option */
+	__u32 end;    /* end of the OPT RDATA */
+	__u32 avail;  /* bytes loaded into buf */
+	__s32 reason; /* -1, or why to pass */
+	__u8 nsid;    /* an NSID option was seen */
+};
+
+/* scratch: key 0 -> per-CPU working memory for one packet. */
+struct scratch {
+	__u8 buf[XDPDNS_BUF_SIZE + XDPDNS_BUF_SLACK]; /* query in, reply out */
+	struct query q;
+	struct walk w;
+	struct name_key hash[XDPDNS_MAX_LABELS + 1]; /* [k]: suffix of k labels */
+	__u8 starts[XDPDNS_MAX_LABELS];              /* label offsets in qname */
+	/* Unused: clang emits only forward declarations for the key and
+	 * value types of inner map templates; naming them here puts their
+	 * full definitions in BTF, where the loader and bpf2go need them. */
+	struct {
+		struct name_val nv;
+		struct answer_key ak;
+		struct answer_val av;
+		struct tmpl t;
+		struct chunk c;
+		enum counter cnt;
+	} btf_types;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+#endif
