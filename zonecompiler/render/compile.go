@@ -1,7 +1,9 @@
 package render
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -44,7 +46,7 @@ type compiler struct {
 	e     *engine.Engine
 	set   *zone.Set
 	img   *Image
-	dedup map[string]uint32
+	dedup map[[32]byte]uint32
 	sigs  map[*zone.Zone]bool
 }
 
@@ -59,7 +61,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 			Answers:   make(map[AnswerKey][2]uint32),
 			Templates: []Template{{}},
 		},
-		dedup: make(map[string]uint32),
+		dedup: make(map[[32]byte]uint32),
 		sigs:  make(map[*zone.Zone]bool),
 	}
 	specs := make(map[string]*nameSpec)
@@ -71,16 +73,24 @@ func Compile(e *engine.Engine) (*Image, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys) // deterministic template ids
-	seen := make(map[NameHash]string, len(specs))
+	seen := make(map[NameHash][]byte, len(specs))
 	for _, k := range keys {
 		sp := specs[k]
 		h := HashName(sp.lower)
 		if other, dup := seen[h]; dup {
-			return nil, fmt.Errorf("name hash collision between %s and %s", wire.String(sp.lower), other)
+			return nil, fmt.Errorf("name hash collision between %s and %s", wire.String(sp.lower), wire.String(other))
 		}
-		seen[h] = wire.String(sp.lower)
-		c.renderName(h, sp)
+		seen[h] = sp.lower
 	}
+	// Every zone's signed state is computed before the parallel phase,
+	// which only reads it.
+	for _, z := range c.set.Zones() {
+		c.hasSigs(z)
+	}
+	c.parallel(len(keys), func(i int) *nameResult {
+		sp := specs[keys[i]]
+		return c.renderName(HashName(sp.lower), sp)
+	})
 	// The program walks the query name's suffixes from the root down and
 	// stops at the first unknown one, so every ancestor of a zone apex
 	// needs an entry; queries that end on one are in no zone: passed up.
@@ -99,6 +109,45 @@ func Compile(e *engine.Engine) (*Image, error) {
 	c.img.Stats.Templates = len(c.img.Templates) - 1
 	return c.img, nil
 }
+
+// parallel renders n names on every CPU and stores the results in index
+// order, so template ids do not depend on scheduling.
+func (c *compiler) parallel(n int, render func(i int) *nameResult) {
+	const batch = 256
+	nb := (n + batch - 1) / batch
+	out := make([]chan []*nameResult, nb)
+	for i := range out {
+		out[i] = make(chan []*nameResult, 1)
+	}
+	next := make(chan int)
+	go func() {
+		for b := 0; b < nb; b++ {
+			next <- b
+		}
+		close(next)
+	}()
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for b := range next {
+				end := min((b+1)*batch, n)
+				rs := make([]*nameResult, 0, end-b*batch)
+				for i := b * batch; i < end; i++ {
+					rs = append(rs, render(i))
+				}
+				out[b] <- rs
+			}
+		}()
+	}
+	for b := 0; b < nb; b++ {
+		for _, r := range <-out[b] {
+			c.store(r)
+		}
+	}
+}
+
+// hasSigsRO is hasSigs for the parallel phase: the cache is complete.
+func (c *compiler) hasSigsRO(z *zone.Zone) bool { return c.sigs[z] }
 
 // hasSigs reports whether DO=1 can change an answer from z: the zone is
 // signed, or carries RRSIGs at all.
@@ -163,25 +212,107 @@ func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Nod
 	}
 }
 
+// slot is one rendering: an answer to store, or a pass.
+type slot struct {
+	p  engine.Precomputed
+	ok bool
+}
+
+type typedResult struct {
+	qtype, mode uint16
+	s           [2]slot // by DO bit
+}
+
+// nameResult holds every rendering of one name, made in parallel and
+// stored (deduplicated, numbered) in name order afterwards.
+type nameResult struct {
+	h             NameHash
+	exact, below  [2]slot
+	typed         []typedResult
+	renders, pass int
+}
+
 // renderName renders the templates of one name: per listed type, and a
 // default for the others, for exact and below-name queries, DO off and on.
-func (c *compiler) renderName(h NameHash, sp *nameSpec) {
-	var entry NameEntry
+// It only reads shared state, so names render in parallel.
+func (c *compiler) renderName(h NameHash, sp *nameSpec) *nameResult {
+	r := &nameResult{h: h}
 	other := otherType(sp)
-	for do := 0; do < c.variants(sp); do++ {
+	nv := c.variants(sp)
+	// Below a delegation (that is no served apex) every query gets the
+	// referral, and its template equals the exact one: pointers to the
+	// cut's name move with the question either way.
+	belowIsExact := sp.delegation && c.set.Zone(sp.lower) == nil
+	for do := 0; do < nv; do++ {
 		if sp.exactOpen {
-			entry.ExactDefault[do] = c.exactTemplate(sp.lower, other, do == 1)
+			r.exact[do] = c.exactSlot(r, sp.lower, other, do == 1)
 		}
-		if sp.belowOpen {
-			entry.BelowDefault[do] = c.belowTemplate(sp.lower, other, do == 1)
+		if belowIsExact {
+			r.below[do] = r.exact[do]
+		} else if sp.belowOpen {
+			r.below[do] = c.belowSlot(r, sp.lower, other, do == 1)
 		}
 	}
-	if c.variants(sp) == 1 {
-		entry.ExactDefault[1], entry.BelowDefault[1] = entry.ExactDefault[0], entry.BelowDefault[0]
+	if nv == 1 {
+		r.exact[1], r.below[1] = r.exact[0], r.below[0]
 	}
-	c.img.Names[h] = entry
-	c.typed(h, sp, sp.exact, ModeExact, entry.ExactDefault)
-	c.typed(h, sp, sp.below, ModeBelow, entry.BelowDefault)
+	for _, mode := range []uint16{ModeExact, ModeBelow} {
+		types := sp.exact
+		if mode == ModeBelow {
+			types = sp.below
+		}
+		list := make([]uint16, 0, len(types))
+		for t := range types {
+			if !neverInXDP(t) {
+				list = append(list, t)
+			}
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
+		for _, t := range list {
+			tr := typedResult{qtype: t, mode: mode}
+			for do := 0; do < nv; do++ {
+				if mode == ModeExact {
+					tr.s[do] = c.exactSlot(r, sp.lower, t, do == 1)
+				} else {
+					tr.s[do] = c.belowSlot(r, sp.lower, t, do == 1)
+				}
+			}
+			if nv == 1 {
+				tr.s[1] = tr.s[0]
+			}
+			r.typed = append(r.typed, tr)
+		}
+	}
+	return r
+}
+
+// store numbers a name's renderings and fills in its map entries.
+func (c *compiler) store(r *nameResult) {
+	c.img.Stats.Renders += r.renders
+	c.img.Stats.PassedTemplates += r.pass
+	var entry NameEntry
+	for do := 0; do < 2; do++ {
+		entry.ExactDefault[do] = c.addSlot(r.exact[do])
+		entry.BelowDefault[do] = c.addSlot(r.below[do])
+	}
+	c.img.Names[r.h] = entry
+	for _, tr := range r.typed {
+		ids := [2]uint32{c.addSlot(tr.s[0]), c.addSlot(tr.s[1])}
+		def := entry.ExactDefault
+		if tr.mode == ModeBelow {
+			def = entry.BelowDefault
+		}
+		if ids != def {
+			c.img.Answers[AnswerKey{Name: r.h, QType: tr.qtype, Mode: tr.mode}] = ids
+		}
+	}
+}
+
+func (c *compiler) addSlot(s slot) uint32 {
+	if !s.ok {
+		return Pass
+	}
+	return c.add(s.p)
 }
 
 // variants is 2 when DO=1 answers differ from DO=0 (signed zone), else 1.
@@ -194,34 +325,6 @@ func (c *compiler) variants(sp *nameSpec) int {
 	return 1
 }
 
-// typed adds the per-type templates that differ from the default.
-func (c *compiler) typed(h NameHash, sp *nameSpec, types map[uint16]bool, mode uint16, def [2]uint32) {
-	lower := sp.lower
-	list := make([]uint16, 0, len(types))
-	for t := range types {
-		if !neverInXDP(t) {
-			list = append(list, t)
-		}
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
-	for _, t := range list {
-		var ids [2]uint32
-		for do := 0; do < c.variants(sp); do++ {
-			if mode == ModeExact {
-				ids[do] = c.exactTemplate(lower, t, do == 1)
-			} else {
-				ids[do] = c.belowTemplate(lower, t, do == 1)
-			}
-		}
-		if c.variants(sp) == 1 {
-			ids[1] = ids[0]
-		}
-		if ids != def {
-			c.img.Answers[AnswerKey{Name: h, QType: t, Mode: mode}] = ids
-		}
-	}
-}
-
 // otherType is a type no RRset of the name has, rendered as the default.
 func otherType(sp *nameSpec) uint16 {
 	for t := uint16(65280); ; t++ {
@@ -231,39 +334,40 @@ func otherType(sp *nameSpec) uint16 {
 	}
 }
 
-func (c *compiler) exactTemplate(lower []byte, qtype uint16, do bool) uint32 {
-	c.img.Stats.Renders++
-	return c.add(c.e.Precompute(lower, qtype, dns.ClassINET, do))
+func (c *compiler) exactSlot(r *nameResult, lower []byte, qtype uint16, do bool) slot {
+	r.renders++
+	return slot{p: c.e.Precompute(lower, qtype, dns.ClassINET, do), ok: true}
 }
 
-// belowTemplate renders the answer for names strictly below lower. It is
+// belowSlot renders the answer for names strictly below lower. It is
 // rendered for two probe names of different lengths; unless both give the
 // same template (after relocation), the answer depends on the query name
 // itself (DNAME synthesis, NSEC/NSEC3 proofs of a signed NXDOMAIN) and is
 // left to userspace.
-func (c *compiler) belowTemplate(lower []byte, qtype uint16, do bool) uint32 {
+func (c *compiler) belowSlot(r *nameResult, lower []byte, qtype uint16, do bool) slot {
 	p1 := append([]byte("\x0fxdpdns-probe-aa"), lower...)
 	p2 := append([]byte("\x01b\x0cxdpdns-probe"), lower...)
 	if len(p1) > wire.MaxNameLen || c.exists(p1) || c.exists(p2) {
-		return Pass
+		r.pass++
+		return slot{}
 	}
-	c.img.Stats.Renders += 2
+	r.renders += 2
 	a := c.e.Precompute(p1, qtype, dns.ClassINET, do)
-	b := c.e.Precompute(p2, qtype, dns.ClassINET, do)
 	if do && a.Kind != engine.KindReferral {
 		// In a signed zone the denial (NSEC/NSEC3 covering the name) or
 		// the wildcard proof depends on the query name: two probes may
 		// share a cover by chance, so never trust them here.
-		if z := c.set.Find(p1); z != nil && z.Signed {
-			c.img.Stats.PassedTemplates++
-			return Pass
+		if z := c.set.Find(p1); z != nil && c.hasSigsRO(z) {
+			r.pass++
+			return slot{}
 		}
 	}
+	b := c.e.Precompute(p2, qtype, dns.ClassINET, do)
 	if key(toTemplate(a)) != key(toTemplate(b)) {
-		c.img.Stats.PassedTemplates++
-		return Pass
+		r.pass++
+		return slot{}
 	}
-	return c.add(a)
+	return slot{p: a, ok: true}
 }
 
 func (c *compiler) exists(lower []byte) bool {
@@ -334,7 +438,7 @@ func (c *compiler) add(p engine.Precomputed) uint32 {
 		t.Flags |= FlagTooBig
 		t.Body, t.Relocs = nil, nil
 	}
-	k := key(t)
+	k := sha256.Sum256([]byte(key(t)))
 	if id, ok := c.dedup[k]; ok {
 		return id
 	}
