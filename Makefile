@@ -14,7 +14,8 @@ FUZZTIME ?= 10s
 
 # Debian packages: the reference servers and signers the differential
 # tests start, the clients the tests and benchmarks drive.
-TEST_PKGS  := nsd knot knot-dnsutils bind9-dnsutils bind9-utils ldnsutils unbound dnsperf iproute2
+TEST_PKGS  := nsd knot knot-dnsutils bind9-dnsutils bind9-utils ldnsutils unbound dnsperf iproute2 \
+              clang llvm libbpf-dev
 RUN_PKGS   := bind9-dnsutils
 
 .PHONY: all build run test deps deps-run check fuzz bench clean
@@ -58,10 +59,12 @@ run: build deps-run
 	$(BIN)/xdpdnsd --zone example.com=examples/example.com.zone --listen $(LISTEN) \
 		--identity "$$(hostname)" --nsid "$$(hostname)"
 
-# check: formatting and vet, failing on any finding.
+# check: formatting and vet, failing on any finding; the committed bpf2go
+# output must be what regenerating it gives.
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	bpf/check-generated.sh
 
 # fuzz: a short bounded run of every fuzz target (longer: FUZZTIME=10m).
 fuzz:
