@@ -1,0 +1,685 @@
+//go:build linux
+
+// Package loader loads the XDP program (package bpf) with cilium/ebpf,
+// attaches it to interfaces, and swaps whole generations of zone data
+// atomically.
+//
+// The four data maps (names, answers, templates, chunks) are inner maps of
+// two-slot outer maps; config.gen says which slot is live. Swap builds a
+// fresh set of inner maps sized to the new image, installs it in the idle
+// slot, flips config.gen with one atomic 32-bit store into the mmapped
+// config map, waits for an RCU grace period (so no program run still holds
+// the old slot), then replaces the old slot's maps with empty ones, which
+// frees their memory. Every packet reads config.gen once, so it is answered
+// entirely from one generation.
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpdns/xdpdns/bpf"
+)
+
+// Limits of the XDP program (bpf/include/shared.h).
+const (
+	MaxPorts  = 4    // XDPDNS_MAX_PORTS
+	MaxNSID   = 32   // XDPDNS_MAX_NSID
+	MaxBody   = 1152 // XDPDNS_MAX_BODY
+	MaxRelocs = 40   // XDPDNS_MAX_RELOCS
+	ChunkSize = 64   // XDPDNS_CHUNK_SIZE
+	// FlagTooBig marks a template whose body is never sent from XDP.
+	FlagTooBig = 0x8000
+	// DefaultUDPSize is the EDNS UDP size used when Options.UDPSize is 0.
+	DefaultUDPSize = 1232
+	// DefaultGrace is how long Swap waits before freeing the old
+	// generation when the kernel cannot wait for an RCU grace period
+	// itself (membarrier unavailable).
+	DefaultGrace = 50 * time.Millisecond
+)
+
+// Sentinel errors; returned errors wrap them with context.
+var (
+	ErrOptions     = errors.New("loader: invalid options")
+	ErrImage       = errors.New("loader: invalid image")
+	ErrClosed      = errors.New("loader: closed")
+	ErrAttach      = errors.New("loader: cannot attach XDP program")
+	ErrAttached    = errors.New("loader: interface already attached")
+	ErrNotAttached = errors.New("loader: interface not attached")
+)
+
+// Mode is how the program is attached to an interface.
+type Mode int
+
+const (
+	// ModeNative attaches in the driver and fails where unsupported.
+	ModeNative Mode = iota
+	// ModeGeneric attaches in the kernel's generic (SKB) XDP path.
+	ModeGeneric
+	// ModeAuto tries native, then generic.
+	ModeAuto
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeNative:
+		return "native"
+	case ModeGeneric:
+		return "generic"
+	case ModeAuto:
+		return "auto"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// ParseMode parses "native", "generic" or "auto".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "native":
+		return ModeNative, nil
+	case "generic":
+		return ModeGeneric, nil
+	case "auto", "":
+		return ModeAuto, nil
+	}
+	return 0, fmt.Errorf("%w: XDP mode %q (want native, generic or auto)", ErrOptions, s)
+}
+
+// Attach names an interface and how to attach to it.
+type Attach struct {
+	Iface string
+	Mode  Mode
+}
+
+// Options configure Load.
+type Options struct {
+	Attach   []Attach
+	Ports    []uint16       // UDP ports served (1 to MaxPorts)
+	Prefixes []netip.Prefix // destination prefixes served; empty: any address
+	UDPSize  uint16         // the server's EDNS UDP size (0: DefaultUDPSize)
+	NSID     []byte         // NSID sent to clients that ask (nil: none)
+	// Grace is the fallback wait between flipping generations and freeing
+	// the old one when membarrier(2) cannot provide an RCU grace period
+	// (0: DefaultGrace).
+	Grace time.Duration
+}
+
+// Image is the content of one generation of the data maps, produced by
+// the zone compiler. NameKeys[i] maps to NameVals[i], AnswerKeys[i] to
+// AnswerVals[i]; Templates is indexed by template id ([0] unused) and
+// Chunks by chunk index.
+type Image struct {
+	NameKeys   []bpf.XdpNameKey
+	NameVals   []bpf.XdpNameVal
+	AnswerKeys []bpf.XdpAnswerKey
+	AnswerVals []bpf.XdpAnswerVal
+	Templates  []bpf.XdpTmpl
+	Chunks     []bpf.XdpChunk
+}
+
+// GenStatus describes the maps of one generation slot.
+type GenStatus struct {
+	Slot                               uint32
+	Serial                             uint32 // Swap's number for it; 0: empty
+	Live                               bool
+	Names, Answers, Templates, Chunks int
+}
+
+// Attachment is an interface the program is attached to and the mode used.
+type Attachment struct {
+	Iface string
+	Mode  Mode // ModeNative or ModeGeneric, never ModeAuto
+}
+
+// Status is a snapshot of the loader's state.
+type Status struct {
+	Attachments []Attachment
+	Generation  uint32 // serial of the live generation (0: none swapped in yet)
+	Slot        uint32 // live slot (config.gen)
+	Gens        [2]GenStatus
+}
+
+type attachment struct {
+	Attachment
+	link link.Link
+}
+
+// generation is one slot's inner maps and what was put in them.
+type generation struct {
+	names, answers, templates, chunks *ebpf.Map
+	serial                            uint32
+	counts                            [4]int
+}
+
+func (g *generation) close() {
+	for _, m := range []*ebpf.Map{g.names, g.answers, g.templates, g.chunks} {
+		if m != nil {
+			m.Close()
+		}
+	}
+}
+
+// Loader owns the loaded program, its maps and its attachments.
+type Loader struct {
+	mu     sync.Mutex
+	opts   Options
+	spec   *ebpf.CollectionSpec
+	objs   bpf.XdpObjects
+	cfgMem []byte  // mmap of config_map; gen at offset 0
+	gen    *uint32 // &cfgMem[0]
+	slot   uint32
+	serial uint32
+	gens   [2]*generation
+	links  []attachment
+	closed bool
+}
+
+// Load loads the program and its maps into the kernel without attaching
+// it, writes the configuration and installs empty generations, then
+// attaches to opts.Attach.
+func Load(opts Options) (*Loader, error) {
+	if err := checkOptions(&opts); err != nil {
+		return nil, err
+	}
+	spec, err := bpf.LoadXdp()
+	if err != nil {
+		return nil, fmt.Errorf("loader: reading the XDP object: %w", err)
+	}
+	l := &Loader{opts: opts, spec: spec}
+	if err := spec.LoadAndAssign(&l.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("loader: loading the XDP program: %+v", ve)
+		}
+		return nil, fmt.Errorf("loader: loading the XDP program: %w", err)
+	}
+	if err := l.init(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	for _, a := range opts.Attach {
+		if err := l.Attach(a); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func checkOptions(o *Options) error {
+	if len(o.Ports) == 0 || len(o.Ports) > MaxPorts {
+		return fmt.Errorf("%w: %d ports (want 1 to %d)", ErrOptions, len(o.Ports), MaxPorts)
+	}
+	for _, p := range o.Ports {
+		if p == 0 {
+			return fmt.Errorf("%w: port 0", ErrOptions)
+		}
+	}
+	if len(o.NSID) > MaxNSID {
+		return fmt.Errorf("%w: NSID of %d bytes (at most %d in XDP)", ErrOptions, len(o.NSID), MaxNSID)
+	}
+	for _, p := range o.Prefixes {
+		if !p.IsValid() {
+			return fmt.Errorf("%w: invalid prefix", ErrOptions)
+		}
+	}
+	if o.UDPSize == 0 {
+		o.UDPSize = DefaultUDPSize
+	}
+	if o.UDPSize < 512 {
+		o.UDPSize = 512
+	}
+	if o.Grace <= 0 {
+		o.Grace = DefaultGrace
+	}
+	return nil
+}
+
+// init writes config and served_addrs, maps config and installs two empty
+// generations.
+func (l *Loader) init() error {
+	cfg := bpf.XdpConfig{UdpSize: l.opts.UDPSize, NsidLen: uint16(len(l.opts.NSID))}
+	copy(cfg.Nsid[:], l.opts.NSID)
+	copy(cfg.Ports[:], l.opts.Ports)
+	if len(l.opts.Prefixes) == 0 {
+		cfg.AnyAddr = 1
+	}
+	if err := l.objs.ConfigMap.Put(uint32(0), &cfg); err != nil {
+		return fmt.Errorf("loader: writing config: %w", err)
+	}
+	for _, p := range l.opts.Prefixes {
+		if err := l.objs.ServedAddrs.Put(addrKey(p), uint8(1)); err != nil {
+			return fmt.Errorf("loader: adding served prefix %s: %w", p, err)
+		}
+	}
+	mem, err := unix.Mmap(l.objs.ConfigMap.FD(), 0, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("loader: mapping config: %w", err)
+	}
+	l.cfgMem = mem
+	l.gen = (*uint32)(unsafe.Pointer(&mem[0]))
+	for slot := uint32(0); slot < 2; slot++ {
+		g, err := l.newGeneration(&Image{})
+		if err != nil {
+			return err
+		}
+		if err := l.install(slot, g); err != nil {
+			g.close()
+			return err
+		}
+	}
+	atomic.StoreUint32(l.gen, 0)
+	return nil
+}
+
+// addrKey is the LPM key of a prefix: IPv4 as IPv4-mapped IPv6.
+func addrKey(p netip.Prefix) bpf.XdpAddrKey {
+	p = p.Masked()
+	k := bpf.XdpAddrKey{Prefixlen: uint32(p.Bits())}
+	a := p.Addr()
+	if a.Is4() {
+		k.Prefixlen += 96
+		a = netip.AddrFrom16(a.As16())
+	}
+	k.Addr = a.As16()
+	return k
+}
+
+// newGeneration creates inner maps sized to img and fills them.
+func (l *Loader) newGeneration(img *Image) (*generation, error) {
+	if err := checkImage(img); err != nil {
+		return nil, err
+	}
+	g := &generation{}
+	var err error
+	mk := func(outer string, n int) (*ebpf.Map, error) {
+		inner := l.spec.Maps[outer].InnerMap.Copy()
+		inner.Name = "xdpdns_" + outer
+		inner.MaxEntries = uint32(max(n, 1))
+		m, err := ebpf.NewMap(inner)
+		if err != nil {
+			return nil, fmt.Errorf("loader: creating %s map (%d entries): %w", outer, n, err)
+		}
+		return m, nil
+	}
+	defer func() {
+		if err != nil {
+			g.close()
+		}
+	}()
+	if g.names, err = mk(bpf.XdpMapNames, len(img.NameKeys)); err != nil {
+		return nil, err
+	}
+	if g.answers, err = mk(bpf.XdpMapAnswers, len(img.AnswerKeys)); err != nil {
+		return nil, err
+	}
+	if g.templates, err = mk(bpf.XdpMapTemplates, len(img.Templates)); err != nil {
+		return nil, err
+	}
+	if g.chunks, err = mk(bpf.XdpMapChunks, len(img.Chunks)); err != nil {
+		return nil, err
+	}
+	if err = fill(g.names, img.NameKeys, img.NameVals); err != nil {
+		return nil, fmt.Errorf("loader: filling names: %w", err)
+	}
+	if err = fill(g.answers, img.AnswerKeys, img.AnswerVals); err != nil {
+		return nil, fmt.Errorf("loader: filling answers: %w", err)
+	}
+	if err = fill(g.templates, indexes(len(img.Templates)), img.Templates); err != nil {
+		return nil, fmt.Errorf("loader: filling templates: %w", err)
+	}
+	if err = fill(g.chunks, indexes(len(img.Chunks)), img.Chunks); err != nil {
+		return nil, fmt.Errorf("loader: filling chunks: %w", err)
+	}
+	g.counts = [4]int{len(img.NameKeys), len(img.AnswerKeys), len(img.Templates), len(img.Chunks)}
+	return g, nil
+}
+
+func indexes(n int) []uint32 {
+	k := make([]uint32, n)
+	for i := range k {
+		k[i] = uint32(i)
+	}
+	return k
+}
+
+// batch bounds one BPF_MAP_UPDATE_BATCH call.
+const batch = 4096
+
+// fill writes keys[i] → vals[i] with batched updates, falling back to one
+// update per entry where the kernel has no batch operations.
+func fill[K, V any](m *ebpf.Map, keys []K, vals []V) error {
+	for i := 0; i < len(keys); i += batch {
+		j := min(i+batch, len(keys))
+		_, err := m.BatchUpdate(keys[i:j], vals[i:j], nil)
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			for n := i; n < j; n++ {
+				if err := m.Put(&keys[n], &vals[n]); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkImage rejects images the program would read inconsistently.
+func checkImage(img *Image) error {
+	if len(img.NameKeys) != len(img.NameVals) || len(img.AnswerKeys) != len(img.AnswerVals) {
+		return fmt.Errorf("%w: keys and values differ in number", ErrImage)
+	}
+	nt := uint32(len(img.Templates))
+	for i := range img.NameVals {
+		v := &img.NameVals[i]
+		for _, id := range [4]uint32{v.ExactDefault[0], v.ExactDefault[1], v.BelowDefault[0], v.BelowDefault[1]} {
+			if id >= nt && id != 0 {
+				return fmt.Errorf("%w: name %d refers to template %d of %d", ErrImage, i, id, nt)
+			}
+		}
+	}
+	for i := range img.AnswerVals {
+		for _, id := range img.AnswerVals[i].Tmpl {
+			if id >= nt && id != 0 {
+				return fmt.Errorf("%w: answer %d refers to template %d of %d", ErrImage, i, id, nt)
+			}
+		}
+	}
+	for i := 1; i < len(img.Templates); i++ {
+		t := &img.Templates[i]
+		if t.Flags&FlagTooBig != 0 {
+			continue
+		}
+		if t.BodyLen > MaxBody || t.ReqLen > t.BodyLen || t.Nrelocs > MaxRelocs {
+			return fmt.Errorf("%w: template %d: body %d, required %d, %d relocations", ErrImage, i, t.BodyLen, t.ReqLen, t.Nrelocs)
+		}
+		n := (int(t.BodyLen) + ChunkSize - 1) / ChunkSize
+		if int(t.FirstChunk)+n > len(img.Chunks) {
+			return fmt.Errorf("%w: template %d: chunks %d+%d of %d", ErrImage, i, t.FirstChunk, n, len(img.Chunks))
+		}
+		for _, r := range t.Relocs[:t.Nrelocs] {
+			if int(r)+2 > int(t.BodyLen) {
+				return fmt.Errorf("%w: template %d: relocation at %d past body %d", ErrImage, i, r, t.BodyLen)
+			}
+		}
+	}
+	return nil
+}
+
+// install puts g's maps into the outer maps' slot and closes what was
+// there before (the outer maps hold the kernel references).
+func (l *Loader) install(slot uint32, g *generation) error {
+	outer := []*ebpf.Map{l.objs.Names, l.objs.Answers, l.objs.Templates, l.objs.Chunks}
+	inner := []*ebpf.Map{g.names, g.answers, g.templates, g.chunks}
+	for i := range outer {
+		if err := outer[i].Put(slot, inner[i]); err != nil {
+			return fmt.Errorf("loader: installing generation in slot %d: %w", slot, err)
+		}
+	}
+	if old := l.gens[slot]; old != nil {
+		old.close()
+	}
+	l.gens[slot] = g
+	return nil
+}
+
+// Swap makes img the live generation and returns its serial number
+// (1 for the first Swap). A failed Swap leaves the live generation as it
+// was.
+func (l *Loader) Swap(img *Image) (uint32, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, ErrClosed
+	}
+	g, err := l.newGeneration(img)
+	if err != nil {
+		return 0, err
+	}
+	next := 1 - l.slot
+	// The idle slot has been unused since the previous Swap's grace
+	// period: nothing reads it.
+	if err := l.install(next, g); err != nil {
+		g.close()
+		return 0, err
+	}
+	l.serial++
+	g.serial = l.serial
+	old := l.slot
+	atomic.StoreUint32(l.gen, next)
+	l.slot = next
+	// Wait until no program run can still be using the old slot, then
+	// free its maps.
+	l.synchronize()
+	empty, err := l.newGeneration(&Image{})
+	if err != nil {
+		return g.serial, fmt.Errorf("loader: new generation live, old one not freed: %w", err)
+	}
+	if err := l.install(old, empty); err != nil {
+		empty.close()
+		return g.serial, fmt.Errorf("loader: new generation live, old one not freed: %w", err)
+	}
+	return g.serial, nil
+}
+
+// synchronize waits for an RCU grace period: XDP programs run inside RCU
+// read-side sections, and membarrier(MEMBARRIER_CMD_GLOBAL) returns only
+// after synchronize_rcu(). Where it is unavailable, sleep opts.Grace.
+func (l *Loader) synchronize() {
+	const membarrierCmdGlobal = 1
+	if _, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, membarrierCmdGlobal, 0, 0); errno == 0 {
+		return
+	}
+	time.Sleep(l.opts.Grace)
+}
+
+// Attach attaches the program to a.Iface in a.Mode (ModeAuto: native,
+// else generic) and records the mode used.
+func (l *Loader) Attach(a Attach) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	for _, at := range l.links {
+		if at.Iface == a.Iface {
+			return fmt.Errorf("%w: %s (%s)", ErrAttached, a.Iface, at.Mode)
+		}
+	}
+	ifc, err := net.InterfaceByName(a.Iface)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrAttach, a.Iface, err)
+	}
+	try := func(m Mode) (link.Link, error) {
+		flags := link.XDPDriverMode
+		if m == ModeGeneric {
+			flags = link.XDPGenericMode
+		}
+		return link.AttachXDP(link.XDPOptions{Program: l.objs.Xdpdns, Interface: ifc.Index, Flags: flags})
+	}
+	var lk link.Link
+	used := a.Mode
+	switch a.Mode {
+	case ModeNative, ModeGeneric:
+		lk, err = try(a.Mode)
+	case ModeAuto:
+		used = ModeNative
+		lk, err = try(ModeNative)
+		if err != nil {
+			used = ModeGeneric
+			var err2 error
+			lk, err2 = try(ModeGeneric)
+			if err2 != nil {
+				err = fmt.Errorf("native: %w; generic: %w", err, err2)
+			} else {
+				err = nil
+			}
+		}
+	default:
+		return fmt.Errorf("%w: %s: %s", ErrOptions, a.Iface, a.Mode)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s (%s): %w", ErrAttach, a.Iface, a.Mode, err)
+	}
+	l.links = append(l.links, attachment{Attachment: Attachment{Iface: a.Iface, Mode: used}, link: lk})
+	return nil
+}
+
+// Detach removes the program from iface.
+func (l *Loader) Detach(iface string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, at := range l.links {
+		if at.Iface == iface {
+			err := at.link.Close()
+			l.links = append(l.links[:i], l.links[i+1:]...)
+			if err != nil {
+				return fmt.Errorf("loader: detaching from %s: %w", iface, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrNotAttached, iface)
+}
+
+// counterNames names the counters (enum counter in shared.h).
+var counterNames = func() [bpf.XdpCounterCNT_MAX]string {
+	var n [bpf.XdpCounterCNT_MAX]string
+	n[bpf.XdpCounterCNT_RX] = "rx"
+	for i, k := range []string{"answer", "cname", "wildcard", "referral", "nxdomain", "nodata", "refused", "chaos", "error"} {
+		n[int(bpf.XdpCounterCNT_ANSWER_BASE)+i] = "answer." + k
+	}
+	n[bpf.XdpCounterCNT_TC] = "tc"
+	n[bpf.XdpCounterCNT_PASS_NOT_DNS] = "pass.not_dns"
+	n[bpf.XdpCounterCNT_PASS_MALFORMED] = "pass.malformed"
+	n[bpf.XdpCounterCNT_PASS_OPCODE] = "pass.opcode"
+	n[bpf.XdpCounterCNT_PASS_EDNS] = "pass.edns"
+	n[bpf.XdpCounterCNT_PASS_QNAME] = "pass.qname"
+	n[bpf.XdpCounterCNT_PASS_QTYPE] = "pass.qtype"
+	n[bpf.XdpCounterCNT_PASS_NOZONE] = "pass.nozone"
+	n[bpf.XdpCounterCNT_PASS_NOTMPL] = "pass.notmpl"
+	n[bpf.XdpCounterCNT_PASS_SIZE] = "pass.size"
+	n[bpf.XdpCounterCNT_PASS_TAIL] = "pass.tail"
+	n[bpf.XdpCounterCNT_PASS_IPV6EXT] = "pass.ipv6_ext"
+	n[bpf.XdpCounterCNT_PASS_IPV4FRAG] = "pass.ipv4_frag"
+	return n
+}()
+
+// Counters returns every named counter summed over CPUs.
+func (l *Loader) Counters() (map[string]uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	out := make(map[string]uint64, len(counterNames))
+	for i, name := range counterNames {
+		if name == "" {
+			continue
+		}
+		var per []uint64
+		if err := l.objs.Counters.Lookup(uint32(i), &per); err != nil {
+			return nil, fmt.Errorf("loader: reading counter %s: %w", name, err)
+		}
+		var sum uint64
+		for _, v := range per {
+			sum += v
+		}
+		out[name] = sum
+	}
+	return out, nil
+}
+
+// Status returns attachments, the live generation and the entry counts of
+// both slots.
+func (l *Loader) Status() Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := Status{Slot: l.slot}
+	for _, at := range l.links {
+		s.Attachments = append(s.Attachments, at.Attachment)
+	}
+	for slot, g := range l.gens {
+		gs := GenStatus{Slot: uint32(slot), Live: uint32(slot) == l.slot}
+		if g != nil {
+			gs.Serial = g.serial
+			gs.Names, gs.Answers, gs.Templates, gs.Chunks = g.counts[0], g.counts[1], g.counts[2], g.counts[3]
+		}
+		if gs.Live {
+			s.Generation = gs.Serial
+		}
+		s.Gens[slot] = gs
+	}
+	return s
+}
+
+// MapBytes estimates the memory of the live generation's maps: entries
+// times key plus value size (kernel per-entry overhead not counted).
+func (l *Loader) MapBytes() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g := l.gens[l.slot]
+	if g == nil {
+		return 0
+	}
+	var n int64
+	for i, m := range []*ebpf.Map{g.names, g.answers, g.templates, g.chunks} {
+		if m != nil {
+			n += int64(g.counts[i]) * int64(m.KeySize()+m.ValueSize())
+		}
+	}
+	return n
+}
+
+// Program returns the loaded XDP program (owned by the Loader).
+func (l *Loader) Program() *ebpf.Program { return l.objs.Xdpdns }
+
+// Close detaches the program everywhere and releases every map.
+func (l *Loader) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var errs []error
+	for _, at := range l.links {
+		if err := at.link.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detaching from %s: %w", at.Iface, err))
+		}
+	}
+	l.links = nil
+	for i, g := range l.gens {
+		if g != nil {
+			g.close()
+			l.gens[i] = nil
+		}
+	}
+	if l.cfgMem != nil {
+		if err := unix.Munmap(l.cfgMem); err != nil {
+			errs = append(errs, err)
+		}
+		l.cfgMem, l.gen = nil, nil
+	}
+	if err := l.objs.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("loader: close: %w", err)
+	}
+	return nil
+}
