@@ -130,9 +130,9 @@ type Image struct {
 
 // GenStatus describes the maps of one generation slot.
 type GenStatus struct {
-	Slot                               uint32
-	Serial                             uint32 // Swap's number for it; 0: empty
-	Live                               bool
+	Slot                              uint32
+	Serial                            uint32 // Swap's number for it; 0: empty
+	Live                              bool
 	Names, Answers, Templates, Chunks int
 }
 
