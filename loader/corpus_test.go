@@ -1,0 +1,125 @@
+//go:build linux
+
+package loader
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"testing"
+
+	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/render"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// TestCorpusXDPMatchesEngine is the central invariant on a real kernel:
+// the interop zones (unsigned, NSEC, NSEC3, NSEC3 opt-out) are compiled and
+// swapped in, and the differential test's UDP corpus (0x20 case, EDNS, DO,
+// NSID, buffer sizes) is sent through the program over IPv4 and IPv6. Every
+// XDP_TX reply must carry exactly the engine's bytes, every XDP_PASS must
+// be counted under a pass reason, and the program must answer exactly the
+// queries the Go model of it (render.Model) answers.
+func TestCorpusXDPMatchesEngine(t *testing.T) {
+	requireRoot(t)
+	for _, v := range interop.Variants {
+		t.Run(string(v), func(t *testing.T) {
+			e := interopEngine(t, v)
+			rimg, err := render.Compile(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := load(t, e, fromRender(rimg))
+			model := &render.Model{Image: rimg, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
+			answered, total := 0, 0
+			for i, q := range interop.Corpus(20240101) {
+				if q.TCP {
+					continue
+				}
+				msg := q.Msg()
+				msg.Id = uint16(i)
+				pkt, err := msg.Pack()
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := frame{v6: i%2 == 1}
+				before, err := l.Counters()
+				if err != nil {
+					t.Fatal(err)
+				}
+				verdict, out := run(t, l.Program(), f.build(pkt))
+				after, err := l.Counters()
+				if err != nil {
+					t.Fatal(err)
+				}
+				total++
+				modelReply, modelReason := model.Reply(pkt)
+				switch verdict {
+				case xdpTX:
+					answered++
+					got := checkReply(t, f, out)
+					want := e.Respond(nil, pkt, false)
+					if !bytes.Equal(got, want) {
+						t.Errorf("%s: XDP and engine differ\nxdp    %x\nengine %x", q, got, want)
+					}
+					if modelReply == nil {
+						t.Errorf("%s: XDP answered, the model passes (%s)", q, modelReason)
+					}
+				case xdpPass:
+					reason := ""
+					for k, n := range after {
+						if n != before[k] && len(k) > 5 && k[:5] == "pass." {
+							reason = k
+						}
+					}
+					if reason == "" {
+						t.Errorf("%s: passed without a counted reason", q)
+					}
+					if modelReply != nil {
+						t.Errorf("%s: XDP passed (%s), the model answers", q, reason)
+					} else if reason != modelReason {
+						t.Errorf("%s: XDP passed as %s, the model as %s", q, reason, modelReason)
+					}
+				default:
+					t.Errorf("%s: verdict %d", q, verdict)
+				}
+			}
+			c, err := l.Counters()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cs []string
+			for k, n := range c {
+				if n != 0 {
+					cs = append(cs, fmt.Sprintf("%s=%d", k, n))
+				}
+			}
+			sort.Strings(cs)
+			t.Logf("%s: %d/%d UDP queries answered in XDP; counters %v", v, answered, total, cs)
+			if answered == 0 {
+				t.Errorf("nothing answered in XDP")
+			}
+		})
+	}
+}
+
+// interopEngine loads the interop zones of one variant into an engine
+// configured like the differential test's server.
+func interopEngine(t testing.TB, v interop.Variant) *engine.Engine {
+	t.Helper()
+	zs := interop.PrepareZones(t, v)
+	var list []*zone.Zone
+	for _, z := range zs.Zones() {
+		loaded, err := zone.LoadFile(z.Origin, z.Path, zone.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list = append(list, loaded)
+	}
+	set, err := zone.NewSet(list...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.New(engine.Config{Identity: "xdp-test", NSID: []byte("node-1"), Version: "xdpdns"}, set)
+}
