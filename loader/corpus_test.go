@@ -30,7 +30,7 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := load(t, e, fromRender(rimg))
+			l := load(t, e, FromRender(rimg))
 			model := &render.Model{Image: rimg, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
 			answered, total := 0, 0
 			for i, q := range interop.Corpus(20240101) {
