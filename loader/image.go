@@ -43,4 +43,3 @@ func FromRender(img *render.Image) *Image {
 	}
 	return out
 }
-
