@@ -46,14 +46,17 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	if len(cfg.Zones) == 0 {
 		log.Warn("no zones configured; every query will be refused")
 	}
-	if len(cfg.XDP) > 0 {
-		// The loader is not wired yet: say so rather than ignore it.
-		log.Warn("xdp: the XDP hot path is not available in this build; serving from userspace only", "xdp", fmt.Sprint(cfg.XDP))
-	}
 	d, err := daemon.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 		return exitError
+	}
+	if len(cfg.XDP) > 0 {
+		if err := startXDP(cfg, d, log); err != nil {
+			fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
+			d.Close()
+			return exitError
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

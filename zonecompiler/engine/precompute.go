@@ -10,10 +10,12 @@ import (
 // follow the question in the reply, before the OPT record.
 type Precomputed struct {
 	// Body is the answer, authority and additional sections. Each
-	// compression pointer in it holds (pointer - qname length) mod 2^16:
-	// adding the wire length of the query's name gives the real pointer,
-	// since every name the body points at (in the question or in the body
-	// itself) moves with the question's length.
+	// compression pointer listed in Relocs holds (pointer - qname length)
+	// mod 2^16: adding the wire length of the query's name gives the real
+	// pointer, since the names it points at (a zone name's suffix in the
+	// question, or a name in the body) move with the question's length.
+	// Below a name, pointers to the whole question name (offset 12) do
+	// not move and are stored as they are (see Precompute).
 	Body []byte
 	// Relocs are the offsets in Body of the compression pointers.
 	Relocs []uint16
@@ -35,7 +37,12 @@ type Precomputed struct {
 // program needs to rebuild the exact reply Respond would give for any
 // capitalisation of the name and any client buffer size. qname is a
 // lower-case wire name.
-func (e *Engine) Precompute(qname []byte, qtype, qclass uint16, do bool) Precomputed {
+//
+// below says the rendering stands for every name below qname's parent
+// zone name (qname is a probe): a pointer to the whole question then stays
+// as it is. For an exact name every pointer is relocated, which gives the
+// same bytes since the name's length is fixed.
+func (e *Engine) Precompute(qname []byte, qtype, qclass uint16, do, below bool) Precomputed {
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
 	q := &s.q
@@ -75,6 +82,11 @@ func (e *Engine) Precompute(qname []byte, qtype, qclass uint16, do bool) Precomp
 	for _, r := range relocs {
 		off := r - q.QEnd
 		ptr := binary.BigEndian.Uint16(p.Body[off:])
+		if below && ptr&0x3FFF == wire.HeaderLen {
+			// Below a name, the whole question name (a wildcard's
+			// synthesised owner) starts at 12 whatever its length.
+			continue
+		}
 		binary.BigEndian.PutUint16(p.Body[off:], ptr-uint16(len(qname)))
 		p.Relocs = append(p.Relocs, uint16(off))
 	}

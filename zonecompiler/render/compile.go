@@ -336,7 +336,7 @@ func otherType(sp *nameSpec) uint16 {
 
 func (c *compiler) exactSlot(r *nameResult, lower []byte, qtype uint16, do bool) slot {
 	r.renders++
-	return slot{p: c.e.Precompute(lower, qtype, dns.ClassINET, do), ok: true}
+	return slot{p: c.e.Precompute(lower, qtype, dns.ClassINET, do, false), ok: true}
 }
 
 // belowSlot renders the answer for names strictly below lower. It is
@@ -352,7 +352,7 @@ func (c *compiler) belowSlot(r *nameResult, lower []byte, qtype uint16, do bool)
 		return slot{}
 	}
 	r.renders += 2
-	a := c.e.Precompute(p1, qtype, dns.ClassINET, do)
+	a := c.e.Precompute(p1, qtype, dns.ClassINET, do, true)
 	if do && a.Kind != engine.KindReferral {
 		// In a signed zone the denial (NSEC/NSEC3 covering the name) or
 		// the wildcard proof depends on the query name: two probes may
@@ -362,7 +362,7 @@ func (c *compiler) belowSlot(r *nameResult, lower []byte, qtype uint16, do bool)
 			return slot{}
 		}
 	}
-	b := c.e.Precompute(p2, qtype, dns.ClassINET, do)
+	b := c.e.Precompute(p2, qtype, dns.ClassINET, do, true)
 	if key(toTemplate(a)) != key(toTemplate(b)) {
 		r.pass++
 		return slot{}
@@ -385,7 +385,7 @@ func (c *compiler) renderChaos() {
 		lower := w[:n]
 		var ids [2]uint32
 		for do := 0; do < 2; do++ {
-			p := c.e.Precompute(lower, dns.TypeTXT, dns.ClassCHAOS, do == 1)
+			p := c.e.Precompute(lower, dns.TypeTXT, dns.ClassCHAOS, do == 1, false)
 			if p.Kind == engine.KindChaos && p.Rcode == 0 {
 				ids[do] = c.add(p)
 			}
