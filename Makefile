@@ -55,9 +55,12 @@ run: build deps-run
 	@echo "  dig @127.0.0.1 -p 5353 host.sub.example.com A   # referral with glue"
 	@echo "  dig @127.0.0.1 -p 5353 nope.example.com A       # NXDOMAIN"
 	@echo "  dig @127.0.0.1 -p 5353 +nsid CH TXT id.server   # identity"
-	@echo "Ctrl-C stops it; kill -HUP reloads the zone."
+	@echo "The XDP program answers in generic mode on lo; see it count:"
+	@echo "  $(BIN)/xdpdnsctl stats"
+	@echo "  $(BIN)/xdpdnsctl status"
+	@echo "Ctrl-C stops it (and detaches XDP); $(BIN)/xdpdnsctl reload reloads the zone."
 	$(BIN)/xdpdnsd --zone example.com=examples/example.com.zone --listen $(LISTEN) \
-		--identity "$$(hostname)" --nsid "$$(hostname)"
+		--xdp lo:generic --identity "$$(hostname)" --nsid "$$(hostname)"
 
 # check: formatting and vet, failing on any finding; the committed bpf2go
 # output must be what regenerating it gives.
