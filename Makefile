@@ -15,7 +15,7 @@ FUZZTIME ?= 10s
 # Debian packages: the reference servers and signers the differential
 # tests start, the clients the tests and benchmarks drive.
 TEST_PKGS  := nsd knot knot-dnsutils bind9-dnsutils bind9-utils ldnsutils unbound dnsperf iproute2 \
-              clang llvm libbpf-dev
+              clang llvm libbpf-dev clang-format-14
 RUN_PKGS   := bind9-dnsutils
 
 .PHONY: all build run test deps deps-run check fuzz bench clean
@@ -67,6 +67,7 @@ run: build deps-run
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	clang-format-14 --dry-run -Werror bpf/xdpdns.c bpf/include/*.h
 	bpf/check-generated.sh
 
 # fuzz: a short bounded run of every fuzz target (longer: FUZZTIME=10m).

@@ -13,7 +13,7 @@
 #define XDPDNS_CHUNK_SIZE 64
 /* Longest template body served from XDP (1232 - header - shortest
  * question - OPT with a short NSID, rounded down to whole chunks). */
-#define XDPDNS_MAX_BODY 1152
+#define XDPDNS_MAX_BODY   1152
 #define XDPDNS_MAX_CHUNKS (XDPDNS_MAX_BODY / XDPDNS_CHUNK_SIZE)
 /* Most compression pointers one template may need relocated. */
 #define XDPDNS_MAX_RELOCS 40
@@ -77,10 +77,11 @@ struct tmpl {
 	__u16 relocs[XDPDNS_MAX_RELOCS];
 };
 
-#define XDPDNS_TF_AA 0x0400	  /* set AA */
-#define XDPDNS_TF_RCODE 0x000f	  /* RCODE bits */
-#define XDPDNS_TF_TOOBIG 0x8000 /* body longer than XDPDNS_MAX_BODY: never sent
-				   from XDP, only TC or pass */
+#define XDPDNS_TF_AA    0x0400 /* set AA */
+#define XDPDNS_TF_RCODE 0x000f /* RCODE bits */
+#define XDPDNS_TF_TOOBIG                                                                           \
+	0x8000 /* body longer than XDPDNS_MAX_BODY: never sent                                     \
+	          from XDP, only TC or pass */
 
 /* chunks: array of body bytes, XDPDNS_CHUNK_SIZE per entry. */
 struct chunk {
@@ -97,7 +98,7 @@ struct config {
 	__u16 nsid_len; /* 0: no NSID configured */
 	__u8 nsid[XDPDNS_MAX_NSID];
 	__u16 ports[XDPDNS_MAX_PORTS]; /* served UDP ports, 0 = unused slot */
-	__u32 any_addr; /* 1: serve every destination address, else served_addrs */
+	__u32 any_addr;                /* 1: serve every destination address, else served_addrs */
 };
 
 /* served_addrs: LPM trie of destination prefixes served from XDP; IPv4
@@ -109,20 +110,20 @@ struct addr_key {
 
 /* Counters, per CPU: array index = enum counter. */
 enum counter {
-	CNT_RX = 0,		 /* packets seen by the program */
-	CNT_ANSWER_BASE = 1,	 /* + engine kind (0..8): answered in XDP */
-	CNT_TC = 10,		 /* answered in XDP with TC=1 */
-	CNT_PASS_NOT_DNS = 11,	 /* not UDP to a served address/port */
+	CNT_RX = 0,              /* packets seen by the program */
+	CNT_ANSWER_BASE = 1,     /* + engine kind (0..8): answered in XDP */
+	CNT_TC = 10,             /* answered in XDP with TC=1 */
+	CNT_PASS_NOT_DNS = 11,   /* not UDP to a served address/port */
 	CNT_PASS_MALFORMED = 12, /* DNS header or question unparsable */
-	CNT_PASS_OPCODE = 13,	 /* not a standard QUERY, or flags/counts */
-	CNT_PASS_EDNS = 14,	 /* EDNS version != 0, bad or several OPTs */
-	CNT_PASS_QNAME = 15,	 /* qname too long / too many labels */
-	CNT_PASS_QTYPE = 16,	 /* qtype or qclass left to userspace */
-	CNT_PASS_NOZONE = 17,	 /* name in no served zone */
-	CNT_PASS_NOTMPL = 18,	 /* no template (engine answers it) */
-	CNT_PASS_SIZE = 19,	 /* fits only without optional records */
-	CNT_PASS_TAIL = 20,	 /* could not grow the packet */
-	CNT_PASS_IPV6_EXT = 21,	 /* IPv6 extension headers */
+	CNT_PASS_OPCODE = 13,    /* not a standard QUERY, or flags/counts */
+	CNT_PASS_EDNS = 14,      /* EDNS version != 0, bad or several OPTs */
+	CNT_PASS_QNAME = 15,     /* qname too long / too many labels */
+	CNT_PASS_QTYPE = 16,     /* qtype or qclass left to userspace */
+	CNT_PASS_NOZONE = 17,    /* name in no served zone */
+	CNT_PASS_NOTMPL = 18,    /* no template (engine answers it) */
+	CNT_PASS_SIZE = 19,      /* fits only without optional records */
+	CNT_PASS_TAIL = 20,      /* could not grow the packet */
+	CNT_PASS_IPV6_EXT = 21,  /* IPv6 extension headers */
 	CNT_PASS_IPV4_FRAG = 22, /* IPv4 fragment or options */
 	CNT_MAX = 24,
 };
