@@ -1,0 +1,192 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xdpdns/xdpdns/control"
+)
+
+// Time limits for the daemon.
+const (
+	startTimeout = 30 * time.Second // from exec to the ready line
+	stopTimeout  = 5 * time.Second  // from SIGTERM to exit, then SIGKILL
+)
+
+// Binaries are the paths of the programs under test.
+type Binaries struct {
+	Daemon, Ctl string
+}
+
+// BuildBinaries builds cmd/xdpdnsd and cmd/xdpdnsctl into dir.
+func BuildBinaries(dir string) (Binaries, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return Binaries{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./cmd/xdpdnsd", "./cmd/xdpdnsctl")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return Binaries{}, fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return Binaries{Daemon: filepath.Join(dir, "xdpdnsd"), Ctl: filepath.Join(dir, "xdpdnsctl")}, nil
+}
+
+// repoRoot finds the module root above the working directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Daemon is a running xdpdnsd.
+type Daemon struct {
+	Control string // control socket path
+	Log     string // path of the daemon's stderr
+	ctl     string // xdpdnsctl binary
+}
+
+// StartDaemon runs xdpdnsd with args in namespace ns, with a control
+// socket in a temporary directory, and waits for its ready line. The
+// daemon is stopped in t.Cleanup (SIGTERM, then SIGKILL after
+// stopTimeout); its log is shown when the test failed.
+func StartDaemon(t testing.TB, bins Binaries, ns string, args ...string) *Daemon {
+	t.Helper()
+	dir := t.TempDir()
+	d := &Daemon{Control: filepath.Join(dir, "control.sock"), Log: filepath.Join(dir, "xdpdnsd.log"), ctl: bins.Ctl}
+	logf, err := os.Create(d.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args = append([]string{"--control", d.Control, "--log-level", "debug"}, args...)
+	// ip netns exec execs the daemon in place, so signals reach it.
+	cmd := Command(context.Background(), ns, bins.Daemon, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("starting xdpdnsd: %v", err)
+	}
+	exited := make(chan error, 1)
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		ready <- line
+		io.Copy(io.Discard, stdout)
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("xdpdnsd exited with %v", err)
+			}
+		case <-time.After(stopTimeout):
+			cmd.Process.Kill()
+			<-exited
+			t.Errorf("xdpdnsd did not stop within %v of SIGTERM", stopTimeout)
+		}
+		logf.Close()
+		if t.Failed() {
+			t.Logf("xdpdnsd log:\n%s", tail(d.Log, 60))
+		}
+	})
+	select {
+	case line := <-ready:
+		if !strings.HasPrefix(line, "xdpdnsd: serving") {
+			t.Fatalf("xdpdnsd did not start (ready line %q); log:\n%s", line, tail(d.Log, 40))
+		}
+		t.Logf("%s", strings.TrimSpace(line))
+	case <-time.After(startTimeout):
+		t.Fatalf("xdpdnsd not ready after %v; log:\n%s", startTimeout, tail(d.Log, 40))
+	}
+	return d
+}
+
+// Ctl runs xdpdnsctl against the daemon and returns its standard output.
+func (d *Daemon) Ctl(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	var out, errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, d.ctl, append([]string{"--control", d.Control}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("xdpdnsctl %s: %w\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String(), nil
+}
+
+// Stats returns the daemon's counters, read with xdpdnsctl stats --json.
+func (d *Daemon) Stats(t testing.TB) control.Stats {
+	t.Helper()
+	out, err := d.Ctl("stats", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s control.Stats
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("xdpdnsctl stats --json: %v\n%s", err, out)
+	}
+	if s.XDPError != "" || s.XDP == nil {
+		t.Fatalf("xdpdnsctl stats: no XDP counters (%q)", s.XDPError)
+	}
+	return s
+}
+
+// Status returns the daemon's status, read with xdpdnsctl status --json.
+func (d *Daemon) Status(t testing.TB) control.Status {
+	t.Helper()
+	out, err := d.Ctl("status", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s control.Status
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("xdpdnsctl status --json: %v\n%s", err, out)
+	}
+	return s
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

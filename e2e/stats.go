@@ -1,0 +1,82 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/xdpdns/xdpdns/control"
+	"github.com/xdpdns/xdpdns/interop"
+)
+
+// Delta is the change of every counter between two Stats, keyed
+// "xdp.NAME" for the XDP program's counters and "TRANSPORT.KIND" for the
+// userspace server's ("udp.referral", "tcp.answer"). Counters that did not
+// move are absent.
+type Delta map[string]uint64
+
+// Diff returns what changed from a to b.
+func Diff(a, b control.Stats) Delta {
+	d := Delta{}
+	for k, v := range b.XDP {
+		if v != a.XDP[k] {
+			d["xdp."+k] = v - a.XDP[k]
+		}
+	}
+	for tr, m := range b.Queries {
+		for k, v := range m {
+			if v != a.Queries[tr][k] {
+				d[tr+"."+k] = v - a.Queries[tr][k]
+			}
+		}
+	}
+	return d
+}
+
+// Sum adds the counters whose key starts with prefix.
+func (d Delta) Sum(prefix string) uint64 {
+	var s uint64
+	for k, v := range d {
+		if strings.HasPrefix(k, prefix) {
+			s += v
+		}
+	}
+	return s
+}
+
+func (d Delta) String() string {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s+%d", k, d[k]))
+	}
+	return "{" + strings.Join(parts, " ") + "}"
+}
+
+// StartServer runs xdpdnsd in the rig's server namespace serving zs on
+// port 53 of the server's IPv4, IPv6 and VLAN addresses, with the XDP
+// program attached to the server's veth in mode.
+func StartServer(t testing.TB, bins Binaries, r *Rig, zs *interop.ZoneSet, mode string) *Daemon {
+	t.Helper()
+	args := []string{"--xdp", r.SrvIface + ":" + mode}
+	for _, z := range zs.Zones() {
+		args = append(args, "--zone", z.Origin+"="+z.Path)
+	}
+	for _, a := range []netip.Addr{r.SrvV4, r.SrvV6, r.SrvVLANV4} {
+		args = append(args, "--listen", netip.AddrPortFrom(a, 53).String())
+	}
+	d := StartDaemon(t, bins, r.Srv, args...)
+	st := d.Status(t)
+	if st.XDP == nil || len(st.XDP.Attachments) != 1 || st.XDP.Attachments[0].Mode != mode {
+		t.Fatalf("xdpdnsctl status: XDP %+v, want %s attached in %s mode", st.XDP, r.SrvIface, mode)
+	}
+	return d
+}
