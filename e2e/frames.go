@@ -91,8 +91,8 @@ type Frame struct {
 	SrcPort, DstPort uint16
 	// IPv4 header checksum correct (always true for IPv6), the UDP
 	// checksum field, and whether it verifies over the pseudo-header.
-	IPCsumOK bool
-	UDPCsum  uint16
+	IPCsumOK  bool
+	UDPCsum   uint16
 	UDPCsumOK bool
 	Payload   []byte // UDP payload
 }
