@@ -16,16 +16,17 @@ import (
 
 // Ethernet and IP constants for the frames built and parsed here.
 const (
-	ethHdrLen   = 14
-	vlanHdrLen  = 4
-	ipv4HdrLen  = 20
-	ipv6HdrLen  = 40
-	udpHdrLen   = 8
-	etherIPv4   = 0x0800
-	etherIPv6   = 0x86DD
-	ether8021Q  = 0x8100
-	protoUDP    = 17
-	tpVLANValid = 0x10 // TP_STATUS_VLAN_VALID in tpacket_auxdata
+	ethHdrLen      = 14
+	vlanHdrLen     = 4
+	ipv4HdrLen     = 20
+	ipv6HdrLen     = 40
+	udpHdrLen      = 8
+	etherIPv4      = 0x0800
+	etherIPv6      = 0x86DD
+	ether8021Q     = 0x8100
+	protoUDP       = 17
+	tpCsumNotReady = 0x08 // TP_STATUS_CSUMNOTREADY in tpacket_auxdata
+	tpVLANValid    = 0x10 // TP_STATUS_VLAN_VALID
 )
 
 // PacketSocket is an AF_PACKET socket bound to one interface of one
@@ -94,7 +95,11 @@ type Frame struct {
 	IPCsumOK  bool
 	UDPCsum   uint16
 	UDPCsumOK bool
-	Payload   []byte // UDP payload
+	// CsumPartial: the kernel marks the UDP checksum as not yet computed
+	// (CHECKSUM_PARTIAL, a frame from a local socket over a veth that
+	// offloads checksums); the field then holds only the pseudo-header.
+	CsumPartial bool
+	Payload     []byte // UDP payload
 }
 
 // Recv returns the next frame, waiting until deadline.
@@ -121,8 +126,11 @@ func (p *PacketSocket) Recv(deadline time.Time) (Frame, error) {
 		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
 			f.Outgoing = true
 		}
-		if aux, ok := auxVLAN(oob[:oobn]); ok && !f.Tagged {
-			f.Tagged, f.VLAN = true, aux
+		if status, tci, ok := auxdata(oob[:oobn]); ok {
+			f.CsumPartial = status&tpCsumNotReady != 0
+			if status&tpVLANValid != 0 && !f.Tagged {
+				f.Tagged, f.VLAN = true, tci&0x0fff
+			}
 		}
 		return f, nil
 	}
@@ -130,11 +138,11 @@ func (p *PacketSocket) Recv(deadline time.Time) (Frame, error) {
 
 var errTimeout = errors.New("timed out waiting for a frame")
 
-// auxVLAN returns the VLAN id the kernel reports in PACKET_AUXDATA.
-func auxVLAN(oob []byte) (uint16, bool) {
+// auxdata returns the frame's status and VLAN TCI from PACKET_AUXDATA.
+func auxdata(oob []byte) (status uint32, tci uint16, ok bool) {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	for _, m := range msgs {
 		if m.Header.Level != unix.SOL_PACKET || m.Header.Type != unix.PACKET_AUXDATA ||
@@ -142,11 +150,9 @@ func auxVLAN(oob []byte) (uint16, bool) {
 			continue
 		}
 		aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&m.Data[0]))
-		if aux.Status&tpVLANValid != 0 {
-			return aux.Vlan_tci & 0x0fff, true
-		}
+		return aux.Status, aux.Vlan_tci, true
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // parseFrame parses Ethernet, one optional 802.1Q tag, IPv4 or IPv6
