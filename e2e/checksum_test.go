@@ -26,7 +26,7 @@ func TestChecksums(t *testing.T) {
 	zs := interop.PrepareZones(t, interop.NSEC3)
 	for _, mode := range []string{"native", "generic"} {
 		t.Run(mode, func(t *testing.T) {
-			d := StartServer(t, bins, r, zs, mode)
+			d := StartServer(t, bins, r, zs.Zones(), mode)
 			snmpBefore := readSNMP(t, r.Cli)
 			statsBefore := d.Stats(t)
 			frames := capture(t, r.Cli, r.CliIface, func() {

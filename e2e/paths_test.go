@@ -88,7 +88,7 @@ func TestPaths(t *testing.T) {
 	zs := interop.PrepareZones(t, interop.NSEC3)
 	for _, mode := range []string{"native", "generic"} {
 		t.Run(mode, func(t *testing.T) {
-			d := StartServer(t, bins, r, zs, mode)
+			d := StartServer(t, bins, r, zs.Zones(), mode)
 			testUDPPaths(t, r, d, mode)
 			testVLANPath(t, r, d, mode)
 			testUserspacePaths(t, r, d)

@@ -61,13 +61,13 @@ func (d Delta) String() string {
 	return "{" + strings.Join(parts, " ") + "}"
 }
 
-// StartServer runs xdpdnsd in the rig's server namespace serving zs on
+// StartServer runs xdpdnsd in the rig's server namespace serving zones on
 // port 53 of the server's IPv4, IPv6 and VLAN addresses, with the XDP
 // program attached to the server's veth in mode.
-func StartServer(t testing.TB, bins Binaries, r *Rig, zs *interop.ZoneSet, mode string) *Daemon {
+func StartServer(t testing.TB, bins Binaries, r *Rig, zones []interop.Zone, mode string) *Daemon {
 	t.Helper()
 	args := []string{"--xdp", r.SrvIface + ":" + mode}
-	for _, z := range zs.Zones() {
+	for _, z := range zones {
 		args = append(args, "--zone", z.Origin+"="+z.Path)
 	}
 	for _, a := range []netip.Addr{r.SrvV4, r.SrvV6, r.SrvVLANV4} {
