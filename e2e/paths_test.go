@@ -101,10 +101,10 @@ func TestPaths(t *testing.T) {
 // In generic mode every one must be answered in XDP: answer.KIND rises by
 // one and no userspace counter moves. In native mode on veth, a reply
 // larger than the query fits only if the frame has tailroom for it, and
-// veth gives XDP frames sized to the packet (the kernel copies the skb
-// into a page-pool fragment just big enough), so bpf_xdp_adjust_tail
-// often fails: the program counts pass.tail and passes the query up,
-// where userspace answers it. Native mode therefore accepts either XDP
+// veth's native XDP frames (built from the sender's skb) have little: a
+// reply that grows by a few dozen bytes or more (referrals, often
+// NXDOMAIN) makes bpf_xdp_adjust_tail fail, the program counts pass.tail
+// and passes the query up, and userspace answers it. Native mode therefore accepts either XDP
 // or exactly that fallback, and requires at least one XDP answer per
 // address family.
 func testUDPPaths(t *testing.T, r *Rig, d *Daemon, mode string) {
