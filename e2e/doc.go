@@ -1,7 +1,8 @@
 // Package e2e holds xdpdns's end-to-end tests: the real xdpdnsd and
-// xdpdnsctl binaries, a pair of network namespaces joined by a veth pair
-// (with an 802.1Q VLAN on top), native XDP on the server's veth, and
-// dig, kdig, dnsperf and a Go client in the client namespace.
+// xdpdnsctl binaries, a pair of network namespaces joined by a veth pair,
+// the XDP program on the server's veth (native and generic mode), and
+// dig, kdig, dnsperf, a Go client and 802.1Q-tagged frames from a packet
+// socket in the client namespace (the kernel here has no VLAN devices).
 //
 // The tests need root (CAP_SYS_ADMIN for namespaces, CAP_BPF and
 // CAP_NET_ADMIN for XDP) and skip without it. Every namespace, process
