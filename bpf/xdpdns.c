@@ -507,6 +507,31 @@ static __always_inline __u64 payload_csum(struct scratch *s, __u32 len, __u64 se
 	return seed;
 }
 
+/* grow_head makes the frame delta bytes longer at the front when there is
+ * no room at the tail (native XDP on veth often gives frames without
+ * tailroom; the headroom is XDP_PACKET_HEADROOM), moving the L2-L4
+ * headers to the new start so the DNS payload keeps its offset. */
+static __always_inline int grow_head(struct xdp_md *ctx, const struct query *q, int delta)
+{
+	__u8 hdr[XDPDNS_MAX_HDRS];
+	__u32 n = q->dns_off;
+
+	if (delta <= 0 || delta > XDPDNS_MAX_HEAD_GROW || n >= XDPDNS_MAX_HDRS)
+		return -1;
+	/* Keep the mask where the verifier sees it (n is read from a map). */
+	asm volatile("" : "+r"(n));
+	n &= XDPDNS_MAX_HDRS - 1;
+	if (n < sizeof(struct ethhdr))
+		return -1;
+	if (bpf_xdp_load_bytes(ctx, 0, hdr, n))
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, -delta))
+		return -1;
+	if (bpf_xdp_store_bytes(ctx, 0, hdr, n))
+		return -1;
+	return 0;
+}
+
 /* send rewrites the frame around the reply of len bytes built in the
  * scratch buffer: size, addresses, ports, lengths and checksums. */
 static __always_inline int send(struct xdp_md *ctx, struct scratch *s, const struct query *q,
@@ -531,7 +556,7 @@ static __always_inline int send(struct xdp_md *ctx, struct scratch *s, const str
 		return pass(CNT_PASS_TAIL);
 	*(__u32 *)&s->buf[len] = 0;
 	delta = (int)(q->dns_off + len) - (int)frame;
-	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+	if (delta && bpf_xdp_adjust_tail(ctx, delta) && grow_head(ctx, q, delta))
 		return pass(CNT_PASS_TAIL);
 	if (bpf_xdp_store_bytes(ctx, q->dns_off, s->buf, len))
 		return XDP_ABORTED;

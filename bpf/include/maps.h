@@ -16,6 +16,11 @@
 #define XDPDNS_BUF_SIZE 2048
 /* Slack after the buffer so fixed-size copies at bounded offsets fit. */
 #define XDPDNS_BUF_SLACK 64
+/* Bound (a power of two) on the Ethernet + VLAN + IP + UDP headers moved
+ * when a reply grows at the front (at most 14 + 2 * 4 + 40 + 8). */
+#define XDPDNS_MAX_HDRS 128
+/* Most bytes a reply may grow at the front (XDP_PACKET_HEADROOM). */
+#define XDPDNS_MAX_HEAD_GROW 256
 /* Longest DNS query payload read into the scratch buffer. */
 #define XDPDNS_MAX_QUERY 512
 
