@@ -1,0 +1,550 @@
+//go:build linux
+
+// Package xdp measures the XDP program (bpf/, loaded by loader/) in the
+// kernel through BPF_PROG_TEST_RUN, answer class by answer class, beside
+// a bare swap-and-XDP_TX reflector and an empty program measured in the
+// same run; and the zone compiler and loader at TLD scale (scale.go).
+//
+// The XDP program rewrites its packet in place, so a repeated test run
+// would see its own reply: every input runs once (repeat 1), over many
+// inputs. Two clocks are read: the kernel's BPF statistics (run_time_ns /
+// run_cnt of the program, enabled with BPF_ENABLE_STATS) and the duration
+// BPF_PROG_TEST_RUN returns. Both include the cost of the timing itself,
+// which the empty program shows.
+package xdp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/render"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// Target is one zone compiled, loaded into its own instance of the XDP
+// program and swapped in.
+type Target struct {
+	Name    string // "unsigned", "nsec3"
+	Engine  *engine.Engine
+	Image   *render.Image
+	Loader  *loader.Loader
+	Records int
+}
+
+// LoadTarget loads the zone file (origin tld.), compiles it and loads it
+// into a fresh instance of the XDP program (port 53, any address, the
+// engine's EDNS size).
+func LoadTarget(name, path string) (*Target, error) {
+	z, err := zone.LoadFile(Origin, path, zone.Options{})
+	if err != nil {
+		return nil, err
+	}
+	set, err := zone.NewSet(z)
+	if err != nil {
+		return nil, err
+	}
+	e := engine.New(engine.Config{}, set)
+	img, err := render.Compile(e)
+	if err != nil {
+		return nil, err
+	}
+	l, err := LoadProgram(e)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := l.Swap(loader.FromRender(img)); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return &Target{Name: name, Engine: e, Image: img, Loader: l}, nil
+}
+
+// LoadProgram loads the XDP program configured like e (port 53, any
+// destination address), unattached.
+func LoadProgram(e *engine.Engine) (*loader.Loader, error) {
+	l, err := loader.Load(loader.Options{Ports: []uint16{53}, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID})
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("%+v", ve)
+		}
+		return nil, err
+	}
+	return l, nil
+}
+
+// Close releases the program and its maps.
+func (t *Target) Close() {
+	if t != nil && t.Loader != nil {
+		t.Loader.Close()
+	}
+}
+
+// Class is one answer class: a set of query frames that all get the same
+// kind of answer from one target.
+type Class struct {
+	Name, Desc string
+	Target     *Target
+	Frames     [][]byte // Ethernet/IPv4/UDP query frames
+	Verdict    uint32   // XDPTX: every frame must be answered, as the engine does; XDPPass: passed
+	PassReason string   // for XDPPass classes: the program's pass counter that counted them (set by Verify)
+}
+
+// Query describes one DNS query.
+type Query struct {
+	Name  string
+	Type  uint16
+	DO    bool
+	EDNS  bool
+	ID    uint16
+	Class uint16 // 0: IN
+}
+
+// Pack returns the query's DNS message (RD set, EDNS 1232 when EDNS).
+func (q Query) Pack() []byte {
+	m := new(dns.Msg)
+	m.Id = q.ID
+	m.RecursionDesired = true
+	cl := q.Class
+	if cl == 0 {
+		cl = dns.ClassINET
+	}
+	m.Question = []dns.Question{{Name: q.Name, Qtype: q.Type, Qclass: cl}}
+	if q.EDNS {
+		m.SetEdns0(1232, q.DO)
+	}
+	p, err := m.Pack()
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+var (
+	macClient = []byte{0x02, 0, 0, 0, 0, 0x02}
+	macServer = []byte{0x02, 0, 0, 0, 0, 0x01}
+	ipClient  = []byte{198, 18, 0, 2}
+	ipServer  = []byte{198, 18, 0, 1}
+)
+
+// Frame wraps a DNS payload in Ethernet, IPv4 (198.18.0.2 → 198.18.0.1)
+// and UDP (40000 → 53) headers with valid checksums.
+func Frame(payload []byte) []byte {
+	b := make([]byte, HeaderLen+len(payload))
+	copy(b[0:], macServer)
+	copy(b[6:], macClient)
+	binary.BigEndian.PutUint16(b[12:], 0x0800)
+	ip := b[ethLen : ethLen+ipv4Len]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(ipv4Len+udpLen+len(payload)))
+	binary.BigEndian.PutUint16(ip[4:], 0x1234)
+	ip[8] = 63
+	ip[9] = 17
+	copy(ip[12:], ipClient)
+	copy(ip[16:], ipServer)
+	binary.BigEndian.PutUint16(ip[10:], ^fold(sum16(ip, 0)))
+	udp := b[ethLen+ipv4Len:]
+	binary.BigEndian.PutUint16(udp[0:], 40000)
+	binary.BigEndian.PutUint16(udp[2:], 53)
+	binary.BigEndian.PutUint16(udp[4:], uint16(udpLen+len(payload)))
+	copy(udp[8:], payload)
+	s := sum16(ipClient, 0)
+	s = sum16(ipServer, s)
+	s += 17 + uint32(len(udp))
+	c := ^fold(sum16(udp, s))
+	if c == 0 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(udp[6:], c)
+	return b
+}
+
+func sum16(b []byte, s uint32) uint32 {
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	return s
+}
+
+func fold(s uint32) uint16 {
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return uint16(s)
+}
+
+// Setup is everything one measurement run needs.
+type Setup struct {
+	Delegations     int
+	Unsigned, NSEC3 *Target
+	Reflector       *ebpf.Program
+	Empty           *ebpf.Program
+	Classes         []*Class
+	Timings         []Timing // how long setting up took, step by step
+	dir             string
+	stats           io.Closer
+}
+
+// Timing is one set-up step and its wall time.
+type Timing struct {
+	Step string
+	D    time.Duration
+}
+
+// SetupOptions configure NewSetup.
+type SetupOptions struct {
+	Delegations int // delegations in tld. (default 100000)
+	Queries     int // frames per class (default 10000)
+	Seed        uint64
+	NoSigned    bool // skip the NSEC3-signed zone (and its classes)
+}
+
+// NewSetup generates the zone (and its NSEC3-signed copy), compiles and
+// loads both, loads the reflector and the empty program, builds the
+// query frames of every class and enables kernel BPF statistics. Close
+// releases everything.
+func NewSetup(o SetupOptions) (_ *Setup, err error) {
+	if o.Delegations <= 0 {
+		o.Delegations = 100000
+	}
+	if o.Queries <= 0 {
+		o.Queries = 10000
+	}
+	s := &Setup{Delegations: o.Delegations}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	step := func(name string, f func() error) error {
+		t0 := time.Now()
+		if err := f(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		s.Timings = append(s.Timings, Timing{name, time.Since(t0)})
+		return nil
+	}
+	if s.dir, err = os.MkdirTemp("", "xdpbench-"); err != nil {
+		return nil, err
+	}
+	var plain, signed string
+	if err = step("generate zone", func() (err error) { plain, err = WriteZoneFile(s.dir, o.Delegations); return }); err != nil {
+		return nil, err
+	}
+	if err = step("compile+load unsigned", func() (err error) { s.Unsigned, err = LoadTarget("unsigned", plain); return }); err != nil {
+		return nil, err
+	}
+	if !o.NoSigned {
+		if err = step("sign (dnssec-signzone)", func() (err error) { signed, err = SignZone(s.dir, plain); return }); err != nil {
+			return nil, err
+		}
+		if err = step("compile+load nsec3", func() (err error) { s.NSEC3, err = LoadTarget("nsec3", signed); return }); err != nil {
+			return nil, err
+		}
+	}
+	if s.Reflector, err = ebpf.NewProgram(ReflectorSpec()); err != nil {
+		return nil, fmt.Errorf("loading the reflector: %w", err)
+	}
+	if s.Empty, err = ebpf.NewProgram(EmptySpec()); err != nil {
+		return nil, fmt.Errorf("loading the empty program: %w", err)
+	}
+	s.Classes = s.classes(o)
+	if s.stats, err = ebpf.EnableStats(unix.BPF_STATS_RUN_TIME); err != nil {
+		return nil, fmt.Errorf("enabling BPF statistics: %w", err)
+	}
+	return s, nil
+}
+
+// Close releases the programs, maps, statistics and temporary files.
+func (s *Setup) Close() {
+	if s.stats != nil {
+		s.stats.Close()
+	}
+	s.Unsigned.Close()
+	s.NSEC3.Close()
+	for _, p := range []*ebpf.Program{s.Reflector, s.Empty} {
+		if p != nil {
+			p.Close()
+		}
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+}
+
+func (s *Setup) classes(o SetupOptions) []*Class {
+	rng := rand.New(rand.NewPCG(o.Seed, 0x78647062))
+	n := o.Delegations
+	mk := func(name, desc string, t *Target, verdict uint32, gen func(i int) Query) *Class {
+		c := &Class{Name: name, Desc: desc, Target: t, Verdict: verdict}
+		for i := range o.Queries {
+			q := gen(i)
+			q.ID = uint16(i)
+			c.Frames = append(c.Frames, Frame(q.Pack()))
+		}
+		return c
+	}
+	referral := func(i int) Query {
+		return Query{Name: fmt.Sprintf("www.d%d.%s", rng.IntN(n), Origin), Type: dns.TypeA, EDNS: true}
+	}
+	nx := func(i int) Query {
+		return Query{Name: fmt.Sprintf("nx%012x.%s", rng.Uint64()&0xffffffffffff, Origin), Type: dns.TypeA, EDNS: true}
+	}
+	cs := []*Class{
+		mk("exact-A", "`hostK.nic.tld. A` (authoritative answer, unsigned zone)", s.Unsigned, XDPTX, func(i int) Query {
+			return Query{Name: fmt.Sprintf("host%d.nic.%s", rng.IntN(ApexHosts), Origin), Type: dns.TypeA, EDNS: true}
+		}),
+		mk("referral", "`www.dK.tld. A`, random K (referral, unsigned zone, glue for 10%)", s.Unsigned, XDPTX, referral),
+		mk("nxdomain", "`nxXXXXXXXXXXXX.tld. A`, DO=0 (NXDOMAIN, SOA in authority)", s.Unsigned, XDPTX, nx),
+		// The same name every time: the maps' entries stay in the CPU
+		// caches, so the difference to "referral" is the cost of memory.
+		mk("referral-hot", "`www.d1.tld. A` every time (one referral, its map entries cached: referral minus cache misses)", s.Unsigned, XDPTX, func(i int) Query {
+			return Query{Name: "www.d1." + Origin, Type: dns.TypeA, EDNS: true}
+		}),
+	}
+	if s.NSEC3 != nil {
+		cs = append(cs,
+			mk("do-referral-ds", "`www.dK.tld. A`, K%5 == 0, DO=1, NSEC3-signed zone (referral with DS and its RRSIG)", s.NSEC3, XDPTX, func(i int) Query {
+				return Query{Name: fmt.Sprintf("www.d%d.%s", dsEvery*rng.IntN(max(n/dsEvery, 1)), Origin), Type: dns.TypeA, EDNS: true, DO: true}
+			}),
+			// The NSEC3 proofs of an NXDOMAIN depend on the hash of the
+			// qname's next closer name: not precomputed, passed up.
+			mk("do-nxdomain-nsec3", "`nxXXXXXXXXXXXX.tld. A`, DO=1, NSEC3-signed zone (NSEC3 proofs depend on the qname: passed to userspace)", s.NSEC3, XDPPass, func(i int) Query {
+				q := nx(i)
+				q.DO = true
+				return q
+			}),
+		)
+	}
+	cs = append(cs, mk("pass-any", "`www.dK.tld. ANY` (parsed, hashed, then XDP_PASS: the cost of getting to a template)", s.Unsigned, XDPPass, func(i int) Query {
+		q := referral(i)
+		q.Type = dns.TypeANY
+		return q
+	}))
+	return cs
+}
+
+// Verify runs every frame of every class once through its XDP program
+// and checks the verdict and, for XDP_TX, that the frame is the query's
+// turned around and that the DNS payload equals engine.Respond's reply.
+// It also checks the reflector on one frame.
+func (s *Setup) Verify() error {
+	out := make([]byte, 4096)
+	for _, c := range s.Classes {
+		before, err := c.Target.Loader.Counters()
+		if err != nil {
+			return err
+		}
+		for i, f := range c.Frames {
+			opts := &ebpf.RunOptions{Data: f, DataOut: out}
+			v, err := c.Target.Loader.Program().Run(opts)
+			if err != nil {
+				return fmt.Errorf("%s: frame %d: %w", c.Name, i, err)
+			}
+			if v != c.Verdict {
+				return fmt.Errorf("%s: frame %d: verdict %d, want %d", c.Name, i, v, c.Verdict)
+			}
+			if v != XDPTX {
+				continue
+			}
+			if err := checkReply(c.Target.Engine, f, opts.DataOut); err != nil {
+				return fmt.Errorf("%s: frame %d: %w", c.Name, i, err)
+			}
+		}
+		if c.Verdict == XDPPass {
+			after, err := c.Target.Loader.Counters()
+			if err != nil {
+				return err
+			}
+			for k, v := range after {
+				if strings.HasPrefix(k, "pass.") && v-before[k] == uint64(len(c.Frames)) {
+					c.PassReason = k
+				}
+			}
+		}
+	}
+	f := s.Classes[0].Frames[0]
+	opts := &ebpf.RunOptions{Data: f, DataOut: out}
+	v, err := s.Reflector.Run(opts)
+	if err != nil {
+		return fmt.Errorf("reflector: %w", err)
+	}
+	r := opts.DataOut
+	if v != XDPTX || len(r) != len(f) || string(r[0:6]) != string(f[6:12]) || string(r[26:30]) != string(f[30:34]) ||
+		string(r[34:36]) != string(f[36:38]) || string(r[42:]) != string(f[42:]) {
+		return fmt.Errorf("reflector: verdict %d, frame not turned around", v)
+	}
+	return nil
+}
+
+// checkReply checks that out is the reply frame to the query frame in:
+// addresses and ports swapped, lengths consistent, and the DNS payload
+// equal to the engine's reply.
+func checkReply(e *engine.Engine, in, out []byte) error {
+	if len(out) < HeaderLen {
+		return fmt.Errorf("reply of %d bytes", len(out))
+	}
+	if string(out[0:6]) != string(in[6:12]) || string(out[6:12]) != string(in[0:6]) {
+		return fmt.Errorf("MACs not swapped")
+	}
+	if string(out[26:30]) != string(in[30:34]) || string(out[30:34]) != string(in[26:30]) ||
+		string(out[34:36]) != string(in[36:38]) || string(out[36:38]) != string(in[34:36]) {
+		return fmt.Errorf("addresses or ports not swapped")
+	}
+	if int(binary.BigEndian.Uint16(out[38:])) != len(out)-ethLen-ipv4Len {
+		return fmt.Errorf("UDP length %d for %d bytes", binary.BigEndian.Uint16(out[38:]), len(out)-ethLen-ipv4Len)
+	}
+	want := e.Respond(nil, in[HeaderLen:], false)
+	if string(out[HeaderLen:]) != string(want) {
+		return fmt.Errorf("reply differs from the engine's (%d vs %d bytes)", len(out)-HeaderLen, len(want))
+	}
+	return nil
+}
+
+// Result is one class's figures: medians over rounds of the per-round
+// mean, in ns per run.
+type Result struct {
+	Class *Class
+	// Kernel BPF statistics (run_time_ns / run_cnt), repeat 1 per frame.
+	XDPStats, ReflStats, EmptyStats float64
+	// BPF_PROG_TEST_RUN's duration, repeat 1 per frame.
+	XDPRun, ReflRun, EmptyRun float64
+	// BPF_PROG_TEST_RUN's duration with repeat = Repeat on one frame
+	// (valid for the reflector and the empty program only).
+	ReflRepeat, EmptyRepeat float64
+	// Lowest and highest per-round xdpdns and reflector figures (stats).
+	XDPStatsRange, ReflStatsRange [2]float64
+	Rounds                        int
+}
+
+// Ratio is xdpdns over the reflector by the BPF statistics.
+func (r Result) Ratio() float64 { return r.XDPStats / r.ReflStats }
+
+// RatioRun is xdpdns over the reflector by the test-run duration.
+func (r Result) RatioRun() float64 { return r.XDPRun / r.ReflRun }
+
+// MeasureOptions configure Measure.
+type MeasureOptions struct {
+	Rounds int // default 5
+	Repeat int // repeat of the reflector's repeated runs (default 10000)
+}
+
+// Measure runs, round after round, every class: each frame once through
+// the class's XDP program, the reflector and the empty program in turn
+// (the order rotating from frame to frame), reading each program's BPF
+// statistics before and after; then the reflector and the empty program
+// with repeat on the class's first frame. It reports the medians.
+func (s *Setup) Measure(o MeasureOptions) ([]Result, error) {
+	if o.Rounds <= 0 {
+		o.Rounds = 5
+	}
+	if o.Repeat <= 0 {
+		o.Repeat = 10000
+	}
+	type sample struct{ stats, run [3]float64 }
+	samples := make([][]sample, len(s.Classes))
+	reflRep := make([][]float64, len(s.Classes))
+	emptyRep := make([][]float64, len(s.Classes))
+	for r := 0; r < o.Rounds; r++ {
+		for ci, c := range s.Classes {
+			progs := [3]*ebpf.Program{c.Target.Loader.Program(), s.Reflector, s.Empty}
+			var before, after [3]*ebpf.ProgramStats
+			var err error
+			for j, p := range progs {
+				if before[j], err = p.Stats(); err != nil {
+					return nil, err
+				}
+			}
+			var sum [3]time.Duration
+			for i, f := range c.Frames {
+				for k := range 3 {
+					j := (i + k) % 3
+					_, d, err := progs[j].Benchmark(f, 1, nil)
+					if err != nil {
+						return nil, fmt.Errorf("%s: %w", c.Name, err)
+					}
+					sum[j] += d
+				}
+			}
+			for j, p := range progs {
+				if after[j], err = p.Stats(); err != nil {
+					return nil, err
+				}
+			}
+			var sm sample
+			for j := range 3 {
+				cnt := after[j].RunCount - before[j].RunCount
+				if cnt != uint64(len(c.Frames)) {
+					return nil, fmt.Errorf("%s: program %d ran %d times, want %d (attached somewhere?)", c.Name, j, cnt, len(c.Frames))
+				}
+				sm.stats[j] = float64(after[j].Runtime-before[j].Runtime) / float64(cnt)
+				sm.run[j] = float64(sum[j]) / float64(len(c.Frames))
+			}
+			samples[ci] = append(samples[ci], sm)
+			_, d, err := s.Reflector.Benchmark(c.Frames[0], o.Repeat, nil)
+			if err != nil {
+				return nil, err
+			}
+			reflRep[ci] = append(reflRep[ci], float64(d))
+			if _, d, err = s.Empty.Benchmark(c.Frames[0], o.Repeat, nil); err != nil {
+				return nil, err
+			}
+			emptyRep[ci] = append(emptyRep[ci], float64(d))
+		}
+	}
+	var res []Result
+	for ci, c := range s.Classes {
+		col := func(f func(sample) float64) []float64 {
+			var v []float64
+			for _, sm := range samples[ci] {
+				v = append(v, f(sm))
+			}
+			return v
+		}
+		xs := col(func(sm sample) float64 { return sm.stats[0] })
+		rs := col(func(sm sample) float64 { return sm.stats[1] })
+		res = append(res, Result{
+			Class:          c,
+			XDPStats:       median(xs),
+			ReflStats:      median(rs),
+			EmptyStats:     median(col(func(sm sample) float64 { return sm.stats[2] })),
+			XDPRun:         median(col(func(sm sample) float64 { return sm.run[0] })),
+			ReflRun:        median(col(func(sm sample) float64 { return sm.run[1] })),
+			EmptyRun:       median(col(func(sm sample) float64 { return sm.run[2] })),
+			ReflRepeat:     median(reflRep[ci]),
+			EmptyRepeat:    median(emptyRep[ci]),
+			XDPStatsRange:  [2]float64{slices.Min(xs), slices.Max(xs)},
+			ReflStatsRange: [2]float64{slices.Min(rs), slices.Max(rs)},
+			Rounds:         o.Rounds,
+		})
+	}
+	return res, nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
