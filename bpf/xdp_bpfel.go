@@ -79,6 +79,7 @@ type XdpNameVal struct {
 	_            structs.HostLayout
 	ExactDefault [2]uint32
 	BelowDefault [2]uint32
+	Flags        uint32
 }
 
 type XdpScratch struct {
@@ -123,6 +124,7 @@ type XdpScratch struct {
 	BtfTypes struct {
 		_   structs.HostLayout
 		Nv  XdpNameVal
+		_   [4]byte
 		Ak  XdpAnswerKey
 		Av  XdpAnswerVal
 		T   XdpTmpl

@@ -390,6 +390,8 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 			break;
 		nv = v;
 		found = i;
+		if (v->flags & XDPDNS_NF_LEAF)
+			break; /* nothing below: no lookup that would miss */
 	}
 	if (!nv) {
 		*reason = CNT_PASS_NOZONE;
@@ -399,9 +401,12 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 	ak.h2 = s->hash[found].h2;
 	ak.qtype = q->qtype;
 	ak.mode = found == q->nlabels ? XDPDNS_MODE_EXACT : XDPDNS_MODE_BELOW;
-	av = bpf_map_lookup_elem(amap, &ak);
-	if (av)
-		return q->dobit ? av->tmpl[1] : av->tmpl[0];
+	if (nv->flags &
+	    (ak.mode == XDPDNS_MODE_EXACT ? XDPDNS_NF_EXACT_TYPED : XDPDNS_NF_BELOW_TYPED)) {
+		av = bpf_map_lookup_elem(amap, &ak);
+		if (av)
+			return q->dobit ? av->tmpl[1] : av->tmpl[0];
+	}
 	if (ak.mode == XDPDNS_MODE_EXACT)
 		return q->dobit ? nv->exact_default[1] : nv->exact_default[0];
 	return q->dobit ? nv->below_default[1] : nv->below_default[0];

@@ -13,7 +13,7 @@ func FromRender(img *render.Image) *Image {
 	out := &Image{}
 	for h, e := range img.Names {
 		out.NameKeys = append(out.NameKeys, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
-		out.NameVals = append(out.NameVals, bpf.XdpNameVal{ExactDefault: e.ExactDefault, BelowDefault: e.BelowDefault})
+		out.NameVals = append(out.NameVals, bpf.XdpNameVal{ExactDefault: e.ExactDefault, BelowDefault: e.BelowDefault, Flags: e.Flags})
 	}
 	for k, v := range img.Answers {
 		out.AnswerKeys = append(out.AnswerKeys, bpf.XdpAnswerKey{H1: k.Name.H1, H2: k.Name.H2, Qtype: k.QType, Mode: k.Mode})

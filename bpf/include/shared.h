@@ -39,7 +39,13 @@ struct name_key {
 struct name_val {
 	__u32 exact_default[2]; /* qname == this name, qtype not in answers */
 	__u32 below_default[2]; /* qname strictly below this name */
+	__u32 flags;            /* XDPDNS_NF_* */
 };
+
+/* name_val.flags: which lookups the walk can skip. */
+#define XDPDNS_NF_EXACT_TYPED 0x1 /* answers has exact-mode entries for the name */
+#define XDPDNS_NF_BELOW_TYPED 0x2 /* answers has below-mode entries for the name */
+#define XDPDNS_NF_LEAF        0x4 /* no name below this one: stop the walk here */
 
 /* answers: per-qtype templates that differ from the name's default. */
 struct answer_key {

@@ -87,9 +87,18 @@ func Compile(e *engine.Engine) (*Image, error) {
 	for _, z := range c.set.Zones() {
 		c.hasSigs(z)
 	}
+	// Names with a name below them: the walk may not stop there.
+	parents := make(map[string]bool, len(specs))
+	for _, k := range keys {
+		if p := wire.Parent([]byte(k)); len(p) < len(k) {
+			parents[string(p)] = true
+		}
+	}
 	c.parallel(len(keys), func(i int) *nameResult {
 		sp := specs[keys[i]]
-		return c.renderName(HashName(sp.lower), sp)
+		r := c.renderName(HashName(sp.lower), sp)
+		r.parent = parents[keys[i]]
+		return r
 	})
 	// The program walks the query name's suffixes from the root down and
 	// stops at the first unknown one, so every ancestor of a zone apex
@@ -226,6 +235,7 @@ type typedResult struct {
 // nameResult holds every rendering of one name, made in parallel and
 // stored (deduplicated, numbered) in name order afterwards.
 type nameResult struct {
+	parent        bool // some other name lies below this one
 	h             NameHash
 	exact, below  [2]slot
 	typed         []typedResult
@@ -295,7 +305,6 @@ func (c *compiler) store(r *nameResult) {
 		entry.ExactDefault[do] = c.addSlot(r.exact[do])
 		entry.BelowDefault[do] = c.addSlot(r.below[do])
 	}
-	c.img.Names[r.h] = entry
 	for _, tr := range r.typed {
 		ids := [2]uint32{c.addSlot(tr.s[0]), c.addSlot(tr.s[1])}
 		def := entry.ExactDefault
@@ -304,8 +313,17 @@ func (c *compiler) store(r *nameResult) {
 		}
 		if ids != def {
 			c.img.Answers[AnswerKey{Name: r.h, QType: tr.qtype, Mode: tr.mode}] = ids
+			if tr.mode == ModeBelow {
+				entry.Flags |= NameBelowTyped
+			} else {
+				entry.Flags |= NameExactTyped
+			}
 		}
 	}
+	if !r.parent {
+		entry.Flags |= NameLeaf
+	}
+	c.img.Names[r.h] = entry
 }
 
 func (c *compiler) addSlot(s slot) uint32 {

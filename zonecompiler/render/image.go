@@ -44,7 +44,15 @@ type Template struct {
 type NameEntry struct {
 	ExactDefault [2]uint32 // by DO bit
 	BelowDefault [2]uint32
+	Flags        uint32 // NameExactTyped | NameBelowTyped | NameLeaf
 }
+
+// NameEntry flags (XDPDNS_NF_*): which lookups the program can skip.
+const (
+	NameExactTyped = 0x1 // Answers has exact-mode entries for the name
+	NameBelowTyped = 0x2 // Answers has below-mode entries for the name
+	NameLeaf       = 0x4 // no name below it: the walk stops there
+)
 
 // AnswerKey selects a per-type template.
 type AnswerKey struct {

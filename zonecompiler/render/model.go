@@ -132,10 +132,14 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 		hs := SuffixHashes(lower, nil)
 		found := -1
 		for i, h := range hs {
-			if _, ok := m.Image.Names[h]; !ok {
+			e, ok := m.Image.Names[h]
+			if !ok {
 				break
 			}
 			found = i
+			if e.Flags&NameLeaf != 0 {
+				break
+			}
 		}
 		if found < 0 {
 			return nil, ReasonNoZone
@@ -145,7 +149,11 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 		if found == len(hs)-1 {
 			mode = ModeExact
 		}
-		if ids, ok := m.Image.Answers[AnswerKey{Name: n, QType: qtype, Mode: mode}]; ok {
+		typed := uint32(NameBelowTyped)
+		if mode == ModeExact {
+			typed = NameExactTyped
+		}
+		if ids, ok := m.Image.Answers[AnswerKey{Name: n, QType: qtype, Mode: mode}]; ok && m.Image.Names[n].Flags&typed != 0 {
 			id = ids[d]
 		} else if mode == ModeExact {
 			id = m.Image.Names[n].ExactDefault[d]
