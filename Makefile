@@ -18,7 +18,7 @@ TEST_PKGS  := nsd knot knot-dnsutils bind9-dnsutils bind9-utils ldnsutils unboun
               clang llvm libbpf-dev clang-format-14
 RUN_PKGS   := bind9-dnsutils
 
-.PHONY: all build run test deps deps-run check fuzz bench clean
+.PHONY: all build run test deps deps-run check fuzz bench bench-scale clean
 
 all: build
 
@@ -81,8 +81,16 @@ test: deps check
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz
 
+# bench: userspace dnsperf runs against NSD and Knot, then the XDP program's
+# kernel-measured cost per answer class beside a bare reflector.
 bench: deps build
 	bench/run.sh
+	$(GO) run ./bench/cmd/xdpbench -results bench/RESULTS.md
+
+# bench-scale: 1M-delegation zones (unsigned and NSEC3): compile and load
+# time, map memory, XDP coverage of a TLD mix (needs ~9 GB of memory).
+bench-scale: deps
+	$(GO) run ./bench/cmd/xdpbench -scale -results bench/RESULTS.md
 
 clean:
 	rm -rf $(BIN)
