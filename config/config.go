@@ -77,6 +77,32 @@ type Config struct {
 	// XDP lists the interfaces to attach the XDP hot path to; empty
 	// serves from userspace only.
 	XDP []XDPAttach
+
+	// BGPASN is the local AS number; non-zero (like any BGP or anycast
+	// setting) turns on the BGP speaker and the health monitor.
+	BGPASN uint32
+	// BGPRouterID is the BGP router ID (an IPv4 address).
+	BGPRouterID netip.Addr
+	// BGPListenPort is the port BGP peers may connect to: 0 for the
+	// speaker's default (179), -1 for none.
+	BGPListenPort int32
+	// BGPPeers lists the BGP neighbours.
+	BGPPeers []BGPPeer
+	// AnycastPrefixes lists the routes announced while healthy.
+	AnycastPrefixes []AnycastPrefix
+	// AnycastInterface is the interface AnycastAddresses are put on.
+	AnycastInterface string
+	// AnycastAddresses lists the service addresses configured on
+	// AnycastInterface.
+	AnycastAddresses []netip.Prefix
+	// HealthInterval, HealthRise and HealthFall configure the health
+	// monitor (health.Config); zero takes its defaults.
+	HealthInterval time.Duration
+	HealthRise     int
+	HealthFall     int
+	// DrainTime is how long the daemon keeps answering after withdrawing
+	// its routes at shutdown.
+	DrainTime time.Duration
 }
 
 // Default returns a configuration with every default filled in except
@@ -91,6 +117,7 @@ func Default() *Config {
 		TCPMaxConns:     DefaultTCPMaxConns,
 		ExpiryWarning:   zone.DefaultExpiryWarning,
 		Control:         DefaultControl,
+		DrainTime:       DefaultDrainTime,
 	}
 }
 
@@ -128,6 +155,9 @@ func (c *Config) Finish() error {
 			return fmt.Errorf("xdp interface %s given twice", x.Iface)
 		}
 		seen[x.Iface] = true
+	}
+	if err := c.finishAnycast(); err != nil {
+		return err
 	}
 	if c.Control != "" {
 		if err := CheckControl(c.Control); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -239,6 +240,68 @@ var keys = map[string]key{
 	"tcp-max-conns": {single: true, min: 1, max: 1, usage: "want a number", apply: func(p *parser, a []string) (err error) {
 		p.c.TCPMaxConns, err = ParseMaxConns(a[0])
 		return err
+	}},
+	"bgp-asn": {single: true, min: 1, max: 1, usage: "want an AS number", apply: func(p *parser, a []string) (err error) {
+		p.c.BGPASN, err = ParseASN(a[0])
+		return err
+	}},
+	"bgp-router-id": {single: true, min: 1, max: 1, usage: "want an IPv4 address", apply: func(p *parser, a []string) (err error) {
+		p.c.BGPRouterID, err = ParseRouterID(a[0])
+		return err
+	}},
+	"bgp-listen-port": {single: true, min: 1, max: 1, usage: "want a port, or -1", apply: func(p *parser, a []string) (err error) {
+		p.c.BGPListenPort, err = ParseBGPListenPort(a[0])
+		return err
+	}},
+	"bgp-peer": {min: 3, max: -1, usage: "want ADDR asn N [port P] [hold D] [keepalive D] [passive] [multihop TTL] [password X]", apply: func(p *parser, a []string) error {
+		peer, err := ParseBGPPeer(a)
+		if err != nil {
+			return fmt.Errorf("bgp-peer: %w", err)
+		}
+		p.c.BGPPeers = append(p.c.BGPPeers, peer)
+		return nil
+	}},
+	"anycast-prefix": {min: 3, max: -1, usage: "want PREFIX next-hop ADDR [community A:B]... [large-community A:B:C]... [med N] [prepend N]", apply: func(p *parser, a []string) error {
+		pfx, err := ParseAnycastPrefix(a)
+		if err != nil {
+			return fmt.Errorf("anycast-prefix: %w", err)
+		}
+		p.c.AnycastPrefixes = append(p.c.AnycastPrefixes, pfx)
+		return nil
+	}},
+	"anycast-interface": {single: true, min: 1, max: 1, usage: "want an interface name", apply: func(p *parser, a []string) error {
+		if err := checkIfaceName(a[0]); err != nil {
+			return fmt.Errorf("anycast-interface: %w", err)
+		}
+		p.c.AnycastInterface = a[0]
+		return nil
+	}},
+	"anycast-address": {min: 1, max: -1, usage: "want one or more ADDR/LEN", apply: func(p *parser, a []string) error {
+		for _, s := range a {
+			pfx, err := netip.ParsePrefix(s)
+			if err != nil {
+				return fmt.Errorf("anycast-address %q: want ADDR/LEN: %w", s, err)
+			}
+			p.c.AnycastAddresses = append(p.c.AnycastAddresses, pfx)
+		}
+		return nil
+	}},
+	"health-interval": durationKey(func(c *Config) *time.Duration { return &c.HealthInterval }),
+	"health-rise": {single: true, min: 1, max: 1, usage: "want a number of rounds", apply: func(p *parser, a []string) (err error) {
+		p.c.HealthRise, err = ParseHealthCount(a[0])
+		return err
+	}},
+	"health-fall": {single: true, min: 1, max: 1, usage: "want a number of rounds", apply: func(p *parser, a []string) (err error) {
+		p.c.HealthFall, err = ParseHealthCount(a[0])
+		return err
+	}},
+	"drain-time": {single: true, min: 1, max: 1, usage: "want a duration such as 5s, or 0", apply: func(p *parser, a []string) error {
+		d, err := time.ParseDuration(a[0])
+		if err != nil || d < 0 {
+			return fmt.Errorf("drain-time %q: want a duration such as 5s, or 0", a[0])
+		}
+		p.c.DrainTime = d
+		return nil
 	}},
 }
 

@@ -93,6 +93,18 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	add("expiry-warning", "expiry-warning", "warn of signatures expiring within `DURATION`")
 	add("control", "control", "control socket `PATH` for xdpdnsctl (default "+config.DefaultControl+`; "" disables)`)
 	add("xdp", "xdp", "attach the XDP hot path to `IFACE[:native|generic|auto]` (repeatable)")
+	fields := func(s string) ([]string, error) { return strings.Fields(s), nil }
+	add("bgp-asn", "bgp-asn", "local BGP `ASN` (turns on BGP and health checks)")
+	add("bgp-router-id", "bgp-router-id", "BGP router ID, an `IPv4` address")
+	add("bgp-listen-port", "bgp-listen-port", "BGP listen `PORT` (-1: do not listen)")
+	add("bgp-peer", "bgp-peer", "BGP peer `\"ADDR asn N [port P] [hold D] [keepalive D] [passive] [multihop TTL] [password X]\"` (repeatable)").split = fields
+	add("anycast-prefix", "anycast-prefix", "announce `\"PREFIX next-hop ADDR [community A:B]... [large-community A:B:C]... [med N] [prepend N]\"` while healthy (repeatable)").split = fields
+	add("anycast-interface", "anycast-interface", "interface `NAME` carrying the anycast service addresses")
+	add("anycast-address", "anycast-address", "anycast service address `ADDR/LEN` (repeatable)")
+	add("health-interval", "health-interval", "time between health check rounds, `DURATION`")
+	add("health-rise", "health-rise", "passing rounds before announcing, `N`")
+	add("health-fall", "health-fall", "failing rounds before withdrawing, `N`")
+	add("drain-time", "drain-time", "keep answering for `DURATION` after withdrawing at shutdown")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
