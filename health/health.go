@@ -43,6 +43,10 @@ type Config struct {
 	// OnChange, if set, is called (from the Monitor's goroutine, never
 	// concurrently with itself) on every transition, with the new state.
 	OnChange func(healthy bool)
+	// AfterRound, if set, is called (from the Monitor's goroutine) after
+	// every counted round, after OnChange, with the state then: a place
+	// to retry acting on the state when acting on a transition failed.
+	AfterRound func(healthy bool)
 }
 
 func (c Config) withDefaults() Config {
@@ -208,6 +212,9 @@ func (m *Monitor) Round(ctx context.Context) error {
 	m.mu.Unlock()
 	if changed && m.cfg.OnChange != nil {
 		m.cfg.OnChange(healthy)
+	}
+	if m.cfg.AfterRound != nil {
+		m.cfg.AfterRound(healthy)
 	}
 	return first
 }

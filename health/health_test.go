@@ -25,7 +25,9 @@ func (tg *toggle) check(name string) Check {
 func TestRiseAndFall(t *testing.T) {
 	var a, b toggle
 	var changes []bool
-	m := New(Config{Rise: 3, Fall: 2, OnChange: func(h bool) { changes = append(changes, h) }}, a.check("a"), b.check("b"))
+	rounds := 0
+	m := New(Config{Rise: 3, Fall: 2, OnChange: func(h bool) { changes = append(changes, h) }, AfterRound: func(bool) { rounds++ }},
+		a.check("a"), b.check("b"))
 	ctx := context.Background()
 	if m.Healthy() {
 		t.Fatal("starts healthy")
@@ -64,6 +66,9 @@ func TestRiseAndFall(t *testing.T) {
 	step(false, 0, 3)
 	if len(changes) != 2 || !changes[0] || changes[1] {
 		t.Errorf("OnChange calls %v, want [true false]", changes)
+	}
+	if rounds != 12 {
+		t.Errorf("AfterRound called %d times, want 12", rounds)
 	}
 }
 
