@@ -134,3 +134,18 @@ func (c *Client) Stats() (Stats, error) {
 	err := c.call(Request{Cmd: CmdStats}, &s)
 	return s, err
 }
+
+// Drain withdraws the anycast routes until Undrain.
+func (c *Client) Drain() (BGPStatus, error) { return c.bgp(CmdDrain) }
+
+// Undrain lets the health state decide the announcement again.
+func (c *Client) Undrain() (BGPStatus, error) { return c.bgp(CmdUndrain) }
+
+// BGP describes the BGP speaker, its peers and the health checks.
+func (c *Client) BGP() (BGPStatus, error) { return c.bgp(CmdBGP) }
+
+func (c *Client) bgp(cmd string) (BGPStatus, error) {
+	var s BGPStatus
+	err := c.call(Request{Cmd: cmd}, &s)
+	return s, err
+}

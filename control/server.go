@@ -325,8 +325,29 @@ func (s *Server) do(line []byte) (resp response) {
 		result = s.h.Status()
 	case CmdStats:
 		result = s.h.Stats()
+	case CmdDrain, CmdUndrain, CmdBGP:
+		bh, ok := s.h.(BGPHandler)
+		if !ok {
+			return response{Error: "no BGP speaker is configured"}
+		}
+		var r BGPStatus
+		var err error
+		switch req.Cmd {
+		case CmdDrain:
+			s.log.Info("control: drain")
+			r, err = bh.Drain()
+		case CmdUndrain:
+			s.log.Info("control: undrain")
+			r, err = bh.Undrain()
+		default:
+			r, err = bh.BGP()
+		}
+		if err != nil {
+			return response{Error: err.Error()}
+		}
+		result = r
 	default:
-		return response{Error: fmt.Sprintf("unknown command %q (want reload, status or stats)", req.Cmd)}
+		return response{Error: fmt.Sprintf("unknown command %q (want reload, status, stats, drain, undrain or bgp)", req.Cmd)}
 	}
 	return response{OK: true, Result: result}
 }

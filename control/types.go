@@ -9,7 +9,7 @@
 //	← {"ok":false,"error":"/etc/xdpdns/example.com.zone:12: reason"}
 //
 // Commands: "reload" (zone optional: empty reloads every zone), "status",
-// "stats". Requests are bounded (MaxRequest bytes, deadlines, a limit on
+// "stats", and with a BGP speaker "drain", "undrain" and "bgp". Requests are bounded (MaxRequest bytes, deadlines, a limit on
 // concurrent connections); anything malformed gets an error response.
 package control
 
@@ -20,7 +20,77 @@ const (
 	CmdReload = "reload"
 	CmdStatus = "status"
 	CmdStats  = "stats"
+	// CmdDrain withdraws the anycast routes and keeps them withdrawn,
+	// healthy or not, until CmdUndrain.
+	CmdDrain = "drain"
+	// CmdUndrain lets the health state decide the announcement again.
+	CmdUndrain = "undrain"
+	// CmdBGP describes the BGP speaker, its peers and the health checks.
+	CmdBGP = "bgp"
 )
+
+// BGPHandler is implemented by handlers that run a BGP speaker; a
+// handler without it answers drain, undrain and bgp with an error.
+type BGPHandler interface {
+	// Drain withdraws and stays withdrawn until Undrain.
+	Drain() (BGPStatus, error)
+	// Undrain announces again once (and while) healthy.
+	Undrain() (BGPStatus, error)
+	// BGP describes the speaker.
+	BGP() (BGPStatus, error)
+}
+
+// BGPStatus is the anycast state: health, drain, what is announced, and
+// the BGP peers.
+type BGPStatus struct {
+	// Healthy is the health monitor's state.
+	Healthy bool `json:"healthy"`
+	// Drained is set by drain and cleared by undrain; shutting down
+	// drains too.
+	Drained bool `json:"drained"`
+	// Announced says whether the routes are announced.
+	Announced bool `json:"announced"`
+	// Advertised lists the routes announced, as the speaker describes them.
+	Advertised []string `json:"advertised"`
+	// Peers lists the BGP neighbours.
+	Peers []BGPPeer `json:"peers"`
+	// Health is the health monitor's detail.
+	Health HealthStatus `json:"health"`
+	// Error is the last announce or withdraw error, "" after a success.
+	Error string `json:"error,omitempty"`
+}
+
+// BGPPeer is one BGP neighbour.
+type BGPPeer struct {
+	Address string `json:"address"`
+	ASN     uint32 `json:"asn"`
+	// State is the session state ("established", "active", ...).
+	State string `json:"state"`
+	// UptimeSeconds is how long the session has been established.
+	UptimeSeconds int64 `json:"uptime_seconds"`
+	// Received and Accepted count the prefixes the peer sent us.
+	Received int `json:"received"`
+	Accepted int `json:"accepted"`
+}
+
+// HealthStatus is the health monitor's state.
+type HealthStatus struct {
+	Healthy bool `json:"healthy"`
+	// Passes and Fails count the consecutive passing and failing rounds.
+	Passes int    `json:"passes"`
+	Fails  int    `json:"fails"`
+	Rounds uint64 `json:"rounds"`
+	// Since is the time of the last transition.
+	Since  time.Time     `json:"since"`
+	Checks []CheckStatus `json:"checks"`
+}
+
+// CheckStatus is the last result of one health check.
+type CheckStatus struct {
+	Name  string    `json:"name"`
+	Error string    `json:"error,omitempty"` // "" when it passed
+	At    time.Time `json:"at"`
+}
 
 // Request is one control request.
 type Request struct {
@@ -69,6 +139,8 @@ type Status struct {
 	Zones         []ZoneStatus `json:"zones"`
 	// XDP is the hot path's state; nil when XDP is off.
 	XDP *XDPStatus `json:"xdp,omitempty"`
+	// BGP is the anycast state; nil when no BGP speaker runs.
+	BGP *BGPStatus `json:"bgp,omitempty"`
 }
 
 // ZoneStatus is one zone in service.

@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
+	"github.com/xdpdns/xdpdns/health"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -53,7 +54,16 @@ type Daemon struct {
 
 	mu       sync.Mutex // guards the fields below and orders SetZones with them
 	loadedAt map[*zone.Zone]time.Time
+	expiry   map[*zone.Zone]time.Time // earliest RRSIG expiration of signed zones
 	hot      HotPath
+	gen      uint32 // the XDP generation last swapped in
+
+	annMu    sync.Mutex // guards the fields below; held while announcing
+	ann      Announcer
+	mon      *health.Monitor
+	drained  bool
+	stopping bool   // Close has begun: withdrawn for good
+	annErr   string // last announce/withdraw error
 }
 
 // New loads the zones of cfg (logging their warnings) and builds the
@@ -124,19 +134,27 @@ func (d *Daemon) logZone(z *zone.Zone) {
 	d.log.Info("zone loaded", "zone", z.Name(), "serial", z.Serial, "records", len(z.Records), "signed", z.Signed)
 }
 
-// setLoaded records the load time of the zones of set that are new.
-// d.mu must be held, or d not yet shared.
+// setLoaded records the load time of the zones of set that are new, and
+// the earliest RRSIG expiration of each signed one (scanned once per
+// zone, when it is new). d.mu must be held, or d not yet shared.
 func (d *Daemon) setLoaded(set *zone.Set) {
 	now := time.Now()
 	m := make(map[*zone.Zone]time.Time, len(set.Zones()))
+	exp := make(map[*zone.Zone]time.Time)
 	for _, z := range set.Zones() {
 		if t, ok := d.loadedAt[z]; ok {
 			m[z] = t
-		} else {
-			m[z] = now
+			if e, ok := d.expiry[z]; ok {
+				exp[z] = e
+			}
+			continue
+		}
+		m[z] = now
+		if e, ok := EarliestSigExpiry(z, now); ok {
+			exp[z] = e
 		}
 	}
-	d.loadedAt = m
+	d.loadedAt, d.expiry = m, exp
 }
 
 // Start makes the server listen and opens the control socket (unless
@@ -148,6 +166,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	d.started = time.Now()
 	d.mu.Unlock()
+	d.startHealth(ctx)
 	if d.cfg.Control == "" {
 		return nil
 	}
@@ -179,6 +198,9 @@ func (d *Daemon) SetHotPath(h HotPath) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.hot = h
+	if h != nil {
+		d.gen = h.Generation()
+	}
 }
 
 // hotPath returns the hot path, or nil.
@@ -241,6 +263,9 @@ func (d *Daemon) ReloadZone(name string) (control.ReloadResult, error) {
 	d.mu.Lock()
 	d.eng.SetZones(set)
 	d.setLoaded(set)
+	if res.Generation != nil {
+		d.gen = *res.Generation
+	}
 	d.mu.Unlock()
 	for _, z := range changed {
 		res.Zones = append(res.Zones, control.ZoneReload{
@@ -298,6 +323,9 @@ func (d *Daemon) Status() control.Status {
 	if hot != nil {
 		st.XDP = &control.XDPStatus{Attachments: hot.Attachments(), Generation: hot.Generation()}
 	}
+	if b, err := d.BGP(); err == nil {
+		st.BGP = &b
+	}
 	return st
 }
 
@@ -325,10 +353,45 @@ type handler struct{ d *Daemon }
 func (h handler) Reload(zone string) (control.ReloadResult, error) { return h.d.ReloadZone(zone) }
 func (h handler) Status() control.Status                           { return h.d.Status() }
 func (h handler) Stats() control.Stats                             { return h.d.Stats() }
+func (h handler) Drain() (control.BGPStatus, error)                { return h.d.Drain() }
+func (h handler) Undrain() (control.BGPStatus, error)              { return h.d.Undrain() }
+func (h handler) BGP() (control.BGPStatus, error)                  { return h.d.BGP() }
 
-// Close stops the control socket, the XDP hot path and the server, the
-// last bounded by the server's shutdown timeout.
+// Close stops the daemon. With a BGP speaker it first withdraws the
+// routes and keeps answering for the configured drain time, so that
+// traffic moves to other nodes before this one stops answering; then it
+// stops the health monitor. It then stops the control socket, the XDP hot
+// path and the server (the last bounded by the server's shutdown
+// timeout), and finally closes the speaker.
 func (d *Daemon) Close() error {
+	d.annMu.Lock()
+	ann, mon, first := d.ann, d.mon, !d.stopping
+	if ann != nil && first {
+		d.stopping = true
+		d.reconcileLocked()
+	}
+	d.annMu.Unlock()
+	if ann != nil && first && d.cfg.DrainTime > 0 {
+		d.log.Info("draining before stopping", "drain_time", d.cfg.DrainTime)
+		time.Sleep(d.cfg.DrainTime)
+	}
+	if mon != nil {
+		mon.Stop()
+	}
+	err := d.closeServing()
+	if ann != nil && first {
+		if cerr := ann.Close(); cerr != nil {
+			d.log.Error("closing the BGP speaker", "err", cerr)
+			if err == nil {
+				err = cerr
+			}
+		}
+	}
+	return err
+}
+
+// closeServing stops the control socket, the XDP hot path and the server.
+func (d *Daemon) closeServing() error {
 	if d.ctl != nil {
 		d.ctl.Close()
 	}

@@ -57,6 +57,9 @@ const dropped = maxKinds
 // TCP 1) and answer kind. One atomic add per query.
 type counters struct {
 	q [2][maxKinds + 1]atomic.Uint64
+	// paused drops every query unanswered and uncounted (PauseServing,
+	// test only).
+	paused atomic.Bool
 }
 
 func (c *counters) add(tcp bool, k engine.Kind, drop bool) {
@@ -105,6 +108,9 @@ type countingEngine struct {
 }
 
 func (c countingEngine) Respond(dst, pkt []byte, tcp bool) []byte {
+	if c.n.paused.Load() {
+		return nil
+	}
 	out, k := c.Engine.RespondKind(dst, pkt, tcp)
 	c.n.add(tcp, k, out == nil)
 	return out
