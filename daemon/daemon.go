@@ -358,7 +358,8 @@ func (h handler) Undrain() (control.BGPStatus, error)              { return h.d.
 func (h handler) BGP() (control.BGPStatus, error)                  { return h.d.BGP() }
 
 // Close stops the daemon. With a BGP speaker it first withdraws the
-// routes and keeps answering for the configured drain time, so that
+// routes and, if they were announced, keeps answering for the configured
+// drain time, so that
 // traffic moves to other nodes before this one stops answering; then it
 // stops the health monitor. It then stops the control socket, the XDP hot
 // path and the server (the last bounded by the server's shutdown
@@ -366,12 +367,14 @@ func (h handler) BGP() (control.BGPStatus, error)                  { return h.d.
 func (d *Daemon) Close() error {
 	d.annMu.Lock()
 	ann, mon, first := d.ann, d.mon, !d.stopping
+	announced := false
 	if ann != nil && first {
+		announced = ann.Announced()
 		d.stopping = true
 		d.reconcileLocked()
 	}
 	d.annMu.Unlock()
-	if ann != nil && first && d.cfg.DrainTime > 0 {
+	if announced && d.cfg.DrainTime > 0 {
 		d.log.Info("draining before stopping", "drain_time", d.cfg.DrainTime)
 		time.Sleep(d.cfg.DrainTime)
 	}

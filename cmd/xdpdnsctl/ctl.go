@@ -30,6 +30,9 @@ commands:
   reload [ZONE]   reload ZONE, or every zone (a broken zone changes nothing)
   status          version, uptime, listen addresses, zones, XDP state
   stats           query counters by transport and answer kind, XDP counters
+  bgp             BGP peers, announced routes, health and drain state, check errors
+  drain           withdraw the anycast routes and keep them withdrawn
+  undrain         announce again once (and while) healthy
 
 options:
 `
@@ -44,9 +47,12 @@ func (e usageError) Error() string { return e.msg }
 type command func(c *control.Client, asJSON bool, args []string, stdout io.Writer) error
 
 var commands = map[string]command{
-	"reload": cmdReload,
-	"status": cmdStatus,
-	"stats":  cmdStats,
+	"reload":  cmdReload,
+	"status":  cmdStatus,
+	"stats":   cmdStats,
+	"bgp":     cmdBGP(control.CmdBGP),
+	"drain":   cmdBGP(control.CmdDrain),
+	"undrain": cmdBGP(control.CmdUndrain),
 }
 
 // run is the whole of xdpdnsctl; it returns the exit code.
@@ -219,6 +225,12 @@ func cmdStatus(c *control.Client, asJSON bool, args []string, w io.Writer) error
 		}
 		fmt.Fprintf(tw, "xdp\t%s; generation %d\n", strings.Join(att, ", "), st.XDP.Generation)
 	}
+	if st.BGP == nil {
+		fmt.Fprintf(tw, "anycast\toff\n")
+	} else {
+		fmt.Fprintf(tw, "health\t%s\n", healthLine(st.BGP))
+		fmt.Fprintf(tw, "anycast\t%s\n", anycastLine(st.BGP))
+	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = newTable(w)
@@ -313,4 +325,88 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// healthLine summarises the health state.
+func healthLine(b *control.BGPStatus) string {
+	h := b.Health
+	state := "unhealthy"
+	if h.Healthy {
+		state = "healthy"
+	}
+	line := fmt.Sprintf("%s since %s (%d passing, %d failing rounds)", state, h.Since.UTC().Format(time.RFC3339), h.Passes, h.Fails)
+	for _, c := range h.Checks {
+		if c.Error != "" {
+			line += "; " + c.Error
+		}
+	}
+	return line
+}
+
+// anycastLine summarises the announcement.
+func anycastLine(b *control.BGPStatus) string {
+	var line string
+	switch {
+	case b.Announced:
+		line = "announced"
+	case b.Drained:
+		line = "withdrawn (drained)"
+	default:
+		line = "withdrawn"
+	}
+	established := 0
+	for _, p := range b.Peers {
+		if strings.EqualFold(p.State, "established") {
+			established++
+		}
+	}
+	line += fmt.Sprintf("; %d/%d peers established", established, len(b.Peers))
+	if b.Error != "" {
+		line += "; last error: " + b.Error
+	}
+	return line
+}
+
+// cmdBGP: bgp, drain, undrain.
+func cmdBGP(cmd string) command {
+	return func(c *control.Client, asJSON bool, args []string, w io.Writer) error {
+		if len(args) > 0 {
+			return usageError{"takes no arguments"}
+		}
+		if asJSON {
+			return callJSON(c, control.Request{Cmd: cmd}, w)
+		}
+		raw, err := c.Call(control.Request{Cmd: cmd})
+		if err != nil {
+			return err
+		}
+		var b control.BGPStatus
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return fmt.Errorf("bad %s result: %w", cmd, err)
+		}
+		tw := newTable(w)
+		fmt.Fprintf(tw, "health\t%s\n", healthLine(&b))
+		fmt.Fprintf(tw, "anycast\t%s\n", anycastLine(&b))
+		fmt.Fprintf(tw, "drained\t%v\n", b.Drained)
+		fmt.Fprintf(tw, "advertised\t%s\n", strings.Join(b.Advertised, ", "))
+		tw.Flush()
+		fmt.Fprintln(w)
+		tw = newTable(w)
+		fmt.Fprintln(tw, "PEER\tASN\tSTATE\tUPTIME\tRECEIVED\tACCEPTED")
+		for _, p := range b.Peers {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\n", p.Address, p.ASN, p.State, time.Duration(p.UptimeSeconds)*time.Second, p.Received, p.Accepted)
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+		tw = newTable(w)
+		fmt.Fprintln(tw, "CHECK\tRESULT\tAT")
+		for _, ch := range b.Health.Checks {
+			res := "ok"
+			if ch.Error != "" {
+				res = ch.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", ch.Name, res, ch.At.UTC().Format(time.RFC3339))
+		}
+		return tw.Flush()
+	}
 }

@@ -8,6 +8,9 @@
 //	                load is reported as FILE:LINE: reason and nothing changes
 //	status          version, uptime, listen addresses, zones, XDP state
 //	stats           query counters by transport and answer kind, XDP counters
+//	bgp             BGP peers, announced routes, health and drain state
+//	drain           withdraw the anycast routes until undrain
+//	undrain         announce again once (and while) healthy
 //
 // --json prints the daemon's result as JSON instead of a table. Exit
 // status: 0 on success, 1 when the daemon refused or failed the command,

@@ -51,6 +51,15 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 		return exitError
 	}
+	if cfg.Anycast() {
+		ann, err := newAnnouncer(cfg, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "xdpdnsd: bgp: %v\n", err)
+			d.Close()
+			return exitError
+		}
+		d.SetAnnouncer(ann)
+	}
 	if len(cfg.XDP) > 0 {
 		if err := startXDP(cfg, d, log); err != nil {
 			fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)

@@ -1,0 +1,17 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/xdpdns/xdpdns/config"
+	"github.com/xdpdns/xdpdns/daemon"
+)
+
+// newAnnouncer builds the BGP speaker for a configuration with BGP or
+// anycast settings (config.Config.Anycast). It is set by
+// announcer_anycast.go once package anycast is part of the build; until
+// then a configuration asking for BGP fails at start. Tests replace it.
+var newAnnouncer = func(cfg *config.Config, log *slog.Logger) (daemon.Announcer, error) {
+	return nil, errors.New("bgp/anycast settings given, but this xdpdnsd is built without the BGP speaker (package anycast)")
+}
