@@ -13,7 +13,9 @@ import (
 )
 
 // ensureInterface returns the service interface, creating it (type dummy)
-// if it does not exist, and sets it up.
+// if it does not exist, and sets it up. On a kernel built without dummy
+// interfaces (CONFIG_DUMMY unset) it creates an ifb interface instead,
+// which also just holds local addresses and transmits nothing.
 func (s *Speaker) ensureInterface() (netlink.Link, error) {
 	name := s.cfg.Interface
 	link, err := netlink.LinkByName(name)
@@ -22,12 +24,18 @@ func (s *Speaker) ensureInterface() (netlink.Link, error) {
 		if !errors.As(err, &nf) {
 			return nil, fmt.Errorf("look up interface %s: %w", name, err)
 		}
-		d := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: name}}
-		if err := netlink.LinkAdd(d); err != nil {
-			return nil, fmt.Errorf("create dummy interface %s: %w", name, err)
+		kind := "dummy"
+		err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: name}})
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			s.log.Warn("kernel has no dummy interfaces (CONFIG_DUMMY); using an ifb interface", "interface", name)
+			kind = "ifb"
+			err = netlink.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name}})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create %s interface %s: %w", kind, name, err)
 		}
 		s.createdIf = true
-		s.log.Info("created service interface", "interface", name)
+		s.log.Info("created service interface", "interface", name, "type", kind)
 		if link, err = netlink.LinkByName(name); err != nil {
 			return nil, fmt.Errorf("look up interface %s: %w", name, err)
 		}
@@ -116,8 +124,8 @@ func (s *Speaker) deleteInterface() error {
 		}
 		return fmt.Errorf("look up interface %s: %w", s.cfg.Interface, err)
 	}
-	if _, ok := link.(*netlink.Dummy); !ok {
-		return fmt.Errorf("interface %s is no longer a dummy interface; not deleting it", s.cfg.Interface)
+	if t := link.Type(); t != "dummy" && t != "ifb" {
+		return fmt.Errorf("interface %s is now of type %s, not the one the speaker created; not deleting it", s.cfg.Interface, t)
 	}
 	if err := netlink.LinkDel(link); err != nil {
 		return fmt.Errorf("delete interface %s: %w", s.cfg.Interface, err)

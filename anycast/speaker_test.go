@@ -1,0 +1,512 @@
+//go:build linux
+
+package anycast
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+)
+
+// The rig: the peer (gobgpd) runs in a network namespace the test creates,
+// joined by a veth pair to the test process's own namespace. The speaker
+// runs in-process and only ever touches the veth end and the dummy
+// interface the test names; everything is removed in t.Cleanup.
+
+const (
+	localASN = 65001
+	peerASN  = 65002
+	apiPort  = "50051" // gobgpd's gRPC port, on the peer namespace's loopback
+)
+
+var rigSeq atomic.Int32
+
+type rig struct {
+	t       *testing.T
+	ns      string
+	vethA   string // in the test's namespace (speaker side)
+	local   netip.Addr
+	remote  netip.Addr
+	local6  netip.Addr
+	dummy   string // name for the service interface
+	conf    string // gobgpd config file
+	gobgpd  *exec.Cmd
+	exited  chan struct{}
+	logFile string
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces, netlink)")
+	}
+	for _, bin := range []string{"gobgpd", "gobgp", "ip"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed (apt-get install gobgpd iproute2)", bin)
+		}
+	}
+}
+
+func run(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// newRig builds the namespace, the veth pair and the gobgpd config.
+func newRig(t *testing.T) *rig {
+	needRoot(t)
+	n := int(rigSeq.Add(1))
+	pid := os.Getpid() % 10000
+	r := &rig{
+		t:      t,
+		ns:     fmt.Sprintf("xdpdns-bgp-%d-%d", os.Getpid(), n),
+		vethA:  fmt.Sprintf("xdv%d%da", pid, n),
+		local:  netip.AddrFrom4([4]byte{198, 18, byte(200 + n), 1}),
+		remote: netip.AddrFrom4([4]byte{198, 18, byte(200 + n), 2}),
+		local6: netip.MustParseAddr(fmt.Sprintf("2001:db8:%d::1", 200+n)),
+		dummy:  fmt.Sprintf("xdt%d%d", pid, n),
+	}
+	vethB := fmt.Sprintf("xdv%d%db", pid, n)
+	run(t, "ip", "netns", "add", r.ns)
+	t.Cleanup(func() {
+		r.stopPeer()
+		exec.Command("ip", "link", "del", r.vethA).Run()
+		exec.Command("ip", "netns", "del", r.ns).Run()
+		if l, err := netlink.LinkByName(r.dummy); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	run(t, "ip", "link", "add", r.vethA, "type", "veth", "peer", "name", vethB, "netns", r.ns)
+	run(t, "ip", "addr", "add", r.local.String()+"/30", "dev", r.vethA)
+	run(t, "ip", "addr", "add", r.local6.String()+"/64", "dev", r.vethA, "nodad")
+	run(t, "ip", "link", "set", r.vethA, "up")
+	run(t, "ip", "-n", r.ns, "addr", "add", r.remote.String()+"/30", "dev", vethB)
+	run(t, "ip", "-n", r.ns, "addr", "add", fmt.Sprintf("2001:db8:%d::2/64", 200+n), "dev", vethB, "nodad")
+	run(t, "ip", "-n", r.ns, "link", "set", vethB, "up")
+	run(t, "ip", "-n", r.ns, "link", "set", "lo", "up")
+
+	dir := t.TempDir()
+	r.conf = filepath.Join(dir, "gobgpd.toml")
+	r.logFile = filepath.Join(dir, "gobgpd.log")
+	conf := fmt.Sprintf(`[global.config]
+  as = %d
+  router-id = "%s"
+  port = 179
+  local-address-list = ["%s"]
+
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "%s"
+    peer-as = %d
+  [neighbors.transport.config]
+    passive-mode = true
+  [neighbors.timers.config]
+    hold-time = 9
+    keepalive-interval = 3
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+`, peerASN, r.remote, r.remote, r.local, localASN)
+	if err := os.WriteFile(r.conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// startPeer runs gobgpd in the namespace and waits for its API.
+func (r *rig) startPeer() {
+	t := r.t
+	t.Helper()
+	lf, err := os.OpenFile(r.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", r.ns, "gobgpd", "-f", r.conf, "-t", "toml",
+		"--api-hosts", "127.0.0.1:"+apiPort, "--pprof-disable", "-p")
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		lf.Close()
+		t.Fatalf("start gobgpd: %v", err)
+	}
+	r.gobgpd, r.exited = cmd, make(chan struct{})
+	go func() { cmd.Wait(); lf.Close(); close(r.exited) }()
+	r.waitFor(10*time.Second, "gobgpd API up", func() (bool, string) {
+		out, err := r.cli("global")
+		return err == nil, string(out)
+	})
+}
+
+// stopPeer kills gobgpd (a crash, as far as BGP is concerned).
+func (r *rig) stopPeer() {
+	if r.gobgpd == nil {
+		return
+	}
+	r.gobgpd.Process.Kill()
+	select {
+	case <-r.exited:
+	case <-time.After(5 * time.Second):
+		r.t.Errorf("gobgpd did not exit")
+	}
+	r.gobgpd = nil
+}
+
+func (r *rig) cli(args ...string) ([]byte, error) {
+	a := append([]string{"netns", "exec", r.ns, "gobgp", "-u", "127.0.0.1", "-p", apiPort}, args...)
+	var out bytes.Buffer
+	cmd := exec.Command("ip", a...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+func (r *rig) waitFor(timeout time.Duration, what string, cond func() (bool, string)) {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		ok, info := cond()
+		if ok {
+			return
+		}
+		last = info
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(r.logFile)
+			if len(log) > 4000 {
+				log = log[len(log)-4000:]
+			}
+			r.t.Fatalf("timed out after %s waiting for %s; last: %s\ngobgpd log tail:\n%s", timeout, what, last, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// route is what the peer holds for one prefix, as printed by `gobgp -j`.
+type route struct {
+	NextHop   string
+	ASPath    []uint32
+	MED       *uint32
+	Comms     []string
+	Large     []string
+	HasPrefix bool
+}
+
+// rib returns the peer's global RIB for the family ("ipv4" or "ipv6").
+func (r *rig) rib(family string) (map[string]route, error) {
+	out, err := r.cli("global", "rib", "-a", family, "-j")
+	if err != nil {
+		return nil, fmt.Errorf("gobgp global rib: %v: %s", err, out)
+	}
+	var raw map[string][]struct {
+		Attrs []map[string]json.RawMessage `json:"attrs"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &raw); err != nil {
+		if len(bytes.TrimSpace(out)) == 0 || string(bytes.TrimSpace(out)) == "null" {
+			return map[string]route{}, nil
+		}
+		return nil, fmt.Errorf("parse %q: %v", out, err)
+	}
+	res := map[string]route{}
+	for pfx, paths := range raw {
+		if len(paths) == 0 {
+			continue
+		}
+		var rt route
+		for _, a := range paths[0].Attrs {
+			var typ int
+			json.Unmarshal(a["type"], &typ)
+			switch typ {
+			case 2: // AS_PATH
+				var segs []struct {
+					ASNs []uint32 `json:"asns"`
+				}
+				json.Unmarshal(a["as_paths"], &segs)
+				for _, s := range segs {
+					rt.ASPath = append(rt.ASPath, s.ASNs...)
+				}
+			case 3, 14: // NEXT_HOP, MP_REACH_NLRI
+				json.Unmarshal(a["nexthop"], &rt.NextHop)
+			case 4: // MED
+				var m uint32
+				json.Unmarshal(a["metric"], &m)
+				rt.MED = &m
+			case 8: // COMMUNITIES
+				var cs []uint32
+				json.Unmarshal(a["communities"], &cs)
+				for _, c := range cs {
+					rt.Comms = append(rt.Comms, fmt.Sprintf("%d:%d", c>>16, c&0xffff))
+				}
+			case 32: // LARGE_COMMUNITY
+				var ls []struct{ ASN, LocalData1, LocalData2 uint32 }
+				json.Unmarshal(a["value"], &ls)
+				for _, l := range ls {
+					rt.Large = append(rt.Large, fmt.Sprintf("%d:%d:%d", l.ASN, l.LocalData1, l.LocalData2))
+				}
+			}
+		}
+		res[pfx] = rt
+	}
+	return res, nil
+}
+
+func (r *rig) has(family, prefix string) (bool, string) {
+	rib, err := r.rib(family)
+	if err != nil {
+		return false, err.Error()
+	}
+	_, ok := rib[prefix]
+	return ok, fmt.Sprint(rib)
+}
+
+func (r *rig) waitRoute(family, prefix string, present bool, timeout time.Duration) {
+	r.t.Helper()
+	r.waitFor(timeout, fmt.Sprintf("%s %s present=%v in the peer's RIB", family, prefix, present), func() (bool, string) {
+		ok, info := r.has(family, prefix)
+		return ok == present, info
+	})
+}
+
+func (r *rig) speakerConfig() Config {
+	return Config{
+		ASN:        localASN,
+		RouterID:   r.local,
+		ListenPort: -1,
+		Peers:      []Peer{{Address: r.remote, ASN: peerASN, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second}},
+		Prefixes: []Prefix{
+			{
+				Prefix:           netip.MustParsePrefix("198.18.53.0/24"),
+				NextHop:          r.local,
+				Communities:      []string{"65000:100", "65001:53"},
+				LargeCommunities: []string{"65000:1:2"},
+				MED:              10,
+				Prepend:          2,
+			},
+			{
+				Prefix:           netip.MustParsePrefix("2001:db8:53::/48"),
+				NextHop:          r.local6,
+				Communities:      []string{"65000:200"},
+				LargeCommunities: []string{"65000:3:4", "4200000000:5:6"},
+				MED:              20,
+			},
+		},
+		Interface: r.dummy,
+		Addresses: []netip.Prefix{netip.MustParsePrefix("198.18.53.1/32"), netip.MustParsePrefix("2001:db8:53::1/128")},
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// addrs lists the addresses on the named interface as prefixes.
+func addrs(t *testing.T, name string) []netip.Prefix {
+	t.Helper()
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil
+	}
+	as, err := netlink.AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		t.Fatalf("list addresses of %s: %v", name, err)
+	}
+	var out []netip.Prefix
+	for _, a := range as {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		ones, _ := a.Mask.Size()
+		out = append(out, netip.PrefixFrom(ip.Unmap(), ones))
+	}
+	return out
+}
+
+func TestSpeakerAgainstGobgpd(t *testing.T) {
+	r := newRig(t)
+	r.startPeer()
+
+	// The test owns the service interface here and puts an unrelated
+	// address on it, which the speaker must never touch.
+	run(t, "ip", "link", "add", r.dummy, "type", serviceIfType(t))
+	unrelated := netip.MustParsePrefix("198.18.99.7/32")
+	run(t, "ip", "addr", "add", unrelated.String(), "dev", r.dummy)
+
+	cfg := r.speakerConfig()
+	s, err := NewSpeaker(cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("NewSpeaker: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if s.Announced() || len(s.Advertised()) != 0 {
+		t.Fatalf("announced before Announce: %v", s.Advertised())
+	}
+
+	r.waitFor(20*time.Second, "session established", func() (bool, string) {
+		ps := s.Peers()
+		return len(ps) == 1 && ps[0].State == "established", fmt.Sprint(ps)
+	})
+	// Nothing is announced yet.
+	if ok, info := r.has("ipv4", "198.18.53.0/24"); ok {
+		t.Fatalf("route present before Announce: %s", info)
+	}
+
+	for range 2 { // idempotent
+		if err := s.Announce(); err != nil {
+			t.Fatalf("Announce: %v", err)
+		}
+	}
+	if !s.Announced() {
+		t.Fatal("Announced() = false after Announce")
+	}
+	want := []string{"198.18.53.0/24 " + r.local.String(), "2001:db8:53::/48 " + r.local6.String()}
+	if got := s.Advertised(); !slices.Equal(got, want) {
+		t.Errorf("Advertised() = %v, want %v", got, want)
+	}
+	r.waitRoute("ipv4", "198.18.53.0/24", true, 10*time.Second)
+	r.waitRoute("ipv6", "2001:db8:53::/48", true, 10*time.Second)
+	checkRoutes(t, r, cfg)
+
+	got := addrs(t, r.dummy)
+	for _, a := range append([]netip.Prefix{unrelated}, cfg.Addresses...) {
+		if !slices.Contains(got, a) {
+			t.Errorf("address %s missing from %s while announced: %v", a, r.dummy, got)
+		}
+	}
+	ps := s.Peers()
+	if len(ps) != 1 || ps[0].Address != r.remote.String() || ps[0].ASN != peerASN || ps[0].Uptime < 0 {
+		t.Errorf("Peers() = %+v", ps)
+	}
+
+	// Withdraw, and time how long the peer takes to drop the route.
+	start := time.Now()
+	if err := s.Withdraw(); err != nil {
+		t.Fatalf("Withdraw: %v", err)
+	}
+	r.waitRoute("ipv4", "198.18.53.0/24", false, 10*time.Second)
+	gone := time.Since(start)
+	r.waitRoute("ipv6", "2001:db8:53::/48", false, 10*time.Second)
+	t.Logf("Withdraw() to IPv4 route gone from the peer's RIB: %v (IPv6 too after %v)", gone, time.Since(start))
+	if err := s.Withdraw(); err != nil { // idempotent
+		t.Fatalf("second Withdraw: %v", err)
+	}
+	if s.Announced() || len(s.Advertised()) != 0 {
+		t.Errorf("still announced after Withdraw: %v", s.Advertised())
+	}
+	got = addrs(t, r.dummy)
+	if !slices.Equal(got, []netip.Prefix{unrelated}) && !(len(got) == 2 && slices.Contains(got, unrelated) && got[0].Addr().Is6() == got[1].Addr().Is4()) {
+		// Only the unrelated address (and perhaps an IPv6 link-local) may remain.
+		for _, a := range got {
+			if a != unrelated && !a.Addr().IsLinkLocalUnicast() {
+				t.Errorf("address %s left on %s after Withdraw: %v", a, r.dummy, got)
+			}
+		}
+	}
+	if !slices.Contains(got, unrelated) {
+		t.Errorf("unrelated address %s removed: %v", unrelated, got)
+	}
+
+	// Announce restores the routes.
+	if err := s.Announce(); err != nil {
+		t.Fatalf("re-Announce: %v", err)
+	}
+	r.waitRoute("ipv4", "198.18.53.0/24", true, 10*time.Second)
+	r.waitRoute("ipv6", "2001:db8:53::/48", true, 10*time.Second)
+	checkRoutes(t, r, cfg)
+
+	// Close removes the routes and the addresses, but not the interface
+	// the test created, nor the unrelated address.
+	start = time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	r.waitRoute("ipv4", "198.18.53.0/24", false, 10*time.Second)
+	r.waitRoute("ipv6", "2001:db8:53::/48", false, 10*time.Second)
+	t.Logf("Close() to routes gone: %v", time.Since(start))
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	got = addrs(t, r.dummy)
+	if !slices.Contains(got, unrelated) {
+		t.Errorf("unrelated address removed by Close (or interface deleted): %v", got)
+	}
+	for _, a := range cfg.Addresses {
+		if slices.Contains(got, a) {
+			t.Errorf("service address %s left after Close: %v", a, got)
+		}
+	}
+	if err := s.Announce(); err == nil {
+		t.Error("Announce after Close succeeded")
+	}
+}
+
+// checkRoutes asserts the attributes the peer received.
+func checkRoutes(t *testing.T, r *rig, cfg Config) {
+	t.Helper()
+	for _, p := range cfg.Prefixes {
+		fam := "ipv4"
+		if p.Prefix.Addr().Is6() {
+			fam = "ipv6"
+		}
+		rib, err := r.rib(fam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt, ok := rib[p.Prefix.String()]
+		if !ok {
+			t.Errorf("%s missing from peer RIB %v", p.Prefix, rib)
+			continue
+		}
+		if rt.NextHop != p.NextHop.String() {
+			t.Errorf("%s next hop = %q, want %s", p.Prefix, rt.NextHop, p.NextHop)
+		}
+		wantPath := []uint32{localASN}
+		for range p.Prepend {
+			wantPath = append(wantPath, localASN)
+		}
+		if !slices.Equal(rt.ASPath, wantPath) {
+			t.Errorf("%s AS path = %v, want %v", p.Prefix, rt.ASPath, wantPath)
+		}
+		if rt.MED == nil || *rt.MED != p.MED {
+			t.Errorf("%s MED = %v, want %d", p.Prefix, rt.MED, p.MED)
+		}
+		if !slices.Equal(rt.Comms, p.Communities) {
+			t.Errorf("%s communities = %v, want %v", p.Prefix, rt.Comms, p.Communities)
+		}
+		if !slices.Equal(rt.Large, p.LargeCommunities) {
+			t.Errorf("%s large communities = %v, want %v", p.Prefix, rt.Large, p.LargeCommunities)
+		}
+	}
+}
+
+// serviceIfType is "dummy", or "ifb" on kernels without dummy interfaces.
+func serviceIfType(t *testing.T) string {
+	name := fmt.Sprintf("xdk%d", os.Getpid()%100000)
+	if err := exec.Command("ip", "link", "add", name, "type", "dummy").Run(); err != nil {
+		return "ifb"
+	}
+	exec.Command("ip", "link", "del", name).Run()
+	return "dummy"
+}
