@@ -58,8 +58,14 @@ func (d *Daemon) startHealth(ctx context.Context) {
 	if d.ann == nil {
 		return
 	}
+	// Each check may take longer than the interval: the serving check
+	// allows selfQueryTimeout per address and transport. A round that
+	// overruns the interval delays the next one.
+	timeout := max(d.cfg.HealthInterval, health.DefaultInterval)
+	timeout = max(timeout, time.Duration(2*len(d.srv.Addrs()))*selfQueryTimeout+250*time.Millisecond)
 	d.mon = health.New(health.Config{
 		Interval: d.cfg.HealthInterval,
+		Timeout:  timeout,
 		Rise:     d.cfg.HealthRise,
 		Fall:     d.cfg.HealthFall,
 		OnChange: func(h bool) {
