@@ -107,3 +107,16 @@ func TestFinishAnycast(t *testing.T) {
 		}
 	}
 }
+
+func TestExampleAnycastConfigParses(t *testing.T) {
+	c := Default()
+	if err := ParseFile("../examples/xdpdnsd-anycast.conf", c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Anycast() || len(c.BGPPeers) != 2 || len(c.AnycastPrefixes) != 2 || len(c.AnycastAddresses) != 2 {
+		t.Errorf("example: %+v", c)
+	}
+}
