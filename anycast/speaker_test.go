@@ -510,3 +510,86 @@ func serviceIfType(t *testing.T) string {
 	exec.Command("ip", "link", "del", name).Run()
 	return "dummy"
 }
+
+// bounded runs f and fails the test if it takes longer than max.
+func bounded(t *testing.T, what string, max time.Duration, f func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if d := time.Since(start); d > max {
+			t.Errorf("%s took %v (limit %v)", what, d, max)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s blocked for 10s", what)
+	}
+}
+
+func TestSpeakerPeerFlap(t *testing.T) {
+	r := newRig(t)
+	cfg := r.speakerConfig()
+	// A second peer that never answers (nothing owns that address).
+	cfg.Peers = append(cfg.Peers, Peer{Address: netip.AddrFrom4([4]byte{198, 18, r.local.As4()[2], 3}), ASN: 65003})
+	// The speaker creates the service interface itself this time.
+	s, err := NewSpeaker(cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("NewSpeaker: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+
+	// No peer is up: Announce and Withdraw return at once.
+	for range 3 {
+		bounded(t, "Announce with no peer", time.Second, s.Announce)
+		bounded(t, "Withdraw with no peer", time.Second, s.Withdraw)
+	}
+	bounded(t, "Announce with no peer", time.Second, s.Announce)
+	if _, err := netlink.LinkByName(r.dummy); err != nil {
+		t.Fatalf("service interface %s not created: %v", r.dummy, err)
+	}
+
+	// The peer comes up and receives the routes announced before it existed.
+	r.startPeer()
+	r.waitRoute("ipv4", "198.18.53.0/24", true, 20*time.Second)
+	r.waitRoute("ipv6", "2001:db8:53::/48", true, 5*time.Second)
+	checkRoutes(t, r, cfg)
+
+	// The peer crashes; the speaker keeps working.
+	r.stopPeer()
+	r.waitFor(10*time.Second, "session down", func() (bool, string) {
+		ps := s.Peers()
+		return len(ps) == 2 && ps[0].State != "established" && ps[1].State != "established", fmt.Sprint(ps)
+	})
+	bounded(t, "Withdraw with the peer down", time.Second, s.Withdraw)
+	bounded(t, "Announce with the peer down", time.Second, s.Announce)
+	if len(s.Peers()) != 2 {
+		t.Errorf("Peers() = %v", s.Peers())
+	}
+
+	// The peer returns: the speaker reconnects and re-advertises.
+	start := time.Now()
+	r.startPeer()
+	r.waitRoute("ipv4", "198.18.53.0/24", true, 30*time.Second)
+	r.waitRoute("ipv6", "2001:db8:53::/48", true, 5*time.Second)
+	t.Logf("routes back %v after the peer restarted", time.Since(start))
+	checkRoutes(t, r, cfg)
+	for _, p := range s.Peers() {
+		if p.Address == r.remote.String() && p.State != "established" {
+			t.Errorf("peer %s state %q", p.Address, p.State)
+		}
+		if p.Address != r.remote.String() && p.State == "established" {
+			t.Errorf("unreachable peer %s established", p.Address)
+		}
+	}
+
+	// Close withdraws and deletes the interface the speaker created.
+	bounded(t, "Close", 6*time.Second, s.Close)
+	r.waitRoute("ipv4", "198.18.53.0/24", false, 10*time.Second)
+	if _, err := netlink.LinkByName(r.dummy); err == nil {
+		t.Errorf("service interface %s still exists after Close", r.dummy)
+	}
+}
