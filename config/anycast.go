@@ -73,9 +73,6 @@ func (c *Config) finishAnycast() error {
 		}
 		seenP[p.Prefix] = true
 	}
-	if len(c.AnycastAddresses) > 0 && c.AnycastInterface == "" {
-		return errors.New("anycast-address given without anycast-interface")
-	}
 	return nil
 }
 

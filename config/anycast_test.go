@@ -96,7 +96,6 @@ func TestFinishAnycast(t *testing.T) {
 		{"bgp-asn 64512", "without bgp-router-id"},
 		{"bgp-asn 64512\nbgp-router-id 192.0.2.1\nbgp-peer 192.0.2.2 asn 1\nbgp-peer 192.0.2.2 asn 2", "bgp-peer 192.0.2.2 given twice"},
 		{"bgp-asn 64512\nbgp-router-id 192.0.2.1\nanycast-prefix 192.0.2.0/24 next-hop 192.0.2.1\nanycast-prefix 192.0.2.0/24 next-hop 192.0.2.3", "given twice"},
-		{"bgp-asn 64512\nbgp-router-id 192.0.2.1\nanycast-address 192.0.2.53/32", "without anycast-interface"},
 	} {
 		c := Default()
 		if err := Parse(strings.NewReader(tc.in), "x.conf", "", c); err != nil {

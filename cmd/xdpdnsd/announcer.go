@@ -9,9 +9,8 @@ import (
 )
 
 // newAnnouncer builds the BGP speaker for a configuration with BGP or
-// anycast settings (config.Config.Anycast). It is set by
-// announcer_anycast.go once package anycast is part of the build; until
-// then a configuration asking for BGP fails at start. Tests replace it.
+// anycast settings (config.Config.Anycast). announcer_anycast.go sets it
+// to the anycast.Speaker; tests replace it.
 var newAnnouncer = func(cfg *config.Config, log *slog.Logger) (daemon.Announcer, error) {
 	return nil, errors.New("bgp/anycast settings given, but this xdpdnsd is built without the BGP speaker (package anycast)")
 }

@@ -1,7 +1,4 @@
-//go:build xdpdns_anycast
-
-// Remove the build constraint above once package anycast is committed:
-// this file is the whole of the daemon's dependency on it.
+// This file is the whole of the daemon's dependency on package anycast.
 
 package main
 
