@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -589,4 +590,54 @@ func TestSpeakerPeerFlap(t *testing.T) {
 	if _, err := netlink.LinkByName(r.dummy); err == nil {
 		t.Errorf("service interface %s still exists after Close", r.dummy)
 	}
+}
+
+// TestSpeakerGarbagePeer points the speaker at a "peer" that answers every
+// connection with bytes that are not BGP and hangs up: the speaker keeps
+// serving its API (the DNS service around it is never blocked) and never
+// counts the session as established.
+func TestSpeakerGarbagePeer(t *testing.T) {
+	r := newRig(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var accepted atomic.Int32
+	go func() {
+		garbage := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 64)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.SetDeadline(time.Now().Add(time.Second))
+			c.Write(garbage)
+			c.Close()
+		}
+	}()
+	cfg := r.speakerConfig()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	cfg.Peers = []Peer{{Address: netip.MustParseAddr("127.0.0.1"), ASN: 65010, Port: port}}
+	s, err := NewSpeaker(cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("NewSpeaker: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	deadline := time.Now().Add(15 * time.Second)
+	for accepted.Load() < 2 && time.Now().Before(deadline) {
+		bounded(t, "Announce next to a garbage peer", time.Second, s.Announce)
+		bounded(t, "Withdraw next to a garbage peer", time.Second, s.Withdraw)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if accepted.Load() < 2 {
+		t.Fatalf("the speaker connected %d times to the garbage peer in 15 s, want 2 or more", accepted.Load())
+	}
+	for _, p := range s.Peers() {
+		if p.State == "established" {
+			t.Errorf("garbage peer counted as established: %+v", p)
+		}
+	}
+	bounded(t, "Close", 6*time.Second, s.Close)
 }
