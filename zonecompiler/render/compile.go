@@ -2,10 +2,10 @@ package render
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"sort"
-	"strings"
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
@@ -433,11 +433,19 @@ func toTemplate(p engine.Precomputed) Template {
 	return t
 }
 
+// key is a template's identity: every field the program reads, in a
+// fixed binary layout, then the body.
 func key(t Template) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d/%d/%d/%d/%d/%d/%d/%v/", t.BodyLen, t.ReqLen, t.AN, t.NS, t.AR, t.Flags, t.Kind, t.Relocs)
-	b.Write(t.Body)
-	return b.String()
+	b := make([]byte, 0, 20+2*len(t.Relocs)+len(t.Body))
+	b = binary.BigEndian.AppendUint32(b, uint32(t.BodyLen))
+	b = binary.BigEndian.AppendUint32(b, uint32(t.ReqLen))
+	for _, v := range [...]uint16{t.AN, t.NS, t.AR, t.Flags, t.Kind, uint16(len(t.Relocs))} {
+		b = binary.BigEndian.AppendUint16(b, v)
+	}
+	for _, r := range t.Relocs {
+		b = binary.BigEndian.AppendUint16(b, r)
+	}
+	return string(append(b, t.Body...))
 }
 
 // add stores a rendering as a template (once per distinct content) and
