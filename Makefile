@@ -81,10 +81,12 @@ test: deps check
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz
 
-# bench: userspace dnsperf runs against NSD and Knot, then the XDP program's
-# kernel-measured cost per answer class beside a bare reflector.
+# bench: the namespace rig (kxdpgun ladder and dnsperf over veth: xdpdns
+# with XDP and without, NSD, Knot, Knot XDP, a bare reflector; ~14 min), then
+# the XDP program's kernel-measured cost per answer class (~15 s). The older
+# loopback dnsperf run (bench/run.sh, ~7 min) stays available on its own.
 bench: deps build
-	bench/run.sh
+	bench/rig.sh
 	$(GO) run ./bench/cmd/xdpbench -results bench/RESULTS.md
 
 # bench-scale: 1M-delegation zones (unsigned and NSEC3): compile and load

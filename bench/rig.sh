@@ -119,6 +119,12 @@ WATCHDOG_PID=$!
 # ---------------------------------------------------------------- prerequisites
 
 [ "$(id -u)" = 0 ] || die "needs root (namespaces, XDP)"
+if ! command -v gnuplot >/dev/null; then # the chart; not in make deps' list
+	log "installing gnuplot-nox for the chart"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null 2>&1 ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null; } ||
+		die "cannot install gnuplot-nox"
+fi
 for tool in kxdpgun dnsperf kdig nsd knotd bpftool dnssec-keygen dnssec-signzone gnuplot taskset ip go; do
 	command -v "$tool" >/dev/null || die "$tool not found (make deps installs the packages)"
 done
@@ -577,7 +583,7 @@ has() { [[ " $RIG_SERVERS " == *" $1 "* ]]; }
 # best_lossless server set: highest offered rate answered with loss < RIG_LOSS_PCT (0 if none)
 best_lossless() { awk -v m="$RIG_LOSS_PCT" '$4 < m && $3 > 0 { b = $1 } END { print b + 0 }' <<<"${LADDER[$1/$2]}"; }
 peak() { awk '$3 > p { p = $3 } END { print p + 0 }' <<<"${LADDER[$1/$2]}"; }
-at_rate() { awk -v r="$RIG_CPU_RATE" -v f="$3" '$1 == r { print $f }' <<<"${LADDER[$1/$2]}"; }
+at_rate() { awk -v r="$RIG_CPU_RATE" -v f="$3" '$1 == r { v = $f } END { print (v == "" ? "-" : v) }' <<<"${LADDER[$1/$2]}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == "-" || a == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 top_rate=$(awk '{ print $NF }' <<<"$RIG_RATES")
 
@@ -626,7 +632,7 @@ cols=$(((nsets + 1) / 2))
 		echo "set title '$set'"
 		plot="plot x title 'offered' with lines dt 2 lc rgb 'gray'"
 		for s in $RIG_SERVERS; do
-			awk '{ print $1 / 1000, $3 / 1000 }' <<<"${LADDER[$s/$set]}" >"$TMP/chart-$s-$set.dat"
+			awk 'NF { print $1 / 1000, $3 / 1000 }' <<<"${LADDER[$s/$set]}" >"$TMP/chart-$s-$set.dat"
 			plot+=", '$TMP/chart-$s-$set.dat' using 1:2 title '$s' with linespoints"
 		done
 		echo "$plot"
