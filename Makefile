@@ -17,8 +17,9 @@ FUZZTIME ?= 10s
 TEST_PKGS  := nsd knot knot-dnsutils bind9-dnsutils bind9-utils ldnsutils unbound dnsperf iproute2 \
               clang llvm libbpf-dev clang-format-14 gobgpd bird2
 RUN_PKGS   := bind9-dnsutils
+BENCH_PKGS := gnuplot-nox
 
-.PHONY: all build run test deps deps-run check fuzz bench bench-scale clean
+.PHONY: all build run test deps deps-run deps-bench check fuzz bench bench-scale clean
 
 all: build
 
@@ -46,6 +47,9 @@ deps:
 
 deps-run:
 	$(call apt_install,$(RUN_PKGS))
+
+deps-bench: deps
+	$(call apt_install,$(BENCH_PKGS))
 
 run: build deps-run
 	@echo "xdpdnsd on $(LISTEN) serving examples/example.com.zone; try:"
@@ -85,7 +89,7 @@ test: deps check
 # with XDP and without, NSD, Knot, Knot XDP, a bare reflector; ~14 min), then
 # the XDP program's kernel-measured cost per answer class (~15 s). The older
 # loopback dnsperf run (bench/run.sh, ~7 min) stays available on its own.
-bench: deps build
+bench: deps-bench build
 	bench/rig.sh
 	$(GO) run ./bench/cmd/xdpbench -results bench/RESULTS.md
 
