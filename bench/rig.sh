@@ -17,8 +17,8 @@ RIG_QUERIES=${RIG_QUERIES:-100000}         # lines per query file
 RIG_RATES=${RIG_RATES:-50000 100000 200000 300000 450000 650000}
 RIG_STEP_SECONDS=${RIG_STEP_SECONDS:-2}    # kxdpgun -t per offered rate
 RIG_CPU_RATE=${RIG_CPU_RATE:-100000}       # offered rate whose CPU per reply is reported
-RIG_DNSPERF_SETS=${RIG_DNSPERF_SETS-mix-signed}
-RIG_DNSPERF_SECONDS=${RIG_DNSPERF_SECONDS:-4}
+RIG_DNSPERF_SETS=${RIG_DNSPERF_SETS-hot mix mix-signed flood root}
+RIG_DNSPERF_SECONDS=${RIG_DNSPERF_SECONDS:-3}
 RIG_FIXED_RATE=${RIG_FIXED_RATE:-50000}    # dnsperf -Q of the fixed-rate run
 RIG_SERVERS=${RIG_SERVERS:-reflector xdpdns xdpdns-user nsd knot knot-xdp}
 RIG_SETS=${RIG_SETS:-hot mix mix-signed flood root}
@@ -562,8 +562,8 @@ dnsperf_run() { # out set [args]
 	local out=$1 set=$2
 	shift 2
 	timeout -k 5 $((RIG_DNSPERF_SECONDS + 30)) ip netns exec "$NS_CLI" taskset -c "$RIG_CLIENT_CPU" \
-		dnsperf -s "$SRV_IP" -d "$D/dp-$set.txt" -l "$RIG_DNSPERF_SECONDS" -t 2 "$(set_flags "$set")" "$@" >"$out" 2>"$out.err" ||
-		die "dnsperf failed ($(tail -3 "$out.err" "$out" | tr '\n' ' '))"
+		dnsperf -s "$SRV_IP" -d "$D/dp-$set.txt" -l "$RIG_DNSPERF_SECONDS" -t 2 $(set_flags "$set") "$@" >"$out" 2>"$out.err" ||
+		die "dnsperf failed ($(cat "$out.err" "$out" | tail -n 3 | tr '\n' ' '))"
 }
 
 declare -A LADDER DPSAT DPFIX DPPCT
