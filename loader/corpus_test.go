@@ -9,9 +9,7 @@ import (
 	"testing"
 
 	"github.com/xdpdns/xdpdns/interop"
-	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
-	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 // TestCorpusXDPMatchesEngine is the central invariant on a real kernel:
@@ -25,7 +23,7 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 	requireRoot(t)
 	for _, v := range interop.Variants {
 		t.Run(string(v), func(t *testing.T) {
-			e := interopEngine(t, v)
+			e := interop.Engine(t, v)
 			rimg, err := render.Compile(e)
 			if err != nil {
 				t.Fatal(err)
@@ -102,24 +100,4 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 			}
 		})
 	}
-}
-
-// interopEngine loads the interop zones of one variant into an engine
-// configured like the differential test's server.
-func interopEngine(t testing.TB, v interop.Variant) *engine.Engine {
-	t.Helper()
-	zs := interop.PrepareZones(t, v)
-	var list []*zone.Zone
-	for _, z := range zs.Zones() {
-		loaded, err := zone.LoadFile(z.Origin, z.Path, zone.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		list = append(list, loaded)
-	}
-	set, err := zone.NewSet(list...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.New(engine.Config{Identity: "xdp-test", NSID: []byte("node-1"), Version: "xdpdns"}, set)
 }

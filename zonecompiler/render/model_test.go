@@ -8,28 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/interop"
-	"github.com/xdpdns/xdpdns/zonecompiler/engine"
-	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
-
-// corpusEngine loads the interop zones of one variant into an engine.
-func corpusEngine(t testing.TB, v interop.Variant) *engine.Engine {
-	t.Helper()
-	zs := interop.PrepareZones(t, v)
-	var list []*zone.Zone
-	for _, z := range zs.Zones() {
-		loaded, err := zone.LoadFile(z.Origin, z.Path, zone.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		list = append(list, loaded)
-	}
-	set, err := zone.NewSet(list...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.New(engine.Config{Identity: "xdp-test", NSID: []byte("node-1"), Version: "xdpdns"}, set)
-}
 
 // TestModelMatchesEngine is the central invariant checked without a
 // kernel: for the differential test's corpus, every query the XDP model
@@ -38,7 +17,7 @@ func corpusEngine(t testing.TB, v interop.Variant) *engine.Engine {
 func TestModelMatchesEngine(t *testing.T) {
 	for _, v := range interop.Variants {
 		t.Run(string(v), func(t *testing.T) {
-			e := corpusEngine(t, v)
+			e := interop.Engine(t, v)
 			img, err := Compile(e)
 			if err != nil {
 				t.Fatal(err)
