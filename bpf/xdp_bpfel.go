@@ -66,7 +66,9 @@ const (
 	XdpCounterCNT_PASS_TAIL      XdpCounter = 20
 	XdpCounterCNT_PASS_IPV6EXT   XdpCounter = 21
 	XdpCounterCNT_PASS_IPV4FRAG  XdpCounter = 22
-	XdpCounterCNT_MAX            XdpCounter = 24
+	XdpCounterCNT_SKB_RX         XdpCounter = 23
+	XdpCounterCNT_SKB_ANSWER     XdpCounter = 24
+	XdpCounterCNT_MAX            XdpCounter = 26
 )
 
 type XdpNameKey struct {
@@ -160,6 +162,7 @@ const (
 	XdpMapServedAddrs = "served_addrs"
 	XdpMapTemplates   = "templates"
 	XdpProgXdpdns     = "xdpdns"
+	XdpProgXdpdnsTc   = "xdpdns_tc"
 )
 
 // LoadXdp returns the embedded CollectionSpec for Xdp.
@@ -204,7 +207,8 @@ type XdpSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XdpProgramSpecs struct {
-	Xdpdns *ebpf.ProgramSpec `ebpf:"xdpdns"`
+	Xdpdns   *ebpf.ProgramSpec `ebpf:"xdpdns"`
+	XdpdnsTc *ebpf.ProgramSpec `ebpf:"xdpdns_tc"`
 }
 
 // XdpMapSpecs contains maps before they are loaded into the kernel.
@@ -280,12 +284,14 @@ type XdpVariables struct {
 //
 // It can be passed to LoadXdpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XdpPrograms struct {
-	Xdpdns *ebpf.Program `ebpf:"xdpdns"`
+	Xdpdns   *ebpf.Program `ebpf:"xdpdns"`
+	XdpdnsTc *ebpf.Program `ebpf:"xdpdns_tc"`
 }
 
 func (p *XdpPrograms) Close() error {
 	return _XdpClose(
 		p.Xdpdns,
+		p.XdpdnsTc,
 	)
 }
 

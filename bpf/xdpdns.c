@@ -4,13 +4,16 @@
  * existing suffix of the query name in the live generation's maps and
  * answers from a template the zone compiler rendered with the userspace
  * engine (XDP_TX), byte for byte what the engine would send; everything
- * else goes to the kernel (XDP_PASS) with a counted reason. */
+ * else goes to the kernel (XDP_PASS) with a counted reason. Its companion
+ * at tc ingress (xdpdns_tc) answers, from the same maps and code, the
+ * replies that did not fit the XDP frame. */
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -101,12 +104,12 @@ static __always_inline int served_port(const struct config *cfg, __u16 port)
 	return 0;
 }
 
-/* parse_l2l4 walks Ethernet, VLANs, IP and UDP up to the DNS payload.
- * Returns -1 to go on, or the counter of the reason to pass. */
-static __always_inline int parse_l2l4(struct xdp_md *ctx, const struct config *cfg, struct query *q)
+/* parse_l2l4 walks Ethernet, VLANs, IP and UDP up to the DNS payload of
+ * the frame [data, data_end). Returns -1 to go on, or the counter of the
+ * reason to pass. */
+static __always_inline int parse_l2l4(void *data, void *data_end, const struct config *cfg,
+                                      struct query *q)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	struct cursor c = {.pos = data, .end = data_end};
 	struct addr_key key = {.prefixlen = 128};
 	struct ethhdr *eth;
@@ -537,37 +540,22 @@ static __always_inline int grow_head(struct xdp_md *ctx, const struct query *q, 
 	return 0;
 }
 
-/* send rewrites the frame around the reply of len bytes built in the
- * scratch buffer: size, addresses, ports, lengths and checksums. */
-static __always_inline int send(struct xdp_md *ctx, struct scratch *s, const struct query *q,
-                                __u32 len)
+/* rewrite_headers turns the query frame [data, data_end), already resized
+ * and holding the reply payload of len bytes from the scratch buffer at
+ * q->dns_off, into the reply: MAC, IP addresses and ports swapped,
+ * lengths, TTL/hop limit and both checksums set. Returns 0, or -1 if the
+ * frame is shorter than the headers the parser found. */
+static __always_inline int rewrite_headers(void *data, void *data_end, struct scratch *s,
+                                           const struct query *q, __u32 len)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u32 frame = bpf_xdp_get_buff_len(ctx), l3 = q->l3_off, l4 = q->l4_off;
+	__u32 l3 = q->l3_off, l4 = q->l4_off;
 	__u16 ulen = sizeof(struct udphdr) + len;
 	struct ethhdr *eth;
 	struct udphdr *udp;
 	__u8 mac[ETH_ALEN];
 	__u64 sum;
 	__u16 port;
-	int delta;
 
-	if (len > XDPDNS_BUF_SIZE - 8 || l3 > 127 || l4 > 127)
-		return pass(CNT_PASS_TAIL);
-	/* Zero padding for the checksum of an odd or unaligned length. */
-	len = bound(len);
-	if (len < DNS_HDR_LEN)
-		return pass(CNT_PASS_TAIL);
-	*(__u32 *)&s->buf[len] = 0;
-	delta = (int)(q->dns_off + len) - (int)frame;
-	if (delta && bpf_xdp_adjust_tail(ctx, delta) && grow_head(ctx, q, delta))
-		return pass(CNT_PASS_TAIL);
-	if (bpf_xdp_store_bytes(ctx, q->dns_off, s->buf, len))
-		return XDP_ABORTED;
-
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
 	/* Header offsets are at most 14 + 2 * 4 + 40: mask them where the
 	 * verifier sees it. */
 	asm volatile("" : "+r"(l3), "+r"(l4));
@@ -575,14 +563,14 @@ static __always_inline int send(struct xdp_md *ctx, struct scratch *s, const str
 	l4 &= 127;
 	eth = data;
 	if ((void *)(eth + 1) > data_end)
-		return XDP_ABORTED;
+		return -1;
 	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
 
 	udp = data + l4;
 	if ((void *)(udp + 1) > data_end)
-		return XDP_ABORTED;
+		return -1;
 	port = udp->source;
 	udp->source = udp->dest;
 	udp->dest = port;
@@ -601,7 +589,7 @@ static __always_inline int send(struct xdp_md *ctx, struct scratch *s, const str
 		} ph = {};
 
 		if ((void *)(ip6 + 1) > data_end)
-			return XDP_ABORTED;
+			return -1;
 		a = ip6->saddr;
 		ip6->saddr = ip6->daddr;
 		ip6->daddr = a;
@@ -623,7 +611,7 @@ static __always_inline int send(struct xdp_md *ctx, struct scratch *s, const str
 		} ph = {};
 
 		if ((void *)(ip + 1) > data_end)
-			return XDP_ABORTED;
+			return -1;
 		a = ip->saddr;
 		ip->saddr = ip->daddr;
 		ip->daddr = a;
@@ -641,54 +629,64 @@ static __always_inline int send(struct xdp_md *ctx, struct scratch *s, const str
 	udp->check = csum_fold(sum);
 	if (udp->check == 0)
 		udp->check = 0xffff;
+	return 0;
+}
+
+/* send_xdp resizes the frame to carry the reply of len bytes built in the
+ * scratch buffer, stores it and rewrites the headers. Returns XDP_TX, or a
+ * pass when the frame cannot grow enough (the tc ingress program then
+ * answers from the same templates, see xdpdns_tc). */
+static __always_inline int send_xdp(struct xdp_md *ctx, struct scratch *s, const struct query *q,
+                                    __u32 len)
+{
+	__u32 frame = bpf_xdp_get_buff_len(ctx);
+	int delta = (int)(q->dns_off + len) - (int)frame;
+
+	if (delta && bpf_xdp_adjust_tail(ctx, delta) && grow_head(ctx, q, delta))
+		return pass(CNT_PASS_TAIL);
+	if (bpf_xdp_store_bytes(ctx, q->dns_off, s->buf, len))
+		return XDP_ABORTED;
+	if (rewrite_headers((void *)(long)ctx->data, (void *)(long)ctx->data_end, s, q, len))
+		return XDP_ABORTED;
 	return XDP_TX;
 }
 
-SEC("xdp")
-int xdpdns(struct xdp_md *ctx)
+/* reply is what build_reply made of one query. */
+struct reply {
+	__u32 len;  /* reply payload bytes in the scratch buffer */
+	__u32 kind; /* engine answer kind (counter index offset) */
+	int tc;     /* sent truncated (TC=1) */
+};
+
+/* build_reply parses the DNS query loaded at the start of the scratch
+ * buffer (q->avail bytes) and builds the reply over it from the live
+ * generation's template. Returns -1 with *r filled in, or the counter of
+ * the reason to pass the query to userspace. The XDP and the tc programs
+ * share it, so both send the same bytes. */
+static __always_inline int build_reply(struct scratch *s, const struct config *cfg, __u32 gen,
+                                       struct reply *r)
 {
-	struct query *q;
-	struct config *cfg;
-	struct scratch *s;
+	struct query *q = &s->q;
 	struct tmpl *t;
 	void *tmap;
-	__u32 zero = 0, gen, id, len, full, req, opt_len = 0, nsid_len = 0, kind;
+	__u32 id, len, full, req, opt_len = 0, nsid_len = 0;
 	__u16 hflags, an, ns, ar;
 	int reason, tc = 0;
 
-	count(CNT_RX);
-	cfg = bpf_map_lookup_elem(&config_map, &zero);
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!cfg || !s)
-		return XDP_PASS;
-	q = &s->q;
-	/* Read once: the whole packet is answered from one generation. */
-	gen = *(volatile __u32 *)&cfg->gen & 1;
-
-	reason = parse_l2l4(ctx, cfg, q);
-	if (reason >= 0)
-		return pass(reason);
-	q->avail = q->dlen;
-	if (q->avail > XDPDNS_MAX_QUERY)
-		q->avail = XDPDNS_MAX_QUERY;
-	if (q->avail < DNS_HDR_LEN)
-		return pass(CNT_PASS_MALFORMED);
-	if (bpf_xdp_load_bytes(ctx, q->dns_off, s->buf, q->avail))
-		return pass(CNT_PASS_MALFORMED);
 	reason = parse_dns(s, cfg, q);
 	if (reason >= 0)
-		return pass(reason);
+		return reason;
 
 	reason = CNT_PASS_NOTMPL;
 	id = find_template(s, q, gen, &reason);
 	if (id == XDPDNS_PASS)
-		return pass(reason);
+		return reason;
 	tmap = bpf_map_lookup_elem(&templates, &gen);
 	if (!tmap)
-		return pass(CNT_PASS_NOTMPL);
+		return CNT_PASS_NOTMPL;
 	t = bpf_map_lookup_elem(tmap, &id);
 	if (!t)
-		return pass(CNT_PASS_NOTMPL);
+		return CNT_PASS_NOTMPL;
 
 	if (q->edns) {
 		opt_len = OPT_RR_LEN;
@@ -703,7 +701,7 @@ int xdpdns(struct xdp_md *ctx)
 	req = DNS_HDR_LEN + q->qlen + 4 + t->req_len + opt_len;
 	if ((t->flags & XDPDNS_TF_TOOBIG) || full > q->size) {
 		if (req <= q->size)
-			return pass(CNT_PASS_SIZE);
+			return CNT_PASS_SIZE;
 		tc = 1;
 	}
 
@@ -719,13 +717,13 @@ int xdpdns(struct xdp_md *ctx)
 	} else {
 		len = copy_body(s, t, gen, q->qlen);
 		if (!len)
-			return pass(CNT_PASS_NOTMPL);
+			return CNT_PASS_NOTMPL;
 	}
 	if (q->edns) {
 		ar++;
 		len = put_opt(s, cfg, q, len, nsid_len);
 		if (!len)
-			return pass(CNT_PASS_NOTMPL);
+			return CNT_PASS_NOTMPL;
 	}
 	put16(s, 2, hflags);
 	put16(s, 4, 1);
@@ -733,14 +731,106 @@ int xdpdns(struct xdp_md *ctx)
 	put16(s, 8, ns);
 	put16(s, 10, ar);
 
-	kind = t->kind;
-	if (kind > 8)
-		kind = 8;
-	reason = send(ctx, s, q, len);
+	if (len > XDPDNS_BUF_SIZE - 8 || q->l3_off > 127 || q->l4_off > 127)
+		return CNT_PASS_TAIL;
+	/* Zero padding for the checksum of an odd or unaligned length. */
+	len = bound(len);
+	if (len < DNS_HDR_LEN)
+		return CNT_PASS_TAIL;
+	*(__u32 *)&s->buf[len] = 0;
+	r->len = len;
+	r->kind = t->kind > 8 ? 8 : t->kind;
+	r->tc = tc;
+	return -1;
+}
+
+/* load_len bounds the DNS payload bytes loaded into the scratch buffer;
+ * 0 means too short to be a query. */
+static __always_inline __u32 load_len(const struct query *q)
+{
+	__u32 n = q->dlen;
+
+	if (n > XDPDNS_MAX_QUERY)
+		n = XDPDNS_MAX_QUERY;
+	return n < DNS_HDR_LEN ? 0 : n;
+}
+
+SEC("xdp")
+int xdpdns(struct xdp_md *ctx)
+{
+	struct config *cfg;
+	struct scratch *s;
+	struct reply r;
+	struct query *q;
+	__u32 key = SCRATCH_XDP, zero = 0, gen;
+	int reason;
+
+	count(CNT_RX);
+	cfg = bpf_map_lookup_elem(&config_map, &zero);
+	s = bpf_map_lookup_elem(&scratch, &key);
+	if (!cfg || !s)
+		return XDP_PASS;
+	q = &s->q;
+	/* Read once: the whole packet is answered from one generation. */
+	gen = *(volatile __u32 *)&cfg->gen & 1;
+
+	reason = parse_l2l4((void *)(long)ctx->data, (void *)(long)ctx->data_end, cfg, q);
+	if (reason >= 0)
+		return pass(reason);
+	q->avail = load_len(q);
+	if (!q->avail || bpf_xdp_load_bytes(ctx, q->dns_off, s->buf, q->avail))
+		return pass(CNT_PASS_MALFORMED);
+	reason = build_reply(s, cfg, gen, &r);
+	if (reason >= 0)
+		return pass(reason);
+	reason = send_xdp(ctx, s, q, r.len);
 	if (reason == XDP_TX) {
-		count(CNT_ANSWER_BASE + kind);
-		if (tc)
+		count(CNT_ANSWER_BASE + r.kind);
+		if (r.tc)
 			count(CNT_TC);
 	}
 	return reason;
+}
+
+/* xdpdns_tc is the same answer at tc ingress, for the queries the XDP
+ * program passed because the frame could not grow to the reply's size
+ * (native XDP on veth and generic XDP hand the program frames with little
+ * room; an skb can grow). It answers from the same maps with the same
+ * build_reply and sends the reply back out of the interface it came in
+ * on; anything else goes on up the stack (TC_ACT_OK). Without XDP it
+ * would answer every query it can; the loader attaches it beside XDP. */
+SEC("tc")
+int xdpdns_tc(struct __sk_buff *skb)
+{
+	struct config *cfg;
+	struct scratch *s;
+	struct reply r;
+	struct query *q;
+	__u32 key = SCRATCH_TC, zero = 0, gen;
+
+	count(CNT_SKB_RX);
+	cfg = bpf_map_lookup_elem(&config_map, &zero);
+	s = bpf_map_lookup_elem(&scratch, &key);
+	if (!cfg || !s)
+		return TC_ACT_OK;
+	q = &s->q;
+	gen = *(volatile __u32 *)&cfg->gen & 1;
+
+	/* The headers must be in the linear part for direct access. */
+	if (skb->data_end - skb->data < skb->len && bpf_skb_pull_data(skb, skb->len))
+		return TC_ACT_OK;
+	if (parse_l2l4((void *)(long)skb->data, (void *)(long)skb->data_end, cfg, q) >= 0)
+		return TC_ACT_OK;
+	q->avail = load_len(q);
+	if (!q->avail || bpf_skb_load_bytes(skb, q->dns_off, s->buf, q->avail))
+		return TC_ACT_OK;
+	if (build_reply(s, cfg, gen, &r) >= 0)
+		return TC_ACT_OK;
+	if (bpf_skb_change_tail(skb, q->dns_off + r.len, 0) ||
+	    bpf_skb_store_bytes(skb, q->dns_off, s->buf, r.len, 0))
+		return TC_ACT_SHOT;
+	if (rewrite_headers((void *)(long)skb->data, (void *)(long)skb->data_end, s, q, r.len))
+		return TC_ACT_SHOT;
+	count(CNT_SKB_ANSWER);
+	return bpf_redirect(skb->ifindex, 0);
 }

@@ -166,6 +166,9 @@ type XDPStatus struct {
 type Attachment struct {
 	Iface string `json:"iface"`
 	Mode  string `json:"mode"` // "native" or "generic"
+	// TCIngress: the tc ingress companion answers what does not fit the
+	// XDP frame.
+	TCIngress bool `json:"tc_ingress"`
 }
 
 // Stats are the daemon's counters since it started.

@@ -91,6 +91,7 @@ func TestPaths(t *testing.T) {
 			d := StartServer(t, bins, r, zs.Zones(), mode)
 			testUDPPaths(t, r, d, mode)
 			testVLANPath(t, r, d, mode)
+			testTCIngressPath(t, r, d, mode)
 			testUserspacePaths(t, r, d)
 		})
 	}
@@ -233,6 +234,71 @@ func exchangeUDP(t *testing.T, ns string, server netip.AddrPort, wire []byte) []
 		t.Fatalf("query to %v: %v", server, err)
 	}
 	return buf[:n]
+}
+
+// testTCIngressPath asks for replies far larger than their queries (the
+// apex DNSKEY and NS sets with signatures and glue) over IPv4 and IPv6. A
+// veth frame gives native and generic XDP little room (the kernel copies
+// the query into a buffer just big enough, with 256 bytes of headroom), so
+// the XDP program passes them (pass.tail) and its tc ingress companion
+// answers from the same templates. Each must be answered in the kernel
+// (by XDP or at tc ingress, never by the userspace server), in native mode
+// at least one at tc ingress, and its bytes must equal the userspace
+// engine's reply to the same query over TCP.
+func testTCIngressPath(t *testing.T, r *Rig, d *Daemon, mode string) {
+	viaTC := 0
+	for _, srv := range []netip.Addr{r.SrvV4, r.SrvV6} {
+		for _, q := range []struct {
+			name  string
+			qtype uint16
+		}{{"example.test.", dns.TypeDNSKEY}, {"example.test.", dns.TypeNS}} {
+			m := new(dns.Msg)
+			m.SetQuestion(q.name, q.qtype)
+			m.RecursionDesired = false
+			m.SetEdns0(1232, true)
+			wire, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			where := fmt.Sprintf("%s %s %s over %v", mode, q.name, dns.TypeToString[q.qtype], srv)
+			before := d.Stats(t)
+			got := exchangeUDP(t, r.Cli, netip.AddrPortFrom(srv, 53), wire)
+			delta := Diff(before, d.Stats(t))
+			inKernel := delta.Sum("udp.")+delta.Sum("tcp.") == 0
+			tc := delta["xdp.pass.tail"] == 1 && delta["xdp.tc_ingress.answer"] == 1 && delta.Sum("xdp.answer.") == 0
+			xdp := delta.Sum("xdp.answer.") == 1 && delta["xdp.tc_ingress.answer"] == 0
+			switch {
+			case !inKernel || tc == xdp:
+				t.Errorf("%s: counters %v, want one answer in XDP or at tc ingress and none in userspace", where, delta)
+			case tc:
+				viaTC++
+			}
+			if len(got) < len(wire)+256 {
+				t.Errorf("%s: reply of %d bytes to a query of %d: too small to test growth", where, len(got), len(wire))
+			}
+			c, err := Dial(r.Cli, "tcp", netip.AddrPortFrom(srv, 53).String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			dc := &dns.Conn{Conn: c}
+			if err := dc.WriteMsg(m); err != nil {
+				t.Fatal(err)
+			}
+			want, err := dc.ReadMsgHeader(nil)
+			c.Close()
+			if err != nil {
+				t.Fatalf("%s: over TCP: %v", where, err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s: UDP reply answered in the kernel differs from the engine's TCP reply\nudp %x\ntcp %x", where, got, want)
+			}
+		}
+	}
+	t.Logf("%s: %d of 4 large replies answered at tc ingress, the rest in XDP", mode, viaTC)
+	if mode == "native" && viaTC == 0 {
+		t.Errorf("native: no large reply went through tc ingress: the test no longer exercises it")
+	}
 }
 
 // testUserspacePaths: a TCP query and a DO=1 NXDOMAIN (whose NSEC3 proof

@@ -74,7 +74,7 @@ func TestAttachLoopback(t *testing.T) {
 			return err
 		}
 		st := l.Status()
-		if len(st.Attachments) != 1 || st.Attachments[0] != (Attachment{Iface: "lo", Mode: ModeGeneric}) {
+		if len(st.Attachments) != 1 || st.Attachments[0] != (Attachment{Iface: "lo", Mode: ModeGeneric, TCIngress: true}) {
 			t.Errorf("attachments %+v", st.Attachments)
 		}
 		if err := l.Attach(Attach{Iface: "lo", Mode: ModeGeneric}); !errors.Is(err, ErrAttached) {

@@ -18,7 +18,10 @@ import (
 // NSID, buffer sizes) is sent through the program over IPv4 and IPv6. Every
 // XDP_TX reply must carry exactly the engine's bytes, every XDP_PASS must
 // be counted under a pass reason, and the program must answer exactly the
-// queries the Go model of it (render.Model) answers.
+// queries the Go model of it (render.Model) answers. The tc ingress
+// companion, which answers what did not fit the XDP frame, gets every
+// query too: it must answer (TC_ACT_REDIRECT) exactly what the model
+// answers, with the same bytes, and leave everything else untouched.
 func TestCorpusXDPMatchesEngine(t *testing.T) {
 	requireRoot(t)
 	for _, v := range interop.Variants {
@@ -30,7 +33,7 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 			}
 			l := load(t, e, FromRender(rimg))
 			model := &render.Model{Image: rimg, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
-			answered, total := 0, 0
+			answered, tcAnswered, total := 0, 0, 0
 			for i, q := range interop.Corpus(20240101) {
 				if q.TCP {
 					continue
@@ -53,6 +56,21 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 				}
 				total++
 				modelReply, modelReason := model.Reply(pkt)
+				in := f.build(pkt)
+				tcVerdict, tcOut := runTC(t, l.TCProgram(), in)
+				switch {
+				case modelReply != nil && tcVerdict != tcRedirect:
+					t.Errorf("%s: tc ingress verdict %d, the model answers", q, tcVerdict)
+				case modelReply != nil:
+					tcAnswered++
+					if got, want := checkReply(t, f, tcOut), e.Respond(nil, pkt, false); !bytes.Equal(got, want) {
+						t.Errorf("%s: tc ingress and engine differ\ntc     %x\nengine %x", q, got, want)
+					}
+				case tcVerdict != tcOK:
+					t.Errorf("%s: tc ingress verdict %d, the model passes (%s)", q, tcVerdict, modelReason)
+				case !bytes.Equal(tcOut, in):
+					t.Errorf("%s: tc ingress changed a packet it passed", q)
+				}
 				switch verdict {
 				case xdpTX:
 					answered++
@@ -94,9 +112,12 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 				}
 			}
 			sort.Strings(cs)
-			t.Logf("%s: %d/%d UDP queries answered in XDP; counters %v", v, answered, total, cs)
+			t.Logf("%s: %d/%d UDP queries answered in XDP, %d at tc ingress; counters %v", v, answered, total, tcAnswered, cs)
 			if answered == 0 {
 				t.Errorf("nothing answered in XDP")
+			}
+			if tcAnswered != answered || c["tc_ingress.answer"] != uint64(tcAnswered) {
+				t.Errorf("tc ingress answered %d (counter %d), XDP %d", tcAnswered, c["tc_ingress.answer"], answered)
 			}
 		})
 	}

@@ -304,6 +304,24 @@ func run(t testing.TB, prog *ebpf.Program, in []byte) (uint32, []byte) {
 	return ret, opts.DataOut
 }
 
+// runTC sends one frame through the tc program and returns the verdict
+// and the output frame, cut to its length.
+func runTC(t testing.TB, prog *ebpf.Program, in []byte) (uint32, []byte) {
+	t.Helper()
+	opts := &ebpf.RunOptions{Data: append([]byte(nil), in...), DataOut: make([]byte, 4096)}
+	ret, err := prog.Run(opts)
+	if err != nil {
+		t.Fatalf("tc prog.Run: %v", err)
+	}
+	return ret, opts.DataOut
+}
+
+// tc verdicts (linux/pkt_cls.h).
+const (
+	tcOK       = 0
+	tcRedirect = 7
+)
+
 // XDP verdicts.
 const (
 	xdpPass = 2

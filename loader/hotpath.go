@@ -74,7 +74,7 @@ func (h *HotPath) Attachments() []control.Attachment {
 	st := h.l.Status()
 	out := make([]control.Attachment, 0, len(st.Attachments))
 	for _, a := range st.Attachments {
-		out = append(out, control.Attachment{Iface: a.Iface, Mode: a.Mode.String()})
+		out = append(out, control.Attachment{Iface: a.Iface, Mode: a.Mode.String(), TCIngress: a.TCIngress})
 	}
 	return out
 }

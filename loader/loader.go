@@ -140,6 +140,11 @@ type GenStatus struct {
 type Attachment struct {
 	Iface string
 	Mode  Mode // ModeNative or ModeGeneric, never ModeAuto
+	// TCIngress reports that the tc ingress companion (xdpdns_tc, which
+	// answers the replies too large for the XDP frame) is attached too;
+	// TCErr says why not (tcx needs Linux 6.6).
+	TCIngress bool
+	TCErr     string
 }
 
 // Status is a snapshot of the loader's state.
@@ -153,6 +158,17 @@ type Status struct {
 type attachment struct {
 	Attachment
 	link link.Link
+	tc   link.Link // nil: the tc companion could not be attached
+}
+
+// close detaches the XDP program and its tc companion.
+func (a attachment) close() error {
+	var errs []error
+	if a.tc != nil {
+		errs = append(errs, a.tc.Close())
+	}
+	errs = append(errs, a.link.Close())
+	return errors.Join(errs...)
 }
 
 // generation is one slot's inner maps and what was put in them.
@@ -488,7 +504,9 @@ func (l *Loader) synchronize() {
 }
 
 // Attach attaches the program to a.Iface in a.Mode (ModeAuto: native,
-// else generic) and records the mode used.
+// else generic) and records the mode used. It also attaches the tc
+// ingress companion with tcx; a kernel without tcx keeps XDP alone (the
+// queries it passes for lack of room are then answered in userspace).
 func (l *Loader) Attach(a Attach) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -535,7 +553,14 @@ func (l *Loader) Attach(a Attach) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s (%s): %w", ErrAttach, a.Iface, a.Mode, err)
 	}
-	l.links = append(l.links, attachment{Attachment: Attachment{Iface: a.Iface, Mode: used}, link: lk})
+	at := attachment{Attachment: Attachment{Iface: a.Iface, Mode: used}, link: lk}
+	at.tc, err = link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: l.objs.XdpdnsTc, Attach: ebpf.AttachTCXIngress})
+	if err != nil {
+		at.TCErr = err.Error()
+		at.tc = nil
+	}
+	at.TCIngress = at.tc != nil
+	l.links = append(l.links, at)
 	return nil
 }
 
@@ -545,7 +570,7 @@ func (l *Loader) Detach(iface string) error {
 	defer l.mu.Unlock()
 	for i, at := range l.links {
 		if at.Iface == iface {
-			err := at.link.Close()
+			err := at.close()
 			l.links = append(l.links[:i], l.links[i+1:]...)
 			if err != nil {
 				return fmt.Errorf("loader: detaching from %s: %w", iface, err)
@@ -576,6 +601,8 @@ var counterNames = func() [bpf.XdpCounterCNT_MAX]string {
 	n[bpf.XdpCounterCNT_PASS_TAIL] = "pass.tail"
 	n[bpf.XdpCounterCNT_PASS_IPV6EXT] = "pass.ipv6_ext"
 	n[bpf.XdpCounterCNT_PASS_IPV4FRAG] = "pass.ipv4_frag"
+	n[bpf.XdpCounterCNT_SKB_RX] = "tc_ingress.rx"
+	n[bpf.XdpCounterCNT_SKB_ANSWER] = "tc_ingress.answer"
 	return n
 }()
 
@@ -648,6 +675,9 @@ func (l *Loader) MapBytes() int64 {
 // Program returns the loaded XDP program (owned by the Loader).
 func (l *Loader) Program() *ebpf.Program { return l.objs.Xdpdns }
 
+// TCProgram returns the loaded tc ingress companion (owned by the Loader).
+func (l *Loader) TCProgram() *ebpf.Program { return l.objs.XdpdnsTc }
+
 // Close detaches the program everywhere and releases every map.
 func (l *Loader) Close() error {
 	l.mu.Lock()
@@ -658,7 +688,7 @@ func (l *Loader) Close() error {
 	l.closed = true
 	var errs []error
 	for _, at := range l.links {
-		if err := at.link.Close(); err != nil {
+		if err := at.close(); err != nil {
 			errs = append(errs, fmt.Errorf("detaching from %s: %w", at.Iface, err))
 		}
 	}

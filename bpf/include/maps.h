@@ -159,7 +159,10 @@ struct walk {
 	__u8 nsid;    /* an NSID option was seen */
 };
 
-/* scratch: key 0 -> per-CPU working memory for one packet. */
+/* scratch: key SCRATCH_XDP (the XDP program) or SCRATCH_TC (the tc
+ * program) -> per-CPU working memory for one packet. */
+#define SCRATCH_XDP 0
+#define SCRATCH_TC  1
 struct scratch {
 	__u8 buf[XDPDNS_BUF_SIZE + XDPDNS_BUF_SLACK]; /* query in, reply out */
 	struct query q;
@@ -181,7 +184,7 @@ struct scratch {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch SEC(".maps");

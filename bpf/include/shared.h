@@ -131,7 +131,9 @@ enum counter {
 	CNT_PASS_TAIL = 20,      /* could not grow the packet */
 	CNT_PASS_IPV6_EXT = 21,  /* IPv6 extension headers */
 	CNT_PASS_IPV4_FRAG = 22, /* IPv4 fragment or options */
-	CNT_MAX = 24,
+	CNT_SKB_RX = 23,         /* packets seen by the tc ingress program */
+	CNT_SKB_ANSWER = 24,     /* answered at tc ingress (did not fit the XDP frame) */
+	CNT_MAX = 26,
 };
 
 #endif

@@ -221,7 +221,11 @@ func cmdStatus(c *control.Client, asJSON bool, args []string, w io.Writer) error
 	} else {
 		att := make([]string, 0, len(st.XDP.Attachments))
 		for _, a := range st.XDP.Attachments {
-			att = append(att, a.Iface+" ("+a.Mode+")")
+			mode := a.Mode
+			if a.TCIngress {
+				mode += " + tc ingress"
+			}
+			att = append(att, a.Iface+" ("+mode+")")
 		}
 		fmt.Fprintf(tw, "xdp\t%s; generation %d\n", strings.Join(att, ", "), st.XDP.Generation)
 	}
