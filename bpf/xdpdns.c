@@ -205,35 +205,45 @@ static long edns_option(__u32 i, void *data)
 	return 0;
 }
 
-/* hash_byte folds qname byte qlen - 2 - i (lower-cased) into both hashes
- * and records them in s->hash when it starts a label (state in s->w). */
-static long hash_byte(__u32 i, void *data)
+/* hash_suffixes folds the lower-cased qname bytes, from the last label's
+ * last byte back to the first, into both hashes; at each label start it
+ * records the hash of the suffix from there (hash[k]: last k labels;
+ * hash[0], the root, is the basis folded with the root's 0 byte). The
+ * running hashes stay in registers; the label bookkeeping (w.next, w.k)
+ * lives in the scratch map so that the verifier sees one state per byte
+ * position. Returns the number of suffixes recorded. */
+static __always_inline __u32 hash_suffixes(struct scratch *s, const struct query *q)
 {
-	struct scratch *s = *(struct scratch **)data;
-	struct walk *w = &s->w;
-	__u32 pos, qlen = w->qlen, next = w->next;
-	__u64 h1, h2;
-	__u8 c;
+	__u64 h1 = (H1_BASIS ^ 0) * H1_PRIME, h2 = (H2_BASIS ^ 0) * H2_MULT + 1;
+	__u32 qlen = q->qlen, i;
 
-	if (i + 2 > qlen)
-		return 1;
-	pos = qlen - 2 - i;
-	c = lower(s->buf[bound(DNS_HDR_LEN + pos)]);
-	h1 = (w->h1 ^ c) * H1_PRIME;
-	h2 = (w->h2 ^ c) * H2_MULT + 1;
-	w->h1 = h1;
-	w->h2 = h2;
-	if (next > 0 && pos == s->starts[(next - 1) & (XDPDNS_MAX_LABELS - 1)]) {
-		__u32 k = w->k + 1;
+	s->hash[0].h1 = h1;
+	s->hash[0].h2 = h2;
+	s->w.next = q->nlabels;
+	s->w.k = 0;
+	for (i = 0; i < XDPDNS_MAX_QNAME - 1; i++) {
+		__u32 pos, next;
+		__u8 c;
 
-		if (k > XDPDNS_MAX_LABELS)
-			return 1;
-		w->next = next - 1;
-		w->k = k;
-		s->hash[k].h1 = h1;
-		s->hash[k].h2 = h2;
+		if (i + 2 > qlen)
+			break;
+		pos = qlen - 2 - i;
+		c = lower(s->buf[bound(DNS_HDR_LEN + pos)]);
+		h1 = (h1 ^ c) * H1_PRIME;
+		h2 = (h2 ^ c) * H2_MULT + 1;
+		next = s->w.next;
+		if (next > 0 && pos == s->starts[(next - 1) & (XDPDNS_MAX_LABELS - 1)]) {
+			__u32 k = s->w.k + 1;
+
+			if (k > XDPDNS_MAX_LABELS)
+				break;
+			s->w.next = next - 1;
+			s->w.k = k;
+			s->hash[k].h1 = h1;
+			s->hash[k].h2 = h2;
+		}
 	}
-	return 0;
+	return s->w.k;
 }
 
 /* parse_dns reads the DNS header, the question and the OPT record from the
@@ -322,15 +332,7 @@ static __always_inline int parse_dns(struct scratch *s, const struct config *cfg
 
 	/* Suffix hashes, from the root's 0 byte backwards; hash[k] is the
 	 * suffix of the last k labels. */
-	s->w.h1 = (H1_BASIS ^ 0) * H1_PRIME;
-	s->w.h2 = (H2_BASIS ^ 0) * H2_MULT + 1;
-	s->hash[0].h1 = s->w.h1;
-	s->hash[0].h2 = s->w.h2;
-	s->w.qlen = q->qlen;
-	s->w.next = q->nlabels;
-	s->w.k = 0;
-	bpf_loop(q->qlen - 1, hash_byte, &sp, 0);
-	if (s->w.k != q->nlabels)
+	if (hash_suffixes(s, q) != q->nlabels)
 		return CNT_PASS_QNAME;
 	return -1;
 }
