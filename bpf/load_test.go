@@ -30,5 +30,6 @@ func TestVerifier(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer objs.Close()
-	t.Logf("verifier: %s", objs.Xdpdns.VerifierLog)
+	t.Logf("verifier, xdpdns: %s", objs.Xdpdns.VerifierLog)
+	t.Logf("verifier, xdpdns_tc: %s", objs.XdpdnsTc.VerifierLog)
 }
