@@ -15,7 +15,10 @@ RIG_DELEGATIONS=${RIG_DELEGATIONS:-20000}  # delegations in tld. and stld.
 RIG_ROOT_TLDS=${RIG_ROOT_TLDS:-300}        # TLD delegations in the root-like zone
 RIG_QUERIES=${RIG_QUERIES:-100000}         # lines per query file
 RIG_RATES=${RIG_RATES:-50000 100000 200000 300000 450000 650000}
-RIG_STEP_SECONDS=${RIG_STEP_SECONDS:-2}    # kxdpgun -t per offered rate
+RIG_REPEATS=${RIG_REPEATS:-3}              # measured intervals per offered rate (the median is reported)
+RIG_STEP_SECONDS=${RIG_STEP_SECONDS:-0.4}  # shortest measured interval of a kxdpgun run (s) ...
+RIG_STEP_QUERIES=${RIG_STEP_QUERIES:-40000} # ... long enough to hold this many queries at the offered rate
+RIG_WARMUP=${RIG_WARMUP:-0.1}              # seconds of traffic before the first interval
 RIG_CPU_RATE=${RIG_CPU_RATE:-100000}       # offered rate whose CPU per reply is reported
 RIG_DNSPERF_SETS=${RIG_DNSPERF_SETS-hot mix mix-signed flood root}
 RIG_DNSPERF_SECONDS=${RIG_DNSPERF_SECONDS:-3}
@@ -28,12 +31,32 @@ RIG_CLIENT_CPU=${RIG_CLIENT_CPU:-0}
 RIG_RESULTS=${RIG_RESULTS:-$ROOT/bench/RESULTS.md}
 RIG_CHART=${RIG_CHART:-$ROOT/bench/rig-chart.png}
 RIG_LOSS_PCT=${RIG_LOSS_PCT:-0.1}          # "answered" means loss below this
+RIG_ANSWERS=${RIG_ANSWERS:-200}            # queries per set whose answers are compared across servers (0: none)
 
 START_EPOCH=$(date +%s)
 COMMAND_LINE="bench/rig.sh${*:+ $*}"
-KNOBS="RIG_DELEGATIONS=$RIG_DELEGATIONS RIG_ROOT_TLDS=$RIG_ROOT_TLDS RIG_QUERIES=$RIG_QUERIES RIG_RATES='$RIG_RATES' RIG_STEP_SECONDS=$RIG_STEP_SECONDS RIG_SETS='$RIG_SETS' RIG_SERVERS='$RIG_SERVERS' RIG_DNSPERF_SETS='$RIG_DNSPERF_SETS' RIG_DNSPERF_SECONDS=$RIG_DNSPERF_SECONDS RIG_FIXED_RATE=$RIG_FIXED_RATE"
+KNOBS="RIG_DELEGATIONS=$RIG_DELEGATIONS RIG_ROOT_TLDS=$RIG_ROOT_TLDS RIG_QUERIES=$RIG_QUERIES RIG_RATES='$RIG_RATES' RIG_REPEATS=$RIG_REPEATS RIG_STEP_SECONDS=$RIG_STEP_SECONDS RIG_STEP_QUERIES=$RIG_STEP_QUERIES RIG_WARMUP=$RIG_WARMUP RIG_SETS='$RIG_SETS' RIG_SERVERS='$RIG_SERVERS' RIG_DNSPERF_SETS='$RIG_DNSPERF_SETS' RIG_DNSPERF_SECONDS=$RIG_DNSPERF_SECONDS RIG_FIXED_RATE=$RIG_FIXED_RATE RIG_ANSWERS=$RIG_ANSWERS"
 
 log() { printf '[rig %3ds] %s\n' "$(($(date +%s) - START_EPOCH))" "$*" >&2; }
+usec() { local t=${EPOCHREALTIME/[.,]/}; echo "$((10#$t))"; }
+# spent PHASE: charge the time since the previous call to PHASE (where the
+# run's time goes; logged at the end and written to RESULTS.md).
+declare -A SPENT
+SPENT_ORDER="build data startup checks dnsperf kxdpgun stop report"
+LAST_TICK=$(usec)
+spent() {
+	local now
+	now=$(usec)
+	SPENT[$1]=$((${SPENT[$1]:-0} + now - LAST_TICK))
+	LAST_TICK=$now
+}
+spent_summary() {
+	local p out=""
+	for p in $SPENT_ORDER; do
+		[ -n "${SPENT[$p]:-}" ] && out+="$p $(((SPENT[$p] + 500000) / 1000000)) s, "
+	done
+	echo "${out%, }"
+}
 die() { printf '\nrig: FAIL: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- rig and cleanup
@@ -139,8 +162,10 @@ if awk -v l="${LOAD_START%% *}" 'BEGIN {exit !(l > 0.5)}'; then
 fi
 TMP=$(mktemp -d /tmp/xdpdns-rig.XXXXXX)
 log "work directory $TMP"
-(cd "$ROOT" && go build -o "$TMP/" ./cmd/xdpdnsd ./bench/cmd/genzone ./bench/cmd/xdppass) || die "cannot build xdpdnsd, genzone, xdppass"
+(cd "$ROOT" && go build -o "$TMP/" ./cmd/xdpdnsd ./bench/cmd/genzone ./bench/cmd/xdppass ./bench/cmd/anscmp) ||
+	die "cannot build xdpdnsd, genzone, xdppass, anscmp"
 XDPDNSD=$TMP/xdpdnsd
+spent build
 
 # ---------------------------------------------------------------- data
 
@@ -226,6 +251,7 @@ for set in hot mix mix-signed flood root; do
 	mv "$D/$set.txt" "$D/q-$set.txt"
 	awk '{print $1, $2}' "$D/q-$set.txt" >"$D/dp-$set.txt"
 done
+spent data
 set_flags() { grep -q ' D$' "$D/q-$1.txt" && echo -D || echo -e; }
 set_desc() {
 	case $1 in
@@ -405,6 +431,7 @@ start_server() { # name: start it alone on the server side, pinned; sets SERVER_
 	done
 	[ $ok = 1 ] || { tail -20 "$logf" >&2; die "$name did not answer hot. SOA within 120 s"; }
 	pin_all "$SERVER_PID"
+	SERVER_TREE=$(descendants "$SERVER_PID" | tr '\n' ' ')
 	pin_napi
 	SERVER_PROGS=$(server_progs)
 	if [[ $name == reflector || $name == xdpdns || $name == knot-xdp ]] && [ -z "$SERVER_PROGS" ]; then
@@ -465,14 +492,52 @@ spot_check() {
 	log "$s: spot checks passed (hot, tld. referral/NXDOMAIN, stld. DS/NSEC3, root referral/NSEC)"
 }
 
+# ---------------------------------------------------------------- answers compared
+
+# Every server but the reflector answers the first RIG_ANSWERS queries of
+# each set (bench/cmd/anscmp record, from the client side, as kxdpgun sends
+# them); its answers are compared with those of the reference servers
+# recorded so far (anscmp compare: interop's comparison and allowed
+# differences). The references are xdpdns and xdpdns-user (compared with
+# each other with no difference allowed), or, when neither runs, the first
+# server. Any other difference fails the run.
+ANS_RECORDED=()
+ANS_RESULTS=() # "server reference compared identical allowed bytes [allowances]"
+is_ref() {
+	case $1 in xdpdns | xdpdns-user) return 0 ;; esac
+	[[ " $RIG_SERVERS " == *" xdpdns "* || " $RIG_SERVERS " == *" xdpdns-user "* ]] && return 1
+	[ "$1" = "$(tr ' ' '\n' <<<"$RIG_SERVERS" | grep -v '^reflector$' | grep -m1 .)" ]
+}
+answers_check() { # server
+	local s=$1 p args=() set ref other strict res
+	[ "$RIG_ANSWERS" -gt 0 ] || return 0
+	for set in $RIG_SETS; do args+=("$set=$D/q-$set.txt"); done
+	ip netns exec "$NS_CLI" "$TMP/anscmp" record -server "$SRV_IP:53" -n "$RIG_ANSWERS" -out "$TMP/answers-$s.txt" "${args[@]}" 2>"$TMP/anscmp.err" ||
+		die "$s: cannot record answers: $(cat "$TMP/anscmp.err")"
+	for p in "${ANS_RECORDED[@]+"${ANS_RECORDED[@]}"}"; do
+		if is_ref "$p"; then ref=$p other=$s
+		elif is_ref "$s"; then ref=$s other=$p
+		else continue; fi
+		strict=()
+		is_ref "$other" && strict=(-strict)
+		res=$("$TMP/anscmp" compare "${strict[@]+"${strict[@]}"}" "$TMP/answers-$ref.txt" "$TMP/answers-$other.txt" 2>"$TMP/anscmp.err") ||
+			die "answers of $other differ from $ref's:"$'\n'"$(cat "$TMP/anscmp.err")"
+		ANS_RESULTS+=("$other $ref ${res#compared }")
+		log "answers: $other vs $ref: $res"
+	done
+	ANS_RECORDED+=("$s")
+}
+
 # ---------------------------------------------------------------- measures
 
 CLK_TCK=$(getconf CLK_TCK)
-proc_ticks() { # user+system ticks of the process tree
-	local total=0 p v
-	for p in $(descendants "$1"); do
-		v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')
-		total=$((total + ${v:-0}))
+SERVER_TREE="" # the server's process and its descendants, listed once it is ready
+proc_ticks() { # user+system ticks of the server's processes (all threads), without forking
+	local total=0 p line f
+	for p in $SERVER_TREE; do
+		read -r line 2>/dev/null <"/proc/$p/stat" || continue
+		read -ra f <<<"${line##*) }"
+		total=$((total + f[11] + f[12]))
 	done
 	echo "$total"
 }
@@ -484,39 +549,118 @@ bpf_ns() { # summed run_time_ns of the given program IDs
 	done
 	echo "$total"
 }
+idle_ticks() { # idle+iowait ticks of all CPUs; busy is wall minus idle (the
+	# other per-category tick counts are unreliable on this VM, BRIEF §4)
+	local name user nice sys idle iow rest total=0
+	while read -r name user nice sys idle iow rest; do
+		[[ $name == cpu[0-9]* ]] && total=$((total + idle + iow))
+	done </proc/stat
+	echo "$total"
+}
 snap() { # "proc-ticks bpf-ns idle-ticks-all-cpus wall"
-	local busy
-	# idle+iowait ticks of all CPUs; busy is wall minus idle (the other
-	# per-category tick counts are unreliable on this VM, BRIEF §4).
-	busy=$(awk '/^cpu[0-9]/ { b += $5 + $6 } END { print b }' /proc/stat)
-	echo "$(proc_ticks "$SERVER_PID") $(bpf_ns "$SERVER_PROGS") $busy $(date +%s.%N)"
+	echo "$(proc_ticks) $(bpf_ns "$SERVER_PROGS") $(idle_ticks) $EPOCHREALTIME"
+}
+sleep_until() { # microsecond timestamp
+	local d=$(($1 - $(usec)))
+	((d > 0)) || return 0
+	sleep "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"
+}
+count_lines() { local n; n=$(grep -c "$1" "$2" 2>/dev/null) || true; echo "${n:-0}"; }
+
+# kxdp_step set rate out: one kxdpgun run at one offered rate, measured over
+# RIG_REPEATS intervals of RIG_STEP_SECONDS after RIG_WARMUP s of traffic.
+# kxdpgun prints its cumulative counters on SIGUSR1 (queries sent, replies,
+# rcodes, and the pps since traffic began, from which the exact time of each
+# print follows); one print at each interval boundary, the differences are
+# the intervals. kxdpgun runs with line-buffered stdout (stdbuf) and is
+# killed once the last print is out: it would otherwise wait 1 s for late
+# replies after its -t, and it spends ~1 s in start-up before it sends,
+# which is why the repeats are intervals of one run and not separate runs.
+# A SIGUSR1 before traffic starts would crash it (a division by the elapsed
+# time), hence the warm-up; a run that ends without its prints is retried
+# once. The server's CPU (snap) is read at the first and last boundary of
+# the RIG_CPU_RATE step only. Prints one line per interval:
+# "offered sent/s replies/s loss% srv_us_per_reply bpf_us_per_reply vm_us_per_reply rcodes"
+# (the CPU fields are "-" except on the RIG_CPU_RATE step, where they cover
+# all intervals and are repeated on each line).
+kxdp_step() {
+	local set=$1 rate=$2 out=$3 try
+	for try in 1 2; do
+		kxdp_try "$set" "$rate" "$out" && return 0
+		log "kxdpgun run $set @$rate failed (try $try): $(tr '\n' ' ' <"$out.err" | tail -c 300)"
+	done
+	die "kxdpgun failed twice on $set @$rate: $(tail -5 "$out" "$out.err" | tr '\n' ' ')"
+}
+kxdp_try() {
+	local set=$1 rate=$2 out=$3 pid t0 tk k s0="" s1="" deadline total cpu=0 step_us warm_us
+	[ "$rate" = "$RIG_CPU_RATE" ] && cpu=1
+	step_us=$(step_us "$rate")
+	warm_us=$(awk -v w="$RIG_WARMUP" 'BEGIN { printf "%d", w * 1e6 }')
+	total=$(awk -v w="$warm_us" -v n="$RIG_REPEATS" -v s="$step_us" 'BEGIN { printf "%.3f", (w + n * s) / 1e6 + 2 }')
+	xdp_off "$NS_CLI" "$IF_CLI" # what the previous run left attached
+	pin_napi
+	t0=$(usec)
+	ip netns exec "$NS_CLI" taskset -c "$RIG_CLIENT_CPU" stdbuf -oL \
+		kxdpgun -t "$total" -Q "$rate" -F "$RIG_CLIENT_CPU" -I "$IF_CLI" -R "$MAC_SRV" -i "$D/q-$set.txt" "$SRV_IP" >"$out" 2>"$out.err" &
+	pid=$!
+	# Started: its signal handlers are set once it reports the interface.
+	deadline=$((t0 + 10000000))
+	until grep -qs '^using interface' "$out"; do
+		kill -0 "$pid" 2>/dev/null && (($(usec) < deadline)) || { kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; return 1; }
+		sleep 0.01
+	done
+	# Traffic starts ~1.02 s after exec (kxdpgun sleeps 1 s once its thread
+	# has set up the XDP socket); the first boundary ends the warm-up.
+	tk=$((t0 + 1020000 + warm_us))
+	for ((k = 0; k <= RIG_REPEATS; k++)); do
+		sleep_until "$tk"
+		[ $cpu = 1 ] && [ $k = 0 ] && s0=$(snap)
+		kill -USR1 "$pid" 2>/dev/null || break
+		[ $cpu = 1 ] && [ $k = "$RIG_REPEATS" ] && s1=$(snap)
+		tk=$((tk + step_us))
+	done
+	deadline=$(($(usec) + 3000000))
+	while (($(count_lines '^duration:' "$out") <= RIG_REPEATS)) && kill -0 "$pid" 2>/dev/null && (($(usec) < deadline)); do sleep 0.01; done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	(($(count_lines '^duration:' "$out") > RIG_REPEATS)) || return 1
+	awk -v rate="$rate" -v s0="$s0" -v s1="$s1" -v hz="$CLK_TCK" -v ncpu="$ncpu" -v n="$RIG_REPEATS" '
+		/^total queries:/ { k++; sent[k] = $3; pps = $4; gsub(/[^0-9]/, "", pps); ms[k] = pps > 0 ? $3 * 1000 / pps : 0 }
+		/^total replies:/ { got[k] = $3 }
+		/^responded / { c = $2; sub(/:$/, "", c); rc[k, c] = $3; codes[c] = 1 }
+		END {
+			if (k != n + 1) exit 1
+			if (s0 != "") {
+				split(s0, a, " "); split(s1, b, " ")
+				replies = got[k] - got[1]
+				procus = (b[1] - a[1]) / hz * 1e6; bpfus = (b[2] - a[2]) / 1e3
+				vmus = ((b[4] - a[4]) * ncpu - (b[3] - a[3]) / hz) * 1e6
+				if (replies > 0) cpuf = sprintf("%.2f %.2f %.2f", (procus + bpfus) / replies, bpfus / replies, vmus / replies)
+				else cpuf = "- - -"
+			} else cpuf = "- - -"
+			for (i = 2; i <= k; i++) {
+				dn = sent[i] - sent[i - 1]; dg = got[i] - got[i - 1]; dt = (ms[i] - ms[i - 1]) / 1000
+				if (dt <= 0 || dn <= 0) { printf "%d 0 0 100 - - - none\n", rate; continue }
+				r = ""
+				for (c in codes) { v = rc[i, c] - rc[i - 1, c]; if (v > 0) r = r (r == "" ? "" : ",") c "=" v }
+				# A reply in flight at a boundary counts in the next interval
+				# (up to two of kxdpgun'"'"'s 10-query batches): an interval can show
+				# more replies than queries; its loss is then 0.
+				loss = 100 * (dn - dg) / dn
+				printf "%d %.0f %.0f %.3f %s %s\n", rate, dn / dt, dg / dt, (loss > 0 ? loss : 0), cpuf, (r == "" ? "none" : r)
+			}
+		}' "$out" || return 1
 }
 
-# kxdp_step set rate out: one kxdpgun run; prints
-# "offered sent replies loss% srv_us_per_reply bpf_us_per_reply vm_us_per_reply rcodes"
-kxdp_step() {
-	local set=$1 rate=$2 out=$3 s0 s1
-	xdp_off "$NS_CLI" "$IF_CLI"
-	pin_napi
-	s0=$(snap)
-	timeout -k 5 $((RIG_STEP_SECONDS + 30)) ip netns exec "$NS_CLI" taskset -c "$RIG_CLIENT_CPU" \
-		kxdpgun -t "$RIG_STEP_SECONDS" -Q "$rate" -F "$RIG_CLIENT_CPU" -I "$IF_CLI" -R "$MAC_SRV" -i "$D/q-$set.txt" "$SRV_IP" >"$out" 2>&1 ||
-		die "kxdpgun failed: $(tail -5 "$out" | tr '\n' ' ')"
-	s1=$(snap)
-	xdp_off "$NS_CLI" "$IF_CLI" # kxdpgun leaves its program attached
-	awk -v rate="$rate" -v s0="$s0" -v s1="$s1" -v hz="$CLK_TCK" -v ncpu="$ncpu" -v secs="$RIG_STEP_SECONDS" '
-		/^total queries:/ { sent = $3 }
-		/^total replies:/ { got = $3 }
-		/^responded / { sub(/^responded /, ""); sub(/: +/, "="); rc = rc (rc == "" ? "" : ",") $0 }
-		END {
-			if (sent == "" || got == "") exit 1
-			split(s0, a, " "); split(s1, b, " ")
-			loss = sent > 0 ? 100 * (sent - got) / sent : 100
-			procus = (b[1] - a[1]) / hz * 1e6; bpfus = (b[2] - a[2]) / 1e3
-			vmus = ((b[4] - a[4]) * ncpu - (b[3] - a[3]) / hz) * 1e6
-			if (got > 0) printf "%d %.0f %.0f %.3f %.2f %.2f %.2f %s\n", rate, sent / secs, got / secs, loss, (procus + bpfus) / got, bpfus / got, vmus / got, (rc == "" ? "none" : rc)
-			else printf "%d %.0f 0 100 - - - none\n", rate, sent / secs
-		}' "$out" || die "cannot parse kxdpgun output: $(tr '\n' ' ' <"$out")"
+# step_us rate: the length of one measured interval at this offered rate (µs)
+step_us() {
+	awk -v s="$RIG_STEP_SECONDS" -v q="$RIG_STEP_QUERIES" -v r="$1" 'BEGIN { t = q / r; if (t < s) t = s; printf "%d", t * 1e6 }'
+}
+
+# median: the interval lines of one step -> the line with the median loss
+# (the lower middle one for an even count) and the loss range "lo-hi".
+median_step() {
+	sort -g -k4,4 | awk '{ l[NR] = $0; v[NR] = $4 } END { m = l[int((NR + 1) / 2)]; printf "%s %s-%s\n", m, v[1], v[NR] }'
 }
 
 # Honest by construction: at the lowest offered rate every server must
@@ -571,7 +715,12 @@ for server in $RIG_SERVERS; do
 	log "== $server"
 	pass_on # before the server: kdig's readiness probe needs the XDP_TX path
 	start_server "$server"
-	[ "$server" = reflector ] || spot_check "$server"
+	spent startup
+	if [ "$server" != reflector ]; then
+		spot_check "$server"
+		answers_check "$server"
+	fi
+	spent checks
 	for set in $RIG_DNSPERF_SETS; do
 		[[ " $RIG_SETS " == *" $set "* ]] || continue
 		[ "$server" = reflector ] && continue # dnsperf drops reflected queries (QR=0) as not answers
@@ -586,24 +735,31 @@ for server in $RIG_SERVERS; do
 			read -r _ _ lp _ <<<"${DPFIX[$server/$set]}"
 			awk -v l="$lp" 'BEGIN {exit !(l > 1)}' && die "$server/$set: dnsperf lost $lp% at $RIG_FIXED_RATE qps"
 		fi
+		spent dnsperf
 	done
 	pass_off
+	spent stop
 	for set in $RIG_SETS; do
 		first=1
 		for rate in $RIG_RATES; do
-			line=$(kxdp_step "$set" "$rate" "$TMP/kx-$server-$set-$rate")
+			steps=$(kxdp_step "$set" "$rate" "$TMP/kx-$server-$set-$rate")
+			line=$(median_step <<<"$steps")
 			[ $first = 1 ] && check_ladder_start "$server" "$set" "$line"
 			first=0
 			LADDER[$server/$set]+="$line"$'\n'
+			printf '%s %s %s\n' "$server" "$set" "$steps" | sed "2,\$ s/^/$server $set /" >>"$TMP/intervals.txt"
 		done
-		log "$server/$set: $(awk 'NF { printf "%dk→%dk/%dk(%s%%) ", $1 / 1000, $3 / 1000, $2 / 1000, $4 }' <<<"${LADDER[$server/$set]}")"
+		spent kxdpgun
+		log "$server/$set: $(awk 'NF { printf "%dk→%dk/%dk(%s%% [%s]) ", $1 / 1000, $3 / 1000, $2 / 1000, $4, $9 }' <<<"${LADDER[$server/$set]}")"
 	done
 	stop_server
+	spent stop
 done
 
 # ---------------------------------------------------------------- results
 
 ELAPSED=$(($(date +%s) - START_EPOCH))
+log "time by phase so far: $(spent_summary)"
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 has() { [[ " $RIG_SERVERS " == *" $1 "* ]]; }
 # best_lossless server set: highest offered rate answered with loss < RIG_LOSS_PCT (0 if none)
@@ -649,7 +805,7 @@ cols=$(((nsets + 1) / 2))
 {
 	echo "set terminal pngcairo size $((cols * 620)),$(((nsets > 1 ? 2 : 1) * 460)) font 'sans,10'"
 	echo "set output '$RIG_CHART'"
-	echo "set multiplot layout $((nsets > 1 ? 2 : 1)),$cols title 'xdpdns rig: replies/s vs offered rate (kxdpgun, ${RIG_STEP_SECONDS}s per step, $(date -u +%F))'"
+	echo "set multiplot layout $((nsets > 1 ? 2 : 1)),$cols title 'xdpdns rig: replies/s vs offered rate (kxdpgun, median of $RIG_REPEATS intervals per step, $(date -u +%F))'"
 	echo "set key top left font ',8'"
 	echo "set grid"
 	echo "set xlabel 'offered (kpps)'"
@@ -675,14 +831,14 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 	echo
 	echo "Generated by \`bench/rig.sh\` (\`make bench\`); do not edit by hand (the section is rewritten on every run)."
 	echo
-	echo "- Date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); run took ${ELAPSED} s."
+	echo "- Date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); run took ${ELAPSED} s ($(spent_summary))."
 	echo "- Command: \`$KNOBS $COMMAND_LINE\`"
 	echo "- Machine: $ncpu CPUs ($cpu_model), kernel $(uname -r); two network namespaces joined by a veth pair ($SRV_IP server, $CLI_IP client); server pinned to CPU $RIG_SERVER_CPU, kxdpgun and dnsperf to CPU $RIG_CLIENT_CPU; load average $LOAD_START before, $LOAD_END after."
 	echo "- Versions: xdpdns $ver_xdpdns ($ver_go); $ver_nsd; $ver_knot; $ver_kxdpgun; dnsperf $ver_dnsperf."
-	echo "- Servers: \`reflector\` = bare swap-and-XDP_TX program (bench/cmd/xdppass -prog reflect), the floor; \`xdpdns\` = \`xdpdnsd --xdp VETH:native\`; \`xdpdns-user\` = xdpdnsd without XDP; \`nsd\` (\`server-count: 1\`, \`rrl-ratelimit: 0\`, \`minimal-responses: yes\`); \`knot\` (\`udp-workers: 1\`); \`knot-xdp\` (the same plus \`xdp: listen: VETH@53\`). Each serves hot., tld. (unsigned), stld. (NSEC3, \`dnssec-signzone -S -3 abcd -H 0 -A\`) and . (NSEC) at once; each is spot-checked with kdig before it is measured."
+	echo "- Servers: \`reflector\` = bare swap-and-XDP_TX program (bench/cmd/xdppass -prog reflect), the floor; \`xdpdns\` = \`xdpdnsd --xdp VETH:native\`; \`xdpdns-user\` = xdpdnsd without XDP; \`nsd\` (\`server-count: 1\`, \`rrl-ratelimit: 0\`, \`minimal-responses: yes\`); \`knot\` (\`udp-workers: 1\`); \`knot-xdp\` (the same plus \`xdp: listen: VETH@53\`). Each serves hot., tld. (unsigned), stld. (NSEC3, \`dnssec-signzone -S -3 abcd -H 0 -A\`) and . (NSEC) at once; each is spot-checked with kdig before it is measured, and its answers are compared with the other servers' (below)."
 	echo "- Zones: tld./stld. with $RIG_DELEGATIONS delegations (genzone: 10% in-bailiwick glue, 20% DS); root-like . with $RIG_ROOT_TLDS TLDs (2 NS with A/AAAA glue, DS each)."
-	echo "- kxdpgun: offered rates $(sed 's/ /, /g' <<<"$RIG_RATES") pps, ${RIG_STEP_SECONDS} s each, one thread on CPU $RIG_CLIENT_CPU; each cell is replies/s / queries sent per s (loss %), kxdpgun's own counts; *answered* = loss below ${RIG_LOSS_PCT}%. The sent rate can fall below the offered one: the generator shares CPU $RIG_CLIENT_CPU with the veth softirq, where an XDP server's program and the replies' reception run."
-	echo "- CPU per reply at ${RIG_CPU_RATE} pps offered: *server* = the server's process CPU time (user+system, /proc/PID/stat, all threads) plus the run time of its XDP programs (kernel bpf_stats, run_time_ns) per reply, with the BPF part in brackets; *VM* = wall minus idle of all CPUs (generator and rig included) per reply. Receive work: with \`RIG_NAPI=$RIG_NAPI\`$( [ "$RIG_NAPI" = threaded ] && echo ", the server veth's NAPI is threaded and its kthread pinned to CPU $RIG_SERVER_CPU while an XDP program is attached, and RPS sends the kernel path's receive work to CPU $RIG_SERVER_CPU, so a server's network work runs on the server CPU (without this, veth runs it on the sending CPU, the generator's)"). Kernel work (NAPI kthread, softirq) is not in the process figure; the BPF part is the XDP program's own run time; the VM column holds everything."
+	echo "- kxdpgun: offered rates $(sed 's/ /, /g' <<<"$RIG_RATES") pps, one thread on CPU $RIG_CLIENT_CPU, one run per offered rate measured over $RIG_REPEATS consecutive intervals after ${RIG_WARMUP} s of warm-up; an interval lasts ${RIG_STEP_SECONDS} s, or longer at low rates so that it holds $RIG_STEP_QUERIES queries ($(for r in $RIG_RATES; do printf '%s ' "$(awk -v u="$(step_us "$r")" 'BEGIN { printf "%g", u / 1e6 }')"; done | sed 's/ $//; s/ / \/ /g') s at the rates above). kxdpgun prints its counters on SIGUSR1 at each interval boundary (queries sent, replies, rcodes, and the time from its pps), the differences are the intervals. Each cell is the interval with the median loss: replies/s / queries sent per s (median loss %) and, in brackets, the lowest and highest loss of the $RIG_REPEATS intervals; kxdpgun's own counts. A reply in flight at a boundary counts in the next interval (up to two of kxdpgun's 10-query batches, 0.05% of an interval of $RIG_STEP_QUERIES queries), so an interval can show more replies than queries: its loss is then 0. *answered* = median loss below ${RIG_LOSS_PCT}%. The sent rate can fall below the offered one: the generator shares CPU $RIG_CLIENT_CPU with the veth softirq, where an XDP server's program and the replies' reception run."
+	echo "- CPU per reply at ${RIG_CPU_RATE} pps offered, over the $RIG_REPEATS measured intervals of that step (read at their first and last boundary): *server* = the server's process CPU time (user+system, /proc/PID/stat, all threads) plus the run time of its XDP programs (kernel bpf_stats, run_time_ns) per reply, with the BPF part in brackets; *VM* = wall minus idle of all CPUs (generator and rig included) per reply. Receive work: with \`RIG_NAPI=$RIG_NAPI\`$( [ "$RIG_NAPI" = threaded ] && echo ", the server veth's NAPI is threaded and its kthread pinned to CPU $RIG_SERVER_CPU while an XDP program is attached, and RPS sends the kernel path's receive work to CPU $RIG_SERVER_CPU, so a server's network work runs on the server CPU (without this, veth runs it on the sending CPU, the generator's)"). Kernel work (NAPI kthread, softirq) is not in the process figure; the BPF part is the XDP program's own run time; the VM column holds everything."
 	echo
 	echo "![replies/s vs offered rate]($chart_rel)"
 	for set in $RIG_SETS; do
@@ -698,9 +854,9 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 		echo "$sep"
 		for s in $RIG_SERVERS; do
 			row="| $s | $(best_lossless "$s" "$set") | $(peak "$s" "$set") |"
-			while read -r off sent got loss _; do
+			while read -r off sent got loss _ _ _ _ range; do
 				[ -n "$off" ] || continue
-				row+=" $(awk -v g="$got" -v s="$sent" -v l="$loss" 'BEGIN { printf "%.1fk/%.1fk (%s%%)", g / 1000, s / 1000, l }') |"
+				row+=" $(awk -v g="$got" -v s="$sent" -v l="$loss" -v r="$range" 'BEGIN { split(r, x, "-"); printf "%.1fk/%.1fk (%s%% [%.2f–%.2f])", g / 1000, s / 1000, l, x[1], x[2] }') |"
 			done <<<"${LADDER[$s/$set]}"
 			row+=" $(at_rate "$s" "$set" 5) [$(at_rate "$s" "$set" 6)] | $(at_rate "$s" "$set" 7) | $(limited "$s" "$set") |"
 			echo "$row"
@@ -761,12 +917,25 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 			done
 		done
 	fi
+	if ((${#ANS_RESULTS[@]})); then
+		echo
+		echo "### Answers compared on the rig"
+		echo
+		echo "Before it was measured, every server but the reflector answered the first $RIG_ANSWERS queries of each set ($(wc -w <<<"$RIG_SETS") sets: $(sed 's/ /, /g' <<<"$RIG_SETS")), sent from the client namespace over UDP as kxdpgun sends them (RD=1; EDNS 1232 with DO on lines with D, no EDNS otherwise; \`bench/cmd/anscmp\`). Its replies were compared query by query with those of $(if [[ " $RIG_SERVERS " == *" xdpdns "* || " $RIG_SERVERS " == *" xdpdns-user "* ]]; then echo "xdpdns and xdpdns-user (between these two no difference is allowed)"; else echo "the first server"; fi): rcode, flags, question, EDNS and every section as a multiset of records with their TTLs (interop.CompareReplies), less the differences the DNS specifications leave to the implementation (interop.Allowances: optional additional addresses, NS in the authority section of positive answers, EDE options, ...); each reply must also pass interop.CheckReply. Any other difference fails the run, with the query and both replies. *identical*: no difference at all; *allowed*: only allowed differences; *bytes*: the same wire bytes (message ID aside; name compression and record order are free)."
+		echo
+		echo "| server | compared with | replies | identical | allowed (by kind) | same bytes |"
+		echo "|---|---|---:|---:|---:|---:|"
+		for r in "${ANS_RESULTS[@]}"; do
+			read -r a_s a_ref a_n _ a_id _ a_al _ a_by a_kinds <<<"$r"
+			echo "| $a_s | $a_ref | $a_n | $a_id | $a_al${a_kinds:+ (${a_kinds//,/, })} | $a_by |"
+		done
+	fi
 	echo
 	echo "### Notes"
 	echo
 	echo "- *limited by*: \`generator\` when the server lost nothing up to the top offered rate and kxdpgun sent at least 90% of it (kxdpgun on one CPU reaches ~650k pps here); \`rig\` when nothing was lost but kxdpgun sent less than 90% of the top rate (the generator shares its CPU with the veth softirq); \`rig/generator\` when the server lost queries but its peak is within 5% of the bare reflector's; \`server\` otherwise, with the offered rate where loss began. The reflector's row is the rig's floor: kxdpgun, veth and the XDP_TX path with no DNS work."
-	echo "- *Highest rate answered* is the highest step under ${RIG_LOSS_PCT}% loss; loss is not always monotonic in one-run steps (a lower step may show more loss than a higher one), so read the row."
-	echo "- Each figure is one ${RIG_STEP_SECONDS}-second kxdpgun run per step, not a median: on this VM runs of the same server have differed by 30% or more (bench/run.sh's notes); read ratios near 1 as no difference."
+	echo "- *Highest rate answered* is the highest step whose median loss is under ${RIG_LOSS_PCT}%; loss is not always monotonic (a lower step may show more loss than a higher one), so read the row."
+	echo "- Each figure is the median of $RIG_REPEATS intervals of one kxdpgun run, so a stall in one interval does not decide a step; the bracketed range shows how far the intervals spread. Runs on other occasions can still differ by more (on this VM runs of the same server have differed by 30% or more, bench/run.sh's notes, and other work on the machine shows in every figure): read ratios near 1 as no difference."
 	echo "- xdpdns passes to its userspace server what the XDP program cannot answer from templates (notably NSEC3 proofs that depend on the qname, with DO=1): in *mix-signed* and *flood* those queries take the userspace path, and its figures show it."
 	echo "<!-- rig-bench:end -->"
 } >"$TMP/section.md"
@@ -783,5 +952,6 @@ else
 	} >"$TMP/results.md"
 fi
 cp "$TMP/results.md" "$RIG_RESULTS"
-log "wrote $RIG_RESULTS and $RIG_CHART (run took ${ELAPSED} s)"
+spent report
+log "wrote $RIG_RESULTS and $RIG_CHART (run took ${ELAPSED} s; $(spent_summary))"
 cat "$TMP/section.md"
