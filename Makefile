@@ -17,7 +17,13 @@ FUZZTIME ?= 10s
 TEST_PKGS  := nsd knot knot-dnsutils bind9-dnsutils bind9-utils ldnsutils unbound dnsperf iproute2 \
               clang llvm libbpf-dev clang-format-14 gobgpd bird2
 RUN_PKGS   := bind9-dnsutils
-BENCH_PKGS := gnuplot-nox
+# make bench: the servers it measures (nsd, knot), kxdpgun and kdig
+# (knot-dnsutils), dnsperf, the zone signer (bind9-utils), ip (iproute2),
+# bpftool (XDP programs' run time), pgrep and sysctl (procps), gnuplot for
+# the chart; for the build, git (go build stamps the version from the
+# checkout) and ca-certificates (Go downloads modules over HTTPS).
+BENCH_PKGS := nsd knot knot-dnsutils bind9-utils dnsperf iproute2 bpftool procps gnuplot-nox \
+              git ca-certificates
 
 .PHONY: all build run test deps deps-run deps-bench check fuzz bench bench-scale clean
 
@@ -48,7 +54,7 @@ deps:
 deps-run:
 	$(call apt_install,$(RUN_PKGS))
 
-deps-bench: deps
+deps-bench:
 	$(call apt_install,$(BENCH_PKGS))
 
 run: build deps-run
@@ -86,9 +92,10 @@ test: deps check
 	$(MAKE) --no-print-directory fuzz
 
 # bench: the namespace rig (kxdpgun ladder and dnsperf over veth: xdpdns
-# with XDP and without, NSD, Knot, Knot XDP, a bare reflector; ~14 min), then
+# with XDP and without, NSD, Knot, Knot XDP, a bare reflector; ~11 min), then
 # the XDP program's kernel-measured cost per answer class (~15 s). The older
 # loopback dnsperf run (bench/run.sh, ~7 min) stays available on its own.
+# bench/fresh.sh runs it in a fresh Debian 12 chroot.
 bench: deps-bench build
 	bench/rig.sh
 	$(GO) run ./bench/cmd/xdpbench -results bench/RESULTS.md
