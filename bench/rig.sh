@@ -252,7 +252,11 @@ for set in hot mix mix-signed flood root; do
 	awk '{print $1, $2}' "$D/q-$set.txt" >"$D/dp-$set.txt"
 done
 spent data
-set_flags() { grep -q ' D$' "$D/q-$1.txt" && echo -D || echo -e; }
+# dnsperf flags of a set: -D (EDNS, DO) where its lines have D; none (no
+# EDNS, as kxdpgun sends those lines) otherwise. (It used to say "echo -e",
+# which echo takes for an option and prints nothing: the hot set has always
+# run without EDNS.)
+set_flags() { if grep -q ' D$' "$D/q-$1.txt"; then echo -D; fi; }
 set_desc() {
 	case $1 in
 	hot) echo "hot names in the small zone hot. (A, AAAA, SOA, NS; NOERROR, AA), no DO" ;;
@@ -437,7 +441,14 @@ start_server() { # name: start it alone on the server side, pinned; sets SERVER_
 	if [[ $name == reflector || $name == xdpdns || $name == knot-xdp ]] && [ -z "$SERVER_PROGS" ]; then
 		die "$name: no XDP program attached to $IF_SRV"
 	fi
-	log "$name ready (pid $SERVER_PID; XDP programs on $IF_SRV: ${SERVER_PROGS:-none})"
+	# The BPF programs whose run time counts as the server's: those attached
+	# to its veth, and every program the server's processes hold (by
+	# program or link fd), e.g. xdpdns's tc ingress companion (tcx).
+	SERVER_BPF=$({
+		tr ' ' '\n' <<<"$SERVER_PROGS"
+		held_prog_ids
+	} | grep -E '^[0-9]+$' | sort -un | tr '\n' ' ' | sed 's/ $//')
+	log "$name ready (pid $SERVER_PID; XDP programs on $IF_SRV: ${SERVER_PROGS:-none}; BPF programs counted: ${SERVER_BPF:-none})"
 }
 
 stop_server() {
@@ -449,6 +460,17 @@ stop_server() {
 	[ -z "$(server_progs)" ] || die "an XDP program is still attached to $IF_SRV"
 }
 
+held_prog_ids() { # IDs of the BPF programs the server's processes hold an fd of (program or link)
+	local p f k v
+	for p in $SERVER_TREE; do
+		for f in /proc/"$p"/fdinfo/*; do
+			while read -r k v; do
+				[ "$k" = prog_id: ] && echo "$v"
+			done 2>/dev/null <"$f"
+		done
+	done
+	return 0
+}
 server_progs() { # IDs of the XDP programs attached to the server's veth
 	ip -n "$NS_SRV" -d -j link show dev "$IF_SRV" 2>/dev/null |
 		grep -o '"prog":{"id":[0-9]*' | grep -o '[0-9]*$' | sort -u | tr '\n' ' ' | sed 's/ $//' || true
@@ -558,7 +580,7 @@ idle_ticks() { # idle+iowait ticks of all CPUs; busy is wall minus idle (the
 	echo "$total"
 }
 snap() { # "proc-ticks bpf-ns idle-ticks-all-cpus wall"
-	echo "$(proc_ticks) $(bpf_ns "$SERVER_PROGS") $(idle_ticks) $EPOCHREALTIME"
+	echo "$(proc_ticks) $(bpf_ns "$SERVER_BPF") $(idle_ticks) $EPOCHREALTIME"
 }
 sleep_until() { # microsecond timestamp
 	local d=$(($1 - $(usec)))
@@ -838,7 +860,7 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 	echo "- Servers: \`reflector\` = bare swap-and-XDP_TX program (bench/cmd/xdppass -prog reflect), the floor; \`xdpdns\` = \`xdpdnsd --xdp VETH:native\`; \`xdpdns-user\` = xdpdnsd without XDP; \`nsd\` (\`server-count: 1\`, \`rrl-ratelimit: 0\`, \`minimal-responses: yes\`); \`knot\` (\`udp-workers: 1\`); \`knot-xdp\` (the same plus \`xdp: listen: VETH@53\`). Each serves hot., tld. (unsigned), stld. (NSEC3, \`dnssec-signzone -S -3 abcd -H 0 -A\`) and . (NSEC) at once; each is spot-checked with kdig before it is measured, and its answers are compared with the other servers' (below)."
 	echo "- Zones: tld./stld. with $RIG_DELEGATIONS delegations (genzone: 10% in-bailiwick glue, 20% DS); root-like . with $RIG_ROOT_TLDS TLDs (2 NS with A/AAAA glue, DS each)."
 	echo "- kxdpgun: offered rates $(sed 's/ /, /g' <<<"$RIG_RATES") pps, one thread on CPU $RIG_CLIENT_CPU, one run per offered rate measured over $RIG_REPEATS consecutive intervals after ${RIG_WARMUP} s of warm-up; an interval lasts ${RIG_STEP_SECONDS} s, or longer at low rates so that it holds $RIG_STEP_QUERIES queries ($(for r in $RIG_RATES; do printf '%s ' "$(awk -v u="$(step_us "$r")" 'BEGIN { printf "%g", u / 1e6 }')"; done | sed 's/ $//; s/ / \/ /g') s at the rates above). kxdpgun prints its counters on SIGUSR1 at each interval boundary (queries sent, replies, rcodes, and the time from its pps), the differences are the intervals. Each cell is the interval with the median loss: replies/s / queries sent per s (median loss %) and, in brackets, the lowest and highest loss of the $RIG_REPEATS intervals; kxdpgun's own counts. A reply in flight at a boundary counts in the next interval (up to two of kxdpgun's 10-query batches, 0.05% of an interval of $RIG_STEP_QUERIES queries), so an interval can show more replies than queries: its loss is then 0. *answered* = median loss below ${RIG_LOSS_PCT}%. The sent rate can fall below the offered one: the generator shares CPU $RIG_CLIENT_CPU with the veth softirq, where an XDP server's program and the replies' reception run."
-	echo "- CPU per reply at ${RIG_CPU_RATE} pps offered, over the $RIG_REPEATS measured intervals of that step (read at their first and last boundary): *server* = the server's process CPU time (user+system, /proc/PID/stat, all threads) plus the run time of its XDP programs (kernel bpf_stats, run_time_ns) per reply, with the BPF part in brackets; *VM* = wall minus idle of all CPUs (generator and rig included) per reply. Receive work: with \`RIG_NAPI=$RIG_NAPI\`$( [ "$RIG_NAPI" = threaded ] && echo ", the server veth's NAPI is threaded and its kthread pinned to CPU $RIG_SERVER_CPU while an XDP program is attached, and RPS sends the kernel path's receive work to CPU $RIG_SERVER_CPU, so a server's network work runs on the server CPU (without this, veth runs it on the sending CPU, the generator's)"). Kernel work (NAPI kthread, softirq) is not in the process figure; the BPF part is the XDP program's own run time; the VM column holds everything."
+	echo "- CPU per reply at ${RIG_CPU_RATE} pps offered, over the $RIG_REPEATS measured intervals of that step (read at their first and last boundary): *server* = the server's process CPU time (user+system, /proc/PID/stat, all threads) plus the run time of its BPF programs (kernel bpf_stats, run_time_ns: the XDP programs attached to its veth and every program its processes hold, so xdpdns's tc ingress companion too) per reply, with the BPF part in brackets; *VM* = wall minus idle of all CPUs (generator and rig included) per reply. Receive work: with \`RIG_NAPI=$RIG_NAPI\`$( [ "$RIG_NAPI" = threaded ] && echo ", the server veth's NAPI is threaded and its kthread pinned to CPU $RIG_SERVER_CPU while an XDP program is attached, and RPS sends the kernel path's receive work to CPU $RIG_SERVER_CPU, so a server's network work runs on the server CPU (without this, veth runs it on the sending CPU, the generator's)"). Kernel work (NAPI kthread, softirq) is not in the process figure; the BPF part is the programs' own run time; the VM column holds everything."
 	echo
 	echo "![replies/s vs offered rate]($chart_rel)"
 	for set in $RIG_SETS; do
@@ -900,11 +922,12 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 		echo
 		echo "### dnsperf on the rig"
 		echo
-		echo "\`dnsperf -c 4 -q 200 -l $RIG_DNSPERF_SECONDS\` (saturation) and \`-c 4 -Q $RIG_FIXED_RATE -v\` (fixed rate; percentiles from the per-query latencies), from the client namespace, with the client veth's XDP_PASS program attached. dnsperf cannot set DO per query: sets with DO lines run with \`-D\` (DO on every query). dnsperf on one CPU saturates near 200k qps on this VM whatever the server (BRIEF §4): the saturation column ranks the generator, not fast servers."
+		echo "\`dnsperf -c 4 -q 200 -l $RIG_DNSPERF_SECONDS\` (saturation) and \`-c 4 -Q $RIG_FIXED_RATE -v\` (fixed rate; percentiles from the per-query latencies), from the client namespace, with the client veth's XDP_PASS program attached. dnsperf cannot set DO per query: sets with DO lines run with \`-D\` (DO on every query), the others without EDNS (as kxdpgun sends them). dnsperf runs on one CPU and bounds the saturation column (the highest saturation qps in this run: $(for k in "${!DPSAT[@]}"; do echo "${DPSAT[$k]%% *}"; done | sort -n | tail -1)): servers near that figure were limited by dnsperf, and their ratios measure the generator."
 		for set in $RIG_DNSPERF_SETS; do
 			[[ " $RIG_SETS " == *" $set "* ]] || continue
 			echo
-			echo "#### $set (dnsperf $(set_flags "$set"))"
+			f=$(set_flags "$set")
+			echo "#### $set (dnsperf ${f:-without EDNS})"
 			echo
 			echo "| server | qps (saturation) | lost | avg latency (ms) | qps @ $RIG_FIXED_RATE | lost | avg (ms) | p50 / p99 / p99.9 (ms) | rcodes @ $RIG_FIXED_RATE |"
 			echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
