@@ -31,7 +31,7 @@ RIG_CLIENT_CPU=${RIG_CLIENT_CPU:-0}
 RIG_RESULTS=${RIG_RESULTS:-$ROOT/bench/RESULTS.md}
 RIG_CHART=${RIG_CHART:-$ROOT/bench/rig-chart.png}
 RIG_LOSS_PCT=${RIG_LOSS_PCT:-0.1}          # "answered" means loss below this
-RIG_ANSWERS=${RIG_ANSWERS:-200}            # queries per set whose answers are compared across servers (0: none)
+RIG_ANSWERS=${RIG_ANSWERS:-1000}           # queries per set whose answers are compared across servers (0: none)
 
 START_EPOCH=$(date +%s)
 COMMAND_LINE="bench/rig.sh${*:+ $*}"
@@ -57,7 +57,8 @@ spent_summary() {
 	done
 	echo "${out%, }"
 }
-die() { printf '\nrig: FAIL: %s\n' "$*" >&2; exit 1; }
+die() { printf '\nrig: FAIL: %s\n' "$*" >&2; DIED=1; exit 1; }
+DIED=""
 
 # ---------------------------------------------------------------- rig and cleanup
 
@@ -125,7 +126,8 @@ cleanup() {
 	if [ -n "${BPF_STATS_WAS:-}" ]; then sysctl -qw kernel.bpf_stats_enabled="$BPF_STATS_WAS" || true; fi
 	if [ -n "$TMP" ] && [ -d "$TMP" ] && [ -z "${RIG_KEEP_TMP:-}" ]; then rm -rf "$TMP"; fi
 }
-trap cleanup EXIT
+# A command failing under set -e ends the run without die's message: say so.
+trap 'rc=$?; [ "$rc" = 0 ] || [ -n "$DIED" ] || printf "\nrig: FAIL: exit status %s, last command: %s\n" "$rc" "$BASH_COMMAND" >&2; cleanup' EXIT
 trap 'log "interrupted"; cleanup; exit 130' INT
 trap 'log "terminated (RIG_TIMEOUT=${RIG_TIMEOUT}s or signal)"; cleanup; exit 143' TERM
 
@@ -447,7 +449,7 @@ start_server() { # name: start it alone on the server side, pinned; sets SERVER_
 	SERVER_BPF=$({
 		tr ' ' '\n' <<<"$SERVER_PROGS"
 		held_prog_ids
-	} | grep -E '^[0-9]+$' | sort -un | tr '\n' ' ' | sed 's/ $//')
+	} | grep -E '^[0-9]+$' | sort -un | tr '\n' ' ' | sed 's/ $//' || true)
 	log "$name ready (pid $SERVER_PID; XDP programs on $IF_SRV: ${SERVER_PROGS:-none}; BPF programs counted: ${SERVER_BPF:-none})"
 }
 
@@ -566,7 +568,7 @@ proc_ticks() { # user+system ticks of the server's processes (all threads), with
 bpf_ns() { # summed run_time_ns of the given program IDs
 	local total=0 id v
 	for id in $1; do
-		v=$(bpftool prog show id "$id" -j 2>/dev/null | grep -o '"run_time_ns":[0-9]*' | grep -o '[0-9]*$')
+		v=$(bpftool prog show id "$id" -j 2>/dev/null | grep -o '"run_time_ns":[0-9]*' | grep -o '[0-9]*$' || true)
 		total=$((total + ${v:-0}))
 	done
 	echo "$total"
