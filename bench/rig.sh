@@ -18,7 +18,7 @@ RIG_RATES=${RIG_RATES:-50000 100000 200000 300000 450000 650000}
 RIG_REPEATS=${RIG_REPEATS:-3}              # measured intervals per offered rate (the median is reported)
 RIG_STEP_SECONDS=${RIG_STEP_SECONDS:-0.4}  # shortest measured interval of a kxdpgun run (s) ...
 RIG_STEP_QUERIES=${RIG_STEP_QUERIES:-40000} # ... long enough to hold this many queries at the offered rate
-RIG_WARMUP=${RIG_WARMUP:-0.1}              # seconds of traffic before the first interval
+RIG_WARMUP=${RIG_WARMUP:-0.05}             # seconds of traffic (at least) before the first interval
 RIG_CPU_RATE=${RIG_CPU_RATE:-100000}       # offered rate whose CPU per reply is reported
 RIG_DNSPERF_SETS=${RIG_DNSPERF_SETS-hot mix mix-signed flood root}
 RIG_DNSPERF_SECONDS=${RIG_DNSPERF_SECONDS:-3}
@@ -592,7 +592,8 @@ sleep_until() { # microsecond timestamp
 count_lines() { local n; n=$(grep -c "$1" "$2" 2>/dev/null) || true; echo "${n:-0}"; }
 
 # kxdp_step set rate out: one kxdpgun run at one offered rate, measured over
-# RIG_REPEATS intervals of RIG_STEP_SECONDS after RIG_WARMUP s of traffic.
+# RIG_REPEATS intervals of RIG_STEP_SECONDS (longer at low rates, see step_us)
+# after at least RIG_WARMUP s of traffic.
 # kxdpgun prints its cumulative counters on SIGUSR1 (queries sent, replies,
 # rcodes, and the pps since traffic began, from which the exact time of each
 # print follows); one print at each interval boundary, the differences are
@@ -633,9 +634,12 @@ kxdp_try() {
 		kill -0 "$pid" 2>/dev/null && (($(usec) < deadline)) || { kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; return 1; }
 		sleep 0.01
 	done
-	# Traffic starts ~1.02 s after exec (kxdpgun sleeps 1 s once its thread
-	# has set up the XDP socket); the first boundary ends the warm-up.
-	tk=$((t0 + 1020000 + warm_us))
+	# kxdpgun starts its sending thread, sleeps 1.02 s and then starts
+	# traffic; the thread reports the interface once it has set up its XDP
+	# socket, so traffic has started at the latest 1.02 s after that report.
+	# The first boundary comes RIG_WARMUP after that (the warm-up is
+	# usually ~30 ms longer: the thread's own set-up time).
+	tk=$(($(usec) + 1020000 + warm_us))
 	for ((k = 0; k <= RIG_REPEATS; k++)); do
 		sleep_until "$tk"
 		[ $cpu = 1 ] && [ $k = 0 ] && s0=$(snap)
@@ -861,7 +865,7 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 	echo "- Versions: xdpdns $ver_xdpdns ($ver_go); $ver_nsd; $ver_knot; $ver_kxdpgun; dnsperf $ver_dnsperf."
 	echo "- Servers: \`reflector\` = bare swap-and-XDP_TX program (bench/cmd/xdppass -prog reflect), the floor; \`xdpdns\` = \`xdpdnsd --xdp VETH:native\`; \`xdpdns-user\` = xdpdnsd without XDP; \`nsd\` (\`server-count: 1\`, \`rrl-ratelimit: 0\`, \`minimal-responses: yes\`); \`knot\` (\`udp-workers: 1\`); \`knot-xdp\` (the same plus \`xdp: listen: VETH@53\`). Each serves hot., tld. (unsigned), stld. (NSEC3, \`dnssec-signzone -S -3 abcd -H 0 -A\`) and . (NSEC) at once; each is spot-checked with kdig before it is measured, and its answers are compared with the other servers' (below)."
 	echo "- Zones: tld./stld. with $RIG_DELEGATIONS delegations (genzone: 10% in-bailiwick glue, 20% DS); root-like . with $RIG_ROOT_TLDS TLDs (2 NS with A/AAAA glue, DS each)."
-	echo "- kxdpgun: offered rates $(sed 's/ /, /g' <<<"$RIG_RATES") pps, one thread on CPU $RIG_CLIENT_CPU, one run per offered rate measured over $RIG_REPEATS consecutive intervals after ${RIG_WARMUP} s of warm-up; an interval lasts ${RIG_STEP_SECONDS} s, or longer at low rates so that it holds $RIG_STEP_QUERIES queries ($(for r in $RIG_RATES; do printf '%s ' "$(awk -v u="$(step_us "$r")" 'BEGIN { printf "%g", u / 1e6 }')"; done | sed 's/ $//; s/ / \/ /g') s at the rates above). kxdpgun prints its counters on SIGUSR1 at each interval boundary (queries sent, replies, rcodes, and the time from its pps), the differences are the intervals. Each cell is the interval with the median loss: replies/s / queries sent per s (median loss %) and, in brackets, the lowest and highest loss of the $RIG_REPEATS intervals; kxdpgun's own counts. A reply in flight at a boundary counts in the next interval (up to two of kxdpgun's 10-query batches, 0.05% of an interval of $RIG_STEP_QUERIES queries), so an interval can show more replies than queries: its loss is then 0. *answered* = median loss below ${RIG_LOSS_PCT}%. The sent rate can fall below the offered one: the generator shares CPU $RIG_CLIENT_CPU with the veth softirq, where an XDP server's program and the replies' reception run."
+	echo "- kxdpgun: offered rates $(sed 's/ /, /g' <<<"$RIG_RATES") pps, one thread on CPU $RIG_CLIENT_CPU, one run per offered rate measured over $RIG_REPEATS consecutive intervals after at least ${RIG_WARMUP} s of warm-up; an interval lasts ${RIG_STEP_SECONDS} s, or longer at low rates so that it holds $RIG_STEP_QUERIES queries ($(for r in $RIG_RATES; do printf '%s ' "$(awk -v u="$(step_us "$r")" 'BEGIN { printf "%g", u / 1e6 }')"; done | sed 's/ $//; s/ / \/ /g') s at the rates above). kxdpgun prints its counters on SIGUSR1 at each interval boundary (queries sent, replies, rcodes, and the time from its pps), the differences are the intervals. Each cell is the interval with the median loss: replies/s / queries sent per s (median loss %) and, in brackets, the lowest and highest loss of the $RIG_REPEATS intervals; kxdpgun's own counts. A reply in flight at a boundary counts in the next interval (a few of kxdpgun's 10-query batches: about ±0.05% of an interval of $RIG_STEP_QUERIES queries), so an interval can show more replies than queries: its loss is then 0. *answered* = median loss below ${RIG_LOSS_PCT}%. The sent rate can fall below the offered one: the generator shares CPU $RIG_CLIENT_CPU with the veth softirq, where an XDP server's program and the replies' reception run."
 	echo "- CPU per reply at ${RIG_CPU_RATE} pps offered, over the $RIG_REPEATS measured intervals of that step (read at their first and last boundary): *server* = the server's process CPU time (user+system, /proc/PID/stat, all threads) plus the run time of its BPF programs (kernel bpf_stats, run_time_ns: the XDP programs attached to its veth and every program its processes hold, so xdpdns's tc ingress companion too) per reply, with the BPF part in brackets; *VM* = wall minus idle of all CPUs (generator and rig included) per reply. Receive work: with \`RIG_NAPI=$RIG_NAPI\`$( [ "$RIG_NAPI" = threaded ] && echo ", the server veth's NAPI is threaded and its kthread pinned to CPU $RIG_SERVER_CPU while an XDP program is attached, and RPS sends the kernel path's receive work to CPU $RIG_SERVER_CPU, so a server's network work runs on the server CPU (without this, veth runs it on the sending CPU, the generator's)"). Kernel work (NAPI kthread, softirq) is not in the process figure; the BPF part is the programs' own run time; the VM column holds everything."
 	echo
 	echo "![replies/s vs offered rate]($chart_rel)"
