@@ -128,8 +128,8 @@ cleanup() {
 }
 # A command failing under set -e ends the run without die's message: say so.
 trap 'rc=$?; [ "$rc" = 0 ] || [ -n "$DIED" ] || printf "\nrig: FAIL: exit status %s, last command: %s\n" "$rc" "$BASH_COMMAND" >&2; cleanup' EXIT
-trap 'log "interrupted"; cleanup; exit 130' INT
-trap 'log "terminated (RIG_TIMEOUT=${RIG_TIMEOUT}s or signal)"; cleanup; exit 143' TERM
+trap 'log "interrupted"; DIED=1; cleanup; exit 130' INT
+trap 'log "terminated (RIG_TIMEOUT=${RIG_TIMEOUT}s or signal)"; DIED=1; cleanup; exit 143' TERM
 
 (
 	trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
