@@ -757,6 +757,22 @@ static __always_inline __u32 load_len(const struct query *q)
 	return n < DNS_HDR_LEN ? 0 : n;
 }
 
+/* begin looks up the config and the caller's scratch entry (key) and
+ * reads the live generation once: the whole packet is answered from it.
+ * Returns the scratch entry, or 0 if a map lookup failed. */
+static __always_inline struct scratch *begin(__u32 key, struct config **cfg, __u32 *gen)
+{
+	__u32 zero = 0;
+	struct scratch *s;
+
+	*cfg = bpf_map_lookup_elem(&config_map, &zero);
+	s = bpf_map_lookup_elem(&scratch, &key);
+	if (!*cfg || !s)
+		return 0;
+	*gen = *(volatile __u32 *)&(*cfg)->gen & 1;
+	return s;
+}
+
 SEC("xdp")
 int xdpdns(struct xdp_md *ctx)
 {
@@ -764,17 +780,14 @@ int xdpdns(struct xdp_md *ctx)
 	struct scratch *s;
 	struct reply r;
 	struct query *q;
-	__u32 key = SCRATCH_XDP, zero = 0, gen;
+	__u32 gen;
 	int reason;
 
 	count(CNT_RX);
-	cfg = bpf_map_lookup_elem(&config_map, &zero);
-	s = bpf_map_lookup_elem(&scratch, &key);
-	if (!cfg || !s)
+	s = begin(SCRATCH_XDP, &cfg, &gen);
+	if (!s)
 		return XDP_PASS;
 	q = &s->q;
-	/* Read once: the whole packet is answered from one generation. */
-	gen = *(volatile __u32 *)&cfg->gen & 1;
 
 	reason = parse_l2l4((void *)(long)ctx->data, (void *)(long)ctx->data_end, cfg, q);
 	if (reason >= 0)
@@ -808,15 +821,13 @@ int xdpdns_tc(struct __sk_buff *skb)
 	struct scratch *s;
 	struct reply r;
 	struct query *q;
-	__u32 key = SCRATCH_TC, zero = 0, gen;
+	__u32 gen;
 
 	count(CNT_SKB_RX);
-	cfg = bpf_map_lookup_elem(&config_map, &zero);
-	s = bpf_map_lookup_elem(&scratch, &key);
-	if (!cfg || !s)
+	s = begin(SCRATCH_TC, &cfg, &gen);
+	if (!s)
 		return TC_ACT_OK;
 	q = &s->q;
-	gen = *(volatile __u32 *)&cfg->gen & 1;
 
 	/* The headers must be in the linear part for direct access. */
 	if (skb->data_end - skb->data < skb->len && bpf_skb_pull_data(skb, skb->len))
