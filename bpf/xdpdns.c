@@ -634,45 +634,42 @@ static __always_inline int rewrite_headers(void *data, void *data_end, struct sc
 	return 0;
 }
 
-/* send_xdp resizes the frame to carry the reply of len bytes built in the
- * scratch buffer, stores it and rewrites the headers. Returns XDP_TX, or a
- * pass when the frame cannot grow enough (the tc ingress program then
- * answers from the same templates, see xdpdns_tc). */
-static __always_inline int send_xdp(struct xdp_md *ctx, struct scratch *s, const struct query *q,
-                                    __u32 len)
+/* resize_xdp makes the frame exactly long enough for a reply payload of
+ * len bytes at q->dns_off: at the tail, or, when the frame has no
+ * tailroom, at the front (grow_head). Returns 0, or -1 when it cannot grow
+ * enough (the tc ingress program then answers, see xdpdns_tc). */
+static __always_inline int resize_xdp(struct xdp_md *ctx, const struct query *q, __u32 len)
 {
-	__u32 frame = bpf_xdp_get_buff_len(ctx);
-	int delta = (int)(q->dns_off + len) - (int)frame;
+	int delta = (int)(q->dns_off + len) - (int)bpf_xdp_get_buff_len(ctx);
 
 	if (delta && bpf_xdp_adjust_tail(ctx, delta) && grow_head(ctx, q, delta))
-		return pass(CNT_PASS_TAIL);
-	if (bpf_xdp_store_bytes(ctx, q->dns_off, s->buf, len))
-		return XDP_ABORTED;
-	if (rewrite_headers((void *)(long)ctx->data, (void *)(long)ctx->data_end, s, q, len))
-		return XDP_ABORTED;
-	return XDP_TX;
+		return -1;
+	return 0;
 }
 
-/* reply is what build_reply made of one query. */
+/* reply is what plan_reply decided for one query. */
 struct reply {
-	__u32 len;  /* reply payload bytes in the scratch buffer */
-	__u32 kind; /* engine answer kind (counter index offset) */
-	int tc;     /* sent truncated (TC=1) */
+	const struct tmpl *t; /* the template (a value in the live generation) */
+	__u32 len;            /* reply payload bytes */
+	__u32 kind;           /* engine answer kind (counter index offset) */
+	__u32 nsid_len;       /* NSID bytes in the OPT record */
+	int tc;               /* sent truncated (TC=1) */
 };
 
-/* build_reply parses the DNS query loaded at the start of the scratch
- * buffer (q->avail bytes) and builds the reply over it from the live
- * generation's template. Returns -1 with *r filled in, or the counter of
- * the reason to pass the query to userspace. The XDP and the tc programs
- * share it, so both send the same bytes. */
-static __always_inline int build_reply(struct scratch *s, const struct config *cfg, __u32 gen,
-                                       struct reply *r)
+/* plan_reply parses the DNS query loaded at the start of the scratch
+ * buffer (q->avail bytes), picks the live generation's template and
+ * decides the reply's size. Returns -1 with *r filled in, or the counter
+ * of the reason to pass the query to userspace. Nothing is written yet,
+ * so the XDP program can find out whether the frame has room before it
+ * builds the reply. The XDP and the tc programs share plan_reply and
+ * fill_reply, so both send the same bytes. */
+static __always_inline int plan_reply(struct scratch *s, const struct config *cfg, __u32 gen,
+                                      struct reply *r)
 {
 	struct query *q = &s->q;
 	struct tmpl *t;
 	void *tmap;
 	__u32 id, len, full, req, opt_len = 0, nsid_len = 0;
-	__u16 hflags, an, ns, ar;
 	int reason, tc = 0;
 
 	reason = parse_dns(s, cfg, q);
@@ -706,44 +703,61 @@ static __always_inline int build_reply(struct scratch *s, const struct config *c
 			return CNT_PASS_SIZE;
 		tc = 1;
 	}
+	len = tc ? DNS_HDR_LEN + q->qlen + 4 + opt_len : full;
+	if (len > XDPDNS_BUF_SIZE - 8 || q->l3_off > 127 || q->l4_off > 127)
+		return CNT_PASS_TAIL;
+	len = bound(len);
+	if (len < DNS_HDR_LEN)
+		return CNT_PASS_TAIL;
+	r->t = t;
+	r->len = len;
+	r->kind = t->kind > 8 ? 8 : t->kind;
+	r->nsid_len = nsid_len;
+	r->tc = tc;
+	return -1;
+}
+
+/* fill_reply builds the reply planned in *r over the query in the scratch
+ * buffer: header, the question as received, the template's body with its
+ * pointers relocated, OPT, and zero padding for the checksum. Returns 0,
+ * or -1 if the maps do not hold what the plan read (a broken image). */
+static __always_inline int fill_reply(struct scratch *s, const struct config *cfg, __u32 gen,
+                                      const struct reply *r)
+{
+	const struct query *q = &s->q;
+	const struct tmpl *t = r->t;
+	__u16 hflags, an, ns, ar;
+	__u32 len;
 
 	hflags =
 	    DNS_QR | (q->flags & (DNS_RD | DNS_CD)) | (t->flags & (XDPDNS_TF_AA | XDPDNS_TF_RCODE));
 	an = t->ancount;
 	ns = t->nscount;
 	ar = t->arcount;
-	if (tc) {
+	if (r->tc) {
 		hflags |= DNS_TC;
 		an = ns = ar = 0;
 		len = DNS_HDR_LEN + q->qlen + 4;
 	} else {
 		len = copy_body(s, t, gen, q->qlen);
 		if (!len)
-			return CNT_PASS_NOTMPL;
+			return -1;
 	}
 	if (q->edns) {
 		ar++;
-		len = put_opt(s, cfg, q, len, nsid_len);
+		len = put_opt(s, cfg, q, len, r->nsid_len);
 		if (!len)
-			return CNT_PASS_NOTMPL;
+			return -1;
 	}
+	if (len != r->len)
+		return -1;
 	put16(s, 2, hflags);
 	put16(s, 4, 1);
 	put16(s, 6, an);
 	put16(s, 8, ns);
 	put16(s, 10, ar);
-
-	if (len > XDPDNS_BUF_SIZE - 8 || q->l3_off > 127 || q->l4_off > 127)
-		return CNT_PASS_TAIL;
-	/* Zero padding for the checksum of an odd or unaligned length. */
-	len = bound(len);
-	if (len < DNS_HDR_LEN)
-		return CNT_PASS_TAIL;
-	*(__u32 *)&s->buf[len] = 0;
-	r->len = len;
-	r->kind = t->kind > 8 ? 8 : t->kind;
-	r->tc = tc;
-	return -1;
+	*(__u32 *)&s->buf[bound(len)] = 0;
+	return 0;
 }
 
 /* load_len bounds the DNS payload bytes loaded into the scratch buffer;
@@ -795,23 +809,30 @@ int xdpdns(struct xdp_md *ctx)
 	q->avail = load_len(q);
 	if (!q->avail || bpf_xdp_load_bytes(ctx, q->dns_off, s->buf, q->avail))
 		return pass(CNT_PASS_MALFORMED);
-	reason = build_reply(s, cfg, gen, &r);
+	reason = plan_reply(s, cfg, gen, &r);
 	if (reason >= 0)
 		return pass(reason);
-	reason = send_xdp(ctx, s, q, r.len);
-	if (reason == XDP_TX) {
-		count(CNT_ANSWER_BASE + r.kind);
-		if (r.tc)
-			count(CNT_TC);
-	}
-	return reason;
+	/* Room first: a frame that cannot grow goes to tc ingress before any
+	 * work is spent on a reply it could not carry. */
+	if (resize_xdp(ctx, q, r.len))
+		return pass(CNT_PASS_TAIL);
+	if (fill_reply(s, cfg, gen, &r))
+		return XDP_ABORTED; /* the frame is already resized */
+	if (bpf_xdp_store_bytes(ctx, q->dns_off, s->buf, r.len))
+		return XDP_ABORTED;
+	if (rewrite_headers((void *)(long)ctx->data, (void *)(long)ctx->data_end, s, q, r.len))
+		return XDP_ABORTED;
+	count(CNT_ANSWER_BASE + r.kind);
+	if (r.tc)
+		count(CNT_TC);
+	return XDP_TX;
 }
 
 /* xdpdns_tc is the same answer at tc ingress, for the queries the XDP
  * program passed because the frame could not grow to the reply's size
  * (native XDP on veth and generic XDP hand the program frames with little
  * room; an skb can grow). It answers from the same maps with the same
- * build_reply and sends the reply back out of the interface it came in
+ * plan_reply and fill_reply and sends the reply back out of the interface it came in
  * on; anything else goes on up the stack (TC_ACT_OK). Without XDP it
  * would answer every query it can; the loader attaches it beside XDP. */
 SEC("tc")
@@ -837,7 +858,7 @@ int xdpdns_tc(struct __sk_buff *skb)
 	q->avail = load_len(q);
 	if (!q->avail || bpf_skb_load_bytes(skb, q->dns_off, s->buf, q->avail))
 		return TC_ACT_OK;
-	if (build_reply(s, cfg, gen, &r) >= 0)
+	if (plan_reply(s, cfg, gen, &r) >= 0 || fill_reply(s, cfg, gen, &r))
 		return TC_ACT_OK;
 	if (bpf_skb_change_tail(skb, q->dns_off + r.len, 0) ||
 	    bpf_skb_store_bytes(skb, q->dns_off, s->buf, r.len, 0))
