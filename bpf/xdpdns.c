@@ -832,9 +832,10 @@ int xdpdns(struct xdp_md *ctx)
  * program passed because the frame could not grow to the reply's size
  * (native XDP on veth and generic XDP hand the program frames with little
  * room; an skb can grow). It answers from the same maps with the same
- * plan_reply and fill_reply and sends the reply back out of the interface it came in
- * on; anything else goes on up the stack (TC_ACT_OK). Without XDP it
- * would answer every query it can; the loader attaches it beside XDP. */
+ * plan_reply and fill_reply, and sends the reply back out of the
+ * interface it came in on; anything else goes on up the stack
+ * (TC_ACT_OK). Without XDP it would answer every query it can; the
+ * loader attaches it beside XDP. */
 SEC("tc")
 int xdpdns_tc(struct __sk_buff *skb)
 {
