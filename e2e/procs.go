@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/xdpdns/xdpdns/control"
+	"github.com/xdpdns/xdpdns/interop"
 )
 
 // Time limits for the daemon.
@@ -34,7 +34,7 @@ type Binaries struct {
 
 // BuildBinaries builds cmd/xdpdnsd and cmd/xdpdnsctl into dir.
 func BuildBinaries(dir string) (Binaries, error) {
-	root, err := repoRoot()
+	root, err := interop.RepoRoot()
 	if err != nil {
 		return Binaries{}, err
 	}
@@ -46,24 +46,6 @@ func BuildBinaries(dir string) (Binaries, error) {
 		return Binaries{}, fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return Binaries{Daemon: filepath.Join(dir, "xdpdnsd"), Ctl: filepath.Join(dir, "xdpdnsctl")}, nil
-}
-
-// repoRoot finds the module root above the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // Daemon is a running xdpdnsd.

@@ -2,7 +2,6 @@ package interop
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"testing"
 	"time"
@@ -14,15 +13,10 @@ const corpusSeed = 20240101
 // detail caps the outcomes printed in full per variant and kind.
 var detail = flag.Int("interop.detail", 12, "outcomes printed in full per variant and kind")
 
-// buildDaemon builds cmd/xdpdnsd, or returns "" while it does not exist
-// (the references are then compared with each other only).
+// buildDaemon builds cmd/xdpdnsd.
 func buildDaemon(t *testing.T) string {
 	t.Helper()
 	bin, err := BuildXdpdns(t.TempDir())
-	if errors.Is(err, ErrNoDaemon) {
-		t.Logf("%v: comparing NSD with Knot only", err)
-		return ""
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,10 +33,7 @@ func TestDifferential(t *testing.T) {
 	for _, v := range Variants {
 		t.Run(string(v), func(t *testing.T) {
 			zs := PrepareZones(t, v)
-			servers := Servers{NSD: StartNSD(t, zs.Zones()), Knot: StartKnot(t, zs.Zones())}
-			if bin != "" {
-				servers.Xdpdns = StartXdpdns(t, bin, zs.Zones())
-			}
+			servers := Servers{NSD: StartNSD(t, zs.Zones()), Knot: StartKnot(t, zs.Zones()), Xdpdns: StartXdpdns(t, bin, zs.Zones())}
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
 			sum := Summarise(RunCorpus(ctx, servers, qs))
