@@ -9,6 +9,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # Knobs (bench/README.md).
 RIG_DELEGATIONS=${RIG_DELEGATIONS:-20000}  # delegations in tld. and stld.
@@ -75,25 +77,6 @@ PASS_PID=""   # the client's XDP_PASS holder, when attached
 SERVER_PID=""
 WATCHDOG_PID=""
 CLEANED=0
-
-descendants() {
-	local k
-	echo "$1"
-	for k in $(pgrep -P "$1" 2>/dev/null || true); do descendants "$k"; done
-}
-
-stop_pid() { # TERM, 5 s grace, KILL; the process's descendants too
-	local pid=$1 kids i
-	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-	kids=$(descendants "$pid" | tail -n +2)
-	kill -TERM "$pid" $kids 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" $kids 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 
 forget_pid() {
 	local keep=() p
@@ -708,27 +691,6 @@ check_ladder_start() { # server set step-line
 			die "$s/$set: rcodes $rc, expected NOERROR with ~5% NXDOMAIN"
 		;;
 	esac
-}
-
-# dnsperf (from run.sh): "qps lost lost% avg_ms stddev_ms rcodes".
-parse_dnsperf() {
-	awk '
-		/Queries sent:/       { sent = $3 }
-		/Queries lost:/       { lost = $3; pct = $4; gsub(/[()%]/, "", pct) }
-		/Queries per second:/ { qps = $4 }
-		/Average Latency/     { avg = $4 * 1000 }
-		/Latency StdDev/      { sd = $4 * 1000 }
-		/Response codes:/     { sub(/.*Response codes: */, ""); gsub(/ /, "_"); rc = $0 }
-		END {
-			if (sent == "" || qps == "") exit 1
-			printf "%.0f %s %s %.3f %.3f %s\n", qps, lost, pct, avg, sd, (rc == "" ? "none" : rc)
-		}' "$1"
-}
-percentiles() {
-	awk '$1 == ">" && $NF ~ /^[0-9]+\.[0-9]+$/ { print $NF }' "$1" | sort -g |
-		awk '{ v[NR] = $1 }
-			function p(f,  i) { i = int(NR * f + 0.999999); if (i < 1) i = 1; return v[i] * 1000 }
-			END { if (NR == 0) { print "- - -"; exit } printf "%.3f %.3f %.3f\n", p(0.5), p(0.99), p(0.999) }'
 }
 dnsperf_run() { # out set [args]
 	local out=$1 set=$2

@@ -7,6 +7,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # Knobs (bench/README.md).
 BENCH_DELEGATIONS=${BENCH_DELEGATIONS:-20000}  # delegations in tld.
@@ -41,26 +43,6 @@ TMP=""
 SERVER_PIDS=()
 WATCHDOG_PID=""
 CLEANED=0
-
-descendants() { # pid: the pid and all its descendants (NSD serves from a grandchild)
-	local k
-	echo "$1"
-	for k in $(pgrep -P "$1" 2>/dev/null || true); do descendants "$k"; done
-}
-
-stop_pid() { # pid: TERM, up to 5 s grace, then KILL; also its direct children (NSD forks)
-	local pid=$1 kids i
-	kill -0 "$pid" 2>/dev/null || return 0
-	kids=$(descendants "$pid" | tail -n +2)
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
-}
 
 cleanup() {
 	[ "$CLEANED" = 1 ] && return 0
@@ -367,29 +349,7 @@ dnsperf_run() {
 		die "dnsperf failed ($(tail -3 "$out.err" "$out" | tr '\n' ' '))"
 }
 
-# parse_stats file: "qps lost lost% avg_ms stddev_ms rcodes" from dnsperf's summary.
-parse_stats() {
-	awk '
-		/Queries sent:/       { sent = $3 }
-		/Queries lost:/       { lost = $3; pct = $4; gsub(/[()%]/, "", pct) }
-		/Queries per second:/ { qps = $4 }
-		/Average Latency/     { avg = $4 * 1000 }
-		/Latency StdDev/      { sd = $4 * 1000 }
-		/Response codes:/     { sub(/.*Response codes: */, ""); gsub(/ /, "_"); rc = $0 }
-		END {
-			if (sent == "" || qps == "") exit 1
-			printf "%.0f %s %s %.3f %.3f %s\n", qps, lost, pct, avg, sd, (rc == "" ? "none" : rc)
-		}' "$1"
-}
 
-# percentiles file: "p50 p99 p99.9" in ms from dnsperf -v per-query lines
-# ("> RCODE name type latency"); lost queries have no latency and are skipped.
-percentiles() {
-	awk '$1 == ">" && $NF ~ /^[0-9]+\.[0-9]+$/ { print $NF }' "$1" | sort -g |
-		awk '{ v[NR] = $1 }
-			function p(f,  i) { i = int(NR * f + 0.999999); if (i < 1) i = 1; return v[i] * 1000 }
-			END { if (NR == 0) { print "- - -"; exit } printf "%.3f %.3f %.3f\n", p(0.5), p(0.99), p(0.999) }'
-}
 
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -468,7 +428,7 @@ for ((round = 1; round <= BENCH_REPEAT; round++)); do
 			t0=$(snapshot "$SERVER_PID")
 			dnsperf_run "$out" "$SERVER_PORT" "$set" -c "$BENCH_CLIENTS" -q "$BENCH_OUTSTANDING"
 			t1=$(snapshot "$SERVER_PID")
-			stats=$(parse_stats "$out") || die "cannot parse dnsperf output for $server/$set"
+			stats=$(parse_dnsperf "$out") || die "cannot parse dnsperf output for $server/$set"
 			cpu=$(server_cpu "$t0" "$t1" "$out")
 			ROUNDS[$server/$set]+="$stats|$cpu"$'\n'
 			check_rcodes "$server" "$set" "saturation run $round" "$stats"
@@ -481,7 +441,7 @@ for ((round = 1; round <= BENCH_REPEAT; round++)); do
 				t0=$(snapshot "$SERVER_PID")
 				dnsperf_run "$out" "$SERVER_PORT" "$set" -c "$BENCH_CLIENTS" -Q "$BENCH_RATE" -v
 				t1=$(snapshot "$SERVER_PID")
-				FIX[$server/$set]=$(parse_stats "$out") || die "cannot parse dnsperf output for $server/$set"
+				FIX[$server/$set]=$(parse_dnsperf "$out") || die "cannot parse dnsperf output for $server/$set"
 				CPU[$server/$set/fix]=$(server_cpu "$t0" "$t1" "$out")
 				PCT[$server/$set]=$(percentiles "$out")
 				rm -f "$out" # per-query lines: large
