@@ -9,9 +9,7 @@ package daemon_test
 // (`gobgp global rib -a ipv4|ipv6 -j`).
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -20,12 +18,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/xdpdns/xdpdns/anycast"
+	"github.com/xdpdns/xdpdns/anycast/gobgppeer"
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/daemon"
@@ -36,7 +34,6 @@ import (
 const (
 	e2eLocalASN = 65001
 	e2ePeerASN  = 65002
-	e2eAPIPort  = "50051" // gobgpd's gRPC port, on the peer namespace's loopback
 	e2eStep     = 10 * time.Second
 )
 
@@ -81,9 +78,9 @@ func (w *logSink) Write(p []byte) (int, error) {
 func (w *logSink) stop() { w.mu.Lock(); w.done = true; w.mu.Unlock() }
 
 type e2ePeer struct {
-	t       *testing.T
-	ns      string
-	logFile string
+	t  *testing.T
+	ns string
+	*gobgppeer.Peer
 }
 
 func mustRun(t *testing.T, args ...string) {
@@ -94,28 +91,11 @@ func mustRun(t *testing.T, args ...string) {
 	}
 }
 
-func (p *e2ePeer) cli(args ...string) ([]byte, error) {
-	a := append([]string{"netns", "exec", p.ns, "gobgp", "-u", "127.0.0.1", "-p", e2eAPIPort}, args...)
-	var out bytes.Buffer
-	cmd := exec.Command("ip", a...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.Bytes(), err
-}
-
 // has reports whether the peer's global RIB holds prefix.
 func (p *e2ePeer) has(family, prefix string) (bool, string) {
-	out, err := p.cli("global", "rib", "-a", family, "-j")
+	rib, out, err := p.RIB(family)
 	if err != nil {
-		return false, fmt.Sprintf("gobgp: %v: %s", err, out)
-	}
-	out = bytes.TrimSpace(out)
-	if len(out) == 0 || string(out) == "null" {
-		return false, "{}"
-	}
-	var rib map[string]json.RawMessage
-	if err := json.Unmarshal(out, &rib); err != nil {
-		return false, fmt.Sprintf("parse %q: %v", out, err)
+		return false, err.Error()
 	}
 	_, ok := rib[prefix]
 	return ok, string(out)
@@ -134,12 +114,8 @@ func (p *e2ePeer) waitRoutes(present bool, what string) time.Duration {
 			return time.Since(start)
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(p.logFile)
-			if len(log) > 3000 {
-				log = log[len(log)-3000:]
-			}
 			p.t.Fatalf("%s: routes present=%v not seen within %v; ipv4 rib: %s; ipv6 rib: %s\ngobgpd log tail:\n%s",
-				what, present, e2eStep, info4, info6, log)
+				what, present, e2eStep, info4, info6, p.LogTail(3000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -165,66 +141,19 @@ func startPeer(t *testing.T, vethA string) *e2ePeer {
 	mustRun(t, "ip", "-n", p.ns, "link", "set", vethB, "up")
 	mustRun(t, "ip", "-n", p.ns, "link", "set", "lo", "up")
 
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "gobgpd.toml")
-	p.logFile = filepath.Join(dir, "gobgpd.log")
-	text := fmt.Sprintf(`[global.config]
-  as = %d
-  router-id = "%s"
-  port = 179
-  local-address-list = ["%s"]
-
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "%s"
-    peer-as = %d
-  [neighbors.transport.config]
-    passive-mode = true
-  [neighbors.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-`, e2ePeerASN, e2eRemote, e2eRemote, e2eLocal, e2eLocalASN)
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	lf, err := os.Create(p.logFile)
+	peer, err := gobgppeer.New(gobgppeer.Config{NS: p.ns, Dir: t.TempDir(), ASN: e2ePeerASN,
+		Addr: e2eRemote, Neighbor: e2eLocal, PeerASN: e2eLocalASN})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", p.ns, "gobgpd", "-f", conf, "-t", "toml",
-		"--api-hosts", "127.0.0.1:"+e2eAPIPort, "--pprof-disable", "-p")
-	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		lf.Close()
-		t.Fatalf("start gobgpd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); lf.Close(); close(exited) }()
+	p.Peer = peer
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			t.Errorf("gobgpd did not exit")
+		if err := peer.Kill(); err != nil {
+			t.Error(err)
 		}
 	})
-	deadline := time.Now().Add(e2eStep)
-	for {
-		out, err := p.cli("global")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gobgpd API not up: %v: %s", err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := peer.Start(e2eStep); err != nil {
+		t.Fatal(err)
 	}
 	return p
 }
