@@ -11,15 +11,14 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/xdpdns/xdpdns/anycast/gobgppeer"
 )
 
 // The rig: the peer (gobgpd) runs in a network namespace the test creates,
@@ -30,23 +29,19 @@ import (
 const (
 	localASN = 65001
 	peerASN  = 65002
-	apiPort  = "50051" // gobgpd's gRPC port, on the peer namespace's loopback
 )
 
 var rigSeq atomic.Int32
 
 type rig struct {
-	t       *testing.T
-	ns      string
-	vethA   string // in the test's namespace (speaker side)
-	local   netip.Addr
-	remote  netip.Addr
-	local6  netip.Addr
-	dummy   string // name for the service interface
-	conf    string // gobgpd config file
-	gobgpd  *exec.Cmd
-	exited  chan struct{}
-	logFile string
+	t      *testing.T
+	ns     string
+	vethA  string // in the test's namespace (speaker side)
+	local  netip.Addr
+	remote netip.Addr
+	local6 netip.Addr
+	dummy  string // name for the service interface
+	peer   *gobgppeer.Peer
 }
 
 func needRoot(t *testing.T) {
@@ -102,82 +97,31 @@ func newRig(t *testing.T) *rig {
 	run(t, "ip", "-n", r.ns, "link", "set", vethB, "up")
 	run(t, "ip", "-n", r.ns, "link", "set", "lo", "up")
 
-	dir := t.TempDir()
-	r.conf = filepath.Join(dir, "gobgpd.toml")
-	r.logFile = filepath.Join(dir, "gobgpd.log")
-	conf := fmt.Sprintf(`[global.config]
-  as = %d
-  router-id = "%s"
-  port = 179
-  local-address-list = ["%s"]
-
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "%s"
-    peer-as = %d
-  [neighbors.transport.config]
-    passive-mode = true
-  [neighbors.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-`, peerASN, r.remote, r.remote, r.local, localASN)
-	if err := os.WriteFile(r.conf, []byte(conf), 0o644); err != nil {
+	peer, err := gobgppeer.New(gobgppeer.Config{NS: r.ns, Dir: t.TempDir(), ASN: peerASN,
+		Addr: r.remote, Neighbor: r.local, PeerASN: localASN})
+	if err != nil {
 		t.Fatal(err)
 	}
+	r.peer = peer
 	return r
 }
 
 // startPeer runs gobgpd in the namespace and waits for its API.
 func (r *rig) startPeer() {
-	t := r.t
-	t.Helper()
-	lf, err := os.OpenFile(r.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
+	r.t.Helper()
+	if err := r.peer.Start(10 * time.Second); err != nil {
+		r.t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", r.ns, "gobgpd", "-f", r.conf, "-t", "toml",
-		"--api-hosts", "127.0.0.1:"+apiPort, "--pprof-disable", "-p")
-	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		lf.Close()
-		t.Fatalf("start gobgpd: %v", err)
-	}
-	r.gobgpd, r.exited = cmd, make(chan struct{})
-	go func() { cmd.Wait(); lf.Close(); close(r.exited) }()
-	r.waitFor(10*time.Second, "gobgpd API up", func() (bool, string) {
-		out, err := r.cli("global")
-		return err == nil, string(out)
-	})
 }
 
 // stopPeer kills gobgpd (a crash, as far as BGP is concerned).
 func (r *rig) stopPeer() {
-	if r.gobgpd == nil {
+	if r.peer == nil {
 		return
 	}
-	r.gobgpd.Process.Kill()
-	select {
-	case <-r.exited:
-	case <-time.After(5 * time.Second):
-		r.t.Errorf("gobgpd did not exit")
+	if err := r.peer.Kill(); err != nil {
+		r.t.Error(err)
 	}
-	r.gobgpd = nil
-}
-
-func (r *rig) cli(args ...string) ([]byte, error) {
-	a := append([]string{"netns", "exec", r.ns, "gobgp", "-u", "127.0.0.1", "-p", apiPort}, args...)
-	var out bytes.Buffer
-	cmd := exec.Command("ip", a...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.Bytes(), err
 }
 
 func (r *rig) waitFor(timeout time.Duration, what string, cond func() (bool, string)) {
@@ -191,11 +135,7 @@ func (r *rig) waitFor(timeout time.Duration, what string, cond func() (bool, str
 		}
 		last = info
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(r.logFile)
-			if len(log) > 4000 {
-				log = log[len(log)-4000:]
-			}
-			r.t.Fatalf("timed out after %s waiting for %s; last: %s\ngobgpd log tail:\n%s", timeout, what, last, log)
+			r.t.Fatalf("timed out after %s waiting for %s; last: %s\ngobgpd log tail:\n%s", timeout, what, last, r.peer.LogTail(4000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -213,21 +153,18 @@ type route struct {
 
 // rib returns the peer's global RIB for the family ("ipv4" or "ipv6").
 func (r *rig) rib(family string) (map[string]route, error) {
-	out, err := r.cli("global", "rib", "-a", family, "-j")
+	raw, _, err := r.peer.RIB(family)
 	if err != nil {
-		return nil, fmt.Errorf("gobgp global rib: %v: %s", err, out)
-	}
-	var raw map[string][]struct {
-		Attrs []map[string]json.RawMessage `json:"attrs"`
-	}
-	if err := json.Unmarshal(bytes.TrimSpace(out), &raw); err != nil {
-		if len(bytes.TrimSpace(out)) == 0 || string(bytes.TrimSpace(out)) == "null" {
-			return map[string]route{}, nil
-		}
-		return nil, fmt.Errorf("parse %q: %v", out, err)
+		return nil, err
 	}
 	res := map[string]route{}
-	for pfx, paths := range raw {
+	for pfx, msg := range raw {
+		var paths []struct {
+			Attrs []map[string]json.RawMessage `json:"attrs"`
+		}
+		if err := json.Unmarshal(msg, &paths); err != nil {
+			return nil, fmt.Errorf("parse %s: %v", msg, err)
+		}
 		if len(paths) == 0 {
 			continue
 		}
