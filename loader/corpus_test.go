@@ -44,7 +44,7 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				f := frame{v6: i%2 == 1}
+				f := layout{v6: i%2 == 1}
 				before, err := l.Counters()
 				if err != nil {
 					t.Fatal(err)
