@@ -63,12 +63,12 @@ func TestChecksums(t *testing.T) {
 				}
 				replies[f.Src.Is4()]++
 				switch {
-				case f.IPCsumOK && f.UDPCsumOK:
+				case f.IPChecksumOK && f.UDPChecksumOK:
 					full++
 				case f.CsumPartial:
 					partial++
 				default:
-					t.Errorf("reply %v -> %v: IP checksum ok %v, UDP checksum %#04x ok %v", f.Src, f.Dst, f.IPCsumOK, f.UDPCsum, f.UDPCsumOK)
+					t.Errorf("reply %v -> %v: IP checksum ok %v, UDP checksum %#04x ok %v", f.Src, f.Dst, f.IPChecksumOK, f.UDPChecksum, f.UDPChecksumOK)
 				}
 			}
 			want := rounds * len(xdpCases)
