@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 )
 
 // prober asks the anycast address "which node are you" (CHAOS TXT
@@ -83,7 +83,7 @@ func (p *prober) failover(t *testing.T, want string, limit time.Duration) (lost 
 
 func TestAnycastTwoNodes(t *testing.T) {
 	r := newAnycastRig(t)
-	zone := interop.PrepareZones(t, interop.Unsigned).Parent.Path
+	zone := interoptest.PrepareZones(t, interoptest.Unsigned).Parent.Path
 	c1 := nodeConfig(t, "node1", "198.18.11.2", "198.18.11.1", 65001, zone)
 	c2 := nodeConfig(t, "node2", "198.18.12.2", "198.18.12.1", 65002, zone)
 	n1 := StartDaemon(t, bins, r.N1, "-c", c1)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 )
 
 // TestChecksums proves that the client's kernel accepted every reply,
@@ -23,7 +23,7 @@ import (
 func TestChecksums(t *testing.T) {
 	const rounds = 3
 	r := NewRig(t)
-	zs := interop.PrepareZones(t, interop.NSEC3)
+	zs := interoptest.PrepareZones(t, interoptest.NSEC3)
 	for _, mode := range []string{"native", "generic"} {
 		t.Run(mode, func(t *testing.T) {
 			d := StartServer(t, bins, r, zs.Zones(), mode)

@@ -14,7 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/internal/frame"
-	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 )
 
 // xdpCase is a query the XDP program can answer, the answer kind its
@@ -87,7 +87,7 @@ var xdpCases = []xdpCase{
 // mode (see the native subtest for what veth does to growing replies).
 func TestPaths(t *testing.T) {
 	r := NewRig(t)
-	zs := interop.PrepareZones(t, interop.NSEC3)
+	zs := interoptest.PrepareZones(t, interoptest.NSEC3)
 	for _, mode := range []string{"native", "generic"} {
 		t.Run(mode, func(t *testing.T) {
 			d := StartServer(t, bins, r, zs.Zones(), mode)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
 
@@ -24,9 +25,9 @@ import (
 // answers, with the same bytes, and leave everything else untouched.
 func TestCorpusXDPMatchesEngine(t *testing.T) {
 	requireRoot(t)
-	for _, v := range interop.Variants {
+	for _, v := range interoptest.Variants {
 		t.Run(string(v), func(t *testing.T) {
-			e := interop.Engine(t, v)
+			e := interoptest.Engine(t, v)
 			rimg, err := render.Compile(e)
 			if err != nil {
 				t.Fatal(err)

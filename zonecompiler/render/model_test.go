@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 )
 
 // TestModelMatchesEngine is the central invariant checked without a
@@ -15,9 +16,9 @@ import (
 // answers gets exactly the engine's bytes, and every query it passes up
 // has a reason.
 func TestModelMatchesEngine(t *testing.T) {
-	for _, v := range interop.Variants {
+	for _, v := range interoptest.Variants {
 		t.Run(string(v), func(t *testing.T) {
-			e := interop.Engine(t, v)
+			e := interoptest.Engine(t, v)
 			img, err := Compile(e)
 			if err != nil {
 				t.Fatal(err)
