@@ -8,7 +8,6 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/xdpdns/xdpdns/interop"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
@@ -35,16 +34,8 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 			l := load(t, e, FromRender(rimg))
 			model := &render.Model{Image: rimg, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
 			answered, tcAnswered, total := 0, 0, 0
-			for i, q := range interop.Corpus(20240101) {
-				if q.TCP {
-					continue
-				}
-				msg := q.Msg()
-				msg.Id = uint16(i)
-				pkt, err := msg.Pack()
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, c := range interoptest.UDPCorpus(t) {
+				i, q, pkt := c.Index, c.Query, c.Packet
 				f := layout{v6: i%2 == 1}
 				before, err := l.Counters()
 				if err != nil {

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
-	"github.com/xdpdns/xdpdns/interop"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
 )
 
@@ -26,16 +25,8 @@ func TestModelMatchesEngine(t *testing.T) {
 			m := &Model{Image: img, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
 			answered, total := 0, 0
 			reasons := map[string]int{}
-			for i, q := range interop.Corpus(20240101) {
-				if q.TCP {
-					continue
-				}
-				msg := q.Msg()
-				msg.Id = uint16(i)
-				pkt, err := msg.Pack()
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, c := range interoptest.UDPCorpus(t) {
+				q, pkt := c.Query, c.Packet
 				total++
 				got, reason := m.Reply(pkt)
 				if got == nil {
