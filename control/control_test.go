@@ -14,19 +14,12 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/daemon"
+	"github.com/xdpdns/xdpdns/internal/testsupport"
+	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
-
-const comZone = `$ORIGIN example.com.
-$TTL 3600
-@   IN SOA ns1 hostmaster 1 7200 3600 1209600 300
-@   IN NS  ns1
-ns1 IN A   192.0.2.1
-www IN A   192.0.2.10
-`
 
 const netZone = `$ORIGIN example.net.
 $TTL 3600
@@ -46,11 +39,10 @@ type env struct {
 	c        *control.Client
 }
 
+// write writes text to path.
 func write(t *testing.T, path, text string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testsupport.WriteFile(t, filepath.Dir(path), filepath.Base(path), text)
 }
 
 // startEnv starts the daemon; the control socket goes in a directory
@@ -59,23 +51,10 @@ func startEnv(t *testing.T) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{dir: dir, com: filepath.Join(dir, "com.zone"), net: filepath.Join(dir, "net.zone"), sock: filepath.Join(dir, "run", "ctl.sock")}
-	write(t, e.com, comZone)
+	write(t, e.com, testsupport.ExampleCom)
 	write(t, e.net, netZone)
-	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
-	cfg.Zones = []zone.Spec{{Origin: "example.com", File: e.com}, {Origin: "example.net.", File: e.net}}
-	cfg.Control = e.sock
-	if err := cfg.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	cfg := testsupport.Config(t, e.sock, []zone.Spec{{Origin: "example.com", File: e.com}, {Origin: "example.net.", File: e.net}}, nil)
+	d := daemontest.Start(t, cfg, nil)
 	e.d = d
 	e.c = &control.Client{Path: e.sock}
 	return e
@@ -150,7 +129,7 @@ func TestReloadAllAndOne(t *testing.T) {
 	// Change both files, reload only example.com: example.net keeps its
 	// old version.
 	time.Sleep(10 * time.Millisecond) // so that load times differ
-	write(t, e.com, strings.NewReplacer(" 1 7200", " 2 7200", "192.0.2.10", "192.0.2.20").Replace(comZone))
+	write(t, e.com, strings.NewReplacer(" 1 7200", " 2 7200", "192.0.2.10", "192.0.2.20").Replace(testsupport.ExampleCom))
 	write(t, e.net, strings.Replace(netZone, "198.51.100.10", "198.51.100.20", 1))
 	res, err = e.c.Reload("EXAMPLE.com")
 	if err != nil {
@@ -186,7 +165,7 @@ func TestReloadBrokenZoneKeepsServing(t *testing.T) {
 	if got := e.addr(t, "www.example.com."); got != "192.0.2.10" {
 		t.Fatalf("before: %s", got)
 	}
-	write(t, e.com, strings.Replace(comZone, "192.0.2.10", "192.0.2.999", 1))
+	write(t, e.com, strings.Replace(testsupport.ExampleCom, "192.0.2.10", "192.0.2.999", 1))
 	for _, z := range []string{"example.com.", ""} {
 		_, err := e.c.Reload(z)
 		var ce *control.Error
@@ -198,7 +177,7 @@ func TestReloadBrokenZoneKeepsServing(t *testing.T) {
 		}
 	}
 	// A zone failing the checks (CNAME beside other data) is refused too.
-	write(t, e.com, comZone+"www IN CNAME ns1\n")
+	write(t, e.com, testsupport.ExampleCom+"www IN CNAME ns1\n")
 	if _, err := e.c.Reload("example.com"); err == nil || !strings.HasPrefix(err.Error(), e.com+":7: ") {
 		t.Fatalf("reload of a zone failing checks: %v", err)
 	}
@@ -467,14 +446,7 @@ func TestSocketLifecycle(t *testing.T) {
 }
 
 func TestStopOnContextCancel(t *testing.T) {
-	dir := t.TempDir()
-	zf := filepath.Join(dir, "com.zone")
-	write(t, zf, comZone)
-	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
-	cfg.Zones = []zone.Spec{{Origin: "example.com", File: zf}}
-	cfg.Control = filepath.Join(dir, "ctl.sock")
-	cfg.Finish()
+	cfg := testsupport.ExampleConfig(t, nil)
 	d, err := daemon.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
+	"github.com/xdpdns/xdpdns/internal/testsupport"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -81,30 +81,14 @@ func (f *fakeAnnouncer) log() []string {
 func newAnycastDaemon(t *testing.T, text string) (*Daemon, *fakeAnnouncer, *control.Client) {
 	t.Helper()
 	dir := t.TempDir()
-	path := filepath.Join(dir, "example.com.zone")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
-	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: path}}
-	cfg.Control = filepath.Join(dir, "control.sock")
-	cfg.HealthInterval = 5 * time.Millisecond
-	cfg.HealthRise, cfg.HealthFall = 2, 2
-	cfg.DrainTime = 50 * time.Millisecond
-	if err := cfg.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	zf := testsupport.WriteFile(t, dir, "example.com.zone", text)
+	cfg := testsupport.Config(t, filepath.Join(dir, "control.sock"), []zone.Spec{{Origin: "example.com.", File: zf}}, func(cfg *config.Config) {
+		cfg.HealthInterval = 5 * time.Millisecond
+		cfg.HealthRise, cfg.HealthFall = 2, 2
+		cfg.DrainTime = 50 * time.Millisecond
+	})
 	f := &fakeAnnouncer{}
-	d.SetAnnouncer(f)
-	if err := d.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := start(t, cfg, func(d *Daemon) { d.SetAnnouncer(f) })
 	return d, f, &control.Client{Path: cfg.Control}
 }
 
@@ -121,7 +105,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestAnnounceFollowsHealthAndDrain(t *testing.T) {
-	d, f, c := newAnycastDaemon(t, zoneText)
+	d, f, c := newAnycastDaemon(t, testsupport.ExampleCom)
 	waitFor(t, "announce once healthy", f.Announced)
 	st, err := c.BGP()
 	if err != nil || !st.Healthy || !st.Announced || st.Drained || len(st.Peers) != 1 || len(st.Health.Checks) != 3 ||
@@ -160,7 +144,7 @@ func TestAnnounceFollowsHealthAndDrain(t *testing.T) {
 }
 
 func TestAnnounceRetriedAfterFailure(t *testing.T) {
-	d, f, c := newAnycastDaemon(t, zoneText)
+	d, f, c := newAnycastDaemon(t, testsupport.ExampleCom)
 	d.annMu.Lock()
 	f.failNext = errFake
 	d.annMu.Unlock()
@@ -180,7 +164,7 @@ func (e fakeErr) Error() string { return string(e) }
 const errFake = fakeErr("peer refused")
 
 func TestShutdownWithdrawsDrainsThenStops(t *testing.T) {
-	d, f, _ := newAnycastDaemon(t, zoneText)
+	d, f, _ := newAnycastDaemon(t, testsupport.ExampleCom)
 	waitFor(t, "announce", f.Announced)
 	addr := d.Addrs()[0].String()
 	done := make(chan error, 1)
@@ -211,7 +195,7 @@ func TestShutdownWithdrawsDrainsThenStops(t *testing.T) {
 }
 
 func TestExpiredSignaturesFailZonesCheck(t *testing.T) {
-	d, _, _ := newAnycastDaemon(t, zoneText)
+	d, _, _ := newAnycastDaemon(t, testsupport.ExampleCom)
 	if err := d.checkZones(context.Background()); err != nil {
 		t.Fatalf("unsigned zone: %v", err)
 	}

@@ -13,41 +13,36 @@ import (
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
+	"github.com/xdpdns/xdpdns/internal/testsupport"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
-const zoneText = `$ORIGIN example.com.
-$TTL 3600
-@   IN SOA ns1 hostmaster 1 7200 3600 1209600 300
-@   IN NS  ns1
-ns1 IN A   192.0.2.1
-www IN A   192.0.2.10
-`
-
-// newDaemon starts a daemon serving zoneText from a temporary file on an
-// ephemeral port and returns it with the zone file's path.
+// newDaemon starts a daemon serving testsupport.ExampleCom from a
+// temporary file on an ephemeral port and returns it with the zone
+// file's path.
 func newDaemon(t *testing.T) (*Daemon, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "example.com.zone")
-	if err := os.WriteFile(path, []byte(zoneText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
-	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: path}}
-	cfg.Control = filepath.Join(filepath.Dir(path), "control.sock")
-	if err := cfg.Finish(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testsupport.ExampleConfig(t, nil)
+	return start(t, cfg, nil), cfg.Zones[0].File
+}
+
+// start creates a daemon from cfg, lets setup (when not nil) prepare it,
+// starts it and closes it when the test ends. (internal/testsupport/daemontest
+// does the same for other packages; it imports this one.)
+func start(t *testing.T, cfg *config.Config, setup func(*Daemon)) *Daemon {
+	t.Helper()
 	d, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(d)
 	}
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return d, path
+	return d
 }
 
 // lookupA returns the address of www.example.com from the daemon.
@@ -70,7 +65,7 @@ func TestReloadKeepsOldZonesOnError(t *testing.T) {
 	if got := lookupA(t, d); got != "192.0.2.10" {
 		t.Fatalf("initial answer %s", got)
 	}
-	broken := strings.Replace(zoneText, "www IN A   192.0.2.10", "www IN A   192.0.2.999", 1)
+	broken := strings.Replace(testsupport.ExampleCom, "www IN A   192.0.2.10", "www IN A   192.0.2.999", 1)
 	if err := os.WriteFile(path, []byte(broken), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +79,7 @@ func TestReloadKeepsOldZonesOnError(t *testing.T) {
 		t.Errorf("after failed reload: %s, want the old 192.0.2.10", got)
 	}
 	// A zone that parses but fails the checks: CNAME and other data.
-	if err := os.WriteFile(path, []byte(zoneText+"www IN CNAME ns1\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(testsupport.ExampleCom+"www IN CNAME ns1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err = d.Reload()
@@ -99,7 +94,7 @@ func TestReloadKeepsOldZonesOnError(t *testing.T) {
 	if err := d.Reload(); err == nil {
 		t.Error("reload with a missing file succeeded")
 	}
-	fixed := strings.Replace(zoneText, "192.0.2.10", "192.0.2.20", 1)
+	fixed := strings.Replace(testsupport.ExampleCom, "192.0.2.10", "192.0.2.20", 1)
 	if err := os.WriteFile(path, []byte(fixed), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +153,7 @@ func TestHotPathSwapFailureAbortsReload(t *testing.T) {
 	before := d.Engine().Zones()
 	hot := &failingHotPath{}
 	d.SetHotPath(hot)
-	if err := os.WriteFile(path, []byte(strings.Replace(zoneText, "192.0.2.10", "192.0.2.20", 1)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(strings.Replace(testsupport.ExampleCom, "192.0.2.10", "192.0.2.20", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"", "example.com"} {
@@ -202,17 +197,7 @@ func TestReloadZoneUnknown(t *testing.T) {
 }
 
 func TestControlDisabled(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "example.com.zone")
-	if err := os.WriteFile(path, []byte(zoneText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
-	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: path}}
-	cfg.Control = ""
-	if err := cfg.Finish(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testsupport.ExampleConfig(t, func(c *config.Config) { c.Control = "" })
 	d, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 )
 
 // TestChecksums proves that the client's kernel accepted every reply,
@@ -23,7 +23,7 @@ import (
 func TestChecksums(t *testing.T) {
 	const rounds = 3
 	r := NewRig(t)
-	zs := interop.PrepareZones(t, interop.NSEC3)
+	zs := interoptest.PrepareZones(t, interoptest.NSEC3)
 	for _, mode := range []string{"native", "generic"} {
 		t.Run(mode, func(t *testing.T) {
 			d := StartServer(t, bins, r, zs.Zones(), mode)
@@ -63,12 +63,12 @@ func TestChecksums(t *testing.T) {
 				}
 				replies[f.Src.Is4()]++
 				switch {
-				case f.IPCsumOK && f.UDPCsumOK:
+				case f.IPChecksumOK && f.UDPChecksumOK:
 					full++
 				case f.CsumPartial:
 					partial++
 				default:
-					t.Errorf("reply %v -> %v: IP checksum ok %v, UDP checksum %#04x ok %v", f.Src, f.Dst, f.IPCsumOK, f.UDPCsum, f.UDPCsumOK)
+					t.Errorf("reply %v -> %v: IP checksum ok %v, UDP checksum %#04x ok %v", f.Src, f.Dst, f.IPChecksumOK, f.UDPChecksum, f.UDPChecksumOK)
 				}
 			}
 			want := rounds * len(xdpCases)

@@ -3,29 +3,20 @@
 package e2e
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xdpdns/xdpdns/internal/frame"
 )
 
-// Ethernet and IP constants for the frames built and parsed here.
+// Packet status bits in tpacket_auxdata.
 const (
-	ethHdrLen      = 14
-	vlanHdrLen     = 4
-	ipv4HdrLen     = 20
-	ipv6HdrLen     = 40
-	udpHdrLen      = 8
-	etherIPv4      = 0x0800
-	etherIPv6      = 0x86DD
-	ether8021Q     = 0x8100
-	protoUDP       = 17
-	tpCsumNotReady = 0x08 // TP_STATUS_CSUMNOTREADY in tpacket_auxdata
+	tpCsumNotReady = 0x08 // TP_STATUS_CSUMNOTREADY
 	tpVLANValid    = 0x10 // TP_STATUS_VLAN_VALID
 )
 
@@ -82,24 +73,17 @@ func (p *PacketSocket) Send(frame []byte) error {
 
 // Frame is one received frame, parsed down to UDP.
 type Frame struct {
+	// Packet is the frame parsed (internal/frame); valid when UDP is
+	// true, that is for UDP over IPv4 or IPv6.
+	frame.Packet
+	UDP      bool
 	Outgoing bool   // sent by this host, not received
 	VLAN     uint16 // 802.1Q VLAN id; 0 when untagged
 	Tagged   bool
-	Src, Dst netip.Addr
-	// SrcPort and DstPort are the UDP ports; UDP is false for frames
-	// that are not UDP over IPv4 or IPv6.
-	UDP              bool
-	SrcPort, DstPort uint16
-	// IPv4 header checksum correct (always true for IPv6), the UDP
-	// checksum field, and whether it verifies over the pseudo-header.
-	IPCsumOK  bool
-	UDPCsum   uint16
-	UDPCsumOK bool
 	// CsumPartial: the kernel marks the UDP checksum as not yet computed
 	// (CHECKSUM_PARTIAL, a frame from a local socket over a veth that
 	// offloads checksums); the field then holds only the pseudo-header.
 	CsumPartial bool
-	Payload     []byte // UDP payload
 }
 
 // Recv returns the next frame, waiting until deadline.
@@ -155,113 +139,17 @@ func auxdata(oob []byte) (status uint32, tci uint16, ok bool) {
 	return 0, 0, false
 }
 
-// parseFrame parses Ethernet, one optional 802.1Q tag, IPv4 or IPv6
-// (without extension headers) and UDP.
+// parseFrame parses a frame (internal/frame.Parse) and notes its first
+// VLAN tag.
 func parseFrame(b []byte) Frame {
 	var f Frame
-	if len(b) < ethHdrLen {
-		return f
+	var err error
+	f.Packet, err = frame.Parse(b)
+	f.UDP = err == nil
+	if len(f.VLANs) > 0 {
+		f.Tagged, f.VLAN = true, f.VLANs[0].TCI&0x0fff
 	}
-	etype := binary.BigEndian.Uint16(b[12:])
-	b = b[ethHdrLen:]
-	if etype == ether8021Q && len(b) >= vlanHdrLen {
-		f.Tagged, f.VLAN = true, binary.BigEndian.Uint16(b)&0x0fff
-		etype = binary.BigEndian.Uint16(b[2:])
-		b = b[vlanHdrLen:]
-	}
-	var udp []byte
-	switch {
-	case etype == etherIPv4 && len(b) >= ipv4HdrLen:
-		ihl := int(b[0]&0x0f) * 4
-		total := int(binary.BigEndian.Uint16(b[2:]))
-		if b[9] != protoUDP || ihl < ipv4HdrLen || total > len(b) || total < ihl+udpHdrLen {
-			return f
-		}
-		f.Src, _ = netip.AddrFromSlice(b[12:16])
-		f.Dst, _ = netip.AddrFromSlice(b[16:20])
-		f.IPCsumOK = fold(sum(0, b[:ihl])) == 0xffff
-		udp = b[ihl:total]
-	case etype == etherIPv6 && len(b) >= ipv6HdrLen:
-		plen := int(binary.BigEndian.Uint16(b[4:]))
-		if b[6] != protoUDP || ipv6HdrLen+plen > len(b) || plen < udpHdrLen {
-			return f
-		}
-		f.Src, _ = netip.AddrFromSlice(b[8:24])
-		f.Dst, _ = netip.AddrFromSlice(b[24:40])
-		f.IPCsumOK = true
-		udp = b[ipv6HdrLen : ipv6HdrLen+plen]
-	default:
-		return f
-	}
-	if int(binary.BigEndian.Uint16(udp[4:])) != len(udp) {
-		return f
-	}
-	f.UDP = true
-	f.SrcPort, f.DstPort = binary.BigEndian.Uint16(udp), binary.BigEndian.Uint16(udp[2:])
-	f.UDPCsum = binary.BigEndian.Uint16(udp[6:])
-	f.UDPCsumOK = f.UDPCsum != 0 && fold(pseudoSum(f.Src, f.Dst, len(udp))+sum(0, udp)) == 0xffff
-	f.Payload = udp[udpHdrLen:]
 	return f
-}
-
-// UDPv4Frame builds an Ethernet frame, 802.1Q-tagged when vlan is not 0,
-// carrying payload in UDP over IPv4, with both checksums filled in.
-func UDPv4Frame(dstMAC, srcMAC net.HardwareAddr, vlan uint16, src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
-	b := make([]byte, 0, ethHdrLen+vlanHdrLen+ipv4HdrLen+udpHdrLen+len(payload))
-	b = append(b, dstMAC...)
-	b = append(b, srcMAC...)
-	if vlan != 0 {
-		b = binary.BigEndian.AppendUint16(b, ether8021Q)
-		b = binary.BigEndian.AppendUint16(b, vlan)
-	}
-	b = binary.BigEndian.AppendUint16(b, etherIPv4)
-	ip := len(b)
-	udpLen := udpHdrLen + len(payload)
-	b = append(b, 0x45, 0)
-	b = binary.BigEndian.AppendUint16(b, uint16(ipv4HdrLen+udpLen))
-	b = append(b, 0, 0, 0x40, 0, 64, protoUDP, 0, 0) // id, DF, ttl, proto, csum
-	b = append(b, src.AsSlice()...)
-	b = append(b, dst.AsSlice()...)
-	binary.BigEndian.PutUint16(b[ip+10:], ^fold(sum(0, b[ip:])))
-	udp := len(b)
-	b = binary.BigEndian.AppendUint16(b, sport)
-	b = binary.BigEndian.AppendUint16(b, dport)
-	b = binary.BigEndian.AppendUint16(b, uint16(udpLen))
-	b = append(b, 0, 0)
-	b = append(b, payload...)
-	cs := ^fold(pseudoSum(src, dst, udpLen) + sum(0, b[udp:]))
-	if cs == 0 {
-		cs = 0xffff
-	}
-	binary.BigEndian.PutUint16(b[udp+6:], cs)
-	return b
-}
-
-// sum adds b as big-endian 16-bit words to s (one's complement, unfolded).
-func sum(s uint32, b []byte) uint32 {
-	for len(b) >= 2 {
-		s += uint32(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	return s
-}
-
-// pseudoSum is the unfolded sum of the UDP pseudo-header.
-func pseudoSum(src, dst netip.Addr, udpLen int) uint32 {
-	s := sum(0, src.AsSlice())
-	s = sum(s, dst.AsSlice())
-	return s + protoUDP + uint32(udpLen)
-}
-
-// fold folds a one's-complement sum to 16 bits.
-func fold(s uint32) uint16 {
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return uint16(s)
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }

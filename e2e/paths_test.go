@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/xdpdns/xdpdns/interop"
+
+	"github.com/xdpdns/xdpdns/internal/frame"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 )
 
 // xdpCase is a query the XDP program can answer, the answer kind its
@@ -85,7 +87,7 @@ var xdpCases = []xdpCase{
 // mode (see the native subtest for what veth does to growing replies).
 func TestPaths(t *testing.T) {
 	r := NewRig(t)
-	zs := interop.PrepareZones(t, interop.NSEC3)
+	zs := interoptest.PrepareZones(t, interoptest.NSEC3)
 	for _, mode := range []string{"native", "generic"} {
 		t.Run(mode, func(t *testing.T) {
 			d := StartServer(t, bins, r, zs.Zones(), mode)
@@ -172,7 +174,10 @@ func testVLANPath(t *testing.T, r *Rig, d *Daemon, mode string) {
 
 		sport := uint16(40000 + i)
 		before := d.Stats(t)
-		if err := ps.Send(UDPv4Frame(srvMAC, ps.MAC, VLANID, r.CliVLANV4, r.SrvVLANV4, sport, 53, wire)); err != nil {
+		if err := ps.Send(frame.Spec{
+			DstMAC: srvMAC, SrcMAC: ps.MAC, VLANs: []frame.VLAN{{TPID: frame.Ether8021Q, TCI: VLANID}},
+			Src: r.CliVLANV4, Dst: r.SrvVLANV4, SrcPort: sport, DstPort: 53, TTL: 64, DontFragment: true,
+		}.Build(wire)); err != nil {
 			t.Fatalf("sending the tagged query: %v", err)
 		}
 		f, err := awaitReply(ps, sport, time.Second)
@@ -186,8 +191,8 @@ func testVLANPath(t *testing.T, r *Rig, d *Daemon, mode string) {
 		if !f.Tagged || f.VLAN != VLANID {
 			t.Errorf("%s: reply tagged=%v vlan=%d, want VLAN %d", where, f.Tagged, f.VLAN, VLANID)
 		}
-		if f.Src != r.SrvVLANV4 || f.Dst != r.CliVLANV4 || !f.IPCsumOK || !f.UDPCsumOK {
-			t.Errorf("%s: reply %v -> %v, IPv4 checksum ok %v, UDP checksum %#04x ok %v", where, f.Src, f.Dst, f.IPCsumOK, f.UDPCsum, f.UDPCsumOK)
+		if f.Src != r.SrvVLANV4 || f.Dst != r.CliVLANV4 || !f.IPChecksumOK || !f.UDPChecksumOK {
+			t.Errorf("%s: reply %v -> %v, IPv4 checksum ok %v, UDP checksum %#04x ok %v", where, f.Src, f.Dst, f.IPChecksumOK, f.UDPChecksum, f.UDPChecksumOK)
 		}
 		if !bytes.Equal(f.Payload, plain) {
 			t.Errorf("%s: tagged reply differs from the untagged one\n tagged %x\n plain  %x", where, f.Payload, plain)

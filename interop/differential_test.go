@@ -1,10 +1,13 @@
-package interop
+package interop_test
 
 import (
 	"context"
 	"flag"
 	"testing"
 	"time"
+
+	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 )
 
 // corpusSeed fixes the query corpus; change it to explore other cases.
@@ -16,7 +19,7 @@ var detail = flag.Int("interop.detail", 12, "outcomes printed in full per varian
 // buildDaemon builds cmd/xdpdnsd.
 func buildDaemon(t *testing.T) string {
 	t.Helper()
-	bin, err := BuildXdpdns(t.TempDir())
+	bin, err := interop.BuildXdpdns(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,15 +31,15 @@ func buildDaemon(t *testing.T) string {
 // xdpdns and both references that is not on the allowed list.
 func TestDifferential(t *testing.T) {
 	bin := buildDaemon(t)
-	qs := Corpus(corpusSeed)
+	qs := interop.Corpus(corpusSeed)
 	t.Logf("corpus: %d queries per zone variant", len(qs))
-	for _, v := range Variants {
+	for _, v := range interoptest.Variants {
 		t.Run(string(v), func(t *testing.T) {
-			zs := PrepareZones(t, v)
-			servers := Servers{NSD: StartNSD(t, zs.Zones()), Knot: StartKnot(t, zs.Zones()), Xdpdns: StartXdpdns(t, bin, zs.Zones())}
+			zs := interoptest.PrepareZones(t, v)
+			servers := interop.Servers{NSD: interoptest.StartNSD(t, zs.Zones()), Knot: interoptest.StartKnot(t, zs.Zones()), Xdpdns: interoptest.StartXdpdns(t, bin, zs.Zones())}
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			sum := Summarise(RunCorpus(ctx, servers, qs))
+			sum := interop.Summarise(interop.RunCorpus(ctx, servers, qs))
 			report := sum.Report(*detail)
 			if len(sum.Failures) > 0 {
 				t.Errorf("%s", report)

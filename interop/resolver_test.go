@@ -1,4 +1,4 @@
-package interop
+package interop_test
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 )
 
 // tamperedOwner is the name whose A signature is broken in the zones the
@@ -15,7 +18,7 @@ const tamperedOwner = "host1.example.test."
 
 // resolverCases are the answers a validating resolver must get, secure,
 // from a correct authoritative server for the signed test zones.
-var resolverCases = []ResolverCase{
+var resolverCases = []interop.ResolverCase{
 	{Name: "www.example.test.", Type: dns.TypeA, Rcode: dns.RcodeSuccess, Secure: true, Want: "www.example.test. A 192.0.2.10"},
 	{Name: "nx.example.test.", Type: dns.TypeA, Rcode: dns.RcodeNameError, Secure: true, OptOut: true},
 	{Name: "a.b.c.nx.example.test.", Type: dns.TypeAAAA, Rcode: dns.RcodeNameError, Secure: true, OptOut: true},
@@ -37,21 +40,21 @@ var resolverCases = []ResolverCase{
 // (AD=1) and that a broken signature is caught (SERVFAIL).
 func TestValidatingResolver(t *testing.T) {
 	bin := buildDaemon(t)
-	for _, v := range []Variant{NSEC, NSEC3, NSEC3OptOut} {
+	for _, v := range []interoptest.Variant{interoptest.NSEC, interoptest.NSEC3, interoptest.NSEC3OptOut} {
 		t.Run(string(v), func(t *testing.T) {
-			zs := PrepareZones(t, v)
+			zs := interoptest.PrepareZones(t, v)
 			tampered := filepath.Join(t.TempDir(), "example.test.tampered")
-			if err := TamperRRSIG(zs.Parent, tampered, tamperedOwner, dns.TypeA); err != nil {
+			if err := interop.TamperRRSIG(zs.Parent, tampered, tamperedOwner, dns.TypeA); err != nil {
 				t.Fatal(err)
 			}
-			zones := []Zone{{Origin: zs.Parent.Origin, Path: tampered}, zs.Child}
+			zones := []interop.Zone{{Origin: zs.Parent.Origin, Path: tampered}, zs.Child}
 
-			servers := map[string]func(t *testing.T) *Server{
-				"nsd":  func(t *testing.T) *Server { return StartNSD(t, zones) },
-				"knot": func(t *testing.T) *Server { return StartKnot(t, zones) },
+			servers := map[string]func(t *testing.T) *interop.Server{
+				"nsd":  func(t *testing.T) *interop.Server { return interoptest.StartNSD(t, zones) },
+				"knot": func(t *testing.T) *interop.Server { return interoptest.StartKnot(t, zones) },
 			}
 			if bin != "" {
-				servers["xdpdns"] = func(t *testing.T) *Server { return StartXdpdns(t, bin, zones) }
+				servers["xdpdns"] = func(t *testing.T) *interop.Server { return interoptest.StartXdpdns(t, bin, zones) }
 			}
 			for _, name := range []string{"xdpdns", "nsd", "knot"} {
 				start, ok := servers[name]
@@ -60,11 +63,11 @@ func TestValidatingResolver(t *testing.T) {
 				}
 				t.Run(name, func(t *testing.T) {
 					auth := start(t)
-					resolver := StartUnbound(t, auth, zs.TrustAnchor, zones)
+					resolver := interoptest.StartUnbound(t, auth, zs.TrustAnchor, zones)
 					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 					defer cancel()
 					for _, c := range resolverCases {
-						if v == NSEC3OptOut && c.OptOut {
+						if v == interoptest.NSEC3OptOut && c.OptOut {
 							c.Secure = false
 						}
 						if err := c.Resolve(ctx, resolver.Addr); err != nil {
@@ -72,7 +75,7 @@ func TestValidatingResolver(t *testing.T) {
 						}
 					}
 					if t.Failed() {
-						t.Logf("unbound log:\n%s", logTail(resolver.Log))
+						t.Logf("unbound log:\n%s", interoptest.LogTail(resolver.Log))
 					}
 				})
 			}

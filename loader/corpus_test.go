@@ -8,7 +8,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
 
@@ -24,9 +24,9 @@ import (
 // answers, with the same bytes, and leave everything else untouched.
 func TestCorpusXDPMatchesEngine(t *testing.T) {
 	requireRoot(t)
-	for _, v := range interop.Variants {
+	for _, v := range interoptest.Variants {
 		t.Run(string(v), func(t *testing.T) {
-			e := interop.Engine(t, v)
+			e := interoptest.Engine(t, v)
 			rimg, err := render.Compile(e)
 			if err != nil {
 				t.Fatal(err)
@@ -34,17 +34,9 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 			l := load(t, e, FromRender(rimg))
 			model := &render.Model{Image: rimg, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
 			answered, tcAnswered, total := 0, 0, 0
-			for i, q := range interop.Corpus(20240101) {
-				if q.TCP {
-					continue
-				}
-				msg := q.Msg()
-				msg.Id = uint16(i)
-				pkt, err := msg.Pack()
-				if err != nil {
-					t.Fatal(err)
-				}
-				f := frame{v6: i%2 == 1}
+			for _, c := range interoptest.UDPCorpus(t) {
+				i, q, pkt := c.Index, c.Query, c.Packet
+				f := layout{v6: i%2 == 1}
 				before, err := l.Counters()
 				if err != nil {
 					t.Fatal(err)

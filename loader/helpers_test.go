@@ -3,16 +3,19 @@
 package loader
 
 import (
-	"encoding/binary"
+	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/miekg/dns"
 
+	"github.com/xdpdns/xdpdns/internal/frame"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -57,21 +60,22 @@ func compile(t testing.TB, e *engine.Engine) *Image {
 	return FromRender(img)
 }
 
-// Frame construction.
+// Frame construction: the client and server of every test frame.
 
 var (
-	macClient = []byte{0x02, 0, 0, 0, 0, 0x02}
-	macServer = []byte{0x02, 0, 0, 0, 0, 0x01}
-	ip4Client = []byte{198, 18, 0, 2}
-	ip4Server = []byte{198, 18, 0, 1}
-	ip6Client = []byte{0x20, 0x01, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}
-	ip6Server = []byte{0x20, 0x01, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}
+	macClient = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
+	macServer = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
+	ip4Client = netip.MustParseAddr("198.18.0.2")
+	ip4Server = netip.MustParseAddr("198.18.0.1")
+	ip6Client = netip.MustParseAddr("2001:2::2")
+	ip6Server = netip.MustParseAddr("2001:2::1")
 )
 
-// frame describes a test packet around a DNS payload.
-type frame struct {
+// layout describes a test packet from client port 40000 to the server
+// around a DNS payload.
+type layout struct {
 	v6        bool
-	vlans     []uint16 // TPIDs, outermost first (0x88a8, 0x8100)
+	vlans     []uint16 // TPIDs, outermost first (0x88a8, 0x8100); VLAN ids 100, 101, …
 	proto     uint8    // 0: UDP
 	dport     uint16   // 0: 53
 	ipOptions bool     // IPv4 header with 4 bytes of options
@@ -80,187 +84,70 @@ type frame struct {
 	pad       int      // Ethernet padding after the IP packet
 }
 
-func (f frame) build(payload []byte) []byte {
-	proto := f.proto
-	if proto == 0 {
-		proto = 17
-	}
-	dport := f.dport
-	if dport == 0 {
-		dport = 53
-	}
-	var l4 []byte
-	if proto == 17 {
-		l4 = make([]byte, 8, 8+len(payload))
-		binary.BigEndian.PutUint16(l4[0:], 40000)
-		binary.BigEndian.PutUint16(l4[2:], dport)
-		binary.BigEndian.PutUint16(l4[4:], uint16(8+len(payload)))
-		l4 = append(l4, payload...)
-	} else { // TCP-ish: a 20-byte header then the payload
-		l4 = make([]byte, 20, 20+len(payload))
-		binary.BigEndian.PutUint16(l4[0:], 40000)
-		binary.BigEndian.PutUint16(l4[2:], dport)
-		l4[12] = 5 << 4
-		l4 = append(l4, payload...)
-	}
-	var b []byte
-	b = append(b, macServer...)
-	b = append(b, macClient...)
-	for i, tpid := range f.vlans {
-		b = binary.BigEndian.AppendUint16(b, tpid)
-		_ = i
-		b = binary.BigEndian.AppendUint16(b, uint16(100+i)) // TCI
+// spec is the frame the layout describes: TTL or hop limit 63, IPv4 ID
+// 0x1234, checksums filled in.
+func (f layout) spec() frame.Spec {
+	s := frame.Spec{
+		DstMAC: macServer, SrcMAC: macClient,
+		Src: ip4Client, Dst: ip4Server, SrcPort: 40000, DstPort: f.dport,
+		TTL: 63, IPID: 0x1234, Proto: f.proto,
+		MoreFragments: f.fragment, IPOptions: f.ipOptions, HopByHop: f.hopByHop, Pad: f.pad,
 	}
 	if f.v6 {
-		b = binary.BigEndian.AppendUint16(b, 0x86dd)
-		next := proto
-		ext := []byte(nil)
-		if f.hopByHop {
-			next = 0
-			ext = []byte{proto, 0, 1, 4, 0, 0, 0, 0} // PadN
-		}
-		h := make([]byte, 40)
-		h[0] = 0x60
-		binary.BigEndian.PutUint16(h[4:], uint16(len(ext)+len(l4)))
-		h[6] = next
-		h[7] = 63
-		copy(h[8:], ip6Client)
-		copy(h[24:], ip6Server)
-		if proto == 17 {
-			setUDPChecksum(l4, ip6Client, ip6Server)
-		}
-		b = append(b, h...)
-		b = append(b, ext...)
-	} else {
-		b = binary.BigEndian.AppendUint16(b, 0x0800)
-		hl := 20
-		if f.ipOptions {
-			hl = 24
-		}
-		h := make([]byte, hl)
-		h[0] = 0x40 | byte(hl/4)
-		binary.BigEndian.PutUint16(h[2:], uint16(hl+len(l4)))
-		binary.BigEndian.PutUint16(h[4:], 0x1234)
-		if f.fragment {
-			binary.BigEndian.PutUint16(h[6:], 0x2000)
-		}
-		h[8] = 63
-		h[9] = proto
-		copy(h[12:], ip4Client)
-		copy(h[16:], ip4Server)
-		if hl == 24 {
-			h[20] = 1 // NOP options
-			h[21], h[22], h[23] = 1, 1, 0
-		}
-		binary.BigEndian.PutUint16(h[10:], ^fold(sum16(h, 0)))
-		if proto == 17 {
-			setUDPChecksum(l4, ip4Client, ip4Server)
-		}
-		b = append(b, h...)
+		s.Src, s.Dst = ip6Client, ip6Server
 	}
-	b = append(b, l4...)
-	return append(b, make([]byte, f.pad)...)
-}
-
-func sum16(b []byte, s uint32) uint32 {
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
+	if s.DstPort == 0 {
+		s.DstPort = 53
 	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
+	for i, tpid := range f.vlans {
+		s.VLANs = append(s.VLANs, frame.VLAN{TPID: tpid, TCI: uint16(100 + i)})
 	}
 	return s
 }
 
-func fold(s uint32) uint16 {
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return uint16(s)
-}
-
-// udpSum is the ones' complement sum of the pseudo-header and segment.
-func udpSum(seg, src, dst []byte) uint16 {
-	s := sum16(src, 0)
-	s = sum16(dst, s)
-	s += 17 + uint32(len(seg))
-	return fold(sum16(seg, s))
-}
-
-func setUDPChecksum(seg, src, dst []byte) {
-	seg[6], seg[7] = 0, 0
-	c := ^udpSum(seg, src, dst)
-	if c == 0 {
-		c = 0xffff
-	}
-	binary.BigEndian.PutUint16(seg[6:], c)
-}
+func (f layout) build(payload []byte) []byte { return f.spec().Build(payload) }
 
 // checkReply verifies the frame around an XDP_TX reply to a query built
 // from f and returns its DNS payload.
-func checkReply(t *testing.T, f frame, out []byte) []byte {
+func checkReply(t *testing.T, f layout, out []byte) []byte {
 	t.Helper()
-	if len(out) < 14 || string(out[0:6]) != string(macClient) || string(out[6:12]) != string(macServer) {
+	q := f.spec()
+	r, err := frame.Parse(out)
+	if err != nil {
+		t.Fatalf("reply frame: %v", err)
+	}
+	if !bytes.Equal(r.DstMAC, q.SrcMAC) || !bytes.Equal(r.SrcMAC, q.DstMAC) {
 		t.Fatalf("MAC addresses not swapped: % x", out[:min(len(out), 12)])
 	}
-	off := 12
-	for i, tpid := range f.vlans {
-		if binary.BigEndian.Uint16(out[off:]) != tpid || binary.BigEndian.Uint16(out[off+2:]) != uint16(100+i) {
-			t.Fatalf("VLAN tag %d changed: % x", i, out[off:off+4])
-		}
-		off += 4
+	if !slices.Equal(r.VLANs, q.VLANs) {
+		t.Fatalf("VLAN tags changed: %v, sent %v", r.VLANs, q.VLANs)
 	}
-	var seg, src, dst []byte
-	if f.v6 {
-		if binary.BigEndian.Uint16(out[off:]) != 0x86dd {
-			t.Fatalf("EtherType %#x", binary.BigEndian.Uint16(out[off:]))
-		}
-		h := out[off+2:]
-		if h[7] != 64 || h[6] != 17 {
-			t.Errorf("IPv6 hop limit %d next %d", h[7], h[6])
-		}
-		src, dst = h[8:24], h[24:40]
-		seg = h[40:]
-		if int(binary.BigEndian.Uint16(h[4:])) != len(seg) {
-			t.Fatalf("IPv6 payload length %d, have %d", binary.BigEndian.Uint16(h[4:]), len(seg))
-		}
-	} else {
-		h := out[off+2:]
-		if len(h) < 20 || h[0] != 0x45 {
-			t.Fatalf("IPv4 header % x", h[:min(20, len(h))])
-		}
-		if fold(sum16(h[:20], 0)) != 0xffff {
-			t.Errorf("IPv4 header checksum wrong: % x", h[:20])
-		}
-		if h[8] != 64 || binary.BigEndian.Uint16(h[4:]) != 0x1234 {
-			t.Errorf("IPv4 TTL %d id %#x", h[8], binary.BigEndian.Uint16(h[4:]))
-		}
-		if int(binary.BigEndian.Uint16(h[2:])) != len(h) {
-			t.Fatalf("IPv4 total length %d, have %d", binary.BigEndian.Uint16(h[2:]), len(h))
-		}
-		src, dst = h[12:16], h[16:20]
-		seg = h[20:]
+	if r.Trailer != 0 {
+		t.Fatalf("%d bytes after the IP packet", r.Trailer)
 	}
-	wantSrc, wantDst := ip4Server, ip4Client
-	if f.v6 {
-		wantSrc, wantDst = ip6Server, ip6Client
+	if r.TTL != 64 {
+		t.Errorf("TTL or hop limit %d", r.TTL)
 	}
-	if string(src) != string(wantSrc) || string(dst) != string(wantDst) {
-		t.Errorf("addresses not swapped: %x -> %x", src, dst)
+	if !f.v6 {
+		if r.IPHeaderLen != frame.IPv4HeaderLen || r.IPID != q.IPID {
+			t.Errorf("IPv4 header length %d id %#x", r.IPHeaderLen, r.IPID)
+		}
+		if !r.IPChecksumOK {
+			t.Errorf("IPv4 header checksum wrong")
+		}
 	}
-	if binary.BigEndian.Uint16(seg[0:]) != 53 || binary.BigEndian.Uint16(seg[2:]) != 40000 {
-		t.Errorf("ports not swapped: %d -> %d", binary.BigEndian.Uint16(seg[0:]), binary.BigEndian.Uint16(seg[2:]))
+	if r.Src != q.Dst || r.Dst != q.Src {
+		t.Errorf("addresses not swapped: %v -> %v", r.Src, r.Dst)
 	}
-	if int(binary.BigEndian.Uint16(seg[4:])) != len(seg) {
-		t.Fatalf("UDP length %d, have %d", binary.BigEndian.Uint16(seg[4:]), len(seg))
+	if r.SrcPort != q.DstPort || r.DstPort != q.SrcPort {
+		t.Errorf("ports not swapped: %d -> %d", r.SrcPort, r.DstPort)
 	}
-	if binary.BigEndian.Uint16(seg[6:]) == 0 {
+	if r.UDPChecksum == 0 {
 		t.Errorf("UDP checksum 0")
-	}
-	if udpSum(seg, src, dst) != 0xffff {
+	} else if !r.UDPChecksumOK {
 		t.Errorf("UDP checksum wrong")
 	}
-	return seg[8:]
+	return r.Payload
 }
 
 // query packs a DNS query for name, type and class (ID 0xbeef, RD).

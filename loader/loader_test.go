@@ -67,7 +67,7 @@ func TestOptions(t *testing.T) {
 // for XDP_PASS, the counter that must count it.
 type fixture struct {
 	desc    string
-	f       frame
+	f       layout
 	payload []byte
 	verdict uint32
 	counter string // pass reason, or answer kind for XDP_TX
@@ -100,20 +100,20 @@ func TestFixtures(t *testing.T) {
 
 	fixtures := []fixture{
 		{desc: "IPv4 A", payload: www, verdict: xdpTX, counter: "answer.answer"},
-		{desc: "IPv4 padded frame", f: frame{pad: 20}, payload: www, verdict: xdpTX, counter: "answer.answer"},
-		{desc: "IPv6 A", f: frame{v6: true}, payload: www, verdict: xdpTX, counter: "answer.answer"},
-		{desc: "802.1Q", f: frame{vlans: []uint16{0x8100}}, payload: www, verdict: xdpTX, counter: "answer.answer"},
-		{desc: "QinQ IPv6", f: frame{v6: true, vlans: []uint16{0x88a8, 0x8100}}, payload: www, verdict: xdpTX, counter: "answer.answer"},
+		{desc: "IPv4 padded frame", f: layout{pad: 20}, payload: www, verdict: xdpTX, counter: "answer.answer"},
+		{desc: "IPv6 A", f: layout{v6: true}, payload: www, verdict: xdpTX, counter: "answer.answer"},
+		{desc: "802.1Q", f: layout{vlans: []uint16{0x8100}}, payload: www, verdict: xdpTX, counter: "answer.answer"},
+		{desc: "QinQ IPv6", f: layout{v6: true, vlans: []uint16{0x88a8, 0x8100}}, payload: www, verdict: xdpTX, counter: "answer.answer"},
 		{desc: "referral, mixed case (relocated pointers)", payload: mixed, verdict: xdpTX, counter: "answer.referral"},
 		{desc: "NXDOMAIN below the apex", payload: query(t, "no.such.Name.swap.test.", dns.TypeAAAA, IN), verdict: xdpTX, counter: "answer.nxdomain"},
 		{desc: "NODATA", payload: query(t, "www.swap.test.", dns.TypeMX, IN), verdict: xdpTX, counter: "answer.nodata"},
 		{desc: "EDNS DO NSID", payload: withEDNS, verdict: xdpTX, counter: "answer.answer"},
 		{desc: "big TXT without EDNS: TC", payload: query(t, "big.swap.test.", dns.TypeTXT, IN), verdict: xdpTX, counter: "answer.answer", tc: true},
-		{desc: "big TXT with EDNS 1232 (tail growth)", f: frame{v6: true}, payload: query(t, "big.swap.test.", dns.TypeTXT, IN, edns(1232, false, true)), verdict: xdpTX, counter: "answer.answer"},
+		{desc: "big TXT with EDNS 1232 (tail growth)", f: layout{v6: true}, payload: query(t, "big.swap.test.", dns.TypeTXT, IN, edns(1232, false, true)), verdict: xdpTX, counter: "answer.answer"},
 		{desc: "CHAOS id.server", payload: query(t, "id.server.", dns.TypeTXT, dns.ClassCHAOS), verdict: xdpTX, counter: "answer.chaos"},
 
-		{desc: "TCP", f: frame{proto: 6}, payload: www, verdict: xdpPass, counter: "pass.not_dns"},
-		{desc: "wrong port", f: frame{dport: 5353}, payload: www, verdict: xdpPass, counter: "pass.not_dns"},
+		{desc: "TCP", f: layout{proto: 6}, payload: www, verdict: xdpPass, counter: "pass.not_dns"},
+		{desc: "wrong port", f: layout{dport: 5353}, payload: www, verdict: xdpPass, counter: "pass.not_dns"},
 		{desc: "QR=1", payload: qr, verdict: xdpPass, counter: "pass.opcode"},
 		{desc: "opcode STATUS", payload: opcode, verdict: xdpPass, counter: "pass.opcode"},
 		{desc: "QDCOUNT 2", payload: qd2, verdict: xdpPass, counter: "pass.opcode"},
@@ -125,9 +125,9 @@ func TestFixtures(t *testing.T) {
 		{desc: "ANY", payload: query(t, "www.swap.test.", dns.TypeANY, IN), verdict: xdpPass, counter: "pass.qtype"},
 		{desc: "RRSIG", payload: query(t, "www.swap.test.", dns.TypeRRSIG, IN), verdict: xdpPass, counter: "pass.qtype"},
 		{desc: "class HESIOD", payload: query(t, "www.swap.test.", A, dns.ClassHESIOD), verdict: xdpPass, counter: "pass.qtype"},
-		{desc: "IPv6 hop-by-hop header", f: frame{v6: true, hopByHop: true}, payload: www, verdict: xdpPass, counter: "pass.ipv6_ext"},
-		{desc: "IPv4 options", f: frame{ipOptions: true}, payload: www, verdict: xdpPass, counter: "pass.ipv4_frag"},
-		{desc: "IPv4 fragment", f: frame{fragment: true}, payload: www, verdict: xdpPass, counter: "pass.ipv4_frag"},
+		{desc: "IPv6 hop-by-hop header", f: layout{v6: true, hopByHop: true}, payload: www, verdict: xdpPass, counter: "pass.ipv6_ext"},
+		{desc: "IPv4 options", f: layout{ipOptions: true}, payload: www, verdict: xdpPass, counter: "pass.ipv4_frag"},
+		{desc: "IPv4 fragment", f: layout{fragment: true}, payload: www, verdict: xdpPass, counter: "pass.ipv4_frag"},
 		// The image holds the root (REFUSED for names in no zone is left to
 		// userspace), so every IN name finds a suffix: no template.
 		{desc: "name in no zone", payload: query(t, "example.org.", A, IN), verdict: xdpPass, counter: "pass.notmpl"},
@@ -203,13 +203,13 @@ func TestSwap(t *testing.T) {
 	e2 := swapZone(t, "192.0.2.99")
 	l := load(t, e1, compile(t, e1))
 	q := query(t, "www.swap.test.", dns.TypeA, dns.ClassINET)
-	in := frame{}.build(q)
+	in := layout{}.build(q)
 	answer := func() []byte {
 		v, out := run(t, l.Program(), in)
 		if v != xdpTX {
 			t.Fatalf("verdict %d", v)
 		}
-		return checkReply(t, frame{}, out)
+		return checkReply(t, layout{}, out)
 	}
 	if got, want := answer(), e1.Respond(nil, q, false); !bytes.Equal(got, want) {
 		t.Fatalf("generation 1: XDP %x, engine %x", got, want)
@@ -270,7 +270,7 @@ func TestServedAddrs(t *testing.T) {
 	}
 	q := query(t, "www.swap.test.", dns.TypeA, dns.ClassINET)
 	for _, v6 := range []bool{false, true} {
-		if v, _ := run(t, l.Program(), frame{v6: v6}.build(q)); v != xdpTX {
+		if v, _ := run(t, l.Program(), layout{v6: v6}.build(q)); v != xdpTX {
 			t.Errorf("v6=%v served address: verdict %d", v6, v)
 		}
 	}
@@ -283,7 +283,7 @@ func TestServedAddrs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v6 := range []bool{false, true} {
-		if v, _ := run(t, l2.Program(), frame{v6: v6}.build(q)); v != xdpPass {
+		if v, _ := run(t, l2.Program(), layout{v6: v6}.build(q)); v != xdpPass {
 			t.Errorf("v6=%v other address: verdict %d", v6, v)
 		}
 	}

@@ -14,11 +14,13 @@
 package xdp
 
 import (
-	"encoding/binary"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -28,6 +30,7 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 
+	"github.com/xdpdns/xdpdns/internal/frame"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
@@ -133,60 +136,21 @@ func (q Query) Pack() []byte {
 	return p
 }
 
+// The query frames' endpoints.
 var (
-	macClient = []byte{0x02, 0, 0, 0, 0, 0x02}
-	macServer = []byte{0x02, 0, 0, 0, 0, 0x01}
-	ipClient  = []byte{198, 18, 0, 2}
-	ipServer  = []byte{198, 18, 0, 1}
+	macClient = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
+	macServer = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
+	ipClient  = netip.MustParseAddr("198.18.0.2")
+	ipServer  = netip.MustParseAddr("198.18.0.1")
 )
 
-// Frame wraps a DNS payload in Ethernet, IPv4 (198.18.0.2 → 198.18.0.1)
-// and UDP (40000 → 53) headers with valid checksums.
+// Frame wraps a DNS payload in Ethernet, IPv4 (198.18.0.2 → 198.18.0.1,
+// TTL 63) and UDP (40000 → 53) headers with valid checksums.
 func Frame(payload []byte) []byte {
-	b := make([]byte, HeaderLen+len(payload))
-	copy(b[0:], macServer)
-	copy(b[6:], macClient)
-	binary.BigEndian.PutUint16(b[12:], 0x0800)
-	ip := b[ethLen : ethLen+ipv4Len]
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], uint16(ipv4Len+udpLen+len(payload)))
-	binary.BigEndian.PutUint16(ip[4:], 0x1234)
-	ip[8] = 63
-	ip[9] = 17
-	copy(ip[12:], ipClient)
-	copy(ip[16:], ipServer)
-	binary.BigEndian.PutUint16(ip[10:], ^fold(sum16(ip, 0)))
-	udp := b[ethLen+ipv4Len:]
-	binary.BigEndian.PutUint16(udp[0:], 40000)
-	binary.BigEndian.PutUint16(udp[2:], 53)
-	binary.BigEndian.PutUint16(udp[4:], uint16(udpLen+len(payload)))
-	copy(udp[8:], payload)
-	s := sum16(ipClient, 0)
-	s = sum16(ipServer, s)
-	s += 17 + uint32(len(udp))
-	c := ^fold(sum16(udp, s))
-	if c == 0 {
-		c = 0xffff
-	}
-	binary.BigEndian.PutUint16(udp[6:], c)
-	return b
-}
-
-func sum16(b []byte, s uint32) uint32 {
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	return s
-}
-
-func fold(s uint32) uint16 {
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return uint16(s)
+	return frame.Spec{
+		DstMAC: macServer, SrcMAC: macClient, Src: ipClient, Dst: ipServer,
+		SrcPort: 40000, DstPort: 53, TTL: 63, IPID: 0x1234,
+	}.Build(payload)
 }
 
 // Setup is everything one measurement run needs.
@@ -397,22 +361,26 @@ func (s *Setup) Verify() error {
 // addresses and ports swapped, lengths consistent, and the DNS payload
 // equal to the engine's reply.
 func checkReply(e *engine.Engine, in, out []byte) error {
-	if len(out) < HeaderLen {
-		return fmt.Errorf("reply of %d bytes", len(out))
+	q, err := frame.Parse(in)
+	if err != nil {
+		return fmt.Errorf("query frame: %w", err)
 	}
-	if string(out[0:6]) != string(in[6:12]) || string(out[6:12]) != string(in[0:6]) {
+	r, err := frame.Parse(out)
+	if err != nil {
+		return fmt.Errorf("reply frame: %w", err)
+	}
+	if !bytes.Equal(r.DstMAC, q.SrcMAC) || !bytes.Equal(r.SrcMAC, q.DstMAC) {
 		return fmt.Errorf("MACs not swapped")
 	}
-	if string(out[26:30]) != string(in[30:34]) || string(out[30:34]) != string(in[26:30]) ||
-		string(out[34:36]) != string(in[36:38]) || string(out[36:38]) != string(in[34:36]) {
+	if r.Src != q.Dst || r.Dst != q.Src || r.SrcPort != q.DstPort || r.DstPort != q.SrcPort {
 		return fmt.Errorf("addresses or ports not swapped")
 	}
-	if int(binary.BigEndian.Uint16(out[38:])) != len(out)-ethLen-ipv4Len {
-		return fmt.Errorf("UDP length %d for %d bytes", binary.BigEndian.Uint16(out[38:]), len(out)-ethLen-ipv4Len)
+	if r.Trailer != 0 {
+		return fmt.Errorf("%d bytes after the IP packet", r.Trailer)
 	}
-	want := e.Respond(nil, in[HeaderLen:], false)
-	if string(out[HeaderLen:]) != string(want) {
-		return fmt.Errorf("reply differs from the engine's (%d vs %d bytes)", len(out)-HeaderLen, len(want))
+	want := e.Respond(nil, q.Payload, false)
+	if !bytes.Equal(r.Payload, want) {
+		return fmt.Errorf("reply differs from the engine's (%d vs %d bytes)", len(r.Payload), len(want))
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ package xdp
 import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/xdpdns/xdpdns/internal/frame"
 )
 
 // XDP verdicts.
@@ -15,11 +17,10 @@ const (
 
 // Frame offsets of an untagged IPv4/UDP frame without IP options.
 const (
-	ethLen  = 14
-	ipv4Len = 20
-	udpLen  = 8
+	ethLen  = frame.EthHeaderLen
+	ipv4Len = frame.IPv4HeaderLen
 	// HeaderLen is where the DNS payload starts.
-	HeaderLen = ethLen + ipv4Len + udpLen
+	HeaderLen = frame.HeaderLen
 )
 
 // ReflectorSpec is the bare reflector the XDP program is measured

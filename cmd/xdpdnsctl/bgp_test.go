@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +9,7 @@ import (
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/daemon"
-	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest"
 )
 
 // fakeAnnouncer is a FAKE BGP speaker (package anycast is not in the
@@ -39,30 +36,11 @@ func (f *fakeAnnouncer) Peers() []control.BGPPeer {
 
 func startAnycastDaemon(t *testing.T) (*fakeAnnouncer, string) {
 	t.Helper()
-	dir := t.TempDir()
-	zf := filepath.Join(dir, "example.com.zone")
-	if err := os.WriteFile(zf, []byte(zoneText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
-	cfg.Zones = []zone.Spec{{Origin: "example.com", File: zf}}
-	cfg.Control = filepath.Join(dir, "ctl.sock")
-	cfg.HealthInterval, cfg.HealthRise = 5*time.Millisecond, 1
-	cfg.DrainTime = 0
-	if err := cfg.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := &fakeAnnouncer{}
-	d.SetAnnouncer(f)
-	if err := d.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	_, cfg := daemontest.StartExample(t, func(cfg *config.Config) {
+		cfg.HealthInterval, cfg.HealthRise = 5*time.Millisecond, 1
+		cfg.DrainTime = 0
+	}, func(d *daemon.Daemon) { d.SetAnnouncer(f) })
 	deadline := time.Now().Add(5 * time.Second)
 	for !f.Announced() {
 		if time.Now().After(deadline) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -13,45 +12,18 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/daemon"
-	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+	"github.com/xdpdns/xdpdns/internal/testsupport"
+	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest"
 )
-
-const zoneText = `$ORIGIN example.com.
-$TTL 3600
-@   IN SOA ns1 hostmaster 1 7200 3600 1209600 300
-@   IN NS  ns1
-ns1 IN A   192.0.2.1
-www IN A   192.0.2.10
-`
 
 // startDaemon runs a real daemon in-process serving example.com from a
 // temporary file, and returns it with the zone file and socket paths.
 func startDaemon(t *testing.T) (d *daemon.Daemon, zoneFile, sock string) {
 	t.Helper()
-	dir := t.TempDir()
-	zoneFile = filepath.Join(dir, "example.com.zone")
-	if err := os.WriteFile(zoneFile, []byte(zoneText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
-	cfg.Zones = []zone.Spec{{Origin: "example.com", File: zoneFile}}
-	cfg.Control = filepath.Join(dir, "ctl.sock")
-	if err := cfg.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d, zoneFile, cfg.Control
+	d, cfg := daemontest.StartExample(t, nil, nil)
+	return d, cfg.Zones[0].File, cfg.Control
 }
 
 // ctl runs xdpdnsctl with args and returns its exit code and output.
@@ -77,7 +49,7 @@ var columns = regexp.MustCompile(`\s{2,}`)
 
 func TestReload(t *testing.T) {
 	d, zf, sock := startDaemon(t)
-	os.WriteFile(zf, []byte(strings.NewReplacer(" 1 7200", " 5 7200", "192.0.2.10", "192.0.2.20").Replace(zoneText)), 0o644)
+	os.WriteFile(zf, []byte(strings.NewReplacer(" 1 7200", " 5 7200", "192.0.2.10", "192.0.2.20").Replace(testsupport.ExampleCom)), 0o644)
 	code, out, errOut := ctl("--control", sock, "reload", "example.com")
 	if code != exitOK || errOut != "" {
 		t.Fatalf("reload: exit %d, stderr %q", code, errOut)
@@ -110,7 +82,7 @@ func TestReload(t *testing.T) {
 
 func TestReloadBroken(t *testing.T) {
 	d, zf, sock := startDaemon(t)
-	os.WriteFile(zf, []byte(strings.Replace(zoneText, "192.0.2.10", "192.0.2.999", 1)), 0o644)
+	os.WriteFile(zf, []byte(strings.Replace(testsupport.ExampleCom, "192.0.2.10", "192.0.2.999", 1)), 0o644)
 	code, out, errOut := ctl("--control", sock, "reload")
 	if code != exitFailed || out != "" {
 		t.Errorf("reload of a broken zone: exit %d, stdout %q", code, out)

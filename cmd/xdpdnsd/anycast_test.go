@@ -12,6 +12,7 @@ import (
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/daemon"
+	"github.com/xdpdns/xdpdns/internal/testsupport"
 )
 
 // fakeAnnouncer is a FAKE BGP speaker (package anycast is not in the
@@ -46,8 +47,8 @@ func TestRunAnycastSIGTERMWithdrawsFirst(t *testing.T) {
 	}
 	t.Cleanup(func() { newAnnouncer = old })
 	dir := t.TempDir()
-	writeFile(t, dir, "example.com.zone", zoneText)
-	conf := writeFile(t, dir, "x.conf", "listen 127.0.0.1:0\nzone example.com example.com.zone\ncontrol \"\"\n"+
+	testsupport.WriteFile(t, dir, "example.com.zone", testsupport.ExampleCom)
+	conf := testsupport.WriteFile(t, dir, "x.conf", "listen 127.0.0.1:0\nzone example.com example.com.zone\ncontrol \"\"\n"+
 		"bgp-asn 64512\nbgp-router-id 192.0.2.1\nbgp-peer 192.0.2.254 asn 64500\n"+
 		"anycast-prefix 198.51.100.0/24 next-hop 192.0.2.1\nhealth-interval 10ms\nhealth-rise 1\ndrain-time 100ms\n")
 	addr, log, sigs, res := startRun(t, "-c", conf)
@@ -72,8 +73,8 @@ func TestRunAnycastSIGTERMWithdrawsFirst(t *testing.T) {
 
 func TestRunAnycastStartupErrors(t *testing.T) {
 	dir := t.TempDir()
-	zf := writeFile(t, dir, "example.com.zone", zoneText)
-	bad := writeFile(t, dir, "bad.conf", "listen 127.0.0.1:0\nbgp-asn 64512\nbgp-peer 192.0.2.1 asn 64500 hold 1s\n")
+	zf := testsupport.WriteFile(t, dir, "example.com.zone", testsupport.ExampleCom)
+	bad := testsupport.WriteFile(t, dir, "bad.conf", "listen 127.0.0.1:0\nbgp-asn 64512\nbgp-peer 192.0.2.1 asn 64500 hold 1s\n")
 	var stdout, stderr syncBuffer
 	if code := run([]string{"-c", bad}, &stdout, &stderr, nil); code != exitError || !strings.Contains(stderr.String(), bad+":3: bgp-peer: hold") {
 		t.Errorf("bad peer: exit %d\n%s", code, &stderr)

@@ -16,15 +16,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
+	"github.com/xdpdns/xdpdns/internal/testsupport"
 )
-
-const zoneText = `$ORIGIN example.com.
-$TTL 3600
-@   IN SOA ns1 hostmaster 1 7200 3600 1209600 300
-@   IN NS  ns1
-ns1 IN A   192.0.2.1
-www IN A   192.0.2.10
-`
 
 // syncBuffer is a bytes.Buffer safe for the daemon's concurrent logging.
 type syncBuffer struct {
@@ -42,16 +35,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// writeFile writes text to name in dir.
-func writeFile(t *testing.T, dir, name, text string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // runResult is the outcome of run in the background.
@@ -118,8 +101,8 @@ func query(t *testing.T, addr, name string, qtype, class uint16) *dns.Msg {
 
 func TestRunServesReloadsAndStops(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "example.com.zone", zoneText)
-	conf := writeFile(t, dir, "xdpdnsd.conf", "listen 127.0.0.1:0\nzone example.com example.com.zone\nidentity from-file\n")
+	testsupport.WriteFile(t, dir, "example.com.zone", testsupport.ExampleCom)
+	conf := testsupport.WriteFile(t, dir, "xdpdnsd.conf", "listen 127.0.0.1:0\nzone example.com example.com.zone\nidentity from-file\n")
 	ctl := filepath.Join(dir, "control.sock")
 	addr, log, sigs, res := startRun(t, "-c", conf, "--identity", "from-flag", "--log-level", "debug", "--control", ctl)
 
@@ -132,14 +115,14 @@ func TestRunServesReloadsAndStops(t *testing.T) {
 	}
 
 	// SIGHUP with a broken zone keeps the old one.
-	writeFile(t, dir, "example.com.zone", strings.Replace(zoneText, "192.0.2.10", "not-an-address", 1))
+	testsupport.WriteFile(t, dir, "example.com.zone", strings.Replace(testsupport.ExampleCom, "192.0.2.10", "not-an-address", 1))
 	sigs <- syscall.SIGHUP
 	waitLog(t, log, "reload failed")
 	if r := query(t, addr, "www.example.com.", dns.TypeA, dns.ClassINET); len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.10" {
 		t.Fatalf("after a failed reload: %v", r)
 	}
 	// SIGHUP with a fixed zone takes the new one.
-	writeFile(t, dir, "example.com.zone", strings.Replace(zoneText, "192.0.2.10", "192.0.2.20", 1))
+	testsupport.WriteFile(t, dir, "example.com.zone", strings.Replace(testsupport.ExampleCom, "192.0.2.10", "192.0.2.20", 1))
 	sigs <- syscall.SIGHUP
 	waitLog(t, log, "msg=reloaded")
 	if r := query(t, addr, "www.example.com.", dns.TypeA, dns.ClassINET); len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.20" {
@@ -147,7 +130,7 @@ func TestRunServesReloadsAndStops(t *testing.T) {
 	}
 
 	// The control socket reloads too.
-	writeFile(t, dir, "example.com.zone", strings.Replace(zoneText, "192.0.2.10", "192.0.2.30", 1))
+	testsupport.WriteFile(t, dir, "example.com.zone", strings.Replace(testsupport.ExampleCom, "192.0.2.10", "192.0.2.30", 1))
 	if _, err := (&control.Client{Path: ctl}).Reload("example.com"); err != nil {
 		t.Fatalf("reload over the control socket: %v", err)
 	}
@@ -175,7 +158,7 @@ func TestRunServesReloadsAndStops(t *testing.T) {
 
 func TestRunWithoutControlSocket(t *testing.T) {
 	dir := t.TempDir()
-	zf := writeFile(t, dir, "example.com.zone", zoneText)
+	zf := testsupport.WriteFile(t, dir, "example.com.zone", testsupport.ExampleCom)
 	_, _, sigs, res := startRun(t, "--listen", "127.0.0.1:0", "--zone", "example.com="+zf, "--control", "")
 	sigs <- syscall.SIGTERM
 	if rr := <-res; rr.code != 0 || strings.Contains(rr.stderr.String(), "control socket") {
@@ -185,9 +168,9 @@ func TestRunWithoutControlSocket(t *testing.T) {
 
 func TestRunStartupErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := writeFile(t, dir, "bad.zone", zoneText+"www IN CNAME ns1\n")
-	good := writeFile(t, dir, "good.zone", zoneText)
-	badConf := writeFile(t, dir, "bad.conf", "listen 127.0.0.1:0\n\nlisten-all yes\n")
+	bad := testsupport.WriteFile(t, dir, "bad.zone", testsupport.ExampleCom+"www IN CNAME ns1\n")
+	good := testsupport.WriteFile(t, dir, "good.zone", testsupport.ExampleCom)
+	badConf := testsupport.WriteFile(t, dir, "bad.conf", "listen 127.0.0.1:0\n\nlisten-all yes\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -235,7 +218,7 @@ func TestHelpExitsZero(t *testing.T) {
 
 func TestFlagsOverrideFile(t *testing.T) {
 	dir := t.TempDir()
-	conf := writeFile(t, dir, "x.conf", "listen 127.0.0.1:53\nidentity file\naxfr-allow 10.0.0.0/8\nudp-size 1400\nzone a.example a.zone\n")
+	conf := testsupport.WriteFile(t, dir, "x.conf", "listen 127.0.0.1:53\nidentity file\naxfr-allow 10.0.0.0/8\nudp-size 1400\nzone a.example a.zone\n")
 	o, err := parseFlags([]string{"-c", conf, "--listen", "[::1]:53", "--identity", "flag", "--axfr-allow", "192.0.2.1",
 		"--hide-version", "--nsid", "hex:ff", "--zone", "b.example=/z/b", "--tcp-max-conns", "9",
 		"--control", "/tmp/x.sock", "--xdp", "eth0:native", "--xdp", "eth1"}, io.Discard)

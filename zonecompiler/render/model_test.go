@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
-	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 )
 
 // TestModelMatchesEngine is the central invariant checked without a
@@ -15,9 +15,9 @@ import (
 // answers gets exactly the engine's bytes, and every query it passes up
 // has a reason.
 func TestModelMatchesEngine(t *testing.T) {
-	for _, v := range interop.Variants {
+	for _, v := range interoptest.Variants {
 		t.Run(string(v), func(t *testing.T) {
-			e := interop.Engine(t, v)
+			e := interoptest.Engine(t, v)
 			img, err := Compile(e)
 			if err != nil {
 				t.Fatal(err)
@@ -25,16 +25,8 @@ func TestModelMatchesEngine(t *testing.T) {
 			m := &Model{Image: img, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
 			answered, total := 0, 0
 			reasons := map[string]int{}
-			for i, q := range interop.Corpus(20240101) {
-				if q.TCP {
-					continue
-				}
-				msg := q.Msg()
-				msg.Id = uint16(i)
-				pkt, err := msg.Pack()
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, c := range interoptest.UDPCorpus(t) {
+				q, pkt := c.Query, c.Packet
 				total++
 				got, reason := m.Reply(pkt)
 				if got == nil {

@@ -1,10 +1,8 @@
-package interop
+package interoptest
 
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 // Variant is how the test zones are signed.
@@ -42,8 +42,8 @@ const (
 // ZoneSet is the pair of zones every server serves, prepared for one variant.
 type ZoneSet struct {
 	Variant Variant
-	Parent  Zone // example.test.
-	Child   Zone // sub2.example.test., delegated from Parent with a DS
+	Parent  interop.Zone // example.test.
+	Child   interop.Zone // sub2.example.test., delegated from Parent with a DS
 	// TrustAnchor is the parent's KSK as a DS record in presentation
 	// format ("" when unsigned).
 	TrustAnchor string
@@ -51,7 +51,7 @@ type ZoneSet struct {
 }
 
 // Zones returns the zones in the order servers load them.
-func (z *ZoneSet) Zones() []Zone { return []Zone{z.Parent, z.Child} }
+func (z *ZoneSet) Zones() []interop.Zone { return []interop.Zone{z.Parent, z.Child} }
 
 // PrepareZones copies the hand-written zones into a temporary directory,
 // adds the child's DS to the parent and, for the signed variants, generates
@@ -62,7 +62,7 @@ func PrepareZones(t testing.TB, v Variant) *ZoneSet {
 	dsfromkey := requireBinary(t, "dnssec-dsfromkey")
 	signzone := requireBinary(t, "dnssec-signzone")
 
-	parent, child, err := TestdataZones()
+	parent, child, err := interop.TestdataZones()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +75,8 @@ func PrepareZones(t testing.TB, v Variant) *ZoneSet {
 
 	parentText := readFile(t, parent.Path) + "\n; added by the test set-up\n" + childDS + "\n"
 	childText := readFile(t, child.Path)
-	zs.Parent = Zone{Origin: parent.Origin, Path: filepath.Join(dir, "example.test.zone")}
-	zs.Child = Zone{Origin: child.Origin, Path: filepath.Join(dir, "sub2.example.test.zone")}
+	zs.Parent = interop.Zone{Origin: parent.Origin, Path: filepath.Join(dir, "example.test.zone")}
+	zs.Child = interop.Zone{Origin: child.Origin, Path: filepath.Join(dir, "sub2.example.test.zone")}
 	writeFile(t, zs.Parent.Path, parentText)
 	writeFile(t, zs.Child.Path, childText)
 	if v == Unsigned {
@@ -142,43 +142,6 @@ func runTool(t testing.TB, dir, bin string, args ...string) string {
 	return strings.TrimSpace(stdout.String())
 }
 
-// TamperRRSIG writes a copy of the zone file src to dst in which the
-// signature over (owner, covered) has one bit flipped.
-func TamperRRSIG(src Zone, dst string, owner string, covered uint16) error {
-	f, err := os.Open(src.Path)
-	if err != nil {
-		return fmt.Errorf("tamper: %w", err)
-	}
-	defer f.Close()
-	zp := dns.NewZoneParser(f, src.Origin, src.Path)
-	var out strings.Builder
-	tampered := false
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		if sig, isSig := rr.(*dns.RRSIG); isSig && !tampered &&
-			sig.TypeCovered == covered && strings.EqualFold(sig.Hdr.Name, owner) {
-			raw, err := base64.StdEncoding.DecodeString(sig.Signature)
-			if err != nil {
-				return fmt.Errorf("tamper: decode signature of %s: %w", owner, err)
-			}
-			raw[len(raw)/2] ^= 0x01
-			sig.Signature = base64.StdEncoding.EncodeToString(raw)
-			tampered = true
-		}
-		out.WriteString(rr.String())
-		out.WriteByte('\n')
-	}
-	if err := zp.Err(); err != nil {
-		return fmt.Errorf("tamper: parse %s: %w", src.Path, err)
-	}
-	if !tampered {
-		return fmt.Errorf("tamper: no RRSIG %s for %s in %s", dns.TypeToString[covered], owner, src.Path)
-	}
-	if err := os.WriteFile(dst, []byte(out.String()), 0o644); err != nil {
-		return fmt.Errorf("tamper: %w", err)
-	}
-	return nil
-}
-
 // runCheck runs a configuration checker with a time limit.
 func runCheck(bin string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
@@ -200,4 +163,23 @@ func writeFile(t testing.TB, path, text string) {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatalf("write zone: %v", err)
 	}
+}
+
+// Engine loads the zones of one variant into an in-process answer engine.
+func Engine(t testing.TB, v Variant) *engine.Engine {
+	t.Helper()
+	zs := PrepareZones(t, v)
+	var list []*zone.Zone
+	for _, z := range zs.Zones() {
+		loaded, err := zone.LoadFile(z.Origin, z.Path, zone.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list = append(list, loaded)
+	}
+	set, err := zone.NewSet(list...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.New(interop.EngineConfig, set)
 }
