@@ -59,43 +59,6 @@ var (
 	ErrNotAttached = errors.New("loader: interface not attached")
 )
 
-// Mode is how the program is attached to an interface.
-type Mode int
-
-const (
-	// ModeNative attaches in the driver and fails where unsupported.
-	ModeNative Mode = iota
-	// ModeGeneric attaches in the kernel's generic (SKB) XDP path.
-	ModeGeneric
-	// ModeAuto tries native, then generic.
-	ModeAuto
-)
-
-func (m Mode) String() string {
-	switch m {
-	case ModeNative:
-		return "native"
-	case ModeGeneric:
-		return "generic"
-	case ModeAuto:
-		return "auto"
-	}
-	return fmt.Sprintf("Mode(%d)", int(m))
-}
-
-// ParseMode parses "native", "generic" or "auto".
-func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "native":
-		return ModeNative, nil
-	case "generic":
-		return ModeGeneric, nil
-	case "auto", "":
-		return ModeAuto, nil
-	}
-	return 0, fmt.Errorf("%w: XDP mode %q (want native, generic or auto)", ErrOptions, s)
-}
-
 // Attach names an interface and how to attach to it.
 type Attach struct {
 	Iface string
