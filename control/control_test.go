@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,7 +63,7 @@ func startEnv(t *testing.T) *env {
 	write(t, e.com, comZone)
 	write(t, e.net, netZone)
 	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
 	cfg.Zones = []zone.Spec{{Origin: "example.com", File: e.com}, {Origin: "example.net.", File: e.net}}
 	cfg.Control = e.sock
 	if err := cfg.Finish(); err != nil {
@@ -471,7 +472,7 @@ func TestStopOnContextCancel(t *testing.T) {
 	zf := filepath.Join(dir, "com.zone")
 	write(t, zf, comZone)
 	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
 	cfg.Zones = []zone.Spec{{Origin: "example.com", File: zf}}
 	cfg.Control = filepath.Join(dir, "ctl.sock")
 	cfg.Finish()

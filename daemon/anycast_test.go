@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,7 +87,7 @@ func newAnycastDaemon(t *testing.T, text string) (*Daemon, *fakeAnnouncer, *cont
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
 	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: path}}
 	cfg.Control = filepath.Join(dir, "control.sock")
 	cfg.HealthInterval = 5 * time.Millisecond

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ func newDaemon(t *testing.T) (*Daemon, string) {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
 	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: path}}
 	cfg.Control = filepath.Join(filepath.Dir(path), "control.sock")
 	if err := cfg.Finish(); err != nil {
@@ -207,7 +208,7 @@ func TestControlDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
 	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: path}}
 	cfg.Control = ""
 	if err := cfg.Finish(); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +46,7 @@ func startAnycastDaemon(t *testing.T) (*fakeAnnouncer, string) {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
 	cfg.Zones = []zone.Spec{{Origin: "example.com", File: zf}}
 	cfg.Control = filepath.Join(dir, "ctl.sock")
 	cfg.HealthInterval, cfg.HealthRise = 5*time.Millisecond, 1

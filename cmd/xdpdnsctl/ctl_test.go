@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -37,7 +38,7 @@ func startDaemon(t *testing.T) (d *daemon.Daemon, zoneFile, sock string) {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
 	cfg.Zones = []zone.Spec{{Origin: "example.com", File: zoneFile}}
 	cfg.Control = filepath.Join(dir, "ctl.sock")
 	if err := cfg.Finish(); err != nil {
