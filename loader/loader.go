@@ -41,8 +41,6 @@ const (
 	ChunkSize = 64   // XDPDNS_CHUNK_SIZE
 	// FlagTooBig marks a template whose body is never sent from XDP.
 	FlagTooBig = 0x8000
-	// DefaultUDPSize is the EDNS UDP size used when Options.UDPSize is 0.
-	DefaultUDPSize = 1232
 	// DefaultGrace is how long Swap waits before freeing the old
 	// generation when the kernel cannot wait for an RCU grace period
 	// itself (membarrier unavailable).
@@ -70,7 +68,7 @@ type Options struct {
 	Attach   []Attach
 	Ports    []uint16       // UDP ports served (1 to MaxPorts)
 	Prefixes []netip.Prefix // destination prefixes served; empty: any address
-	UDPSize  uint16         // the server's EDNS UDP size (0: DefaultUDPSize)
+	UDPSize  uint16         // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
 	NSID     []byte         // NSID sent to clients that ask (nil: none)
 	// Grace is the fallback wait between flipping generations and freeing
 	// the old one when membarrier(2) cannot provide an RCU grace period
@@ -213,11 +211,8 @@ func checkOptions(o *Options) error {
 			return fmt.Errorf("%w: invalid prefix", ErrOptions)
 		}
 	}
-	if o.UDPSize == 0 {
-		o.UDPSize = DefaultUDPSize
-	}
 	if o.UDPSize < 512 {
-		o.UDPSize = 512
+		return fmt.Errorf("%w: UDP size %d (want the engine's, at least 512)", ErrOptions, o.UDPSize)
 	}
 	if o.Grace <= 0 {
 		o.Grace = DefaultGrace
