@@ -1,4 +1,8 @@
-// This file is the whole of the daemon's dependency on package anycast.
+//go:build linux
+
+// This file is the whole of the daemon's dependency on the BGP speaker
+// (anycast.Speaker, Linux only: it puts the service addresses on an
+// interface with netlink).
 
 package main
 
