@@ -19,8 +19,11 @@ const (
 	DefaultHoldTime = 90 * time.Second
 	// DefaultKeepalive is the keepalive interval used when Peer.Keepalive is 0.
 	DefaultKeepalive = 30 * time.Second
-	// MaxPrepend is the largest accepted Prefix.Prepend.
-	MaxPrepend = 8
+	// MaxPrepend is the largest accepted Prefix.Prepend. The speaker puts
+	// the copies in one AS_SEQUENCE segment (which holds 255 ASNs, the
+	// session's own copy included), so the bound is operational: a longer
+	// path is almost always a mistake, and many networks drop such routes.
+	MaxPrepend = 16
 )
 
 // Prefix is one service prefix announced while the node is healthy.
@@ -34,7 +37,7 @@ type Prefix struct {
 	Communities      []string // standard communities, "65000:100" (or no-export, no-advertise, no-export-subconfed)
 	LargeCommunities []string // large communities, "65000:1:2"
 	MED              uint32   // MULTI_EXIT_DISC
-	Prepend          int      // extra copies of the local ASN in AS_PATH (0..8)
+	Prepend          int      // extra copies of the local ASN in AS_PATH (0..MaxPrepend)
 }
 
 // Peer is one BGP neighbour. Both IPv4 unicast and IPv6 unicast are
@@ -70,40 +73,62 @@ type Config struct {
 	Addresses []netip.Prefix
 }
 
-// ErrInvalidConfig is wrapped by every error Validate returns.
+// ErrInvalidConfig is matched (errors.Is) by every error the validation
+// functions return.
 var ErrInvalidConfig = errors.New("anycast: invalid config")
 
+// invalidError is a validation failure. Its text is the reason alone, so
+// that a caller can put it after its own context (a configuration file's
+// FILE:LINE: key); Config.Validate prefixes it with ErrInvalidConfig's text.
+type invalidError struct{ reason string }
+
+func (e *invalidError) Error() string { return e.reason }
+
+// Is makes every invalidError match ErrInvalidConfig.
+func (e *invalidError) Is(target error) bool { return target == ErrInvalidConfig }
+
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	return &invalidError{reason: fmt.Sprintf(format, args...)}
 }
 
 // Validate checks the configuration and returns the first problem found,
-// wrapping ErrInvalidConfig. It does not apply defaults.
+// matching ErrInvalidConfig. It does not apply defaults. It checks every
+// peer, prefix, address and the interface as Peer.Validate,
+// Prefix.Validate, ValidateAddress and ValidateInterface do, and the
+// settings against each other: required fields, duplicates, a passive peer
+// of a speaker that does not listen.
 func (c *Config) Validate() error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("%s: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
 	if c.ASN == 0 {
 		return invalid("missing local ASN")
 	}
 	if !c.RouterID.IsValid() {
 		return invalid("missing router ID")
 	}
-	if !c.RouterID.Is4() {
-		return invalid("router ID %s is not an IPv4 address", c.RouterID)
-	}
-	if c.RouterID.IsUnspecified() {
-		return invalid("router ID %s is unspecified", c.RouterID)
+	if err := ValidateRouterID(c.RouterID); err != nil {
+		return err
 	}
 	if c.ListenPort < -1 || c.ListenPort > 65535 {
 		return invalid("listen port %d out of range (-1 = do not listen, 0 = 179, 1..65535)", c.ListenPort)
 	}
 	if c.Interface != "" {
-		if err := validIfName(c.Interface); err != nil {
-			return invalid("interface %q: %v", c.Interface, err)
+		if err := ValidateInterface(c.Interface); err != nil {
+			return err
 		}
 	}
 	seenPeer := map[netip.Addr]bool{}
 	for i, p := range c.Peers {
-		if err := p.validate(c); err != nil {
+		if err := p.Validate(); err != nil {
 			return fmt.Errorf("peer %d (%s): %w", i, p.Address, err)
+		}
+		if p.Passive && c.ListenPort == -1 {
+			return fmt.Errorf("peer %d (%s): %w", i, p.Address, invalid("passive peer but the speaker does not listen (ListenPort -1)"))
 		}
 		a := p.Address.Unmap()
 		if seenPeer[a] {
@@ -113,7 +138,7 @@ func (c *Config) Validate() error {
 	}
 	seenPfx := map[netip.Prefix]bool{}
 	for i, p := range c.Prefixes {
-		if err := p.validate(); err != nil {
+		if err := p.Validate(); err != nil {
 			return fmt.Errorf("prefix %d (%s): %w", i, p.Prefix, err)
 		}
 		if seenPfx[p.Prefix] {
@@ -123,14 +148,8 @@ func (c *Config) Validate() error {
 	}
 	seenAddr := map[netip.Addr]bool{}
 	for i, a := range c.Addresses {
-		if !a.IsValid() {
-			return invalid("address %d: invalid prefix", i)
-		}
-		if a.Addr().Is4In6() {
-			return invalid("address %d (%s): IPv4-mapped IPv6 address", i, a)
-		}
-		if a.Addr().IsUnspecified() || a.Addr().IsMulticast() {
-			return invalid("address %d (%s): not a unicast address", i, a)
+		if err := ValidateAddress(a); err != nil {
+			return fmt.Errorf("address %d: %w", i, err)
 		}
 		if seenAddr[a.Addr()] {
 			return invalid("address %d: duplicate address %s", i, a.Addr())
@@ -140,7 +159,44 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func (p *Peer) validate(c *Config) error {
+// ValidateRouterID checks a BGP identifier: a non-zero IPv4 address.
+func ValidateRouterID(id netip.Addr) error {
+	if !id.Is4() {
+		return invalid("router ID %s is not an IPv4 address", id)
+	}
+	if id.IsUnspecified() {
+		return invalid("router ID %s is unspecified", id)
+	}
+	return nil
+}
+
+// ValidateInterface checks the name of the interface that holds the
+// service addresses: a usable Linux interface name.
+func ValidateInterface(name string) error {
+	if err := validIfName(name); err != nil {
+		return invalid("interface %q: %v", name, err)
+	}
+	return nil
+}
+
+// ValidateAddress checks one service address: a valid unicast prefix,
+// not IPv4-mapped.
+func ValidateAddress(a netip.Prefix) error {
+	if !a.IsValid() {
+		return invalid("invalid prefix")
+	}
+	if a.Addr().Is4In6() {
+		return invalid("%s: IPv4-mapped IPv6 address", a)
+	}
+	if a.Addr().IsUnspecified() || a.Addr().IsMulticast() {
+		return invalid("%s: not a unicast address", a)
+	}
+	return nil
+}
+
+// Validate checks one peer on its own (Config.Validate also checks it
+// against the other settings).
+func (p *Peer) Validate() error {
 	if !p.Address.IsValid() {
 		return invalid("missing peer address")
 	}
@@ -172,16 +228,15 @@ func (p *Peer) validate(c *Config) error {
 	if ka >= hold {
 		return invalid("keepalive %s must be shorter than hold time %s", ka, hold)
 	}
-	if p.Passive && c.ListenPort == -1 {
-		return invalid("passive peer but the speaker does not listen (ListenPort -1)")
-	}
 	if len(p.Password) > 80 {
 		return invalid("TCP MD5 password longer than 80 bytes")
 	}
 	return nil
 }
 
-func (p *Prefix) validate() error {
+// Validate checks one prefix on its own (Config.Validate also checks it
+// against the other prefixes).
+func (p *Prefix) Validate() error {
 	if !p.Prefix.IsValid() {
 		return invalid("invalid prefix")
 	}
@@ -204,12 +259,12 @@ func (p *Prefix) validate() error {
 	}
 	for _, s := range p.Communities {
 		if _, err := parseCommunity(s); err != nil {
-			return invalid("community %q: %v", s, err)
+			return invalid("%v", err)
 		}
 	}
 	for _, s := range p.LargeCommunities {
 		if _, err := parseLargeCommunity(s); err != nil {
-			return invalid("large community %q: %v", s, err)
+			return invalid("%v", err)
 		}
 	}
 	if p.Prepend < 0 || p.Prepend > MaxPrepend {
@@ -224,39 +279,34 @@ var wellKnownCommunities = map[string]uint32{
 	"no-export-subconfed": 0xffffff03,
 }
 
-// parseCommunity parses "ASN:value" (two 16-bit numbers) or a well-known name.
+// parseCommunity parses a standard community: "A:B", two numbers from 0 to
+// 65535, or a well-known name (any case).
 func parseCommunity(s string) (uint32, error) {
 	if v, ok := wellKnownCommunities[strings.ToLower(s)]; ok {
 		return v, nil
 	}
 	hi, lo, ok := strings.Cut(s, ":")
-	if !ok || strings.Contains(lo, ":") {
-		return 0, errors.New(`want "asn:value" with two 16-bit numbers`)
-	}
-	h, err := strconv.ParseUint(hi, 10, 16)
-	if err != nil {
-		return 0, fmt.Errorf("asn part: %w", err)
-	}
-	l, err := strconv.ParseUint(lo, 10, 16)
-	if err != nil {
-		return 0, fmt.Errorf("value part: %w", err)
+	h, err1 := strconv.ParseUint(hi, 10, 16)
+	l, err2 := strconv.ParseUint(lo, 10, 16)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("community %q: want A:B, each from 0 to 65535, or no-export, no-advertise or no-export-subconfed", s)
 	}
 	return uint32(h)<<16 | uint32(l), nil
 }
 
-// parseLargeCommunity parses "global:local1:local2" (three 32-bit numbers).
+// parseLargeCommunity parses a large community: "A:B:C", three numbers
+// from 0 to 4294967295.
 func parseLargeCommunity(s string) ([3]uint32, error) {
 	var out [3]uint32
 	parts := strings.Split(s, ":")
-	if len(parts) != 3 {
-		return out, errors.New(`want "global:local1:local2" with three 32-bit numbers`)
-	}
-	for i, part := range parts {
-		v, err := strconv.ParseUint(part, 10, 32)
-		if err != nil {
-			return out, fmt.Errorf("part %d: %w", i+1, err)
-		}
+	bad := len(parts) != 3
+	for i := 0; i < len(parts) && !bad; i++ {
+		v, err := strconv.ParseUint(parts[i], 10, 32)
+		bad = err != nil
 		out[i] = uint32(v)
+	}
+	if bad {
+		return out, fmt.Errorf("large community %q: want A:B:C, each from 0 to 4294967295", s)
 	}
 	return out, nil
 }

@@ -39,7 +39,7 @@ func TestValidate(t *testing.T) {
 		{"default interface", func(c *Config) { c.Interface = "" }, ""},
 		{"listen 179", func(c *Config) { c.ListenPort = 0 }, ""},
 		{"no peers no prefixes", func(c *Config) { c.Peers, c.Prefixes, c.Addresses = nil, nil, nil }, ""},
-		{"prepend max", func(c *Config) { c.Prefixes[0].Prepend = 8 }, ""},
+		{"prepend max", func(c *Config) { c.Prefixes[0].Prepend = MaxPrepend }, ""},
 		{"missing ASN", func(c *Config) { c.ASN = 0 }, "missing local ASN"},
 		{"missing router ID", func(c *Config) { c.RouterID = netip.Addr{} }, "missing router ID"},
 		{"IPv6 router ID", func(c *Config) { c.RouterID = netip.MustParseAddr("2001:db8::1") }, "not an IPv4"},
@@ -70,13 +70,13 @@ func TestValidate(t *testing.T) {
 		{"v6 prefix v4 next hop", func(c *Config) { c.Prefixes[1].NextHop = netip.MustParseAddr("198.18.1.1") }, "address family"},
 		{"loopback next hop", func(c *Config) { c.Prefixes[0].NextHop = netip.MustParseAddr("127.0.0.1") }, "not usable"},
 		{"community one part", func(c *Config) { c.Prefixes[0].Communities = []string{"65000"} }, "community"},
-		{"community too big", func(c *Config) { c.Prefixes[0].Communities = []string{"65536:1"} }, "asn part"},
+		{"community too big", func(c *Config) { c.Prefixes[0].Communities = []string{"65536:1"} }, "want A:B"},
 		{"community three parts", func(c *Config) { c.Prefixes[0].Communities = []string{"1:2:3"} }, "community"},
 		{"community letters", func(c *Config) { c.Prefixes[0].Communities = []string{"a:b"} }, "community"},
 		{"large community two parts", func(c *Config) { c.Prefixes[0].LargeCommunities = []string{"1:2"} }, "large community"},
-		{"large community too big", func(c *Config) { c.Prefixes[0].LargeCommunities = []string{"1:2:4294967296"} }, "part 3"},
+		{"large community too big", func(c *Config) { c.Prefixes[0].LargeCommunities = []string{"1:2:4294967296"} }, "want A:B:C"},
 		{"prepend negative", func(c *Config) { c.Prefixes[0].Prepend = -1 }, "prepend -1 out of range"},
-		{"prepend too big", func(c *Config) { c.Prefixes[0].Prepend = 9 }, "prepend 9 out of range"},
+		{"prepend too big", func(c *Config) { c.Prefixes[0].Prepend = MaxPrepend + 1 }, "prepend 17 out of range"},
 		{"address invalid", func(c *Config) { c.Addresses = append(c.Addresses, netip.Prefix{}) }, "invalid prefix"},
 		{"address duplicate", func(c *Config) { c.Addresses = append(c.Addresses, c.Addresses[0]) }, "duplicate address"},
 		{"address unspecified", func(c *Config) { c.Addresses = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")} }, "not a unicast"},
@@ -115,5 +115,35 @@ func TestParseCommunity(t *testing.T) {
 	got, err := parseLargeCommunity("4294967295:1:2")
 	if err != nil || got != [3]uint32{4294967295, 1, 2} {
 		t.Errorf("parseLargeCommunity = %v, %v", got, err)
+	}
+}
+
+// The checks of single settings give the reason alone (a caller adds its
+// own context), matching ErrInvalidConfig.
+func TestValidateParts(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{(&Peer{Address: netip.MustParseAddr("198.18.1.2"), ASN: 1, HoldTime: time.Second}).Validate(), "hold time 1s below 3s"},
+		{(&Prefix{Prefix: netip.MustParsePrefix("198.18.53.0/24"), Prepend: MaxPrepend + 1}).Validate(), "prepend 17 out of range 0..16"},
+		{(&Prefix{Prefix: netip.MustParsePrefix("198.18.53.0/24"), Communities: []string{"1:2:3"}}).Validate(), `community "1:2:3": want A:B`},
+		{ValidateRouterID(netip.MustParseAddr("::1")), "router ID ::1 is not an IPv4 address"},
+		{ValidateInterface("a/b"), `interface "a/b": invalid character`},
+		{ValidateAddress(netip.MustParsePrefix("224.0.0.1/32")), "224.0.0.1/32: not a unicast address"},
+	} {
+		if tc.err == nil || !strings.HasPrefix(tc.err.Error(), tc.want) || !errors.Is(tc.err, ErrInvalidConfig) {
+			t.Errorf("error %v, want one starting %q that matches ErrInvalidConfig", tc.err, tc.want)
+		}
+	}
+	for _, ok := range []error{
+		(&Prefix{Prefix: netip.MustParsePrefix("198.18.53.0/24"), Communities: []string{"no-export", "No-Advertise", "65535:0"}, Prepend: MaxPrepend}).Validate(),
+		ValidateRouterID(netip.MustParseAddr("198.18.1.1")),
+		ValidateInterface("lo"),
+		ValidateAddress(netip.MustParsePrefix("2001:db8::1/128")),
+	} {
+		if ok != nil {
+			t.Errorf("valid setting refused: %v", ok)
+		}
 	}
 }

@@ -179,7 +179,7 @@ func buildPath(asn uint32, p *Prefix) (*api.Path, error) {
 		for _, c := range p.Communities {
 			v, err := parseCommunity(c)
 			if err != nil {
-				return nil, fmt.Errorf("community %q: %w", c, err)
+				return nil, err
 			}
 			cs = append(cs, v)
 		}
@@ -190,7 +190,7 @@ func buildPath(asn uint32, p *Prefix) (*api.Path, error) {
 		for _, c := range p.LargeCommunities {
 			v, err := parseLargeCommunity(c)
 			if err != nil {
-				return nil, fmt.Errorf("large community %q: %w", c, err)
+				return nil, err
 			}
 			ls = append(ls, bgp.NewLargeCommunity(v[0], v[1], v[2]))
 		}

@@ -236,7 +236,8 @@ func (r *rig) speakerConfig() Config {
 				Communities:      []string{"65000:100", "65001:53"},
 				LargeCommunities: []string{"65000:1:2"},
 				MED:              10,
-				Prepend:          2,
+				Prepend:          MaxPrepend, // the peer sees all of them
+
 			},
 			{
 				Prefix:           netip.MustParsePrefix("2001:db8:53::/48"),

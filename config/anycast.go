@@ -3,75 +3,33 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/xdpdns/xdpdns/anycast"
 )
 
-// Anycast and health defaults.
-const (
-	// DefaultDrainTime is how long the daemon keeps answering after
-	// withdrawing its routes at shutdown.
-	DefaultDrainTime = 5 * time.Second
-	// MaxPrepend bounds anycast-prefix prepend.
-	MaxPrepend = 16
-)
-
-// BGPPeer is one bgp-peer line.
-type BGPPeer struct {
-	Address     netip.Addr
-	ASN         uint32
-	Port        uint16        // 0: the BGP default (179)
-	HoldTime    time.Duration // 0: the speaker's default
-	Keepalive   time.Duration // 0: the speaker's default
-	Passive     bool
-	MultihopTTL uint8 // 0: directly connected
-	Password    string
-}
-
-// AnycastPrefix is one anycast-prefix line.
-type AnycastPrefix struct {
-	Prefix           netip.Prefix
-	NextHop          netip.Addr
-	Communities      []string // "A:B"
-	LargeCommunities []string // "A:B:C"
-	MED              uint32
-	Prepend          int
-}
+// DefaultDrainTime is how long the daemon keeps answering after
+// withdrawing its routes at shutdown.
+const DefaultDrainTime = 5 * time.Second
 
 // Anycast reports whether any BGP or anycast setting is present, in
 // which case the daemon runs a BGP speaker and the health monitor.
 func (c *Config) Anycast() bool {
-	return c.BGPASN != 0 || c.BGPRouterID.IsValid() || c.BGPListenPort != 0 || len(c.BGPPeers) > 0 ||
-		len(c.AnycastPrefixes) > 0 || c.AnycastInterface != "" || len(c.AnycastAddresses) > 0
+	b := &c.BGP
+	return b.ASN != 0 || b.RouterID.IsValid() || b.ListenPort != 0 || len(b.Peers) > 0 ||
+		len(b.Prefixes) > 0 || b.Interface != "" || len(b.Addresses) > 0
 }
 
-// finishAnycast checks the anycast settings against each other.
+// finishAnycast checks the BGP and anycast settings as a whole with the
+// speaker's own validation.
 func (c *Config) finishAnycast() error {
 	if !c.Anycast() {
 		return nil
 	}
-	if c.BGPASN == 0 {
-		return errors.New("bgp/anycast settings given without bgp-asn")
-	}
-	if !c.BGPRouterID.IsValid() {
-		return errors.New("bgp/anycast settings given without bgp-router-id")
-	}
-	seen := map[netip.Addr]bool{}
-	for _, p := range c.BGPPeers {
-		if seen[p.Address] {
-			return fmt.Errorf("bgp-peer %s given twice", p.Address)
-		}
-		seen[p.Address] = true
-	}
-	seenP := map[netip.Prefix]bool{}
-	for _, p := range c.AnycastPrefixes {
-		if seenP[p.Prefix] {
-			return fmt.Errorf("anycast-prefix %s given twice", p.Prefix)
-		}
-		seenP[p.Prefix] = true
+	if err := c.BGP.Validate(); err != nil {
+		return fmt.Errorf("bgp/anycast settings: %w", err)
 	}
 	return nil
 }
@@ -85,11 +43,15 @@ func ParseASN(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-// ParseRouterID parses a BGP router ID: an IPv4 address.
+// ParseRouterID parses a BGP router ID, an address the speaker accepts
+// (anycast.ValidateRouterID).
 func ParseRouterID(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
-	if err != nil || !a.Is4() || a.IsUnspecified() {
-		return netip.Addr{}, fmt.Errorf("bgp-router-id %q: want a non-zero IPv4 address", s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("bgp-router-id %q: want an IPv4 address", s)
+	}
+	if err := anycast.ValidateRouterID(a); err != nil {
+		return netip.Addr{}, fmt.Errorf("bgp-router-id: %w", err)
 	}
 	return a, nil
 }
@@ -130,10 +92,11 @@ func need(args []string, i int) (string, error) {
 	return args[i+1], nil
 }
 
-// ParseBGPPeer parses the arguments of bgp-peer:
-// ADDR asn N [port P] [hold D] [keepalive D] [passive] [multihop TTL] [password X].
-func ParseBGPPeer(args []string) (BGPPeer, error) {
-	var p BGPPeer
+// ParseBGPPeer parses the arguments of bgp-peer,
+// ADDR asn N [port P] [hold D] [keepalive D] [passive] [multihop TTL] [password X],
+// into a peer the speaker accepts (anycast.Peer.Validate).
+func ParseBGPPeer(args []string) (anycast.Peer, error) {
+	var p anycast.Peer
 	if len(args) == 0 {
 		return p, errors.New("want ADDR asn N [options]")
 	}
@@ -169,9 +132,6 @@ func ParseBGPPeer(args []string) (BGPPeer, error) {
 			p.Port = uint16(n)
 		case "hold":
 			p.HoldTime, err = ParseDuration(v)
-			if err == nil && p.HoldTime < 3*time.Second {
-				err = fmt.Errorf("hold %q: want at least 3s", v)
-			}
 		case "keepalive":
 			p.Keepalive, err = ParseDuration(v)
 		case "multihop":
@@ -193,25 +153,20 @@ func ParseBGPPeer(args []string) (BGPPeer, error) {
 	if p.ASN == 0 {
 		return p, errors.New("asn N is required")
 	}
-	if p.HoldTime != 0 && p.Keepalive != 0 && p.Keepalive >= p.HoldTime {
-		return p, fmt.Errorf("keepalive %v must be less than hold %v", p.Keepalive, p.HoldTime)
-	}
-	return p, nil
+	return p, p.Validate()
 }
 
-// ParseAnycastPrefix parses the arguments of anycast-prefix:
-// PREFIX next-hop ADDR [community A:B]... [large-community A:B:C]... [med N] [prepend N].
-func ParseAnycastPrefix(args []string) (AnycastPrefix, error) {
-	var p AnycastPrefix
+// ParseAnycastPrefix parses the arguments of anycast-prefix,
+// PREFIX next-hop ADDR [community A:B]... [large-community A:B:C]... [med N] [prepend N],
+// into a prefix the speaker accepts (anycast.Prefix.Validate).
+func ParseAnycastPrefix(args []string) (anycast.Prefix, error) {
+	var p anycast.Prefix
 	if len(args) == 0 {
 		return p, errors.New("want PREFIX next-hop ADDR [options]")
 	}
 	pfx, err := netip.ParsePrefix(args[0])
 	if err != nil {
 		return p, fmt.Errorf("prefix %q: %w", args[0], err)
-	}
-	if pfx.Masked() != pfx {
-		return p, fmt.Errorf("prefix %q has host bits set (want %s)", args[0], pfx.Masked())
 	}
 	p.Prefix = pfx
 	seen := map[string]bool{}
@@ -230,10 +185,8 @@ func ParseAnycastPrefix(args []string) (AnycastPrefix, error) {
 		case "next-hop":
 			p.NextHop, err = addr("next-hop", v)
 		case "community":
-			err = checkCommunity(v, 2, math.MaxUint16)
 			p.Communities = append(p.Communities, v)
 		case "large-community":
-			err = checkCommunity(v, 3, math.MaxUint32)
 			p.LargeCommunities = append(p.LargeCommunities, v)
 		case "med":
 			var n uint64
@@ -244,8 +197,8 @@ func ParseAnycastPrefix(args []string) (AnycastPrefix, error) {
 			p.MED = uint32(n)
 		case "prepend":
 			p.Prepend, err = strconv.Atoi(v)
-			if err != nil || p.Prepend < 0 || p.Prepend > MaxPrepend {
-				err = fmt.Errorf("prepend %q: want 0 to %d", v, MaxPrepend)
+			if err != nil {
+				err = fmt.Errorf("prepend %q: want a number from 0 to %d", v, anycast.MaxPrepend)
 			}
 		default:
 			return p, fmt.Errorf("unknown option %q (want next-hop, community, large-community, med or prepend)", opt)
@@ -257,27 +210,5 @@ func ParseAnycastPrefix(args []string) (AnycastPrefix, error) {
 	if !p.NextHop.IsValid() {
 		return p, errors.New("next-hop ADDR is required")
 	}
-	if p.NextHop.Is4() != p.Prefix.Addr().Is4() {
-		return p, fmt.Errorf("next-hop %s is not of the prefix's address family", p.NextHop)
-	}
-	return p, nil
-}
-
-// checkCommunity checks a community of n colon-separated numbers each at
-// most max.
-func checkCommunity(s string, n int, max uint64) error {
-	parts := strings.Split(s, ":")
-	bad := len(parts) != n
-	for _, x := range parts {
-		if v, err := strconv.ParseUint(x, 10, 64); err != nil || v > max {
-			bad = true
-		}
-	}
-	if bad {
-		if n == 2 {
-			return fmt.Errorf("community %q: want A:B, each 0 to 65535", s)
-		}
-		return fmt.Errorf("large-community %q: want A:B:C, each 0 to 4294967295", s)
-	}
-	return nil
+	return p, p.Validate()
 }

@@ -8,42 +8,38 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/xdpdns/xdpdns/anycast"
+	"github.com/xdpdns/xdpdns/control"
+	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/server"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
-// Defaults applied by Default and Finish.
+// Defaults of the settings this package owns. The others come from the
+// package that owns the setting: the UDP size from engine, the TCP limits
+// from server, the control socket from control, the expiry warning from
+// zone, the BGP timers from anycast and the health rounds from health.
 const (
-	DefaultListen          = "127.0.0.1:5353"
-	DefaultUDPSize         = 1232
-	DefaultVersion         = "xdpdns"
-	DefaultTCPIdleTimeout  = 10 * time.Second
-	DefaultTCPReadTimeout  = 3 * time.Second
-	DefaultTCPWriteTimeout = 10 * time.Second
-	DefaultTCPMaxConns     = 256
-	// DefaultControl is the control socket xdpdnsctl talks to.
-	DefaultControl = "/run/xdpdns/control.sock"
-)
-
-// XDP attach modes (see XDPAttach).
-const (
-	XDPModeAuto    = "auto"    // native if the driver supports it, else generic
-	XDPModeNative  = "native"  // in the driver; fails if unsupported
-	XDPModeGeneric = "generic" // in the kernel's generic hook (slower, always available)
+	// DefaultListen is served when no listen address is configured.
+	DefaultListen = "127.0.0.1:5353"
+	// DefaultVersion answers version.bind.
+	DefaultVersion = "xdpdns"
 )
 
 // XDPAttach is one interface the XDP program is to be attached to.
 type XDPAttach struct {
-	Iface string // interface name, e.g. "eth0"
-	Mode  string // XDPModeAuto, XDPModeNative or XDPModeGeneric
+	Iface string      // interface name, e.g. "eth0"
+	Mode  loader.Mode // loader.ModeAuto (the default), ModeNative or ModeGeneric
 }
 
 // String returns the IFACE:MODE form accepted by ParseXDP.
-func (x XDPAttach) String() string { return x.Iface + ":" + x.Mode }
+func (x XDPAttach) String() string { return x.Iface + ":" + x.Mode.String() }
 
 // Config is the daemon's complete configuration.
 type Config struct {
-	// Listen lists the addresses (IP:port) served over UDP and TCP.
-	Listen []string
+	// Listen lists the addresses served over UDP and TCP.
+	Listen []netip.AddrPort
 	// Zones lists the zones to load, in configuration order.
 	Zones []zone.Spec
 	// Identity answers id.server and hostname.bind; empty refuses them.
@@ -78,23 +74,11 @@ type Config struct {
 	// serves from userspace only.
 	XDP []XDPAttach
 
-	// BGPASN is the local AS number; non-zero (like any BGP or anycast
-	// setting) turns on the BGP speaker and the health monitor.
-	BGPASN uint32
-	// BGPRouterID is the BGP router ID (an IPv4 address).
-	BGPRouterID netip.Addr
-	// BGPListenPort is the port BGP peers may connect to: 0 for the
-	// speaker's default (179), -1 for none.
-	BGPListenPort int32
-	// BGPPeers lists the BGP neighbours.
-	BGPPeers []BGPPeer
-	// AnycastPrefixes lists the routes announced while healthy.
-	AnycastPrefixes []AnycastPrefix
-	// AnycastInterface is the interface AnycastAddresses are put on.
-	AnycastInterface string
-	// AnycastAddresses lists the service addresses configured on
-	// AnycastInterface.
-	AnycastAddresses []netip.Prefix
+	// BGP holds the BGP speaker's settings (bgp-* and anycast-* keys),
+	// each checked by package anycast as it is parsed and the whole by
+	// Finish; any of them turns on the speaker and the health monitor
+	// (Anycast).
+	BGP anycast.Config
 	// HealthInterval, HealthRise and HealthFall configure the health
 	// monitor (health.Config); zero takes its defaults.
 	HealthInterval time.Duration
@@ -110,13 +94,13 @@ type Config struct {
 func Default() *Config {
 	return &Config{
 		Version:         DefaultVersion,
-		UDPSize:         DefaultUDPSize,
-		TCPIdleTimeout:  DefaultTCPIdleTimeout,
-		TCPReadTimeout:  DefaultTCPReadTimeout,
-		TCPWriteTimeout: DefaultTCPWriteTimeout,
-		TCPMaxConns:     DefaultTCPMaxConns,
+		UDPSize:         engine.DefaultUDPSize,
+		TCPIdleTimeout:  server.DefaultTCPIdleTimeout,
+		TCPReadTimeout:  server.DefaultTCPReadTimeout,
+		TCPWriteTimeout: server.DefaultTCPWriteTimeout,
+		TCPMaxConns:     server.DefaultTCPMaxConns,
 		ExpiryWarning:   zone.DefaultExpiryWarning,
-		Control:         DefaultControl,
+		Control:         control.DefaultPath,
 		DrainTime:       DefaultDrainTime,
 	}
 }
@@ -125,7 +109,7 @@ func Default() *Config {
 // (the default listen address) and checks the values against each other.
 func (c *Config) Finish() error {
 	if len(c.Listen) == 0 {
-		c.Listen = []string{DefaultListen}
+		c.Listen = []netip.AddrPort{netip.MustParseAddrPort(DefaultListen)}
 	}
 	seen := make(map[string]bool, len(c.Zones))
 	for _, z := range c.Zones {
@@ -138,16 +122,12 @@ func (c *Config) Finish() error {
 		}
 		seen[key] = true
 	}
-	seen = make(map[string]bool, len(c.Listen))
-	for _, l := range c.Listen {
-		ap, err := ParseListen(l)
-		if err != nil {
-			return err
+	seenAddr := make(map[netip.AddrPort]bool, len(c.Listen))
+	for _, ap := range c.Listen {
+		if seenAddr[ap] {
+			return fmt.Errorf("listen address %s given twice", ap)
 		}
-		if seen[ap.String()] {
-			return fmt.Errorf("listen address %s given twice", l)
-		}
-		seen[ap.String()] = true
+		seenAddr[ap] = true
 	}
 	seen = make(map[string]bool, len(c.XDP))
 	for _, x := range c.XDP {

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/xdpdns/xdpdns/anycast"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -48,7 +49,7 @@ func ParseFile(path string, c *Config) error {
 // used in errors and dir the directory relative zone file names are
 // resolved against ("" leaves them as written).
 func Parse(r io.Reader, name, dir string, c *Config) error {
-	p := parser{c: c, dir: dir, seen: make(map[string]int)}
+	p := parser{c: c, dir: dir, seen: make(map[string]int), values: make(map[string]int)}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxLine)
 	line := 0
@@ -66,13 +67,31 @@ func Parse(r io.Reader, name, dir string, c *Config) error {
 
 // parser is the state of one Parse call.
 type parser struct {
-	c    *Config
-	dir  string
-	seen map[string]int // single-valued key -> line it was first set on
+	c      *Config
+	dir    string
+	n      int            // the line being applied
+	seen   map[string]int // single-valued key -> line it was first set on
+	values map[string]int // a value that must be unique (see unique) -> its line
+}
+
+// unique records that the value what (such as "zone example.com.") was
+// given on the current line, and fails if an earlier one gave it too. A
+// parser made by Set has no file, hence no lines: Finish finds the
+// duplicates the command line adds.
+func (p *parser) unique(what string) error {
+	if p.values == nil {
+		return nil
+	}
+	if first, dup := p.values[what]; dup {
+		return fmt.Errorf("%s given twice (first on line %d)", what, first)
+	}
+	p.values[what] = p.n
+	return nil
 }
 
 // line applies one configuration line.
 func (p *parser) line(text string, n int) error {
+	p.n = n
 	text, err := stripComment(text)
 	if err != nil {
 		return err
@@ -160,15 +179,23 @@ type key struct {
 var keys = map[string]key{
 	"listen": {min: 1, max: -1, usage: "want one or more IP:PORT", apply: func(p *parser, a []string) error {
 		for _, s := range a {
-			if _, err := ParseListen(s); err != nil {
+			ap, err := ParseListen(s)
+			if err != nil {
 				return err
 			}
-			p.c.Listen = append(p.c.Listen, s)
+			if err := p.unique("listen address " + ap.String()); err != nil {
+				return err
+			}
+			p.c.Listen = append(p.c.Listen, ap)
 		}
 		return nil
 	}},
 	"zone": {min: 2, max: 2, usage: "want ORIGIN FILE", apply: func(p *parser, a []string) error {
-		if _, err := originKey(a[0]); err != nil {
+		key, err := originKey(a[0])
+		if err != nil {
+			return err
+		}
+		if err := p.unique("zone " + key); err != nil {
 			return err
 		}
 		file := a[1]
@@ -233,6 +260,9 @@ var keys = map[string]key{
 			if err != nil {
 				return err
 			}
+			if err := p.unique("xdp interface " + x.Iface); err != nil {
+				return err
+			}
 			p.c.XDP = append(p.c.XDP, x)
 		}
 		return nil
@@ -242,15 +272,15 @@ var keys = map[string]key{
 		return err
 	}},
 	"bgp-asn": {single: true, min: 1, max: 1, usage: "want an AS number", apply: func(p *parser, a []string) (err error) {
-		p.c.BGPASN, err = ParseASN(a[0])
+		p.c.BGP.ASN, err = ParseASN(a[0])
 		return err
 	}},
 	"bgp-router-id": {single: true, min: 1, max: 1, usage: "want an IPv4 address", apply: func(p *parser, a []string) (err error) {
-		p.c.BGPRouterID, err = ParseRouterID(a[0])
+		p.c.BGP.RouterID, err = ParseRouterID(a[0])
 		return err
 	}},
 	"bgp-listen-port": {single: true, min: 1, max: 1, usage: "want a port, or -1", apply: func(p *parser, a []string) (err error) {
-		p.c.BGPListenPort, err = ParseBGPListenPort(a[0])
+		p.c.BGP.ListenPort, err = ParseBGPListenPort(a[0])
 		return err
 	}},
 	"bgp-peer": {min: 3, max: -1, usage: "want ADDR asn N [port P] [hold D] [keepalive D] [passive] [multihop TTL] [password X]", apply: func(p *parser, a []string) error {
@@ -258,7 +288,10 @@ var keys = map[string]key{
 		if err != nil {
 			return fmt.Errorf("bgp-peer: %w", err)
 		}
-		p.c.BGPPeers = append(p.c.BGPPeers, peer)
+		if err := p.unique("bgp-peer " + peer.Address.Unmap().String()); err != nil {
+			return err
+		}
+		p.c.BGP.Peers = append(p.c.BGP.Peers, peer)
 		return nil
 	}},
 	"anycast-prefix": {min: 3, max: -1, usage: "want PREFIX next-hop ADDR [community A:B]... [large-community A:B:C]... [med N] [prepend N]", apply: func(p *parser, a []string) error {
@@ -266,14 +299,17 @@ var keys = map[string]key{
 		if err != nil {
 			return fmt.Errorf("anycast-prefix: %w", err)
 		}
-		p.c.AnycastPrefixes = append(p.c.AnycastPrefixes, pfx)
+		if err := p.unique("anycast-prefix " + pfx.Prefix.String()); err != nil {
+			return err
+		}
+		p.c.BGP.Prefixes = append(p.c.BGP.Prefixes, pfx)
 		return nil
 	}},
 	"anycast-interface": {single: true, min: 1, max: 1, usage: "want an interface name", apply: func(p *parser, a []string) error {
-		if err := checkIfaceName(a[0]); err != nil {
+		if err := anycast.ValidateInterface(a[0]); err != nil {
 			return fmt.Errorf("anycast-interface: %w", err)
 		}
-		p.c.AnycastInterface = a[0]
+		p.c.BGP.Interface = a[0]
 		return nil
 	}},
 	"anycast-address": {min: 1, max: -1, usage: "want one or more ADDR/LEN", apply: func(p *parser, a []string) error {
@@ -282,7 +318,13 @@ var keys = map[string]key{
 			if err != nil {
 				return fmt.Errorf("anycast-address %q: want ADDR/LEN: %w", s, err)
 			}
-			p.c.AnycastAddresses = append(p.c.AnycastAddresses, pfx)
+			if err := anycast.ValidateAddress(pfx); err != nil {
+				return fmt.Errorf("anycast-address: %w", err)
+			}
+			if err := p.unique("anycast-address " + pfx.Addr().String()); err != nil {
+				return err
+			}
+			p.c.BGP.Addresses = append(p.c.BGP.Addresses, pfx)
 		}
 		return nil
 	}},

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xdpdns/xdpdns/control"
+	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -22,7 +24,7 @@ func TestParse(t *testing.T) {
 		{"empty", "", func(c *Config) {}},
 		{"comments and blanks", "# a comment\n\n   \t\n  # indented\n", func(c *Config) {}},
 		{"listen", "listen 127.0.0.1:53 [::1]:53\nlisten 192.0.2.1:5353 # trailing", func(c *Config) {
-			c.Listen = []string{"127.0.0.1:53", "[::1]:53", "192.0.2.1:5353"}
+			c.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:53"), netip.MustParseAddrPort("[::1]:53"), netip.MustParseAddrPort("192.0.2.1:5353")}
 		}},
 		{"zones relative to dir", "zone example.com example.com.zone\nzone example.net. /abs/net.zone", func(c *Config) {
 			c.Zones = []zone.Spec{{Origin: "example.com", File: "/etc/xdpdns/example.com.zone"}, {Origin: "example.net.", File: "/abs/net.zone"}}
@@ -48,12 +50,12 @@ func TestParse(t *testing.T) {
 			c.ExpiryWarning = 168 * time.Hour
 		}},
 		{"tcp-max-conns", "tcp-max-conns 1000", func(c *Config) { c.TCPMaxConns = 1000 }},
-		{"tabs", "listen\t127.0.0.1:53\t# c", func(c *Config) { c.Listen = []string{"127.0.0.1:53"} }},
+		{"tabs", "listen\t127.0.0.1:53\t# c", func(c *Config) { c.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:53")} }},
 		{"control absolute", "control /run/x/ctl.sock", func(c *Config) { c.Control = "/run/x/ctl.sock" }},
 		{"control relative to dir", "control run/ctl.sock", func(c *Config) { c.Control = "/etc/xdpdns/run/ctl.sock" }},
 		{"control disabled", `control ""`, func(c *Config) { c.Control = "" }},
 		{"xdp", "xdp eth0 eth1:native\nxdp ens3f0np0:generic enp1s0:auto", func(c *Config) {
-			c.XDP = []XDPAttach{{"eth0", "auto"}, {"eth1", "native"}, {"ens3f0np0", "generic"}, {"enp1s0", "auto"}}
+			c.XDP = []XDPAttach{{"eth0", loader.ModeAuto}, {"eth1", loader.ModeNative}, {"ens3f0np0", loader.ModeGeneric}, {"enp1s0", loader.ModeAuto}}
 		}},
 	}
 	for _, tt := range tests {
@@ -113,6 +115,9 @@ func TestParseErrors(t *testing.T) {
 		{"xdp averyveryverylongname", 1, "longer than 15"},
 		{"xdp eth0:native:x", 1, "mode"},
 		{"xdp ../x", 1, "bad interface name"},
+		{"listen 127.0.0.1:53\nlisten [::1]:53 127.0.0.1:53", 2, "listen address 127.0.0.1:53 given twice (first on line 1)"},
+		{"zone example.com a\n# b\nzone EXAMPLE.com. b", 3, "zone example.com. given twice (first on line 1)"},
+		{"xdp eth0\nxdp eth1 eth0:native", 2, "xdp interface eth0 given twice (first on line 1)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -175,7 +180,7 @@ func TestFinish(t *testing.T) {
 	if err := c.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(c.Listen, []string{DefaultListen}) {
+	if !reflect.DeepEqual(c.Listen, []netip.AddrPort{netip.MustParseAddrPort(DefaultListen)}) {
 		t.Errorf("default listen %v", c.Listen)
 	}
 	c = Default()
@@ -184,16 +189,16 @@ func TestFinish(t *testing.T) {
 		t.Errorf("duplicate zone: %v", err)
 	}
 	c = Default()
-	c.Listen = []string{"127.0.0.1:53", "127.0.0.1:53"}
+	c.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:53"), netip.MustParseAddrPort("127.0.0.1:53")}
 	if err := c.Finish(); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("duplicate listen: %v", err)
 	}
 	c = Default()
-	c.XDP = []XDPAttach{{"eth0", "native"}, {"eth0", "generic"}}
+	c.XDP = []XDPAttach{{"eth0", loader.ModeNative}, {"eth0", loader.ModeGeneric}}
 	if err := c.Finish(); err == nil || !strings.Contains(err.Error(), "xdp interface eth0 given twice") {
 		t.Errorf("duplicate xdp interface: %v", err)
 	}
-	if Default().Control != DefaultControl {
+	if Default().Control != control.DefaultPath {
 		t.Errorf("default control %q", Default().Control)
 	}
 	c = Default()
@@ -218,7 +223,7 @@ func TestValueParsers(t *testing.T) {
 	if p, err := ParsePrefix("10.1.2.3/8"); err != nil || p.String() != "10.0.0.0/8" {
 		t.Errorf("ParsePrefix masks: %v %v", p, err)
 	}
-	if x, err := ParseXDP("eth0"); err != nil || x != (XDPAttach{"eth0", XDPModeAuto}) || x.String() != "eth0:auto" {
+	if x, err := ParseXDP("eth0"); err != nil || x != (XDPAttach{"eth0", loader.ModeAuto}) || x.String() != "eth0:auto" {
 		t.Errorf("ParseXDP default mode: %v %v", x, err)
 	}
 	for _, bad := range []string{"", "eth0:", "eth0:NATIVE", "a b", "x/y:native", "..", "eth0:native:auto"} {
@@ -245,7 +250,7 @@ func TestSet(t *testing.T) {
 		}
 	}
 	if c.Identity != "b" || len(c.Listen) != 2 || len(c.Zones) != 2 || c.Zones[1].File != "rel/b" || !c.HideVersion || string(c.NSID) != "\x01" ||
-		c.Control != "rel/ctl.sock" || len(c.XDP) != 1 || c.XDP[0] != (XDPAttach{"eth1", "generic"}) {
+		c.Control != "rel/ctl.sock" || len(c.XDP) != 1 || c.XDP[0] != (XDPAttach{"eth1", loader.ModeGeneric}) {
 		t.Errorf("after Set: %+v", c)
 	}
 	for _, bad := range [][]string{{"nope", "x"}, {"zone", "a"}, {"udp-size", "1"}, {"hide-version", "x"}} {

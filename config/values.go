@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/xdpdns/xdpdns/loader"
 )
 
 // MaxNSID is the longest NSID accepted, in bytes. RFC 5001 sets no limit;
@@ -142,14 +144,13 @@ func CheckControl(path string) error {
 // ParseXDP parses an XDP attachment, IFACE or IFACE:MODE, MODE being
 // native, generic or auto (the default).
 func ParseXDP(s string) (XDPAttach, error) {
-	iface, mode, hasMode := strings.Cut(s, ":")
-	if !hasMode {
-		mode = XDPModeAuto
-	}
-	switch mode {
-	case XDPModeAuto, XDPModeNative, XDPModeGeneric:
-	default:
-		return XDPAttach{}, fmt.Errorf("xdp %q: mode %q: want native, generic or auto", s, mode)
+	iface, name, hasMode := strings.Cut(s, ":")
+	mode := loader.ModeAuto
+	if hasMode {
+		var err error
+		if mode, err = loader.ParseMode(name); err != nil || name == "" {
+			return XDPAttach{}, fmt.Errorf("xdp %q: mode %q: want native, generic or auto", s, name)
+		}
 	}
 	if err := checkIfaceName(iface); err != nil {
 		return XDPAttach{}, fmt.Errorf("xdp %q: %w", s, err)

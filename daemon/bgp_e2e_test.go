@@ -217,7 +217,7 @@ www.example.com. IN A 198.18.53.77
 
 	// The daemon: a free port on loopback, fast health checks.
 	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
 	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: zoneFile}}
 	cfg.Control = ""
 	cfg.DrainTime = 500 * time.Millisecond

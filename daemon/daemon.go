@@ -78,14 +78,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading zones: %w", err)
 	}
-	listen := make([]netip.AddrPort, 0, len(cfg.Listen))
-	for _, l := range cfg.Listen {
-		ap, err := config.ParseListen(l)
-		if err != nil {
-			return nil, err
-		}
-		listen = append(listen, ap)
-	}
 	d.eng = engine.New(engine.Config{
 		Identity: cfg.Identity,
 		Version:  cfg.EngineVersion(),
@@ -94,7 +86,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}, set)
 	d.setLoaded(set)
 	d.srv = server.New(server.Config{
-		Listen:          listen,
+		Listen:          cfg.Listen,
 		AXFRAllow:       cfg.AXFRAllow,
 		TCPIdleTimeout:  cfg.TCPIdleTimeout,
 		TCPReadTimeout:  cfg.TCPReadTimeout,

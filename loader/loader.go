@@ -41,8 +41,6 @@ const (
 	ChunkSize = 64   // XDPDNS_CHUNK_SIZE
 	// FlagTooBig marks a template whose body is never sent from XDP.
 	FlagTooBig = 0x8000
-	// DefaultUDPSize is the EDNS UDP size used when Options.UDPSize is 0.
-	DefaultUDPSize = 1232
 	// DefaultGrace is how long Swap waits before freeing the old
 	// generation when the kernel cannot wait for an RCU grace period
 	// itself (membarrier unavailable).
@@ -59,43 +57,6 @@ var (
 	ErrNotAttached = errors.New("loader: interface not attached")
 )
 
-// Mode is how the program is attached to an interface.
-type Mode int
-
-const (
-	// ModeNative attaches in the driver and fails where unsupported.
-	ModeNative Mode = iota
-	// ModeGeneric attaches in the kernel's generic (SKB) XDP path.
-	ModeGeneric
-	// ModeAuto tries native, then generic.
-	ModeAuto
-)
-
-func (m Mode) String() string {
-	switch m {
-	case ModeNative:
-		return "native"
-	case ModeGeneric:
-		return "generic"
-	case ModeAuto:
-		return "auto"
-	}
-	return fmt.Sprintf("Mode(%d)", int(m))
-}
-
-// ParseMode parses "native", "generic" or "auto".
-func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "native":
-		return ModeNative, nil
-	case "generic":
-		return ModeGeneric, nil
-	case "auto", "":
-		return ModeAuto, nil
-	}
-	return 0, fmt.Errorf("%w: XDP mode %q (want native, generic or auto)", ErrOptions, s)
-}
-
 // Attach names an interface and how to attach to it.
 type Attach struct {
 	Iface string
@@ -107,7 +68,7 @@ type Options struct {
 	Attach   []Attach
 	Ports    []uint16       // UDP ports served (1 to MaxPorts)
 	Prefixes []netip.Prefix // destination prefixes served; empty: any address
-	UDPSize  uint16         // the server's EDNS UDP size (0: DefaultUDPSize)
+	UDPSize  uint16         // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
 	NSID     []byte         // NSID sent to clients that ask (nil: none)
 	// Grace is the fallback wait between flipping generations and freeing
 	// the old one when membarrier(2) cannot provide an RCU grace period
@@ -250,11 +211,8 @@ func checkOptions(o *Options) error {
 			return fmt.Errorf("%w: invalid prefix", ErrOptions)
 		}
 	}
-	if o.UDPSize == 0 {
-		o.UDPSize = DefaultUDPSize
-	}
 	if o.UDPSize < 512 {
-		o.UDPSize = 512
+		return fmt.Errorf("%w: UDP size %d (want the engine's, at least 512)", ErrOptions, o.UDPSize)
 	}
 	if o.Grace <= 0 {
 		o.Grace = DefaultGrace

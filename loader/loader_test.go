@@ -37,7 +37,7 @@ func load(t *testing.T, e *engine.Engine, img *Image) *Loader {
 
 func TestLoadVerifier(t *testing.T) {
 	requireRoot(t)
-	l, err := Load(Options{Ports: []uint16{53}})
+	l, err := Load(Options{Ports: []uint16{53}, UDPSize: 1232})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,8 @@ func TestLoadVerifier(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	for _, o := range []Options{{}, {Ports: []uint16{0}}, {Ports: []uint16{1, 2, 3, 4, 5}}, {Ports: []uint16{53}, NSID: make([]byte, 33)}} {
+	for _, o := range []Options{{}, {Ports: []uint16{0}}, {Ports: []uint16{1, 2, 3, 4, 5}}, {Ports: []uint16{53}, NSID: make([]byte, 33)},
+		{Ports: []uint16{53}}, {Ports: []uint16{53}, UDPSize: 511}} {
 		if _, err := Load(o); !errors.Is(err, ErrOptions) {
 			t.Errorf("Load(%+v) = %v, want ErrOptions", o, err)
 		}
@@ -274,7 +275,7 @@ func TestServedAddrs(t *testing.T) {
 			t.Errorf("v6=%v served address: verdict %d", v6, v)
 		}
 	}
-	l2, err := Load(Options{Ports: []uint16{53}, Prefixes: prefixes("198.18.1.0/24", "2001:3::/48")})
+	l2, err := Load(Options{Ports: []uint16{53}, UDPSize: 1232, Prefixes: prefixes("198.18.1.0/24", "2001:3::/48")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,9 +126,9 @@ func (c *streamConn) SetWriteDeadline(t time.Time) error { return nil }
 // parser: it must never panic nor read out of bounds.
 func FuzzReplyOOB(f *testing.F) {
 	f.Add([]byte{}, false)
-	f.Add(unix.PktInfo4(&unix.Inet4Pktinfo{Addr: [4]byte{127, 0, 0, 2}}), false)
-	f.Add(unix.PktInfo6(&unix.Inet6Pktinfo{Addr: netip.IPv6Loopback().As16()}), true)
-	f.Add(append(unix.UnixRights(0), unix.PktInfo4(&unix.Inet4Pktinfo{})...), false)
+	f.Add(pktinfoMsg4(&unix.Inet4Pktinfo{Addr: [4]byte{127, 0, 0, 2}}), false)
+	f.Add(pktinfoMsg6(&unix.Inet6Pktinfo{Addr: netip.IPv6Loopback().As16()}), true)
+	f.Add(append(unix.UnixRights(0), pktinfoMsg4(&unix.Inet4Pktinfo{})...), false)
 	f.Fuzz(func(t *testing.T, oob []byte, v6 bool) {
 		replyOOB(oob, v6)
 	})

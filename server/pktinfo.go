@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -16,6 +17,11 @@ import (
 // the client asked. Such sockets ask for the destination address of each
 // query (IP_PKTINFO, IPV6_RECVPKTINFO) and send the reply from it.
 
+// errPktinfo refuses a wildcard listen address where replying from the
+// query's destination address is not supported.
+var errPktinfo = errors.New("a wildcard listen address (0.0.0.0 or ::) is not supported on this platform " +
+	"(replying from the address a query came to needs Linux): listen on the service addresses")
+
 // pktinfoSpace is room for one received packet-info control message.
 var pktinfoSpace = unix.CmsgSpace(unix.SizeofInet6Pktinfo) + unix.CmsgSpace(unix.SizeofInet4Pktinfo)
 
@@ -29,6 +35,9 @@ type udpSocket struct {
 // setPktinfo turns on reception of the destination address.
 func setPktinfo(v6 bool) func(network, address string, rc syscall.RawConn) error {
 	return func(network, address string, rc syscall.RawConn) error {
+		if !pktinfoSupported {
+			return errPktinfo
+		}
 		if err := reusePort(network, address, rc); err != nil {
 			return err
 		}
@@ -67,7 +76,7 @@ func replyOOB(oob []byte, v6 bool) []byte {
 			if a := netip.AddrFrom4(info.Spec_dst); a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 				return nil
 			}
-			return unix.PktInfo4(&info)
+			return pktinfoMsg4(&info)
 		case v6 && level == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 			var info unix.Inet6Pktinfo
 			copy(info.Addr[:], data[:16])
@@ -78,7 +87,7 @@ func replyOOB(oob []byte, v6 bool) []byte {
 			if a.IsLinkLocalUnicast() {
 				info.Ifindex = binary.NativeEndian.Uint32(data[16:20])
 			}
-			return unix.PktInfo6(&info)
+			return pktinfoMsg6(&info)
 		}
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -35,7 +36,6 @@ const (
 	DefaultTCPMaxConns     = 256
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultXFRMessageSize  = 16 << 10
-	DefaultEDNSSize        = 1232
 )
 
 // Config is the server's configuration. Zero values take the defaults.
@@ -63,7 +63,8 @@ type Config struct {
 	// XFRMessageSize is the target size of one zone transfer message.
 	XFRMessageSize int
 	// EDNSSize is the payload size advertised in the OPT record of zone
-	// transfer replies to EDNS queries (the engine's UDP size).
+	// transfer replies to EDNS queries: the engine's UDP size (below 512:
+	// engine.DefaultUDPSize).
 	EDNSSize uint16
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
@@ -90,7 +91,7 @@ func (c Config) withDefaults() Config {
 		c.XFRMessageSize = DefaultXFRMessageSize
 	}
 	if c.EDNSSize < 512 {
-		c.EDNSSize = DefaultEDNSSize
+		c.EDNSSize = engine.DefaultUDPSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -9,8 +9,8 @@ import (
 )
 
 // newAnnouncer builds the BGP speaker for a configuration with BGP or
-// anycast settings (config.Config.Anycast). announcer_anycast.go sets it
-// to the anycast.Speaker; tests replace it.
+// anycast settings (config.Config.Anycast). On Linux announcer_anycast.go
+// sets it to the anycast.Speaker; tests replace it.
 var newAnnouncer = func(cfg *config.Config, log *slog.Logger) (daemon.Announcer, error) {
-	return nil, errors.New("bgp/anycast settings given, but this xdpdnsd is built without the BGP speaker (package anycast)")
+	return nil, errors.New("bgp/anycast settings given, but the BGP speaker is not supported on this platform (it needs Linux)")
 }

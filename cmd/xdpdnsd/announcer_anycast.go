@@ -1,4 +1,8 @@
-// This file is the whole of the daemon's dependency on package anycast.
+//go:build linux
+
+// This file is the whole of the daemon's dependency on the BGP speaker
+// (anycast.Speaker, Linux only: it puts the service addresses on an
+// interface with netlink).
 
 package main
 
@@ -13,36 +17,8 @@ import (
 
 func init() { newAnnouncer = newSpeaker }
 
-// anycastConfig maps the daemon's configuration to the speaker's.
-func anycastConfig(cfg *config.Config) anycast.Config {
-	ac := anycast.Config{
-		ASN:        cfg.BGPASN,
-		RouterID:   cfg.BGPRouterID,
-		ListenPort: cfg.BGPListenPort,
-		Interface:  cfg.AnycastInterface,
-		Addresses:  cfg.AnycastAddresses,
-	}
-	for _, p := range cfg.BGPPeers {
-		ac.Peers = append(ac.Peers, anycast.Peer{
-			Address: p.Address, ASN: p.ASN, Port: p.Port, HoldTime: p.HoldTime, Keepalive: p.Keepalive,
-			Passive: p.Passive, MultihopTTL: p.MultihopTTL, Password: p.Password,
-		})
-	}
-	for _, p := range cfg.AnycastPrefixes {
-		ac.Prefixes = append(ac.Prefixes, anycast.Prefix{
-			Prefix: p.Prefix, NextHop: p.NextHop, Communities: p.Communities, LargeCommunities: p.LargeCommunities,
-			MED: p.MED, Prepend: p.Prepend,
-		})
-	}
-	return ac
-}
-
 func newSpeaker(cfg *config.Config, log *slog.Logger) (daemon.Announcer, error) {
-	ac := anycastConfig(cfg)
-	if err := ac.Validate(); err != nil {
-		return nil, err
-	}
-	s, err := anycast.NewSpeaker(ac, log)
+	s, err := anycast.NewSpeaker(cfg.BGP, log)
 	if err != nil {
 		return nil, err
 	}

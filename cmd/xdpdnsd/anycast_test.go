@@ -40,7 +40,7 @@ func TestRunAnycastSIGTERMWithdrawsFirst(t *testing.T) {
 	f := &fakeAnnouncer{}
 	old := newAnnouncer
 	newAnnouncer = func(cfg *config.Config, _ *slog.Logger) (daemon.Announcer, error) {
-		if cfg.BGPASN != 64512 || len(cfg.BGPPeers) != 1 {
+		if cfg.BGP.ASN != 64512 || len(cfg.BGP.Peers) != 1 {
 			t.Errorf("config given to the speaker: %+v", cfg)
 		}
 		return f, nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/xdpdns/xdpdns/config"
+	"github.com/xdpdns/xdpdns/control"
 )
 
 // setting is one configuration value given on the command line.
@@ -91,7 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	add("tcp-write-timeout", "tcp-write-timeout", "time to write one TCP message, `DURATION`")
 	add("tcp-max-conns", "tcp-max-conns", "most concurrent TCP connections, `N`")
 	add("expiry-warning", "expiry-warning", "warn of signatures expiring within `DURATION`")
-	add("control", "control", "control socket `PATH` for xdpdnsctl (default "+config.DefaultControl+`; "" disables)`)
+	add("control", "control", "control socket `PATH` for xdpdnsctl (default "+control.DefaultPath+`; "" disables)`)
 	add("xdp", "xdp", "attach the XDP hot path to `IFACE[:native|generic|auto]` (repeatable)")
 	fields := func(s string) ([]string, error) { return strings.Fields(s), nil }
 	add("bgp-asn", "bgp-asn", "local BGP `ASN` (turns on BGP and health checks)")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +18,7 @@ import (
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/internal/testsupport"
+	"github.com/xdpdns/xdpdns/loader"
 )
 
 // syncBuffer is a bytes.Buffer safe for the daemon's concurrent logging.
@@ -229,15 +231,15 @@ func TestFlagsOverrideFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(c.Listen, []string{"127.0.0.1:53", "[::1]:53"}) || c.Identity != "flag" || len(c.AXFRAllow) != 2 ||
+	if !reflect.DeepEqual(c.Listen, []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:53"), netip.MustParseAddrPort("[::1]:53")}) || c.Identity != "flag" || len(c.AXFRAllow) != 2 ||
 		c.UDPSize != 1400 || !c.HideVersion || !bytes.Equal(c.NSID, []byte{0xff}) || len(c.Zones) != 2 ||
 		c.Zones[0].File != filepath.Join(dir, "a.zone") || c.Zones[1].File != "/z/b" || c.TCPMaxConns != 9 ||
-		c.Control != "/tmp/x.sock" || !reflect.DeepEqual(c.XDP, []config.XDPAttach{{Iface: "eth0", Mode: "native"}, {Iface: "eth1", Mode: "auto"}}) {
+		c.Control != "/tmp/x.sock" || !reflect.DeepEqual(c.XDP, []config.XDPAttach{{Iface: "eth0", Mode: loader.ModeNative}, {Iface: "eth1", Mode: loader.ModeAuto}}) {
 		t.Errorf("merged config: %+v", c)
 	}
 	// Without any listen setting the default applies.
 	o, _ = parseFlags(nil, io.Discard)
-	if c, err = buildConfig(o); err != nil || !reflect.DeepEqual(c.Listen, []string{"127.0.0.1:5353"}) {
+	if c, err = buildConfig(o); err != nil || !reflect.DeepEqual(c.Listen, []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:5353")}) {
 		t.Errorf("default listen: %v %v", c.Listen, err)
 	}
 }

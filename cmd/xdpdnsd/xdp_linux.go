@@ -35,11 +35,7 @@ func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger) error {
 func xdpOptions(cfg *config.Config) (loader.Options, error) {
 	var opts loader.Options
 	anyAddr := false
-	for _, l := range cfg.Listen {
-		ap, err := config.ParseListen(l)
-		if err != nil {
-			return opts, err
-		}
+	for _, ap := range cfg.Listen {
 		if !slices.Contains(opts.Ports, ap.Port()) {
 			opts.Ports = append(opts.Ports, ap.Port())
 		}
@@ -54,11 +50,7 @@ func xdpOptions(cfg *config.Config) (loader.Options, error) {
 		opts.Prefixes = nil
 	}
 	for _, x := range cfg.XDP {
-		m, err := loader.ParseMode(x.Mode)
-		if err != nil {
-			return opts, fmt.Errorf("xdp %s: %w", x.Iface, err)
-		}
-		opts.Attach = append(opts.Attach, loader.Attach{Iface: x.Iface, Mode: m})
+		opts.Attach = append(opts.Attach, loader.Attach{Iface: x.Iface, Mode: x.Mode})
 	}
 	return opts, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/xdpdns/xdpdns/daemon"
 )
 
+// startXDP refuses: the XDP hot path (package loader) needs Linux.
 func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger) error {
-	return errors.New("xdp: XDP needs Linux")
+	return errors.New("xdp: XDP is not supported on this platform (it needs Linux)")
 }

@@ -7,6 +7,7 @@
 package testsupport
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,7 +52,7 @@ func ExampleZone(t testing.TB, dir string) zone.Spec {
 func Config(t testing.TB, control string, zones []zone.Spec, edit func(*config.Config)) *config.Config {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
 	cfg.Zones = zones
 	cfg.Control = control
 	if edit != nil {
