@@ -27,6 +27,7 @@ import (
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/daemon"
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -269,13 +270,13 @@ www.example.com. IN A 198.18.53.77
 	port := d.Addrs()[0].Port()
 
 	// The XDP hot path, in generic mode on the test's veth end.
-	hp, err := loader.NewHotPath(loader.Options{
+	hp, err := hotpath.New(loader.Options{
 		Attach:   []loader.Attach{{Iface: vethA, Mode: loader.ModeGeneric}},
 		Ports:    []uint16{port},
 		Prefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 	}, d.Engine().Config(), d.Engine().Zones())
 	if err != nil {
-		t.Fatalf("NewHotPath: %v", err)
+		t.Fatalf("hotpath.New: %v", err)
 	}
 	d.SetHotPath(hp)
 

@@ -21,9 +21,10 @@ import (
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
-// HotPath is the XDP hot path as the daemon drives it; the loader
-// implements it. The daemon calls Swap on every reload before the
-// userspace engine takes the new zones, and Close when it stops.
+// HotPath is the XDP hot path as the daemon drives it; package
+// daemon/hotpath implements it over the loader. The daemon calls Swap on
+// every reload before the userspace engine takes the new zones, and Close
+// when it stops.
 type HotPath interface {
 	// Swap renders set into the standby map generation and makes it
 	// live, returning the live generation. On error the generation that

@@ -1,6 +1,6 @@
 //go:build linux
 
-package loader
+package loader_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/interop"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
@@ -31,7 +32,7 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := load(t, e, FromRender(rimg))
+			l := load(t, e, hotpath.FromRender(rimg))
 			model := &render.Model{Image: rimg, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
 			answered, tcAnswered, total := 0, 0, 0
 			for i, q := range interop.Corpus(20240101) {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package loader
+package loader_test
 
 import (
 	"encoding/binary"
@@ -13,6 +13,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/miekg/dns"
 
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
+	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -48,13 +50,13 @@ func swapZone(t testing.TB, wwwAddr string) *engine.Engine {
 	return engine.New(engine.Config{Identity: "xdp-test", NSID: []byte("node-1"), UDPSize: 1232}, set)
 }
 
-func compile(t testing.TB, e *engine.Engine) *Image {
+func compile(t testing.TB, e *engine.Engine) *loader.Image {
 	t.Helper()
 	img, err := render.Compile(e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return FromRender(img)
+	return hotpath.FromRender(img)
 }
 
 // Frame construction.

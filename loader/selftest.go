@@ -51,9 +51,6 @@ func (l *Loader) SelfTest(query []byte) ([]byte, error) {
 	return out[hdrs:end], nil
 }
 
-// SelfTest is Loader.SelfTest on the hot path's loader.
-func (h *HotPath) SelfTest(query []byte) ([]byte, error) { return h.l.SelfTest(query) }
-
 // ipv4Frame builds an Ethernet/IPv4/UDP frame (UDP checksum 0, allowed
 // for IPv4 queries) carrying payload.
 func ipv4Frame(src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
