@@ -11,7 +11,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/health"
-	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 // Announcer is the BGP speaker as the daemon drives it; anycast.Speaker
@@ -208,12 +207,12 @@ func (d *Daemon) Checks() []health.Check {
 }
 
 // checkZones fails when no zone is loaded or a zone's earliest RRSIG
-// expiration has passed. xdpdns has no zone transfers, so SOA EXPIRE does
-// not apply; an unsigned zone never expires.
+// expiration (zone.Zone.SigExpiration) has passed. xdpdns has no zone
+// transfers, so SOA EXPIRE does not apply; a zone without RRSIGs never
+// expires.
 func (d *Daemon) checkZones(context.Context) error {
 	d.mu.Lock()
 	set := d.eng.Zones()
-	exp := d.expiry
 	d.mu.Unlock()
 	zs := set.Zones()
 	if len(zs) == 0 {
@@ -221,32 +220,11 @@ func (d *Daemon) checkZones(context.Context) error {
 	}
 	now := time.Now()
 	for _, z := range zs {
-		if t, ok := exp[z]; ok && now.After(t) {
-			return fmt.Errorf("zone %s: signatures expired at %s", z.Name(), t.UTC().Format(time.RFC3339))
+		if z.HasRRSIGs() && now.After(z.SigExpiration) {
+			return fmt.Errorf("zone %s: signatures expired at %s", z.Name(), z.SigExpiration.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil
-}
-
-// EarliestSigExpiry returns the earliest RRSIG expiration in z, scanning
-// z.Records once, and false for a zone without RRSIGs. Expirations are
-// read in serial-number arithmetic (RFC 4034 §3.1.5) around now.
-func EarliestSigExpiry(z *zone.Zone, now time.Time) (time.Time, bool) {
-	var min time.Time
-	found := false
-	utc := now.UTC().Unix()
-	for _, rr := range z.Records {
-		sig, ok := rr.Src.(*dns.RRSIG)
-		if !ok {
-			continue
-		}
-		mod := (int64(sig.Expiration) - utc) / (1 << 32)
-		t := time.Unix(int64(sig.Expiration)+mod*(1<<32), 0)
-		if !found || t.Before(min) {
-			min, found = t, true
-		}
-	}
-	return min, found
 }
 
 // selfQuery is the SOA query for the first zone's apex.

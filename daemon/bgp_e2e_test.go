@@ -27,6 +27,7 @@ import (
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/daemon"
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -269,13 +270,13 @@ www.example.com. IN A 198.18.53.77
 	port := d.Addrs()[0].Port()
 
 	// The XDP hot path, in generic mode on the test's veth end.
-	hp, err := loader.NewHotPath(loader.Options{
+	hp, err := hotpath.New(loader.Options{
 		Attach:   []loader.Attach{{Iface: vethA, Mode: loader.ModeGeneric}},
 		Ports:    []uint16{port},
 		Prefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 	}, d.Engine().Config(), d.Engine().Zones())
 	if err != nil {
-		t.Fatalf("NewHotPath: %v", err)
+		t.Fatalf("hotpath.New: %v", err)
 	}
 	d.SetHotPath(hp)
 
@@ -311,10 +312,11 @@ www.example.com. IN A 198.18.53.77
 	if err := d.Reload(); err != nil {
 		t.Fatalf("reload short-lived zone: %v", err)
 	}
-	exp, ok := daemon.EarliestSigExpiry(d.Engine().Zones().Zones()[0], time.Now())
-	if !ok {
+	z := d.Engine().Zones().Zones()[0]
+	if !z.HasRRSIGs() {
 		t.Fatal("reloaded zone has no RRSIGs")
 	}
+	exp := z.SigExpiration
 	t.Logf("signatures expire in %v", time.Until(exp).Round(time.Millisecond))
 	if ok4, _ := peer.has("ipv4", e2eSvc4.String()); !ok4 {
 		t.Fatal("route withdrawn before the signatures expired")

@@ -21,9 +21,10 @@ import (
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
-// HotPath is the XDP hot path as the daemon drives it; the loader
-// implements it. The daemon calls Swap on every reload before the
-// userspace engine takes the new zones, and Close when it stops.
+// HotPath is the XDP hot path as the daemon drives it; package
+// daemon/hotpath implements it over the loader. The daemon calls Swap on
+// every reload before the userspace engine takes the new zones, and Close
+// when it stops.
 type HotPath interface {
 	// Swap renders set into the standby map generation and makes it
 	// live, returning the live generation. On error the generation that
@@ -54,7 +55,6 @@ type Daemon struct {
 
 	mu       sync.Mutex // guards the fields below and orders SetZones with them
 	loadedAt map[*zone.Zone]time.Time
-	expiry   map[*zone.Zone]time.Time // earliest RRSIG expiration of signed zones
 	hot      HotPath
 	gen      uint32 // the XDP generation last swapped in
 
@@ -126,27 +126,19 @@ func (d *Daemon) logZone(z *zone.Zone) {
 	d.log.Info("zone loaded", "zone", z.Name(), "serial", z.Serial, "records", len(z.Records), "signed", z.Signed)
 }
 
-// setLoaded records the load time of the zones of set that are new, and
-// the earliest RRSIG expiration of each signed one (scanned once per
-// zone, when it is new). d.mu must be held, or d not yet shared.
+// setLoaded records the load time of the zones of set that are new. d.mu
+// must be held, or d not yet shared.
 func (d *Daemon) setLoaded(set *zone.Set) {
 	now := time.Now()
 	m := make(map[*zone.Zone]time.Time, len(set.Zones()))
-	exp := make(map[*zone.Zone]time.Time)
 	for _, z := range set.Zones() {
 		if t, ok := d.loadedAt[z]; ok {
 			m[z] = t
-			if e, ok := d.expiry[z]; ok {
-				exp[z] = e
-			}
 			continue
 		}
 		m[z] = now
-		if e, ok := EarliestSigExpiry(z, now); ok {
-			exp[z] = e
-		}
 	}
-	d.loadedAt, d.expiry = m, exp
+	d.loadedAt = m
 }
 
 // Start makes the server listen and opens the control socket (unless

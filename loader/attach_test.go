@@ -1,6 +1,6 @@
 //go:build linux
 
-package loader
+package loader_test
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
+
+	"github.com/xdpdns/xdpdns/loader"
 )
 
 // inNetns runs fn on a locked OS thread moved into a fresh network
@@ -64,8 +66,8 @@ func TestAttachLoopback(t *testing.T) {
 		if err := linkUp("lo"); err != nil {
 			return err
 		}
-		l, err := Load(Options{Ports: []uint16{5300}, UDPSize: 1232, NSID: []byte("node-1"),
-			Attach: []Attach{{Iface: "lo", Mode: ModeGeneric}}})
+		l, err := loader.Load(loader.Options{Ports: []uint16{5300}, UDPSize: 1232, NSID: []byte("node-1"),
+			Attach: []loader.Attach{{Iface: "lo", Mode: loader.ModeGeneric}}})
 		if err != nil {
 			return err
 		}
@@ -74,13 +76,13 @@ func TestAttachLoopback(t *testing.T) {
 			return err
 		}
 		st := l.Status()
-		if len(st.Attachments) != 1 || st.Attachments[0] != (Attachment{Iface: "lo", Mode: ModeGeneric, TCIngress: true}) {
+		if len(st.Attachments) != 1 || st.Attachments[0] != (loader.Attachment{Iface: "lo", Mode: loader.ModeGeneric, TCIngress: true}) {
 			t.Errorf("attachments %+v", st.Attachments)
 		}
-		if err := l.Attach(Attach{Iface: "lo", Mode: ModeGeneric}); !errors.Is(err, ErrAttached) {
+		if err := l.Attach(loader.Attach{Iface: "lo", Mode: loader.ModeGeneric}); !errors.Is(err, loader.ErrAttached) {
 			t.Errorf("second Attach(lo) = %v, want ErrAttached", err)
 		}
-		if err := l.Attach(Attach{Iface: "nonexistent0", Mode: ModeAuto}); !errors.Is(err, ErrAttach) {
+		if err := l.Attach(loader.Attach{Iface: "nonexistent0", Mode: loader.ModeAuto}); !errors.Is(err, loader.ErrAttach) {
 			t.Errorf("Attach(nonexistent0) = %v, want ErrAttach", err)
 		}
 		c, err := net.Dial("udp4", "127.0.0.1:5300")

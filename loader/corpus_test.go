@@ -1,6 +1,6 @@
 //go:build linux
 
-package loader
+package loader_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
 
@@ -31,7 +32,7 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := load(t, e, FromRender(rimg))
+			l := load(t, e, hotpath.FromRender(rimg))
 			model := &render.Model{Image: rimg, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
 			answered, tcAnswered, total := 0, 0, 0
 			for _, c := range interoptest.UDPCorpus(t) {

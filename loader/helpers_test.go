@@ -1,6 +1,6 @@
 //go:build linux
 
-package loader
+package loader_test
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/internal/frame"
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
+	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -51,13 +53,13 @@ func swapZone(t testing.TB, wwwAddr string) *engine.Engine {
 	return engine.New(engine.Config{Identity: "xdp-test", NSID: []byte("node-1"), UDPSize: 1232}, set)
 }
 
-func compile(t testing.TB, e *engine.Engine) *Image {
+func compile(t testing.TB, e *engine.Engine) *loader.Image {
 	t.Helper()
 	img, err := render.Compile(e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return FromRender(img)
+	return hotpath.FromRender(img)
 }
 
 // Frame construction: the client and server of every test frame.

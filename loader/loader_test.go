@@ -1,6 +1,6 @@
 //go:build linux
 
-package loader
+package loader_test
 
 import (
 	"bytes"
@@ -11,14 +11,15 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/miekg/dns"
 
+	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 )
 
 // load returns a loader serving port 53 with e's settings and img live.
-func load(t *testing.T, e *engine.Engine, img *Image) *Loader {
+func load(t *testing.T, e *engine.Engine, img *loader.Image) *loader.Loader {
 	t.Helper()
 	requireRoot(t)
-	l, err := Load(Options{Ports: []uint16{53}, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID})
+	l, err := loader.Load(loader.Options{Ports: []uint16{53}, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID})
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -37,7 +38,7 @@ func load(t *testing.T, e *engine.Engine, img *Image) *Loader {
 
 func TestLoadVerifier(t *testing.T) {
 	requireRoot(t)
-	l, err := Load(Options{Ports: []uint16{53}, UDPSize: 1232})
+	l, err := loader.Load(loader.Options{Ports: []uint16{53}, UDPSize: 1232})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +57,9 @@ func TestLoadVerifier(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	for _, o := range []Options{{}, {Ports: []uint16{0}}, {Ports: []uint16{1, 2, 3, 4, 5}}, {Ports: []uint16{53}, NSID: make([]byte, 33)},
+	for _, o := range []loader.Options{{}, {Ports: []uint16{0}}, {Ports: []uint16{1, 2, 3, 4, 5}}, {Ports: []uint16{53}, NSID: make([]byte, 33)},
 		{Ports: []uint16{53}}, {Ports: []uint16{53}, UDPSize: 511}} {
-		if _, err := Load(o); !errors.Is(err, ErrOptions) {
+		if _, err := loader.Load(o); !errors.Is(err, loader.ErrOptions) {
 			t.Errorf("Load(%+v) = %v, want ErrOptions", o, err)
 		}
 	}
@@ -240,14 +241,14 @@ func TestSwap(t *testing.T) {
 	bad := compile(t, e1)
 	bad.Templates[1].FirstChunk = uint32(len(bad.Chunks))
 	bad.Templates[1].BodyLen = 64
-	if _, err := l.Swap(bad); !errors.Is(err, ErrImage) {
+	if _, err := l.Swap(bad); !errors.Is(err, loader.ErrImage) {
 		t.Errorf("Swap(bad image) = %v, want ErrImage", err)
 	}
 	if got, want := answer(), e2.Respond(nil, q, false); !bytes.Equal(got, want) {
 		t.Fatalf("after a refused swap: XDP %x, engine %x", got, want)
 	}
 
-	if _, err := l.Swap(&Image{}); err != nil {
+	if _, err := l.Swap(&loader.Image{}); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := run(t, l.Program(), in); v != xdpPass {
@@ -260,7 +261,7 @@ func TestSwap(t *testing.T) {
 func TestServedAddrs(t *testing.T) {
 	requireRoot(t)
 	e := swapZone(t, "192.0.2.1")
-	l, err := Load(Options{Ports: []uint16{53}, UDPSize: 1232, NSID: []byte("node-1"),
+	l, err := loader.Load(loader.Options{Ports: []uint16{53}, UDPSize: 1232, NSID: []byte("node-1"),
 		Prefixes: prefixes("198.18.0.1/32", "2001:2::/48")})
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +276,7 @@ func TestServedAddrs(t *testing.T) {
 			t.Errorf("v6=%v served address: verdict %d", v6, v)
 		}
 	}
-	l2, err := Load(Options{Ports: []uint16{53}, UDPSize: 1232, Prefixes: prefixes("198.18.1.0/24", "2001:3::/48")})
+	l2, err := loader.Load(loader.Options{Ports: []uint16{53}, UDPSize: 1232, Prefixes: prefixes("198.18.1.0/24", "2001:3::/48")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,5 +53,3 @@ func (l *Loader) SelfTest(query []byte) ([]byte, error) {
 	return reply.Payload, nil
 }
 
-// SelfTest is Loader.SelfTest on the hot path's loader.
-func (h *HotPath) SelfTest(query []byte) ([]byte, error) { return h.l.SelfTest(query) }

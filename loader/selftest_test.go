@@ -1,18 +1,21 @@
 //go:build linux
 
-package loader
+package loader_test
 
 import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
+	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
 
 func TestSelfTest(t *testing.T) {
 	requireRoot(t)
 	e := swapZone(t, "198.18.0.80")
-	l, err := Load(Options{Ports: []uint16{53}, UDPSize: 1232})
+	l, err := loader.Load(loader.Options{Ports: []uint16{53}, UDPSize: 1232})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +30,7 @@ func TestSelfTest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Swap(FromRender(img)); err != nil {
+	if _, err := l.Swap(hotpath.FromRender(img)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := l.SelfTest(pkt)

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xdpdns/xdpdns/internal/frame"
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
@@ -68,7 +69,7 @@ func LoadTarget(name, path string) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := l.Swap(loader.FromRender(img)); err != nil {
+	if _, err := l.Swap(hotpath.FromRender(img)); err != nil {
 		l.Close()
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/miekg/dns"
 
-	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -30,7 +30,7 @@ type Scale struct {
 	ZoneLoad    time.Duration // zone.LoadFile
 	Compile     time.Duration // render.Compile
 	ProgLoad    time.Duration // loader.Load: program, verifier, empty generations
-	Convert     time.Duration // loader.FromRender
+	Convert     time.Duration // hotpath.FromRender
 	Swap        time.Duration // loader.Swap of the whole image
 	Stats       render.Stats
 	Chunks      int
@@ -101,7 +101,7 @@ func MeasureScale(variant, path string, delegations int, mix MixOptions) (*Scale
 	defer l.Close()
 	s.ProgLoad = time.Since(t0)
 	t0 = time.Now()
-	li := loader.FromRender(img)
+	li := hotpath.FromRender(img)
 	s.Convert = time.Since(t0)
 	s.Entries = [4]int{len(li.NameKeys), len(li.AnswerKeys), len(li.Templates), len(li.Chunks)}
 	t0 = time.Now()

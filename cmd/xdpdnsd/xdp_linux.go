@@ -10,6 +10,7 @@ import (
 
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/daemon"
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/loader"
 )
 
@@ -21,7 +22,7 @@ func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	hp, err := loader.NewHotPath(opts, d.Engine().Config(), d.Engine().Zones())
+	hp, err := hotpath.New(opts, d.Engine().Config(), d.Engine().Zones())
 	if err != nil {
 		return fmt.Errorf("xdp: %w", err)
 	}

@@ -40,14 +40,21 @@ type Engine struct {
 	chaosID, chaosVersion *zone.RR
 }
 
+// WithDefaults returns c with its defaults applied: UDPSize 0 becomes
+// DefaultUDPSize, and a size below 512 becomes 512 (RFC 6891 §6.2.5).
+func (c Config) WithDefaults() Config {
+	if c.UDPSize == 0 {
+		c.UDPSize = DefaultUDPSize
+	}
+	if c.UDPSize < 512 {
+		c.UDPSize = 512
+	}
+	return c
+}
+
 // New returns an engine serving zones (which may be nil: all REFUSED).
 func New(cfg Config, zones *zone.Set) *Engine {
-	if cfg.UDPSize == 0 {
-		cfg.UDPSize = DefaultUDPSize
-	}
-	if cfg.UDPSize < 512 {
-		cfg.UDPSize = 512
-	}
+	cfg = cfg.WithDefaults()
 	e := &Engine{cfg: cfg}
 	e.pool.New = func() any { return new(scratch) }
 	e.chaosID = chaosTXT("id.server.", cfg.Identity)

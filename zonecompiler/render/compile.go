@@ -39,7 +39,7 @@ type nameSpec struct {
 	exactOpen  bool // an unlisted type gets the default answer
 	belowOpen  bool
 	delegation bool
-	signed     bool // in a signed zone: DO=1 answers differ from DO=0
+	signed     bool // in a zone with RRSIGs: DO=1 answers differ from DO=0
 }
 
 type compiler struct {
@@ -47,7 +47,6 @@ type compiler struct {
 	set   *zone.Set
 	img   *Image
 	dedup map[[32]byte]uint32
-	sigs  map[*zone.Zone]bool
 }
 
 // Compile renders every answer of the engine's zones that the XDP program
@@ -62,7 +61,6 @@ func Compile(e *engine.Engine) (*Image, error) {
 			Templates: []Template{{}},
 		},
 		dedup: make(map[[32]byte]uint32),
-		sigs:  make(map[*zone.Zone]bool),
 	}
 	specs := make(map[string]*nameSpec)
 	for _, z := range c.set.Zones() {
@@ -81,11 +79,6 @@ func Compile(e *engine.Engine) (*Image, error) {
 			return nil, fmt.Errorf("name hash collision between %s and %s", wire.String(sp.lower), wire.String(other))
 		}
 		seen[h] = sp.lower
-	}
-	// Every zone's signed state is computed before the parallel phase,
-	// which only reads it.
-	for _, z := range c.set.Zones() {
-		c.hasSigs(z)
 	}
 	// Names with a name below them: the walk may not stop there.
 	parents := make(map[string]bool, len(specs))
@@ -155,26 +148,6 @@ func (c *compiler) parallel(n int, render func(i int) *nameResult) {
 	}
 }
 
-// hasSigsRO is hasSigs for the parallel phase: the cache is complete.
-func (c *compiler) hasSigsRO(z *zone.Zone) bool { return c.sigs[z] }
-
-// hasSigs reports whether DO=1 can change an answer from z: the zone is
-// signed, or carries RRSIGs at all.
-func (c *compiler) hasSigs(z *zone.Zone) bool {
-	if v, ok := c.sigs[z]; ok {
-		return v
-	}
-	v := z.Signed
-	for _, rr := range z.Records {
-		if v {
-			break
-		}
-		v = rr.Type == dns.TypeRRSIG
-	}
-	c.sigs[z] = v
-	return v
-}
-
 func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Node) {
 	sp := specs[string(n.Name.Lower)]
 	if sp == nil {
@@ -182,7 +155,7 @@ func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Nod
 			exactOpen: true, belowOpen: true}
 		specs[string(n.Name.Lower)] = sp
 	}
-	if c.hasSigs(z) {
+	if z.HasRRSIGs() {
 		sp.signed = true
 	}
 	sp.exact[dns.TypeDS] = true
@@ -375,7 +348,7 @@ func (c *compiler) belowSlot(r *nameResult, lower []byte, qtype uint16, do bool)
 		// In a signed zone the denial (NSEC/NSEC3 covering the name) or
 		// the wildcard proof depends on the query name: two probes may
 		// share a cover by chance, so never trust them here.
-		if z := c.set.Find(p1); z != nil && c.hasSigsRO(z) {
+		if z := c.set.Find(p1); z != nil && z.HasRRSIGs() {
 			r.pass++
 			return slot{}
 		}

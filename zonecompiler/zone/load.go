@@ -444,6 +444,9 @@ func (b *builder) checkNSAddresses(n *Node) error {
 	return nil
 }
 
+// checkSignatures refuses the zone when an RRSIG has expired, warns of
+// those expiring within the window, and records the zone's signature
+// facts: the earliest expiration and whether it is Signed.
 func (b *builder) checkSignatures() error {
 	z := b.z
 	now := b.opt.now()
@@ -458,6 +461,9 @@ func (b *builder) checkSignatures() error {
 			continue
 		}
 		sigs++
+		if exp := serialTime(sig.Expiration, now); sigs == 1 || exp.Before(z.SigExpiration) {
+			z.SigExpiration = exp
+		}
 		if !sig.ValidityPeriod(now) && expired(sig, now) {
 			return b.errf(rr, "RRSIG %s for %s expired on %s", dns.Type(sig.TypeCovered),
 				sig.Hdr.Name, dns.TimeToString(sig.Expiration))
@@ -476,10 +482,15 @@ func (b *builder) checkSignatures() error {
 // expired compares the RRSIG expiration with t in serial-number arithmetic
 // (RFC 4034 §3.1.5).
 func expired(sig *dns.RRSIG, t time.Time) bool {
-	utc := t.UTC().Unix()
-	mod := (int64(sig.Expiration) - utc) / (1 << 32)
-	te := int64(sig.Expiration) + mod*(1<<32)
-	return te < utc
+	return serialTime(sig.Expiration, t).Unix() < t.Unix()
+}
+
+// serialTime reads an RRSIG time field (seconds since the epoch modulo
+// 2^32) as the time it means around t (RFC 4034 §3.1.5).
+func serialTime(v uint32, t time.Time) time.Time {
+	utc := t.Unix()
+	mod := (int64(v) - utc) / (1 << 32)
+	return time.Unix(int64(v)+mod*(1<<32), 0)
 }
 
 // buildChains sorts the NSEC chain canonically and the NSEC3 chain by hash,

@@ -125,6 +125,38 @@ func TestExpiryWarning(t *testing.T) {
 	}
 }
 
+// TestSignatureFacts checks the zone facts signatures give at load: an
+// unsigned zone has none; RRSIGs alone make HasRRSIGs true and set the
+// earliest expiration, whatever the file order; a DNSKEY at the apex
+// beside them makes the zone Signed.
+func TestSignatureFacts(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	opts := Options{Now: func() time.Time { return now }}
+	sigs := "ns1 RRSIG A 13 2 60 20300301000000 20291201000000 1234 example. AAAA\n" +
+		"@ RRSIG NS 13 1 60 20300115120000 20291201000000 1234 example. AAAA\n" +
+		"@ RRSIG SOA 13 1 60 20300201000000 20291201000000 1234 example. AAAA\n"
+	earliest := time.Date(2030, 1, 15, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		desc, text     string
+		signed, rrsigs bool
+		expiration     time.Time
+	}{
+		{"unsigned", head, false, false, time.Time{}},
+		{"RRSIGs without a DNSKEY", head + sigs, false, true, earliest},
+		{"DNSKEY and RRSIGs", head + "@ DNSKEY 257 3 13 AAAA\n" + sigs, true, true, earliest},
+		{"DNSKEY without RRSIGs", head + "@ DNSKEY 257 3 13 AAAA\n", false, false, time.Time{}},
+	} {
+		z, err := Load(strings.NewReader(tc.text), "example.", "test.zone", opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.desc, err)
+		}
+		if z.Signed != tc.signed || z.HasRRSIGs() != tc.rrsigs || !z.SigExpiration.Equal(tc.expiration) {
+			t.Errorf("%s: Signed %v HasRRSIGs %v SigExpiration %v, want %v %v %v", tc.desc,
+				z.Signed, z.HasRRSIGs(), z.SigExpiration, tc.signed, tc.rrsigs, tc.expiration)
+		}
+	}
+}
+
 func TestSetFind(t *testing.T) {
 	parent, err := Load(strings.NewReader(head+"child NS ns1.child\nns1.child A 192.0.2.5\n"), "example.", "p", Options{})
 	if err != nil {

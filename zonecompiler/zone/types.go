@@ -1,10 +1,14 @@
 // Package zone loads RFC 1035 master files, checks them the way an
 // authoritative server must before serving them, and computes once, at load
-// time, every per-name fact the answer engine needs: apex, delegation point,
-// below a cut, wildcard child, empty non-terminal, and the NSEC/NSEC3 chains.
+// time, every fact the rest of xdpdns reads: per name, apex, delegation
+// point, below a cut, wildcard child, empty non-terminal, CNAME, DNAME; per
+// zone, whether it is signed, with NSEC or NSEC3, whether it carries RRSIGs
+// at all and when the first of them expires; and the NSEC/NSEC3 chains.
 package zone
 
 import (
+	"time"
+
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
@@ -89,6 +93,11 @@ type Zone struct {
 	SOA    *RRset
 	// Signed: the apex has a DNSKEY RRset and RRSIGs are present.
 	Signed bool
+	// SigExpiration is the earliest expiration among the zone's RRSIGs,
+	// read in serial-number arithmetic (RFC 4034 §3.1.5) around the load
+	// time; zero when the zone has no RRSIG (see HasRRSIGs). Load refuses
+	// a zone with an RRSIG already expired, so it starts in the future.
+	SigExpiration time.Time
 	// NSEC3 is set when the zone is denied with NSEC3 rather than NSEC.
 	NSEC3 *NSEC3Params
 	// Records lists every record in file order, for zone transfers.
@@ -107,6 +116,11 @@ type Zone struct {
 	nsec3ByKey map[string]*Node
 	nsec3Salt  []byte
 }
+
+// HasRRSIGs reports whether the zone carries any RRSIG record, whether or
+// not it is Signed (a DNSKEY at the apex): with DO=1 its answers can carry
+// signatures, so they may differ from the answers to DO=0.
+func (z *Zone) HasRRSIGs() bool { return !z.SigExpiration.IsZero() }
 
 // Name returns the zone's origin in presentation format.
 func (z *Zone) Name() string { return wire.String(z.Origin.Wire) }

@@ -186,7 +186,7 @@ func runScale(n int, zoneFile string, mix xdp.MixOptions) (string, error) {
 	row("zone file load (s, zone.LoadFile)", func(s *xdp.Scale) string { return sec(s.ZoneLoad) })
 	row("compile (s, render.Compile)", func(s *xdp.Scale) string { return sec(s.Compile) })
 	row("program load (s, loader.Load: verifier, empty generations)", func(s *xdp.Scale) string { return sec(s.ProgLoad) })
-	row("image layout (s, loader.FromRender)", func(s *xdp.Scale) string { return sec(s.Convert) })
+	row("image layout (s, hotpath.FromRender)", func(s *xdp.Scale) string { return sec(s.Convert) })
 	row("swap into the kernel maps (s, loader.Swap of the whole image)", func(s *xdp.Scale) string { return sec(s.Swap) })
 	row("**compile + load + swap (s)** (target ≤ 30)", func(s *xdp.Scale) string { return "**" + sec(s.CompileLoad()) + "**" })
 	row("zone file load + the above (s)", func(s *xdp.Scale) string { return sec(s.ZoneLoad + s.CompileLoad()) })

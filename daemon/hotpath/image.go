@@ -1,16 +1,18 @@
 //go:build linux
 
-package loader
+package hotpath
 
 import (
 	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
 
-// FromRender lays a compiled render.Image out as the loader's map image:
-// keys and values side by side, template bodies cut into chunks.
-func FromRender(img *render.Image) *Image {
-	out := &Image{}
+// FromRender lays a compiled render.Image out as the loader's map image
+// (the layout of bpf/include/shared.h): keys and values side by side,
+// template bodies cut into chunks.
+func FromRender(img *render.Image) *loader.Image {
+	out := &loader.Image{}
 	for h, e := range img.Names {
 		out.NameKeys = append(out.NameKeys, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
 		out.NameVals = append(out.NameVals, bpf.XdpNameVal{ExactDefault: e.ExactDefault, BelowDefault: e.BelowDefault, Flags: e.Flags})

@@ -1,38 +1,45 @@
 //go:build linux
 
-package loader
+// Package hotpath is the XDP hot path as the daemon drives it: it compiles
+// every zone set with an engine configured like the userspace one, so both
+// paths answer with the same bytes, lays the compiled image out for the
+// loader and swaps it in as a new generation, and reports the program's
+// counters, attachments and self-test. The loader below it knows only the
+// BPF side (load, attach, swap an image); this package is the glue between
+// it and the zone compiler.
+package hotpath
 
 import (
 	"fmt"
 	"sync"
 
 	"github.com/xdpdns/xdpdns/control"
+	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
-// HotPath is the XDP hot path as the daemon drives it: every zone set is
-// compiled with an engine configured like the userspace one, so both
-// answer with the same bytes, and swapped in as a new generation.
+// HotPath is the loaded XDP program with the zone set it serves.
 type HotPath struct {
-	l   *Loader
+	l   *loader.Loader
 	cfg engine.Config
 	mu  sync.Mutex
-	// Last describes the image of the live generation.
+	// last describes the image of the live generation.
 	last render.Stats
 	gen  uint32
 }
 
-// NewHotPath loads the program, compiles set into generation 1 and only
-// then attaches to the interfaces, so the program never answers from
-// empty maps.
-func NewHotPath(opts Options, cfg engine.Config, set *zone.Set) (*HotPath, error) {
+// New loads the program with the engine's UDP size and NSID, compiles set
+// into generation 1 and only then attaches to the interfaces opts names,
+// so the program never answers from empty maps.
+func New(opts loader.Options, cfg engine.Config, set *zone.Set) (*HotPath, error) {
+	cfg = cfg.WithDefaults()
 	attach := opts.Attach
 	opts.Attach = nil
 	opts.UDPSize = cfg.UDPSize
 	opts.NSID = cfg.NSID
-	l, err := Load(opts)
+	l, err := loader.Load(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +100,12 @@ func (h *HotPath) ImageStats() render.Stats {
 	return h.last
 }
 
+// SelfTest is loader.Loader.SelfTest on the hot path's loader: one query
+// through the live generation with BPF_PROG_TEST_RUN.
+func (h *HotPath) SelfTest(query []byte) ([]byte, error) { return h.l.SelfTest(query) }
+
 // Loader gives tests access to the program and maps.
-func (h *HotPath) Loader() *Loader { return h.l }
+func (h *HotPath) Loader() *loader.Loader { return h.l }
 
 // Close detaches the program and frees its maps.
 func (h *HotPath) Close() error { return h.l.Close() }
