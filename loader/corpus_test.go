@@ -8,8 +8,8 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/daemon/hotpath"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
 

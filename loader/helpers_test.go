@@ -15,8 +15,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/miekg/dns"
 
-	"github.com/xdpdns/xdpdns/internal/frame"
 	"github.com/xdpdns/xdpdns/daemon/hotpath"
+	"github.com/xdpdns/xdpdns/internal/frame"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"

@@ -52,4 +52,3 @@ func (l *Loader) SelfTest(query []byte) ([]byte, error) {
 	}
 	return reply.Payload, nil
 }
-
