@@ -69,6 +69,13 @@ type Config struct {
 	// TCPMaxConns is the largest number of concurrent TCP connections;
 	// beyond it new connections are closed at once.
 	TCPMaxConns int
+	// TCPMaxConnsPerClient is the largest number of concurrent TCP
+	// connections from one client, a client being its address cut to
+	// TCPClientPrefix4 or TCPClientPrefix6 bits; zero values take the
+	// server's defaults (server.DefaultTCPMaxConnsPerClient, /32, /128).
+	TCPMaxConnsPerClient int
+	TCPClientPrefix4     int
+	TCPClientPrefix6     int
 	// ExpiryWarning is how far ahead expiring signatures are reported.
 	ExpiryWarning time.Duration
 	// Control is the path of the control socket (xdpdnsctl); empty

@@ -241,6 +241,18 @@ var keys = map[string]key{
 		p.c.TCPMaxConns, err = ParseMaxConns(a[0])
 		return err
 	}},
+	"tcp-max-conns-per-client": {single: true, min: 1, max: 1, usage: "want a number", apply: func(p *parser, a []string) (err error) {
+		p.c.TCPMaxConnsPerClient, err = ParseMaxConnsPerClient(a[0])
+		return err
+	}},
+	"tcp-client-prefix4": {single: true, min: 1, max: 1, usage: "want a prefix length from 1 to 32", apply: func(p *parser, a []string) (err error) {
+		p.c.TCPClientPrefix4, err = ParsePrefixLen("tcp-client-prefix4", a[0], 32)
+		return err
+	}},
+	"tcp-client-prefix6": {single: true, min: 1, max: 1, usage: "want a prefix length from 1 to 128", apply: func(p *parser, a []string) (err error) {
+		p.c.TCPClientPrefix6, err = ParsePrefixLen("tcp-client-prefix6", a[0], 128)
+		return err
+	}},
 	"bgp-asn": {single: true, min: 1, max: 1, usage: "want an AS number", apply: func(p *parser, a []string) (err error) {
 		p.c.BGPASN, err = ParseASN(a[0])
 		return err

@@ -48,6 +48,9 @@ func TestParse(t *testing.T) {
 			c.ExpiryWarning = 168 * time.Hour
 		}},
 		{"tcp-max-conns", "tcp-max-conns 1000", func(c *Config) { c.TCPMaxConns = 1000 }},
+		{"tcp per-client limits", "tcp-max-conns-per-client 8\ntcp-client-prefix4 24\ntcp-client-prefix6 /56", func(c *Config) {
+			c.TCPMaxConnsPerClient, c.TCPClientPrefix4, c.TCPClientPrefix6 = 8, 24, 56
+		}},
 		{"tabs", "listen\t127.0.0.1:53\t# c", func(c *Config) { c.Listen = []string{"127.0.0.1:53"} }},
 		{"control absolute", "control /run/x/ctl.sock", func(c *Config) { c.Control = "/run/x/ctl.sock" }},
 		{"control relative to dir", "control run/ctl.sock", func(c *Config) { c.Control = "/etc/xdpdns/run/ctl.sock" }},
@@ -103,6 +106,10 @@ func TestParseErrors(t *testing.T) {
 		{"expiry-warning 1d", 1, "duration"},
 		{"tcp-max-conns 0", 1, "tcp-max-conns"},
 		{"tcp-max-conns many", 1, "tcp-max-conns"},
+		{"tcp-max-conns-per-client 0", 1, "tcp-max-conns-per-client"},
+		{"tcp-client-prefix4 33", 1, "from 1 to 32"},
+		{"tcp-client-prefix6 0", 1, "from 1 to 128"},
+		{"tcp-client-prefix6 64\ntcp-client-prefix6 48", 2, "given twice"},
 		{"# ok\nversion \"\"", 2, "empty string"},
 		{"control", 1, "control: want a socket path"},
 		{"control /a\ncontrol /b", 2, "control given twice"},

@@ -100,8 +100,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		TCPReadTimeout:  cfg.TCPReadTimeout,
 		TCPWriteTimeout: cfg.TCPWriteTimeout,
 		TCPMaxConns:     cfg.TCPMaxConns,
-		EDNSSize:        cfg.UDPSize,
-		Logger:          log,
+		// Zero values take the server's defaults.
+		TCPMaxConnsPerClient: cfg.TCPMaxConnsPerClient,
+		TCPClientPrefix4:     cfg.TCPClientPrefix4,
+		TCPClientPrefix6:     cfg.TCPClientPrefix6,
+		EDNSSize:             cfg.UDPSize,
+		Logger:               log,
 	}, countingEngine{d.eng, d.n})
 	return d, nil
 }
@@ -331,7 +335,7 @@ func (d *Daemon) Status() control.Status {
 
 // Stats returns the query counters for the control socket.
 func (d *Daemon) Stats() control.Stats {
-	s := control.Stats{Queries: d.n.snapshot()}
+	s := control.Stats{Queries: d.n.snapshot(), Server: d.srv.Counters()}
 	if hot := d.hotPath(); hot != nil {
 		c, err := hot.Counters()
 		if err != nil {

@@ -1,0 +1,22 @@
+package server
+
+import "sync/atomic"
+
+// counters counts what the server refused or dropped before the engine
+// saw it; the engine's own answers are counted by its caller.
+type counters struct {
+	tcpRefusedPool   atomic.Uint64 // connections closed: public pool full
+	tcpRefusedClient atomic.Uint64 // connections closed: client quota used up
+}
+
+// Counters returns the server's counters by name:
+//   - tcp_refused_pool: TCP connections closed on accept because the
+//     public pool (TCPMaxConns) was full;
+//   - tcp_refused_client: TCP connections closed on accept because their
+//     client already held TCPMaxConnsPerClient connections.
+func (s *Server) Counters() map[string]uint64 {
+	return map[string]uint64{
+		"tcp_refused_pool":   s.n.tcpRefusedPool.Load(),
+		"tcp_refused_client": s.n.tcpRefusedClient.Load(),
+	}
+}
