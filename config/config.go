@@ -76,6 +76,10 @@ type Config struct {
 	TCPMaxConnsPerClient int
 	TCPClientPrefix4     int
 	TCPClientPrefix6     int
+	// DropSourcePorts lists the UDP source ports whose queries are
+	// dropped unanswered; nil takes srcport.Defaults(), empty (non-nil)
+	// drops none but port 0.
+	DropSourcePorts []uint16
 	// ExpiryWarning is how far ahead expiring signatures are reported.
 	ExpiryWarning time.Duration
 	// Control is the path of the control socket (xdpdnsctl); empty

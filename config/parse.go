@@ -253,6 +253,10 @@ var keys = map[string]key{
 		p.c.TCPClientPrefix6, err = ParsePrefixLen("tcp-client-prefix6", a[0], 128)
 		return err
 	}},
+	"drop-source-ports": {single: true, min: 1, max: -1, usage: "want one or more ports, or none", apply: func(p *parser, a []string) (err error) {
+		p.c.DropSourcePorts, err = ParseDropSourcePorts(a)
+		return err
+	}},
 	"bgp-asn": {single: true, min: 1, max: 1, usage: "want an AS number", apply: func(p *parser, a []string) (err error) {
 		p.c.BGPASN, err = ParseASN(a[0])
 		return err

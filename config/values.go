@@ -143,6 +143,23 @@ func ParsePrefixLen(key, s string, max int) (int, error) {
 	return n, nil
 }
 
+// ParseDropSourcePorts parses the ports of drop-source-ports: port
+// numbers, or the single word none (an empty, non-nil list).
+func ParseDropSourcePorts(a []string) ([]uint16, error) {
+	if len(a) == 1 && a[0] == "none" {
+		return []uint16{}, nil
+	}
+	out := make([]uint16, 0, len(a))
+	for _, s := range a {
+		n, err := strconv.ParseUint(s, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("drop-source-ports %q: want a port from 0 to 65535, or none", s)
+		}
+		out = append(out, uint16(n))
+	}
+	return out, nil
+}
+
 // maxSocketPath is the longest unix socket path the kernel accepts
 // (sun_path is 108 bytes with its terminating NUL).
 const maxSocketPath = 107

@@ -17,6 +17,7 @@ import (
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/health"
 	"github.com/xdpdns/xdpdns/server"
+	"github.com/xdpdns/xdpdns/srcport"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -105,9 +106,19 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		TCPClientPrefix4:     cfg.TCPClientPrefix4,
 		TCPClientPrefix6:     cfg.TCPClientPrefix6,
 		EDNSSize:             cfg.UDPSize,
+		DropSourcePorts:      dropSourcePorts(cfg.DropSourcePorts),
 		Logger:               log,
 	}, countingEngine{d.eng, d.n})
 	return d, nil
+}
+
+// dropSourcePorts is the server's set of the configured ports; nil (not
+// configured) leaves the server its defaults.
+func dropSourcePorts(ports []uint16) *srcport.Set {
+	if ports == nil {
+		return nil
+	}
+	return srcport.NewSet(ports)
 }
 
 // options are the zone loading options of the configuration.

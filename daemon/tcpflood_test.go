@@ -114,3 +114,45 @@ func TestServingCheckSurvivesTCPFlood(t *testing.T) {
 }
 
 func itoa(p uint16) string { return (&net.TCPAddr{Port: int(p)}).String()[1:] }
+
+// TestDropSourcePortsReachServer: the configured ports, not the
+// defaults, are dropped.
+func TestDropSourcePortsReachServer(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "example.com.zone")
+	if err := os.WriteFile(path, []byte(zoneText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: path}}
+	cfg.Control = ""
+	if err := config.Set(cfg, "drop-source-ports", "40001"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	ask := func(port int) bool {
+		c := &dns.Client{Timeout: 300 * time.Millisecond, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}}}
+		_, _, err := c.Exchange(new(dns.Msg).SetQuestion("www.example.com.", dns.TypeA), d.Addrs()[0].String())
+		return err == nil
+	}
+	if ask(40001) {
+		t.Error("a query from a configured port was answered")
+	}
+	if os.Geteuid() == 0 && !ask(19) { // a default port, not configured
+		t.Error("a query from port 19 was dropped though the configuration lists only 40001")
+	}
+	if n := d.Stats().Server["udp_dropped_source_port"]; n != 1 {
+		t.Errorf("udp_dropped_source_port %d, want 1", n)
+	}
+}

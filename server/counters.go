@@ -7,16 +7,21 @@ import "sync/atomic"
 type counters struct {
 	tcpRefusedPool   atomic.Uint64 // connections closed: public pool full
 	tcpRefusedClient atomic.Uint64 // connections closed: client quota used up
+
+	udpDroppedSourcePort atomic.Uint64 // queries from a DropSourcePorts port
 }
 
 // Counters returns the server's counters by name:
 //   - tcp_refused_pool: TCP connections closed on accept because the
 //     public pool (TCPMaxConns) was full;
 //   - tcp_refused_client: TCP connections closed on accept because their
-//     client already held TCPMaxConnsPerClient connections.
+//     client already held TCPMaxConnsPerClient connections;
+//   - udp_dropped_source_port: UDP queries dropped unanswered because
+//     they came from a port of DropSourcePorts.
 func (s *Server) Counters() map[string]uint64 {
 	return map[string]uint64{
-		"tcp_refused_pool":   s.n.tcpRefusedPool.Load(),
-		"tcp_refused_client": s.n.tcpRefusedClient.Load(),
+		"tcp_refused_pool":        s.n.tcpRefusedPool.Load(),
+		"tcp_refused_client":      s.n.tcpRefusedClient.Load(),
+		"udp_dropped_source_port": s.n.udpDroppedSourcePort.Load(),
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xdpdns/xdpdns/srcport"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -78,6 +79,11 @@ type Config struct {
 	// to destination address, as the health check's self-query makes):
 	// clients holding every public slot cannot starve those.
 	TCPSelfConns int
+	// DropSourcePorts is the set of UDP source ports never answered
+	// (services that answer anything, which would play ping-pong with
+	// the server); nil takes srcport.Defaults(), an empty set drops none
+	// but port 0.
+	DropSourcePorts *srcport.Set
 	// ShutdownTimeout bounds how long Close waits for goroutines.
 	ShutdownTimeout time.Duration
 	// XFRMessageSize is the target size of one zone transfer message.
@@ -117,6 +123,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TCPSelfConns <= 0 {
 		c.TCPSelfConns = DefaultTCPSelfConns
+	}
+	if c.DropSourcePorts == nil {
+		c.DropSourcePorts = srcport.NewSet(srcport.Defaults())
 	}
 	if c.XFRMessageSize <= 0 {
 		c.XFRMessageSize = DefaultXFRMessageSize

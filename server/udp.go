@@ -64,7 +64,14 @@ func (s *Server) serveUDP(u udpSocket) {
 		for i := 0; i < n; i++ {
 			m := &in[i]
 			from, ok := m.Addr.(*net.UDPAddr)
-			if !ok || from.Port == 0 {
+			if !ok {
+				continue // no way to answer
+			}
+			if s.cfg.DropSourcePorts.Has(uint16(from.Port)) {
+				s.n.udpDroppedSourcePort.Add(1)
+				continue
+			}
+			if from.Port == 0 {
 				continue // no way to answer
 			}
 			resp := s.respond(replies[i][:0], m.Buffers[0][:m.N], false)
