@@ -80,6 +80,10 @@ type Config struct {
 	// dropped unanswered; nil takes srcport.Defaults(), empty (non-nil)
 	// drops none but port 0.
 	DropSourcePorts []uint16
+	// AnswerGroupQueries answers (once, from a unicast address) UDP
+	// queries sent to a broadcast or multicast address; by default they
+	// are dropped.
+	AnswerGroupQueries bool
 	// ExpiryWarning is how far ahead expiring signatures are reported.
 	ExpiryWarning time.Duration
 	// Control is the path of the control socket (xdpdnsctl); empty

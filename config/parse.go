@@ -257,6 +257,17 @@ var keys = map[string]key{
 		p.c.DropSourcePorts, err = ParseDropSourcePorts(a)
 		return err
 	}},
+	"broadcast-queries": {single: true, min: 1, max: 1, usage: "want drop or answer", apply: func(p *parser, a []string) error {
+		switch a[0] {
+		case "drop":
+			p.c.AnswerGroupQueries = false
+		case "answer":
+			p.c.AnswerGroupQueries = true
+		default:
+			return fmt.Errorf("broadcast-queries %q: want drop or answer", a[0])
+		}
+		return nil
+	}},
 	"bgp-asn": {single: true, min: 1, max: 1, usage: "want an AS number", apply: func(p *parser, a []string) (err error) {
 		p.c.BGPASN, err = ParseASN(a[0])
 		return err

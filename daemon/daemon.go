@@ -107,6 +107,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		TCPClientPrefix6:     cfg.TCPClientPrefix6,
 		EDNSSize:             cfg.UDPSize,
 		DropSourcePorts:      dropSourcePorts(cfg.DropSourcePorts),
+		AnswerGroupQueries:   cfg.AnswerGroupQueries,
 		Logger:               log,
 	}, countingEngine{d.eng, d.n})
 	return d, nil

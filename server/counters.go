@@ -9,6 +9,7 @@ type counters struct {
 	tcpRefusedClient atomic.Uint64 // connections closed: client quota used up
 
 	udpDroppedSourcePort atomic.Uint64 // queries from a DropSourcePorts port
+	udpDroppedGroup      atomic.Uint64 // queries to a broadcast or multicast address
 }
 
 // Counters returns the server's counters by name:
@@ -17,11 +18,14 @@ type counters struct {
 //   - tcp_refused_client: TCP connections closed on accept because their
 //     client already held TCPMaxConnsPerClient connections;
 //   - udp_dropped_source_port: UDP queries dropped unanswered because
-//     they came from a port of DropSourcePorts.
+//     they came from a port of DropSourcePorts;
+//   - udp_dropped_group: UDP queries to a broadcast or multicast address,
+//     dropped unanswered (unless AnswerGroupQueries).
 func (s *Server) Counters() map[string]uint64 {
 	return map[string]uint64{
 		"tcp_refused_pool":        s.n.tcpRefusedPool.Load(),
 		"tcp_refused_client":      s.n.tcpRefusedClient.Load(),
 		"udp_dropped_source_port": s.n.udpDroppedSourcePort.Load(),
+		"udp_dropped_group":       s.n.udpDroppedGroup.Load(),
 	}
 }

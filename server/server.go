@@ -84,6 +84,10 @@ type Config struct {
 	// the server); nil takes srcport.Defaults(), an empty set drops none
 	// but port 0.
 	DropSourcePorts *srcport.Set
+	// AnswerGroupQueries answers UDP queries sent to a broadcast or
+	// multicast address (once, from a unicast address); by default they
+	// are dropped. Only wildcard listen addresses receive such queries.
+	AnswerGroupQueries bool
 	// ShutdownTimeout bounds how long Close waits for goroutines.
 	ShutdownTimeout time.Duration
 	// XFRMessageSize is the target size of one zone transfer message.
