@@ -145,6 +145,16 @@ func TestMalformed(t *testing.T) {
 		{"label runs past the end", withFlags(func(b []byte) { b[12] = 60 }), dns.RcodeFormatError},
 		{"compression pointer in qname", withFlags(func(b []byte) { b[12] = 0xC0 }), dns.RcodeFormatError},
 		{"opcode STATUS", withFlags(func(b []byte) { b[2] |= 2 << 3 }), dns.RcodeNotImplemented},
+		// The opcode is judged before the rest (ISC's EDNS compliance
+		// tests opcode and opcodeflg send opcode 15 without a question).
+		{"opcode 15, qdcount 0", withFlags(func(b []byte) { b[2] |= 15 << 3; binary.BigEndian.PutUint16(b[4:], 0) }), dns.RcodeNotImplemented},
+		{"opcode 15 and flags, qdcount 0", withFlags(func(b []byte) {
+			b[2] |= 15<<3 | 0x07 // AA TC RD
+			b[3] |= 0xf0         // RA Z AD CD
+			binary.BigEndian.PutUint16(b[4:], 0)
+		}), dns.RcodeNotImplemented},
+		{"opcode NOTIFY, qdcount 2", withFlags(func(b []byte) { b[2] |= 4 << 3; binary.BigEndian.PutUint16(b[4:], 2) }), dns.RcodeNotImplemented},
+		{"opcode 15, truncated question", withFlags(func(b []byte) { b[2] |= 15 << 3 })[:20], dns.RcodeNotImplemented},
 		{"OPT truncated", good[:len(good)-3], dns.RcodeFormatError},
 	}
 	for _, tc := range cases {

@@ -76,12 +76,26 @@ func ParseQuery(pkt []byte, q *Query) error {
 	an := binary.BigEndian.Uint16(pkt[6:])
 	ns := binary.BigEndian.Uint16(pkt[8:])
 	ar := binary.BigEndian.Uint16(pkt[10:])
+	// An opcode we do not implement is NOTIMP whatever follows it
+	// (RFC 1035 §4.1.1; ISC's EDNS compliance tests opcode and opcodeflg
+	// send one without a question); its question, when readable, is
+	// echoed.
+	notImpl := func() error {
+		q.Reason = "opcode other than QUERY"
+		return ErrNotImpl
+	}
 	if qd != 1 {
+		if q.Opcode != 0 {
+			return notImpl()
+		}
 		q.Reason = "QDCOUNT is not 1"
 		return ErrFormat
 	}
 	name, off, err := ReadName(pkt, HeaderLen)
 	if err != nil || off+4 > len(pkt) {
+		if q.Opcode != 0 {
+			return notImpl()
+		}
 		q.Reason = "question name or type truncated or malformed"
 		return ErrFormat
 	}
@@ -92,8 +106,7 @@ func ParseQuery(pkt []byte, q *Query) error {
 	q.QClass = binary.BigEndian.Uint16(pkt[off+2:])
 	q.QEnd = off + 4
 	if q.Opcode != 0 {
-		q.Reason = "opcode other than QUERY"
-		return ErrNotImpl
+		return notImpl()
 	}
 	if an != 0 || ns != 0 {
 		q.Reason = "answer or authority records in a query"
