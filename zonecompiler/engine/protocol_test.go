@@ -193,3 +193,45 @@ func TestQuestionEcho(t *testing.T) {
 		}
 	}
 }
+
+// TestTransfersOverUDPRefused: AXFR and IXFR reaching the engine (UDP)
+// are REFUSED, IXFR with its SOA in the authority section (RFC 1995 §3)
+// too; an IXFR whose authority section is broken is FORMERR.
+func TestTransfersOverUDPRefused(t *testing.T) {
+	e := newTestEngine(t, Config{}, [2]string{"example.", testZone})
+	ixfr := new(dns.Msg)
+	ixfr.SetIxfr("example.", 1, "ns1.example.", "hostmaster.example.")
+	ixfrEDNS := ixfr.Copy()
+	ixfrEDNS.SetEdns0(1232, true)
+	axfr := new(dns.Msg).SetAxfr("example.")
+	for name, m := range map[string]*dns.Msg{"IXFR": ixfr, "IXFR with EDNS": ixfrEDNS, "AXFR": axfr} {
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(e.Respond(nil, pkt, false)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if r.Rcode != dns.RcodeRefused || len(r.Answer)+len(r.Ns) != 0 || len(r.Question) != 1 {
+			t.Errorf("%s over UDP: %v", name, r)
+		}
+		if (r.IsEdns0() != nil) != (m.IsEdns0() != nil) {
+			t.Errorf("%s: OPT in the reply %v, in the query %v", name, r.IsEdns0() != nil, m.IsEdns0() != nil)
+		}
+	}
+	pkt, _ := ixfr.Pack()
+	for _, cut := range []int{1, 5, 11} {
+		r := new(dns.Msg)
+		if err := r.Unpack(e.Respond(nil, pkt[:len(pkt)-cut], false)); err != nil || r.Rcode != dns.RcodeFormatError {
+			t.Errorf("IXFR with its SOA cut by %d bytes: %v %v", cut, r, err)
+		}
+	}
+	// Authority records in anything but IXFR stay FORMERR.
+	q := new(dns.Msg).SetQuestion("example.", dns.TypeSOA)
+	q.Ns = ixfr.Ns
+	pkt, _ = q.Pack()
+	if r := new(dns.Msg); r.Unpack(e.Respond(nil, pkt, false)) != nil || r.Rcode != dns.RcodeFormatError {
+		t.Errorf("SOA query with an authority record: %v", r)
+	}
+}

@@ -26,6 +26,9 @@ const (
 	MinUDPPayload = 512
 )
 
+// TypeIXFR is the incremental zone transfer query type (RFC 1995).
+const TypeIXFR = 251
+
 // Errors from ParseQuery. ErrDrop means the packet must be dropped
 // silently; ErrFormat means the sender gets FORMERR; ErrNotImpl NOTIMP.
 var (
@@ -108,11 +111,26 @@ func ParseQuery(pkt []byte, q *Query) error {
 	if q.Opcode != 0 {
 		return notImpl()
 	}
-	if an != 0 || ns != 0 {
+	// IXFR carries the client's SOA in the authority section (RFC 1995
+	// §3): skipped, since whoever decides (the engine refuses transfers,
+	// the server serves them over TCP) reads the serial itself.
+	if an != 0 || (ns != 0 && q.QType != TypeIXFR) {
 		q.Reason = "answer or authority records in a query"
 		return ErrFormat
 	}
 	off = q.QEnd
+	for i := 0; i < int(ns); i++ {
+		off, err = SkipName(pkt, off)
+		if err != nil || off+10 > len(pkt) {
+			q.Reason = "authority record truncated"
+			return ErrFormat
+		}
+		off += 10 + int(binary.BigEndian.Uint16(pkt[off+8:]))
+		if off > len(pkt) {
+			q.Reason = "authority record data truncated"
+			return ErrFormat
+		}
+	}
 	for i := 0; i < int(ar); i++ {
 		rrStart := off
 		off, err = SkipName(pkt, off)
