@@ -65,6 +65,21 @@ type Config struct {
 	// TCPMaxConns is the largest number of concurrent TCP connections;
 	// beyond it new connections are closed at once.
 	TCPMaxConns int
+	// TCPMaxConnsPerClient is the largest number of concurrent TCP
+	// connections from one client, a client being its address cut to
+	// TCPClientPrefix4 or TCPClientPrefix6 bits; zero values take the
+	// server's defaults (server.DefaultTCPMaxConnsPerClient, /32, /128).
+	TCPMaxConnsPerClient int
+	TCPClientPrefix4     int
+	TCPClientPrefix6     int
+	// DropSourcePorts lists the UDP source ports whose queries are
+	// dropped unanswered; nil takes srcport.Defaults(), empty (non-nil)
+	// drops none but port 0.
+	DropSourcePorts []uint16
+	// AnswerGroupQueries answers (once, from a unicast address) UDP
+	// queries sent to a broadcast or multicast address; by default they
+	// are dropped.
+	AnswerGroupQueries bool
 	// ExpiryWarning is how far ahead expiring signatures are reported.
 	ExpiryWarning time.Duration
 	// Control is the path of the control socket (xdpdnsctl); empty

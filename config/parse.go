@@ -271,6 +271,33 @@ var keys = map[string]key{
 		p.c.TCPMaxConns, err = ParseMaxConns(a[0])
 		return err
 	}},
+	"tcp-max-conns-per-client": {single: true, min: 1, max: 1, usage: "want a number", apply: func(p *parser, a []string) (err error) {
+		p.c.TCPMaxConnsPerClient, err = ParseMaxConnsPerClient(a[0])
+		return err
+	}},
+	"tcp-client-prefix4": {single: true, min: 1, max: 1, usage: "want a prefix length from 1 to 32", apply: func(p *parser, a []string) (err error) {
+		p.c.TCPClientPrefix4, err = ParsePrefixLen("tcp-client-prefix4", a[0], 32)
+		return err
+	}},
+	"tcp-client-prefix6": {single: true, min: 1, max: 1, usage: "want a prefix length from 1 to 128", apply: func(p *parser, a []string) (err error) {
+		p.c.TCPClientPrefix6, err = ParsePrefixLen("tcp-client-prefix6", a[0], 128)
+		return err
+	}},
+	"drop-source-ports": {single: true, min: 1, max: -1, usage: "want one or more ports, or none", apply: func(p *parser, a []string) (err error) {
+		p.c.DropSourcePorts, err = ParseDropSourcePorts(a)
+		return err
+	}},
+	"broadcast-queries": {single: true, min: 1, max: 1, usage: "want drop or answer", apply: func(p *parser, a []string) error {
+		switch a[0] {
+		case "drop":
+			p.c.AnswerGroupQueries = false
+		case "answer":
+			p.c.AnswerGroupQueries = true
+		default:
+			return fmt.Errorf("broadcast-queries %q: want drop or answer", a[0])
+		}
+		return nil
+	}},
 	"bgp-asn": {single: true, min: 1, max: 1, usage: "want an AS number", apply: func(p *parser, a []string) (err error) {
 		p.c.BGP.ASN, err = ParseASN(a[0])
 		return err

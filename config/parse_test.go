@@ -50,6 +50,13 @@ func TestParse(t *testing.T) {
 			c.ExpiryWarning = 168 * time.Hour
 		}},
 		{"tcp-max-conns", "tcp-max-conns 1000", func(c *Config) { c.TCPMaxConns = 1000 }},
+		{"drop-source-ports", "drop-source-ports 0 19 5000", func(c *Config) { c.DropSourcePorts = []uint16{0, 19, 5000} }},
+		{"drop-source-ports none", "drop-source-ports none", func(c *Config) { c.DropSourcePorts = []uint16{} }},
+		{"broadcast-queries answer", "broadcast-queries answer", func(c *Config) { c.AnswerGroupQueries = true }},
+		{"broadcast-queries drop", "broadcast-queries drop", func(c *Config) {}},
+		{"tcp per-client limits", "tcp-max-conns-per-client 8\ntcp-client-prefix4 24\ntcp-client-prefix6 /56", func(c *Config) {
+			c.TCPMaxConnsPerClient, c.TCPClientPrefix4, c.TCPClientPrefix6 = 8, 24, 56
+		}},
 		{"tabs", "listen\t127.0.0.1:53\t# c", func(c *Config) { c.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:53")} }},
 		{"control absolute", "control /run/x/ctl.sock", func(c *Config) { c.Control = "/run/x/ctl.sock" }},
 		{"control relative to dir", "control run/ctl.sock", func(c *Config) { c.Control = "/etc/xdpdns/run/ctl.sock" }},
@@ -105,6 +112,14 @@ func TestParseErrors(t *testing.T) {
 		{"expiry-warning 1d", 1, "duration"},
 		{"tcp-max-conns 0", 1, "tcp-max-conns"},
 		{"tcp-max-conns many", 1, "tcp-max-conns"},
+		{"tcp-max-conns-per-client 0", 1, "tcp-max-conns-per-client"},
+		{"drop-source-ports 65536", 1, "want a port from 0 to 65535"},
+		{"broadcast-queries yes", 1, "want drop or answer"},
+		{"drop-source-ports 19 none", 1, "drop-source-ports \"none\""},
+		{"drop-source-ports", 1, "drop-source-ports: want one or more ports"},
+		{"tcp-client-prefix4 33", 1, "from 1 to 32"},
+		{"tcp-client-prefix6 0", 1, "from 1 to 128"},
+		{"tcp-client-prefix6 64\ntcp-client-prefix6 48", 2, "given twice"},
 		{"# ok\nversion \"\"", 2, "empty string"},
 		{"control", 1, "control: want a socket path"},
 		{"control /a\ncontrol /b", 2, "control given twice"},

@@ -126,6 +126,42 @@ func ParseMaxConns(s string) (int, error) {
 	return n, nil
 }
 
+// ParseMaxConnsPerClient parses tcp-max-conns-per-client.
+func ParseMaxConnsPerClient(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1<<20 {
+		return 0, fmt.Errorf("tcp-max-conns-per-client %q: want a number from 1 to %d", s, 1<<20)
+	}
+	return n, nil
+}
+
+// ParsePrefixLen parses the prefix length of key, from 1 to max bits
+// (a prefix such as /24 may be written with its slash).
+func ParsePrefixLen(key, s string, max int) (int, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(s, "/"))
+	if err != nil || n < 1 || n > max {
+		return 0, fmt.Errorf("%s %q: want a prefix length from 1 to %d", key, s, max)
+	}
+	return n, nil
+}
+
+// ParseDropSourcePorts parses the ports of drop-source-ports: port
+// numbers, or the single word none (an empty, non-nil list).
+func ParseDropSourcePorts(a []string) ([]uint16, error) {
+	if len(a) == 1 && a[0] == "none" {
+		return []uint16{}, nil
+	}
+	out := make([]uint16, 0, len(a))
+	for _, s := range a {
+		n, err := strconv.ParseUint(s, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("drop-source-ports %q: want a port from 0 to 65535, or none", s)
+		}
+		out = append(out, uint16(n))
+	}
+	return out, nil
+}
+
 // maxSocketPath is the longest unix socket path the kernel accepts
 // (sun_path is 108 bytes with its terminating NUL).
 const maxSocketPath = 107

@@ -178,6 +178,9 @@ type Stats struct {
 	// "dropped" for queries given no reply). Zone transfers are not
 	// counted here.
 	Queries map[string]map[string]uint64 `json:"queries"`
+	// Server holds the userspace server's counters of what it refused
+	// or dropped before answering (server.Server.Counters).
+	Server map[string]uint64 `json:"server,omitempty"`
 	// XDP holds the XDP program's counters; absent when XDP is off.
 	XDP map[string]uint64 `json:"xdp,omitempty"`
 	// XDPError says why the XDP counters could not be read.

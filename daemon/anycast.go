@@ -247,6 +247,9 @@ func checkReply(r *dns.Msg) error {
 
 // checkServing asks the SOA of the first zone on every listen address
 // over UDP and TCP; a wildcard address is asked on its loopback address.
+// Each query is sent from the address it is sent to, which makes its TCP
+// connection the host's own: the server keeps slots for those beside
+// its clients' pool, so clients holding that pool cannot fail the check.
 func (d *Daemon) checkServing(ctx context.Context) error {
 	q, err := d.selfQuery()
 	if err != nil {
@@ -264,7 +267,11 @@ func (d *Daemon) checkServing(ctx context.Context) error {
 		target := netip.AddrPortFrom(a, ap.Port()).String()
 		for _, network := range []string{"udp", "tcp"} {
 			qctx, cancel := context.WithTimeout(ctx, selfQueryTimeout)
-			c := &dns.Client{Net: network, Timeout: selfQueryTimeout, Dialer: &net.Dialer{Timeout: selfQueryTimeout}}
+			dialer := &net.Dialer{Timeout: selfQueryTimeout, LocalAddr: &net.UDPAddr{IP: a.AsSlice(), Zone: a.Zone()}}
+			if network == "tcp" {
+				dialer.LocalAddr = &net.TCPAddr{IP: a.AsSlice(), Zone: a.Zone()}
+			}
+			c := &dns.Client{Net: network, Timeout: selfQueryTimeout, Dialer: dialer}
 			r, _, err := c.ExchangeContext(qctx, q.Copy(), target)
 			cancel()
 			if err == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/health"
 	"github.com/xdpdns/xdpdns/server"
+	"github.com/xdpdns/xdpdns/srcport"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -92,10 +93,25 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		TCPReadTimeout:  cfg.TCPReadTimeout,
 		TCPWriteTimeout: cfg.TCPWriteTimeout,
 		TCPMaxConns:     cfg.TCPMaxConns,
-		EDNSSize:        cfg.UDPSize,
-		Logger:          log,
+		// Zero values take the server's defaults.
+		TCPMaxConnsPerClient: cfg.TCPMaxConnsPerClient,
+		TCPClientPrefix4:     cfg.TCPClientPrefix4,
+		TCPClientPrefix6:     cfg.TCPClientPrefix6,
+		EDNSSize:             cfg.UDPSize,
+		DropSourcePorts:      dropSourcePorts(cfg.DropSourcePorts),
+		AnswerGroupQueries:   cfg.AnswerGroupQueries,
+		Logger:               log,
 	}, countingEngine{d.eng, d.n})
 	return d, nil
+}
+
+// dropSourcePorts is the server's set of the configured ports; nil (not
+// configured) leaves the server its defaults.
+func dropSourcePorts(ports []uint16) *srcport.Set {
+	if ports == nil {
+		return nil
+	}
+	return srcport.NewSet(ports)
 }
 
 // options are the zone loading options of the configuration.
@@ -315,7 +331,7 @@ func (d *Daemon) Status() control.Status {
 
 // Stats returns the query counters for the control socket.
 func (d *Daemon) Stats() control.Stats {
-	s := control.Stats{Queries: d.n.snapshot()}
+	s := control.Stats{Queries: d.n.snapshot(), Server: d.srv.Counters()}
 	if hot := d.hotPath(); hot != nil {
 		c, err := hot.Counters()
 		if err != nil {

@@ -77,7 +77,7 @@ func FuzzTCPStream(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c := &streamConn{in: bytes.NewReader(in)}
-		if !s.track(c) {
+		if s.track(c) != admitted {
 			t.Fatal("connection not tracked")
 		}
 		done := make(chan struct{})

@@ -69,7 +69,7 @@ func bindOnce(ctx context.Context, ap netip.AddrPort, n int) (*bound, error) {
 			return nil, fmt.Errorf("udp socket %d: %w", i, err)
 		}
 		uc := pc.(*net.UDPConn)
-		b.udp = append(b.udp, udpSocket{c: uc, pktinfo: wildcard, v6: v6})
+		b.udp = append(b.udp, udpSocket{c: uc, pktinfo: wildcard, v6: v6, first: i == 0})
 		if i == 0 {
 			// Every later socket, and TCP, joins the first one's port.
 			addr = netip.AddrPortFrom(ap.Addr(), uc.LocalAddr().(*net.UDPAddr).AddrPort().Port())

@@ -30,7 +30,20 @@ type udpSocket struct {
 	c       *net.UDPConn
 	pktinfo bool // wildcard bind: reply from the query's destination
 	v6      bool
+	// first is the first socket of its address: the kernel gives a copy
+	// of each broadcast or multicast datagram to every socket of the
+	// address, and only the first one answers it.
+	first bool
 }
+
+// destination is the kind of address a query was sent to.
+type destination int
+
+const (
+	destUnknown destination = iota // no packet info
+	destUnicast                    // one of the host's addresses
+	destGroup                      // broadcast or multicast
+)
 
 // setPktinfo turns on reception of the destination address.
 func setPktinfo(v6 bool) func(network, address string, rc syscall.RawConn) error {
@@ -60,37 +73,50 @@ func setPktinfo(v6 bool) func(network, address string, rc syscall.RawConn) error
 }
 
 // replyOOB reads the query's destination address from the control
-// messages oob and returns the control message that sends the reply from
-// it, or nil when oob has none.
-func replyOOB(oob []byte, v6 bool) []byte {
+// messages oob and returns its kind and the control message that sends
+// the reply from it. A reply to a broadcast or multicast query is sent
+// from a unicast address: the one the kernel chose for the interface
+// (IPv4), or the route's (IPv6, nil message). The message is nil when oob
+// has no packet info.
+func replyOOB(oob []byte, v6 bool) ([]byte, destination) {
 	for len(oob) > 0 {
 		level, typ, data, rest, ok := nextCmsg(oob)
 		if !ok {
-			return nil
+			return nil, destUnknown
 		}
 		oob = rest
 		switch {
 		case !v6 && level == unix.IPPROTO_IP && typ == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
-			var info unix.Inet4Pktinfo
-			copy(info.Spec_dst[:], data[8:12]) // the header's destination
-			if a := netip.AddrFrom4(info.Spec_dst); a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-				return nil
+			// struct in_pktinfo: ifindex, spec_dst, addr. For a query to
+			// one of the host's addresses the kernel sets spec_dst to the
+			// header's destination addr; for a broadcast (limited or
+			// directed) or multicast one, to a unicast address of the
+			// interface.
+			var spec, addr [4]byte
+			copy(spec[:], data[4:8])
+			copy(addr[:], data[8:12])
+			a := netip.AddrFrom4(addr)
+			if spec != addr || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+				if netip.AddrFrom4(spec).IsUnspecified() {
+					return nil, destGroup
+				}
+				return pktinfoMsg4(&unix.Inet4Pktinfo{Spec_dst: spec}), destGroup
 			}
-			return pktinfoMsg4(&info)
+			return pktinfoMsg4(&unix.Inet4Pktinfo{Spec_dst: addr}), destUnicast
 		case v6 && level == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 			var info unix.Inet6Pktinfo
 			copy(info.Addr[:], data[:16])
 			a := netip.AddrFrom16(info.Addr)
 			if a.IsMulticast() {
-				return nil
+				return nil, destGroup
 			}
 			if a.IsLinkLocalUnicast() {
 				info.Ifindex = binary.NativeEndian.Uint32(data[16:20])
 			}
-			return pktinfoMsg6(&info)
+			return pktinfoMsg6(&info), destUnicast
 		}
 	}
-	return nil
+	return nil, destUnknown
 }
 
 // nextCmsg splits the first control message off b. It checks every length

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xdpdns/xdpdns/srcport"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -34,6 +35,15 @@ const (
 	DefaultTCPReadTimeout  = 3 * time.Second
 	DefaultTCPWriteTimeout = 10 * time.Second
 	DefaultTCPMaxConns     = 256
+	// DefaultTCPMaxConnsPerClient is one client's share of the pool: 32
+	// of 256, so that it takes eight clients to fill it.
+	DefaultTCPMaxConnsPerClient = 32
+	// DefaultTCPClientPrefix4 and 6 make each address a client.
+	DefaultTCPClientPrefix4 = 32
+	DefaultTCPClientPrefix6 = 128
+	// DefaultTCPSelfConns is the slots reserved for the host's own
+	// connections (the health check makes one at a time).
+	DefaultTCPSelfConns    = 4
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultXFRMessageSize  = 16 << 10
 )
@@ -55,9 +65,29 @@ type Config struct {
 	TCPReadTimeout time.Duration
 	// TCPWriteTimeout bounds writing one message.
 	TCPWriteTimeout time.Duration
-	// TCPMaxConns is the most concurrent TCP connections; more are closed
-	// as soon as they are accepted.
+	// TCPMaxConns is the most concurrent TCP connections from clients;
+	// more are closed as soon as they are accepted.
 	TCPMaxConns int
+	// TCPMaxConnsPerClient is the most concurrent TCP connections from
+	// one client, a client being its address cut to TCPClientPrefix4 or
+	// TCPClientPrefix6 bits.
+	TCPMaxConnsPerClient int
+	TCPClientPrefix4     int
+	TCPClientPrefix6     int
+	// TCPSelfConns is the number of connections reserved, beyond
+	// TCPMaxConns, for the host's own connections (source address equal
+	// to destination address, as the health check's self-query makes):
+	// clients holding every public slot cannot starve those.
+	TCPSelfConns int
+	// DropSourcePorts is the set of UDP source ports never answered
+	// (services that answer anything, which would play ping-pong with
+	// the server); nil takes srcport.Defaults(), an empty set drops none
+	// but port 0.
+	DropSourcePorts *srcport.Set
+	// AnswerGroupQueries answers UDP queries sent to a broadcast or
+	// multicast address (once, from a unicast address); by default they
+	// are dropped. Only wildcard listen addresses receive such queries.
+	AnswerGroupQueries bool
 	// ShutdownTimeout bounds how long Close waits for goroutines.
 	ShutdownTimeout time.Duration
 	// XFRMessageSize is the target size of one zone transfer message.
@@ -87,6 +117,21 @@ func (c Config) withDefaults() Config {
 	if c.TCPMaxConns <= 0 {
 		c.TCPMaxConns = DefaultTCPMaxConns
 	}
+	if c.TCPMaxConnsPerClient <= 0 {
+		c.TCPMaxConnsPerClient = DefaultTCPMaxConnsPerClient
+	}
+	if c.TCPClientPrefix4 <= 0 || c.TCPClientPrefix4 > 32 {
+		c.TCPClientPrefix4 = DefaultTCPClientPrefix4
+	}
+	if c.TCPClientPrefix6 <= 0 || c.TCPClientPrefix6 > 128 {
+		c.TCPClientPrefix6 = DefaultTCPClientPrefix6
+	}
+	if c.TCPSelfConns <= 0 {
+		c.TCPSelfConns = DefaultTCPSelfConns
+	}
+	if c.DropSourcePorts == nil {
+		c.DropSourcePorts = srcport.NewSet(srcport.Defaults())
+	}
 	if c.XFRMessageSize <= 0 {
 		c.XFRMessageSize = DefaultXFRMessageSize
 	}
@@ -114,7 +159,10 @@ type Server struct {
 
 	mu     sync.Mutex
 	closed bool
-	conns  map[net.Conn]struct{} // open TCP connections
+	conns  map[net.Conn]tcpSlot // open TCP connections
+	limits *connLimits
+
+	n counters
 
 	closeOnce sync.Once
 	closeErr  error
@@ -125,12 +173,13 @@ type Server struct {
 func New(cfg Config, eng Engine) *Server {
 	cfg = cfg.withDefaults()
 	return &Server{
-		cfg:   cfg,
-		eng:   eng,
-		log:   cfg.Logger,
-		done:  make(chan struct{}),
-		conns: make(map[net.Conn]struct{}),
-		bufs:  sync.Pool{New: func() any { return newTCPBuffers() }},
+		cfg:    cfg,
+		eng:    eng,
+		log:    cfg.Logger,
+		done:   make(chan struct{}),
+		conns:  make(map[net.Conn]tcpSlot),
+		limits: newConnLimits(cfg),
+		bufs:   sync.Pool{New: func() any { return newTCPBuffers() }},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -123,16 +124,18 @@ func TestTCPSlowClient(t *testing.T) {
 
 func TestTCPConnectionLimit(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.TCPMaxConns = 2 })
+	// Clients: the host's own connections (from 127.0.0.1) have slots
+	// of their own beyond the limit.
 	var held []net.Conn
 	for i := 0; i < 2; i++ {
-		c := ts.dialTCP(t)
+		c := ts.dialTCPFrom(t, fmt.Sprintf("127.0.0.%d", 2+i))
 		c.Write(frame(packQuery(t, 1, "www.example.com.", dns.TypeA)))
 		if _, err := readFrame(c); err != nil {
 			t.Fatalf("connection %d within the limit: %v", i, err)
 		}
 		held = append(held, c)
 	}
-	extra := ts.dialTCP(t)
+	extra := ts.dialTCPFrom(t, "127.0.0.4")
 	extra.Write(frame(packQuery(t, 1, "www.example.com.", dns.TypeA)))
 	if _, err := readFrame(extra); err == nil {
 		t.Fatal("connection beyond the limit was answered")
@@ -144,7 +147,7 @@ func TestTCPConnectionLimit(t *testing.T) {
 	held[0].Close()
 	deadline := time.Now().Add(testTimeout)
 	for {
-		c := ts.dialTCP(t)
+		c := ts.dialTCPFrom(t, "127.0.0.4")
 		c.Write(frame(packQuery(t, 2, "www.example.com.", dns.TypeA)))
 		if _, err := readFrame(c); err == nil {
 			break

@@ -54,8 +54,15 @@ func (s *Server) serveTCP(l *net.TCPListener) {
 			continue
 		}
 		backoff = 0
-		if !s.track(c) {
-			s.log.Debug("tcp connection refused: limit reached", "client", c.RemoteAddr(), "limit", s.cfg.TCPMaxConns)
+		if why := s.track(c); why != admitted {
+			switch why {
+			case refusedPool:
+				s.n.tcpRefusedPool.Add(1)
+				s.log.Debug("tcp connection refused: limit reached", "client", c.RemoteAddr(), "limit", s.cfg.TCPMaxConns)
+			case refusedClient:
+				s.n.tcpRefusedClient.Add(1)
+				s.log.Debug("tcp connection refused: client limit reached", "client", c.RemoteAddr(), "limit", s.cfg.TCPMaxConnsPerClient)
+			}
 			c.Close()
 			continue
 		}
@@ -64,23 +71,31 @@ func (s *Server) serveTCP(l *net.TCPListener) {
 }
 
 // track registers a new connection, and the goroutine that will serve it,
-// unless the server is closed or at its connection limit.
-func (s *Server) track(c net.Conn) bool {
+// unless the server is closed or the connection limits refuse it
+// (admitted says it was registered).
+func (s *Server) track(c net.Conn) refusal {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || len(s.conns) >= s.cfg.TCPMaxConns {
-		return false
+	if s.closed {
+		return refusedPool
 	}
-	s.conns[c] = struct{}{}
+	slot, why := s.limits.admit(remoteAddr(c), localAddr(c))
+	if why != admitted {
+		return why
+	}
+	s.conns[c] = slot
 	s.wg.Add(1)
-	return true
+	return admitted
 }
 
-// untrack closes c and forgets it.
+// untrack closes c, gives back its slot and forgets it.
 func (s *Server) untrack(c net.Conn) {
 	c.Close()
 	s.mu.Lock()
-	delete(s.conns, c)
+	if slot, ok := s.conns[c]; ok {
+		s.limits.release(slot)
+		delete(s.conns, c)
+	}
 	s.mu.Unlock()
 }
 
@@ -172,8 +187,13 @@ func (s *Server) logConnEnd(c net.Conn, err error) {
 
 // remoteAddr returns the client's address, IPv4-mapped addresses unmapped,
 // or the zero Addr when it is not an IP connection.
-func remoteAddr(c net.Conn) netip.Addr {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+func remoteAddr(c net.Conn) netip.Addr { return tcpAddr(c.RemoteAddr()) }
+
+// localAddr returns the address the client connected to, as remoteAddr.
+func localAddr(c net.Conn) netip.Addr { return tcpAddr(c.LocalAddr()) }
+
+func tcpAddr(a net.Addr) netip.Addr {
+	if a, ok := a.(*net.TCPAddr); ok {
 		return a.AddrPort().Addr().Unmap()
 	}
 	return netip.Addr{}

@@ -64,8 +64,23 @@ func (s *Server) serveUDP(u udpSocket) {
 		for i := 0; i < n; i++ {
 			m := &in[i]
 			from, ok := m.Addr.(*net.UDPAddr)
-			if !ok || from.Port == 0 {
+			if !ok {
 				continue // no way to answer
+			}
+			if s.cfg.DropSourcePorts.Has(uint16(from.Port)) {
+				s.n.udpDroppedSourcePort.Add(1)
+				continue
+			}
+			if from.Port == 0 {
+				continue // no way to answer
+			}
+			var oob []byte
+			if u.pktinfo {
+				var dst destination
+				oob, dst = replyOOB(m.OOB[:m.NN], u.v6)
+				if dst == destGroup && !s.answerGroup(u) {
+					continue
+				}
 			}
 			resp := s.respond(replies[i][:0], m.Buffers[0][:m.N], false)
 			if resp == nil {
@@ -77,10 +92,7 @@ func (s *Server) serveUDP(u udpSocket) {
 			o := &out[k]
 			o.Buffers[0] = resp
 			o.Addr = m.Addr
-			o.OOB = nil
-			if u.pktinfo {
-				o.OOB = replyOOB(m.OOB[:m.NN], u.v6)
-			}
+			o.OOB = oob
 			k++
 		}
 		for sent := 0; sent < k; {
@@ -94,6 +106,21 @@ func (s *Server) serveUDP(u udpSocket) {
 			sent += w
 		}
 	}
+}
+
+// answerGroup says whether socket u answers a query sent to a broadcast
+// or multicast address: every socket of the address gets a copy, and only
+// the first answers, when Config.AnswerGroupQueries allows; the first
+// counts the queries dropped.
+func (s *Server) answerGroup(u udpSocket) bool {
+	if !u.first {
+		return false
+	}
+	if !s.cfg.AnswerGroupQueries {
+		s.n.udpDroppedGroup.Add(1)
+		return false
+	}
+	return true
 }
 
 // respond runs the engine on one query, dropping it (and logging) should

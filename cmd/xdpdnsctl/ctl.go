@@ -304,6 +304,20 @@ func cmdStats(c *control.Client, asJSON bool, args []string, w io.Writer) error 
 	}
 	fmt.Fprintf(tw, "total\t%d\t%d\n", tu, tt)
 	tw.Flush()
+	if len(s.Server) > 0 {
+		names := make([]string, 0, len(s.Server))
+		for n := range s.Server {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintln(w)
+		tw = newTable(w)
+		fmt.Fprintln(tw, "SERVER\tCOUNT")
+		for _, n := range names {
+			fmt.Fprintf(tw, "%s\t%d\n", n, s.Server[n])
+		}
+		tw.Flush()
+	}
 	switch {
 	case s.XDPError != "":
 		fmt.Fprintf(w, "\nxdp counters unavailable: %s\n", s.XDPError)

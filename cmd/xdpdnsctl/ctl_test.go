@@ -135,9 +135,12 @@ func TestStats(t *testing.T) {
 		rows := map[string]string{}
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 			f := strings.Fields(l)
+			if len(f) == 0 {
+				continue // between tables
+			}
 			rows[f[0]] = strings.Join(f[1:], " ")
 		}
-		if rows["QUERIES"] != "UDP TCP" {
+		if rows["QUERIES"] != "UDP TCP" || rows["SERVER"] != "COUNT" || rows["tcp_refused_client"] != "0" {
 			t.Fatalf("stats header:\n%s", out)
 		}
 		return rows

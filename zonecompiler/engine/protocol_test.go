@@ -145,6 +145,16 @@ func TestMalformed(t *testing.T) {
 		{"label runs past the end", withFlags(func(b []byte) { b[12] = 60 }), dns.RcodeFormatError},
 		{"compression pointer in qname", withFlags(func(b []byte) { b[12] = 0xC0 }), dns.RcodeFormatError},
 		{"opcode STATUS", withFlags(func(b []byte) { b[2] |= 2 << 3 }), dns.RcodeNotImplemented},
+		// The opcode is judged before the rest (ISC's EDNS compliance
+		// tests opcode and opcodeflg send opcode 15 without a question).
+		{"opcode 15, qdcount 0", withFlags(func(b []byte) { b[2] |= 15 << 3; binary.BigEndian.PutUint16(b[4:], 0) }), dns.RcodeNotImplemented},
+		{"opcode 15 and flags, qdcount 0", withFlags(func(b []byte) {
+			b[2] |= 15<<3 | 0x07 // AA TC RD
+			b[3] |= 0xf0         // RA Z AD CD
+			binary.BigEndian.PutUint16(b[4:], 0)
+		}), dns.RcodeNotImplemented},
+		{"opcode NOTIFY, qdcount 2", withFlags(func(b []byte) { b[2] |= 4 << 3; binary.BigEndian.PutUint16(b[4:], 2) }), dns.RcodeNotImplemented},
+		{"opcode 15, truncated question", withFlags(func(b []byte) { b[2] |= 15 << 3 })[:20], dns.RcodeNotImplemented},
 		{"OPT truncated", good[:len(good)-3], dns.RcodeFormatError},
 	}
 	for _, tc := range cases {
@@ -181,5 +191,47 @@ func TestQuestionEcho(t *testing.T) {
 		if !bytes.Equal(out[:2], q[:2]) || !bytes.Equal(out[12:qEnd], q[12:qEnd]) {
 			t.Errorf("%s: question not echoed byte for byte\n q %x\n r %x", name, q[:qEnd], out[:qEnd])
 		}
+	}
+}
+
+// TestTransfersOverUDPRefused: AXFR and IXFR reaching the engine (UDP)
+// are REFUSED, IXFR with its SOA in the authority section (RFC 1995 §3)
+// too; an IXFR whose authority section is broken is FORMERR.
+func TestTransfersOverUDPRefused(t *testing.T) {
+	e := newTestEngine(t, Config{}, [2]string{"example.", testZone})
+	ixfr := new(dns.Msg)
+	ixfr.SetIxfr("example.", 1, "ns1.example.", "hostmaster.example.")
+	ixfrEDNS := ixfr.Copy()
+	ixfrEDNS.SetEdns0(1232, true)
+	axfr := new(dns.Msg).SetAxfr("example.")
+	for name, m := range map[string]*dns.Msg{"IXFR": ixfr, "IXFR with EDNS": ixfrEDNS, "AXFR": axfr} {
+		pkt, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(e.Respond(nil, pkt, false)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if r.Rcode != dns.RcodeRefused || len(r.Answer)+len(r.Ns) != 0 || len(r.Question) != 1 {
+			t.Errorf("%s over UDP: %v", name, r)
+		}
+		if (r.IsEdns0() != nil) != (m.IsEdns0() != nil) {
+			t.Errorf("%s: OPT in the reply %v, in the query %v", name, r.IsEdns0() != nil, m.IsEdns0() != nil)
+		}
+	}
+	pkt, _ := ixfr.Pack()
+	for _, cut := range []int{1, 5, 11} {
+		r := new(dns.Msg)
+		if err := r.Unpack(e.Respond(nil, pkt[:len(pkt)-cut], false)); err != nil || r.Rcode != dns.RcodeFormatError {
+			t.Errorf("IXFR with its SOA cut by %d bytes: %v %v", cut, r, err)
+		}
+	}
+	// Authority records in anything but IXFR stay FORMERR.
+	q := new(dns.Msg).SetQuestion("example.", dns.TypeSOA)
+	q.Ns = ixfr.Ns
+	pkt, _ = q.Pack()
+	if r := new(dns.Msg); r.Unpack(e.Respond(nil, pkt, false)) != nil || r.Rcode != dns.RcodeFormatError {
+		t.Errorf("SOA query with an authority record: %v", r)
 	}
 }

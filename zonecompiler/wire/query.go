@@ -26,6 +26,9 @@ const (
 	MinUDPPayload = 512
 )
 
+// TypeIXFR is the incremental zone transfer query type (RFC 1995).
+const TypeIXFR = 251
+
 // Errors from ParseQuery. ErrDrop means the packet must be dropped
 // silently; ErrFormat means the sender gets FORMERR; ErrNotImpl NOTIMP.
 var (
@@ -76,12 +79,26 @@ func ParseQuery(pkt []byte, q *Query) error {
 	an := binary.BigEndian.Uint16(pkt[6:])
 	ns := binary.BigEndian.Uint16(pkt[8:])
 	ar := binary.BigEndian.Uint16(pkt[10:])
+	// An opcode we do not implement is NOTIMP whatever follows it
+	// (RFC 1035 §4.1.1; ISC's EDNS compliance tests opcode and opcodeflg
+	// send one without a question); its question, when readable, is
+	// echoed.
+	notImpl := func() error {
+		q.Reason = "opcode other than QUERY"
+		return ErrNotImpl
+	}
 	if qd != 1 {
+		if q.Opcode != 0 {
+			return notImpl()
+		}
 		q.Reason = "QDCOUNT is not 1"
 		return ErrFormat
 	}
 	name, off, err := ReadName(pkt, HeaderLen)
 	if err != nil || off+4 > len(pkt) {
+		if q.Opcode != 0 {
+			return notImpl()
+		}
 		q.Reason = "question name or type truncated or malformed"
 		return ErrFormat
 	}
@@ -92,14 +109,28 @@ func ParseQuery(pkt []byte, q *Query) error {
 	q.QClass = binary.BigEndian.Uint16(pkt[off+2:])
 	q.QEnd = off + 4
 	if q.Opcode != 0 {
-		q.Reason = "opcode other than QUERY"
-		return ErrNotImpl
+		return notImpl()
 	}
-	if an != 0 || ns != 0 {
+	// IXFR carries the client's SOA in the authority section (RFC 1995
+	// §3): skipped, since whoever decides (the engine refuses transfers,
+	// the server serves them over TCP) reads the serial itself.
+	if an != 0 || (ns != 0 && q.QType != TypeIXFR) {
 		q.Reason = "answer or authority records in a query"
 		return ErrFormat
 	}
 	off = q.QEnd
+	for i := 0; i < int(ns); i++ {
+		off, err = SkipName(pkt, off)
+		if err != nil || off+10 > len(pkt) {
+			q.Reason = "authority record truncated"
+			return ErrFormat
+		}
+		off += 10 + int(binary.BigEndian.Uint16(pkt[off+8:]))
+		if off > len(pkt) {
+			q.Reason = "authority record data truncated"
+			return ErrFormat
+		}
+	}
 	for i := 0; i < int(ar); i++ {
 		rrStart := off
 		off, err = SkipName(pkt, off)

@@ -1,0 +1,236 @@
+//go:build linux
+
+package daemon_test
+
+// End-to-end: a daemon peered with a real gobgpd keeps its route while
+// hostile clients, in the peer's network namespace, hold every TCP
+// connection of the public pool: the health check's self-query has slots
+// of its own.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/vishvananda/netlink"
+	"github.com/xdpdns/xdpdns/anycast"
+	"github.com/xdpdns/xdpdns/config"
+	"github.com/xdpdns/xdpdns/daemon"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+	"golang.org/x/sys/unix"
+)
+
+// dialInNetns opens a TCP connection from src to dst inside the network
+// namespace ns (the socket is made on a thread moved into ns, and stays
+// there).
+func dialInNetns(ns string, src netip.Addr, dst netip.AddrPort) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		f, err := os.Open("/run/netns/" + ns)
+		if err != nil {
+			res <- result{nil, err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Unshare(unix.CLONE_FS); err != nil { // setns needs an unshared fs
+			res <- result{nil, fmt.Errorf("unshare: %w", err)}
+			return
+		}
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			res <- result{nil, fmt.Errorf("setns %s: %w", ns, err)}
+			return
+		}
+		d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
+		c, err := d.Dial("tcp", dst.String())
+		res <- result{c, err}
+	}()
+	r := <-res
+	return r.c, r.err
+}
+
+// askTCP asks one query on c and reports whether it was answered.
+func askTCP(c net.Conn) bool {
+	dc := &dns.Conn{Conn: c}
+	dc.SetDeadline(time.Now().Add(2 * time.Second))
+	if err := dc.WriteMsg(new(dns.Msg).SetQuestion("www.example.com.", dns.TypeA)); err != nil {
+		return false
+	}
+	r, err := dc.ReadMsg()
+	return err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1
+}
+
+func TestBGPRouteSurvivesTCPFlood(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces, netlink)")
+	}
+	for _, bin := range []string{"gobgpd", "gobgp", "ip"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed", bin)
+		}
+	}
+	sink := &logSink{t: t}
+	t.Cleanup(sink.stop)
+	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	pid := os.Getpid() % 100000
+	vethA := fmt.Sprintf("xdf%da", pid)
+	svcIf := fmt.Sprintf("xdt%d", pid)
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(svcIf); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	peer := startPeer(t, vethA)
+	// Hostile clients come from many addresses behind the peer.
+	const clients = 10
+	hostile := make([]netip.Addr, clients)
+	for i := range hostile {
+		hostile[i] = netip.AddrFrom4([4]byte{198, 18, 241, byte(1 + i)})
+		mustRun(t, "ip", "-n", peer.ns, "addr", "add", hostile[i].String()+"/32", "dev", "lo")
+	}
+	legit := netip.MustParseAddr("198.18.241.200")
+	mustRun(t, "ip", "-n", peer.ns, "addr", "add", legit.String()+"/32", "dev", "lo")
+	mustRun(t, "ip", "-n", peer.ns, "route", "add", "default", "via", e2eLocal.String())
+	mustRun(t, "ip", "route", "add", "198.18.241.0/24", "via", e2eRemote.String(), "dev", vethA)
+
+	dir := t.TempDir()
+	zoneFile := filepath.Join(dir, "example.com.zone")
+	if err := os.WriteFile(zoneFile, []byte(`$TTL 300
+example.com. IN SOA ns1.example.com. hostmaster.example.com. 1 3600 600 86400 300
+example.com. IN NS ns1.example.com.
+ns1.example.com. IN A 198.18.53.77
+www.example.com. IN A 198.18.53.77
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:0")} // the node's unicast address is served too
+	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: zoneFile}}
+	cfg.Control = ""
+	cfg.DrainTime = 100 * time.Millisecond
+	for k, v := range map[string]string{"health-interval": "150ms", "health-rise": "2", "health-fall": "2"} {
+		if err := config.Set(cfg, k, v); err != nil {
+			t.Fatalf("config %s: %v", k, err)
+		}
+	}
+	if err := cfg.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := anycast.Config{
+		ASN:        e2eLocalASN,
+		RouterID:   e2eLocal,
+		ListenPort: -1,
+		Peers:      []anycast.Peer{{Address: e2eRemote, ASN: e2ePeerASN, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second}},
+		Prefixes: []anycast.Prefix{
+			{Prefix: e2eSvc4, NextHop: e2eLocal},
+			{Prefix: e2eSvc6, NextHop: e2eLocal6},
+		},
+		Interface: svcIf,
+		Addresses: []netip.Prefix{e2eSvc4, e2eSvc6},
+	}
+	sp, err := anycast.NewSpeaker(ac, log)
+	if err != nil {
+		t.Fatalf("NewSpeaker: %v", err)
+	}
+	d.SetAnnouncer(speakerAdapter{sp})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := d.Start(ctx); err != nil {
+		sp.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	target := netip.AddrPortFrom(e2eLocal, d.Addrs()[0].Port())
+	peer.waitRoutes(true, "start")
+
+	var held []net.Conn
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	hold := func(src netip.Addr, tries int) int {
+		n := 0
+		for range tries {
+			c, err := dialInNetns(peer.ns, src, target)
+			if err != nil {
+				t.Fatalf("dial from %s: %v", src, err)
+			}
+			if askTCP(c) {
+				held = append(held, c)
+				n++
+			} else {
+				c.Close()
+			}
+		}
+		return n
+	}
+
+	// 1. One client tries for 300 connections: it holds its quota, and
+	// a legitimate client is served beside it.
+	if n := hold(hostile[0], 300); n != 32 {
+		t.Fatalf("one client holds %d connections, want its quota of 32", n)
+	}
+	c, err := dialInNetns(peer.ns, legit, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !askTCP(c) {
+		t.Fatal("a legitimate client is not served while another holds its quota")
+	}
+	c.Close()
+
+	// 2. Many clients hold the whole public pool (256).
+	for _, src := range hostile[1:] {
+		hold(src, 32)
+	}
+	if len(held) != 256 {
+		t.Fatalf("hostile clients hold %d connections, want the pool of 256", len(held))
+	}
+	// 3. For many health rounds (interval 150ms, fall 2) the check passes
+	// and the route stays at the peer.
+	deadline := time.Now().Add(3 * time.Second)
+	cliErrs := 0
+	for time.Now().Before(deadline) {
+		rib, out, err := peer.RIB("ipv4")
+		if err != nil { // the CLI, not the route: tolerated a few times
+			if cliErrs++; cliErrs > 5 {
+				t.Fatalf("gobgp CLI keeps failing: %v", err)
+			}
+			t.Logf("gobgp CLI: %v", err)
+			continue
+		}
+		if _, ok := rib[e2eSvc4.String()]; !ok {
+			h, _ := d.Health()
+			t.Fatalf("route withdrawn while clients hold the pool; checks %v; rib %s", h.Checks, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	h, _ := d.Health()
+	if !h.Healthy || h.Fails != 0 || h.Passes < 10 {
+		t.Errorf("health with the pool held: %+v", h)
+	}
+	n := d.Stats().Server
+	t.Logf("server counters: %v; health %d rounds, %d passing", n, h.Rounds, h.Passes)
+	if n["tcp_refused_client"] != 300-32 {
+		t.Errorf("tcp_refused_client %d, want %d", n["tcp_refused_client"], 300-32)
+	}
+}

@@ -1,0 +1,31 @@
+package server
+
+import "sync/atomic"
+
+// counters counts what the server refused or dropped before the engine
+// saw it; the engine's own answers are counted by its caller.
+type counters struct {
+	tcpRefusedPool   atomic.Uint64 // connections closed: public pool full
+	tcpRefusedClient atomic.Uint64 // connections closed: client quota used up
+
+	udpDroppedSourcePort atomic.Uint64 // queries from a DropSourcePorts port
+	udpDroppedGroup      atomic.Uint64 // queries to a broadcast or multicast address
+}
+
+// Counters returns the server's counters by name:
+//   - tcp_refused_pool: TCP connections closed on accept because the
+//     public pool (TCPMaxConns) was full;
+//   - tcp_refused_client: TCP connections closed on accept because their
+//     client already held TCPMaxConnsPerClient connections;
+//   - udp_dropped_source_port: UDP queries dropped unanswered because
+//     they came from a port of DropSourcePorts;
+//   - udp_dropped_group: UDP queries to a broadcast or multicast address,
+//     dropped unanswered (unless AnswerGroupQueries).
+func (s *Server) Counters() map[string]uint64 {
+	return map[string]uint64{
+		"tcp_refused_pool":        s.n.tcpRefusedPool.Load(),
+		"tcp_refused_client":      s.n.tcpRefusedClient.Load(),
+		"udp_dropped_source_port": s.n.udpDroppedSourcePort.Load(),
+		"udp_dropped_group":       s.n.udpDroppedGroup.Load(),
+	}
+}
