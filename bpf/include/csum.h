@@ -8,6 +8,8 @@
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 
+#include "maps.h"
+
 /* bpf_csum_diff handles at most this many bytes per call. */
 #define XDPDNS_CSUM_CHUNK 512
 
@@ -34,6 +36,29 @@ static __always_inline void ipv4_csum(struct iphdr *ip)
 	for (i = 0; i < (int)sizeof(*ip) / 2; i++)
 		sum += w[i];
 	ip->check = csum_fold(sum);
+}
+
+/* payload_csum sums the reply payload in the scratch buffer (len bytes, zero
+ * padded to a multiple of 4) in bpf_csum_diff-sized chunks. */
+static __always_inline __u64 payload_csum(struct scratch *s, __u32 len, __u64 seed)
+{
+	__u32 padded = (len + 3) & ~3U, i;
+	__s64 r;
+
+	for (i = 0; i < XDPDNS_BUF_SIZE / XDPDNS_CSUM_CHUNK; i++) {
+		__u32 off = i * XDPDNS_CSUM_CHUNK, n;
+
+		if (off >= padded)
+			break;
+		n = padded - off;
+		if (n > XDPDNS_CSUM_CHUNK)
+			n = XDPDNS_CSUM_CHUNK;
+		r = bpf_csum_diff(0, 0, (__be32 *)&s->buf[off], n & 0x3fc, seed);
+		if (r < 0)
+			return seed;
+		seed = r;
+	}
+	return seed;
 }
 
 #endif

@@ -1,5 +1,7 @@
 /* parse.h: a header cursor and one bounds-checked parser per header
- * (Ethernet, VLAN tags, IPv4, IPv6, UDP); each advances the cursor. */
+ * (Ethernet, VLAN tags, IPv4, IPv6, UDP), each advancing the cursor, and
+ * parse_l2l4, which walks them up to the DNS payload of a query to one of
+ * our ports and addresses. */
 #ifndef XDPDNS_PARSE_H
 #define XDPDNS_PARSE_H
 
@@ -11,6 +13,10 @@
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+
+#include "shared.h"
+#include "maps.h"
+#include "dns.h"
 
 /* Most VLAN tags walked (802.1Q, and 802.1ad outer tag for QinQ). */
 #define XDPDNS_MAX_VLANS 2
@@ -101,6 +107,87 @@ static __always_inline int parse_udphdr(struct cursor *c, struct udphdr **udp)
 	c->pos = h + 1;
 	*udp = h;
 	return 0;
+}
+
+/* served_port reports whether port (host order) is in config.ports. */
+static __always_inline int served_port(const struct config *cfg, __u16 port)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < XDPDNS_MAX_PORTS; i++)
+		if (cfg->ports[i] != 0 && cfg->ports[i] == port)
+			return 1;
+	return 0;
+}
+
+/* parse_l2l4 walks Ethernet, VLANs, IP and UDP up to the DNS payload of
+ * the frame [data, data_end). Returns -1 to go on, or the counter of the
+ * reason to pass. */
+static __always_inline int parse_l2l4(void *data, void *data_end, const struct config *cfg,
+                                      struct query *q)
+{
+	struct cursor c = {.pos = data, .end = data_end};
+	struct addr_key key = {.prefixlen = 128};
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct ipv6hdr *ip6;
+	struct udphdr *udp;
+	__u32 frame = data_end - data;
+	__u32 ulen;
+	int proto;
+
+	proto = parse_ethhdr(&c, &eth);
+	if (proto < 0)
+		return CNT_PASS_NOT_DNS;
+	proto = parse_vlans(&c, proto);
+	if (proto < 0)
+		return CNT_PASS_NOT_DNS;
+	q->l3_off = c.pos - data;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if (parse_iphdr(&c, &ip) < 0 || ip->protocol != IPPROTO_UDP)
+			return CNT_PASS_NOT_DNS;
+		if (ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)))
+			return CNT_PASS_IPV4_FRAG;
+		if (bpf_ntohs(ip->tot_len) > frame - q->l3_off)
+			return CNT_PASS_MALFORMED;
+		key.addr[10] = 0xff;
+		key.addr[11] = 0xff;
+		__builtin_memcpy(&key.addr[12], &ip->daddr, 4);
+		q->v6 = 0;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		if (parse_ipv6hdr(&c, &ip6) < 0)
+			return CNT_PASS_NOT_DNS;
+		switch (ip6->nexthdr) {
+		case IPPROTO_UDP:
+			break;
+		case IPPROTO_TCP:
+		case IPPROTO_ICMPV6:
+		case IPPROTO_NONE:
+			return CNT_PASS_NOT_DNS;
+		default:
+			return CNT_PASS_IPV6_EXT;
+		}
+		__builtin_memcpy(key.addr, &ip6->daddr, 16);
+		q->v6 = 1;
+	} else {
+		return CNT_PASS_NOT_DNS;
+	}
+	q->l4_off = c.pos - data;
+	if (parse_udphdr(&c, &udp) < 0)
+		return CNT_PASS_NOT_DNS;
+	if (!served_port(cfg, bpf_ntohs(udp->dest)))
+		return CNT_PASS_NOT_DNS;
+	if (!cfg->any_addr && !bpf_map_lookup_elem(&served_addrs, &key))
+		return CNT_PASS_NOT_DNS;
+	ulen = bpf_ntohs(udp->len);
+	if (ulen < sizeof(*udp) + DNS_HDR_LEN || ulen > frame - q->l4_off)
+		return CNT_PASS_MALFORMED;
+	if (!q->v6 && ulen > bpf_ntohs(ip->tot_len) - sizeof(*ip))
+		return CNT_PASS_MALFORMED;
+	q->dns_off = q->l4_off + sizeof(*udp);
+	q->dlen = ulen - sizeof(*udp);
+	return -1;
 }
 
 #endif

@@ -9,7 +9,7 @@ import "github.com/xdpdns/xdpdns/zonecompiler/wire"
 // NameHash identifies a lower-case wire name in the XDP maps: two 64-bit
 // hashes computed over the name's bytes from the last to the first, so
 // that a suffix's hash is a prefix of the computation of a longer name's.
-// The C side (bpf/xdpdns.c) computes the same.
+// The C side (hash_suffixes in bpf/include/query.h) computes the same.
 type NameHash struct{ H1, H2 uint64 }
 
 const (

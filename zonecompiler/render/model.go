@@ -9,7 +9,7 @@ import (
 
 // Model is the XDP program's decision written in Go: given the DNS payload
 // of a UDP query it returns the reply the program sends, or the reason it
-// passes the query up. It reads the image the way bpf/xdpdns.c reads the
+// passes the query up. It reads the image the way the XDP program (bpf/) reads the
 // maps, so tests can check the compiler against the engine without a
 // kernel, and the C program against this model.
 type Model struct {

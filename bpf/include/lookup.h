@@ -1,0 +1,93 @@
+/* lookup.h: finding the template for a parsed query in the live
+ * generation's maps: the longest existing suffix of the qname in names,
+ * then the per-type entry in answers or the name's default. */
+#ifndef XDPDNS_LOOKUP_H
+#define XDPDNS_LOOKUP_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "shared.h"
+#include "maps.h"
+#include "dns.h"
+
+/* never_in_xdp lists the class IN query types the engine treats specially;
+ * the program always passes them up. */
+static __always_inline int never_in_xdp(__u16 t)
+{
+	return t == 0 || t == TYPE_OPT || t == TYPE_RRSIG || (t >= TYPE_TKEY && t <= TYPE_ANY);
+}
+
+/* find_template returns the template id for the query (0: none) or, via
+ * *reason, a pass reason. gen is the live generation. */
+static __always_inline __u32 find_template(struct scratch *s, struct query *q, __u32 gen,
+                                           int *reason)
+{
+	struct answer_key ak = {};
+	struct answer_val *av;
+	struct name_val *nv = 0;
+	void *nmap, *amap;
+	__u32 i, found = 0;
+
+	amap = bpf_map_lookup_elem(&answers, &gen);
+	if (!amap) {
+		*reason = CNT_PASS_NOZONE;
+		return 0;
+	}
+	if (q->qclass == CLASS_CH) {
+		__u32 n = q->nlabels;
+
+		if (n > XDPDNS_MAX_LABELS)
+			return 0;
+		ak.h1 = s->hash[n].h1;
+		ak.h2 = s->hash[n].h2;
+		ak.qtype = q->qtype;
+		ak.mode = XDPDNS_MODE_CHAOS;
+		av = bpf_map_lookup_elem(amap, &ak);
+		if (!av)
+			return 0;
+		return q->dobit ? av->tmpl[1] : av->tmpl[0];
+	}
+	if (q->qclass != CLASS_IN || never_in_xdp(q->qtype)) {
+		*reason = CNT_PASS_QTYPE;
+		return 0;
+	}
+	nmap = bpf_map_lookup_elem(&names, &gen);
+	if (!nmap) {
+		*reason = CNT_PASS_NOZONE;
+		return 0;
+	}
+	/* Longest existing suffix: every ancestor of a name exists, so stop
+	 * at the first miss. */
+	for (i = 0; i <= XDPDNS_MAX_LABELS; i++) {
+		struct name_val *v;
+
+		if (i > q->nlabels)
+			break;
+		v = bpf_map_lookup_elem(nmap, &s->hash[i]);
+		if (!v)
+			break;
+		nv = v;
+		found = i;
+		if (v->flags & XDPDNS_NF_LEAF)
+			break; /* nothing below: no lookup that would miss */
+	}
+	if (!nv) {
+		*reason = CNT_PASS_NOZONE;
+		return 0;
+	}
+	ak.h1 = s->hash[found].h1;
+	ak.h2 = s->hash[found].h2;
+	ak.qtype = q->qtype;
+	ak.mode = found == q->nlabels ? XDPDNS_MODE_EXACT : XDPDNS_MODE_BELOW;
+	if (nv->flags &
+	    (ak.mode == XDPDNS_MODE_EXACT ? XDPDNS_NF_EXACT_TYPED : XDPDNS_NF_BELOW_TYPED)) {
+		av = bpf_map_lookup_elem(amap, &ak);
+		if (av)
+			return q->dobit ? av->tmpl[1] : av->tmpl[0];
+	}
+	if (ak.mode == XDPDNS_MODE_EXACT)
+		return q->dobit ? nv->exact_default[1] : nv->exact_default[0];
+	return q->dobit ? nv->below_default[1] : nv->below_default[0];
+}
+
+#endif

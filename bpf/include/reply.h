@@ -1,0 +1,219 @@
+/* reply.h: building the DNS reply in the scratch buffer: plan_reply
+ * (parse, find the template, decide the size and TC) and fill_reply
+ * (header, the question as received, the template body with its pointers
+ * relocated, OPT). The XDP and tc programs share both, so they send the
+ * same bytes. */
+#ifndef XDPDNS_REPLY_H
+#define XDPDNS_REPLY_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "shared.h"
+#include "maps.h"
+#include "dns.h"
+#include "common.h"
+#include "query.h"
+#include "lookup.h"
+
+/* copy_body appends the template body after the question and relocates
+ * its compression pointers. Returns the body's end offset, or 0 if the
+ * template is inconsistent. */
+static __always_inline __u32 copy_body(struct scratch *s, const struct tmpl *t, __u32 gen,
+                                       __u32 qlen)
+{
+	__u32 bo = DNS_HDR_LEN + qlen + 4, n, i, j;
+	void *cmap;
+
+	if (t->body_len > XDPDNS_MAX_BODY || bo > DNS_HDR_LEN + XDPDNS_MAX_QNAME + 4)
+		return 0;
+	cmap = bpf_map_lookup_elem(&chunks, &gen);
+	if (!cmap)
+		return 0;
+	n = (t->body_len + XDPDNS_CHUNK_SIZE - 1) / XDPDNS_CHUNK_SIZE;
+	for (i = 0; i < XDPDNS_MAX_CHUNKS; i++) {
+		__u32 idx = t->first_chunk + i, d = bo + i * XDPDNS_CHUNK_SIZE;
+		const struct chunk *ch;
+		const __u64 *src;
+		__u64 *dst;
+
+		if (i >= n)
+			break;
+		ch = bpf_map_lookup_elem(cmap, &idx);
+		if (!ch || d > XDPDNS_BUF_SIZE - XDPDNS_CHUNK_SIZE)
+			return 0;
+		src = (const __u64 *)ch->b;
+		dst = (__u64 *)&s->buf[bound(d)];
+#pragma unroll
+		for (j = 0; j < XDPDNS_CHUNK_SIZE / 8; j++)
+			dst[j] = src[j];
+	}
+	for (i = 0; i < XDPDNS_MAX_RELOCS; i++) {
+		__u32 r;
+
+		if (i >= t->nrelocs)
+			break;
+		r = t->relocs[i];
+		if (r + 2 > t->body_len)
+			return 0;
+		put16(s, bo + r, get16(s, bo + r) + qlen);
+	}
+	return bo + t->body_len;
+}
+
+/* put_opt writes our OPT record at off and returns the offset after it. */
+static __always_inline __u32 put_opt(struct scratch *s, const struct config *cfg,
+                                     const struct query *q, __u32 off, __u32 nsid_len)
+{
+	__u32 rdlen = nsid_len ? 4 + nsid_len : 0, j;
+	const __u64 *src;
+	__u64 *dst;
+
+	if (off > XDPDNS_BUF_SIZE - 64)
+		return 0;
+	s->buf[off] = 0;
+	put16(s, off + 1, TYPE_OPT);
+	put16(s, off + 3, cfg->udp_size);
+	put16(s, off + 5, 0); /* extended RCODE, version */
+	put16(s, off + 7, q->dobit ? EDNS_DO : 0);
+	put16(s, off + 9, rdlen);
+	off += OPT_RR_LEN;
+	if (!nsid_len)
+		return off;
+	put16(s, off, OPT_NSID);
+	put16(s, off + 2, nsid_len);
+	off += 4;
+	/* The whole NSID field is copied; bytes past nsid_len lie beyond
+	 * the reply or are overwritten. */
+	src = (const __u64 *)cfg->nsid;
+	dst = (__u64 *)&s->buf[bound(off)];
+#pragma unroll
+	for (j = 0; j < XDPDNS_MAX_NSID / 8; j++)
+		dst[j] = src[j];
+	return off + nsid_len;
+}
+
+/* reply is what plan_reply decided for one query. */
+struct reply {
+	const struct tmpl *t; /* the template (a value in the live generation) */
+	__u32 len;            /* reply payload bytes */
+	__u32 kind;           /* engine answer kind (counter index offset) */
+	__u32 nsid_len;       /* NSID bytes in the OPT record */
+	int tc;               /* sent truncated (TC=1) */
+};
+
+/* plan_reply parses the DNS query loaded at the start of the scratch
+ * buffer (q->avail bytes), picks the live generation's template and
+ * decides the reply's size. Returns -1 with *r filled in, or the counter
+ * of the reason to pass the query to userspace. Nothing is written yet,
+ * so the XDP program can find out whether the frame has room before it
+ * builds the reply. The XDP and the tc programs share plan_reply and
+ * fill_reply, so both send the same bytes. */
+static __always_inline int plan_reply(struct scratch *s, const struct config *cfg, __u32 gen,
+                                      struct reply *r)
+{
+	struct query *q = &s->q;
+	struct tmpl *t;
+	void *tmap;
+	__u32 id, len, full, req, opt_len = 0, nsid_len = 0;
+	int reason, tc = 0;
+
+	reason = parse_dns(s, cfg, q);
+	if (reason >= 0)
+		return reason;
+
+	reason = CNT_PASS_NOTMPL;
+	id = find_template(s, q, gen, &reason);
+	if (id == XDPDNS_PASS)
+		return reason;
+	tmap = bpf_map_lookup_elem(&templates, &gen);
+	if (!tmap)
+		return CNT_PASS_NOTMPL;
+	t = bpf_map_lookup_elem(tmap, &id);
+	if (!t)
+		return CNT_PASS_NOTMPL;
+
+	if (q->edns) {
+		opt_len = OPT_RR_LEN;
+		if (q->nsid && cfg->nsid_len) {
+			nsid_len = cfg->nsid_len;
+			if (nsid_len > XDPDNS_MAX_NSID)
+				nsid_len = XDPDNS_MAX_NSID;
+			opt_len += 4 + nsid_len;
+		}
+	}
+	full = DNS_HDR_LEN + q->qlen + 4 + t->body_len + opt_len;
+	req = DNS_HDR_LEN + q->qlen + 4 + t->req_len + opt_len;
+	if ((t->flags & XDPDNS_TF_TOOBIG) || full > q->size) {
+		if (req <= q->size)
+			return CNT_PASS_SIZE;
+		tc = 1;
+	}
+	len = tc ? DNS_HDR_LEN + q->qlen + 4 + opt_len : full;
+	if (len > XDPDNS_BUF_SIZE - 8 || q->l3_off > 127 || q->l4_off > 127)
+		return CNT_PASS_TAIL;
+	len = bound(len);
+	if (len < DNS_HDR_LEN)
+		return CNT_PASS_TAIL;
+	r->t = t;
+	r->len = len;
+	r->kind = t->kind > 8 ? 8 : t->kind;
+	r->nsid_len = nsid_len;
+	r->tc = tc;
+	return -1;
+}
+
+/* fill_reply builds the reply planned in *r over the query in the scratch
+ * buffer: header, the question as received, the template's body with its
+ * pointers relocated, OPT, and zero padding for the checksum. Returns 0,
+ * or -1 if the maps do not hold what the plan read (a broken image). */
+static __always_inline int fill_reply(struct scratch *s, const struct config *cfg, __u32 gen,
+                                      const struct reply *r)
+{
+	const struct query *q = &s->q;
+	const struct tmpl *t = r->t;
+	__u16 hflags, an, ns, ar;
+	__u32 len;
+
+	hflags =
+	    DNS_QR | (q->flags & (DNS_RD | DNS_CD)) | (t->flags & (XDPDNS_TF_AA | XDPDNS_TF_RCODE));
+	an = t->ancount;
+	ns = t->nscount;
+	ar = t->arcount;
+	if (r->tc) {
+		hflags |= DNS_TC;
+		an = ns = ar = 0;
+		len = DNS_HDR_LEN + q->qlen + 4;
+	} else {
+		len = copy_body(s, t, gen, q->qlen);
+		if (!len)
+			return -1;
+	}
+	if (q->edns) {
+		ar++;
+		len = put_opt(s, cfg, q, len, r->nsid_len);
+		if (!len)
+			return -1;
+	}
+	if (len != r->len)
+		return -1;
+	put16(s, 2, hflags);
+	put16(s, 4, 1);
+	put16(s, 6, an);
+	put16(s, 8, ns);
+	put16(s, 10, ar);
+	*(__u32 *)&s->buf[bound(len)] = 0;
+	return 0;
+}
+
+/* load_len bounds the DNS payload bytes loaded into the scratch buffer;
+ * 0 means too short to be a query. */
+static __always_inline __u32 load_len(const struct query *q)
+{
+	__u32 n = q->dlen;
+
+	if (n > XDPDNS_MAX_QUERY)
+		n = XDPDNS_MAX_QUERY;
+	return n < DNS_HDR_LEN ? 0 : n;
+}
+
+#endif
