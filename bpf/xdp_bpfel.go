@@ -48,29 +48,6 @@ type XdpConfig struct {
 	AnyAddr uint32
 }
 
-type XdpCounter uint32
-
-const (
-	XdpCounterCNT_RX             XdpCounter = 0
-	XdpCounterCNT_ANSWER_BASE    XdpCounter = 1
-	XdpCounterCNT_TC             XdpCounter = 10
-	XdpCounterCNT_PASS_NOT_DNS   XdpCounter = 11
-	XdpCounterCNT_PASS_MALFORMED XdpCounter = 12
-	XdpCounterCNT_PASS_OPCODE    XdpCounter = 13
-	XdpCounterCNT_PASS_EDNS      XdpCounter = 14
-	XdpCounterCNT_PASS_QNAME     XdpCounter = 15
-	XdpCounterCNT_PASS_QTYPE     XdpCounter = 16
-	XdpCounterCNT_PASS_NOZONE    XdpCounter = 17
-	XdpCounterCNT_PASS_NOTMPL    XdpCounter = 18
-	XdpCounterCNT_PASS_SIZE      XdpCounter = 19
-	XdpCounterCNT_PASS_TAIL      XdpCounter = 20
-	XdpCounterCNT_PASS_IPV6EXT   XdpCounter = 21
-	XdpCounterCNT_PASS_IPV4FRAG  XdpCounter = 22
-	XdpCounterCNT_SKB_RX         XdpCounter = 23
-	XdpCounterCNT_SKB_ANSWER     XdpCounter = 24
-	XdpCounterCNT_MAX            XdpCounter = 26
-)
-
 type XdpNameKey struct {
 	_  structs.HostLayout
 	H1 uint64
@@ -124,14 +101,16 @@ type XdpScratch struct {
 	Hash     [33]XdpNameKey
 	Starts   [32]uint8
 	BtfTypes struct {
-		_   structs.HostLayout
-		Nv  XdpNameVal
-		_   [4]byte
-		Ak  XdpAnswerKey
-		Av  XdpAnswerVal
-		T   XdpTmpl
-		C   XdpChunk
-		Cnt XdpCounter
+		_    structs.HostLayout
+		Nv   XdpNameVal
+		_    [4]byte
+		Ak   XdpAnswerKey
+		Av   XdpAnswerVal
+		T    XdpTmpl
+		C    XdpChunk
+		Cnt  uint32
+		Kind uint32
+		_    [4]byte
 	}
 }
 

@@ -13,7 +13,11 @@
 // concurrent connections); anything malformed gets an error response.
 package control
 
-import "time"
+import (
+	"time"
+
+	"github.com/xdpdns/xdpdns/bpf/abi"
+)
 
 // Commands.
 const (
@@ -169,6 +173,19 @@ type Attachment struct {
 	// TCIngress: the tc ingress companion answers what does not fit the
 	// XDP frame.
 	TCIngress bool `json:"tc_ingress"`
+}
+
+// Query kinds in Stats.Queries beyond the engine's answer kinds
+// (abi.KindNames).
+const (
+	KindOther   = "other"   // a kind this build cannot name
+	KindDropped = "dropped" // queries given no reply
+)
+
+// QueryKinds lists the kinds of Stats.Queries in the order to show them:
+// the answer kinds, then KindOther and KindDropped.
+func QueryKinds() []string {
+	return append(abi.KindNames[:len(abi.KindNames):len(abi.KindNames)], KindOther, KindDropped)
 }
 
 // Stats are the daemon's counters since it started.

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/xdpdns/xdpdns/control"
 	"runtime/debug"
 	"sync/atomic"
 
@@ -90,11 +91,11 @@ func (c *counters) snapshot() map[string]map[string]uint64 {
 				if n == 0 {
 					continue
 				}
-				kind = "other"
+				kind = control.KindOther
 			}
 			m[kind] += n
 		}
-		m["dropped"] = c.q[t][dropped].Load()
+		m[control.KindDropped] = c.q[t][dropped].Load()
 		out[name] = m
 	}
 	return out

@@ -30,17 +30,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 )
 
-// Limits of the XDP program (bpf/include/shared.h).
 const (
-	MaxPorts  = 4    // XDPDNS_MAX_PORTS
-	MaxNSID   = 32   // XDPDNS_MAX_NSID
-	MaxBody   = 1152 // XDPDNS_MAX_BODY
-	MaxRelocs = 40   // XDPDNS_MAX_RELOCS
-	ChunkSize = 64   // XDPDNS_CHUNK_SIZE
-	// FlagTooBig marks a template whose body is never sent from XDP.
-	FlagTooBig = 0x8000
 	// DefaultGrace is how long Swap waits before freeing the old
 	// generation when the kernel cannot wait for an RCU grace period
 	// itself (membarrier unavailable).
@@ -66,7 +59,7 @@ type Attach struct {
 // Options configure Load.
 type Options struct {
 	Attach   []Attach
-	Ports    []uint16       // UDP ports served (1 to MaxPorts)
+	Ports    []uint16       // UDP ports served (1 to abi.MaxPorts)
 	Prefixes []netip.Prefix // destination prefixes served; empty: any address
 	UDPSize  uint16         // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
 	NSID     []byte         // NSID sent to clients that ask (nil: none)
@@ -195,16 +188,16 @@ func Load(opts Options) (*Loader, error) {
 }
 
 func checkOptions(o *Options) error {
-	if len(o.Ports) == 0 || len(o.Ports) > MaxPorts {
-		return fmt.Errorf("%w: %d ports (want 1 to %d)", ErrOptions, len(o.Ports), MaxPorts)
+	if len(o.Ports) == 0 || len(o.Ports) > abi.MaxPorts {
+		return fmt.Errorf("%w: %d ports (want 1 to %d)", ErrOptions, len(o.Ports), abi.MaxPorts)
 	}
 	for _, p := range o.Ports {
 		if p == 0 {
 			return fmt.Errorf("%w: port 0", ErrOptions)
 		}
 	}
-	if len(o.NSID) > MaxNSID {
-		return fmt.Errorf("%w: NSID of %d bytes (at most %d in XDP)", ErrOptions, len(o.NSID), MaxNSID)
+	if len(o.NSID) > abi.MaxNSID {
+		return fmt.Errorf("%w: NSID of %d bytes (at most %d in XDP)", ErrOptions, len(o.NSID), abi.MaxNSID)
 	}
 	for _, p := range o.Prefixes {
 		if !p.IsValid() {
@@ -375,13 +368,13 @@ func checkImage(img *Image) error {
 	}
 	for i := 1; i < len(img.Templates); i++ {
 		t := &img.Templates[i]
-		if t.Flags&FlagTooBig != 0 {
+		if t.Flags&abi.FlagTooBig != 0 {
 			continue
 		}
-		if t.BodyLen > MaxBody || t.ReqLen > t.BodyLen || t.Nrelocs > MaxRelocs {
+		if t.BodyLen > abi.MaxBody || t.ReqLen > t.BodyLen || t.Nrelocs > abi.MaxRelocs {
 			return fmt.Errorf("%w: template %d: body %d, required %d, %d relocations", ErrImage, i, t.BodyLen, t.ReqLen, t.Nrelocs)
 		}
-		n := (int(t.BodyLen) + ChunkSize - 1) / ChunkSize
+		n := (int(t.BodyLen) + abi.ChunkSize - 1) / abi.ChunkSize
 		if int(t.FirstChunk)+n > len(img.Chunks) {
 			return fmt.Errorf("%w: template %d: chunks %d+%d of %d", ErrImage, i, t.FirstChunk, n, len(img.Chunks))
 		}
@@ -539,31 +532,6 @@ func (l *Loader) Detach(iface string) error {
 	return fmt.Errorf("%w: %s", ErrNotAttached, iface)
 }
 
-// counterNames names the counters (enum counter in shared.h).
-var counterNames = func() [bpf.XdpCounterCNT_MAX]string {
-	var n [bpf.XdpCounterCNT_MAX]string
-	n[bpf.XdpCounterCNT_RX] = "rx"
-	for i, k := range []string{"answer", "cname", "wildcard", "referral", "nxdomain", "nodata", "refused", "chaos", "error"} {
-		n[int(bpf.XdpCounterCNT_ANSWER_BASE)+i] = "answer." + k
-	}
-	n[bpf.XdpCounterCNT_TC] = "tc"
-	n[bpf.XdpCounterCNT_PASS_NOT_DNS] = "pass.not_dns"
-	n[bpf.XdpCounterCNT_PASS_MALFORMED] = "pass.malformed"
-	n[bpf.XdpCounterCNT_PASS_OPCODE] = "pass.opcode"
-	n[bpf.XdpCounterCNT_PASS_EDNS] = "pass.edns"
-	n[bpf.XdpCounterCNT_PASS_QNAME] = "pass.qname"
-	n[bpf.XdpCounterCNT_PASS_QTYPE] = "pass.qtype"
-	n[bpf.XdpCounterCNT_PASS_NOZONE] = "pass.nozone"
-	n[bpf.XdpCounterCNT_PASS_NOTMPL] = "pass.notmpl"
-	n[bpf.XdpCounterCNT_PASS_SIZE] = "pass.size"
-	n[bpf.XdpCounterCNT_PASS_TAIL] = "pass.tail"
-	n[bpf.XdpCounterCNT_PASS_IPV6EXT] = "pass.ipv6_ext"
-	n[bpf.XdpCounterCNT_PASS_IPV4FRAG] = "pass.ipv4_frag"
-	n[bpf.XdpCounterCNT_SKB_RX] = "tc_ingress.rx"
-	n[bpf.XdpCounterCNT_SKB_ANSWER] = "tc_ingress.answer"
-	return n
-}()
-
 // Counters returns every named counter summed over CPUs.
 func (l *Loader) Counters() (map[string]uint64, error) {
 	l.mu.Lock()
@@ -571,11 +539,8 @@ func (l *Loader) Counters() (map[string]uint64, error) {
 	if l.closed {
 		return nil, ErrClosed
 	}
-	out := make(map[string]uint64, len(counterNames))
-	for i, name := range counterNames {
-		if name == "" {
-			continue
-		}
+	out := make(map[string]uint64, len(abi.CounterNames))
+	for i, name := range abi.CounterNames {
 		var per []uint64
 		if err := l.objs.Counters.Lookup(uint32(i), &per); err != nil {
 			return nil, fmt.Errorf("loader: reading counter %s: %w", name, err)

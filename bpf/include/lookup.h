@@ -10,11 +10,13 @@
 #include "maps.h"
 #include "dns.h"
 
-/* never_in_xdp lists the class IN query types the engine treats specially;
- * the program always passes them up. */
+/* never_in_xdp reports whether the program always passes qtype t up
+ * (XDPDNS_NEVER_IN_XDP in shared.h). */
 static __always_inline int never_in_xdp(__u16 t)
 {
-	return t == 0 || t == TYPE_OPT || t == TYPE_RRSIG || (t >= TYPE_TKEY && t <= TYPE_ANY);
+#define XDPDNS_QTYPE_IN_RANGE(lo, hi) ((lo) == (hi) ? t == (lo) : t >= (lo) && t <= (hi)) ||
+	return XDPDNS_NEVER_IN_XDP(XDPDNS_QTYPE_IN_RANGE) 0;
+#undef XDPDNS_QTYPE_IN_RANGE
 }
 
 /* find_template returns the template id for the query (0: none) or, via

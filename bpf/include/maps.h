@@ -179,6 +179,7 @@ struct scratch {
 		struct tmpl t;
 		struct chunk c;
 		enum counter cnt;
+		enum answer_kind kind;
 	} btf_types;
 };
 

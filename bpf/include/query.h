@@ -11,14 +11,6 @@
 #include "dns.h"
 #include "common.h"
 
-/* EDNS options examined in one OPT record (the engine's MaxOptions). */
-#define XDPDNS_MAX_OPTIONS 64
-
-#define H1_BASIS 0xcbf29ce484222325ULL
-#define H1_PRIME 0x100000001b3ULL
-#define H2_BASIS 0x84222325cbf29ce4ULL
-#define H2_MULT  0x9e3779b97f4a7c15ULL
-
 /* edns_option reads one EDNS option at s->w.p; it stops the walk at the
  * end of the OPT RDATA or on a truncated option. The walk's state is in
  * the scratch map (bpf_loop callback context: a pointer to the map value on
@@ -60,7 +52,8 @@ static long edns_option(__u32 i, void *data)
  * position. Returns the number of suffixes recorded. */
 static __always_inline __u32 hash_suffixes(struct scratch *s, const struct query *q)
 {
-	__u64 h1 = (H1_BASIS ^ 0) * H1_PRIME, h2 = (H2_BASIS ^ 0) * H2_MULT + 1;
+	__u64 h1 = (XDPDNS_HASH_H1_BASIS ^ 0) * XDPDNS_HASH_H1_PRIME,
+	      h2 = (XDPDNS_HASH_H2_BASIS ^ 0) * XDPDNS_HASH_H2_MULT + 1;
 	__u32 qlen = q->qlen, i;
 
 	s->hash[0].h1 = h1;
@@ -75,8 +68,8 @@ static __always_inline __u32 hash_suffixes(struct scratch *s, const struct query
 			break;
 		pos = qlen - 2 - i;
 		c = lower(s->buf[bound(DNS_HDR_LEN + pos)]);
-		h1 = (h1 ^ c) * H1_PRIME;
-		h2 = (h2 ^ c) * H2_MULT + 1;
+		h1 = (h1 ^ c) * XDPDNS_HASH_H1_PRIME;
+		h2 = (h2 ^ c) * XDPDNS_HASH_H2_MULT + 1;
 		next = s->w.next;
 		if (next > 0 && pos == s->starts[(next - 1) & (XDPDNS_MAX_LABELS - 1)]) {
 			__u32 k = s->w.k + 1;
@@ -168,7 +161,7 @@ static __always_inline int parse_dns(struct scratch *s, const struct config *cfg
 		s->w.avail = q->avail;
 		s->w.reason = -1;
 		s->w.nsid = 0;
-		bpf_loop(XDPDNS_MAX_OPTIONS, edns_option, &sp, 0);
+		bpf_loop(XDPDNS_MAX_EDNS_OPTIONS, edns_option, &sp, 0);
 		if (s->w.reason >= 0)
 			return s->w.reason;
 		q->nsid = s->w.nsid;

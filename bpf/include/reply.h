@@ -143,7 +143,7 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 	}
 	full = DNS_HDR_LEN + q->qlen + 4 + t->body_len + opt_len;
 	req = DNS_HDR_LEN + q->qlen + 4 + t->req_len + opt_len;
-	if ((t->flags & XDPDNS_TF_TOOBIG) || full > q->size) {
+	if ((t->flags & XDPDNS_TF_TOO_BIG) || full > q->size) {
 		if (req <= q->size)
 			return CNT_PASS_SIZE;
 		tc = 1;
@@ -156,7 +156,7 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 		return CNT_PASS_TAIL;
 	r->t = t;
 	r->len = len;
-	r->kind = t->kind > 8 ? 8 : t->kind;
+	r->kind = t->kind >= KIND_MAX ? KIND_ERROR : t->kind;
 	r->nsid_len = nsid_len;
 	r->tc = tc;
 	return -1;

@@ -1,5 +1,11 @@
-/* shared.h: constants and structs shared between the XDP program and the Go
- * zone compiler/loader (bpf2go generates the Go types from these). */
+/* shared.h: the ABI between the XDP program and the Go side. Every limit,
+ * flag, mode, answer kind and counter the two sides share is defined here
+ * once: bpf2go generates the Go types of the structs (bpf/xdp_bpfel.go),
+ * and abigen (bpf/internal/abigen, run by `go generate ./bpf`) generates
+ * package bpf/abi from the #defines and enums below, plus the counter
+ * table in docs/CONFIG.md. abigen's parser is strict: a #define's value is
+ * an integer expression over literals and earlier XDPDNS_ names, and every
+ * enum entry carries a comment "name: meaning". */
 #ifndef XDPDNS_SHARED_H
 #define XDPDNS_SHARED_H
 
@@ -13,15 +19,32 @@
 #define XDPDNS_CHUNK_SIZE 64
 /* Longest template body served from XDP (1232 - header - shortest
  * question - OPT with a short NSID, rounded down to whole chunks). */
-#define XDPDNS_MAX_BODY   1152
+#define XDPDNS_MAX_BODY 1152
+/* Chunks of the longest body. */
 #define XDPDNS_MAX_CHUNKS (XDPDNS_MAX_BODY / XDPDNS_CHUNK_SIZE)
 /* Most compression pointers one template may need relocated. */
 #define XDPDNS_MAX_RELOCS 40
 /* Longest NSID the program sends. */
 #define XDPDNS_MAX_NSID 32
+/* Most UDP ports the program serves. */
+#define XDPDNS_MAX_PORTS 4
+/* EDNS options examined in one OPT record, by the program and by the
+ * userspace query parser alike. */
+#define XDPDNS_MAX_EDNS_OPTIONS 64
 
-/* Template id 0 means "no template: pass the query to userspace". */
+/* Template id that means "no template: pass the query to userspace". */
 #define XDPDNS_PASS 0
+
+/* Query types the program always passes up, as inclusive ranges X(lo, hi):
+ * 0, OPT, RRSIG and TKEY..ANY (TKEY, TSIG, IXFR, AXFR, MAILB, MAILA, ANY);
+ * the engine treats them specially and no template is rendered for them. */
+#define XDPDNS_NEVER_IN_XDP(X) X(0, 0) X(41, 41) X(46, 46) X(249, 255)
+
+/* Parameters of the name hash (see struct name_key). */
+#define XDPDNS_HASH_H1_BASIS 0xcbf29ce484222325
+#define XDPDNS_HASH_H1_PRIME 0x100000001b3
+#define XDPDNS_HASH_H2_BASIS 0x84222325cbf29ce4
+#define XDPDNS_HASH_H2_MULT  0x9e3779b97f4a7c15
 
 /* Hash of a lower-case wire-format name suffix. Both halves are computed
  * over the suffix's bytes from the last (the root label's 0) to the first:
@@ -42,10 +65,13 @@ struct name_val {
 	__u32 flags;            /* XDPDNS_NF_* */
 };
 
-/* name_val.flags: which lookups the walk can skip. */
-#define XDPDNS_NF_EXACT_TYPED 0x1 /* answers has exact-mode entries for the name */
-#define XDPDNS_NF_BELOW_TYPED 0x2 /* answers has below-mode entries for the name */
-#define XDPDNS_NF_LEAF        0x4 /* no name below this one: stop the walk here */
+/* name_val.flags (which lookups the walk can skip): answers has
+ * exact-mode entries for the name. */
+#define XDPDNS_NF_EXACT_TYPED 0x1
+/* name_val.flags: answers has below-mode entries for the name. */
+#define XDPDNS_NF_BELOW_TYPED 0x2
+/* name_val.flags: no name below this one: the walk stops here. */
+#define XDPDNS_NF_LEAF 0x4
 
 /* answers: per-qtype templates that differ from the name's default. */
 struct answer_key {
@@ -56,9 +82,12 @@ struct answer_key {
 	__u32 pad;
 };
 
-#define XDPDNS_MODE_EXACT 0 /* class IN, qname == name */
-#define XDPDNS_MODE_BELOW 1 /* class IN, qname strictly below name */
-#define XDPDNS_MODE_CHAOS 2 /* class CH, qname == name (id.server...) */
+/* answer_key.mode: class IN, qname == name. */
+#define XDPDNS_MODE_EXACT 0
+/* answer_key.mode: class IN, qname strictly below name. */
+#define XDPDNS_MODE_BELOW 1
+/* answer_key.mode: class CH, qname == name (id.server...). */
+#define XDPDNS_MODE_CHAOS 2
 
 struct answer_val {
 	__u32 tmpl[2]; /* index [do]; XDPDNS_PASS = answer in userspace */
@@ -79,23 +108,22 @@ struct tmpl {
 	__u16 arcount; /* additional records in the body (OPT not counted) */
 	__u16 flags;   /* XDPDNS_TF_* */
 	__u16 nrelocs;
-	__u16 kind; /* engine answer kind, for counters */
+	__u16 kind; /* enum answer_kind, for counters */
 	__u16 relocs[XDPDNS_MAX_RELOCS];
 };
 
-#define XDPDNS_TF_AA    0x0400 /* set AA */
-#define XDPDNS_TF_RCODE 0x000f /* RCODE bits */
-#define XDPDNS_TF_TOOBIG                                                                           \
-	0x8000 /* body longer than XDPDNS_MAX_BODY: never sent                                     \
-	          from XDP, only TC or pass */
+/* tmpl.flags: set AA. */
+#define XDPDNS_TF_AA 0x0400
+/* tmpl.flags: the RCODE bits. */
+#define XDPDNS_TF_RCODE 0x000f
+/* tmpl.flags: the body is longer than XDPDNS_MAX_BODY and never sent from
+ * XDP (only a TC=1 reply, or pass). */
+#define XDPDNS_TF_TOO_BIG 0x8000
 
 /* chunks: array of body bytes, XDPDNS_CHUNK_SIZE per entry. */
 struct chunk {
 	__u8 b[XDPDNS_CHUNK_SIZE];
 };
-
-/* Most UDP ports the program serves. */
-#define XDPDNS_MAX_PORTS 4
 
 /* config: array with one entry, written by the loader. */
 struct config {
@@ -114,26 +142,42 @@ struct addr_key {
 	__u8 addr[16];
 };
 
-/* Counters, per CPU: array index = enum counter. */
+/* The engine's answer kinds (zonecompiler/engine.Kind uses these values). */
+enum answer_kind {
+	KIND_ANSWER,   /* answer: positive answer at the name itself */
+	KIND_CNAME,    /* cname: answer through a CNAME or DNAME chain */
+	KIND_WILDCARD, /* wildcard: answer synthesised from a wildcard */
+	KIND_REFERRAL, /* referral: delegation to a child zone */
+	KIND_NXDOMAIN, /* nxdomain: name does not exist */
+	KIND_NODATA,   /* nodata: name exists, type does not */
+	KIND_REFUSED,  /* refused: name in no served zone, or a refused class */
+	KIND_CHAOS,    /* chaos: CHAOS-class identity answer */
+	KIND_ERROR,    /* error: FORMERR, NOTIMP, BADVERS */
+	KIND_MAX,      /* number of kinds */
+};
+
+/* Counters, per CPU: array index = enum counter. The name before the colon
+ * is the counter's name in `xdpdnsctl stats` and the control protocol;
+ * KIND stands for each answer kind's name. */
 enum counter {
-	CNT_RX = 0,              /* packets seen by the program */
-	CNT_ANSWER_BASE = 1,     /* + engine kind (0..8): answered in XDP */
-	CNT_TC = 10,             /* answered in XDP with TC=1 */
-	CNT_PASS_NOT_DNS = 11,   /* not UDP to a served address/port */
-	CNT_PASS_MALFORMED = 12, /* DNS header or question unparsable */
-	CNT_PASS_OPCODE = 13,    /* not a standard QUERY, or flags/counts */
-	CNT_PASS_EDNS = 14,      /* EDNS version != 0, bad or several OPTs */
-	CNT_PASS_QNAME = 15,     /* qname too long / too many labels */
-	CNT_PASS_QTYPE = 16,     /* qtype or qclass left to userspace */
-	CNT_PASS_NOZONE = 17,    /* name in no served zone */
-	CNT_PASS_NOTMPL = 18,    /* no template (engine answers it) */
-	CNT_PASS_SIZE = 19,      /* fits only without optional records */
-	CNT_PASS_TAIL = 20,      /* could not grow the packet */
-	CNT_PASS_IPV6_EXT = 21,  /* IPv6 extension headers */
-	CNT_PASS_IPV4_FRAG = 22, /* IPv4 fragment or options */
-	CNT_SKB_RX = 23,         /* packets seen by the tc ingress program */
-	CNT_SKB_ANSWER = 24,     /* answered at tc ingress (did not fit the XDP frame) */
-	CNT_MAX = 26,
+	CNT_RX,          /* rx: packets seen by the XDP program */
+	CNT_ANSWER_BASE, /* answer.KIND: answered in XDP (XDP_TX), by answer kind */
+	CNT_TC = CNT_ANSWER_BASE + KIND_MAX, /* tc: of those, sent truncated (TC=1) */
+	CNT_PASS_NOT_DNS,   /* pass.not_dns: not UDP to a served address and port */
+	CNT_PASS_MALFORMED, /* pass.malformed: DNS header or question unparsable */
+	CNT_PASS_OPCODE,    /* pass.opcode: not a standard QUERY, or flags or counts */
+	CNT_PASS_EDNS,      /* pass.edns: EDNS version not 0, a bad OPT or several */
+	CNT_PASS_QNAME,     /* pass.qname: qname too long or too many labels */
+	CNT_PASS_QTYPE,     /* pass.qtype: qtype or qclass left to userspace */
+	CNT_PASS_NOZONE,    /* pass.nozone: name in no served zone */
+	CNT_PASS_NOTMPL,    /* pass.notmpl: no template: the engine answers it */
+	CNT_PASS_SIZE,      /* pass.size: fits only without optional records */
+	CNT_PASS_TAIL,      /* pass.tail: the frame could not grow to the reply */
+	CNT_PASS_IPV6_EXT,  /* pass.ipv6_ext: IPv6 extension headers */
+	CNT_PASS_IPV4_FRAG, /* pass.ipv4_frag: IPv4 fragment or options */
+	CNT_SKB_RX,         /* tc_ingress.rx: packets seen by the tc ingress companion */
+	CNT_SKB_ANSWER, /* tc_ingress.answer: answered at tc ingress (too big for the XDP frame) */
+	CNT_MAX,        /* number of counters */
 };
 
 #endif

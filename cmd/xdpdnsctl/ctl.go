@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"io"
 	"net"
 	"sort"
@@ -253,9 +254,6 @@ func cmdStatus(c *control.Client, asJSON bool, args []string, w io.Writer) error
 	return tw.Flush()
 }
 
-// kindOrder is the order answer kinds are listed in; others follow.
-var kindOrder = []string{"answer", "cname", "wildcard", "referral", "nxdomain", "nodata", "refused", "chaos", "error", "other", "dropped"}
-
 // cmdStats: stats.
 func cmdStats(c *control.Client, asJSON bool, args []string, w io.Writer) error {
 	if len(args) > 0 {
@@ -268,7 +266,15 @@ func cmdStats(c *control.Client, asJSON bool, args []string, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	// Every kind any transport has, in kindOrder then by name.
+	return printStats(w, &s)
+}
+
+// printStats prints the stats tables: queries by kind and transport, the
+// server's counters, and the XDP counters in ABI order.
+func printStats(w io.Writer, s *control.Stats) error {
+	// Every kind any transport has, in control.QueryKinds order then by
+	// name.
+	kindOrder := control.QueryKinds()
 	rank := make(map[string]int, len(kindOrder))
 	for i, k := range kindOrder {
 		rank[k] = i + 1
@@ -322,11 +328,7 @@ func cmdStats(c *control.Client, asJSON bool, args []string, w io.Writer) error 
 	case s.XDPError != "":
 		fmt.Fprintf(w, "\nxdp counters unavailable: %s\n", s.XDPError)
 	case s.XDP != nil:
-		names := make([]string, 0, len(s.XDP))
-		for n := range s.XDP {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := xdpCounterOrder(s.XDP)
 		fmt.Fprintln(w)
 		tw = newTable(w)
 		fmt.Fprintln(tw, "XDP\tCOUNT")
@@ -427,4 +429,26 @@ func cmdBGP(cmd string) command {
 		}
 		return tw.Flush()
 	}
+}
+
+// xdpCounterOrder lists the XDP counters in the ABI's order (the order of
+// enum counter in bpf/include/shared.h and of the table in docs/CONFIG.md),
+// then any the ABI does not know (a daemon of another version), sorted.
+func xdpCounterOrder(c map[string]uint64) []string {
+	names := make([]string, 0, len(c))
+	known := make(map[string]bool, len(abi.CounterNames))
+	for _, n := range abi.CounterNames {
+		known[n] = true
+		if _, ok := c[n]; ok {
+			names = append(names, n)
+		}
+	}
+	var rest []string
+	for n := range c {
+		if !known[n] {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	return append(names, rest...)
 }

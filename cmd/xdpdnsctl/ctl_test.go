@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -193,6 +195,29 @@ func TestUsage(t *testing.T) {
 		code, _, errOut := ctl(append([]string{"--control", sock}, c.args...)...)
 		if code != c.code || !strings.Contains(errOut, c.msg) {
 			t.Errorf("%v: exit %d, want %d; stderr:\n%s", c.args, code, c.code, errOut)
+		}
+	}
+}
+
+// TestXDPCounterOrder checks that stats lists every XDP counter of the ABI
+// by its name, in the ABI's order, and keeps counters it does not know.
+func TestXDPCounterOrder(t *testing.T) {
+	c := map[string]uint64{"zz.new": 1}
+	for i, n := range abi.CounterNames {
+		c[n] = uint64(i)
+	}
+	got := xdpCounterOrder(c)
+	want := append(abi.CounterNames[:len(abi.CounterNames):len(abi.CounterNames)], "zz.new")
+	if !slices.Equal(got, want) {
+		t.Errorf("order %v, want %v", got, want)
+	}
+	var out bytes.Buffer
+	if err := printStats(&out, &control.Stats{XDP: c}); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range abi.CounterNames {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(n) + `\s+` + fmt.Sprint(i) + `$`).MatchString(out.String()) {
+			t.Errorf("counter %s missing from\n%s", n, out.String())
 		}
 	}
 }

@@ -1,30 +1,32 @@
 package engine
 
 import (
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 // Kind classifies an answer; the XDP renderer and the counters use it.
+// The values and names are the XDP ABI's answer kinds (enum answer_kind in
+// bpf/include/shared.h), so a template's kind indexes the answer.KIND
+// counters directly.
 type Kind uint8
 
 const (
-	KindAnswer   Kind = iota // positive answer at the name itself
-	KindCNAME                // answer through a CNAME or DNAME chain
-	KindWildcard             // answer synthesised from a wildcard
-	KindReferral             // delegation to a child zone
-	KindNXDomain             // name does not exist
-	KindNoData               // name exists, type does not
-	KindRefused              // name in no served zone, or a refused class
-	KindChaos                // CHAOS-class identity answer
-	KindError                // FORMERR, NOTIMP, BADVERS
+	KindAnswer   = Kind(abi.KindAnswer)   // positive answer at the name itself
+	KindCNAME    = Kind(abi.KindCNAME)    // answer through a CNAME or DNAME chain
+	KindWildcard = Kind(abi.KindWildcard) // answer synthesised from a wildcard
+	KindReferral = Kind(abi.KindReferral) // delegation to a child zone
+	KindNXDomain = Kind(abi.KindNXDomain) // name does not exist
+	KindNoData   = Kind(abi.KindNoData)   // name exists, type does not
+	KindRefused  = Kind(abi.KindRefused)  // name in no served zone, or a refused class
+	KindChaos    = Kind(abi.KindChaos)    // CHAOS-class identity answer
+	KindError    = Kind(abi.KindError)    // FORMERR, NOTIMP, BADVERS
 )
 
-var kindNames = [...]string{"answer", "cname", "wildcard", "referral", "nxdomain", "nodata", "refused", "chaos", "error"}
-
 func (k Kind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
+	if int(k) < len(abi.KindNames) {
+		return abi.KindNames[k]
 	}
 	return "unknown"
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"runtime"
 	"sort"
 
@@ -20,12 +21,6 @@ var commonTypes = []uint16{
 	dns.TypeA, dns.TypeNS, dns.TypeCNAME, dns.TypeSOA, dns.TypePTR, dns.TypeMX, dns.TypeTXT,
 	dns.TypeAAAA, dns.TypeSRV, dns.TypeNAPTR, dns.TypeDS, dns.TypeSSHFP, dns.TypeDNSKEY,
 	dns.TypeTLSA, dns.TypeSVCB, dns.TypeHTTPS, dns.TypeCAA, dns.TypeNSEC, dns.TypeNSEC3PARAM, dns.TypeDNAME,
-}
-
-// neverInXDP are query types the program always passes up (the engine
-// treats them specially); no template is rendered for them.
-func neverInXDP(t uint16) bool {
-	return t == 0 || t == dns.TypeOPT || t == dns.TypeRRSIG || t >= dns.TypeTKEY && t <= dns.TypeANY
 }
 
 // chaosNames are the CHAOS-class identity names.
@@ -239,14 +234,14 @@ func (c *compiler) renderName(h NameHash, sp *nameSpec) *nameResult {
 	if nv == 1 {
 		r.exact[1], r.below[1] = r.exact[0], r.below[0]
 	}
-	for _, mode := range []uint16{ModeExact, ModeBelow} {
+	for _, mode := range []uint16{abi.ModeExact, abi.ModeBelow} {
 		types := sp.exact
-		if mode == ModeBelow {
+		if mode == abi.ModeBelow {
 			types = sp.below
 		}
 		list := make([]uint16, 0, len(types))
 		for t := range types {
-			if !neverInXDP(t) {
+			if !abi.NeverInXDP(t) {
 				list = append(list, t)
 			}
 		}
@@ -254,7 +249,7 @@ func (c *compiler) renderName(h NameHash, sp *nameSpec) *nameResult {
 		for _, t := range list {
 			tr := typedResult{qtype: t, mode: mode}
 			for do := 0; do < nv; do++ {
-				if mode == ModeExact {
+				if mode == abi.ModeExact {
 					tr.s[do] = c.exactSlot(r, sp.lower, t, do == 1)
 				} else {
 					tr.s[do] = c.belowSlot(r, sp.lower, t, do == 1)
@@ -281,27 +276,27 @@ func (c *compiler) store(r *nameResult) {
 	for _, tr := range r.typed {
 		ids := [2]uint32{c.addSlot(tr.s[0]), c.addSlot(tr.s[1])}
 		def := entry.ExactDefault
-		if tr.mode == ModeBelow {
+		if tr.mode == abi.ModeBelow {
 			def = entry.BelowDefault
 		}
 		if ids != def {
 			c.img.Answers[AnswerKey{Name: r.h, QType: tr.qtype, Mode: tr.mode}] = ids
-			if tr.mode == ModeBelow {
-				entry.Flags |= NameBelowTyped
+			if tr.mode == abi.ModeBelow {
+				entry.Flags |= abi.NameFlagBelowTyped
 			} else {
-				entry.Flags |= NameExactTyped
+				entry.Flags |= abi.NameFlagExactTyped
 			}
 		}
 	}
 	if !r.parent {
-		entry.Flags |= NameLeaf
+		entry.Flags |= abi.NameFlagLeaf
 	}
 	c.img.Names[r.h] = entry
 }
 
 func (c *compiler) addSlot(s slot) uint32 {
 	if !s.ok {
-		return Pass
+		return abi.Pass
 	}
 	return c.add(s.p)
 }
@@ -382,7 +377,7 @@ func (c *compiler) renderChaos() {
 			}
 		}
 		if ids != [2]uint32{} {
-			c.img.Answers[AnswerKey{Name: HashName(lower), QType: dns.TypeTXT, Mode: ModeChaos}] = ids
+			c.img.Answers[AnswerKey{Name: HashName(lower), QType: dns.TypeTXT, Mode: abi.ModeChaos}] = ids
 		}
 	}
 }
@@ -397,11 +392,11 @@ func toTemplate(p engine.Precomputed) Template {
 		AN:      p.ANCount,
 		NS:      p.NSCount,
 		AR:      p.ARCount,
-		Flags:   uint16(p.Rcode & FlagRcode),
+		Flags:   uint16(p.Rcode & abi.FlagRcode),
 		Kind:    uint16(p.Kind),
 	}
 	if p.AA {
-		t.Flags |= FlagAA
+		t.Flags |= abi.FlagAA
 	}
 	return t
 }
@@ -422,19 +417,19 @@ func key(t Template) string {
 }
 
 // add stores a rendering as a template (once per distinct content) and
-// returns its id, or Pass when XDP cannot serve it.
+// returns its id, or abi.Pass when XDP cannot serve it.
 func (c *compiler) add(p engine.Precomputed) uint32 {
 	if p.Truncated || p.Kind == engine.KindError || p.Kind == engine.KindRefused || p.Rcode > 15 {
 		c.img.Stats.PassedTemplates++
-		return Pass
+		return abi.Pass
 	}
 	t := toTemplate(p)
-	if len(t.Relocs) > MaxRelocs {
+	if len(t.Relocs) > abi.MaxRelocs {
 		c.img.Stats.PassedTemplates++
-		return Pass
+		return abi.Pass
 	}
-	if t.BodyLen > MaxBody {
-		t.Flags |= FlagTooBig
+	if t.BodyLen > abi.MaxBody {
+		t.Flags |= abi.FlagTooBig
 		t.Body, t.Relocs = nil, nil
 	}
 	k := sha256.Sum256([]byte(key(t)))

@@ -4,7 +4,10 @@
 // body chunks; see bpf/include/shared.h for the layout the program reads).
 package render
 
-import "github.com/xdpdns/xdpdns/zonecompiler/wire"
+import (
+	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+)
 
 // NameHash identifies a lower-case wire name in the XDP maps: two 64-bit
 // hashes computed over the name's bytes from the last to the first, so
@@ -12,21 +15,14 @@ import "github.com/xdpdns/xdpdns/zonecompiler/wire"
 // The C side (hash_suffixes in bpf/include/query.h) computes the same.
 type NameHash struct{ H1, H2 uint64 }
 
-const (
-	h1Basis = 0xcbf29ce484222325
-	h1Prime = 0x100000001b3
-	h2Basis = 0x84222325cbf29ce4
-	h2Mult  = 0x9e3779b97f4a7c15
-)
-
 // step extends a hash by one byte (moving towards the name's start).
 func (h NameHash) step(c byte) NameHash {
-	return NameHash{H1: (h.H1 ^ uint64(c)) * h1Prime, H2: (h.H2^uint64(c))*h2Mult + 1}
+	return NameHash{H1: (h.H1 ^ uint64(c)) * abi.HashH1Prime, H2: (h.H2^uint64(c))*abi.HashH2Mult + 1}
 }
 
 // HashName hashes a whole lower-case wire name.
 func HashName(lower []byte) NameHash {
-	h := NameHash{H1: h1Basis, H2: h2Basis}
+	h := NameHash{H1: abi.HashH1Basis, H2: abi.HashH2Basis}
 	for i := len(lower) - 1; i >= 0; i-- {
 		h = h.step(lower[i])
 	}
@@ -42,7 +38,7 @@ func SuffixHashes(lower []byte, out []NameHash) []NameHash {
 		starts[n] = i
 		n++
 	}
-	h := NameHash{H1: h1Basis, H2: h2Basis}
+	h := NameHash{H1: abi.HashH1Basis, H2: abi.HashH2Basis}
 	out = out[:0]
 	// The root suffix is the final 0 byte.
 	end := len(lower) - 1

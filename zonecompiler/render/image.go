@@ -1,36 +1,14 @@
 package render
 
-// Limits shared with the XDP program (bpf/include/shared.h).
-const (
-	MaxBody   = 1152 // XDPDNS_MAX_BODY
-	MaxRelocs = 40   // XDPDNS_MAX_RELOCS
-	ChunkSize = 64   // XDPDNS_CHUNK_SIZE
-)
-
-// Template flags (XDPDNS_TF_*).
-const (
-	FlagAA     = 0x0400
-	FlagRcode  = 0x000f
-	FlagTooBig = 0x8000
-)
-
-// Lookup modes of an answers key (XDPDNS_MODE_*).
-const (
-	ModeExact = 0
-	ModeBelow = 1
-	ModeChaos = 2
-)
-
-// Pass is the template id that sends a query to userspace.
-const Pass = 0
+import "github.com/xdpdns/xdpdns/bpf/abi"
 
 // Template is one precomputed reply body with what the program needs to
 // send it: counts, header flags, and the offsets of the compression
 // pointers to relocate by the query name's length.
 type Template struct {
-	Body   []byte // empty when FlagTooBig: only TC or pass
+	Body   []byte // empty when abi.FlagTooBig: only TC or pass
 	Relocs []uint16
-	// BodyLen is the full body length (len(Body) unless FlagTooBig).
+	// BodyLen is the full body length (len(Body) unless abi.FlagTooBig).
 	BodyLen int
 	ReqLen  int
 	AN, NS  uint16
@@ -44,15 +22,8 @@ type Template struct {
 type NameEntry struct {
 	ExactDefault [2]uint32 // by DO bit
 	BelowDefault [2]uint32
-	Flags        uint32 // NameExactTyped | NameBelowTyped | NameLeaf
+	Flags        uint32 // abi.NameFlagExactTyped | abi.NameFlagBelowTyped | abi.NameFlagLeaf
 }
-
-// NameEntry flags (XDPDNS_NF_*): which lookups the program can skip.
-const (
-	NameExactTyped = 0x1 // Answers has exact-mode entries for the name
-	NameBelowTyped = 0x2 // Answers has below-mode entries for the name
-	NameLeaf       = 0x4 // no name below it: the walk stops there
-)
 
 // AnswerKey selects a per-type template.
 type AnswerKey struct {
@@ -65,7 +36,7 @@ type AnswerKey struct {
 type Image struct {
 	Names     map[NameHash]NameEntry
 	Answers   map[AnswerKey][2]uint32
-	Templates []Template // index = template id; [0] is unused (Pass)
+	Templates []Template // index = template id; [0] is unused (abi.Pass)
 	Stats     Stats
 }
 
@@ -84,8 +55,8 @@ func (img *Image) MapBytes() int {
 	const hashOverhead = 64 // struct htab_elem and bucket share, roughly
 	n := len(img.Names) * (16 + 16 + hashOverhead)
 	n += len(img.Answers) * (24 + 8 + hashOverhead)
-	n += len(img.Templates) * (20 + 2*MaxRelocs)
-	n += img.Chunks() * ChunkSize
+	n += len(img.Templates) * (20 + 2*abi.MaxRelocs)
+	n += img.Chunks() * abi.ChunkSize
 	return n
 }
 
@@ -93,7 +64,7 @@ func (img *Image) MapBytes() int {
 func (img *Image) Chunks() int {
 	n := 0
 	for i := range img.Templates {
-		n += (len(img.Templates[i].Body) + ChunkSize - 1) / ChunkSize
+		n += (len(img.Templates[i].Body) + abi.ChunkSize - 1) / abi.ChunkSize
 	}
 	return n
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/binary"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
@@ -18,20 +19,17 @@ type Model struct {
 	NSID    []byte
 }
 
-// Pass reasons, named like the program's counters.
-const (
-	ReasonOpcode    = "pass.opcode"
-	ReasonMalformed = "pass.malformed"
-	ReasonEDNS      = "pass.edns"
-	ReasonQName     = "pass.qname"
-	ReasonQType     = "pass.qtype"
-	ReasonNoZone    = "pass.nozone"
-	ReasonNoTmpl    = "pass.notmpl"
-	ReasonSize      = "pass.size"
+// abi.Pass reasons: the names of the program's counters.
+var (
+	ReasonOpcode    = abi.CounterNames[abi.CounterPassOpcode]
+	ReasonMalformed = abi.CounterNames[abi.CounterPassMalformed]
+	ReasonEDNS      = abi.CounterNames[abi.CounterPassEDNS]
+	ReasonQName     = abi.CounterNames[abi.CounterPassQname]
+	ReasonQType     = abi.CounterNames[abi.CounterPassQtype]
+	ReasonNoZone    = abi.CounterNames[abi.CounterPassNozone]
+	ReasonNoTmpl    = abi.CounterNames[abi.CounterPassNotmpl]
+	ReasonSize      = abi.CounterNames[abi.CounterPassSize]
 )
-
-// MaxXDPLabels is XDPDNS_MAX_LABELS.
-const MaxXDPLabels = 32
 
 // Reply answers pkt like the XDP program: reply != nil means XDP_TX with
 // that DNS payload; otherwise reason says why it is passed.
@@ -62,7 +60,7 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 		}
 		labels++
 		off += l + 1
-		if labels > MaxXDPLabels || off-12 > wire.MaxNameLen {
+		if labels > abi.MaxLabels || off-12 > wire.MaxNameLen {
 			return nil, ReasonQName
 		}
 	}
@@ -100,7 +98,7 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 			size = int(m.UDPSize)
 		}
 		rd := pkt[o+11:]
-		for i := 0; i < 64 && len(rd) > 0; i++ {
+		for i := 0; i < abi.MaxEDNSOptions && len(rd) > 0; i++ {
 			if len(rd) < 4 || 4+int(binary.BigEndian.Uint16(rd[2:])) > len(rd) {
 				return nil, ReasonMalformed
 			}
@@ -120,13 +118,13 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 	}
 	switch qclass {
 	case dns.ClassCHAOS:
-		ids, ok := m.Image.Answers[AnswerKey{Name: HashName(lower), QType: qtype, Mode: ModeChaos}]
+		ids, ok := m.Image.Answers[AnswerKey{Name: HashName(lower), QType: qtype, Mode: abi.ModeChaos}]
 		if !ok {
 			return nil, ReasonNoTmpl
 		}
 		id = ids[d]
 	case dns.ClassINET:
-		if neverInXDP(qtype) {
+		if abi.NeverInXDP(qtype) {
 			return nil, ReasonQType
 		}
 		hs := SuffixHashes(lower, nil)
@@ -137,7 +135,7 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 				break
 			}
 			found = i
-			if e.Flags&NameLeaf != 0 {
+			if e.Flags&abi.NameFlagLeaf != 0 {
 				break
 			}
 		}
@@ -145,17 +143,17 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 			return nil, ReasonNoZone
 		}
 		n := hs[found]
-		mode := uint16(ModeBelow)
+		mode := uint16(abi.ModeBelow)
 		if found == len(hs)-1 {
-			mode = ModeExact
+			mode = abi.ModeExact
 		}
-		typed := uint32(NameBelowTyped)
-		if mode == ModeExact {
-			typed = NameExactTyped
+		typed := uint32(abi.NameFlagBelowTyped)
+		if mode == abi.ModeExact {
+			typed = abi.NameFlagExactTyped
 		}
 		if ids, ok := m.Image.Answers[AnswerKey{Name: n, QType: qtype, Mode: mode}]; ok && m.Image.Names[n].Flags&typed != 0 {
 			id = ids[d]
-		} else if mode == ModeExact {
+		} else if mode == abi.ModeExact {
 			id = m.Image.Names[n].ExactDefault[d]
 		} else {
 			id = m.Image.Names[n].BelowDefault[d]
@@ -163,7 +161,7 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 	default:
 		return nil, ReasonQType
 	}
-	if id == Pass {
+	if id == abi.Pass {
 		return nil, ReasonNoTmpl
 	}
 	t := &m.Image.Templates[id]
@@ -180,14 +178,14 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 	full := 12 + qlen + 4 + t.BodyLen + optLen
 	req := 12 + qlen + 4 + t.ReqLen + optLen
 	tc := false
-	if t.Flags&FlagTooBig != 0 || full > size {
+	if t.Flags&abi.FlagTooBig != 0 || full > size {
 		if req <= size {
 			return nil, ReasonSize
 		}
 		tc = true
 	}
 	out := make([]byte, 0, full)
-	hflags := wire.FlagQR | flags&(wire.FlagRD|wire.FlagCD) | t.Flags&(FlagAA|FlagRcode)
+	hflags := wire.FlagQR | flags&(wire.FlagRD|wire.FlagCD) | t.Flags&(abi.FlagAA|abi.FlagRcode)
 	an, ns, ar := t.AN, t.NS, t.AR
 	if tc {
 		hflags |= wire.FlagTC

@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 )
 
 // Header flag bits and field masks (RFC 1035 §4.1.1, RFC 4035 §3.2).
@@ -198,5 +199,6 @@ func (q *Query) parseOptions(rd []byte) error {
 	return nil
 }
 
-// MaxOptions bounds the EDNS options examined in one OPT record.
-const MaxOptions = 64
+// MaxOptions bounds the EDNS options examined in one OPT record; the XDP
+// program examines as many (an ABI limit).
+const MaxOptions = abi.MaxEDNSOptions
