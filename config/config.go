@@ -88,6 +88,9 @@ type Config struct {
 	// XDP lists the interfaces to attach the XDP hot path to; empty
 	// serves from userspace only.
 	XDP []XDPAttach
+	// MetricsListen is where the Prometheus metrics server listens
+	// (/metrics, /healthz); the zero value turns it off.
+	MetricsListen netip.AddrPort
 
 	// BGP holds the BGP speaker's settings (bgp-* and anycast-* keys),
 	// each checked by package anycast as it is parsed and the whole by

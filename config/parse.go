@@ -287,6 +287,10 @@ var keys = map[string]key{
 		p.c.DropSourcePorts, err = ParseDropSourcePorts(a)
 		return err
 	}},
+	"metrics-listen": {single: true, min: 1, max: 1, usage: "want IP:PORT", apply: func(p *parser, a []string) (err error) {
+		p.c.MetricsListen, err = ParseListen(a[0])
+		return err
+	}},
 	"broadcast-queries": {single: true, min: 1, max: 1, usage: "want drop or answer", apply: func(p *parser, a []string) error {
 		switch a[0] {
 		case "drop":

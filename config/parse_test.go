@@ -54,6 +54,7 @@ func TestParse(t *testing.T) {
 		{"drop-source-ports none", "drop-source-ports none", func(c *Config) { c.DropSourcePorts = []uint16{} }},
 		{"broadcast-queries answer", "broadcast-queries answer", func(c *Config) { c.AnswerGroupQueries = true }},
 		{"broadcast-queries drop", "broadcast-queries drop", func(c *Config) {}},
+		{"metrics-listen", "metrics-listen [::1]:9153", func(c *Config) { c.MetricsListen = netip.MustParseAddrPort("[::1]:9153") }},
 		{"tcp per-client limits", "tcp-max-conns-per-client 8\ntcp-client-prefix4 24\ntcp-client-prefix6 /56", func(c *Config) {
 			c.TCPMaxConnsPerClient, c.TCPClientPrefix4, c.TCPClientPrefix6 = 8, 24, 56
 		}},
@@ -115,6 +116,8 @@ func TestParseErrors(t *testing.T) {
 		{"tcp-max-conns-per-client 0", 1, "tcp-max-conns-per-client"},
 		{"drop-source-ports 65536", 1, "want a port from 0 to 65535"},
 		{"broadcast-queries yes", 1, "want drop or answer"},
+		{"metrics-listen 9153", 1, "want IP:PORT"},
+		{"metrics-listen 127.0.0.1:9153\nmetrics-listen 127.0.0.1:9154", 2, "metrics-listen"},
 		{"drop-source-ports 19 none", 1, "drop-source-ports \"none\""},
 		{"drop-source-ports", 1, "drop-source-ports: want one or more ports"},
 		{"tcp-client-prefix4 33", 1, "from 1 to 32"},

@@ -157,6 +157,9 @@ type ZoneStatus struct {
 	Warnings int       `json:"warnings"`
 	Signed   bool      `json:"signed"`
 	NSEC3    bool      `json:"nsec3"`
+	// SigExpiration is the earliest RRSIG expiration in the zone;
+	// absent for a zone without signatures.
+	SigExpiration *time.Time `json:"sig_expiration,omitempty"`
 }
 
 // XDPStatus is the XDP hot path's state.
@@ -164,6 +167,9 @@ type XDPStatus struct {
 	Attachments []Attachment `json:"attachments"`
 	// Generation is the live map generation.
 	Generation uint32 `json:"generation"`
+	// MapBytes estimates the kernel memory of the live generation's
+	// zone maps; 0 when the hot path cannot tell.
+	MapBytes int64 `json:"map_bytes,omitempty"`
 }
 
 // Attachment is the XDP program attached to one interface.
@@ -202,4 +208,13 @@ type Stats struct {
 	XDP map[string]uint64 `json:"xdp,omitempty"`
 	// XDPError says why the XDP counters could not be read.
 	XDPError string `json:"xdp_error,omitempty"`
+	// Reloads counts the zone reloads since the daemon started.
+	Reloads ReloadStats `json:"reloads"`
+}
+
+// ReloadStats counts reloads by result and their total duration.
+type ReloadStats struct {
+	OK      uint64  `json:"ok"`
+	Failed  uint64  `json:"failed"`
+	Seconds float64 `json:"seconds"` // time spent in reloads, both results
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/health"
+	"github.com/xdpdns/xdpdns/metrics"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/srcport"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
@@ -41,6 +42,12 @@ type HotPath interface {
 	Close() error
 }
 
+// MapMemory is implemented by hot paths that know the kernel memory of the
+// live generation's maps.
+type MapMemory interface {
+	MapBytes() int64
+}
+
 // Daemon is one running xdpdnsd instance.
 type Daemon struct {
 	cfg *config.Config
@@ -49,6 +56,8 @@ type Daemon struct {
 	srv *server.Server
 	ctl *control.Server
 	n   *counters
+	// metrics is the Prometheus server (metrics-listen); nil without.
+	metrics *metrics.Server
 
 	started time.Time
 
@@ -167,11 +176,18 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.started = time.Now()
 	d.mu.Unlock()
 	d.startHealth(ctx)
+	if err := d.startMetrics(); err != nil {
+		d.srv.Close()
+		return err
+	}
 	if d.cfg.Control == "" {
 		return nil
 	}
 	ctl, err := control.Listen(control.Config{Path: d.cfg.Control, Logger: d.log}, d.Handler())
 	if err != nil {
+		if d.metrics != nil {
+			d.metrics.Close()
+		}
 		d.srv.Close()
 		return err
 	}
@@ -225,6 +241,14 @@ func (d *Daemon) Reload() error {
 // error is returned: for a zone that does not load, a *zone.Error
 // (file:line: reason).
 func (d *Daemon) ReloadZone(name string) (control.ReloadResult, error) {
+	start := time.Now()
+	res, err := d.reloadZone(name)
+	d.n.reloaded(time.Since(start), err)
+	return res, err
+}
+
+// reloadZone is ReloadZone without the counting.
+func (d *Daemon) reloadZone(name string) (control.ReloadResult, error) {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	var set *zone.Set
@@ -312,6 +336,10 @@ func (d *Daemon) Status() control.Status {
 			Signed:   z.Signed,
 			NSEC3:    z.NSEC3 != nil,
 		})
+		if z.HasRRSIGs() {
+			exp := z.SigExpiration
+			st.Zones[len(st.Zones)-1].SigExpiration = &exp
+		}
 	}
 	d.mu.Unlock()
 	if !started.IsZero() {
@@ -322,6 +350,9 @@ func (d *Daemon) Status() control.Status {
 	}
 	if hot != nil {
 		st.XDP = &control.XDPStatus{Attachments: hot.Attachments(), Generation: hot.Generation()}
+		if m, ok := hot.(MapMemory); ok {
+			st.XDP.MapBytes = m.MapBytes()
+		}
 	}
 	if b, err := d.BGP(); err == nil {
 		st.BGP = &b
@@ -331,7 +362,7 @@ func (d *Daemon) Status() control.Status {
 
 // Stats returns the query counters for the control socket.
 func (d *Daemon) Stats() control.Stats {
-	s := control.Stats{Queries: d.n.snapshot(), Server: d.srv.Counters()}
+	s := control.Stats{Queries: d.n.snapshot(), Server: d.srv.Counters(), Reloads: d.n.reloads()}
 	if hot := d.hotPath(); hot != nil {
 		c, err := hot.Counters()
 		if err != nil {
@@ -397,6 +428,11 @@ func (d *Daemon) Close() error {
 func (d *Daemon) closeServing() error {
 	if d.ctl != nil {
 		d.ctl.Close()
+	}
+	if d.metrics != nil {
+		if err := d.metrics.Close(); err != nil {
+			d.log.Error("closing the metrics server", "err", err)
+		}
 	}
 	var hotErr error
 	if hot := d.hotPath(); hot != nil {

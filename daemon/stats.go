@@ -1,10 +1,11 @@
 package daemon
 
 import (
-	"github.com/xdpdns/xdpdns/control"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
+	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 )
 
@@ -61,6 +62,28 @@ type counters struct {
 	// paused drops every query unanswered and uncounted (PauseServing,
 	// test only).
 	paused atomic.Bool
+	// Reloads by result, and the time spent in them.
+	reloadsOK, reloadsFailed atomic.Uint64
+	reloadNanos              atomic.Int64
+}
+
+// reloaded counts one reload that took d and ended with err.
+func (c *counters) reloaded(d time.Duration, err error) {
+	if err != nil {
+		c.reloadsFailed.Add(1)
+	} else {
+		c.reloadsOK.Add(1)
+	}
+	c.reloadNanos.Add(int64(d))
+}
+
+// reloads returns the reload counters.
+func (c *counters) reloads() control.ReloadStats {
+	return control.ReloadStats{
+		OK:      c.reloadsOK.Load(),
+		Failed:  c.reloadsFailed.Load(),
+		Seconds: time.Duration(c.reloadNanos.Load()).Seconds(),
+	}
 }
 
 func (c *counters) add(tcp bool, k engine.Kind, drop bool) {

@@ -25,9 +25,11 @@ type HotPath struct {
 	l   *loader.Loader
 	cfg engine.Config
 	mu  sync.Mutex
-	// last describes the image of the live generation.
-	last render.Stats
-	gen  uint32
+	// last describes the image of the live generation; mapBytes is its
+	// estimated kernel map memory (render.Image.MapBytes).
+	last     render.Stats
+	mapBytes int64
+	gen      uint32
 }
 
 // New loads the program with the engine's UDP size and NSID, compiles set
@@ -69,8 +71,16 @@ func (h *HotPath) Swap(set *zone.Set) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	h.gen, h.last = gen, img.Stats
+	h.gen, h.last, h.mapBytes = gen, img.Stats, int64(img.MapBytes())
 	return gen, nil
+}
+
+// MapBytes estimates the kernel memory of the live generation's maps
+// (daemon.MapMemory).
+func (h *HotPath) MapBytes() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.mapBytes
 }
 
 // Counters returns the program's counters by name.
