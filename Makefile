@@ -19,7 +19,7 @@ FUZZTIME ?= 300000x
 # Debian packages: the reference servers and signers the differential
 # tests start, the clients the tests and benchmarks drive.
 TEST_PKGS  := nsd knot knot-dnsutils bind9-dnsutils bind9-utils ldnsutils unbound dnsperf iproute2 \
-              clang llvm libbpf-dev clang-format-14 gobgpd bird2 procps git ca-certificates
+              clang llvm libbpf-dev clang-format-14 gobgpd bird2 procps git ca-certificates systemd
 RUN_PKGS   := bind9-dnsutils
 # make bench: the servers it measures (nsd, knot), kxdpgun and kdig
 # (knot-dnsutils), dnsperf, the zone signer (bind9-utils), ip (iproute2),
@@ -29,7 +29,7 @@ RUN_PKGS   := bind9-dnsutils
 BENCH_PKGS := nsd knot knot-dnsutils bind9-utils dnsperf iproute2 bpftool procps gnuplot-nox \
               git ca-certificates
 
-.PHONY: all build run test deps deps-run deps-bench check fuzz bench bench-scale clean
+.PHONY: all build run test deps deps-run deps-bench check fuzz bench bench-scale install clean
 
 all: build
 
@@ -112,6 +112,26 @@ bench: deps-bench build
 # time, map memory, XDP coverage of a TLD mix (needs ~9 GB of memory).
 bench-scale: deps
 	$(GO) run ./bench/cmd/xdpbench -scale -results bench/RESULTS.md
+
+# install: the binaries to PREFIX/sbin, the systemd unit to
+# PREFIX/lib/systemd/system (paths substituted), the example configuration
+# and zone to SYSCONFDIR/xdpdns (never over an existing file), the docs to
+# PREFIX/share/doc/xdpdns. DESTDIR is prepended to every path (packaging).
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+install: build
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(SYSCONFDIR)/xdpdns $(DESTDIR)$(PREFIX)/share/doc/xdpdns
+	install -m 0755 $(BIN)/xdpdnsd $(BIN)/xdpdnsctl $(DESTDIR)$(PREFIX)/sbin/
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		-e 's|/usr/local/share/doc|$(PREFIX)/share/doc|g' examples/xdpdnsd.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/xdpdnsd.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/xdpdnsd.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/xdpdns/xdpdnsd.conf ] || \
+		install -m 0644 examples/xdpdnsd-systemd.conf $(DESTDIR)$(SYSCONFDIR)/xdpdns/xdpdnsd.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/xdpdns/example.com.zone ] || \
+		install -m 0644 examples/example.com.zone $(DESTDIR)$(SYSCONFDIR)/xdpdns/example.com.zone
+	install -m 0644 README.md docs/CONFIG.md docs/ARCHITECTURE.md $(DESTDIR)$(PREFIX)/share/doc/xdpdns/
 
 clean:
 	rm -rf $(BIN)

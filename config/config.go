@@ -165,6 +165,12 @@ func (c *Config) Finish() error {
 	return nil
 }
 
+// EngineConfig is the answer engine's configuration: the same for the
+// daemon's engine, the XDP image it compiles and the offline checks.
+func (c *Config) EngineConfig() engine.Config {
+	return engine.Config{Identity: c.Identity, Version: c.EngineVersion(), NSID: c.NSID, UDPSize: c.UDPSize}
+}
+
 // EngineVersion is the version string the engine should answer with:
 // empty when hidden.
 func (c *Config) EngineVersion() string {

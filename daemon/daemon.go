@@ -66,7 +66,8 @@ type Daemon struct {
 	mu       sync.Mutex // guards the fields below and orders SetZones with them
 	loadedAt map[*zone.Zone]time.Time
 	hot      HotPath
-	gen      uint32 // the XDP generation last swapped in
+	gen      uint32   // the XDP generation last swapped in
+	notifier Notifier // service manager (sd_notify); nil without
 
 	annMu    sync.Mutex // guards the fields below; held while announcing
 	ann      Announcer
@@ -88,12 +89,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading zones: %w", err)
 	}
-	d.eng = engine.New(engine.Config{
-		Identity: cfg.Identity,
-		Version:  cfg.EngineVersion(),
-		NSID:     cfg.NSID,
-		UDPSize:  cfg.UDPSize,
-	}, set)
+	d.eng = engine.New(cfg.EngineConfig(), set)
 	d.setLoaded(set)
 	d.srv = server.New(server.Config{
 		Listen:          cfg.Listen,
@@ -181,6 +177,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return err
 	}
 	if d.cfg.Control == "" {
+		d.notify(d.readyState(""))
 		return nil
 	}
 	ctl, err := control.Listen(control.Config{Path: d.cfg.Control, Logger: d.log}, d.Handler())
@@ -194,6 +191,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.ctl = ctl
 	context.AfterFunc(ctx, func() { ctl.Close() })
 	d.log.Info("control socket", "path", d.cfg.Control)
+	d.notify(d.readyState(""))
 	return nil
 }
 
@@ -242,8 +240,14 @@ func (d *Daemon) Reload() error {
 // (file:line: reason).
 func (d *Daemon) ReloadZone(name string) (control.ReloadResult, error) {
 	start := time.Now()
+	d.notify(reloadingState())
 	res, err := d.reloadZone(name)
 	d.n.reloaded(time.Since(start), err)
+	if err != nil {
+		d.notify(d.readyState("; the last reload failed, the previous zones are served"))
+	} else {
+		d.notify(d.readyState(""))
+	}
 	return res, err
 }
 
@@ -396,6 +400,7 @@ func (h handler) BGP() (control.BGPStatus, error)                  { return h.d.
 // path and the server (the last bounded by the server's shutdown
 // timeout), and finally closes the speaker.
 func (d *Daemon) Close() error {
+	d.notify("STOPPING=1\nSTATUS=stopping")
 	d.annMu.Lock()
 	ann, mon, first := d.ann, d.mon, !d.stopping
 	announced := false

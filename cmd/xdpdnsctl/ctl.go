@@ -34,6 +34,9 @@ commands:
   bgp             BGP peers, announced routes, health and drain state, check errors
   drain           withdraw the anycast routes and keep them withdrawn
   undrain         announce again once (and while) healthy
+  check-zone ORIGIN FILE
+                  check a zone file offline (no daemon): errors as FILE:LINE,
+                  warnings, and what the XDP program would answer
 
 options:
 `
@@ -54,6 +57,8 @@ var commands = map[string]command{
 	"bgp":     cmdBGP(control.CmdBGP),
 	"drain":   cmdBGP(control.CmdDrain),
 	"undrain": cmdBGP(control.CmdUndrain),
+	// Offline: needs no daemon.
+	"check-zone": cmdCheckZone,
 }
 
 // run is the whole of xdpdnsctl; it returns the exit code.

@@ -221,3 +221,29 @@ func TestXDPCounterOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckZone runs check-zone offline on a good and a broken zone.
+func TestCheckZone(t *testing.T) {
+	dir := t.TempDir()
+	good := testsupport.WriteFile(t, dir, "example.com.zone", testsupport.ExampleCom)
+	code, out, errOut := ctl("--control", filepath.Join(dir, "no.sock"), "check-zone", "example.com", good)
+	if code != exitOK || !strings.Contains(out, "example.com.") || !strings.Contains(out, "xdp: ") {
+		t.Errorf("good zone: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = ctl("check-zone", "--json", "example.com", good)
+	var r struct {
+		Zones []struct{ Origin string }
+		XDP   struct{ Names int }
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &r) != nil || len(r.Zones) != 1 || r.XDP.Names == 0 {
+		t.Errorf("--json: exit %d\n%s", code, out)
+	}
+	bad := testsupport.WriteFile(t, dir, "bad.zone", strings.Replace(testsupport.ExampleCom, "192.0.2.10", "192.0.2.300", 1))
+	code, _, errOut = ctl("check-zone", "example.com", bad)
+	if code != exitFailed || !strings.Contains(errOut, bad+":") {
+		t.Errorf("broken zone: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, _ := ctl("check-zone", "example.com"); code != exitUsage {
+		t.Errorf("missing FILE: exit %d, want usage", code)
+	}
+}

@@ -59,9 +59,10 @@ func (v *flagValue) Set(val string) error {
 
 // options is the parsed command line.
 type options struct {
-	configFile string
-	logLevel   string
-	settings   settings
+	configFile  string
+	logLevel    string
+	checkConfig bool
+	settings    settings
 }
 
 // parseFlags parses the command line; usage and errors go to stderr.
@@ -71,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.configFile, "c", "", "configuration `file` (see docs/CONFIG.md)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.BoolVar(&o.checkConfig, "check-config", false, "check the configuration and every zone, compile the XDP image, print what would be served, and exit (0 good, 1 errors)")
 	add := func(name, key, usage string) *flagValue {
 		v := &flagValue{key: key, s: &o.settings}
 		fs.Var(v, name, usage)

@@ -43,6 +43,9 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 		return exitError
 	}
+	if o.checkConfig {
+		return checkConfig(cfg, stdout, stderr)
+	}
 	if len(cfg.Zones) == 0 {
 		log.Warn("no zones configured; every query will be refused")
 	}
@@ -69,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	setupSystemd(ctx, d, log)
 	if err := d.Start(ctx); err != nil {
 		fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 		return exitError
