@@ -29,9 +29,21 @@ RUN_PKGS   := bind9-dnsutils
 BENCH_PKGS := nsd knot knot-dnsutils bind9-utils dnsperf iproute2 bpftool procps gnuplot-nox \
               git ca-certificates
 
-.PHONY: all build run test deps deps-run deps-bench check fuzz bench bench-scale install clean
+.PHONY: all help build run test deps deps-run deps-bench check fuzz bench bench-scale install clean
 
 all: build
+
+# help: the targets, from the comments above them.
+help:
+	@echo "make build        build bin/xdpdnsd and bin/xdpdnsctl"
+	@echo "make run          build and start xdpdnsd on the example zone ($(LISTEN)), XDP generic on lo"
+	@echo "make test         install the test packages (Debian 12, as root) and run the whole suite (<20 min)"
+	@echo "make check        gofmt, go vet, the darwin build, clang-format, generated files up to date"
+	@echo "make fuzz         a short bounded run of every fuzz target (FUZZTIME=$(FUZZTIME) executions each)"
+	@echo "make bench        the namespace rig against NSD and Knot, then the XDP cost per answer class"
+	@echo "make bench-scale  1M-delegation zones: compile, load, map memory (~9 GB of memory)"
+	@echo "make install      binaries, systemd unit and configuration (PREFIX=$(PREFIX) SYSCONFDIR=$(SYSCONFDIR) DESTDIR=)"
+	@echo "make clean        remove bin/"
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...

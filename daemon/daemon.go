@@ -16,6 +16,7 @@ import (
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/health"
+	"github.com/xdpdns/xdpdns/internal/buildinfo"
 	"github.com/xdpdns/xdpdns/metrics"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/srcport"
@@ -255,6 +256,7 @@ func (d *Daemon) ReloadZone(name string) (control.ReloadResult, error) {
 func (d *Daemon) reloadZone(name string) (control.ReloadResult, error) {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
+	prev := d.eng.Zones()
 	var set *zone.Set
 	var changed []*zone.Zone
 	if name == "" {
@@ -296,8 +298,13 @@ func (d *Daemon) reloadZone(name string) (control.ReloadResult, error) {
 	}
 	d.mu.Unlock()
 	for _, z := range changed {
+		warnings := z.Warnings
+		if w := zone.SerialWarning(prev.Zone(z.Origin.Lower), z); w != "" {
+			d.log.Warn("zone reloaded with a serial secondaries will not follow", "zone", z.Name(), "warning", w)
+			warnings = append(warnings[:len(warnings):len(warnings)], w)
+		}
 		res.Zones = append(res.Zones, control.ZoneReload{
-			Origin: z.Name(), Serial: z.Serial, File: z.File, Records: len(z.Records), Warnings: z.Warnings,
+			Origin: z.Name(), Serial: z.Serial, File: z.File, Records: len(z.Records), Warnings: warnings,
 		})
 	}
 	if res.Generation != nil {
@@ -324,7 +331,7 @@ func (d *Daemon) Status() control.Status {
 	d.mu.Lock()
 	set, started, hot := d.eng.Zones(), d.started, d.hot
 	st := control.Status{
-		Version: Version(),
+		Version: buildinfo.Version(),
 		Started: started,
 		Listen:  []string{},
 		Zones:   make([]control.ZoneStatus, 0, len(set.Zones())),

@@ -231,3 +231,41 @@ func TestStartFailsOnLiveControlSocket(t *testing.T) {
 		t.Errorf("first daemon's control socket: %v", err)
 	}
 }
+
+// TestReloadSerialWarnings: a reload whose content changed under the same
+// SOA serial, or whose serial went backwards, is served but reported (as
+// Knot does), in the reload result and the log.
+func TestReloadSerialWarnings(t *testing.T) {
+	d, file := newDaemon(t)
+	write := func(serial, addr string) {
+		t.Helper()
+		text := strings.NewReplacer(" 1 7200", " "+serial+" 7200", "192.0.2.10", addr).Replace(testsupport.ExampleCom)
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reload := func() []string {
+		t.Helper()
+		res, err := d.ReloadZone("example.com")
+		if err != nil || len(res.Zones) != 1 {
+			t.Fatalf("reload: %v %+v", err, res)
+		}
+		return res.Zones[0].Warnings
+	}
+	write("1", "192.0.2.10")
+	if w := reload(); len(w) != 0 {
+		t.Errorf("unchanged zone: warnings %q", w)
+	}
+	write("1", "192.0.2.99")
+	if w := reload(); len(w) != 1 || !strings.Contains(w[0], "serial 1 did not") || lookupA(t, d) != "192.0.2.99" {
+		t.Errorf("changed under the same serial: warnings %q, served %s", w, lookupA(t, d))
+	}
+	write("0", "192.0.2.99")
+	if w := reload(); len(w) != 1 || !strings.Contains(w[0], "backwards from 1 to 0") {
+		t.Errorf("serial backwards: warnings %q", w)
+	}
+	write("5", "192.0.2.98")
+	if w := reload(); len(w) != 0 {
+		t.Errorf("newer serial: warnings %q", w)
+	}
+}

@@ -1,52 +1,12 @@
 package daemon
 
 import (
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 )
-
-// version is set at link time
-// (-ldflags "-X github.com/xdpdns/xdpdns/daemon.version=v1.2.3");
-// otherwise Version reads the build information.
-var version string
-
-// Version returns the daemon's version: the link-time version, else the
-// main module's version and VCS revision from the build information.
-func Version() string {
-	if version != "" {
-		return version
-	}
-	v := "xdpdns (devel)"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return v
-	}
-	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v = "xdpdns " + bi.Main.Version
-	}
-	var rev, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
-		}
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if rev != "" {
-		v += " " + rev + dirty
-	}
-	return v
-}
 
 // maxKinds bounds the answer kinds counted; a kind beyond it (added to
 // the engine later) is counted in the last slot.

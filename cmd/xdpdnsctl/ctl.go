@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/xdpdns/xdpdns/bpf/abi"
 	"io"
 	"net"
 	"sort"
@@ -14,7 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/control"
+	"github.com/xdpdns/xdpdns/internal/buildinfo"
 )
 
 // Exit codes.
@@ -25,20 +26,11 @@ const (
 	exitUsage       = 2
 )
 
-const usage = `usage: xdpdnsctl [--control PATH] [--timeout DURATION] COMMAND [--json] [ARGS]
+// usageHead starts the usage text; the commands and options follow.
+const usageHead = `usage: xdpdnsctl [--control PATH] [--timeout DURATION] [--json] COMMAND [ARGS]
+(options may also follow the command)
 
 commands:
-  reload [ZONE]   reload ZONE, or every zone (a broken zone changes nothing)
-  status          version, uptime, listen addresses, zones, XDP state
-  stats           query counters by transport and answer kind, XDP counters
-  bgp             BGP peers, announced routes, health and drain state, check errors
-  drain           withdraw the anycast routes and keep them withdrawn
-  undrain         announce again once (and while) healthy
-  check-zone ORIGIN FILE
-                  check a zone file offline (no daemon): errors as FILE:LINE,
-                  warnings, and what the XDP program would answer
-
-options:
 `
 
 // usageError is a command-line mistake.
@@ -50,57 +42,139 @@ func (e usageError) Error() string { return e.msg }
 // command's arguments (after its flags) and writes its output.
 type command func(c *control.Client, asJSON bool, args []string, stdout io.Writer) error
 
-var commands = map[string]command{
-	"reload":  cmdReload,
-	"status":  cmdStatus,
-	"stats":   cmdStats,
-	"bgp":     cmdBGP(control.CmdBGP),
-	"drain":   cmdBGP(control.CmdDrain),
-	"undrain": cmdBGP(control.CmdUndrain),
-	// Offline: needs no daemon.
-	"check-zone": cmdCheckZone,
+// commandSpec is one command as the user types it.
+type commandSpec struct {
+	name, args, help string
+	run              command
 }
 
-// run is the whole of xdpdnsctl; it returns the exit code.
+// commands lists every command, in the order of the usage text.
+var commands = []commandSpec{
+	{"reload", "[ZONE]", "reload ZONE, or every zone (a broken zone changes nothing)", cmdReload},
+	{"status", "", "version, uptime, listen addresses, zones, XDP state", cmdStatus},
+	{"stats", "", "query counters by transport and answer kind, XDP counters", cmdStats},
+	{"bgp", "", "BGP peers, announced routes, health and drain state, check errors", cmdBGP(control.CmdBGP)},
+	{"drain", "", "withdraw the anycast routes and keep them withdrawn", cmdBGP(control.CmdDrain)},
+	{"undrain", "", "announce again once (and while) healthy", cmdBGP(control.CmdUndrain)},
+	{"check-zone", "ORIGIN FILE", "check a zone file offline (no daemon): errors as FILE:LINE, warnings, what XDP would answer", cmdCheckZone},
+	{"version", "", "this xdpdnsctl's version, and the daemon's when it runs", cmdVersion},
+}
+
+// lookupCommand finds a command by name.
+func lookupCommand(name string) (commandSpec, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return commandSpec{}, false
+}
+
+// writeUsage prints the usage text: every command with its arguments,
+// then the options.
+func writeUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, usageHead)
+	tw := newTable(w)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.help)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\noptions:")
+	tw = newTable(w)
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "h" {
+			return
+		}
+		arg, usage := flag.UnquoteUsage(f)
+		if arg != "" {
+			arg = " " + arg
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" {
+			def = " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(tw, "  --%s%s\t%s%s\n", f.Name, arg, usage, def)
+	})
+	tw.Flush()
+}
+
+// run is the whole of xdpdnsctl; it returns the exit code. Options may
+// come before or after the command and its arguments.
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("xdpdnsctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
 	c := &control.Client{}
 	fs.StringVar(&c.Path, "control", control.DefaultPath, "xdpdnsd's control socket `PATH`")
 	fs.DurationVar(&c.Wait, "timeout", control.DefaultWait, "how long to wait for the daemon's answer")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	asJSON := fs.Bool("json", false, "print the result, or the error, as JSON")
+	help := false
+	fs.BoolVar(&help, "help", false, "show the usage (after a command: that command's)")
+	fs.BoolVar(&help, "h", false, "same as --help")
+	fs.Usage = func() {}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		writeUsage(stderr, fs)
+		return exitUsage
+	}
+	if len(pos) == 0 {
+		writeUsage(stderr, fs)
+		if help {
 			return exitOK
 		}
 		return exitUsage
 	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return exitUsage
-	}
-	name := fs.Arg(0)
-	cmd, ok := commands[name]
+	name := pos[0]
+	cmd, ok := lookupCommand(name)
 	if !ok {
 		fmt.Fprintf(stderr, "xdpdnsctl: unknown command %q\n", name)
-		fs.Usage()
+		writeUsage(stderr, fs)
 		return exitUsage
 	}
-	sub := flag.NewFlagSet("xdpdnsctl "+name, flag.ContinueOnError)
-	sub.SetOutput(stderr)
-	asJSON := sub.Bool("json", false, "print the result as JSON")
-	rest, err := parseInterleaved(sub, fs.Args()[1:])
-	if errors.Is(err, flag.ErrHelp) {
+	if help {
+		fmt.Fprintf(stdout, "usage: xdpdnsctl [--control PATH] [--timeout DURATION] [--json] %s %s\n\n%s\n", name, cmd.args, cmd.help)
 		return exitOK
 	}
-	if err != nil {
-		return exitUsage
+	err = cmd.run(c, *asJSON, pos[1:], stdout)
+	if err != nil && *asJSON {
+		reportJSON(name, err, stdout)
 	}
-	err = cmd(c, *asJSON, rest, stdout)
 	return report(name, err, stderr)
+}
+
+// reportJSON prints a failure as {"error": ..., "exit": N} on stdout, for
+// scripts that asked for --json; the human message still goes to stderr.
+func reportJSON(name string, err error, stdout io.Writer) {
+	out := struct {
+		Command string `json:"command"`
+		Error   string `json:"error"`
+		Exit    int    `json:"exit"`
+	}{name, err.Error(), report(name, err, io.Discard)}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	fmt.Fprintf(stdout, "%s\n", b)
+}
+
+// cmdVersion: version. The daemon's version is shown when it answers.
+func cmdVersion(c *control.Client, asJSON bool, args []string, w io.Writer) error {
+	if len(args) > 0 {
+		return usageError{"takes no arguments"}
+	}
+	v := struct {
+		Client string `json:"xdpdnsctl"`
+		Daemon string `json:"xdpdnsd,omitempty"`
+	}{Client: buildinfo.Version()}
+	if st, err := c.Status(); err == nil {
+		v.Daemon = st.Version
+	}
+	if asJSON {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		_, err := fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	fmt.Fprintf(w, "xdpdnsctl %s\n", v.Client)
+	if v.Daemon != "" {
+		fmt.Fprintf(w, "xdpdnsd   %s\n", v.Daemon)
+	}
+	return nil
 }
 
 // parseInterleaved parses flags that may come before or after the

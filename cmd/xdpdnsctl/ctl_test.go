@@ -247,3 +247,31 @@ func TestCheckZone(t *testing.T) {
 		t.Errorf("missing FILE: exit %d, want usage", code)
 	}
 }
+
+// TestCLIHabits: options after the command, per-command help, JSON on
+// failures, version, and flags spelled as typed in the usage.
+func TestCLIHabits(t *testing.T) {
+	_, _, sock := startDaemon(t)
+	if code, out, errOut := ctl("status", "--control", sock); code != exitOK || !strings.Contains(out, "example.com.") {
+		t.Errorf("status --control after the command: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := ctl("reload", "--help"); code != exitOK || !strings.Contains(out, "reload [ZONE]") {
+		t.Errorf("reload --help: exit %d\n%s", code, out)
+	}
+	code, out, errOut := ctl("--control", sock, "reload", "--json", "no.such.zone")
+	var fail struct {
+		Command, Error string
+		Exit           int
+	}
+	if code != exitFailed || json.Unmarshal([]byte(out), &fail) != nil || fail.Exit != exitFailed || !strings.Contains(fail.Error, "no.such.zone") || errOut == "" {
+		t.Errorf("reload --json of an unknown zone: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, _ = ctl("--control", sock, "version")
+	if code != exitOK || !strings.HasPrefix(out, "xdpdnsctl xdpdns") || !strings.Contains(out, "\nxdpdnsd   xdpdns") {
+		t.Errorf("version: exit %d\n%s", code, out)
+	}
+	code, _, errOut = ctl()
+	if code != exitUsage || !strings.Contains(errOut, "  --control PATH") || !strings.Contains(errOut, "check-zone ORIGIN FILE") {
+		t.Errorf("usage: exit %d\n%s", code, errOut)
+	}
+}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/xdpdns/xdpdns/internal/testsupport"
@@ -38,5 +40,37 @@ func TestCheckConfig(t *testing.T) {
 	errOut.Reset()
 	if code := run([]string{"-c", badConf, "--check-config"}, &out, &errOut, nil); code != exitError || !strings.Contains(errOut.String(), badConf+":2:") {
 		t.Errorf("broken config: exit %d, stderr %q; want 1 and %s:2:", code, errOut.String(), badConf)
+	}
+}
+
+// TestCLIHabits: --version, nothing to serve, --log-format.
+func TestCLIHabits(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"--version"}, &out, &errOut, nil); code != exitOK || !strings.HasPrefix(out.String(), "xdpdns") {
+		t.Errorf("--version: exit %d, stdout %q", code, out.String())
+	}
+	out.Reset()
+	if code := run(nil, &out, &errOut, nil); code != exitUsage || !strings.Contains(errOut.String(), "usage: xdpdnsd") || out.Len() != 0 {
+		t.Errorf("no config, no zones: exit %d, stderr %q; want 2 and the usage", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"--log-format", "xml", "--zone", "example.com=x"}, &out, &errOut, nil); code != exitUsage || !strings.Contains(errOut.String(), "--log-format") {
+		t.Errorf("bad --log-format: exit %d, stderr %q", code, errOut.String())
+	}
+	// JSON logs: every line an object with time, level and msg.
+	dir := t.TempDir()
+	testsupport.WriteFile(t, dir, "example.com.zone", testsupport.ExampleCom)
+	_, log, sigs, res := startRun(t, "--zone", "example.com="+dir+"/example.com.zone", "--listen", "127.0.0.1:0", "--control", "", "--log-format", "json")
+	sigs <- syscall.SIGTERM
+	<-res
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m["msg"] == nil || m["level"] == nil || m["time"] == nil {
+			t.Errorf("log line %q is not a JSON object with time, level and msg (%v)", l, err)
+		}
+	}
+	if !strings.Contains(log.String(), `"msg":"zone loaded"`) || !strings.Contains(log.String(), `"zone":"example.com."`) {
+		t.Errorf("JSON log lacks the zone load:\n%s", log.String())
 	}
 }

@@ -61,7 +61,9 @@ func (v *flagValue) Set(val string) error {
 type options struct {
 	configFile  string
 	logLevel    string
+	logFormat   string
 	checkConfig bool
+	version     bool
 	settings    settings
 }
 
@@ -72,6 +74,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.configFile, "c", "", "configuration `file` (see docs/CONFIG.md)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text (key=value) or json (one object per line)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.checkConfig, "check-config", false, "check the configuration and every zone, compile the XDP image, print what would be served, and exit (0 good, 1 errors)")
 	add := func(name, key, usage string) *flagValue {
 		v := &flagValue{key: key, s: &o.settings}

@@ -6,12 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"syscall"
 
 	"github.com/xdpdns/xdpdns/daemon"
+	"github.com/xdpdns/xdpdns/internal/buildinfo"
 )
 
 // Exit codes.
@@ -32,16 +32,24 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 		return exitUsage
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		fmt.Fprintf(stderr, "xdpdnsd: --log-level: %v\n", err)
+	if o.version {
+		fmt.Fprintln(stdout, buildinfo.Version())
+		return exitOK
+	}
+	log, err := newLogger(stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 		return exitUsage
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg, err := buildConfig(o)
 	if err != nil {
 		fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 		return exitError
+	}
+	if o.configFile == "" && len(cfg.Zones) == 0 {
+		fmt.Fprint(stderr, "xdpdnsd: nothing to serve: give a configuration file or zones\n"+
+			"usage: xdpdnsd -c FILE [FLAGS]  or  xdpdnsd --zone ORIGIN=FILE... [FLAGS]  (xdpdnsd --help lists the flags)\n")
+		return exitUsage
 	}
 	if o.checkConfig {
 		return checkConfig(cfg, stdout, stderr)

@@ -1,0 +1,43 @@
+package zone
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSerialWarning(t *testing.T) {
+	const base = "$TTL 60\n@ SOA ns h SERIAL 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n"
+	load := func(serial, extra string) *Zone {
+		t.Helper()
+		z, err := Load(strings.NewReader(strings.Replace(base, "SERIAL", serial, 1)+extra), "s.test.", "s.zone", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return z
+	}
+	old := load("10", "")
+	for _, c := range []struct {
+		desc string
+		new  *Zone
+		want string
+	}{
+		{"same serial, same content", load("10", ""), ""},
+		{"newer serial", load("11", "www A 192.0.2.2\n"), ""},
+		{"same serial, new record", load("10", "www A 192.0.2.2\n"), "changed but its SOA serial 10 did not"},
+		{"same serial, changed TTL", load("10", "www 61 A 192.0.2.2\n"), "changed"},
+		{"older serial", load("9", ""), "went backwards from 10 to 9"},
+		{"a serial just below the wrap is older than 10 (RFC 1982)", load("4294967295", ""), "went backwards"},
+	} {
+		got := SerialWarning(old, c.new)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: warning %q, want %q", c.desc, got, c.want)
+		}
+	}
+	if SerialWarning(nil, old) != "" {
+		t.Error("a new zone has a serial warning")
+	}
+	// 4294967295 -> 10 is forward in serial arithmetic.
+	if SerialLess(10, 4294967295) || !SerialLess(4294967295, 10) {
+		t.Error("RFC 1982 wrap-around")
+	}
+}
