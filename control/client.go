@@ -135,6 +135,13 @@ func (c *Client) Stats() (Stats, error) {
 	return s, err
 }
 
+// Explain asks which path would answer q and how.
+func (c *Client) Explain(q ExplainQuery) (ExplainResult, error) {
+	var r ExplainResult
+	err := c.call(Request{Cmd: CmdExplain, Explain: &q}, &r)
+	return r, err
+}
+
 // Drain withdraws the anycast routes until Undrain.
 func (c *Client) Drain() (BGPStatus, error) { return c.bgp(CmdDrain) }
 

@@ -309,6 +309,9 @@ func (s *Server) do(line []byte) (resp response) {
 	if req.Cmd == "" {
 		return response{Error: `bad request: no "cmd"`}
 	}
+	if req.Explain != nil && req.Cmd != CmdExplain {
+		return response{Error: fmt.Sprintf("%s takes no query", req.Cmd)}
+	}
 	if req.Zone != "" && req.Cmd != CmdReload {
 		return response{Error: fmt.Sprintf("%s takes no zone", req.Cmd)}
 	}
@@ -346,8 +349,21 @@ func (s *Server) do(line []byte) (resp response) {
 			return response{Error: err.Error()}
 		}
 		result = r
+	case CmdExplain:
+		eh, ok := s.h.(ExplainHandler)
+		if !ok {
+			return response{Error: "this daemon cannot explain queries"}
+		}
+		if req.Explain == nil {
+			return response{Error: "explain: no query"}
+		}
+		r, err := eh.Explain(*req.Explain)
+		if err != nil {
+			return response{Error: err.Error()}
+		}
+		result = r
 	default:
-		return response{Error: fmt.Sprintf("unknown command %q (want reload, status, stats, drain, undrain or bgp)", req.Cmd)}
+		return response{Error: fmt.Sprintf("unknown command %q (want reload, status, stats, drain, undrain, bgp or explain)", req.Cmd)}
 	}
 	return response{OK: true, Result: result}
 }

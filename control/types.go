@@ -31,6 +31,9 @@ const (
 	CmdUndrain = "undrain"
 	// CmdBGP describes the BGP speaker, its peers and the health checks.
 	CmdBGP = "bgp"
+	// CmdExplain says which path would answer a query and how
+	// (ExplainHandler; Request.Explain).
+	CmdExplain = "explain"
 )
 
 // BGPHandler is implemented by handlers that run a BGP speaker; a
@@ -100,6 +103,63 @@ type CheckStatus struct {
 type Request struct {
 	Cmd  string `json:"cmd"`
 	Zone string `json:"zone,omitempty"` // reload only; "" means every zone
+	// Explain is the query to explain (explain only).
+	Explain *ExplainQuery `json:"explain,omitempty"`
+}
+
+// ExplainHandler is implemented by handlers that can explain a query.
+type ExplainHandler interface {
+	Explain(q ExplainQuery) (ExplainResult, error)
+}
+
+// ExplainQuery is a query as xdpdnsctl explain describes it.
+type ExplainQuery struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"`              // a type mnemonic (A, DNSKEY) or TYPEnnn
+	Class   string `json:"class,omitempty"`   // IN (default) or CH
+	DO      bool   `json:"do,omitempty"`      // EDNS with the DO bit
+	TCP     bool   `json:"tcp,omitempty"`     // over TCP: always userspace
+	BufSize uint16 `json:"bufsize,omitempty"` // EDNS UDP size; 0: 1232 with EDNS
+	NoEDNS  bool   `json:"no_edns,omitempty"` // no OPT record at all
+	NSID    bool   `json:"nsid,omitempty"`    // ask for NSID (with EDNS)
+}
+
+// Paths a query can be answered on.
+const (
+	PathXDP       = "xdp"
+	PathUserspace = "userspace"
+)
+
+// ExplainResult says which path answers a query and what it sends.
+type ExplainResult struct {
+	// Path is PathXDP or PathUserspace.
+	Path string `json:"path"`
+	// Reason says why the XDP program passes the query up (the name of
+	// its pass counter, e.g. "pass.notmpl"), or why XDP is not involved.
+	Reason string `json:"reason,omitempty"`
+	// Kind is the answer kind (the answer.KIND counter XDP would count).
+	Kind string `json:"kind,omitempty"`
+	// XDP describes the map entries the program reads, when XDP is on.
+	XDP *ExplainXDP `json:"xdp,omitempty"`
+	// Answer is the response in dig-like presentation format.
+	Answer string `json:"answer"`
+}
+
+// ExplainXDP names the entries the XDP program reads for a query.
+type ExplainXDP struct {
+	Name       string `json:"name"` // the longest existing suffix (its hash in the names map)
+	NameHash   string `json:"name_hash"`
+	Mode       string `json:"mode"`  // exact, below or chaos
+	Typed      bool   `json:"typed"` // a per-type answers entry, not the name's default
+	TemplateID uint32 `json:"template_id"`
+	BodyLen    int    `json:"body_len,omitempty"`
+	Truncated  bool   `json:"truncated,omitempty"` // sent with TC=1
+	// TCIngress: the program is attached in a mode (generic, or native
+	// on veth) where a reply larger than the query may not fit the frame;
+	// the tc ingress companion then sends the same bytes.
+	TCIngress bool `json:"tc_ingress,omitempty"`
+	// Generation is the live map generation read.
+	Generation uint32 `json:"generation"`
 }
 
 // Handler carries out control requests; the daemon implements it. Its

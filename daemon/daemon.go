@@ -398,6 +398,9 @@ func (h handler) Stats() control.Stats                             { return h.d.
 func (h handler) Drain() (control.BGPStatus, error)                { return h.d.Drain() }
 func (h handler) Undrain() (control.BGPStatus, error)              { return h.d.Undrain() }
 func (h handler) BGP() (control.BGPStatus, error)                  { return h.d.BGP() }
+func (h handler) Explain(q control.ExplainQuery) (control.ExplainResult, error) {
+	return h.d.Explain(q)
+}
 
 // Close stops the daemon. With a BGP speaker it first withdraws the
 // routes and, if they were announced, keeps answering for the configured

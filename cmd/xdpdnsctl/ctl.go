@@ -56,6 +56,7 @@ var commands = []commandSpec{
 	{"bgp", "", "BGP peers, announced routes, health and drain state, check errors", cmdBGP(control.CmdBGP)},
 	{"drain", "", "withdraw the anycast routes and keep them withdrawn", cmdBGP(control.CmdDrain)},
 	{"undrain", "", "announce again once (and while) healthy", cmdBGP(control.CmdUndrain)},
+	{"explain", "NAME TYPE [CH] [+do] [+tcp] [+bufsize=N] [+noedns] [+nsid]", "which path answers the query (XDP with its map entries, or userspace and why) and the answer", cmdExplain},
 	{"check-zone", "ORIGIN FILE", "check a zone file offline (no daemon): errors as FILE:LINE, warnings, what XDP would answer", cmdCheckZone},
 	{"version", "", "this xdpdnsctl's version, and the daemon's when it runs", cmdVersion},
 }

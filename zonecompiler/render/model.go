@@ -14,9 +14,65 @@ import (
 // maps, so tests can check the compiler against the engine without a
 // kernel, and the C program against this model.
 type Model struct {
-	Image   *Image
+	Image *Image
+	// Maps, when set, is read instead of Image: the live kernel maps
+	// (daemon/hotpath), for explaining what the program decides.
+	Maps    Maps
 	UDPSize uint16
 	NSID    []byte
+}
+
+// Maps is what the program reads, entry by entry: an Image, or the live
+// generation's kernel maps.
+type Maps interface {
+	Name(h NameHash) (NameEntry, bool)
+	Answer(k AnswerKey) ([2]uint32, bool)
+	Template(id uint32) (*Template, bool)
+}
+
+// Name returns the names entry of h.
+func (img *Image) Name(h NameHash) (NameEntry, bool) {
+	e, ok := img.Names[h]
+	return e, ok
+}
+
+// Answer returns the per-type template ids (by DO bit) of k.
+func (img *Image) Answer(k AnswerKey) ([2]uint32, bool) {
+	ids, ok := img.Answers[k]
+	return ids, ok
+}
+
+// Template returns template id.
+func (img *Image) Template(id uint32) (*Template, bool) {
+	if int(id) >= len(img.Templates) {
+		return nil, false
+	}
+	return &img.Templates[id], true
+}
+
+// Decision is what the program decides for one query, and from which
+// entries.
+type Decision struct {
+	Reply  []byte // the DNS payload sent (XDP_TX); nil when passed
+	Reason string // why it is passed (a counter name); "" when answered
+	// Name is the longest existing suffix's hash (class IN) or the
+	// qname's (CHAOS); Labels its label count; Mode the answers key mode.
+	Name   NameHash
+	Labels int
+	Mode   uint16
+	// Typed: the template came from the per-type answers map, not from
+	// the name's default.
+	Typed      bool
+	TemplateID uint32
+	Template   *Template
+	TC         bool // sent truncated
+}
+
+func (m *Model) maps() Maps {
+	if m.Maps != nil {
+		return m.Maps
+	}
+	return m.Image
 }
 
 // abi.Pass reasons: the names of the program's counters.
@@ -34,6 +90,19 @@ var (
 // Reply answers pkt like the XDP program: reply != nil means XDP_TX with
 // that DNS payload; otherwise reason says why it is passed.
 func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
+	d := m.Decide(pkt)
+	return d.Reply, d.Reason
+}
+
+// Decide is Reply with the entries the decision was made from.
+func (m *Model) Decide(pkt []byte) (dec Decision) {
+	reply, reason := m.decide(pkt, &dec)
+	dec.Reply, dec.Reason = reply, reason
+	return dec
+}
+
+func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) {
+	mp := m.maps()
 	if len(pkt) < 12 {
 		return nil, ReasonMalformed
 	}
@@ -118,7 +187,8 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 	}
 	switch qclass {
 	case dns.ClassCHAOS:
-		ids, ok := m.Image.Answers[AnswerKey{Name: HashName(lower), QType: qtype, Mode: abi.ModeChaos}]
+		dec.Name, dec.Labels, dec.Mode, dec.Typed = HashName(lower), labels, abi.ModeChaos, true
+		ids, ok := mp.Answer(AnswerKey{Name: dec.Name, QType: qtype, Mode: abi.ModeChaos})
 		if !ok {
 			return nil, ReasonNoTmpl
 		}
@@ -130,7 +200,7 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 		hs := SuffixHashes(lower, nil)
 		found := -1
 		for i, h := range hs {
-			e, ok := m.Image.Names[h]
+			e, ok := mp.Name(h)
 			if !ok {
 				break
 			}
@@ -143,6 +213,7 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 			return nil, ReasonNoZone
 		}
 		n := hs[found]
+		entry, _ := mp.Name(n)
 		mode := uint16(abi.ModeBelow)
 		if found == len(hs)-1 {
 			mode = abi.ModeExact
@@ -151,20 +222,27 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 		if mode == abi.ModeExact {
 			typed = abi.NameFlagExactTyped
 		}
-		if ids, ok := m.Image.Answers[AnswerKey{Name: n, QType: qtype, Mode: mode}]; ok && m.Image.Names[n].Flags&typed != 0 {
+		dec.Name, dec.Labels, dec.Mode = n, found, mode
+		if ids, ok := mp.Answer(AnswerKey{Name: n, QType: qtype, Mode: mode}); ok && entry.Flags&typed != 0 {
 			id = ids[d]
+			dec.Typed = true
 		} else if mode == abi.ModeExact {
-			id = m.Image.Names[n].ExactDefault[d]
+			id = entry.ExactDefault[d]
 		} else {
-			id = m.Image.Names[n].BelowDefault[d]
+			id = entry.BelowDefault[d]
 		}
 	default:
 		return nil, ReasonQType
 	}
+	dec.TemplateID = id
 	if id == abi.Pass {
 		return nil, ReasonNoTmpl
 	}
-	t := &m.Image.Templates[id]
+	t, ok := mp.Template(id)
+	if !ok {
+		return nil, ReasonNoTmpl
+	}
+	dec.Template = t
 	optLen := 0
 	var nsidData []byte
 	if edns {
@@ -183,6 +261,7 @@ func (m *Model) Reply(pkt []byte) (reply []byte, reason string) {
 			return nil, ReasonSize
 		}
 		tc = true
+		dec.TC = true
 	}
 	out := make([]byte, 0, full)
 	hflags := wire.FlagQR | flags&(wire.FlagRD|wire.FlagCD) | t.Flags&(abi.FlagAA|abi.FlagRcode)

@@ -1,0 +1,61 @@
+//go:build linux
+
+package hotpath
+
+import (
+	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/zonecompiler/render"
+)
+
+// liveMaps is render.Maps over the live kernel maps: the entries the
+// program would read, converted back to the compiler's types (the inverse
+// of FromRender, entry by entry). The first read error is kept in err.
+type liveMaps struct {
+	v   loader.LiveView
+	err error
+}
+
+func (m *liveMaps) keep(err error) {
+	if m.err == nil {
+		m.err = err
+	}
+}
+
+func (m *liveMaps) Name(h render.NameHash) (render.NameEntry, bool) {
+	v, ok, err := m.v.Name(bpf.XdpNameKey{H1: h.H1, H2: h.H2})
+	m.keep(err)
+	return render.NameEntry{ExactDefault: v.ExactDefault, BelowDefault: v.BelowDefault, Flags: v.Flags}, ok
+}
+
+func (m *liveMaps) Answer(k render.AnswerKey) ([2]uint32, bool) {
+	v, ok, err := m.v.Answer(bpf.XdpAnswerKey{H1: k.Name.H1, H2: k.Name.H2, Qtype: k.QType, Mode: k.Mode})
+	m.keep(err)
+	return v.Tmpl, ok
+}
+
+func (m *liveMaps) Template(id uint32) (*render.Template, bool) {
+	t, body, ok, err := m.v.Template(id)
+	m.keep(err)
+	if !ok {
+		return nil, false
+	}
+	return &render.Template{
+		Body: body, Relocs: append([]uint16(nil), t.Relocs[:t.Nrelocs]...), BodyLen: int(t.BodyLen), ReqLen: int(t.ReqLen),
+		AN: t.Ancount, NS: t.Nscount, AR: t.Arcount, Flags: t.Flags, Kind: t.Kind,
+	}, true
+}
+
+// Explain decides query (a DNS message, as sent over UDP) the way the
+// program would with the live maps: render.Model reading the kernel's
+// entries. The decision names the entries it used and, for a pass, the
+// reason the program would count.
+func (h *HotPath) Explain(query []byte) (render.Decision, error) {
+	var dec render.Decision
+	err := h.l.View(func(v loader.LiveView) error {
+		m := &liveMaps{v: v}
+		dec = (&render.Model{Maps: m, UDPSize: h.cfg.UDPSize, NSID: h.cfg.NSID}).Decide(query)
+		return m.err
+	})
+	return dec, err
+}

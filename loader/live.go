@@ -1,0 +1,84 @@
+//go:build linux
+
+package loader
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/bpf/abi"
+)
+
+// LiveView reads single entries of the live generation's maps, as the
+// program reads them; View hands one out for the time of a callback.
+type LiveView struct {
+	g *generation
+}
+
+// View calls fn with a view of the live generation; the generation cannot
+// be swapped out or freed until fn returns.
+func (l *Loader) View(fn func(v LiveView) error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	g := l.gens[l.slot]
+	if g == nil {
+		return fmt.Errorf("loader: no live generation")
+	}
+	return fn(LiveView{g: g})
+}
+
+// lookup reads key from m into val; a missing key is (false, nil).
+func lookup(m *ebpf.Map, key, val any) (bool, error) {
+	err := m.Lookup(key, val)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ebpf.ErrKeyNotExist):
+		return false, nil
+	default:
+		return false, fmt.Errorf("loader: reading %s: %w", m, err)
+	}
+}
+
+// Name reads the names entry of k.
+func (v LiveView) Name(k bpf.XdpNameKey) (bpf.XdpNameVal, bool, error) {
+	var val bpf.XdpNameVal
+	ok, err := lookup(v.g.names, k, &val)
+	return val, ok, err
+}
+
+// Answer reads the answers entry of k.
+func (v LiveView) Answer(k bpf.XdpAnswerKey) (bpf.XdpAnswerVal, bool, error) {
+	var val bpf.XdpAnswerVal
+	ok, err := lookup(v.g.answers, k, &val)
+	return val, ok, err
+}
+
+// Template reads template id and its body from the chunks map (empty for
+// a template flagged abi.FlagTooBig).
+func (v LiveView) Template(id uint32) (bpf.XdpTmpl, []byte, bool, error) {
+	var t bpf.XdpTmpl
+	ok, err := lookup(v.g.templates, id, &t)
+	if !ok || err != nil || t.Flags&abi.FlagTooBig != 0 {
+		return t, nil, ok, err
+	}
+	body := make([]byte, 0, int(t.BodyLen))
+	for i := uint32(0); len(body) < int(t.BodyLen); i++ {
+		var c bpf.XdpChunk
+		found, err := lookup(v.g.chunks, t.FirstChunk+i, &c)
+		if err != nil {
+			return t, nil, false, err
+		}
+		if !found {
+			return t, nil, false, fmt.Errorf("loader: template %d: chunk %d missing", id, t.FirstChunk+i)
+		}
+		body = append(body, c.B[:min(abi.ChunkSize, int(t.BodyLen)-len(body))]...)
+	}
+	return t, body, true, nil
+}
