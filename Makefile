@@ -19,14 +19,14 @@ FUZZTIME ?= 300000x
 # Debian packages: the reference servers and signers the differential
 # tests start, the clients the tests and benchmarks drive.
 TEST_PKGS  := nsd knot knot-dnsutils bind9-dnsutils bind9-utils ldnsutils unbound dnsperf iproute2 \
-              clang llvm libbpf-dev clang-format-14 gobgpd bird2 procps git ca-certificates systemd
+              clang llvm libbpf-dev clang-format-14 gobgpd bird2 procps git ca-certificates systemd ethtool
 RUN_PKGS   := bind9-dnsutils
 # make bench: the servers it measures (nsd, knot), kxdpgun and kdig
 # (knot-dnsutils), dnsperf, the zone signer (bind9-utils), ip (iproute2),
 # bpftool (XDP programs' run time), pgrep and sysctl (procps), gnuplot for
 # the chart; for the build, git (go build stamps the version from the
 # checkout) and ca-certificates (Go downloads modules over HTTPS).
-BENCH_PKGS := nsd knot knot-dnsutils bind9-utils dnsperf iproute2 bpftool procps gnuplot-nox \
+BENCH_PKGS := nsd knot knot-dnsutils bind9-utils dnsperf iproute2 bpftool procps gnuplot-nox ethtool \
               git ca-certificates
 
 .PHONY: all help build run test deps deps-run deps-bench check fuzz bench bench-scale install clean

@@ -265,6 +265,11 @@ for end in "$NS_SRV $IF_SRV" "$NS_CLI $IF_CLI"; do
 	ip -n "$ns" link set lo up
 	ip -n "$ns" link set "$ifc" up
 done
+# dnsperf's datagrams must leave the client with complete UDP checksums,
+# as a real client's do: behind a veth a local socket leaves only the
+# partial sum of checksum offload, which the XDP program (it verifies
+# checksums) passes to the kernel. kxdpgun builds whole frames itself.
+ip netns exec "$NS_CLI" ethtool -K "$IF_CLI" tx off >/dev/null
 # Static neighbours both ways: the reflector answers ARP with garbage, and
 # kxdpgun needs the server's MAC before it sends.
 mac() { ip -n "$1" -j link show dev "$2" | grep -o '"address":"[0-9a-f:]*"' | head -1 | cut -d'"' -f4; }

@@ -48,6 +48,12 @@ type XdpConfig struct {
 	AnyAddr uint32
 }
 
+type XdpMacVal struct {
+	_   structs.HostLayout
+	Mac [6]uint8
+	Pad uint16
+}
+
 type XdpNameKey struct {
 	_  structs.HostLayout
 	H1 uint64
@@ -108,6 +114,7 @@ type XdpScratch struct {
 		Av   XdpAnswerVal
 		T    XdpTmpl
 		C    XdpChunk
+		Mv   XdpMacVal
 		Cnt  uint32
 		Kind uint32
 		_    [4]byte
@@ -136,10 +143,13 @@ const (
 	XdpMapChunks      = "chunks"
 	XdpMapConfigMap   = "config_map"
 	XdpMapCounters    = "counters"
+	XdpMapDropPorts   = "drop_ports"
+	XdpMapIfaceMacs   = "iface_macs"
 	XdpMapNames       = "names"
 	XdpMapScratch     = "scratch"
 	XdpMapServedAddrs = "served_addrs"
 	XdpMapTemplates   = "templates"
+	XdpMapVlanIds     = "vlan_ids"
 	XdpProgXdpdns     = "xdpdns"
 	XdpProgXdpdnsTc   = "xdpdns_tc"
 )
@@ -198,10 +208,13 @@ type XdpMapSpecs struct {
 	Chunks      *ebpf.MapSpec `ebpf:"chunks"`
 	ConfigMap   *ebpf.MapSpec `ebpf:"config_map"`
 	Counters    *ebpf.MapSpec `ebpf:"counters"`
+	DropPorts   *ebpf.MapSpec `ebpf:"drop_ports"`
+	IfaceMacs   *ebpf.MapSpec `ebpf:"iface_macs"`
 	Names       *ebpf.MapSpec `ebpf:"names"`
 	Scratch     *ebpf.MapSpec `ebpf:"scratch"`
 	ServedAddrs *ebpf.MapSpec `ebpf:"served_addrs"`
 	Templates   *ebpf.MapSpec `ebpf:"templates"`
+	VlanIds     *ebpf.MapSpec `ebpf:"vlan_ids"`
 }
 
 // XdpVariableSpecs contains global variables before they are loaded into the kernel.
@@ -234,10 +247,13 @@ type XdpMaps struct {
 	Chunks      *ebpf.Map `ebpf:"chunks"`
 	ConfigMap   *ebpf.Map `ebpf:"config_map"`
 	Counters    *ebpf.Map `ebpf:"counters"`
+	DropPorts   *ebpf.Map `ebpf:"drop_ports"`
+	IfaceMacs   *ebpf.Map `ebpf:"iface_macs"`
 	Names       *ebpf.Map `ebpf:"names"`
 	Scratch     *ebpf.Map `ebpf:"scratch"`
 	ServedAddrs *ebpf.Map `ebpf:"served_addrs"`
 	Templates   *ebpf.Map `ebpf:"templates"`
+	VlanIds     *ebpf.Map `ebpf:"vlan_ids"`
 }
 
 func (m *XdpMaps) Close() error {
@@ -246,10 +262,13 @@ func (m *XdpMaps) Close() error {
 		m.Chunks,
 		m.ConfigMap,
 		m.Counters,
+		m.DropPorts,
+		m.IfaceMacs,
 		m.Names,
 		m.Scratch,
 		m.ServedAddrs,
 		m.Templates,
+		m.VlanIds,
 	)
 }
 

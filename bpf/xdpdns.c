@@ -14,6 +14,7 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/pkt_cls.h>
+#include <linux/if_packet.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -59,15 +60,25 @@ int xdpdns(struct xdp_md *ctx)
 		return XDP_PASS;
 	q = &s->q;
 
-	reason = parse_l2l4((void *)(long)ctx->data, (void *)(long)ctx->data_end, cfg, q);
+	reason = parse_l2l4((void *)(long)ctx->data, (void *)(long)ctx->data_end, cfg,
+	                    ctx->ingress_ifindex, XDPDNS_NO_VLAN, q);
+	if (reason == CNT_DROP_SOURCE_PORT) {
+		count(reason);
+		return XDP_DROP;
+	}
 	if (reason >= 0)
 		return pass(reason);
 	q->avail = load_len(q);
 	if (!q->avail || bpf_xdp_load_bytes(ctx, q->dns_off, s->buf, q->avail))
 		return pass(CNT_PASS_MALFORMED);
+	pad_query(s, q);
 	reason = plan_reply(s, cfg, gen, &r);
 	if (reason >= 0)
 		return pass(reason);
+	/* The checksum last: only queries about to be answered pay for it. */
+	if (!udp_query_ok((void *)(long)ctx->data, (void *)(long)ctx->data_end, s, q,
+	                  ctx->ingress_ifindex))
+		return pass(CNT_PASS_BAD_CSUM);
 	/* Room first: a frame that cannot grow goes to tc ingress before any
 	 * work is spent on a reply it could not carry. */
 	if (resize_xdp(ctx, q, r.len))
@@ -100,6 +111,7 @@ int xdpdns_tc(struct __sk_buff *skb)
 	struct reply r;
 	struct query *q;
 	__u32 gen;
+	int reason;
 
 	count(CNT_SKB_RX);
 	s = begin(SCRATCH_TC, &cfg, &gen);
@@ -107,15 +119,27 @@ int xdpdns_tc(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	q = &s->q;
 
+	/* The kernel has classified the frame: only one to this host. */
+	if (skb->pkt_type != PACKET_HOST)
+		return TC_ACT_OK;
 	/* The headers must be in the linear part for direct access. */
 	if (skb->data_end - skb->data < skb->len && bpf_skb_pull_data(skb, skb->len))
 		return TC_ACT_OK;
-	if (parse_l2l4((void *)(long)skb->data, (void *)(long)skb->data_end, cfg, q) >= 0)
+	/* A VLAN tag the kernel took off counts against the tags walked. */
+	reason = parse_l2l4((void *)(long)skb->data, (void *)(long)skb->data_end, cfg, skb->ifindex,
+	                    skb->vlan_present ? (int)(skb->vlan_tci & 0x0fff) : XDPDNS_NO_VLAN, q);
+	if (reason == CNT_DROP_SOURCE_PORT)
+		return TC_ACT_SHOT; /* counted by XDP, which saw it first */
+	if (reason >= 0)
 		return TC_ACT_OK;
 	q->avail = load_len(q);
 	if (!q->avail || bpf_skb_load_bytes(skb, q->dns_off, s->buf, q->avail))
 		return TC_ACT_OK;
-	if (plan_reply(s, cfg, gen, &r) >= 0 || fill_reply(s, cfg, gen, &r))
+	pad_query(s, q);
+	if (plan_reply(s, cfg, gen, &r) >= 0 ||
+	    !udp_query_ok((void *)(long)skb->data, (void *)(long)skb->data_end, s, q,
+	                  skb->ifindex) ||
+	    fill_reply(s, cfg, gen, &r))
 		return TC_ACT_OK;
 	if (bpf_skb_change_tail(skb, q->dns_off + r.len, 0) ||
 	    bpf_skb_store_bytes(skb, q->dns_off, s->buf, r.len, 0))

@@ -12,6 +12,7 @@ import (
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/server"
+	"github.com/xdpdns/xdpdns/srcport"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -88,6 +89,11 @@ type Config struct {
 	// XDP lists the interfaces to attach the XDP hot path to; empty
 	// serves from userspace only.
 	XDP []XDPAttach
+	// XDPVLANs are VLAN ids whose tagged frames the XDP program answers
+	// besides the VLANs configured on the attached interfaces (VLAN
+	// sub-interfaces, found by the loader); frames of any other VLAN go
+	// to the kernel.
+	XDPVLANs []uint16
 	// MetricsListen is where the Prometheus metrics server listens
 	// (/metrics, /healthz); the zero value turns it off.
 	MetricsListen netip.AddrPort
@@ -163,6 +169,15 @@ func (c *Config) Finish() error {
 		}
 	}
 	return nil
+}
+
+// DroppedSourcePorts is the list of UDP source ports never answered, on
+// either path: drop-source-ports, or srcport's defaults when not set.
+func (c *Config) DroppedSourcePorts() []uint16 {
+	if c.DropSourcePorts == nil {
+		return srcport.Defaults()
+	}
+	return c.DropSourcePorts
 }
 
 // EngineConfig is the answer engine's configuration: the same for the

@@ -287,6 +287,16 @@ var keys = map[string]key{
 		p.c.DropSourcePorts, err = ParseDropSourcePorts(a)
 		return err
 	}},
+	"xdp-vlans": {min: 1, max: -1, usage: "want one or more VLAN ids (1 to 4094)", apply: func(p *parser, a []string) error {
+		for _, v := range a {
+			id, err := ParseVLANID(v)
+			if err != nil {
+				return err
+			}
+			p.c.XDPVLANs = append(p.c.XDPVLANs, id)
+		}
+		return nil
+	}},
 	"metrics-listen": {single: true, min: 1, max: 1, usage: "want IP:PORT", apply: func(p *parser, a []string) (err error) {
 		p.c.MetricsListen, err = ParseListen(a[0])
 		return err

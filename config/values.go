@@ -214,3 +214,13 @@ func checkIfaceName(name string) error {
 	}
 	return nil
 }
+
+// ParseVLANID parses an 802.1Q VLAN id: 1 to 4094 (0 means "no VLAN" and
+// 4095 is reserved).
+func ParseVLANID(s string) (uint16, error) {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || n < 1 || n > 4094 {
+		return 0, fmt.Errorf("VLAN id %q: want 1 to 4094", s)
+	}
+	return uint16(n), nil
+}

@@ -140,6 +140,10 @@ func startPeer(t *testing.T, vethA string) *e2ePeer {
 	mustRun(t, "ip", "-n", p.ns, "addr", "add", e2eRemote.String()+"/30", "dev", vethB)
 	mustRun(t, "ip", "-n", p.ns, "addr", "add", e2eRemote6.String()+"/64", "dev", vethB, "nodad")
 	mustRun(t, "ip", "-n", p.ns, "link", "set", vethB, "up")
+	// Complete UDP checksums from the peer's side, as a real client sends:
+	// the XDP program passes the partial sums of a local socket's
+	// checksum offload to the kernel.
+	mustRun(t, "ip", "netns", "exec", p.ns, "ethtool", "-K", vethB, "tx", "off")
 	mustRun(t, "ip", "-n", p.ns, "link", "set", "lo", "up")
 
 	peer, err := gobgppeer.New(gobgppeer.Config{NS: p.ns, Dir: t.TempDir(), ASN: e2ePeerASN,

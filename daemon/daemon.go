@@ -104,20 +104,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		TCPClientPrefix4:     cfg.TCPClientPrefix4,
 		TCPClientPrefix6:     cfg.TCPClientPrefix6,
 		EDNSSize:             cfg.UDPSize,
-		DropSourcePorts:      dropSourcePorts(cfg.DropSourcePorts),
+		DropSourcePorts:      srcport.NewSet(cfg.DroppedSourcePorts()),
 		AnswerGroupQueries:   cfg.AnswerGroupQueries,
 		Logger:               log,
 	}, countingEngine{d.eng, d.n})
 	return d, nil
-}
-
-// dropSourcePorts is the server's set of the configured ports; nil (not
-// configured) leaves the server its defaults.
-func dropSourcePorts(ports []uint16) *srcport.Set {
-	if ports == nil {
-		return nil
-	}
-	return srcport.NewSet(ports)
 }
 
 // options are the zone loading options of the configuration.

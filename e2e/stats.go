@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -66,7 +67,9 @@ func (d Delta) String() string {
 // program attached to the server's veth in mode.
 func StartServer(t testing.TB, bins Binaries, r *Rig, zones []interop.Zone, mode string) *Daemon {
 	t.Helper()
-	args := []string{"--xdp", r.SrvIface + ":" + mode}
+	// The kernel has no 802.1Q support (see Rig): the VLAN is the XDP
+	// program's alone, configured explicitly.
+	args := []string{"--xdp", r.SrvIface + ":" + mode, "--xdp-vlans", strconv.Itoa(VLANID)}
 	for _, z := range zones {
 		args = append(args, "--zone", z.Origin+"="+z.Path)
 	}

@@ -66,7 +66,7 @@ func TestAttachLoopback(t *testing.T) {
 		if err := linkUp("lo"); err != nil {
 			return err
 		}
-		l, err := loader.Load(loader.Options{Ports: []uint16{5300}, UDPSize: 1232, NSID: []byte("node-1"),
+		l, err := loader.Load(loader.Options{Ports: []uint16{5300}, AnyAddress: true, UDPSize: 1232, NSID: []byte("node-1"),
 			Attach: []loader.Attach{{Iface: "lo", Mode: loader.ModeGeneric}}})
 		if err != nil {
 			return err

@@ -66,7 +66,10 @@ func compile(t testing.TB, e *engine.Engine) *loader.Image {
 
 var (
 	macClient = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x02}
-	macServer = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
+	// macServer is the loopback interface's (all zeros): BPF_PROG_TEST_RUN
+	// delivers frames on lo, where the kernel classifies a frame to any
+	// other MAC as PACKET_OTHERHOST, which the tc program leaves alone.
+	macServer = net.HardwareAddr{0, 0, 0, 0, 0, 0}
 	ip4Client = netip.MustParseAddr("198.18.0.2")
 	ip4Server = netip.MustParseAddr("198.18.0.1")
 	ip6Client = netip.MustParseAddr("2001:2::2")
@@ -215,6 +218,7 @@ const (
 const (
 	xdpPass = 2
 	xdpTX   = 3
+	xdpDrop = 1
 )
 
 func prefixes(ss ...string) []netip.Prefix {

@@ -58,11 +58,25 @@ type Attach struct {
 
 // Options configure Load.
 type Options struct {
-	Attach   []Attach
-	Ports    []uint16       // UDP ports served (1 to abi.MaxPorts)
-	Prefixes []netip.Prefix // destination prefixes served; empty: any address
-	UDPSize  uint16         // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
-	NSID     []byte         // NSID sent to clients that ask (nil: none)
+	Attach []Attach
+	Ports  []uint16 // UDP ports served (1 to abi.MaxPorts)
+	// Destinations served: the Prefixes, plus with HostAddresses every
+	// address of the host (tracked through netlink as addresses come and
+	// go: what a wildcard listen means). AnyAddress serves every unicast
+	// destination instead; it is for tests and benchmarks only (the node
+	// would answer queries meant for other hosts). One of the three is
+	// required.
+	Prefixes      []netip.Prefix
+	HostAddresses bool
+	AnyAddress    bool
+	// DropSourcePorts are UDP source ports whose queries are dropped
+	// (XDP_DROP, counted): no reply may go to them (srcport).
+	DropSourcePorts []uint16
+	// VLANs are VLAN ids served besides those configured on the attached
+	// interfaces (found at Attach and tracked through netlink).
+	VLANs   []uint16
+	UDPSize uint16 // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
+	NSID    []byte // NSID sent to clients that ask (nil: none)
 	// Grace is the fallback wait between flipping generations and freeing
 	// the old one when membarrier(2) cannot provide an RCU grace period
 	// (0: DefaultGrace).
@@ -153,6 +167,9 @@ type Loader struct {
 	gens   [2]*generation
 	links  []attachment
 	closed bool
+	// watch is the netlink side: host addresses and the attached
+	// interfaces' VLANs and MACs (netwatch.go).
+	watch watcher
 }
 
 // Load loads the program and its maps into the kernel without attaching
@@ -204,6 +221,14 @@ func checkOptions(o *Options) error {
 			return fmt.Errorf("%w: invalid prefix", ErrOptions)
 		}
 	}
+	if len(o.Prefixes) == 0 && !o.HostAddresses && !o.AnyAddress {
+		return fmt.Errorf("%w: no destination served (Prefixes, HostAddresses or AnyAddress)", ErrOptions)
+	}
+	for _, v := range o.VLANs {
+		if v == 0 || v >= abi.VLANIDs-1 {
+			return fmt.Errorf("%w: VLAN id %d", ErrOptions, v)
+		}
+	}
 	if o.UDPSize < 512 {
 		return fmt.Errorf("%w: UDP size %d (want the engine's, at least 512)", ErrOptions, o.UDPSize)
 	}
@@ -219,7 +244,7 @@ func (l *Loader) init() error {
 	cfg := bpf.XdpConfig{UdpSize: l.opts.UDPSize, NsidLen: uint16(len(l.opts.NSID))}
 	copy(cfg.Nsid[:], l.opts.NSID)
 	copy(cfg.Ports[:], l.opts.Ports)
-	if len(l.opts.Prefixes) == 0 {
+	if l.opts.AnyAddress {
 		cfg.AnyAddr = 1
 	}
 	if err := l.objs.ConfigMap.Put(uint32(0), &cfg); err != nil {
@@ -228,6 +253,27 @@ func (l *Loader) init() error {
 	for _, p := range l.opts.Prefixes {
 		if err := l.objs.ServedAddrs.Put(addrKey(p), uint8(1)); err != nil {
 			return fmt.Errorf("loader: adding served prefix %s: %w", p, err)
+		}
+	}
+	var bits [abi.PortWords]uint64
+	for _, p := range l.opts.DropSourcePorts {
+		bits[p/64] |= 1 << (p % 64)
+	}
+	for w, b := range bits {
+		if b != 0 {
+			if err := l.objs.DropPorts.Put(uint32(w), b); err != nil {
+				return fmt.Errorf("loader: writing drop_ports: %w", err)
+			}
+		}
+	}
+	for _, v := range l.opts.VLANs {
+		if err := l.allowVLAN(v); err != nil {
+			return err
+		}
+	}
+	if l.opts.HostAddresses {
+		if err := l.watchHostAddresses(); err != nil {
+			return err
 		}
 	}
 	mem, err := unix.Mmap(l.objs.ConfigMap.FD(), 0, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
@@ -511,6 +557,10 @@ func (l *Loader) Attach(a Attach) error {
 		at.tc = nil
 	}
 	at.TCIngress = at.tc != nil
+	if err := l.learnInterface(ifc); err != nil {
+		at.close()
+		return err
+	}
 	l.links = append(l.links, at)
 	return nil
 }
@@ -523,6 +573,7 @@ func (l *Loader) Detach(iface string) error {
 		if at.Iface == iface {
 			err := at.close()
 			l.links = append(l.links[:i], l.links[i+1:]...)
+			l.forgetInterface(iface)
 			if err != nil {
 				return fmt.Errorf("loader: detaching from %s: %w", iface, err)
 			}
@@ -609,6 +660,7 @@ func (l *Loader) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.stopWatching()
 	var errs []error
 	for _, at := range l.links {
 		if err := at.close(); err != nil {

@@ -22,19 +22,15 @@ var ErrSelfTest = errors.New("loader: self-test query not answered in XDP")
 // returns the DNS payload of the XDP_TX reply. It proves the attached
 // program answers from the live generation without touching the network.
 func (l *Loader) SelfTest(query []byte) ([]byte, error) {
-	dst := netip.MustParseAddr("198.18.0.1")
-	for _, p := range l.opts.Prefixes {
-		if p.Addr().Is4() {
-			dst = p.Addr()
-			break
-		}
-	}
-	if !dst.Is4() {
+	dst, ok := l.selfTestAddress()
+	if !ok {
 		return nil, fmt.Errorf("%w: no IPv4 served address", ErrSelfTest)
 	}
+	// BPF_PROG_TEST_RUN delivers the frame on lo, whose MAC is all zeros
+	// (iface_macs holds it when the program is attached to lo).
 	in := frame.Spec{
-		DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2},
-		Src: netip.MustParseAddr("198.18.0.254"), Dst: dst, SrcPort: 53000, DstPort: l.opts.Ports[0],
+		DstMAC: net.HardwareAddr{0, 0, 0, 0, 0, 0}, SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2},
+		Src: selfTestSource(dst), Dst: dst, SrcPort: 53000, DstPort: l.opts.Ports[0],
 		TTL: 64, NoUDPChecksum: true, // allowed for IPv4 queries
 	}.Build(query)
 	opts := &ebpf.RunOptions{Data: in, DataOut: make([]byte, len(in)+4096)}
@@ -51,4 +47,34 @@ func (l *Loader) SelfTest(query []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", ErrSelfTest, err)
 	}
 	return reply.Payload, nil
+}
+
+// selfTestAddress is an IPv4 destination the program serves: a configured
+// prefix's, else a host address (HostAddresses), else any (AnyAddress).
+func (l *Loader) selfTestAddress() (netip.Addr, bool) {
+	for _, p := range l.opts.Prefixes {
+		if p.Addr().Is4() {
+			return p.Addr(), true
+		}
+	}
+	if l.opts.HostAddresses {
+		for _, a := range l.HostAddresses() {
+			if a.Is4() {
+				return a, true
+			}
+		}
+	}
+	if l.opts.AnyAddress {
+		return netip.MustParseAddr("198.18.0.1"), true
+	}
+	return netip.Addr{}, false
+}
+
+// selfTestSource is the self-test query's source: any address that is not
+// dst (the program refuses a source equal to the destination).
+func selfTestSource(dst netip.Addr) netip.Addr {
+	if src := netip.MustParseAddr("198.18.0.254"); src != dst {
+		return src
+	}
+	return netip.MustParseAddr("198.18.0.253")
 }

@@ -1,5 +1,6 @@
 // Package srcport holds the UDP source ports xdpdns never answers, on
-// either path (the userspace server and, later, the XDP program): the
+// either path (the userspace server, and the XDP program through the
+// loader's drop_ports map): the
 // ports of services that answer any datagram they get (echo, chargen,
 // daytime, ...). A reply to such a port draws an answer, which the
 // server takes for a query and answers in turn (FORMERR, NOTIMP), and the

@@ -79,7 +79,7 @@ func LoadTarget(name, path string) (*Target, error) {
 // LoadProgram loads the XDP program configured like e (port 53, any
 // destination address), unattached.
 func LoadProgram(e *engine.Engine) (*loader.Loader, error) {
-	l, err := loader.Load(loader.Options{Ports: []uint16{53}, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID})
+	l, err := loader.Load(loader.Options{Ports: []uint16{53}, AnyAddress: true, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID})
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {

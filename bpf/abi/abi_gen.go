@@ -29,6 +29,14 @@ const (
 	// MaxEDNSOptions (XDPDNS_MAX_EDNS_OPTIONS): EDNS options examined in one
 	// OPT record, by the program and by the userspace query parser alike.
 	MaxEDNSOptions = 64
+	// MaxIfaces (XDPDNS_MAX_IFACES): Interfaces whose MAC address the program
+	// knows (iface_macs).
+	MaxIfaces = 64
+	// VLANIDs (XDPDNS_VLAN_IDS): VLAN ids (12 bits): the size of vlan_ids.
+	VLANIDs = 4096
+	// PortWords (XDPDNS_PORT_WORDS): UDP source ports dropped, as a bitmap of
+	// this many 64-bit words.
+	PortWords = 1024
 	// Pass (XDPDNS_PASS): Template id that means "no template: pass the query
 	// to userspace".
 	Pass = 0
@@ -94,24 +102,32 @@ type Counter uint32
 
 // Counters; the answer.KIND counters are CounterAnswerBase + kind.
 const (
-	CounterRX            Counter = 0
-	CounterAnswerBase    Counter = 1
-	CounterTC            Counter = 10
-	CounterPassNotDNS    Counter = 11
-	CounterPassMalformed Counter = 12
-	CounterPassOpcode    Counter = 13
-	CounterPassEDNS      Counter = 14
-	CounterPassQname     Counter = 15
-	CounterPassQtype     Counter = 16
-	CounterPassNozone    Counter = 17
-	CounterPassNotmpl    Counter = 18
-	CounterPassSize      Counter = 19
-	CounterPassTail      Counter = 20
-	CounterPassIPv6Ext   Counter = 21
-	CounterPassIPv4Frag  Counter = 22
-	CounterSKBRX         Counter = 23
-	CounterSKBAnswer     Counter = 24
-	CounterMax           Counter = 25
+	CounterRX              Counter = 0
+	CounterAnswerBase      Counter = 1
+	CounterTC              Counter = 10
+	CounterPassNotDNS      Counter = 11
+	CounterPassMalformed   Counter = 12
+	CounterPassOpcode      Counter = 13
+	CounterPassEDNS        Counter = 14
+	CounterPassQname       Counter = 15
+	CounterPassQtype       Counter = 16
+	CounterPassNozone      Counter = 17
+	CounterPassNotmpl      Counter = 18
+	CounterPassSize        Counter = 19
+	CounterPassTail        Counter = 20
+	CounterPassIPv6Ext     Counter = 21
+	CounterPassIPv4Frag    Counter = 22
+	CounterPassIPv4Options Counter = 23
+	CounterPassBadHeader   Counter = 24
+	CounterPassBadCsum     Counter = 25
+	CounterPassBadSource   Counter = 26
+	CounterPassNotOurMAC   Counter = 27
+	CounterPassVLAN        Counter = 28
+	CounterPassNotOurAddr  Counter = 29
+	CounterDropSourcePort  Counter = 30
+	CounterSKBRX           Counter = 31
+	CounterSKBAnswer       Counter = 32
+	CounterMax             Counter = 33
 )
 
 // CounterNames names every counter, by index: the names of `xdpdnsctl
@@ -140,6 +156,14 @@ var CounterNames = [CounterMax]string{
 	"pass.tail",
 	"pass.ipv6_ext",
 	"pass.ipv4_frag",
+	"pass.ipv4_options",
+	"pass.bad_header",
+	"pass.bad_csum",
+	"pass.bad_source",
+	"pass.not_our_mac",
+	"pass.vlan",
+	"pass.not_our_address",
+	"drop.source_port",
 	"tc_ingress.rx",
 	"tc_ingress.answer",
 }
@@ -168,7 +192,15 @@ var CounterDocs = [CounterMax]string{
 	"fits only without optional records",
 	"the frame could not grow to the reply",
 	"IPv6 extension headers",
-	"IPv4 fragment or options",
+	"IPv4 fragment",
+	"IPv4 header with options",
+	"IP version or IP/UDP lengths inconsistent (the kernel drops it)",
+	"IPv4 header or UDP checksum wrong, IPv6 UDP checksum 0 (the kernel drops it)",
+	"source broadcast, multicast, loopback, unspecified or the destination",
+	"sent to another host's MAC, or to a group MAC",
+	"a VLAN not configured on the interface, or more tags than walked",
+	"destination not an address the node serves",
+	"dropped: from a drop-source-ports port (port 0, echo, chargen, NTP, ...)",
 	"packets seen by the tc ingress companion",
 	"answered at tc ingress (too big for the XDP frame)",
 }

@@ -115,6 +115,34 @@ struct {
 	__type(value, __u8);
 } served_addrs SEC(".maps");
 
+/* iface_macs: ifindex -> struct mac_val, the MAC of each interface the
+ * program is attached to (written by the loader on attach). A frame that
+ * arrives on such an interface is answered only when sent to that MAC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPDNS_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct mac_val);
+} iface_macs SEC(".maps");
+
+/* vlan_ids: VLAN id (0..4095) -> 1 if frames tagged with it are served
+ * (VLANs configured on the attached interfaces, or given to the loader). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPDNS_VLAN_IDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} vlan_ids SEC(".maps");
+
+/* drop_ports: word (source port / 64) -> bitmap of the UDP source ports
+ * whose queries are dropped (drop-source-ports: no reply may go there). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPDNS_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_ports SEC(".maps");
+
 /* counters: enum counter -> packets, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -178,6 +206,7 @@ struct scratch {
 		struct answer_val av;
 		struct tmpl t;
 		struct chunk c;
+		struct mac_val mv;
 		enum counter cnt;
 		enum answer_kind kind;
 	} btf_types;

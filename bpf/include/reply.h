@@ -216,4 +216,12 @@ static __always_inline __u32 load_len(const struct query *q)
 	return n < DNS_HDR_LEN ? 0 : n;
 }
 
+/* pad_query zeroes the four bytes after the query loaded into the
+ * scratch buffer, so that a checksum over its length rounded up to whole
+ * words (payload_csum) sees zeros. */
+static __always_inline void pad_query(struct scratch *s, const struct query *q)
+{
+	*(__u32 *)&s->buf[bound(q->avail)] = 0;
+}
+
 #endif

@@ -31,6 +31,12 @@
 /* EDNS options examined in one OPT record, by the program and by the
  * userspace query parser alike. */
 #define XDPDNS_MAX_EDNS_OPTIONS 64
+/* Interfaces whose MAC address the program knows (iface_macs). */
+#define XDPDNS_MAX_IFACES 64
+/* VLAN ids (12 bits): the size of vlan_ids. */
+#define XDPDNS_VLAN_IDS 4096
+/* UDP source ports dropped, as a bitmap of this many 64-bit words. */
+#define XDPDNS_PORT_WORDS 1024
 
 /* Template id that means "no template: pass the query to userspace". */
 #define XDPDNS_PASS 0
@@ -132,7 +138,15 @@ struct config {
 	__u16 nsid_len; /* 0: no NSID configured */
 	__u8 nsid[XDPDNS_MAX_NSID];
 	__u16 ports[XDPDNS_MAX_PORTS]; /* served UDP ports, 0 = unused slot */
-	__u32 any_addr;                /* 1: serve every destination address, else served_addrs */
+	__u32 any_addr; /* 1: serve every unicast destination (tests, benchmarks), else served_addrs
+	                 */
+};
+
+/* iface_macs: the MAC address of an interface the program is attached to;
+ * a frame arriving there is answered only if sent to it. */
+struct mac_val {
+	__u8 mac[6];
+	__u16 pad;
 };
 
 /* served_addrs: LPM trie of destination prefixes served from XDP; IPv4
@@ -163,19 +177,33 @@ enum counter {
 	CNT_RX,          /* rx: packets seen by the XDP program */
 	CNT_ANSWER_BASE, /* answer.KIND: answered in XDP (XDP_TX), by answer kind */
 	CNT_TC = CNT_ANSWER_BASE + KIND_MAX, /* tc: of those, sent truncated (TC=1) */
-	CNT_PASS_NOT_DNS,   /* pass.not_dns: not UDP to a served address and port */
-	CNT_PASS_MALFORMED, /* pass.malformed: DNS header or question unparsable */
-	CNT_PASS_OPCODE,    /* pass.opcode: not a standard QUERY, or flags or counts */
-	CNT_PASS_EDNS,      /* pass.edns: EDNS version not 0, a bad OPT or several */
-	CNT_PASS_QNAME,     /* pass.qname: qname too long or too many labels */
-	CNT_PASS_QTYPE,     /* pass.qtype: qtype or qclass left to userspace */
-	CNT_PASS_NOZONE,    /* pass.nozone: name in no served zone */
-	CNT_PASS_NOTMPL,    /* pass.notmpl: no template: the engine answers it */
-	CNT_PASS_SIZE,      /* pass.size: fits only without optional records */
-	CNT_PASS_TAIL,      /* pass.tail: the frame could not grow to the reply */
-	CNT_PASS_IPV6_EXT,  /* pass.ipv6_ext: IPv6 extension headers */
-	CNT_PASS_IPV4_FRAG, /* pass.ipv4_frag: IPv4 fragment or options */
-	CNT_SKB_RX,         /* tc_ingress.rx: packets seen by the tc ingress companion */
+	CNT_PASS_NOT_DNS,      /* pass.not_dns: not UDP to a served address and port */
+	CNT_PASS_MALFORMED,    /* pass.malformed: DNS header or question unparsable */
+	CNT_PASS_OPCODE,       /* pass.opcode: not a standard QUERY, or flags or counts */
+	CNT_PASS_EDNS,         /* pass.edns: EDNS version not 0, a bad OPT or several */
+	CNT_PASS_QNAME,        /* pass.qname: qname too long or too many labels */
+	CNT_PASS_QTYPE,        /* pass.qtype: qtype or qclass left to userspace */
+	CNT_PASS_NOZONE,       /* pass.nozone: name in no served zone */
+	CNT_PASS_NOTMPL,       /* pass.notmpl: no template: the engine answers it */
+	CNT_PASS_SIZE,         /* pass.size: fits only without optional records */
+	CNT_PASS_TAIL,         /* pass.tail: the frame could not grow to the reply */
+	CNT_PASS_IPV6_EXT,     /* pass.ipv6_ext: IPv6 extension headers */
+	CNT_PASS_IPV4_FRAG,    /* pass.ipv4_frag: IPv4 fragment */
+	CNT_PASS_IPV4_OPTIONS, /* pass.ipv4_options: IPv4 header with options */
+	CNT_PASS_BAD_HEADER,   /* pass.bad_header: IP version or IP/UDP lengths inconsistent (the
+	                          kernel drops it) */
+	CNT_PASS_BAD_CSUM, /* pass.bad_csum: IPv4 header or UDP checksum wrong, IPv6 UDP checksum 0
+	                      (the kernel drops it) */
+	CNT_PASS_BAD_SOURCE,  /* pass.bad_source: source broadcast, multicast, loopback, unspecified
+	                         or the destination */
+	CNT_PASS_NOT_OUR_MAC, /* pass.not_our_mac: sent to another host's MAC, or to a group MAC */
+	CNT_PASS_VLAN, /* pass.vlan: a VLAN not configured on the interface, or more tags than
+	                  walked */
+	CNT_PASS_NOT_OUR_ADDR, /* pass.not_our_address: destination not an address the node serves
+	                        */
+	CNT_DROP_SOURCE_PORT,  /* drop.source_port: dropped: from a drop-source-ports port (port 0,
+	                          echo, chargen, NTP, ...) */
+	CNT_SKB_RX,            /* tc_ingress.rx: packets seen by the tc ingress companion */
 	CNT_SKB_ANSWER, /* tc_ingress.answer: answered at tc ingress (too big for the XDP frame) */
 	CNT_MAX,        /* number of counters */
 };

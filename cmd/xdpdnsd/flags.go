@@ -100,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	add("expiry-warning", "expiry-warning", "warn of signatures expiring within `DURATION`")
 	add("control", "control", "control socket `PATH` for xdpdnsctl (default "+control.DefaultPath+`; "" disables)`)
 	add("xdp", "xdp", "attach the XDP hot path to `IFACE[:native|generic|auto]` (repeatable)")
+	add("xdp-vlans", "xdp-vlans", "answer in XDP frames tagged with VLAN `ID` too (repeatable; VLAN sub-interfaces of the XDP interfaces are found by themselves)")
 	add("metrics-listen", "metrics-listen", "serve Prometheus /metrics and /healthz on `ADDR:PORT`")
 	fields := func(s string) ([]string, error) { return strings.Fields(s), nil }
 	add("bgp-asn", "bgp-asn", "local BGP `ASN` (turns on BGP and health checks)")

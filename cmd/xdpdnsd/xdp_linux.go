@@ -16,7 +16,8 @@ import (
 
 // startXDP loads the XDP program with the daemon's zones and attaches it
 // to the configured interfaces; it serves the UDP ports and addresses the
-// daemon listens on (every address when one listen address is a wildcard).
+// daemon listens on (the host's addresses when one is a wildcard), never
+// answers the ports the daemon drops (drop-source-ports).
 func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger) error {
 	opts, err := xdpOptions(cfg)
 	if err != nil {
@@ -34,21 +35,20 @@ func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger) error {
 }
 
 func xdpOptions(cfg *config.Config) (loader.Options, error) {
-	var opts loader.Options
-	anyAddr := false
+	opts := loader.Options{DropSourcePorts: cfg.DroppedSourcePorts(), VLANs: cfg.XDPVLANs}
 	for _, ap := range cfg.Listen {
 		if !slices.Contains(opts.Ports, ap.Port()) {
 			opts.Ports = append(opts.Ports, ap.Port())
 		}
 		a := ap.Addr().Unmap()
 		if a.IsUnspecified() {
-			anyAddr = true
+			// A wildcard listen serves the host's addresses, as the
+			// kernel would deliver them to the socket: tracked by
+			// the loader as they come and go, never "any address".
+			opts.HostAddresses = true
 			continue
 		}
 		opts.Prefixes = append(opts.Prefixes, netip.PrefixFrom(a, a.BitLen()))
-	}
-	if anyAddr {
-		opts.Prefixes = nil
 	}
 	for _, x := range cfg.XDP {
 		opts.Attach = append(opts.Attach, loader.Attach{Iface: x.Iface, Mode: x.Mode})

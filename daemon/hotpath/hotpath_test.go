@@ -110,7 +110,7 @@ func TestHotPath(t *testing.T) {
 		t.Skip("needs root (CAP_BPF) to load the XDP program")
 	}
 	set1 := testSet(t, "192.0.2.1")
-	h, err := New(loader.Options{Ports: []uint16{53}}, testConfig, set1)
+	h, err := New(loader.Options{Ports: []uint16{53}, AnyAddress: true}, testConfig, set1)
 	if err != nil {
 		t.Fatal(err)
 	}

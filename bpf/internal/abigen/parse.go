@@ -494,7 +494,7 @@ func defineGoName(c string) string {
 var initialisms = map[string]string{
 	"AA": "AA", "CNAME": "CNAME", "DNS": "DNS", "EDNS": "EDNS", "H1": "H1", "H2": "H2", "IPV4": "IPv4",
 	"IPV6": "IPv6", "NSID": "NSID", "NXDOMAIN": "NXDomain", "NODATA": "NoData", "RX": "RX", "SKB": "SKB",
-	"TC": "TC", "UDP": "UDP",
+	"TC": "TC", "UDP": "UDP", "VLAN": "VLAN", "IDS": "IDs", "MAC": "MAC",
 }
 
 // goName turns SOME_WORDS into prefix + SomeWords.
