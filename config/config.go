@@ -111,6 +111,13 @@ type Config struct {
 	// DrainTime is how long the daemon keeps answering after withdrawing
 	// its routes at shutdown.
 	DrainTime time.Duration
+	// ZoneMaxSize bounds the bytes of one zone, its $INCLUDEs counted
+	// (zone.Options.MaxFileSize; 0: zone.DefaultMaxFileSize).
+	ZoneMaxSize int64
+	// ReloadTimeout bounds loading the zones of one reload (a zone file
+	// on a hung mount, a pathological file): control.DefaultReloadTimeout
+	// unless configured.
+	ReloadTimeout time.Duration
 }
 
 // Default returns a configuration with every default filled in except
@@ -126,6 +133,8 @@ func Default() *Config {
 		ExpiryWarning:   zone.DefaultExpiryWarning,
 		Control:         control.DefaultPath,
 		DrainTime:       DefaultDrainTime,
+		ZoneMaxSize:     zone.DefaultMaxFileSize,
+		ReloadTimeout:   control.DefaultReloadTimeout,
 	}
 }
 
@@ -169,6 +178,12 @@ func (c *Config) Finish() error {
 		}
 	}
 	return nil
+}
+
+// ZoneOptions are the zone loading options of the configuration: the same
+// for the daemon's loads and the offline checks.
+func (c *Config) ZoneOptions() zone.Options {
+	return zone.Options{ExpiryWarning: c.ExpiryWarning, MaxFileSize: c.ZoneMaxSize}
 }
 
 // DroppedSourcePorts is the list of UDP source ports never answered, on

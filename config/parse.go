@@ -243,6 +243,11 @@ var keys = map[string]key{
 	"tcp-read-timeout":  durationKey(func(c *Config) *time.Duration { return &c.TCPReadTimeout }),
 	"tcp-write-timeout": durationKey(func(c *Config) *time.Duration { return &c.TCPWriteTimeout }),
 	"expiry-warning":    durationKey(func(c *Config) *time.Duration { return &c.ExpiryWarning }),
+	"reload-timeout":    durationKey(func(c *Config) *time.Duration { return &c.ReloadTimeout }),
+	"zone-max-size": {single: true, min: 1, max: 1, usage: "want a size such as 512M or 2G", apply: func(p *parser, a []string) (err error) {
+		p.c.ZoneMaxSize, err = ParseSize(a[0])
+		return err
+	}},
 	"control": {single: true, text: true, min: 1, max: 1, usage: `want a socket path, or "" to disable`, apply: func(p *parser, a []string) error {
 		path := a[0]
 		if path != "" && p.dir != "" && !filepath.IsAbs(path) {

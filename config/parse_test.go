@@ -54,6 +54,9 @@ func TestParse(t *testing.T) {
 		{"drop-source-ports none", "drop-source-ports none", func(c *Config) { c.DropSourcePorts = []uint16{} }},
 		{"broadcast-queries answer", "broadcast-queries answer", func(c *Config) { c.AnswerGroupQueries = true }},
 		{"broadcast-queries drop", "broadcast-queries drop", func(c *Config) {}},
+		{"zone-max-size", "zone-max-size 512M", func(c *Config) { c.ZoneMaxSize = 512 << 20 }},
+		{"reload-timeout", "reload-timeout 30s", func(c *Config) { c.ReloadTimeout = 30 * time.Second }},
+		{"xdp-vlans", "xdp-vlans 100 4094", func(c *Config) { c.XDPVLANs = []uint16{100, 4094} }},
 		{"metrics-listen", "metrics-listen [::1]:9153", func(c *Config) { c.MetricsListen = netip.MustParseAddrPort("[::1]:9153") }},
 		{"tcp per-client limits", "tcp-max-conns-per-client 8\ntcp-client-prefix4 24\ntcp-client-prefix6 /56", func(c *Config) {
 			c.TCPMaxConnsPerClient, c.TCPClientPrefix4, c.TCPClientPrefix6 = 8, 24, 56
@@ -117,6 +120,10 @@ func TestParseErrors(t *testing.T) {
 		{"drop-source-ports 65536", 1, "want a port from 0 to 65535"},
 		{"broadcast-queries yes", 1, "want drop or answer"},
 		{"metrics-listen 9153", 1, "want IP:PORT"},
+		{"zone-max-size 2X", 1, "size \"2X\""},
+		{"zone-max-size 12", 1, "at least 1K"},
+		{"reload-timeout 0s", 1, "positive"},
+		{"xdp-vlans 4095", 1, "1 to 4094"},
 		{"metrics-listen 127.0.0.1:9153\nmetrics-listen 127.0.0.1:9154", 2, "metrics-listen"},
 		{"drop-source-ports 19 none", 1, "drop-source-ports \"none\""},
 		{"drop-source-ports", 1, "drop-source-ports: want one or more ports"},

@@ -224,3 +224,23 @@ func ParseVLANID(s string) (uint16, error) {
 	}
 	return uint16(n), nil
 }
+
+// ParseSize parses a byte count: digits with an optional K, M or G suffix
+// (powers of 1024), at least 1 KiB.
+func ParseSize(s string) (int64, error) {
+	mult := int64(1)
+	num := s
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, num = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(s, "M"):
+		mult, num = 1<<20, s[:len(s)-1]
+	case strings.HasSuffix(s, "G"):
+		mult, num = 1<<30, s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult || n*mult < 1<<10 {
+		return 0, fmt.Errorf("size %q: want a number of bytes of at least 1K, with an optional K, M or G suffix", s)
+	}
+	return n * mult, nil
+}

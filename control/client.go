@@ -11,9 +11,14 @@ import (
 	"time"
 )
 
+// DefaultReloadTimeout is how long the daemon may spend loading the zones
+// of one reload, unless configured (reload-timeout): the bound a client
+// waits for.
+const DefaultReloadTimeout = 5 * time.Minute
+
 // DefaultWait is how long a client waits for a command's response by
-// default: a reload of a large zone takes a while.
-const DefaultWait = 5 * time.Minute
+// default: longer than a reload may take.
+const DefaultWait = DefaultReloadTimeout + time.Minute
 
 // maxResponse bounds a response the client reads (status of many zones).
 const maxResponse = 256 << 20

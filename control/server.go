@@ -71,14 +71,16 @@ func (c Config) withDefaults() Config {
 
 // Server serves control requests on a unix socket.
 type Server struct {
-	cfg  Config
-	h    Handler
-	log  *slog.Logger
-	ln   *net.UnixListener
-	ino  uint64 // the socket file's inode, so Close removes only ours
-	sem  chan struct{}
-	wg   sync.WaitGroup
-	done chan struct{}
+	cfg Config
+	h   Handler
+	log *slog.Logger
+	ln  *net.UnixListener
+	ino uint64 // the socket file's inode, so Close removes only ours
+	sem chan struct{}
+	// reloads admits reload commands: at most a quarter of MaxConns.
+	reloads chan struct{}
+	wg      sync.WaitGroup
+	done    chan struct{}
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -100,12 +102,13 @@ type response struct {
 func Listen(cfg Config, h Handler) (*Server, error) {
 	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg:   cfg,
-		h:     h,
-		log:   cfg.Logger,
-		sem:   make(chan struct{}, cfg.MaxConns),
-		done:  make(chan struct{}),
-		conns: make(map[net.Conn]struct{}),
+		cfg:     cfg,
+		h:       h,
+		log:     cfg.Logger,
+		sem:     make(chan struct{}, cfg.MaxConns),
+		reloads: make(chan struct{}, max(1, cfg.MaxConns/4)),
+		done:    make(chan struct{}),
+		conns:   make(map[net.Conn]struct{}),
 	}
 	if err := s.listen(); err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", cfg.Path, err)
@@ -249,6 +252,7 @@ func (s *Server) reply(c net.Conn, resp response) {
 }
 
 func (s *Server) write(c net.Conn, resp response) error {
+	resp.Error = TruncateError(resp.Error)
 	b, err := json.Marshal(resp)
 	if err != nil {
 		b, _ = json.Marshal(response{Error: "encoding the result: " + err.Error()})
@@ -318,6 +322,14 @@ func (s *Server) do(line []byte) (resp response) {
 	var result any
 	switch req.Cmd {
 	case CmdReload:
+		// Reloads may hold at most a quarter of the connections, so
+		// that status, stats and drain always get in.
+		select {
+		case s.reloads <- struct{}{}:
+			defer func() { <-s.reloads }()
+		default:
+			return response{Error: fmt.Sprintf("%d reloads are already waiting: try again later", cap(s.reloads))}
+		}
 		s.log.Info("control: reload", "zone", req.Zone)
 		r, err := s.h.Reload(req.Zone)
 		if err != nil {

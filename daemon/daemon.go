@@ -62,7 +62,12 @@ type Daemon struct {
 
 	started time.Time
 
-	reloadMu sync.Mutex // one reload at a time; held while the hot path changes
+	// life ends when Close begins: loads in progress stop with it.
+	life context.Context
+	stop context.CancelFunc
+	// reloadSlot admits one reload (load and commit) at a time.
+	reloadSlot chan struct{}
+	reloadMu   sync.Mutex // held while the hot path and the engine change
 
 	mu       sync.Mutex // guards the fields below and orders SetZones with them
 	loadedAt map[*zone.Zone]time.Time
@@ -85,9 +90,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, log: log, n: new(counters)}
-	set, err := d.loadAll()
+	d := &Daemon{cfg: cfg, log: log, n: new(counters), reloadSlot: make(chan struct{}, 1)}
+	d.life, d.stop = context.WithCancel(context.Background())
+	set, err := d.loadAll(d.life)
 	if err != nil {
+		d.stop()
 		return nil, fmt.Errorf("loading zones: %w", err)
 	}
 	d.eng = engine.New(cfg.EngineConfig(), set)
@@ -112,15 +119,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 }
 
 // options are the zone loading options of the configuration.
-func (d *Daemon) options() zone.Options {
-	return zone.Options{ExpiryWarning: d.cfg.ExpiryWarning}
-}
+func (d *Daemon) options() zone.Options { return d.cfg.ZoneOptions() }
 
 // loadAll loads and checks every configured zone. Its error is the
 // zone's own (file:line: reason), not wrapped.
-func (d *Daemon) loadAll() (*zone.Set, error) {
+func (d *Daemon) loadAll(ctx context.Context) (*zone.Set, error) {
 	start := time.Now()
-	set, err := zone.LoadSet(d.cfg.Zones, d.options())
+	set, err := zone.LoadSetContext(ctx, d.cfg.Zones, d.options())
 	if err != nil {
 		return nil, err
 	}
@@ -245,31 +250,56 @@ func (d *Daemon) ReloadZone(name string) (control.ReloadResult, error) {
 
 // reloadZone is ReloadZone without the counting.
 func (d *Daemon) reloadZone(name string) (control.ReloadResult, error) {
-	d.reloadMu.Lock()
-	defer d.reloadMu.Unlock()
-	prev := d.eng.Zones()
-	var set *zone.Set
-	var changed []*zone.Zone
-	if name == "" {
-		var err error
-		if set, err = d.loadAll(); err != nil {
-			d.log.Error("reload failed; still serving the previous zones", "err", err)
-			return control.ReloadResult{}, err
-		}
-		changed = set.Zones()
-	} else {
-		spec, ok := d.spec(name)
-		if !ok {
+	var spec zone.Spec
+	if name != "" {
+		var ok bool
+		if spec, ok = d.spec(name); !ok {
 			return control.ReloadResult{}, fmt.Errorf("zone %s is not configured", name)
 		}
-		z, err := zone.LoadFile(spec.Origin, spec.File, d.options())
+	}
+	// Loading is bounded by reload-timeout and stops when the daemon
+	// does; it holds no lock another command needs. One reload loads
+	// and commits at a time: a second waits its turn within its own
+	// timeout.
+	ctx, cancel := context.WithTimeout(d.life, d.cfg.ReloadTimeout)
+	defer cancel()
+	select {
+	case d.reloadSlot <- struct{}{}:
+		defer func() { <-d.reloadSlot }()
+	case <-ctx.Done():
+		err := fmt.Errorf("another reload is still running after reload-timeout (%s): try again later", d.cfg.ReloadTimeout)
+		d.log.Error("reload refused", "err", err)
+		return control.ReloadResult{}, err
+	}
+	var loaded []*zone.Zone
+	if name == "" {
+		set, err := d.loadAll(ctx)
 		if err != nil {
-			d.log.Error("reload failed; still serving the previous zones", "zone", spec.Origin, "err", err)
+			d.log.Error("reload failed; still serving the previous zones", "err", control.TruncateError(err.Error()))
+			return control.ReloadResult{}, err
+		}
+		loaded = set.Zones()
+	} else {
+		z, err := zone.LoadFileContext(ctx, spec.Origin, spec.File, d.options())
+		if err != nil {
+			d.log.Error("reload failed; still serving the previous zones", "zone", spec.Origin, "err", control.TruncateError(err.Error()))
 			return control.ReloadResult{}, err
 		}
 		d.logZone(z)
-		set = d.eng.Zones().With(z)
-		changed = []*zone.Zone{z}
+		loaded = []*zone.Zone{z}
+	}
+	// Commit: the hot path, then the engine.
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	prev := d.eng.Zones()
+	set, changed := prev, loaded
+	if name == "" {
+		var err error
+		if set, err = zone.NewSet(loaded...); err != nil {
+			return control.ReloadResult{}, err
+		}
+	} else {
+		set = prev.With(loaded[0])
 	}
 	var res control.ReloadResult
 	if hot := d.hotPath(); hot != nil {
@@ -401,6 +431,7 @@ func (h handler) Explain(q control.ExplainQuery) (control.ExplainResult, error) 
 // path and the server (the last bounded by the server's shutdown
 // timeout), and finally closes the speaker.
 func (d *Daemon) Close() error {
+	d.stop() // a reload still loading gives up at once
 	d.notify("STOPPING=1\nSTATUS=stopping")
 	d.annMu.Lock()
 	ann, mon, first := d.ann, d.mon, !d.stopping

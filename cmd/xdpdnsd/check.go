@@ -7,7 +7,6 @@ import (
 
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/zonecompiler/check"
-	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 // checkConfig is --check-config: the configuration (already parsed and
@@ -20,7 +19,7 @@ func checkConfig(cfg *config.Config, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "xdpdnsd: no zones configured: every query would be refused")
 		return exitError
 	}
-	r, err := check.Run(cfg.Zones, zone.Options{ExpiryWarning: cfg.ExpiryWarning}, cfg.EngineConfig())
+	r, err := check.Run(cfg.Zones, cfg.ZoneOptions(), cfg.EngineConfig())
 	if err != nil {
 		fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 		return exitError

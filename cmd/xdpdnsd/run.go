@@ -90,10 +90,27 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 		addrs = append(addrs, a.String())
 	}
 	fmt.Fprintf(stdout, "xdpdnsd: serving %d zones on %s\n", len(d.Engine().Zones().Zones()), strings.Join(addrs, " "))
+	// SIGHUP reloads in the background, so that the signal loop is
+	// always free for SIGTERM; SIGHUPs that arrive while a reload runs
+	// are folded into one more reload after it.
+	hups := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hups:
+				log.Info("SIGHUP: reloading zones")
+				d.Reload() // logs its own failure and keeps the old zones
+			}
+		}
+	}()
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
-			log.Info("SIGHUP: reloading zones")
-			d.Reload() // logs its own failure and keeps the old zones
+			select {
+			case hups <- struct{}{}:
+			default: // a reload is already pending
+			}
 			continue
 		}
 		log.Info("stopping", "signal", sig.String())

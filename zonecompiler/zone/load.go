@@ -1,11 +1,12 @@
 package zone
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"time"
@@ -36,6 +37,9 @@ type Options struct {
 	ExpiryWarning time.Duration
 	// Now is the clock used for signature checks (default time.Now).
 	Now func() time.Time
+	// MaxFileSize bounds the bytes read for one zone, its $INCLUDEs
+	// counted (0: DefaultMaxFileSize).
+	MaxFileSize int64
 }
 
 // DefaultExpiryWarning is the default window for expiring signatures.
@@ -48,19 +52,27 @@ func (o Options) now() time.Time {
 	return time.Now()
 }
 
-// LoadFile reads and checks the zone origin from the master file path.
+// LoadFile reads and checks the zone origin from the master file path
+// (a regular file within Options.MaxFileSize, $INCLUDEs counted).
 func LoadFile(origin, path string, opt Options) (*Zone, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("zone %s: %w", origin, err)
-	}
-	defer f.Close()
-	return Load(f, origin, path, opt)
+	return LoadFileContext(context.Background(), origin, path, opt)
 }
 
 // Load parses a master file from r ($ORIGIN, $TTL, $INCLUDE relative to
 // file) and returns the checked zone, or an *Error saying where it is wrong.
 func Load(r io.Reader, origin, file string, opt Options) (*Zone, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		abs = file
+	}
+	budget := opt.maxFileSize()
+	return load(context.Background(), r, origin, file, abs, &budget, opt)
+}
+
+// load parses r as the zone file named file (abs: its absolute path, given
+// to the parser so that $INCLUDE paths are absolute); includes are read
+// through the same budget and ctx.
+func load(ctx context.Context, r io.Reader, origin, file, abs string, budget *int64, opt Options) (*Zone, error) {
 	origin = dns.CanonicalName(origin)
 	ow, err := nameWire(origin)
 	if err != nil {
@@ -75,20 +87,30 @@ func Load(r io.Reader, origin, file string, opt Options) (*Zone, error) {
 		},
 		opt: opt,
 	}
-	zp := dns.NewZoneParser(r, origin, file)
+	zp := dns.NewZoneParser(r, origin, abs)
 	zp.SetIncludeAllowed(true)
+	zp.SetIncludeFS(includeFS{ctx: ctx, budget: budget})
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		f, line := parserPosition(zp, file)
-		if err := b.add(rr, f, line); err != nil {
+		f, line := parserPosition(zp, abs)
+		if err := b.add(rr, displayName(f, file, abs), line); err != nil {
 			return nil, err
 		}
 	}
 	if err := zp.Err(); err != nil {
+		var ze *Error
 		var pe *dns.ParseError
-		if errors.As(err, &pe) {
-			return nil, parseErrorAt(pe, file)
+		switch {
+		case errors.As(err, &ze):
+			return nil, ze
+		case errors.As(err, &pe):
+			out := parseErrorAt(pe, abs)
+			out.File = displayName(out.File, file, abs)
+			return nil, out
 		}
 		return nil, &Error{File: file, Reason: err.Error()}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, &Error{File: file, Reason: "loading stopped: " + err.Error()}
 	}
 	if err := b.finish(); err != nil {
 		return nil, err

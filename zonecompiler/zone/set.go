@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -37,9 +38,14 @@ func NewSet(zones ...*Zone) (*Set, error) {
 
 // LoadSet loads every zone in specs; any failure fails the whole set.
 func LoadSet(specs []Spec, opt Options) (*Set, error) {
+	return LoadSetContext(context.Background(), specs, opt)
+}
+
+// LoadSetContext is LoadSet that stops when ctx is done.
+func LoadSetContext(ctx context.Context, specs []Spec, opt Options) (*Set, error) {
 	zones := make([]*Zone, 0, len(specs))
 	for _, sp := range specs {
-		z, err := LoadFile(sp.Origin, sp.File, opt)
+		z, err := LoadFileContext(ctx, sp.Origin, sp.File, opt)
 		if err != nil {
 			return nil, err
 		}
