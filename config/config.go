@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/xdpdns/xdpdns/anycast"
@@ -114,6 +115,10 @@ type Config struct {
 	// ZoneMaxSize bounds the bytes of one zone, its $INCLUDEs counted
 	// (zone.Options.MaxFileSize; 0: zone.DefaultMaxFileSize).
 	ZoneMaxSize int64
+	// zoneSources records where each zone was configured (FILE:LINE or
+	// the command line), by origin key, for the duplicate error.
+	zoneSources map[string][]string
+
 	// ReloadTimeout bounds loading the zones of one reload (a zone file
 	// on a hung mount, a pathological file): control.DefaultReloadTimeout
 	// unless configured.
@@ -151,7 +156,7 @@ func (c *Config) Finish() error {
 			return err
 		}
 		if seen[key] {
-			return fmt.Errorf("zone %s configured twice", z.Origin)
+			return fmt.Errorf("zone %s configured twice (%s)", z.Origin, strings.Join(c.zoneSources[key], " and "))
 		}
 		seen[key] = true
 	}
@@ -178,6 +183,15 @@ func (c *Config) Finish() error {
 		}
 	}
 	return nil
+}
+
+// noteZoneSource records that the zone with origin key was configured at
+// where.
+func (c *Config) noteZoneSource(key, where string) {
+	if c.zoneSources == nil {
+		c.zoneSources = map[string][]string{}
+	}
+	c.zoneSources[key] = append(c.zoneSources[key], where)
 }
 
 // ZoneOptions are the zone loading options of the configuration: the same

@@ -49,7 +49,7 @@ func ParseFile(path string, c *Config) error {
 // used in errors and dir the directory relative zone file names are
 // resolved against ("" leaves them as written).
 func Parse(r io.Reader, name, dir string, c *Config) error {
-	p := parser{c: c, dir: dir, seen: make(map[string]int), values: make(map[string]int)}
+	p := parser{c: c, name: name, dir: dir, seen: make(map[string]int), values: make(map[string]int)}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxLine)
 	line := 0
@@ -68,10 +68,20 @@ func Parse(r io.Reader, name, dir string, c *Config) error {
 // parser is the state of one Parse call.
 type parser struct {
 	c      *Config
+	name   string // the file's name; "" for Set (the command line)
 	dir    string
 	n      int            // the line being applied
 	seen   map[string]int // single-valued key -> line it was first set on
 	values map[string]int // a value that must be unique (see unique) -> its line
+}
+
+// where says where the line being applied comes from, for errors found
+// later (Finish): FILE:LINE, or the command line.
+func (p *parser) where() string {
+	if p.name == "" {
+		return "the command line"
+	}
+	return fmt.Sprintf("%s:%d", p.name, p.n)
 }
 
 // unique records that the value what (such as "zone example.com.") was
@@ -203,6 +213,7 @@ var keys = map[string]key{
 			file = filepath.Join(p.dir, file)
 		}
 		p.c.Zones = append(p.c.Zones, zone.Spec{Origin: a[0], File: file})
+		p.c.noteZoneSource(key, p.where())
 		return nil
 	}},
 	"identity": {single: true, text: true, min: 1, max: 1, usage: "want a string", apply: func(p *parser, a []string) error {

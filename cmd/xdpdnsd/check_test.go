@@ -74,3 +74,16 @@ func TestCLIHabits(t *testing.T) {
 		t.Errorf("JSON log lacks the zone load:\n%s", log.String())
 	}
 }
+
+// TestDuplicateZoneNamesWhere: a zone given in the file and again on the
+// command line is refused naming both places.
+func TestDuplicateZoneNamesWhere(t *testing.T) {
+	dir := t.TempDir()
+	zf := testsupport.WriteFile(t, dir, "example.com.zone", testsupport.ExampleCom)
+	conf := testsupport.WriteFile(t, dir, "x.conf", "listen 127.0.0.1:0\nzone example.com example.com.zone\n")
+	var out, errOut bytes.Buffer
+	code := run([]string{"-c", conf, "--zone", "example.com=" + zf, "--check-config"}, &out, &errOut, nil)
+	if code != exitError || !strings.Contains(errOut.String(), conf+":2 and the command line") {
+		t.Errorf("exit %d, stderr %q; want both places named", code, errOut.String())
+	}
+}
