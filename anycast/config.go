@@ -71,6 +71,11 @@ type Config struct {
 	// Addresses are the service (anycast) addresses added to Interface while
 	// announced, e.g. 198.18.53.1/32. No other address is ever touched.
 	Addresses []netip.Prefix
+	// StateFile records which addresses (and interface) the speaker added,
+	// so that the next run removes what a crashed one left behind and
+	// never an address another owner added; "" keeps no record. xdpdnsd
+	// puts it beside its control socket (anycast-state).
+	StateFile string
 }
 
 // ErrInvalidConfig is matched (errors.Is) by every error the validation

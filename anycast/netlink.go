@@ -35,6 +35,9 @@ func (s *Speaker) ensureInterface() (netlink.Link, error) {
 			return nil, fmt.Errorf("create %s interface %s: %w", kind, name, err)
 		}
 		s.createdIf = true
+		if err := s.saveState(); err != nil {
+			return nil, err
+		}
 		s.log.Info("created service interface", "interface", name, "type", kind)
 		if link, err = netlink.LinkByName(name); err != nil {
 			return nil, fmt.Errorf("look up interface %s: %w", name, err)
@@ -75,10 +78,16 @@ func (s *Speaker) addAddresses() error {
 			s.log.Warn("service address already present, leaving it to its owner", "address", a, "interface", s.cfg.Interface)
 			continue
 		}
+		// Recorded before it is added: a crash in between leaves a record
+		// of an address that is not there, which the next run skips.
+		s.added = append(s.added, a)
+		if err := s.saveState(); err != nil {
+			s.added = s.added[:len(s.added)-1]
+			return err
+		}
 		if err := netlink.AddrReplace(link, nlAddr(a)); err != nil {
 			return fmt.Errorf("add %s to %s: %w", a, s.cfg.Interface, err)
 		}
-		s.added = append(s.added, a)
 	}
 	return nil
 }
@@ -93,7 +102,7 @@ func (s *Speaker) removeAddresses() error {
 		var nf netlink.LinkNotFoundError
 		if errors.As(err, &nf) {
 			s.added = nil // the interface and its addresses are gone
-			return nil
+			return s.saveState()
 		}
 		return fmt.Errorf("look up interface %s: %w", s.cfg.Interface, err)
 	}
@@ -107,6 +116,9 @@ func (s *Speaker) removeAddresses() error {
 		}
 	}
 	s.added = kept
+	if err := s.saveState(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -120,18 +132,27 @@ func (s *Speaker) deleteInterface() error {
 		var nf netlink.LinkNotFoundError
 		if errors.As(err, &nf) {
 			s.createdIf = false
-			return nil
+			return s.saveState()
 		}
 		return fmt.Errorf("look up interface %s: %w", s.cfg.Interface, err)
 	}
 	if t := link.Type(); t != "dummy" && t != "ifb" {
 		return fmt.Errorf("interface %s is now of type %s, not the one the speaker created; not deleting it", s.cfg.Interface, t)
 	}
+	// Someone else's address on it keeps it: deleting the interface would
+	// take their address with it.
+	if foreign, err := foreignAddrs(link, s.added); err != nil {
+		return err
+	} else if len(foreign) > 0 {
+		s.log.Warn("service interface holds addresses this speaker did not add; not deleting it", "interface", s.cfg.Interface, "addresses", fmt.Sprint(foreign))
+		s.createdIf = false
+		return s.saveState()
+	}
 	if err := netlink.LinkDel(link); err != nil {
 		return fmt.Errorf("delete interface %s: %w", s.cfg.Interface, err)
 	}
 	s.createdIf = false
-	return nil
+	return s.saveState()
 }
 
 func (s *Speaker) hasAdded(a netip.Prefix) bool {
@@ -179,4 +200,30 @@ func nlAddr(a netip.Prefix) *netlink.Addr {
 		na.Flags = unix.IFA_F_NODAD
 	}
 	return na
+}
+
+// foreignAddrs lists the addresses on link that are not in ours, IPv6
+// link-local ones (the kernel's) aside.
+func foreignAddrs(link netlink.Link, ours []netip.Prefix) ([]netip.Prefix, error) {
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of %s: %w", link.Attrs().Name, err)
+	}
+	var out []netip.Prefix
+	for _, x := range addrs {
+		ip, ok := netip.AddrFromSlice(x.IP)
+		if !ok || ip.IsLinkLocalUnicast() {
+			continue
+		}
+		ones, _ := x.Mask.Size()
+		p := netip.PrefixFrom(ip.Unmap(), ones)
+		mine := false
+		for _, o := range ours {
+			mine = mine || o == p
+		}
+		if !mine {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }

@@ -68,6 +68,9 @@ func NewSpeaker(cfg Config, log *slog.Logger) (*Speaker, error) {
 	cfg.Addresses = append([]netip.Prefix(nil), cfg.Addresses...)
 
 	s := &Speaker{cfg: cfg, log: log, uuids: make([][]byte, len(cfg.Prefixes))}
+	if err := s.recoverState(); err != nil {
+		log.Error("removing a previous run's leftovers", "err", err)
+	}
 	for i := range cfg.Prefixes {
 		p, err := buildPath(cfg.ASN, &cfg.Prefixes[i])
 		if err != nil {

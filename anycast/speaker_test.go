@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -578,4 +579,67 @@ func TestSpeakerGarbagePeer(t *testing.T) {
 		}
 	}
 	bounded(t, "Close", 6*time.Second, s.Close)
+}
+
+// TestSpeakerLeftovers: a speaker killed while announced (kill -9: no
+// Close) leaves its service addresses behind; the next speaker with the
+// same state file removes them at start, and an address someone else put
+// on the interface survives that start and a clean stop.
+func TestSpeakerLeftovers(t *testing.T) {
+	needRoot(t)
+	pid := os.Getpid() % 10000
+	name := fmt.Sprintf("xdl%d", pid)
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(name); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	ours := []netip.Prefix{netip.MustParsePrefix("198.18.54.1/32"), netip.MustParsePrefix("2001:db8:54::1/128")}
+	foreign := netip.MustParsePrefix("198.18.54.99/32")
+	state := filepath.Join(t.TempDir(), "anycast.state")
+	cfg := Config{
+		ASN: localASN, RouterID: netip.MustParseAddr("198.18.54.254"), ListenPort: -1,
+		Prefixes:  []Prefix{{Prefix: netip.MustParsePrefix("198.18.54.0/24"), NextHop: netip.MustParseAddr("198.18.54.254")}},
+		Interface: name, Addresses: ours, StateFile: state,
+	}
+	has := func(p netip.Prefix) bool { return slices.Contains(addrs(t, name), p) }
+
+	s1, err := NewSpeaker(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Announce(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "ip", "addr", "add", foreign.String(), "dev", name)
+	if !has(ours[0]) || !has(ours[1]) || !has(foreign) {
+		t.Fatalf("after announcing: %v", addrs(t, name))
+	}
+	s1.stop() // killed: BGP gone, addresses and state file left behind
+	if _, err := os.Stat(state); err != nil {
+		t.Fatalf("no state file after announcing: %v", err)
+	}
+
+	s2, err := NewSpeaker(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has(ours[0]) || has(ours[1]) || !has(foreign) {
+		t.Errorf("after a restart: %v; want the leftovers gone and %s kept", addrs(t, name), foreign)
+	}
+	if err := s2.Announce(); err != nil {
+		t.Fatal(err)
+	}
+	if !has(ours[0]) || !has(ours[1]) {
+		t.Errorf("announced again: %v", addrs(t, name))
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if has(ours[0]) || has(ours[1]) || !has(foreign) {
+		t.Errorf("after a clean stop: %v; want ours gone and %s kept", addrs(t, name), foreign)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state file left after a clean stop: %v", err)
+	}
 }

@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -148,6 +149,15 @@ func Default() *Config {
 func (c *Config) Finish() error {
 	if len(c.Listen) == 0 {
 		c.Listen = []netip.AddrPort{netip.MustParseAddrPort(DefaultListen)}
+	}
+	if c.Anycast() && c.BGP.StateFile == "" {
+		// The record of the service addresses this node added lives in
+		// its runtime directory, beside the control socket.
+		dir := filepath.Dir(control.DefaultPath)
+		if c.Control != "" {
+			dir = filepath.Dir(c.Control)
+		}
+		c.BGP.StateFile = filepath.Join(dir, "anycast.state")
 	}
 	seen := make(map[string]bool, len(c.Zones))
 	for _, z := range c.Zones {

@@ -362,6 +362,14 @@ var keys = map[string]key{
 		p.c.BGP.Prefixes = append(p.c.BGP.Prefixes, pfx)
 		return nil
 	}},
+	"anycast-state": {single: true, min: 1, max: 1, usage: "want a file path", apply: func(p *parser, a []string) error {
+		path := a[0]
+		if p.dir != "" && !filepath.IsAbs(path) {
+			path = filepath.Join(p.dir, path)
+		}
+		p.c.BGP.StateFile = path
+		return nil
+	}},
 	"anycast-interface": {single: true, min: 1, max: 1, usage: "want an interface name", apply: func(p *parser, a []string) error {
 		if err := anycast.ValidateInterface(a[0]); err != nil {
 			return fmt.Errorf("anycast-interface: %w", err)

@@ -109,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	add("bgp-peer", "bgp-peer", "BGP peer `\"ADDR asn N [port P] [hold D] [keepalive D] [passive] [multihop TTL] [password X]\"` (repeatable)").split = fields
 	add("anycast-prefix", "anycast-prefix", "announce `\"PREFIX next-hop ADDR [community A:B]... [large-community A:B:C]... [med N] [prepend N]\"` while healthy (repeatable)").split = fields
 	add("anycast-interface", "anycast-interface", "interface `NAME` carrying the anycast service addresses")
+	add("anycast-state", "anycast-state", "`FILE` recording the service addresses this node added (default: anycast.state beside the control socket)")
 	add("anycast-address", "anycast-address", "anycast service address `ADDR/LEN` (repeatable)")
 	add("health-interval", "health-interval", "time between health check rounds, `DURATION`")
 	add("health-rise", "health-rise", "passing rounds before announcing, `N`")
