@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,7 +54,15 @@ type Daemon struct {
 	Control string // control socket path
 	Log     string // path of the daemon's stderr
 	ctl     string // xdpdnsctl binary
+	// stopWith sends the daemon a signal and waits for it to exit
+	// (within stopTimeout), returning how it exited.
+	stopWith func(sig syscall.Signal) error
 }
+
+// Stop sends SIGTERM (a clean stop) or SIGKILL (a crash: nothing is
+// cleaned up) and waits for the daemon to exit; the test's cleanup then
+// leaves it alone.
+func (d *Daemon) Stop(sig syscall.Signal) error { return d.stopWith(sig) }
 
 // StartDaemon runs xdpdnsd with args in namespace ns, with a control
 // socket in a temporary directory, and waits for its ready line. The
@@ -87,17 +96,24 @@ func StartDaemon(t testing.TB, bins Binaries, ns string, args ...string) *Daemon
 		io.Copy(io.Discard, stdout)
 		exited <- cmd.Wait()
 	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("xdpdnsd exited with %v", err)
+	var stopped error
+	var once sync.Once
+	d.stopWith = func(sig syscall.Signal) error {
+		once.Do(func() {
+			cmd.Process.Signal(sig)
+			select {
+			case stopped = <-exited:
+			case <-time.After(stopTimeout):
+				cmd.Process.Kill()
+				<-exited
+				stopped = fmt.Errorf("xdpdnsd did not stop within %v of %v", stopTimeout, sig)
 			}
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("xdpdnsd did not stop within %v of SIGTERM", stopTimeout)
+		})
+		return stopped
+	}
+	t.Cleanup(func() {
+		if err := d.stopWith(syscall.SIGTERM); err != nil && !strings.Contains(err.Error(), "killed") {
+			t.Errorf("xdpdnsd: %v", err)
 		}
 		logf.Close()
 		if t.Failed() {
