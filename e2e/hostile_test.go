@@ -69,6 +69,12 @@ func TestHostileFrames(t *testing.T) {
 					s.VLANs = []frame.VLAN{{TPID: frame.Ether8021Q, TCI: VLANID + 1}}
 					s.Src, s.Dst = r.CliVLANV4, r.SrvVLANV4
 				}, counter: "xdp.pass.vlan"},
+				// The veth takes the outer tag off into the skb (as a NIC's
+				// VLAN offload does): the tc companion must count it.
+				{desc: "three VLAN tags", edit: func(s *frame.Spec) {
+					s.VLANs = []frame.VLAN{{TPID: frame.Ether8021Q, TCI: VLANID}, {TPID: frame.Ether8021Q, TCI: VLANID}, {TPID: frame.Ether8021Q, TCI: VLANID}}
+					s.Src, s.Dst = r.CliVLANV4, r.SrvVLANV4
+				}, counter: "xdp.pass.vlan"},
 				{desc: "chargen source port", edit: func(s *frame.Spec) { s.SrcPort = 19 }, counter: "xdp.drop.source_port"},
 			}
 			for i, c := range cases {
