@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/miekg/dns"
@@ -200,6 +201,70 @@ func TestHostileFrames(t *testing.T) {
 				t.Errorf("%s: tc verdict %d, want %d", fx.desc, tcVerdict, want)
 			}
 		}
+		return nil
+	})
+}
+
+// TestHostAddressesFollowNetlink: with HostAddresses (a wildcard listen)
+// the program serves the host's addresses as they come and go, and no
+// other.
+func TestHostAddressesFollowNetlink(t *testing.T) {
+	requireRoot(t)
+	e := swapZone(t, "192.0.2.1")
+	img := compile(t, e)
+	www := query(t, "www.swap.test.", dns.TypeA, dns.ClassINET)
+	inNetns(t, func() error {
+		nicLink := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xdpnic0", HardwareAddr: macNIC}, PeerName: "xdpnic1"}
+		if err := netlink.LinkAdd(nicLink); err != nil {
+			return err
+		}
+		if err := netlink.LinkSetUp(nicLink); err != nil {
+			return err
+		}
+		nic, err := net.InterfaceByName("xdpnic0")
+		if err != nil {
+			return err
+		}
+		l, err := loader.Load(loader.Options{Ports: []uint16{53}, UDPSize: 1232, HostAddresses: true})
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		if _, err := l.Swap(img); err != nil {
+			return err
+		}
+		send := func() uint32 {
+			f := frame.Spec{DstMAC: macNIC, SrcMAC: macClient, Src: client4, Dst: nic4, SrcPort: 40000, DstPort: 53, TTL: 64}.Build(www)
+			opts := &ebpf.RunOptions{Data: f, DataOut: make([]byte, 4096), Context: &xdpCtx{DataEnd: uint32(len(f)), IngressIfindex: uint32(nic.Index)}}
+			v, err := l.Program().Run(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		waitFor := func(what string, want uint32) {
+			t.Helper()
+			deadline := time.Now().Add(5 * time.Second)
+			for send() != want {
+				if time.Now().After(deadline) {
+					t.Errorf("%s: verdict still not %d; host addresses %v", what, want, l.HostAddresses())
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		if v := send(); v != xdpPass {
+			t.Errorf("before the address exists: verdict %d, want pass", v)
+		}
+		addr := &netlink.Addr{IPNet: &net.IPNet{IP: nic4.AsSlice(), Mask: net.CIDRMask(24, 32)}}
+		if err := netlink.AddrAdd(nicLink, addr); err != nil {
+			return err
+		}
+		waitFor("once the address is added", xdpTX)
+		if err := netlink.AddrDel(nicLink, addr); err != nil {
+			return err
+		}
+		waitFor("once the address is removed", xdpPass)
 		return nil
 	})
 }
