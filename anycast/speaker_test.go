@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -57,14 +58,6 @@ func needRoot(t *testing.T) {
 	}
 }
 
-func run(t *testing.T, args ...string) {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 // newRig builds the namespace, the veth pair and the gobgpd config.
 func newRig(t *testing.T) *rig {
 	needRoot(t)
@@ -80,7 +73,7 @@ func newRig(t *testing.T) *rig {
 		dummy:  fmt.Sprintf("xdt%d%d", pid, n),
 	}
 	vethB := fmt.Sprintf("xdv%d%db", pid, n)
-	run(t, "ip", "netns", "add", r.ns)
+	netnstest.MustRun(t, "", "ip", "netns", "add", r.ns)
 	t.Cleanup(func() {
 		r.stopPeer()
 		exec.Command("ip", "link", "del", r.vethA).Run()
@@ -89,14 +82,14 @@ func newRig(t *testing.T) *rig {
 			netlink.LinkDel(l)
 		}
 	})
-	run(t, "ip", "link", "add", r.vethA, "type", "veth", "peer", "name", vethB, "netns", r.ns)
-	run(t, "ip", "addr", "add", r.local.String()+"/30", "dev", r.vethA)
-	run(t, "ip", "addr", "add", r.local6.String()+"/64", "dev", r.vethA, "nodad")
-	run(t, "ip", "link", "set", r.vethA, "up")
-	run(t, "ip", "-n", r.ns, "addr", "add", r.remote.String()+"/30", "dev", vethB)
-	run(t, "ip", "-n", r.ns, "addr", "add", fmt.Sprintf("2001:db8:%d::2/64", 200+n), "dev", vethB, "nodad")
-	run(t, "ip", "-n", r.ns, "link", "set", vethB, "up")
-	run(t, "ip", "-n", r.ns, "link", "set", "lo", "up")
+	netnstest.MustRun(t, "", "ip", "link", "add", r.vethA, "type", "veth", "peer", "name", vethB, "netns", r.ns)
+	netnstest.MustRun(t, "", "ip", "addr", "add", r.local.String()+"/30", "dev", r.vethA)
+	netnstest.MustRun(t, "", "ip", "addr", "add", r.local6.String()+"/64", "dev", r.vethA, "nodad")
+	netnstest.MustRun(t, "", "ip", "link", "set", r.vethA, "up")
+	netnstest.MustRun(t, "", "ip", "-n", r.ns, "addr", "add", r.remote.String()+"/30", "dev", vethB)
+	netnstest.MustRun(t, "", "ip", "-n", r.ns, "addr", "add", fmt.Sprintf("2001:db8:%d::2/64", 200+n), "dev", vethB, "nodad")
+	netnstest.MustRun(t, "", "ip", "-n", r.ns, "link", "set", vethB, "up")
+	netnstest.MustRun(t, "", "ip", "-n", r.ns, "link", "set", "lo", "up")
 
 	peer, err := gobgppeer.New(gobgppeer.Config{NS: r.ns, Dir: t.TempDir(), ASN: peerASN,
 		Addr: r.remote, Neighbor: r.local, PeerASN: localASN})
@@ -290,9 +283,9 @@ func TestSpeakerAgainstGobgpd(t *testing.T) {
 
 	// The test owns the service interface here and puts an unrelated
 	// address on it, which the speaker must never touch.
-	run(t, "ip", "link", "add", r.dummy, "type", serviceIfType(t))
+	netnstest.MustRun(t, "", "ip", "link", "add", r.dummy, "type", serviceIfType(t))
 	unrelated := netip.MustParsePrefix("198.18.99.7/32")
-	run(t, "ip", "addr", "add", unrelated.String(), "dev", r.dummy)
+	netnstest.MustRun(t, "", "ip", "addr", "add", unrelated.String(), "dev", r.dummy)
 
 	cfg := r.speakerConfig()
 	s, err := NewSpeaker(cfg, testLogger(t))
@@ -611,7 +604,7 @@ func TestSpeakerLeftovers(t *testing.T) {
 	if err := s1.Announce(); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "ip", "addr", "add", foreign.String(), "dev", name)
+	netnstest.MustRun(t, "", "ip", "addr", "add", foreign.String(), "dev", name)
 	if !has(ours[0]) || !has(ours[1]) || !has(foreign) {
 		t.Fatalf("after announcing: %v", addrs(t, name))
 	}

@@ -11,6 +11,7 @@ package daemon_test
 import (
 	"context"
 	"fmt"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -84,14 +85,6 @@ type e2ePeer struct {
 	*gobgppeer.Peer
 }
 
-func mustRun(t *testing.T, args ...string) {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 // has reports whether the peer's global RIB holds prefix.
 func (p *e2ePeer) has(family, prefix string) (bool, string) {
 	rib, out, err := p.RIB(family)
@@ -128,23 +121,23 @@ func startPeer(t *testing.T, vethA string) *e2ePeer {
 	t.Helper()
 	p := &e2ePeer{t: t, ns: fmt.Sprintf("xdpdns-e2e-%d", os.Getpid())}
 	vethB := vethA[:len(vethA)-1] + "b"
-	mustRun(t, "ip", "netns", "add", p.ns)
+	netnstest.MustRun(t, "", "ip", "netns", "add", p.ns)
 	t.Cleanup(func() {
 		exec.Command("ip", "link", "del", vethA).Run()
 		exec.Command("ip", "netns", "del", p.ns).Run()
 	})
-	mustRun(t, "ip", "link", "add", vethA, "type", "veth", "peer", "name", vethB, "netns", p.ns)
-	mustRun(t, "ip", "addr", "add", e2eLocal.String()+"/30", "dev", vethA)
-	mustRun(t, "ip", "addr", "add", e2eLocal6.String()+"/64", "dev", vethA, "nodad")
-	mustRun(t, "ip", "link", "set", vethA, "up")
-	mustRun(t, "ip", "-n", p.ns, "addr", "add", e2eRemote.String()+"/30", "dev", vethB)
-	mustRun(t, "ip", "-n", p.ns, "addr", "add", e2eRemote6.String()+"/64", "dev", vethB, "nodad")
-	mustRun(t, "ip", "-n", p.ns, "link", "set", vethB, "up")
+	netnstest.MustRun(t, "", "ip", "link", "add", vethA, "type", "veth", "peer", "name", vethB, "netns", p.ns)
+	netnstest.MustRun(t, "", "ip", "addr", "add", e2eLocal.String()+"/30", "dev", vethA)
+	netnstest.MustRun(t, "", "ip", "addr", "add", e2eLocal6.String()+"/64", "dev", vethA, "nodad")
+	netnstest.MustRun(t, "", "ip", "link", "set", vethA, "up")
+	netnstest.MustRun(t, "", "ip", "-n", p.ns, "addr", "add", e2eRemote.String()+"/30", "dev", vethB)
+	netnstest.MustRun(t, "", "ip", "-n", p.ns, "addr", "add", e2eRemote6.String()+"/64", "dev", vethB, "nodad")
+	netnstest.MustRun(t, "", "ip", "-n", p.ns, "link", "set", vethB, "up")
 	// Complete UDP checksums from the peer's side, as a real client sends:
 	// the XDP program passes the partial sums of a local socket's
 	// checksum offload to the kernel.
-	mustRun(t, "ip", "netns", "exec", p.ns, "ethtool", "-K", vethB, "tx", "off")
-	mustRun(t, "ip", "-n", p.ns, "link", "set", "lo", "up")
+	netnstest.MustRun(t, "", "ip", "netns", "exec", p.ns, "ethtool", "-K", vethB, "tx", "off")
+	netnstest.MustRun(t, "", "ip", "-n", p.ns, "link", "set", "lo", "up")
 
 	peer, err := gobgppeer.New(gobgppeer.Config{NS: p.ns, Dir: t.TempDir(), ASN: e2ePeerASN,
 		Addr: e2eRemote, Neighbor: e2eLocal, PeerASN: e2eLocalASN})

@@ -10,13 +10,13 @@ package daemon_test
 import (
 	"context"
 	"fmt"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -26,41 +26,7 @@ import (
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/daemon"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
-	"golang.org/x/sys/unix"
 )
-
-// dialInNetns opens a TCP connection from src to dst inside the network
-// namespace ns (the socket is made on a thread moved into ns, and stays
-// there).
-func dialInNetns(ns string, src netip.Addr, dst netip.AddrPort) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	res := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		f, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			res <- result{nil, err}
-			return
-		}
-		defer f.Close()
-		if err := unix.Unshare(unix.CLONE_FS); err != nil { // setns needs an unshared fs
-			res <- result{nil, fmt.Errorf("unshare: %w", err)}
-			return
-		}
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			res <- result{nil, fmt.Errorf("setns %s: %w", ns, err)}
-			return
-		}
-		d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
-		c, err := d.Dial("tcp", dst.String())
-		res <- result{c, err}
-	}()
-	r := <-res
-	return r.c, r.err
-}
 
 // askTCP asks one query on c and reports whether it was answered.
 func askTCP(c net.Conn) bool {
@@ -100,12 +66,12 @@ func TestBGPRouteSurvivesTCPFlood(t *testing.T) {
 	hostile := make([]netip.Addr, clients)
 	for i := range hostile {
 		hostile[i] = netip.AddrFrom4([4]byte{198, 18, 241, byte(1 + i)})
-		mustRun(t, "ip", "-n", peer.ns, "addr", "add", hostile[i].String()+"/32", "dev", "lo")
+		netnstest.MustRun(t, "", "ip", "-n", peer.ns, "addr", "add", hostile[i].String()+"/32", "dev", "lo")
 	}
 	legit := netip.MustParseAddr("198.18.241.200")
-	mustRun(t, "ip", "-n", peer.ns, "addr", "add", legit.String()+"/32", "dev", "lo")
-	mustRun(t, "ip", "-n", peer.ns, "route", "add", "default", "via", e2eLocal.String())
-	mustRun(t, "ip", "route", "add", "198.18.241.0/24", "via", e2eRemote.String(), "dev", vethA)
+	netnstest.MustRun(t, "", "ip", "-n", peer.ns, "addr", "add", legit.String()+"/32", "dev", "lo")
+	netnstest.MustRun(t, "", "ip", "-n", peer.ns, "route", "add", "default", "via", e2eLocal.String())
+	netnstest.MustRun(t, "", "ip", "route", "add", "198.18.241.0/24", "via", e2eRemote.String(), "dev", vethA)
 
 	dir := t.TempDir()
 	zoneFile := filepath.Join(dir, "example.com.zone")
@@ -170,7 +136,7 @@ www.example.com. IN A 198.18.53.77
 	hold := func(src netip.Addr, tries int) int {
 		n := 0
 		for range tries {
-			c, err := dialInNetns(peer.ns, src, target)
+			c, err := netnstest.DialFrom(peer.ns, "tcp", &net.TCPAddr{IP: src.AsSlice()}, target.String(), 2*time.Second)
 			if err != nil {
 				t.Fatalf("dial from %s: %v", src, err)
 			}
@@ -189,7 +155,7 @@ www.example.com. IN A 198.18.53.77
 	if n := hold(hostile[0], 300); n != 32 {
 		t.Fatalf("one client holds %d connections, want its quota of 32", n)
 	}
-	c, err := dialInNetns(peer.ns, legit, target)
+	c, err := netnstest.DialFrom(peer.ns, "tcp", &net.TCPAddr{IP: legit.AsSlice()}, target.String(), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

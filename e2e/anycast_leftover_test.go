@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +36,7 @@ func TestAnycastKillLeavesNoAddress(t *testing.T) {
 	if !strings.Contains(addrs(), anycastAddr+"/32") {
 		t.Fatalf("announced, but any0 holds %q", addrs())
 	}
-	mustRun(t, r.N1, "ip", "addr", "add", "198.18.53.77/32", "dev", "any0") // someone else's
+	netnstest.MustRun(t, r.N1, "ip", "addr", "add", "198.18.53.77/32", "dev", "any0") // someone else's
 	if err := n1.Stop(syscall.SIGKILL); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("kill -9: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,7 @@ const anycastAddr = "198.18.53.1"
 
 func newAnycastRig(t *testing.T) *anycastRig {
 	t.Helper()
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	suffix := make([]byte, 3)
 	if _, err := rand.Read(suffix); err != nil {
 		t.Fatal(err)
@@ -42,28 +43,28 @@ func newAnycastRig(t *testing.T) *anycastRig {
 	base := fmt.Sprintf("xdpdns-any-%s", hex.EncodeToString(suffix))
 	r := &anycastRig{Router: base + "-r", N1: base + "-n1", N2: base + "-n2", Client: base + "-c", Anycast: anycastAddr}
 	for _, ns := range []string{r.Router, r.N1, r.N2, r.Client} {
-		mustRun(t, "", "ip", "netns", "add", ns)
+		netnstest.MustRun(t, "", "ip", "netns", "add", ns)
 		ns := ns
-		t.Cleanup(func() { run("", "ip", "netns", "del", ns) })
-		mustRun(t, ns, "ip", "link", "set", "lo", "up")
+		t.Cleanup(func() { netnstest.Run("", "ip", "netns", "del", ns) })
+		netnstest.MustRun(t, ns, "ip", "link", "set", "lo", "up")
 	}
 	link := func(ns1, if1, a1, ns2, if2, a2 string) {
-		mustRun(t, ns1, "ip", "link", "add", if1, "type", "veth", "peer", "name", if2, "netns", ns2)
-		mustRun(t, ns1, "ip", "addr", "add", a1, "dev", if1)
-		mustRun(t, ns2, "ip", "addr", "add", a2, "dev", if2)
-		mustRun(t, ns1, "ip", "link", "set", if1, "up")
-		mustRun(t, ns2, "ip", "link", "set", if2, "up")
+		netnstest.MustRun(t, ns1, "ip", "link", "add", if1, "type", "veth", "peer", "name", if2, "netns", ns2)
+		netnstest.MustRun(t, ns1, "ip", "addr", "add", a1, "dev", if1)
+		netnstest.MustRun(t, ns2, "ip", "addr", "add", a2, "dev", if2)
+		netnstest.MustRun(t, ns1, "ip", "link", "set", if1, "up")
+		netnstest.MustRun(t, ns2, "ip", "link", "set", if2, "up")
 	}
 	link(r.Router, "r1", "198.18.11.1/30", r.N1, "n1", "198.18.11.2/30")
 	link(r.Router, "r2", "198.18.12.1/30", r.N2, "n2", "198.18.12.2/30")
 	link(r.Router, "rc", "198.18.13.1/30", r.Client, "c0", "198.18.13.2/30")
 	// Complete UDP checksums from the client, as a real one sends (see
 	// NewRig): the nodes' XDP program passes partial sums to the kernel.
-	mustRun(t, r.Client, "ethtool", "-K", "c0", "tx", "off")
-	mustRun(t, r.Router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	mustRun(t, r.Client, "ip", "route", "add", "default", "via", "198.18.13.1")
-	mustRun(t, r.N1, "ip", "route", "add", "default", "via", "198.18.11.1")
-	mustRun(t, r.N2, "ip", "route", "add", "default", "via", "198.18.12.1")
+	netnstest.MustRun(t, r.Client, "ethtool", "-K", "c0", "tx", "off")
+	netnstest.MustRun(t, r.Router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	netnstest.MustRun(t, r.Client, "ip", "route", "add", "default", "via", "198.18.13.1")
+	netnstest.MustRun(t, r.N1, "ip", "route", "add", "default", "via", "198.18.11.1")
+	netnstest.MustRun(t, r.N2, "ip", "route", "add", "default", "via", "198.18.12.1")
 
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "bird.conf")
@@ -80,7 +81,7 @@ protocol bgp n2 from node { neighbor 198.18.12.2 as 65002; }
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := Command(ctx, r.Router, "bird", "-f", "-c", conf, "-s", r.BirdSock, "-P", filepath.Join(dir, "bird.pid"))
+	cmd := netnstest.Command(ctx, r.Router, "bird", "-f", "-c", conf, "-s", r.BirdSock, "-P", filepath.Join(dir, "bird.pid"))
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -99,7 +100,7 @@ protocol bgp n2 from node { neighbor 198.18.12.2 as 65002; }
 
 // route returns BIRD's view of the anycast address ("" when no route).
 func (r *anycastRig) route(t *testing.T) string {
-	out, err := run(r.Router, "birdc", "-s", r.BirdSock, "show", "route", "for", r.Anycast+"/32", "all")
+	out, err := netnstest.Run(r.Router, "birdc", "-s", r.BirdSock, "show", "route", "for", r.Anycast+"/32", "all")
 	if err != nil {
 		return ""
 	}

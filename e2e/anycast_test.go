@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"net"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ type prober struct {
 
 func newProber(t *testing.T, r *anycastRig) *prober {
 	t.Helper()
-	c, err := Dial(r.Client, "udp4", r.Anycast+":53")
+	c, err := netnstest.Dial(r.Client, "udp4", r.Anycast+":53")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +137,8 @@ func TestAnycastTwoNodes(t *testing.T) {
 	if back == "" {
 		t.Fatalf("the anycast address answered %q", now)
 	}
-	mustRun(t, "", "pkill", "-STOP", "-f", confs[now])
-	t.Cleanup(func() { run("", "pkill", "-CONT", "-f", confs[now]) })
+	netnstest.MustRun(t, "", "pkill", "-STOP", "-f", confs[now])
+	t.Cleanup(func() { netnstest.Run("", "pkill", "-CONT", "-f", confs[now]) })
 	lost, conv = p.failover(t, back, 30*time.Second)
 	t.Logf("hung node %s: traffic moved to %s after %v, %d queries lost (BGP hold time 3 s)", now, back, conv.Round(time.Millisecond), lost)
 	// How soon the route moves is BIRD's hold timer and the machine's

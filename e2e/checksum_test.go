@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -151,7 +152,7 @@ func readSNMP(t *testing.T, ns string) map[string]uint64 {
 	t.Helper()
 	out := map[string]uint64{}
 	// snmp: a header line of names and a line of values per protocol.
-	lines := strings.Split(mustRun(t, ns, "cat", "/proc/net/snmp"), "\n")
+	lines := strings.Split(netnstest.MustRun(t, ns, "cat", "/proc/net/snmp"), "\n")
 	for i := 0; i+1 < len(lines); i++ {
 		names, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
 		if len(names) == 0 || names[0] != "Udp:" || len(vals) != len(names) || vals[0] != "Udp:" {
@@ -163,7 +164,7 @@ func readSNMP(t *testing.T, ns string) map[string]uint64 {
 		break
 	}
 	// snmp6: "Udp6InCsumErrors 0" lines.
-	for _, line := range strings.Split(mustRun(t, ns, "cat", "/proc/net/snmp6"), "\n") {
+	for _, line := range strings.Split(netnstest.MustRun(t, ns, "cat", "/proc/net/snmp6"), "\n") {
 		f := strings.Fields(line)
 		if len(f) == 2 && strings.HasPrefix(f[0], "Udp6") {
 			out["Udp6."+strings.TrimPrefix(f[0], "Udp6")] = parseCount(t, f[1])

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -63,7 +64,7 @@ func (tool Tool) args(server netip.Addr, l Lookup) []string {
 // Query runs the tool in namespace ns and parses its output.
 func (tool Tool) Query(ns string, server netip.Addr, l Lookup) (Reply, error) {
 	args := tool.args(server, l)
-	out, err := run(ns, string(tool), args...)
+	out, err := netnstest.Run(ns, string(tool), args...)
 	if err != nil {
 		return Reply{Text: out}, fmt.Errorf("%v\n%s", err, out)
 	}

@@ -5,6 +5,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"net"
 	"time"
 	"unsafe"
@@ -33,7 +34,7 @@ type PacketSocket struct {
 // OpenPacketSocket opens a packet socket on iface in namespace ns.
 func OpenPacketSocket(ns, iface string) (*PacketSocket, error) {
 	p := &PacketSocket{fd: -1}
-	err := InNetns(ns, func() error {
+	err := netnstest.Enter(ns, func() error {
 		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
 			return err

@@ -27,21 +27,8 @@ func TestHostileFrames(t *testing.T) {
 	for _, mode := range []string{"native", "generic"} {
 		t.Run(mode, func(t *testing.T) {
 			d := StartServer(t, bins, r, zs.Zones(), mode)
-			ps, err := OpenPacketSocket(r.Cli, r.CliIface)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ps, srvMAC := r.clientPacketSocket(t)
 			defer ps.Close()
-			var srvMAC net.HardwareAddr
-			if err := InNetns(r.Srv, func() error {
-				ifc, err := net.InterfaceByName(r.SrvIface)
-				if err == nil {
-					srvMAC = ifc.HardwareAddr
-				}
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
 			q := new(dns.Msg).SetQuestion("www.example.test.", dns.TypeA)
 			wire, err := q.Pack()
 			if err != nil {

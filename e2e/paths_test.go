@@ -5,7 +5,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"net"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"net/netip"
 	"slices"
 	"testing"
@@ -146,21 +146,8 @@ func testUDPPaths(t *testing.T, r *Rig, d *Daemon, mode string) {
 // The kernel has no 802.1Q support, so only XDP can answer a tagged
 // query, and every one must be answered.
 func testVLANPath(t *testing.T, r *Rig, d *Daemon, mode string) {
-	ps, err := OpenPacketSocket(r.Cli, r.CliIface)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ps, srvMAC := r.clientPacketSocket(t)
 	defer ps.Close()
-	var srvMAC net.HardwareAddr
-	if err := InNetns(r.Srv, func() error {
-		ifc, err := net.InterfaceByName(r.SrvIface)
-		if err == nil {
-			srvMAC = ifc.HardwareAddr
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
 	answered := 0
 	for i, c := range xdpCases {
 		q := new(dns.Msg).SetQuestion(c.l.Name, c.l.Type)
@@ -224,7 +211,7 @@ func awaitReply(ps *PacketSocket, sport uint16, wait time.Duration) (Frame, erro
 // exchangeUDP sends wire to server from namespace ns and returns the reply.
 func exchangeUDP(t *testing.T, ns string, server netip.AddrPort, wire []byte) []byte {
 	t.Helper()
-	c, err := Dial(ns, "udp", server.String())
+	c, err := netnstest.Dial(ns, "udp", server.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +268,7 @@ func testTCIngressPath(t *testing.T, r *Rig, d *Daemon, mode string) {
 			if len(got) < len(wire)+256 {
 				t.Errorf("%s: reply of %d bytes to a query of %d: too small to test growth", where, len(got), len(wire))
 			}
-			c, err := Dial(r.Cli, "tcp", netip.AddrPortFrom(srv, 53).String())
+			c, err := netnstest.Dial(r.Cli, "tcp", netip.AddrPortFrom(srv, 53).String())
 			if err != nil {
 				t.Fatal(err)
 			}

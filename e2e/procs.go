@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"io"
 	"os"
 	"os/exec"
@@ -78,7 +79,7 @@ func StartDaemon(t testing.TB, bins Binaries, ns string, args ...string) *Daemon
 	}
 	args = append([]string{"--control", d.Control, "--log-level", "debug"}, args...)
 	// ip netns exec execs the daemon in place, so signals reach it.
-	cmd := Command(context.Background(), ns, bins.Daemon, args...)
+	cmd := netnstest.Command(context.Background(), ns, bins.Daemon, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -175,7 +176,7 @@ var perfLineRE = regexp.MustCompile(`(?m)^\s*Queries (sent|completed|lost):\s+(\
 func runDnsperf(ns string, server netip.Addr, queryFile string) perfResult {
 	ctx, cancel := context.WithTimeout(context.Background(), loadDuration+30*time.Second)
 	defer cancel()
-	cmd := Command(ctx, ns, "dnsperf", "-s", server.String(), "-p", "53", "-d", queryFile,
+	cmd := netnstest.Command(ctx, ns, "dnsperf", "-s", server.String(), "-p", "53", "-d", queryFile,
 		"-Q", strconv.Itoa(loadQPS), "-l", strconv.Itoa(int(loadDuration/time.Second)), "-t", "2")
 	outb, err := cmd.CombinedOutput()
 	res := perfResult{out: string(outb), err: err}
@@ -218,7 +219,7 @@ func watchVersions(ctx context.Context, ns string, server netip.AddrPort) versio
 			vc.errs = append(vc.errs, fmt.Sprintf(format, args...))
 		}
 	}
-	conn, err := Dial(ns, "udp", server.String())
+	conn, err := netnstest.Dial(ns, "udp", server.String())
 	if err != nil {
 		fail("dial: %v", err)
 		return vc

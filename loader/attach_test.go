@@ -5,8 +5,8 @@ package loader_test
 import (
 	"bytes"
 	"errors"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"net"
-	"runtime"
 	"testing"
 	"time"
 
@@ -15,26 +15,6 @@ import (
 
 	"github.com/xdpdns/xdpdns/loader"
 )
-
-// inNetns runs fn on a locked OS thread moved into a fresh network
-// namespace. The thread is never unlocked, so Go retires it (and the
-// namespace with it) when fn returns: nothing is left behind even on
-// failure.
-func inNetns(t *testing.T, fn func() error) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			done <- err
-			return
-		}
-		done <- fn()
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
 
 // linkUp brings an interface of the current thread's namespace up.
 func linkUp(name string) error {
@@ -62,7 +42,7 @@ func TestAttachLoopback(t *testing.T) {
 	e := swapZone(t, "192.0.2.1")
 	img := compile(t, e)
 	q := query(t, "wWw.swap.test.", dns.TypeA, dns.ClassINET, edns(1232, true, true))
-	inNetns(t, func() error {
+	netnstest.Fresh(t, func() error {
 		if err := linkUp("lo"); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ package loader_test
 
 import (
 	"encoding/binary"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"net"
 	"net/netip"
 	"testing"
@@ -61,17 +62,8 @@ func TestHostileFrames(t *testing.T) {
 	e := swapZone(t, "192.0.2.1")
 	img := compile(t, e)
 	www := query(t, "www.swap.test.", dns.TypeA, dns.ClassINET)
-	inNetns(t, func() error {
-		// A veth end (the kernel may lack the dummy driver) in a namespace
-		// of the test's own: gone with the namespace.
-		nicLink := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xdpnic0", HardwareAddr: macNIC}, PeerName: "xdpnic1"}
-		if err := netlink.LinkAdd(nicLink); err != nil {
-			return err
-		}
-		if err := netlink.LinkSetUp(nicLink); err != nil {
-			return err
-		}
-		nic, err := net.InterfaceByName("xdpnic0")
+	netnstest.Fresh(t, func() error {
+		_, nic, err := makeNIC()
 		if err != nil {
 			return err
 		}
@@ -205,6 +197,21 @@ func TestHostileFrames(t *testing.T) {
 	})
 }
 
+// makeNIC makes the veth end that stands for a NIC (the kernel may lack
+// the dummy driver), with address macNIC, in the calling thread's
+// namespace (the test's own: gone with it).
+func makeNIC() (netlink.Link, *net.Interface, error) {
+	link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xdpnic0", HardwareAddr: macNIC}, PeerName: "xdpnic1"}
+	if err := netlink.LinkAdd(link); err != nil {
+		return nil, nil, err
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return nil, nil, err
+	}
+	nic, err := net.InterfaceByName("xdpnic0")
+	return link, nic, err
+}
+
 // TestHostAddressesFollowNetlink: with HostAddresses (a wildcard listen)
 // the program serves the host's addresses as they come and go, and no
 // other.
@@ -213,15 +220,8 @@ func TestHostAddressesFollowNetlink(t *testing.T) {
 	e := swapZone(t, "192.0.2.1")
 	img := compile(t, e)
 	www := query(t, "www.swap.test.", dns.TypeA, dns.ClassINET)
-	inNetns(t, func() error {
-		nicLink := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "xdpnic0", HardwareAddr: macNIC}, PeerName: "xdpnic1"}
-		if err := netlink.LinkAdd(nicLink); err != nil {
-			return err
-		}
-		if err := netlink.LinkSetUp(nicLink); err != nil {
-			return err
-		}
-		nic, err := net.InterfaceByName("xdpnic0")
+	netnstest.Fresh(t, func() error {
+		nicLink, nic, err := makeNIC()
 		if err != nil {
 			return err
 		}

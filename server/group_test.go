@@ -5,11 +5,11 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,31 +18,6 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 )
-
-// inNetns runs fn on a thread moved into the network namespace ns: the
-// sockets fn makes live in ns.
-func inNetns(ns string, fn func() error) error {
-	res := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		f, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			res <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			res <- fmt.Errorf("unshare: %w", err)
-			return
-		}
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			res <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		res <- fn()
-	}()
-	return <-res
-}
 
 // groupNetns makes a network namespace with a veth pair, its end vga at
 // 198.18.250.1/24 and 2001:db8:250::1/64, and returns its name.
@@ -79,7 +54,7 @@ func groupNetns(t *testing.T) string {
 func groupReplies(t *testing.T, ns string, src netip.Addr, dst netip.AddrPort) []netip.Addr {
 	t.Helper()
 	var c *net.UDPConn
-	err := inNetns(ns, func() error {
+	err := netnstest.Enter(ns, func() error {
 		lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 			var serr error
 			rc.Control(func(fd uintptr) {
@@ -126,7 +101,7 @@ func TestGroupQueries(t *testing.T) {
 	// The server's host has joined a multicast group on vga (as mDNS
 	// would): its wildcard sockets get the group's datagrams.
 	var member *net.UDPConn
-	if err := inNetns(ns, func() error {
+	if err := netnstest.Enter(ns, func() error {
 		ifi, err := net.InterfaceByName("vga")
 		if err != nil {
 			return err
@@ -142,7 +117,7 @@ func TestGroupQueries(t *testing.T) {
 	for _, answer := range []bool{false, true} {
 		t.Run(fmt.Sprintf("answer=%v", answer), func(t *testing.T) {
 			var ts *testServer
-			if err := inNetns(ns, func() error {
+			if err := netnstest.Enter(ns, func() error {
 				ts = startServer(t, func(c *Config) {
 					c.Listen = []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:0"), netip.MustParseAddrPort("[::]:0")}
 					c.UDPSockets = 4
