@@ -214,43 +214,7 @@ www.example.com. IN A 198.18.53.77
 	zoneFile := signZone(t, dir, "now+86400")
 
 	// The daemon: a free port on loopback, fast health checks.
-	cfg := config.Default()
-	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
-	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: zoneFile}}
-	cfg.Control = ""
-	cfg.DrainTime = 500 * time.Millisecond
-	for k, v := range map[string]string{"health-interval": "150ms", "health-rise": "2", "health-fall": "2"} {
-		if err := config.Set(cfg, k, v); err != nil {
-			t.Fatalf("config %s: %v", k, err)
-		}
-	}
-	if err := cfg.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := anycast.Config{
-		ASN:        e2eLocalASN,
-		RouterID:   e2eLocal,
-		ListenPort: -1,
-		Peers:      []anycast.Peer{{Address: e2eRemote, ASN: e2ePeerASN, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second}},
-		Prefixes: []anycast.Prefix{
-			{Prefix: e2eSvc4, NextHop: e2eLocal},
-			{Prefix: e2eSvc6, NextHop: e2eLocal6},
-		},
-		Interface: svcIf,
-		Addresses: []netip.Prefix{e2eSvc4, e2eSvc6},
-	}
-	if err := ac.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	sp, err := anycast.NewSpeaker(ac, log)
-	if err != nil {
-		t.Fatalf("NewSpeaker: %v", err)
-	}
-	d.SetAnnouncer(speakerAdapter{sp})
+	d, sp := newBGPNode(t, log, zoneFile, "127.0.0.1:0", 500*time.Millisecond, svcIf)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -363,4 +327,49 @@ www.example.com. IN A 198.18.53.77
 		"zone expiry", "re-signed reload (back)", "drain", "undrain (back)", "close"} {
 		t.Logf("timing: %-24s %v", k, timings[k].Round(time.Millisecond))
 	}
+}
+
+// newBGPNode makes (not starts) a daemon serving zoneFile on listen with
+// fast health checks, and its BGP speaker peering with the test's gobgpd,
+// announcing the service prefixes and addresses on svcIf.
+func newBGPNode(t *testing.T, log *slog.Logger, zoneFile, listen string, drain time.Duration, svcIf string) (*daemon.Daemon, *anycast.Speaker) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort(listen)}
+	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: zoneFile}}
+	cfg.Control = ""
+	cfg.DrainTime = drain
+	for k, v := range map[string]string{"health-interval": "150ms", "health-rise": "2", "health-fall": "2"} {
+		if err := config.Set(cfg, k, v); err != nil {
+			t.Fatalf("config %s: %v", k, err)
+		}
+	}
+	if err := cfg.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := anycast.Config{
+		ASN:        e2eLocalASN,
+		RouterID:   e2eLocal,
+		ListenPort: -1,
+		Peers:      []anycast.Peer{{Address: e2eRemote, ASN: e2ePeerASN, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second}},
+		Prefixes: []anycast.Prefix{
+			{Prefix: e2eSvc4, NextHop: e2eLocal},
+			{Prefix: e2eSvc6, NextHop: e2eLocal6},
+		},
+		Interface: svcIf,
+		Addresses: []netip.Prefix{e2eSvc4, e2eSvc6},
+	}
+	if err := ac.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := anycast.NewSpeaker(ac, log)
+	if err != nil {
+		t.Fatalf("NewSpeaker: %v", err)
+	}
+	d.SetAnnouncer(speakerAdapter{sp})
+	return d, sp
 }

@@ -22,10 +22,6 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
-	"github.com/xdpdns/xdpdns/anycast"
-	"github.com/xdpdns/xdpdns/config"
-	"github.com/xdpdns/xdpdns/daemon"
-	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 // askTCP asks one query on c and reports whether it was answered.
@@ -83,40 +79,8 @@ www.example.com. IN A 198.18.53.77
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:0")} // the node's unicast address is served too
-	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: zoneFile}}
-	cfg.Control = ""
-	cfg.DrainTime = 100 * time.Millisecond
-	for k, v := range map[string]string{"health-interval": "150ms", "health-rise": "2", "health-fall": "2"} {
-		if err := config.Set(cfg, k, v); err != nil {
-			t.Fatalf("config %s: %v", k, err)
-		}
-	}
-	if err := cfg.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := anycast.Config{
-		ASN:        e2eLocalASN,
-		RouterID:   e2eLocal,
-		ListenPort: -1,
-		Peers:      []anycast.Peer{{Address: e2eRemote, ASN: e2ePeerASN, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second}},
-		Prefixes: []anycast.Prefix{
-			{Prefix: e2eSvc4, NextHop: e2eLocal},
-			{Prefix: e2eSvc6, NextHop: e2eLocal6},
-		},
-		Interface: svcIf,
-		Addresses: []netip.Prefix{e2eSvc4, e2eSvc6},
-	}
-	sp, err := anycast.NewSpeaker(ac, log)
-	if err != nil {
-		t.Fatalf("NewSpeaker: %v", err)
-	}
-	d.SetAnnouncer(speakerAdapter{sp})
+	// The node's unicast address is served too (a wildcard listen).
+	d, sp := newBGPNode(t, log, zoneFile, "0.0.0.0:0", 100*time.Millisecond, svcIf)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if err := d.Start(ctx); err != nil {

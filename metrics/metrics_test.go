@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +17,7 @@ import (
 
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/daemon"
-	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest"
-	"github.com/xdpdns/xdpdns/loader"
 )
 
 // startWithMetrics runs a real daemon serving example.com with the metrics
@@ -172,18 +169,8 @@ func TestMetricsUserspace(t *testing.T) {
 // BPF_PROG_TEST_RUN, and checks the XDP series: the per-CPU counters
 // summed, by kind and by pass reason, and the map generation and memory.
 func TestMetricsXDP(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_BPF) to load the XDP program")
-	}
 	d, base := startWithMetrics(t)
-	hp, err := hotpath.New(loader.Options{
-		Ports:    []uint16{d.Addrs()[0].Port()},
-		Prefixes: []netip.Prefix{netip.MustParsePrefix("198.18.0.1/32")},
-	}, d.Engine().Config(), d.Engine().Zones())
-	if err != nil {
-		t.Fatalf("hotpath.New: %v", err)
-	}
-	d.SetHotPath(hp) // the daemon closes it
+	hp := daemontest.HotPath(t, d) // the daemon closes it
 	pack := func(name string, qtype uint16) []byte {
 		b, err := new(dns.Msg).SetQuestion(name, qtype).Pack()
 		if err != nil {

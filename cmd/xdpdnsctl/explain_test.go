@@ -4,8 +4,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -16,12 +14,10 @@ import (
 
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/daemon"
-	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/internal/testsupport"
 	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest"
 	"github.com/xdpdns/xdpdns/interop"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
-	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -33,9 +29,6 @@ import (
 // answer.KIND of the explained kind, a "userspace" one passed and counted
 // under the explained reason.
 func TestExplainAgreesWithCounters(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_BPF) to load the XDP program")
-	}
 	zs := interoptest.PrepareZones(t, interoptest.NSEC3)
 	var specs []zone.Spec
 	for _, z := range zs.Zones() {
@@ -44,14 +37,7 @@ func TestExplainAgreesWithCounters(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "ctl.sock")
 	d := daemontest.Start(t, testsupport.Config(t, sock, specs, nil), nil)
-	hp, err := hotpath.New(loader.Options{
-		Ports:    []uint16{d.Addrs()[0].Port()},
-		Prefixes: []netip.Prefix{netip.MustParsePrefix("198.18.0.1/32")},
-	}, d.Engine().Config(), d.Engine().Zones())
-	if err != nil {
-		t.Fatalf("hotpath.New: %v", err)
-	}
-	d.SetHotPath(hp)
+	hp := daemontest.HotPath(t, d) // the daemon closes it
 
 	classes := map[string]int{}
 	for _, q := range interop.Corpus(1) {

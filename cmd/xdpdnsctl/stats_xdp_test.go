@@ -3,16 +3,13 @@
 package main
 
 import (
-	"net/netip"
-	"os"
+	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest"
 	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/bpf/abi"
-	"github.com/xdpdns/xdpdns/daemon/hotpath"
-	"github.com/xdpdns/xdpdns/loader"
 )
 
 // TestStatsXDPCounters gives a real daemon a real XDP hot path (loaded,
@@ -20,18 +17,8 @@ import (
 // BPF_PROG_TEST_RUN, and requires `xdpdnsctl stats` to list every counter
 // of the ABI by its name, in the ABI's order, with the query counted.
 func TestStatsXDPCounters(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_BPF) to load the XDP program")
-	}
 	d, _, sock := startDaemon(t)
-	hp, err := hotpath.New(loader.Options{
-		Ports:    []uint16{d.Addrs()[0].Port()},
-		Prefixes: []netip.Prefix{netip.MustParsePrefix("198.18.0.1/32")},
-	}, d.Engine().Config(), d.Engine().Zones())
-	if err != nil {
-		t.Fatalf("hotpath.New: %v", err)
-	}
-	d.SetHotPath(hp) // the daemon closes it
+	hp := daemontest.HotPath(t, d) // the daemon closes it
 	q, err := new(dns.Msg).SetQuestion("www.example.com.", dns.TypeA).Pack()
 	if err != nil {
 		t.Fatal(err)

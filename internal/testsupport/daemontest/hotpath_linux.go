@@ -1,0 +1,37 @@
+//go:build linux
+
+package daemontest
+
+import (
+	"net/netip"
+	"os"
+	"testing"
+
+	"github.com/xdpdns/xdpdns/daemon"
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
+	"github.com/xdpdns/xdpdns/loader"
+)
+
+// SelfTestAddress is the destination HotPath serves: queries sent with
+// the hot path's SelfTest go to it.
+var SelfTestAddress = netip.MustParseAddr("198.18.0.1")
+
+// HotPath gives d a real XDP hot path serving d's zones on d's first port
+// and SelfTestAddress: the program loaded but attached nowhere, so queries
+// go through it with BPF_PROG_TEST_RUN (hotpath.HotPath.SelfTest). The
+// daemon closes it. It skips the test without root.
+func HotPath(t testing.TB, d *daemon.Daemon) *hotpath.HotPath {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_BPF) to load the XDP program")
+	}
+	hp, err := hotpath.New(loader.Options{
+		Ports:    []uint16{d.Addrs()[0].Port()},
+		Prefixes: []netip.Prefix{netip.PrefixFrom(SelfTestAddress, 32)},
+	}, d.Engine().Config(), d.Engine().Zones())
+	if err != nil {
+		t.Fatalf("hotpath.New: %v", err)
+	}
+	d.SetHotPath(hp)
+	return hp
+}
