@@ -39,13 +39,15 @@ type XdpChunk struct {
 }
 
 type XdpConfig struct {
-	_       structs.HostLayout
-	Gen     uint32
-	UdpSize uint16
-	NsidLen uint16
-	Nsid    [32]uint8
-	Ports   [4]uint16
-	AnyAddr uint32
+	_         structs.HostLayout
+	Gen       uint32
+	UdpSize   uint16
+	NsidLen   uint16
+	Nsid      [32]uint8
+	Ports     [4]uint16
+	AnyAddr   uint32
+	TapSample uint32
+	TapRate   uint32
 }
 
 type XdpMacVal struct {
@@ -115,10 +117,35 @@ type XdpScratch struct {
 		T    XdpTmpl
 		C    XdpChunk
 		Mv   XdpMacVal
+		_    [4]byte
+		Te   XdpTapEvent
 		Cnt  uint32
 		Kind uint32
-		_    [4]byte
 	}
+}
+
+type XdpTapEvent struct {
+	_        structs.HostLayout
+	KtimeNs  uint64
+	Saddr    [16]uint8
+	Daddr    [16]uint8
+	Sport    uint16
+	Dport    uint16
+	QueryLen uint16
+	ReplyLen uint16
+	V6       uint8
+	Program  uint8
+	Pad      uint16
+	Query    [256]uint8
+	Reply    [256]uint8
+	_        [4]byte
+}
+
+type XdpTapState struct {
+	_           structs.HostLayout
+	WindowStart uint64
+	InWindow    uint32
+	Seen        uint32
 }
 
 type XdpTmpl struct {
@@ -148,6 +175,8 @@ const (
 	XdpMapNames       = "names"
 	XdpMapScratch     = "scratch"
 	XdpMapServedAddrs = "served_addrs"
+	XdpMapTapEvents   = "tap_events"
+	XdpMapTapState    = "tap_state"
 	XdpMapTemplates   = "templates"
 	XdpMapVlanIds     = "vlan_ids"
 	XdpProgXdpdns     = "xdpdns"
@@ -213,6 +242,8 @@ type XdpMapSpecs struct {
 	Names       *ebpf.MapSpec `ebpf:"names"`
 	Scratch     *ebpf.MapSpec `ebpf:"scratch"`
 	ServedAddrs *ebpf.MapSpec `ebpf:"served_addrs"`
+	TapEvents   *ebpf.MapSpec `ebpf:"tap_events"`
+	TapState    *ebpf.MapSpec `ebpf:"tap_state"`
 	Templates   *ebpf.MapSpec `ebpf:"templates"`
 	VlanIds     *ebpf.MapSpec `ebpf:"vlan_ids"`
 }
@@ -252,6 +283,8 @@ type XdpMaps struct {
 	Names       *ebpf.Map `ebpf:"names"`
 	Scratch     *ebpf.Map `ebpf:"scratch"`
 	ServedAddrs *ebpf.Map `ebpf:"served_addrs"`
+	TapEvents   *ebpf.Map `ebpf:"tap_events"`
+	TapState    *ebpf.Map `ebpf:"tap_state"`
 	Templates   *ebpf.Map `ebpf:"templates"`
 	VlanIds     *ebpf.Map `ebpf:"vlan_ids"`
 }
@@ -267,6 +300,8 @@ func (m *XdpMaps) Close() error {
 		m.Names,
 		m.Scratch,
 		m.ServedAddrs,
+		m.TapEvents,
+		m.TapState,
 		m.Templates,
 		m.VlanIds,
 	)

@@ -25,6 +25,7 @@
 #include "parse.h"
 #include "reply.h"
 #include "rewrite.h"
+#include "tap.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -49,6 +50,7 @@ int xdpdns(struct xdp_md *ctx)
 {
 	struct config *cfg;
 	struct scratch *s;
+	struct tap_event *ev;
 	struct reply r;
 	struct query *q;
 	__u32 gen;
@@ -83,8 +85,13 @@ int xdpdns(struct xdp_md *ctx)
 	 * work is spent on a reply it could not carry. */
 	if (resize_xdp(ctx, q, r.len))
 		return pass(CNT_PASS_TAIL);
-	if (fill_reply(s, cfg, gen, &r))
+	ev = tap_begin(cfg, s, q, (void *)(long)ctx->data, (void *)(long)ctx->data_end,
+	               XDPDNS_TAP_XDP);
+	if (fill_reply(s, cfg, gen, &r)) {
+		tap_discard(ev);
 		return XDP_ABORTED; /* the frame is already resized */
+	}
+	tap_finish(ev, s, r.len);
 	if (bpf_xdp_store_bytes(ctx, q->dns_off, s->buf, r.len))
 		return XDP_ABORTED;
 	if (rewrite_headers((void *)(long)ctx->data, (void *)(long)ctx->data_end, s, q, r.len))
@@ -108,6 +115,7 @@ int xdpdns_tc(struct __sk_buff *skb)
 {
 	struct config *cfg;
 	struct scratch *s;
+	struct tap_event *ev;
 	struct reply r;
 	struct query *q;
 	__u32 gen;
@@ -137,10 +145,15 @@ int xdpdns_tc(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	pad_query(s, q);
 	if (plan_reply(s, cfg, gen, &r) >= 0 ||
-	    !udp_query_ok((void *)(long)skb->data, (void *)(long)skb->data_end, s, q,
-	                  skb->ifindex) ||
-	    fill_reply(s, cfg, gen, &r))
+	    !udp_query_ok((void *)(long)skb->data, (void *)(long)skb->data_end, s, q, skb->ifindex))
 		return TC_ACT_OK;
+	ev = tap_begin(cfg, s, q, (void *)(long)skb->data, (void *)(long)skb->data_end,
+	               XDPDNS_TAP_TC);
+	if (fill_reply(s, cfg, gen, &r)) {
+		tap_discard(ev);
+		return TC_ACT_OK;
+	}
+	tap_finish(ev, s, r.len);
 	if (bpf_skb_change_tail(skb, q->dns_off + r.len, 0) ||
 	    bpf_skb_store_bytes(skb, q->dns_off, s->buf, r.len, 0))
 		return TC_ACT_SHOT;

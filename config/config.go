@@ -28,6 +28,11 @@ const (
 	DefaultListen = "127.0.0.1:5353"
 	// DefaultVersion answers version.bind.
 	DefaultVersion = "xdpdns"
+	// DefaultDnstapXDPSample and DefaultDnstapXDPRate bound the XDP
+	// program's dnstap samples: one query in 100, at most 1000 per second
+	// per CPU (a flood is sampled, never copied whole).
+	DefaultDnstapXDPSample = 100
+	DefaultDnstapXDPRate   = 1000
 )
 
 // XDPAttach is one interface the XDP program is to be attached to.
@@ -96,6 +101,15 @@ type Config struct {
 	// sub-interfaces, found by the loader); frames of any other VLAN go
 	// to the kernel.
 	XDPVLANs []uint16
+	// DnstapSocket and DnstapFile are where dnstap messages of sampled
+	// queries go (a frame-streams unix socket, or a file); both empty:
+	// no dnstap. DnstapSample takes one query in N on the userspace path
+	// (1: all); DnstapXDPSample one in N in the XDP program, at most
+	// DnstapXDPRate per second per CPU.
+	DnstapSocket, DnstapFile string
+	DnstapSample             uint32
+	DnstapXDPSample          uint32
+	DnstapXDPRate            uint32
 	// MetricsListen is where the Prometheus metrics server listens
 	// (/metrics, /healthz); the zero value turns it off.
 	MetricsListen netip.AddrPort
@@ -140,6 +154,9 @@ func Default() *Config {
 		Control:         control.DefaultPath,
 		DrainTime:       DefaultDrainTime,
 		ZoneMaxSize:     zone.DefaultMaxFileSize,
+		DnstapSample:    1,
+		DnstapXDPSample: DefaultDnstapXDPSample,
+		DnstapXDPRate:   DefaultDnstapXDPRate,
 		ReloadTimeout:   control.DefaultReloadTimeout,
 	}
 }
@@ -149,6 +166,9 @@ func Default() *Config {
 func (c *Config) Finish() error {
 	if len(c.Listen) == 0 {
 		c.Listen = []netip.AddrPort{netip.MustParseAddrPort(DefaultListen)}
+	}
+	if c.DnstapSocket != "" && c.DnstapFile != "" {
+		return fmt.Errorf("dnstap-socket and dnstap-file: give one of them")
 	}
 	if c.Anycast() && c.BGP.StateFile == "" {
 		// The record of the service addresses this node added lives in

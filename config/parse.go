@@ -313,6 +313,11 @@ var keys = map[string]key{
 		}
 		return nil
 	}},
+	"dnstap-socket":     pathKey(func(c *Config) *string { return &c.DnstapSocket }),
+	"dnstap-file":       pathKey(func(c *Config) *string { return &c.DnstapFile }),
+	"dnstap-sample":     countKey("dnstap-sample", func(c *Config) *uint32 { return &c.DnstapSample }),
+	"dnstap-xdp-sample": countKey("dnstap-xdp-sample", func(c *Config) *uint32 { return &c.DnstapXDPSample }),
+	"dnstap-xdp-rate":   countKey("dnstap-xdp-rate", func(c *Config) *uint32 { return &c.DnstapXDPRate }),
 	"metrics-listen": {single: true, min: 1, max: 1, usage: "want IP:PORT", apply: func(p *parser, a []string) (err error) {
 		p.c.MetricsListen, err = ParseListen(a[0])
 		return err
@@ -420,6 +425,34 @@ func durationKey(field func(*Config) *time.Duration) key {
 			return err
 		}
 		*field(p.c) = d
+		return nil
+	}}
+}
+
+// pathKey is a single file path, relative paths taken from the
+// configuration file's directory.
+func pathKey(field func(*Config) *string) key {
+	return key{single: true, text: true, min: 1, max: 1, usage: "want a path", apply: func(p *parser, a []string) error {
+		path := a[0]
+		if path == "" {
+			return errors.New("empty path")
+		}
+		if p.dir != "" && !filepath.IsAbs(path) {
+			path = filepath.Join(p.dir, path)
+		}
+		*field(p.c) = path
+		return nil
+	}}
+}
+
+// countKey is a positive 32-bit count.
+func countKey(name string, field func(*Config) *uint32) key {
+	return key{single: true, min: 1, max: 1, usage: "want a positive number", apply: func(p *parser, a []string) error {
+		n, err := strconv.ParseUint(a[0], 10, 32)
+		if err != nil || n == 0 {
+			return fmt.Errorf("%s %q: want a positive number", name, a[0])
+		}
+		*field(p.c) = uint32(n)
 		return nil
 	}}
 }

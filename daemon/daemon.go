@@ -20,6 +20,7 @@ import (
 	"github.com/xdpdns/xdpdns/metrics"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/srcport"
+	"github.com/xdpdns/xdpdns/tap"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -59,6 +60,8 @@ type Daemon struct {
 	n   *counters
 	// metrics is the Prometheus server (metrics-listen); nil without.
 	metrics *metrics.Server
+	// tap writes dnstap messages (dnstap-socket, dnstap-file); nil without.
+	tap *tap.Writer
 
 	started time.Time
 
@@ -99,6 +102,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d.eng = engine.New(cfg.EngineConfig(), set)
 	d.setLoaded(set)
+	var srvTap server.Tap
+	if cfg.DnstapSocket != "" || cfg.DnstapFile != "" {
+		w, err := tap.New(tap.Config{Socket: cfg.DnstapSocket, File: cfg.DnstapFile, Sample: uint64(cfg.DnstapSample),
+			Identity: cfg.Identity, Version: buildinfo.Version()})
+		if err != nil {
+			d.stop()
+			return nil, err
+		}
+		d.tap, srvTap = w, w
+	}
 	d.srv = server.New(server.Config{
 		Listen:          cfg.Listen,
 		AXFRAllow:       cfg.AXFRAllow,
@@ -113,6 +126,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		EDNSSize:             cfg.UDPSize,
 		DropSourcePorts:      srcport.NewSet(cfg.DroppedSourcePorts()),
 		AnswerGroupQueries:   cfg.AnswerGroupQueries,
+		Tap:                  srvTap,
 		Logger:               log,
 	}, countingEngine{d.eng, d.n})
 	return d, nil
@@ -478,8 +492,15 @@ func (d *Daemon) closeServing() error {
 			d.log.Error("closing the XDP hot path", "err", hotErr)
 		}
 	}
-	if err := d.srv.Close(); err != nil {
+	err := d.srv.Close()
+	if d.tap != nil {
+		d.tap.Close() // after the server and the hot path: nothing writes any more
+	}
+	if err != nil {
 		return err
 	}
 	return hotErr
 }
+
+// Tap returns the dnstap writer, or nil when dnstap is off.
+func (d *Daemon) Tap() *tap.Writer { return d.tap }

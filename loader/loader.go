@@ -27,6 +27,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
 	"github.com/xdpdns/xdpdns/bpf"
@@ -74,9 +75,15 @@ type Options struct {
 	DropSourcePorts []uint16
 	// VLANs are VLAN ids served besides those configured on the attached
 	// interfaces (found at Attach and tracked through netlink).
-	VLANs   []uint16
-	UDPSize uint16 // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
-	NSID    []byte // NSID sent to clients that ask (nil: none)
+	VLANs []uint16
+	// TapSample, when not 0, copies one answered query in TapSample (at
+	// most TapRate a second per CPU) to the tap_events ring buffer of
+	// TapRingSize bytes (0: the object's default); read them with
+	// ReadTaps.
+	TapSample, TapRate uint32
+	TapRingSize        uint32
+	UDPSize            uint16 // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
+	NSID               []byte // NSID sent to clients that ask (nil: none)
 	// Grace is the fallback wait between flipping generations and freeing
 	// the old one when membarrier(2) cannot provide an RCU grace period
 	// (0: DefaultGrace).
@@ -170,6 +177,8 @@ type Loader struct {
 	// watch is the netlink side: host addresses and the attached
 	// interfaces' VLANs and MACs (netwatch.go).
 	watch watcher
+	// taps reads the dnstap samples (ReadTaps); nil until then.
+	taps *ringbuf.Reader
 }
 
 // Load loads the program and its maps into the kernel without attaching
@@ -184,6 +193,9 @@ func Load(opts Options) (*Loader, error) {
 		return nil, fmt.Errorf("loader: reading the XDP object: %w", err)
 	}
 	l := &Loader{opts: opts, spec: spec}
+	if opts.TapRingSize != 0 {
+		spec.Maps[bpf.XdpMapTapEvents].MaxEntries = opts.TapRingSize
+	}
 	if err := spec.LoadAndAssign(&l.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -241,7 +253,8 @@ func checkOptions(o *Options) error {
 // init writes config and served_addrs, maps config and installs two empty
 // generations.
 func (l *Loader) init() error {
-	cfg := bpf.XdpConfig{UdpSize: l.opts.UDPSize, NsidLen: uint16(len(l.opts.NSID))}
+	cfg := bpf.XdpConfig{UdpSize: l.opts.UDPSize, NsidLen: uint16(len(l.opts.NSID)),
+		TapSample: l.opts.TapSample, TapRate: l.opts.TapRate}
 	copy(cfg.Nsid[:], l.opts.NSID)
 	copy(cfg.Ports[:], l.opts.Ports)
 	if l.opts.AnyAddress {
@@ -660,6 +673,9 @@ func (l *Loader) Close() error {
 		return nil
 	}
 	l.closed = true
+	if l.taps != nil {
+		l.taps.Close() // ends ReadTaps's goroutine, which stopWatching waits for
+	}
 	l.stopWatching()
 	var errs []error
 	for _, at := range l.links {

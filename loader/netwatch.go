@@ -38,12 +38,13 @@ func (w *watcher) start() chan struct{} {
 	return w.done
 }
 
-// stopWatching ends the subscriptions and waits for their goroutines.
+// stopWatching ends the subscriptions and waits for their goroutines (and
+// ReadTaps's, whose reader the caller has closed).
 func (l *Loader) stopWatching() {
 	if l.watch.done != nil {
 		close(l.watch.done)
-		l.watch.wg.Wait()
 	}
+	l.watch.wg.Wait()
 }
 
 // allowVLAN marks VLAN id v as served.

@@ -96,6 +96,8 @@ type Config struct {
 	// transfer replies to EDNS queries: the engine's UDP size (below 512:
 	// engine.DefaultUDPSize).
 	EDNSSize uint16
+	// Tap, when set, is told about sampled answered queries (dnstap).
+	Tap Tap
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 }

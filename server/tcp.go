@@ -147,9 +147,25 @@ func (s *Server) answerTCP(c net.Conn, b *tcpBuffers, msg []byte, client netip.A
 		}
 		// Not unpackable: the engine gives the error response.
 	}
+	var received time.Time
+	tapped := s.cfg.Tap != nil && s.cfg.Tap.Sampled()
+	if tapped {
+		received = time.Now()
+	}
 	resp := s.respond(b.out[2:2], msg, true)
 	if len(resp) == 0 {
 		return errNoAnswer
+	}
+	if tapped {
+		var server netip.AddrPort
+		if la, ok := c.LocalAddr().(*net.TCPAddr); ok {
+			server = la.AddrPort()
+		}
+		var client netip.AddrPort
+		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			client = ra.AddrPort()
+		}
+		s.observe(true, client, server, received, msg, resp)
 	}
 	if len(resp) > maxTCPMessage {
 		return fmt.Errorf("response of %d bytes is too large for tcp", len(resp))

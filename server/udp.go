@@ -3,7 +3,9 @@ package server
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"runtime/debug"
+	"time"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -51,6 +53,10 @@ func (s *Server) serveUDP(u udpSocket) {
 		replies[i] = make([]byte, 0, udpReplyBuf)
 		out[i].Buffers = make([][]byte, 1)
 	}
+	local := netip.AddrPort{}
+	if la, ok := u.c.LocalAddr().(*net.UDPAddr); ok {
+		local = la.AddrPort()
+	}
 	for {
 		n, err := pc.ReadBatch(in, 0)
 		if err != nil {
@@ -82,9 +88,17 @@ func (s *Server) serveUDP(u udpSocket) {
 					continue
 				}
 			}
+			var received time.Time
+			tapped := s.cfg.Tap != nil && s.cfg.Tap.Sampled()
+			if tapped {
+				received = time.Now()
+			}
 			resp := s.respond(replies[i][:0], m.Buffers[0][:m.N], false)
 			if resp == nil {
 				continue
+			}
+			if tapped {
+				s.observe(false, from.AddrPort(), local, received, m.Buffers[0][:m.N], resp)
 			}
 			if cap(resp) > cap(replies[i]) {
 				replies[i] = resp[:0] // keep the grown buffer

@@ -37,6 +37,14 @@ const (
 	// PortWords (XDPDNS_PORT_WORDS): UDP source ports dropped, as a bitmap of
 	// this many 64-bit words.
 	PortWords = 1024
+	// TapBytes (XDPDNS_TAP_BYTES): Bytes of the query and of the reply a
+	// dnstap sample carries.
+	TapBytes = 256
+	// TapXdp (XDPDNS_TAP_XDP): Paths a dnstap sample comes from
+	// (tap_event.program).
+	TapXdp = 0
+	// TapTC (XDPDNS_TAP_TC): tap_event.program: the tc ingress companion.
+	TapTC = 1
 	// Pass (XDPDNS_PASS): Template id that means "no template: pass the query
 	// to userspace".
 	Pass = 0
@@ -127,7 +135,9 @@ const (
 	CounterDropSourcePort  Counter = 30
 	CounterSKBRX           Counter = 31
 	CounterSKBAnswer       Counter = 32
-	CounterMax             Counter = 33
+	CounterTapSampled      Counter = 33
+	CounterTapLost         Counter = 34
+	CounterMax             Counter = 35
 )
 
 // CounterNames names every counter, by index: the names of `xdpdnsctl
@@ -166,6 +176,8 @@ var CounterNames = [CounterMax]string{
 	"drop.source_port",
 	"tc_ingress.rx",
 	"tc_ingress.answer",
+	"tap.sampled",
+	"tap.lost",
 }
 
 // CounterDocs says what each counter counts, by index.
@@ -203,6 +215,8 @@ var CounterDocs = [CounterMax]string{
 	"dropped: from a drop-source-ports port (port 0, echo, chargen, NTP, ...)",
 	"packets seen by the tc ingress companion",
 	"answered at tc ingress (too big for the XDP frame)",
+	"answered queries copied to the dnstap ring buffer",
+	"samples lost: the ring buffer full, or over dnstap-xdp-rate",
 }
 
 // NeverInXDP reports whether the program always passes query type t up

@@ -21,6 +21,9 @@
 #define XDPDNS_MAX_HDRS 128
 /* Most bytes a reply may grow at the front (XDP_PACKET_HEADROOM). */
 #define XDPDNS_MAX_HEAD_GROW 256
+/* Default size of the dnstap ring buffer (a power of two pages; the loader
+ * may set another). */
+#define XDPDNS_TAP_RING_SIZE (256 * 1024)
 /* Longest DNS query payload read into the scratch buffer. */
 #define XDPDNS_MAX_QUERY 512
 
@@ -143,6 +146,26 @@ struct {
 	__type(value, __u64);
 } drop_ports SEC(".maps");
 
+/* tap_events: struct tap_event records of sampled answered queries, read
+ * by the loader (dnstap). The loader sets the size. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XDPDNS_TAP_RING_SIZE);
+} tap_events SEC(".maps");
+
+/* tap_state: key 0 -> this CPU's sampling state (per CPU). */
+struct tap_state {
+	__u64 window_start; /* ktime of the current one-second window */
+	__u32 in_window;    /* samples taken in it */
+	__u32 seen;         /* answered queries seen, for one in tap_sample */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tap_state);
+} tap_state SEC(".maps");
+
 /* counters: enum counter -> packets, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -207,6 +230,7 @@ struct scratch {
 		struct tmpl t;
 		struct chunk c;
 		struct mac_val mv;
+		struct tap_event te;
 		enum counter cnt;
 		enum answer_kind kind;
 	} btf_types;

@@ -38,6 +38,13 @@
 /* UDP source ports dropped, as a bitmap of this many 64-bit words. */
 #define XDPDNS_PORT_WORDS 1024
 
+/* Bytes of the query and of the reply a dnstap sample carries. */
+#define XDPDNS_TAP_BYTES 256
+/* Paths a dnstap sample comes from (tap_event.program). */
+#define XDPDNS_TAP_XDP 0
+/* tap_event.program: the tc ingress companion. */
+#define XDPDNS_TAP_TC 1
+
 /* Template id that means "no template: pass the query to userspace". */
 #define XDPDNS_PASS 0
 
@@ -138,8 +145,27 @@ struct config {
 	__u16 nsid_len; /* 0: no NSID configured */
 	__u8 nsid[XDPDNS_MAX_NSID];
 	__u16 ports[XDPDNS_MAX_PORTS]; /* served UDP ports, 0 = unused slot */
-	__u32 any_addr; /* 1: serve every unicast destination (tests, benchmarks), else served_addrs
-	                 */
+	/* 1: serve every unicast destination (tests, benchmarks), else served_addrs */
+	__u32 any_addr;
+	__u32 tap_sample; /* dnstap: copy one answered query in tap_sample to tap_events; 0: off */
+	__u32 tap_rate;   /* dnstap: at most this many samples per second per CPU */
+};
+
+/* tap_events: one answered query sampled for dnstap (the loader's reader
+ * turns it into AUTH_QUERY and AUTH_RESPONSE messages). */
+struct tap_event {
+	__u64 ktime_ns;  /* bpf_ktime_get_ns() when answered */
+	__u8 saddr[16];  /* client address; IPv4 in the first 4 bytes */
+	__u8 daddr[16];  /* our address */
+	__u16 sport;     /* client port (host order) */
+	__u16 dport;     /* our port */
+	__u16 query_len; /* the query's DNS length (bytes kept: at most XDPDNS_TAP_BYTES) */
+	__u16 reply_len; /* the reply's DNS length */
+	__u8 v6;
+	__u8 program; /* XDPDNS_TAP_XDP or XDPDNS_TAP_TC */
+	__u16 pad;
+	__u8 query[XDPDNS_TAP_BYTES];
+	__u8 reply[XDPDNS_TAP_BYTES];
 };
 
 /* iface_macs: the MAC address of an interface the program is attached to;
@@ -204,8 +230,10 @@ enum counter {
 	CNT_DROP_SOURCE_PORT,  /* drop.source_port: dropped: from a drop-source-ports port (port 0,
 	                          echo, chargen, NTP, ...) */
 	CNT_SKB_RX,            /* tc_ingress.rx: packets seen by the tc ingress companion */
-	CNT_SKB_ANSWER, /* tc_ingress.answer: answered at tc ingress (too big for the XDP frame) */
-	CNT_MAX,        /* number of counters */
+	CNT_SKB_ANSWER,  /* tc_ingress.answer: answered at tc ingress (too big for the XDP frame) */
+	CNT_TAP_SAMPLED, /* tap.sampled: answered queries copied to the dnstap ring buffer */
+	CNT_TAP_LOST,    /* tap.lost: samples lost: the ring buffer full, or over dnstap-xdp-rate */
+	CNT_MAX,         /* number of counters */
 };
 
 #endif

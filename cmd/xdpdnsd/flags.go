@@ -101,6 +101,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	add("control", "control", "control socket `PATH` for xdpdnsctl (default "+control.DefaultPath+`; "" disables)`)
 	add("xdp", "xdp", "attach the XDP hot path to `IFACE[:native|generic|auto]` (repeatable)")
 	add("xdp-vlans", "xdp-vlans", "answer in XDP frames tagged with VLAN `ID` too (repeatable; VLAN sub-interfaces of the XDP interfaces are found by themselves)")
+	add("dnstap-socket", "dnstap-socket", "send dnstap messages of sampled queries to the frame-streams unix socket `PATH`")
+	add("dnstap-file", "dnstap-file", "write dnstap messages of sampled queries to `FILE`")
+	add("dnstap-sample", "dnstap-sample", "dnstap: one userspace query in `N` (default 1: all)")
+	add("dnstap-xdp-sample", "dnstap-xdp-sample", "dnstap: one XDP-answered query in `N` (default 100)")
+	add("dnstap-xdp-rate", "dnstap-xdp-rate", "dnstap: at most `N` XDP samples a second per CPU (default 1000)")
 	add("metrics-listen", "metrics-listen", "serve Prometheus /metrics and /healthz on `ADDR:PORT`")
 	fields := func(s string) ([]string, error) { return strings.Fields(s), nil }
 	add("bgp-asn", "bgp-asn", "local BGP `ASN` (turns on BGP and health checks)")

@@ -23,11 +23,19 @@ func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if d.Tap() != nil {
+		opts.TapSample, opts.TapRate = cfg.DnstapXDPSample, cfg.DnstapXDPRate
+	}
 	hp, err := hotpath.New(opts, d.Engine().Config(), d.Engine().Zones())
 	if err != nil {
 		return fmt.Errorf("xdp: %w", err)
 	}
 	d.SetHotPath(hp)
+	if w := d.Tap(); w != nil {
+		if err := hp.Tap(w); err != nil {
+			return fmt.Errorf("xdp: dnstap samples: %w", err)
+		}
+	}
 	st := hp.ImageStats()
 	log.Info("xdp: attached", "interfaces", fmt.Sprint(hp.Attachments()), "generation", hp.Generation(),
 		"names", st.Names, "templates", st.Templates)

@@ -22,13 +22,23 @@ var SelfTestAddress = netip.MustParseAddr("198.18.0.1")
 // daemon closes it. It skips the test without root.
 func HotPath(t testing.TB, d *daemon.Daemon) *hotpath.HotPath {
 	t.Helper()
+	return HotPathWith(t, d, nil)
+}
+
+// HotPathWith is HotPath with the loader options changed by edit first.
+func HotPathWith(t testing.TB, d *daemon.Daemon, edit func(*loader.Options)) *hotpath.HotPath {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CAP_BPF) to load the XDP program")
 	}
-	hp, err := hotpath.New(loader.Options{
+	opts := loader.Options{
 		Ports:    []uint16{d.Addrs()[0].Port()},
 		Prefixes: []netip.Prefix{netip.PrefixFrom(SelfTestAddress, 32)},
-	}, d.Engine().Config(), d.Engine().Zones())
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	hp, err := hotpath.New(opts, d.Engine().Config(), d.Engine().Zones())
 	if err != nil {
 		t.Fatalf("hotpath.New: %v", err)
 	}
