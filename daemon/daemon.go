@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -253,13 +254,34 @@ func (d *Daemon) ReloadZone(name string) (control.ReloadResult, error) {
 	start := time.Now()
 	d.notify(reloadingState())
 	res, err := d.reloadZone(name)
-	d.n.reloaded(time.Since(start), err)
+	took := time.Since(start)
+	d.n.reloaded(took, err)
+	d.logReload(name, res, took, err)
 	if err != nil {
 		d.notify(d.readyState("; the last reload failed, the previous zones are served"))
 	} else {
 		d.notify(d.readyState(""))
 	}
 	return res, err
+}
+
+// logReload writes the one line of a reload: which zones (and serials),
+// how long it took, and its result.
+func (d *Daemon) logReload(name string, res control.ReloadResult, took time.Duration, err error) {
+	zone := name
+	if zone == "" {
+		zone = "all"
+	}
+	serials := make([]string, 0, len(res.Zones))
+	for _, z := range res.Zones {
+		serials = append(serials, fmt.Sprintf("%s=%d", z.Origin, z.Serial))
+	}
+	if err != nil {
+		d.log.Error("reload", "zone", zone, "duration", took.Round(time.Millisecond), "result", "failed",
+			"err", control.TruncateError(err.Error()))
+		return
+	}
+	d.log.Info("reload", "zone", zone, "serials", strings.Join(serials, " "), "duration", took.Round(time.Millisecond), "result", "ok")
 }
 
 // reloadZone is ReloadZone without the counting.

@@ -165,6 +165,8 @@ type Server struct {
 	limits *connLimits
 
 	n counters
+	// Rate-limited warnings of floods (ratelog.go).
+	refusedPoolLog, refusedClientLog rateLog
 
 	closeOnce sync.Once
 	closeErr  error

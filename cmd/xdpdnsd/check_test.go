@@ -61,8 +61,14 @@ func TestCLIHabits(t *testing.T) {
 	dir := t.TempDir()
 	testsupport.WriteFile(t, dir, "example.com.zone", testsupport.ExampleCom)
 	_, log, sigs, res := startRun(t, "--zone", "example.com="+dir+"/example.com.zone", "--listen", "127.0.0.1:0", "--control", "", "--log-format", "json")
+	sigs <- syscall.SIGHUP
+	waitLog(t, log, `"msg":"reload"`)
 	sigs <- syscall.SIGTERM
 	<-res
+	if !strings.Contains(log.String(), `"msg":"reload","zone":"all","serials":"example.com.=1","duration":`) ||
+		!strings.Contains(log.String(), `"result":"ok"`) {
+		t.Errorf("no structured reload line:\n%s", log.String())
+	}
 	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
 	for _, l := range lines {
 		var m map[string]any
