@@ -82,3 +82,19 @@ func TestHostileZoneFiles(t *testing.T) {
 		t.Errorf("cancelled load: %v", err)
 	}
 }
+
+// TestSyntaxErrorsNameTheProblem: an unknown type where a TTL, class or
+// type may stand is reported as a type, and an error inside an unclosed
+// '(' says so.
+func TestSyntaxErrorsNameTheProblem(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{smallZone + "www AA 192.0.2.2\n", "unknown record type (or class): \"AA\""},
+		{"$TTL 60\n@ SOA ns h ( 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n", "a '(' opened on an earlier line is still open"},
+	} {
+		_, err := Load(strings.NewReader(c.text), "s.test.", "s.zone", Options{})
+		var ze *Error
+		if !errors.As(err, &ze) || !strings.Contains(ze.Reason, c.want) {
+			t.Errorf("%q: %v, want %q", c.text, err, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -105,6 +106,9 @@ func load(ctx context.Context, r io.Reader, origin, file, abs string, budget *in
 		case errors.As(err, &pe):
 			out := parseErrorAt(pe, abs)
 			out.File = displayName(out.File, file, abs)
+			if parenOpen(zp) {
+				out.Reason += "; a '(' opened on an earlier line is still open: a missing ')'?"
+			}
 			return nil, out
 		}
 		return nil, &Error{File: file, Reason: err.Error()}
@@ -162,9 +166,47 @@ func parseErrorAt(pe *dns.ParseError, file string) (out *Error) {
 		out.File = f
 	}
 	out.Line = int(lex.FieldByName("line").Int())
-	out.Reason = fmt.Sprintf("syntax error: %s: %q (column %d)", reason,
-		lex.FieldByName("token").String(), lex.FieldByName("column").Int())
+	token := lex.FieldByName("token").String()
+	// Where an owner's TTL, class or type may come, miekg/dns reads an
+	// unknown word as a bad TTL; the real problem is the type.
+	if strings.HasPrefix(reason, "not a TTL") && isWord(token) {
+		reason = "unknown record type (or class)"
+	}
+	out.Reason = fmt.Sprintf("syntax error: %s: %q (column %d)", reason, token, lex.FieldByName("column").Int())
 	return out
+}
+
+// isWord reports whether s is letters, digits and '-' starting with a
+// letter: what a type or class mnemonic looks like, unlike a TTL.
+func isWord(s string) bool {
+	if s == "" || !(s[0] >= 'A' && s[0] <= 'Z' || s[0] >= 'a' && s[0] <= 'z') {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// parenOpen reports whether the innermost parser is inside parentheses
+// (read by reflection like parserPosition; false if the layout changes).
+func parenOpen(zp *dns.ZoneParser) (open bool) {
+	defer func() {
+		if recover() != nil {
+			open = false
+		}
+	}()
+	v := reflect.ValueOf(zp).Elem()
+	for i := 0; i < 16; i++ {
+		sub := v.FieldByName("sub")
+		if !sub.IsValid() || sub.IsNil() {
+			break
+		}
+		v = sub.Elem()
+	}
+	return v.FieldByName("c").Elem().FieldByName("brace").Int() > 0
 }
 
 func nameWire(s string) ([]byte, error) {
