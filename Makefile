@@ -29,7 +29,7 @@ RUN_PKGS   := bind9-dnsutils
 BENCH_PKGS := nsd knot knot-dnsutils bind9-utils dnsperf iproute2 bpftool procps gnuplot-nox ethtool \
               git ca-certificates
 
-.PHONY: all help build run test deps deps-run deps-bench check fuzz bench bench-scale install clean
+.PHONY: all help man build run test deps deps-run deps-bench check fuzz bench bench-scale install clean
 
 all: build
 
@@ -43,6 +43,7 @@ help:
 	@echo "make bench        the namespace rig against NSD and Knot, then the XDP cost per answer class"
 	@echo "make bench-scale  1M-delegation zones: compile, load, map memory (~9 GB of memory)"
 	@echo "make install      binaries, systemd unit and configuration (PREFIX=$(PREFIX) SYSCONFDIR=$(SYSCONFDIR) DESTDIR=)"
+	@echo "make man          rewrite docs/man/ from the flags, the commands and docs/CONFIG.md"
 	@echo "make clean        remove bin/"
 
 build:
@@ -143,7 +144,15 @@ install: build
 		install -m 0644 examples/xdpdnsd-systemd.conf $(DESTDIR)$(SYSCONFDIR)/xdpdns/xdpdnsd.conf
 	[ -e $(DESTDIR)$(SYSCONFDIR)/xdpdns/example.com.zone ] || \
 		install -m 0644 examples/example.com.zone $(DESTDIR)$(SYSCONFDIR)/xdpdns/example.com.zone
-	install -m 0644 README.md docs/CONFIG.md docs/ARCHITECTURE.md $(DESTDIR)$(PREFIX)/share/doc/xdpdns/
+	install -m 0644 README.md docs/CONFIG.md docs/ARCHITECTURE.md docs/THREAT-MODEL.md $(DESTDIR)$(PREFIX)/share/doc/xdpdns/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0644 docs/man/xdpdnsd.8 docs/man/xdpdnsctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 docs/man/xdpdnsd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+
+# man: the man pages are rendered from their sources by the tests of those
+# packages; this rewrites them (the tests fail when they are stale).
+man:
+	UPDATE_MAN=1 $(GO) test -count=1 -run TestManPage ./cmd/... ./config
 
 clean:
 	rm -rf $(BIN)

@@ -102,16 +102,9 @@ func writeUsage(w io.Writer, fs *flag.FlagSet) {
 // run is the whole of xdpdnsctl; it returns the exit code. Options may
 // come before or after the command and its arguments.
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("xdpdnsctl", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	c := &control.Client{}
-	fs.StringVar(&c.Path, "control", control.DefaultPath, "xdpdnsd's control socket `PATH`")
-	fs.DurationVar(&c.Wait, "timeout", control.DefaultWait, "how long to wait for the daemon's answer")
-	asJSON := fs.Bool("json", false, "print the result, or the error, as JSON")
-	help := false
-	fs.BoolVar(&help, "help", false, "show the usage (after a command: that command's)")
-	fs.BoolVar(&help, "h", false, "same as --help")
-	fs.Usage = func() {}
+	var asJSON, help bool
+	fs := globalFlags(c, &asJSON, &help, stderr)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		writeUsage(stderr, fs)
@@ -135,11 +128,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "usage: xdpdnsctl [--control PATH] [--timeout DURATION] [--json] %s %s\n\n%s\n", name, cmd.args, cmd.help)
 		return exitOK
 	}
-	err = cmd.run(c, *asJSON, pos[1:], stdout)
-	if err != nil && *asJSON {
+	err = cmd.run(c, asJSON, pos[1:], stdout)
+	if err != nil && asJSON {
 		reportJSON(name, err, stdout)
 	}
 	return report(name, err, stderr)
+}
+
+// globalFlags defines the options every command takes (the one list:
+// the usage and the man page read it).
+func globalFlags(c *control.Client, asJSON, help *bool, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("xdpdnsctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Path, "control", control.DefaultPath, "xdpdnsd's control socket `PATH`")
+	fs.DurationVar(&c.Wait, "timeout", control.DefaultWait, "how long to wait for the daemon's answer")
+	fs.BoolVar(asJSON, "json", false, "print the result, or the error, as JSON")
+	fs.BoolVar(help, "help", false, "show the usage (after a command: that command's)")
+	fs.BoolVar(help, "h", false, "same as --help")
+	fs.Usage = func() {}
+	return fs
 }
 
 // reportJSON prints a failure as {"error": ..., "exit": N} on stdout, for

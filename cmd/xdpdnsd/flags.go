@@ -70,6 +70,19 @@ type options struct {
 // parseFlags parses the command line; usage and errors go to stderr.
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
+	fs := newFlagSet(o, stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return o, nil
+}
+
+// newFlagSet defines every flag into o (the one list: --help and the man
+// page read it).
+func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("xdpdnsd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.configFile, "c", "", "configuration `file` (see docs/CONFIG.md)")
@@ -120,13 +133,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	add("health-rise", "health-rise", "passing rounds before announcing, `N`")
 	add("health-fall", "health-fall", "failing rounds before withdrawing, `N`")
 	add("drain-time", "drain-time", "keep answering for `DURATION` after withdrawing at shutdown")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	return o, nil
+	return fs
 }
 
 // buildConfig reads the configuration file, if any, applies the flags

@@ -149,7 +149,8 @@ func TestMakeInstall(t *testing.T) {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
 	for _, f := range []string{"opt/xdpdns/sbin/xdpdnsd", "opt/xdpdns/sbin/xdpdnsctl", "opt/xdpdns/lib/systemd/system/xdpdnsd.service",
-		"etc/xdpdns/xdpdnsd.conf", "etc/xdpdns/example.com.zone", "opt/xdpdns/share/doc/xdpdns/CONFIG.md"} {
+		"etc/xdpdns/xdpdnsd.conf", "etc/xdpdns/example.com.zone", "opt/xdpdns/share/doc/xdpdns/CONFIG.md",
+		"opt/xdpdns/share/man/man8/xdpdnsd.8", "opt/xdpdns/share/man/man8/xdpdnsctl.8", "opt/xdpdns/share/man/man5/xdpdnsd.conf.5"} {
 		if _, err := os.Stat(filepath.Join(dest, f)); err != nil {
 			t.Errorf("not installed: %v", err)
 		}
