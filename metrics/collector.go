@@ -46,6 +46,7 @@ var (
 	descXDPPackets     = desc("xdp_packets_total", "Packets seen by the XDP program and by its tc ingress companion.", "program")
 	descXDPTruncated   = desc("xdp_truncated_total", "Of the XDP answers, those sent truncated (TC=1).")
 	descXDPPassed      = desc("xdp_passed_total", "Packets the XDP program passed up to the kernel, by reason.", "reason")
+	descTapSamples     = desc("dnstap_xdp_samples_total", "Answered queries the XDP and tc programs sampled for dnstap (result sampled), or could not (result lost: ring buffer full, or over dnstap-xdp-rate).", "result")
 	descTCAnswers      = desc("tc_ingress_responses_total", "Responses sent by the tc ingress companion (replies too big for the XDP frame).")
 	descXDPScrapeError = desc("xdp_counters_error", "1 when the XDP counters could not be read at this scrape.")
 	descXDPGeneration  = desc("xdp_generation", "The live XDP map generation (changes on every reload).")
@@ -85,7 +86,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src, now: time
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descBuildInfo, descUptime, descResponses, descDropped, descRejected, descXDPPackets,
-		descXDPTruncated, descXDPPassed, descTCAnswers, descXDPScrapeError, descXDPGeneration,
+		descXDPTruncated, descXDPPassed, descTapSamples, descTCAnswers, descXDPScrapeError, descXDPGeneration,
 		descXDPMapBytes, descXDPAttached, descZoneSerial, descZoneRecords, descZoneWarnings,
 		descZoneSigned, descZoneLoaded, descZoneLoadAge, descZoneSigExpiry, descZoneSigLeft,
 		descReloads, descReloadSeconds, descHealthy, descHealthCheck, descBGPAnnounced,
@@ -199,6 +200,10 @@ func (c *Collector) collectXDP(ch chan<- prometheus.Metric, stats control.Stats,
 			counter(descXDPTruncated, n)
 		case ctr == abi.CounterSKBAnswer:
 			counter(descTCAnswers, n)
+		case ctr == abi.CounterTapSampled:
+			counter(descTapSamples, n, "sampled")
+		case ctr == abi.CounterTapLost:
+			counter(descTapSamples, n, "lost")
 		case strings.HasPrefix(name, passPrefix):
 			counter(descXDPPassed, n, strings.TrimPrefix(name, passPrefix))
 		}

@@ -194,6 +194,7 @@ func TestMetricsXDP(t *testing.T) {
 		{"xdpdns_xdp_passed_total", map[string]string{"reason": "qtype"}, 1},
 		{"xdpdns_xdp_packets_total", map[string]string{"program": "xdp"}, 2},
 		{"xdpdns_xdp_counters_error", nil, 0},
+		{"xdpdns_dnstap_xdp_samples_total", map[string]string{"result": "sampled"}, 0}, // dnstap off
 		{"xdpdns_xdp_generation", nil, float64(hp.Generation())},
 	} {
 		if v, ok := value(fams, c.name, c.labels); !ok || v != c.want {
