@@ -15,6 +15,7 @@ import (
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/srcport"
+	"github.com/xdpdns/xdpdns/tsig"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -63,6 +64,11 @@ type Config struct {
 	// AXFRAllow lists the client prefixes allowed to transfer zones over
 	// TCP; empty refuses every transfer.
 	AXFRAllow []netip.Prefix
+	// AXFRAllowKeyed lists client prefixes that may transfer zones only
+	// with a valid TSIG signature of the named key (axfr-allow ... key NAME).
+	AXFRAllowKeyed []server.KeyedPrefix
+	// Keys are the TSIG keys (key NAME ALGORITHM SECRET), by name.
+	Keys tsig.Ring
 	// TCPIdleTimeout closes a TCP connection with no query for this long.
 	TCPIdleTimeout time.Duration
 	// TCPReadTimeout bounds reading one message once its first byte
@@ -166,6 +172,11 @@ func Default() *Config {
 func (c *Config) Finish() error {
 	if len(c.Listen) == 0 {
 		c.Listen = []netip.AddrPort{netip.MustParseAddrPort(DefaultListen)}
+	}
+	for _, kp := range c.AXFRAllowKeyed {
+		if _, ok := c.Keys.Lookup(kp.Key); !ok {
+			return fmt.Errorf("axfr-allow %s key %s: no such key (define it with key NAME ALGORITHM SECRET)", kp.Prefix, kp.Key)
+		}
 	}
 	if c.DnstapSocket != "" && c.DnstapFile != "" {
 		return fmt.Errorf("dnstap-socket and dnstap-file: give one of them")

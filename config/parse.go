@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/xdpdns/xdpdns/server"
+	"github.com/xdpdns/xdpdns/tsig"
 	"io"
 	"net/netip"
 	"os"
@@ -240,14 +242,39 @@ var keys = map[string]key{
 		p.c.UDPSize, err = ParseUDPSize(a[0])
 		return err
 	}},
-	"axfr-allow": {min: 1, max: -1, usage: "want one or more prefixes or addresses", apply: func(p *parser, a []string) error {
+	"axfr-allow": {min: 1, max: -1, usage: "want one or more prefixes or addresses, then optionally key NAME", apply: func(p *parser, a []string) error {
+		keyName := ""
+		if n := len(a); n >= 2 && a[n-2] == "key" {
+			keyName, a = a[n-1], a[:n-2]
+			if len(a) == 0 {
+				return errors.New("axfr-allow: want prefixes before key NAME")
+			}
+		}
 		for _, s := range a {
 			pfx, err := ParsePrefix(s)
 			if err != nil {
 				return err
 			}
-			p.c.AXFRAllow = append(p.c.AXFRAllow, pfx)
+			if keyName != "" {
+				p.c.AXFRAllowKeyed = append(p.c.AXFRAllowKeyed, server.KeyedPrefix{Prefix: pfx, Key: keyName})
+			} else {
+				p.c.AXFRAllow = append(p.c.AXFRAllow, pfx)
+			}
 		}
+		return nil
+	}},
+	"key": {min: 3, max: 3, usage: "want NAME ALGORITHM SECRET", apply: func(p *parser, a []string) error {
+		k, err := tsig.Parse(a[0], a[1], a[2])
+		if err != nil {
+			return err
+		}
+		if err := p.unique("key " + k.Name); err != nil {
+			return err
+		}
+		if p.c.Keys == nil {
+			p.c.Keys = tsig.Ring{}
+		}
+		p.c.Keys[k.Name] = k
 		return nil
 	}},
 	"tcp-idle-timeout":  durationKey(func(c *Config) *time.Duration { return &c.TCPIdleTimeout }),

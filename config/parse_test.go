@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"github.com/xdpdns/xdpdns/server"
+	"github.com/xdpdns/xdpdns/tsig"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -54,6 +56,10 @@ func TestParse(t *testing.T) {
 		{"drop-source-ports none", "drop-source-ports none", func(c *Config) { c.DropSourcePorts = []uint16{} }},
 		{"broadcast-queries answer", "broadcast-queries answer", func(c *Config) { c.AnswerGroupQueries = true }},
 		{"broadcast-queries drop", "broadcast-queries drop", func(c *Config) {}},
+		{"key and a keyed axfr-allow", "key xfr-key hmac-sha256 8gmhS1cNcBcRTBWiH0/M0cY9Xf7D1cnEmCmfQ2yTXf0=\naxfr-allow 192.0.2.0/24 2001:db8::/32 key xfr-key", func(c *Config) {
+			c.Keys = tsig.Ring{"xfr-key.": {Name: "xfr-key.", Algorithm: "hmac-sha256.", Secret: "8gmhS1cNcBcRTBWiH0/M0cY9Xf7D1cnEmCmfQ2yTXf0="}}
+			c.AXFRAllowKeyed = []server.KeyedPrefix{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Key: "xfr-key"}, {Prefix: netip.MustParsePrefix("2001:db8::/32"), Key: "xfr-key"}}
+		}},
 		{"zone-max-size", "zone-max-size 512M", func(c *Config) { c.ZoneMaxSize = 512 << 20 }},
 		{"reload-timeout", "reload-timeout 30s", func(c *Config) { c.ReloadTimeout = 30 * time.Second }},
 		{"xdp-vlans", "xdp-vlans 100 4094", func(c *Config) { c.XDPVLANs = []uint16{100, 4094} }},
@@ -122,6 +128,10 @@ func TestParseErrors(t *testing.T) {
 		{"broadcast-queries yes", 1, "want drop or answer"},
 		{"metrics-listen 9153", 1, "want IP:PORT"},
 		{"zone-max-size 2X", 1, "size \"2X\""},
+		{"key k hmac-md5 8gmhS1cNcBcRTBWiH0/M0cY9Xf7D1cnEmCmfQ2yTXf0=", 1, "algorithm"},
+		{"key k hmac-sha256 not-base64!", 1, "not base64"},
+		{"key k hmac-sha256 c2hvcnQ=", 1, "too short"},
+		{"axfr-allow key k", 1, "prefixes before key"},
 		{"zone-max-size 12", 1, "at least 1K"},
 		{"reload-timeout 0s", 1, "positive"},
 		{"xdp-vlans 4095", 1, "1 to 4094"},

@@ -116,6 +116,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	d.srv = server.New(server.Config{
 		Listen:          cfg.Listen,
 		AXFRAllow:       cfg.AXFRAllow,
+		AXFRAllowKeyed:  cfg.AXFRAllowKeyed,
+		Keys:            cfg.Keys,
 		TCPIdleTimeout:  cfg.TCPIdleTimeout,
 		TCPReadTimeout:  cfg.TCPReadTimeout,
 		TCPWriteTimeout: cfg.TCPWriteTimeout,

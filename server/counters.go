@@ -10,6 +10,10 @@ type counters struct {
 
 	udpDroppedSourcePort atomic.Uint64 // queries from a DropSourcePorts port
 	udpDroppedGroup      atomic.Uint64 // queries to a broadcast or multicast address
+
+	xfrTSIGBadSig  atomic.Uint64 // transfer requests with a TSIG that does not verify
+	xfrTSIGBadKey  atomic.Uint64 // transfer requests signed with a key we do not have
+	xfrTSIGBadTime atomic.Uint64 // transfer requests signed outside the fudge window
 }
 
 // Counters returns the server's counters by name:
@@ -20,12 +24,17 @@ type counters struct {
 //   - udp_dropped_source_port: UDP queries dropped unanswered because
 //     they came from a port of DropSourcePorts;
 //   - udp_dropped_group: UDP queries to a broadcast or multicast address,
-//     dropped unanswered (unless AnswerGroupQueries).
+//     dropped unanswered (unless AnswerGroupQueries);
+//   - xfr_tsig_badsig, xfr_tsig_badkey, xfr_tsig_badtime: zone transfer
+//     requests refused for their TSIG (RFC 8945 BADSIG, BADKEY, BADTIME).
 func (s *Server) Counters() map[string]uint64 {
 	return map[string]uint64{
 		"tcp_refused_pool":        s.n.tcpRefusedPool.Load(),
 		"tcp_refused_client":      s.n.tcpRefusedClient.Load(),
 		"udp_dropped_source_port": s.n.udpDroppedSourcePort.Load(),
 		"udp_dropped_group":       s.n.udpDroppedGroup.Load(),
+		"xfr_tsig_badsig":         s.n.xfrTSIGBadSig.Load(),
+		"xfr_tsig_badkey":         s.n.xfrTSIGBadKey.Load(),
+		"xfr_tsig_badtime":        s.n.xfrTSIGBadTime.Load(),
 	}
 }

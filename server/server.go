@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/xdpdns/xdpdns/tsig"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -59,6 +60,11 @@ type Config struct {
 	// AXFRAllow lists the client prefixes that may transfer zones; empty
 	// refuses all transfers.
 	AXFRAllow []netip.Prefix
+	// AXFRAllowKeyed lists client prefixes that may transfer zones only
+	// with a TSIG signature of the named key from Keys.
+	AXFRAllowKeyed []KeyedPrefix
+	// Keys are the TSIG keys transfers may be signed with.
+	Keys tsig.Ring
 	// TCPIdleTimeout closes a connection that sends no query for this long.
 	TCPIdleTimeout time.Duration
 	// TCPReadTimeout bounds reading one message once its first byte came.
@@ -144,6 +150,13 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// KeyedPrefix is a client prefix allowed to transfer zones with the TSIG
+// key named Key.
+type KeyedPrefix struct {
+	Prefix netip.Prefix
+	Key    string
 }
 
 // Server serves one Engine on a set of addresses.

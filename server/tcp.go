@@ -143,7 +143,7 @@ func (s *Server) answerTCP(c net.Conn, b *tcpBuffers, msg []byte, client netip.A
 	if x, ok := parseXFR(msg); ok {
 		req := new(dns.Msg)
 		if req.Unpack(msg) == nil && len(req.Question) == 1 {
-			return s.transfer(c, req, x, client)
+			return s.transfer(c, req, x, msg, client)
 		}
 		// Not unpackable: the engine gives the error response.
 	}
