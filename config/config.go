@@ -13,6 +13,7 @@ import (
 	"github.com/xdpdns/xdpdns/anycast"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/secondary"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/srcport"
 	"github.com/xdpdns/xdpdns/tsig"
@@ -69,6 +70,14 @@ type Config struct {
 	AXFRAllowKeyed []server.KeyedPrefix
 	// Keys are the TSIG keys (key NAME ALGORITHM SECRET), by name.
 	Keys tsig.Ring
+	// Secondaries are the zones transferred from primaries (secondary
+	// ORIGIN FILE primary ADDR[:PORT]... [key NAME]); FILE keeps the last
+	// good copy.
+	Secondaries []secondary.Zone
+	// TransferSource4 and TransferSource6 are the unicast addresses SOA
+	// queries and transfers leave from (transfer-source); invalid: the
+	// kernel's choice.
+	TransferSource4, TransferSource6 netip.Addr
 	// TCPIdleTimeout closes a TCP connection with no query for this long.
 	TCPIdleTimeout time.Duration
 	// TCPReadTimeout bounds reading one message once its first byte
@@ -198,6 +207,21 @@ func (c *Config) Finish() error {
 		}
 		if seen[key] {
 			return fmt.Errorf("zone %s configured twice (%s)", z.Origin, strings.Join(c.zoneSources[key], " and "))
+		}
+		seen[key] = true
+	}
+	for _, sz := range c.Secondaries {
+		if sz.Key != "" {
+			if _, ok := c.Keys.Lookup(sz.Key); !ok {
+				return fmt.Errorf("secondary %s key %s: no such key (define it with key NAME ALGORITHM SECRET)", sz.Origin, sz.Key)
+			}
+		}
+		key, err := originKey(sz.Origin)
+		if err != nil {
+			return err
+		}
+		if seen[key] {
+			return fmt.Errorf("zone %s configured twice (as a zone or a secondary)", sz.Origin)
 		}
 		seen[key] = true
 	}

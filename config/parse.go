@@ -263,6 +263,39 @@ var keys = map[string]key{
 		}
 		return nil
 	}},
+	"secondary": {min: 4, max: -1, usage: "want ORIGIN FILE primary ADDR[:PORT]... [key NAME]", apply: func(p *parser, a []string) error {
+		sz, err := ParseSecondary(a)
+		if err != nil {
+			return err
+		}
+		key, err := originKey(sz.Origin)
+		if err != nil {
+			return err
+		}
+		if err := p.unique("zone " + key); err != nil {
+			return err
+		}
+		if p.dir != "" && !filepath.IsAbs(sz.File) {
+			sz.File = filepath.Join(p.dir, sz.File)
+		}
+		p.c.Secondaries = append(p.c.Secondaries, sz)
+		return nil
+	}},
+	"transfer-source": {min: 1, max: 2, usage: "want one address per family", apply: func(p *parser, a []string) error {
+		for _, s := range a {
+			ad, err := netip.ParseAddr(s)
+			if err != nil {
+				return fmt.Errorf("transfer-source %q: want an address: %w", s, err)
+			}
+			ad = ad.Unmap()
+			if ad.Is4() {
+				p.c.TransferSource4 = ad
+			} else {
+				p.c.TransferSource6 = ad
+			}
+		}
+		return nil
+	}},
 	"key": {min: 3, max: 3, usage: "want NAME ALGORITHM SECRET", apply: func(p *parser, a []string) error {
 		k, err := tsig.Parse(a[0], a[1], a[2])
 		if err != nil {

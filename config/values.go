@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/xdpdns/xdpdns/secondary"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -243,4 +244,44 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q: want a number of bytes of at least 1K, with an optional K, M or G suffix", s)
 	}
 	return n * mult, nil
+}
+
+// ParseSecondary parses the words of a secondary line: ORIGIN FILE primary
+// ADDR[:PORT]... [key NAME]; a primary without a port uses 53.
+func ParseSecondary(a []string) (secondary.Zone, error) {
+	if len(a) < 4 || a[2] != "primary" {
+		return secondary.Zone{}, errors.New("secondary: want ORIGIN FILE primary ADDR[:PORT]... [key NAME]")
+	}
+	if _, ok := dns.IsDomainName(a[0]); !ok {
+		return secondary.Zone{}, fmt.Errorf("secondary %q: not a domain name", a[0])
+	}
+	sz := secondary.Zone{Origin: dns.CanonicalName(a[0]), File: a[1]}
+	rest := a[3:]
+	if n := len(rest); n >= 2 && rest[n-2] == "key" {
+		sz.Key, rest = rest[n-1], rest[:n-2]
+	}
+	if len(rest) == 0 {
+		return secondary.Zone{}, fmt.Errorf("secondary %s: no primary", sz.Origin)
+	}
+	for _, s := range rest {
+		ap, err := ParsePrimary(s)
+		if err != nil {
+			return secondary.Zone{}, fmt.Errorf("secondary %s: %w", sz.Origin, err)
+		}
+		sz.Primaries = append(sz.Primaries, ap)
+	}
+	return sz, nil
+}
+
+// ParsePrimary parses a primary's address: IP, IP:PORT or [IPv6]:PORT
+// (port 53 when none).
+func ParsePrimary(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("primary %q: want ADDR or ADDR:PORT", s)
+	}
+	return netip.AddrPortFrom(a, 53), nil
 }

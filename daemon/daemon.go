@@ -19,6 +19,7 @@ import (
 	"github.com/xdpdns/xdpdns/health"
 	"github.com/xdpdns/xdpdns/internal/buildinfo"
 	"github.com/xdpdns/xdpdns/metrics"
+	"github.com/xdpdns/xdpdns/secondary"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/srcport"
 	"github.com/xdpdns/xdpdns/tap"
@@ -63,6 +64,8 @@ type Daemon struct {
 	metrics *metrics.Server
 	// tap writes dnstap messages (dnstap-socket, dnstap-file); nil without.
 	tap *tap.Writer
+	// sec keeps the secondary zones up to date; nil without any.
+	sec *secondary.Manager
 
 	started time.Time
 
@@ -103,6 +106,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d.eng = engine.New(cfg.EngineConfig(), set)
 	d.setLoaded(set)
+	d.sec = d.newSecondaries()
+	var notify func([]byte, netip.Addr) []byte
+	if d.sec != nil {
+		notify = d.sec.HandleNotify
+	}
 	var srvTap server.Tap
 	if cfg.DnstapSocket != "" || cfg.DnstapFile != "" {
 		w, err := tap.New(tap.Config{Socket: cfg.DnstapSocket, File: cfg.DnstapFile, Sample: uint64(cfg.DnstapSample),
@@ -130,6 +138,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		DropSourcePorts:      srcport.NewSet(cfg.DroppedSourcePorts()),
 		AnswerGroupQueries:   cfg.AnswerGroupQueries,
 		Tap:                  srvTap,
+		Notify:               notify,
 		Logger:               log,
 	}, countingEngine{d.eng, d.n})
 	return d, nil
@@ -142,7 +151,7 @@ func (d *Daemon) options() zone.Options { return d.cfg.ZoneOptions() }
 // zone's own (file:line: reason), not wrapped.
 func (d *Daemon) loadAll(ctx context.Context) (*zone.Set, error) {
 	start := time.Now()
-	set, err := zone.LoadSetContext(ctx, d.cfg.Zones, d.options())
+	set, err := zone.LoadSetContext(ctx, d.zoneSpecs(), d.options())
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +195,9 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.started = time.Now()
 	d.mu.Unlock()
 	d.startHealth(ctx)
+	if d.sec != nil {
+		d.sec.Start()
+	}
 	if err := d.startMetrics(); err != nil {
 		d.srv.Close()
 		return err
@@ -382,7 +394,7 @@ func (d *Daemon) spec(name string) (zone.Spec, bool) {
 			return sp, true
 		}
 	}
-	return zone.Spec{}, false
+	return d.secondarySpec(want)
 }
 
 // Status describes the daemon for the control socket.
@@ -470,6 +482,9 @@ func (h handler) Explain(q control.ExplainQuery) (control.ExplainResult, error) 
 // timeout), and finally closes the speaker.
 func (d *Daemon) Close() error {
 	d.stop() // a reload still loading gives up at once
+	if d.sec != nil {
+		d.sec.Close() // no transfer starts a reload any more
+	}
 	d.notify("STOPPING=1\nSTATUS=stopping")
 	d.annMu.Lock()
 	ann, mon, first := d.ann, d.mon, !d.stopping

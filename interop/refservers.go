@@ -25,9 +25,11 @@ type Zone struct {
 
 // Server is a running name server instance on loopback.
 type Server struct {
-	Name string // "xdpdns", "nsd", "knot", "unbound"
-	Addr string // 127.0.0.1:port, UDP and TCP
-	Log  string // path of the file holding its stdout and stderr
+	// Control is the server's control socket (knotc -s), when it has one.
+	Control string
+	Name    string // "xdpdns", "nsd", "knot", "unbound"
+	Addr    string // 127.0.0.1:port, UDP and TCP
+	Log     string // path of the file holding its stdout and stderr
 }
 
 // Identity is what every server under test is told to call itself, so that

@@ -102,6 +102,9 @@ type Config struct {
 	// transfer replies to EDNS queries: the engine's UDP size (below 512:
 	// engine.DefaultUDPSize).
 	EDNSSize uint16
+	// Notify, when set, answers NOTIFY messages (RFC 1996) for secondary
+	// zones: raw is the message, from its sender; nil sends no reply.
+	Notify func(raw []byte, from netip.Addr) []byte
 	// Tap, when set, is told about sampled answered queries (dnstap).
 	Tap Tap
 	// Logger receives the server's logs; nil discards them.

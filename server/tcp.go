@@ -152,7 +152,10 @@ func (s *Server) answerTCP(c net.Conn, b *tcpBuffers, msg []byte, client netip.A
 	if tapped {
 		received = time.Now()
 	}
-	resp := s.respond(b.out[2:2], msg, true)
+	resp, isNotify := s.notify(msg, client)
+	if !isNotify {
+		resp = s.respond(b.out[2:2], msg, true)
+	}
 	if len(resp) == 0 {
 		return errNoAnswer
 	}

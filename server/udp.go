@@ -93,7 +93,10 @@ func (s *Server) serveUDP(u udpSocket) {
 			if tapped {
 				received = time.Now()
 			}
-			resp := s.respond(replies[i][:0], m.Buffers[0][:m.N], false)
+			resp, isNotify := s.notify(m.Buffers[0][:m.N], from.AddrPort().Addr())
+			if !isNotify {
+				resp = s.respond(replies[i][:0], m.Buffers[0][:m.N], false)
+			}
 			if resp == nil {
 				continue
 			}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"os"
+
 	"fmt"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 	"io"
 	"net"
 
@@ -15,11 +18,19 @@ import (
 // no control server and no kernel program. It prints the report and
 // returns the exit code: 0 when xdpdnsd would start, 1 otherwise.
 func checkConfig(cfg *config.Config, stdout, stderr io.Writer) int {
-	if len(cfg.Zones) == 0 {
+	if len(cfg.Zones) == 0 && len(cfg.Secondaries) == 0 {
 		fmt.Fprintln(stderr, "xdpdnsd: no zones configured: every query would be refused")
 		return exitError
 	}
-	r, err := check.Run(cfg.Zones, cfg.ZoneOptions(), cfg.EngineConfig())
+	specs := append([]zone.Spec(nil), cfg.Zones...)
+	for _, sz := range cfg.Secondaries {
+		if _, err := os.Stat(sz.File); err != nil {
+			fmt.Fprintf(stdout, "secondary %s: no copy in %s yet: served after the first transfer from %v\n", sz.Origin, sz.File, sz.Primaries)
+			continue
+		}
+		specs = append(specs, zone.Spec{Origin: sz.Origin, File: sz.File})
+	}
+	r, err := check.Run(specs, cfg.ZoneOptions(), cfg.EngineConfig())
 	if err != nil {
 		fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 		return exitError

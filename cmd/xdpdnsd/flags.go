@@ -114,13 +114,16 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	add("control", "control", "control socket `PATH` for xdpdnsctl (default "+control.DefaultPath+`; "" disables)`)
 	add("xdp", "xdp", "attach the XDP hot path to `IFACE[:native|generic|auto]` (repeatable)")
 	add("xdp-vlans", "xdp-vlans", "answer in XDP frames tagged with VLAN `ID` too (repeatable; VLAN sub-interfaces of the XDP interfaces are found by themselves)")
+	fields := func(s string) ([]string, error) { return strings.Fields(s), nil }
+	add("secondary", "secondary", "a secondary zone `\"ORIGIN FILE primary ADDR[:PORT]... [key NAME]\"` (repeatable)").split = fields
+	add("key", "key", "a TSIG key `\"NAME ALGORITHM SECRET\"` (repeatable)").split = fields
+	add("transfer-source", "transfer-source", "leave from `ADDR` for SOA queries and transfers (one per family)")
 	add("dnstap-socket", "dnstap-socket", "send dnstap messages of sampled queries to the frame-streams unix socket `PATH`")
 	add("dnstap-file", "dnstap-file", "write dnstap messages of sampled queries to `FILE`")
 	add("dnstap-sample", "dnstap-sample", "dnstap: one userspace query in `N` (default 1: all)")
 	add("dnstap-xdp-sample", "dnstap-xdp-sample", "dnstap: one XDP-answered query in `N` (default 100)")
 	add("dnstap-xdp-rate", "dnstap-xdp-rate", "dnstap: at most `N` XDP samples a second per CPU (default 1000)")
 	add("metrics-listen", "metrics-listen", "serve Prometheus /metrics and /healthz on `ADDR:PORT`")
-	fields := func(s string) ([]string, error) { return strings.Fields(s), nil }
 	add("bgp-asn", "bgp-asn", "local BGP `ASN` (turns on BGP and health checks)")
 	add("bgp-router-id", "bgp-router-id", "BGP router ID, an `IPv4` address")
 	add("bgp-listen-port", "bgp-listen-port", "BGP listen `PORT` (-1: do not listen)")

@@ -46,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 		return exitError
 	}
-	if o.configFile == "" && len(cfg.Zones) == 0 {
+	if o.configFile == "" && len(cfg.Zones) == 0 && len(cfg.Secondaries) == 0 {
 		fmt.Fprint(stderr, "xdpdnsd: nothing to serve: give a configuration file or zones\n"+
 			"usage: xdpdnsd -c FILE [FLAGS]  or  xdpdnsd --zone ORIGIN=FILE... [FLAGS]  (xdpdnsd --help lists the flags)\n")
 		return exitUsage

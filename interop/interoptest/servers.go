@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,10 +219,27 @@ func StartNSD(t testing.TB, zones []interop.Zone) *interop.Server {
 // itself (the zone files are served as signed by the test set-up).
 func StartKnot(t testing.TB, zones []interop.Zone) *interop.Server {
 	t.Helper()
+	return StartKnotWith(t, zones, KnotOptions{})
+}
+
+// KnotOptions make knotd a hidden primary: zone changes computed from the
+// zone file (zonefile-load: difference-no-serial, the serial bumped by
+// Knot) and kept in its journal (journal-content: all) for IXFR, NOTIFY sent to NotifyTo,
+// transfers allowed from loopback, with Key when set.
+type KnotOptions struct {
+	Primary  bool
+	NotifyTo netip.AddrPort
+	// Key is a TSIG key as knot.conf takes it: name, algorithm, secret.
+	KeyName, KeyAlgorithm, KeySecret string
+}
+
+// StartKnotWith is StartKnot with opts.
+func StartKnotWith(t testing.TB, zones []interop.Zone, opts KnotOptions) *interop.Server {
+	t.Helper()
 	bin := requireBinary(t, "knotd")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "knot.conf")
-	return launch(t, "knot", bin, soaProbe(zones), func(port int) []string {
+	srv := launch(t, "knot", bin, soaProbe(zones), func(port int) []string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "server:\n")
 		fmt.Fprintf(&b, "  listen: 127.0.0.1@%d\n", port)
@@ -230,9 +248,28 @@ func StartKnot(t testing.TB, zones []interop.Zone) *interop.Server {
 		fmt.Fprintf(&b, "  background-workers: 1\n  udp-workers: 1\n  tcp-workers: 1\n")
 		fmt.Fprintf(&b, "control:\n  listen: %q\n", filepath.Join(dir, "knot.sock"))
 		fmt.Fprintf(&b, "database:\n  storage: %q\n", dir)
-		fmt.Fprintf(&b, "log:\n  - target: stderr\n    any: warning\n")
+		fmt.Fprintf(&b, "log:\n  - target: stderr\n    any: info\n")
+		keyRef := ""
+		if opts.KeyName != "" {
+			fmt.Fprintf(&b, "key:\n  - id: %s\n    algorithm: %s\n    secret: %s\n", opts.KeyName, opts.KeyAlgorithm, opts.KeySecret)
+			keyRef = "    key: " + opts.KeyName + "\n"
+		}
+		if opts.Primary {
+			fmt.Fprintf(&b, "acl:\n  - id: xfr\n    address: 127.0.0.0/8\n    action: transfer\n%s", keyRef)
+			if opts.NotifyTo.IsValid() {
+				fmt.Fprintf(&b, "remote:\n  - id: secondary\n    address: %s@%d\n%s", opts.NotifyTo.Addr(), opts.NotifyTo.Port(), keyRef)
+			}
+		}
 		fmt.Fprintf(&b, "template:\n  - id: default\n    storage: %q\n", dir)
-		fmt.Fprintf(&b, "    zonefile-load: whole\n    zonefile-sync: -1\n    journal-content: none\n")
+		if opts.Primary {
+			fmt.Fprintf(&b, "    zonefile-load: difference-no-serial\n    zonefile-sync: -1\n    journal-content: all\n")
+			fmt.Fprintf(&b, "    acl: xfr\n")
+			if opts.NotifyTo.IsValid() {
+				fmt.Fprintf(&b, "    notify: secondary\n")
+			}
+		} else {
+			fmt.Fprintf(&b, "    zonefile-load: whole\n    zonefile-sync: -1\n    journal-content: none\n")
+		}
 		fmt.Fprintf(&b, "    dnssec-signing: off\n    semantic-checks: off\n")
 		fmt.Fprintf(&b, "zone:\n")
 		for _, z := range zones {
@@ -243,6 +280,8 @@ func StartKnot(t testing.TB, zones []interop.Zone) *interop.Server {
 		}
 		return []string{"-c", conf}
 	})
+	srv.Control = filepath.Join(dir, "knot.sock")
+	return srv
 }
 
 // StartXdpdns runs the xdpdnsd binary built by BuildXdpdns.

@@ -1,0 +1,203 @@
+package secondary_test
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/xdpdns/xdpdns/config"
+	"github.com/xdpdns/xdpdns/internal/testsupport"
+	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest"
+	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/server"
+	"github.com/xdpdns/xdpdns/tsig"
+)
+
+const (
+	keyName   = "xfr-key"
+	keySecret = "8gmhS1cNcBcRTBWiH0/M0cY9Xf7D1cnEmCmfQ2yTXf0="
+)
+
+func lookupA(t *testing.T, addr string) string {
+	t.Helper()
+	m := new(dns.Msg).SetQuestion("www.example.com.", dns.TypeA)
+	r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(m, addr)
+	if err != nil || len(r.Answer) == 0 {
+		return ""
+	}
+	if a, ok := r.Answer[len(r.Answer)-1].(*dns.A); ok {
+		return a.A.String()
+	}
+	return ""
+}
+
+func eventually(t *testing.T, what string, limit time.Duration, ok func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !ok() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// TestSecondaryFromXdpdnsPrimary: a daemon that is a secondary of another
+// (transfers signed with TSIG) gets the zone at start with no copy of its
+// own, writes the copy to its file, takes a change announced by a signed
+// NOTIFY, refuses an unsigned NOTIFY, and after a restart with the primary
+// gone serves its copy at once.
+func TestSecondaryFromXdpdnsPrimary(t *testing.T) {
+	key, err := tsig.Parse(keyName, "hmac-sha256", keySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prim, pcfg := daemontest.StartExample(t, func(c *config.Config) {
+		c.Keys = tsig.Ring{key.Name: key}
+		c.AXFRAllowKeyed = []server.KeyedPrefix{{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Key: keyName}}
+	}, nil)
+	primAddr := prim.Addrs()[0]
+	copyFile := filepath.Join(t.TempDir(), "sec", "example.com.zone")
+	secCfg := func(c *config.Config) {
+		c.Zones = nil
+		c.Keys = tsig.Ring{key.Name: key}
+		sz, err := config.ParseSecondary([]string{"example.com", copyFile, "primary", primAddr.String(), "key", keyName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Secondaries = append(c.Secondaries, sz)
+	}
+	sec, _ := daemontest.StartExample(t, secCfg, nil)
+	secAddr := sec.Addrs()[0].String()
+	took := eventually(t, "the first transfer answers", 10*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.10" })
+	t.Logf("first transfer served after %v", took)
+	if b, err := os.ReadFile(copyFile); err != nil || !strings.Contains(string(b), "www.example.com.") {
+		t.Fatalf("the copy was not written: %v", err)
+	}
+
+	// A change at the primary, then a signed NOTIFY from the primary's
+	// address: the secondary serves it within 2 s.
+	if err := os.WriteFile(pcfg.Zones[0].File, []byte(strings.NewReplacer(" 1 7200", " 2 7200", "192.0.2.10", "192.0.2.20").Replace(testsupport.ExampleCom)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prim.ReloadZone("example.com"); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := new(dns.Msg).SetNotify("example.com.")
+	if r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(unsigned, secAddr); err != nil || r.Rcode != dns.RcodeNotAuth {
+		t.Errorf("an unsigned NOTIFY: %v %v, want NOTAUTH (the zone has a key)", r, err)
+	}
+	notify := new(dns.Msg).SetNotify("example.com.")
+	notify.SetTsig(key.Name, key.Algorithm, 300, time.Now().Unix())
+	start := time.Now()
+	r, _, err := (&dns.Client{Timeout: 2 * time.Second, TsigSecret: map[string]string{key.Name: keySecret}}).Exchange(notify, secAddr)
+	if err != nil || r.Rcode != dns.RcodeSuccess || !r.Authoritative || r.Opcode != dns.OpcodeNotify {
+		t.Fatalf("a signed NOTIFY from the primary: %v %v", r, err)
+	}
+	for i := 0; i < 100 && lookupA(t, secAddr) != "192.0.2.20"; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if a := lookupA(t, secAddr); a != "192.0.2.20" {
+		t.Fatalf("the change after NOTIFY is not served within 2 s (%q); status %+v", a, sec.Secondaries().Status())
+	}
+	t.Logf("NOTIFY to answer: %v", time.Since(start))
+	st := sec.Secondaries().Status()
+	if len(st) != 1 || st[0].Serial != 2 || st[0].Transfers != 2 || st[0].LastError != "" {
+		t.Errorf("status %+v", st)
+	}
+
+	// Restart with the primary gone: the copy is served at once.
+	prim.Close()
+	sec.Close()
+	start = time.Now()
+	sec2, _ := daemontest.StartExample(t, secCfg, nil)
+	if a := lookupA(t, sec2.Addrs()[0].String()); a != "192.0.2.20" {
+		t.Errorf("after a restart with the primary down: %q", a)
+	}
+	t.Logf("restart with the primary down: serving after %v", time.Since(start))
+}
+
+// freePort returns a TCP and UDP port free on loopback right now.
+func freePort(t *testing.T) uint16 {
+	t.Helper()
+	for i := 0; i < 20; i++ {
+		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}); err == nil {
+			u.Close()
+			return uint16(port)
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// TestSecondaryFromKnot: Knot DNS as the hidden primary (TSIG, its journal
+// serving IXFR, its own NOTIFY): the first version arrives by AXFR, a
+// change at the primary arrives by Knot's NOTIFY and an IXFR, and is
+// served within 2 s.
+func TestSecondaryFromKnot(t *testing.T) {
+	knotc, err := exec.LookPath("knotc")
+	if err != nil {
+		t.Skip("knotc not installed (make deps installs knot)")
+	}
+	key, err := tsig.Parse(keyName, "hmac-sha256", keySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	zf := testsupport.WriteFile(t, dir, "example.com.zone", testsupport.ExampleCom)
+	secPort := freePort(t)
+	knot := interoptest.StartKnotWith(t, []interop.Zone{{Origin: "example.com.", Path: zf}}, interoptest.KnotOptions{
+		Primary: true, NotifyTo: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort),
+		KeyName: keyName, KeyAlgorithm: "hmac-sha256", KeySecret: keySecret,
+	})
+	copyFile := filepath.Join(dir, "copy", "example.com.zone")
+	sec, _ := daemontest.StartExample(t, func(c *config.Config) {
+		c.Zones = nil
+		c.Listen = []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort)}
+		c.Keys = tsig.Ring{key.Name: key}
+		sz, err := config.ParseSecondary([]string{"example.com", copyFile, "primary", knot.Addr, "key", keyName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Secondaries = append(c.Secondaries, sz)
+	}, nil)
+	secAddr := sec.Addrs()[0].String()
+	eventually(t, "the first transfer from Knot answers", 10*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.10" })
+
+	// Change the zone at Knot (same serial: Knot computes the difference
+	// and bumps the serial), reload it there: Knot sends NOTIFY.
+	if err := os.WriteFile(zf, []byte(strings.Replace(testsupport.ExampleCom, "192.0.2.10", "192.0.2.30", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if out, err := exec.Command(knotc, "-s", knot.Control, "zone-reload", "example.com.").CombinedOutput(); err != nil {
+		t.Fatalf("knotc zone-reload: %v\n%s", err, out)
+	}
+	for lookupA(t, secAddr) != "192.0.2.30" {
+		if time.Since(start) > 2*time.Second {
+			log, _ := os.ReadFile(knot.Log)
+			t.Fatalf("the change is not served within 2 s of Knot's reload; status %+v\nknot log:\n%s", sec.Secondaries().Status(), log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("Knot reload to the change served: %v", time.Since(start))
+	st := sec.Secondaries().Status()
+	if len(st) != 1 || st[0].IXFRs != 1 || st[0].Transfers != 2 {
+		t.Errorf("want one AXFR then one IXFR: status %+v", st)
+	}
+}
