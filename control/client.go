@@ -140,6 +140,24 @@ func (c *Client) Stats() (Stats, error) {
 	return s, err
 }
 
+// ZoneStatus returns the state of zone, or of every zone when "".
+func (c *Client) ZoneStatus(zone string) ([]ZoneState, error) {
+	var r []ZoneState
+	err := c.call(Request{Cmd: CmdZoneStatus, Zone: zone}, &r)
+	return r, err
+}
+
+// Refresh asks the secondary zone to check its primaries now, or (full)
+// to transfer the whole zone now.
+func (c *Client) Refresh(zone string, full bool) error {
+	cmd := CmdRefresh
+	if full {
+		cmd = CmdRetransfer
+	}
+	var r struct{}
+	return c.call(Request{Cmd: cmd, Zone: zone}, &r)
+}
+
 // Explain asks which path would answer q and how.
 func (c *Client) Explain(q ExplainQuery) (ExplainResult, error) {
 	var r ExplainResult

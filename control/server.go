@@ -316,7 +316,7 @@ func (s *Server) do(line []byte) (resp response) {
 	if req.Explain != nil && req.Cmd != CmdExplain {
 		return response{Error: fmt.Sprintf("%s takes no query", req.Cmd)}
 	}
-	if req.Zone != "" && req.Cmd != CmdReload {
+	if req.Zone != "" && req.Cmd != CmdReload && req.Cmd != CmdZoneStatus && req.Cmd != CmdRefresh && req.Cmd != CmdRetransfer {
 		return response{Error: fmt.Sprintf("%s takes no zone", req.Cmd)}
 	}
 	var result any
@@ -361,6 +361,27 @@ func (s *Server) do(line []byte) (resp response) {
 			return response{Error: err.Error()}
 		}
 		result = r
+	case CmdZoneStatus, CmdRefresh, CmdRetransfer:
+		sh, ok := s.h.(SecondaryHandler)
+		if !ok {
+			return response{Error: "this daemon has no secondary zones"}
+		}
+		if req.Cmd == CmdZoneStatus {
+			r, err := sh.ZoneStatus(req.Zone)
+			if err != nil {
+				return response{Error: err.Error()}
+			}
+			result = r
+			break
+		}
+		if req.Zone == "" {
+			return response{Error: req.Cmd + ": which zone?"}
+		}
+		s.log.Info("control: "+req.Cmd, "zone", req.Zone)
+		if err := sh.Refresh(req.Zone, req.Cmd == CmdRetransfer); err != nil {
+			return response{Error: err.Error()}
+		}
+		result = struct{}{}
 	case CmdExplain:
 		eh, ok := s.h.(ExplainHandler)
 		if !ok {

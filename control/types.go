@@ -34,6 +34,12 @@ const (
 	// CmdExplain says which path would answer a query and how
 	// (ExplainHandler; Request.Explain).
 	CmdExplain = "explain"
+	// CmdZoneStatus, CmdRefresh and CmdRetransfer are the secondary
+	// zones' commands (SecondaryHandler): the state of each zone, an SOA
+	// check now, a full AXFR now.
+	CmdZoneStatus = "zone-status"
+	CmdRefresh    = "refresh"
+	CmdRetransfer = "retransfer"
 )
 
 // BGPHandler is implemented by handlers that run a BGP speaker; a
@@ -105,6 +111,28 @@ type Request struct {
 	Zone string `json:"zone,omitempty"` // reload only; "" means every zone
 	// Explain is the query to explain (explain only).
 	Explain *ExplainQuery `json:"explain,omitempty"`
+}
+
+// SecondaryHandler is implemented by handlers with secondary zones.
+type SecondaryHandler interface {
+	ZoneStatus(zone string) ([]ZoneState, error)
+	Refresh(zone string, full bool) error
+}
+
+// ZoneState is one zone's role and, for a secondary, its transfers.
+type ZoneState struct {
+	Origin      string     `json:"origin"`
+	Role        string     `json:"role"` // "file" or "secondary"
+	File        string     `json:"file"`
+	Served      bool       `json:"served"`
+	Serial      uint32     `json:"serial"`
+	Primaries   []string   `json:"primaries,omitempty"`
+	LastPrimary string     `json:"last_primary,omitempty"`
+	LastRefresh *time.Time `json:"last_refresh,omitempty"` // last good check or transfer
+	NextRefresh *time.Time `json:"next_refresh,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+	Transfers   uint64     `json:"transfers,omitempty"`
+	IXFRs       uint64     `json:"ixfrs,omitempty"`
 }
 
 // ExplainHandler is implemented by handlers that can explain a query.

@@ -463,12 +463,14 @@ func (d *Daemon) Handler() control.Handler { return handler{d} }
 // its historical signature for SIGHUP).
 type handler struct{ d *Daemon }
 
-func (h handler) Reload(zone string) (control.ReloadResult, error) { return h.d.ReloadZone(zone) }
-func (h handler) Status() control.Status                           { return h.d.Status() }
-func (h handler) Stats() control.Stats                             { return h.d.Stats() }
-func (h handler) Drain() (control.BGPStatus, error)                { return h.d.Drain() }
-func (h handler) Undrain() (control.BGPStatus, error)              { return h.d.Undrain() }
-func (h handler) BGP() (control.BGPStatus, error)                  { return h.d.BGP() }
+func (h handler) Reload(zone string) (control.ReloadResult, error)    { return h.d.ReloadZone(zone) }
+func (h handler) Status() control.Status                              { return h.d.Status() }
+func (h handler) Stats() control.Stats                                { return h.d.Stats() }
+func (h handler) Drain() (control.BGPStatus, error)                   { return h.d.Drain() }
+func (h handler) Undrain() (control.BGPStatus, error)                 { return h.d.Undrain() }
+func (h handler) BGP() (control.BGPStatus, error)                     { return h.d.BGP() }
+func (h handler) ZoneStatus(zone string) ([]control.ZoneState, error) { return h.d.ZoneStatus(zone) }
+func (h handler) Refresh(zone string, full bool) error                { return h.d.Refresh(zone, full) }
 func (h handler) Explain(q control.ExplainQuery) (control.ExplainResult, error) {
 	return h.d.Explain(q)
 }

@@ -1,7 +1,10 @@
 package daemon
 
 import (
+	"fmt"
+
 	"context"
+	"github.com/xdpdns/xdpdns/control"
 	"os"
 
 	"github.com/miekg/dns"
@@ -69,3 +72,64 @@ func (d *Daemon) newSecondaries() *secondary.Manager {
 
 // Secondaries returns the secondary zones' manager, or nil.
 func (d *Daemon) Secondaries() *secondary.Manager { return d.sec }
+
+// ZoneStatus describes zone (or every zone when ""): its role, whether it
+// is served and at which serial, and for a secondary its transfers.
+func (d *Daemon) ZoneStatus(name string) ([]control.ZoneState, error) {
+	want := dns.CanonicalName(name)
+	served := map[string]uint32{}
+	for _, z := range d.eng.Zones().Zones() {
+		served[z.Name()] = z.Serial
+	}
+	var out []control.ZoneState
+	for _, sp := range d.cfg.Zones {
+		o := dns.CanonicalName(sp.Origin)
+		if name != "" && o != want {
+			continue
+		}
+		serial, ok := served[o]
+		out = append(out, control.ZoneState{Origin: o, Role: "file", File: sp.File, Served: ok, Serial: serial})
+	}
+	if d.sec != nil {
+		for _, st := range d.sec.Status() {
+			if name != "" && st.Origin != want {
+				continue
+			}
+			serial, ok := served[st.Origin]
+			zs := control.ZoneState{Origin: st.Origin, Role: "secondary", Served: ok, Serial: serial,
+				LastPrimary: st.LastPrimary, LastError: st.LastError, Transfers: st.Transfers, IXFRs: st.IXFRs}
+			if sp, ok := d.secondarySpec(st.Origin); ok {
+				zs.File = sp.File
+			}
+			for _, sz := range d.cfg.Secondaries {
+				if dns.CanonicalName(sz.Origin) == st.Origin {
+					for _, p := range sz.Primaries {
+						zs.Primaries = append(zs.Primaries, p.String())
+					}
+				}
+			}
+			if !st.LastRefresh.IsZero() {
+				t := st.LastRefresh
+				zs.LastRefresh = &t
+			}
+			if !st.NextRefresh.IsZero() {
+				t := st.NextRefresh
+				zs.NextRefresh = &t
+			}
+			out = append(out, zs)
+		}
+	}
+	if name != "" && len(out) == 0 {
+		return nil, fmt.Errorf("zone %s is not configured", name)
+	}
+	return out, nil
+}
+
+// Refresh makes the secondary zone check its primaries now (full: transfer
+// the whole zone).
+func (d *Daemon) Refresh(name string, full bool) error {
+	if d.sec == nil || !d.sec.Refresh(name, full) {
+		return fmt.Errorf("zone %s is not a secondary zone", name)
+	}
+	return nil
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/config"
+	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/internal/testsupport"
 	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest"
 	"github.com/xdpdns/xdpdns/interop"
@@ -76,7 +77,8 @@ func TestSecondaryFromXdpdnsPrimary(t *testing.T) {
 		}
 		c.Secondaries = append(c.Secondaries, sz)
 	}
-	sec, _ := daemontest.StartExample(t, secCfg, nil)
+	sec, secConf := daemontest.StartExample(t, secCfg, nil)
+	secCfgPath := secConf.Control
 	secAddr := sec.Addrs()[0].String()
 	took := eventually(t, "the first transfer answers", 10*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.10" })
 	t.Logf("first transfer served after %v", took)
@@ -113,6 +115,23 @@ func TestSecondaryFromXdpdnsPrimary(t *testing.T) {
 	st := sec.Secondaries().Status()
 	if len(st) != 1 || st[0].Serial != 2 || st[0].Transfers != 2 || st[0].LastError != "" {
 		t.Errorf("status %+v", st)
+	}
+
+	// The operator's view and commands, over the control socket.
+	c := &control.Client{Path: secCfgPath}
+	zs, err := c.ZoneStatus("example.com")
+	if err != nil || len(zs) != 1 || zs[0].Role != "secondary" || !zs[0].Served || zs[0].Serial != 2 || zs[0].Transfers != 2 || len(zs[0].Primaries) != 1 {
+		t.Errorf("zone-status: %+v %v", zs, err)
+	}
+	if err := c.Refresh("example.com", true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "retransfer", 5*time.Second, func() bool {
+		zs, err := c.ZoneStatus("example.com")
+		return err == nil && len(zs) == 1 && zs[0].Transfers == 3
+	})
+	if err := c.Refresh("example.org", false); err == nil {
+		t.Error("refresh of a zone that is not a secondary succeeded")
 	}
 
 	// Restart with the primary gone: the copy is served at once.
