@@ -4,6 +4,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -74,6 +75,9 @@ type Config struct {
 	// ORIGIN FILE primary ADDR[:PORT]... [key NAME]); FILE keeps the last
 	// good copy.
 	Secondaries []secondary.Zone
+	// ExpirePolicy is what an expired secondary zone does unless its line
+	// says otherwise (expire-policy; secondary.PolicyServfail when empty).
+	ExpirePolicy string
 	// TransferSource4 and TransferSource6 are the unicast addresses SOA
 	// queries and transfers leave from (transfer-source); invalid: the
 	// kernel's choice.
@@ -210,7 +214,10 @@ func (c *Config) Finish() error {
 		}
 		seen[key] = true
 	}
-	for _, sz := range c.Secondaries {
+	for i, sz := range c.Secondaries {
+		if sz.ExpirePolicy == "" {
+			c.Secondaries[i].ExpirePolicy = cmp.Or(c.ExpirePolicy, secondary.PolicyServfail)
+		}
 		if sz.Key != "" {
 			if _, ok := c.Keys.Lookup(sz.Key); !ok {
 				return fmt.Errorf("secondary %s key %s: no such key (define it with key NAME ALGORITHM SECRET)", sz.Origin, sz.Key)

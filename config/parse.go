@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/xdpdns/xdpdns/secondary"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/tsig"
 	"io"
@@ -263,7 +264,7 @@ var keys = map[string]key{
 		}
 		return nil
 	}},
-	"secondary": {min: 4, max: -1, usage: "want ORIGIN FILE primary ADDR[:PORT]... [key NAME]", apply: func(p *parser, a []string) error {
+	"secondary": {min: 4, max: -1, usage: "want " + SecondaryUsage, apply: func(p *parser, a []string) error {
 		sz, err := ParseSecondary(a)
 		if err != nil {
 			return err
@@ -279,6 +280,14 @@ var keys = map[string]key{
 			sz.File = filepath.Join(p.dir, sz.File)
 		}
 		p.c.Secondaries = append(p.c.Secondaries, sz)
+		return nil
+	}},
+	"expire-policy": {min: 1, max: 1, usage: "want servfail or serve-stale", apply: func(p *parser, a []string) error {
+		pol, err := secondary.ParsePolicy(a[0])
+		if err != nil {
+			return err
+		}
+		p.c.ExpirePolicy = pol
 		return nil
 	}},
 	"transfer-source": {min: 1, max: 2, usage: "want one address per family", apply: func(p *parser, a []string) error {

@@ -295,3 +295,37 @@ func TestSet(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSecondaryOptions: key and expire-policy after the primaries, in
+// either order; the global expire-policy fills in zones without one.
+func TestParseSecondaryOptions(t *testing.T) {
+	c := Default()
+	in := "key k hmac-sha256 8gmhS1cNcBcRTBWiH0/M0cY9Xf7D1cnEmCmfQ2yTXf0=\n" +
+		"expire-policy serve-stale\n" +
+		"secondary a.example /z/a primary 192.0.2.1 192.0.2.2:5300 expire-policy servfail key k\n" +
+		"secondary b.example /z/b primary 192.0.2.1 key k\n"
+	if err := Parse(strings.NewReader(in), "x.conf", "", c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.Secondaries[0], c.Secondaries[1]
+	if a.Key != "k" || a.ExpirePolicy != "servfail" || len(a.Primaries) != 2 || a.Primaries[1].Port() != 5300 {
+		t.Errorf("a: %+v", a)
+	}
+	if b.Key != "k" || b.ExpirePolicy != "serve-stale" || len(b.Primaries) != 1 || b.Primaries[0].Port() != 53 {
+		t.Errorf("b: %+v", b)
+	}
+	for _, bad := range []string{
+		"secondary a.example /z/a primary 192.0.2.1 expire-policy never",
+		"secondary a.example /z/a primary 192.0.2.1 key k key k",
+		"secondary a.example /z/a primary 192.0.2.1 expire-policy servfail expire-policy servfail",
+		"expire-policy sometimes",
+		"secondary a.example /z/a primary expire-policy servfail",
+	} {
+		if err := Parse(strings.NewReader(bad), "x.conf", "", Default()); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}

@@ -246,19 +246,41 @@ func ParseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// ParseSecondary parses the words of a secondary line: ORIGIN FILE primary
-// ADDR[:PORT]... [key NAME]; a primary without a port uses 53.
+// SecondaryUsage is the form of a secondary line (and --secondary).
+const SecondaryUsage = "ORIGIN FILE primary ADDR[:PORT]... [key NAME] [expire-policy servfail|serve-stale]"
+
+// ParseSecondary parses the words of a secondary line (SecondaryUsage); a
+// primary without a port uses 53; the trailing options come in any order.
 func ParseSecondary(a []string) (secondary.Zone, error) {
 	if len(a) < 4 || a[2] != "primary" {
-		return secondary.Zone{}, errors.New("secondary: want ORIGIN FILE primary ADDR[:PORT]... [key NAME]")
+		return secondary.Zone{}, errors.New("secondary: want " + SecondaryUsage)
 	}
 	if _, ok := dns.IsDomainName(a[0]); !ok {
 		return secondary.Zone{}, fmt.Errorf("secondary %q: not a domain name", a[0])
 	}
 	sz := secondary.Zone{Origin: dns.CanonicalName(a[0]), File: a[1]}
 	rest := a[3:]
-	if n := len(rest); n >= 2 && rest[n-2] == "key" {
-		sz.Key, rest = rest[n-1], rest[:n-2]
+opts:
+	for n := len(rest); n >= 2; n = len(rest) {
+		switch rest[n-2] {
+		case "key":
+			if sz.Key != "" {
+				return secondary.Zone{}, fmt.Errorf("secondary %s: key given twice", sz.Origin)
+			}
+			sz.Key = rest[n-1]
+		case "expire-policy":
+			if sz.ExpirePolicy != "" {
+				return secondary.Zone{}, fmt.Errorf("secondary %s: expire-policy given twice", sz.Origin)
+			}
+			pol, err := secondary.ParsePolicy(rest[n-1])
+			if err != nil {
+				return secondary.Zone{}, fmt.Errorf("secondary %s: %w", sz.Origin, err)
+			}
+			sz.ExpirePolicy = pol
+		default:
+			break opts
+		}
+		rest = rest[:n-2]
 	}
 	if len(rest) == 0 {
 		return secondary.Zone{}, fmt.Errorf("secondary %s: no primary", sz.Origin)

@@ -133,6 +133,15 @@ type ZoneState struct {
 	LastError   string     `json:"last_error,omitempty"`
 	Transfers   uint64     `json:"transfers,omitempty"`
 	IXFRs       uint64     `json:"ixfrs,omitempty"`
+	// ExpirePolicy, Expires and Expired describe a secondary zone's SOA
+	// EXPIRE: when its copy expires (the last successful refresh plus
+	// EXPIRE) and whether that has passed. Stale: expired and still
+	// answered (expire-policy serve-stale); an expired servfail zone
+	// answers SERVFAIL.
+	ExpirePolicy string     `json:"expire_policy,omitempty"`
+	Expires      *time.Time `json:"expires,omitempty"`
+	Expired      bool       `json:"expired,omitempty"`
+	Stale        bool       `json:"stale,omitempty"`
 }
 
 // ExplainHandler is implemented by handlers that can explain a query.
@@ -248,6 +257,9 @@ type ZoneStatus struct {
 	// SigExpiration is the earliest RRSIG expiration in the zone;
 	// absent for a zone without signatures.
 	SigExpiration *time.Time `json:"sig_expiration,omitempty"`
+	// Secondary holds a secondary zone's transfer state (as zone-status
+	// shows it); absent for a zone served from a file.
+	Secondary *ZoneState `json:"secondary,omitempty"`
 }
 
 // XDPStatus is the XDP hot path's state.

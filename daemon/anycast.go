@@ -206,10 +206,10 @@ func (d *Daemon) Checks() []health.Check {
 	}
 }
 
-// checkZones fails when no zone is loaded or a zone's earliest RRSIG
-// expiration (zone.Zone.SigExpiration) has passed. xdpdns has no zone
-// transfers, so SOA EXPIRE does not apply; a zone without RRSIGs never
-// expires.
+// checkZones fails when no zone is loaded, a secondary zone expired under
+// expire-policy servfail (it answers SERVFAIL), or a zone's earliest RRSIG
+// expiration (zone.Zone.SigExpiration) has passed, whatever the policy:
+// a stale copy with live signatures may be served, bogus data never.
 func (d *Daemon) checkZones(context.Context) error {
 	d.mu.Lock()
 	set := d.eng.Zones()
@@ -220,6 +220,9 @@ func (d *Daemon) checkZones(context.Context) error {
 	}
 	now := time.Now()
 	for _, z := range zs {
+		if z.Expired {
+			return fmt.Errorf("zone %s: expired (SOA EXPIRE passed with no refresh; expire-policy servfail)", z.Name())
+		}
 		if z.HasRRSIGs() && now.After(z.SigExpiration) {
 			return fmt.Errorf("zone %s: signatures expired at %s", z.Name(), z.SigExpiration.UTC().Format(time.RFC3339))
 		}

@@ -334,9 +334,17 @@ www.example.com. IN A 198.18.53.77
 // announcing the service prefixes and addresses on svcIf.
 func newBGPNode(t *testing.T, log *slog.Logger, zoneFile, listen string, drain time.Duration, svcIf string) (*daemon.Daemon, *anycast.Speaker) {
 	t.Helper()
+	return newBGPNodeWith(t, log, listen, drain, svcIf, func(cfg *config.Config) {
+		cfg.Zones = []zone.Spec{{Origin: "example.com.", File: zoneFile}}
+	})
+}
+
+// newBGPNodeWith is newBGPNode with the zones (or anything else) set by edit.
+func newBGPNodeWith(t *testing.T, log *slog.Logger, listen string, drain time.Duration, svcIf string, edit func(*config.Config)) (*daemon.Daemon, *anycast.Speaker) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort(listen)}
-	cfg.Zones = []zone.Spec{{Origin: "example.com.", File: zoneFile}}
+	edit(cfg)
 	cfg.Control = ""
 	cfg.DrainTime = drain
 	for k, v := range map[string]string{"health-interval": "150ms", "health-rise": "2", "health-fall": "2"} {

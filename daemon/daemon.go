@@ -78,6 +78,9 @@ type Daemon struct {
 
 	mu       sync.Mutex // guards the fields below and orders SetZones with them
 	loadedAt map[*zone.Zone]time.Time
+	// expired holds the secondary zones (canonical origins) expired under
+	// expire-policy servfail; every commit marks them (zone.WithExpired).
+	expired  map[string]bool
 	hot      HotPath
 	gen      uint32   // the XDP generation last swapped in
 	notifier Notifier // service manager (sd_notify); nil without
@@ -97,7 +100,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, log: log, n: new(counters), reloadSlot: make(chan struct{}, 1)}
+	d := &Daemon{cfg: cfg, log: log, n: new(counters), reloadSlot: make(chan struct{}, 1), expired: map[string]bool{}}
 	d.life, d.stop = context.WithCancel(context.Background())
 	set, err := d.loadAll(d.life)
 	if err != nil {
@@ -343,6 +346,7 @@ func (d *Daemon) reloadZone(name string) (control.ReloadResult, error) {
 	defer d.reloadMu.Unlock()
 	prev := d.eng.Zones()
 	set, changed := prev, loaded
+	loaded = d.markExpired(loaded)
 	if name == "" {
 		var err error
 		if set, err = zone.NewSet(loaded...); err != nil {
@@ -424,6 +428,17 @@ func (d *Daemon) Status() control.Status {
 		}
 	}
 	d.mu.Unlock()
+	if d.sec != nil {
+		if states, err := d.ZoneStatus(""); err == nil {
+			for i := range st.Zones {
+				for _, zs := range states {
+					if zs.Role == "secondary" && zs.Origin == st.Zones[i].Origin {
+						st.Zones[i].Secondary = &zs
+					}
+				}
+			}
+		}
+	}
 	if !started.IsZero() {
 		st.UptimeSeconds = int64(time.Since(started) / time.Second)
 	}

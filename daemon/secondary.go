@@ -1,14 +1,13 @@
 package daemon
 
 import (
-	"fmt"
-
 	"context"
-	"github.com/xdpdns/xdpdns/control"
+	"fmt"
 	"os"
 
 	"github.com/miekg/dns"
 
+	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/secondary"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -54,6 +53,7 @@ func (d *Daemon) newSecondaries() *secondary.Manager {
 			_, err := d.ReloadZone(origin)
 			return err
 		},
+		Expire: d.setExpired,
 		Serial: func(origin string) (uint32, bool) {
 			buf := make([]byte, wire.MaxNameLen+1)
 			n, err := dns.PackDomainName(dns.CanonicalName(origin), buf, 0, nil, false)
@@ -97,7 +97,12 @@ func (d *Daemon) ZoneStatus(name string) ([]control.ZoneState, error) {
 			}
 			serial, ok := served[st.Origin]
 			zs := control.ZoneState{Origin: st.Origin, Role: "secondary", Served: ok, Serial: serial,
-				LastPrimary: st.LastPrimary, LastError: st.LastError, Transfers: st.Transfers, IXFRs: st.IXFRs}
+				LastPrimary: st.LastPrimary, LastError: st.LastError, Transfers: st.Transfers, IXFRs: st.IXFRs,
+				ExpirePolicy: st.Policy, Expired: st.Expired, Stale: st.Expired && st.Policy == secondary.PolicyServeStale}
+			if !st.Expires.IsZero() {
+				t := st.Expires
+				zs.Expires = &t
+			}
 			if sp, ok := d.secondarySpec(st.Origin); ok {
 				zs.File = sp.File
 			}
@@ -132,4 +137,72 @@ func (d *Daemon) Refresh(name string, full bool) error {
 		return fmt.Errorf("zone %s is not a secondary zone", name)
 	}
 	return nil
+}
+
+// markExpired returns zones with the expired ones (expire-policy servfail)
+// marked, so that a reload cannot bring an expired zone back.
+func (d *Daemon) markExpired(zones []*zone.Zone) []*zone.Zone {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.expired) == 0 {
+		return zones
+	}
+	out := make([]*zone.Zone, len(zones))
+	for i, z := range zones {
+		out[i] = z
+		if d.expired[z.Name()] != z.Expired {
+			out[i] = z.WithExpired(!z.Expired)
+		}
+	}
+	return out
+}
+
+// setExpired switches a secondary zone to SERVFAIL (expired) or back, on
+// both paths in one step, as a reload does. A zone not served yet is only
+// recorded.
+func (d *Daemon) setExpired(origin string, expired bool) {
+	origin = dns.CanonicalName(origin)
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	d.mu.Lock()
+	if expired {
+		d.expired[origin] = true
+	} else {
+		delete(d.expired, origin)
+	}
+	d.mu.Unlock()
+	prev := d.eng.Zones()
+	var old *zone.Zone
+	for _, z := range prev.Zones() {
+		if z.Name() == origin {
+			old = z
+		}
+	}
+	if old == nil || old.Expired == expired {
+		return
+	}
+	z := old.WithExpired(expired)
+	set := prev.With(z)
+	var gen *uint32
+	if hot := d.hotPath(); hot != nil {
+		g, err := hot.Swap(set)
+		if err != nil {
+			// The userspace path still switches: it answers what the XDP
+			// maps pass up, and the health check sees the stale generation.
+			d.log.Error("xdp: switching the expired zone failed", "zone", origin, "err", err)
+		} else {
+			gen = &g
+		}
+	}
+	d.mu.Lock()
+	d.eng.SetZones(set)
+	if t, ok := d.loadedAt[old]; ok {
+		d.loadedAt[z] = t
+	}
+	d.setLoaded(set)
+	if gen != nil {
+		d.gen = *gen
+	}
+	d.mu.Unlock()
+	d.log.Info("zone switched", "zone", origin, "expired", expired)
 }

@@ -60,6 +60,11 @@ var (
 	descZoneLoadAge    = desc("zone_load_age_seconds", "Seconds since the zone being served was loaded.", "zone")
 	descZoneSigExpiry  = desc("zone_signature_expiry_timestamp_seconds", "Earliest RRSIG expiration in the zone (Unix time); signed zones only.", "zone")
 	descZoneSigLeft    = desc("zone_signature_expiry_seconds", "Seconds until the earliest RRSIG in the zone expires (negative: expired); signed zones only.", "zone")
+	descZoneRefreshAge = desc("zone_refresh_age_seconds", "Seconds since the secondary zone's last successful refresh from a primary.", "zone")
+	descZoneSOAExpiry  = desc("zone_soa_expiry_seconds", "Seconds until the secondary zone's copy expires (SOA EXPIRE after the last refresh; negative: expired).", "zone")
+	descZoneExpired    = desc("zone_expired", "1 when the secondary zone's SOA EXPIRE has passed with no refresh.", "zone", "policy")
+	descZoneStale      = desc("zone_stale", "1 when the secondary zone is expired and still answered (expire-policy serve-stale).", "zone")
+	descZoneXfrs       = desc("zone_transfers_total", "Transfers into the secondary zone, by type.", "zone", "type")
 	descReloads        = desc("reloads_total", "Zone reloads, by result (ok, failed).", "result")
 	descReloadSeconds  = desc("reload_duration_seconds", "Time taken by zone reloads, successful or not.")
 	descHealthy        = desc("healthy", "1 while the health monitor passes (BGP nodes only).")
@@ -146,6 +151,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if z.SigExpiration != nil {
 			gauge(descZoneSigExpiry, unixSeconds(*z.SigExpiration), z.Origin)
 			gauge(descZoneSigLeft, z.SigExpiration.Sub(now).Seconds(), z.Origin)
+		}
+		if s := z.Secondary; s != nil {
+			if s.LastRefresh != nil {
+				gauge(descZoneRefreshAge, now.Sub(*s.LastRefresh).Seconds(), z.Origin)
+			}
+			if s.Expires != nil {
+				gauge(descZoneSOAExpiry, s.Expires.Sub(now).Seconds(), z.Origin)
+			}
+			gauge(descZoneExpired, boolValue(s.Expired), z.Origin, s.ExpirePolicy)
+			gauge(descZoneStale, boolValue(s.Stale), z.Origin)
+			counter(descZoneXfrs, s.Transfers-s.IXFRs, z.Origin, "axfr")
+			counter(descZoneXfrs, s.IXFRs, z.Origin, "ixfr")
 		}
 	}
 

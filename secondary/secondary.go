@@ -36,6 +36,27 @@ type Zone struct {
 	File      string           // the last good copy
 	Primaries []netip.AddrPort // tried in order
 	Key       string           // TSIG key name; "" unsigned
+	// ExpirePolicy is what the zone does once its SOA EXPIRE passes with
+	// no successful refresh: PolicyServfail or PolicyServeStale ("" is
+	// the global expire-policy, PolicyServfail when unset).
+	ExpirePolicy string
+}
+
+// The expire policies (expire-policy): servfail answers SERVFAIL for an
+// expired zone and fails the health check, as NSD and Knot do; serve-stale
+// keeps answering from the last good copy and keeps the route.
+const (
+	PolicyServfail   = "servfail"
+	PolicyServeStale = "serve-stale"
+)
+
+// ParsePolicy checks an expire-policy word.
+func ParsePolicy(s string) (string, error) {
+	switch s {
+	case PolicyServfail, PolicyServeStale:
+		return s, nil
+	}
+	return "", fmt.Errorf("expire-policy %q: want %s or %s", s, PolicyServfail, PolicyServeStale)
 }
 
 // Timers when the zone's SOA cannot tell (no copy yet): how often to try.
@@ -66,6 +87,11 @@ type Config struct {
 	// Serial returns the serial of the version served now, and false
 	// when the zone is not served yet.
 	Serial func(origin string) (uint32, bool)
+	// Expire is called when a zone under PolicyServfail expires (true)
+	// and when it is refreshed again after that (false): the daemon
+	// switches its answers to SERVFAIL and back. Zones under
+	// PolicyServeStale go stale without a call.
+	Expire func(origin string, expired bool)
 	Log    *slog.Logger
 }
 
@@ -80,6 +106,13 @@ type Status struct {
 	NextRefresh time.Time `json:"next_refresh"`
 	Transfers   uint64    `json:"transfers"`
 	IXFRs       uint64    `json:"ixfrs"`
+	// Policy is the zone's expire-policy; Expires when its copy expires
+	// (the last successful refresh plus the SOA's EXPIRE; zero without a
+	// copy); Expired whether that has passed: under serve-stale the zone
+	// is then stale but answered.
+	Policy  string    `json:"expire_policy"`
+	Expires time.Time `json:"expires,omitempty"`
+	Expired bool      `json:"expired"`
 }
 
 // Manager runs one loop per secondary zone.
@@ -99,6 +132,10 @@ type zoneLoop struct {
 	kick   chan bool // a NOTIFY or an operator's refresh (true: full AXFR)
 	mu     sync.Mutex
 	st     Status
+	// expire is the SOA EXPIRE of the copy served; st.Expires is the last
+	// successful refresh plus expire. The time of that refresh is kept
+	// as the copy's modification time, so that it survives a restart.
+	expire time.Duration
 }
 
 // New makes a Manager; Start runs it.
@@ -110,7 +147,10 @@ func New(cfg Config) *Manager {
 	m := &Manager{cfg: cfg, log: log, zones: map[string]*zoneLoop{}}
 	for _, z := range cfg.Zones {
 		o := dns.CanonicalName(z.Origin)
-		m.zones[o] = &zoneLoop{m: m, z: z, origin: o, kick: make(chan bool, 1), st: Status{Origin: o}}
+		if z.ExpirePolicy == "" {
+			z.ExpirePolicy = PolicyServfail
+		}
+		m.zones[o] = &zoneLoop{m: m, z: z, origin: o, kick: make(chan bool, 1), st: Status{Origin: o, Policy: z.ExpirePolicy}}
 	}
 	return m
 }
@@ -187,12 +227,18 @@ func (m *Manager) Status() []Status {
 	return out
 }
 
-// run is the zone's loop: check, then wait for the timer or a kick.
+// run is the zone's loop: check, then wait for the timer, a kick, or the
+// copy's expiry.
 func (zl *zoneLoop) run(ctx context.Context) {
+	zl.startExpiry()
 	full := false
 	for {
 		wait := zl.check(ctx, full)
 		zl.mu.Lock()
+		if !zl.st.Expired && !zl.st.Expires.IsZero() {
+			// Wake at the expiry to act on it, if no check comes first.
+			wait = max(min(wait, zl.st.Expires.Sub(time.Now())), 0)
+		}
 		zl.st.NextRefresh = time.Now().Add(wait)
 		zl.mu.Unlock()
 		t := time.NewTimer(wait)
@@ -204,7 +250,70 @@ func (zl *zoneLoop) run(ctx context.Context) {
 			t.Stop()
 		case <-t.C:
 			full = false
+			zl.checkExpiry()
 		}
+	}
+}
+
+// startExpiry reads the copy's SOA EXPIRE and last refresh (the file's
+// modification time) at start, so that a copy that expired while the node
+// was down is expired at once.
+func (zl *zoneLoop) startExpiry() {
+	fi, err := os.Stat(zl.z.File)
+	soa := zl.servedSOA()
+	if err != nil || soa == nil {
+		return
+	}
+	zl.mu.Lock()
+	zl.expire = time.Duration(soa.Expire) * time.Second
+	zl.st.Expires = fi.ModTime().Add(zl.expire)
+	zl.mu.Unlock()
+	zl.checkExpiry()
+}
+
+// refreshed records a successful refresh from a primary: the copy is good
+// for another EXPIRE (soa's, the version now served), counted from now and
+// kept as the file's modification time; an expired zone is live again.
+func (zl *zoneLoop) refreshed(soa *dns.SOA) {
+	now := time.Now()
+	if err := os.Chtimes(zl.z.File, now, now); err != nil {
+		zl.m.log.Warn("secondary: cannot record the refresh time on the copy", "zone", zl.origin, "err", err)
+	}
+	zl.mu.Lock()
+	zl.expire = time.Duration(soa.Expire) * time.Second
+	zl.st.Expires = now.Add(zl.expire)
+	was := zl.st.Expired
+	zl.st.Expired = false
+	zl.mu.Unlock()
+	if was {
+		zl.m.log.Warn("secondary: expired zone refreshed; serving it again", "zone", zl.origin, "policy", zl.z.ExpirePolicy)
+		if zl.z.ExpirePolicy == PolicyServfail && zl.m.cfg.Expire != nil {
+			zl.m.cfg.Expire(zl.origin, false)
+		}
+	}
+}
+
+// checkExpiry expires the zone when its EXPIRE has passed since the last
+// successful refresh: under servfail the daemon answers SERVFAIL (and the
+// health check fails); under serve-stale the copy keeps serving, stale.
+func (zl *zoneLoop) checkExpiry() {
+	zl.mu.Lock()
+	expires, already := zl.st.Expires, zl.st.Expired
+	due := !expires.IsZero() && !time.Now().Before(expires)
+	if due {
+		zl.st.Expired = true
+	}
+	zl.mu.Unlock()
+	if !due || already {
+		return
+	}
+	if zl.z.ExpirePolicy == PolicyServeStale {
+		zl.m.log.Error("secondary: zone EXPIRED, serving the stale copy (expire-policy serve-stale)", "zone", zl.origin, "since", expires.UTC().Format(time.RFC3339))
+		return
+	}
+	zl.m.log.Error("secondary: zone EXPIRED, answering SERVFAIL (expire-policy servfail)", "zone", zl.origin, "since", expires.UTC().Format(time.RFC3339))
+	if zl.m.cfg.Expire != nil {
+		zl.m.cfg.Expire(zl.origin, true)
 	}
 }
 
@@ -226,7 +335,11 @@ func (zl *zoneLoop) check(ctx context.Context, full bool) time.Duration {
 			continue
 		}
 		if have && !full && !zone.SerialLess(serial, soa.Serial) {
+			if serial != soa.Serial {
+				zl.m.log.Warn("secondary: the primary's serial is behind ours; keeping ours", "zone", zl.origin, "primary", p, "ours", serial, "primary_serial", soa.Serial)
+			}
 			zl.done(p, serial, nil)
+			zl.refreshed(zl.servedSOAOr(soa))
 			return zl.refreshWait(soa, true)
 		}
 		ixfr, err := zl.transfer(ctx, p, serial, have && !full)
@@ -241,6 +354,7 @@ func (zl *zoneLoop) check(ctx context.Context, full bool) time.Duration {
 		}
 		zl.mu.Unlock()
 		zl.done(p, soa.Serial, nil)
+		zl.refreshed(soa)
 		return zl.refreshWait(soa, true)
 	}
 	err := errors.Join(errs...)
@@ -248,7 +362,18 @@ func (zl *zoneLoop) check(ctx context.Context, full bool) time.Duration {
 		err = errors.New("no primary")
 	}
 	zl.done(netip.AddrPort{}, serial, err)
-	zl.m.log.Error("secondary: refresh failed; the previous version keeps serving", "zone", zl.origin, "err", err)
+	zl.checkExpiry()
+	zl.mu.Lock()
+	expired, expires := zl.st.Expired, zl.st.Expires
+	zl.mu.Unlock()
+	switch {
+	case expired && zl.z.ExpirePolicy == PolicyServeStale:
+		zl.m.log.Error("secondary: refresh failed; serving the STALE copy", "zone", zl.origin, "stale_since", expires.UTC().Format(time.RFC3339), "err", err)
+	case expired:
+		zl.m.log.Error("secondary: refresh failed; the zone is expired and answers SERVFAIL", "zone", zl.origin, "since", expires.UTC().Format(time.RFC3339), "err", err)
+	default:
+		zl.m.log.Error("secondary: refresh failed; the previous version keeps serving", "zone", zl.origin, "err", err)
+	}
 	return zl.refreshWait(nil, false)
 }
 
@@ -281,6 +406,14 @@ func (zl *zoneLoop) refreshWait(soa *dns.SOA, ok bool) time.Duration {
 		d = time.Duration(soa.Refresh) * time.Second
 	}
 	return jitter(max(d, MinRefresh))
+}
+
+// servedSOAOr is the copy's SOA, or soa when it cannot be read.
+func (zl *zoneLoop) servedSOAOr(soa *dns.SOA) *dns.SOA {
+	if s := zl.servedSOA(); s != nil {
+		return s
+	}
+	return soa
 }
 
 // servedSOA reads the SOA of the last good copy, if any.

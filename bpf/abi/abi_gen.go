@@ -97,7 +97,7 @@ const (
 	KindNoData   = 5 // name exists, type does not
 	KindRefused  = 6 // name in no served zone, or a refused class
 	KindChaos    = 7 // CHAOS-class identity answer
-	KindError    = 8 // FORMERR, NOTIMP, BADVERS
+	KindError    = 8 // FORMERR, NOTIMP, BADVERS, SERVFAIL (expired zone)
 	// KindMax is the number of answer kinds.
 	KindMax = 9
 )
@@ -191,7 +191,7 @@ var CounterDocs = [CounterMax]string{
 	"answered in XDP (XDP_TX), by answer kind: name exists, type does not",
 	"answered in XDP (XDP_TX), by answer kind: name in no served zone, or a refused class",
 	"answered in XDP (XDP_TX), by answer kind: CHAOS-class identity answer",
-	"answered in XDP (XDP_TX), by answer kind: FORMERR, NOTIMP, BADVERS",
+	"answered in XDP (XDP_TX), by answer kind: FORMERR, NOTIMP, BADVERS, SERVFAIL (expired zone)",
 	"of those, sent truncated (TC=1)",
 	"not UDP to a served address and port",
 	"DNS header or question unparsable",

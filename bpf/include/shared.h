@@ -192,7 +192,7 @@ enum answer_kind {
 	KIND_NODATA,   /* nodata: name exists, type does not */
 	KIND_REFUSED,  /* refused: name in no served zone, or a refused class */
 	KIND_CHAOS,    /* chaos: CHAOS-class identity answer */
-	KIND_ERROR,    /* error: FORMERR, NOTIMP, BADVERS */
+	KIND_ERROR,    /* error: FORMERR, NOTIMP, BADVERS, SERVFAIL (expired zone) */
 	KIND_MAX,      /* number of kinds */
 };
 

@@ -341,7 +341,23 @@ func cmdStatus(c *control.Client, asJSON bool, args []string, w io.Writer) error
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%s\t%s\n", z.Origin, z.Serial, z.Records, sec, z.Warnings,
 			z.LoadedAt.UTC().Format(time.RFC3339), z.File)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, z := range st.Zones {
+		if s := z.Secondary; s != nil {
+			last := "never"
+			if s.LastRefresh != nil {
+				last = s.LastRefresh.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "secondary %s: primaries %s, last refresh %s, expires %s", z.Origin, strings.Join(s.Primaries, ","), last, expiryText(*s))
+			if s.LastError != "" {
+				fmt.Fprintf(w, ", last error: %s", s.LastError)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	return nil
 }
 
 // cmdStats: stats.

@@ -26,7 +26,7 @@ func cmdZoneStatus(c *control.Client, asJSON bool, args []string, w io.Writer) e
 		return err
 	}
 	tw := newTable(w)
-	fmt.Fprintln(tw, "ZONE\tROLE\tSERIAL\tPRIMARIES\tLAST REFRESH\tNEXT REFRESH\tTRANSFERS\tERROR")
+	fmt.Fprintln(tw, "ZONE\tROLE\tSERIAL\tPRIMARIES\tLAST REFRESH\tNEXT REFRESH\tEXPIRES\tTRANSFERS\tERROR")
 	ago := func(t *time.Time) string {
 		if t == nil {
 			return "-"
@@ -54,7 +54,8 @@ func cmdZoneStatus(c *control.Client, asJSON bool, args []string, w io.Writer) e
 		if errText == "" {
 			errText = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.Origin, z.Role, serial, prim, ago(z.LastRefresh), ago(z.NextRefresh), xfr, errText)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.Origin, z.Role, serial, prim, ago(z.LastRefresh), ago(z.NextRefresh),
+			expiryText(z), xfr, errText)
 	}
 	return tw.Flush()
 }
@@ -79,4 +80,21 @@ func cmdRefresh(full bool) command {
 		_, err := fmt.Fprintf(w, "%s %s now (xdpdnsctl zone-status shows the result)\n", args[0], what)
 		return err
 	}
+}
+
+// expiryText says when a secondary zone expires, or loudly that it has:
+// "in 6d23h", "STALE since 2026-12-04T01:02:03Z (serve-stale)",
+// "EXPIRED since ... (servfail: answering SERVFAIL)".
+func expiryText(z control.ZoneState) string {
+	if z.Expires == nil {
+		return "-"
+	}
+	since := z.Expires.UTC().Format(time.RFC3339)
+	switch {
+	case z.Stale:
+		return "STALE since " + since + " (serve-stale)"
+	case z.Expired:
+		return "EXPIRED since " + since + " (servfail: answering SERVFAIL)"
+	}
+	return "in " + time.Until(*z.Expires).Round(time.Second).String()
 }

@@ -115,7 +115,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	add("xdp", "xdp", "attach the XDP hot path to `IFACE[:native|generic|auto]` (repeatable)")
 	add("xdp-vlans", "xdp-vlans", "answer in XDP frames tagged with VLAN `ID` too (repeatable; VLAN sub-interfaces of the XDP interfaces are found by themselves)")
 	fields := func(s string) ([]string, error) { return strings.Fields(s), nil }
-	add("secondary", "secondary", "a secondary zone `\"ORIGIN FILE primary ADDR[:PORT]... [key NAME]\"` (repeatable)").split = fields
+	add("secondary", "secondary", "a secondary zone `\""+config.SecondaryUsage+"\"` (repeatable)").split = fields
+	add("expire-policy", "expire-policy", "what an expired secondary zone does: `servfail|serve-stale` (default servfail)")
 	add("key", "key", "a TSIG key `\"NAME ALGORITHM SECRET\"` (repeatable)").split = fields
 	add("transfer-source", "transfer-source", "leave from `ADDR` for SOA queries and transfers (one per family)")
 	add("dnstap-socket", "dnstap-socket", "send dnstap messages of sampled queries to the frame-streams unix socket `PATH`")

@@ -21,7 +21,7 @@ const (
 	KindNoData   = Kind(abi.KindNoData)   // name exists, type does not
 	KindRefused  = Kind(abi.KindRefused)  // name in no served zone, or a refused class
 	KindChaos    = Kind(abi.KindChaos)    // CHAOS-class identity answer
-	KindError    = Kind(abi.KindError)    // FORMERR, NOTIMP, BADVERS
+	KindError    = Kind(abi.KindError)    // FORMERR, NOTIMP, BADVERS, SERVFAIL (expired zone)
 )
 
 func (k Kind) String() string {

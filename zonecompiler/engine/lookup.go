@@ -21,6 +21,12 @@ func (e *Engine) lookup(a *answer, zs *zone.Set, qname wire.Name, qtype uint16) 
 			z = p
 		}
 	}
+	// An expired secondary zone (expire-policy servfail) has no data it
+	// may vouch for: SERVFAIL without AA, as NSD and Knot answer.
+	if z.Expired {
+		a.rcode, a.kind = dns.RcodeServerFailure, KindError
+		return
+	}
 	a.z = z
 	a.aa = true
 	a.kind = KindAnswer

@@ -59,7 +59,17 @@ func Compile(e *engine.Engine) (*Image, error) {
 	}
 	specs := make(map[string]*nameSpec)
 	for _, z := range c.set.Zones() {
-		z.ForEachNode(func(n *zone.Node) { c.collect(specs, z, n) })
+		if z.Expired {
+			continue
+		}
+		z.ForEachNode(func(n *zone.Node) {
+			// A parent's cut and glue for an expired child zone are
+			// not what the engine answers there (SERVFAIL): leave them out.
+			if o := c.set.Find(n.Name.Lower); o != z && o.Expired {
+				return
+			}
+			c.collect(specs, z, n)
+		})
 	}
 	keys := make([]string, 0, len(specs))
 	for k := range specs {
@@ -98,6 +108,14 @@ func Compile(e *engine.Engine) (*Image, error) {
 			if _, ok := c.img.Names[h]; !ok {
 				c.img.Names[h] = NameEntry{}
 			}
+		}
+	}
+	// An expired zone (expire-policy servfail) is answered in userspace
+	// (SERVFAIL): its apex is an empty entry, so the walk cannot fall back
+	// on a parent zone's answers for names below it.
+	for _, z := range c.set.Zones() {
+		if z.Expired {
+			c.img.Names[HashName(z.Origin.Lower)] = NameEntry{}
 		}
 	}
 	c.renderChaos()

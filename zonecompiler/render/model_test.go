@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 )
 
 // TestModelMatchesEngine is the central invariant checked without a
@@ -58,4 +59,55 @@ func diff(a, b []byte) string {
 	ma, mb := new(dns.Msg), new(dns.Msg)
 	ea, eb := ma.Unpack(a), mb.Unpack(b)
 	return fmt.Sprintf("xdp (%v):\n%v\nengine (%v):\n%v", ea, ma, eb, mb)
+}
+
+// TestModelExpiredZone: with either test zone expired (expire-policy
+// servfail), the model still answers only with the engine's bytes, never
+// answers a query the expired zone owns (those go to userspace, where the
+// engine answers SERVFAIL), and still answers the other zone's queries.
+func TestModelExpiredZone(t *testing.T) {
+	for _, v := range []interoptest.Variant{interoptest.Unsigned, interoptest.NSEC3} {
+		base := interoptest.Engine(t, v)
+		for _, expired := range base.Zones().Zones() {
+			t.Run(string(v)+"/"+expired.Name(), func(t *testing.T) {
+				set := base.Zones().With(expired.WithExpired(true))
+				e := engine.New(base.Config(), set)
+				img, err := Compile(e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := &Model{Image: img, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
+				servfail, answered := 0, 0
+				for _, c := range interoptest.UDPCorpus(t) {
+					want := e.Respond(nil, c.Packet, false)
+					r := new(dns.Msg)
+					if err := r.Unpack(want); err != nil {
+						continue
+					}
+					got, _ := m.Reply(c.Packet)
+					if r.Rcode == dns.RcodeServerFailure {
+						servfail++
+						if r.Authoritative {
+							t.Errorf("%s: SERVFAIL with AA", c.Query)
+						}
+						if got != nil {
+							t.Errorf("%s: the expired zone's query was answered by the model", c.Query)
+						}
+						continue
+					}
+					if got == nil {
+						continue
+					}
+					answered++
+					if !bytes.Equal(got, want) {
+						t.Errorf("%s: XDP model and engine differ\n%s", c.Query, diff(got, want))
+					}
+				}
+				t.Logf("%d SERVFAIL (userspace), %d answered by the model", servfail, answered)
+				if servfail == 0 || answered == 0 {
+					t.Errorf("corpus does not exercise both zones: %d SERVFAIL, %d answered", servfail, answered)
+				}
+			})
+		}
+	}
 }

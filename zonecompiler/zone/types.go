@@ -105,6 +105,11 @@ type Zone struct {
 	// Warnings are problems that do not stop the zone from loading
 	// (signatures about to expire, for example).
 	Warnings []string
+	// Expired marks a secondary zone whose SOA EXPIRE passed without a
+	// successful refresh under expire-policy servfail: the engine answers
+	// SERVFAIL for it and the XDP image leaves it to userspace. Set only
+	// through WithExpired on a copy; a loaded zone is never expired.
+	Expired bool
 
 	nodes map[string]*Node // by lower-case wire name
 	// nsecChain lists the nodes that own an NSEC record in canonical order.
@@ -115,6 +120,14 @@ type Zone struct {
 	nsec3Chain []*Node
 	nsec3ByKey map[string]*Node
 	nsec3Salt  []byte
+}
+
+// WithExpired returns a copy of z with Expired set to expired, sharing
+// its records and nodes (a Zone is immutable once loaded).
+func (z *Zone) WithExpired(expired bool) *Zone {
+	c := *z
+	c.Expired = expired
+	return &c
 }
 
 // HasRRSIGs reports whether the zone carries any RRSIG record, whether or
