@@ -142,6 +142,9 @@ type ZoneState struct {
 	Expires      *time.Time `json:"expires,omitempty"`
 	Expired      bool       `json:"expired,omitempty"`
 	Stale        bool       `json:"stale,omitempty"`
+	// Warnings are the served version's load warnings (FILE:LINE: what),
+	// such as occluded data or missing glue.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ExplainHandler is implemented by handlers that can explain a query.

@@ -78,8 +78,10 @@ func (d *Daemon) Secondaries() *secondary.Manager { return d.sec }
 func (d *Daemon) ZoneStatus(name string) ([]control.ZoneState, error) {
 	want := dns.CanonicalName(name)
 	served := map[string]uint32{}
+	warnings := map[string][]string{}
 	for _, z := range d.eng.Zones().Zones() {
 		served[z.Name()] = z.Serial
+		warnings[z.Name()] = z.Warnings
 	}
 	var out []control.ZoneState
 	for _, sp := range d.cfg.Zones {
@@ -88,7 +90,7 @@ func (d *Daemon) ZoneStatus(name string) ([]control.ZoneState, error) {
 			continue
 		}
 		serial, ok := served[o]
-		out = append(out, control.ZoneState{Origin: o, Role: "file", File: sp.File, Served: ok, Serial: serial})
+		out = append(out, control.ZoneState{Origin: o, Role: "file", File: sp.File, Served: ok, Serial: serial, Warnings: warnings[o]})
 	}
 	if d.sec != nil {
 		for _, st := range d.sec.Status() {
@@ -98,7 +100,8 @@ func (d *Daemon) ZoneStatus(name string) ([]control.ZoneState, error) {
 			serial, ok := served[st.Origin]
 			zs := control.ZoneState{Origin: st.Origin, Role: "secondary", Served: ok, Serial: serial,
 				LastPrimary: st.LastPrimary, LastError: st.LastError, Transfers: st.Transfers, IXFRs: st.IXFRs,
-				ExpirePolicy: st.Policy, Expired: st.Expired, Stale: st.Expired && st.Policy == secondary.PolicyServeStale}
+				ExpirePolicy: st.Policy, Expired: st.Expired, Stale: st.Expired && st.Policy == secondary.PolicyServeStale,
+				Warnings: warnings[st.Origin]}
 			if !st.Expires.IsZero() {
 				t := st.Expires
 				zs.Expires = &t

@@ -154,6 +154,8 @@ var corpusNames = []string{
 	"ent", "b.ent", "a.b.ent", "nx.b.ent", "wild", "wcname", "went",
 	// delegations: at the cut, glue, below the cut
 	"sub", "ns1.sub", "www.sub", "a.b.sub", "sib", "www.sib", "ext", "www.ext",
+	// occluded data at and below a cut, a lame delegation (missing glue)
+	"x.sub", "lame", "www.lame", "ns.lame",
 	"secure", "ns.secure", "x.secure",
 	// the child zone sub2 and its parent-side DS
 	"sub2", "ns.sub2", "www.sub2", "nx.sub2", "a.b.sub2",
@@ -172,6 +174,9 @@ var zoneTypes = []uint16{
 
 // outOfZone are names no server under test is authoritative for.
 var outOfZone = []string{"example.com.", "test.", ".", "www.example.net.", "example.test.example.com."}
+
+// classANYNames are asked with QCLASS ANY (RFC 1035 §3.2.5).
+var classANYNames = []string{"@", "www", "nx", "sub", "www.sub", "chain-a", "foo.wild", "lame", "sub2", "www.sub2"}
 
 // chaosNames are the CHAOS-class identity queries.
 var chaosNames = []string{"id.server.", "hostname.bind.", "version.bind.", "version.server."}
@@ -217,6 +222,11 @@ func Corpus(seed uint64) []Query {
 	for _, n := range outOfZone {
 		for _, t := range []uint16{dns.TypeA, dns.TypeNS, dns.TypeSOA} {
 			addSome(n, t, dns.ClassINET, 2)
+		}
+	}
+	for _, n := range classANYNames {
+		for _, t := range []uint16{dns.TypeA, dns.TypeNS, dns.TypeSOA, dns.TypeTXT} {
+			addSome(absName(n), t, dns.ClassANY, 2)
 		}
 	}
 	for _, n := range chaosNames {

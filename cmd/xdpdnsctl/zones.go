@@ -57,7 +57,15 @@ func cmdZoneStatus(c *control.Client, asJSON bool, args []string, w io.Writer) e
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.Origin, z.Role, serial, prim, ago(z.LastRefresh), ago(z.NextRefresh),
 			expiryText(z), xfr, errText)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, z := range zs {
+		for _, wn := range z.Warnings {
+			fmt.Fprintf(w, "warning: %s: %s\n", z.Origin, wn)
+		}
+	}
+	return nil
 }
 
 // cmdRefresh returns refresh ZONE (full: retransfer ZONE).

@@ -83,13 +83,17 @@ func (e *Engine) decide(a *answer, q *wire.Query) {
 	switch {
 	case q.QClass == dns.ClassCHAOS:
 		e.chaos(a, q)
-	case q.QClass != dns.ClassINET:
+	case q.QClass != dns.ClassINET && q.QClass != dns.ClassANY:
 		a.rcode, a.kind = dns.RcodeRefused, KindRefused
 	case q.QType == dns.TypeAXFR || q.QType == dns.TypeIXFR:
 		// Zone transfers are the server's business, over TCP, and only
 		// for allowed clients; anything that reaches the engine is not.
 		a.rcode, a.kind = dns.RcodeRefused, KindRefused
 	default:
+		// QCLASS ANY (RFC 1035 §3.2.5) is answered as IN, the only class
+		// served, so the answer is complete for every class: AA and the
+		// negative answer's SOA stay, as Knot answers (NSD clears AA and
+		// drops the authority section; RFC 1035 §6.2 leaves it open).
 		e.lookup(a, e.zones.Load(), wire.Name{Wire: q.QName, Lower: q.QLower}, q.QType)
 	}
 }

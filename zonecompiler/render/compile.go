@@ -177,6 +177,7 @@ func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Nod
 		if n.Has(zone.FlagDelegation) {
 			sp.delegation = true
 			c.img.Stats.Delegations++
+			c.collectMissingGlue(specs, z, n)
 		}
 		return
 	}
@@ -203,6 +204,31 @@ func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Nod
 				}
 				sp.belowOpen = false
 			}
+		}
+	}
+}
+
+// collectMissingGlue gives the in-zone name servers of the delegation n
+// that have no node (missing glue) names of their own, and so the names
+// between them and the cut: the engine compresses such a target against a
+// query name equal to it or below it, which a template made for the whole
+// cut ("below" the delegation) cannot know.
+func (c *compiler) collectMissingGlue(specs map[string]*nameSpec, z *zone.Zone, n *zone.Node) {
+	ns := n.Set(dns.TypeNS)
+	if ns == nil {
+		return
+	}
+	for _, rr := range ns.RRs {
+		target := wire.ToLower(rr.RData)
+		if len(target) <= len(n.Name.Lower) || !wire.IsSubdomain(target, n.Name.Lower) {
+			continue
+		}
+		for p, i := target, 0; len(p) > len(n.Name.Lower) && i < wire.MaxLabels; i++ {
+			if z.Node(p) == nil && specs[string(p)] == nil {
+				specs[string(p)] = &nameSpec{lower: p, exact: map[uint16]bool{dns.TypeDS: true}, below: map[uint16]bool{},
+					exactOpen: true, belowOpen: true, signed: z.HasRRSIGs()}
+			}
+			p = wire.Parent(p)
 		}
 	}
 }

@@ -223,6 +223,12 @@ type builder struct {
 	opt Options
 }
 
+// warnf records a problem the zone loads with, as NSD and Knot load it:
+// FILE:LINE of rr and the reason.
+func (b *builder) warnf(rr *RR, format string, args ...any) {
+	b.z.Warnings = append(b.z.Warnings, fmt.Sprintf("%s:%d: %s", rr.File, rr.Line, fmt.Sprintf(format, args...)))
+}
+
 func (b *builder) errf(rr *RR, format string, args ...any) error {
 	e := &Error{File: b.z.File, Reason: fmt.Sprintf(format, args...)}
 	if rr != nil {
@@ -402,9 +408,7 @@ func (b *builder) finish() error {
 	}
 	for _, n := range z.nodes {
 		if n.Has(FlagApex) || (n.Has(FlagDelegation) && !n.Has(FlagBelowCut)) {
-			if err := b.checkNSAddresses(n); err != nil {
-				return err
-			}
+			b.checkNSAddresses(n)
 		}
 	}
 	if err := b.checkSignatures(); err != nil {
@@ -437,14 +441,17 @@ func (b *builder) checkNode(n *Node) error {
 			break
 		}
 		if a := z.nodes[string(p)]; a != nil && a.Has(FlagDelegation) {
+			// Occluded data (RFC 2181 §6): loaded, never served (the
+			// referral is), reported, as NSD and Knot do.
 			n.Flags |= FlagBelowCut
 			for _, s := range n.Sets {
 				if s.Type != dns.TypeA && s.Type != dns.TypeAAAA && len(s.RRs) > 0 {
-					return b.errf(s.RRs[0], "%s %s is below the delegation %s: only glue (A/AAAA) may be there",
+					b.warnf(s.RRs[0], "%s %s is occluded by the delegation %s (only glue, A/AAAA, belongs below a cut): never served",
 						wire.String(n.Name.Wire), dns.Type(s.Type), wire.String(a.Name.Wire))
 				}
 				if len(s.Sigs) > 0 {
-					return b.errf(s.Sigs[0], "RRSIG below the delegation %s", wire.String(a.Name.Wire))
+					b.warnf(s.Sigs[0], "RRSIG %s below the delegation %s is occluded: never served",
+						dns.Type(s.Type), wire.String(a.Name.Wire))
 				}
 			}
 			break
@@ -456,7 +463,7 @@ func (b *builder) checkNode(n *Node) error {
 			case dns.TypeNS, dns.TypeDS, dns.TypeNSEC, dns.TypeA, dns.TypeAAAA:
 			default:
 				if len(s.RRs) > 0 {
-					return b.errf(s.RRs[0], "%s %s is occluded by the delegation at the same name",
+					b.warnf(s.RRs[0], "%s %s is occluded by the delegation at the same name: never served (the referral is)",
 						wire.String(n.Name.Wire), dns.Type(s.Type))
 				}
 			}
@@ -492,8 +499,10 @@ func (b *builder) checkNode(n *Node) error {
 	return nil
 }
 
-// checkNSAddresses refuses NS targets inside the zone that have no address.
-func (b *builder) checkNSAddresses(n *Node) error {
+// checkNSAddresses warns of NS targets inside the zone that have no
+// address (missing glue, a lame delegation): the zone loads and the
+// referral goes without that glue, as NSD and Knot serve it.
+func (b *builder) checkNSAddresses(n *Node) {
 	for _, rr := range n.Set(dns.TypeNS).RRs {
 		target := wire.ToLower(rr.RData)
 		if !wire.IsSubdomain(target, b.z.Origin.Lower) {
@@ -501,11 +510,10 @@ func (b *builder) checkNSAddresses(n *Node) error {
 		}
 		t := b.z.nodes[string(target)]
 		if t == nil || (t.Set(dns.TypeA) == nil && t.Set(dns.TypeAAAA) == nil) {
-			return b.errf(rr, "in-bailiwick name server %s of %s has no address (A/AAAA) records",
+			b.warnf(rr, "in-bailiwick name server %s of %s has no address (A/AAAA) records: missing glue, sent without it",
 				wire.String(rr.RData), wire.String(n.Name.Wire))
 		}
 	}
-	return nil
 }
 
 // checkSignatures refuses the zone when an RRSIG has expired, warns of
