@@ -133,6 +133,7 @@ type ZoneState struct {
 	LastError   string     `json:"last_error,omitempty"`
 	Transfers   uint64     `json:"transfers,omitempty"`
 	IXFRs       uint64     `json:"ixfrs,omitempty"`
+	Notifies    uint64     `json:"notifies,omitempty"` // NOTIFYs from a primary, acted on
 	// ExpirePolicy, Expires and Expired describe a secondary zone's SOA
 	// EXPIRE: when its copy expires (the last successful refresh plus
 	// EXPIRE) and whether that has passed. Stale: expired and still

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,11 +39,11 @@ ns1 IN A   198.18.53.77
 www IN A   198.18.53.78
 `
 
-// startExpiryPrimary runs an xdpdns primary of expiryZone on listen
+// startExpiryPrimary runs an xdpdns primary of text on listen
 // (127.0.0.1:0 for any port) allowing transfers to loopback.
-func startExpiryPrimary(t *testing.T, dir, listen string) *daemon.Daemon {
+func startExpiryPrimary(t *testing.T, dir, listen, text string) *daemon.Daemon {
 	t.Helper()
-	zf := testsupport.WriteFile(t, dir, "primary.zone", expiryZone)
+	zf := testsupport.WriteFile(t, dir, "primary.zone", text)
 	cfg := testsupport.Config(t, "", []zone.Spec{{Origin: "example.com.", File: zf}}, func(c *config.Config) {
 		c.Listen = []netip.AddrPort{netip.MustParseAddrPort(listen)}
 		c.AXFRAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
@@ -85,7 +86,7 @@ func testExpiry(t *testing.T, policy string) {
 	peer := startPeer(t, vethA)
 
 	dir := t.TempDir()
-	prim := startExpiryPrimary(t, dir, "127.0.0.1:0")
+	prim := startExpiryPrimary(t, dir, "127.0.0.1:0", expiryZone)
 	primAddr := prim.Addrs()[0]
 	copyFile := filepath.Join(dir, "copy", "example.com.zone")
 	d, sp := newBGPNodeWith(t, log, "127.0.0.1:0", 100*time.Millisecond, svcIf, func(c *config.Config) {
@@ -139,6 +140,26 @@ func testExpiry(t *testing.T, policy string) {
 	}
 	peer.waitRoutes(true, "start")
 
+	// A change at the primary, with no NOTIFY (xdpdns does not send
+	// them): the refresh timer (2 s) brings it.
+	changed := strings.NewReplacer(" 1 2 1 6 ", " 2 2 1 6 ", "198.18.53.78", "198.18.53.79").Replace(expiryZone)
+	if err := os.WriteFile(filepath.Join(dir, "primary.zone"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prim.ReloadZone("example.com"); err != nil {
+		t.Fatal(err)
+	}
+	changeStart := time.Now()
+	waitFor(t, "the change by the refresh timer", 5*time.Second, func() bool {
+		r := ask()
+		return r != nil && len(r.Answer) == 1 && strings.Contains(r.Answer[0].String(), "198.18.53.79")
+	})
+	t.Logf("change at the primary served by the refresh timer after %v", time.Since(changeStart).Round(time.Millisecond))
+	waitFor(t, "the change in XDP", 2*time.Second, func() bool {
+		r, err := xdp()
+		return err == nil && len(r.Answer) == 1 && strings.Contains(r.Answer[0].String(), "198.18.53.79")
+	})
+
 	// The primary goes away; the copy expires 6 s after the last refresh.
 	prim.Close()
 	st := zoneState(t, d)
@@ -168,7 +189,7 @@ func testExpiry(t *testing.T, policy string) {
 
 		// The primary comes back on its address: the next retry refreshes
 		// the zone and the route returns.
-		startExpiryPrimary(t, t.TempDir(), primAddr.String())
+		startExpiryPrimary(t, t.TempDir(), primAddr.String(), changed)
 		peer.waitRoutes(true, "primary back")
 		if r := ask(); r == nil || r.Rcode != dns.RcodeSuccess || !r.Authoritative {
 			t.Fatalf("userspace after the refresh: %v", r)

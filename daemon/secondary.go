@@ -99,7 +99,7 @@ func (d *Daemon) ZoneStatus(name string) ([]control.ZoneState, error) {
 			}
 			serial, ok := served[st.Origin]
 			zs := control.ZoneState{Origin: st.Origin, Role: "secondary", Served: ok, Serial: serial,
-				LastPrimary: st.LastPrimary, LastError: st.LastError, Transfers: st.Transfers, IXFRs: st.IXFRs,
+				LastPrimary: st.LastPrimary, LastError: st.LastError, Transfers: st.Transfers, IXFRs: st.IXFRs, Notifies: st.Notifies,
 				ExpirePolicy: st.Policy, Expired: st.Expired, Stale: st.Expired && st.Policy == secondary.PolicyServeStale,
 				Warnings: warnings[st.Origin]}
 			if !st.Expires.IsZero() {

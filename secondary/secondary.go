@@ -26,6 +26,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/xdpdns/xdpdns/internal/ratelog"
 	"github.com/xdpdns/xdpdns/tsig"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -63,6 +64,11 @@ func ParsePolicy(s string) (string, error) {
 const (
 	// FirstRetry is the wait between attempts before any copy exists.
 	FirstRetry = 10 * time.Second
+	// NotifyPace is the least time between two checks a NOTIFY (or an
+	// operator's refresh) starts: a flood of NOTIFYs, even from a
+	// primary's address, costs the primary at most one SOA query per
+	// NotifyPace; a NOTIFY in the pause is acted on when it ends.
+	NotifyPace = time.Second
 	// MinRefresh bounds the SOA refresh and retry from below, so that a
 	// zone with tiny timers cannot make the node hammer its primary.
 	MinRefresh = time.Second
@@ -106,6 +112,7 @@ type Status struct {
 	NextRefresh time.Time `json:"next_refresh"`
 	Transfers   uint64    `json:"transfers"`
 	IXFRs       uint64    `json:"ixfrs"`
+	Notifies    uint64    `json:"notifies"` // NOTIFYs from a primary, acted on
 	// Policy is the zone's expire-policy; Expires when its copy expires
 	// (the last successful refresh plus the SOA's EXPIRE; zero without a
 	// copy); Expired whether that has passed: under serve-stale the zone
@@ -122,6 +129,9 @@ type Manager struct {
 	zones map[string]*zoneLoop // by canonical origin
 	wg    sync.WaitGroup
 	stop  context.CancelFunc
+	// refusedLog rate-limits the warnings of refused NOTIFYs (a flood
+	// from strangers gives a line every few seconds).
+	refusedLog ratelog.Limiter
 }
 
 // zoneLoop is one zone's state.
@@ -233,6 +243,7 @@ func (zl *zoneLoop) run(ctx context.Context) {
 	zl.startExpiry()
 	full := false
 	for {
+		started := time.Now()
 		wait := zl.check(ctx, full)
 		zl.mu.Lock()
 		if !zl.st.Expired && !zl.st.Expires.IsZero() {
@@ -248,6 +259,18 @@ func (zl *zoneLoop) run(ctx context.Context) {
 			return
 		case full = <-zl.kick:
 			t.Stop()
+			if pause := NotifyPace - time.Since(started); pause > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(pause):
+				}
+				select { // kicks that came meanwhile are this one
+				case f := <-zl.kick:
+					full = full || f
+				default:
+				}
+			}
 		case <-t.C:
 			full = false
 			zl.checkExpiry()
@@ -334,10 +357,14 @@ func (zl *zoneLoop) check(ctx context.Context, full bool) time.Duration {
 			errs = append(errs, fmt.Errorf("%s: SOA query: %w", p, err))
 			continue
 		}
-		if have && !full && !zone.SerialLess(serial, soa.Serial) {
-			if serial != soa.Serial {
-				zl.m.log.Warn("secondary: the primary's serial is behind ours; keeping ours", "zone", zl.origin, "primary", p, "ours", serial, "primary_serial", soa.Serial)
-			}
+		if have && !full && soa.Serial != serial && !zone.SerialLess(serial, soa.Serial) {
+			// Behind ours (RFC 1982): a primary restored from an old
+			// backup or a misconfigured one. Keep ours; it does not count
+			// as a refresh (NSD and Knot ignore it too).
+			errs = append(errs, fmt.Errorf("%s: serial %d is behind ours (%d): ignored", p, soa.Serial, serial))
+			continue
+		}
+		if have && !full && soa.Serial == serial {
 			zl.done(p, serial, nil)
 			zl.refreshed(zl.servedSOAOr(soa))
 			return zl.refreshWait(soa, true)
@@ -523,10 +550,22 @@ func (zl *zoneLoop) transfer(ctx context.Context, p netip.AddrPort, serial uint3
 		return false, err
 	}
 	var rrs []dns.RR
+	limit := zl.m.cfg.ZoneOptions.MaxFileSize
+	if limit <= 0 {
+		limit = zone.DefaultMaxFileSize
+	}
+	size := int64(0)
 	for env := range ch {
 		if env.Error != nil {
 			conn.Close()
-			return false, env.Error
+			return false, fmt.Errorf("cut off after %d records: %w", len(rrs), env.Error)
+		}
+		for _, rr := range env.RR {
+			size += int64(dns.Len(rr))
+		}
+		if size > limit {
+			conn.Close()
+			return false, fmt.Errorf("transfer larger than zone-max-size (%d bytes): aborted", limit)
 		}
 		rrs = append(rrs, env.RR...)
 	}
@@ -713,15 +752,20 @@ func (m *Manager) HandleNotify(raw []byte, from netip.Addr) []byte {
 	switch {
 	case !isSecondary || !primary:
 		reply.Rcode = dns.RcodeRefused
-		m.log.Warn("secondary: NOTIFY refused", "zone", origin, "from", from, "secondary", isSecondary)
+		m.refusedLog.Warn(m.log, "secondary: NOTIFY refused", "zone", origin, "from", from, "secondary", isSecondary)
 	case keyed && (req.IsTsig() == nil || !strings.EqualFold(dns.CanonicalName(req.IsTsig().Hdr.Name), key.Name) ||
 		dns.TsigVerify(raw, key.Secret, "", false) != nil):
 		reply.Rcode = dns.RcodeNotAuth
-		m.log.Warn("secondary: NOTIFY without the zone's TSIG key refused", "zone", origin, "from", from)
+		m.refusedLog.Warn(m.log, "secondary: NOTIFY without the zone's TSIG key refused", "zone", origin, "from", from)
 	default:
 		reply.Authoritative = true
-		m.Refresh(origin, false)
-		m.log.Info("secondary: NOTIFY", "zone", origin, "from", from)
+		if m.Refresh(origin, false) {
+			zl := m.zones[origin]
+			zl.mu.Lock()
+			zl.st.Notifies++
+			zl.mu.Unlock()
+		}
+		m.log.Debug("secondary: NOTIFY", "zone", origin, "from", from)
 	}
 	if keyed && req.IsTsig() != nil && reply.Rcode == dns.RcodeSuccess {
 		reply.SetTsig(key.Name, key.Algorithm, 300, time.Now().Unix())

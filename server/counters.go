@@ -14,6 +14,9 @@ type counters struct {
 	xfrTSIGBadSig  atomic.Uint64 // transfer requests with a TSIG that does not verify
 	xfrTSIGBadKey  atomic.Uint64 // transfer requests signed with a key we do not have
 	xfrTSIGBadTime atomic.Uint64 // transfer requests signed outside the fudge window
+
+	notifyRefused atomic.Uint64 // NOTIFYs answered REFUSED (not from a primary, not a secondary zone)
+	notifyNotAuth atomic.Uint64 // NOTIFYs answered NOTAUTH (without the zone's TSIG key)
 }
 
 // Counters returns the server's counters by name:
@@ -26,7 +29,10 @@ type counters struct {
 //   - udp_dropped_group: UDP queries to a broadcast or multicast address,
 //     dropped unanswered (unless AnswerGroupQueries);
 //   - xfr_tsig_badsig, xfr_tsig_badkey, xfr_tsig_badtime: zone transfer
-//     requests refused for their TSIG (RFC 8945 BADSIG, BADKEY, BADTIME).
+//     requests refused for their TSIG (RFC 8945 BADSIG, BADKEY, BADTIME);
+//   - notify_refused, notify_notauth: NOTIFYs refused (not from one of the
+//     zone's primaries, or for a zone that is not a secondary) and those
+//     without the zone's TSIG key (RFC 1996, RFC 8945).
 func (s *Server) Counters() map[string]uint64 {
 	return map[string]uint64{
 		"tcp_refused_pool":        s.n.tcpRefusedPool.Load(),
@@ -36,5 +42,7 @@ func (s *Server) Counters() map[string]uint64 {
 		"xfr_tsig_badsig":         s.n.xfrTSIGBadSig.Load(),
 		"xfr_tsig_badkey":         s.n.xfrTSIGBadKey.Load(),
 		"xfr_tsig_badtime":        s.n.xfrTSIGBadTime.Load(),
+		"notify_refused":          s.n.notifyRefused.Load(),
+		"notify_notauth":          s.n.notifyNotAuth.Load(),
 	}
 }

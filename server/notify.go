@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 
+	"github.com/miekg/dns"
+
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
 
@@ -21,5 +23,14 @@ func (s *Server) notify(pkt []byte, from netip.Addr) (reply []byte, ok bool) {
 	if s.cfg.Notify == nil || !isNotify(pkt) {
 		return nil, false
 	}
-	return s.cfg.Notify(pkt, from), true
+	reply = s.cfg.Notify(pkt, from)
+	if len(reply) >= headerLen {
+		switch int(reply[3] & 0xf) {
+		case dns.RcodeRefused:
+			s.n.notifyRefused.Add(1)
+		case dns.RcodeNotAuth:
+			s.n.notifyNotAuth.Add(1)
+		}
+	}
+	return reply, true
 }

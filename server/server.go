@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/xdpdns/xdpdns/internal/ratelog"
 	"github.com/xdpdns/xdpdns/tsig"
 	"log/slog"
 	"net"
@@ -181,8 +182,8 @@ type Server struct {
 	limits *connLimits
 
 	n counters
-	// Rate-limited warnings of floods (ratelog.go).
-	refusedPoolLog, refusedClientLog rateLog
+	// Rate-limited warnings of floods.
+	refusedPoolLog, refusedClientLog ratelog.Limiter
 
 	closeOnce sync.Once
 	closeErr  error

@@ -58,10 +58,10 @@ func (s *Server) serveTCP(l *net.TCPListener) {
 			switch why {
 			case refusedPool:
 				s.n.tcpRefusedPool.Add(1)
-				s.refusedPoolLog.warn(s.log, "tcp connections refused: tcp-max-conns reached", "client", c.RemoteAddr(), "limit", s.cfg.TCPMaxConns)
+				s.refusedPoolLog.Warn(s.log, "tcp connections refused: tcp-max-conns reached", "client", c.RemoteAddr(), "limit", s.cfg.TCPMaxConns)
 			case refusedClient:
 				s.n.tcpRefusedClient.Add(1)
-				s.refusedClientLog.warn(s.log, "tcp connections refused: a client's tcp-max-conns-per-client reached", "client", c.RemoteAddr(), "limit", s.cfg.TCPMaxConnsPerClient)
+				s.refusedClientLog.Warn(s.log, "tcp connections refused: a client's tcp-max-conns-per-client reached", "client", c.RemoteAddr(), "limit", s.cfg.TCPMaxConnsPerClient)
 			}
 			c.Close()
 			continue
