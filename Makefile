@@ -18,7 +18,7 @@ FUZZTIME ?= 300000x
 
 # Debian packages: the reference servers and signers the differential
 # tests start, the clients the tests and benchmarks drive.
-TEST_PKGS  := nsd knot knot-dnsutils bind9-dnsutils bind9-utils ldnsutils unbound dnsperf iproute2 \
+TEST_PKGS  := nsd knot knot-dnsutils bind9 bind9-dnsutils bind9-utils ldnsutils unbound dnsperf iproute2 \
               clang llvm libbpf-dev clang-format-14 gobgpd bird2 procps git ca-certificates systemd ethtool dnstap-ldns
 RUN_PKGS   := bind9-dnsutils
 # make bench: the servers it measures (nsd, knot), kxdpgun and kdig

@@ -18,6 +18,7 @@ import (
 	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest"
 	"github.com/xdpdns/xdpdns/interop"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/secondary"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/tsig"
 )
@@ -218,5 +219,66 @@ func TestSecondaryFromKnot(t *testing.T) {
 	st := sec.Secondaries().Status()
 	if len(st) != 1 || st[0].IXFRs != 1 || st[0].Transfers != 2 {
 		t.Errorf("want one AXFR then one IXFR: status %+v", st)
+	}
+}
+
+// TestSecondaryFromBIND: BIND 9 as a second kind of hidden primary (TSIG,
+// ixfr-from-differences, its own NOTIFY signed with the key): the first
+// version by AXFR, a change by BIND's NOTIFY and an IXFR, served within
+// 2 s; then a retransfer by AXFR.
+func TestSecondaryFromBIND(t *testing.T) {
+	key, err := tsig.Parse(keyName, "hmac-sha256", keySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	zf := testsupport.WriteFile(t, dir, "example.com.zone", testsupport.ExampleCom)
+	secPort := freePort(t)
+	bind := interoptest.StartBINDPrimary(t, []interop.Zone{{Origin: "example.com.", Path: zf}}, interoptest.BINDOptions{
+		NotifyTo: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort),
+		KeyName:  keyName, KeyAlgorithm: "hmac-sha256", KeySecret: keySecret,
+	})
+	copyFile := filepath.Join(dir, "copy", "example.com.zone")
+	sec, _ := daemontest.StartExample(t, func(c *config.Config) {
+		c.Zones = nil
+		c.Listen = []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort)}
+		c.Keys = tsig.Ring{key.Name: key}
+		sz, err := config.ParseSecondary([]string{"example.com", copyFile, "primary", bind.Addr, "key", keyName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Secondaries = append(c.Secondaries, sz)
+	}, nil)
+	secAddr := sec.Addrs()[0].String()
+	eventually(t, "the first transfer from BIND answers", 10*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.10" })
+	time.Sleep(secondary.NotifyPace) // a NOTIFY right after a check waits for the pace
+
+	if err := os.WriteFile(zf, []byte(strings.NewReplacer(" 1 7200", " 2 7200", "192.0.2.10", "192.0.2.30").Replace(testsupport.ExampleCom)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	bind.Reload(t)
+	for lookupA(t, secAddr) != "192.0.2.30" {
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("the change is not served within 2 s of BIND's reload; status %+v\nnamed log:\n%s", sec.Secondaries().Status(), interoptest.LogTail(bind.Log))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("BIND reload to the change served: %v", time.Since(start))
+	st := sec.Secondaries().Status()
+	if len(st) != 1 || st[0].IXFRs != 1 || st[0].Transfers != 2 || st[0].Notifies != 1 {
+		t.Errorf("want one AXFR, then one IXFR after one NOTIFY: status %+v\nnamed log:\n%s", st, interoptest.LogTail(bind.Log))
+	}
+	if !sec.Secondaries().Refresh("example.com", true) {
+		t.Fatal("retransfer refused")
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		st := sec.Secondaries().Status()
+		if st[0].Transfers == 3 && st[0].IXFRs == 1 && st[0].LastError == "" {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("no retransfer (AXFR) from BIND within 5 s: %+v", st)
+		}
 	}
 }

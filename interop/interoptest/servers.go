@@ -300,3 +300,83 @@ func StartXdpdns(t testing.TB, bin string, zones []interop.Zone) *interop.Server
 		return args
 	})
 }
+
+// BINDOptions make named (BIND 9) a primary of its zones: changes to a
+// zone file, reloaded with Reload, are turned into IXFR deltas
+// (ixfr-from-differences) and announced by NOTIFY to NotifyTo; transfers
+// are allowed to Key only.
+type BINDOptions struct {
+	NotifyTo netip.AddrPort
+	// Key is a TSIG key as named.conf takes it: name, algorithm, secret.
+	KeyName, KeyAlgorithm, KeySecret string
+}
+
+// BIND is a running named with its rndc control channel.
+type BIND struct {
+	*interop.Server
+	rndc, rndcConf string
+	zones          []interop.Zone
+}
+
+// Reload makes named read its zone files again (rndc reload), which
+// sends NOTIFY for the changed ones.
+func (b *BIND) Reload(t testing.TB) {
+	t.Helper()
+	if out, err := runCheck(b.rndc, "-c", b.rndcConf, "reload"); err != nil {
+		t.Fatalf("rndc reload: %v\n%s", err, out)
+	}
+}
+
+// StartBINDPrimary runs named in the foreground as the primary of zones.
+func StartBINDPrimary(t testing.TB, zones []interop.Zone, opts BINDOptions) *BIND {
+	t.Helper()
+	bin := requireBinary(t, "named")
+	rndc := requireBinary(t, "rndc")
+	check := requireBinary(t, "named-checkconf")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "named.conf")
+	rndcConf := filepath.Join(dir, "rndc.conf")
+	ctlPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rndcSecret = "8gmhS1cNcBcRTBWiH0/M0cY9Xf7D1cnEmCmfQ2yTXf0="
+	rc := fmt.Sprintf("key \"rndc-key\" { algorithm hmac-sha256; secret %q; };\n"+
+		"options { default-key \"rndc-key\"; default-server 127.0.0.1; default-port %d; };\n", rndcSecret, ctlPort)
+	if err := os.WriteFile(rndcConf, []byte(rc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := launch(t, "bind", bin, soaProbe(zones), func(port int) []string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "key \"rndc-key\" { algorithm hmac-sha256; secret %q; };\n", rndcSecret)
+		fmt.Fprintf(&b, "controls { inet 127.0.0.1 port %d allow { 127.0.0.1; } keys { \"rndc-key\"; }; };\n", ctlPort)
+		allow := "127.0.0.0/8;"
+		if opts.KeyName != "" {
+			fmt.Fprintf(&b, "key %q { algorithm %s; secret %q; };\n", opts.KeyName, opts.KeyAlgorithm, opts.KeySecret)
+			allow = fmt.Sprintf("key %q;", opts.KeyName)
+		}
+		fmt.Fprintf(&b, "options {\n  directory %q;\n  pid-file %q;\n  session-keyfile %q;\n", dir, filepath.Join(dir, "named.pid"), filepath.Join(dir, "session.key"))
+		fmt.Fprintf(&b, "  managed-keys-directory %q;\n", dir)
+		fmt.Fprintf(&b, "  listen-on port %d { 127.0.0.1; };\n  listen-on-v6 { none; };\n", port)
+		fmt.Fprintf(&b, "  recursion no;\n  dnssec-validation no;\n  notify explicit;\n  notify-delay 0;\n  allow-transfer { %s };\n", allow)
+		if opts.NotifyTo.IsValid() {
+			fmt.Fprintf(&b, "  also-notify { %s port %d", opts.NotifyTo.Addr(), opts.NotifyTo.Port())
+			if opts.KeyName != "" {
+				fmt.Fprintf(&b, " key %q", opts.KeyName)
+			}
+			fmt.Fprintf(&b, "; };\n")
+		}
+		fmt.Fprintf(&b, "};\n")
+		for _, z := range zones {
+			fmt.Fprintf(&b, "zone %q { type primary; file %q; ixfr-from-differences yes; max-ixfr-ratio unlimited; };\n", z.Origin, z.Path)
+		}
+		if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+			t.Fatalf("write named.conf: %v", err)
+		}
+		if out, err := runCheck(check, conf); err != nil {
+			t.Fatalf("named-checkconf %s: %v\n%s\n%s", conf, err, out, b.String())
+		}
+		return []string{"-g", "-c", conf}
+	})
+	return &BIND{Server: srv, rndc: rndc, rndcConf: rndcConf, zones: zones}
+}
