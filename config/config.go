@@ -107,6 +107,10 @@ type Config struct {
 	// queries sent to a broadcast or multicast address; by default they
 	// are dropped.
 	AnswerGroupQueries bool
+	// AnswerCache is the bytes of recent UDP replies the userspace server
+	// remembers, split over its UDP sockets (server.Config.AnswerCache);
+	// negative: off.
+	AnswerCache int64
 	// ExpiryWarning is how far ahead expiring signatures are reported.
 	ExpiryWarning time.Duration
 	// Control is the path of the control socket (xdpdnsctl); empty
@@ -169,6 +173,7 @@ func Default() *Config {
 		TCPReadTimeout:  server.DefaultTCPReadTimeout,
 		TCPWriteTimeout: server.DefaultTCPWriteTimeout,
 		TCPMaxConns:     server.DefaultTCPMaxConns,
+		AnswerCache:     server.DefaultAnswerCache,
 		ExpiryWarning:   zone.DefaultExpiryWarning,
 		Control:         control.DefaultPath,
 		DrainTime:       DefaultDrainTime,

@@ -328,6 +328,16 @@ var keys = map[string]key{
 		p.c.ZoneMaxSize, err = ParseSize(a[0])
 		return err
 	}},
+	"answer-cache": {single: true, min: 1, max: 1, usage: "want a size such as 32M, or off", apply: func(p *parser, a []string) (err error) {
+		if a[0] == "off" {
+			p.c.AnswerCache = -1
+			return nil
+		}
+		if p.c.AnswerCache, err = ParseSize(a[0]); err != nil {
+			return fmt.Errorf("answer-cache: %w, or off", err)
+		}
+		return nil
+	}},
 	"control": {single: true, text: true, min: 1, max: 1, usage: `want a socket path, or "" to disable`, apply: func(p *parser, a []string) error {
 		path := a[0]
 		if path != "" && p.dir != "" && !filepath.IsAbs(path) {

@@ -61,6 +61,8 @@ func TestParse(t *testing.T) {
 			c.AXFRAllowKeyed = []server.KeyedPrefix{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Key: "xfr-key"}, {Prefix: netip.MustParsePrefix("2001:db8::/32"), Key: "xfr-key"}}
 		}},
 		{"zone-max-size", "zone-max-size 512M", func(c *Config) { c.ZoneMaxSize = 512 << 20 }},
+		{"answer-cache", "answer-cache 8M", func(c *Config) { c.AnswerCache = 8 << 20 }},
+		{"answer-cache off", "answer-cache off", func(c *Config) { c.AnswerCache = -1 }},
 		{"reload-timeout", "reload-timeout 30s", func(c *Config) { c.ReloadTimeout = 30 * time.Second }},
 		{"xdp-vlans", "xdp-vlans 100 4094", func(c *Config) { c.XDPVLANs = []uint16{100, 4094} }},
 		{"metrics-listen", "metrics-listen [::1]:9153", func(c *Config) { c.MetricsListen = netip.MustParseAddrPort("[::1]:9153") }},
@@ -128,6 +130,7 @@ func TestParseErrors(t *testing.T) {
 		{"broadcast-queries yes", 1, "want drop or answer"},
 		{"metrics-listen 9153", 1, "want IP:PORT"},
 		{"zone-max-size 2X", 1, "size \"2X\""},
+		{"answer-cache none", 1, "answer-cache"},
 		{"key k hmac-md5 8gmhS1cNcBcRTBWiH0/M0cY9Xf7D1cnEmCmfQ2yTXf0=", 1, "algorithm"},
 		{"key k hmac-sha256 not-base64!", 1, "not base64"},
 		{"key k hmac-sha256 c2hvcnQ=", 1, "too short"},

@@ -308,12 +308,21 @@ type Stats struct {
 	// Server holds the userspace server's counters of what it refused
 	// or dropped before answering (server.Server.Counters).
 	Server map[string]uint64 `json:"server,omitempty"`
+	// AnswerCache counts the UDP queries answered from the userspace
+	// server's reply cache and those it did not hold.
+	AnswerCache CacheStats `json:"answer_cache"`
 	// XDP holds the XDP program's counters; absent when XDP is off.
 	XDP map[string]uint64 `json:"xdp,omitempty"`
 	// XDPError says why the XDP counters could not be read.
 	XDPError string `json:"xdp_error,omitempty"`
 	// Reloads counts the zone reloads since the daemon started.
 	Reloads ReloadStats `json:"reloads"`
+}
+
+// CacheStats counts lookups in the userspace server's reply cache.
+type CacheStats struct {
+	Hits   uint64 `json:"hits"`
+	Misses uint64 `json:"misses"`
 }
 
 // ReloadStats counts reloads by result and their total duration.

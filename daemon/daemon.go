@@ -140,6 +140,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		EDNSSize:             cfg.UDPSize,
 		DropSourcePorts:      srcport.NewSet(cfg.DroppedSourcePorts()),
 		AnswerGroupQueries:   cfg.AnswerGroupQueries,
+		AnswerCache:          int(cfg.AnswerCache),
 		Tap:                  srvTap,
 		Notify:               notify,
 		Logger:               log,
@@ -460,6 +461,7 @@ func (d *Daemon) Status() control.Status {
 // Stats returns the query counters for the control socket.
 func (d *Daemon) Stats() control.Stats {
 	s := control.Stats{Queries: d.n.snapshot(), Server: d.srv.Counters(), Reloads: d.n.reloads()}
+	s.AnswerCache.Hits, s.AnswerCache.Misses = d.srv.CacheCounts()
 	if hot := d.hotPath(); hot != nil {
 		c, err := hot.Counters()
 		if err != nil {

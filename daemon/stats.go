@@ -91,6 +91,16 @@ type countingEngine struct {
 	n *counters
 }
 
+// RespondUDP is Respond over UDP through the socket's reply cache.
+func (c countingEngine) RespondUDP(cache *engine.Cache, dst, pkt []byte) ([]byte, engine.Kind) {
+	if c.n.paused.Load() {
+		return nil, engine.KindError
+	}
+	out, k := c.Engine.RespondUDP(cache, dst, pkt)
+	c.n.add(false, k, out == nil)
+	return out, k
+}
+
 func (c countingEngine) Respond(dst, pkt []byte, tcp bool) []byte {
 	if c.n.paused.Load() {
 		return nil

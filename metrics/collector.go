@@ -43,6 +43,7 @@ var (
 	descResponses      = desc("responses_total", "Responses sent, by the path that answered (userspace, xdp), transport and answer kind.", "path", "transport", "kind")
 	descDropped        = desc("queries_dropped_total", "Queries the userspace server answered with no reply at all, by transport.", "transport")
 	descRejected       = desc("userspace_rejected_total", "Connections or queries the userspace server refused or dropped before answering, by reason (the names of xdpdnsctl stats' SERVER table).", "reason")
+	descAnswerCache    = desc("answer_cache_lookups_total", "UDP queries looked up in the userspace server's reply cache, by result: hit (answered from it) or miss (the engine answered).", "result")
 	descXDPPackets     = desc("xdp_packets_total", "Packets seen by the XDP program and by its tc ingress companion.", "program")
 	descXDPTruncated   = desc("xdp_truncated_total", "Of the XDP answers, those sent truncated (TC=1).")
 	descXDPPassed      = desc("xdp_passed_total", "Packets the XDP program passed up to the kernel, by reason.", "reason")
@@ -90,7 +91,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src, now: time
 // Describe sends every description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descBuildInfo, descUptime, descResponses, descDropped, descRejected, descXDPPackets,
+		descBuildInfo, descUptime, descResponses, descDropped, descRejected, descAnswerCache, descXDPPackets,
 		descXDPTruncated, descXDPPassed, descTapSamples, descTCAnswers, descXDPScrapeError, descXDPGeneration,
 		descXDPMapBytes, descXDPAttached, descZoneSerial, descZoneRecords, descZoneWarnings,
 		descZoneSigned, descZoneLoaded, descZoneLoadAge, descZoneSigExpiry, descZoneSigLeft,
@@ -130,6 +131,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for reason, n := range stats.Server {
 		counter(descRejected, n, reason)
 	}
+	counter(descAnswerCache, stats.AnswerCache.Hits, "hit")
+	counter(descAnswerCache, stats.AnswerCache.Misses, "miss")
 	c.collectXDP(ch, stats, counter, gauge)
 	if st.XDP != nil {
 		gauge(descXDPGeneration, float64(st.XDP.Generation))

@@ -11,6 +11,9 @@ type counters struct {
 	udpDroppedSourcePort atomic.Uint64 // queries from a DropSourcePorts port
 	udpDroppedGroup      atomic.Uint64 // queries to a broadcast or multicast address
 
+	udpCacheHits   atomic.Uint64 // UDP queries answered from a socket's reply cache
+	udpCacheMisses atomic.Uint64 // UDP queries the cache did not hold (the engine answered)
+
 	xfrTSIGBadSig  atomic.Uint64 // transfer requests with a TSIG that does not verify
 	xfrTSIGBadKey  atomic.Uint64 // transfer requests signed with a key we do not have
 	xfrTSIGBadTime atomic.Uint64 // transfer requests signed outside the fudge window
@@ -45,4 +48,11 @@ func (s *Server) Counters() map[string]uint64 {
 		"notify_refused":          s.n.notifyRefused.Load(),
 		"notify_notauth":          s.n.notifyNotAuth.Load(),
 	}
+}
+
+// CacheCounts returns how many UDP queries were answered from the reply
+// caches of the sockets (Config.AnswerCache), and how many the caches did
+// not hold (the engine answered them, and the cache stored the reply).
+func (s *Server) CacheCounts() (hits, misses uint64) {
+	return s.n.udpCacheHits.Load(), s.n.udpCacheMisses.Load()
 }

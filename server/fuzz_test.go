@@ -126,10 +126,10 @@ func (c *streamConn) SetWriteDeadline(t time.Time) error { return nil }
 // parser: it must never panic nor read out of bounds.
 func FuzzReplyOOB(f *testing.F) {
 	f.Add([]byte{}, false)
-	f.Add(pktinfoMsg4(&unix.Inet4Pktinfo{Addr: [4]byte{127, 0, 0, 2}}), false)
-	f.Add(pktinfoMsg6(&unix.Inet6Pktinfo{Addr: netip.IPv6Loopback().As16()}), true)
-	f.Add(append(unix.UnixRights(0), pktinfoMsg4(&unix.Inet4Pktinfo{})...), false)
+	f.Add(pktinfoMsg4(nil, &unix.Inet4Pktinfo{Addr: [4]byte{127, 0, 0, 2}}), false)
+	f.Add(pktinfoMsg6(nil, &unix.Inet6Pktinfo{Addr: netip.IPv6Loopback().As16()}), true)
+	f.Add(append(unix.UnixRights(0), pktinfoMsg4(nil, &unix.Inet4Pktinfo{})...), false)
 	f.Fuzz(func(t *testing.T, oob []byte, v6 bool) {
-		replyOOB(oob, v6)
+		replyOOB(nil, oob, v6)
 	})
 }

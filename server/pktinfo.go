@@ -74,11 +74,11 @@ func setPktinfo(v6 bool) func(network, address string, rc syscall.RawConn) error
 
 // replyOOB reads the query's destination address from the control
 // messages oob and returns its kind and the control message that sends
-// the reply from it. A reply to a broadcast or multicast query is sent
+// the reply from it, appended to dst (no allocation while dst has room). A reply to a broadcast or multicast query is sent
 // from a unicast address: the one the kernel chose for the interface
 // (IPv4), or the route's (IPv6, nil message). The message is nil when oob
 // has no packet info.
-func replyOOB(oob []byte, v6 bool) ([]byte, destination) {
+func replyOOB(dst, oob []byte, v6 bool) ([]byte, destination) {
 	for len(oob) > 0 {
 		level, typ, data, rest, ok := nextCmsg(oob)
 		if !ok {
@@ -100,9 +100,9 @@ func replyOOB(oob []byte, v6 bool) ([]byte, destination) {
 				if netip.AddrFrom4(spec).IsUnspecified() {
 					return nil, destGroup
 				}
-				return pktinfoMsg4(&unix.Inet4Pktinfo{Spec_dst: spec}), destGroup
+				return pktinfoMsg4(dst, &unix.Inet4Pktinfo{Spec_dst: spec}), destGroup
 			}
-			return pktinfoMsg4(&unix.Inet4Pktinfo{Spec_dst: addr}), destUnicast
+			return pktinfoMsg4(dst, &unix.Inet4Pktinfo{Spec_dst: addr}), destUnicast
 		case v6 && level == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 			var info unix.Inet6Pktinfo
 			copy(info.Addr[:], data[:16])
@@ -113,7 +113,7 @@ func replyOOB(oob []byte, v6 bool) ([]byte, destination) {
 			if a.IsLinkLocalUnicast() {
 				info.Ifindex = binary.NativeEndian.Uint32(data[16:20])
 			}
-			return pktinfoMsg6(&info), destUnicast
+			return pktinfoMsg6(dst, &info), destUnicast
 		}
 	}
 	return nil, destUnknown

@@ -9,6 +9,6 @@ import "golang.org/x/sys/unix"
 // refused (setPktinfo returns errPktinfo) and no socket asks for them.
 const pktinfoSupported = false
 
-func pktinfoMsg4(*unix.Inet4Pktinfo) []byte { return nil }
+func pktinfoMsg4(dst []byte, _ *unix.Inet4Pktinfo) []byte { return dst }
 
-func pktinfoMsg6(*unix.Inet6Pktinfo) []byte { return nil }
+func pktinfoMsg6(dst []byte, _ *unix.Inet6Pktinfo) []byte { return dst }

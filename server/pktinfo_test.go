@@ -45,8 +45,8 @@ func TestWildcardReplySource(t *testing.T) {
 func TestReplyOOBIgnoresJunk(t *testing.T) {
 	for _, oob := range [][]byte{nil, {1, 2, 3}, make([]byte, 64)} {
 		for _, v6 := range []bool{false, true} {
-			if b, dst := replyOOB(oob, v6); b != nil || dst != destUnknown {
-				t.Errorf("replyOOB(%x, %v) = %x, %d; want nil, unknown", oob, v6, b, dst)
+			if b, dst := replyOOB(nil, oob, v6); b != nil || dst != destUnknown {
+				t.Errorf("replyOOB(nil, %x, %v) = %x, %d; want nil, unknown", oob, v6, b, dst)
 			}
 		}
 	}
@@ -58,17 +58,17 @@ func TestReplyOOBPacketInfo(t *testing.T) {
 	in4 := unix.PktInfo4(&unix.Inet4Pktinfo{Ifindex: 1, Spec_dst: [4]byte{127, 0, 0, 2}, Addr: [4]byte{127, 0, 0, 2}})
 	// Another control message before it must be skipped.
 	other := unix.UnixRights(0)
-	got, dst := replyOOB(append(append([]byte{}, other...), in4...), false)
+	got, dst := replyOOB(nil, append(append([]byte{}, other...), in4...), false)
 	want := unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: [4]byte{127, 0, 0, 2}})
 	if !bytes.Equal(got, want) || dst != destUnicast {
 		t.Errorf("IPv4: got %x %d, want %x unicast", got, dst, want)
 	}
 	ll := netip.MustParseAddr("fe80::1").As16()
 	in6 := unix.PktInfo6(&unix.Inet6Pktinfo{Addr: ll, Ifindex: 7})
-	if got, dst := replyOOB(in6, true); !bytes.Equal(got, unix.PktInfo6(&unix.Inet6Pktinfo{Addr: ll, Ifindex: 7})) || dst != destUnicast {
+	if got, dst := replyOOB(nil, in6, true); !bytes.Equal(got, unix.PktInfo6(&unix.Inet6Pktinfo{Addr: ll, Ifindex: 7})) || dst != destUnicast {
 		t.Errorf("IPv6 link-local: got %x %d", got, dst)
 	}
-	if got, dst := replyOOB(in6, false); got != nil || dst != destUnknown {
+	if got, dst := replyOOB(nil, in6, false); got != nil || dst != destUnknown {
 		t.Errorf("IPv6 info on an IPv4 socket: got %x %d", got, dst)
 	}
 }
@@ -86,7 +86,7 @@ func TestReplyOOBGroupDestinations(t *testing.T) {
 		{"multicast", unicast, [4]byte{224, 0, 0, 251}, unicast},
 		{"multicast, no address", [4]byte{}, [4]byte{224, 0, 0, 1}, [4]byte{}},
 	} {
-		got, dst := replyOOB(unix.PktInfo4(&unix.Inet4Pktinfo{Ifindex: 3, Spec_dst: tc.spec, Addr: tc.addr}), false)
+		got, dst := replyOOB(nil, unix.PktInfo4(&unix.Inet4Pktinfo{Ifindex: 3, Spec_dst: tc.spec, Addr: tc.addr}), false)
 		var want []byte
 		if tc.from != [4]byte{} {
 			want = unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: tc.from})
@@ -96,7 +96,7 @@ func TestReplyOOBGroupDestinations(t *testing.T) {
 		}
 	}
 	for _, a := range []string{"ff02::1", "ff05::1:3"} {
-		if got, dst := replyOOB(unix.PktInfo6(&unix.Inet6Pktinfo{Addr: netip.MustParseAddr(a).As16(), Ifindex: 3}), true); got != nil || dst != destGroup {
+		if got, dst := replyOOB(nil, unix.PktInfo6(&unix.Inet6Pktinfo{Addr: netip.MustParseAddr(a).As16(), Ifindex: 3}), true); got != nil || dst != destGroup {
 			t.Errorf("%s: got %x %d, want nil group", a, got, dst)
 		}
 	}

@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/xdpdns/xdpdns/internal/ratelog"
-	"github.com/xdpdns/xdpdns/tsig"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -17,7 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xdpdns/xdpdns/internal/ratelog"
 	"github.com/xdpdns/xdpdns/srcport"
+	"github.com/xdpdns/xdpdns/tsig"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -29,6 +29,13 @@ type Engine interface {
 	Respond(dst, pkt []byte, tcp bool) []byte
 	// Zones returns the zone set in use, for zone transfers.
 	Zones() *zone.Set
+}
+
+// CachingEngine is an Engine that can answer UDP queries through a cache
+// of replies owned by the calling goroutine (engine.Cache): the server
+// gives each UDP socket one, of Config.AnswerCache bytes.
+type CachingEngine interface {
+	RespondUDP(c *engine.Cache, dst, pkt []byte) ([]byte, engine.Kind)
 }
 
 // Defaults for the zero values of Config.
@@ -48,6 +55,9 @@ const (
 	DefaultTCPSelfConns    = 4
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultXFRMessageSize  = 16 << 10
+	// DefaultAnswerCache is the bytes of UDP replies the server
+	// remembers, over all its UDP sockets: about 100k referrals.
+	DefaultAnswerCache = 32 << 20
 )
 
 // Config is the server's configuration. Zero values take the defaults.
@@ -95,6 +105,11 @@ type Config struct {
 	// multicast address (once, from a unicast address); by default they
 	// are dropped. Only wildcard listen addresses receive such queries.
 	AnswerGroupQueries bool
+	// AnswerCache is the bytes of recent UDP replies remembered (split
+	// over the UDP sockets, each at least engine.MinCacheBytes) when the
+	// engine is a CachingEngine; 0 takes DefaultAnswerCache, a negative
+	// value turns the cache off.
+	AnswerCache int
 	// ShutdownTimeout bounds how long Close waits for goroutines.
 	ShutdownTimeout time.Duration
 	// XFRMessageSize is the target size of one zone transfer message.
@@ -146,6 +161,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.XFRMessageSize <= 0 {
 		c.XFRMessageSize = DefaultXFRMessageSize
+	}
+	if c.AnswerCache == 0 {
+		c.AnswerCache = DefaultAnswerCache
 	}
 	if c.EDNSSize < 512 {
 		c.EDNSSize = engine.DefaultUDPSize
@@ -226,7 +244,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	for _, u := range s.udp {
 		s.wg.Add(1)
-		go s.serveUDP(u)
+		go s.serveUDP(u, s.newCache())
 	}
 	for _, l := range s.tcp {
 		s.wg.Add(1)

@@ -7,8 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 )
 
 // maxUDPMessage is the largest UDP payload.
@@ -26,39 +25,38 @@ const (
 	udpReplyBuf = 4096
 )
 
-// batchConn is the recvmmsg/sendmmsg view of a UDP socket (ipv4 and ipv6
-// PacketConns both provide it; their Message types are the same).
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
 // serveUDP answers the queries arriving on one UDP socket until it is
-// closed. Each socket has its own goroutine and its own buffers; queries
-// are read and replies written in batches.
-func (s *Server) serveUDP(u udpSocket) {
+// closed. Each socket has its own goroutine and its own buffers, allocated
+// once: queries are read and replies written in batches, and a query
+// costs no allocation.
+func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 	defer s.wg.Done()
-	var pc batchConn = ipv4.NewPacketConn(u.c)
-	if u.v6 {
-		pc = ipv6.NewPacketConn(u.c)
+	oobSize := 0
+	if u.pktinfo {
+		oobSize = pktinfoSpace
 	}
-	in := make([]ipv4.Message, udpBatch)
+	bio, err := newBatchConn(u.c, udpBatch, udpQueryBuf, oobSize)
+	if err != nil {
+		s.log.Error("udp socket not served", "err", err)
+		return
+	}
+	in := make([]datagram, udpBatch)
 	replies := make([][]byte, udpBatch)
-	out := make([]ipv4.Message, udpBatch)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, udpQueryBuf)}
-		if u.pktinfo {
-			in[i].OOB = make([]byte, pktinfoSpace)
-		}
+	replyCtl := make([][]byte, udpBatch)
+	out := make([]reply, 0, udpBatch)
+	for i := range replies {
 		replies[i] = make([]byte, 0, udpReplyBuf)
-		out[i].Buffers = make([][]byte, 1)
+		if u.pktinfo {
+			replyCtl[i] = make([]byte, 0, pktinfoSpace)
+		}
 	}
 	local := netip.AddrPort{}
 	if la, ok := u.c.LocalAddr().(*net.UDPAddr); ok {
 		local = la.AddrPort()
 	}
+	var hits, misses uint64 // cache counts already added to s.n
 	for {
-		n, err := pc.ReadBatch(in, 0)
+		n, err := bio.recv(in)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || s.isClosed() {
 				return
@@ -66,24 +64,23 @@ func (s *Server) serveUDP(u udpSocket) {
 			s.log.Debug("udp read", "err", err)
 			continue
 		}
-		k := 0
+		out = out[:0]
 		for i := 0; i < n; i++ {
-			m := &in[i]
-			from, ok := m.Addr.(*net.UDPAddr)
-			if !ok {
+			d := &in[i]
+			if !d.from.IsValid() {
 				continue // no way to answer
 			}
-			if s.cfg.DropSourcePorts.Has(uint16(from.Port)) {
+			if s.cfg.DropSourcePorts.Has(d.from.Port()) {
 				s.n.udpDroppedSourcePort.Add(1)
 				continue
 			}
-			if from.Port == 0 {
+			if d.from.Port() == 0 {
 				continue // no way to answer
 			}
 			var oob []byte
 			if u.pktinfo {
 				var dst destination
-				oob, dst = replyOOB(m.OOB[:m.NN], u.v6)
+				oob, dst = replyOOB(replyCtl[i][:0], d.oob, u.v6)
 				if dst == destGroup && !s.answerGroup(u) {
 					continue
 				}
@@ -93,34 +90,31 @@ func (s *Server) serveUDP(u udpSocket) {
 			if tapped {
 				received = time.Now()
 			}
-			resp, isNotify := s.notify(m.Buffers[0][:m.N], from.AddrPort().Addr())
+			resp, isNotify := s.notify(d.pkt, d.from.Addr())
 			if !isNotify {
-				resp = s.respond(replies[i][:0], m.Buffers[0][:m.N], false)
+				resp = s.respondUDP(cache, replies[i][:0], d.pkt)
 			}
 			if resp == nil {
 				continue
 			}
 			if tapped {
-				s.observe(false, from.AddrPort(), local, received, m.Buffers[0][:m.N], resp)
+				s.observe(false, d.from, local, received, d.pkt, resp)
 			}
-			if cap(resp) > cap(replies[i]) {
+			if !isNotify && cap(resp) > cap(replies[i]) {
 				replies[i] = resp[:0] // keep the grown buffer
 			}
-			o := &out[k]
-			o.Buffers[0] = resp
-			o.Addr = m.Addr
-			o.OOB = oob
-			k++
+			out = append(out, reply{b: resp, oob: oob, slot: i})
 		}
-		for sent := 0; sent < k; {
-			w, err := pc.WriteBatch(out[sent:k], 0)
-			if err != nil {
-				if !s.isClosed() {
-					s.log.Debug("udp write", "err", err)
-				}
-				break
-			}
-			sent += w
+		if cache != nil {
+			s.n.udpCacheHits.Add(cache.Hits - hits)
+			s.n.udpCacheMisses.Add(cache.Misses - misses)
+			hits, misses = cache.Hits, cache.Misses
+		}
+		if len(out) == 0 {
+			continue
+		}
+		if err := bio.send(out); err != nil && !s.isClosed() {
+			s.log.Debug("udp write", "err", err)
 		}
 	}
 }
@@ -138,6 +132,31 @@ func (s *Server) answerGroup(u udpSocket) bool {
 		return false
 	}
 	return true
+}
+
+// newCache returns one UDP socket's reply cache (nil: none).
+func (s *Server) newCache() *engine.Cache {
+	if _, ok := s.eng.(CachingEngine); !ok || s.cfg.AnswerCache < 0 || len(s.udp) == 0 {
+		return nil
+	}
+	return engine.NewCache(s.cfg.AnswerCache / len(s.udp))
+}
+
+// respondUDP answers one UDP query, through the socket's cache when it
+// has one, dropping it (and logging) should the engine ever panic.
+func (s *Server) respondUDP(c *engine.Cache, dst, pkt []byte) (resp []byte) {
+	ce, ok := s.eng.(CachingEngine)
+	if c == nil || !ok {
+		return s.respond(dst, pkt, false)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic answering a query; dropped", "panic", r, "tcp", false, "stack", string(debug.Stack()))
+			resp = nil
+		}
+	}()
+	resp, _ = ce.RespondUDP(c, dst, pkt)
+	return resp
 }
 
 // respond runs the engine on one query, dropping it (and logging) should

@@ -416,6 +416,11 @@ func printStats(w io.Writer, s *control.Stats) error {
 	}
 	fmt.Fprintf(tw, "total\t%d\t%d\n", tu, tt)
 	tw.Flush()
+	fmt.Fprintln(w)
+	tw = newTable(w)
+	fmt.Fprintln(tw, "ANSWER-CACHE\tHITS\tMISSES")
+	fmt.Fprintf(tw, "udp\t%d\t%d\n", s.AnswerCache.Hits, s.AnswerCache.Misses)
+	tw.Flush()
 	if len(s.Server) > 0 {
 		names := make([]string, 0, len(s.Server))
 		for n := range s.Server {

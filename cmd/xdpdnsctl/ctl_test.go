@@ -154,6 +154,14 @@ func TestStats(t *testing.T) {
 	if before["answer"] != "0 0" || after["answer"] != "2 0" || after["total"] != "2 0" || after["nxdomain"] != "0 0" {
 		t.Errorf("answer counters: before %q, after %q (total %q)", before["answer"], after["answer"], after["total"])
 	}
+	// Both UDP queries were looked up in the reply cache of the socket
+	// they reached (the same one, or one each).
+	var hits, misses int
+	if after["ANSWER-CACHE"] != "HITS MISSES" {
+		t.Errorf("no answer cache table: %v", after)
+	} else if _, err := fmt.Sscan(after["udp"], &hits, &misses); err != nil || hits+misses != 2 || misses < 1 {
+		t.Errorf("answer cache counters %q, want 2 lookups, at least the first one a miss", after["udp"])
+	}
 	code, out, _ := ctl("--control", sock, "stats", "--json")
 	var s control.Stats
 	if code != exitOK || json.Unmarshal([]byte(out), &s) != nil || s.Queries["udp"]["answer"] != 2 {

@@ -110,6 +110,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	add("tcp-read-timeout", "tcp-read-timeout", "time to read one TCP message, `DURATION`")
 	add("tcp-write-timeout", "tcp-write-timeout", "time to write one TCP message, `DURATION`")
 	add("tcp-max-conns", "tcp-max-conns", "most concurrent TCP connections, `N`")
+	add("answer-cache", "answer-cache", "remember `SIZE` of recent UDP replies (32M, off)")
 	add("expiry-warning", "expiry-warning", "warn of signatures expiring within `DURATION`")
 	add("control", "control", "control socket `PATH` for xdpdnsctl (default "+control.DefaultPath+`; "" disables)`)
 	add("xdp", "xdp", "attach the XDP hot path to `IFACE[:native|generic|auto]` (repeatable)")

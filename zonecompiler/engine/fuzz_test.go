@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 
@@ -20,7 +21,15 @@ func FuzzRespond(f *testing.F) {
 		f.Add(b)
 	}
 	e := newTestEngine(f, Config{Identity: "fuzz", NSID: []byte("n")}, [2]string{"example.", bigZone})
+	c := NewCache(MinCacheBytes)
 	f.Fuzz(func(t *testing.T, pkt []byte) {
+		// Through the cache, a miss and then a hit: the engine's bytes.
+		want := e.Respond(nil, pkt, false)
+		for i := 0; i < 2; i++ {
+			if got, _ := e.RespondUDP(c, nil, pkt); !bytes.Equal(got, want) {
+				t.Fatalf("cached reply %x, engine's %x", got, want)
+			}
+		}
 		for _, tcp := range []bool{false, true} {
 			out := e.Respond(nil, pkt, tcp)
 			if out == nil {

@@ -54,7 +54,7 @@ func (e *Engine) Precompute(qname []byte, qtype, qclass uint16, do, below bool) 
 	a := &s.a
 	a.reset()
 	a.do = do
-	e.decide(a, q)
+	e.decide(a, q, e.zones.Load())
 	var relocs []int
 	buf := make([]byte, 0, 512)
 	s.b.Reset(buf, MaxTCPMessage)

@@ -28,7 +28,7 @@ const MaxTCPMessage = 65535
 func (e *Engine) Respond(dst, pkt []byte, tcp bool) []byte {
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
-	out, _ := e.respond(s, dst, pkt, tcp)
+	out, _ := e.respondSet(s, e.zones.Load(), dst, pkt, tcp)
 	return out
 }
 
@@ -36,10 +36,11 @@ func (e *Engine) Respond(dst, pkt []byte, tcp bool) []byte {
 func (e *Engine) RespondKind(dst, pkt []byte, tcp bool) ([]byte, Kind) {
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
-	return e.respond(s, dst, pkt, tcp)
+	return e.respondSet(s, e.zones.Load(), dst, pkt, tcp)
 }
 
-func (e *Engine) respond(s *scratch, dst, pkt []byte, tcp bool) ([]byte, Kind) {
+// respondSet answers pkt from the zone set set.
+func (e *Engine) respondSet(s *scratch, set *zone.Set, dst, pkt []byte, tcp bool) ([]byte, Kind) {
 	q := &s.q
 	if err := wire.ParseQuery(pkt, q); err != nil {
 		switch {
@@ -74,12 +75,12 @@ func (e *Engine) respond(s *scratch, dst, pkt []byte, tcp bool) ([]byte, Kind) {
 	case dns.TypeMAILA, dns.TypeMAILB:
 		return e.errorReply(s, dst, dns.RcodeNotImplemented), KindError
 	}
-	e.decide(a, q)
+	e.decide(a, q, set)
 	return e.render(s, dst, limit), a.kind
 }
 
 // decide fills in the answer to a well-formed standard query.
-func (e *Engine) decide(a *answer, q *wire.Query) {
+func (e *Engine) decide(a *answer, q *wire.Query, set *zone.Set) {
 	switch {
 	case q.QClass == dns.ClassCHAOS:
 		e.chaos(a, q)
@@ -94,7 +95,7 @@ func (e *Engine) decide(a *answer, q *wire.Query) {
 		// served, so the answer is complete for every class: AA and the
 		// negative answer's SOA stay, as Knot answers (NSD clears AA and
 		// drops the authority section; RFC 1035 §6.2 leaves it open).
-		e.lookup(a, e.zones.Load(), wire.Name{Wire: q.QName, Lower: q.QLower}, q.QType)
+		e.lookup(a, set, wire.Name{Wire: q.QName, Lower: q.QLower}, q.QType)
 	}
 }
 

@@ -1,0 +1,162 @@
+package engine
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// The engine is a pure function of its Config, its zone set and the query
+// (the ID is only copied), so a reply computed once can be sent again for
+// a query whose bytes after the ID are the same, for as long as the zone
+// set is the same. A Cache remembers the recent UDP replies of one
+// goroutine (one socket of the server): no lock, no allocation, no
+// pointers for the garbage collector to scan. Queries that repeat — the
+// bulk of an authoritative server's traffic — then cost a hash, one or two
+// memory reads and a copy instead of the lookup and the rendering; a name
+// never seen before (a random-subdomain flood) costs the engine's work
+// plus one copy into the cache.
+//
+// The replies live in a ring of bytes written front to back and wrapped
+// when full (the oldest entries are overwritten first); an index of
+// 2-entry buckets maps a query's hash to its entry. An entry is valid
+// while the ring has not come round to it, which the index checks from
+// the lap and offset it was written at, so nothing is ever deleted.
+
+// Cache bounds.
+const (
+	// MinCacheBytes is the smallest ring NewCache builds.
+	MinCacheBytes = 64 << 10
+	// cacheMaxKey is the longest query cached (bytes after the ID).
+	cacheMaxKey = 512
+	// cacheMaxReply is the longest reply cached.
+	cacheMaxReply = 4096
+	// cacheAvgEntry sizes the index: about one slot per this many bytes
+	// of ring (a referral with glue and its query is ~300 bytes).
+	cacheAvgEntry = 256
+	// cacheHeader is an entry's header: key length, reply length, kind.
+	cacheHeader = 5
+)
+
+// cacheSlot is one index entry: the query's hash, where its entry starts
+// in the ring and in which lap of the ring it was written.
+type cacheSlot struct {
+	hash uint64
+	off  uint32
+	lap  uint32
+}
+
+// Cache is one goroutine's memo of UDP replies (see above). Its zero value
+// is not usable: NewCache builds one.
+type Cache struct {
+	ring  []byte
+	pos   int    // where the next entry is written
+	lap   uint32 // how many times the ring has wrapped (starts at 2)
+	index []cacheSlot
+	mask  uint64 // len(index)-1, the index length a power of two
+	seed  maphash.Seed
+	set   *zone.Set // the zone set the entries were computed from
+	s     scratch   // the engine's working memory for misses
+
+	// Hits, Misses and Stored count lookups and insertions.
+	Hits, Misses, Stored uint64
+}
+
+// NewCache returns a cache holding about bytes of queries and replies
+// (at least MinCacheBytes).
+func NewCache(bytes int) *Cache {
+	bytes = max(bytes, MinCacheBytes)
+	slots := 1
+	for slots < bytes/cacheAvgEntry {
+		slots <<= 1
+	}
+	return &Cache{
+		ring:  make([]byte, bytes),
+		lap:   2,
+		index: make([]cacheSlot, slots),
+		mask:  uint64(slots - 1),
+		seed:  maphash.MakeSeed(),
+	}
+}
+
+// Len is the cache's size in bytes (ring and index).
+func (c *Cache) Len() int { return len(c.ring) + len(c.index)*16 }
+
+// RespondUDP is RespondKind(dst, pkt, false) through the cache c, which
+// only this goroutine may use.
+func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Kind) {
+	set := e.zones.Load()
+	if c.set != set {
+		// A new zone set (a reload, a transfer, an expiry): every entry
+		// is stale. Two laps on, none of them is valid.
+		c.set, c.lap, c.pos = set, c.lap+2, 0
+	}
+	if len(pkt) < 2 || len(pkt)-2 > cacheMaxKey {
+		return e.respondSet(&c.s, set, dst, pkt, false)
+	}
+	key := pkt[2:]
+	h := maphash.Bytes(c.seed, key)
+	b := h & c.mask &^ 1
+	for i := b; i <= b+1; i++ {
+		sl := &c.index[i]
+		if sl.hash != h || !c.valid(sl) {
+			continue
+		}
+		ent := c.ring[sl.off:]
+		kl, rl := int(binary.LittleEndian.Uint16(ent)), int(binary.LittleEndian.Uint16(ent[2:]))
+		if kl != len(key) || string(ent[cacheHeader:cacheHeader+kl]) != string(key) {
+			continue
+		}
+		c.Hits++
+		out := append(dst[:0], ent[cacheHeader+kl:cacheHeader+kl+rl]...)
+		out[0], out[1] = pkt[0], pkt[1]
+		return out, Kind(ent[4])
+	}
+	c.Misses++
+	out, kind := e.respondSet(&c.s, set, dst, pkt, false)
+	if len(out) >= 2 && len(out) <= cacheMaxReply {
+		c.store(h, b, key, out, kind)
+	}
+	return out, kind
+}
+
+// valid reports whether the entry sl points to has not been overwritten:
+// written in this lap, or in the last one beyond where this lap has got.
+func (c *Cache) valid(sl *cacheSlot) bool {
+	return sl.lap == c.lap || (sl.lap+1 == c.lap && int(sl.off) >= c.pos)
+}
+
+// store writes one entry at the ring's write position and points the
+// bucket b's emptier (or older) slot at it.
+func (c *Cache) store(h, b uint64, key, reply []byte, kind Kind) {
+	n := cacheHeader + len(key) + len(reply)
+	if n > len(c.ring) {
+		return
+	}
+	if c.pos+n > len(c.ring) {
+		c.pos, c.lap = 0, c.lap+1
+	}
+	e := c.ring[c.pos : c.pos+n]
+	binary.LittleEndian.PutUint16(e, uint16(len(key)))
+	binary.LittleEndian.PutUint16(e[2:], uint16(len(reply)))
+	e[4] = byte(kind)
+	copy(e[cacheHeader:], key)
+	copy(e[cacheHeader+len(key):], reply)
+	// Replace an invalid slot if there is one, else the older entry.
+	sl := &c.index[b]
+	if other := &c.index[b+1]; !c.valid(other) || (c.valid(sl) && c.older(other, sl)) {
+		sl = other
+	}
+	*sl = cacheSlot{hash: h, off: uint32(c.pos), lap: c.lap}
+	c.pos += n
+	c.Stored++
+}
+
+// older reports whether valid entry a was written before valid entry b.
+func (c *Cache) older(a, b *cacheSlot) bool {
+	if a.lap != b.lap {
+		return a.lap < b.lap
+	}
+	return a.off < b.off
+}
