@@ -22,6 +22,9 @@ RIG_STEP_SECONDS=${RIG_STEP_SECONDS:-0.4}  # shortest measured interval of a kxd
 RIG_STEP_QUERIES=${RIG_STEP_QUERIES:-40000} # ... long enough to hold this many queries at the offered rate
 RIG_WARMUP=${RIG_WARMUP:-0.05}             # seconds of traffic (at least) before the first interval
 RIG_CPU_RATE=${RIG_CPU_RATE:-100000}       # offered rate whose CPU per reply is reported
+RIG_LOW_RATE=${RIG_LOW_RATE:-5000}         # a low offered rate whose CPU per reply is reported too ...
+RIG_LOW_SECONDS=${RIG_LOW_SECONDS:-3}      # ... measured over one interval this long ...
+RIG_LOW_SETS=${RIG_LOW_SETS-hot mix}       # ... on these sets ("" skips it)
 RIG_DNSPERF_SETS=${RIG_DNSPERF_SETS-hot mix mix-signed flood root}
 RIG_DNSPERF_SECONDS=${RIG_DNSPERF_SECONDS:-3}
 RIG_FIXED_RATE=${RIG_FIXED_RATE:-50000}    # dnsperf -Q of the fixed-rate run
@@ -37,7 +40,7 @@ RIG_ANSWERS=${RIG_ANSWERS:-1000}           # queries per set whose answers are c
 
 START_EPOCH=$(date +%s)
 COMMAND_LINE="bench/rig.sh${*:+ $*}"
-KNOBS="RIG_DELEGATIONS=$RIG_DELEGATIONS RIG_ROOT_TLDS=$RIG_ROOT_TLDS RIG_QUERIES=$RIG_QUERIES RIG_RATES='$RIG_RATES' RIG_REPEATS=$RIG_REPEATS RIG_STEP_SECONDS=$RIG_STEP_SECONDS RIG_STEP_QUERIES=$RIG_STEP_QUERIES RIG_WARMUP=$RIG_WARMUP RIG_SETS='$RIG_SETS' RIG_SERVERS='$RIG_SERVERS' RIG_DNSPERF_SETS='$RIG_DNSPERF_SETS' RIG_DNSPERF_SECONDS=$RIG_DNSPERF_SECONDS RIG_FIXED_RATE=$RIG_FIXED_RATE RIG_ANSWERS=$RIG_ANSWERS"
+KNOBS="RIG_DELEGATIONS=$RIG_DELEGATIONS RIG_ROOT_TLDS=$RIG_ROOT_TLDS RIG_QUERIES=$RIG_QUERIES RIG_RATES='$RIG_RATES' RIG_REPEATS=$RIG_REPEATS RIG_STEP_SECONDS=$RIG_STEP_SECONDS RIG_STEP_QUERIES=$RIG_STEP_QUERIES RIG_WARMUP=$RIG_WARMUP RIG_SETS='$RIG_SETS' RIG_SERVERS='$RIG_SERVERS' RIG_DNSPERF_SETS='$RIG_DNSPERF_SETS' RIG_DNSPERF_SECONDS=$RIG_DNSPERF_SECONDS RIG_FIXED_RATE=$RIG_FIXED_RATE RIG_ANSWERS=$RIG_ANSWERS RIG_CPU_RATE=$RIG_CPU_RATE RIG_LOW_RATE=$RIG_LOW_RATE RIG_LOW_SECONDS=$RIG_LOW_SECONDS RIG_LOW_SETS='$RIG_LOW_SETS'"
 
 log() { printf '[rig %3ds] %s\n' "$(($(date +%s) - START_EPOCH))" "$*" >&2; }
 usec() { local t=${EPOCHREALTIME/[.,]/}; echo "$((10#$t))"; }
@@ -569,8 +572,20 @@ idle_ticks() { # idle+iowait ticks of all CPUs; busy is wall minus idle (the
 	done </proc/stat
 	echo "$total"
 }
-snap() { # "proc-ticks bpf-ns idle-ticks-all-cpus wall"
-	echo "$(proc_ticks) $(bpf_ns "$SERVER_BPF") $(idle_ticks) $EPOCHREALTIME"
+proc_ns() { # nanoseconds on CPU of the server's threads (schedstat: exact, and
+	# with interrupts and softirqs taken while they ran, as this kernel has no
+	# IRQ time accounting), for the low-rate step, where ticks are too coarse
+	local total=0 t ns rest
+	for p in $SERVER_TREE; do
+		for t in /proc/"$p"/task/*/schedstat; do
+			read -r ns rest 2>/dev/null <"$t" || continue
+			total=$((total + ns))
+		done
+	done
+	echo "$total"
+}
+snap() { # "proc-ticks bpf-ns idle-ticks-all-cpus wall proc-ns"
+	echo "$(proc_ticks) $(bpf_ns "$SERVER_BPF") $(idle_ticks) $EPOCHREALTIME $(proc_ns)"
 }
 sleep_until() { # microsecond timestamp
 	local d=$(($1 - $(usec)))
@@ -640,7 +655,7 @@ kxdp_try() {
 	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	(($(count_lines '^duration:' "$out") > RIG_REPEATS)) || return 1
-	awk -v rate="$rate" -v s0="$s0" -v s1="$s1" -v hz="$CLK_TCK" -v ncpu="$ncpu" -v n="$RIG_REPEATS" '
+	awk -v rate="$rate" -v s0="$s0" -v s1="$s1" -v hz="$CLK_TCK" -v ncpu="$ncpu" -v n="$RIG_REPEATS" -v usens="${RIG_CPU_NS:-0}" '
 		/^total queries:/ { k++; sent[k] = $3; pps = $4; gsub(/[^0-9]/, "", pps); ms[k] = pps > 0 ? $3 * 1000 / pps : 0 }
 		/^total replies:/ { got[k] = $3 }
 		/^responded / { c = $2; sub(/:$/, "", c); rc[k, c] = $3; codes[c] = 1 }
@@ -650,6 +665,7 @@ kxdp_try() {
 				split(s0, a, " "); split(s1, b, " ")
 				replies = got[k] - got[1]
 				procus = (b[1] - a[1]) / hz * 1e6; bpfus = (b[2] - a[2]) / 1e3
+				if (usens) procus = (b[5] - a[5]) / 1e3
 				vmus = ((b[4] - a[4]) * ncpu - (b[3] - a[3]) / hz) * 1e6
 				if (replies > 0) cpuf = sprintf("%.2f %.2f %.2f", (procus + bpfus) / replies, bpfus / replies, vmus / replies)
 				else cpuf = "- - -"
@@ -713,7 +729,7 @@ dnsperf_run() { # out set [args]
 		die "dnsperf failed ($(cat "$out.err" "$out" | tail -n 3 | tr '\n' ' '))"
 }
 
-declare -A LADDER DPSAT DPFIX DPPCT
+declare -A LADDER DPSAT DPFIX DPPCT LOW
 for server in $RIG_SERVERS; do
 	log "== $server"
 	pass_on # before the server: kdig's readiness probe needs the XDP_TX path
@@ -755,8 +771,16 @@ for server in $RIG_SERVERS; do
 			LADDER[$server/$set]+="$line"$'\n'
 			printf '%s %s %s\n' "$server" "$set" "$steps" | sed "2,\$ s/^/$server $set /" >>"$TMP/intervals.txt"
 		done
-		spent kxdpgun
 		log "$server/$set: $(awk 'NF { printf "%dk→%dk/%dk(%s%% [%s]) ", $1 / 1000, $3 / 1000, $2 / 1000, $4, $9 }' <<<"${LADDER[$server/$set]}")"
+		if [[ " $RIG_LOW_SETS " == *" $set "* ]]; then
+			# CPU per reply at a low rate: one interval of RIG_LOW_SECONDS,
+			# where a server pays for every wake-up it takes per query.
+			line=$(RIG_REPEATS=1 RIG_STEP_SECONDS=$RIG_LOW_SECONDS RIG_STEP_QUERIES=1 RIG_CPU_RATE=$RIG_LOW_RATE RIG_CPU_NS=1 \
+				kxdp_step "$set" "$RIG_LOW_RATE" "$TMP/kx-$server-$set-low")
+			LOW[$server/$set]=$(awk '{ print $5, $6, $7, $4 }' <<<"$line")
+			log "$server/$set: @$((RIG_LOW_RATE / 1000))k: $(awk '{ printf "%s%% lost, %s µs/reply server [BPF %s], %s VM", $4, $5, $6, $7 }' <<<"$line")"
+		fi
+		spent kxdpgun
 	done
 	stop_server
 	spent stop
@@ -853,6 +877,7 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 	echo "- Zones: tld./stld. with $RIG_DELEGATIONS delegations (genzone: 10% in-bailiwick glue, 20% DS); root-like . with $RIG_ROOT_TLDS TLDs (2 NS with A/AAAA glue, DS each)."
 	echo "- kxdpgun: offered rates $(sed 's/ /, /g' <<<"$RIG_RATES") pps, one thread on CPU $RIG_CLIENT_CPU, one run per offered rate measured over $RIG_REPEATS consecutive intervals after at least ${RIG_WARMUP} s of warm-up; an interval lasts ${RIG_STEP_SECONDS} s, or longer at low rates so that it holds $RIG_STEP_QUERIES queries ($(for r in $RIG_RATES; do printf '%s ' "$(awk -v u="$(step_us "$r")" 'BEGIN { printf "%g", u / 1e6 }')"; done | sed 's/ $//; s/ / \/ /g') s at the rates above). kxdpgun prints its counters on SIGUSR1 at each interval boundary (queries sent, replies, rcodes, and the time from its pps), the differences are the intervals. Each cell is the interval with the median loss: replies/s / queries sent per s (median loss %) and, in brackets, the lowest and highest loss of the $RIG_REPEATS intervals; kxdpgun's own counts. A reply in flight at a boundary counts in the next interval (a few of kxdpgun's 10-query batches: about ±0.05% of an interval of $RIG_STEP_QUERIES queries), so an interval can show more replies than queries: its loss is then 0. *answered* = median loss below ${RIG_LOSS_PCT}%. The sent rate can fall below the offered one: the generator shares CPU $RIG_CLIENT_CPU with the veth softirq, where an XDP server's program and the replies' reception run."
 	echo "- CPU per reply at ${RIG_CPU_RATE} pps offered, over the $RIG_REPEATS measured intervals of that step (read at their first and last boundary): *server* = the server's process CPU time (user+system, /proc/PID/stat, all threads) plus the run time of its BPF programs (kernel bpf_stats, run_time_ns: the XDP programs attached to its veth and every program its processes hold, so xdpdns's tc ingress companion too) per reply, with the BPF part in brackets; *VM* = wall minus idle of all CPUs (generator and rig included) per reply. Receive work: with \`RIG_NAPI=$RIG_NAPI\`$( [ "$RIG_NAPI" = threaded ] && echo ", the server veth's NAPI is threaded and its kthread pinned to CPU $RIG_SERVER_CPU while an XDP program is attached, and RPS sends the kernel path's receive work to CPU $RIG_SERVER_CPU, so a server's network work runs on the server CPU (without this, veth runs it on the sending CPU, the generator's)"). Kernel work (NAPI kthread, softirq) is not in the process figure; the BPF part is the programs' own run time; the VM column holds everything."
+	[ -n "$RIG_LOW_SETS" ] && echo "- CPU per reply at ${RIG_LOW_RATE} pps offered (sets $(sed 's/ /, /g' <<<"$RIG_LOW_SETS")): the same *server* figure over one interval of ${RIG_LOW_SECONDS} s, in a kxdpgun run of its own after the ladder: at a low rate a server wakes up for nearly every query, and this column shows what that costs it. Clock ticks of $((1000 / CLK_TCK)) ms are too coarse for the few ms of CPU this takes, so here the process figure is the threads' time on CPU from /proc/PID/task/*/schedstat (nanoseconds; it includes the interrupts and softirqs taken while a server thread ran, which the tick count leaves out: not comparable with the column at $((RIG_CPU_RATE / 1000))k, comparable between servers)."
 	echo
 	echo "![replies/s vs offered rate]($chart_rel)"
 	for set in $RIG_SETS; do
@@ -862,8 +887,14 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 		hdr="| server | highest rate answered (<${RIG_LOSS_PCT}% loss) | peak replies/s |"
 		sep="|---|---:|---:|"
 		for r in $RIG_RATES; do hdr+=" @$((r / 1000))k |"; sep+="---:|"; done
-		hdr+=" µs/reply server [BPF] @$((RIG_CPU_RATE / 1000))k | µs/reply VM | limited by |"
-		sep+="---:|---:|---|"
+		hdr+=" µs/reply server [BPF] @$((RIG_CPU_RATE / 1000))k | µs/reply VM |"
+		sep+="---:|---:|"
+		if [[ " $RIG_LOW_SETS " == *" $set "* ]]; then
+			hdr+=" µs/reply server [BPF] @$((RIG_LOW_RATE / 1000))k |"
+			sep+="---:|"
+		fi
+		hdr+=" limited by |"
+		sep+="---|"
 		echo "$hdr"
 		echo "$sep"
 		for s in $RIG_SERVERS; do
@@ -872,7 +903,11 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 				[ -n "$off" ] || continue
 				row+=" $(awk -v g="$got" -v s="$sent" -v l="$loss" -v r="$range" 'BEGIN { split(r, x, "-"); printf "%.1fk/%.1fk (%s%% [%.2f–%.2f])", g / 1000, s / 1000, l, x[1], x[2] }') |"
 			done <<<"${LADDER[$s/$set]}"
-			row+=" $(at_rate "$s" "$set" 5) [$(at_rate "$s" "$set" 6)] | $(at_rate "$s" "$set" 7) | $(limited "$s" "$set") |"
+			row+=" $(at_rate "$s" "$set" 5) [$(at_rate "$s" "$set" 6)] | $(at_rate "$s" "$set" 7) |"
+			if [[ " $RIG_LOW_SETS " == *" $set "* ]]; then
+				row+=" $(awk 'NF { printf "%s [%s]", $1, $2; if ($4 + 0 >= 1) printf " (%s%% lost)", $4; exit } END { if (!NR) print "-" }' <<<"${LOW[$s/$set]:-}") |"
+			fi
+			row+=" $(limited "$s" "$set") |"
 			echo "$row"
 		done
 		if has xdpdns; then
