@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -16,6 +17,11 @@ type bound struct {
 	addr netip.AddrPort
 	udp  []udpSocket
 	tcp  *net.TCPListener
+	// steered says the UDP sockets' group hands each query to the
+	// socket of the CPU that received it (steerByCPU); steerErr is why
+	// attaching that failed (the kernel's hash spreads them then).
+	steered  bool
+	steerErr error
 }
 
 // close closes every socket of b.
@@ -69,12 +75,13 @@ func bindOnce(ctx context.Context, ap netip.AddrPort, n int) (*bound, error) {
 			return nil, fmt.Errorf("udp socket %d: %w", i, err)
 		}
 		uc := pc.(*net.UDPConn)
-		b.udp = append(b.udp, udpSocket{c: uc, pktinfo: wildcard, v6: v6, first: i == 0})
+		b.udp = append(b.udp, udpSocket{c: uc, pktinfo: wildcard, v6: v6, first: i == 0, received: new(atomic.Uint64)})
 		if i == 0 {
 			// Every later socket, and TCP, joins the first one's port.
 			addr = netip.AddrPortFrom(ap.Addr(), uc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
 		}
 	}
+	b.steered, b.steerErr = steerByCPU(b.udp)
 	// TCP does without SO_REUSEPORT, so that a second server started on
 	// the same address fails here instead of silently sharing the UDP
 	// traffic with the first.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +35,8 @@ type udpSocket struct {
 	// of each broadcast or multicast datagram to every socket of the
 	// address, and only the first one answers it.
 	first bool
+	// received counts the datagrams read from the socket.
+	received *atomic.Uint64
 }
 
 // destination is the kind of address a query was sent to.

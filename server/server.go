@@ -238,6 +238,12 @@ func (s *Server) Start(ctx context.Context) error {
 			s.closeSockets()
 			return fmt.Errorf("server: listen on %s: %w", ap, err)
 		}
+		switch {
+		case b.steerErr != nil:
+			s.log.Warn("UDP sockets not steered by CPU; the kernel's hash spreads the queries", "addr", b.addr, "err", b.steerErr)
+		case b.steered:
+			s.log.Debug("UDP sockets steered by CPU", "addr", b.addr, "sockets", len(b.udp))
+		}
 		s.udp = append(s.udp, b.udp...)
 		s.tcp = append(s.tcp, b.tcp)
 		s.addrs = append(s.addrs, b.addr)

@@ -64,6 +64,7 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 			s.log.Debug("udp read", "err", err)
 			continue
 		}
+		u.received.Add(uint64(n))
 		out = out[:0]
 		for i := 0; i < n; i++ {
 			d := &in[i]
