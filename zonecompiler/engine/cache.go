@@ -18,6 +18,12 @@ import (
 // never seen before (a random-subdomain flood) costs the engine's work
 // plus one copy into the cache.
 //
+// A reply is stored the second time its query is seen within a while: a
+// bitmap of query hashes (a "doorkeeper", as in TinyLFU) remembers the
+// first sighting, so queries asked once — a random-subdomain flood, the
+// long tail of names — cost a bit set and no copy, and do not push the
+// repeated queries out of the ring.
+//
 // The replies live in a ring of bytes written front to back and wrapped
 // when full (the oldest entries are overwritten first); an index of
 // 2-entry buckets maps a query's hash to its entry. An entry is valid
@@ -37,6 +43,9 @@ const (
 	cacheAvgEntry = 256
 	// cacheHeader is an entry's header: key length, reply length, kind.
 	cacheHeader = 5
+	// cacheSeenBits is the doorkeeper's bits per index slot; it is
+	// cleared once an eighth of its bits were set since the last time.
+	cacheSeenBits = 8
 )
 
 // cacheSlot is one index entry: the query's hash, where its entry starts
@@ -58,6 +67,8 @@ type Cache struct {
 	seed  maphash.Seed
 	set   *zone.Set // the zone set the entries were computed from
 	s     scratch   // the engine's working memory for misses
+	seen  []uint64  // the doorkeeper: queries seen once (bit hash mod len)
+	nseen int       // bits set since seen was last cleared
 
 	// Hits, Misses and Stored count lookups and insertions.
 	Hits, Misses, Stored uint64
@@ -77,11 +88,12 @@ func NewCache(bytes int) *Cache {
 		index: make([]cacheSlot, slots),
 		mask:  uint64(slots - 1),
 		seed:  maphash.MakeSeed(),
+		seen:  make([]uint64, slots*cacheSeenBits/64+1),
 	}
 }
 
 // Len is the cache's size in bytes (ring and index).
-func (c *Cache) Len() int { return len(c.ring) + len(c.index)*16 }
+func (c *Cache) Len() int { return len(c.ring) + len(c.index)*16 + len(c.seen)*8 }
 
 // RespondUDP is RespondKind(dst, pkt, false) through the cache c, which
 // only this goroutine may use.
@@ -115,10 +127,26 @@ func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Kind) {
 	}
 	c.Misses++
 	out, kind := e.respondSet(&c.s, set, dst, pkt, false)
-	if len(out) >= 2 && len(out) <= cacheMaxReply {
+	if len(out) >= 2 && len(out) <= cacheMaxReply && c.seenBefore(h) {
 		c.store(h, b, key, out, kind)
 	}
 	return out, kind
+}
+
+// seenBefore reports whether a query of hash h was seen since the
+// doorkeeper was last cleared, and marks it seen.
+func (c *Cache) seenBefore(h uint64) bool {
+	bit := (h >> 32) % uint64(len(c.seen)*64)
+	w, m := &c.seen[bit/64], uint64(1)<<(bit%64)
+	if *w&m != 0 {
+		return true
+	}
+	*w |= m
+	if c.nseen++; c.nseen > len(c.seen)*64/8 {
+		clear(c.seen)
+		c.nseen = 0
+	}
+	return false
 }
 
 // valid reports whether the entry sl points to has not been overwritten:
