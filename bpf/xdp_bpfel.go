@@ -48,6 +48,7 @@ type XdpConfig struct {
 	AnyAddr   uint32
 	TapSample uint32
 	TapRate   uint32
+	RrlPass   uint32
 }
 
 type XdpMacVal struct {

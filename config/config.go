@@ -14,6 +14,7 @@ import (
 	"github.com/xdpdns/xdpdns/anycast"
 	"github.com/xdpdns/xdpdns/control"
 	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/rrl"
 	"github.com/xdpdns/xdpdns/secondary"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/srcport"
@@ -111,6 +112,8 @@ type Config struct {
 	// remembers, split over its UDP sockets (server.Config.AnswerCache);
 	// negative: off.
 	AnswerCache int64
+	// RRL is response rate limiting (rrl-* keys): off unless rrl-rate.
+	RRL rrl.Config
 	// ExpiryWarning is how far ahead expiring signatures are reported.
 	ExpiryWarning time.Duration
 	// Control is the path of the control socket (xdpdnsctl); empty
@@ -174,6 +177,7 @@ func Default() *Config {
 		TCPWriteTimeout: server.DefaultTCPWriteTimeout,
 		TCPMaxConns:     server.DefaultTCPMaxConns,
 		AnswerCache:     server.DefaultAnswerCache,
+		RRL:             rrl.Default(),
 		ExpiryWarning:   zone.DefaultExpiryWarning,
 		Control:         control.DefaultPath,
 		DrainTime:       DefaultDrainTime,
@@ -190,6 +194,9 @@ func Default() *Config {
 func (c *Config) Finish() error {
 	if len(c.Listen) == 0 {
 		c.Listen = []netip.AddrPort{netip.MustParseAddrPort(DefaultListen)}
+	}
+	if err := c.RRL.Check(); err != nil {
+		return err
 	}
 	for _, kp := range c.AXFRAllowKeyed {
 		if _, ok := c.Keys.Lookup(kp.Key); !ok {

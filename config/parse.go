@@ -328,6 +328,38 @@ var keys = map[string]key{
 		p.c.ZoneMaxSize, err = ParseSize(a[0])
 		return err
 	}},
+	"rrl-rate":       rrlIntKey("rrl-rate", "responses per second per bucket, 0 for off", 0, 1e9, func(c *Config) *int { return &c.RRL.Rate }),
+	"rrl-slip":       rrlIntKey("rrl-slip", "every Nth limited reply is sent truncated", 0, 100, func(c *Config) *int { return &c.RRL.Slip }),
+	"rrl-table-size": rrlIntKey("rrl-table-size", "buckets per UDP socket", 2, 1<<24, func(c *Config) *int { return &c.RRL.TableSize }),
+	"rrl-window": {single: true, min: 1, max: 1, usage: "want a duration from 1s to 1h", apply: func(p *parser, a []string) error {
+		d, err := ParseDuration(a[0])
+		if err != nil {
+			return err
+		}
+		if d < time.Second || d > time.Hour {
+			return fmt.Errorf("rrl-window %s: want 1s to 1h", a[0])
+		}
+		p.c.RRL.Window = d
+		return nil
+	}},
+	"rrl-ipv4-prefix": {single: true, min: 1, max: 1, usage: "want a prefix length from 1 to 32", apply: func(p *parser, a []string) (err error) {
+		p.c.RRL.Prefix4, err = ParsePrefixLen("rrl-ipv4-prefix", a[0], 32)
+		return err
+	}},
+	"rrl-ipv6-prefix": {single: true, min: 1, max: 1, usage: "want a prefix length from 1 to 128", apply: func(p *parser, a []string) (err error) {
+		p.c.RRL.Prefix6, err = ParsePrefixLen("rrl-ipv6-prefix", a[0], 128)
+		return err
+	}},
+	"rrl-exempt": {min: 1, max: -1, usage: "want one or more prefixes or addresses", apply: func(p *parser, a []string) error {
+		for _, s := range a {
+			pfx, err := ParsePrefix(s)
+			if err != nil {
+				return err
+			}
+			p.c.RRL.Exempt = append(p.c.RRL.Exempt, pfx)
+		}
+		return nil
+	}},
 	"answer-cache": {single: true, min: 1, max: 1, usage: "want a size such as 32M, or off", apply: func(p *parser, a []string) (err error) {
 		if a[0] == "off" {
 			p.c.AnswerCache = -1
@@ -497,6 +529,18 @@ var keys = map[string]key{
 }
 
 // durationKey is a single-valued key holding a positive duration.
+// rrlIntKey is a single integer from lo to hi.
+func rrlIntKey(name, what string, lo, hi int, field func(*Config) *int) key {
+	return key{single: true, min: 1, max: 1, usage: "want a number: " + what, apply: func(p *parser, a []string) error {
+		n, err := strconv.Atoi(a[0])
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("%s %q: want a number from %d to %d (%s)", name, a[0], lo, hi, what)
+		}
+		*field(p.c) = n
+		return nil
+	}}
+}
+
 func durationKey(field func(*Config) *time.Duration) key {
 	return key{single: true, min: 1, max: 1, usage: "want a duration such as 10s or 168h", apply: func(p *parser, a []string) error {
 		d, err := ParseDuration(a[0])

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/xdpdns/xdpdns/rrl"
 	"github.com/xdpdns/xdpdns/server"
 	"github.com/xdpdns/xdpdns/tsig"
 	"net/netip"
@@ -63,6 +64,10 @@ func TestParse(t *testing.T) {
 		{"zone-max-size", "zone-max-size 512M", func(c *Config) { c.ZoneMaxSize = 512 << 20 }},
 		{"answer-cache", "answer-cache 8M", func(c *Config) { c.AnswerCache = 8 << 20 }},
 		{"answer-cache off", "answer-cache off", func(c *Config) { c.AnswerCache = -1 }},
+		{"rrl", "rrl-rate 20\nrrl-slip 0\nrrl-ipv4-prefix 22\nrrl-ipv6-prefix /48\nrrl-window 5s\nrrl-exempt 192.0.2.0/24 2001:db8::1\nrrl-table-size 1024", func(c *Config) {
+			c.RRL = rrl.Config{Rate: 20, Slip: 0, Prefix4: 22, Prefix6: 48, Window: 5 * time.Second, TableSize: 1024,
+				Exempt: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::1/128")}}
+		}},
 		{"reload-timeout", "reload-timeout 30s", func(c *Config) { c.ReloadTimeout = 30 * time.Second }},
 		{"xdp-vlans", "xdp-vlans 100 4094", func(c *Config) { c.XDPVLANs = []uint16{100, 4094} }},
 		{"metrics-listen", "metrics-listen [::1]:9153", func(c *Config) { c.MetricsListen = netip.MustParseAddrPort("[::1]:9153") }},
@@ -131,6 +136,10 @@ func TestParseErrors(t *testing.T) {
 		{"metrics-listen 9153", 1, "want IP:PORT"},
 		{"zone-max-size 2X", 1, "size \"2X\""},
 		{"answer-cache none", 1, "answer-cache"},
+		{"rrl-rate -1", 1, "rrl-rate"},
+		{"rrl-slip 101", 1, "rrl-slip"},
+		{"rrl-ipv4-prefix 33", 1, "rrl-ipv4-prefix"},
+		{"rrl-window 10ms", 1, "rrl-window"},
 		{"key k hmac-md5 8gmhS1cNcBcRTBWiH0/M0cY9Xf7D1cnEmCmfQ2yTXf0=", 1, "algorithm"},
 		{"key k hmac-sha256 not-base64!", 1, "not base64"},
 		{"key k hmac-sha256 c2hvcnQ=", 1, "too short"},

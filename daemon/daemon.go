@@ -141,6 +141,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		DropSourcePorts:      srcport.NewSet(cfg.DroppedSourcePorts()),
 		AnswerGroupQueries:   cfg.AnswerGroupQueries,
 		AnswerCache:          int(cfg.AnswerCache),
+		RRL:                  cfg.RRL,
 		Tap:                  srvTap,
 		Notify:               notify,
 		Logger:               log,

@@ -92,13 +92,13 @@ type countingEngine struct {
 }
 
 // RespondUDP is Respond over UDP through the socket's reply cache.
-func (c countingEngine) RespondUDP(cache *engine.Cache, dst, pkt []byte) ([]byte, engine.Kind) {
+func (c countingEngine) RespondUDP(cache *engine.Cache, dst, pkt []byte) ([]byte, engine.Info) {
 	if c.n.paused.Load() {
-		return nil, engine.KindError
+		return nil, engine.Info{Kind: engine.KindError}
 	}
-	out, k := c.Engine.RespondUDP(cache, dst, pkt)
-	c.n.add(false, k, out == nil)
-	return out, k
+	out, info := c.Engine.RespondUDP(cache, dst, pkt)
+	c.n.add(false, info.Kind, out == nil)
+	return out, info
 }
 
 func (c countingEngine) Respond(dst, pkt []byte, tcp bool) []byte {

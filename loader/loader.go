@@ -82,8 +82,11 @@ type Options struct {
 	// ReadTaps.
 	TapSample, TapRate uint32
 	TapRingSize        uint32
-	UDPSize            uint16 // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
-	NSID               []byte // NSID sent to clients that ask (nil: none)
+	// RRLPass passes every DNS query to userspace (pass.rrl): response
+	// rate limiting is on and only the userspace server does it.
+	RRLPass bool
+	UDPSize uint16 // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
+	NSID    []byte // NSID sent to clients that ask (nil: none)
 	// Grace is the fallback wait between flipping generations and freeing
 	// the old one when membarrier(2) cannot provide an RCU grace period
 	// (0: DefaultGrace).
@@ -259,6 +262,9 @@ func (l *Loader) init() error {
 	copy(cfg.Ports[:], l.opts.Ports)
 	if l.opts.AnyAddress {
 		cfg.AnyAddr = 1
+	}
+	if l.opts.RRLPass {
+		cfg.RrlPass = 1
 	}
 	if err := l.objs.ConfigMap.Put(uint32(0), &cfg); err != nil {
 		return fmt.Errorf("loader: writing config: %w", err)

@@ -11,6 +11,9 @@ type counters struct {
 	udpDroppedSourcePort atomic.Uint64 // queries from a DropSourcePorts port
 	udpDroppedGroup      atomic.Uint64 // queries to a broadcast or multicast address
 
+	rrlSlipped atomic.Uint64 // UDP replies over the rate limit sent truncated
+	rrlDropped atomic.Uint64 // UDP replies over the rate limit not sent
+
 	udpCacheHits   atomic.Uint64 // UDP queries answered from a socket's reply cache
 	udpCacheMisses atomic.Uint64 // UDP queries the cache did not hold (the engine answered)
 
@@ -31,6 +34,9 @@ type counters struct {
 //     they came from a port of DropSourcePorts;
 //   - udp_dropped_group: UDP queries to a broadcast or multicast address,
 //     dropped unanswered (unless AnswerGroupQueries);
+//   - rrl_slipped, rrl_dropped: UDP replies over the rate limit (Config.RRL)
+//     sent as a minimal TC=1 reply, and not sent at all; their sum is
+//     the responses limited;
 //   - xfr_tsig_badsig, xfr_tsig_badkey, xfr_tsig_badtime: zone transfer
 //     requests refused for their TSIG (RFC 8945 BADSIG, BADKEY, BADTIME);
 //   - notify_refused, notify_notauth: NOTIFYs refused (not from one of the
@@ -42,6 +48,8 @@ func (s *Server) Counters() map[string]uint64 {
 		"tcp_refused_client":      s.n.tcpRefusedClient.Load(),
 		"udp_dropped_source_port": s.n.udpDroppedSourcePort.Load(),
 		"udp_dropped_group":       s.n.udpDroppedGroup.Load(),
+		"rrl_slipped":             s.n.rrlSlipped.Load(),
+		"rrl_dropped":             s.n.rrlDropped.Load(),
 		"xfr_tsig_badsig":         s.n.xfrTSIGBadSig.Load(),
 		"xfr_tsig_badkey":         s.n.xfrTSIGBadKey.Load(),
 		"xfr_tsig_badtime":        s.n.xfrTSIGBadTime.Load(),

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/xdpdns/xdpdns/internal/ratelog"
+	"github.com/xdpdns/xdpdns/rrl"
 	"github.com/xdpdns/xdpdns/srcport"
 	"github.com/xdpdns/xdpdns/tsig"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
@@ -35,7 +36,9 @@ type Engine interface {
 // of replies owned by the calling goroutine (engine.Cache): the server
 // gives each UDP socket one, of Config.AnswerCache bytes.
 type CachingEngine interface {
-	RespondUDP(c *engine.Cache, dst, pkt []byte) ([]byte, engine.Kind)
+	// RespondUDP answers pkt through c (nil: no cache) and describes the
+	// reply for rate limiting.
+	RespondUDP(c *engine.Cache, dst, pkt []byte) ([]byte, engine.Info)
 }
 
 // Defaults for the zero values of Config.
@@ -110,6 +113,10 @@ type Config struct {
 	// engine is a CachingEngine; 0 takes DefaultAnswerCache, a negative
 	// value turns the cache off.
 	AnswerCache int
+	// RRL is response rate limiting of UDP replies (package rrl), with a
+	// Limiter per UDP socket; Rate 0 turns it off. It needs a
+	// CachingEngine, which describes each reply.
+	RRL rrl.Config
 	// ShutdownTimeout bounds how long Close waits for goroutines.
 	ShutdownTimeout time.Duration
 	// XFRMessageSize is the target size of one zone transfer message.
@@ -193,6 +200,9 @@ type Server struct {
 
 	wg   sync.WaitGroup // serving goroutines
 	done chan struct{}  // closed by Close
+	// epoch is when the server was made: rate limiting's clock is the
+	// monotonic time since.
+	epoch time.Time
 
 	mu     sync.Mutex
 	closed bool
@@ -216,6 +226,7 @@ func New(cfg Config, eng Engine) *Server {
 		eng:    eng,
 		log:    cfg.Logger,
 		done:   make(chan struct{}),
+		epoch:  time.Now(),
 		conns:  make(map[net.Conn]tcpSlot),
 		limits: newConnLimits(cfg),
 		bufs:   sync.Pool{New: func() any { return newTCPBuffers() }},

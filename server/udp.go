@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/xdpdns/xdpdns/rrl"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 )
 
@@ -41,6 +42,8 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 		return
 	}
 	in := make([]datagram, udpBatch)
+	lim := rrl.New(s.cfg.RRL)
+	slips := make([][]byte, udpBatch) // truncated replies of limited responses
 	replies := make([][]byte, udpBatch)
 	replyCtl := make([][]byte, udpBatch)
 	out := make([]reply, 0, udpBatch)
@@ -66,6 +69,10 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 		}
 		u.received.Add(uint64(n))
 		out = out[:0]
+		var now int64 // for rate limiting: one clock reading per batch
+		if lim != nil {
+			now = int64(time.Since(s.epoch))
+		}
 		for i := 0; i < n; i++ {
 			d := &in[i]
 			if !d.from.IsValid() {
@@ -93,16 +100,28 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 			}
 			resp, isNotify := s.notify(d.pkt, d.from.Addr())
 			if !isNotify {
-				resp = s.respondUDP(cache, replies[i][:0], d.pkt)
+				var info engine.Info
+				resp, info = s.respondUDP(cache, replies[i][:0], d.pkt)
+				if cap(resp) > cap(replies[i]) {
+					replies[i] = resp[:0] // keep the grown buffer
+				}
+				if resp != nil && lim != nil {
+					switch lim.Decide(d.from.Addr(), rrl.ClassOf(info.Kind), info.Name, now) {
+					case rrl.Slip:
+						s.n.rrlSlipped.Add(1)
+						slips[i] = engine.Truncated(slips[i][:0], resp)
+						resp = slips[i]
+					case rrl.Drop:
+						s.n.rrlDropped.Add(1)
+						resp = nil
+					}
+				}
 			}
 			if resp == nil {
 				continue
 			}
 			if tapped {
 				s.observe(false, d.from, local, received, d.pkt, resp)
-			}
-			if !isNotify && cap(resp) > cap(replies[i]) {
-				replies[i] = resp[:0] // keep the grown buffer
 			}
 			out = append(out, reply{b: resp, oob: oob, slot: i})
 		}
@@ -144,11 +163,13 @@ func (s *Server) newCache() *engine.Cache {
 }
 
 // respondUDP answers one UDP query, through the socket's cache when it
-// has one, dropping it (and logging) should the engine ever panic.
-func (s *Server) respondUDP(c *engine.Cache, dst, pkt []byte) (resp []byte) {
+// has one, dropping it (and logging) should the engine ever panic. The
+// Info is the zero value (an answer, not rate limited by name) for an
+// engine that is not a CachingEngine.
+func (s *Server) respondUDP(c *engine.Cache, dst, pkt []byte) (resp []byte, info engine.Info) {
 	ce, ok := s.eng.(CachingEngine)
-	if c == nil || !ok {
-		return s.respond(dst, pkt, false)
+	if !ok {
+		return s.respond(dst, pkt, false), info
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -156,8 +177,7 @@ func (s *Server) respondUDP(c *engine.Cache, dst, pkt []byte) (resp []byte) {
 			resp = nil
 		}
 	}()
-	resp, _ = ce.RespondUDP(c, dst, pkt)
-	return resp
+	return ce.RespondUDP(c, dst, pkt)
 }
 
 // respond runs the engine on one query, dropping it (and logging) should

@@ -132,12 +132,13 @@ const (
 	CounterPassNotOurMAC   Counter = 27
 	CounterPassVLAN        Counter = 28
 	CounterPassNotOurAddr  Counter = 29
-	CounterDropSourcePort  Counter = 30
-	CounterSKBRX           Counter = 31
-	CounterSKBAnswer       Counter = 32
-	CounterTapSampled      Counter = 33
-	CounterTapLost         Counter = 34
-	CounterMax             Counter = 35
+	CounterPassRrl         Counter = 30
+	CounterDropSourcePort  Counter = 31
+	CounterSKBRX           Counter = 32
+	CounterSKBAnswer       Counter = 33
+	CounterTapSampled      Counter = 34
+	CounterTapLost         Counter = 35
+	CounterMax             Counter = 36
 )
 
 // CounterNames names every counter, by index: the names of `xdpdnsctl
@@ -173,6 +174,7 @@ var CounterNames = [CounterMax]string{
 	"pass.not_our_mac",
 	"pass.vlan",
 	"pass.not_our_address",
+	"pass.rrl",
 	"drop.source_port",
 	"tc_ingress.rx",
 	"tc_ingress.answer",
@@ -212,6 +214,7 @@ var CounterDocs = [CounterMax]string{
 	"sent to another host's MAC, or to a group MAC",
 	"a VLAN not configured on the interface, or more tags than walked",
 	"destination not an address the node serves",
+	"rate limiting is on, done in userspace",
 	"dropped: from a drop-source-ports port (port 0, echo, chargen, NTP, ...)",
 	"packets seen by the tc ingress companion",
 	"answered at tc ingress (too big for the XDP frame)",

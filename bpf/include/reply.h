@@ -120,6 +120,8 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 	reason = parse_dns(s, cfg, q);
 	if (reason >= 0)
 		return reason;
+	if (cfg->rrl_pass)
+		return CNT_PASS_RRL;
 
 	reason = CNT_PASS_NOTMPL;
 	id = find_template(s, q, gen, &reason);

@@ -149,6 +149,9 @@ struct config {
 	__u32 any_addr;
 	__u32 tap_sample; /* dnstap: copy one answered query in tap_sample to tap_events; 0: off */
 	__u32 tap_rate;   /* dnstap: at most this many samples per second per CPU */
+	/* 1: response rate limiting is on and done in userspace only: every
+	 * DNS query goes there (pass.rrl), so that no reply escapes it */
+	__u32 rrl_pass;
 };
 
 /* tap_events: one answered query sampled for dnstap (the loader's reader
@@ -227,6 +230,7 @@ enum counter {
 	                  walked */
 	CNT_PASS_NOT_OUR_ADDR, /* pass.not_our_address: destination not an address the node serves
 	                        */
+	CNT_PASS_RRL,          /* pass.rrl: rate limiting is on, done in userspace */
 	CNT_DROP_SOURCE_PORT,  /* drop.source_port: dropped: from a drop-source-ports port (port 0,
 	                          echo, chargen, NTP, ...) */
 	CNT_SKB_RX,            /* tc_ingress.rx: packets seen by the tc ingress companion */

@@ -73,6 +73,10 @@ type answer struct {
 	synthBuf   [MaxChain][wire.MaxNameLen]byte
 	synthLower [MaxChain][wire.MaxNameLen]byte
 	nsynth     int
+	// rrlName is the name rate limiting counts the response under, when
+	// it is not the query name: the delegation of a referral, the zone of
+	// an NXDOMAIN, the wildcard of a synthesised answer (package rrl).
+	rrlName []byte
 }
 
 // reset prepares the answer for a new query. The name buffers (chain,
@@ -83,6 +87,7 @@ func (a *answer) reset() {
 	a.an, a.ns, a.ar, a.arRequired = a.an[:0], a.ns[:0], a.ar[:0], 0
 	a.do, a.tcp = false, false
 	a.nchain, a.nsynth = 0, 0
+	a.rrlName = nil
 }
 
 // addSet appends the RRset (and, with DO, its RRSIGs) to a section.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -41,8 +42,9 @@ const (
 	// cacheAvgEntry sizes the index: about one slot per this many bytes
 	// of ring (a referral with glue and its query is ~300 bytes).
 	cacheAvgEntry = 256
-	// cacheHeader is an entry's header: key length, reply length, kind.
-	cacheHeader = 5
+	// cacheHeader is an entry's header: key length, reply length, kind,
+	// the hash of the rate-limiting name (Info.Name).
+	cacheHeader = 13
 	// cacheSeenBits is the doorkeeper's bits per index slot; it is
 	// cleared once an eighth of its bits were set since the last time.
 	cacheSeenBits = 8
@@ -95,9 +97,26 @@ func NewCache(bytes int) *Cache {
 // Len is the cache's size in bytes (ring and index).
 func (c *Cache) Len() int { return len(c.ring) + len(c.index)*16 + len(c.seen)*8 }
 
+// Info describes a UDP reply for the server's rate limiting.
+type Info struct {
+	Kind Kind
+	// Name is abi.HashName(name).H1 of the name rate limiting counts the
+	// reply under (package rrl): the query name, or the delegation of a
+	// referral, the zone of an NXDOMAIN, the wildcard of a synthesised
+	// answer; 0 for errors and refusals.
+	Name uint64
+}
+
 // RespondUDP is RespondKind(dst, pkt, false) through the cache c, which
-// only this goroutine may use.
-func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Kind) {
+// only this goroutine may use (nil: no cache), also giving the reply's
+// rate-limiting name.
+func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Info) {
+	if c == nil {
+		s := e.pool.Get().(*scratch)
+		defer e.pool.Put(s)
+		out, kind := e.respondSet(s, e.zones.Load(), dst, pkt, false)
+		return out, Info{Kind: kind, Name: rrlName(s, kind)}
+	}
 	set := e.zones.Load()
 	if c.set != set {
 		// A new zone set (a reload, a transfer, an expiry): every entry
@@ -105,7 +124,8 @@ func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Kind) {
 		c.set, c.lap, c.pos = set, c.lap+2, 0
 	}
 	if len(pkt) < 2 || len(pkt)-2 > cacheMaxKey {
-		return e.respondSet(&c.s, set, dst, pkt, false)
+		out, kind := e.respondSet(&c.s, set, dst, pkt, false)
+		return out, Info{Kind: kind, Name: rrlName(&c.s, kind)}
 	}
 	key := pkt[2:]
 	h := maphash.Bytes(c.seed, key)
@@ -123,14 +143,26 @@ func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Kind) {
 		c.Hits++
 		out := append(dst[:0], ent[cacheHeader+kl:cacheHeader+kl+rl]...)
 		out[0], out[1] = pkt[0], pkt[1]
-		return out, Kind(ent[4])
+		return out, Info{Kind: Kind(ent[4]), Name: binary.LittleEndian.Uint64(ent[5:])}
 	}
 	c.Misses++
 	out, kind := e.respondSet(&c.s, set, dst, pkt, false)
+	info := Info{Kind: kind, Name: rrlName(&c.s, kind)}
 	if len(out) >= 2 && len(out) <= cacheMaxReply && c.seenBefore(h) {
-		c.store(h, b, key, out, kind)
+		c.store(h, b, key, out, info)
 	}
-	return out, kind
+	return out, info
+}
+
+// rrlName is Info.Name of the answer just rendered in s.
+func rrlName(s *scratch, k Kind) uint64 {
+	switch {
+	case k == KindRefused || k == KindError:
+		return 0
+	case s.a.rrlName != nil:
+		return abi.HashName(s.a.rrlName).H1
+	}
+	return abi.HashName(s.q.QLower).H1
 }
 
 // seenBefore reports whether a query of hash h was seen since the
@@ -157,7 +189,7 @@ func (c *Cache) valid(sl *cacheSlot) bool {
 
 // store writes one entry at the ring's write position and points the
 // bucket b's emptier (or older) slot at it.
-func (c *Cache) store(h, b uint64, key, reply []byte, kind Kind) {
+func (c *Cache) store(h, b uint64, key, reply []byte, info Info) {
 	n := cacheHeader + len(key) + len(reply)
 	if n > len(c.ring) {
 		return
@@ -168,7 +200,8 @@ func (c *Cache) store(h, b uint64, key, reply []byte, kind Kind) {
 	e := c.ring[c.pos : c.pos+n]
 	binary.LittleEndian.PutUint16(e, uint16(len(key)))
 	binary.LittleEndian.PutUint16(e[2:], uint16(len(reply)))
-	e[4] = byte(kind)
+	e[4] = byte(info.Kind)
+	binary.LittleEndian.PutUint64(e[5:], info.Name)
 	copy(e[cacheHeader:], key)
 	copy(e[cacheHeader+len(key):], reply)
 	// Replace an invalid slot if there is one, else the older entry.

@@ -64,8 +64,9 @@ func TestCacheSameBytes(t *testing.T) {
 						q[0], q[1] = byte(rng.Uint32()), byte(rng.Uint32())
 					}
 					want, wantKind := e.RespondKind(nil, q, false)
-					var kind Kind
-					dst, kind = e.RespondUDP(c, dst[:0], q)
+					var info Info
+					dst, info = e.RespondUDP(c, dst[:0], q)
+					kind := info.Kind
 					if !bytes.Equal(dst, want) || (want != nil && kind != wantKind) {
 						t.Fatalf("cache size %d, round %d: query %x\ncached %x (%v)\nengine %x (%v)", size, round, q, dst, kind, want, wantKind)
 					}

@@ -184,6 +184,7 @@ func (e *Engine) referral(a *answer, z *zone.Zone, d *zone.Node, depth int) {
 	if depth == 0 {
 		a.aa = false
 		a.kind = KindReferral
+		a.rrlName = d.Name.Lower
 	}
 	ns := d.Set(dns.TypeNS)
 	a.addSetNoSig(&a.ns, ns)
@@ -293,6 +294,7 @@ func (e *Engine) dname(a *answer, z *zone.Zone, d *zone.Node, name wire.Name, qt
 func (e *Engine) wildcard(a *answer, z *zone.Zone, ce, w *zone.Node, name wire.Name, qtype uint16, depth int) {
 	if depth == 0 {
 		a.kind = KindWildcard
+		a.rrlName = w.Name.Lower
 	}
 	an := len(a.an)
 	e.exact(a, z, w, name, name, qtype, depth)
@@ -315,6 +317,7 @@ func (e *Engine) wildcard(a *answer, z *zone.Zone, ce, w *zone.Node, name wire.N
 func (e *Engine) nxdomain(a *answer, z *zone.Zone, ce *zone.Node, name wire.Name) {
 	if a.nchain == 1 {
 		a.kind = KindNXDomain
+		a.rrlName = z.Origin.Lower
 	}
 	a.rcode = dns.RcodeNameError
 	e.addSOA(a, z)

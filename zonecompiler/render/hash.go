@@ -9,25 +9,11 @@ import (
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
 
-// NameHash identifies a lower-case wire name in the XDP maps: two 64-bit
-// hashes computed over the name's bytes from the last to the first, so
-// that a suffix's hash is a prefix of the computation of a longer name's.
-// The C side (hash_suffixes in bpf/include/query.h) computes the same.
-type NameHash struct{ H1, H2 uint64 }
+// NameHash identifies a lower-case wire name in the XDP maps (abi.NameHash).
+type NameHash = abi.NameHash
 
-// step extends a hash by one byte (moving towards the name's start).
-func (h NameHash) step(c byte) NameHash {
-	return NameHash{H1: (h.H1 ^ uint64(c)) * abi.HashH1Prime, H2: (h.H2^uint64(c))*abi.HashH2Mult + 1}
-}
-
-// HashName hashes a whole lower-case wire name.
-func HashName(lower []byte) NameHash {
-	h := NameHash{H1: abi.HashH1Basis, H2: abi.HashH2Basis}
-	for i := len(lower) - 1; i >= 0; i-- {
-		h = h.step(lower[i])
-	}
-	return h
-}
+// HashName hashes a whole lower-case wire name (abi.HashName).
+func HashName(lower []byte) NameHash { return abi.HashName(lower) }
 
 // SuffixHashes returns the hashes of every suffix of the lower-case wire
 // name, from the root (index 0) to the whole name (index Labels(lower)).
@@ -38,15 +24,15 @@ func SuffixHashes(lower []byte, out []NameHash) []NameHash {
 		starts[n] = i
 		n++
 	}
-	h := NameHash{H1: abi.HashH1Basis, H2: abi.HashH2Basis}
+	h := abi.HashBasis
 	out = out[:0]
 	// The root suffix is the final 0 byte.
 	end := len(lower) - 1
-	h = h.step(lower[end])
+	h = h.Step(lower[end])
 	out = append(out, h)
 	for k := n - 1; k >= 0; k-- {
 		for i := end - 1; i >= starts[k]; i-- {
-			h = h.step(lower[i])
+			h = h.Step(lower[i])
 		}
 		end = starts[k]
 		out = append(out, h)
