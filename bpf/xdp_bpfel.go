@@ -39,16 +39,20 @@ type XdpChunk struct {
 }
 
 type XdpConfig struct {
-	_         structs.HostLayout
-	Gen       uint32
-	UdpSize   uint16
-	NsidLen   uint16
-	Nsid      [32]uint8
-	Ports     [4]uint16
-	AnyAddr   uint32
-	TapSample uint32
-	TapRate   uint32
-	RrlPass   uint32
+	_           structs.HostLayout
+	Gen         uint32
+	UdpSize     uint16
+	NsidLen     uint16
+	Nsid        [32]uint8
+	Ports       [4]uint16
+	AnyAddr     uint32
+	TapSample   uint32
+	TapRate     uint32
+	RrlSlip     uint32
+	RrlPrefix4  uint32
+	RrlPrefix6  uint32
+	RrlInterval uint64
+	RrlWindow   uint64
 }
 
 type XdpMacVal struct {
@@ -68,6 +72,22 @@ type XdpNameVal struct {
 	ExactDefault [2]uint32
 	BelowDefault [2]uint32
 	Flags        uint32
+}
+
+type XdpRrlBucket struct {
+	_     structs.HostLayout
+	Tat   int64
+	Slips uint32
+	Pad   uint32
+}
+
+type XdpRrlKey struct {
+	_      structs.HostLayout
+	Prefix [16]uint8
+	Name   uint64
+	V6     uint8
+	Class  uint8
+	Pad    [6]uint8
 }
 
 type XdpScratch struct {
@@ -90,6 +110,7 @@ type XdpScratch struct {
 		Edns    uint8
 		Dobit   uint8
 		Nsid    uint8
+		Saddr   [16]uint8
 		_       [2]byte
 	}
 	_ [4]byte
@@ -118,7 +139,6 @@ type XdpScratch struct {
 		T    XdpTmpl
 		C    XdpChunk
 		Mv   XdpMacVal
-		_    [4]byte
 		Te   XdpTapEvent
 		Cnt  uint32
 		Kind uint32
@@ -160,6 +180,9 @@ type XdpTmpl struct {
 	Flags      uint16
 	Nrelocs    uint16
 	Kind       uint16
+	RrlClass   uint8
+	RrlLabels  uint8
+	RrlWild    uint16
 	Relocs     [40]uint16
 }
 
@@ -174,6 +197,8 @@ const (
 	XdpMapDropPorts   = "drop_ports"
 	XdpMapIfaceMacs   = "iface_macs"
 	XdpMapNames       = "names"
+	XdpMapRrlBuckets  = "rrl_buckets"
+	XdpMapRrlExempt   = "rrl_exempt"
 	XdpMapScratch     = "scratch"
 	XdpMapServedAddrs = "served_addrs"
 	XdpMapTapEvents   = "tap_events"
@@ -241,6 +266,8 @@ type XdpMapSpecs struct {
 	DropPorts   *ebpf.MapSpec `ebpf:"drop_ports"`
 	IfaceMacs   *ebpf.MapSpec `ebpf:"iface_macs"`
 	Names       *ebpf.MapSpec `ebpf:"names"`
+	RrlBuckets  *ebpf.MapSpec `ebpf:"rrl_buckets"`
+	RrlExempt   *ebpf.MapSpec `ebpf:"rrl_exempt"`
 	Scratch     *ebpf.MapSpec `ebpf:"scratch"`
 	ServedAddrs *ebpf.MapSpec `ebpf:"served_addrs"`
 	TapEvents   *ebpf.MapSpec `ebpf:"tap_events"`
@@ -282,6 +309,8 @@ type XdpMaps struct {
 	DropPorts   *ebpf.Map `ebpf:"drop_ports"`
 	IfaceMacs   *ebpf.Map `ebpf:"iface_macs"`
 	Names       *ebpf.Map `ebpf:"names"`
+	RrlBuckets  *ebpf.Map `ebpf:"rrl_buckets"`
+	RrlExempt   *ebpf.Map `ebpf:"rrl_exempt"`
 	Scratch     *ebpf.Map `ebpf:"scratch"`
 	ServedAddrs *ebpf.Map `ebpf:"served_addrs"`
 	TapEvents   *ebpf.Map `ebpf:"tap_events"`
@@ -299,6 +328,8 @@ func (m *XdpMaps) Close() error {
 		m.DropPorts,
 		m.IfaceMacs,
 		m.Names,
+		m.RrlBuckets,
+		m.RrlExempt,
 		m.Scratch,
 		m.ServedAddrs,
 		m.TapEvents,

@@ -25,6 +25,7 @@
 #include "parse.h"
 #include "reply.h"
 #include "rewrite.h"
+#include "rrl.h"
 #include "tap.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -85,6 +86,18 @@ int xdpdns(struct xdp_md *ctx)
 	 * work is spent on a reply it could not carry. */
 	if (resize_xdp(ctx, q, r.len))
 		return pass(CNT_PASS_TAIL);
+	/* Rate limiting, once the reply is certain to leave from here (a
+	 * query passed for its size is charged at tc ingress instead). */
+	switch (rrl_decide(cfg, s, q, r.t)) {
+	case RRL_DROP:
+		count(CNT_RRL_DROPPED);
+		return XDP_DROP;
+	case RRL_SLIP:
+		count(CNT_RRL_SLIPPED);
+		if (truncate_reply(q, &r) || resize_xdp(ctx, q, r.len))
+			return XDP_ABORTED;
+		break;
+	}
 	ev = tap_begin(cfg, s, q, (void *)(long)ctx->data, (void *)(long)ctx->data_end,
 	               XDPDNS_TAP_XDP);
 	if (fill_reply(s, cfg, gen, &r)) {
@@ -147,6 +160,16 @@ int xdpdns_tc(struct __sk_buff *skb)
 	if (plan_reply(s, cfg, gen, &r) >= 0 ||
 	    !udp_query_ok((void *)(long)skb->data, (void *)(long)skb->data_end, s, q, skb->ifindex))
 		return TC_ACT_OK;
+	switch (rrl_decide(cfg, s, q, r.t)) {
+	case RRL_DROP:
+		count(CNT_RRL_DROPPED);
+		return TC_ACT_SHOT;
+	case RRL_SLIP:
+		count(CNT_RRL_SLIPPED);
+		if (truncate_reply(q, &r))
+			return TC_ACT_OK;
+		break;
+	}
 	ev = tap_begin(cfg, s, q, (void *)(long)skb->data, (void *)(long)skb->data_end,
 	               XDPDNS_TAP_TC);
 	if (fill_reply(s, cfg, gen, &r)) {

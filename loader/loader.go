@@ -57,6 +57,18 @@ type Attach struct {
 	Mode  Mode
 }
 
+// RRL configures the program's response rate limiting: the fields of
+// rrl.Config with its defaults applied (the loader imports only the BPF
+// side; cmd/xdpdnsd copies them).
+type RRL struct {
+	Rate             int           // responses per second per bucket; 0: off
+	Slip             int           // every Slip-th limited reply sent TC=1; 0: none
+	Prefix4, Prefix6 int           // client prefix bits of a bucket
+	Window           time.Duration // the debt a bucket may run up (at least 1 s)
+	Exempt           []netip.Prefix
+	TableSize        int // rrl_buckets entries (per CPU)
+}
+
 // Options configure Load.
 type Options struct {
 	Attach []Attach
@@ -82,9 +94,9 @@ type Options struct {
 	// ReadTaps.
 	TapSample, TapRate uint32
 	TapRingSize        uint32
-	// RRLPass passes every DNS query to userspace (pass.rrl): response
-	// rate limiting is on and only the userspace server does it.
-	RRLPass bool
+	// RRL is response rate limiting of the program's replies, with the
+	// semantics of package rrl (Rate 0: off).
+	RRL     RRL
 	UDPSize uint16 // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
 	NSID    []byte // NSID sent to clients that ask (nil: none)
 	// Grace is the fallback wait between flipping generations and freeing
@@ -196,6 +208,9 @@ func Load(opts Options) (*Loader, error) {
 		return nil, fmt.Errorf("loader: reading the XDP object: %w", err)
 	}
 	l := &Loader{opts: opts, spec: spec}
+	if opts.RRL.Rate > 0 {
+		spec.Maps[bpf.XdpMapRrlBuckets].MaxEntries = uint32(opts.RRL.TableSize)
+	}
 	if opts.TapRingSize != 0 {
 		spec.Maps[bpf.XdpMapTapEvents].MaxEntries = opts.TapRingSize
 	}
@@ -236,6 +251,10 @@ func checkOptions(o *Options) error {
 			return fmt.Errorf("%w: invalid prefix", ErrOptions)
 		}
 	}
+	if r := o.RRL; r.Rate < 0 || (r.Rate > 0 && (r.Rate > 1e9 || r.Slip < 0 || r.Prefix4 < 0 || r.Prefix4 > 32 ||
+		r.Prefix6 < 0 || r.Prefix6 > 128 || r.Window < time.Second || r.TableSize < 2)) {
+		return fmt.Errorf("%w: rate limiting %+v", ErrOptions, r)
+	}
 	if len(o.Prefixes) == 0 && !o.HostAddresses && !o.AnyAddress {
 		return fmt.Errorf("%w: no destination served (Prefixes, HostAddresses or AnyAddress)", ErrOptions)
 	}
@@ -263,8 +282,16 @@ func (l *Loader) init() error {
 	if l.opts.AnyAddress {
 		cfg.AnyAddr = 1
 	}
-	if l.opts.RRLPass {
-		cfg.RrlPass = 1
+	if r := l.opts.RRL; r.Rate > 0 {
+		cfg.RrlInterval = uint64(time.Second) / uint64(r.Rate)
+		cfg.RrlWindow = uint64(r.Window)
+		cfg.RrlSlip = uint32(r.Slip)
+		cfg.RrlPrefix4, cfg.RrlPrefix6 = uint32(r.Prefix4), uint32(r.Prefix6)
+		for _, p := range r.Exempt {
+			if err := l.objs.RrlExempt.Put(addrKey(p), uint8(1)); err != nil {
+				return fmt.Errorf("loader: rrl-exempt %s: %w", p, err)
+			}
+		}
 	}
 	if err := l.objs.ConfigMap.Put(uint32(0), &cfg); err != nil {
 		return fmt.Errorf("loader: writing config: %w", err)
@@ -435,6 +462,9 @@ func checkImage(img *Image) error {
 		t := &img.Templates[i]
 		if t.Flags&abi.FlagTooBig != 0 {
 			continue
+		}
+		if t.RrlClass >= abi.RRLClassMax || (t.RrlLabels > abi.MaxLabels && t.RrlLabels != abi.RRLQName) {
+			return fmt.Errorf("%w: template %d: rate-limiting class %d, labels %d", ErrImage, i, t.RrlClass, t.RrlLabels)
 		}
 		if t.BodyLen > abi.MaxBody || t.ReqLen > t.BodyLen || t.Nrelocs > abi.MaxRelocs {
 			return fmt.Errorf("%w: template %d: body %d, required %d, %d relocations", ErrImage, i, t.BodyLen, t.ReqLen, t.Nrelocs)
@@ -670,6 +700,10 @@ func (l *Loader) Program() *ebpf.Program { return l.objs.Xdpdns }
 
 // TCProgram returns the loaded tc ingress companion (owned by the Loader).
 func (l *Loader) TCProgram() *ebpf.Program { return l.objs.XdpdnsTc }
+
+// RRLBuckets is the rate-limiting map (struct rrl_key -> per-CPU struct
+// rrl_bucket), for inspection.
+func (l *Loader) RRLBuckets() *ebpf.Map { return l.objs.RrlBuckets }
 
 // Close detaches the program everywhere and releases every map.
 func (l *Loader) Close() error {

@@ -40,19 +40,20 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 )
 
 // Class is the kind of response a bucket counts.
 type Class uint8
 
-// The response classes (the values are shared with the XDP program).
+// The response classes, as the XDP program numbers them (enum rrl_class).
 const (
-	ClassAnswer Class = iota
-	ClassNoData
-	ClassReferral
-	ClassNXDomain
-	ClassError
+	ClassAnswer   Class = abi.RRLClassAnswer
+	ClassNoData   Class = abi.RRLClassNoData
+	ClassReferral Class = abi.RRLClassReferral
+	ClassNXDomain Class = abi.RRLClassNXDomain
+	ClassError    Class = abi.RRLClassError
 )
 
 // ClassOf is the class of an engine answer kind.

@@ -4,9 +4,9 @@ package abi
 
 // Limits, flags, modes and hash parameters (the XDPDNS_ #defines).
 const (
-	// MaxQname (XDPDNS_MAX_QNAME): Longest qname in wire form (RFC 1035
+	// MaxQName (XDPDNS_MAX_QNAME): Longest qname in wire form (RFC 1035
 	// §2.3.4).
-	MaxQname = 255
+	MaxQName = 255
 	// MaxLabels (XDPDNS_MAX_LABELS): Most labels the XDP program walks; a
 	// longer qname is passed up.
 	MaxLabels = 32
@@ -84,6 +84,9 @@ const (
 	// FlagTooBig (XDPDNS_TF_TOO_BIG): tmpl.flags: the body is longer than
 	// XDPDNS_MAX_BODY and never sent from XDP (only a TC=1 reply, or pass).
 	FlagTooBig = 0x8000
+	// RRLQName (XDPDNS_RRL_QNAME): tmpl.rrl_labels: the bucket's name is the
+	// whole query name.
+	RRLQName = 0xff
 )
 
 // Answer kinds (enum answer_kind), the engine's classification of an
@@ -105,6 +108,18 @@ const (
 // KindNames names the answer kinds, by kind.
 var KindNames = [KindMax]string{"answer", "cname", "wildcard", "referral", "nxdomain", "nodata", "refused", "chaos", "error"}
 
+// Response classes of rate limiting (enum rrl_class): a template's
+// rrl_class and package rrl's Class.
+const (
+	RRLClassAnswer   = 0 // answer: per query name (wildcard: per wildcard)
+	RRLClassNoData   = 1 // nodata: per query name
+	RRLClassReferral = 2 // referral: per delegation
+	RRLClassNXDomain = 3 // nxdomain: per zone
+	RRLClassError    = 4 // error: per client prefix
+	// RRLClassMax is the number of classes.
+	RRLClassMax = 5
+)
+
 // Counter indexes the per-CPU counters map (enum counter).
 type Counter uint32
 
@@ -117,7 +132,7 @@ const (
 	CounterPassMalformed   Counter = 12
 	CounterPassOpcode      Counter = 13
 	CounterPassEDNS        Counter = 14
-	CounterPassQname       Counter = 15
+	CounterPassQName       Counter = 15
 	CounterPassQtype       Counter = 16
 	CounterPassNozone      Counter = 17
 	CounterPassNotmpl      Counter = 18
@@ -132,13 +147,14 @@ const (
 	CounterPassNotOurMAC   Counter = 27
 	CounterPassVLAN        Counter = 28
 	CounterPassNotOurAddr  Counter = 29
-	CounterPassRrl         Counter = 30
-	CounterDropSourcePort  Counter = 31
-	CounterSKBRX           Counter = 32
-	CounterSKBAnswer       Counter = 33
-	CounterTapSampled      Counter = 34
-	CounterTapLost         Counter = 35
-	CounterMax             Counter = 36
+	CounterDropSourcePort  Counter = 30
+	CounterSKBRX           Counter = 31
+	CounterSKBAnswer       Counter = 32
+	CounterTapSampled      Counter = 33
+	CounterTapLost         Counter = 34
+	CounterRRLSlipped      Counter = 35
+	CounterRRLDropped      Counter = 36
+	CounterMax             Counter = 37
 )
 
 // CounterNames names every counter, by index: the names of `xdpdnsctl
@@ -174,12 +190,13 @@ var CounterNames = [CounterMax]string{
 	"pass.not_our_mac",
 	"pass.vlan",
 	"pass.not_our_address",
-	"pass.rrl",
 	"drop.source_port",
 	"tc_ingress.rx",
 	"tc_ingress.answer",
 	"tap.sampled",
 	"tap.lost",
+	"rrl.slipped",
+	"rrl.dropped",
 }
 
 // CounterDocs says what each counter counts, by index.
@@ -214,12 +231,13 @@ var CounterDocs = [CounterMax]string{
 	"sent to another host's MAC, or to a group MAC",
 	"a VLAN not configured on the interface, or more tags than walked",
 	"destination not an address the node serves",
-	"rate limiting is on, done in userspace",
 	"dropped: from a drop-source-ports port (port 0, echo, chargen, NTP, ...)",
 	"packets seen by the tc ingress companion",
 	"answered at tc ingress (too big for the XDP frame)",
 	"answered queries copied to the dnstap ring buffer",
 	"samples lost: the ring buffer full, or over dnstap-xdp-rate",
+	"replies over the rate limit sent truncated (TC=1)",
+	"replies over the rate limit not sent (XDP_DROP)",
 }
 
 // NeverInXDP reports whether the program always passes query type t up

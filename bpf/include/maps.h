@@ -118,6 +118,28 @@ struct {
 	__type(value, __u8);
 } served_addrs SEC(".maps");
 
+/* rrl_buckets: struct rrl_key (client prefix, class, name) -> struct
+ * rrl_bucket, a rate-limiting meter of each CPU's own (rrl.h): per-CPU
+ * values and per-CPU LRU lists, so no lock is taken. The loader sizes it
+ * (rrl-table-size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct rrl_key);
+	__type(value, struct rrl_bucket);
+} rrl_buckets SEC(".maps");
+
+/* rrl_exempt: struct addr_key (client prefix, IPv4 mapped into IPv6) ->
+ * __u8 (unused, 1): clients never rate-limited (rrl-exempt). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct addr_key);
+	__type(value, __u8);
+} rrl_exempt SEC(".maps");
+
 /* iface_macs: ifindex -> struct mac_val, the MAC of each interface the
  * program is attached to (written by the loader on attach). A frame that
  * arrives on such an interface is answered only when sent to that MAC. */
@@ -194,6 +216,7 @@ struct query {
 	__u8 edns;
 	__u8 dobit;
 	__u8 nsid;
+	__u8 saddr[16]; /* the client's address (IPv4 in the first 4 bytes) */
 };
 
 /* walk: state of the bpf_loop walks over the qname bytes and the EDNS

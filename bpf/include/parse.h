@@ -187,6 +187,7 @@ static __always_inline int parse_l2l4(void *data, void *data_end, const struct c
 		key.addr[10] = 0xff;
 		key.addr[11] = 0xff;
 		__builtin_memcpy(&key.addr[12], &ip->daddr, 4);
+		__builtin_memcpy(q->saddr, &ip->saddr, 4);
 		q->v6 = 0;
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		if (parse_ipv6hdr(&c, &ip6) < 0)
@@ -210,6 +211,7 @@ static __always_inline int parse_l2l4(void *data, void *data_end, const struct c
 		if (ipr < 0)
 			ipr = accept_source6(ip6, ifindex);
 		__builtin_memcpy(key.addr, &ip6->daddr, 16);
+		__builtin_memcpy(q->saddr, &ip6->saddr, 16);
 		q->v6 = 1;
 	} else {
 		return CNT_PASS_NOT_DNS;

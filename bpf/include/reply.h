@@ -120,8 +120,6 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 	reason = parse_dns(s, cfg, q);
 	if (reason >= 0)
 		return reason;
-	if (cfg->rrl_pass)
-		return CNT_PASS_RRL;
 
 	reason = CNT_PASS_NOTMPL;
 	id = find_template(s, q, gen, &reason);
@@ -162,6 +160,23 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 	r->nsid_len = nsid_len;
 	r->tc = tc;
 	return -1;
+}
+
+/* truncate_reply turns the plan *r into the truncated reply: TC=1, the
+ * header, the question and the OPT record (what rate limiting slips).
+ * Returns 0, or -1 if the length is out of bounds (it never is). */
+static __always_inline int truncate_reply(const struct query *q, struct reply *r)
+{
+	__u32 opt_len = 0, len;
+
+	if (q->edns)
+		opt_len = OPT_RR_LEN + (r->nsid_len ? 4 + r->nsid_len : 0);
+	len = bound(DNS_HDR_LEN + q->qlen + 4 + opt_len);
+	if (len < DNS_HDR_LEN || len > r->len)
+		return -1;
+	r->tc = 1;
+	r->len = len;
+	return 0;
 }
 
 /* fill_reply builds the reply planned in *r over the query in the scratch

@@ -122,6 +122,12 @@ struct tmpl {
 	__u16 flags;   /* XDPDNS_TF_* */
 	__u16 nrelocs;
 	__u16 kind; /* enum answer_kind, for counters */
+	/* Rate limiting: the class (enum rrl_class) and the bucket's name, the
+	 * query name's suffix of rrl_labels labels (XDPDNS_RRL_QNAME: the whole
+	 * name), with a "*" label prepended when rrl_wild. */
+	__u8 rrl_class;
+	__u8 rrl_labels;
+	__u16 rrl_wild;
 	__u16 relocs[XDPDNS_MAX_RELOCS];
 };
 
@@ -149,10 +155,43 @@ struct config {
 	__u32 any_addr;
 	__u32 tap_sample; /* dnstap: copy one answered query in tap_sample to tap_events; 0: off */
 	__u32 tap_rate;   /* dnstap: at most this many samples per second per CPU */
-	/* 1: response rate limiting is on and done in userspace only: every
-	 * DNS query goes there (pass.rrl), so that no reply escapes it */
-	__u32 rrl_pass;
+	/* Response rate limiting (package rrl; rrl.h): off when rrl_interval
+	 * is 0. A bucket lets a response through while its theoretical time
+	 * stays within a second of now; each response moves it on by
+	 * rrl_interval ns, never more than rrl_window ns ahead. */
+	__u32 rrl_slip;     /* every rrl_slip-th limited response sent TC=1; 0: none */
+	__u32 rrl_prefix4;  /* client prefix bits of a bucket, IPv4 */
+	__u32 rrl_prefix6;  /* and IPv6 */
+	__u64 rrl_interval; /* ns per response: 1e9 / rate; 0: off */
+	__u64 rrl_window;   /* ns of debt a bucket may run up */
 };
+
+/* rrl_buckets: struct rrl_key -> struct rrl_bucket, per CPU. */
+struct rrl_key {
+	__u8 prefix[16]; /* the client's prefix (IPv4 in the first 4 bytes) */
+	__u64 name;      /* abi.HashName(name).h1 of the bucket's name; 0 for errors */
+	__u8 v6;
+	__u8 class; /* enum rrl_class */
+	__u8 pad[6];
+};
+struct rrl_bucket {
+	__s64 tat;   /* theoretical arrival time, ns (bpf_ktime_get_ns) */
+	__u32 slips; /* limited responses so far */
+	__u32 pad;
+};
+
+/* Response classes of rate limiting (rrl.Class; the template says which). */
+enum rrl_class {
+	RRL_CLASS_ANSWER,   /* answer: per query name (wildcard: per wildcard) */
+	RRL_CLASS_NODATA,   /* nodata: per query name */
+	RRL_CLASS_REFERRAL, /* referral: per delegation */
+	RRL_CLASS_NXDOMAIN, /* nxdomain: per zone */
+	RRL_CLASS_ERROR,    /* error: per client prefix */
+	RRL_CLASS_MAX,      /* number of classes */
+};
+
+/* tmpl.rrl_labels: the bucket's name is the whole query name. */
+#define XDPDNS_RRL_QNAME 0xff
 
 /* tap_events: one answered query sampled for dnstap (the loader's reader
  * turns it into AUTH_QUERY and AUTH_RESPONSE messages). */
@@ -230,13 +269,14 @@ enum counter {
 	                  walked */
 	CNT_PASS_NOT_OUR_ADDR, /* pass.not_our_address: destination not an address the node serves
 	                        */
-	CNT_PASS_RRL,          /* pass.rrl: rate limiting is on, done in userspace */
 	CNT_DROP_SOURCE_PORT,  /* drop.source_port: dropped: from a drop-source-ports port (port 0,
 	                          echo, chargen, NTP, ...) */
 	CNT_SKB_RX,            /* tc_ingress.rx: packets seen by the tc ingress companion */
 	CNT_SKB_ANSWER,  /* tc_ingress.answer: answered at tc ingress (too big for the XDP frame) */
 	CNT_TAP_SAMPLED, /* tap.sampled: answered queries copied to the dnstap ring buffer */
 	CNT_TAP_LOST,    /* tap.lost: samples lost: the ring buffer full, or over dnstap-xdp-rate */
+	CNT_RRL_SLIPPED, /* rrl.slipped: replies over the rate limit sent truncated (TC=1) */
+	CNT_RRL_DROPPED, /* rrl.dropped: replies over the rate limit not sent (XDP_DROP) */
 	CNT_MAX,         /* number of counters */
 };
 

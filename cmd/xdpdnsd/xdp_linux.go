@@ -26,9 +26,9 @@ func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger) error {
 	if d.Tap() != nil {
 		opts.TapSample, opts.TapRate = cfg.DnstapXDPSample, cfg.DnstapXDPRate
 	}
-	// Rate limiting is done in userspace only, so far: every query goes
-	// there, so that no reply escapes the limit.
-	opts.RRLPass = cfg.RRL.Rate > 0
+	r := cfg.RRL.WithDefaults()
+	opts.RRL = loader.RRL{Rate: r.Rate, Slip: r.Slip, Prefix4: r.Prefix4, Prefix6: r.Prefix6, Window: r.Window,
+		Exempt: r.Exempt, TableSize: r.TableSize}
 	hp, err := hotpath.New(opts, d.Engine().Config(), d.Engine().Zones())
 	if err != nil {
 		return fmt.Errorf("xdp: %w", err)

@@ -33,6 +33,11 @@ func FromRender(img *render.Image) *loader.Image {
 			Flags:      t.Flags,
 			Nrelocs:    uint16(len(t.Relocs)),
 			Kind:       t.Kind,
+			RrlClass:   t.RRLClass,
+			RrlLabels:  t.RRLLabels,
+		}
+		if t.RRLWild {
+			x.RrlWild = 1
 		}
 		copy(x.Relocs[:], t.Relocs)
 		for b := t.Body; len(b) > 0; {

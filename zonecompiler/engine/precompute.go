@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
 
@@ -22,15 +23,25 @@ type Precomputed struct {
 	// ReqLen is the length of Body up to the end of the records that
 	// must fit (answer, authority, required glue); beyond it come
 	// optional additional RRsets.
-	ReqLen             int
-	ANCount, NSCount   uint16
-	ARCount            uint16 // additional records in Body (OPT not counted)
-	AA                 bool
-	Rcode              int
-	Kind               Kind
-	Truncated          bool // could not be rendered whole (over 64 KiB)
-	QNameLen, QNameEnd int  // the reference qname's length; body start
+	ReqLen           int
+	ANCount, NSCount uint16
+	ARCount          uint16 // additional records in Body (OPT not counted)
+	AA               bool
+	Rcode            int
+	Kind             Kind
+	Truncated        bool // could not be rendered whole (over 64 KiB)
+	// RRLLabels and RRLWild say which name rate limiting counts the
+	// answer under (Info.Name): the query name's suffix of RRLLabels
+	// labels (RRLQName: the whole name), with a "*" label before it when
+	// RRLWild.
+	RRLLabels          uint8
+	RRLWild            bool
+	QNameLen, QNameEnd int // the reference qname's length; body start
 }
+
+// RRLQName is Precomputed.RRLLabels for the whole query name
+// (XDPDNS_RRL_QNAME).
+const RRLQName = abi.RRLQName
 
 // Precompute renders the answer to (qname, qtype, qclass, DO) as an EDNS
 // query would get it with unlimited size, with the information the XDP
@@ -60,11 +71,18 @@ func (e *Engine) Precompute(qname []byte, qtype, qclass uint16, do, below bool) 
 	s.b.Reset(buf, MaxTCPMessage)
 	out := e.renderWith(s, buf, MaxTCPMessage, &relocs)
 	p := Precomputed{
-		Kind:     a.kind,
-		AA:       a.aa,
-		Rcode:    a.rcode,
-		QNameLen: len(qname),
-		QNameEnd: q.QEnd,
+		Kind:      a.kind,
+		AA:        a.aa,
+		Rcode:     a.rcode,
+		QNameLen:  len(qname),
+		QNameEnd:  q.QEnd,
+		RRLLabels: RRLQName,
+	}
+	if a.rrlName != nil {
+		p.RRLLabels = uint8(wire.Labels(a.rrlName))
+		if a.kind == KindWildcard {
+			p.RRLLabels, p.RRLWild = p.RRLLabels-1, true
+		}
 	}
 	flags := binary.BigEndian.Uint16(out[2:])
 	if flags&wire.FlagTC != 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/rrl"
 	"runtime"
 	"sort"
 
@@ -438,6 +439,10 @@ func toTemplate(p engine.Precomputed) Template {
 		AR:      p.ARCount,
 		Flags:   uint16(p.Rcode & abi.FlagRcode),
 		Kind:    uint16(p.Kind),
+
+		RRLClass:  uint8(rrl.ClassOf(p.Kind)),
+		RRLLabels: p.RRLLabels,
+		RRLWild:   p.RRLWild,
 	}
 	if p.AA {
 		t.Flags |= abi.FlagAA
@@ -448,10 +453,14 @@ func toTemplate(p engine.Precomputed) Template {
 // key is a template's identity: every field the program reads, in a
 // fixed binary layout, then the body.
 func key(t Template) string {
-	b := make([]byte, 0, 20+2*len(t.Relocs)+len(t.Body))
+	b := make([]byte, 0, 24+2*len(t.Relocs)+len(t.Body))
 	b = binary.BigEndian.AppendUint32(b, uint32(t.BodyLen))
 	b = binary.BigEndian.AppendUint32(b, uint32(t.ReqLen))
-	for _, v := range [...]uint16{t.AN, t.NS, t.AR, t.Flags, t.Kind, uint16(len(t.Relocs))} {
+	wild := uint16(0)
+	if t.RRLWild {
+		wild = 1
+	}
+	for _, v := range [...]uint16{t.AN, t.NS, t.AR, t.Flags, t.Kind, uint16(len(t.Relocs)), uint16(t.RRLClass)<<8 | uint16(t.RRLLabels), wild} {
 		b = binary.BigEndian.AppendUint16(b, v)
 	}
 	for _, r := range t.Relocs {

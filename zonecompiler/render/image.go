@@ -15,6 +15,11 @@ type Template struct {
 	AR      uint16
 	Flags   uint16
 	Kind    uint16
+	// RRLClass, RRLLabels and RRLWild name the rate-limiting bucket
+	// (struct tmpl's rrl_*: engine.Precomputed, rrl.ClassOf).
+	RRLClass  uint8
+	RRLLabels uint8
+	RRLWild   bool
 }
 
 // NameEntry is what to answer when a name is the longest existing suffix

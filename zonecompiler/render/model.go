@@ -80,7 +80,7 @@ var (
 	ReasonOpcode    = abi.CounterNames[abi.CounterPassOpcode]
 	ReasonMalformed = abi.CounterNames[abi.CounterPassMalformed]
 	ReasonEDNS      = abi.CounterNames[abi.CounterPassEDNS]
-	ReasonQName     = abi.CounterNames[abi.CounterPassQname]
+	ReasonQName     = abi.CounterNames[abi.CounterPassQName]
 	ReasonQType     = abi.CounterNames[abi.CounterPassQtype]
 	ReasonNoZone    = abi.CounterNames[abi.CounterPassNozone]
 	ReasonNoTmpl    = abi.CounterNames[abi.CounterPassNotmpl]

@@ -80,6 +80,13 @@ func GoSource(a *ABI) ([]byte, error) {
 		p("%q, ", k.Name)
 	}
 	p("}\n\n")
+	if len(a.RRLClasses) > 0 {
+		p("// Response classes of rate limiting (enum rrl_class): a template's\n// rrl_class and package rrl's Class.\nconst (\n")
+		for _, k := range a.RRLClasses {
+			p("\t%s = %d // %s: %s\n", k.Go, k.Index, k.Name, k.Doc)
+		}
+		p("\t// RRLClassMax is the number of classes.\n\tRRLClassMax = %d\n)\n\n", len(a.RRLClasses))
+	}
 	p("// Counter indexes the per-CPU counters map (enum counter).\ntype Counter uint32\n\n")
 	p("// Counters; the answer.KIND counters are CounterAnswerBase + kind.\nconst (\n")
 	for _, c := range a.CounterConsts {

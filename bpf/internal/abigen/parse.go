@@ -13,6 +13,7 @@ type ABI struct {
 	NeverInXDP []TypeRange // XDPDNS_NEVER_IN_XDP(X)
 	NeverDoc   string
 	Kinds      []Entry // enum answer_kind, without KIND_MAX
+	RRLClasses []Entry // enum rrl_class, without RRL_CLASS_MAX
 	Counters   []Entry // enum counter, without CNT_MAX, answer.KIND expanded
 	// CounterConsts are the enum counter identifiers with their values
 	// (KIND ranges not expanded), for the Go constants.
@@ -312,8 +313,19 @@ func (a *ABI) addEnum(name string, entries []enumEntry, line int) error {
 			return errorf(last.line, "CNT_MAX is %d, want %d", last.value, slot)
 		}
 		a.CounterConsts = append(a.CounterConsts, Const{C: last.ident, Go: "CounterMax", Value: last.value})
+	case "rrl_class":
+		for i, e := range entries {
+			n, d, err := named(e)
+			if err != nil {
+				return err
+			}
+			if e.value != uint64(i) || !strings.HasPrefix(e.ident, "RRL_CLASS_") {
+				return errorf(e.line, "rate-limiting classes are RRL_CLASS_ names numbered from 0 without gaps")
+			}
+			a.RRLClasses = append(a.RRLClasses, Entry{Index: e.value, C: e.ident, Go: goName("RRLClass", strings.TrimPrefix(e.ident, "RRL_CLASS_")), Name: n, Doc: d})
+		}
 	default:
-		return errorf(line, "unexpected enum %s (abigen knows answer_kind and counter)", name)
+		return errorf(line, "unexpected enum %s (abigen knows answer_kind, counter and rrl_class)", name)
 	}
 	return nil
 }
@@ -494,7 +506,7 @@ func defineGoName(c string) string {
 var initialisms = map[string]string{
 	"AA": "AA", "CNAME": "CNAME", "DNS": "DNS", "EDNS": "EDNS", "H1": "H1", "H2": "H2", "IPV4": "IPv4",
 	"IPV6": "IPv6", "NSID": "NSID", "NXDOMAIN": "NXDomain", "NODATA": "NoData", "RX": "RX", "SKB": "SKB",
-	"TC": "TC", "UDP": "UDP", "VLAN": "VLAN", "IDS": "IDs", "MAC": "MAC",
+	"TC": "TC", "UDP": "UDP", "VLAN": "VLAN", "IDS": "IDs", "MAC": "MAC", "RRL": "RRL", "QNAME": "QName",
 }
 
 // goName turns SOME_WORDS into prefix + SomeWords.
