@@ -134,6 +134,9 @@ func TestExampleAnycastConfigParses(t *testing.T) {
 		b.Interface != "lo" || len(b.Addresses) != 2 {
 		t.Errorf("example: %+v", b)
 	}
+	if r := c.RRL; r.Rate != 20 || r.Slip != 2 || len(r.Exempt) != 2 {
+		t.Errorf("example's rate limiting: %+v", r)
+	}
 }
 
 // Duplicates the command line adds to the file are found by Finish (the

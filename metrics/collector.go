@@ -43,6 +43,7 @@ var (
 	descResponses      = desc("responses_total", "Responses sent, by the path that answered (userspace, xdp), transport and answer kind.", "path", "transport", "kind")
 	descDropped        = desc("queries_dropped_total", "Queries the userspace server answered with no reply at all, by transport.", "transport")
 	descRejected       = desc("userspace_rejected_total", "Connections or queries the userspace server refused or dropped before answering, by reason (the names of xdpdnsctl stats' SERVER table).", "reason")
+	descRRL            = desc("rrl_limited_total", "Replies over the response rate limit, by path (xdp: the XDP program and its tc companion; userspace) and action (slipped: sent truncated, TC=1; dropped: not sent).", "path", "action")
 	descAnswerCache    = desc("answer_cache_lookups_total", "UDP queries looked up in the userspace server's reply cache, by result: hit (answered from it) or miss (the engine answered).", "result")
 	descXDPPackets     = desc("xdp_packets_total", "Packets seen by the XDP program and by its tc ingress companion.", "program")
 	descXDPTruncated   = desc("xdp_truncated_total", "Of the XDP answers, those sent truncated (TC=1).")
@@ -91,7 +92,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src, now: time
 // Describe sends every description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descBuildInfo, descUptime, descResponses, descDropped, descRejected, descAnswerCache, descXDPPackets,
+		descBuildInfo, descUptime, descResponses, descDropped, descRejected, descRRL, descAnswerCache, descXDPPackets,
 		descXDPTruncated, descXDPPassed, descTapSamples, descTCAnswers, descXDPScrapeError, descXDPGeneration,
 		descXDPMapBytes, descXDPAttached, descZoneSerial, descZoneRecords, descZoneWarnings,
 		descZoneSigned, descZoneLoaded, descZoneLoadAge, descZoneSigExpiry, descZoneSigLeft,
@@ -129,7 +130,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for reason, n := range stats.Server {
-		counter(descRejected, n, reason)
+		switch reason {
+		case "rrl_slipped":
+			counter(descRRL, n, PathUserspace, "slipped")
+		case "rrl_dropped":
+			counter(descRRL, n, PathUserspace, "dropped")
+		default:
+			counter(descRejected, n, reason)
+		}
 	}
 	counter(descAnswerCache, stats.AnswerCache.Hits, "hit")
 	counter(descAnswerCache, stats.AnswerCache.Misses, "miss")
@@ -224,6 +232,10 @@ func (c *Collector) collectXDP(ch chan<- prometheus.Metric, stats control.Stats,
 			counter(descTapSamples, n, "sampled")
 		case ctr == abi.CounterTapLost:
 			counter(descTapSamples, n, "lost")
+		case ctr == abi.CounterRRLSlipped:
+			counter(descRRL, n, PathXDP, "slipped")
+		case ctr == abi.CounterRRLDropped:
+			counter(descRRL, n, PathXDP, "dropped")
 		case strings.HasPrefix(name, passPrefix):
 			counter(descXDPPassed, n, strings.TrimPrefix(name, passPrefix))
 		}
