@@ -15,9 +15,10 @@ import (
 )
 
 // Delta is the change of every counter between two Stats, keyed
-// "xdp.NAME" for the XDP program's counters and "TRANSPORT.KIND" for the
-// userspace server's ("udp.referral", "tcp.answer"). Counters that did not
-// move are absent.
+// "xdp.NAME" for the XDP program's counters, "TRANSPORT.KIND" for the
+// userspace server's answers ("udp.referral", "tcp.answer") and
+// "server.NAME" for what it refused or limited (Stats.Server). Counters
+// that did not move are absent.
 type Delta map[string]uint64
 
 // Diff returns what changed from a to b.
@@ -26,6 +27,11 @@ func Diff(a, b control.Stats) Delta {
 	for k, v := range b.XDP {
 		if v != a.XDP[k] {
 			d["xdp."+k] = v - a.XDP[k]
+		}
+	}
+	for k, v := range b.Server {
+		if v != a.Server[k] {
+			d["server."+k] = v - a.Server[k]
 		}
 	}
 	for tr, m := range b.Queries {
