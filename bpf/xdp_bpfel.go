@@ -51,6 +51,8 @@ type XdpConfig struct {
 	RrlSlip     uint32
 	RrlPrefix4  uint32
 	RrlPrefix6  uint32
+	Cookies     uint32
+	CookiesPad  uint32
 	RrlInterval uint64
 	RrlWindow   uint64
 }
@@ -126,7 +128,8 @@ type XdpScratch struct {
 		Avail  uint32
 		Reason int32
 		Nsid   uint8
-		_      [3]byte
+		Cookie uint8
+		_      [2]byte
 	}
 	Hash     [33]XdpNameKey
 	Starts   [32]uint8

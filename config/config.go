@@ -13,6 +13,7 @@ import (
 
 	"github.com/xdpdns/xdpdns/anycast"
 	"github.com/xdpdns/xdpdns/control"
+	"github.com/xdpdns/xdpdns/cookie"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/rrl"
 	"github.com/xdpdns/xdpdns/secondary"
@@ -114,6 +115,10 @@ type Config struct {
 	AnswerCache int64
 	// RRL is response rate limiting (rrl-* keys): off unless rrl-rate.
 	RRL rrl.Config
+	// CookieSecret turns DNS Cookies on (cookie-secret HEX, or random:
+	// one made at start); nil: off. CookieRequire is cookie-require.
+	CookieSecret  *cookie.Secret
+	CookieRequire bool
 	// ExpiryWarning is how far ahead expiring signatures are reported.
 	ExpiryWarning time.Duration
 	// Control is the path of the control socket (xdpdnsctl); empty
@@ -197,6 +202,9 @@ func (c *Config) Finish() error {
 	}
 	if err := c.RRL.Check(); err != nil {
 		return err
+	}
+	if c.CookieRequire && c.CookieSecret == nil {
+		return fmt.Errorf("cookie-require on: give a cookie-secret (HEX, or random)")
 	}
 	for _, kp := range c.AXFRAllowKeyed {
 		if _, ok := c.Keys.Lookup(kp.Key); !ok {
@@ -296,7 +304,8 @@ func (c *Config) DroppedSourcePorts() []uint16 {
 // EngineConfig is the answer engine's configuration: the same for the
 // daemon's engine, the XDP image it compiles and the offline checks.
 func (c *Config) EngineConfig() engine.Config {
-	return engine.Config{Identity: c.Identity, Version: c.EngineVersion(), NSID: c.NSID, UDPSize: c.UDPSize}
+	return engine.Config{Identity: c.Identity, Version: c.EngineVersion(), NSID: c.NSID, UDPSize: c.UDPSize,
+		Cookies: c.CookieSecret != nil}
 }
 
 // EngineVersion is the version string the engine should answer with:

@@ -2,11 +2,9 @@ package config
 
 import (
 	"bufio"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/xdpdns/xdpdns/secondary"
-	"github.com/xdpdns/xdpdns/server"
-	"github.com/xdpdns/xdpdns/tsig"
 	"io"
 	"net/netip"
 	"os"
@@ -17,6 +15,10 @@ import (
 	"unicode"
 
 	"github.com/xdpdns/xdpdns/anycast"
+	"github.com/xdpdns/xdpdns/cookie"
+	"github.com/xdpdns/xdpdns/secondary"
+	"github.com/xdpdns/xdpdns/server"
+	"github.com/xdpdns/xdpdns/tsig"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -357,6 +359,32 @@ var keys = map[string]key{
 				return err
 			}
 			p.c.RRL.Exempt = append(p.c.RRL.Exempt, pfx)
+		}
+		return nil
+	}},
+	"cookie-secret": {single: true, min: 1, max: 1, usage: "want 32 hex digits (128 bits), or random", apply: func(p *parser, a []string) error {
+		var k cookie.Secret
+		if a[0] == "random" {
+			if _, err := rand.Read(k[:]); err != nil {
+				return fmt.Errorf("cookie-secret random: %w", err)
+			}
+		} else {
+			var err error
+			if k, err = cookie.ParseSecret(a[0]); err != nil {
+				return err
+			}
+		}
+		p.c.CookieSecret = &k
+		return nil
+	}},
+	"cookie-require": {single: true, min: 1, max: 1, usage: "want on or off", apply: func(p *parser, a []string) error {
+		switch a[0] {
+		case "on":
+			p.c.CookieRequire = true
+		case "off":
+			p.c.CookieRequire = false
+		default:
+			return fmt.Errorf("cookie-require %q: want on or off", a[0])
 		}
 		return nil
 	}},

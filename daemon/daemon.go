@@ -142,6 +142,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		AnswerGroupQueries:   cfg.AnswerGroupQueries,
 		AnswerCache:          int(cfg.AnswerCache),
 		RRL:                  cfg.RRL,
+		CookieSecret:         cfg.CookieSecret,
+		CookieRequire:        cfg.CookieRequire,
 		Tap:                  srvTap,
 		Notify:               notify,
 		Logger:               log,

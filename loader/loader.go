@@ -96,7 +96,11 @@ type Options struct {
 	TapRingSize        uint32
 	// RRL is response rate limiting of the program's replies, with the
 	// semantics of package rrl (Rate 0: off).
-	RRL     RRL
+	RRL RRL
+	// Cookies is abi.CookiesOff, CookiesOn (queries with a DNS Cookie go
+	// to userspace, which answers cookies) or CookiesRequired (every
+	// query does).
+	Cookies uint32
 	UDPSize uint16 // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
 	NSID    []byte // NSID sent to clients that ask (nil: none)
 	// Grace is the fallback wait between flipping generations and freeing
@@ -282,6 +286,7 @@ func (l *Loader) init() error {
 	if l.opts.AnyAddress {
 		cfg.AnyAddr = 1
 	}
+	cfg.Cookies = l.opts.Cookies
 	if r := l.opts.RRL; r.Rate > 0 {
 		cfg.RrlInterval = uint64(time.Second) / uint64(r.Rate)
 		cfg.RrlWindow = uint64(r.Window)

@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/rrl"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
@@ -187,5 +188,47 @@ func TestRRLLimits(t *testing.T) {
 				t.Fatalf("client %s, query %d: verdict %d", src, i, v)
 			}
 		}
+	}
+}
+
+// TestCookiePass: with cookies on, a query with a COOKIE option goes to
+// userspace (pass.cookie), one without is answered; with cookies
+// required, every query goes up.
+func TestCookiePass(t *testing.T) {
+	requireRoot(t)
+	e := rrlEngine(t)
+	withCookie := query(t, "www.rrl.test.", dns.TypeA, dns.ClassINET, func(m *dns.Msg) {
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+	})
+	plain := query(t, "www.rrl.test.", dns.TypeA, dns.ClassINET, edns(1232, false, false))
+	for _, c := range []struct {
+		mode            uint32
+		cookieV, plainV uint32
+		passed          uint64
+	}{
+		{abi.CookiesOff, xdpTX, xdpTX, 0},
+		{abi.CookiesOn, xdpPass, xdpTX, 1},
+		{abi.CookiesRequired, xdpPass, xdpPass, 2},
+	} {
+		l, err := loader.Load(loader.Options{Ports: []uint16{53}, AnyAddress: true, UDPSize: e.Config().UDPSize, Cookies: c.mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Swap(compile(t, e)); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := l.Counters()
+		if v, _ := run(t, l.Program(), layout{}.build(withCookie)); v != c.cookieV {
+			t.Errorf("cookies %d: query with a cookie: verdict %d, want %d", c.mode, v, c.cookieV)
+		}
+		if v, _ := run(t, l.Program(), layout{}.build(plain)); v != c.plainV {
+			t.Errorf("cookies %d: query without: verdict %d, want %d", c.mode, v, c.plainV)
+		}
+		after, _ := l.Counters()
+		if d := after["pass.cookie"] - before["pass.cookie"]; d != c.passed {
+			t.Errorf("cookies %d: pass.cookie counted %d, want %d", c.mode, d, c.passed)
+		}
+		l.Close()
 	}
 }

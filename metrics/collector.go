@@ -44,6 +44,7 @@ var (
 	descDropped        = desc("queries_dropped_total", "Queries the userspace server answered with no reply at all, by transport.", "transport")
 	descRejected       = desc("userspace_rejected_total", "Connections or queries the userspace server refused or dropped before answering, by reason (the names of xdpdnsctl stats' SERVER table).", "reason")
 	descRRL            = desc("rrl_limited_total", "Replies over the response rate limit, by path (xdp: the XDP program and its tc companion; userspace) and action (slipped: sent truncated, TC=1; dropped: not sent).", "path", "action")
+	descCookies        = desc("cookies_total", "UDP queries by DNS Cookie outcome in userspace: valid (a server cookie of ours: never rate-limited), badcookie (answered BADCOOKIE under cookie-require), none_truncated (no cookie under cookie-require: answered TC=1).", "result")
 	descAnswerCache    = desc("answer_cache_lookups_total", "UDP queries looked up in the userspace server's reply cache, by result: hit (answered from it) or miss (the engine answered).", "result")
 	descXDPPackets     = desc("xdp_packets_total", "Packets seen by the XDP program and by its tc ingress companion.", "program")
 	descXDPTruncated   = desc("xdp_truncated_total", "Of the XDP answers, those sent truncated (TC=1).")
@@ -92,7 +93,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src, now: time
 // Describe sends every description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descBuildInfo, descUptime, descResponses, descDropped, descRejected, descRRL, descAnswerCache, descXDPPackets,
+		descBuildInfo, descUptime, descResponses, descDropped, descRejected, descRRL, descCookies, descAnswerCache, descXDPPackets,
 		descXDPTruncated, descXDPPassed, descTapSamples, descTCAnswers, descXDPScrapeError, descXDPGeneration,
 		descXDPMapBytes, descXDPAttached, descZoneSerial, descZoneRecords, descZoneWarnings,
 		descZoneSigned, descZoneLoaded, descZoneLoadAge, descZoneSigExpiry, descZoneSigLeft,
@@ -135,6 +136,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descRRL, n, PathUserspace, "slipped")
 		case "rrl_dropped":
 			counter(descRRL, n, PathUserspace, "dropped")
+		case "cookie_valid", "cookie_badcookie", "cookie_none_truncated":
+			counter(descCookies, n, strings.TrimPrefix(reason, "cookie_"))
 		default:
 			counter(descRejected, n, reason)
 		}

@@ -11,6 +11,10 @@ type counters struct {
 	udpDroppedSourcePort atomic.Uint64 // queries from a DropSourcePorts port
 	udpDroppedGroup      atomic.Uint64 // queries to a broadcast or multicast address
 
+	cookieValid atomic.Uint64 // UDP queries with a valid server cookie
+	cookieBad   atomic.Uint64 // UDP queries answered BADCOOKIE (cookie-require)
+	cookieNone  atomic.Uint64 // UDP queries without a cookie answered truncated (cookie-require)
+
 	rrlSlipped atomic.Uint64 // UDP replies over the rate limit sent truncated
 	rrlDropped atomic.Uint64 // UDP replies over the rate limit not sent
 
@@ -34,6 +38,10 @@ type counters struct {
 //     they came from a port of DropSourcePorts;
 //   - udp_dropped_group: UDP queries to a broadcast or multicast address,
 //     dropped unanswered (unless AnswerGroupQueries);
+//   - cookie_valid: UDP queries with a valid server cookie (DNS Cookies:
+//     never rate-limited); cookie_badcookie and cookie_none_truncated:
+//     UDP queries answered BADCOOKIE, or truncated for want of any
+//     cookie, under Config.CookieRequire;
 //   - rrl_slipped, rrl_dropped: UDP replies over the rate limit (Config.RRL)
 //     sent as a minimal TC=1 reply, and not sent at all; their sum is
 //     the responses limited;
@@ -48,6 +56,9 @@ func (s *Server) Counters() map[string]uint64 {
 		"tcp_refused_client":      s.n.tcpRefusedClient.Load(),
 		"udp_dropped_source_port": s.n.udpDroppedSourcePort.Load(),
 		"udp_dropped_group":       s.n.udpDroppedGroup.Load(),
+		"cookie_valid":            s.n.cookieValid.Load(),
+		"cookie_badcookie":        s.n.cookieBad.Load(),
+		"cookie_none_truncated":   s.n.cookieNone.Load(),
 		"rrl_slipped":             s.n.rrlSlipped.Load(),
 		"rrl_dropped":             s.n.rrlDropped.Load(),
 		"xfr_tsig_badsig":         s.n.xfrTSIGBadSig.Load(),

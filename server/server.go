@@ -13,8 +13,10 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/xdpdns/xdpdns/cookie"
 	"github.com/xdpdns/xdpdns/internal/ratelog"
 	"github.com/xdpdns/xdpdns/rrl"
 	"github.com/xdpdns/xdpdns/srcport"
@@ -113,6 +115,14 @@ type Config struct {
 	// engine is a CachingEngine; 0 takes DefaultAnswerCache, a negative
 	// value turns the cache off.
 	AnswerCache int
+	// CookieSecret turns on DNS Cookies (RFC 7873, RFC 9018 server
+	// cookies) with this server secret; the engine must have
+	// Config.Cookies on. Nil: off.
+	CookieSecret *cookie.Secret
+	// CookieRequire answers a UDP query without a valid server cookie
+	// with BADCOOKIE and a fresh cookie, or, without any cookie, with a
+	// truncated reply (TC=1: retry over TCP).
+	CookieRequire bool
 	// RRL is response rate limiting of UDP replies (package rrl), with a
 	// Limiter per UDP socket; Rate 0 turns it off. It needs a
 	// CachingEngine, which describes each reply.
@@ -203,6 +213,8 @@ type Server struct {
 	// epoch is when the server was made: rate limiting's clock is the
 	// monotonic time since.
 	epoch time.Time
+	// cookies are the DNS Cookie secrets; nil: cookies off.
+	cookies atomic.Pointer[cookieKeys]
 
 	mu     sync.Mutex
 	closed bool
@@ -221,7 +233,7 @@ type Server struct {
 // New returns a server for eng; Start makes it listen.
 func New(cfg Config, eng Engine) *Server {
 	cfg = cfg.withDefaults()
-	return &Server{
+	s := &Server{
 		cfg:    cfg,
 		eng:    eng,
 		log:    cfg.Logger,
@@ -231,6 +243,10 @@ func New(cfg Config, eng Engine) *Server {
 		limits: newConnLimits(cfg),
 		bufs:   sync.Pool{New: func() any { return newTCPBuffers() }},
 	}
+	if cfg.CookieSecret != nil {
+		s.cookies.Store(&cookieKeys{current: *cfg.CookieSecret})
+	}
+	return s
 }
 
 // Start binds every listen address and starts serving. It fails, leaving

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/xdpdns/xdpdns/cookie"
 )
 
 // maxTCPMessage is the largest DNS message over TCP (RFC 1035 §4.2.2).
@@ -155,6 +157,9 @@ func (s *Server) answerTCP(c net.Conn, b *tcpBuffers, msg []byte, client netip.A
 	resp, isNotify := s.notify(msg, client)
 	if !isNotify {
 		resp = s.respond(b.out[2:2], msg, true)
+		if keys := s.cookies.Load(); keys != nil && len(resp) > 0 {
+			cookie.Fill(resp, client, uint32(time.Now().Unix()), keys.current)
+		}
 	}
 	if len(resp) == 0 {
 		return errNoAnswer

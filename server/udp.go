@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/xdpdns/xdpdns/cookie"
 	"github.com/xdpdns/xdpdns/rrl"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 )
@@ -73,6 +74,11 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 		if lim != nil {
 			now = int64(time.Since(s.epoch))
 		}
+		keys := s.cookies.Load() // nil: cookies off
+		var nowSec uint32
+		if keys != nil {
+			nowSec = uint32(time.Now().Unix())
+		}
 		for i := 0; i < n; i++ {
 			d := &in[i]
 			if !d.from.IsValid() {
@@ -101,11 +107,39 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 			resp, isNotify := s.notify(d.pkt, d.from.Addr())
 			if !isNotify {
 				var info engine.Info
-				resp, info = s.respondUDP(cache, replies[i][:0], d.pkt)
+				cookieOK, cookieSent := false, false
+				if keys != nil {
+					cdata := cookie.FromQuery(d.pkt)
+					cookieSent = cdata != nil
+					cookieOK = keys.valid(cdata, d.from.Addr(), nowSec)
+				}
+				switch {
+				case keys != nil && s.cfg.CookieRequire && !cookieOK && cookieSent:
+					// RFC 7873 §5.2.3: BADCOOKIE with a fresh cookie;
+					// rate-limited as an error.
+					resp = s.badCookie(replies[i][:0], d.pkt)
+					info = engine.Info{Kind: engine.KindError}
+					s.n.cookieBad.Add(1)
+				default:
+					resp, info = s.respondUDP(cache, replies[i][:0], d.pkt)
+				}
 				if cap(resp) > cap(replies[i]) {
 					replies[i] = resp[:0] // keep the grown buffer
 				}
-				if resp != nil && lim != nil {
+				if keys != nil && s.cfg.CookieRequire && !cookieOK && !cookieSent && resp != nil {
+					// No cookie to tell the client: only TCP proves its
+					// address, so the reply is truncated.
+					slips[i] = engine.Truncated(slips[i][:0], resp)
+					resp = slips[i]
+					s.n.cookieNone.Add(1)
+				}
+				if resp != nil && keys != nil {
+					cookie.Fill(resp, d.from.Addr(), nowSec, keys.current)
+				}
+				if cookieOK {
+					s.n.cookieValid.Add(1)
+				}
+				if resp != nil && lim != nil && !cookieOK { // a valid server cookie exempts the client
 					switch lim.Decide(d.from.Addr(), rrl.ClassOf(info.Kind), info.Name, now) {
 					case rrl.Slip:
 						s.n.rrlSlipped.Add(1)

@@ -84,6 +84,18 @@ const (
 	// FlagTooBig (XDPDNS_TF_TOO_BIG): tmpl.flags: the body is longer than
 	// XDPDNS_MAX_BODY and never sent from XDP (only a TC=1 reply, or pass).
 	FlagTooBig = 0x8000
+	// CookiesOff (XDPDNS_COOKIES_OFF): config.cookies: off (the COOKIE option
+	// is ignored), on (a query with one goes to userspace, which answers
+	// cookies), required (every query does).
+	CookiesOff = 0
+	// CookiesOn (XDPDNS_COOKIES_ON): config.cookies: off (the COOKIE option is
+	// ignored), on (a query with one goes to userspace, which answers
+	// cookies), required (every query does).
+	CookiesOn = 1
+	// CookiesRequired (XDPDNS_COOKIES_REQUIRED): config.cookies: off (the
+	// COOKIE option is ignored), on (a query with one goes to userspace, which
+	// answers cookies), required (every query does).
+	CookiesRequired = 2
 	// RRLQName (XDPDNS_RRL_QNAME): tmpl.rrl_labels: the bucket's name is the
 	// whole query name.
 	RRLQName = 0xff
@@ -147,14 +159,15 @@ const (
 	CounterPassNotOurMAC   Counter = 27
 	CounterPassVLAN        Counter = 28
 	CounterPassNotOurAddr  Counter = 29
-	CounterDropSourcePort  Counter = 30
-	CounterSKBRX           Counter = 31
-	CounterSKBAnswer       Counter = 32
-	CounterTapSampled      Counter = 33
-	CounterTapLost         Counter = 34
-	CounterRRLSlipped      Counter = 35
-	CounterRRLDropped      Counter = 36
-	CounterMax             Counter = 37
+	CounterPassCookie      Counter = 30
+	CounterDropSourcePort  Counter = 31
+	CounterSKBRX           Counter = 32
+	CounterSKBAnswer       Counter = 33
+	CounterTapSampled      Counter = 34
+	CounterTapLost         Counter = 35
+	CounterRRLSlipped      Counter = 36
+	CounterRRLDropped      Counter = 37
+	CounterMax             Counter = 38
 )
 
 // CounterNames names every counter, by index: the names of `xdpdnsctl
@@ -190,6 +203,7 @@ var CounterNames = [CounterMax]string{
 	"pass.not_our_mac",
 	"pass.vlan",
 	"pass.not_our_address",
+	"pass.cookie",
 	"drop.source_port",
 	"tc_ingress.rx",
 	"tc_ingress.answer",
@@ -231,6 +245,7 @@ var CounterDocs = [CounterMax]string{
 	"sent to another host's MAC, or to a group MAC",
 	"a VLAN not configured on the interface, or more tags than walked",
 	"destination not an address the node serves",
+	"a DNS Cookie (or cookie-require): userspace answers",
 	"dropped: from a drop-source-ports port (port 0, echo, chargen, NTP, ...)",
 	"packets seen by the tc ingress companion",
 	"answered at tc ingress (too big for the XDP frame)",

@@ -17,6 +17,7 @@
 #define CLASS_CH    3
 #define EDNS_DO     0x8000
 #define OPT_NSID    3
+#define OPT_COOKIE  10
 #define OPT_RR_LEN  11
 #define MIN_UDP     512
 

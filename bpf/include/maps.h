@@ -231,6 +231,7 @@ struct walk {
 	__u32 avail;  /* bytes loaded into buf */
 	__s32 reason; /* -1, or why to pass */
 	__u8 nsid;    /* an NSID option was seen */
+	__u8 cookie;  /* a COOKIE option was seen */
 };
 
 /* scratch: key SCRATCH_XDP (the XDP program) or SCRATCH_TC (the tc

@@ -39,6 +39,8 @@ static long edns_option(__u32 i, void *data)
 	}
 	if (get16(s, p) == OPT_NSID)
 		w->nsid = 1;
+	if (get16(s, p) == OPT_COOKIE)
+		w->cookie = 1;
 	w->p = p + 4 + olen;
 	return 0;
 }
@@ -161,13 +163,19 @@ static __always_inline int parse_dns(struct scratch *s, const struct config *cfg
 		s->w.avail = q->avail;
 		s->w.reason = -1;
 		s->w.nsid = 0;
+		s->w.cookie = 0;
 		bpf_loop(XDPDNS_MAX_EDNS_OPTIONS, edns_option, &sp, 0);
 		if (s->w.reason >= 0)
 			return s->w.reason;
 		q->nsid = s->w.nsid;
+		if (s->w.cookie && cfg->cookies != XDPDNS_COOKIES_OFF)
+			return CNT_PASS_COOKIE;
 	} else if (qend != q->dlen) {
 		return CNT_PASS_MALFORMED;
 	}
+
+	if (cfg->cookies == XDPDNS_COOKIES_REQUIRED)
+		return CNT_PASS_COOKIE;
 
 	/* Suffix hashes, from the root's 0 byte backwards; hash[k] is the
 	 * suffix of the last k labels. */

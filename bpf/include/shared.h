@@ -159,9 +159,12 @@ struct config {
 	 * is 0. A bucket lets a response through while its theoretical time
 	 * stays within a second of now; each response moves it on by
 	 * rrl_interval ns, never more than rrl_window ns ahead. */
-	__u32 rrl_slip;     /* every rrl_slip-th limited response sent TC=1; 0: none */
-	__u32 rrl_prefix4;  /* client prefix bits of a bucket, IPv4 */
-	__u32 rrl_prefix6;  /* and IPv6 */
+	__u32 rrl_slip;    /* every rrl_slip-th limited response sent TC=1; 0: none */
+	__u32 rrl_prefix4; /* client prefix bits of a bucket, IPv4 */
+	__u32 rrl_prefix6; /* and IPv6 */
+	/* DNS Cookies, answered in userspace so far: XDPDNS_COOKIES_* */
+	__u32 cookies;
+	__u32 cookies_pad;
 	__u64 rrl_interval; /* ns per response: 1e9 / rate; 0: off */
 	__u64 rrl_window;   /* ns of debt a bucket may run up */
 };
@@ -189,6 +192,12 @@ enum rrl_class {
 	RRL_CLASS_ERROR,    /* error: per client prefix */
 	RRL_CLASS_MAX,      /* number of classes */
 };
+
+/* config.cookies: off (the COOKIE option is ignored), on (a query with one
+ * goes to userspace, which answers cookies), required (every query does). */
+#define XDPDNS_COOKIES_OFF      0
+#define XDPDNS_COOKIES_ON       1
+#define XDPDNS_COOKIES_REQUIRED 2
 
 /* tmpl.rrl_labels: the bucket's name is the whole query name. */
 #define XDPDNS_RRL_QNAME 0xff
@@ -269,9 +278,10 @@ enum counter {
 	                  walked */
 	CNT_PASS_NOT_OUR_ADDR, /* pass.not_our_address: destination not an address the node serves
 	                        */
-	CNT_DROP_SOURCE_PORT,  /* drop.source_port: dropped: from a drop-source-ports port (port 0,
-	                          echo, chargen, NTP, ...) */
-	CNT_SKB_RX,            /* tc_ingress.rx: packets seen by the tc ingress companion */
+	CNT_PASS_COOKIE,      /* pass.cookie: a DNS Cookie (or cookie-require): userspace answers */
+	CNT_DROP_SOURCE_PORT, /* drop.source_port: dropped: from a drop-source-ports port (port 0,
+	                         echo, chargen, NTP, ...) */
+	CNT_SKB_RX,           /* tc_ingress.rx: packets seen by the tc ingress companion */
 	CNT_SKB_ANSWER,  /* tc_ingress.answer: answered at tc ingress (too big for the XDP frame) */
 	CNT_TAP_SAMPLED, /* tap.sampled: answered queries copied to the dnstap ring buffer */
 	CNT_TAP_LOST,    /* tap.lost: samples lost: the ring buffer full, or over dnstap-xdp-rate */

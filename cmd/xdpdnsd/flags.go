@@ -111,6 +111,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	add("tcp-write-timeout", "tcp-write-timeout", "time to write one TCP message, `DURATION`")
 	add("tcp-max-conns", "tcp-max-conns", "most concurrent TCP connections, `N`")
 	add("answer-cache", "answer-cache", "remember `SIZE` of recent UDP replies (32M, off)")
+	add("cookie-secret", "cookie-secret", "answer DNS Cookies with server secret `HEX` (32 digits), or random")
+	add("cookie-require", "cookie-require", "`on`: UDP queries need a valid server cookie (BADCOOKIE, or TC=1 without a cookie)")
 	add("rrl-rate", "rrl-rate", "rate-limit UDP replies to `N` per second per bucket (0: off)")
 	add("rrl-slip", "rrl-slip", "send every `N`th limited reply truncated (0: none)")
 	add("rrl-ipv4-prefix", "rrl-ipv4-prefix", "IPv4 client prefix `LENGTH` of a bucket")

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/daemon"
 	"github.com/xdpdns/xdpdns/daemon/hotpath"
@@ -25,6 +26,12 @@ func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger) error {
 	}
 	if d.Tap() != nil {
 		opts.TapSample, opts.TapRate = cfg.DnstapXDPSample, cfg.DnstapXDPRate
+	}
+	switch {
+	case cfg.CookieRequire:
+		opts.Cookies = abi.CookiesRequired
+	case cfg.CookieSecret != nil:
+		opts.Cookies = abi.CookiesOn
 	}
 	r := cfg.RRL.WithDefaults()
 	opts.RRL = loader.RRL{Rate: r.Rate, Slip: r.Slip, Prefix4: r.Prefix4, Prefix6: r.Prefix6, Window: r.Window,

@@ -29,7 +29,18 @@ type Config struct {
 	// UDPSize is the largest UDP payload the server sends and advertises
 	// (default DefaultUDPSize).
 	UDPSize uint16
+	// Cookies answers DNS Cookies (RFC 7873): a query with a COOKIE
+	// option gets one back, its client cookie followed by CookieLen zero
+	// bytes, the last bytes of the reply, where the server writes its
+	// server cookie (package cookie: it depends on the client's address
+	// and the time, which the engine does not know); a malformed option
+	// gets FORMERR. Off, the option is ignored.
+	Cookies bool
 }
+
+// CookieLen is the server cookie the server writes into a reply's last
+// bytes (Config.Cookies): an RFC 9018 cookie.
+const CookieLen = 16
 
 // Engine answers queries from an atomically replaceable zone set.
 type Engine struct {

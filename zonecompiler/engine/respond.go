@@ -17,6 +17,9 @@ type scratch struct {
 	b wire.Builder
 	// reqEnd is where the required records ended in the last render.
 	reqEnd int
+	// cookie is the COOKIE option of the reply: the client cookie, then
+	// CookieLen zeros for the server to fill.
+	cookie [8 + CookieLen]byte
 }
 
 // MaxTCPMessage is the largest DNS message over TCP (RFC 1035 §4.2.2).
@@ -55,6 +58,10 @@ func (e *Engine) respondSet(s *scratch, set *zone.Set, dst, pkt []byte, tcp bool
 	a.reset()
 	a.do = q.DO
 	a.tcp = tcp
+	if e.cfg.Cookies && q.CookieBad {
+		// RFC 7873 §5.2.2: a malformed COOKIE option.
+		return e.errorReply(s, dst, dns.RcodeFormatError), KindError
+	}
 	limit := int(e.cfg.UDPSize)
 	switch {
 	case tcp:
@@ -153,9 +160,43 @@ func (e *Engine) errorReply(s *scratch, dst []byte, rcode int) []byte {
 		b.SetCount(0, 1)
 	}
 	if q.EDNS && rcode != dns.RcodeFormatError {
-		b.OPT(e.cfg.UDPSize, 0, q.DO, nil)
+		b.OPT(e.cfg.UDPSize, 0, q.DO, nil, e.replyCookie(s))
 		b.SetCount(3, 1)
 	}
+	return b.Buf
+}
+
+// replyCookie is the COOKIE option data of the reply to the query in s:
+// its client cookie and CookieLen zeros, or nil (cookies off, no option,
+// a malformed one).
+func (e *Engine) replyCookie(s *scratch) []byte {
+	q := &s.q
+	if !e.cfg.Cookies || q.Cookie == nil || q.CookieBad {
+		return nil
+	}
+	copy(s.cookie[:8], q.Cookie)
+	clear(s.cookie[8:])
+	return s.cookie[:]
+}
+
+// BadCookie renders BADCOOKIE (RFC 7873 §5.2.3) for the query pkt, with a
+// COOKIE option for the server to fill, as Config.Cookies does; nil when
+// the query has no well-formed COOKIE option or cookies are off (the
+// server cannot tell the client a cookie then).
+func (e *Engine) BadCookie(dst, pkt []byte) []byte {
+	s := e.pool.Get().(*scratch)
+	defer e.pool.Put(s)
+	q := &s.q
+	if wire.ParseQuery(pkt, q) != nil || !q.EDNS || e.replyCookie(s) == nil {
+		return nil
+	}
+	b := &s.b
+	b.Reset(dst, MaxTCPMessage)
+	b.Header(q.ID, wire.FlagQR|q.Flags&(wire.OpcodeMask|wire.FlagRD|wire.FlagCD)|uint16(dns.RcodeBadCookie&0xF))
+	b.Question(q.QName, q.QLower, q.QType, q.QClass)
+	b.SetCount(0, 1)
+	b.OPT(e.cfg.UDPSize, uint8(dns.RcodeBadCookie>>4), q.DO, nil, e.replyCookie(s))
+	b.SetCount(3, 1)
 	return b.Buf
 }
 
@@ -174,13 +215,16 @@ func (e *Engine) renderWith(s *scratch, dst []byte, limit int, relocs *[]int) []
 	if a.aa {
 		flags |= wire.FlagAA
 	}
-	var nsid []byte
+	var nsid, cookie []byte
 	optLen := 0
 	if q.EDNS {
 		optLen = 11
 		if q.NSID && e.cfg.NSID != nil {
 			nsid = e.cfg.NSID
 			optLen += 4 + len(nsid)
+		}
+		if cookie = e.replyCookie(s); cookie != nil {
+			optLen += 4 + len(cookie)
 		}
 	}
 	b.Reset(dst, limit-optLen)
@@ -230,7 +274,7 @@ func (e *Engine) renderWith(s *scratch, dst []byte, limit int, relocs *[]int) []
 	b.SetCount(1, nan)
 	b.SetCount(2, nns)
 	if q.EDNS {
-		b.OPT(e.cfg.UDPSize, uint8(a.rcode>>4), q.DO, nsid)
+		b.OPT(e.cfg.UDPSize, uint8(a.rcode>>4), q.DO, nsid, cookie)
 		nar++
 	}
 	b.SetCount(3, nar)

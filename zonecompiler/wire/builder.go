@@ -126,8 +126,9 @@ func (b *Builder) EndRData(lenOff int) {
 }
 
 // OPT appends an OPT pseudo-record (RFC 6891) with the given UDP size,
-// extended RCODE high bits, DO flag and, if nsid is not nil, an NSID option.
-func (b *Builder) OPT(udpSize uint16, extRcode uint8, do bool, nsid []byte) {
+// extended RCODE high bits, DO flag and, if nsid is not nil, an NSID
+// option, then, if cookie is not nil, a COOKIE option (RFC 7873).
+func (b *Builder) OPT(udpSize uint16, extRcode uint8, do bool, nsid, cookie []byte) {
 	var flags uint16
 	if do {
 		flags = EDNSFlagDO
@@ -138,6 +139,10 @@ func (b *Builder) OPT(udpSize uint16, extRcode uint8, do bool, nsid []byte) {
 	if nsid != nil {
 		b.Buf = append(b.Buf, 0, OptionNSID, byte(len(nsid)>>8), byte(len(nsid)))
 		b.Buf = append(b.Buf, nsid...)
+	}
+	if cookie != nil {
+		b.Buf = append(b.Buf, 0, OptionCookie, byte(len(cookie)>>8), byte(len(cookie)))
+		b.Buf = append(b.Buf, cookie...)
 	}
 	b.EndRData(lenOff)
 }

@@ -24,6 +24,7 @@ const (
 	TypeOPT       = 41
 	EDNSFlagDO    = 1 << 15
 	OptionNSID    = 3
+	OptionCookie  = 10 // DNS Cookies (RFC 7873)
 	MinUDPPayload = 512
 )
 
@@ -54,6 +55,12 @@ type Query struct {
 	DO      bool
 	Version uint8
 	NSID    bool // the client asked for NSID (RFC 5001)
+	// Cookie is the COOKIE option's data as received (RFC 7873: a client
+	// cookie of 8 bytes, then a server cookie of 8 to 32), nil if none;
+	// CookieBad says the option was malformed (another length, or more
+	// than one), which a server that does cookies answers with FORMERR.
+	Cookie    []byte
+	CookieBad bool
 	// Reason says why ParseQuery failed, for counters and logs.
 	Reason string
 
@@ -191,8 +198,14 @@ func (q *Query) parseOptions(rd []byte) error {
 			q.Reason = "EDNS option data truncated"
 			return ErrFormat
 		}
-		if code == OptionNSID {
+		switch code {
+		case OptionNSID:
 			q.NSID = true
+		case OptionCookie:
+			if q.Cookie != nil || l < 8 || (l > 8 && l < 16) || l > 40 {
+				q.CookieBad = true
+			}
+			q.Cookie = rd[4 : 4+l]
 		}
 		rd = rd[4+l:]
 	}
