@@ -158,6 +158,14 @@ func (c *Client) Refresh(zone string, full bool) error {
 	return c.call(Request{Cmd: cmd, Zone: zone}, &r)
 }
 
+// RotateCookieSecret makes secret (hex; "": a random one) the current DNS
+// Cookie server secret.
+func (c *Client) RotateCookieSecret(secret string) (CookieRotation, error) {
+	var r CookieRotation
+	err := c.call(Request{Cmd: CmdCookieRotate, Secret: secret}, &r)
+	return r, err
+}
+
 // Explain asks which path would answer q and how.
 func (c *Client) Explain(q ExplainQuery) (ExplainResult, error) {
 	var r ExplainResult

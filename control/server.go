@@ -382,6 +382,17 @@ func (s *Server) do(line []byte) (resp response) {
 			return response{Error: err.Error()}
 		}
 		result = struct{}{}
+	case CmdCookieRotate:
+		ch, ok := s.h.(CookieHandler)
+		if !ok {
+			return response{Error: "this daemon does not answer cookies"}
+		}
+		s.log.Info("control: cookie secret rotation")
+		r, err := ch.RotateCookieSecret(req.Secret)
+		if err != nil {
+			return response{Error: err.Error()}
+		}
+		result = r
 	case CmdExplain:
 		eh, ok := s.h.(ExplainHandler)
 		if !ok {
@@ -396,7 +407,7 @@ func (s *Server) do(line []byte) (resp response) {
 		}
 		result = r
 	default:
-		return response{Error: fmt.Sprintf("unknown command %q (want reload, status, stats, drain, undrain, bgp or explain)", req.Cmd)}
+		return response{Error: fmt.Sprintf("unknown command %q (want reload, status, stats, drain, undrain, bgp, explain, zone-status, refresh, retransfer or cookie-secret-rotate)", req.Cmd)}
 	}
 	return response{OK: true, Result: result}
 }

@@ -39,6 +39,9 @@ const (
 	// check now, a full AXFR now.
 	CmdZoneStatus = "zone-status"
 	CmdRefresh    = "refresh"
+	// CmdCookieRotate makes a new DNS Cookie server secret current
+	// (CookieHandler).
+	CmdCookieRotate = "cookie-secret-rotate"
 	CmdRetransfer = "retransfer"
 )
 
@@ -111,6 +114,26 @@ type Request struct {
 	Zone string `json:"zone,omitempty"` // reload only; "" means every zone
 	// Explain is the query to explain (explain only).
 	Explain *ExplainQuery `json:"explain,omitempty"`
+	// Secret is the new cookie secret in hex, "" for a random one
+	// (cookie-secret-rotate only).
+	Secret string `json:"secret,omitempty"`
+}
+
+// CookieHandler is implemented by handlers that answer DNS Cookies.
+type CookieHandler interface {
+	// RotateCookieSecret makes secret (hex; "": a random one) the server
+	// secret of new cookies; the previous one is still accepted for an
+	// hour.
+	RotateCookieSecret(secret string) (CookieRotation, error)
+}
+
+// CookieRotation is the result of a rotation.
+type CookieRotation struct {
+	// Secret is the new secret when the daemon made it (random), for the
+	// other nodes of the anycast group; empty when it was given.
+	Secret string `json:"secret,omitempty"`
+	// PreviousUntil is when the previous secret stops being accepted.
+	PreviousUntil time.Time `json:"previous_until"`
 }
 
 // SecondaryHandler is implemented by handlers with secondary zones.

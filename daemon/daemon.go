@@ -490,7 +490,10 @@ func (h handler) Drain() (control.BGPStatus, error)                   { return h
 func (h handler) Undrain() (control.BGPStatus, error)                 { return h.d.Undrain() }
 func (h handler) BGP() (control.BGPStatus, error)                     { return h.d.BGP() }
 func (h handler) ZoneStatus(zone string) ([]control.ZoneState, error) { return h.d.ZoneStatus(zone) }
-func (h handler) Refresh(zone string, full bool) error                { return h.d.Refresh(zone, full) }
+func (h handler) RotateCookieSecret(secret string) (control.CookieRotation, error) {
+	return h.d.RotateCookieSecret(secret)
+}
+func (h handler) Refresh(zone string, full bool) error { return h.d.Refresh(zone, full) }
 func (h handler) Explain(q control.ExplainQuery) (control.ExplainResult, error) {
 	return h.d.Explain(q)
 }

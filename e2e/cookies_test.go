@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/cookie"
 	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
@@ -78,5 +81,98 @@ func TestCookies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCookieRotation: with cookie-require, clients that keep returning the
+// cookie they last got lose no answer while the secret is rotated with
+// xdpdnsctl (the previous secret stays valid), and a new cookie verifies
+// with the new secret.
+func TestCookieRotation(t *testing.T) {
+	r := NewRig(t)
+	zf := filepath.Join(t.TempDir(), "ck.test.zone")
+	if err := os.WriteFile(zf, []byte("$ORIGIN ck.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 198.18.0.53\nwww A 192.0.2.80\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := StartDaemon(t, bins, r.Srv, "--zone", "ck.test="+zf, "--listen", netip.AddrPortFrom(r.SrvV4, 53).String(),
+		"--xdp", r.SrvIface+":native", "--cookie-secret", "random", "--cookie-require", "on")
+	server := netip.AddrPortFrom(r.SrvV4, 53).String()
+	type result struct{ asked, answered, badcookie int }
+	results := make(chan result, 4)
+	stop := make(chan struct{})
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			res := result{}
+			defer func() { results <- res }()
+			c, err := netnstest.DialFrom(r.Cli, "udp", nil, server, 5*time.Second)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			cc := fmt.Sprintf("%016x", 0x1000+w)
+			held := cc // the first query learns the cookie: BADCOOKIE
+			buf := make([]byte, 4096)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				m := new(dns.Msg).SetQuestion("www.ck.test.", dns.TypeA)
+				m.SetEdns0(1232, false)
+				m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: held})
+				q, _ := m.Pack()
+				c.Write(q)
+				c.SetReadDeadline(time.Now().Add(time.Second))
+				n, err := c.Read(buf)
+				if i > 0 {
+					res.asked++
+				}
+				if err != nil {
+					continue
+				}
+				rep := new(dns.Msg)
+				if rep.Unpack(buf[:n]) != nil {
+					continue
+				}
+				if o := rep.IsEdns0(); o != nil {
+					for _, opt := range o.Option {
+						if ck, ok := opt.(*dns.EDNS0_COOKIE); ok && len(ck.Cookie) == 48 {
+							held = ck.Cookie
+						}
+					}
+				}
+				if i == 0 {
+					continue
+				}
+				switch {
+				case rep.Rcode == dns.RcodeSuccess && len(rep.Answer) == 1:
+					res.answered++
+				case rep.Rcode == dns.RcodeBadCookie:
+					res.badcookie++
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}(w)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		out, err := d.Ctl("cookie-secret", "rotate")
+		if err != nil || !strings.Contains(out, "new cookie secret") {
+			t.Errorf("xdpdnsctl cookie-secret rotate: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	close(stop)
+	total := result{}
+	for w := 0; w < 4; w++ {
+		r := <-results
+		total.asked += r.asked
+		total.answered += r.answered
+		total.badcookie += r.badcookie
+	}
+	t.Logf("across 3 rotations: %d queries with a cookie, %d answered, %d BADCOOKIE", total.asked, total.answered, total.badcookie)
+	if total.asked < 20 || total.answered != total.asked || total.badcookie != 0 {
+		t.Errorf("across 3 rotations: %d asked, %d answered, %d BADCOOKIE: want every one answered", total.asked, total.answered, total.badcookie)
 	}
 }

@@ -59,6 +59,7 @@ var commands = []commandSpec{
 	{"zone-status", "[ZONE]", "each zone's role, serial and, for a secondary, its primaries, refreshes, transfers and last error", cmdZoneStatus},
 	{"refresh", "ZONE", "a secondary zone checks its primaries now (SOA, then IXFR if newer)", cmdRefresh(false)},
 	{"retransfer", "ZONE", "a secondary zone transfers the whole zone now (AXFR)", cmdRefresh(true)},
+	{"cookie-secret", "rotate [HEX]", "make HEX (32 digits; none: a random one, printed) the DNS Cookie server secret; the previous one is accepted for an hour", cmdCookieSecret},
 	{"explain", "NAME TYPE [CH] [+do] [+tcp] [+bufsize=N] [+noedns] [+nsid]", "which path answers the query (XDP with its map entries, or userspace and why) and the answer", cmdExplain},
 	{"check-zone", "ORIGIN FILE", "check a zone file offline (no daemon): errors as FILE:LINE, warnings, what XDP would answer", cmdCheckZone},
 	{"version", "", "this xdpdnsctl's version, and the daemon's when it runs", cmdVersion},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -105,4 +106,29 @@ func expiryText(z control.ZoneState) string {
 		return "EXPIRED since " + since + " (servfail: answering SERVFAIL)"
 	}
 	return "in " + time.Until(*z.Expires).Round(time.Second).String()
+}
+
+// cmdCookieSecret is cookie-secret rotate [HEX].
+func cmdCookieSecret(c *control.Client, asJSON bool, args []string, w io.Writer) error {
+	if len(args) < 1 || len(args) > 2 || args[0] != "rotate" {
+		return usageError{"want rotate [HEX]"}
+	}
+	secret := ""
+	if len(args) == 2 {
+		secret = args[1]
+	}
+	r, err := c.RotateCookieSecret(secret)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(w).Encode(r)
+	}
+	if r.Secret != "" {
+		fmt.Fprintf(w, "new cookie secret %s (give it to the other nodes of the anycast group)\n", r.Secret)
+	} else {
+		fmt.Fprintln(w, "new cookie secret in use")
+	}
+	_, err = fmt.Fprintf(w, "the previous secret is accepted until %s\n", r.PreviousUntil.Format(time.RFC3339))
+	return err
 }
