@@ -42,7 +42,7 @@ const (
 	// CmdCookieRotate makes a new DNS Cookie server secret current
 	// (CookieHandler).
 	CmdCookieRotate = "cookie-secret-rotate"
-	CmdRetransfer = "retransfer"
+	CmdRetransfer   = "retransfer"
 )
 
 // BGPHandler is implemented by handlers that run a BGP speaker; a
