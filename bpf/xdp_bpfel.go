@@ -39,22 +39,25 @@ type XdpChunk struct {
 }
 
 type XdpConfig struct {
-	_           structs.HostLayout
-	Gen         uint32
-	UdpSize     uint16
-	NsidLen     uint16
-	Nsid        [32]uint8
-	Ports       [4]uint16
-	AnyAddr     uint32
-	TapSample   uint32
-	TapRate     uint32
-	RrlSlip     uint32
-	RrlPrefix4  uint32
-	RrlPrefix6  uint32
-	Cookies     uint32
-	CookiesPad  uint32
-	RrlInterval uint64
-	RrlWindow   uint64
+	_               structs.HostLayout
+	Gen             uint32
+	UdpSize         uint16
+	NsidLen         uint16
+	Nsid            [32]uint8
+	Ports           [4]uint16
+	AnyAddr         uint32
+	TapSample       uint32
+	TapRate         uint32
+	RrlSlip         uint32
+	RrlPrefix4      uint32
+	RrlPrefix6      uint32
+	Cookies         uint32
+	CookieHasPrev   uint32
+	CookieSecret    [16]uint8
+	CookiePrev      [16]uint8
+	CookieTaiOffset int64
+	RrlInterval     uint64
+	RrlWindow       uint64
 }
 
 type XdpMacVal struct {
@@ -96,40 +99,46 @@ type XdpScratch struct {
 	_   structs.HostLayout
 	Buf [2112]uint8
 	Q   struct {
-		_       structs.HostLayout
-		L3Off   uint32
-		L4Off   uint32
-		DnsOff  uint32
-		Dlen    uint32
-		Avail   uint32
-		Qlen    uint32
-		Nlabels uint32
-		Size    uint32
-		Flags   uint16
-		Qtype   uint16
-		Qclass  uint16
-		V6      uint8
-		Edns    uint8
-		Dobit   uint8
-		Nsid    uint8
-		Saddr   [16]uint8
-		_       [2]byte
+		_           structs.HostLayout
+		L3Off       uint32
+		L4Off       uint32
+		DnsOff      uint32
+		Dlen        uint32
+		Avail       uint32
+		Qlen        uint32
+		Nlabels     uint32
+		Size        uint32
+		Flags       uint16
+		Qtype       uint16
+		Qclass      uint16
+		V6          uint8
+		Edns        uint8
+		Dobit       uint8
+		Nsid        uint8
+		Saddr       [16]uint8
+		Cookie      uint8
+		CookieValid uint8
+		Cc          [8]uint8
+		Sc          [16]uint8
+		ScLen       uint8
+		_           [3]byte
 	}
-	_ [4]byte
 	W struct {
-		_      structs.HostLayout
-		H1     uint64
-		H2     uint64
-		Qlen   uint32
-		Next   uint32
-		K      uint32
-		P      uint32
-		End    uint32
-		Avail  uint32
-		Reason int32
-		Nsid   uint8
-		Cookie uint8
-		_      [2]byte
+		_         structs.HostLayout
+		H1        uint64
+		H2        uint64
+		Qlen      uint32
+		Next      uint32
+		K         uint32
+		P         uint32
+		End       uint32
+		Avail     uint32
+		Reason    int32
+		Nsid      uint8
+		Cookie    uint8
+		_         [2]byte
+		CookieOff uint32
+		CookieLen uint32
 	}
 	Hash     [33]XdpNameKey
 	Starts   [32]uint8

@@ -112,6 +112,8 @@ int xdpdns(struct xdp_md *ctx)
 	count(CNT_ANSWER_BASE + r.kind);
 	if (r.tc)
 		count(CNT_TC);
+	if (q->cookie_valid)
+		count(CNT_COOKIE_VALID);
 	return XDP_TX;
 }
 
@@ -183,5 +185,7 @@ int xdpdns_tc(struct __sk_buff *skb)
 	if (rewrite_headers((void *)(long)skb->data, (void *)(long)skb->data_end, s, q, r.len))
 		return TC_ACT_SHOT;
 	count(CNT_SKB_ANSWER);
+	if (q->cookie_valid)
+		count(CNT_COOKIE_VALID);
 	return bpf_redirect(skb->ifindex, 0);
 }

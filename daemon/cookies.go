@@ -10,10 +10,15 @@ import (
 	"github.com/xdpdns/xdpdns/server"
 )
 
+// CookieSecrets is implemented by hot paths that answer DNS Cookies.
+type CookieSecrets interface {
+	SetCookieSecrets(current, previous []byte) error
+}
+
 // RotateCookieSecret makes secret (hex; "": a random one) the server
-// secret of new DNS Cookies; the previous one is still accepted for
-// server.CookieGrace. The XDP program passes cookie queries to the
-// userspace server, which holds the secrets, so nothing else changes.
+// secret of new DNS Cookies, in the userspace server and the XDP program;
+// the previous one is still accepted for server.CookieGrace (in the
+// program, until the next rotation: its cookies have expired by then).
 func (d *Daemon) RotateCookieSecret(secret string) (control.CookieRotation, error) {
 	var k cookie.Secret
 	var r control.CookieRotation
@@ -28,8 +33,14 @@ func (d *Daemon) RotateCookieSecret(secret string) (control.CookieRotation, erro
 			return r, err
 		}
 	}
-	if err := d.srv.RotateCookieSecret(k); err != nil {
+	prev, err := d.srv.RotateCookieSecret(k)
+	if err != nil {
 		return control.CookieRotation{}, err
+	}
+	if cs, ok := d.hotPath().(CookieSecrets); ok {
+		if err := cs.SetCookieSecrets(k[:], prev[:]); err != nil {
+			return control.CookieRotation{}, fmt.Errorf("xdp: %w", err)
+		}
 	}
 	r.PreviousUntil = time.Now().Add(server.CookieGrace).UTC().Truncate(time.Second)
 	d.log.Info("cookie secret rotated", "previous_until", r.PreviousUntil)

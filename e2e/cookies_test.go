@@ -20,10 +20,11 @@ import (
 )
 
 // TestCookies asks with dig +cookie and kdig +cookie, over a real veth,
-// a node with XDP attached natively and one without: the server cookie
-// that comes back verifies (RFC 9018, the client's address, the secret),
-// returned it is valid (counted), and a tampered one gets a fresh cookie
-// and is not counted valid.
+// a node with XDP attached natively (which answers the cookies in the
+// driver) and one without: the server cookie that comes back verifies
+// (RFC 9018, the client's address, the secret), returned it is valid
+// (counted), and a tampered one gets a fresh cookie and is not counted
+// valid. In native mode the answers must come from XDP.
 func TestCookies(t *testing.T) {
 	r := NewRig(t)
 	const secretHex = "e5e973e5a6b2a43f48e7dc849e37bfcf"
@@ -59,24 +60,35 @@ func TestCookies(t *testing.T) {
 				}
 				return strings.ToLower(m[1])
 			}
+			valid := func() uint64 { // counted by whichever path answered
+				st := d.UserStats(t)
+				return st.Server["cookie_valid"] + st.XDP["cookie.valid"]
+			}
 			verify := func(full string) bool {
 				b, _ := hex.DecodeString(full)
 				return cookie.Valid(b[8:], [8]byte(b[:8]), r.CliV4, uint32(time.Now().Unix()), secret)
 			}
+			start := d.UserStats(t)
+			defer func() {
+				end := d.UserStats(t)
+				if mode == "native" && end.XDP["answer.answer"]-start.XDP["answer.answer"] < 6 {
+					t.Errorf("native: %d of the cookie queries answered in XDP, want all 6", end.XDP["answer.answer"]-start.XDP["answer.answer"])
+				}
+			}()
 			for _, tool := range []string{"dig", "kdig"} {
 				got := ask(tool, "+cookie")
 				if !verify(got) {
 					t.Errorf("%s: server cookie %s does not verify for %v", tool, got, r.CliV4)
 				}
-				before := d.UserStats(t).Server["cookie_valid"]
+				before := valid()
 				again := ask(tool, "+cookie="+got)
-				if !verify(again) || d.UserStats(t).Server["cookie_valid"] != before+1 {
+				if !verify(again) || valid() != before+1 {
 					t.Errorf("%s: the cookie returned was not counted valid (%d before), or the new one %s does not verify", tool, before, again)
 				}
 				tampered := got[:len(got)-2] + map[bool]string{true: "01", false: "00"}[strings.HasSuffix(got, "00")]
-				before = d.UserStats(t).Server["cookie_valid"]
+				before = valid()
 				fresh := ask(tool, "+cookie="+tampered)
-				if fresh == tampered || !verify(fresh) || d.UserStats(t).Server["cookie_valid"] != before {
+				if fresh == tampered || !verify(fresh) || valid() != before {
 					t.Errorf("%s: a tampered cookie was taken, or not replaced by a good one (%s)", tool, fresh)
 				}
 			}

@@ -97,12 +97,13 @@ type Options struct {
 	// RRL is response rate limiting of the program's replies, with the
 	// semantics of package rrl (Rate 0: off).
 	RRL RRL
-	// Cookies is abi.CookiesOff, CookiesOn (queries with a DNS Cookie go
-	// to userspace, which answers cookies) or CookiesRequired (every
-	// query does).
-	Cookies uint32
-	UDPSize uint16 // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
-	NSID    []byte // NSID sent to clients that ask (nil: none)
+	// Cookies is abi.CookiesOff, CookiesOn (the program answers DNS
+	// Cookies with server cookies made with CookieSecret, 16 bytes) or
+	// CookiesRequired (a query without a valid one goes to userspace).
+	Cookies      uint32
+	CookieSecret []byte
+	UDPSize      uint16 // the server's EDNS UDP size (required, at least 512: engine.Config().UDPSize)
+	NSID         []byte // NSID sent to clients that ask (nil: none)
 	// Grace is the fallback wait between flipping generations and freeing
 	// the old one when membarrier(2) cannot provide an RCU grace period
 	// (0: DefaultGrace).
@@ -255,6 +256,9 @@ func checkOptions(o *Options) error {
 			return fmt.Errorf("%w: invalid prefix", ErrOptions)
 		}
 	}
+	if o.Cookies != abi.CookiesOff && len(o.CookieSecret) != len(bpf.XdpConfig{}.CookieSecret) {
+		return fmt.Errorf("%w: cookies need a secret of %d bytes", ErrOptions, len(bpf.XdpConfig{}.CookieSecret))
+	}
 	if r := o.RRL; r.Rate < 0 || (r.Rate > 0 && (r.Rate > 1e9 || r.Slip < 0 || r.Prefix4 < 0 || r.Prefix4 > 32 ||
 		r.Prefix6 < 0 || r.Prefix6 > 128 || r.Window < time.Second || r.TableSize < 2)) {
 		return fmt.Errorf("%w: rate limiting %+v", ErrOptions, r)
@@ -287,6 +291,8 @@ func (l *Loader) init() error {
 		cfg.AnyAddr = 1
 	}
 	cfg.Cookies = l.opts.Cookies
+	copy(cfg.CookieSecret[:], l.opts.CookieSecret)
+	cfg.CookieTaiOffset = taiOffset()
 	if r := l.opts.RRL; r.Rate > 0 {
 		cfg.RrlInterval = uint64(time.Second) / uint64(r.Rate)
 		cfg.RrlWindow = uint64(r.Window)

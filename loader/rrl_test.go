@@ -4,14 +4,18 @@ package loader_test
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/hex"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/bpf"
 	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/cookie"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/rrl"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
@@ -191,43 +195,102 @@ func TestRRLLimits(t *testing.T) {
 	}
 }
 
-// TestCookiePass: with cookies on, a query with a COOKIE option goes to
-// userspace (pass.cookie), one without is answered; with cookies
-// required, every query goes up.
-func TestCookiePass(t *testing.T) {
-	requireRoot(t)
-	e := rrlEngine(t)
-	withCookie := query(t, "www.rrl.test.", dns.TypeA, dns.ClassINET, func(m *dns.Msg) {
+// cookieQuery is www.rrl.test. A with EDNS and a COOKIE option (hex).
+func cookieQuery(t *testing.T, data string) []byte {
+	return query(t, "www.rrl.test.", dns.TypeA, dns.ClassINET, func(m *dns.Msg) {
 		m.SetEdns0(1232, false)
-		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: data})
 	})
-	plain := query(t, "www.rrl.test.", dns.TypeA, dns.ClassINET, edns(1232, false, false))
-	for _, c := range []struct {
-		mode            uint32
-		cookieV, plainV uint32
-		passed          uint64
-	}{
-		{abi.CookiesOff, xdpTX, xdpTX, 0},
-		{abi.CookiesOn, xdpPass, xdpTX, 1},
-		{abi.CookiesRequired, xdpPass, xdpPass, 2},
-	} {
-		l, err := loader.Load(loader.Options{Ports: []uint16{53}, AnyAddress: true, UDPSize: e.Config().UDPSize, Cookies: c.mode})
+}
+
+// TestXDPCookies: the program answers DNS Cookies itself, byte for byte
+// the engine's reply with the server cookie package cookie makes for the
+// client, the secret and the reply's timestamp (within seconds of now);
+// a returned cookie is valid (counted, exempt from rate limiting, and
+// accepted under cookie-require, where a query without one goes to
+// userspace); after a rotation the previous secret's cookies still pass;
+// a malformed option goes to userspace (FORMERR there).
+func TestXDPCookies(t *testing.T) {
+	requireRoot(t)
+	secret, _ := cookie.ParseSecret("e5e973e5a6b2a43f48e7dc849e37bfcf")
+	z, err := zone.Load(strings.NewReader(rrlZone), "rrl.test.", "rrl.test.zone", zone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := zone.NewSet(z)
+	e := engine.New(engine.Config{NSID: []byte("node-1"), UDPSize: 1232, Cookies: true}, set)
+	client := ip4Client
+	for _, mode := range []uint32{abi.CookiesOn, abi.CookiesRequired} {
+		l, err := loader.Load(loader.Options{Ports: []uint16{53}, AnyAddress: true, UDPSize: 1232, NSID: []byte("node-1"),
+			Cookies: mode, CookieSecret: secret[:], RRL: loader.RRL{Rate: 1, Slip: 0, Prefix4: 24, Prefix6: 56, Window: time.Second, TableSize: 1024}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := l.Swap(compile(t, e)); err != nil {
 			t.Fatal(err)
 		}
-		before, _ := l.Counters()
-		if v, _ := run(t, l.Program(), layout{}.build(withCookie)); v != c.cookieV {
-			t.Errorf("cookies %d: query with a cookie: verdict %d, want %d", c.mode, v, c.cookieV)
+		// A client cookie only: answered in XDP only when cookies are on.
+		q := cookieQuery(t, "2464c4abcf10c957")
+		if mode == abi.CookiesRequired {
+			v, _ := run(t, l.Program(), layout{}.build(q))
+			if v != xdpPass {
+				t.Errorf("cookie-require, client cookie only: verdict %d, want XDP_PASS (BADCOOKIE from userspace)", v)
+			}
+		} else {
+			for _, f := range []layout{{}, {v6: true}} {
+				v, out := run(t, l.Program(), f.build(q))
+				if v != xdpTX {
+					t.Fatalf("client cookie only (IPv6 %v): verdict %d", f.v6, v)
+				}
+				p := checkReply(t, f, out)
+				ts := binary.BigEndian.Uint32(p[len(p)-12:])
+				if d := int64(ts) - time.Now().Unix(); d < -5 || d > 5 {
+					t.Errorf("the cookie's timestamp %d is %d s from now", ts, d)
+				}
+				want := e.Respond(nil, q, false)
+				from := client
+				if f.v6 {
+					from = ip6Client
+				}
+				cookie.Fill(want, from, ts, secret)
+				if !bytes.Equal(p, want) {
+					t.Errorf("XDP reply with a cookie (IPv6 %v)\n% x\nthe engine's, filled by package cookie\n% x", f.v6, p, want)
+				}
+			}
 		}
-		if v, _ := run(t, l.Program(), layout{}.build(plain)); v != c.plainV {
-			t.Errorf("cookies %d: query without: verdict %d, want %d", c.mode, v, c.plainV)
+		// A valid server cookie: answered in XDP, counted, never limited.
+		sc := cookie.Server(secret, [8]byte{0x24, 0x64, 0xc4, 0xab, 0xcf, 0x10, 0xc9, 0x57}, client, uint32(time.Now().Unix()))
+		held := "2464c4abcf10c957" + hex.EncodeToString(sc[:])
+		before, _ := l.Counters()
+		for i := 0; i < 5; i++ {
+			if v, _ := run(t, l.Program(), layout{}.build(cookieQuery(t, held))); v != xdpTX {
+				t.Errorf("cookies %d, valid cookie, query %d: verdict %d, want XDP_TX (rate 1, but exempt)", mode, i, v)
+			}
 		}
 		after, _ := l.Counters()
-		if d := after["pass.cookie"] - before["pass.cookie"]; d != c.passed {
-			t.Errorf("cookies %d: pass.cookie counted %d, want %d", c.mode, d, c.passed)
+		if d := after["cookie.valid"] - before["cookie.valid"]; d != 5 {
+			t.Errorf("cookies %d: cookie.valid counted %d, want 5", mode, d)
+		}
+		// Rotation: the previous secret's cookie still passes.
+		next, _ := cookie.ParseSecret("445536bcd2513298075a5d379663c962")
+		if err := l.SetCookieSecrets(next[:], secret[:]); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := run(t, l.Program(), layout{}.build(cookieQuery(t, held))); v != xdpTX {
+			t.Errorf("cookies %d: the previous secret's cookie after a rotation: verdict %d", mode, v)
+		}
+		if mode == abi.CookiesRequired {
+			if v, _ := run(t, l.Program(), layout{}.build(query(t, "www.rrl.test.", dns.TypeA, dns.ClassINET))); v != xdpPass {
+				t.Errorf("cookie-require, no cookie: verdict %d, want XDP_PASS", v)
+			}
+		}
+		before, _ = l.Counters()
+		if v, _ := run(t, l.Program(), layout{}.build(cookieQuery(t, "0102030405"))); v != xdpPass {
+			t.Errorf("cookies %d, malformed cookie: verdict %d, want XDP_PASS", mode, v)
+		}
+		after, _ = l.Counters()
+		if after["pass.cookie"]-before["pass.cookie"] != 1 {
+			t.Errorf("cookies %d: the malformed cookie not counted pass.cookie", mode)
 		}
 		l.Close()
 	}

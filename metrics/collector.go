@@ -44,7 +44,7 @@ var (
 	descDropped        = desc("queries_dropped_total", "Queries the userspace server answered with no reply at all, by transport.", "transport")
 	descRejected       = desc("userspace_rejected_total", "Connections or queries the userspace server refused or dropped before answering, by reason (the names of xdpdnsctl stats' SERVER table).", "reason")
 	descRRL            = desc("rrl_limited_total", "Replies over the response rate limit, by path (xdp: the XDP program and its tc companion; userspace) and action (slipped: sent truncated, TC=1; dropped: not sent).", "path", "action")
-	descCookies        = desc("cookies_total", "UDP queries by DNS Cookie outcome in userspace: valid (a server cookie of ours: never rate-limited), badcookie (answered BADCOOKIE under cookie-require), none_truncated (no cookie under cookie-require: answered TC=1).", "result")
+	descCookies        = desc("cookies_total", "Queries by DNS Cookie outcome, by path: valid (a server cookie of ours: never rate-limited), badcookie (answered BADCOOKIE under cookie-require), none_truncated (no cookie under cookie-require: answered TC=1).", "path", "result")
 	descAnswerCache    = desc("answer_cache_lookups_total", "UDP queries looked up in the userspace server's reply cache, by result: hit (answered from it) or miss (the engine answered).", "result")
 	descXDPPackets     = desc("xdp_packets_total", "Packets seen by the XDP program and by its tc ingress companion.", "program")
 	descXDPTruncated   = desc("xdp_truncated_total", "Of the XDP answers, those sent truncated (TC=1).")
@@ -137,7 +137,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		case "rrl_dropped":
 			counter(descRRL, n, PathUserspace, "dropped")
 		case "cookie_valid", "cookie_badcookie", "cookie_none_truncated":
-			counter(descCookies, n, strings.TrimPrefix(reason, "cookie_"))
+			counter(descCookies, n, PathUserspace, strings.TrimPrefix(reason, "cookie_"))
 		default:
 			counter(descRejected, n, reason)
 		}
@@ -235,6 +235,8 @@ func (c *Collector) collectXDP(ch chan<- prometheus.Metric, stats control.Stats,
 			counter(descTapSamples, n, "sampled")
 		case ctr == abi.CounterTapLost:
 			counter(descTapSamples, n, "lost")
+		case ctr == abi.CounterCookieValid:
+			counter(descCookies, n, PathXDP, "valid")
 		case ctr == abi.CounterRRLSlipped:
 			counter(descRRL, n, PathXDP, "slipped")
 		case ctr == abi.CounterRRLDropped:

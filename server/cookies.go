@@ -34,17 +34,17 @@ func (k *cookieKeys) valid(cdata []byte, client netip.Addr, nowSec uint32) bool 
 // rotation: as long as a cookie lives.
 const CookieGrace = cookie.MaxAge * time.Second
 
-// RotateCookieSecret makes next the secret of new server cookies; the one
-// it replaces is still accepted for CookieGrace. It fails when cookies are
-// off (no Config.CookieSecret).
-func (s *Server) RotateCookieSecret(next cookie.Secret) error {
+// RotateCookieSecret makes next the secret of new server cookies and
+// returns the one it replaces, still accepted for CookieGrace. It fails
+// when cookies are off (no Config.CookieSecret).
+func (s *Server) RotateCookieSecret(next cookie.Secret) (previous cookie.Secret, err error) {
 	old := s.cookies.Load()
 	if old == nil {
-		return fmt.Errorf("cookies are off: configure cookie-secret")
+		return previous, fmt.Errorf("cookies are off: configure cookie-secret")
 	}
 	prev := old.current
 	s.cookies.Store(&cookieKeys{current: next, previous: &prev, previousUntil: time.Now().Add(CookieGrace)})
-	return nil
+	return prev, nil
 }
 
 // badCookie renders BADCOOKIE for pkt into dst (its cookie still to fill),

@@ -85,7 +85,7 @@ func TestCookiesServed(t *testing.T) {
 		t.Errorf("counters %v: want 20 valid cookies and nothing dropped", n)
 	}
 	next, _ := cookie.ParseSecret("445536bcd2513298075a5d379663c962")
-	if err := ts.RotateCookieSecret(next); err != nil {
+	if prev, err := ts.RotateCookieSecret(next); err != nil || prev != secret {
 		t.Fatal(err)
 	}
 	before := ts.Counters()["cookie_valid"]

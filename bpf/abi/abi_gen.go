@@ -85,16 +85,20 @@ const (
 	// XDPDNS_MAX_BODY and never sent from XDP (only a TC=1 reply, or pass).
 	FlagTooBig = 0x8000
 	// CookiesOff (XDPDNS_COOKIES_OFF): config.cookies: off (the COOKIE option
-	// is ignored), on (a query with one goes to userspace, which answers
-	// cookies), required (every query does).
+	// is ignored), on (answered with a fresh server cookie; a valid one
+	// exempts the client from rate limiting), required (a UDP query without a
+	// valid server cookie goes to userspace, which answers BADCOOKIE or TC=1).
 	CookiesOff = 0
 	// CookiesOn (XDPDNS_COOKIES_ON): config.cookies: off (the COOKIE option is
-	// ignored), on (a query with one goes to userspace, which answers
-	// cookies), required (every query does).
+	// ignored), on (answered with a fresh server cookie; a valid one exempts
+	// the client from rate limiting), required (a UDP query without a valid
+	// server cookie goes to userspace, which answers BADCOOKIE or TC=1).
 	CookiesOn = 1
 	// CookiesRequired (XDPDNS_COOKIES_REQUIRED): config.cookies: off (the
-	// COOKIE option is ignored), on (a query with one goes to userspace, which
-	// answers cookies), required (every query does).
+	// COOKIE option is ignored), on (answered with a fresh server cookie; a
+	// valid one exempts the client from rate limiting), required (a UDP query
+	// without a valid server cookie goes to userspace, which answers BADCOOKIE
+	// or TC=1).
 	CookiesRequired = 2
 	// RRLQName (XDPDNS_RRL_QNAME): tmpl.rrl_labels: the bucket's name is the
 	// whole query name.
@@ -167,7 +171,8 @@ const (
 	CounterTapLost         Counter = 35
 	CounterRRLSlipped      Counter = 36
 	CounterRRLDropped      Counter = 37
-	CounterMax             Counter = 38
+	CounterCookieValid     Counter = 38
+	CounterMax             Counter = 39
 )
 
 // CounterNames names every counter, by index: the names of `xdpdnsctl
@@ -211,6 +216,7 @@ var CounterNames = [CounterMax]string{
 	"tap.lost",
 	"rrl.slipped",
 	"rrl.dropped",
+	"cookie.valid",
 }
 
 // CounterDocs says what each counter counts, by index.
@@ -245,7 +251,7 @@ var CounterDocs = [CounterMax]string{
 	"sent to another host's MAC, or to a group MAC",
 	"a VLAN not configured on the interface, or more tags than walked",
 	"destination not an address the node serves",
-	"a DNS Cookie (or cookie-require): userspace answers",
+	"no valid server cookie under cookie-require, or a malformed COOKIE option: userspace answers BADCOOKIE, TC=1 or FORMERR",
 	"dropped: from a drop-source-ports port (port 0, echo, chargen, NTP, ...)",
 	"packets seen by the tc ingress companion",
 	"answered at tc ingress (too big for the XDP frame)",
@@ -253,6 +259,7 @@ var CounterDocs = [CounterMax]string{
 	"samples lost: the ring buffer full, or over dnstap-xdp-rate",
 	"replies over the rate limit sent truncated (TC=1)",
 	"replies over the rate limit not sent (XDP_DROP)",
+	"queries answered that held a valid server cookie of ours",
 }
 
 // NeverInXDP reports whether the program always passes query type t up

@@ -216,22 +216,29 @@ struct query {
 	__u8 edns;
 	__u8 dobit;
 	__u8 nsid;
-	__u8 saddr[16]; /* the client's address (IPv4 in the first 4 bytes) */
+	__u8 saddr[16];    /* the client's address (IPv4 in the first 4 bytes) */
+	__u8 cookie;       /* the query has a well-formed COOKIE option */
+	__u8 cookie_valid; /* ... with a valid server cookie of ours */
+	__u8 cc[8];        /* its client cookie */
+	__u8 sc[16];       /* its server cookie, if 16 bytes long */
+	__u8 sc_len;       /* server cookie length (0, 8..32) */
 };
 
 /* walk: state of the bpf_loop walks over the qname bytes and the EDNS
  * options (kept in the map for the same reason as struct query). */
 struct walk {
-	__u64 h1, h2; /* running suffix hashes */
-	__u32 qlen;   /* qname wire length */
-	__u32 next;   /* labels whose start is still ahead (walking back) */
-	__u32 k;      /* suffix hashes recorded after the root's */
-	__u32 p;      /* next EDNS option */
-	__u32 end;    /* end of the OPT RDATA */
-	__u32 avail;  /* bytes loaded into buf */
-	__s32 reason; /* -1, or why to pass */
-	__u8 nsid;    /* an NSID option was seen */
-	__u8 cookie;  /* a COOKIE option was seen */
+	__u64 h1, h2;     /* running suffix hashes */
+	__u32 qlen;       /* qname wire length */
+	__u32 next;       /* labels whose start is still ahead (walking back) */
+	__u32 k;          /* suffix hashes recorded after the root's */
+	__u32 p;          /* next EDNS option */
+	__u32 end;        /* end of the OPT RDATA */
+	__u32 avail;      /* bytes loaded into buf */
+	__s32 reason;     /* -1, or why to pass */
+	__u8 nsid;        /* an NSID option was seen */
+	__u8 cookie;      /* COOKIE options seen */
+	__u32 cookie_off; /* the (last) COOKIE option's data */
+	__u32 cookie_len;
 };
 
 /* scratch: key SCRATCH_XDP (the XDP program) or SCRATCH_TC (the tc

@@ -39,9 +39,35 @@ static long edns_option(__u32 i, void *data)
 	}
 	if (get16(s, p) == OPT_NSID)
 		w->nsid = 1;
-	if (get16(s, p) == OPT_COOKIE)
-		w->cookie = 1;
+	if (get16(s, p) == OPT_COOKIE) {
+		w->cookie++;
+		w->cookie_off = p + 4;
+		w->cookie_len = olen;
+	}
 	w->p = p + 4 + olen;
+	return 0;
+}
+
+/* read_cookie copies the COOKIE option (count of them, data at off, len
+ * bytes) out of the buffer the reply will overwrite. Returns -1 when it is
+ * malformed (RFC 7873 §5.2.2: not 8 or 16 to 40 bytes, or several). */
+static __always_inline int read_cookie(struct scratch *s, struct query *q, __u32 count, __u32 off,
+                                       __u32 len)
+{
+	__u32 i;
+
+	if (count != 1 || len < 8 || (len > 8 && len < 16) || len > 40)
+		return -1;
+#pragma unroll
+	for (i = 0; i < 8; i++)
+		q->cc[i] = s->buf[bound(off + i)];
+	q->sc_len = len - 8;
+	if (len == 24) {
+#pragma unroll
+		for (i = 0; i < 16; i++)
+			q->sc[i] = s->buf[bound(off + 8 + i)];
+	}
+	q->cookie = 1;
 	return 0;
 }
 
@@ -137,6 +163,9 @@ static __always_inline int parse_dns(struct scratch *s, const struct config *cfg
 	q->edns = 0;
 	q->dobit = 0;
 	q->nsid = 0;
+	q->cookie = 0;
+	q->cookie_valid = 0;
+	q->sc_len = 0;
 	q->size = MIN_UDP;
 	if (ar == 1) {
 		__u32 o = qend, end;
@@ -168,14 +197,12 @@ static __always_inline int parse_dns(struct scratch *s, const struct config *cfg
 		if (s->w.reason >= 0)
 			return s->w.reason;
 		q->nsid = s->w.nsid;
-		if (s->w.cookie && cfg->cookies != XDPDNS_COOKIES_OFF)
-			return CNT_PASS_COOKIE;
+		if (s->w.cookie && cfg->cookies != XDPDNS_COOKIES_OFF &&
+		    read_cookie(s, q, s->w.cookie, s->w.cookie_off, s->w.cookie_len))
+			return CNT_PASS_COOKIE; /* malformed: FORMERR from userspace */
 	} else if (qend != q->dlen) {
 		return CNT_PASS_MALFORMED;
 	}
-
-	if (cfg->cookies == XDPDNS_COOKIES_REQUIRED)
-		return CNT_PASS_COOKIE;
 
 	/* Suffix hashes, from the root's 0 byte backwards; hash[k] is the
 	 * suffix of the last k labels. */

@@ -14,6 +14,7 @@
 #include "common.h"
 #include "query.h"
 #include "lookup.h"
+#include "cookie.h"
 
 /* copy_body appends the template body after the question and relocates
  * its compression pointers. Returns the body's end offset, or 0 if the
@@ -60,11 +61,13 @@ static __always_inline __u32 copy_body(struct scratch *s, const struct tmpl *t, 
 	return bo + t->body_len;
 }
 
-/* put_opt writes our OPT record at off and returns the offset after it. */
+/* put_opt writes our OPT record at off (with the NSID option, then the
+ * COOKIE option, as the engine orders them) and returns the offset after
+ * it, or 0. */
 static __always_inline __u32 put_opt(struct scratch *s, const struct config *cfg,
                                      const struct query *q, __u32 off, __u32 nsid_len)
 {
-	__u32 rdlen = nsid_len ? 4 + nsid_len : 0, j;
+	__u32 rdlen = (nsid_len ? 4 + nsid_len : 0) + (q->cookie ? COOKIE_OPT_LEN : 0), j;
 	const __u64 *src;
 	__u64 *dst;
 
@@ -78,7 +81,7 @@ static __always_inline __u32 put_opt(struct scratch *s, const struct config *cfg
 	put16(s, off + 9, rdlen);
 	off += OPT_RR_LEN;
 	if (!nsid_len)
-		return off;
+		return q->cookie ? cookie_put(s, cfg, q, off) : off;
 	put16(s, off, OPT_NSID);
 	put16(s, off + 2, nsid_len);
 	off += 4;
@@ -89,7 +92,8 @@ static __always_inline __u32 put_opt(struct scratch *s, const struct config *cfg
 #pragma unroll
 	for (j = 0; j < XDPDNS_MAX_NSID / 8; j++)
 		dst[j] = src[j];
-	return off + nsid_len;
+	off += nsid_len;
+	return q->cookie ? cookie_put(s, cfg, q, off) : off;
 }
 
 /* reply is what plan_reply decided for one query. */
@@ -120,6 +124,10 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 	reason = parse_dns(s, cfg, q);
 	if (reason >= 0)
 		return reason;
+	if (q->cookie)
+		cookie_check(cfg, q, cookie_now(cfg));
+	if (cfg->cookies == XDPDNS_COOKIES_REQUIRED && !q->cookie_valid)
+		return CNT_PASS_COOKIE; /* BADCOOKIE or TC=1, from userspace */
 
 	reason = CNT_PASS_NOTMPL;
 	id = find_template(s, q, gen, &reason);
@@ -140,6 +148,8 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 				nsid_len = XDPDNS_MAX_NSID;
 			opt_len += 4 + nsid_len;
 		}
+		if (q->cookie)
+			opt_len += COOKIE_OPT_LEN;
 	}
 	full = DNS_HDR_LEN + q->qlen + 4 + t->body_len + opt_len;
 	req = DNS_HDR_LEN + q->qlen + 4 + t->req_len + opt_len;
@@ -170,7 +180,8 @@ static __always_inline int truncate_reply(const struct query *q, struct reply *r
 	__u32 opt_len = 0, len;
 
 	if (q->edns)
-		opt_len = OPT_RR_LEN + (r->nsid_len ? 4 + r->nsid_len : 0);
+		opt_len = OPT_RR_LEN + (r->nsid_len ? 4 + r->nsid_len : 0) +
+		          (q->cookie ? COOKIE_OPT_LEN : 0);
 	len = bound(DNS_HDR_LEN + q->qlen + 4 + opt_len);
 	if (len < DNS_HDR_LEN || len > r->len)
 		return -1;

@@ -75,7 +75,7 @@ static __always_inline int rrl_decide(const struct config *cfg, const struct scr
 	__s64 now, next, cap;
 	__u64 *p;
 
-	if (!cfg->rrl_interval)
+	if (!cfg->rrl_interval || q->cookie_valid) /* a valid cookie proves the address */
 		return RRL_SEND;
 	if (q->v6) {
 		ak.prefixlen = 128;

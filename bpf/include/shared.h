@@ -162,9 +162,15 @@ struct config {
 	__u32 rrl_slip;    /* every rrl_slip-th limited response sent TC=1; 0: none */
 	__u32 rrl_prefix4; /* client prefix bits of a bucket, IPv4 */
 	__u32 rrl_prefix6; /* and IPv6 */
-	/* DNS Cookies, answered in userspace so far: XDPDNS_COOKIES_* */
+	/* DNS Cookies (cookie.h): XDPDNS_COOKIES_*; the RFC 9018 server
+	 * secret of new cookies and, while cookie_has_prev, the previous one,
+	 * still accepted; cookie_tai_offset is TAI minus UTC in seconds (the
+	 * cookie's timestamp is UTC, bpf_ktime_get_tai_ns TAI) */
 	__u32 cookies;
-	__u32 cookies_pad;
+	__u32 cookie_has_prev;
+	__u8 cookie_secret[16];
+	__u8 cookie_prev[16];
+	__s64 cookie_tai_offset;
 	__u64 rrl_interval; /* ns per response: 1e9 / rate; 0: off */
 	__u64 rrl_window;   /* ns of debt a bucket may run up */
 };
@@ -193,8 +199,10 @@ enum rrl_class {
 	RRL_CLASS_MAX,      /* number of classes */
 };
 
-/* config.cookies: off (the COOKIE option is ignored), on (a query with one
- * goes to userspace, which answers cookies), required (every query does). */
+/* config.cookies: off (the COOKIE option is ignored), on (answered with a
+ * fresh server cookie; a valid one exempts the client from rate limiting),
+ * required (a UDP query without a valid server cookie goes to userspace,
+ * which answers BADCOOKIE or TC=1). */
 #define XDPDNS_COOKIES_OFF      0
 #define XDPDNS_COOKIES_ON       1
 #define XDPDNS_COOKIES_REQUIRED 2
@@ -278,7 +286,8 @@ enum counter {
 	                  walked */
 	CNT_PASS_NOT_OUR_ADDR, /* pass.not_our_address: destination not an address the node serves
 	                        */
-	CNT_PASS_COOKIE,      /* pass.cookie: a DNS Cookie (or cookie-require): userspace answers */
+	CNT_PASS_COOKIE, /* pass.cookie: no valid server cookie under cookie-require, or a malformed
+	                    COOKIE option: userspace answers BADCOOKIE, TC=1 or FORMERR */
 	CNT_DROP_SOURCE_PORT, /* drop.source_port: dropped: from a drop-source-ports port (port 0,
 	                         echo, chargen, NTP, ...) */
 	CNT_SKB_RX,           /* tc_ingress.rx: packets seen by the tc ingress companion */
@@ -287,7 +296,9 @@ enum counter {
 	CNT_TAP_LOST,    /* tap.lost: samples lost: the ring buffer full, or over dnstap-xdp-rate */
 	CNT_RRL_SLIPPED, /* rrl.slipped: replies over the rate limit sent truncated (TC=1) */
 	CNT_RRL_DROPPED, /* rrl.dropped: replies over the rate limit not sent (XDP_DROP) */
-	CNT_MAX,         /* number of counters */
+	CNT_COOKIE_VALID, /* cookie.valid: queries answered that held a valid server cookie of ours
+	                   */
+	CNT_MAX,          /* number of counters */
 };
 
 #endif

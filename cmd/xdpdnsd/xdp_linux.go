@@ -33,6 +33,9 @@ func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger) error {
 	case cfg.CookieSecret != nil:
 		opts.Cookies = abi.CookiesOn
 	}
+	if cfg.CookieSecret != nil {
+		opts.CookieSecret = cfg.CookieSecret[:]
+	}
 	r := cfg.RRL.WithDefaults()
 	opts.RRL = loader.RRL{Rate: r.Rate, Slip: r.Slip, Prefix4: r.Prefix4, Prefix6: r.Prefix6, Window: r.Window,
 		Exempt: r.Exempt, TableSize: r.TableSize}

@@ -114,6 +114,11 @@ func (h *HotPath) ImageStats() render.Stats {
 // through the live generation with BPF_PROG_TEST_RUN.
 func (h *HotPath) SelfTest(query []byte) ([]byte, error) { return h.l.SelfTest(query) }
 
+// SetCookieSecrets updates the program's DNS Cookie secrets.
+func (h *HotPath) SetCookieSecrets(current, previous []byte) error {
+	return h.l.SetCookieSecrets(current, previous)
+}
+
 // Loader gives tests access to the program and maps.
 func (h *HotPath) Loader() *loader.Loader { return h.l }
 
