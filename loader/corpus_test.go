@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
 
@@ -22,17 +24,35 @@ import (
 // queries the Go model of it (render.Model) answers. The tc ingress
 // companion, which answers what did not fit the XDP frame, gets every
 // query too: it must answer (TC_ACT_REDIRECT) exactly what the model
-// answers, with the same bytes, and leave everything else untouched.
+// answers, with the same bytes, and leave everything else untouched. It
+// runs with rate limiting off, and on at a rate the corpus never reaches
+// (which must change no byte and no verdict).
 func TestCorpusXDPMatchesEngine(t *testing.T) {
 	requireRoot(t)
 	for _, v := range interoptest.Variants {
-		t.Run(string(v), func(t *testing.T) {
+		for _, rrlOn := range []bool{false, true} {
+			name := string(v)
+			if rrlOn {
+				name += "/rrl"
+			}
+			t.Run(name, func(t *testing.T) { corpusXDPMatchesEngine(t, v, rrlOn) })
+		}
+	}
+}
+
+func corpusXDPMatchesEngine(t *testing.T, v interoptest.Variant, rrlOn bool) {
+	{
+		{
 			e := interoptest.Engine(t, v)
 			rimg, err := render.Compile(e)
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := load(t, e, hotpath.FromRender(rimg))
+			l := loadWith(t, e, hotpath.FromRender(rimg), func(o *loader.Options) {
+				if rrlOn {
+					o.RRL = loader.RRL{Rate: 1e6, Slip: 2, Prefix4: 24, Prefix6: 56, Window: 15 * time.Second, TableSize: 1 << 16}
+				}
+			})
 			model := &render.Model{Image: rimg, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
 			answered, tcAnswered, total := 0, 0, 0
 			for _, c := range interoptest.UDPCorpus(t) {
@@ -112,6 +132,9 @@ func TestCorpusXDPMatchesEngine(t *testing.T) {
 			if tcAnswered != answered || c["tc_ingress.answer"] != uint64(tcAnswered) {
 				t.Errorf("tc ingress answered %d (counter %d), XDP %d", tcAnswered, c["tc_ingress.answer"], answered)
 			}
-		})
+			if c["rrl.slipped"]+c["rrl.dropped"] != 0 {
+				t.Errorf("rate limiting limited replies of the corpus: %d slipped, %d dropped", c["rrl.slipped"], c["rrl.dropped"])
+			}
+		}
 	}
 }

@@ -18,9 +18,19 @@ import (
 // load returns a loader serving port 53 with e's settings and img live.
 func load(t *testing.T, e *engine.Engine, img *loader.Image) *loader.Loader {
 	t.Helper()
+	return loadWith(t, e, img, nil)
+}
+
+// loadWith is load with the options changed by mod.
+func loadWith(t *testing.T, e *engine.Engine, img *loader.Image, mod func(*loader.Options)) *loader.Loader {
+	t.Helper()
 	requireRoot(t)
-	l, err := loader.Load(loader.Options{Ports: []uint16{53}, AnyAddress: true, VLANs: []uint16{100, 101},
-		UDPSize: e.Config().UDPSize, NSID: e.Config().NSID})
+	o := loader.Options{Ports: []uint16{53}, AnyAddress: true, VLANs: []uint16{100, 101},
+		UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
+	if mod != nil {
+		mod(&o)
+	}
+	l, err := loader.Load(o)
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
