@@ -285,15 +285,16 @@ func StartKnotWith(t testing.TB, zones []interop.Zone, opts KnotOptions) *intero
 }
 
 // StartXdpdns runs the xdpdnsd binary built by BuildXdpdns.
-func StartXdpdns(t testing.TB, bin string, zones []interop.Zone) *interop.Server {
+func StartXdpdns(t testing.TB, bin string, zones []interop.Zone, extra ...string) *interop.Server {
 	t.Helper()
 	return launch(t, "xdpdns", bin, soaProbe(zones), func(port int) []string {
-		args := []string{
+		args := append([]string{}, extra...)
+		args = append(args, []string{
 			"--listen", fmt.Sprintf("127.0.0.1:%d", port),
 			"--control", "", // no control socket: tests run several daemons at once
 			"--identity", interop.Identity,
 			"--nsid", interop.NSID,
-		}
+		}...)
 		for _, z := range zones {
 			args = append(args, "--zone", z.Origin+"="+z.Path)
 		}
