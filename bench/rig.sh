@@ -25,6 +25,10 @@ RIG_CPU_RATE=${RIG_CPU_RATE:-100000}       # offered rate whose CPU per reply is
 RIG_LOW_RATE=${RIG_LOW_RATE:-5000}         # a low offered rate whose CPU per reply is reported too ...
 RIG_LOW_SECONDS=${RIG_LOW_SECONDS:-3}      # ... measured over one interval this long ...
 RIG_LOW_SETS=${RIG_LOW_SETS-hot mix}       # ... on these sets ("" skips it)
+RIG_SPOOF_SERVERS=${RIG_SPOOF_SERVERS-xdpdns xdpdns-user nsd knot knot-xdp} # the spoof scenario ("" skips it) ...
+RIG_SPOOF_RATE=${RIG_SPOOF_RATE:-200000}   # ... its flood (pps) of one large DO=1 query from one address ...
+RIG_SPOOF_SECONDS=${RIG_SPOOF_SECONDS:-3}  # ... for this long, against ...
+RIG_SPOOF_LIMIT=${RIG_SPOOF_LIMIT:-20}     # ... each server's response rate limiting at this rate (slip 2)
 RIG_DNSPERF_SETS=${RIG_DNSPERF_SETS-hot mix mix-signed flood root}
 RIG_DNSPERF_SECONDS=${RIG_DNSPERF_SECONDS:-3}
 RIG_FIXED_RATE=${RIG_FIXED_RATE:-50000}    # dnsperf -Q of the fixed-rate run
@@ -38,9 +42,14 @@ RIG_CHART=${RIG_CHART:-$ROOT/bench/rig-chart.png}
 RIG_LOSS_PCT=${RIG_LOSS_PCT:-0.1}          # "answered" means loss below this
 RIG_ANSWERS=${RIG_ANSWERS:-1000}           # queries per set whose answers are compared across servers (0: none)
 
+# Rate limiting of the servers, on only in the spoof scenario.
+RRL_XDPDNS=()
+RRL_NSD=0
+RRL_KNOT=0
+
 START_EPOCH=$(date +%s)
 COMMAND_LINE="bench/rig.sh${*:+ $*}"
-KNOBS="RIG_DELEGATIONS=$RIG_DELEGATIONS RIG_ROOT_TLDS=$RIG_ROOT_TLDS RIG_QUERIES=$RIG_QUERIES RIG_RATES='$RIG_RATES' RIG_REPEATS=$RIG_REPEATS RIG_STEP_SECONDS=$RIG_STEP_SECONDS RIG_STEP_QUERIES=$RIG_STEP_QUERIES RIG_WARMUP=$RIG_WARMUP RIG_SETS='$RIG_SETS' RIG_SERVERS='$RIG_SERVERS' RIG_DNSPERF_SETS='$RIG_DNSPERF_SETS' RIG_DNSPERF_SECONDS=$RIG_DNSPERF_SECONDS RIG_FIXED_RATE=$RIG_FIXED_RATE RIG_ANSWERS=$RIG_ANSWERS RIG_CPU_RATE=$RIG_CPU_RATE RIG_LOW_RATE=$RIG_LOW_RATE RIG_LOW_SECONDS=$RIG_LOW_SECONDS RIG_LOW_SETS='$RIG_LOW_SETS'"
+KNOBS="RIG_DELEGATIONS=$RIG_DELEGATIONS RIG_ROOT_TLDS=$RIG_ROOT_TLDS RIG_QUERIES=$RIG_QUERIES RIG_RATES='$RIG_RATES' RIG_REPEATS=$RIG_REPEATS RIG_STEP_SECONDS=$RIG_STEP_SECONDS RIG_STEP_QUERIES=$RIG_STEP_QUERIES RIG_WARMUP=$RIG_WARMUP RIG_SETS='$RIG_SETS' RIG_SERVERS='$RIG_SERVERS' RIG_DNSPERF_SETS='$RIG_DNSPERF_SETS' RIG_DNSPERF_SECONDS=$RIG_DNSPERF_SECONDS RIG_FIXED_RATE=$RIG_FIXED_RATE RIG_ANSWERS=$RIG_ANSWERS RIG_CPU_RATE=$RIG_CPU_RATE RIG_LOW_RATE=$RIG_LOW_RATE RIG_LOW_SECONDS=$RIG_LOW_SECONDS RIG_LOW_SETS='$RIG_LOW_SETS' RIG_SPOOF_SERVERS='$RIG_SPOOF_SERVERS' RIG_SPOOF_RATE=$RIG_SPOOF_RATE RIG_SPOOF_SECONDS=$RIG_SPOOF_SECONDS RIG_SPOOF_LIMIT=$RIG_SPOOF_LIMIT"
 
 log() { printf '[rig %3ds] %s\n' "$(($(date +%s) - START_EPOCH))" "$*" >&2; }
 usec() { local t=${EPOCHREALTIME/[.,]/}; echo "$((10#$t))"; }
@@ -235,7 +244,10 @@ sign . "$D/root.unsigned" "$D/root.zone"
 		else printf "www.dom%d.t%d. A%s\n", int(rand() * 100000), int(rand() * t), do_ > "root.txt"
 	}
 }') || die "cannot write the query files"
-for set in hot mix mix-signed flood root; do
+# The spoof scenario: one query with a large signed answer, DO=1, over and
+# over from one address (as a forged-source amplification attack sends).
+echo "stld. DNSKEY D" >"$D/spoof.txt"
+for set in hot mix mix-signed flood root spoof; do
 	mv "$D/$set.txt" "$D/q-$set.txt"
 	awk '{print $1, $2}' "$D/q-$set.txt" >"$D/dp-$set.txt"
 done
@@ -351,10 +363,10 @@ start_server() { # name: start it alone on the server side, pinned; sets SERVER_
 		ip netns exec "$NS_SRV" "$TMP/xdppass" -iface "$IF_SRV" -prog reflect >"$logf" 2>&1 &
 		;;
 	xdpdns)
-		ip netns exec "$NS_SRV" taskset -c "$RIG_SERVER_CPU" "$XDPDNSD" "${zargs[@]}" --listen "$SRV_IP:53" --control "" --xdp "$IF_SRV:native" >"$logf" 2>&1 &
+		ip netns exec "$NS_SRV" taskset -c "$RIG_SERVER_CPU" "$XDPDNSD" "${zargs[@]}" "${RRL_XDPDNS[@]}" --listen "$SRV_IP:53" --control "" --xdp "$IF_SRV:native" >"$logf" 2>&1 &
 		;;
 	xdpdns-user)
-		ip netns exec "$NS_SRV" taskset -c "$RIG_SERVER_CPU" "$XDPDNSD" "${zargs[@]}" --listen "$SRV_IP:53" --control "" >"$logf" 2>&1 &
+		ip netns exec "$NS_SRV" taskset -c "$RIG_SERVER_CPU" "$XDPDNSD" "${zargs[@]}" "${RRL_XDPDNS[@]}" --listen "$SRV_IP:53" --control "" >"$logf" 2>&1 &
 		;;
 	nsd)
 		{
@@ -370,7 +382,9 @@ start_server() { # name: start it alone on the server side, pinned; sets SERVER_
 				  xfrdfile: "$dir/xfrd.state"
 				  pidfile: "$dir/nsd.pid"
 				  logfile: "$logf"
-				  rrl-ratelimit: 0
+				  rrl-ratelimit: $RRL_NSD
+				  rrl-slip: 2
+				  rrl-ipv4-prefix-length: 24
 				  minimal-responses: yes
 				  verbosity: 1
 				remote-control:
@@ -392,6 +406,7 @@ start_server() { # name: start it alone on the server side, pinned; sets SERVER_
 				  background-workers: 1
 			EOF
 			if [ "$name" = knot-xdp ]; then printf 'xdp:\n  listen: %s@53\n' "$IF_SRV"; fi
+			if [ "$RRL_KNOT" != 0 ]; then printf 'mod-rrl:\n  - id: rrl\n    rate-limit: %s\n    slip: 2\n' "$RRL_KNOT"; fi
 			cat <<-EOF
 				database:
 				  storage: "$dir/storage"
@@ -404,8 +419,9 @@ start_server() { # name: start it alone on the server side, pinned; sets SERVER_
 				    zonefile-load: whole
 				    journal-content: none
 				    zonefile-sync: -1
-				zone:
 			EOF
+			if [ "$RRL_KNOT" != 0 ]; then printf '    global-module: mod-rrl/rrl\n'; fi
+			echo "zone:"
 			for z in $zones; do printf '  - domain: "%s"\n    file: "%s"\n' "${z%%=*}" "${z#*=}"; done
 		} >"$dir/knot.conf"
 		ip netns exec "$NS_SRV" taskset -c "$RIG_SERVER_CPU" knotd -c "$dir/knot.conf" >"$logf" 2>&1 &
@@ -786,6 +802,57 @@ for server in $RIG_SERVERS; do
 	spent stop
 done
 
+# ---------------------------------------------------------------- spoof
+
+# The spoof scenario: each server with response rate limiting on
+# (RIG_SPOOF_LIMIT responses/s per bucket, slip 2) takes a flood of one
+# large DO=1 query from one address (kxdpgun's, the "victim"), while a
+# legitimate client in another /24 asks a query every 100 ms. Measured:
+# what reaches the victim (replies, their average size: the amplification
+# factor in bytes), the server's CPU per query under the flood, and the
+# legitimate client's answers.
+declare -A SPOOF
+legit_loop() { # seconds: a kdig from 198.18.2.2 every 100 ms; prints "answered asked"
+	local end=$(($(usec) + $1 * 1000000)) asked=0 ok=0
+	while (($(usec) < end)); do
+		asked=$((asked + 1))
+		ip netns exec "$NS_CLI" kdig @"$SRV_IP" -b 198.18.2.2#1053 www.hot. A +time=1 +retry=0 2>/dev/null | grep -q 'status: NOERROR' && ok=$((ok + 1))
+		sleep 0.1
+	done
+	echo "$ok $asked"
+}
+if [ -n "$RIG_SPOOF_SERVERS" ]; then
+	ip -n "$NS_CLI" addr add 198.18.2.2/24 dev "$IF_CLI"
+	ip -n "$NS_SRV" addr add 198.18.2.1/24 dev "$IF_SRV"
+	ip -n "$NS_SRV" neigh replace 198.18.2.2 lladdr "$MAC_CLI" dev "$IF_SRV" nud permanent
+	RRL_XDPDNS=(--rrl-rate "$RIG_SPOOF_LIMIT" --rrl-slip 2)
+	RRL_NSD=$RIG_SPOOF_LIMIT
+	RRL_KNOT=$RIG_SPOOF_LIMIT
+	for server in $RIG_SPOOF_SERVERS; do
+		[[ " $RIG_SERVERS " == *" $server "* ]] || continue
+		log "== spoof: $server (rate limit $RIG_SPOOF_LIMIT/s, slip 2)"
+		pass_on
+		start_server "$server"
+		pass_off
+		# kxdpgun sends ~1 s after it starts: the legitimate client asks
+		# from then on, for the flood's length.
+		(sleep 1.2 && legit_loop "$RIG_SPOOF_SECONDS") >"$TMP/legit-$server" &
+		lpid=$!
+		line=$(RIG_REPEATS=1 RIG_STEP_SECONDS=$RIG_SPOOF_SECONDS RIG_STEP_QUERIES=1 RIG_CPU_RATE=$RIG_SPOOF_RATE \
+			kxdp_step spoof "$RIG_SPOOF_RATE" "$TMP/kx-$server-spoof")
+		wait "$lpid" || true
+		size=$(awk '/average DNS reply size/ { s = $5 } END { print s + 0 }' "$TMP/kx-$server-spoof")
+		read -r legit_ok legit_asked <"$TMP/legit-$server" || { legit_ok=0; legit_asked=0; }
+		# sent/s replies/s reply-bytes server-µs-per-reply bpf-µs-per-reply legit-answered legit-asked
+		SPOOF[$server]="$(awk '{ print $2, $3 }' <<<"$line") $size $(awk '{ print $5, $6 }' <<<"$line") $legit_ok $legit_asked"
+		log "spoof $server: ${SPOOF[$server]}"
+		stop_server
+		spent spoof
+	done
+	ip -n "$NS_CLI" addr del 198.18.2.2/24 dev "$IF_CLI" || true
+	ip -n "$NS_SRV" addr del 198.18.2.1/24 dev "$IF_SRV" || true
+fi
+
 # ---------------------------------------------------------------- results
 
 ELAPSED=$(($(date +%s) - START_EPOCH))
@@ -942,6 +1009,24 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 		done
 		echo
 		echo "A ratio of answered rates is capped by the generator: when both servers answer every step up to the top one, the ratio is 1 whatever the servers could do."
+	fi
+	if [ ${#SPOOF[@]} -gt 0 ]; then
+		echo
+		echo "### spoof — a forged-source flood against response rate limiting"
+		echo
+		echo "Each server with rate limiting on ($RIG_SPOOF_LIMIT responses/s per bucket, slip 2: xdpdns \`--rrl-rate $RIG_SPOOF_LIMIT --rrl-slip 2\`, NSD \`rrl-ratelimit: $RIG_SPOOF_LIMIT\` \`rrl-slip: 2\`, Knot \`mod-rrl\` \`rate-limit: $RIG_SPOOF_LIMIT\` \`slip: 2\` as a global module, in its XDP mode too) takes $RIG_SPOOF_SECONDS s of kxdpgun at $((RIG_SPOOF_RATE / 1000))k pps of \`stld. DNSKEY\` with DO=1 from one address (the victim), while a legitimate client in another /24 asks \`www.hot. A\` with kdig every 100 ms. *victim*: what reached the victim, replies/s and their average DNS size (kxdpgun); *amplification*: DNS bytes out per DNS byte in (the query is 33 bytes); *µs/query*: the server's CPU (process plus BPF, as in the ladders) per query received; *legit*: the legitimate client's answers."
+		echo
+		echo "| server | sent/s | victim replies/s | avg reply (B) | victim Mbit/s | amplification | µs/query server [BPF] | legit answered |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+		for s in $RIG_SPOOF_SERVERS; do
+			[ -n "${SPOOF[$s]:-}" ] || continue
+			read -r sent got size us bpf lok lask <<<"${SPOOF[$s]}"
+			awk -v s="$s" -v sent="$sent" -v got="$got" -v size="$size" -v us="$us" -v bpf="$bpf" -v lok="$lok" -v lask="$lask" 'BEGIN {
+				amp = (sent > 0) ? got * size / (sent * 33) : 0
+				uq = (sent > 0 && us != "-") ? us * got / sent : 0; bq = (sent > 0 && bpf != "-") ? bpf * got / sent : 0
+				printf "| %s | %.0f | %.0f | %d | %.2f | %.3f | %.3f [%.3f] | %d/%d |\n", s, sent, got, size, got * size * 8 / 1e6, amp, uq, bq, lok, lask
+			}'
+		done
 	fi
 	dp_any=0
 	for set in $RIG_DNSPERF_SETS; do [[ " $RIG_SETS " == *" $set "* ]] && dp_any=1; done
