@@ -812,6 +812,7 @@ done
 # factor in bytes), the server's CPU per query under the flood, and the
 # legitimate client's answers.
 declare -A SPOOF
+SPOOF_N=0 # servers measured (an empty associative array is "unbound" to set -u)
 legit_loop() { # seconds: a kdig from 198.18.2.2 every 100 ms; prints "answered asked"
 	local end=$(($(usec) + $1 * 1000000)) asked=0 ok=0
 	while (($(usec) < end)); do
@@ -845,6 +846,7 @@ if [ -n "$RIG_SPOOF_SERVERS" ]; then
 		read -r legit_ok legit_asked <"$TMP/legit-$server" || { legit_ok=0; legit_asked=0; }
 		# sent/s replies/s reply-bytes server-µs-per-reply bpf-µs-per-reply legit-answered legit-asked
 		SPOOF[$server]="$(awk '{ print $2, $3 }' <<<"$line") $size $(awk '{ print $5, $6 }' <<<"$line") $legit_ok $legit_asked"
+		SPOOF_N=$((SPOOF_N + 1))
 		log "spoof $server: ${SPOOF[$server]}"
 		stop_server
 		spent spoof
@@ -1010,7 +1012,7 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 		echo
 		echo "A ratio of answered rates is capped by the generator: when both servers answer every step up to the top one, the ratio is 1 whatever the servers could do."
 	fi
-	if [ ${#SPOOF[@]} -gt 0 ]; then
+	if [ "$SPOOF_N" -gt 0 ]; then
 		echo
 		echo "### spoof — a forged-source flood against response rate limiting"
 		echo

@@ -69,11 +69,15 @@ type Cache struct {
 	seed  maphash.Seed
 	set   *zone.Set // the zone set the entries were computed from
 	s     scratch   // the engine's working memory for misses
-	seen  []uint64  // the doorkeeper: queries seen once (bit hash mod len)
-	nseen int       // bits set since seen was last cleared
+	// ref is the referral memo (refmemo.go), keyBuf its key's buffer.
+	ref    map[string]*refTemplate
+	keyBuf []byte
+	seen   []uint64 // the doorkeeper: queries seen once (bit hash mod len)
+	nseen  int      // bits set since seen was last cleared
 
-	// Hits, Misses and Stored count lookups and insertions.
-	Hits, Misses, Stored uint64
+	// Hits, Misses and Stored count lookups and insertions; RefHits the
+	// misses answered from the referral memo.
+	Hits, Misses, Stored, RefHits uint64
 }
 
 // NewCache returns a cache holding about bytes of queries and replies
@@ -91,6 +95,8 @@ func NewCache(bytes int) *Cache {
 		mask:  uint64(slots - 1),
 		seed:  maphash.MakeSeed(),
 		seen:  make([]uint64, slots*cacheSeenBits/64+1),
+		s:     scratch{relocs: make([]int, 0, 64)},
+		ref:   make(map[string]*refTemplate),
 	}
 }
 
@@ -122,6 +128,7 @@ func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Info) {
 		// A new zone set (a reload, a transfer, an expiry): every entry
 		// is stale. Two laps on, none of them is valid.
 		c.set, c.lap, c.pos = set, c.lap+2, 0
+		clear(c.ref)
 	}
 	if len(pkt) < 2 || len(pkt)-2 > cacheMaxKey {
 		out, kind := e.respondSet(&c.s, set, dst, pkt, false)
@@ -146,8 +153,18 @@ func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Info) {
 		return out, Info{Kind: Kind(ent[4]), Name: binary.LittleEndian.Uint64(ent[5:])}
 	}
 	c.Misses++
+	if out, info, ok := c.referralFromMemo(dst, pkt); ok {
+		c.RefHits++
+		if len(out) <= cacheMaxReply && c.seenBefore(h) {
+			c.store(h, b, key, out, info)
+		}
+		return out, info
+	}
 	out, kind := e.respondSet(&c.s, set, dst, pkt, false)
 	info := Info{Kind: kind, Name: rrlName(&c.s, kind)}
+	if kind == KindReferral {
+		c.rememberReferral(pkt, out, info)
+	}
 	if len(out) >= 2 && len(out) <= cacheMaxReply && c.seenBefore(h) {
 		c.store(h, b, key, out, info)
 	}

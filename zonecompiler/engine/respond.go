@@ -20,6 +20,13 @@ type scratch struct {
 	// cookie is the COOKIE option of the reply: the client cookie, then
 	// CookieLen zeros for the server to fill.
 	cookie [8 + CookieLen]byte
+	// relocs collects the compression pointers of a render when asked
+	// (the referral memo, Cache); complete says the last render wrote
+	// every record it decided (no truncation, no additional data left
+	// out for size); limit is the size limit it had.
+	relocs   []int
+	complete bool
+	limit    int
 }
 
 // MaxTCPMessage is the largest DNS message over TCP (RFC 1035 §4.2.2).
@@ -83,6 +90,7 @@ func (e *Engine) respondSet(s *scratch, set *zone.Set, dst, pkt []byte, tcp bool
 		return e.errorReply(s, dst, dns.RcodeNotImplemented), KindError
 	}
 	e.decide(a, q, set)
+	s.limit = limit
 	return e.render(s, dst, limit), a.kind
 }
 
@@ -204,6 +212,10 @@ func (e *Engine) BadCookie(dst, pkt []byte) []byte {
 // answer and authority (and required glue) do not fit, it sends an empty
 // reply with TC=1 (RFC 2181 §9, RFC 9471).
 func (e *Engine) render(s *scratch, dst []byte, limit int) []byte {
+	if s.relocs != nil {
+		s.relocs = s.relocs[:0]
+		return e.renderWith(s, dst, limit, &s.relocs)
+	}
 	return e.renderWith(s, dst, limit, nil)
 }
 
@@ -266,6 +278,7 @@ func (e *Engine) renderWith(s *scratch, dst []byte, limit int, relocs *[]int) []
 			i = j
 		}
 	}
+	s.complete = !truncated && nar == len(a.ar)
 	if truncated {
 		b.Rollback(afterQ)
 		b.SetFlags(flags | wire.FlagTC)

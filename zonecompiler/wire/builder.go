@@ -32,6 +32,10 @@ type Builder struct {
 	ncomp  int
 }
 
+// Compressed is the number of names remembered for compression so far
+// (at most MaxCompression).
+func (b *Builder) Compressed() int { return b.ncomp }
+
 // Reset starts a new message in buf (reusing its storage) with limit bytes.
 func (b *Builder) Reset(buf []byte, limit int) {
 	b.Buf = buf[:0]
