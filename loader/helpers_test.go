@@ -42,7 +42,13 @@ func swapZone(t testing.TB, wwwAddr string) *engine.Engine {
 	for i := 0; i < 10; i++ {
 		fmt.Fprintf(&b, "big TXT \"%d%s\"\n", i, strings.Repeat("x", 99))
 	}
-	z, err := zone.Load(strings.NewReader(b.String()), "swap.test.", "swap.test.zone", zone.Options{})
+	return testEngine(t, "swap.test.", b.String(), engine.Config{Identity: "xdp-test", NSID: []byte("node-1"), UDPSize: 1232})
+}
+
+// testEngine is an engine with cfg serving the zone origin of text.
+func testEngine(t testing.TB, origin, text string, cfg engine.Config) *engine.Engine {
+	t.Helper()
+	z, err := zone.Load(strings.NewReader(text), origin, origin+"zone", zone.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +56,7 @@ func swapZone(t testing.TB, wwwAddr string) *engine.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return engine.New(engine.Config{Identity: "xdp-test", NSID: []byte("node-1"), UDPSize: 1232}, set)
+	return engine.New(cfg, set)
 }
 
 func compile(t testing.TB, e *engine.Engine) *loader.Image {

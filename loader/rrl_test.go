@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/rrl"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
-	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 const rrlZone = `$ORIGIN rrl.test.
@@ -35,15 +33,7 @@ ns.sub A 198.18.0.54
 
 func rrlEngine(t *testing.T) *engine.Engine {
 	t.Helper()
-	z, err := zone.Load(strings.NewReader(rrlZone), "rrl.test.", "rrl.test.zone", zone.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := zone.NewSet(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.New(engine.Config{Identity: "xdp-test", NSID: []byte("node-1"), UDPSize: 1232}, set)
+	return testEngine(t, "rrl.test.", rrlZone, engine.Config{Identity: "xdp-test", NSID: []byte("node-1"), UDPSize: 1232})
 }
 
 func loadRRL(t *testing.T, e *engine.Engine, cfg rrl.Config) *loader.Loader {
@@ -213,12 +203,7 @@ func cookieQuery(t *testing.T, data string) []byte {
 func TestXDPCookies(t *testing.T) {
 	requireRoot(t)
 	secret, _ := cookie.ParseSecret("e5e973e5a6b2a43f48e7dc849e37bfcf")
-	z, err := zone.Load(strings.NewReader(rrlZone), "rrl.test.", "rrl.test.zone", zone.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _ := zone.NewSet(z)
-	e := engine.New(engine.Config{NSID: []byte("node-1"), UDPSize: 1232, Cookies: true}, set)
+	e := testEngine(t, "rrl.test.", rrlZone, engine.Config{NSID: []byte("node-1"), UDPSize: 1232, Cookies: true})
 	client := ip4Client
 	for _, mode := range []uint32{abi.CookiesOn, abi.CookiesRequired} {
 		l, err := loader.Load(loader.Options{Ports: []uint16{53}, AnyAddress: true, UDPSize: 1232, NSID: []byte("node-1"),
