@@ -159,36 +159,16 @@ static __always_inline int udp_query_ok(void *data, void *data_end, struct scrat
 	sum = bpf_csum_diff(0, 0, (__be32 *)udp, sizeof(*udp), sum);
 	if (q->v6) {
 		struct ipv6hdr *ip6 = data + l3;
-		struct {
-			struct in6_addr src, dst;
-			__be32 len;
-			__u8 zero[3];
-			__u8 next;
-		} ph = {};
 
 		if ((void *)(ip6 + 1) > data_end)
 			return 0;
-		ph.src = ip6->saddr;
-		ph.dst = ip6->daddr;
-		ph.len = bpf_htonl(bpf_ntohs(udp->len));
-		ph.next = IPPROTO_UDP;
-		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), sum);
+		sum = pseudo6_csum(&ip6->saddr, &ip6->daddr, bpf_ntohs(udp->len), sum);
 	} else {
 		struct iphdr *ip = data + l3;
-		struct {
-			__be32 src, dst;
-			__u8 zero;
-			__u8 proto;
-			__be16 len;
-		} ph = {};
 
 		if ((void *)(ip + 1) > data_end)
 			return 0;
-		ph.src = ip->saddr;
-		ph.dst = ip->daddr;
-		ph.proto = IPPROTO_UDP;
-		ph.len = udp->len;
-		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), sum);
+		sum = pseudo4_csum(ip->saddr, ip->daddr, bpf_ntohs(udp->len), sum);
 	}
 	return csum_fold(sum) == 0;
 }

@@ -5,8 +5,11 @@
 #define XDPDNS_CSUM_H
 
 #include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/in6.h>
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 #include "maps.h"
 
@@ -36,6 +39,42 @@ static __always_inline void ipv4_csum(struct iphdr *ip)
 	for (i = 0; i < (int)sizeof(*ip) / 2; i++)
 		sum += w[i];
 	ip->check = csum_fold(sum);
+}
+
+/* pseudo4_csum adds the IPv4 UDP pseudo-header (RFC 768) of a datagram
+ * of udp_len bytes from src to dst (network order) to sum. */
+static __always_inline __u64 pseudo4_csum(__be32 src, __be32 dst, __u16 udp_len, __u64 sum)
+{
+	struct {
+		__be32 src, dst;
+		__u8 zero;
+		__u8 proto;
+		__be16 len;
+	} ph = {};
+
+	ph.src = src;
+	ph.dst = dst;
+	ph.proto = IPPROTO_UDP;
+	ph.len = bpf_htons(udp_len);
+	return bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), sum);
+}
+
+/* pseudo6_csum adds the IPv6 UDP pseudo-header (RFC 8200 §8.1). */
+static __always_inline __u64 pseudo6_csum(const struct in6_addr *src, const struct in6_addr *dst,
+                                          __u32 udp_len, __u64 sum)
+{
+	struct {
+		struct in6_addr src, dst;
+		__be32 len;
+		__u8 zero[3];
+		__u8 next;
+	} ph = {};
+
+	ph.src = *src;
+	ph.dst = *dst;
+	ph.len = bpf_htonl(udp_len);
+	ph.next = IPPROTO_UDP;
+	return bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), sum);
 }
 
 /* payload_csum sums the reply payload in the scratch buffer (len bytes, zero

@@ -85,12 +85,6 @@ static __always_inline int rewrite_headers(void *data, void *data_end, struct sc
 	if (q->v6) {
 		struct ipv6hdr *ip6 = data + l3;
 		struct in6_addr a;
-		struct {
-			struct in6_addr src, dst;
-			__be32 len;
-			__u8 zero[3];
-			__u8 next;
-		} ph = {};
 
 		if ((void *)(ip6 + 1) > data_end)
 			return -1;
@@ -99,20 +93,10 @@ static __always_inline int rewrite_headers(void *data, void *data_end, struct sc
 		ip6->daddr = a;
 		ip6->hop_limit = REPLY_TTL;
 		ip6->payload_len = bpf_htons(ulen);
-		ph.src = ip6->saddr;
-		ph.dst = ip6->daddr;
-		ph.len = bpf_htonl(ulen);
-		ph.next = IPPROTO_UDP;
-		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), sum);
+		sum = pseudo6_csum(&ip6->saddr, &ip6->daddr, ulen, sum);
 	} else {
 		struct iphdr *ip = data + l3;
 		__be32 a;
-		struct {
-			__be32 src, dst;
-			__u8 zero;
-			__u8 proto;
-			__be16 len;
-		} ph = {};
 
 		if ((void *)(ip + 1) > data_end)
 			return -1;
@@ -122,11 +106,7 @@ static __always_inline int rewrite_headers(void *data, void *data_end, struct sc
 		ip->ttl = REPLY_TTL;
 		ip->tot_len = bpf_htons(sizeof(*ip) + ulen);
 		ipv4_csum(ip);
-		ph.src = ip->saddr;
-		ph.dst = ip->daddr;
-		ph.proto = IPPROTO_UDP;
-		ph.len = bpf_htons(ulen);
-		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), sum);
+		sum = pseudo4_csum(ip->saddr, ip->daddr, ulen, sum);
 	}
 	/* The UDP header itself (checksum field 0). */
 	sum = bpf_csum_diff(0, 0, (__be32 *)udp, sizeof(*udp), sum);
