@@ -51,10 +51,12 @@ type XdpConfig struct {
 	RrlSlip         uint32
 	RrlPrefix4      uint32
 	RrlPrefix6      uint32
+	RrlExempt       uint32
 	Cookies         uint32
 	CookieHasPrev   uint32
 	CookieSecret    [16]uint8
 	CookiePrev      [16]uint8
+	_               [4]byte
 	CookieTaiOffset int64
 	RrlInterval     uint64
 	RrlWindow       uint64
@@ -122,7 +124,9 @@ type XdpScratch struct {
 		Sc          [16]uint8
 		ScLen       uint8
 		_           [3]byte
+		CookieNow   uint32
 	}
+	_ [4]byte
 	W struct {
 		_         structs.HostLayout
 		H1        uint64

@@ -298,6 +298,7 @@ func (l *Loader) init() error {
 		cfg.RrlWindow = uint64(r.Window)
 		cfg.RrlSlip = uint32(r.Slip)
 		cfg.RrlPrefix4, cfg.RrlPrefix6 = uint32(r.Prefix4), uint32(r.Prefix6)
+		cfg.RrlExempt = uint32(len(r.Exempt))
 		for _, p := range r.Exempt {
 			if err := l.objs.RrlExempt.Put(addrKey(p), uint8(1)); err != nil {
 				return fmt.Errorf("loader: rrl-exempt %s: %w", p, err)

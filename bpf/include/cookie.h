@@ -124,12 +124,13 @@ static __always_inline void cookie_check(const struct config *cfg, struct query 
 }
 
 /* cookie_put writes the COOKIE option of the reply at off: the client
- * cookie and a fresh server cookie. Returns the offset after it, or 0. */
+ * cookie and a fresh server cookie, stamped with the time plan_reply read
+ * (q->cookie_now). Returns the offset after it, or 0. */
 static __always_inline __u32 cookie_put(struct scratch *s, const struct config *cfg,
                                         const struct query *q, __u32 off)
 {
 	__u8 hdr[8] = {1, 0, 0, 0};
-	__u32 now = cookie_now(cfg), i;
+	__u32 now = q->cookie_now, i;
 	__u64 mac;
 
 	if (off > XDPDNS_BUF_SIZE - 32)

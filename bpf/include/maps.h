@@ -222,6 +222,7 @@ struct query {
 	__u8 cc[8];        /* its client cookie */
 	__u8 sc[16];       /* its server cookie, if 16 bytes long */
 	__u8 sc_len;       /* server cookie length (0, 8..32) */
+	__u32 cookie_now;  /* UTC seconds when the query was planned (cookie.h) */
 };
 
 /* walk: state of the bpf_loop walks over the qname bytes and the EDNS

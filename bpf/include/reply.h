@@ -124,8 +124,10 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 	reason = parse_dns(s, cfg, q);
 	if (reason >= 0)
 		return reason;
-	if (q->cookie)
-		cookie_check(cfg, q, cookie_now(cfg));
+	if (q->cookie) {
+		q->cookie_now = cookie_now(cfg);
+		cookie_check(cfg, q, q->cookie_now);
+	}
 	if (cfg->cookies == XDPDNS_COOKIES_REQUIRED && !q->cookie_valid)
 		return CNT_PASS_COOKIE; /* BADCOOKIE or TC=1, from userspace */
 

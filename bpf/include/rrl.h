@@ -77,17 +77,18 @@ static __always_inline int rrl_decide(const struct config *cfg, const struct scr
 
 	if (!cfg->rrl_interval || q->cookie_valid) /* a valid cookie proves the address */
 		return RRL_SEND;
-	if (q->v6) {
+	if (cfg->rrl_exempt) {
 		ak.prefixlen = 128;
-		__builtin_memcpy(ak.addr, q->saddr, 16);
-	} else {
-		ak.prefixlen = 128;
-		ak.addr[10] = 0xff;
-		ak.addr[11] = 0xff;
-		__builtin_memcpy(&ak.addr[12], q->saddr, 4);
+		if (q->v6) {
+			__builtin_memcpy(ak.addr, q->saddr, 16);
+		} else {
+			ak.addr[10] = 0xff;
+			ak.addr[11] = 0xff;
+			__builtin_memcpy(&ak.addr[12], q->saddr, 4);
+		}
+		if (bpf_map_lookup_elem(&rrl_exempt, &ak))
+			return RRL_SEND;
 	}
-	if (bpf_map_lookup_elem(&rrl_exempt, &ak))
-		return RRL_SEND;
 
 	key.v6 = q->v6;
 	key.class = t->rrl_class;

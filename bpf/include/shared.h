@@ -162,6 +162,7 @@ struct config {
 	__u32 rrl_slip;    /* every rrl_slip-th limited response sent TC=1; 0: none */
 	__u32 rrl_prefix4; /* client prefix bits of a bucket, IPv4 */
 	__u32 rrl_prefix6; /* and IPv6 */
+	__u32 rrl_exempt;  /* entries in rrl_exempt (0: the lookup is skipped) */
 	/* DNS Cookies (cookie.h): XDPDNS_COOKIES_*; the RFC 9018 server
 	 * secret of new cookies and, while cookie_has_prev, the previous one,
 	 * still accepted; cookie_tai_offset is TAI minus UTC in seconds (the
