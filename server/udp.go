@@ -44,6 +44,10 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 	}
 	in := make([]datagram, udpBatch)
 	lim := rrl.New(s.cfg.RRL)
+	if cache != nil {
+		cache.Names = lim != nil // bucket names only for rate limiting
+	}
+	ce, _ := s.eng.(CachingEngine) // resolved once, not per query
 	slips := make([][]byte, udpBatch) // truncated replies of limited responses
 	replies := make([][]byte, udpBatch)
 	replyCtl := make([][]byte, udpBatch)
@@ -121,7 +125,7 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 					info = engine.Info{Kind: engine.KindError}
 					s.n.cookieBad.Add(1)
 				default:
-					resp, info = s.respondUDP(cache, replies[i][:0], d.pkt)
+					resp, info = s.respondUDP(ce, cache, replies[i][:0], d.pkt)
 				}
 				if cap(resp) > cap(replies[i]) {
 					replies[i] = resp[:0] // keep the grown buffer
@@ -197,12 +201,11 @@ func (s *Server) newCache() *engine.Cache {
 }
 
 // respondUDP answers one UDP query, through the socket's cache when it
-// has one, dropping it (and logging) should the engine ever panic. The
-// Info is the zero value (an answer, not rate limited by name) for an
-// engine that is not a CachingEngine.
-func (s *Server) respondUDP(c *engine.Cache, dst, pkt []byte) (resp []byte, info engine.Info) {
-	ce, ok := s.eng.(CachingEngine)
-	if !ok {
+// has one, dropping it (and logging) should the engine ever panic. ce is
+// the engine as a CachingEngine (nil if it is not one: the Info is then the
+// zero value, an answer not rate limited by name).
+func (s *Server) respondUDP(ce CachingEngine, c *engine.Cache, dst, pkt []byte) (resp []byte, info engine.Info) {
+	if ce == nil {
 		return s.respond(dst, pkt, false), info
 	}
 	defer func() {

@@ -75,6 +75,11 @@ type Cache struct {
 	seen   []uint64 // the doorkeeper: queries seen once (bit hash mod len)
 	nseen  int      // bits set since seen was last cleared
 
+	// Names says whether RespondUDP names each reply's rate-limiting
+	// bucket (Info.Name; on by default): a server without rate limiting
+	// turns it off and saves hashing a name per miss.
+	Names bool
+
 	// Hits, Misses and Stored count lookups and insertions; RefHits the
 	// misses answered from the referral memo.
 	Hits, Misses, Stored, RefHits uint64
@@ -96,6 +101,7 @@ func NewCache(bytes int) *Cache {
 		seed:  maphash.MakeSeed(),
 		seen:  make([]uint64, slots*cacheSeenBits/64+1),
 		s:     scratch{relocs: make([]int, 0, 64)},
+		Names: true,
 		ref:   make(map[string]*refTemplate),
 	}
 }
@@ -132,7 +138,7 @@ func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Info) {
 	}
 	if len(pkt) < 2 || len(pkt)-2 > cacheMaxKey {
 		out, kind := e.respondSet(&c.s, set, dst, pkt, false)
-		return out, Info{Kind: kind, Name: rrlName(&c.s, kind)}
+		return out, c.info(kind)
 	}
 	key := pkt[2:]
 	h := maphash.Bytes(c.seed, key)
@@ -161,7 +167,7 @@ func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Info) {
 		return out, info
 	}
 	out, kind := e.respondSet(&c.s, set, dst, pkt, false)
-	info := Info{Kind: kind, Name: rrlName(&c.s, kind)}
+	info := c.info(kind)
 	if kind == KindReferral {
 		c.rememberReferral(pkt, out, info)
 	}
@@ -169,6 +175,14 @@ func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Info) {
 		c.store(h, b, key, out, info)
 	}
 	return out, info
+}
+
+// info describes the answer just rendered in c.s.
+func (c *Cache) info(k Kind) Info {
+	if !c.Names {
+		return Info{Kind: k}
+	}
+	return Info{Kind: k, Name: rrlName(&c.s, k)}
 }
 
 // rrlName is Info.Name of the answer just rendered in s.
