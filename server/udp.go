@@ -47,7 +47,7 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 	if cache != nil {
 		cache.Names = lim != nil // bucket names only for rate limiting
 	}
-	ce, _ := s.eng.(CachingEngine) // resolved once, not per query
+	ce, _ := s.eng.(CachingEngine)    // resolved once, not per query
 	slips := make([][]byte, udpBatch) // truncated replies of limited responses
 	replies := make([][]byte, udpBatch)
 	replyCtl := make([][]byte, udpBatch)
