@@ -159,24 +159,21 @@ func (m *mmsgConn) send(r []reply) error {
 // recvmmsg is the RawConn.Read callback of recv: false asks the runtime
 // to park the goroutine until the socket is readable.
 func (m *mmsgConn) recvmmsg(fd uintptr) bool {
-	for {
-		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.in[0])), uintptr(m.slots), 0, 0, 0)
-		switch e {
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		}
-		m.done, m.errno = int(r), e
-		return true
-	}
+	return m.call(unix.SYS_RECVMMSG, fd, &m.in[0], m.slots)
 }
 
 // sendmmsg is the RawConn.Write callback of send: false waits until the
 // socket is writable (its buffer full).
 func (m *mmsgConn) sendmmsg(fd uintptr) bool {
+	return m.call(unix.SYS_SENDMMSG, fd, &m.out[m.first], m.last-m.first)
+}
+
+// call makes one recvmmsg or sendmmsg (trap) over the n headers at hdrs,
+// retrying on EINTR, and leaves its result in m.done and m.errno; false:
+// the call would block.
+func (m *mmsgConn) call(trap, fd uintptr, hdrs *unix.Mmsghdr, n int) bool {
 	for {
-		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.out[m.first])), uintptr(m.last-m.first), 0, 0, 0)
+		r, _, e := unix.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(hdrs)), uintptr(n), 0, 0, 0)
 		switch e {
 		case unix.EINTR:
 			continue
