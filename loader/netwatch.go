@@ -144,6 +144,17 @@ func (l *Loader) watchLinks() error {
 	if err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{}); err != nil {
 		return fmt.Errorf("loader: following links: %w", err)
 	}
+	follow(l, done, ch, func(u netlink.LinkUpdate) {
+		if u.Header.Type == unix.RTM_NEWLINK {
+			l.linkChanged(u.Link) // a failed map write leaves the frames to the kernel
+		}
+	})
+	return nil
+}
+
+// follow hands each update from ch to fn in a goroutine of l's watch
+// until done is closed or ch is.
+func follow[T any](l *Loader, done <-chan struct{}, ch <-chan T, fn func(T)) {
 	l.watch.wg.Add(1)
 	go func() {
 		defer l.watch.wg.Done()
@@ -155,13 +166,10 @@ func (l *Loader) watchLinks() error {
 				if !ok {
 					return
 				}
-				if u.Header.Type == unix.RTM_NEWLINK {
-					l.linkChanged(u.Link) // a failed map write leaves the frames to the kernel
-				}
+				fn(u)
 			}
 		}
 	}()
-	return nil
 }
 
 // watchHostAddresses serves every address of the host, as a wildcard
@@ -183,23 +191,11 @@ func (l *Loader) watchHostAddresses() error {
 			}
 		}
 	}
-	l.watch.wg.Add(1)
-	go func() {
-		defer l.watch.wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			case u, ok := <-ch:
-				if !ok {
-					return
-				}
-				if ip, ok := netip.AddrFromSlice(u.LinkAddress.IP); ok {
-					l.hostAddress(ip.Unmap(), u.NewAddr) // a failed map write leaves the query to userspace
-				}
-			}
+	follow(l, done, ch, func(u netlink.AddrUpdate) {
+		if ip, ok := netip.AddrFromSlice(u.LinkAddress.IP); ok {
+			l.hostAddress(ip.Unmap(), u.NewAddr) // a failed map write leaves the query to userspace
 		}
-	}()
+	})
 	return nil
 }
 
