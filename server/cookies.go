@@ -14,7 +14,7 @@ import (
 type cookieKeys struct {
 	current       cookie.Secret
 	previous      *cookie.Secret
-	previousUntil time.Time
+	previousUntil uint32 // Unix seconds, the clock the cookies carry
 }
 
 // valid reports whether the COOKIE option data cdata holds a server cookie
@@ -24,7 +24,7 @@ func (k *cookieKeys) valid(cdata []byte, client netip.Addr, nowSec uint32) bool 
 		return false
 	}
 	cc := [cookie.ClientLen]byte(cdata[:cookie.ClientLen])
-	if k.previous != nil && time.Now().Before(k.previousUntil) {
+	if k.previous != nil && int32(k.previousUntil-nowSec) > 0 {
 		return cookie.Valid(cdata[cookie.ClientLen:], cc, client, nowSec, k.current, *k.previous)
 	}
 	return cookie.Valid(cdata[cookie.ClientLen:], cc, client, nowSec, k.current)
@@ -43,7 +43,7 @@ func (s *Server) RotateCookieSecret(next cookie.Secret) (previous cookie.Secret,
 		return previous, fmt.Errorf("cookies are off: configure cookie-secret")
 	}
 	prev := old.current
-	s.cookies.Store(&cookieKeys{current: next, previous: &prev, previousUntil: time.Now().Add(CookieGrace)})
+	s.cookies.Store(&cookieKeys{current: next, previous: &prev, previousUntil: uint32(time.Now().Add(CookieGrace).Unix())})
 	return prev, nil
 }
 
