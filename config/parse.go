@@ -330,9 +330,9 @@ var keys = map[string]key{
 		p.c.ZoneMaxSize, err = ParseSize(a[0])
 		return err
 	}},
-	"rrl-rate":       rrlIntKey("rrl-rate", "responses per second per bucket, 0 for off", 0, 1e9, func(c *Config) *int { return &c.RRL.Rate }),
-	"rrl-slip":       rrlIntKey("rrl-slip", "every Nth limited reply is sent truncated", 0, 100, func(c *Config) *int { return &c.RRL.Slip }),
-	"rrl-table-size": rrlIntKey("rrl-table-size", "buckets per UDP socket", 2, 1<<24, func(c *Config) *int { return &c.RRL.TableSize }),
+	"rrl-rate":       intKey("rrl-rate", "responses per second per bucket, 0 for off", 0, 1e9, func(c *Config) *int { return &c.RRL.Rate }),
+	"rrl-slip":       intKey("rrl-slip", "every Nth limited reply is sent truncated", 0, 100, func(c *Config) *int { return &c.RRL.Slip }),
+	"rrl-table-size": intKey("rrl-table-size", "buckets per UDP socket", 2, 1<<24, func(c *Config) *int { return &c.RRL.TableSize }),
 	"rrl-window": {single: true, min: 1, max: 1, usage: "want a duration from 1s to 1h", apply: func(p *parser, a []string) error {
 		d, err := ParseDuration(a[0])
 		if err != nil {
@@ -557,8 +557,8 @@ var keys = map[string]key{
 }
 
 // durationKey is a single-valued key holding a positive duration.
-// rrlIntKey is a single integer from lo to hi.
-func rrlIntKey(name, what string, lo, hi int, field func(*Config) *int) key {
+// intKey is a single integer from lo to hi (name and what for the error).
+func intKey(name, what string, lo, hi int, field func(*Config) *int) key {
 	return key{single: true, min: 1, max: 1, usage: "want a number: " + what, apply: func(p *parser, a []string) error {
 		n, err := strconv.Atoi(a[0])
 		if err != nil || n < lo || n > hi {
