@@ -20,10 +20,6 @@ const (
 	OptionCode = 10
 	ClientLen  = 8
 	ServerLen  = 16 // an RFC 9018 server cookie
-	// MinServerLen and MaxServerLen bound any server cookie (RFC 7873
-	// §4): a COOKIE option is 8 bytes, or 16 to 40.
-	MinServerLen = 8
-	MaxServerLen = 32
 	// Version is the RFC 9018 server cookie version.
 	Version = 1
 	// MaxAge and MaxSkew are how far in the past and the future a

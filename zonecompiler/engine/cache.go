@@ -106,8 +106,6 @@ func NewCache(bytes int) *Cache {
 	}
 }
 
-// Len is the cache's size in bytes (ring and index).
-func (c *Cache) Len() int { return len(c.ring) + len(c.index)*16 + len(c.seen)*8 }
 
 // Info describes a UDP reply for the server's rate limiting.
 type Info struct {
