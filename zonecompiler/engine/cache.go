@@ -106,7 +106,6 @@ func NewCache(bytes int) *Cache {
 	}
 }
 
-
 // Info describes a UDP reply for the server's rate limiting.
 type Info struct {
 	Kind Kind
