@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 
 	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -156,14 +157,18 @@ func (e *Engine) RespondUDP(c *Cache, dst, pkt []byte) ([]byte, Info) {
 		return out, Info{Kind: Kind(ent[4]), Name: binary.LittleEndian.Uint64(ent[5:])}
 	}
 	c.Misses++
-	if out, info, ok := c.referralFromMemo(dst, pkt); ok {
-		c.RefHits++
-		if len(out) <= cacheMaxReply && c.seenBefore(h) {
-			c.store(h, b, key, out, info)
+	// One parse for the memo and the engine.
+	perr := wire.ParseQuery(pkt, &c.s.q)
+	if perr == nil { // a malformed query gets the engine's error reply
+		if out, info, ok := c.referralFromMemo(dst, pkt); ok {
+			c.RefHits++
+			if len(out) <= cacheMaxReply && c.seenBefore(h) {
+				c.store(h, b, key, out, info)
+			}
+			return out, info
 		}
-		return out, info
 	}
-	out, kind := e.respondSet(&c.s, set, dst, pkt, false)
+	out, kind := e.respondParsed(&c.s, set, dst, perr, false)
 	info := c.info(kind)
 	if kind == KindReferral {
 		c.rememberReferral(pkt, out, info)

@@ -52,11 +52,11 @@ func refKey(dst []byte, deleg []byte, pkt []byte, qend int) []byte {
 	return append(dst, pkt[qend-4:]...)
 }
 
-// referralFromMemo answers q (parsed in s from pkt) from the memo if it
-// can; ok is false when the engine must.
+// referralFromMemo answers pkt, parsed well-formed in c.s.q, from the
+// memo if it can; ok is false when the engine must.
 func (c *Cache) referralFromMemo(dst, pkt []byte) (out []byte, info Info, ok bool) {
 	q := &c.s.q
-	if len(c.ref) == 0 || wire.ParseQuery(pkt, q) != nil || q.QClass != 1 || q.Opcode != 0 {
+	if len(c.ref) == 0 || q.QClass != 1 || q.Opcode != 0 {
 		return nil, info, false
 	}
 	n := wire.Labels(q.QLower)

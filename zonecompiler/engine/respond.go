@@ -51,8 +51,14 @@ func (e *Engine) RespondKind(dst, pkt []byte, tcp bool) ([]byte, Kind) {
 
 // respondSet answers pkt from the zone set set.
 func (e *Engine) respondSet(s *scratch, set *zone.Set, dst, pkt []byte, tcp bool) ([]byte, Kind) {
+	return e.respondParsed(s, set, dst, wire.ParseQuery(pkt, &s.q), tcp)
+}
+
+// respondParsed is respondSet once pkt is parsed into s.q, with the
+// parser's error.
+func (e *Engine) respondParsed(s *scratch, set *zone.Set, dst []byte, perr error, tcp bool) ([]byte, Kind) {
 	q := &s.q
-	if err := wire.ParseQuery(pkt, q); err != nil {
+	if err := perr; err != nil {
 		switch {
 		case errors.Is(err, wire.ErrFormat):
 			return e.errorReply(s, dst, dns.RcodeFormatError), KindError
