@@ -53,6 +53,20 @@ func eventually(t *testing.T, what string, limit time.Duration, ok func() bool) 
 	return time.Since(start)
 }
 
+// asSecondary is a configuration edit: example.com as a secondary of
+// primary with its copy in copyFile, transfers signed with the test key.
+func asSecondary(t *testing.T, key tsig.Key, copyFile, primary string) func(*config.Config) {
+	return func(c *config.Config) {
+		c.Zones = nil
+		c.Keys = tsig.Ring{key.Name: key}
+		sz, err := config.ParseSecondary([]string{"example.com", copyFile, "primary", primary, "key", keyName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Secondaries = append(c.Secondaries, sz)
+	}
+}
+
 // TestSecondaryFromXdpdnsPrimary: a daemon that is a secondary of another
 // (transfers signed with TSIG) gets the zone at start with no copy of its
 // own, writes the copy to its file, takes a change announced by a signed
@@ -69,15 +83,7 @@ func TestSecondaryFromXdpdnsPrimary(t *testing.T) {
 	}, nil)
 	primAddr := prim.Addrs()[0]
 	copyFile := filepath.Join(t.TempDir(), "sec", "example.com.zone")
-	secCfg := func(c *config.Config) {
-		c.Zones = nil
-		c.Keys = tsig.Ring{key.Name: key}
-		sz, err := config.ParseSecondary([]string{"example.com", copyFile, "primary", primAddr.String(), "key", keyName})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Secondaries = append(c.Secondaries, sz)
-	}
+	secCfg := asSecondary(t, key, copyFile, primAddr.String())
 	sec, secConf := daemontest.StartExample(t, secCfg, nil)
 	secCfgPath := secConf.Control
 	secAddr := sec.Addrs()[0].String()
@@ -187,14 +193,8 @@ func TestSecondaryFromKnot(t *testing.T) {
 	})
 	copyFile := filepath.Join(dir, "copy", "example.com.zone")
 	sec, _ := daemontest.StartExample(t, func(c *config.Config) {
-		c.Zones = nil
+		asSecondary(t, key, copyFile, knot.Addr)(c)
 		c.Listen = []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort)}
-		c.Keys = tsig.Ring{key.Name: key}
-		sz, err := config.ParseSecondary([]string{"example.com", copyFile, "primary", knot.Addr, "key", keyName})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Secondaries = append(c.Secondaries, sz)
 	}, nil)
 	secAddr := sec.Addrs()[0].String()
 	eventually(t, "the first transfer from Knot answers", 10*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.10" })
@@ -240,14 +240,8 @@ func TestSecondaryFromBIND(t *testing.T) {
 	})
 	copyFile := filepath.Join(dir, "copy", "example.com.zone")
 	sec, _ := daemontest.StartExample(t, func(c *config.Config) {
-		c.Zones = nil
+		asSecondary(t, key, copyFile, bind.Addr)(c)
 		c.Listen = []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort)}
-		c.Keys = tsig.Ring{key.Name: key}
-		sz, err := config.ParseSecondary([]string{"example.com", copyFile, "primary", bind.Addr, "key", keyName})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Secondaries = append(c.Secondaries, sz)
 	}, nil)
 	secAddr := sec.Addrs()[0].String()
 	eventually(t, "the first transfer from BIND answers", 10*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.10" })
