@@ -115,6 +115,25 @@ func (p *e2ePeer) waitRoutes(present bool, what string) time.Duration {
 	}
 }
 
+// bgpLab is the set-up of a BGP node test: a logger into the test's log,
+// names unique to this process for the veth to the peer (xdTAG<pid>a) and
+// the service interface (xdSVC<pid>, removed at the end), and the peer.
+func bgpLab(t *testing.T, tag, svc string) (log *slog.Logger, vethA, svcIf string, peer *e2ePeer) {
+	t.Helper()
+	sink := &logSink{t: t}
+	t.Cleanup(sink.stop) // runs last
+	log = slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	pid := os.Getpid() % 100000
+	vethA = fmt.Sprintf("xd%s%da", tag, pid)
+	svcIf = fmt.Sprintf("xd%s%d", svc, pid)
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(svcIf); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	return log, vethA, svcIf, startPeer(t, vethA)
+}
+
 // startPeer builds the namespace and the veth pair (vethA stays in the
 // test's namespace) and runs gobgpd in the namespace, passive.
 func startPeer(t *testing.T, vethA string) *e2ePeer {
@@ -184,19 +203,7 @@ func TestBGPEndToEnd(t *testing.T) {
 			t.Skipf("%s not installed", bin)
 		}
 	}
-	sink := &logSink{t: t}
-	t.Cleanup(sink.stop) // runs last
-	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	pid := os.Getpid() % 100000
-	vethA := fmt.Sprintf("xde%da", pid)
-	svcIf := fmt.Sprintf("xds%d", pid)
-	t.Cleanup(func() {
-		if l, err := netlink.LinkByName(svcIf); err == nil {
-			netlink.LinkDel(l)
-		}
-	})
-	peer := startPeer(t, vethA)
+	log, vethA, svcIf, peer := bgpLab(t, "e", "s")
 
 	// The zone, signed for a long time to begin with.
 	dir := t.TempDir()

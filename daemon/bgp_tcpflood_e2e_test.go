@@ -9,9 +9,7 @@ package daemon_test
 
 import (
 	"context"
-	"fmt"
 	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -21,7 +19,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/vishvananda/netlink"
 )
 
 // askTCP asks one query on c and reports whether it was answered.
@@ -44,19 +41,7 @@ func TestBGPRouteSurvivesTCPFlood(t *testing.T) {
 			t.Skipf("%s not installed", bin)
 		}
 	}
-	sink := &logSink{t: t}
-	t.Cleanup(sink.stop)
-	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	pid := os.Getpid() % 100000
-	vethA := fmt.Sprintf("xdf%da", pid)
-	svcIf := fmt.Sprintf("xdt%d", pid)
-	t.Cleanup(func() {
-		if l, err := netlink.LinkByName(svcIf); err == nil {
-			netlink.LinkDel(l)
-		}
-	})
-	peer := startPeer(t, vethA)
+	log, vethA, svcIf, peer := bgpLab(t, "f", "t")
 	// Hostile clients come from many addresses behind the peer.
 	const clients = 10
 	hostile := make([]netip.Addr, clients)

@@ -5,8 +5,6 @@ package daemon_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/vishvananda/netlink"
 
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/control"
@@ -72,18 +69,7 @@ func TestSecondaryExpiry(t *testing.T) {
 }
 
 func testExpiry(t *testing.T, policy string) {
-	sink := &logSink{t: t}
-	t.Cleanup(sink.stop)
-	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	pid := os.Getpid() % 100000
-	vethA := fmt.Sprintf("xdx%da", pid)
-	svcIf := fmt.Sprintf("xdy%d", pid)
-	t.Cleanup(func() {
-		if l, err := netlink.LinkByName(svcIf); err == nil {
-			netlink.LinkDel(l)
-		}
-	})
-	peer := startPeer(t, vethA)
+	log, vethA, svcIf, peer := bgpLab(t, "x", "y")
 
 	dir := t.TempDir()
 	prim := startExpiryPrimary(t, dir, "127.0.0.1:0", expiryZone)
