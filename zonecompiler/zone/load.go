@@ -131,6 +131,17 @@ func parserPosition(zp *dns.ZoneParser, file string) (f string, line int) {
 			f, line = file, 0
 		}
 	}()
+	v := innermostParser(zp)
+	f = v.FieldByName("file").String()
+	line = int(v.FieldByName("c").Elem().FieldByName("line").Int())
+	return f, line
+}
+
+// innermostParser is the zone parser reading now: zp, or the $INCLUDE
+// parser it has open (its unexported field sub, nested at most 16 deep),
+// by reflection; it panics if the layout has changed, which its callers
+// recover from.
+func innermostParser(zp *dns.ZoneParser) reflect.Value {
 	v := reflect.ValueOf(zp).Elem()
 	for i := 0; i < 16; i++ {
 		sub := v.FieldByName("sub")
@@ -139,9 +150,7 @@ func parserPosition(zp *dns.ZoneParser, file string) (f string, line int) {
 		}
 		v = sub.Elem()
 	}
-	f = v.FieldByName("file").String()
-	line = int(v.FieldByName("c").Elem().FieldByName("line").Int())
-	return f, line
+	return v
 }
 
 // parseErrorAt turns a miekg/dns syntax error into an Error at its file and
@@ -198,14 +207,7 @@ func parenOpen(zp *dns.ZoneParser) (open bool) {
 			open = false
 		}
 	}()
-	v := reflect.ValueOf(zp).Elem()
-	for i := 0; i < 16; i++ {
-		sub := v.FieldByName("sub")
-		if !sub.IsValid() || sub.IsNil() {
-			break
-		}
-		v = sub.Elem()
-	}
+	v := innermostParser(zp)
 	return v.FieldByName("c").Elem().FieldByName("brace").Int() > 0
 }
 
