@@ -54,7 +54,7 @@ int xdpdns(struct xdp_md *ctx)
 	struct tap_event *ev;
 	struct reply r;
 	struct query *q;
-	__u32 gen;
+	__u32 gen, len;
 	int reason;
 
 	count(CNT_RX);
@@ -88,16 +88,15 @@ int xdpdns(struct xdp_md *ctx)
 		return pass(CNT_PASS_TAIL);
 	/* Rate limiting, once the reply is certain to leave from here (a
 	 * query passed for its size is charged at tc ingress instead). */
-	switch (rrl_decide(cfg, s, q, r.t)) {
-	case RRL_DROP:
-		count(CNT_RRL_DROPPED);
+	len = r.len;
+	switch (limit_reply(cfg, s, q, &r)) {
+	case 1:
 		return XDP_DROP;
-	case RRL_SLIP:
-		count(CNT_RRL_SLIPPED);
-		if (truncate_reply(q, &r) || resize_xdp(ctx, q, r.len))
-			return XDP_ABORTED;
-		break;
+	case -1:
+		return XDP_ABORTED;
 	}
+	if (r.len != len && resize_xdp(ctx, q, r.len)) /* slipped: shrink */
+		return XDP_ABORTED;
 	ev = tap_begin(cfg, s, q, (void *)(long)ctx->data, (void *)(long)ctx->data_end,
 	               XDPDNS_TAP_XDP);
 	if (fill_reply(s, cfg, gen, &r)) {
@@ -162,15 +161,11 @@ int xdpdns_tc(struct __sk_buff *skb)
 	if (plan_reply(s, cfg, gen, &r) >= 0 ||
 	    !udp_query_ok((void *)(long)skb->data, (void *)(long)skb->data_end, s, q, skb->ifindex))
 		return TC_ACT_OK;
-	switch (rrl_decide(cfg, s, q, r.t)) {
-	case RRL_DROP:
-		count(CNT_RRL_DROPPED);
+	switch (limit_reply(cfg, s, q, &r)) {
+	case 1:
 		return TC_ACT_SHOT;
-	case RRL_SLIP:
-		count(CNT_RRL_SLIPPED);
-		if (truncate_reply(q, &r))
-			return TC_ACT_OK;
-		break;
+	case -1:
+		return TC_ACT_OK;
 	}
 	ev = tap_begin(cfg, s, q, (void *)(long)skb->data, (void *)(long)skb->data_end,
 	               XDPDNS_TAP_TC);

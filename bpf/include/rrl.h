@@ -10,6 +10,7 @@
 #include "shared.h"
 #include "maps.h"
 #include "common.h"
+#include "reply.h"
 
 #define RRL_NS_PER_SEC 1000000000LL
 
@@ -132,6 +133,24 @@ static __always_inline int rrl_decide(const struct config *cfg, const struct scr
 	if (cfg->rrl_slip && b->slips % cfg->rrl_slip == 0)
 		return RRL_SLIP;
 	return RRL_DROP;
+}
+
+/* limit_reply charges the reply planned in *r (rrl_decide) and makes it
+ * what is to be sent: unchanged, or truncated (slipped, counted). Returns
+ * 0 to send *r, 1 to send nothing (dropped, counted), -1 when the plan
+ * cannot be truncated (never). Shared by the XDP and tc programs. */
+static __always_inline int limit_reply(const struct config *cfg, struct scratch *s, struct query *q,
+                                       struct reply *r)
+{
+	switch (rrl_decide(cfg, s, q, r->t)) {
+	case RRL_DROP:
+		count(CNT_RRL_DROPPED);
+		return 1;
+	case RRL_SLIP:
+		count(CNT_RRL_SLIPPED);
+		return truncate_reply(q, r);
+	}
+	return 0;
 }
 
 #endif
