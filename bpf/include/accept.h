@@ -17,6 +17,7 @@
 
 #include "shared.h"
 #include "maps.h"
+#include "common.h"
 #include "csum.h"
 
 /* No VLAN tag taken off by the kernel (tc: skb->vlan_present clear). */
@@ -143,9 +144,7 @@ static __always_inline int udp_query_ok(void *data, void *data_end, struct scrat
 	struct udphdr *udp;
 	__u64 sum;
 
-	asm volatile("" : "+r"(l3), "+r"(l4));
-	l3 &= 127;
-	l4 &= 127;
+	BOUND_HDR_OFFSETS(l3, l4);
 	udp = data + l4;
 	if ((void *)(udp + 1) > data_end)
 		return 0;

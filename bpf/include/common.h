@@ -11,6 +11,18 @@
 
 #define BUF_MASK (XDPDNS_BUF_SIZE - 1)
 
+/* HDR_OFF_MASK bounds the IP and UDP header offsets in the frame (at most
+ * 14 + 2 * 4 + 40; plan_reply passes a query whose offsets exceed it), and
+ * BOUND_HDR_OFFSETS applies it where the verifier sees it: on the
+ * registers, past what the compiler can prove. */
+#define HDR_OFF_MASK 127
+#define BOUND_HDR_OFFSETS(l3, l4)                                                                  \
+	do {                                                                                       \
+		asm volatile("" : "+r"(l3), "+r"(l4));                                             \
+		(l3) &= HDR_OFF_MASK;                                                              \
+		(l4) &= HDR_OFF_MASK;                                                              \
+	} while (0)
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &idx);

@@ -161,7 +161,7 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 		tc = 1;
 	}
 	len = tc ? DNS_HDR_LEN + q->qlen + 4 + opt_len : full;
-	if (len > XDPDNS_BUF_SIZE - 8 || q->l3_off > 127 || q->l4_off > 127)
+	if (len > XDPDNS_BUF_SIZE - 8 || q->l3_off > HDR_OFF_MASK || q->l4_off > HDR_OFF_MASK)
 		return CNT_PASS_TAIL;
 	len = bound(len);
 	if (len < DNS_HDR_LEN)

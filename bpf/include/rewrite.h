@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "maps.h"
+#include "common.h"
 #include "csum.h"
 
 /* IPv4 TTL and IPv6 hop limit of every reply. */
@@ -60,11 +61,7 @@ static __always_inline int rewrite_headers(void *data, void *data_end, struct sc
 	__u64 sum;
 	__u16 port;
 
-	/* Header offsets are at most 14 + 2 * 4 + 40: mask them where the
-	 * verifier sees it. */
-	asm volatile("" : "+r"(l3), "+r"(l4));
-	l3 &= 127;
-	l4 &= 127;
+	BOUND_HDR_OFFSETS(l3, l4);
 	eth = data;
 	if ((void *)(eth + 1) > data_end)
 		return -1;

@@ -51,9 +51,7 @@ static __always_inline struct tap_event *tap_begin(const struct config *cfg, str
 		count(CNT_TAP_LOST);
 		return 0;
 	}
-	asm volatile("" : "+r"(l3), "+r"(l4));
-	l3 &= 127;
-	l4 &= 127;
+	BOUND_HDR_OFFSETS(l3, l4);
 	udp = data + l4;
 	if ((void *)(udp + 1) > data_end)
 		return 0;
