@@ -79,6 +79,7 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 			now = int64(time.Since(s.epoch))
 		}
 		keys := s.cookies.Load() // nil: cookies off
+		validCookies := uint64(0) // added to the counter once per batch
 		var nowSec uint32
 		if keys != nil {
 			nowSec = uint32(time.Now().Unix())
@@ -141,7 +142,7 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 					cookie.Fill(resp, d.from.Addr(), nowSec, keys.current)
 				}
 				if cookieOK {
-					s.n.cookieValid.Add(1)
+					validCookies++
 				}
 				if resp != nil && lim != nil && !cookieOK { // a valid server cookie exempts the client
 					switch lim.Decide(d.from.Addr(), rrl.ClassOf(info.Kind), info.Name, now) {
@@ -162,6 +163,9 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 				s.observe(false, d.from, local, received, d.pkt, resp)
 			}
 			out = append(out, reply{b: resp, oob: oob, slot: i})
+		}
+		if validCookies > 0 {
+			s.n.cookieValid.Add(validCookies)
 		}
 		if cache != nil {
 			s.n.udpCacheHits.Add(cache.Hits - hits)
