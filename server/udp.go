@@ -78,7 +78,7 @@ func (s *Server) serveUDP(u udpSocket, cache *engine.Cache) {
 		if lim != nil {
 			now = int64(time.Since(s.epoch))
 		}
-		keys := s.cookies.Load() // nil: cookies off
+		keys := s.cookies.Load()  // nil: cookies off
 		validCookies := uint64(0) // added to the counter once per batch
 		var nowSec uint32
 		if keys != nil {
