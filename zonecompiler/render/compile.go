@@ -80,7 +80,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 	seen := make(map[NameHash][]byte, len(specs))
 	for _, k := range keys {
 		sp := specs[k]
-		h := HashName(sp.lower)
+		h := abi.HashName(sp.lower)
 		if other, dup := seen[h]; dup {
 			return nil, fmt.Errorf("name hash collision between %s and %s", wire.String(sp.lower), wire.String(other))
 		}
@@ -95,7 +95,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 	}
 	c.parallel(len(keys), func(i int) *nameResult {
 		sp := specs[keys[i]]
-		r := c.renderName(HashName(sp.lower), sp)
+		r := c.renderName(abi.HashName(sp.lower), sp)
 		r.parent = parents[keys[i]]
 		return r
 	})
@@ -105,7 +105,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 	for _, z := range c.set.Zones() {
 		for p, i := z.Origin.Lower, 0; len(p) > 1 && i < wire.MaxLabels; i++ {
 			p = wire.Parent(p)
-			h := HashName(p)
+			h := abi.HashName(p)
 			if _, ok := c.img.Names[h]; !ok {
 				c.img.Names[h] = NameEntry{}
 			}
@@ -116,7 +116,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 	// on a parent zone's answers for names below it.
 	for _, z := range c.set.Zones() {
 		if z.Expired {
-			c.img.Names[HashName(z.Origin.Lower)] = NameEntry{}
+			c.img.Names[abi.HashName(z.Origin.Lower)] = NameEntry{}
 		}
 	}
 	c.renderChaos()
@@ -422,7 +422,7 @@ func (c *compiler) renderChaos() {
 			}
 		}
 		if ids != [2]uint32{} {
-			c.img.Answers[AnswerKey{Name: HashName(lower), QType: dns.TypeTXT, Mode: abi.ModeChaos}] = ids
+			c.img.Answers[AnswerKey{Name: abi.HashName(lower), QType: dns.TypeTXT, Mode: abi.ModeChaos}] = ids
 		}
 	}
 }

@@ -12,9 +12,6 @@ import (
 // NameHash identifies a lower-case wire name in the XDP maps (abi.NameHash).
 type NameHash = abi.NameHash
 
-// HashName hashes a whole lower-case wire name (abi.HashName).
-func HashName(lower []byte) NameHash { return abi.HashName(lower) }
-
 // SuffixHashes returns the hashes of every suffix of the lower-case wire
 // name, from the root (index 0) to the whole name (index Labels(lower)).
 func SuffixHashes(lower []byte, out []NameHash) []NameHash {

@@ -1,12 +1,16 @@
 package render
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/xdpdns/xdpdns/bpf/abi"
+)
 
 func TestSuffixHashes(t *testing.T) {
 	name := []byte("\x03www\x07example\x03com\x00")
 	got := SuffixHashes(name, nil)
-	want := []NameHash{HashName([]byte{0}), HashName([]byte("\x03com\x00")),
-		HashName([]byte("\x07example\x03com\x00")), HashName(name)}
+	want := []NameHash{abi.HashName([]byte{0}), abi.HashName([]byte("\x03com\x00")),
+		abi.HashName([]byte("\x07example\x03com\x00")), abi.HashName(name)}
 	if len(got) != len(want) {
 		t.Fatalf("%d suffixes, want %d", len(got), len(want))
 	}
@@ -15,7 +19,7 @@ func TestSuffixHashes(t *testing.T) {
 			t.Errorf("suffix %d: %x, want %x", i, got[i], want[i])
 		}
 	}
-	if HashName([]byte("\x03com\x00")) == HashName([]byte("\x03net\x00")) {
+	if abi.HashName([]byte("\x03com\x00")) == abi.HashName([]byte("\x03net\x00")) {
 		t.Error("different names hash alike")
 	}
 }

@@ -187,7 +187,7 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 	}
 	switch qclass {
 	case dns.ClassCHAOS:
-		dec.Name, dec.Labels, dec.Mode, dec.Typed = HashName(lower), labels, abi.ModeChaos, true
+		dec.Name, dec.Labels, dec.Mode, dec.Typed = abi.HashName(lower), labels, abi.ModeChaos, true
 		ids, ok := mp.Answer(AnswerKey{Name: dec.Name, QType: qtype, Mode: abi.ModeChaos})
 		if !ok {
 			return nil, ReasonNoTmpl
