@@ -62,6 +62,30 @@ type XdpConfig struct {
 	RrlWindow       uint64
 }
 
+type XdpDenialEntry struct {
+	_          structs.HostLayout
+	Key        [4]uint64
+	FirstChunk uint32
+	Len        uint16
+	Nrecs      uint16
+	Nrelocs    uint16
+	Relocs     [6]uint16
+	_          [2]byte
+}
+
+type XdpDenialZone struct {
+	_          structs.HostLayout
+	EntryBase  uint32
+	EntryCount uint32
+	IndexBase  uint32
+	CtxTmpl    uint32
+	Kind       uint8
+	IndexBits  uint8
+	SaltLen    uint8
+	Pad        uint8
+	Salt       [32]uint8
+}
+
 type XdpMacVal struct {
 	_   structs.HostLayout
 	Mac [6]uint8
@@ -109,6 +133,7 @@ type XdpScratch struct {
 		Avail       uint32
 		Qlen        uint32
 		Nlabels     uint32
+		Found       uint32
 		Size        uint32
 		Flags       uint16
 		Qtype       uint16
@@ -126,7 +151,6 @@ type XdpScratch struct {
 		_           [3]byte
 		CookieNow   uint32
 	}
-	_ [4]byte
 	W struct {
 		_         structs.HostLayout
 		H1        uint64
@@ -144,8 +168,16 @@ type XdpScratch struct {
 		CookieOff uint32
 		CookieLen uint32
 	}
-	Hash     [33]XdpNameKey
-	Starts   [32]uint8
+	Hash   [33]XdpNameKey
+	Starts [32]uint8
+	Dkey   [4]uint64
+	Sha    struct {
+		_   structs.HostLayout
+		H   [5]uint32
+		W   [16]uint32
+		Pad uint32
+		Msg [520]uint8
+	}
 	BtfTypes struct {
 		_    structs.HostLayout
 		Nv   XdpNameVal
@@ -154,6 +186,9 @@ type XdpScratch struct {
 		Av   XdpAnswerVal
 		T    XdpTmpl
 		C    XdpChunk
+		Dz   XdpDenialZone
+		_    [4]byte
+		De   XdpDenialEntry
 		Mv   XdpMacVal
 		Te   XdpTapEvent
 		Cnt  uint32
@@ -199,6 +234,11 @@ type XdpTmpl struct {
 	RrlClass   uint8
 	RrlLabels  uint8
 	RrlWild    uint16
+	SlotOff    uint16
+	DenialZone uint16
+	TailChunk  uint32
+	DenialHead uint32
+	DenialTail uint32
 	Relocs     [40]uint16
 }
 
@@ -206,23 +246,26 @@ type XdpTmpl struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	XdpMapAnswers     = "answers"
-	XdpMapChunks      = "chunks"
-	XdpMapConfigMap   = "config_map"
-	XdpMapCounters    = "counters"
-	XdpMapDropPorts   = "drop_ports"
-	XdpMapIfaceMacs   = "iface_macs"
-	XdpMapNames       = "names"
-	XdpMapRrlBuckets  = "rrl_buckets"
-	XdpMapRrlExempt   = "rrl_exempt"
-	XdpMapScratch     = "scratch"
-	XdpMapServedAddrs = "served_addrs"
-	XdpMapTapEvents   = "tap_events"
-	XdpMapTapState    = "tap_state"
-	XdpMapTemplates   = "templates"
-	XdpMapVlanIds     = "vlan_ids"
-	XdpProgXdpdns     = "xdpdns"
-	XdpProgXdpdnsTc   = "xdpdns_tc"
+	XdpMapAnswers       = "answers"
+	XdpMapChunks        = "chunks"
+	XdpMapConfigMap     = "config_map"
+	XdpMapCounters      = "counters"
+	XdpMapDenialEntries = "denial_entries"
+	XdpMapDenialIndex   = "denial_index"
+	XdpMapDenialZones   = "denial_zones"
+	XdpMapDropPorts     = "drop_ports"
+	XdpMapIfaceMacs     = "iface_macs"
+	XdpMapNames         = "names"
+	XdpMapRrlBuckets    = "rrl_buckets"
+	XdpMapRrlExempt     = "rrl_exempt"
+	XdpMapScratch       = "scratch"
+	XdpMapServedAddrs   = "served_addrs"
+	XdpMapTapEvents     = "tap_events"
+	XdpMapTapState      = "tap_state"
+	XdpMapTemplates     = "templates"
+	XdpMapVlanIds       = "vlan_ids"
+	XdpProgXdpdns       = "xdpdns"
+	XdpProgXdpdnsTc     = "xdpdns_tc"
 )
 
 // LoadXdp returns the embedded CollectionSpec for Xdp.
@@ -275,21 +318,24 @@ type XdpProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XdpMapSpecs struct {
-	Answers     *ebpf.MapSpec `ebpf:"answers"`
-	Chunks      *ebpf.MapSpec `ebpf:"chunks"`
-	ConfigMap   *ebpf.MapSpec `ebpf:"config_map"`
-	Counters    *ebpf.MapSpec `ebpf:"counters"`
-	DropPorts   *ebpf.MapSpec `ebpf:"drop_ports"`
-	IfaceMacs   *ebpf.MapSpec `ebpf:"iface_macs"`
-	Names       *ebpf.MapSpec `ebpf:"names"`
-	RrlBuckets  *ebpf.MapSpec `ebpf:"rrl_buckets"`
-	RrlExempt   *ebpf.MapSpec `ebpf:"rrl_exempt"`
-	Scratch     *ebpf.MapSpec `ebpf:"scratch"`
-	ServedAddrs *ebpf.MapSpec `ebpf:"served_addrs"`
-	TapEvents   *ebpf.MapSpec `ebpf:"tap_events"`
-	TapState    *ebpf.MapSpec `ebpf:"tap_state"`
-	Templates   *ebpf.MapSpec `ebpf:"templates"`
-	VlanIds     *ebpf.MapSpec `ebpf:"vlan_ids"`
+	Answers       *ebpf.MapSpec `ebpf:"answers"`
+	Chunks        *ebpf.MapSpec `ebpf:"chunks"`
+	ConfigMap     *ebpf.MapSpec `ebpf:"config_map"`
+	Counters      *ebpf.MapSpec `ebpf:"counters"`
+	DenialEntries *ebpf.MapSpec `ebpf:"denial_entries"`
+	DenialIndex   *ebpf.MapSpec `ebpf:"denial_index"`
+	DenialZones   *ebpf.MapSpec `ebpf:"denial_zones"`
+	DropPorts     *ebpf.MapSpec `ebpf:"drop_ports"`
+	IfaceMacs     *ebpf.MapSpec `ebpf:"iface_macs"`
+	Names         *ebpf.MapSpec `ebpf:"names"`
+	RrlBuckets    *ebpf.MapSpec `ebpf:"rrl_buckets"`
+	RrlExempt     *ebpf.MapSpec `ebpf:"rrl_exempt"`
+	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
+	ServedAddrs   *ebpf.MapSpec `ebpf:"served_addrs"`
+	TapEvents     *ebpf.MapSpec `ebpf:"tap_events"`
+	TapState      *ebpf.MapSpec `ebpf:"tap_state"`
+	Templates     *ebpf.MapSpec `ebpf:"templates"`
+	VlanIds       *ebpf.MapSpec `ebpf:"vlan_ids"`
 }
 
 // XdpVariableSpecs contains global variables before they are loaded into the kernel.
@@ -318,21 +364,24 @@ func (o *XdpObjects) Close() error {
 //
 // It can be passed to LoadXdpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XdpMaps struct {
-	Answers     *ebpf.Map `ebpf:"answers"`
-	Chunks      *ebpf.Map `ebpf:"chunks"`
-	ConfigMap   *ebpf.Map `ebpf:"config_map"`
-	Counters    *ebpf.Map `ebpf:"counters"`
-	DropPorts   *ebpf.Map `ebpf:"drop_ports"`
-	IfaceMacs   *ebpf.Map `ebpf:"iface_macs"`
-	Names       *ebpf.Map `ebpf:"names"`
-	RrlBuckets  *ebpf.Map `ebpf:"rrl_buckets"`
-	RrlExempt   *ebpf.Map `ebpf:"rrl_exempt"`
-	Scratch     *ebpf.Map `ebpf:"scratch"`
-	ServedAddrs *ebpf.Map `ebpf:"served_addrs"`
-	TapEvents   *ebpf.Map `ebpf:"tap_events"`
-	TapState    *ebpf.Map `ebpf:"tap_state"`
-	Templates   *ebpf.Map `ebpf:"templates"`
-	VlanIds     *ebpf.Map `ebpf:"vlan_ids"`
+	Answers       *ebpf.Map `ebpf:"answers"`
+	Chunks        *ebpf.Map `ebpf:"chunks"`
+	ConfigMap     *ebpf.Map `ebpf:"config_map"`
+	Counters      *ebpf.Map `ebpf:"counters"`
+	DenialEntries *ebpf.Map `ebpf:"denial_entries"`
+	DenialIndex   *ebpf.Map `ebpf:"denial_index"`
+	DenialZones   *ebpf.Map `ebpf:"denial_zones"`
+	DropPorts     *ebpf.Map `ebpf:"drop_ports"`
+	IfaceMacs     *ebpf.Map `ebpf:"iface_macs"`
+	Names         *ebpf.Map `ebpf:"names"`
+	RrlBuckets    *ebpf.Map `ebpf:"rrl_buckets"`
+	RrlExempt     *ebpf.Map `ebpf:"rrl_exempt"`
+	Scratch       *ebpf.Map `ebpf:"scratch"`
+	ServedAddrs   *ebpf.Map `ebpf:"served_addrs"`
+	TapEvents     *ebpf.Map `ebpf:"tap_events"`
+	TapState      *ebpf.Map `ebpf:"tap_state"`
+	Templates     *ebpf.Map `ebpf:"templates"`
+	VlanIds       *ebpf.Map `ebpf:"vlan_ids"`
 }
 
 func (m *XdpMaps) Close() error {
@@ -341,6 +390,9 @@ func (m *XdpMaps) Close() error {
 		m.Chunks,
 		m.ConfigMap,
 		m.Counters,
+		m.DenialEntries,
+		m.DenialIndex,
+		m.DenialZones,
 		m.DropPorts,
 		m.IfaceMacs,
 		m.Names,

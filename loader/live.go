@@ -68,17 +68,56 @@ func (v LiveView) Template(id uint32) (bpf.XdpTmpl, []byte, bool, error) {
 	if !ok || err != nil || t.Flags&abi.FlagTooBig != 0 {
 		return t, nil, ok, err
 	}
-	body := make([]byte, 0, int(t.BodyLen))
-	for i := uint32(0); len(body) < int(t.BodyLen); i++ {
+	if t.SlotOff == abi.NoSlot {
+		body, err := v.body(t.FirstChunk, int(t.BodyLen))
+		return t, body, err == nil, err
+	}
+	head, err := v.body(t.FirstChunk, int(t.SlotOff))
+	if err != nil {
+		return t, nil, false, err
+	}
+	tail, err := v.body(t.TailChunk, int(t.BodyLen)-int(t.SlotOff))
+	return t, append(head, tail...), err == nil, err
+}
+
+// body reads n bytes of chunks from chunk first on.
+func (v LiveView) body(first uint32, n int) ([]byte, error) {
+	body := make([]byte, 0, n)
+	for i := uint32(0); len(body) < n; i++ {
 		var c bpf.XdpChunk
-		found, err := lookup(v.g.chunks, t.FirstChunk+i, &c)
+		found, err := lookup(v.g.chunks, first+i, &c)
 		if err != nil {
-			return t, nil, false, err
+			return nil, err
 		}
 		if !found {
-			return t, nil, false, fmt.Errorf("loader: template %d: chunk %d missing", id, t.FirstChunk+i)
+			return nil, fmt.Errorf("loader: chunk %d missing", first+i)
 		}
-		body = append(body, c.B[:min(abi.ChunkSize, int(t.BodyLen)-len(body))]...)
+		body = append(body, c.B[:min(abi.ChunkSize, n-len(body))]...)
 	}
-	return t, body, true, nil
+	return body, nil
+}
+
+// DenialZone reads denial zone i.
+func (v LiveView) DenialZone(i uint16) (bpf.XdpDenialZone, bool, error) {
+	var z bpf.XdpDenialZone
+	ok, err := lookup(v.g.denialZones, uint32(i), &z)
+	return z, ok, err
+}
+
+// DenialIndex reads word i of the denial index.
+func (v LiveView) DenialIndex(i uint32) (uint32, bool, error) {
+	var x uint32
+	ok, err := lookup(v.g.denialIndex, i, &x)
+	return x, ok, err
+}
+
+// DenialEntry reads denial entry i and its piece's bytes.
+func (v LiveView) DenialEntry(i uint32) (bpf.XdpDenialEntry, []byte, bool, error) {
+	var e bpf.XdpDenialEntry
+	ok, err := lookup(v.g.denialEntries, i, &e)
+	if !ok || err != nil {
+		return e, nil, ok, err
+	}
+	body, err := v.body(e.FirstChunk, int(e.Len))
+	return e, body, err == nil, err
 }

@@ -121,6 +121,12 @@ type Image struct {
 	AnswerVals []bpf.XdpAnswerVal
 	Templates  []bpf.XdpTmpl
 	Chunks     []bpf.XdpChunk
+	// Signed denial: DenialZones is indexed by a template's denial_zone
+	// ([0] unused), DenialEntries and DenialIndex by the absolute indexes
+	// the zones give.
+	DenialZones   []bpf.XdpDenialZone
+	DenialEntries []bpf.XdpDenialEntry
+	DenialIndex   []uint32
 }
 
 // GenStatus describes the maps of one generation slot.
@@ -169,12 +175,19 @@ func (a attachment) close() error {
 // generation is one slot's inner maps and what was put in them.
 type generation struct {
 	names, answers, templates, chunks *ebpf.Map
+	denialZones, denialEntries        *ebpf.Map
+	denialIndex                       *ebpf.Map
 	serial                            uint32
 	counts                            [4]int
 }
 
+// maps lists the generation's inner maps in the order of Loader.outer.
+func (g *generation) maps() []*ebpf.Map {
+	return []*ebpf.Map{g.names, g.answers, g.templates, g.chunks, g.denialZones, g.denialEntries, g.denialIndex}
+}
+
 func (g *generation) close() {
-	for _, m := range []*ebpf.Map{g.names, g.answers, g.templates, g.chunks} {
+	for _, m := range g.maps() {
 		if m != nil {
 			m.Close()
 		}
@@ -413,6 +426,24 @@ func (l *Loader) newGeneration(img *Image) (*generation, error) {
 	if err = fill(g.chunks, indexes(len(img.Chunks)), img.Chunks); err != nil {
 		return nil, fmt.Errorf("loader: filling chunks: %w", err)
 	}
+	if g.denialZones, err = mk(bpf.XdpMapDenialZones, len(img.DenialZones)); err != nil {
+		return nil, err
+	}
+	if g.denialEntries, err = mk(bpf.XdpMapDenialEntries, len(img.DenialEntries)); err != nil {
+		return nil, err
+	}
+	if g.denialIndex, err = mk(bpf.XdpMapDenialIndex, len(img.DenialIndex)); err != nil {
+		return nil, err
+	}
+	if err = fill(g.denialZones, indexes(len(img.DenialZones)), img.DenialZones); err != nil {
+		return nil, fmt.Errorf("loader: filling denial zones: %w", err)
+	}
+	if err = fill(g.denialEntries, indexes(len(img.DenialEntries)), img.DenialEntries); err != nil {
+		return nil, fmt.Errorf("loader: filling denial entries: %w", err)
+	}
+	if err = fill(g.denialIndex, indexes(len(img.DenialIndex)), img.DenialIndex); err != nil {
+		return nil, fmt.Errorf("loader: filling denial index: %w", err)
+	}
 	g.counts = [4]int{len(img.NameKeys), len(img.AnswerKeys), len(img.Templates), len(img.Chunks)}
 	return g, nil
 }
@@ -486,8 +517,59 @@ func checkImage(img *Image) error {
 			return fmt.Errorf("%w: template %d: chunks %d+%d of %d", ErrImage, i, t.FirstChunk, n, len(img.Chunks))
 		}
 		for _, r := range t.Relocs[:t.Nrelocs] {
-			if int(r)+2 > int(t.BodyLen) {
+			if int(r&^abi.RelocInternal)+2 > int(t.BodyLen) {
 				return fmt.Errorf("%w: template %d: relocation at %d past body %d", ErrImage, i, r, t.BodyLen)
+			}
+		}
+		if err := checkSlot(img, i, t); err != nil {
+			return err
+		}
+	}
+	return checkDenial(img)
+}
+
+// checkSlot checks a template's denial slot: its parts and its zone.
+func checkSlot(img *Image, i int, t *bpf.XdpTmpl) error {
+	if t.SlotOff == abi.NoSlot {
+		return nil
+	}
+	tail := (int(t.BodyLen) - int(t.SlotOff) + abi.ChunkSize - 1) / abi.ChunkSize
+	if t.SlotOff > t.BodyLen || int(t.DenialZone) == 0 || int(t.DenialZone) >= len(img.DenialZones) ||
+		int(t.TailChunk)+tail > len(img.Chunks) {
+		return fmt.Errorf("%w: template %d: slot at %d of %d, zone %d of %d, tail chunks %d+%d of %d", ErrImage, i,
+			t.SlotOff, t.BodyLen, t.DenialZone, len(img.DenialZones), t.TailChunk, tail, len(img.Chunks))
+	}
+	return nil
+}
+
+// checkDenial checks the denial zones against their entries, index and
+// the chunks of the entries' pieces.
+func checkDenial(img *Image) error {
+	for i := 1; i < len(img.DenialZones); i++ {
+		z := &img.DenialZones[i]
+		nb := 1 << z.IndexBits
+		if z.IndexBits > abi.DenialIndexBits || int(z.EntryBase)+int(z.EntryCount) > len(img.DenialEntries) ||
+			int(z.IndexBase)+nb+1 > len(img.DenialIndex) || z.SaltLen > abi.MaxSalt {
+			return fmt.Errorf("%w: denial zone %d: entries %d+%d of %d, index %d+%d of %d", ErrImage, i,
+				z.EntryBase, z.EntryCount, len(img.DenialEntries), z.IndexBase, nb+1, len(img.DenialIndex))
+		}
+		for b := 0; b <= nb; b++ {
+			v := img.DenialIndex[int(z.IndexBase)+b]
+			if v < z.EntryBase || v > z.EntryBase+z.EntryCount {
+				return fmt.Errorf("%w: denial zone %d: index %d points at %d", ErrImage, i, b, v)
+			}
+		}
+	}
+	for i := range img.DenialEntries {
+		e := &img.DenialEntries[i]
+		n := (int(e.Len) + abi.ChunkSize - 1) / abi.ChunkSize
+		if e.Len > abi.MaxBody || e.Nrelocs > abi.MaxPieceRelocs || int(e.FirstChunk)+n > len(img.Chunks) {
+			return fmt.Errorf("%w: denial entry %d: %d bytes in chunks %d+%d of %d, %d relocations", ErrImage, i,
+				e.Len, e.FirstChunk, n, len(img.Chunks), e.Nrelocs)
+		}
+		for _, r := range e.Relocs[:e.Nrelocs] {
+			if int(r&^abi.RelocInternal)+2 > int(e.Len) {
+				return fmt.Errorf("%w: denial entry %d: relocation at %d past %d bytes", ErrImage, i, r, e.Len)
 			}
 		}
 	}
@@ -497,8 +579,9 @@ func checkImage(img *Image) error {
 // install puts g's maps into the outer maps' slot and closes what was
 // there before (the outer maps hold the kernel references).
 func (l *Loader) install(slot uint32, g *generation) error {
-	outer := []*ebpf.Map{l.objs.Names, l.objs.Answers, l.objs.Templates, l.objs.Chunks}
-	inner := []*ebpf.Map{g.names, g.answers, g.templates, g.chunks}
+	outer := []*ebpf.Map{l.objs.Names, l.objs.Answers, l.objs.Templates, l.objs.Chunks,
+		l.objs.DenialZones, l.objs.DenialEntries, l.objs.DenialIndex}
+	inner := g.maps()
 	for i := range outer {
 		if err := outer[i].Put(slot, inner[i]); err != nil {
 			return fmt.Errorf("loader: installing generation in slot %d: %w", slot, err)

@@ -45,6 +45,44 @@ const (
 	TapXdp = 0
 	// TapTC (XDPDNS_TAP_TC): tap_event.program: the tc ingress companion.
 	TapTC = 1
+	// MaxSalt (XDPDNS_MAX_SALT): Longest NSEC3 salt the program hashes with; a
+	// zone with a longer salt, extra iterations or another hash algorithm
+	// keeps its NSEC3 denial in userspace.
+	MaxSalt = 32
+	// SHA1MaxBlocks (XDPDNS_SHA1_MAX_BLOCKS): SHA-1 blocks of the longest
+	// message hashed: a name, the salt and at least 9 bytes of padding.
+	SHA1MaxBlocks = ((MaxQName + MaxSalt + 9 + 63) / 64)
+	// DenialLabel (XDPDNS_DENIAL_LABEL): Label bytes an NSEC search key holds
+	// (denial_entry.key); a query whose next closer label is longer is passed
+	// up.
+	DenialLabel = 31
+	// MaxPieceRelocs (XDPDNS_MAX_PIECE_RELOCS): Most compression pointers in
+	// one denial piece (denial_entry.relocs).
+	MaxPieceRelocs = 6
+	// DenialIndexBits (XDPDNS_DENIAL_INDEX_BITS): Most bits of a zone's denial
+	// index (2^bits buckets by key prefix).
+	DenialIndexBits = 16
+	// DenialSearchSteps (XDPDNS_DENIAL_SEARCH_STEPS): Steps of the binary
+	// search inside one index bucket: enough for 2^24 entries in one bucket.
+	DenialSearchSteps = 25
+	// RelocInternal (XDPDNS_RELOC_INTERNAL): A relocation offset with this bit
+	// set points into its own piece (a denial piece: add the slot's offset
+	// too) or, in a template with a denial slot, from the tail into the tail
+	// (add the piece's length).
+	RelocInternal = 0x8000
+	// NoSlot (XDPDNS_NO_SLOT): tmpl.slot_off of a template without a denial
+	// slot.
+	NoSlot = 0xffff
+	// NoDenial (XDPDNS_NO_DENIAL): tmpl.denial_head/denial_tail: no NSEC or
+	// NSEC3 RRset there.
+	NoDenial = 0xffffffff
+	// DenialNSEC (XDPDNS_DENIAL_NSEC): denial_zone.kind: the cover is found by
+	// the next closer label (NSEC, only below the apex).
+	DenialNSEC = 1
+	// DenialNSEC3 (XDPDNS_DENIAL_NSEC3): denial_zone.kind: the cover is found
+	// by the SHA-1 of the next closer name and the salt (NSEC3, no extra
+	// iterations).
+	DenialNSEC3 = 2
 	// Pass (XDPDNS_PASS): Template id that means "no template: pass the query
 	// to userspace".
 	Pass = 0
@@ -164,15 +202,16 @@ const (
 	CounterPassVLAN        Counter = 28
 	CounterPassNotOurAddr  Counter = 29
 	CounterPassCookie      Counter = 30
-	CounterDropSourcePort  Counter = 31
-	CounterSKBRX           Counter = 32
-	CounterSKBAnswer       Counter = 33
-	CounterTapSampled      Counter = 34
-	CounterTapLost         Counter = 35
-	CounterRRLSlipped      Counter = 36
-	CounterRRLDropped      Counter = 37
-	CounterCookieValid     Counter = 38
-	CounterMax             Counter = 39
+	CounterPassDenial      Counter = 31
+	CounterDropSourcePort  Counter = 32
+	CounterSKBRX           Counter = 33
+	CounterSKBAnswer       Counter = 34
+	CounterTapSampled      Counter = 35
+	CounterTapLost         Counter = 36
+	CounterRRLSlipped      Counter = 37
+	CounterRRLDropped      Counter = 38
+	CounterCookieValid     Counter = 39
+	CounterMax             Counter = 40
 )
 
 // CounterNames names every counter, by index: the names of `xdpdnsctl
@@ -209,6 +248,7 @@ var CounterNames = [CounterMax]string{
 	"pass.vlan",
 	"pass.not_our_address",
 	"pass.cookie",
+	"pass.denial",
 	"drop.source_port",
 	"tc_ingress.rx",
 	"tc_ingress.answer",
@@ -252,6 +292,7 @@ var CounterDocs = [CounterMax]string{
 	"a VLAN not configured on the interface, or more tags than walked",
 	"destination not an address the node serves",
 	"no valid server cookie under cookie-require, or a malformed COOKIE option: userspace answers BADCOOKIE, TC=1 or FORMERR",
+	"the NSEC or NSEC3 proof of the query name cannot be built in XDP (a long label, a chain the program cannot search)",
 	"dropped: from a drop-source-ports port (port 0, echo, chargen, NTP, ...)",
 	"packets seen by the tc ingress companion",
 	"answered at tc ingress (too big for the XDP frame)",

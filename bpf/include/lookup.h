@@ -79,6 +79,7 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 		*reason = CNT_PASS_NOZONE;
 		return 0;
 	}
+	q->found = found;
 	ak.h1 = s->hash[found].h1;
 	ak.h2 = s->hash[found].h2;
 	ak.qtype = q->qtype;

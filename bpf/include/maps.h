@@ -66,6 +66,37 @@ struct chunks_inner {
 	__type(value, struct chunk);
 };
 
+/* denial_zones: __u32 index (tmpl.denial_zone; 0 unused) -> struct
+ * denial_zone (one signed zone's chain: where its entries and index are,
+ * the NSEC3 salt). */
+struct denial_zones_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, struct denial_zone);
+};
+
+/* denial_entries: __u32 index -> struct denial_entry (one interval of a
+ * chain: its sort key and the covering RRset's piece). */
+struct denial_entries_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, struct denial_entry);
+};
+
+/* denial_index: __u32 index_base + bucket -> __u32 first entry of the
+ * bucket (keys by their top index_bits bits). */
+struct denial_index_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
 /* names: generation (0/1) -> names inner map. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -97,6 +128,30 @@ struct {
 	__type(key, __u32);
 	__array(values, struct chunks_inner);
 } chunks SEC(".maps");
+
+/* denial_zones: generation (0/1) -> denial_zones inner map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XDPDNS_GENS);
+	__type(key, __u32);
+	__array(values, struct denial_zones_inner);
+} denial_zones SEC(".maps");
+
+/* denial_entries: generation (0/1) -> denial_entries inner map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XDPDNS_GENS);
+	__type(key, __u32);
+	__array(values, struct denial_entries_inner);
+} denial_entries SEC(".maps");
+
+/* denial_index: generation (0/1) -> denial_index inner map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XDPDNS_GENS);
+	__type(key, __u32);
+	__array(values, struct denial_index_inner);
+} denial_index SEC(".maps");
 
 /* config_map: key 0 -> struct config. Mmapable so the loader flips gen with
  * one atomic 32-bit store. */
@@ -208,6 +263,7 @@ struct query {
 	__u32 avail;   /* bytes of it loaded into the scratch buffer */
 	__u32 qlen;    /* wire length of the qname */
 	__u32 nlabels; /* labels of the qname, root not counted */
+	__u32 found;   /* labels of its longest suffix in names (lookup.h) */
 	__u32 size;    /* reply size limit */
 	__u16 flags;   /* DNS header flags as received */
 	__u16 qtype;
@@ -242,6 +298,18 @@ struct walk {
 	__u32 cookie_len;
 };
 
+/* Bytes of the SHA-1 message buffer (a power of two above
+ * XDPDNS_SHA1_MAX_BLOCKS * 64, for masking offsets). */
+#define XDPDNS_SHA1_MSG 512
+
+/* sha1_work: the SHA-1 of one name (denial.h). */
+struct sha1_work {
+	__u32 h[5];
+	__u32 w[16]; /* the message schedule, 16 words at a time */
+	__u32 pad;
+	__u8 msg[XDPDNS_SHA1_MSG + 8]; /* message and padding; 8 bytes of slack */
+};
+
 /* scratch: key SCRATCH_XDP (the XDP program) or SCRATCH_TC (the tc
  * program) -> per-CPU working memory for one packet. */
 #define SCRATCH_XDP 0
@@ -252,6 +320,8 @@ struct scratch {
 	struct walk w;
 	struct name_key hash[XDPDNS_MAX_LABELS + 1]; /* [k]: suffix of k labels */
 	__u8 starts[XDPDNS_MAX_LABELS];              /* label offsets in qname */
+	__u64 dkey[4];                               /* the query's denial search key */
+	struct sha1_work sha;
 	/* Unused: clang emits only forward declarations for the key and
 	 * value types of inner map templates; naming them here puts their
 	 * full definitions in BTF, where the loader and bpf2go need them. */
@@ -261,6 +331,8 @@ struct scratch {
 		struct answer_val av;
 		struct tmpl t;
 		struct chunk c;
+		struct denial_zone dz;
+		struct denial_entry de;
 		struct mac_val mv;
 		struct tap_event te;
 		enum counter cnt;

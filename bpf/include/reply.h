@@ -15,24 +15,19 @@
 #include "query.h"
 #include "lookup.h"
 #include "cookie.h"
+#include "denial.h"
 
-/* copy_body appends the template body after the question and relocates
- * its compression pointers. Returns the body's end offset, or 0 if the
- * template is inconsistent. */
-static __always_inline __u32 copy_body(struct scratch *s, const struct tmpl *t, __u32 gen,
-                                       __u32 qlen)
+/* copy_chunks copies len bytes of chunks from index first to buffer offset
+ * d, whole chunks at a time (the last one may write past d + len: callers
+ * copy in order, so what follows overwrites it). Returns -1 if a chunk is
+ * missing or the copy would leave the buffer. */
+static __always_inline int copy_chunks(struct scratch *s, void *cmap, __u32 first, __u32 d,
+                                       __u32 len)
 {
-	__u32 bo = DNS_HDR_LEN + qlen + 4, n, i, j;
-	void *cmap;
+	__u32 n = (len + XDPDNS_CHUNK_SIZE - 1) / XDPDNS_CHUNK_SIZE, i, j;
 
-	if (t->body_len > XDPDNS_MAX_BODY || bo > DNS_HDR_LEN + XDPDNS_MAX_QNAME + 4)
-		return 0;
-	cmap = bpf_map_lookup_elem(&chunks, &gen);
-	if (!cmap)
-		return 0;
-	n = (t->body_len + XDPDNS_CHUNK_SIZE - 1) / XDPDNS_CHUNK_SIZE;
 	for (i = 0; i < XDPDNS_MAX_CHUNKS; i++) {
-		__u32 idx = t->first_chunk + i, d = bo + i * XDPDNS_CHUNK_SIZE;
+		__u32 idx = first + i, o = d + i * XDPDNS_CHUNK_SIZE;
 		const struct chunk *ch;
 		const __u64 *src;
 		__u64 *dst;
@@ -40,25 +35,86 @@ static __always_inline __u32 copy_body(struct scratch *s, const struct tmpl *t, 
 		if (i >= n)
 			break;
 		ch = bpf_map_lookup_elem(cmap, &idx);
-		if (!ch || d > XDPDNS_BUF_SIZE - XDPDNS_CHUNK_SIZE)
-			return 0;
+		if (!ch || o > XDPDNS_BUF_SIZE - XDPDNS_CHUNK_SIZE)
+			return -1;
 		src = (const __u64 *)ch->b;
-		dst = (__u64 *)&s->buf[bound(d)];
+		dst = (__u64 *)&s->buf[bound(o)];
 #pragma unroll
 		for (j = 0; j < XDPDNS_CHUNK_SIZE / 8; j++)
 			dst[j] = src[j];
 	}
+	return 0;
+}
+
+/* relocate adds add to the compression pointer at buffer offset off. */
+static __always_inline void relocate(struct scratch *s, __u32 off, __u32 add)
+{
+	put16(s, off, get16(s, off) + add);
+}
+
+/* copy_body appends the template body after the question and relocates
+ * its compression pointers; with a denial slot, the head, the piece (if
+ * any) and the tail, each pointer moved and relocated by where its part
+ * and its target went. Returns the body's end offset, or 0 if the
+ * template is inconsistent. */
+static __always_inline __u32 copy_body(struct scratch *s, const struct tmpl *t,
+                                       const struct denial_entry *piece, __u32 gen, __u32 qlen)
+{
+	__u32 bo = DNS_HDR_LEN + qlen + 4, slot = t->slot_off, plen = 0, i;
+	void *cmap;
+
+	if (t->body_len > XDPDNS_MAX_BODY || bo > DNS_HDR_LEN + XDPDNS_MAX_QNAME + 4)
+		return 0;
+	cmap = bpf_map_lookup_elem(&chunks, &gen);
+	if (!cmap)
+		return 0;
+	if (slot == XDPDNS_NO_SLOT) {
+		if (copy_chunks(s, cmap, t->first_chunk, bo, t->body_len))
+			return 0;
+		slot = t->body_len;
+	} else {
+		if (slot > t->body_len)
+			return 0;
+		if (piece) {
+			plen = piece->len;
+			if (plen > XDPDNS_MAX_BODY || t->body_len + plen > XDPDNS_MAX_BODY)
+				return 0;
+		}
+		if (copy_chunks(s, cmap, t->first_chunk, bo, slot) ||
+		    (piece && copy_chunks(s, cmap, piece->first_chunk, bo + slot, plen)) ||
+		    copy_chunks(s, cmap, t->tail_chunk, bo + slot + plen, t->body_len - slot))
+			return 0;
+	}
 	for (i = 0; i < XDPDNS_MAX_RELOCS; i++) {
-		__u32 r;
+		__u32 r, off;
 
 		if (i >= t->nrelocs)
 			break;
 		r = t->relocs[i];
-		if (r + 2 > t->body_len)
+		off = r & ~XDPDNS_RELOC_INTERNAL;
+		if (off + 2 > t->body_len)
 			return 0;
-		put16(s, bo + r, get16(s, bo + r) + qlen);
+		if (off < slot)
+			relocate(s, bo + off, qlen);
+		else
+			relocate(s, bo + off + plen,
+			         qlen + ((r & XDPDNS_RELOC_INTERNAL) ? plen : 0));
 	}
-	return bo + t->body_len;
+	if (piece) {
+		for (i = 0; i < XDPDNS_MAX_PIECE_RELOCS; i++) {
+			__u32 r, off;
+
+			if (i >= piece->nrelocs)
+				break;
+			r = piece->relocs[i];
+			off = r & ~XDPDNS_RELOC_INTERNAL;
+			if (off + 2 > plen)
+				return 0;
+			relocate(s, bo + slot + off,
+			         qlen + ((r & XDPDNS_RELOC_INTERNAL) ? slot : 0));
+		}
+	}
+	return bo + t->body_len + plen;
 }
 
 /* put_opt writes our OPT record at off (with the NSID option, then the
@@ -98,11 +154,12 @@ static __always_inline __u32 put_opt(struct scratch *s, const struct config *cfg
 
 /* reply is what plan_reply decided for one query. */
 struct reply {
-	const struct tmpl *t; /* the template (a value in the live generation) */
-	__u32 len;            /* reply payload bytes */
-	__u32 kind;           /* engine answer kind (counter index offset) */
-	__u32 nsid_len;       /* NSID bytes in the OPT record */
-	int tc;               /* sent truncated (TC=1) */
+	const struct tmpl *t;             /* the template (a value in the live generation) */
+	const struct denial_entry *piece; /* the covering RRset for its slot, or 0 */
+	__u32 len;                        /* reply payload bytes */
+	__u32 kind;                       /* engine answer kind (counter index offset) */
+	__u32 nsid_len;                   /* NSID bytes in the OPT record */
+	int tc;                           /* sent truncated (TC=1) */
 };
 
 /* plan_reply parses the DNS query loaded at the start of the scratch
@@ -118,7 +175,7 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 	struct query *q = &s->q;
 	struct tmpl *t;
 	void *tmap;
-	__u32 id, len, full, req, opt_len = 0, nsid_len = 0;
+	__u32 id, len, full, req, opt_len = 0, nsid_len = 0, plen = 0;
 	int reason, tc = 0;
 
 	reason = parse_dns(s, cfg, q);
@@ -141,6 +198,14 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 	t = bpf_map_lookup_elem(tmap, &id);
 	if (!t)
 		return CNT_PASS_NOTMPL;
+	r->piece = 0;
+	if (t->slot_off != XDPDNS_NO_SLOT) {
+		reason = plan_denial(s, q, gen, id, t, &r->piece);
+		if (reason >= 0)
+			return reason;
+		if (r->piece)
+			plen = r->piece->len;
+	}
 
 	if (q->edns) {
 		opt_len = OPT_RR_LEN;
@@ -153,9 +218,10 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 		if (q->cookie)
 			opt_len += COOKIE_OPT_LEN;
 	}
-	full = DNS_HDR_LEN + q->qlen + 4 + t->body_len + opt_len;
-	req = DNS_HDR_LEN + q->qlen + 4 + t->req_len + opt_len;
-	if ((t->flags & XDPDNS_TF_TOO_BIG) || full > q->size) {
+	full = DNS_HDR_LEN + q->qlen + 4 + t->body_len + plen + opt_len;
+	req = DNS_HDR_LEN + q->qlen + 4 + t->req_len + plen + opt_len;
+	if ((t->flags & XDPDNS_TF_TOO_BIG) || t->body_len + plen > XDPDNS_MAX_BODY ||
+	    full > q->size) {
 		if (req <= q->size)
 			return CNT_PASS_SIZE;
 		tc = 1;
@@ -214,9 +280,11 @@ static __always_inline int fill_reply(struct scratch *s, const struct config *cf
 		an = ns = ar = 0;
 		len = DNS_HDR_LEN + q->qlen + 4;
 	} else {
-		len = copy_body(s, t, gen, q->qlen);
+		len = copy_body(s, t, r->piece, gen, q->qlen);
 		if (!len)
 			return -1;
+		if (r->piece)
+			ns += r->piece->nrecs;
 	}
 	if (q->edns) {
 		ar++;

@@ -45,6 +45,38 @@
 /* tap_event.program: the tc ingress companion. */
 #define XDPDNS_TAP_TC 1
 
+/* Longest NSEC3 salt the program hashes with; a zone with a longer salt,
+ * extra iterations or another hash algorithm keeps its NSEC3 denial in
+ * userspace. */
+#define XDPDNS_MAX_SALT 32
+/* SHA-1 blocks of the longest message hashed: a name, the salt and at
+ * least 9 bytes of padding. */
+#define XDPDNS_SHA1_MAX_BLOCKS ((XDPDNS_MAX_QNAME + XDPDNS_MAX_SALT + 9 + 63) / 64)
+/* Label bytes an NSEC search key holds (denial_entry.key); a query whose
+ * next closer label is longer is passed up. */
+#define XDPDNS_DENIAL_LABEL 31
+/* Most compression pointers in one denial piece (denial_entry.relocs). */
+#define XDPDNS_MAX_PIECE_RELOCS 6
+/* Most bits of a zone's denial index (2^bits buckets by key prefix). */
+#define XDPDNS_DENIAL_INDEX_BITS 16
+/* Steps of the binary search inside one index bucket: enough for 2^24
+ * entries in one bucket. */
+#define XDPDNS_DENIAL_SEARCH_STEPS 25
+/* A relocation offset with this bit set points into its own piece (a
+ * denial piece: add the slot's offset too) or, in a template with a
+ * denial slot, from the tail into the tail (add the piece's length). */
+#define XDPDNS_RELOC_INTERNAL 0x8000
+/* tmpl.slot_off of a template without a denial slot. */
+#define XDPDNS_NO_SLOT 0xffff
+/* tmpl.denial_head/denial_tail: no NSEC or NSEC3 RRset there. */
+#define XDPDNS_NO_DENIAL 0xffffffff
+/* denial_zone.kind: the cover is found by the next closer label (NSEC,
+ * only below the apex). */
+#define XDPDNS_DENIAL_NSEC 1
+/* denial_zone.kind: the cover is found by the SHA-1 of the next closer
+ * name and the salt (NSEC3, no extra iterations). */
+#define XDPDNS_DENIAL_NSEC3 2
+
 /* Template id that means "no template: pass the query to userspace". */
 #define XDPDNS_PASS 0
 
@@ -128,6 +160,18 @@ struct tmpl {
 	__u8 rrl_class;
 	__u8 rrl_labels;
 	__u16 rrl_wild;
+	/* Signed denial (denial.h): the covering NSEC or NSEC3 RRset of the
+	 * query name goes at body offset slot_off (XDPDNS_NO_SLOT: none),
+	 * found in denial_zones[denial_zone]. The body before the slot (the
+	 * head) starts at first_chunk, the rest (the tail) at tail_chunk. The
+	 * cover is left out when it is the RRset denial_head (in the head)
+	 * or denial_tail (first in the tail), as the engine adds an RRset
+	 * once (XDPDNS_NO_DENIAL: none). */
+	__u16 slot_off;
+	__u16 denial_zone;
+	__u32 tail_chunk;
+	__u32 denial_head;
+	__u32 denial_tail;
 	__u16 relocs[XDPDNS_MAX_RELOCS];
 };
 
@@ -142,6 +186,40 @@ struct tmpl {
 /* chunks: array of body bytes, XDPDNS_CHUNK_SIZE per entry. */
 struct chunk {
 	__u8 b[XDPDNS_CHUNK_SIZE];
+};
+
+/* denial_zones: array indexed by tmpl.denial_zone (0 unused): one signed
+ * zone's chain as the program searches it. Its entries are
+ * denial_entries[entry_base .. entry_base + entry_count), sorted by key;
+ * denial_index[index_base + b] is the first entry whose key's top
+ * index_bits bits are at least b (2^index_bits + 1 words). */
+struct denial_zone {
+	__u32 entry_base;
+	__u32 entry_count;
+	__u32 index_base;
+	__u32 ctx_tmpl; /* the pieces fit only this template's head (0: any) */
+	__u8 kind;      /* XDPDNS_DENIAL_NSEC or XDPDNS_DENIAL_NSEC3 */
+	__u8 index_bits;
+	__u8 salt_len;
+	__u8 pad;
+	__u8 salt[XDPDNS_MAX_SALT];
+};
+
+/* denial_entries: array of the chains' intervals. key is compared as four
+ * unsigned words, most significant first: NSEC3, the SHA-1 owner hash
+ * (20 bytes, zero-padded); NSEC, the owner's label below the apex,
+ * lower-case, zero-padded to XDPDNS_DENIAL_LABEL bytes, then its length
+ * (0xff if longer). The piece is the covering RRset with its RRSIGs as
+ * the engine writes it: len bytes from chunk first_chunk, nrecs records,
+ * each pointer at relocs[i] holding (target - qname length), or with
+ * XDPDNS_RELOC_INTERNAL (target - qname length - slot offset). */
+struct denial_entry {
+	__u64 key[4];
+	__u32 first_chunk;
+	__u16 len;
+	__u16 nrecs;
+	__u16 nrelocs;
+	__u16 relocs[XDPDNS_MAX_PIECE_RELOCS];
 };
 
 /* config: array with one entry, written by the loader. */
@@ -289,6 +367,8 @@ enum counter {
 	                        */
 	CNT_PASS_COOKIE, /* pass.cookie: no valid server cookie under cookie-require, or a malformed
 	                    COOKIE option: userspace answers BADCOOKIE, TC=1 or FORMERR */
+	CNT_PASS_DENIAL, /* pass.denial: the NSEC or NSEC3 proof of the query name cannot be built
+	                    in XDP (a long label, a chain the program cannot search) */
 	CNT_DROP_SOURCE_PORT, /* drop.source_port: dropped: from a drop-source-ports port (port 0,
 	                         echo, chargen, NTP, ...) */
 	CNT_SKB_RX,           /* tc_ingress.rx: packets seen by the tc ingress companion */

@@ -43,7 +43,46 @@ func (m *liveMaps) Template(id uint32) (*render.Template, bool) {
 	return &render.Template{
 		Body: body, Relocs: append([]uint16(nil), t.Relocs[:t.Nrelocs]...), BodyLen: int(t.BodyLen), ReqLen: int(t.ReqLen),
 		AN: t.Ancount, NS: t.Nscount, AR: t.Arcount, Flags: t.Flags, Kind: t.Kind,
+		Slot: int(t.SlotOff), Denial: t.DenialZone, DenialHead: t.DenialHead, DenialTail: t.DenialTail,
 	}, true
+}
+
+func (m *liveMaps) DenialZone(i uint16) (*render.DenialZone, bool) {
+	z, ok, err := m.v.DenialZone(i)
+	m.keep(err)
+	if !ok || i == 0 {
+		return nil, false
+	}
+	return &render.DenialZone{Kind: z.Kind, Salt: append([]byte(nil), z.Salt[:min(int(z.SaltLen), len(z.Salt))]...),
+		Ctx: z.CtxTmpl, Base: z.EntryBase, IndexBits: z.IndexBits}, true
+}
+
+// DenialCover searches the live entries as the program does.
+func (m *liveMaps) DenialCover(i uint16, key [4]uint64) (uint32, *render.Piece, bool) {
+	z, ok, err := m.v.DenialZone(i)
+	m.keep(err)
+	if !ok || i == 0 {
+		return 0, nil, false
+	}
+	dz := &render.DenialZone{Base: z.EntryBase, IndexBits: z.IndexBits}
+	idx, ok := render.Cover(dz, z.EntryCount, func(b uint32) (uint32, bool) {
+		x, ok, err := m.v.DenialIndex(z.IndexBase + b)
+		m.keep(err)
+		return x, ok
+	}, func(j uint32) ([4]uint64, bool) {
+		e, _, ok, err := m.v.DenialEntry(j)
+		m.keep(err)
+		return e.Key, ok
+	}, key)
+	if !ok {
+		return 0, nil, false
+	}
+	e, body, ok, err := m.v.DenialEntry(idx)
+	m.keep(err)
+	if !ok {
+		return 0, nil, false
+	}
+	return idx, &render.Piece{Body: body, Relocs: append([]uint16(nil), e.Relocs[:e.Nrelocs]...), Records: e.Nrecs}, true
 }
 
 // Explain decides query (a DNS message, as sent over UDP) the way the

@@ -4,6 +4,7 @@ package hotpath
 
 import (
 	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
@@ -35,18 +36,67 @@ func FromRender(img *render.Image) *loader.Image {
 			Kind:       t.Kind,
 			RrlClass:   t.RRLClass,
 			RrlLabels:  t.RRLLabels,
+			SlotOff:    abi.NoSlot,
+			DenialHead: abi.NoDenial,
+			DenialTail: abi.NoDenial,
 		}
 		if t.RRLWild {
 			x.RrlWild = 1
 		}
 		copy(x.Relocs[:], t.Relocs)
-		for b := t.Body; len(b) > 0; {
-			var c bpf.XdpChunk
-			n := copy(c.B[:], b)
-			b = b[n:]
-			out.Chunks = append(out.Chunks, c)
+		if i > 0 && t.Slot != abi.NoSlot && len(t.Body) > 0 {
+			// The head and the tail each start a chunk: the program puts
+			// the piece between them.
+			x.SlotOff, x.DenialZone = uint16(t.Slot), t.Denial
+			x.DenialHead, x.DenialTail = t.DenialHead, t.DenialTail
+			out.Chunks = appendChunks(out.Chunks, t.Body[:t.Slot])
+			x.TailChunk = uint32(len(out.Chunks))
+			out.Chunks = appendChunks(out.Chunks, t.Body[t.Slot:])
+		} else {
+			out.Chunks = appendChunks(out.Chunks, t.Body)
 		}
 		out.Templates = append(out.Templates, x)
 	}
+	out.DenialZones = make([]bpf.XdpDenialZone, len(img.Denial))
+	for i, dz := range img.Denial {
+		if dz == nil {
+			continue
+		}
+		z := bpf.XdpDenialZone{
+			EntryBase:  dz.Base,
+			EntryCount: uint32(len(dz.Entries)),
+			IndexBase:  uint32(len(out.DenialIndex)),
+			CtxTmpl:    dz.Ctx,
+			Kind:       dz.Kind,
+			IndexBits:  dz.IndexBits,
+			SaltLen:    uint8(len(dz.Salt)),
+		}
+		copy(z.Salt[:], dz.Salt)
+		out.DenialZones[i] = z
+		out.DenialIndex = append(out.DenialIndex, dz.Index...)
+		for _, e := range dz.Entries {
+			x := bpf.XdpDenialEntry{
+				Key:        e.Key,
+				FirstChunk: uint32(len(out.Chunks)),
+				Len:        uint16(len(e.Piece.Body)),
+				Nrecs:      e.Piece.Records,
+				Nrelocs:    uint16(len(e.Piece.Relocs)),
+			}
+			copy(x.Relocs[:], e.Piece.Relocs)
+			out.Chunks = appendChunks(out.Chunks, e.Piece.Body)
+			out.DenialEntries = append(out.DenialEntries, x)
+		}
+	}
 	return out
+}
+
+// appendChunks cuts b into chunks.
+func appendChunks(chunks []bpf.XdpChunk, b []byte) []bpf.XdpChunk {
+	for len(b) > 0 {
+		var c bpf.XdpChunk
+		n := copy(c.B[:], b)
+		b = b[n:]
+		chunks = append(chunks, c)
+	}
+	return chunks
 }

@@ -77,6 +77,14 @@ type answer struct {
 	// it is not the query name: the delegation of a referral, the zone of
 	// an NXDOMAIN, the wildcard of a synthesised answer (package rrl).
 	rrlName []byte
+	// Denial slot (PrecomputeDenial): instead of the NSEC or NSEC3 RRset
+	// covering the query name (which depends on the name), the proof
+	// leaves a slot at index slot of ns (-1: none) for the XDP program to
+	// fill; slotBad says the proof depends on the name in a way one slot
+	// cannot hold (NSEC below a closest encloser that is not the apex).
+	slotMode bool
+	slot     int
+	slotBad  bool
 }
 
 // reset prepares the answer for a new query. The name buffers (chain,
@@ -88,6 +96,7 @@ func (a *answer) reset() {
 	a.do, a.tcp = false, false
 	a.nchain, a.nsynth = 0, 0
 	a.rrlName = nil
+	a.slotMode, a.slot, a.slotBad = false, -1, false
 }
 
 // addSet appends the RRset (and, with DO, its RRSIGs) to a section.

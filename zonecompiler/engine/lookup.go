@@ -329,9 +329,19 @@ func (e *Engine) nxdomain(a *answer, z *zone.Zone, ce *zone.Node, name wire.Name
 // proveNoName adds the denial that name exists; with wildcard it also
 // denies the wildcard at the closest encloser (a full NXDOMAIN proof).
 func (e *Engine) proveNoName(a *answer, z *zone.Zone, ce *zone.Node, name []byte, withWildcard bool) {
+	// The query name's own cover is the one record that depends on the
+	// name: in slot mode it is left for the XDP program (a.slot).
+	slot := a.slotMode && a.nchain == 1
 	if z.NSEC3 == nil {
-		if c := z.NSECCover(name); c != nil {
-			a.addProof(z, c.Set(dns.TypeNSEC))
+		switch {
+		case slot && ce == z.Apex:
+			a.takeSlot()
+		case slot:
+			a.slotBad = true
+		default:
+			if c := z.NSECCover(name); c != nil {
+				a.addProof(z, c.Set(dns.TypeNSEC))
+			}
 		}
 		if withWildcard {
 			if c := z.NSECCover(wire.Wildcard(ce.Name.Lower)); c != nil {
@@ -349,9 +359,12 @@ func (e *Engine) proveNoName(a *answer, z *zone.Zone, ce *zone.Node, name []byte
 	}
 	var h zone.HashLabel
 	nc := wire.Suffix(name, wire.Labels(ce.Name.Lower)+1)
-	z.Hash(nc, &h)
-	if c := z.NSEC3Cover(h[:]); c != nil {
-		a.addProof(z, c.Set(dns.TypeNSEC3))
+	if slot {
+		a.takeSlot()
+	} else if z.Hash(nc, &h) {
+		if c := z.NSEC3Cover(h[:]); c != nil {
+			a.addProof(z, c.Set(dns.TypeNSEC3))
+		}
 	}
 	if withWildcard {
 		var wb [wire.MaxNameLen + 2]byte
@@ -360,6 +373,15 @@ func (e *Engine) proveNoName(a *answer, z *zone.Zone, ce *zone.Node, name []byte
 			a.addProof(z, c.Set(dns.TypeNSEC3))
 		}
 	}
+}
+
+// takeSlot leaves the denial slot at the end of the authority section.
+func (a *answer) takeSlot() {
+	if a.slot >= 0 {
+		a.slotBad = true
+		return
+	}
+	a.slot = len(a.ns)
 }
 
 // closestEncloserProof proves, with NSEC3, the closest provable encloser

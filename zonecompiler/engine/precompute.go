@@ -3,8 +3,10 @@ package engine
 import (
 	"encoding/binary"
 
+	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 // Precomputed is an answer rendered once for the XDP path: the bytes that
@@ -37,6 +39,23 @@ type Precomputed struct {
 	RRLLabels          uint8
 	RRLWild            bool
 	QNameLen, QNameEnd int // the reference qname's length; body start
+	// Slot (PrecomputeDenial) is the offset in Body of the denial slot,
+	// where the NSEC or NSEC3 RRset covering the query name goes; -1 when
+	// the answer has none. SlotBad: the proof depends on the name in a way
+	// one slot cannot hold. Relocations at or after the slot whose
+	// pointer targets the body at or after it carry abi.RelocInternal.
+	Slot    int
+	SlotBad bool
+	// SlotBefore and SlotAfter are the owners (lower case) of the NSEC and
+	// NSEC3 RRsets of the authority section before and after the slot, in
+	// order; SlotNext says the record right after the slot is the first of
+	// SlotAfter. The engine writes an RRset once, so the query's cover is
+	// left out when it is one of them.
+	SlotBefore, SlotAfter [][]byte
+	SlotNext              bool
+	// Compressed is the number of name suffixes the rendering remembered
+	// for compression (at most wire.MaxCompression).
+	Compressed int
 }
 
 // RRLQName is Precomputed.RRLLabels for the whole query name
@@ -54,8 +73,22 @@ const RRLQName = abi.RRLQName
 // as it is. For an exact name every pointer is relocated, which gives the
 // same bytes since the name's length is fixed.
 func (e *Engine) Precompute(qname []byte, qtype, qclass uint16, do, below bool) Precomputed {
-	s := e.pool.Get().(*scratch)
-	defer e.pool.Put(s)
+	return e.precompute(qname, qtype, qclass, do, below, false)
+}
+
+// PrecomputeDenial is Precompute for a probe name below a name (DO=1,
+// class IN) with a denial slot: the NSEC or NSEC3 RRset that covers the
+// query name, the one part of an NXDOMAIN or wildcard proof that depends
+// on the name, is left out and its place given in Slot, so that the XDP
+// program can put the real query name's cover there (DenialPieces) and
+// send what Respond would.
+func (e *Engine) PrecomputeDenial(qname []byte, qtype uint16) Precomputed {
+	return e.precompute(qname, qtype, dns.ClassINET, true, true, true)
+}
+
+// prepare decides the answer to the probe (qname, qtype, qclass, DO) in
+// s, as an EDNS query with unlimited size, with a denial slot when slot.
+func (e *Engine) prepare(s *scratch, qname []byte, qtype, qclass uint16, do, slot bool) {
 	q := &s.q
 	*q = wire.Query{}
 	q.QName, q.QLower = qname, qname
@@ -65,7 +98,15 @@ func (e *Engine) Precompute(qname []byte, qtype, qclass uint16, do, below bool) 
 	a := &s.a
 	a.reset()
 	a.do = do
+	a.slotMode = slot
 	e.decide(a, q, e.zones.Load())
+}
+
+func (e *Engine) precompute(qname []byte, qtype, qclass uint16, do, below, slot bool) Precomputed {
+	s := e.pool.Get().(*scratch)
+	defer e.pool.Put(s)
+	e.prepare(s, qname, qtype, qclass, do, slot)
+	q, a := &s.q, &s.a
 	var relocs []int
 	buf := make([]byte, 0, 512)
 	s.b.Reset(buf, MaxTCPMessage)
@@ -77,6 +118,8 @@ func (e *Engine) Precompute(qname []byte, qtype, qclass uint16, do, below bool) 
 		QNameLen:  len(qname),
 		QNameEnd:  q.QEnd,
 		RRLLabels: RRLQName,
+		Slot:      -1,
+		SlotBad:   a.slotBad,
 	}
 	if a.rrlName != nil {
 		p.RRLLabels = uint8(wire.Labels(a.rrlName))
@@ -97,6 +140,22 @@ func (e *Engine) Precompute(qname []byte, qtype, qclass uint16, do, below bool) 
 	p.Body = make([]byte, len(body))
 	copy(p.Body, body)
 	p.ReqLen = s.reqEnd - q.QEnd
+	p.Compressed = s.b.Compressed()
+	if a.slot >= 0 {
+		p.Slot = s.slotOff - q.QEnd
+		for i := range a.ns {
+			it := &a.ns[i]
+			if !it.setStart || (it.rr.Type != dns.TypeNSEC && it.rr.Type != dns.TypeNSEC3) {
+				continue
+			}
+			if i < a.slot {
+				p.SlotBefore = append(p.SlotBefore, it.rr.Owner.Lower)
+			} else {
+				p.SlotNext = p.SlotNext || i == a.slot
+				p.SlotAfter = append(p.SlotAfter, it.rr.Owner.Lower)
+			}
+		}
+	}
 	for _, r := range relocs {
 		off := r - q.QEnd
 		ptr := binary.BigEndian.Uint16(p.Body[off:])
@@ -106,7 +165,106 @@ func (e *Engine) Precompute(qname []byte, qtype, qclass uint16, do, below bool) 
 			continue
 		}
 		binary.BigEndian.PutUint16(p.Body[off:], ptr-uint16(len(qname)))
-		p.Relocs = append(p.Relocs, uint16(off))
+		rel := uint16(off)
+		if p.Slot >= 0 && off >= p.Slot && int(ptr&0x3FFF)-q.QEnd >= p.Slot {
+			rel |= abi.RelocInternal
+		}
+		p.Relocs = append(p.Relocs, rel)
 	}
 	return p
+}
+
+// DenialPiece is a covering NSEC or NSEC3 RRset, with its RRSIGs, as the
+// engine writes it at the denial slot of a PrecomputeDenial rendering.
+type DenialPiece struct {
+	Body []byte
+	// Relocs are the offsets in Body of its compression pointers; each
+	// holds (target - qname length), or, with abi.RelocInternal (a
+	// pointer into the piece itself), (target - qname length - the
+	// slot's offset in the body).
+	Relocs  []uint16
+	Records uint16
+	// Head: a pointer targets the rendering's body before the slot, so
+	// the piece fits only after that same head.
+	Head bool
+}
+
+// DenialPieces renders each RRset of covers at the denial slot of
+// PrecomputeDenial(probe, qtype): the bytes Respond writes there when it
+// is the query name's cover. It returns nil when that rendering has no
+// slot.
+func (e *Engine) DenialPieces(probe []byte, qtype uint16, covers []*zone.RRset) []DenialPiece {
+	s := e.pool.Get().(*scratch)
+	defer e.pool.Put(s)
+	e.prepare(s, probe, qtype, dns.ClassINET, true, true)
+	q, a := &s.q, &s.a
+	if a.slot < 0 || a.slotBad {
+		return nil
+	}
+	all := append([]item(nil), a.ns...)
+	allSlot := a.slot
+	var relocs []int
+	out := make([]DenialPiece, len(covers))
+	buf := make([]byte, 0, 1024)
+	ctx := make([]item, 0, len(all))
+	for i, set := range covers {
+		// The context is the answer without the cover: when the cover is
+		// already in it, the engine writes it once, and the piece is for
+		// the templates where it is not.
+		ctx, slot := ctx[:0], allSlot
+		for j := range all {
+			if inSet(set, all[j].rr) {
+				if j < allSlot {
+					slot--
+				}
+				continue
+			}
+			ctx = append(ctx, all[j])
+		}
+		a.ns, a.slot = ctx, slot
+		baseLen := len(e.renderWith(s, buf[:0], MaxTCPMessage, nil))
+		a.ns = append([]item(nil), ctx[:slot]...)
+		a.addSet(&a.ns, set, noOwner, 0, false)
+		n := len(a.ns) - slot
+		a.ns = append(a.ns, ctx[slot:]...)
+		relocs = relocs[:0]
+		msg := e.renderWith(s, buf[:0], MaxTCPMessage, &relocs)
+		start, end := s.slotOff, s.slotOff+len(msg)-baseLen
+		p := DenialPiece{Body: append([]byte(nil), msg[start:end]...), Records: uint16(n)}
+		for _, r := range relocs {
+			if r < start || r >= end {
+				continue
+			}
+			ptr := binary.BigEndian.Uint16(msg[r:])
+			target := int(ptr & 0x3FFF)
+			v := ptr - uint16(len(probe))
+			rel := uint16(r - start)
+			switch {
+			case target >= start:
+				v -= uint16(start - q.QEnd)
+				rel |= abi.RelocInternal
+			case target >= q.QEnd:
+				p.Head = true
+			}
+			binary.BigEndian.PutUint16(p.Body[r-start:], v)
+			p.Relocs = append(p.Relocs, rel)
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// inSet reports whether rr is one of the records or signatures of set.
+func inSet(set *zone.RRset, rr *zone.RR) bool {
+	for _, r := range set.RRs {
+		if r == rr {
+			return true
+		}
+	}
+	for _, r := range set.Sigs {
+		if r == rr {
+			return true
+		}
+	}
+	return false
 }

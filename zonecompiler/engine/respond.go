@@ -27,6 +27,9 @@ type scratch struct {
 	relocs   []int
 	complete bool
 	limit    int
+	// slotOff is where the denial slot fell in the last render (slot
+	// mode only).
+	slotOff int
 }
 
 // MaxTCPMessage is the largest DNS message over TCP (RFC 1035 §4.2.2).
@@ -258,7 +261,13 @@ func (e *Engine) renderWith(s *scratch, dst []byte, limit int, relocs *[]int) []
 	}
 	nan = len(a.an)
 	for i := range a.ns {
+		if i == a.slot {
+			s.slotOff = len(b.Buf)
+		}
 		writeItem(b, &a.ns[i])
+	}
+	if a.slot == len(a.ns) {
+		s.slotOff = len(b.Buf)
 	}
 	nns = len(a.ns)
 	for i := 0; i < a.arRequired; i++ {

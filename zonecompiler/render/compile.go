@@ -43,6 +43,9 @@ type compiler struct {
 	set   *zone.Set
 	img   *Image
 	dedup map[[32]byte]uint32
+	// denialOf is each signed zone's index in img.Denial (only zones
+	// whose chain the program can search).
+	denialOf map[*zone.Zone]uint16
 }
 
 // Compile renders every answer of the engine's zones that the XDP program
@@ -55,8 +58,19 @@ func Compile(e *engine.Engine) (*Image, error) {
 			Names:     make(map[NameHash]NameEntry),
 			Answers:   make(map[AnswerKey][2]uint32),
 			Templates: []Template{{}},
+			Denial:    []*DenialZone{nil},
 		},
-		dedup: make(map[[32]byte]uint32),
+		dedup:    make(map[[32]byte]uint32),
+		denialOf: make(map[*zone.Zone]uint16),
+	}
+	var base uint32
+	for _, z := range c.set.Zones() {
+		if dz := c.buildDenial(z); dz != nil && len(c.img.Denial) < 0xffff {
+			dz.place(base)
+			base += uint32(len(dz.Entries))
+			c.denialOf[z] = uint16(len(c.img.Denial))
+			c.img.Denial = append(c.img.Denial, dz)
+		}
 	}
 	specs := make(map[string]*nameSpec)
 	for _, z := range c.set.Zones() {
@@ -120,6 +134,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 		}
 	}
 	c.renderChaos()
+	c.denialContexts()
 	c.img.Stats.Names = len(c.img.Names)
 	c.img.Stats.Answers = len(c.img.Answers)
 	c.img.Stats.Templates = len(c.img.Templates) - 1
@@ -238,6 +253,7 @@ func (c *compiler) collectMissingGlue(specs map[string]*nameSpec, z *zone.Zone, 
 type slot struct {
 	p  engine.Precomputed
 	ok bool
+	t  *Template // the template, when made already (a denial slot)
 }
 
 type typedResult struct {
@@ -343,6 +359,9 @@ func (c *compiler) addSlot(s slot) uint32 {
 	if !s.ok {
 		return abi.Pass
 	}
+	if s.t != nil {
+		return c.addTemplate(*s.t)
+	}
 	return c.add(s.p)
 }
 
@@ -387,10 +406,11 @@ func (c *compiler) belowSlot(r *nameResult, lower []byte, qtype uint16, do bool)
 	if do && a.Kind != engine.KindReferral {
 		// In a signed zone the denial (NSEC/NSEC3 covering the name) or
 		// the wildcard proof depends on the query name: two probes may
-		// share a cover by chance, so never trust them here.
+		// share a cover by chance, so never compare them whole; the
+		// program fills the cover in (a denial slot).
 		if z := c.set.Find(p1); z != nil && z.HasRRSIGs() {
-			r.pass++
-			return slot{}
+			r.renders--
+			return c.denialSlot(r, p1, p2, qtype, z)
 		}
 	}
 	b := c.e.Precompute(p2, qtype, dns.ClassINET, do, true)
@@ -443,6 +463,10 @@ func toTemplate(p engine.Precomputed) Template {
 		RRLClass:  uint8(rrl.ClassOf(p.Kind)),
 		RRLLabels: p.RRLLabels,
 		RRLWild:   p.RRLWild,
+
+		Slot:       abi.NoSlot,
+		DenialHead: abi.NoDenial,
+		DenialTail: abi.NoDenial,
 	}
 	if p.AA {
 		t.Flags |= abi.FlagAA
@@ -460,9 +484,12 @@ func key(t Template) string {
 	if t.RRLWild {
 		wild = 1
 	}
-	for _, v := range [...]uint16{t.AN, t.NS, t.AR, t.Flags, t.Kind, uint16(len(t.Relocs)), uint16(t.RRLClass)<<8 | uint16(t.RRLLabels), wild} {
+	for _, v := range [...]uint16{t.AN, t.NS, t.AR, t.Flags, t.Kind, uint16(len(t.Relocs)), uint16(t.RRLClass)<<8 | uint16(t.RRLLabels), wild,
+		uint16(t.Slot), t.Denial} {
 		b = binary.BigEndian.AppendUint16(b, v)
 	}
+	b = binary.BigEndian.AppendUint32(b, t.DenialHead)
+	b = binary.BigEndian.AppendUint32(b, t.DenialTail)
 	for _, r := range t.Relocs {
 		b = binary.BigEndian.AppendUint16(b, r)
 	}
@@ -476,14 +503,23 @@ func (c *compiler) add(p engine.Precomputed) uint32 {
 		c.img.Stats.PassedTemplates++
 		return abi.Pass
 	}
-	t := toTemplate(p)
+	return c.addTemplate(toTemplate(p))
+}
+
+// addTemplate stores t (once per distinct content) and returns its id, or
+// abi.Pass when XDP cannot serve it.
+func (c *compiler) addTemplate(t Template) uint32 {
 	if len(t.Relocs) > abi.MaxRelocs {
 		c.img.Stats.PassedTemplates++
 		return abi.Pass
 	}
 	if t.BodyLen > abi.MaxBody {
+		// Never sent from XDP: TC=1 when even the required part is over
+		// the client's limit without the cover, which leaves the slot
+		// out (the engine's reply is longer still).
 		t.Flags |= abi.FlagTooBig
 		t.Body, t.Relocs = nil, nil
+		t.Slot, t.Denial, t.DenialHead, t.DenialTail = abi.NoSlot, 0, abi.NoDenial, abi.NoDenial
 	}
 	k := sha256.Sum256([]byte(key(t)))
 	if id, ok := c.dedup[k]; ok {

@@ -20,6 +20,13 @@ type Template struct {
 	RRLClass  uint8
 	RRLLabels uint8
 	RRLWild   bool
+	// Slot is the body offset of the denial slot (abi.NoSlot: none),
+	// where the program puts the piece of the entry of Image.Denial[Denial]
+	// that covers the query name, unless that entry is DenialHead or
+	// DenialTail (abi.NoDenial: none): the RRset already in the body.
+	Slot                   int
+	Denial                 uint16
+	DenialHead, DenialTail uint32
 }
 
 // NameEntry is what to answer when a name is the longest existing suffix
@@ -42,7 +49,10 @@ type Image struct {
 	Names     map[NameHash]NameEntry
 	Answers   map[AnswerKey][2]uint32
 	Templates []Template // index = template id; [0] is unused (abi.Pass)
-	Stats     Stats
+	// Denial holds the signed zones' chains the denial slots are filled
+	// from; [0] is unused.
+	Denial []*DenialZone
+	Stats  Stats
 }
 
 // Stats describe an image, for reports and the memory target.

@@ -28,6 +28,43 @@ type Maps interface {
 	Name(h NameHash) (NameEntry, bool)
 	Answer(k AnswerKey) ([2]uint32, bool)
 	Template(id uint32) (*Template, bool)
+	// DenialZone returns denial zone i; its Entries may be left out.
+	DenialZone(i uint16) (*DenialZone, bool)
+	// DenialCover returns the absolute index and the piece of the entry
+	// of zone i that covers key, searched as the program searches (Cover).
+	DenialCover(i uint16, key [4]uint64) (uint32, *Piece, bool)
+}
+
+// DenialZone returns denial zone i.
+func (img *Image) DenialZone(i uint16) (*DenialZone, bool) {
+	if i == 0 || int(i) >= len(img.Denial) {
+		return nil, false
+	}
+	return img.Denial[i], true
+}
+
+// DenialCover returns the entry of zone i that covers key.
+func (img *Image) DenialCover(i uint16, key [4]uint64) (uint32, *Piece, bool) {
+	dz, ok := img.DenialZone(i)
+	if !ok {
+		return 0, nil, false
+	}
+	n := uint32(len(dz.Entries))
+	idx, ok := Cover(dz, n, func(b uint32) (uint32, bool) {
+		if int(b) >= len(dz.Index) {
+			return 0, false
+		}
+		return dz.Index[b], true
+	}, func(j uint32) ([4]uint64, bool) {
+		if j < dz.Base || j >= dz.Base+n {
+			return [4]uint64{}, false
+		}
+		return dz.Entries[j-dz.Base].Key, true
+	}, key)
+	if !ok {
+		return 0, nil, false
+	}
+	return idx, &dz.Entries[idx-dz.Base].Piece, true
 }
 
 // Name returns the names entry of h.
@@ -65,7 +102,9 @@ type Decision struct {
 	Typed      bool
 	TemplateID uint32
 	Template   *Template
-	TC         bool // sent truncated
+	// Piece is the covering RRset put in the template's denial slot.
+	Piece *Piece
+	TC    bool // sent truncated
 }
 
 func (m *Model) maps() Maps {
@@ -85,6 +124,7 @@ var (
 	ReasonNoZone    = abi.CounterNames[abi.CounterPassNozone]
 	ReasonNoTmpl    = abi.CounterNames[abi.CounterPassNotmpl]
 	ReasonSize      = abi.CounterNames[abi.CounterPassSize]
+	ReasonDenial    = abi.CounterNames[abi.CounterPassDenial]
 )
 
 // Reply answers pkt like the XDP program: reply != nil means XDP_TX with
@@ -243,6 +283,19 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 		return nil, ReasonNoTmpl
 	}
 	dec.Template = t
+	var piece *Piece
+	if t.Slot != abi.NoSlot {
+		var reason string
+		piece, reason = m.denial(mp, t, id, lower, dec.Labels, labels)
+		if reason != "" {
+			return nil, reason
+		}
+		dec.Piece = piece
+	}
+	plen := 0
+	if piece != nil {
+		plen = len(piece.Body)
+	}
 	optLen := 0
 	var nsidData []byte
 	if edns {
@@ -253,10 +306,10 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 		}
 	}
 	qlen := len(qname)
-	full := 12 + qlen + 4 + t.BodyLen + optLen
-	req := 12 + qlen + 4 + t.ReqLen + optLen
+	full := 12 + qlen + 4 + t.BodyLen + plen + optLen
+	req := 12 + qlen + 4 + t.ReqLen + plen + optLen
 	tc := false
-	if t.Flags&abi.FlagTooBig != 0 || full > size {
+	if t.Flags&abi.FlagTooBig != 0 || t.BodyLen+plen > abi.MaxBody || full > size {
 		if req <= size {
 			return nil, ReasonSize
 		}
@@ -266,6 +319,9 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 	out := make([]byte, 0, full)
 	hflags := wire.FlagQR | flags&(wire.FlagRD|wire.FlagCD) | t.Flags&(abi.FlagAA|abi.FlagRcode)
 	an, ns, ar := t.AN, t.NS, t.AR
+	if piece != nil {
+		ns += piece.Records
+	}
 	if tc {
 		hflags |= wire.FlagTC
 		an, ns, ar = 0, 0, 0
@@ -277,12 +333,7 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 		byte(an>>8), byte(an), byte(ns>>8), byte(ns), byte(ar>>8), byte(ar))
 	out = append(out, pkt[12:qend]...)
 	if !tc {
-		body := len(out)
-		out = append(out, t.Body...)
-		for _, r := range t.Relocs {
-			p := body + int(r)
-			binary.BigEndian.PutUint16(out[p:], binary.BigEndian.Uint16(out[p:])+uint16(qlen))
-		}
+		out = appendBody(out, t, piece, qlen)
 	}
 	if edns {
 		var f byte
@@ -299,4 +350,74 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 		}
 	}
 	return out, ""
+}
+
+// denial finds the piece for template t (id) of a query whose longest
+// existing suffix has found labels: the cover of its next closer name, or
+// nil when the template holds that RRset already; else the pass reason.
+func (m *Model) denial(mp Maps, t *Template, id uint32, lower []byte, found, labels int) (*Piece, string) {
+	dz, ok := mp.DenialZone(t.Denial)
+	if !ok {
+		return nil, ReasonNoTmpl
+	}
+	if (dz.Ctx != 0 && dz.Ctx != id) || found+1 > labels {
+		return nil, ReasonDenial
+	}
+	k, ok := dz.QueryKey(wire.Suffix(lower, found+1))
+	if !ok {
+		return nil, ReasonDenial
+	}
+	idx, piece, ok := mp.DenialCover(t.Denial, k)
+	if !ok {
+		return nil, ReasonDenial
+	}
+	if idx == t.DenialHead || idx == t.DenialTail {
+		return nil, ""
+	}
+	if len(piece.Body) > abi.MaxBody {
+		return nil, ReasonNoTmpl
+	}
+	return piece, ""
+}
+
+// appendBody appends t's body for a question of qlen bytes, with piece
+// (if any) in its denial slot, every pointer relocated as the program
+// relocates it (bpf/include/reply.h, copy_body).
+func appendBody(out []byte, t *Template, piece *Piece, qlen int) []byte {
+	bo := len(out)
+	slot, plen := t.BodyLen, 0
+	if t.Slot != abi.NoSlot {
+		slot = t.Slot
+	}
+	out = append(out, t.Body[:slot]...)
+	if piece != nil {
+		plen = len(piece.Body)
+		out = append(out, piece.Body...)
+	}
+	out = append(out, t.Body[slot:]...)
+	add := func(p int, v int) {
+		binary.BigEndian.PutUint16(out[p:], binary.BigEndian.Uint16(out[p:])+uint16(v))
+	}
+	for _, r := range t.Relocs {
+		off, internal := int(r&^abi.RelocInternal), r&abi.RelocInternal != 0
+		switch {
+		case off < slot:
+			add(bo+off, qlen)
+		case internal:
+			add(bo+off+plen, qlen+plen)
+		default:
+			add(bo+off+plen, qlen)
+		}
+	}
+	if piece != nil {
+		for _, r := range piece.Relocs {
+			off := int(r &^ abi.RelocInternal)
+			if r&abi.RelocInternal != 0 {
+				add(bo+slot+off, qlen+slot)
+			} else {
+				add(bo+slot+off, qlen)
+			}
+		}
+	}
+	return out
 }

@@ -77,3 +77,14 @@ func (z *Zone) NSEC3Cover(h []byte) *Node {
 	}
 	return c[i-1]
 }
+
+// NSEC3Chain returns the NSEC3 owner nodes sorted by hash (shared: not to
+// be modified).
+func (z *Zone) NSEC3Chain() []*Node { return z.nsec3Chain }
+
+// NSECChain returns the nodes that own an NSEC record in canonical order
+// (shared: not to be modified).
+func (z *Zone) NSECChain() []*Node { return z.nsecChain }
+
+// NSEC3Salt returns the NSEC3 salt as bytes (nil without salt or NSEC3).
+func (z *Zone) NSEC3Salt() []byte { return z.nsec3Salt }

@@ -1,0 +1,311 @@
+package render
+
+import (
+	"crypto/sha1"
+	"encoding/base32"
+	"encoding/binary"
+	"math/bits"
+
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// DenialZone is one signed zone's NSEC or NSEC3 chain as the XDP program
+// searches it (struct denial_zone, bpf/include/shared.h): the intervals
+// sorted by key, each with the piece the engine writes at a template's
+// denial slot when that interval covers the query name.
+type DenialZone struct {
+	Kind uint8 // abi.DenialNSEC or abi.DenialNSEC3
+	Salt []byte
+	// Ctx is the template whose head the pieces were rendered after when
+	// some piece points into it (0: they fit every slot of the zone).
+	Ctx uint32
+	// Base is the index of Entries[0] among every zone's entries (the
+	// program's denial_entries), so template fields and Index hold
+	// absolute indexes.
+	Base    uint32
+	Entries []DenialEntry
+	// Index[b] is the absolute index of the first entry whose key's top
+	// IndexBits bits are at least b (2^IndexBits + 1 words).
+	IndexBits uint8
+	Index     []uint32
+
+	byOwner map[string]uint32 // owner (lower case) of an entry's RRset -> absolute index
+	probe   []byte            // the name the pieces were rendered for
+}
+
+// DenialEntry is one interval: its search key and covering RRset.
+type DenialEntry struct {
+	Key   [4]uint64
+	Piece Piece
+}
+
+// Piece is a covering RRset as engine.DenialPiece renders it.
+type Piece struct {
+	Body    []byte
+	Relocs  []uint16 // abi.RelocInternal: into the piece (add the slot offset)
+	Records uint16
+}
+
+var b32hex = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// NSEC3Key is the search key of an NSEC3 hash (20 bytes).
+func NSEC3Key(h []byte) [4]uint64 {
+	return [4]uint64{binary.BigEndian.Uint64(h), binary.BigEndian.Uint64(h[8:]), uint64(binary.BigEndian.Uint32(h[16:])) << 32, 0}
+}
+
+// NSECKey is the search key of a lower-case label: its first
+// abi.DenialLabel bytes zero-padded, then its length (0xff if longer).
+func NSECKey(label []byte) [4]uint64 {
+	var b [32]byte
+	copy(b[:abi.DenialLabel], label)
+	b[abi.DenialLabel] = byte(len(label))
+	if len(label) > abi.DenialLabel {
+		b[abi.DenialLabel] = 0xff
+	}
+	return [4]uint64{binary.BigEndian.Uint64(b[:]), binary.BigEndian.Uint64(b[8:]), binary.BigEndian.Uint64(b[16:]), binary.BigEndian.Uint64(b[24:])}
+}
+
+// QueryKey is the key the program searches for the next closer name nc
+// (lower case) of a query in zone dz; false when it cannot make one.
+func (dz *DenialZone) QueryKey(nc []byte) ([4]uint64, bool) {
+	if dz.Kind == abi.DenialNSEC3 {
+		in := append(append(make([]byte, 0, len(nc)+len(dz.Salt)), nc...), dz.Salt...)
+		sum := sha1.Sum(in)
+		return NSEC3Key(sum[:]), true
+	}
+	l := int(nc[0])
+	if l > abi.DenialLabel {
+		return [4]uint64{}, false
+	}
+	return NSECKey(nc[1 : 1+l]), true
+}
+
+func keyLess(a, b [4]uint64) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// Cover finds the entry covering key as the program does: the index
+// bucket of its top bits, a bounded binary search for the last entry
+// below it, wrapping to the zone's last. index and keyAt read absolute
+// indexes; false means the maps are inconsistent.
+func Cover(dz *DenialZone, count uint32, index func(uint32) (uint32, bool), keyAt func(uint32) ([4]uint64, bool), key [4]uint64) (uint32, bool) {
+	if dz.IndexBits > abi.DenialIndexBits || count == 0 {
+		return 0, false
+	}
+	b := uint32(0)
+	if dz.IndexBits > 0 {
+		b = uint32(key[0] >> (64 - dz.IndexBits))
+	}
+	lo, ok1 := index(b)
+	hi, ok2 := index(b + 1)
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	for step := 0; step < abi.DenialSearchSteps && lo < hi; step++ {
+		mid := lo + (hi-lo)/2
+		k, ok := keyAt(mid)
+		if !ok {
+			return 0, false
+		}
+		if keyLess(k, key) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < hi || lo < dz.Base || lo > dz.Base+count {
+		return 0, false
+	}
+	if lo == dz.Base {
+		return dz.Base + count - 1, true
+	}
+	return lo - 1, true
+}
+
+// buildIndex fills in IndexBits and Index for entries starting at base.
+func (dz *DenialZone) buildIndex() {
+	n := len(dz.Entries)
+	if n >= 64 {
+		dz.IndexBits = uint8(min(abi.DenialIndexBits, bits.Len(uint(n))-3))
+	}
+	nb := 1 << dz.IndexBits
+	dz.Index = make([]uint32, nb+1)
+	j := 0
+	for b := 0; b <= nb; b++ {
+		for j < n && (dz.IndexBits == 0 || int(dz.Entries[j].Key[0]>>(64-dz.IndexBits)) < b) {
+			j++
+		}
+		if b == 0 {
+			dz.Index[b] = dz.Base
+			continue
+		}
+		dz.Index[b] = dz.Base + uint32(j)
+	}
+	dz.Index[nb] = dz.Base + uint32(n)
+}
+
+// denialProbe is a name below the apex of z that does not exist, for
+// rendering the zone's pieces.
+func denialProbe(z *zone.Zone) []byte {
+	return append([]byte("\x0fxdpdns-probe-aa"), z.Origin.Lower...)
+}
+
+// buildDenial makes the XDP program's view of a signed zone's chain, or
+// nil when the program cannot search it: NSEC3 with another hash than
+// SHA-1, extra iterations or a long salt; NSEC without an apex NSEC;
+// pieces it cannot relocate.
+func (c *compiler) buildDenial(z *zone.Zone) *DenialZone {
+	if !z.Signed || !z.HasRRSIGs() || z.Expired {
+		return nil
+	}
+	dz := &DenialZone{byOwner: map[string]uint32{}, probe: denialProbe(z)}
+	if len(dz.probe) > wire.MaxNameLen || z.Node(dz.probe) != nil {
+		return nil
+	}
+	var sets []*zone.RRset
+	var owners [][]byte
+	if z.NSEC3 != nil {
+		if z.NSEC3.Hash != dns.SHA1 || z.NSEC3.Iterations != 0 || len(z.NSEC3Salt()) > abi.MaxSalt {
+			return nil
+		}
+		dz.Kind, dz.Salt = abi.DenialNSEC3, z.NSEC3Salt()
+		for _, n := range z.NSEC3Chain() {
+			h, err := b32hex.DecodeString(n.NSEC3Hash)
+			if err != nil || len(h) != sha1.Size {
+				return nil
+			}
+			dz.Entries = append(dz.Entries, DenialEntry{Key: NSEC3Key(h)})
+			sets = append(sets, n.Set(dns.TypeNSEC3))
+			owners = append(owners, n.Name.Lower)
+		}
+	} else {
+		chain := z.NSECChain()
+		if len(chain) == 0 || chain[0] != z.Apex {
+			return nil
+		}
+		dz.Kind = abi.DenialNSEC
+		base := wire.Labels(z.Origin.Lower)
+		var last []byte
+		for _, n := range chain {
+			var label []byte
+			var k [4]uint64
+			if n != z.Apex {
+				child := wire.Suffix(n.Name.Lower, base+1)
+				label = child[1 : 1+int(child[0])]
+				k = NSECKey(label)
+			}
+			// The cover of a name below the apex is the last NSEC owner
+			// of the greatest label group below it: keep each group's last.
+			if len(dz.Entries) > 0 && n != z.Apex && string(label) == string(last) {
+				dz.Entries = dz.Entries[:len(dz.Entries)-1]
+				sets, owners = sets[:len(sets)-1], owners[:len(owners)-1]
+			}
+			last = label
+			dz.Entries = append(dz.Entries, DenialEntry{Key: k})
+			sets = append(sets, n.Set(dns.TypeNSEC))
+			owners = append(owners, n.Name.Lower)
+		}
+	}
+	if len(dz.Entries) == 0 {
+		return nil
+	}
+	pieces := c.e.DenialPieces(dz.probe, dns.TypeA, sets)
+	if pieces == nil {
+		return nil
+	}
+	head := false
+	for i, p := range pieces {
+		if len(p.Relocs) > abi.MaxPieceRelocs || len(p.Body) > abi.MaxBody {
+			return nil
+		}
+		head = head || p.Head
+		dz.Entries[i].Piece = Piece{Body: p.Body, Relocs: p.Relocs, Records: p.Records}
+	}
+	if head {
+		dz.Ctx = abi.NoDenial // set once the context template has an id
+	}
+	for i, o := range owners {
+		dz.byOwner[string(o)] = uint32(i) // made absolute by place
+	}
+	return dz
+}
+
+// place gives dz its absolute position among the image's entries.
+func (dz *DenialZone) place(base uint32) {
+	dz.Base = base
+	for o, i := range dz.byOwner {
+		dz.byOwner[o] = i + base
+	}
+	dz.buildIndex()
+}
+
+// denialSlot renders the answer below a name of signed zone z with a
+// denial slot (engine.PrecomputeDenial) for two probes; the template is
+// kept when both agree and the program can fill its slot.
+func (c *compiler) denialSlot(r *nameResult, p1, p2 []byte, qtype uint16, z *zone.Zone) slot {
+	idx, ok := c.denialOf[z]
+	if !ok {
+		r.pass++
+		return slot{}
+	}
+	r.renders += 2
+	a, b := c.e.PrecomputeDenial(p1, qtype), c.e.PrecomputeDenial(p2, qtype)
+	ta, oka := c.slotTemplate(a, idx)
+	tb, okb := c.slotTemplate(b, idx)
+	if !oka || !okb || key(ta) != key(tb) {
+		r.pass++
+		return slot{}
+	}
+	return slot{p: a, ok: true, t: &ta}
+}
+
+// slotTemplate is the template of a PrecomputeDenial rendering in the
+// image's denial zone idx; false when the program could not fill it as
+// the engine would.
+func (c *compiler) slotTemplate(p engine.Precomputed, idx uint16) (Template, bool) {
+	t := toTemplate(p)
+	if p.Slot < 0 || p.SlotBad || p.Truncated || p.Compressed+abi.MaxLabels+8 > wire.MaxCompression ||
+		len(p.SlotBefore) > 1 || len(p.SlotAfter) > 1 || (len(p.SlotAfter) == 1 && !p.SlotNext) {
+		return t, false
+	}
+	dz := c.img.Denial[idx]
+	t.Slot, t.Denial = p.Slot, idx
+	if len(p.SlotBefore) == 1 {
+		if i, ok := dz.byOwner[string(p.SlotBefore[0])]; ok {
+			t.DenialHead = i
+		}
+	}
+	if len(p.SlotAfter) == 1 {
+		if i, ok := dz.byOwner[string(p.SlotAfter[0])]; ok {
+			t.DenialTail = i
+		}
+	}
+	return t, true
+}
+
+// denialContexts gives each zone whose pieces point into their head the
+// id of the template they were rendered after.
+func (c *compiler) denialContexts() {
+	for z, idx := range c.denialOf {
+		dz := c.img.Denial[idx]
+		if dz.Ctx == 0 {
+			continue
+		}
+		p := c.e.PrecomputeDenial(dz.probe, dns.TypeA)
+		t, ok := c.slotTemplate(p, idx)
+		if !ok {
+			continue // abi.NoDenial: no template matches, all pass
+		}
+		_ = z
+		dz.Ctx = c.addTemplate(t)
+	}
+}
