@@ -218,6 +218,9 @@ type ExplainXDP struct {
 	TemplateID uint32 `json:"template_id"`
 	BodyLen    int    `json:"body_len,omitempty"`
 	Truncated  bool   `json:"truncated,omitempty"` // sent with TC=1
+	// Denial says how a template's denial slot was filled (the NSEC or
+	// NSEC3 entry covering the query name), when it has one.
+	Denial string `json:"denial,omitempty"`
 	// TCIngress: the program is attached in a mode (generic, or native
 	// on veth) where a reply larger than the query may not fit the frame;
 	// the tc ingress companion then sends the same bytes.

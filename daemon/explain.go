@@ -62,6 +62,7 @@ func (d *Daemon) Explain(q control.ExplainQuery) (control.ExplainResult, error) 
 		Typed:      dec.Typed,
 		TemplateID: dec.TemplateID,
 		Truncated:  dec.TC,
+		Denial:     dec.Denial,
 		Generation: hot.Generation(),
 	}
 	if dec.Template != nil {

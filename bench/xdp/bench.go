@@ -312,9 +312,10 @@ func (s *Setup) classes(o SetupOptions) []*Class {
 			mk("do-referral-ds", "`www.dK.tld. A`, K%5 == 0, DO=1, NSEC3-signed zone (referral with DS and its RRSIG)", s.NSEC3, XDPTX, func(i int) Query {
 				return Query{Name: fmt.Sprintf("www.d%d.%s", dsEvery*rng.IntN(max(n/dsEvery, 1)), Origin), Type: dns.TypeA, EDNS: true, DO: true}
 			}),
-			// The NSEC3 proofs of an NXDOMAIN depend on the hash of the
-			// qname's next closer name: not precomputed, passed up.
-			mk("do-nxdomain-nsec3", "`nxXXXXXXXXXXXX.tld. A`, DO=1, NSEC3-signed zone (NSEC3 proofs depend on the qname: passed to userspace)", s.NSEC3, XDPPass, func(i int) Query {
+			// The NSEC3 record covering the next closer name depends on
+			// the qname: the program hashes it (SHA-1) and searches the
+			// chain (bpf/include/denial.h).
+			mk("do-nxdomain-nsec3", "`nxXXXXXXXXXXXX.tld. A`, DO=1, NSEC3-signed zone (SHA-1 of the next closer name, covering NSEC3 searched, put in the template's slot)", s.NSEC3, XDPTX, func(i int) Query {
 				q := nx(i)
 				q.DO = true
 				return q

@@ -56,6 +56,11 @@ const (
 	// (denial_entry.key); a query whose next closer label is longer is passed
 	// up.
 	DenialLabel = 31
+	// NSEC3Label (XDPDNS_NSEC3_LABEL): Length of an NSEC3 hash label
+	// (base32hex SHA-1): a query whose next closer label is as long may name
+	// an NSEC3 owner, which the engine compresses against the question, so it
+	// is passed up.
+	NSEC3Label = 32
 	// MaxPieceRelocs (XDPDNS_MAX_PIECE_RELOCS): Most compression pointers in
 	// one denial piece (denial_entry.relocs).
 	MaxPieceRelocs = 6

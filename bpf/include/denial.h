@@ -101,7 +101,8 @@ static __always_inline int nsec3_key(struct scratch *s, const struct denial_zone
 	struct scratch *sp = s; /* bpf_loop context */
 	__u32 n, m, nb, i, salt = dz->salt_len;
 
-	if (start >= qlen || qlen > XDPDNS_MAX_QNAME || salt > XDPDNS_MAX_SALT)
+	if (start >= qlen || qlen > XDPDNS_MAX_QNAME || salt > XDPDNS_MAX_SALT ||
+	    s->buf[bound(DNS_HDR_LEN + start)] == XDPDNS_NSEC3_LABEL)
 		return -1;
 	n = qlen - start;
 	for (i = 0; i < (XDPDNS_MAX_QNAME + 7) / 8; i++) {

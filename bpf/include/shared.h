@@ -55,6 +55,10 @@
 /* Label bytes an NSEC search key holds (denial_entry.key); a query whose
  * next closer label is longer is passed up. */
 #define XDPDNS_DENIAL_LABEL 31
+/* Length of an NSEC3 hash label (base32hex SHA-1): a query whose next
+ * closer label is as long may name an NSEC3 owner, which the engine
+ * compresses against the question, so it is passed up. */
+#define XDPDNS_NSEC3_LABEL 32
 /* Most compression pointers in one denial piece (denial_entry.relocs). */
 #define XDPDNS_MAX_PIECE_RELOCS 6
 /* Most bits of a zone's denial index (2^bits buckets by key prefix). */

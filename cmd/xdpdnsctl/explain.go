@@ -50,6 +50,9 @@ func cmdExplain(c *control.Client, asJSON bool, args []string, w io.Writer) erro
 				tc = ", sent truncated (TC=1)"
 			}
 			fmt.Fprintf(tw, "template\t%d from %s, %d body bytes%s\n", x.TemplateID, entry, x.BodyLen, tc)
+			if x.Denial != "" {
+				fmt.Fprintf(tw, "denial\t%s\n", x.Denial)
+			}
 		} else {
 			fmt.Fprintf(tw, "template\tnone (%s says: answer in userspace)\n", entry)
 		}

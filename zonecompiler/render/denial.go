@@ -50,6 +50,9 @@ type Piece struct {
 	Records uint16
 }
 
+// NSEC3LabelLen is the length of an NSEC3 hash label (base32hex SHA-1).
+const NSEC3LabelLen = abi.NSEC3Label
+
 var b32hex = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
 
 // NSEC3Key is the search key of an NSEC3 hash (20 bytes).
@@ -70,9 +73,15 @@ func NSECKey(label []byte) [4]uint64 {
 }
 
 // QueryKey is the key the program searches for the next closer name nc
-// (lower case) of a query in zone dz; false when it cannot make one.
+// (lower case) of a query in zone dz; false when it cannot make one. A
+// next closer label as long as an NSEC3 hash label (32 bytes) may be an
+// NSEC3 owner name, which the engine compresses against the question:
+// such queries are left to userspace.
 func (dz *DenialZone) QueryKey(nc []byte) ([4]uint64, bool) {
 	if dz.Kind == abi.DenialNSEC3 {
+		if nc[0] == NSEC3LabelLen {
+			return [4]uint64{}, false
+		}
 		in := append(append(make([]byte, 0, len(nc)+len(dz.Salt)), nc...), dz.Salt...)
 		sum := sha1.Sum(in)
 		return NSEC3Key(sum[:]), true

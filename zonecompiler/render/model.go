@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/binary"
+	"fmt"
 	"github.com/xdpdns/xdpdns/bpf/abi"
 
 	"github.com/miekg/dns"
@@ -102,7 +103,11 @@ type Decision struct {
 	Typed      bool
 	TemplateID uint32
 	Template   *Template
-	// Piece is the covering RRset put in the template's denial slot.
+	// Denial, for a template with a denial slot, says how the slot was
+	// filled: the chain searched and the covering entry.
+	Denial string
+	// Piece is the covering RRset put in the template's denial slot (nil
+	// when the template already holds it).
 	Piece *Piece
 	TC    bool // sent truncated
 }
@@ -286,7 +291,7 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 	var piece *Piece
 	if t.Slot != abi.NoSlot {
 		var reason string
-		piece, reason = m.denial(mp, t, id, lower, dec.Labels, labels)
+		piece, reason = m.denial(mp, t, id, lower, dec)
 		if reason != "" {
 			return nil, reason
 		}
@@ -355,7 +360,8 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 // denial finds the piece for template t (id) of a query whose longest
 // existing suffix has found labels: the cover of its next closer name, or
 // nil when the template holds that RRset already; else the pass reason.
-func (m *Model) denial(mp Maps, t *Template, id uint32, lower []byte, found, labels int) (*Piece, string) {
+func (m *Model) denial(mp Maps, t *Template, id uint32, lower []byte, dec *Decision) (*Piece, string) {
+	found, labels := dec.Labels, wire.Labels(lower)
 	dz, ok := mp.DenialZone(t.Denial)
 	if !ok {
 		return nil, ReasonNoTmpl
@@ -371,12 +377,19 @@ func (m *Model) denial(mp Maps, t *Template, id uint32, lower []byte, found, lab
 	if !ok {
 		return nil, ReasonDenial
 	}
+	chain := "NSEC"
+	if dz.Kind == abi.DenialNSEC3 {
+		chain = "NSEC3"
+	}
 	if idx == t.DenialHead || idx == t.DenialTail {
+		dec.Denial = fmt.Sprintf("%s zone %d, entry %d covers the next closer name: already in the template", chain, t.Denial, idx)
 		return nil, ""
 	}
 	if len(piece.Body) > abi.MaxBody {
 		return nil, ReasonNoTmpl
 	}
+	dec.Denial = fmt.Sprintf("%s zone %d, entry %d covers the next closer name: %d bytes, %d records in the slot at %d",
+		chain, t.Denial, idx, len(piece.Body), piece.Records, t.Slot)
 	return piece, ""
 }
 

@@ -111,3 +111,42 @@ func TestModelExpiredZone(t *testing.T) {
 		}
 	}
 }
+
+// TestModelSignedDenial: DO=1 queries for names that do not exist in the
+// signed zones (below every name, in the first and last NSEC3 interval,
+// before and after every NSEC owner, NSEC3 owner names as query names)
+// get the engine's bytes from the model, and every NXDOMAIN the program
+// can prove (interoptest.DenialQuery.InXDP) is answered, not passed up.
+func TestModelSignedDenial(t *testing.T) {
+	for _, v := range interoptest.Variants[1:] {
+		t.Run(string(v), func(t *testing.T) {
+			e := interoptest.Engine(t, v)
+			img, err := Compile(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &Model{Image: img, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
+			answered, must := 0, 0
+			for _, q := range interoptest.DenialCorpus(t, e, 7) {
+				got, reason := m.Reply(q.Packet)
+				if q.InXDP {
+					must++
+					if got == nil {
+						t.Errorf("%s: passed (%s), the program can prove it", q.Name, reason)
+					}
+				}
+				if got == nil {
+					continue
+				}
+				answered++
+				if want := e.Respond(nil, q.Packet, false); !bytes.Equal(got, want) {
+					t.Errorf("%s: XDP model and engine differ\n%s", q.Name, diff(got, want))
+				}
+			}
+			t.Logf("%d answered, %d of them NXDOMAIN the program must prove", answered, must)
+			if must == 0 {
+				t.Error("the corpus has no NXDOMAIN the program must prove")
+			}
+		})
+	}
+}

@@ -1,0 +1,135 @@
+package interoptest
+
+import (
+	"fmt"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// DenialQuery is one query of the signed-denial corpus.
+type DenialQuery struct {
+	Name   string // the query, for messages
+	Packet []byte
+	// InXDP: the XDP program must answer it (a DO=1 NXDOMAIN it can
+	// prove: NSEC3, a next closer label that is not 32 bytes long like an
+	// NSEC3 hash label; NSEC, directly below the apex).
+	InXDP bool
+}
+
+// DenialCorpus is a corpus of DO=1 queries for names that do not exist in
+// the signed zones of e: random names below every name of every zone
+// (the apex, empty non-terminals, wildcards), names whose NSEC3 hash falls
+// before the first and after the last hash of the chain (the wrapping
+// interval), names sorting before and after every NSEC owner, and the
+// NSEC3 owner names themselves, in random case.
+func DenialCorpus(t testing.TB, e *engine.Engine, seed int64) []DenialQuery {
+	t.Helper()
+	rng := rand.New(rand.NewSource(seed))
+	var names []string
+	for _, z := range e.Zones().Zones() {
+		if !z.Signed {
+			continue
+		}
+		origin := z.Name()
+		for i := 0; i < 30; i++ {
+			names = append(names, fmt.Sprintf("%x.%s", rng.Uint64()>>16, origin))
+		}
+		z.ForEachNode(func(n *zone.Node) {
+			if n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
+				return
+			}
+			for i := 0; i < 3; i++ {
+				names = append(names, fmt.Sprintf("x%d.%s", rng.Intn(1000), wire.String(n.Name.Lower)))
+			}
+			names = append(names, "a.b."+wire.String(n.Name.Lower))
+		})
+		if chain := z.NSEC3Chain(); len(chain) > 0 {
+			first, last := chain[0].NSEC3Hash, chain[len(chain)-1].NSEC3Hash
+			var h zone.HashLabel
+			lo, hi := 0, 0
+			for i := 0; i < 200000 && (lo < 3 || hi < 3); i++ {
+				l := fmt.Sprintf("w%d", i)
+				z.Hash(append([]byte{byte(len(l))}, append([]byte(l), z.Origin.Lower...)...), &h)
+				switch {
+				case string(h[:]) < first && lo < 3:
+					lo++
+					names = append(names, l+"."+origin)
+				case string(h[:]) > last && hi < 3:
+					hi++
+					names = append(names, l+"."+origin)
+				}
+			}
+			for _, n := range chain[:min(5, len(chain))] {
+				names = append(names, wire.String(n.Name.Lower), "x."+wire.String(n.Name.Lower))
+			}
+		} else {
+			names = append(names, "0."+origin, "-."+origin, "zzzz."+origin, "~~."+origin, "a.zzzz."+origin)
+		}
+	}
+	var out []DenialQuery
+	for i, name := range names {
+		for _, qt := range []uint16{dns.TypeA, dns.TypeMX} {
+			m := new(dns.Msg)
+			m.SetQuestion(randomCase(rng, name), qt)
+			m.Id = uint16(i)
+			size := uint16(1232)
+			if rng.Intn(2) == 0 {
+				size = 4096
+			}
+			m.SetEdns0(size, true)
+			pkt, err := m.Pack()
+			if err != nil {
+				t.Fatalf("denial corpus %s: %v", name, err)
+			}
+			out = append(out, DenialQuery{Name: fmt.Sprintf("%s %s", m.Question[0].Name, dns.TypeToString[qt]), Packet: pkt,
+				InXDP: inXDP(e, pkt, name)})
+		}
+	}
+	return out
+}
+
+// inXDP says whether the program must answer the query: a DO=1 NXDOMAIN
+// whose proof it can build, in a reply that fits.
+func inXDP(e *engine.Engine, pkt []byte, name string) bool {
+	reply, kind := e.RespondKind(nil, pkt, false)
+	r := new(dns.Msg)
+	if kind != engine.KindNXDomain || r.Unpack(reply) != nil || r.Truncated || len(reply) > 1200 {
+		return false
+	}
+	w := make([]byte, wire.MaxNameLen+1)
+	l, err := dns.PackDomainName(strings.ToLower(name), w, 0, nil, false)
+	if err != nil {
+		return false
+	}
+	lower := w[:l]
+	z := e.Zones().Find(lower)
+	if z == nil || !z.Signed {
+		return false
+	}
+	// The closest encloser and the next closer name below it.
+	total, ce := wire.Labels(lower), wire.Labels(z.Origin.Lower)
+	for ce < total && z.Node(wire.Suffix(lower, ce+1)) != nil {
+		ce++
+	}
+	nc := wire.Suffix(lower, ce+1)
+	if z.NSEC3 != nil {
+		return nc[0] != 32
+	}
+	return ce == wire.Labels(z.Origin.Lower) && nc[0] <= 31
+}
+
+func randomCase(rng *rand.Rand, s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' && rng.Intn(2) == 0 {
+			b[i] = c - 32
+		}
+	}
+	return string(b)
+}
