@@ -18,12 +18,7 @@ import (
 func TestModelMatchesEngine(t *testing.T) {
 	for _, v := range interoptest.Variants {
 		t.Run(string(v), func(t *testing.T) {
-			e := interoptest.Engine(t, v)
-			img, err := Compile(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := &Model{Image: img, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
+			e, img, m := compileModel(t, v)
 			answered, total := 0, 0
 			reasons := map[string]int{}
 			for _, c := range interoptest.UDPCorpus(t) {
@@ -120,12 +115,7 @@ func TestModelExpiredZone(t *testing.T) {
 func TestModelSignedDenial(t *testing.T) {
 	for _, v := range interoptest.Variants[1:] {
 		t.Run(string(v), func(t *testing.T) {
-			e := interoptest.Engine(t, v)
-			img, err := Compile(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := &Model{Image: img, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
+			e, _, m := compileModel(t, v)
 			answered, must := 0, 0
 			for _, q := range interoptest.DenialCorpus(t, e, 7) {
 				got, reason := m.Reply(q.Packet)
@@ -149,4 +139,16 @@ func TestModelSignedDenial(t *testing.T) {
 			}
 		})
 	}
+}
+
+// compileModel loads a variant's zones, compiles them and returns the
+// engine, the image and the model configured like the engine.
+func compileModel(t *testing.T, v interoptest.Variant) (*engine.Engine, *Image, *Model) {
+	t.Helper()
+	e := interoptest.Engine(t, v)
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, img, &Model{Image: img, UDPSize: e.Config().UDPSize, NSID: e.Config().NSID}
 }
