@@ -29,11 +29,11 @@ RIG_SPOOF_SERVERS=${RIG_SPOOF_SERVERS-xdpdns xdpdns-user nsd knot knot-xdp} # th
 RIG_SPOOF_RATE=${RIG_SPOOF_RATE:-200000}   # ... its flood (pps) of one large DO=1 query from one address ...
 RIG_SPOOF_SECONDS=${RIG_SPOOF_SECONDS:-3}  # ... for this long, against ...
 RIG_SPOOF_LIMIT=${RIG_SPOOF_LIMIT:-20}     # ... each server's response rate limiting at this rate (slip 2)
-RIG_DNSPERF_SETS=${RIG_DNSPERF_SETS-hot mix mix-signed flood root}
+RIG_DNSPERF_SETS=${RIG_DNSPERF_SETS-hot mix mix-signed flood root flood-root}
 RIG_DNSPERF_SECONDS=${RIG_DNSPERF_SECONDS:-3}
 RIG_FIXED_RATE=${RIG_FIXED_RATE:-50000}    # dnsperf -Q of the fixed-rate run
 RIG_SERVERS=${RIG_SERVERS:-reflector xdpdns xdpdns-user nsd knot knot-xdp}
-RIG_SETS=${RIG_SETS:-hot mix mix-signed flood root}
+RIG_SETS=${RIG_SETS:-hot mix mix-signed flood root flood-root}
 RIG_TIMEOUT=${RIG_TIMEOUT:-1200}           # hard bound on the whole run (s)
 RIG_SERVER_CPU=${RIG_SERVER_CPU:-1}
 RIG_CLIENT_CPU=${RIG_CLIENT_CPU:-0}
@@ -159,9 +159,10 @@ if awk -v l="${LOAD_START%% *}" 'BEGIN {exit !(l > 0.5)}'; then
 fi
 TMP=$(mktemp -d /tmp/xdpdns-rig.XXXXXX)
 log "work directory $TMP"
-(cd "$ROOT" && go build -o "$TMP/" ./cmd/xdpdnsd ./bench/cmd/genzone ./bench/cmd/xdppass ./bench/cmd/anscmp) ||
+(cd "$ROOT" && go build -o "$TMP/" ./cmd/xdpdnsd ./cmd/xdpdnsctl ./bench/cmd/genzone ./bench/cmd/xdppass ./bench/cmd/anscmp) ||
 	die "cannot build xdpdnsd, genzone, xdppass, anscmp"
 XDPDNSD=$TMP/xdpdnsd
+XDPDNSCTL=$TMP/xdpdnsctl
 spent build
 
 # ---------------------------------------------------------------- data
@@ -242,12 +243,14 @@ sign . "$D/root.unsigned" "$D/root.zone"
 		do_ = (rand() < 0.7) ? " D" : ""
 		if (rand() < 0.05) printf "nx%06x. A%s\n", int(rand() * 16777216), do_ > "root.txt"
 		else printf "www.dom%d.t%d. A%s\n", int(rand() * 100000), int(rand() * t), do_ > "root.txt"
+		do_ = (rand() < 0.7) ? " D" : ""
+		printf "%06x%04x. A%s\n", int(rand() * 16777216), int(rand() * 65536), do_ > "flood-root.txt"
 	}
 }') || die "cannot write the query files"
 # The spoof scenario: one query with a large signed answer, DO=1, over and
 # over from one address (as a forged-source amplification attack sends).
 echo "stld. DNSKEY D" >"$D/spoof.txt"
-for set in hot mix mix-signed flood root spoof; do
+for set in hot mix mix-signed flood root flood-root spoof; do
 	mv "$D/$set.txt" "$D/q-$set.txt"
 	awk '{print $1, $2}' "$D/q-$set.txt" >"$D/dp-$set.txt"
 done
@@ -263,6 +266,7 @@ set_desc() {
 	mix) echo "TLD mix, tld. unsigned: referrals \`www.dK.tld. A\` under random delegations, 5% NXDOMAIN, DO=1 on 70%" ;;
 	mix-signed) echo "TLD mix, stld. NSEC3-signed (opt-out): referrals (DS + RRSIG or NSEC3 no-DS proof with DO), 5% NXDOMAIN (NSEC3 proofs with DO), DO=1 on 70%" ;;
 	flood) echo "random-subdomain flood on stld. (signed): \`<12 hex>.stld. A\`, all NXDOMAIN, DO=1 on 70%" ;;
+	flood-root) echo "junk-TLD flood on the root-like zone . (signed, NSEC): \`<10 hex>. A\`, all NXDOMAIN, DO=1 on 70%" ;;
 	root) echo "root-like zone . (signed, NSEC): referrals \`www.domN.tK. A\` to $RIG_ROOT_TLDS TLDs (DS with DO), 5% NXDOMAIN, DO=1 on 70%" ;;
 	esac
 }
@@ -363,7 +367,7 @@ start_server() { # name: start it alone on the server side, pinned; sets SERVER_
 		ip netns exec "$NS_SRV" "$TMP/xdppass" -iface "$IF_SRV" -prog reflect >"$logf" 2>&1 &
 		;;
 	xdpdns)
-		ip netns exec "$NS_SRV" taskset -c "$RIG_SERVER_CPU" "$XDPDNSD" "${zargs[@]}" "${RRL_XDPDNS[@]}" --listen "$SRV_IP:53" --control "" --xdp "$IF_SRV:native" >"$logf" 2>&1 &
+		ip netns exec "$NS_SRV" taskset -c "$RIG_SERVER_CPU" "$XDPDNSD" "${zargs[@]}" "${RRL_XDPDNS[@]}" --listen "$SRV_IP:53" --control "$TMP/xdpdns.sock" --xdp "$IF_SRV:native" >"$logf" 2>&1 &
 		;;
 	xdpdns-user)
 		ip netns exec "$NS_SRV" taskset -c "$RIG_SERVER_CPU" "$XDPDNSD" "${zargs[@]}" "${RRL_XDPDNS[@]}" --listen "$SRV_IP:53" --control "" >"$logf" 2>&1 &
@@ -635,6 +639,26 @@ kxdp_step() {
 	done
 	die "kxdpgun failed twice on $set @$rate: $(tail -5 "$out" "$out.err" | tr '\n' ' ')"
 }
+# xdp_counts: "program-replies userspace-replies" so far, from xdpdns's
+# counters (XDP answers and tc ingress answers; userspace UDP replies).
+xdp_counts() {
+	ip netns exec "$NS_SRV" "$XDPDNSCTL" --control "$TMP/xdpdns.sock" --json stats 2>/dev/null | tr -d '\n ' | awk '
+		{ s = $0
+		  x = s; if (sub(/.*"xdp":\{/, "", x)) sub(/\}.*/, "", x); else x = ""
+		  u = s; if (sub(/.*"udp":\{/, "", u)) sub(/\}.*/, "", u); else u = ""
+		  n = split(x, a, ","); for (i = 1; i <= n; i++) { split(a[i], kv, ":"); k = kv[1]; gsub(/"/, "", k)
+		    if (k ~ /^answer\./ || k == "tc_ingress.answer") p += kv[2] }
+		  n = split(u, a, ","); for (i = 1; i <= n; i++) { split(a[i], kv, ":"); k = kv[1]; gsub(/"/, "", k)
+		    if (k != "dropped") q += kv[2] }
+		  printf "%d %d\n", p, q }'
+}
+# xdp_share before: the share of replies sent by the program since the
+# snapshot before ("p u" from xdp_counts), as a percentage.
+xdp_share() {
+	awk -v a="$1" -v b="$(xdp_counts)" 'BEGIN { split(a, x, " "); split(b, y, " ")
+		p = y[1] - x[1]; u = y[2] - x[2]; if (p + u <= 0) print "-"; else printf "%.2f%%", 100 * p / (p + u) }'
+}
+
 kxdp_try() {
 	local set=$1 rate=$2 out=$3 pid t0 tk k s0="" s1="" deadline total cpu=0 step_us warm_us
 	[ "$rate" = "$RIG_CPU_RATE" ] && cpu=1
@@ -729,7 +753,7 @@ check_ladder_start() { # server set step-line
 	[ "$s" = reflector ] && return 0
 	case $set in
 	hot) [[ $rc == NOERROR=* ]] || die "$s/$set: rcodes $rc, expected NOERROR only" ;;
-	flood) [[ $rc == NXDOMAIN=* ]] || die "$s/$set: rcodes $rc, expected NXDOMAIN only" ;;
+	flood | flood-root) [[ $rc == NXDOMAIN=* ]] || die "$s/$set: rcodes $rc, expected NXDOMAIN only" ;;
 	mix | mix-signed | root)
 		awk -v rc="$rc" 'BEGIN { n = split(rc, p, ","); for (i = 1; i <= n; i++) { split(p[i], kv, "="); c[kv[1]] = kv[2]; t += kv[2] }
 			f = c["NXDOMAIN"] / t; exit !(n == 2 && c["NOERROR"] > 0 && f > 0.02 && f < 0.09) }' ||
@@ -745,7 +769,7 @@ dnsperf_run() { # out set [args]
 		die "dnsperf failed ($(cat "$out.err" "$out" | tail -n 3 | tr '\n' ' '))"
 }
 
-declare -A LADDER DPSAT DPFIX DPPCT LOW
+declare -A LADDER DPSAT DPFIX DPPCT LOW XDPSHARE
 for server in $RIG_SERVERS; do
 	log "== $server"
 	pass_on # before the server: kdig's readiness probe needs the XDP_TX path
@@ -779,6 +803,7 @@ for server in $RIG_SERVERS; do
 	spent stop
 	for set in $RIG_SETS; do
 		first=1
+		[ "$server" = xdpdns ] && share0=$(xdp_counts)
 		for rate in $RIG_RATES; do
 			steps=$(kxdp_step "$set" "$rate" "$TMP/kx-$server-$set-$rate")
 			line=$(median_step <<<"$steps")
@@ -795,6 +820,10 @@ for server in $RIG_SERVERS; do
 				kxdp_step "$set" "$RIG_LOW_RATE" "$TMP/kx-$server-$set-low")
 			LOW[$server/$set]=$(awk '{ print $5, $6, $7, $4 }' <<<"$line")
 			log "$server/$set: @$((RIG_LOW_RATE / 1000))k: $(awk '{ printf "%s%% lost, %s µs/reply server [BPF %s], %s VM", $4, $5, $6, $7 }' <<<"$line")"
+		fi
+		if [ "$server" = xdpdns ]; then
+			XDPSHARE[$set]=$(xdp_share "$share0")
+			log "xdpdns/$set: ${XDPSHARE[$set]} of the replies sent by the XDP program (XDP or tc ingress)"
 		fi
 		spent kxdpgun
 	done
@@ -1079,7 +1108,7 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 	echo "- *limited by*: \`generator\` when the server lost nothing up to the top offered rate and kxdpgun sent at least 90% of it (kxdpgun on one CPU reaches ~650k pps here); \`rig\` when nothing was lost but kxdpgun sent less than 90% of the top rate (the generator shares its CPU with the veth softirq); \`rig/generator\` when the server lost queries but its peak is within 5% of the bare reflector's; \`server\` otherwise, with the offered rate where loss began. The reflector's row is the rig's floor: kxdpgun, veth and the XDP_TX path with no DNS work."
 	echo "- *Highest rate answered* is the highest step whose median loss is under ${RIG_LOSS_PCT}%; loss is not always monotonic (a lower step may show more loss than a higher one), so read the row."
 	echo "- Each figure is the median of $RIG_REPEATS intervals of one kxdpgun run, so a stall in one interval does not decide a step; the bracketed range shows how far the intervals spread. Runs on other occasions can still differ by more (on this VM runs of the same server have differed by 30% or more, bench/run.sh's notes, and other work on the machine shows in every figure): read ratios near 1 as no difference."
-	echo "- xdpdns passes to its userspace server what the XDP program cannot answer from templates (notably NSEC3 proofs that depend on the qname, with DO=1): in *mix-signed* and *flood* those queries take the userspace path, and its figures show it."
+	echo "- xdpdns passes to its userspace server what the XDP program cannot answer from templates; the share of xdpdns's replies sent by the program (XDP_TX, or its tc ingress companion when the veth frame cannot grow), from its counters over each set's whole ladder: $(for set in $RIG_SETS; do printf '%s %s; ' "$set" "${XDPSHARE[$set]:--}"; done | sed 's/; $//')."
 	echo "<!-- rig-bench:end -->"
 } >"$TMP/section.md"
 
