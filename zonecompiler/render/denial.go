@@ -5,6 +5,9 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/bpf/abi"
@@ -227,7 +230,7 @@ func (c *compiler) buildDenial(z *zone.Zone) *DenialZone {
 	if len(dz.Entries) == 0 {
 		return nil
 	}
-	pieces := c.e.DenialPieces(dz.probe, dns.TypeA, sets)
+	pieces := c.denialPieces(dz.probe, sets)
 	if pieces == nil {
 		return nil
 	}
@@ -317,4 +320,39 @@ func (c *compiler) denialContexts() {
 		_ = z
 		dz.Ctx = c.addTemplate(t)
 	}
+}
+
+// denialPieces renders the pieces of sets (engine.DenialPieces) on every
+// CPU, in batches, keeping their order; nil when the probe has no slot.
+func (c *compiler) denialPieces(probe []byte, sets []*zone.RRset) []engine.DenialPiece {
+	const batch = 4096
+	out := make([]engine.DenialPiece, len(sets))
+	nb := (len(sets) + batch - 1) / batch
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	next := make(chan int, nb)
+	for b := 0; b < nb; b++ {
+		next <- b
+	}
+	close(next)
+	for w := 0; w < min(runtime.GOMAXPROCS(0), nb); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range next {
+				lo, hi := b*batch, min((b+1)*batch, len(sets))
+				ps := c.e.DenialPieces(probe, dns.TypeA, sets[lo:hi])
+				if ps == nil {
+					failed.Store(true)
+					continue
+				}
+				copy(out[lo:hi], ps)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() {
+		return nil
+	}
+	return out
 }
