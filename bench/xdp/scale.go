@@ -36,7 +36,7 @@ type Scale struct {
 	Chunks      int
 	Entries     [4]int // names, answers, templates, chunks
 	// Memlock is the kernel's figure (bpftool map show, bytes_memlock)
-	// summed over the live generation's four data maps; MemlockAll over
+	// summed over the live generation's data maps; MemlockAll over
 	// every map of the loaded program (both slots, config, scratch,
 	// counters, outer maps). Floor is entries × (key + value size).
 	Memlock, MemlockAll uint64
@@ -131,7 +131,8 @@ type bpftoolMap struct {
 }
 
 // Inner map names (loader: "xdpdns_" + outer name, cut to 15 bytes).
-var dataMaps = []string{"xdpdns_names", "xdpdns_answers", "xdpdns_template", "xdpdns_chunks"}
+var dataMaps = []string{"xdpdns_names", "xdpdns_answers", "xdpdns_template", "xdpdns_chunks",
+	"xdpdns_denial_z", "xdpdns_denial_e", "xdpdns_denial_i"}
 
 // readMemlock sums the kernel's memlock figure over the maps this process
 // holds. The maps are found in /proc/self/fdinfo (map IDs); their

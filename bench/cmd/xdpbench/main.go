@@ -211,8 +211,9 @@ func runScale(n int, zoneFile string, mix xdp.MixOptions) (string, error) {
 	})
 	row("template body bytes (deduplicated)", func(s *xdp.Scale) string { return fmt.Sprint(s.Stats.BodyBytes) })
 	row("**map memory, live generation (MiB, kernel memlock)** (target ≤ 2048)", func(s *xdp.Scale) string { return "**" + mib(s.Memlock) + "**" })
-	row("… names / answers / templates / chunks (MiB)", func(s *xdp.Scale) string {
-		return fmt.Sprintf("%s / %s / %s / %s", mib(s.PerMap["xdpdns_names"]), mib(s.PerMap["xdpdns_answers"]), mib(s.PerMap["xdpdns_template"]), mib(s.PerMap["xdpdns_chunks"]))
+	row("… names / answers / templates / chunks / denial entries (MiB)", func(s *xdp.Scale) string {
+		return fmt.Sprintf("%s / %s / %s / %s / %s", mib(s.PerMap["xdpdns_names"]), mib(s.PerMap["xdpdns_answers"]), mib(s.PerMap["xdpdns_template"]),
+			mib(s.PerMap["xdpdns_chunks"]), mib(s.PerMap["xdpdns_denial_e"]))
 	})
 	row("all maps of the program (MiB, memlock)", func(s *xdp.Scale) string { return mib(s.MemlockAll) })
 	row("floor: entries × (key + value) (MiB)", func(s *xdp.Scale) string { return mib(uint64(s.Floor)) })
@@ -237,7 +238,7 @@ func runScale(n int, zoneFile string, mix xdp.MixOptions) (string, error) {
 			return fmt.Sprintf("%d / %d", s.Coverage.Mismatched, s.Coverage.Disagree)
 		})
 	}
-	fmt.Fprintf(&b, "\nMemory source: %s (`bytes_memlock` of the maps this process holds; the live generation is the four `xdpdns_*` inner maps with more than one entry). During a reload the old and the new generation coexist until the swap's grace period ends, so the peak is about twice the live figure.\n", rows[0].MemlockSource)
+	fmt.Fprintf(&b, "\nMemory source: %s (`bytes_memlock` of the maps this process holds; the live generation is the `xdpdns_*` inner maps with more than one entry). During a reload the old and the new generation coexist until the swap's grace period ends, so the peak is about twice the live figure.\n", rows[0].MemlockSource)
 	for _, s := range rows {
 		if s.Coverage != nil && (s.Coverage.Mismatched > 0 || s.Coverage.Disagree > 0) {
 			return b.String(), fmt.Errorf("%s: %d kernel replies differ from the engine, %d decisions differ from the model", s.Variant, s.Coverage.Mismatched, s.Coverage.Disagree)
