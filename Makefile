@@ -105,6 +105,7 @@ check:
 fuzz:
 	$(GO) test ./zonecompiler/wire -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./zonecompiler/engine -run '^$$' -fuzz '^FuzzRespond$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./zonecompiler/render -run '^$$' -fuzz '^FuzzModel$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./zonecompiler/zone -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz '^FuzzTCPStream$$' -fuzztime $(FUZZTIME)
 

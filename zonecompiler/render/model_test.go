@@ -143,7 +143,7 @@ func TestModelSignedDenial(t *testing.T) {
 
 // compileModel loads a variant's zones, compiles them and returns the
 // engine, the image and the model configured like the engine.
-func compileModel(t *testing.T, v interoptest.Variant) (*engine.Engine, *Image, *Model) {
+func compileModel(t testing.TB, v interoptest.Variant) (*engine.Engine, *Image, *Model) {
 	t.Helper()
 	e := interoptest.Engine(t, v)
 	img, err := Compile(e)
