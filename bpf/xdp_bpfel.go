@@ -255,6 +255,7 @@ const (
 	XdpMapDenialZones   = "denial_zones"
 	XdpMapDropPorts     = "drop_ports"
 	XdpMapIfaceMacs     = "iface_macs"
+	XdpMapNameFilter    = "name_filter"
 	XdpMapNames         = "names"
 	XdpMapRrlBuckets    = "rrl_buckets"
 	XdpMapRrlExempt     = "rrl_exempt"
@@ -327,6 +328,7 @@ type XdpMapSpecs struct {
 	DenialZones   *ebpf.MapSpec `ebpf:"denial_zones"`
 	DropPorts     *ebpf.MapSpec `ebpf:"drop_ports"`
 	IfaceMacs     *ebpf.MapSpec `ebpf:"iface_macs"`
+	NameFilter    *ebpf.MapSpec `ebpf:"name_filter"`
 	Names         *ebpf.MapSpec `ebpf:"names"`
 	RrlBuckets    *ebpf.MapSpec `ebpf:"rrl_buckets"`
 	RrlExempt     *ebpf.MapSpec `ebpf:"rrl_exempt"`
@@ -373,6 +375,7 @@ type XdpMaps struct {
 	DenialZones   *ebpf.Map `ebpf:"denial_zones"`
 	DropPorts     *ebpf.Map `ebpf:"drop_ports"`
 	IfaceMacs     *ebpf.Map `ebpf:"iface_macs"`
+	NameFilter    *ebpf.Map `ebpf:"name_filter"`
 	Names         *ebpf.Map `ebpf:"names"`
 	RrlBuckets    *ebpf.Map `ebpf:"rrl_buckets"`
 	RrlExempt     *ebpf.Map `ebpf:"rrl_exempt"`
@@ -395,6 +398,7 @@ func (m *XdpMaps) Close() error {
 		m.DenialZones,
 		m.DropPorts,
 		m.IfaceMacs,
+		m.NameFilter,
 		m.Names,
 		m.RrlBuckets,
 		m.RrlExempt,

@@ -127,6 +127,9 @@ type Image struct {
 	DenialZones   []bpf.XdpDenialZone
 	DenialEntries []bpf.XdpDenialEntry
 	DenialIndex   []uint32
+	// NameFilter is the Bloom filter of the names keys (abi.NameFilter;
+	// empty: none, every name is looked up).
+	NameFilter []uint64
 }
 
 // GenStatus describes the maps of one generation slot.
@@ -176,14 +179,14 @@ func (a attachment) close() error {
 type generation struct {
 	names, answers, templates, chunks *ebpf.Map
 	denialZones, denialEntries        *ebpf.Map
-	denialIndex                       *ebpf.Map
+	denialIndex, nameFilter           *ebpf.Map
 	serial                            uint32
 	counts                            [4]int
 }
 
 // maps lists the generation's inner maps in the order of Loader.outer.
 func (g *generation) maps() []*ebpf.Map {
-	return []*ebpf.Map{g.names, g.answers, g.templates, g.chunks, g.denialZones, g.denialEntries, g.denialIndex}
+	return []*ebpf.Map{g.names, g.answers, g.templates, g.chunks, g.denialZones, g.denialEntries, g.denialIndex, g.nameFilter}
 }
 
 func (g *generation) close() {
@@ -444,6 +447,12 @@ func (l *Loader) newGeneration(img *Image) (*generation, error) {
 	if err = fill(g.denialIndex, indexes(len(img.DenialIndex)), img.DenialIndex); err != nil {
 		return nil, fmt.Errorf("loader: filling denial index: %w", err)
 	}
+	if g.nameFilter, err = mk(bpf.XdpMapNameFilter, len(img.NameFilter)); err != nil {
+		return nil, err
+	}
+	if err = fill(g.nameFilter, indexes(len(img.NameFilter)), img.NameFilter); err != nil {
+		return nil, fmt.Errorf("loader: filling the name filter: %w", err)
+	}
 	g.counts = [4]int{len(img.NameKeys), len(img.AnswerKeys), len(img.Templates), len(img.Chunks)}
 	return g, nil
 }
@@ -525,7 +534,28 @@ func checkImage(img *Image) error {
 			return err
 		}
 	}
+	if err := checkFilter(img); err != nil {
+		return err
+	}
 	return checkDenial(img)
+}
+
+// checkFilter checks the name filter's size against its shift, and that
+// it holds every name (a name it left out could never be answered).
+func checkFilter(img *Image) error {
+	f := img.NameFilter
+	if len(f) == 0 {
+		return nil
+	}
+	if f[0] == 0 || f[0] >= 64 || uint64(len(f)) != 1+(uint64(1)<<(64-f[0]))/64 || len(f) < 2 {
+		return fmt.Errorf("%w: name filter of %d words with shift %d", ErrImage, len(f), f[0])
+	}
+	for i, k := range img.NameKeys {
+		if !abi.FilterHas(f, abi.NameHash{H1: k.H1, H2: k.H2}) {
+			return fmt.Errorf("%w: name %d is not in the name filter", ErrImage, i)
+		}
+	}
+	return nil
 }
 
 // checkSlot checks a template's denial slot: its parts and its zone.
@@ -580,7 +610,7 @@ func checkDenial(img *Image) error {
 // there before (the outer maps hold the kernel references).
 func (l *Loader) install(slot uint32, g *generation) error {
 	outer := []*ebpf.Map{l.objs.Names, l.objs.Answers, l.objs.Templates, l.objs.Chunks,
-		l.objs.DenialZones, l.objs.DenialEntries, l.objs.DenialIndex}
+		l.objs.DenialZones, l.objs.DenialEntries, l.objs.DenialIndex, l.objs.NameFilter}
 	inner := g.maps()
 	for i := range outer {
 		if err := outer[i].Put(slot, inner[i]); err != nil {

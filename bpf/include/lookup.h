@@ -21,6 +21,17 @@ static __always_inline int never_in_xdp(__u16 t)
 	return 0 XDPDNS_NEVER_IN_XDP(XDPDNS_NEVER_IN_XDP_RANGE);
 }
 
+/* filter_has reports whether the Bloom filter (shift s, map fmap) may hold
+ * the name hash h: 0 means the name certainly does not exist. */
+static __always_inline int filter_has(void *fmap, const struct name_key *h, __u64 s)
+{
+	__u64 b = h->h2 >> s;
+	__u32 w = 1 + (__u32)(b >> 6);
+	__u64 *word = bpf_map_lookup_elem(fmap, &w);
+
+	return word && ((*word >> (b & 63)) & 1);
+}
+
 /* find_template returns the template id for the query (0: none) or, via
  * *reason, a pass reason. gen is the live generation. */
 static __always_inline __u32 find_template(struct scratch *s, struct query *q, __u32 gen,
@@ -29,8 +40,9 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 	struct answer_key ak = {};
 	struct answer_val *av;
 	struct name_val *nv = 0;
-	void *nmap, *amap;
+	void *nmap, *amap, *fmap;
 	__u32 i, found = 0;
+	__u64 shift = 0;
 
 	amap = bpf_map_lookup_elem(&answers, &gen);
 	if (!amap) {
@@ -60,12 +72,22 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 		*reason = CNT_PASS_NOZONE;
 		return 0;
 	}
+	fmap = bpf_map_lookup_elem(&name_filter, &gen);
+	if (fmap) {
+		__u32 zero = 0;
+		__u64 *sp = bpf_map_lookup_elem(fmap, &zero);
+
+		shift = sp && *sp > 0 && *sp < 64 ? *sp : 0;
+	}
 	/* Longest existing suffix: every ancestor of a name exists, so stop
-	 * at the first miss. */
+	 * at the first miss (or where the filter says there is none). */
 	for (i = 0; i <= XDPDNS_MAX_LABELS; i++) {
 		struct name_val *v;
 
 		if (i > q->nlabels)
+			break;
+		if (shift && i >= XDPDNS_FILTER_FROM_LABELS &&
+		    !filter_has(fmap, &s->hash[i], shift))
 			break;
 		v = bpf_map_lookup_elem(nmap, &s->hash[i]);
 		if (!v)

@@ -97,6 +97,16 @@ struct denial_index_inner {
 	__type(value, __u32);
 };
 
+/* name_filter: __u32 word -> __u64: word 0 the shift, then the bits of
+ * a Bloom filter of the names keys (shared.h, XDPDNS_FILTER_*). */
+struct name_filter_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+
 /* names: generation (0/1) -> names inner map. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -152,6 +162,14 @@ struct {
 	__type(key, __u32);
 	__array(values, struct denial_index_inner);
 } denial_index SEC(".maps");
+
+/* name_filter: generation (0/1) -> name_filter inner map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XDPDNS_GENS);
+	__type(key, __u32);
+	__array(values, struct name_filter_inner);
+} name_filter SEC(".maps");
 
 /* config_map: key 0 -> struct config. Mmapable so the loader flips gen with
  * one atomic 32-bit store. */

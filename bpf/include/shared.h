@@ -81,6 +81,18 @@
  * name and the salt (NSEC3, no extra iterations). */
 #define XDPDNS_DENIAL_NSEC3 2
 
+/* name_filter: a one-hash Bloom filter of the keys of names, so that the
+ * walk stops at a name that does not exist without a lookup in the names
+ * hash (at TLD scale a lookup that misses costs cache and TLB misses).
+ * Word 0 holds the shift s (0: no filter): a name's bit is b = h2 >> s,
+ * among 2^(64 - s) bits, kept in word 1 + b / 64 as bit b % 64. The
+ * filter has at least this many bits per name (a false positive only
+ * costs the lookup). */
+#define XDPDNS_FILTER_BITS_PER_NAME 8
+/* The walk checks the filter from this many labels on (the root and the
+ * TLDs are few and hot). */
+#define XDPDNS_FILTER_FROM_LABELS 2
+
 /* Template id that means "no template: pass the query to userspace". */
 #define XDPDNS_PASS 0
 

@@ -14,6 +14,11 @@ import (
 // template bodies cut into chunks.
 func FromRender(img *render.Image) *loader.Image {
 	out := &loader.Image{}
+	hashes := make([]abi.NameHash, 0, len(img.Names))
+	for h := range img.Names {
+		hashes = append(hashes, h)
+	}
+	out.NameFilter = abi.NameFilter(hashes)
 	for h, e := range img.Names {
 		out.NameKeys = append(out.NameKeys, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
 		out.NameVals = append(out.NameVals, bpf.XdpNameVal{ExactDefault: e.ExactDefault, BelowDefault: e.BelowDefault, Flags: e.Flags})
