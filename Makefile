@@ -121,6 +121,7 @@ test: deps check
 bench: deps-bench build
 	bench/rig.sh
 	$(GO) run ./bench/cmd/xdpbench -results bench/RESULTS.md
+	bench/scale.sh
 
 # bench-scale: 1M-delegation zones (unsigned and NSEC3): compile and load
 # time, map memory, XDP coverage of a TLD mix (needs ~9 GB of memory).

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# bench/scale.sh — TLD scale beside Knot DNS (issue 11): a generated zone of
+# SCALE_DELEGATIONS delegations (genzone), unsigned and NSEC3 opt-out
+# signed, served by xdpdnsd (native XDP on a veth, in a network namespace
+# of its own) and by knotd in turn. For each: seconds from process start to
+# the first correct referral (for xdpdns: answered by the XDP program, per
+# its counters), RSS and kernel map memory (memlock of the BPF maps the
+# process holds) once loaded, and the peak of both during a full reload of
+# the same zone. Writes the scale-bench section of SCALE_RESULTS.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+
+SCALE_DELEGATIONS=${SCALE_DELEGATIONS:-1000000}
+SCALE_RESULTS=${SCALE_RESULTS:-$ROOT/bench/RESULTS.md}
+SCALE_TIMEOUT=${SCALE_TIMEOUT:-1500} # hard bound on the whole run (s)
+SCALE_START_LIMIT=${SCALE_START_LIMIT:-300} # seconds a server may take to answer
+
+NS_SRV=xscale-srv NS_CLI=xscale-cli IF_SRV=xsc0 IF_CLI=xsc1
+SRV_IP=198.18.0.1 CLI_IP=198.18.0.2
+TMP=$(mktemp -d /tmp/xdpdns-scale.XXXXXX)
+PIDS=() CLEANED=0 DIED=
+START_EPOCH=$(date +%s)
+
+log() { printf '[scale %4ds] %s\n' "$(($(date +%s) - START_EPOCH))" "$*" >&2; }
+die() { printf '\nscale: FAIL: %s\n' "$*" >&2; DIED=1; exit 1; }
+usec() { local t=${EPOCHREALTIME/[.,]/}; echo "$((10#$t))"; }
+
+cleanup() {
+	[ "$CLEANED" = 1 ] && return 0
+	CLEANED=1
+	local pid
+	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+	for ns in "$NS_SRV" "$NS_CLI"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null || true); do kill -KILL "$pid" 2>/dev/null || true; done
+	done
+	ip -n "$NS_SRV" link set dev "$IF_SRV" xdp off 2>/dev/null || true
+	ip -n "$NS_CLI" link set dev "$IF_CLI" xdp off 2>/dev/null || true
+	ip netns delete "$NS_SRV" 2>/dev/null || true
+	ip netns delete "$NS_CLI" 2>/dev/null || true
+	[ -n "${WATCHDOG_PID:-}" ] && { kill "$WATCHDOG_PID" 2>/dev/null || true; wait "$WATCHDOG_PID" 2>/dev/null || true; }
+	[ -z "${SCALE_KEEP_TMP:-}" ] && rm -rf "$TMP"
+}
+trap 'rc=$?; [ "$rc" = 0 ] || [ -n "$DIED" ] || printf "\nscale: FAIL: exit status %s, last command: %s\n" "$rc" "$BASH_COMMAND" >&2; cleanup' EXIT
+trap 'DIED=1; cleanup; exit 130' INT
+trap 'log "terminated (SCALE_TIMEOUT=${SCALE_TIMEOUT}s or signal)"; DIED=1; cleanup; exit 143' TERM
+(
+	trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+	sleep "$SCALE_TIMEOUT" &
+	sleeper=$!
+	wait "$sleeper"
+	kill -TERM $$
+) &
+WATCHDOG_PID=$!
+
+[ "$(id -u)" = 0 ] || die "needs root (namespaces, XDP)"
+for t in knotd knotc kdig dnssec-keygen dnssec-signzone; do command -v "$t" >/dev/null || die "$t missing (make deps-bench)"; done
+
+log "build"
+(cd "$ROOT" && go build -o "$TMP/" ./cmd/xdpdnsd ./cmd/xdpdnsctl ./bench/cmd/genzone ./bench/cmd/xdppass) || die "cannot build"
+
+log "zone: $SCALE_DELEGATIONS delegations, and an NSEC3 opt-out signed copy"
+t0=$(usec)
+"$TMP/genzone" -out "$TMP" -delegations "$SCALE_DELEGATIONS" -queries 1 >/dev/null || die genzone
+mkdir -p "$TMP/keys"
+(cd "$TMP/keys" && dnssec-keygen -q -a ECDSAP256SHA256 -f KSK tld. >/dev/null && dnssec-keygen -q -a ECDSAP256SHA256 tld. >/dev/null) ||
+	die dnssec-keygen
+dnssec-signzone -q -S -K "$TMP/keys" -o tld. -f "$TMP/tld.signed" -3 abcd -H 0 -A "$TMP/tld.zone" >/dev/null 2>"$TMP/sign.err" ||
+	die "dnssec-signzone: $(cat "$TMP/sign.err")"
+SIGN_S=$(awk -v a="$t0" -v b="$(usec)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
+
+ip netns add "$NS_SRV"
+ip netns add "$NS_CLI"
+ip -n "$NS_SRV" link add "$IF_SRV" type veth peer name "$IF_CLI" netns "$NS_CLI"
+ip -n "$NS_SRV" addr add "$SRV_IP/24" dev "$IF_SRV"
+ip -n "$NS_CLI" addr add "$CLI_IP/24" dev "$IF_CLI"
+for e in "$NS_SRV $IF_SRV" "$NS_CLI $IF_CLI"; do
+	read -r ns ifc <<<"$e"
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link set "$ifc" up
+done
+# Complete UDP checksums from the client (the XDP program verifies them).
+ip netns exec "$NS_CLI" ethtool -K "$IF_CLI" tx off >/dev/null
+# Replies sent with XDP_TX reach the client's veth only while an XDP
+# program runs there: a plain XDP_PASS one.
+ip netns exec "$NS_CLI" "$TMP/xdppass" -iface "$IF_CLI" -prog pass >"$TMP/pass.out" 2>&1 &
+PIDS+=("$!")
+for ((i = 0; i < 100; i++)); do grep -q '^attached' "$TMP/pass.out" && break; sleep 0.05; done
+grep -q '^attached' "$TMP/pass.out" || die "xdppass on $IF_CLI: $(cat "$TMP/pass.out")"
+
+# kb_status pid field: a /proc/PID/status figure in KiB (VmRSS, VmHWM).
+kb_status() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# memlock pids...: bytes of memlock of the distinct BPF maps the processes hold.
+memlock() {
+	local p
+	for p in "$@"; do
+		grep -H -s -e '^map_id:' -e '^memlock:' /proc/"$p"/fdinfo/* 2>/dev/null || true
+	done | awk -F'[: \t]+' '{ f = $1; if ($2 == "map_id") id[f] = $3; else if ($2 == "memlock") ml[f] = $3 }
+		END { for (f in id) if (!(id[f] in seen)) { seen[id[f]] = 1; s += ml[f] } print s + 0 }'
+}
+# referral_ok: the referral for www.d7.tld. A, from the client namespace.
+referral_ok() {
+	ip netns exec "$NS_CLI" kdig +norec +timeout=1 +retry=0 @"$SRV_IP" www.d7.tld. A 2>/dev/null |
+		grep -qE '^d7\.tld\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+NS'
+}
+# xdp_referrals: referrals the XDP program has answered (xdpdns only).
+xdp_referrals() {
+	ip netns exec "$NS_SRV" "$TMP/xdpdnsctl" --control "$TMP/xdpdns.sock" --json stats 2>/dev/null | tr -d '\n ' |
+		grep -o '"answer.referral":[0-9]*' | cut -d: -f2 || echo 0
+}
+# sample_peak pid out: every 50 ms, the highest RSS (KiB) and memlock (B)
+# of the process until out.stop exists; writes "rss memlock" to out.
+sample_peak() {
+	local pid=$1 out=$2 rss=0 ml=0 r m
+	while [ ! -e "$out.stop" ] && kill -0 "$pid" 2>/dev/null; do
+		r=$(kb_status "$pid" VmRSS)
+		m=$(memlock "$pid")
+		((r > rss)) && rss=$r
+		((m > ml)) && ml=$m
+		sleep 0.05
+	done
+	echo "$rss $ml" >"$out"
+}
+
+declare -A ROW
+run() { # server variant zonefile
+	local server=$1 variant=$2 zf=$3 dir=$TMP/$1-$2 pid t0 ready="" deadline rss ml hwm peak rl0 rl_s
+	mkdir -p "$dir/run" "$dir/storage"
+	log "$server/$variant: start"
+	t0=$(usec)
+	case $server in
+	xdpdns)
+		ip netns exec "$NS_SRV" "$TMP/xdpdnsd" --zone "tld.=$zf" --listen "$SRV_IP:53" --control "$TMP/xdpdns.sock" \
+			--xdp "$IF_SRV:native" >"$dir/log" 2>&1 &
+		;;
+	knot)
+		cat >"$dir/knot.conf" <<-EOF
+			server:
+			  rundir: "$dir/run"
+			  listen: $SRV_IP@53
+			database:
+			  storage: "$dir/storage"
+			log:
+			  - target: stderr
+			    any: info
+			template:
+			  - id: default
+			    storage: "$dir/storage"
+			    zonefile-load: whole
+			    journal-content: none
+			    zonefile-sync: -1
+			zone:
+			  - domain: tld.
+			    file: "$zf"
+		EOF
+		ip netns exec "$NS_SRV" knotd -c "$dir/knot.conf" >"$dir/log" 2>&1 &
+		;;
+	esac
+	pid=$!
+	PIDS+=("$pid")
+	deadline=$((t0 + SCALE_START_LIMIT * 1000000))
+	while (($(usec) < deadline)); do
+		kill -0 "$pid" 2>/dev/null || { tail -5 "$dir/log" >&2; die "$server/$variant exited during start-up"; }
+		if referral_ok && { [ "$server" != xdpdns ] || (($(xdp_referrals) > 0)); }; then
+			ready=$(usec)
+			break
+		fi
+		sleep 0.05
+	done
+	if [ -z "$ready" ]; then
+		ip netns exec "$NS_CLI" kdig +norec +timeout=1 +retry=0 @"$SRV_IP" www.d7.tld. A >&2 || true
+		[ "$server" = xdpdns ] && log "XDP referrals: $(xdp_referrals)"
+		die "$server/$variant: no correct referral within ${SCALE_START_LIMIT}s"
+	fi
+	sleep 2
+	rss=$(kb_status "$pid" VmRSS)
+	ml=$(memlock "$pid")
+	# A full reload of the same zone: the peak over it (VmHWM reset first).
+	echo 5 >"/proc/$pid/clear_refs"
+	sample_peak "$pid" "$dir/peak" &
+	local sampler=$!
+	rl0=$(usec)
+	case $server in
+	xdpdns) ip netns exec "$NS_SRV" "$TMP/xdpdnsctl" --control "$TMP/xdpdns.sock" --timeout 10m reload >/dev/null || die "xdpdns reload" ;;
+	knot)
+		touch "$zf"
+		ip netns exec "$NS_SRV" knotc -s "$dir/run/knot.sock" -f zone-reload tld. >/dev/null || die "knotc zone-reload"
+		# zone-reload returns before the new version is in: wait for the log.
+		local n=0
+		until grep -q 'loaded, serial' <(tail -n +1 "$dir/log") && (($(grep -c 'loaded, serial' "$dir/log") >= 2)); do
+			sleep 0.05
+			((n++ < 6000)) || die "knot reload did not finish"
+		done
+		;;
+	esac
+	rl_s=$(awk -v a="$rl0" -v b="$(usec)" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
+	sleep 0.5
+	touch "$dir/peak.stop"
+	wait "$sampler" || true
+	hwm=$(kb_status "$pid" VmHWM)
+	read -r peak peakml <"$dir/peak"
+	((hwm > peak)) && peak=$hwm
+	referral_ok || die "$server/$variant: no correct referral after the reload"
+	stop_pid "$pid"
+	ROW[$server/$variant]=$(awk -v a="$t0" -v b="$ready" -v rss="$rss" -v ml="$ml" -v peak="$peak" -v pml="$peakml" -v rl="$rl_s" \
+		'BEGIN { printf "%.2f %.0f %.0f %.0f %.0f %s", (b - a) / 1e6, rss / 1024, ml / 1048576, peak / 1024, pml / 1048576, rl }')
+	log "$server/$variant: ${ROW[$server/$variant]} (s to XDP referral, RSS MiB, maps MiB, reload peak RSS MiB, peak maps MiB, reload s)"
+}
+
+for v in unsigned signed; do
+	zf=$TMP/tld.zone
+	[ $v = signed ] && zf=$TMP/tld.signed
+	run knot $v "$zf"
+	run xdpdns $v "$zf"
+done
+
+col() { awk -v i="$2" '{ print $i }' <<<"${ROW[$1]}"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+{
+	echo "<!-- scale-bench:begin -->"
+	echo "## TLD scale beside Knot DNS: cold start, memory, reload (issue 11)"
+	echo
+	echo "Generated by \`bench/scale.sh\` (\`make bench\`); do not edit by hand."
+	echo
+	echo "- Date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); run took $(($(date +%s) - START_EPOCH)) s (signing ${SIGN_S} s)."
+	echo "- Command: \`SCALE_DELEGATIONS=$SCALE_DELEGATIONS bench/scale.sh\` (as root)."
+	echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)."
+	echo "- Versions: xdpdns $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown) ($(go env GOVERSION)); $(knotd --version 2>&1 | head -1)."
+	echo "- Zone: tld. with $SCALE_DELEGATIONS delegations (bench/cmd/genzone: 2 NS, 10% in-bailiwick glue, 20% DS); signed: \`dnssec-signzone -S -3 abcd -H 0 -A\` (ECDSAP256SHA256 KSK+ZSK, NSEC3 opt-out)."
+	echo "- *Ready*: seconds from the process's start to the first correct referral for \`www.d7.tld. A\` (kdig from another namespace every 50 ms); for xdpdns also counted by the XDP program (\`answer.referral\`), so it is the XDP path that answered. xdpdnsd: \`--xdp VETH:native\`; knotd: one zone, \`zonefile-load: whole\`, no journal."
+	echo "- *RSS* (VmRSS) and *maps* (memlock of the BPF maps the process holds) 2 s after ready; *reload peak*: VmHWM (reset before) and the highest RSS and memlock sampled every 50 ms over a full reload of the same file (\`xdpdnsctl reload\`; \`knotc -f zone-reload\` after touching the file)."
+	echo
+	echo "| zone | server | ready (s) | RSS (MiB) | maps (MiB) | RSS + maps (MiB) | reload (s) | reload peak RSS + maps (MiB) |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|"
+	for v in unsigned signed; do
+		for s in knot xdpdns; do
+			echo "| $v | $s | $(col $s/$v 1) | $(col $s/$v 2) | $(col $s/$v 3) | $(($(col $s/$v 2) + $(col $s/$v 3))) | $(col $s/$v 6) | $(($(col $s/$v 4) + $(col $s/$v 5))) |"
+		done
+	done
+	echo
+	echo "| zone | ready, xdpdns / Knot (target ≤ 1) | memory (RSS + maps), xdpdns / Knot (target ≤ 1) | reload peak / steady state, xdpdns (target ≤ 1.5) |"
+	echo "|---|---:|---:|---:|"
+	for v in unsigned signed; do
+		echo "| $v | $(ratio "$(col xdpdns/$v 1)" "$(col knot/$v 1)") | $(ratio $(($(col xdpdns/$v 2) + $(col xdpdns/$v 3))) "$(col knot/$v 2)") | $(ratio $(($(col xdpdns/$v 4) + $(col xdpdns/$v 5))) $(($(col xdpdns/$v 2) + $(col xdpdns/$v 3)))) |"
+	done
+	echo "<!-- scale-bench:end -->"
+} >"$TMP/section.md"
+if [ -f "$SCALE_RESULTS" ] && grep -q '^<!-- scale-bench:begin -->' "$SCALE_RESULTS"; then
+	awk -v sec="$TMP/section.md" '
+		/^<!-- scale-bench:begin -->/ { while ((getline l < sec) > 0) print l; skip = 1; next }
+		/^<!-- scale-bench:end -->/   { skip = 0; next }
+		!skip' "$SCALE_RESULTS" >"$TMP/results.md"
+	cat "$TMP/results.md" >"$SCALE_RESULTS"
+else
+	{ echo; cat "$TMP/section.md"; } >>"$SCALE_RESULTS"
+fi
+log "results: $SCALE_RESULTS"
+cat "$TMP/section.md"
