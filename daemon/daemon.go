@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -201,6 +202,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	d.started = time.Now()
 	d.mu.Unlock()
+	releaseMemory() // what loading the zones left
 	d.startHealth(ctx)
 	if d.sec != nil {
 		d.sec.Start()
@@ -248,7 +250,16 @@ func (d *Daemon) SetHotPath(h HotPath) {
 	if h != nil {
 		d.gen = h.Generation()
 	}
+	releaseMemory() // the first compile's scratch
 }
+
+// releaseMemory hands the heap a zone load or a compile left behind back
+// to the operating system: the text parser's records, the rendered image
+// and the old zone set are garbage once a set is swapped in, and without
+// it the process keeps the peak of the last load as its resident size.
+// The daemon sets no GOGC or GOMEMLIMIT of its own (the environment's
+// apply).
+func releaseMemory() { debug.FreeOSMemory() }
 
 // hotPath returns the hot path, or nil.
 func (d *Daemon) hotPath() HotPath {
@@ -307,6 +318,7 @@ func (d *Daemon) logReload(name string, res control.ReloadResult, took time.Dura
 
 // reloadZone is ReloadZone without the counting.
 func (d *Daemon) reloadZone(name string) (control.ReloadResult, error) {
+	defer releaseMemory()
 	var spec zone.Spec
 	if name != "" {
 		var ok bool

@@ -208,4 +208,5 @@ func (d *Daemon) setExpired(origin string, expired bool) {
 	}
 	d.mu.Unlock()
 	d.log.Info("zone switched", "zone", origin, "expired", expired)
+	releaseMemory()
 }
