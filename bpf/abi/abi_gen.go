@@ -82,7 +82,7 @@ const (
 	// NSEC3 RRset there.
 	NoDenial = 0xffffffff
 	// DenialNSEC (XDPDNS_DENIAL_NSEC): denial_zone.kind: the cover is found by
-	// the next closer label (NSEC, only below the apex).
+	// the next closer label (NSEC: a view per closest encloser).
 	DenialNSEC = 1
 	// DenialNSEC3 (XDPDNS_DENIAL_NSEC3): denial_zone.kind: the cover is found
 	// by the SHA-1 of the next closer name and the salt (NSEC3, no extra

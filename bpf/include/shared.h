@@ -74,8 +74,8 @@
 #define XDPDNS_NO_SLOT 0xffff
 /* tmpl.denial_head/denial_tail: no NSEC or NSEC3 RRset there. */
 #define XDPDNS_NO_DENIAL 0xffffffff
-/* denial_zone.kind: the cover is found by the next closer label (NSEC,
- * only below the apex). */
+/* denial_zone.kind: the cover is found by the next closer label (NSEC: a
+ * view per closest encloser). */
 #define XDPDNS_DENIAL_NSEC 1
 /* denial_zone.kind: the cover is found by the SHA-1 of the next closer
  * name and the salt (NSEC3, no extra iterations). */
@@ -204,8 +204,9 @@ struct chunk {
 	__u8 b[XDPDNS_CHUNK_SIZE];
 };
 
-/* denial_zones: array indexed by tmpl.denial_zone (0 unused): one signed
- * zone's chain as the program searches it. Its entries are
+/* denial_zones: array indexed by tmpl.denial_zone (0 unused): a chain as
+ * the program searches it (an NSEC3 zone's chain, or the NSEC covers of
+ * the names below one closest encloser). Its entries are
  * denial_entries[entry_base .. entry_base + entry_count), sorted by key;
  * denial_index[index_base + b] is the first entry whose key's top
  * index_bits bits are at least b (2^index_bits + 1 words). */
@@ -223,7 +224,7 @@ struct denial_zone {
 
 /* denial_entries: array of the chains' intervals. key is compared as four
  * unsigned words, most significant first: NSEC3, the SHA-1 owner hash
- * (20 bytes, zero-padded); NSEC, the owner's label below the apex,
+ * (20 bytes, zero-padded); NSEC, the owner's label below the closest encloser,
  * lower-case, zero-padded to XDPDNS_DENIAL_LABEL bytes, then its length
  * (0xff if longer). The piece is the covering RRset with its RRSIGs as
  * the engine writes it: len bytes from chunk first_chunk, nrecs records,

@@ -81,7 +81,7 @@ type answer struct {
 	// covering the query name (which depends on the name), the proof
 	// leaves a slot at index slot of ns (-1: none) for the XDP program to
 	// fill; slotBad says the proof depends on the name in a way one slot
-	// cannot hold (NSEC below a closest encloser that is not the apex).
+	// cannot hold (two covers of the query name).
 	slotMode bool
 	slot     int
 	slotBad  bool

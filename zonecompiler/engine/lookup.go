@@ -334,10 +334,8 @@ func (e *Engine) proveNoName(a *answer, z *zone.Zone, ce *zone.Node, name []byte
 	slot := a.slotMode && a.nchain == 1
 	if z.NSEC3 == nil {
 		switch {
-		case slot && ce == z.Apex:
-			a.takeSlot()
 		case slot:
-			a.slotBad = true
+			a.takeSlot()
 		default:
 			if c := z.NSECCover(name); c != nil {
 				a.addProof(z, c.Set(dns.TypeNSEC))

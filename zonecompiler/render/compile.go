@@ -43,9 +43,30 @@ type compiler struct {
 	set   *zone.Set
 	img   *Image
 	dedup map[[32]byte]uint32
-	// denialOf is each signed zone's index in img.Denial (only zones
-	// whose chain the program can search).
-	denialOf map[*zone.Zone]uint16
+	// denialOf is each NSEC3-signed zone's index in img.Denial (only
+	// zones whose chain the program can search); nsecOf the index of
+	// each closest encloser's view of an NSEC chain, by its lower-case
+	// name; denialIdx every index.
+	denialOf  map[*zone.Zone]uint16
+	nsecOf    map[string]uint16
+	denialIdx []uint16
+}
+
+// maxDenialZones bounds the chain views of one image (tmpl.denial_zone is
+// 16 bits); names beyond it keep their signed denial in userspace.
+const maxDenialZones = 0xffff
+
+// addDenial places a chain view in the image and returns its index.
+func (c *compiler) addDenial(dz *DenialZone, base *uint32) (uint16, bool) {
+	if dz == nil || len(c.img.Denial) >= maxDenialZones {
+		return 0, false
+	}
+	dz.place(*base)
+	*base += uint32(len(dz.Entries))
+	idx := uint16(len(c.img.Denial))
+	c.img.Denial = append(c.img.Denial, dz)
+	c.denialIdx = append(c.denialIdx, idx)
+	return idx, true
 }
 
 // Compile renders every answer of the engine's zones that the XDP program
@@ -62,14 +83,29 @@ func Compile(e *engine.Engine) (*Image, error) {
 		},
 		dedup:    make(map[[32]byte]uint32),
 		denialOf: make(map[*zone.Zone]uint16),
+		nsecOf:   make(map[string]uint16),
 	}
 	var base uint32
 	for _, z := range c.set.Zones() {
-		if dz := c.buildDenial(z); dz != nil && len(c.img.Denial) < 0xffff {
-			dz.place(base)
-			base += uint32(len(dz.Entries))
-			c.denialOf[z] = uint16(len(c.img.Denial))
-			c.img.Denial = append(c.img.Denial, dz)
+		if idx, ok := c.addDenial(c.buildDenial(z), &base); ok {
+			c.denialOf[z] = idx
+		}
+		if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 != nil {
+			continue
+		}
+		// NSEC: a view per name that can be a closest encloser (an
+		// answer below it is not a referral or a DNAME synthesis).
+		var ces []*zone.Node
+		z.ForEachNode(func(n *zone.Node) {
+			if !n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) && !n.Has(zone.FlagDNAME) {
+				ces = append(ces, n)
+			}
+		})
+		sort.Slice(ces, func(i, j int) bool { return wire.Compare(ces[i].Name.Lower, ces[j].Name.Lower) < 0 })
+		for _, n := range ces {
+			if idx, ok := c.addDenial(c.buildNSECDenial(z, n), &base); ok {
+				c.nsecOf[string(n.Name.Lower)] = idx
+			}
 		}
 	}
 	specs := make(map[string]*nameSpec)

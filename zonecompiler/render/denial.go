@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -165,68 +166,86 @@ func (dz *DenialZone) buildIndex() {
 	dz.Index[nb] = dz.Base + uint32(n)
 }
 
-// denialProbe is a name below the apex of z that does not exist, for
-// rendering the zone's pieces.
-func denialProbe(z *zone.Zone) []byte {
-	return append([]byte("\x0fxdpdns-probe-aa"), z.Origin.Lower...)
+// denialProbe is a name below the name lower (an apex, or a closest
+// encloser), for rendering the pieces of a chain after the head its
+// answers have there.
+func denialProbe(lower []byte) []byte {
+	return append([]byte("\x0fxdpdns-probe-aa"), lower...)
 }
 
-// buildDenial makes the XDP program's view of a signed zone's chain, or
-// nil when the program cannot search it: NSEC3 with another hash than
-// SHA-1, extra iterations or a long salt; NSEC without an apex NSEC;
-// pieces it cannot relocate.
+// buildDenial makes the XDP program's view of a signed zone's NSEC3 chain,
+// or nil when the program cannot search it (another hash than SHA-1, extra
+// iterations, a long salt, pieces it cannot relocate).
 func (c *compiler) buildDenial(z *zone.Zone) *DenialZone {
-	if !z.Signed || !z.HasRRSIGs() || z.Expired {
+	if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 == nil {
 		return nil
 	}
-	dz := &DenialZone{byOwner: map[string]uint32{}, probe: denialProbe(z)}
+	dz := &DenialZone{byOwner: map[string]uint32{}, probe: denialProbe(z.Origin.Lower)}
 	if len(dz.probe) > wire.MaxNameLen || z.Node(dz.probe) != nil {
 		return nil
 	}
+	if z.NSEC3.Hash != dns.SHA1 || z.NSEC3.Iterations != 0 || len(z.NSEC3Salt()) > abi.MaxSalt {
+		return nil
+	}
+	dz.Kind, dz.Salt = abi.DenialNSEC3, z.NSEC3Salt()
 	var sets []*zone.RRset
 	var owners [][]byte
-	if z.NSEC3 != nil {
-		if z.NSEC3.Hash != dns.SHA1 || z.NSEC3.Iterations != 0 || len(z.NSEC3Salt()) > abi.MaxSalt {
+	for _, n := range z.NSEC3Chain() {
+		h, err := b32hex.DecodeString(n.NSEC3Hash)
+		if err != nil || len(h) != sha1.Size {
 			return nil
 		}
-		dz.Kind, dz.Salt = abi.DenialNSEC3, z.NSEC3Salt()
-		for _, n := range z.NSEC3Chain() {
-			h, err := b32hex.DecodeString(n.NSEC3Hash)
-			if err != nil || len(h) != sha1.Size {
-				return nil
-			}
-			dz.Entries = append(dz.Entries, DenialEntry{Key: NSEC3Key(h)})
-			sets = append(sets, n.Set(dns.TypeNSEC3))
-			owners = append(owners, n.Name.Lower)
-		}
-	} else {
-		chain := z.NSECChain()
-		if len(chain) == 0 || chain[0] != z.Apex {
-			return nil
-		}
-		dz.Kind = abi.DenialNSEC
-		base := wire.Labels(z.Origin.Lower)
-		var last []byte
-		for _, n := range chain {
-			var label []byte
-			var k [4]uint64
-			if n != z.Apex {
-				child := wire.Suffix(n.Name.Lower, base+1)
-				label = child[1 : 1+int(child[0])]
-				k = NSECKey(label)
-			}
-			// The cover of a name below the apex is the last NSEC owner
-			// of the greatest label group below it: keep each group's last.
-			if len(dz.Entries) > 0 && n != z.Apex && string(label) == string(last) {
-				dz.Entries = dz.Entries[:len(dz.Entries)-1]
-				sets, owners = sets[:len(sets)-1], owners[:len(owners)-1]
-			}
-			last = label
-			dz.Entries = append(dz.Entries, DenialEntry{Key: k})
-			sets = append(sets, n.Set(dns.TypeNSEC))
-			owners = append(owners, n.Name.Lower)
-		}
+		dz.Entries = append(dz.Entries, DenialEntry{Key: NSEC3Key(h)})
+		sets = append(sets, n.Set(dns.TypeNSEC3))
+		owners = append(owners, n.Name.Lower)
 	}
+	return c.finishDenial(dz, sets, owners)
+}
+
+// buildNSECDenial makes the program's view of the NSEC covers of the names
+// below ce, a name of NSEC-signed zone z: one entry for the names sorting
+// before every child of ce (the NSEC of ce, or of its predecessor when ce
+// owns none), then one per child label, whose cover is the last NSEC owner
+// at or below that child. The cover of a missing name below ce depends on
+// its next closer label only, so the program searches ce's entries by it.
+func (c *compiler) buildNSECDenial(z *zone.Zone, ce *zone.Node) *DenialZone {
+	chain := z.NSECChain()
+	if len(chain) == 0 {
+		return nil
+	}
+	dz := &DenialZone{Kind: abi.DenialNSEC, byOwner: map[string]uint32{}, probe: denialProbe(ce.Name.Lower)}
+	if len(dz.probe) > wire.MaxNameLen || z.Node(dz.probe) != nil {
+		return nil
+	}
+	i := sort.Search(len(chain), func(i int) bool { return wire.Compare(chain[i].Name.Lower, ce.Name.Lower) >= 0 })
+	base := chain[(i+len(chain)-1)%len(chain)]
+	if i < len(chain) && chain[i] == ce {
+		base, i = ce, i+1
+	}
+	sets := []*zone.RRset{base.Set(dns.TypeNSEC)}
+	owners := [][]byte{base.Name.Lower}
+	dz.Entries = append(dz.Entries, DenialEntry{})
+	depth := wire.Labels(ce.Name.Lower) + 1
+	var last []byte
+	for ; i < len(chain) && wire.IsSubdomain(chain[i].Name.Lower, ce.Name.Lower) && chain[i] != ce; i++ {
+		n := chain[i]
+		child := wire.Suffix(n.Name.Lower, depth)
+		label := child[1 : 1+int(child[0])]
+		if len(dz.Entries) > 1 && string(label) == string(last) {
+			dz.Entries = dz.Entries[:len(dz.Entries)-1]
+			sets, owners = sets[:len(sets)-1], owners[:len(owners)-1]
+		}
+		last = label
+		dz.Entries = append(dz.Entries, DenialEntry{Key: NSECKey(label)})
+		sets = append(sets, n.Set(dns.TypeNSEC))
+		owners = append(owners, n.Name.Lower)
+	}
+	return c.finishDenial(dz, sets, owners)
+}
+
+// finishDenial renders the pieces of a chain's entries (sets, whose owners
+// are owners) and records which entry holds which owner's RRset.
+func (c *compiler) finishDenial(dz *DenialZone, sets []*zone.RRset, owners [][]byte) *DenialZone {
 	if len(dz.Entries) == 0 {
 		return nil
 	}
@@ -265,6 +284,11 @@ func (dz *DenialZone) place(base uint32) {
 // kept when both agree and the program can fill its slot.
 func (c *compiler) denialSlot(r *nameResult, p1, p2 []byte, qtype uint16, z *zone.Zone) slot {
 	idx, ok := c.denialOf[z]
+	if z.NSEC3 == nil {
+		// NSEC: the chain view of the closest encloser, the name below
+		// which the probes are.
+		idx, ok = c.nsecOf[string(wire.Parent(p1))]
+	}
 	if !ok {
 		r.pass++
 		return slot{}
@@ -307,7 +331,7 @@ func (c *compiler) slotTemplate(p engine.Precomputed, idx uint16) (Template, boo
 // denialContexts gives each zone whose pieces point into their head the
 // id of the template they were rendered after.
 func (c *compiler) denialContexts() {
-	for z, idx := range c.denialOf {
+	for _, idx := range c.denialIdx {
 		dz := c.img.Denial[idx]
 		if dz.Ctx == 0 {
 			continue
@@ -317,7 +341,6 @@ func (c *compiler) denialContexts() {
 		if !ok {
 			continue // abi.NoDenial: no template matches, all pass
 		}
-		_ = z
 		dz.Ctx = c.addTemplate(t)
 	}
 }
