@@ -158,6 +158,7 @@ func Frame(payload []byte) []byte {
 type Setup struct {
 	Delegations     int
 	Unsigned, NSEC3 *Target
+	NSEC            *Target // the zone signed with NSEC
 	Reflector       *ebpf.Program
 	Empty           *ebpf.Program
 	Classes         []*Class
@@ -246,6 +247,13 @@ func NewSetup(o SetupOptions) (_ *Setup, err error) {
 		if err = step("compile+load nsec3", func() (err error) { s.NSEC3, err = LoadTarget("nsec3", signed); return }); err != nil {
 			return nil, err
 		}
+		var nsec string
+		if err = step("sign NSEC (dnssec-signzone)", func() (err error) { nsec, err = SignZoneNSEC(s.dir, plain); return }); err != nil {
+			return nil, err
+		}
+		if err = step("compile+load nsec", func() (err error) { s.NSEC, err = LoadTarget("nsec", nsec); return }); err != nil {
+			return nil, err
+		}
 	}
 	if s.Reflector, err = ebpf.NewProgram(ReflectorSpec()); err != nil {
 		return nil, fmt.Errorf("loading the reflector: %w", err)
@@ -267,6 +275,7 @@ func (s *Setup) Close() {
 	}
 	s.Unsigned.Close()
 	s.NSEC3.Close()
+	s.NSEC.Close()
 	for _, p := range []*ebpf.Program{s.Reflector, s.Empty} {
 		if p != nil {
 			p.Close()
@@ -321,6 +330,13 @@ func (s *Setup) classes(o SetupOptions) []*Class {
 				return q
 			}),
 		)
+	}
+	if s.NSEC != nil {
+		cs = append(cs, mk("do-nxdomain-nsec", "`nxXXXXXXXXXXXX.tld. A`, DO=1, NSEC-signed zone (the covering NSEC searched by the next closer label, put in the template's slot)", s.NSEC, XDPTX, func(i int) Query {
+			q := nx(i)
+			q.DO = true
+			return q
+		}))
 	}
 	cs = append(cs, mk("pass-any", "`www.dK.tld. ANY` (parsed, hashed, then XDP_PASS: the cost of getting to a template)", s.Unsigned, XDPPass, func(i int) Query {
 		q := referral(i)

@@ -79,6 +79,17 @@ func WriteZoneFile(dir string, n int) (string, error) {
 // abcd, 0 iterations and opt-out (-3 abcd -H 0 -A), signatures valid for
 // 30 years. It returns the signed file's path (in dir).
 func SignZone(dir, in string) (string, error) {
+	return signZone(dir, in, "keys", in+".signed", "-3", "abcd", "-H", "0", "-A")
+}
+
+// SignZoneNSEC is SignZone with NSEC denial (its own keys).
+func SignZoneNSEC(dir, in string) (string, error) {
+	return signZone(dir, in, "keys-nsec", in+".nsec")
+}
+
+// signZone signs in into out with keys made in dir/keydir and the denial
+// arguments of dnssec-signzone.
+func signZone(dir, in, keydir, out string, denial ...string) (string, error) {
 	for _, tool := range []string{"dnssec-keygen", "dnssec-signzone"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return "", fmt.Errorf("%s not found (Debian bind9-utils; make deps): %w", tool, err)
@@ -96,7 +107,7 @@ func SignZone(dir, in string) (string, error) {
 		}
 		return nil
 	}
-	keys := filepath.Join(dir, "keys")
+	keys := filepath.Join(dir, keydir)
 	if err := os.MkdirAll(keys, 0o755); err != nil {
 		return "", err
 	}
@@ -106,9 +117,8 @@ func SignZone(dir, in string) (string, error) {
 	if err := run("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", "-K", keys, Origin); err != nil {
 		return "", err
 	}
-	out := in + ".signed"
-	if err := run("dnssec-signzone", "-q", "-S", "-K", keys, "-o", Origin, "-e", "+946080000",
-		"-3", "abcd", "-H", "0", "-A", "-f", out, in); err != nil {
+	args := append([]string{"dnssec-signzone", "-q", "-S", "-K", keys, "-o", Origin, "-e", "+946080000"}, denial...)
+	if err := run(append(args, "-f", out, in)...); err != nil {
 		return "", err
 	}
 	return out, nil
