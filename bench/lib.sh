@@ -48,3 +48,35 @@ percentiles() {
 			function p(f,  i) { i = int(NR * f + 0.999999); if (i < 1) i = 1; return v[i] * 1000 }
 			END { if (NR == 0) { print "- - -"; exit } printf "%.3f %.3f %.3f\n", p(0.5), p(0.99), p(0.999) }'
 }
+
+# knot_conf dir listen zone=file... : a knotd configuration with its run
+# and storage directories in dir, listening on listen (ADDR@PORT), one
+# worker of each kind, logging to stderr, loading each zone whole from its
+# file with no journal; extra "server:" lines come from $KNOT_SERVER_EXTRA.
+knot_conf() {
+	local dir=$1 listen=$2 z
+	shift 2
+	mkdir -p "$dir/run" "$dir/storage"
+	cat <<-EOF
+		server:
+		  rundir: "$dir/run"
+		  listen: $listen
+		  udp-workers: 1
+		  tcp-workers: 1
+		  background-workers: 1
+		${KNOT_SERVER_EXTRA:-}
+		database:
+		  storage: "$dir/storage"
+		log:
+		  - target: stderr
+		    any: info
+		template:
+		  - id: default
+		    storage: "$dir/storage"
+		    zonefile-load: whole
+		    journal-content: none
+		    zonefile-sync: -1
+		zone:
+	EOF
+	for z in "$@"; do printf '  - domain: "%s"\n    file: "%s"\n' "${z%%=*}" "${z#*=}"; done
+}

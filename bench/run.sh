@@ -288,29 +288,7 @@ start_server() { # name: start it pinned, alone, on a fresh port; sets SERVER_PI
 		taskset -c "$BENCH_SERVER_CPU" nsd -d -c "$dir/nsd.conf" >>"$logf" 2>&1 &
 		;;
 	knot)
-		mkdir -p "$dir/run" "$dir/storage"
-		cat >"$dir/knot.conf" <<-EOF
-			server:
-			  rundir: "$dir/run"
-			  listen: 127.0.0.1@$port
-			  udp-workers: 1
-			  tcp-workers: 1
-			  background-workers: 1
-			database:
-			  storage: "$dir/storage"
-			log:
-			  - target: stderr
-			    any: info
-			template:
-			  - id: default
-			    storage: "$dir/storage"
-			    zonefile-load: whole
-			    journal-content: none
-			    zonefile-sync: -1
-			zone:
-			  - domain: tld.
-			    file: "$ZONE"
-		EOF
+		knot_conf "$dir" "127.0.0.1@$port" "tld.=$ZONE" >"$dir/knot.conf"
 		taskset -c "$BENCH_SERVER_CPU" knotd -c "$dir/knot.conf" >"$logf" 2>&1 &
 		;;
 	*) die "unknown server $name" ;;

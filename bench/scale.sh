@@ -136,25 +136,7 @@ run() { # server variant zonefile
 			--xdp "$IF_SRV:native" >"$dir/log" 2>&1 &
 		;;
 	knot)
-		cat >"$dir/knot.conf" <<-EOF
-			server:
-			  rundir: "$dir/run"
-			  listen: $SRV_IP@53
-			database:
-			  storage: "$dir/storage"
-			log:
-			  - target: stderr
-			    any: info
-			template:
-			  - id: default
-			    storage: "$dir/storage"
-			    zonefile-load: whole
-			    journal-content: none
-			    zonefile-sync: -1
-			zone:
-			  - domain: tld.
-			    file: "$zf"
-		EOF
+		knot_conf "$dir" "$SRV_IP@53" "tld.=$zf" >"$dir/knot.conf"
 		ip netns exec "$NS_SRV" knotd -c "$dir/knot.conf" >"$dir/log" 2>&1 &
 		;;
 	esac
