@@ -205,6 +205,7 @@ type SetupOptions struct {
 	Queries     int // frames per class (default 10000)
 	Seed        uint64
 	NoSigned    bool // skip the NSEC3-signed zone (and its classes)
+	NoNSEC      bool // skip the NSEC-signed zone (and its class)
 }
 
 // NewSetup generates the zone (and its NSEC3-signed copy), compiles and
@@ -252,6 +253,8 @@ func NewSetup(o SetupOptions) (_ *Setup, err error) {
 		if err = step("compile+load nsec3", func() (err error) { s.NSEC3, err = LoadTarget("nsec3", signed); return }); err != nil {
 			return nil, err
 		}
+	}
+	if !o.NoNSEC {
 		var nsec string
 		if err = step("sign NSEC (dnssec-signzone)", func() (err error) { nsec, err = SignZoneNSEC(s.dir, plain); return }); err != nil {
 			return nil, err

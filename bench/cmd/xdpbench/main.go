@@ -39,6 +39,7 @@ import (
 
 func main() {
 	delegations := flag.Int("delegations", 100000, "delegations in the zone of the per-class run")
+	denial := flag.String("denial", "nsec3,nsec", "signed copies of the zone for the DO=1 classes: nsec3, nsec, nsec3,nsec or none (at 1M delegations, one at a time fits in memory)")
 	queries := flag.Int("queries", 10000, "query frames per class (each run once per round)")
 	rounds := flag.Int("rounds", 7, "rounds; medians are reported")
 	repeat := flag.Int("repeat", 10000, "repeat of the reflector's repeated test runs")
@@ -64,7 +65,7 @@ func main() {
 		md, err = runScale(*scaleN, *zoneFile, xdp.MixOptions{N: *mixN, NX: *mixNX, DO: *mixDO, Seed: 1})
 	} else {
 		part = "classes"
-		md, err = runClasses(*delegations, *queries, *rounds, *repeat, *nic)
+		md, err = runClasses(*delegations, *queries, *rounds, *repeat, *nic, *denial)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "xdpbench:", err)
@@ -80,9 +81,10 @@ func main() {
 	}
 }
 
-func runClasses(delegations, queries, rounds, repeat int, nic bool) (string, error) {
+func runClasses(delegations, queries, rounds, repeat int, nic bool, denial string) (string, error) {
 	logf("generating, signing, compiling and loading a zone of %d delegations", delegations)
-	s, err := xdp.NewSetup(xdp.SetupOptions{Delegations: delegations, Queries: queries, Seed: 1})
+	s, err := xdp.NewSetup(xdp.SetupOptions{Delegations: delegations, Queries: queries, Seed: 1,
+		NoSigned: !strings.Contains(denial, "nsec3"), NoNSEC: !strings.Contains(strings.ReplaceAll(denial, "nsec3", ""), "nsec")})
 	if err != nil {
 		return "", err
 	}
