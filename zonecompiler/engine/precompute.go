@@ -206,12 +206,14 @@ func (e *Engine) DenialPieces(probe []byte, qtype uint16, covers []*zone.RRset) 
 	var relocs []int
 	out := make([]DenialPiece, len(covers))
 	buf := make([]byte, 0, 1024)
+	allLen := len(e.renderWith(s, buf[:0], MaxTCPMessage, nil))
 	ctx := make([]item, 0, len(all))
 	for i, set := range covers {
 		// The context is the answer without the cover: when the cover is
 		// already in it, the engine writes it once, and the piece is for
-		// the templates where it is not.
-		ctx, slot := ctx[:0], allSlot
+		// the templates where it is not (a context of its own, rendered
+		// for its length; the others share the answer's).
+		ctx, slot, baseLen := ctx[:0], allSlot, allLen
 		for j := range all {
 			if inSet(set, all[j].rr) {
 				if j < allSlot {
@@ -221,8 +223,11 @@ func (e *Engine) DenialPieces(probe []byte, qtype uint16, covers []*zone.RRset) 
 			}
 			ctx = append(ctx, all[j])
 		}
-		a.ns, a.slot = ctx, slot
-		baseLen := len(e.renderWith(s, buf[:0], MaxTCPMessage, nil))
+		if len(ctx) != len(all) {
+			a.ns, a.slot = ctx, slot
+			baseLen = len(e.renderWith(s, buf[:0], MaxTCPMessage, nil))
+		}
+		a.slot = slot
 		a.ns = append([]item(nil), ctx[:slot]...)
 		a.addSet(&a.ns, set, noOwner, 0, false)
 		n := len(a.ns) - slot

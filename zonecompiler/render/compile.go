@@ -437,19 +437,25 @@ func (c *compiler) belowSlot(r *nameResult, lower []byte, qtype uint16, do bool)
 		r.pass++
 		return slot{}
 	}
-	r.renders += 2
-	a := c.e.Precompute(p1, qtype, dns.ClassINET, do, true)
-	if do && a.Kind != engine.KindReferral {
-		// In a signed zone the denial (NSEC/NSEC3 covering the name) or
-		// the wildcard proof depends on the query name: two probes may
-		// share a cover by chance, so never compare them whole; the
-		// program fills the cover in (a denial slot).
-		if z := c.set.Find(p1); z != nil && z.HasRRSIGs() {
-			r.renders--
-			return c.denialSlot(r, p1, p2, qtype, z)
-		}
+	// In a signed zone the denial (NSEC/NSEC3 covering the name) or the
+	// wildcard proof depends on the query name: two probes may share a
+	// cover by chance, so they are never compared whole; the program
+	// fills the cover in (a denial slot). The rendering with a slot is
+	// the plain one when there is nothing to fill (a referral).
+	z := c.set.Find(p1)
+	signed := do && z != nil && z.HasRRSIGs()
+	var a engine.Precomputed
+	if signed {
+		a = c.e.PrecomputeDenial(p1, qtype)
+	} else {
+		a = c.e.Precompute(p1, qtype, dns.ClassINET, do, true)
+	}
+	r.renders++
+	if signed && a.Kind != engine.KindReferral {
+		return c.denialSlot(r, a, lower, p2, qtype, z)
 	}
 	b := c.e.Precompute(p2, qtype, dns.ClassINET, do, true)
+	r.renders++
 	if key(toTemplate(a)) != key(toTemplate(b)) {
 		r.pass++
 		return slot{}

@@ -279,22 +279,23 @@ func (dz *DenialZone) place(base uint32) {
 	dz.buildIndex()
 }
 
-// denialSlot renders the answer below a name of signed zone z with a
-// denial slot (engine.PrecomputeDenial) for two probes; the template is
-// kept when both agree and the program can fill its slot.
-func (c *compiler) denialSlot(r *nameResult, p1, p2 []byte, qtype uint16, z *zone.Zone) slot {
+// denialSlot keeps the answer below the name ce of signed zone z rendered with
+// a denial slot (a: engine.PrecomputeDenial of the first probe) when the
+// second probe, p2, renders the same template and the program can fill
+// its slot.
+func (c *compiler) denialSlot(r *nameResult, a engine.Precomputed, ce, p2 []byte, qtype uint16, z *zone.Zone) slot {
 	idx, ok := c.denialOf[z]
 	if z.NSEC3 == nil {
 		// NSEC: the chain view of the closest encloser, the name below
 		// which the probes are.
-		idx, ok = c.nsecOf[string(wire.Parent(p1))]
+		idx, ok = c.nsecOf[string(ce)]
 	}
 	if !ok {
 		r.pass++
 		return slot{}
 	}
-	r.renders += 2
-	a, b := c.e.PrecomputeDenial(p1, qtype), c.e.PrecomputeDenial(p2, qtype)
+	r.renders++
+	b := c.e.PrecomputeDenial(p2, qtype)
 	ta, oka := c.slotTemplate(a, idx)
 	tb, okb := c.slotTemplate(b, idx)
 	if !oka || !okb || key(ta) != key(tb) {

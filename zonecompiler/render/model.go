@@ -291,7 +291,7 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 	var piece *Piece
 	if t.Slot != abi.NoSlot {
 		var reason string
-		piece, reason = m.denial(mp, t, id, lower, dec)
+		piece, reason = m.denial(mp, t, id, lower, labels, dec)
 		if reason != "" {
 			return nil, reason
 		}
@@ -357,11 +357,11 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 	return out, ""
 }
 
-// denial finds the piece for template t (id) of a query whose longest
-// existing suffix has found labels: the cover of its next closer name, or
+// denial finds the piece for template t (id) of a query of labels labels
+// whose longest existing suffix has dec.Labels: the cover of its next closer name, or
 // nil when the template holds that RRset already; else the pass reason.
-func (m *Model) denial(mp Maps, t *Template, id uint32, lower []byte, dec *Decision) (*Piece, string) {
-	found, labels := dec.Labels, wire.Labels(lower)
+func (m *Model) denial(mp Maps, t *Template, id uint32, lower []byte, labels int, dec *Decision) (*Piece, string) {
+	found := dec.Labels
 	dz, ok := mp.DenialZone(t.Denial)
 	if !ok {
 		return nil, ReasonNoTmpl
