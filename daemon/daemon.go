@@ -202,7 +202,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	d.started = time.Now()
 	d.mu.Unlock()
-	releaseMemory() // what loading the zones left
+	releaseMemory() // what loading the zones (and the hot path's first compile) left
 	d.startHealth(ctx)
 	if d.sec != nil {
 		d.sec.Start()
@@ -250,7 +250,6 @@ func (d *Daemon) SetHotPath(h HotPath) {
 	if h != nil {
 		d.gen = h.Generation()
 	}
-	releaseMemory() // the first compile's scratch
 }
 
 // releaseMemory hands the heap a zone load or a compile left behind back
