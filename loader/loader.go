@@ -405,56 +405,36 @@ func (l *Loader) newGeneration(img *Image) (*generation, error) {
 			g.close()
 		}
 	}()
-	if g.names, err = mk(bpf.XdpMapNames, len(img.NameKeys)); err != nil {
-		return nil, err
-	}
-	if g.answers, err = mk(bpf.XdpMapAnswers, len(img.AnswerKeys)); err != nil {
-		return nil, err
-	}
-	if g.templates, err = mk(bpf.XdpMapTemplates, len(img.Templates)); err != nil {
-		return nil, err
-	}
-	if g.chunks, err = mk(bpf.XdpMapChunks, len(img.Chunks)); err != nil {
-		return nil, err
-	}
-	if err = fill(g.names, img.NameKeys, img.NameVals); err != nil {
-		return nil, fmt.Errorf("loader: filling names: %w", err)
-	}
-	if err = fill(g.answers, img.AnswerKeys, img.AnswerVals); err != nil {
-		return nil, fmt.Errorf("loader: filling answers: %w", err)
-	}
-	if err = fill(g.templates, indexes(len(img.Templates)), img.Templates); err != nil {
-		return nil, fmt.Errorf("loader: filling templates: %w", err)
-	}
-	if err = fill(g.chunks, indexes(len(img.Chunks)), img.Chunks); err != nil {
-		return nil, fmt.Errorf("loader: filling chunks: %w", err)
-	}
-	if g.denialZones, err = mk(bpf.XdpMapDenialZones, len(img.DenialZones)); err != nil {
-		return nil, err
-	}
-	if g.denialEntries, err = mk(bpf.XdpMapDenialEntries, len(img.DenialEntries)); err != nil {
-		return nil, err
-	}
-	if g.denialIndex, err = mk(bpf.XdpMapDenialIndex, len(img.DenialIndex)); err != nil {
-		return nil, err
-	}
-	if err = fill(g.denialZones, indexes(len(img.DenialZones)), img.DenialZones); err != nil {
-		return nil, fmt.Errorf("loader: filling denial zones: %w", err)
-	}
-	if err = fill(g.denialEntries, indexes(len(img.DenialEntries)), img.DenialEntries); err != nil {
-		return nil, fmt.Errorf("loader: filling denial entries: %w", err)
-	}
-	if err = fill(g.denialIndex, indexes(len(img.DenialIndex)), img.DenialIndex); err != nil {
-		return nil, fmt.Errorf("loader: filling denial index: %w", err)
-	}
-	if g.nameFilter, err = mk(bpf.XdpMapNameFilter, len(img.NameFilter)); err != nil {
-		return nil, err
-	}
-	if err = fill(g.nameFilter, indexes(len(img.NameFilter)), img.NameFilter); err != nil {
-		return nil, fmt.Errorf("loader: filling the name filter: %w", err)
+	// Each inner map, created to the image's size and filled.
+	for _, in := range []struct {
+		outer string
+		m     **ebpf.Map
+		n     int
+		fill  func(*ebpf.Map) error
+	}{
+		{bpf.XdpMapNames, &g.names, len(img.NameKeys), func(m *ebpf.Map) error { return fill(m, img.NameKeys, img.NameVals) }},
+		{bpf.XdpMapAnswers, &g.answers, len(img.AnswerKeys), func(m *ebpf.Map) error { return fill(m, img.AnswerKeys, img.AnswerVals) }},
+		{bpf.XdpMapTemplates, &g.templates, len(img.Templates), fillArray(img.Templates)},
+		{bpf.XdpMapChunks, &g.chunks, len(img.Chunks), fillArray(img.Chunks)},
+		{bpf.XdpMapDenialZones, &g.denialZones, len(img.DenialZones), fillArray(img.DenialZones)},
+		{bpf.XdpMapDenialEntries, &g.denialEntries, len(img.DenialEntries), fillArray(img.DenialEntries)},
+		{bpf.XdpMapDenialIndex, &g.denialIndex, len(img.DenialIndex), fillArray(img.DenialIndex)},
+		{bpf.XdpMapNameFilter, &g.nameFilter, len(img.NameFilter), fillArray(img.NameFilter)},
+	} {
+		if *in.m, err = mk(in.outer, in.n); err != nil {
+			return nil, err
+		}
+		if err = in.fill(*in.m); err != nil {
+			return nil, fmt.Errorf("loader: filling %s: %w", in.outer, err)
+		}
 	}
 	g.counts = [4]int{len(img.NameKeys), len(img.AnswerKeys), len(img.Templates), len(img.Chunks)}
 	return g, nil
+}
+
+// fillArray fills an array map with vals at indexes 0, 1, ...
+func fillArray[V any](vals []V) func(*ebpf.Map) error {
+	return func(m *ebpf.Map) error { return fill(m, indexes(len(vals)), vals) }
 }
 
 func indexes(n int) []uint32 {
