@@ -52,7 +52,8 @@ percentiles() {
 # knot_conf dir listen zone=file... : a knotd configuration with its run
 # and storage directories in dir, listening on listen (ADDR@PORT), one
 # worker of each kind, logging to stderr, loading each zone whole from its
-# file with no journal; extra "server:" lines come from $KNOT_SERVER_EXTRA.
+# file with no journal. $KNOT_SECTIONS holds extra top-level sections (xdp,
+# modules), $KNOT_TEMPLATE_EXTRA extra lines of the default template.
 knot_conf() {
 	local dir=$1 listen=$2 z
 	shift 2
@@ -64,7 +65,9 @@ knot_conf() {
 		  udp-workers: 1
 		  tcp-workers: 1
 		  background-workers: 1
-		${KNOT_SERVER_EXTRA:-}
+	EOF
+	[ -n "${KNOT_SECTIONS:-}" ] && printf '%s\n' "$KNOT_SECTIONS"
+	cat <<-EOF
 		database:
 		  storage: "$dir/storage"
 		log:
@@ -76,7 +79,49 @@ knot_conf() {
 		    zonefile-load: whole
 		    journal-content: none
 		    zonefile-sync: -1
-		zone:
 	EOF
+	[ -n "${KNOT_TEMPLATE_EXTRA:-}" ] && printf '%s\n' "$KNOT_TEMPLATE_EXTRA"
+	echo "zone:"
 	for z in "$@"; do printf '  - domain: "%s"\n    file: "%s"\n' "${z%%=*}" "${z#*=}"; done
+}
+
+# veth_pair ns_srv ns_cli if_srv if_cli srv_ip cli_ip: two new network
+# namespaces joined by a veth pair, addressed (/24) and up, the client's
+# transmit checksum offload off so that its datagrams leave with complete
+# UDP checksums, as a real client's do (behind a veth a local socket leaves
+# only the partial sum, and the XDP program verifies checksums).
+veth_pair() {
+	local ns_srv=$1 ns_cli=$2 if_srv=$3 if_cli=$4 srv_ip=$5 cli_ip=$6 ns ifc e
+	ip netns add "$ns_srv"
+	ip netns add "$ns_cli"
+	ip -n "$ns_srv" link add "$if_srv" type veth peer name "$if_cli" netns "$ns_cli"
+	ip -n "$ns_srv" addr add "$srv_ip/24" dev "$if_srv"
+	ip -n "$ns_cli" addr add "$cli_ip/24" dev "$if_cli"
+	for e in "$ns_srv $if_srv" "$ns_cli $if_cli"; do
+		read -r ns ifc <<<"$e"
+		ip -n "$ns" link set lo up
+		ip -n "$ns" link set "$ifc" up
+	done
+	ip netns exec "$ns_cli" ethtool -K "$if_cli" tx off >/dev/null
+}
+
+# write_section file tag section: replace the <!-- TAG:begin --> ... <!--
+# TAG:end --> section of the results file with the file section (which
+# holds the whole delimited section), keeping everything else; append it
+# when the file has none (creating the file).
+write_section() {
+	local file=$1 tag=$2 sec=$3 tmp=$3.new
+	if [ -f "$file" ] && grep -q "^<!-- $tag:begin -->" "$file"; then
+		awk -v sec="$sec" -v b="<!-- $tag:begin -->" -v e="<!-- $tag:end -->" '
+			index($0, b) == 1 { while ((getline l < sec) > 0) print l; skip = 1; next }
+			index($0, e) == 1 { skip = 0; next }
+			!skip' "$file" >"$tmp"
+	else
+		{
+			if [ -f "$file" ]; then cat "$file"; echo; else printf '# xdpdns benchmark results\n\n'; fi
+			cat "$sec"
+		} >"$tmp"
+	fi
+	cat "$tmp" >"$file"
+	rm -f "$tmp"
 }

@@ -274,21 +274,9 @@ set_desc() {
 # ---------------------------------------------------------------- the rig
 
 log "rig: namespaces $NS_SRV / $NS_CLI, veth $IF_SRV <-> $IF_CLI"
-ip netns add "$NS_SRV"
-ip netns add "$NS_CLI"
-ip -n "$NS_SRV" link add "$IF_SRV" type veth peer name "$IF_CLI" netns "$NS_CLI"
-ip -n "$NS_SRV" addr add "$SRV_IP/24" dev "$IF_SRV"
-ip -n "$NS_CLI" addr add "$CLI_IP/24" dev "$IF_CLI"
-for end in "$NS_SRV $IF_SRV" "$NS_CLI $IF_CLI"; do
-	read -r ns ifc <<<"$end"
-	ip -n "$ns" link set lo up
-	ip -n "$ns" link set "$ifc" up
-done
-# dnsperf's datagrams must leave the client with complete UDP checksums,
-# as a real client's do: behind a veth a local socket leaves only the
-# partial sum of checksum offload, which the XDP program (it verifies
-# checksums) passes to the kernel. kxdpgun builds whole frames itself.
-ip netns exec "$NS_CLI" ethtool -K "$IF_CLI" tx off >/dev/null
+# dnsperf's datagrams must leave the client with complete UDP checksums
+# (veth_pair turns the client's offload off); kxdpgun builds whole frames.
+veth_pair "$NS_SRV" "$NS_CLI" "$IF_SRV" "$IF_CLI" "$SRV_IP" "$CLI_IP"
 # Static neighbours both ways: the reflector answers ARP with garbage, and
 # kxdpgun needs the server's MAC before it sends.
 mac() { ip -n "$1" -j link show dev "$2" | grep -o '"address":"[0-9a-f:]*"' | head -1 | cut -d'"' -f4; }
@@ -399,35 +387,14 @@ start_server() { # name: start it alone on the server side, pinned; sets SERVER_
 		ip netns exec "$NS_SRV" taskset -c "$RIG_SERVER_CPU" nsd -d -c "$dir/nsd.conf" >>"$logf" 2>&1 &
 		;;
 	knot | knot-xdp)
-		mkdir -p "$dir/run" "$dir/storage"
-		{
-			cat <<-EOF
-				server:
-				  rundir: "$dir/run"
-				  listen: $SRV_IP@53
-				  udp-workers: 1
-				  tcp-workers: 1
-				  background-workers: 1
-			EOF
-			if [ "$name" = knot-xdp ]; then printf 'xdp:\n  listen: %s@53\n' "$IF_SRV"; fi
-			if [ "$RRL_KNOT" != 0 ]; then printf 'mod-rrl:\n  - id: rrl\n    rate-limit: %s\n    slip: 2\n' "$RRL_KNOT"; fi
-			cat <<-EOF
-				database:
-				  storage: "$dir/storage"
-				log:
-				  - target: stderr
-				    any: info
-				template:
-				  - id: default
-				    storage: "$dir/storage"
-				    zonefile-load: whole
-				    journal-content: none
-				    zonefile-sync: -1
-			EOF
-			if [ "$RRL_KNOT" != 0 ]; then printf '    global-module: mod-rrl/rrl\n'; fi
-			echo "zone:"
-			for z in $zones; do printf '  - domain: "%s"\n    file: "%s"\n' "${z%%=*}" "${z#*=}"; done
-		} >"$dir/knot.conf"
+		local sections="" tmpl=""
+		if [ "$name" = knot-xdp ]; then sections=$(printf 'xdp:\n  listen: %s@53' "$IF_SRV"); fi
+		if [ "$RRL_KNOT" != 0 ]; then
+			sections+=${sections:+$'\n'}$(printf 'mod-rrl:\n  - id: rrl\n    rate-limit: %s\n    slip: 2' "$RRL_KNOT")
+			tmpl='    global-module: mod-rrl/rrl'
+		fi
+		# shellcheck disable=SC2086 # $zones: ORIGIN=FILE words
+		KNOT_SECTIONS=$sections KNOT_TEMPLATE_EXTRA=$tmpl knot_conf "$dir" "$SRV_IP@53" $zones >"$dir/knot.conf"
 		ip netns exec "$NS_SRV" taskset -c "$RIG_SERVER_CPU" knotd -c "$dir/knot.conf" >"$logf" 2>&1 &
 		;;
 	*) die "unknown server $name" ;;
@@ -1112,18 +1079,7 @@ gnuplot "$TMP/chart.gp" || die "gnuplot failed"
 	echo "<!-- rig-bench:end -->"
 } >"$TMP/section.md"
 
-if [ -f "$RIG_RESULTS" ] && grep -q '^<!-- rig-bench:begin -->' "$RIG_RESULTS"; then
-	awk -v sec="$TMP/section.md" '
-		/^<!-- rig-bench:begin -->/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-		/^<!-- rig-bench:end -->/   { skip = 0; next }
-		!skip' "$RIG_RESULTS" >"$TMP/results.md"
-else
-	{
-		if [ -f "$RIG_RESULTS" ]; then cat "$RIG_RESULTS"; echo; else printf '# xdpdns benchmark results\n\n'; fi
-		cat "$TMP/section.md"
-	} >"$TMP/results.md"
-fi
-cp "$TMP/results.md" "$RIG_RESULTS"
+write_section "$RIG_RESULTS" rig-bench "$TMP/section.md"
 spent report
 log "wrote $RIG_RESULTS and $RIG_CHART (run took ${ELAPSED} s; $(spent_summary))"
 for slow in "${SLOW[@]}"; do

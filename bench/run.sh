@@ -557,19 +557,7 @@ ratio() { # a b: a/b with two decimals, or - if either is missing
 	echo "<!-- userspace-bench:end -->"
 } >"$TMP/section.md"
 
-# Replace the delimited section, keeping everything else in the file.
-if [ -f "$BENCH_RESULTS" ] && grep -q '^<!-- userspace-bench:begin -->' "$BENCH_RESULTS"; then
-	awk -v sec="$TMP/section.md" '
-		/^<!-- userspace-bench:begin -->/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-		/^<!-- userspace-bench:end -->/   { skip = 0; next }
-		!skip' "$BENCH_RESULTS" >"$TMP/results.md"
-else
-	{
-		if [ -f "$BENCH_RESULTS" ]; then cat "$BENCH_RESULTS"; echo; else printf '# xdpdns benchmark results\n\n'; fi
-		cat "$TMP/section.md"
-	} >"$TMP/results.md"
-fi
-cp "$TMP/results.md" "$BENCH_RESULTS"
+write_section "$BENCH_RESULTS" userspace-bench "$TMP/section.md"
 log "wrote $BENCH_RESULTS (run took ${ELAPSED} s)"
 cat "$TMP/section.md"
 

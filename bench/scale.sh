@@ -71,18 +71,7 @@ dnssec-signzone -q -S -K "$TMP/keys" -o tld. -f "$TMP/tld.signed" -3 abcd -H 0 -
 	die "dnssec-signzone: $(cat "$TMP/sign.err")"
 SIGN_S=$(awk -v a="$t0" -v b="$(usec)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
 
-ip netns add "$NS_SRV"
-ip netns add "$NS_CLI"
-ip -n "$NS_SRV" link add "$IF_SRV" type veth peer name "$IF_CLI" netns "$NS_CLI"
-ip -n "$NS_SRV" addr add "$SRV_IP/24" dev "$IF_SRV"
-ip -n "$NS_CLI" addr add "$CLI_IP/24" dev "$IF_CLI"
-for e in "$NS_SRV $IF_SRV" "$NS_CLI $IF_CLI"; do
-	read -r ns ifc <<<"$e"
-	ip -n "$ns" link set lo up
-	ip -n "$ns" link set "$ifc" up
-done
-# Complete UDP checksums from the client (the XDP program verifies them).
-ip netns exec "$NS_CLI" ethtool -K "$IF_CLI" tx off >/dev/null
+veth_pair "$NS_SRV" "$NS_CLI" "$IF_SRV" "$IF_CLI" "$SRV_IP" "$CLI_IP"
 # Replies sent with XDP_TX reach the client's veth only while an XDP
 # program runs there: a plain XDP_PASS one.
 ip netns exec "$NS_CLI" "$TMP/xdppass" -iface "$IF_CLI" -prog pass >"$TMP/pass.out" 2>&1 &
@@ -229,14 +218,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else print
 	done
 	echo "<!-- scale-bench:end -->"
 } >"$TMP/section.md"
-if [ -f "$SCALE_RESULTS" ] && grep -q '^<!-- scale-bench:begin -->' "$SCALE_RESULTS"; then
-	awk -v sec="$TMP/section.md" '
-		/^<!-- scale-bench:begin -->/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-		/^<!-- scale-bench:end -->/   { skip = 0; next }
-		!skip' "$SCALE_RESULTS" >"$TMP/results.md"
-	cat "$TMP/results.md" >"$SCALE_RESULTS"
-else
-	{ echo; cat "$TMP/section.md"; } >>"$SCALE_RESULTS"
-fi
+write_section "$SCALE_RESULTS" scale-bench "$TMP/section.md"
 log "results: $SCALE_RESULTS"
 cat "$TMP/section.md"
