@@ -27,6 +27,27 @@
 /* Longest DNS query payload read into the scratch buffer. */
 #define XDPDNS_MAX_QUERY 512
 
+/* XDPDNS_INNER_ARRAY(vtype): the body of an inner array map template,
+ * __u32 index -> vtype (the loader sets max_entries per generation). */
+#define XDPDNS_INNER_ARRAY(vtype)                                                                  \
+	{                                                                                          \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                                  \
+		__uint(max_entries, 1);                                                            \
+		__uint(map_flags, BPF_F_INNER_MAP);                                                \
+		__type(key, __u32);                                                                \
+		__type(value, vtype);                                                              \
+	}
+
+/* XDPDNS_GENERATIONS(inner): an outer map, generation (0/1) -> an inner map
+ * of type struct inner. */
+#define XDPDNS_GENERATIONS(inner)                                                                  \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);                                          \
+		__uint(max_entries, XDPDNS_GENS);                                                  \
+		__type(key, __u32);                                                                \
+		__array(values, struct inner);                                                     \
+	}
+
 /* Inner map templates (one instance per generation, created by the
  * loader with max_entries sized to the image). */
 
@@ -49,127 +70,51 @@ struct answers_inner {
 };
 
 /* templates: __u32 template id -> struct tmpl (0 unused). */
-struct templates_inner {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
-	__type(key, __u32);
-	__type(value, struct tmpl);
-};
+struct templates_inner XDPDNS_INNER_ARRAY(struct tmpl);
 
 /* chunks: __u32 chunk index -> struct chunk (64 body bytes). */
-struct chunks_inner {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
-	__type(key, __u32);
-	__type(value, struct chunk);
-};
+struct chunks_inner XDPDNS_INNER_ARRAY(struct chunk);
 
 /* denial_zones: __u32 index (tmpl.denial_zone; 0 unused) -> struct
- * denial_zone (one signed zone's chain: where its entries and index are,
- * the NSEC3 salt). */
-struct denial_zones_inner {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
-	__type(key, __u32);
-	__type(value, struct denial_zone);
-};
+ * denial_zone (a chain view: where its entries and index are, the NSEC3
+ * salt). */
+struct denial_zones_inner XDPDNS_INNER_ARRAY(struct denial_zone);
 
 /* denial_entries: __u32 index -> struct denial_entry (one interval of a
  * chain: its sort key and the covering RRset's piece). */
-struct denial_entries_inner {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
-	__type(key, __u32);
-	__type(value, struct denial_entry);
-};
+struct denial_entries_inner XDPDNS_INNER_ARRAY(struct denial_entry);
 
 /* denial_index: __u32 index_base + bucket -> __u32 first entry of the
  * bucket (keys by their top index_bits bits). */
-struct denial_index_inner {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
-	__type(key, __u32);
-	__type(value, __u32);
-};
+struct denial_index_inner XDPDNS_INNER_ARRAY(__u32);
 
 /* name_filter: __u32 word -> __u64: word 0 the shift, then the bits of
  * a Bloom filter of the names keys (shared.h, XDPDNS_FILTER_*). */
-struct name_filter_inner {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
-	__type(key, __u32);
-	__type(value, __u64);
-};
+struct name_filter_inner XDPDNS_INNER_ARRAY(__u64);
 
 /* names: generation (0/1) -> names inner map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, XDPDNS_GENS);
-	__type(key, __u32);
-	__array(values, struct names_inner);
-} names SEC(".maps");
+XDPDNS_GENERATIONS(names_inner) names SEC(".maps");
 
 /* answers: generation (0/1) -> answers inner map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, XDPDNS_GENS);
-	__type(key, __u32);
-	__array(values, struct answers_inner);
-} answers SEC(".maps");
+XDPDNS_GENERATIONS(answers_inner) answers SEC(".maps");
 
 /* templates: generation (0/1) -> templates inner map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, XDPDNS_GENS);
-	__type(key, __u32);
-	__array(values, struct templates_inner);
-} templates SEC(".maps");
+XDPDNS_GENERATIONS(templates_inner) templates SEC(".maps");
 
 /* chunks: generation (0/1) -> chunks inner map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, XDPDNS_GENS);
-	__type(key, __u32);
-	__array(values, struct chunks_inner);
-} chunks SEC(".maps");
+XDPDNS_GENERATIONS(chunks_inner) chunks SEC(".maps");
 
 /* denial_zones: generation (0/1) -> denial_zones inner map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, XDPDNS_GENS);
-	__type(key, __u32);
-	__array(values, struct denial_zones_inner);
-} denial_zones SEC(".maps");
+XDPDNS_GENERATIONS(denial_zones_inner) denial_zones SEC(".maps");
 
 /* denial_entries: generation (0/1) -> denial_entries inner map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, XDPDNS_GENS);
-	__type(key, __u32);
-	__array(values, struct denial_entries_inner);
-} denial_entries SEC(".maps");
+XDPDNS_GENERATIONS(denial_entries_inner) denial_entries SEC(".maps");
 
 /* denial_index: generation (0/1) -> denial_index inner map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, XDPDNS_GENS);
-	__type(key, __u32);
-	__array(values, struct denial_index_inner);
-} denial_index SEC(".maps");
+XDPDNS_GENERATIONS(denial_index_inner) denial_index SEC(".maps");
 
 /* name_filter: generation (0/1) -> name_filter inner map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, XDPDNS_GENS);
-	__type(key, __u32);
-	__array(values, struct name_filter_inner);
-} name_filter SEC(".maps");
+XDPDNS_GENERATIONS(name_filter_inner) name_filter SEC(".maps");
 
 /* config_map: key 0 -> struct config. Mmapable so the loader flips gen with
  * one atomic 32-bit store. */
