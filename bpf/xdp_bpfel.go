@@ -29,6 +29,11 @@ type XdpAnswerKey struct {
 }
 
 type XdpAnswerVal struct {
+	_ structs.HostLayout
+	V [2]XdpAnswerVer
+}
+
+type XdpAnswerVer struct {
 	_    structs.HostLayout
 	Tmpl [2]uint32
 }
@@ -99,6 +104,11 @@ type XdpNameKey struct {
 }
 
 type XdpNameVal struct {
+	_ structs.HostLayout
+	V [2]XdpNameVer
+}
+
+type XdpNameVer struct {
 	_            structs.HostLayout
 	ExactDefault [2]uint32
 	BelowDefault [2]uint32
@@ -181,9 +191,11 @@ type XdpScratch struct {
 	BtfTypes struct {
 		_    structs.HostLayout
 		Nv   XdpNameVal
+		Nver XdpNameVer
 		_    [4]byte
 		Ak   XdpAnswerKey
 		Av   XdpAnswerVal
+		Aver XdpAnswerVer
 		T    XdpTmpl
 		C    XdpChunk
 		Dz   XdpDenialZone

@@ -15,7 +15,8 @@ import (
 // LiveView reads single entries of the live generation's maps, as the
 // program reads them; View hands one out for the time of a callback.
 type LiveView struct {
-	g *generation
+	g   *generation
+	ver uint32 // the version of names and answers entries the live slot reads
 }
 
 // View calls fn with a view of the live generation; the generation cannot
@@ -30,7 +31,7 @@ func (l *Loader) View(fn func(v LiveView) error) error {
 	if g == nil {
 		return fmt.Errorf("loader: no live generation")
 	}
-	return fn(LiveView{g: g})
+	return fn(LiveView{g: g, ver: l.slot})
 }
 
 // lookup reads key from m into val; a missing key is (false, nil).
@@ -46,18 +47,22 @@ func lookup(m *ebpf.Map, key, val any) (bool, error) {
 	}
 }
 
-// Name reads the names entry of k.
-func (v LiveView) Name(k bpf.XdpNameKey) (bpf.XdpNameVal, bool, error) {
+// Name reads the live version of the names entry of k (missing when the
+// version says abi.NameFlagAbsent).
+func (v LiveView) Name(k bpf.XdpNameKey) (bpf.XdpNameVer, bool, error) {
 	var val bpf.XdpNameVal
 	ok, err := lookup(v.g.names, k, &val)
-	return val, ok, err
+	ver := val.V[v.ver&1]
+	return ver, ok && ver.Flags&abi.NameFlagAbsent == 0, err
 }
 
-// Answer reads the answers entry of k.
-func (v LiveView) Answer(k bpf.XdpAnswerKey) (bpf.XdpAnswerVal, bool, error) {
+// Answer reads the live version of the answers entry of k (missing when
+// the version says abi.Absent).
+func (v LiveView) Answer(k bpf.XdpAnswerKey) (bpf.XdpAnswerVer, bool, error) {
 	var val bpf.XdpAnswerVal
 	ok, err := lookup(v.g.answers, k, &val)
-	return val, ok, err
+	ver := val.V[v.ver&1]
+	return ver, ok && ver.Tmpl[0] != abi.Absent, err
 }
 
 // Template reads template id and its body from the chunks map (empty for

@@ -116,9 +116,9 @@ type Options struct {
 // Chunks by chunk index.
 type Image struct {
 	NameKeys   []bpf.XdpNameKey
-	NameVals   []bpf.XdpNameVal
+	NameVals   []bpf.XdpNameVer
 	AnswerKeys []bpf.XdpAnswerKey
-	AnswerVals []bpf.XdpAnswerVal
+	AnswerVals []bpf.XdpAnswerVer
 	Templates  []bpf.XdpTmpl
 	Chunks     []bpf.XdpChunk
 	// Signed denial: DenialZones is indexed by a template's denial_zone
@@ -412,8 +412,8 @@ func (l *Loader) newGeneration(img *Image) (*generation, error) {
 		n     int
 		fill  func(*ebpf.Map) error
 	}{
-		{bpf.XdpMapNames, &g.names, len(img.NameKeys), func(m *ebpf.Map) error { return fill(m, img.NameKeys, img.NameVals) }},
-		{bpf.XdpMapAnswers, &g.answers, len(img.AnswerKeys), func(m *ebpf.Map) error { return fill(m, img.AnswerKeys, img.AnswerVals) }},
+		{bpf.XdpMapNames, &g.names, len(img.NameKeys), func(m *ebpf.Map) error { return fill(m, img.NameKeys, bothVersions(img.NameVals, nameVal)) }},
+		{bpf.XdpMapAnswers, &g.answers, len(img.AnswerKeys), func(m *ebpf.Map) error { return fill(m, img.AnswerKeys, bothVersions(img.AnswerVals, answerVal)) }},
 		{bpf.XdpMapTemplates, &g.templates, len(img.Templates), fillArray(img.Templates)},
 		{bpf.XdpMapChunks, &g.chunks, len(img.Chunks), fillArray(img.Chunks)},
 		{bpf.XdpMapDenialZones, &g.denialZones, len(img.DenialZones), fillArray(img.DenialZones)},
@@ -430,6 +430,24 @@ func (l *Loader) newGeneration(img *Image) (*generation, error) {
 	}
 	g.counts = [4]int{len(img.NameKeys), len(img.AnswerKeys), len(img.Templates), len(img.Chunks)}
 	return g, nil
+}
+
+// nameVal is a names value holding v in both versions.
+func nameVal(v bpf.XdpNameVer) bpf.XdpNameVal { return bpf.XdpNameVal{V: [abi.Gens]bpf.XdpNameVer{v, v}} }
+
+// answerVal is an answers value holding v in both versions.
+func answerVal(v bpf.XdpAnswerVer) bpf.XdpAnswerVal {
+	return bpf.XdpAnswerVal{V: [abi.Gens]bpf.XdpAnswerVer{v, v}}
+}
+
+// bothVersions turns single versions into map values that hold each in
+// both versions (a fresh generation: either slot reads the same).
+func bothVersions[V, W any](vs []V, val func(V) W) []W {
+	out := make([]W, len(vs))
+	for i, v := range vs {
+		out[i] = val(v)
+	}
+	return out
 }
 
 // fillArray fills an array map with vals at indexes 0, 1, ...

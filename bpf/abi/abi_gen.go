@@ -114,6 +114,11 @@ const (
 	// HashH2Mult (XDPDNS_HASH_H2_MULT): Parameters of the name hash (see
 	// struct name_key).
 	HashH2Mult = 0x9e3779b97f4a7c15
+	// Gens (XDPDNS_GENS): Versions held in every names and answers value, one
+	// per generation slot (config.gen): an update writes the idle slot's
+	// version, flips config.gen, then copies the new version into the other
+	// (loader Update), so a packet reads one version throughout.
+	Gens = 2
 	// NameFlagExactTyped (XDPDNS_NF_EXACT_TYPED): name_val.flags (which
 	// lookups the walk can skip): answers has exact-mode entries for the name.
 	NameFlagExactTyped = 0x1
@@ -123,6 +128,10 @@ const (
 	// NameFlagLeaf (XDPDNS_NF_LEAF): name_val.flags: no name below this one:
 	// the walk stops here.
 	NameFlagLeaf = 0x4
+	// NameFlagAbsent (XDPDNS_NF_ABSENT): name_val.flags: the name is not in
+	// this version (added or removed by an update): the walk treats it as
+	// missing.
+	NameFlagAbsent = 0x8
 	// ModeExact (XDPDNS_MODE_EXACT): answer_key.mode: class IN, qname == name.
 	ModeExact = 0
 	// ModeBelow (XDPDNS_MODE_BELOW): answer_key.mode: class IN, qname strictly
@@ -131,6 +140,9 @@ const (
 	// ModeChaos (XDPDNS_MODE_CHAOS): answer_key.mode: class CH, qname == name
 	// (id.server...).
 	ModeChaos = 2
+	// Absent (XDPDNS_ABSENT): answer_ver.tmpl[0]: the entry is not in this
+	// version (the name's default applies).
+	Absent = 0xffffffff
 	// FlagAA (XDPDNS_TF_AA): tmpl.flags: set AA.
 	FlagAA = 0x0400
 	// FlagRcode (XDPDNS_TF_RCODE): tmpl.flags: the RCODE bits.

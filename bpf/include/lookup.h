@@ -33,13 +33,14 @@ static __always_inline int filter_has(void *fmap, const struct name_key *h, __u6
 }
 
 /* find_template returns the template id for the query (0: none) or, via
- * *reason, a pass reason. gen is the live generation. */
+ * *reason, a pass reason. gen is the live generation (0 or 1), which
+ * also picks the version of each names and answers entry. */
 static __always_inline __u32 find_template(struct scratch *s, struct query *q, __u32 gen,
                                            int *reason)
 {
 	struct answer_key ak = {};
 	struct answer_val *av;
-	struct name_val *nv = 0;
+	struct name_ver *nv = 0;
 	void *nmap, *amap, *fmap;
 	__u32 i, found = 0;
 	__u64 shift = 0;
@@ -59,9 +60,9 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 		ak.qtype = q->qtype;
 		ak.mode = XDPDNS_MODE_CHAOS;
 		av = bpf_map_lookup_elem(amap, &ak);
-		if (!av)
+		if (!av || av->v[gen & 1].tmpl[0] == XDPDNS_ABSENT)
 			return 0;
-		return q->dobit ? av->tmpl[1] : av->tmpl[0];
+		return q->dobit ? av->v[gen & 1].tmpl[1] : av->v[gen & 1].tmpl[0];
 	}
 	if (q->qclass != CLASS_IN || never_in_xdp(q->qtype)) {
 		*reason = CNT_PASS_QTYPE;
@@ -82,15 +83,19 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 	/* Longest existing suffix: every ancestor of a name exists, so stop
 	 * at the first miss (or where the filter says there is none). */
 	for (i = 0; i <= XDPDNS_MAX_LABELS; i++) {
-		struct name_val *v;
+		struct name_val *e;
+		struct name_ver *v;
 
 		if (i > q->nlabels)
 			break;
 		if (shift && i >= XDPDNS_FILTER_FROM_LABELS &&
 		    !filter_has(fmap, &s->hash[i], shift))
 			break;
-		v = bpf_map_lookup_elem(nmap, &s->hash[i]);
-		if (!v)
+		e = bpf_map_lookup_elem(nmap, &s->hash[i]);
+		if (!e)
+			break;
+		v = &e->v[gen & 1];
+		if (v->flags & XDPDNS_NF_ABSENT)
 			break;
 		nv = v;
 		found = i;
@@ -109,8 +114,8 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 	if (nv->flags &
 	    (ak.mode == XDPDNS_MODE_EXACT ? XDPDNS_NF_EXACT_TYPED : XDPDNS_NF_BELOW_TYPED)) {
 		av = bpf_map_lookup_elem(amap, &ak);
-		if (av)
-			return q->dobit ? av->tmpl[1] : av->tmpl[0];
+		if (av && av->v[gen & 1].tmpl[0] != XDPDNS_ABSENT)
+			return q->dobit ? av->v[gen & 1].tmpl[1] : av->v[gen & 1].tmpl[0];
 	}
 	if (ak.mode == XDPDNS_MODE_EXACT)
 		return q->dobit ? nv->exact_default[1] : nv->exact_default[0];

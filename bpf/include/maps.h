@@ -8,9 +8,6 @@
 #include <bpf/bpf_helpers.h>
 #include "shared.h"
 
-/* Generations kept in every outer map: the live one and the next. */
-#define XDPDNS_GENS 2
-
 /* Scratch buffer: the DNS query is loaded at offset 0 and the reply is
  * built over it in place (header and question stay where they are). */
 #define XDPDNS_BUF_SIZE 2048
@@ -290,8 +287,10 @@ struct scratch {
 	 * full definitions in BTF, where the loader and bpf2go need them. */
 	struct {
 		struct name_val nv;
+		struct name_ver nver;
 		struct answer_key ak;
 		struct answer_val av;
+		struct answer_ver aver;
 		struct tmpl t;
 		struct chunk c;
 		struct denial_zone dz;

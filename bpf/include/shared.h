@@ -117,13 +117,25 @@ struct name_key {
 	__u64 h2;
 };
 
-/* names: key struct name_key (a name that exists in a served zone,
- * empty non-terminals included); value: what to answer when this name is
- * the longest existing suffix of the qname. Index [do] = DO bit. */
-struct name_val {
+/* Versions held in every names and answers value, one per generation
+ * slot (config.gen): an update writes the idle slot's version, flips
+ * config.gen, then copies the new version into the other (loader Update),
+ * so a packet reads one version throughout. */
+#define XDPDNS_GENS 2
+
+/* One version of a name's entry: what to answer when this name is the
+ * longest existing suffix of the qname. Index [do] = DO bit. */
+struct name_ver {
 	__u32 exact_default[2]; /* qname == this name, qtype not in answers */
 	__u32 below_default[2]; /* qname strictly below this name */
 	__u32 flags;            /* XDPDNS_NF_* */
+};
+
+/* names: key struct name_key (a name that exists in a served zone,
+ * empty non-terminals included); value: its entry in each version, [gen]
+ * read by a packet of generation gen. */
+struct name_val {
+	struct name_ver v[XDPDNS_GENS];
 };
 
 /* name_val.flags (which lookups the walk can skip): answers has
@@ -133,6 +145,9 @@ struct name_val {
 #define XDPDNS_NF_BELOW_TYPED 0x2
 /* name_val.flags: no name below this one: the walk stops here. */
 #define XDPDNS_NF_LEAF 0x4
+/* name_val.flags: the name is not in this version (added or removed by
+ * an update): the walk treats it as missing. */
+#define XDPDNS_NF_ABSENT 0x8
 
 /* answers: per-qtype templates that differ from the name's default. */
 struct answer_key {
@@ -150,9 +165,19 @@ struct answer_key {
 /* answer_key.mode: class CH, qname == name (id.server...). */
 #define XDPDNS_MODE_CHAOS 2
 
-struct answer_val {
+/* One version of a per-type entry. */
+struct answer_ver {
 	__u32 tmpl[2]; /* index [do]; XDPDNS_PASS = answer in userspace */
 };
+
+/* answers value: the entry in each version, [gen] read by generation gen. */
+struct answer_val {
+	struct answer_ver v[XDPDNS_GENS];
+};
+
+/* answer_ver.tmpl[0]: the entry is not in this version (the name's
+ * default applies). */
+#define XDPDNS_ABSENT 0xffffffff
 
 /* templates: array indexed by template id (0 unused). The reply's DNS
  * payload is: header (ID, RD and CD from the query; QR; AA and RCODE from

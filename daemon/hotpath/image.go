@@ -21,11 +21,11 @@ func FromRender(img *render.Image) *loader.Image {
 	out.NameFilter = abi.NameFilter(hashes)
 	for h, e := range img.Names {
 		out.NameKeys = append(out.NameKeys, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
-		out.NameVals = append(out.NameVals, bpf.XdpNameVal{ExactDefault: e.ExactDefault, BelowDefault: e.BelowDefault, Flags: e.Flags})
+		out.NameVals = append(out.NameVals, bpf.XdpNameVer{ExactDefault: e.ExactDefault, BelowDefault: e.BelowDefault, Flags: e.Flags})
 	}
 	for k, v := range img.Answers {
 		out.AnswerKeys = append(out.AnswerKeys, bpf.XdpAnswerKey{H1: k.Name.H1, H2: k.Name.H2, Qtype: k.QType, Mode: k.Mode})
-		out.AnswerVals = append(out.AnswerVals, bpf.XdpAnswerVal{Tmpl: v})
+		out.AnswerVals = append(out.AnswerVals, bpf.XdpAnswerVer{Tmpl: v})
 	}
 	for i := range img.Templates {
 		t := &img.Templates[i]
