@@ -433,7 +433,9 @@ func (l *Loader) newGeneration(img *Image) (*generation, error) {
 }
 
 // nameVal is a names value holding v in both versions.
-func nameVal(v bpf.XdpNameVer) bpf.XdpNameVal { return bpf.XdpNameVal{V: [abi.Gens]bpf.XdpNameVer{v, v}} }
+func nameVal(v bpf.XdpNameVer) bpf.XdpNameVal {
+	return bpf.XdpNameVal{V: [abi.Gens]bpf.XdpNameVer{v, v}}
+}
 
 // answerVal is an answers value holding v in both versions.
 func answerVal(v bpf.XdpAnswerVer) bpf.XdpAnswerVal {
