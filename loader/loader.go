@@ -182,7 +182,21 @@ type generation struct {
 	denialIndex, nameFilter           *ebpf.Map
 	serial                            uint32
 	counts                            [4]int
+	caps                              [capMaps]int // max entries of each map, by cap*
 }
+
+// Indexes of generation.caps, in the order of generation.maps.
+const (
+	capNames = iota
+	capAnswers
+	capTemplates
+	capChunks
+	capDenialZones
+	capDenialEntries
+	capDenialIndex
+	capNameFilter
+	capMaps
+)
 
 // maps lists the generation's inner maps in the order of Loader.outer.
 func (g *generation) maps() []*ebpf.Map {
@@ -207,7 +221,11 @@ type Loader struct {
 	gen    *uint32 // &cfgMem[0]
 	slot   uint32
 	serial uint32
-	gens   [2]*generation
+	gens   [2]*generation // both slots name the same one after an Update
+	// live records the live generation's content for Update (update.go);
+	// nil when there is none to update.
+	live   *liveState
+	hasher *hasher
 	links  []attachment
 	closed bool
 	// watch is the netlink side: host addresses and the attached
@@ -228,7 +246,7 @@ func Load(opts Options) (*Loader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loader: reading the XDP object: %w", err)
 	}
-	l := &Loader{opts: opts, spec: spec}
+	l := &Loader{opts: opts, spec: spec, hasher: newHasher()}
 	if opts.RRL.Rate > 0 {
 		spec.Maps[bpf.XdpMapRrlBuckets].MaxEntries = uint32(opts.RRL.TableSize)
 	}
@@ -357,7 +375,7 @@ func (l *Loader) init() error {
 	l.cfgMem = mem
 	l.gen = (*uint32)(unsafe.Pointer(&mem[0]))
 	for slot := uint32(0); slot < 2; slot++ {
-		g, err := l.newGeneration(&Image{})
+		g, err := l.newGeneration(&Image{}, false)
 		if err != nil {
 			return err
 		}
@@ -383,8 +401,9 @@ func addrKey(p netip.Prefix) bpf.XdpAddrKey {
 	return k
 }
 
-// newGeneration creates inner maps sized to img and fills them.
-func (l *Loader) newGeneration(img *Image) (*generation, error) {
+// newGeneration creates inner maps sized to img (with room for updates
+// when slack) and fills them.
+func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 	if err := checkImage(img); err != nil {
 		return nil, err
 	}
@@ -406,7 +425,11 @@ func (l *Loader) newGeneration(img *Image) (*generation, error) {
 		}
 	}()
 	// Each inner map, created to the image's size and filled.
-	for _, in := range []struct {
+	var extra [capMaps]int
+	if slack {
+		extra = rewriteRoom(img)
+	}
+	for i, in := range []struct {
 		outer string
 		m     **ebpf.Map
 		n     int
@@ -421,9 +444,14 @@ func (l *Loader) newGeneration(img *Image) (*generation, error) {
 		{bpf.XdpMapDenialIndex, &g.denialIndex, len(img.DenialIndex), fillArray(img.DenialIndex)},
 		{bpf.XdpMapNameFilter, &g.nameFilter, len(img.NameFilter), fillArray(img.NameFilter)},
 	} {
-		if *in.m, err = mk(in.outer, in.n); err != nil {
+		n := in.n
+		if slack && i != capNameFilter { // a Bloom filter keeps its size; an update sets bits
+			n = withSlack(n) + extra[i]
+		}
+		if *in.m, err = mk(in.outer, n); err != nil {
 			return nil, err
 		}
+		g.caps[i] = int((*in.m).MaxEntries())
 		if err = in.fill(*in.m); err != nil {
 			return nil, fmt.Errorf("loader: filling %s: %w", in.outer, err)
 		}
@@ -617,7 +645,7 @@ func (l *Loader) install(slot uint32, g *generation) error {
 			return fmt.Errorf("loader: installing generation in slot %d: %w", slot, err)
 		}
 	}
-	if old := l.gens[slot]; old != nil {
+	if old := l.gens[slot]; old != nil && old != g && old != l.gens[1-slot] {
 		old.close()
 	}
 	l.gens[slot] = g
@@ -633,10 +661,11 @@ func (l *Loader) Swap(img *Image) (uint32, error) {
 	if l.closed {
 		return 0, ErrClosed
 	}
-	g, err := l.newGeneration(img)
+	g, err := l.newGeneration(img, true)
 	if err != nil {
 		return 0, err
 	}
+	l.live = nil // until the new generation is live and recorded
 	next := 1 - l.slot
 	// The idle slot has been unused since the previous Swap's grace
 	// period: nothing reads it.
@@ -652,7 +681,8 @@ func (l *Loader) Swap(img *Image) (uint32, error) {
 	// Wait until no program run can still be using the old slot, then
 	// free its maps.
 	l.synchronize()
-	empty, err := l.newGeneration(&Image{})
+	l.live = newLiveState(l.hasher, img, g)
+	empty, err := l.newGeneration(&Image{}, false)
 	if err != nil {
 		return g.serial, fmt.Errorf("loader: new generation live, old one not freed: %w", err)
 	}
@@ -849,12 +879,14 @@ func (l *Loader) Close() error {
 		}
 	}
 	l.links = nil
-	for i, g := range l.gens {
-		if g != nil {
-			g.close()
-			l.gens[i] = nil
-		}
+	if g := l.gens[0]; g != nil {
+		g.close()
 	}
+	if g := l.gens[1]; g != nil && g != l.gens[0] {
+		g.close()
+	}
+	l.gens = [2]*generation{}
+	l.live = nil
 	if l.cfgMem != nil {
 		if err := unix.Munmap(l.cfgMem); err != nil {
 			errs = append(errs, err)

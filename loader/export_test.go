@@ -1,0 +1,205 @@
+//go:build linux
+
+package loader
+
+import (
+	"fmt"
+
+	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/bpf/abi"
+)
+
+// CanonName is a names entry by content: the content hashes of its four
+// default templates (zero: abi.Pass) and its flags.
+type CanonName struct {
+	T     [4]contentHash
+	Flags uint32
+}
+
+// Canon is the content of a generation independent of where anything
+// sits in the maps: two generations answer every query alike exactly when
+// their Canons are equal.
+type Canon struct {
+	Names   map[bpf.XdpNameKey]CanonName
+	Answers map[bpf.XdpAnswerKey][2]contentHash
+}
+
+// canon computes img's Canon with the loader's hasher.
+func canon(h *hasher, img *Image) Canon {
+	hs := h.hashImage(img)
+	id := func(i uint32) contentHash {
+		if i == 0 {
+			return contentHash{}
+		}
+		return hs.tmpl[i]
+	}
+	c := Canon{Names: map[bpf.XdpNameKey]CanonName{}, Answers: map[bpf.XdpAnswerKey][2]contentHash{}}
+	for i, k := range img.NameKeys {
+		v := img.NameVals[i]
+		c.Names[k] = CanonName{T: [4]contentHash{id(v.ExactDefault[0]), id(v.ExactDefault[1]), id(v.BelowDefault[0]), id(v.BelowDefault[1])}, Flags: v.Flags}
+	}
+	for i, k := range img.AnswerKeys {
+		v := img.AnswerVals[i]
+		c.Answers[k] = [2]contentHash{id(v.Tmpl[0]), id(v.Tmpl[1])}
+	}
+	return c
+}
+
+// ImageCanon is img's Canon.
+func (l *Loader) ImageCanon(img *Image) Canon { return canon(l.hasher, img) }
+
+// LiveCanon reads the live generation back from the kernel's maps and
+// returns its Canon. It fails when an entry's two versions differ or an
+// entry absent from both remains (an update not settled).
+func (l *Loader) LiveCanon() (Canon, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g := l.gens[l.slot]
+	r := &reader{g: g, img: &Image{Templates: []bpf.XdpTmpl{{}}, DenialZones: []bpf.XdpDenialZone{{}}},
+		tmpl: map[uint32]uint32{0: 0}, view: map[uint16]uint16{}}
+	var k bpf.XdpNameKey
+	var v bpf.XdpNameVal
+	it := g.names.Iterate()
+	for it.Next(&k, &v) {
+		if v.V[0] != v.V[1] || v.V[0].Flags&abi.NameFlagAbsent != 0 {
+			return Canon{}, fmt.Errorf("name %x: versions %+v", k, v.V)
+		}
+		x := v.V[0]
+		for i := range 2 {
+			var err error
+			if x.ExactDefault[i], err = r.template(x.ExactDefault[i]); err != nil {
+				return Canon{}, err
+			}
+			if x.BelowDefault[i], err = r.template(x.BelowDefault[i]); err != nil {
+				return Canon{}, err
+			}
+		}
+		r.img.NameKeys, r.img.NameVals = append(r.img.NameKeys, k), append(r.img.NameVals, x)
+	}
+	if err := it.Err(); err != nil {
+		return Canon{}, err
+	}
+	var ak bpf.XdpAnswerKey
+	var av bpf.XdpAnswerVal
+	ait := g.answers.Iterate()
+	for ait.Next(&ak, &av) {
+		if av.V[0] != av.V[1] || av.V[0].Tmpl[0] == abi.Absent {
+			return Canon{}, fmt.Errorf("answer %+v: versions %+v", ak, av.V)
+		}
+		x := av.V[0]
+		for i := range 2 {
+			var err error
+			if x.Tmpl[i], err = r.template(x.Tmpl[i]); err != nil {
+				return Canon{}, err
+			}
+		}
+		r.img.AnswerKeys, r.img.AnswerVals = append(r.img.AnswerKeys, ak), append(r.img.AnswerVals, x)
+	}
+	if err := ait.Err(); err != nil {
+		return Canon{}, err
+	}
+	return canon(l.hasher, r.img), nil
+}
+
+// reader copies the templates and denial zones live entries refer to into
+// a compact image.
+type reader struct {
+	g    *generation
+	img  *Image
+	tmpl map[uint32]uint32
+	view map[uint16]uint16
+}
+
+func (r *reader) chunks(first uint32, n uint32) (uint32, error) {
+	at := uint32(len(r.img.Chunks))
+	for i := uint32(0); i < n; i++ {
+		var c bpf.XdpChunk
+		if err := r.g.chunks.Lookup(first+i, &c); err != nil {
+			return 0, fmt.Errorf("chunk %d: %w", first+i, err)
+		}
+		r.img.Chunks = append(r.img.Chunks, c)
+	}
+	return at, nil
+}
+
+func (r *reader) template(id uint32) (uint32, error) {
+	if i, ok := r.tmpl[id]; ok {
+		return i, nil
+	}
+	var t bpf.XdpTmpl
+	if err := r.g.templates.Lookup(id, &t); err != nil {
+		return 0, fmt.Errorf("template %d: %w", id, err)
+	}
+	i := uint32(len(r.img.Templates))
+	r.tmpl[id] = i
+	r.img.Templates = append(r.img.Templates, bpf.XdpTmpl{})
+	head, all := tmplChunks(&t)
+	var err error
+	if t.SlotOff == abi.NoSlot {
+		t.FirstChunk, err = r.chunks(t.FirstChunk, all)
+	} else if all > 0 {
+		if t.FirstChunk, err = r.chunks(t.FirstChunk, head); err == nil {
+			t.TailChunk, err = r.chunks(t.TailChunk, all-head)
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	if t.SlotOff != abi.NoSlot {
+		var z bpf.XdpDenialZone
+		if err := r.g.denialZones.Lookup(uint32(t.DenialZone), &z); err != nil {
+			return 0, fmt.Errorf("denial zone %d: %w", t.DenialZone, err)
+		}
+		vz, err := r.zone(t.DenialZone)
+		if err != nil {
+			return 0, err
+		}
+		t.DenialHead = moveEntry(t.DenialHead, z.EntryBase, r.img.DenialZones[vz].EntryBase)
+		t.DenialTail = moveEntry(t.DenialTail, z.EntryBase, r.img.DenialZones[vz].EntryBase)
+		t.DenialZone = vz
+	}
+	r.img.Templates[i] = t
+	return i, nil
+}
+
+func (r *reader) zone(id uint16) (uint16, error) {
+	if i, ok := r.view[id]; ok {
+		return i, nil
+	}
+	var z bpf.XdpDenialZone
+	if err := r.g.denialZones.Lookup(uint32(id), &z); err != nil {
+		return 0, fmt.Errorf("denial zone %d: %w", id, err)
+	}
+	i := uint16(len(r.img.DenialZones))
+	r.view[id] = i
+	r.img.DenialZones = append(r.img.DenialZones, bpf.XdpDenialZone{})
+	nz := z
+	nz.EntryBase, nz.IndexBase = uint32(len(r.img.DenialEntries)), uint32(len(r.img.DenialIndex))
+	for b := uint32(0); b <= 1<<z.IndexBits; b++ {
+		var w uint32
+		if err := r.g.denialIndex.Lookup(z.IndexBase+b, &w); err != nil {
+			return 0, err
+		}
+		r.img.DenialIndex = append(r.img.DenialIndex, w-z.EntryBase+nz.EntryBase)
+	}
+	for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
+		var e bpf.XdpDenialEntry
+		if err := r.g.denialEntries.Lookup(j, &e); err != nil {
+			return 0, err
+		}
+		var err error
+		if e.FirstChunk, err = r.chunks(e.FirstChunk, chunksOf(int(e.Len))); err != nil {
+			return 0, err
+		}
+		r.img.DenialEntries = append(r.img.DenialEntries, e)
+	}
+	r.img.DenialZones[i] = nz
+	if c := z.CtxTmpl; c != 0 && c != abi.NoDenial {
+		ci, err := r.template(c)
+		if err != nil {
+			return 0, err
+		}
+		r.img.DenialZones[i].CtxTmpl = ci
+	}
+	return i, nil
+}

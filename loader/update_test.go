@@ -1,0 +1,278 @@
+//go:build linux
+
+package loader_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// zoneVersions makes versions of the zone upd.test. that differ by a few
+// random changes each, as a hidden primary's zone does through a day:
+// delegations with glue and DS come and go, glue moves, hosts, a wildcard,
+// names deep enough to make empty non-terminals, CNAMEs; every version
+// bumps the SOA serial.
+type zoneVersions struct {
+	rng    *rand.Rand
+	serial int
+	recs   map[string][]string // by owner label: the records' text
+}
+
+func newZoneVersions(seed uint64) *zoneVersions {
+	zv := &zoneVersions{rng: rand.New(rand.NewPCG(seed, 1)), serial: 1, recs: map[string][]string{}}
+	for i := 0; i < 12; i++ {
+		zv.addDelegation(fmt.Sprintf("d%d", i))
+	}
+	for i := 0; i < 6; i++ {
+		zv.addHost(fmt.Sprintf("h%d", i))
+	}
+	zv.recs["a.b.deep"] = []string{"a.b.deep A 198.18.1.1"}
+	zv.recs["*.w"] = []string{"*.w A 198.18.1.2", "*.w TXT \"wild\""}
+	zv.recs["x.w"] = []string{"x.w AAAA 2001:db8::1"}
+	zv.recs["c0"] = []string{"c0 CNAME h0"}
+	return zv
+}
+
+func (zv *zoneVersions) addDelegation(l string) {
+	r := []string{fmt.Sprintf("%s NS ns.%s", l, l), fmt.Sprintf("%s NS ns.example.net.", l)}
+	if zv.rng.IntN(2) == 0 {
+		r = append(r, fmt.Sprintf("%s DS %d 13 2 %064x", l, zv.rng.IntN(65536), zv.rng.Uint64()))
+	}
+	zv.recs[l] = r
+	zv.recs["ns."+l] = []string{fmt.Sprintf("ns.%s A 198.18.%d.%d", l, zv.rng.IntN(256), zv.rng.IntN(256))}
+}
+
+func (zv *zoneVersions) addHost(l string) {
+	zv.recs[l] = []string{fmt.Sprintf("%s A 198.18.%d.%d", l, zv.rng.IntN(256), zv.rng.IntN(256)),
+		fmt.Sprintf("%s TXT \"v%d\"", l, zv.rng.IntN(1000))}
+}
+
+// labels lists the owners whose label starts with prefix.
+func (zv *zoneVersions) labels(prefix string) []string {
+	var out []string
+	for l := range zv.recs {
+		if strings.HasPrefix(l, prefix) && !strings.Contains(l, ".") {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (zv *zoneVersions) pick(prefix string) string {
+	l := zv.labels(prefix)
+	if len(l) == 0 {
+		return ""
+	}
+	return l[zv.rng.IntN(len(l))]
+}
+
+// change makes a few random changes and bumps the serial.
+func (zv *zoneVersions) change() {
+	zv.serial++
+	for n := 1 + zv.rng.IntN(3); n > 0; n-- {
+		switch zv.rng.IntN(9) {
+		case 0:
+			zv.addDelegation(fmt.Sprintf("d%d", 100+zv.rng.IntN(1000)))
+		case 1:
+			if l := zv.pick("d"); l != "" {
+				delete(zv.recs, l)
+				delete(zv.recs, "ns."+l)
+			}
+		case 2:
+			if l := zv.pick("d"); l != "" {
+				zv.recs["ns."+l] = []string{fmt.Sprintf("ns.%s A 198.18.%d.%d", l, zv.rng.IntN(256), zv.rng.IntN(256))}
+			}
+		case 3:
+			if l := zv.pick("d"); l != "" {
+				r := zv.recs[l][:2]
+				if len(zv.recs[l]) == 2 {
+					r = append(r, fmt.Sprintf("%s DS %d 13 2 %064x", l, zv.rng.IntN(65536), zv.rng.Uint64()))
+				}
+				zv.recs[l] = r
+			}
+		case 4:
+			zv.addHost(fmt.Sprintf("h%d", zv.rng.IntN(40)))
+		case 5:
+			if l := zv.pick("h"); l != "" && l != "h0" {
+				delete(zv.recs, l)
+			}
+		case 6:
+			if _, ok := zv.recs["*.w"]; ok {
+				delete(zv.recs, "*.w")
+			} else {
+				zv.recs["*.w"] = []string{"*.w A 198.18.1.2", fmt.Sprintf("*.w TXT \"wild%d\"", zv.serial)}
+			}
+		case 7:
+			o := fmt.Sprintf("x.y%d.deep", zv.rng.IntN(4))
+			if _, ok := zv.recs[o]; ok {
+				delete(zv.recs, o)
+			} else {
+				zv.recs[o] = []string{o + " MX 10 h0"}
+			}
+		case 8:
+			c := fmt.Sprintf("c%d", zv.rng.IntN(4))
+			if _, ok := zv.recs[c]; ok && c != "c0" {
+				delete(zv.recs, c)
+			} else if h := zv.pick("h"); h != "" {
+				zv.recs[c] = []string{c + " CNAME " + h}
+			}
+		}
+	}
+}
+
+func (zv *zoneVersions) text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "$ORIGIN upd.test.\n$TTL 300\n@ SOA ns1 hostmaster %d 7200 3600 1209600 300\n@ NS ns1\nns1 A 198.18.0.53\n", zv.serial)
+	owners := make([]string, 0, len(zv.recs))
+	for o := range zv.recs {
+		owners = append(owners, o)
+	}
+	sort.Strings(owners)
+	for _, o := range owners {
+		for _, r := range zv.recs[o] {
+			b.WriteString(r + "\n")
+		}
+	}
+	return b.String()
+}
+
+// queries are the test queries of a version: every owner, a name below
+// it, and the apex, for A, AAAA, TXT, DS, NS and MX, DO off and on.
+func (zv *zoneVersions) queries(t *testing.T) [][]byte {
+	names := []string{"upd.test.", "nope.upd.test.", "x.nope.upd.test.", "q.w.upd.test.", "b.deep.upd.test."}
+	for o := range zv.recs {
+		names = append(names, o+".upd.test.", "zz."+strings.TrimPrefix(o, "*.")+".upd.test.")
+	}
+	for i := 0; i < 20; i++ {
+		names = append(names, fmt.Sprintf("d%d.upd.test.", 100+i*50), fmt.Sprintf("h%d.upd.test.", i*2))
+	}
+	sort.Strings(names)
+	var out [][]byte
+	for _, n := range slices.Compact(names) {
+		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeDS, dns.TypeNS, dns.TypeMX} {
+			for _, do := range []bool{false, true} {
+				out = append(out, query(t, n, qt, dns.ClassINET, edns(1232, do, false)))
+			}
+		}
+	}
+	return out
+}
+
+func engineOf(t *testing.T, text string) *engine.Engine {
+	t.Helper()
+	z, err := zone.Load(strings.NewReader(text), "upd.test.", "upd.test.zone", zone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := zone.NewSet(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.New(interop.EngineConfig, set)
+}
+
+// TestUpdateMatchesSwap changes a zone step by step (unsigned, NSEC, NSEC3
+// and NSEC3 opt-out, re-signed at every version) and applies every
+// version to the live maps in place with Update: after each, the live maps
+// must hold exactly the content a fresh Swap of that version would (read
+// back from the kernel, compared by content, both versions of every entry
+// settled), and every query of the version sent through the program must
+// get the engine's bytes, or be passed as the model says.
+func TestUpdateMatchesSwap(t *testing.T) {
+	requireRoot(t)
+	const steps = 12
+	for vi, v := range interoptest.Variants {
+		t.Run(string(v), func(t *testing.T) {
+			signer := interoptest.NewSigner(t, "upd.test.")
+			zv := newZoneVersions(uint64(vi + 1))
+			e := engineOf(t, signer.Sign(t, v, zv.text()))
+			l := load(t, e, compile(t, e))
+			var written, total int
+			for step := 1; step <= steps; step++ {
+				zv.change()
+				e = engineOf(t, signer.Sign(t, v, zv.text()))
+				img := compile(t, e)
+				st, err := l.Update(img)
+				if err != nil {
+					t.Fatalf("step %d: %v", step, err)
+				}
+				written += st.NamesChanged + st.NamesAdded + st.NamesGone + st.AnswersChanged + st.AnswersGone
+				total += len(img.NameKeys) + len(img.AnswerKeys)
+				live, err := l.LiveCanon()
+				if err != nil {
+					t.Fatalf("step %d: live maps: %v", step, err)
+				}
+				if diff := canonDiff(live, l.ImageCanon(img)); diff != "" {
+					t.Fatalf("step %d: the live maps differ from the version's image: %s", step, diff)
+				}
+				answered := 0
+				for i, pkt := range zv.queries(t) {
+					f := layout{v6: i%2 == 1}
+					verdict, out := run(t, l.Program(), f.build(pkt))
+					if verdict != xdpTX {
+						continue
+					}
+					answered++
+					if got, want := checkReply(t, f, out), e.Respond(nil, pkt, false); !bytes.Equal(got, want) {
+						m := new(dns.Msg)
+						_ = m.Unpack(pkt)
+						t.Fatalf("step %d: %s: XDP and engine differ\nxdp    %x\nengine %x", step, m.Question[0].String(), got, want)
+					}
+				}
+				if answered == 0 {
+					t.Fatalf("step %d: nothing answered in XDP", step)
+				}
+				t.Logf("step %d: %+v; %d queries answered in XDP", step, st, answered)
+			}
+			t.Logf("%d of %d entries written over %d updates", written, total, steps)
+		})
+	}
+}
+
+// canonDiff describes how two Canons differ ("" when equal).
+func canonDiff(got, want loader.Canon) string {
+	var d []string
+	for k, w := range want.Names {
+		if g, ok := got.Names[k]; !ok {
+			d = append(d, fmt.Sprintf("name %x missing", k))
+		} else if g != w {
+			d = append(d, fmt.Sprintf("name %x: %+v, want %+v", k, g, w))
+		}
+	}
+	for k := range got.Names {
+		if _, ok := want.Names[k]; !ok {
+			d = append(d, fmt.Sprintf("name %x extra", k))
+		}
+	}
+	for k, w := range want.Answers {
+		if g, ok := got.Answers[k]; !ok || g != w {
+			d = append(d, fmt.Sprintf("answer %+v: %v (present %v), want %v", k, g, ok, w))
+		}
+	}
+	for k := range got.Answers {
+		if _, ok := want.Answers[k]; !ok {
+			d = append(d, fmt.Sprintf("answer %+v extra", k))
+		}
+	}
+	if len(d) > 5 {
+		d = append(d[:5], fmt.Sprintf("and %d more", len(d)-5))
+	}
+	return strings.Join(d, "; ")
+}
+
+var _ = errors.Is
