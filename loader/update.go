@@ -81,11 +81,11 @@ type tmplInfo struct {
 // viewInfo is what the loader remembers of a live denial zone: its
 // content and where its entries, index words and pieces' chunks are.
 type viewInfo struct {
-	h                 contentHash
-	entry, nentries   uint32
-	index, nindex     uint32
-	chunk, nchunks    uint32
-	live              bool
+	h               contentHash
+	entry, nentries uint32
+	index, nindex   uint32
+	chunk, nchunks  uint32
+	live            bool
 }
 
 type liveName struct {
@@ -206,28 +206,28 @@ type updatePlan struct {
 	tmplID []uint32 // image template index -> live id
 	viewID []uint16 // image denial zone index -> live id
 	// New content placed in free room, and what it is.
-	newTmpl, newView       map[contentHash]uint32
-	viewIdx                map[uint16]int // new denial zone id -> its index in viewKeys
-	filterIdx              map[uint32]int // filter word -> its index in filterKeys
-	tmplInfo               []tmplInfo // by new id order of tmplKeys
-	viewInfo               []viewInfo
-	chunkKeys              []uint32
-	chunkVals              []bpf.XdpChunk
-	tmplKeys               []uint32
-	tmplVals               []bpf.XdpTmpl
-	viewKeys               []uint32
-	viewVals               []bpf.XdpDenialZone
-	entryKeys, indexKeys   []uint32
-	entryVals              []bpf.XdpDenialEntry
-	indexVals              []uint32
-	filterKeys             []uint32
-	filterVals             []uint64
-	nameKeys               []bpf.XdpNameKey
-	nameOld, nameNew       []bpf.XdpNameVer // absentName: added / gone
-	answerKeys             []bpf.XdpAnswerKey
-	answerOld, answerNew   []bpf.XdpAnswerVer
-	namesAdded, namesGone  int
-	answersAdded           int
+	newTmpl, newView      map[contentHash]uint32
+	viewIdx               map[uint16]int // new denial zone id -> its index in viewKeys
+	filterIdx             map[uint32]int // filter word -> its index in filterKeys
+	tmplInfo              []tmplInfo     // by new id order of tmplKeys
+	viewInfo              []viewInfo
+	chunkKeys             []uint32
+	chunkVals             []bpf.XdpChunk
+	tmplKeys              []uint32
+	tmplVals              []bpf.XdpTmpl
+	viewKeys              []uint32
+	viewVals              []bpf.XdpDenialZone
+	entryKeys, indexKeys  []uint32
+	entryVals             []bpf.XdpDenialEntry
+	indexVals             []uint32
+	filterKeys            []uint32
+	filterVals            []uint64
+	nameKeys              []bpf.XdpNameKey
+	nameOld, nameNew      []bpf.XdpNameVer // absentName: added / gone
+	answerKeys            []bpf.XdpAnswerKey
+	answerOld, answerNew  []bpf.XdpAnswerVer
+	namesAdded, namesGone int
+	answersAdded          int
 }
 
 // plan places img's new content in the live generation's free room; the
@@ -473,7 +473,9 @@ func versions[V any, W any](slot uint32, a, b []V, val func(x, y V) W) []W {
 	return out
 }
 
-func nameVals(x, y bpf.XdpNameVer) bpf.XdpNameVal { return bpf.XdpNameVal{V: [abi.Gens]bpf.XdpNameVer{x, y}} }
+func nameVals(x, y bpf.XdpNameVer) bpf.XdpNameVal {
+	return bpf.XdpNameVal{V: [abi.Gens]bpf.XdpNameVer{x, y}}
+}
 func answerVals(x, y bpf.XdpAnswerVer) bpf.XdpAnswerVal {
 	return bpf.XdpAnswerVal{V: [abi.Gens]bpf.XdpAnswerVer{x, y}}
 }
@@ -572,7 +574,9 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 		{"templates", func() error { return fill(g.templates, p.tmplKeys, p.tmplVals) }},
 		{"name filter", func() error { return fill(g.nameFilter, p.filterKeys, p.filterVals) }},
 		{"names", func() error { return fill(g.names, p.nameKeys, versions(next, p.nameNew, p.nameOld, nameVals)) }},
-		{"answers", func() error { return fill(g.answers, p.answerKeys, versions(next, p.answerNew, p.answerOld, answerVals)) }},
+		{"answers", func() error {
+			return fill(g.answers, p.answerKeys, versions(next, p.answerNew, p.answerOld, answerVals))
+		}},
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {
