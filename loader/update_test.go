@@ -4,7 +4,6 @@ package loader_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -275,4 +274,4 @@ func canonDiff(got, want loader.Canon) string {
 	return strings.Join(d, "; ")
 }
 
-var _ = errors.Is
+
