@@ -300,6 +300,11 @@ type XDPStatus struct {
 	// MapBytes estimates the kernel memory of the live generation's
 	// zone maps; 0 when the hot path cannot tell.
 	MapBytes int64 `json:"map_bytes,omitempty"`
+	// InPlace counts the zone set changes written into the live maps
+	// (only what changed), Swaps those that needed a new generation
+	// (the first, and a change the live maps had no room for).
+	InPlace uint64 `json:"in_place"`
+	Swaps   uint64 `json:"swaps"`
 }
 
 // Attachment is the XDP program attached to one interface.

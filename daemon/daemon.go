@@ -53,6 +53,13 @@ type MapMemory interface {
 	MapBytes() int64
 }
 
+// MapUpdates is implemented by a hot path that can write a zone set
+// change into its live maps: how many went in place, how many as new
+// generations.
+type MapUpdates interface {
+	MapUpdates() (inPlace, swaps uint64)
+}
+
 // Daemon is one running xdpdnsd instance.
 type Daemon struct {
 	cfg *config.Config
@@ -464,6 +471,9 @@ func (d *Daemon) Status() control.Status {
 		st.XDP = &control.XDPStatus{Attachments: hot.Attachments(), Generation: hot.Generation()}
 		if m, ok := hot.(MapMemory); ok {
 			st.XDP.MapBytes = m.MapBytes()
+		}
+		if m, ok := hot.(MapUpdates); ok {
+			st.XDP.InPlace, st.XDP.Swaps = m.MapUpdates()
 		}
 	}
 	if b, err := d.BGP(); err == nil {

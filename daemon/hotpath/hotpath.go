@@ -10,6 +10,7 @@
 package hotpath
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -30,6 +31,28 @@ type HotPath struct {
 	last     render.Stats
 	mapBytes int64
 	gen      uint32
+	updates  Updates
+}
+
+// Updates counts how zone set changes reached the maps.
+type Updates struct {
+	Updates uint64 // applied in place (loader.Update)
+	Swaps   uint64 // as a new generation (loader.Swap)
+	Last    loader.UpdateStats
+}
+
+// UpdateCounts says how the zone sets so far reached the maps.
+func (h *HotPath) UpdateCounts() Updates {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.updates
+}
+
+// MapUpdates counts the zone sets written in place and swapped in as new
+// generations (daemon.MapUpdates).
+func (h *HotPath) MapUpdates() (inPlace, swaps uint64) {
+	u := h.UpdateCounts()
+	return u.Updates, u.Swaps
 }
 
 // New loads the program with the engine's UDP size and NSID, compiles set
@@ -59,7 +82,10 @@ func New(opts loader.Options, cfg engine.Config, set *zone.Set) (*HotPath, error
 	return h, nil
 }
 
-// Swap compiles set and makes it the live generation.
+// Swap compiles set and makes it the live generation: in place, writing
+// only what changed (loader.Update), when the live maps have room for
+// the change, else as a new generation (loader.Swap, which needs memory
+// for both until the old one is freed).
 func (h *HotPath) Swap(set *zone.Set) (uint32, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -67,7 +93,16 @@ func (h *HotPath) Swap(set *zone.Set) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("compiling zones for XDP: %w", err)
 	}
-	gen, err := h.l.Swap(FromRender(img))
+	limg := FromRender(img)
+	st, err := h.l.Update(limg)
+	gen := st.Serial
+	if errors.Is(err, loader.ErrNoUpdate) {
+		h.updates.Swaps++
+		gen, err = h.l.Swap(limg)
+	} else if err == nil {
+		h.updates.Updates++
+		h.updates.Last = st
+	}
 	if err != nil {
 		return 0, err
 	}
