@@ -273,5 +273,3 @@ func canonDiff(got, want loader.Canon) string {
 	}
 	return strings.Join(d, "; ")
 }
-
-
