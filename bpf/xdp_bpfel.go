@@ -179,6 +179,7 @@ type XdpScratch struct {
 		CookieLen uint32
 	}
 	Hash   [33]XdpNameKey
+	Tmpl   XdpTmpl
 	Starts [32]uint8
 	Dkey   [4]uint64
 	Sha    struct {
@@ -197,6 +198,7 @@ type XdpScratch struct {
 		Av   XdpAnswerVal
 		Aver XdpAnswerVer
 		T    XdpTmpl
+		Tv   XdpTmplVersions
 		C    XdpChunk
 		Dz   XdpDenialZone
 		_    [4]byte
@@ -254,31 +256,37 @@ type XdpTmpl struct {
 	Relocs     [40]uint16
 }
 
+type XdpTmplVersions struct {
+	_ structs.HostLayout
+	V [2]XdpTmpl
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	XdpMapAnswers       = "answers"
-	XdpMapChunks        = "chunks"
-	XdpMapConfigMap     = "config_map"
-	XdpMapCounters      = "counters"
-	XdpMapDenialEntries = "denial_entries"
-	XdpMapDenialIndex   = "denial_index"
-	XdpMapDenialZones   = "denial_zones"
-	XdpMapDropPorts     = "drop_ports"
-	XdpMapIfaceMacs     = "iface_macs"
-	XdpMapNameFilter    = "name_filter"
-	XdpMapNames         = "names"
-	XdpMapRrlBuckets    = "rrl_buckets"
-	XdpMapRrlExempt     = "rrl_exempt"
-	XdpMapScratch       = "scratch"
-	XdpMapServedAddrs   = "served_addrs"
-	XdpMapTapEvents     = "tap_events"
-	XdpMapTapState      = "tap_state"
-	XdpMapTemplates     = "templates"
-	XdpMapVlanIds       = "vlan_ids"
-	XdpProgXdpdns       = "xdpdns"
-	XdpProgXdpdnsTc     = "xdpdns_tc"
+	XdpMapAnswers         = "answers"
+	XdpMapChunks          = "chunks"
+	XdpMapConfigMap       = "config_map"
+	XdpMapCounters        = "counters"
+	XdpMapDenialEntries   = "denial_entries"
+	XdpMapDenialIndex     = "denial_index"
+	XdpMapDenialZones     = "denial_zones"
+	XdpMapDropPorts       = "drop_ports"
+	XdpMapIfaceMacs       = "iface_macs"
+	XdpMapNameFilter      = "name_filter"
+	XdpMapNames           = "names"
+	XdpMapRrlBuckets      = "rrl_buckets"
+	XdpMapRrlExempt       = "rrl_exempt"
+	XdpMapScratch         = "scratch"
+	XdpMapServedAddrs     = "served_addrs"
+	XdpMapSharedTemplates = "shared_templates"
+	XdpMapTapEvents       = "tap_events"
+	XdpMapTapState        = "tap_state"
+	XdpMapTemplates       = "templates"
+	XdpMapVlanIds         = "vlan_ids"
+	XdpProgXdpdns         = "xdpdns"
+	XdpProgXdpdnsTc       = "xdpdns_tc"
 )
 
 // LoadXdp returns the embedded CollectionSpec for Xdp.
@@ -331,25 +339,26 @@ type XdpProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XdpMapSpecs struct {
-	Answers       *ebpf.MapSpec `ebpf:"answers"`
-	Chunks        *ebpf.MapSpec `ebpf:"chunks"`
-	ConfigMap     *ebpf.MapSpec `ebpf:"config_map"`
-	Counters      *ebpf.MapSpec `ebpf:"counters"`
-	DenialEntries *ebpf.MapSpec `ebpf:"denial_entries"`
-	DenialIndex   *ebpf.MapSpec `ebpf:"denial_index"`
-	DenialZones   *ebpf.MapSpec `ebpf:"denial_zones"`
-	DropPorts     *ebpf.MapSpec `ebpf:"drop_ports"`
-	IfaceMacs     *ebpf.MapSpec `ebpf:"iface_macs"`
-	NameFilter    *ebpf.MapSpec `ebpf:"name_filter"`
-	Names         *ebpf.MapSpec `ebpf:"names"`
-	RrlBuckets    *ebpf.MapSpec `ebpf:"rrl_buckets"`
-	RrlExempt     *ebpf.MapSpec `ebpf:"rrl_exempt"`
-	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
-	ServedAddrs   *ebpf.MapSpec `ebpf:"served_addrs"`
-	TapEvents     *ebpf.MapSpec `ebpf:"tap_events"`
-	TapState      *ebpf.MapSpec `ebpf:"tap_state"`
-	Templates     *ebpf.MapSpec `ebpf:"templates"`
-	VlanIds       *ebpf.MapSpec `ebpf:"vlan_ids"`
+	Answers         *ebpf.MapSpec `ebpf:"answers"`
+	Chunks          *ebpf.MapSpec `ebpf:"chunks"`
+	ConfigMap       *ebpf.MapSpec `ebpf:"config_map"`
+	Counters        *ebpf.MapSpec `ebpf:"counters"`
+	DenialEntries   *ebpf.MapSpec `ebpf:"denial_entries"`
+	DenialIndex     *ebpf.MapSpec `ebpf:"denial_index"`
+	DenialZones     *ebpf.MapSpec `ebpf:"denial_zones"`
+	DropPorts       *ebpf.MapSpec `ebpf:"drop_ports"`
+	IfaceMacs       *ebpf.MapSpec `ebpf:"iface_macs"`
+	NameFilter      *ebpf.MapSpec `ebpf:"name_filter"`
+	Names           *ebpf.MapSpec `ebpf:"names"`
+	RrlBuckets      *ebpf.MapSpec `ebpf:"rrl_buckets"`
+	RrlExempt       *ebpf.MapSpec `ebpf:"rrl_exempt"`
+	Scratch         *ebpf.MapSpec `ebpf:"scratch"`
+	ServedAddrs     *ebpf.MapSpec `ebpf:"served_addrs"`
+	SharedTemplates *ebpf.MapSpec `ebpf:"shared_templates"`
+	TapEvents       *ebpf.MapSpec `ebpf:"tap_events"`
+	TapState        *ebpf.MapSpec `ebpf:"tap_state"`
+	Templates       *ebpf.MapSpec `ebpf:"templates"`
+	VlanIds         *ebpf.MapSpec `ebpf:"vlan_ids"`
 }
 
 // XdpVariableSpecs contains global variables before they are loaded into the kernel.
@@ -378,25 +387,26 @@ func (o *XdpObjects) Close() error {
 //
 // It can be passed to LoadXdpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XdpMaps struct {
-	Answers       *ebpf.Map `ebpf:"answers"`
-	Chunks        *ebpf.Map `ebpf:"chunks"`
-	ConfigMap     *ebpf.Map `ebpf:"config_map"`
-	Counters      *ebpf.Map `ebpf:"counters"`
-	DenialEntries *ebpf.Map `ebpf:"denial_entries"`
-	DenialIndex   *ebpf.Map `ebpf:"denial_index"`
-	DenialZones   *ebpf.Map `ebpf:"denial_zones"`
-	DropPorts     *ebpf.Map `ebpf:"drop_ports"`
-	IfaceMacs     *ebpf.Map `ebpf:"iface_macs"`
-	NameFilter    *ebpf.Map `ebpf:"name_filter"`
-	Names         *ebpf.Map `ebpf:"names"`
-	RrlBuckets    *ebpf.Map `ebpf:"rrl_buckets"`
-	RrlExempt     *ebpf.Map `ebpf:"rrl_exempt"`
-	Scratch       *ebpf.Map `ebpf:"scratch"`
-	ServedAddrs   *ebpf.Map `ebpf:"served_addrs"`
-	TapEvents     *ebpf.Map `ebpf:"tap_events"`
-	TapState      *ebpf.Map `ebpf:"tap_state"`
-	Templates     *ebpf.Map `ebpf:"templates"`
-	VlanIds       *ebpf.Map `ebpf:"vlan_ids"`
+	Answers         *ebpf.Map `ebpf:"answers"`
+	Chunks          *ebpf.Map `ebpf:"chunks"`
+	ConfigMap       *ebpf.Map `ebpf:"config_map"`
+	Counters        *ebpf.Map `ebpf:"counters"`
+	DenialEntries   *ebpf.Map `ebpf:"denial_entries"`
+	DenialIndex     *ebpf.Map `ebpf:"denial_index"`
+	DenialZones     *ebpf.Map `ebpf:"denial_zones"`
+	DropPorts       *ebpf.Map `ebpf:"drop_ports"`
+	IfaceMacs       *ebpf.Map `ebpf:"iface_macs"`
+	NameFilter      *ebpf.Map `ebpf:"name_filter"`
+	Names           *ebpf.Map `ebpf:"names"`
+	RrlBuckets      *ebpf.Map `ebpf:"rrl_buckets"`
+	RrlExempt       *ebpf.Map `ebpf:"rrl_exempt"`
+	Scratch         *ebpf.Map `ebpf:"scratch"`
+	ServedAddrs     *ebpf.Map `ebpf:"served_addrs"`
+	SharedTemplates *ebpf.Map `ebpf:"shared_templates"`
+	TapEvents       *ebpf.Map `ebpf:"tap_events"`
+	TapState        *ebpf.Map `ebpf:"tap_state"`
+	Templates       *ebpf.Map `ebpf:"templates"`
+	VlanIds         *ebpf.Map `ebpf:"vlan_ids"`
 }
 
 func (m *XdpMaps) Close() error {
@@ -416,6 +426,7 @@ func (m *XdpMaps) Close() error {
 		m.RrlExempt,
 		m.Scratch,
 		m.ServedAddrs,
+		m.SharedTemplates,
 		m.TapEvents,
 		m.TapState,
 		m.Templates,

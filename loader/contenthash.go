@@ -77,10 +77,33 @@ func relEntry(e uint32, z *bpf.XdpDenialZone) uint32 {
 	return e - z.EntryBase
 }
 
-// imageHashes are the content hashes of an image's templates and denial
-// zones, by their index in it ([0] unused).
+// imageHashes are the content hashes of an image's templates (plain and
+// shared, by their index in each) and denial zones ([0] unused).
 type imageHashes struct {
-	tmpl, view []contentHash
+	tmpl, shared, view []contentHash
+}
+
+// of is the content hash of template id (zero for abi.Pass).
+func (hs *imageHashes) of(id uint32) contentHash {
+	switch {
+	case id == 0:
+		return contentHash{}
+	case id&abi.SharedTmpl != 0:
+		return hs.shared[id&^abi.SharedTmpl]
+	}
+	return hs.tmpl[id]
+}
+
+// tmplAt is template id of img (nil when there is none).
+func tmplAt(img *Image, id uint32) *bpf.XdpTmpl {
+	l := img.Templates
+	if id&abi.SharedTmpl != 0 {
+		l, id = img.SharedTemplates, id&^abi.SharedTmpl
+	}
+	if id == 0 || int(id) >= len(l) {
+		return nil
+	}
+	return &l[id]
 }
 
 // hashImage computes the content hashes of img's templates and denial
@@ -90,10 +113,21 @@ type imageHashes struct {
 // head and tail entries relative to the zone, so no hash depends on
 // another's position in the maps.
 func (h *hasher) hashImage(img *Image) imageHashes {
-	out := imageHashes{tmpl: make([]contentHash, len(img.Templates)), view: make([]contentHash, len(img.DenialZones))}
-	plain := make([]contentHash, len(img.Templates))
-	for i := 1; i < len(img.Templates); i++ {
-		plain[i] = h.plainHash(img, &img.Templates[i])
+	out := imageHashes{tmpl: make([]contentHash, len(img.Templates)), shared: make([]contentHash, len(img.SharedTemplates)),
+		view: make([]contentHash, len(img.DenialZones))}
+	plain := func(l []bpf.XdpTmpl) []contentHash {
+		p := make([]contentHash, len(l))
+		for i := 1; i < len(l); i++ {
+			p[i] = h.plainHash(img, &l[i])
+		}
+		return p
+	}
+	plainT, plainS := plain(img.Templates), plain(img.SharedTemplates)
+	plainOf := func(id uint32) contentHash {
+		if id&abi.SharedTmpl != 0 {
+			return plainS[id&^abi.SharedTmpl]
+		}
+		return plainT[id]
 	}
 	for i := 1; i < len(img.DenialZones); i++ {
 		z := &img.DenialZones[i]
@@ -101,13 +135,11 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 		h.u32(z.EntryCount)
 		h.buf = append(h.buf, z.Kind, z.IndexBits, z.SaltLen)
 		h.buf = append(h.buf, z.Salt[:]...)
-		switch c := z.CtxTmpl; {
-		case c == 0 || c == abi.NoDenial || int(c) >= len(img.Templates):
-			h.u32(c)
-		default:
-			t := &img.Templates[c]
+		if t := tmplAt(img, z.CtxTmpl); t == nil || z.CtxTmpl == abi.NoDenial {
+			h.u32(z.CtxTmpl)
+		} else {
 			h.u32(1)
-			h.hash(plain[c])
+			h.hash(plainOf(z.CtxTmpl))
 			h.u32(relEntry(t.DenialHead, z))
 			h.u32(relEntry(t.DenialTail, z))
 			if int(t.DenialZone) == i {
@@ -132,19 +164,23 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 		}
 		out.view[i] = h.sum()
 	}
-	for i := 1; i < len(img.Templates); i++ {
-		t := &img.Templates[i]
-		if t.SlotOff == abi.NoSlot || int(t.DenialZone) >= len(img.DenialZones) {
-			out.tmpl[i] = plain[i]
-			continue
+	full := func(l []bpf.XdpTmpl, plain, dst []contentHash) {
+		for i := 1; i < len(l); i++ {
+			t := &l[i]
+			if t.SlotOff == abi.NoSlot || int(t.DenialZone) >= len(img.DenialZones) {
+				dst[i] = plain[i]
+				continue
+			}
+			z := &img.DenialZones[t.DenialZone]
+			h.buf = h.buf[:0]
+			h.hash(plain[i])
+			h.hash(out.view[t.DenialZone])
+			h.u32(relEntry(t.DenialHead, z))
+			h.u32(relEntry(t.DenialTail, z))
+			dst[i] = h.sum()
 		}
-		z := &img.DenialZones[t.DenialZone]
-		h.buf = h.buf[:0]
-		h.hash(plain[i])
-		h.hash(out.view[t.DenialZone])
-		h.u32(relEntry(t.DenialHead, z))
-		h.u32(relEntry(t.DenialTail, z))
-		out.tmpl[i] = h.sum()
 	}
+	full(img.Templates, plainT, out.tmpl)
+	full(img.SharedTemplates, plainS, out.shared)
 	return out
 }

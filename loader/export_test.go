@@ -127,7 +127,16 @@ func (r *reader) template(id uint32) (uint32, error) {
 		return i, nil
 	}
 	var t bpf.XdpTmpl
-	if err := r.g.templates.Lookup(id, &t); err != nil {
+	if id&abi.SharedTmpl != 0 {
+		var tv bpf.XdpTmplVersions
+		if err := r.g.sharedTemplates.Lookup(id&^abi.SharedTmpl, &tv); err != nil {
+			return 0, fmt.Errorf("shared template %#x: %w", id, err)
+		}
+		if tv.V[0] != tv.V[1] {
+			return 0, fmt.Errorf("shared template %#x: versions differ", id)
+		}
+		t = tv.V[0]
+	} else if err := r.g.templates.Lookup(id, &t); err != nil {
 		return 0, fmt.Errorf("template %d: %w", id, err)
 	}
 	i := uint32(len(r.img.Templates))

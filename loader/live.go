@@ -65,11 +65,19 @@ func (v LiveView) Answer(k bpf.XdpAnswerKey) (bpf.XdpAnswerVer, bool, error) {
 	return ver, ok && ver.Tmpl[0] != abi.Absent, err
 }
 
-// Template reads template id and its body from the chunks map (empty for
+// Template reads template id (the live version of a shared one) and its body from the chunks map (empty for
 // a template flagged abi.FlagTooBig).
 func (v LiveView) Template(id uint32) (bpf.XdpTmpl, []byte, bool, error) {
 	var t bpf.XdpTmpl
-	ok, err := lookup(v.g.templates, id, &t)
+	var ok bool
+	var err error
+	if id&abi.SharedTmpl != 0 {
+		var tv bpf.XdpTmplVersions
+		ok, err = lookup(v.g.sharedTemplates, id&^abi.SharedTmpl, &tv)
+		t = tv.V[v.ver&1]
+	} else {
+		ok, err = lookup(v.g.templates, id, &t)
+	}
 	if !ok || err != nil || t.Flags&abi.FlagTooBig != 0 {
 		return t, nil, ok, err
 	}

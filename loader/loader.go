@@ -120,7 +120,12 @@ type Image struct {
 	AnswerKeys []bpf.XdpAnswerKey
 	AnswerVals []bpf.XdpAnswerVer
 	Templates  []bpf.XdpTmpl
-	Chunks     []bpf.XdpChunk
+	// SharedTemplates ([0] unused) are the templates ids with
+	// abi.SharedTmpl name (id &^ abi.SharedTmpl indexes them): those
+	// many entries refer to, which Update rewrites in place. Swap moves
+	// every template with at least sharedMinRefs references there.
+	SharedTemplates []bpf.XdpTmpl
+	Chunks          []bpf.XdpChunk
 	// Signed denial: DenialZones is indexed by a template's denial_zone
 	// ([0] unused), DenialEntries and DenialIndex by the absolute indexes
 	// the zones give.
@@ -178,6 +183,7 @@ func (a attachment) close() error {
 // generation is one slot's inner maps and what was put in them.
 type generation struct {
 	names, answers, templates, chunks *ebpf.Map
+	sharedTemplates                   *ebpf.Map
 	denialZones, denialEntries        *ebpf.Map
 	denialIndex, nameFilter           *ebpf.Map
 	serial                            uint32
@@ -195,12 +201,13 @@ const (
 	capDenialEntries
 	capDenialIndex
 	capNameFilter
+	capSharedTemplates
 	capMaps
 )
 
 // maps lists the generation's inner maps in the order of Loader.outer.
 func (g *generation) maps() []*ebpf.Map {
-	return []*ebpf.Map{g.names, g.answers, g.templates, g.chunks, g.denialZones, g.denialEntries, g.denialIndex, g.nameFilter}
+	return []*ebpf.Map{g.names, g.answers, g.templates, g.chunks, g.denialZones, g.denialEntries, g.denialIndex, g.nameFilter, g.sharedTemplates}
 }
 
 func (g *generation) close() {
@@ -443,9 +450,12 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 		{bpf.XdpMapDenialEntries, &g.denialEntries, len(img.DenialEntries), fillArray(img.DenialEntries)},
 		{bpf.XdpMapDenialIndex, &g.denialIndex, len(img.DenialIndex), fillArray(img.DenialIndex)},
 		{bpf.XdpMapNameFilter, &g.nameFilter, len(img.NameFilter), fillArray(img.NameFilter)},
+		{bpf.XdpMapSharedTemplates, &g.sharedTemplates, len(img.SharedTemplates), fillArray(bothVersions(img.SharedTemplates, tmplVersions))},
 	} {
 		n := in.n
-		if slack && i != capNameFilter { // a Bloom filter keeps its size; an update sets bits
+		// A Bloom filter keeps its size (an update sets bits); shared
+		// templates are rewritten in place, never added.
+		if slack && i != capNameFilter && i != capSharedTemplates {
 			n = withSlack(n) + extra[i]
 		}
 		if *in.m, err = mk(in.outer, n); err != nil {
@@ -463,6 +473,11 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 // nameVal is a names value holding v in both versions.
 func nameVal(v bpf.XdpNameVer) bpf.XdpNameVal {
 	return bpf.XdpNameVal{V: [abi.Gens]bpf.XdpNameVer{v, v}}
+}
+
+// tmplVersions is a shared_templates value holding t in both versions.
+func tmplVersions(t bpf.XdpTmpl) bpf.XdpTmplVersions {
+	return bpf.XdpTmplVersions{V: [abi.Gens]bpf.XdpTmpl{t, t}}
 }
 
 // answerVal is an answers value holding v in both versions.
@@ -522,43 +537,35 @@ func checkImage(img *Image) error {
 	if len(img.NameKeys) != len(img.NameVals) || len(img.AnswerKeys) != len(img.AnswerVals) {
 		return fmt.Errorf("%w: keys and values differ in number", ErrImage)
 	}
-	nt := uint32(len(img.Templates))
+	valid := func(id uint32) bool {
+		if id&abi.SharedTmpl != 0 {
+			id &^= abi.SharedTmpl
+			return id != 0 && id < uint32(len(img.SharedTemplates))
+		}
+		return id < uint32(len(img.Templates))
+	}
 	for i := range img.NameVals {
 		v := &img.NameVals[i]
 		for _, id := range [4]uint32{v.ExactDefault[0], v.ExactDefault[1], v.BelowDefault[0], v.BelowDefault[1]} {
-			if id >= nt && id != 0 {
-				return fmt.Errorf("%w: name %d refers to template %d of %d", ErrImage, i, id, nt)
+			if !valid(id) {
+				return fmt.Errorf("%w: name %d refers to template %#x (%d, %d shared)", ErrImage, i, id, len(img.Templates), len(img.SharedTemplates))
 			}
 		}
 	}
 	for i := range img.AnswerVals {
 		for _, id := range img.AnswerVals[i].Tmpl {
-			if id >= nt && id != 0 {
-				return fmt.Errorf("%w: answer %d refers to template %d of %d", ErrImage, i, id, nt)
+			if !valid(id) {
+				return fmt.Errorf("%w: answer %d refers to template %#x (%d, %d shared)", ErrImage, i, id, len(img.Templates), len(img.SharedTemplates))
 			}
 		}
 	}
 	for i := 1; i < len(img.Templates); i++ {
-		t := &img.Templates[i]
-		if t.Flags&abi.FlagTooBig != 0 {
-			continue
+		if err := checkTemplate(img, uint32(i), &img.Templates[i]); err != nil {
+			return err
 		}
-		if t.RrlClass >= abi.RRLClassMax || (t.RrlLabels > abi.MaxLabels && t.RrlLabels != abi.RRLQName) {
-			return fmt.Errorf("%w: template %d: rate-limiting class %d, labels %d", ErrImage, i, t.RrlClass, t.RrlLabels)
-		}
-		if t.BodyLen > abi.MaxBody || t.ReqLen > t.BodyLen || t.Nrelocs > abi.MaxRelocs {
-			return fmt.Errorf("%w: template %d: body %d, required %d, %d relocations", ErrImage, i, t.BodyLen, t.ReqLen, t.Nrelocs)
-		}
-		n := (int(t.BodyLen) + abi.ChunkSize - 1) / abi.ChunkSize
-		if int(t.FirstChunk)+n > len(img.Chunks) {
-			return fmt.Errorf("%w: template %d: chunks %d+%d of %d", ErrImage, i, t.FirstChunk, n, len(img.Chunks))
-		}
-		for _, r := range t.Relocs[:t.Nrelocs] {
-			if int(r&^abi.RelocInternal)+2 > int(t.BodyLen) {
-				return fmt.Errorf("%w: template %d: relocation at %d past body %d", ErrImage, i, r, t.BodyLen)
-			}
-		}
-		if err := checkSlot(img, i, t); err != nil {
+	}
+	for i := 1; i < len(img.SharedTemplates); i++ {
+		if err := checkTemplate(img, uint32(i)|abi.SharedTmpl, &img.SharedTemplates[i]); err != nil {
 			return err
 		}
 	}
@@ -566,6 +573,29 @@ func checkImage(img *Image) error {
 		return err
 	}
 	return checkDenial(img)
+}
+
+// checkTemplate checks template id's counts, body, relocations and slot.
+func checkTemplate(img *Image, id uint32, t *bpf.XdpTmpl) error {
+	if t.Flags&abi.FlagTooBig != 0 {
+		return nil
+	}
+	if t.RrlClass >= abi.RRLClassMax || (t.RrlLabels > abi.MaxLabels && t.RrlLabels != abi.RRLQName) {
+		return fmt.Errorf("%w: template %#x: rate-limiting class %d, labels %d", ErrImage, id, t.RrlClass, t.RrlLabels)
+	}
+	if t.BodyLen > abi.MaxBody || t.ReqLen > t.BodyLen || t.Nrelocs > abi.MaxRelocs {
+		return fmt.Errorf("%w: template %#x: body %d, required %d, %d relocations", ErrImage, id, t.BodyLen, t.ReqLen, t.Nrelocs)
+	}
+	n := (int(t.BodyLen) + abi.ChunkSize - 1) / abi.ChunkSize
+	if int(t.FirstChunk)+n > len(img.Chunks) {
+		return fmt.Errorf("%w: template %#x: chunks %d+%d of %d", ErrImage, id, t.FirstChunk, n, len(img.Chunks))
+	}
+	for _, r := range t.Relocs[:t.Nrelocs] {
+		if int(r&^abi.RelocInternal)+2 > int(t.BodyLen) {
+			return fmt.Errorf("%w: template %#x: relocation at %d past body %d", ErrImage, id, r, t.BodyLen)
+		}
+	}
+	return checkSlot(img, id, t)
 }
 
 // checkFilter checks the name filter's size against its shift, and that
@@ -587,14 +617,14 @@ func checkFilter(img *Image) error {
 }
 
 // checkSlot checks a template's denial slot: its parts and its zone.
-func checkSlot(img *Image, i int, t *bpf.XdpTmpl) error {
+func checkSlot(img *Image, i uint32, t *bpf.XdpTmpl) error {
 	if t.SlotOff == abi.NoSlot {
 		return nil
 	}
 	tail := (int(t.BodyLen) - int(t.SlotOff) + abi.ChunkSize - 1) / abi.ChunkSize
 	if t.SlotOff > t.BodyLen || int(t.DenialZone) == 0 || int(t.DenialZone) >= len(img.DenialZones) ||
 		int(t.TailChunk)+tail > len(img.Chunks) {
-		return fmt.Errorf("%w: template %d: slot at %d of %d, zone %d of %d, tail chunks %d+%d of %d", ErrImage, i,
+		return fmt.Errorf("%w: template %#x: slot at %d of %d, zone %d of %d, tail chunks %d+%d of %d", ErrImage, i,
 			t.SlotOff, t.BodyLen, t.DenialZone, len(img.DenialZones), t.TailChunk, tail, len(img.Chunks))
 	}
 	return nil
@@ -638,7 +668,7 @@ func checkDenial(img *Image) error {
 // there before (the outer maps hold the kernel references).
 func (l *Loader) install(slot uint32, g *generation) error {
 	outer := []*ebpf.Map{l.objs.Names, l.objs.Answers, l.objs.Templates, l.objs.Chunks,
-		l.objs.DenialZones, l.objs.DenialEntries, l.objs.DenialIndex, l.objs.NameFilter}
+		l.objs.DenialZones, l.objs.DenialEntries, l.objs.DenialIndex, l.objs.NameFilter, l.objs.SharedTemplates}
 	inner := g.maps()
 	for i := range outer {
 		if err := outer[i].Put(slot, inner[i]); err != nil {
@@ -661,6 +691,7 @@ func (l *Loader) Swap(img *Image) (uint32, error) {
 	if l.closed {
 		return 0, ErrClosed
 	}
+	img = shareTemplates(img)
 	g, err := l.newGeneration(img, true)
 	if err != nil {
 		return 0, err

@@ -273,3 +273,51 @@ func canonDiff(got, want loader.Canon) string {
 	}
 	return strings.Join(d, "; ")
 }
+
+// TestUpdateSerialInPlace: a new SOA serial changes every negative answer
+// of a zone of many delegations (the DS NODATA of each, NXDOMAIN below the
+// apex); Update must write it as a few shared templates rewritten in
+// place, writing only the entries of the names whose own answers hold
+// the SOA (the apex, its name server), and serve the new serial.
+func TestUpdateSerialInPlace(t *testing.T) {
+	requireRoot(t)
+	text := func(serial int) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "$ORIGIN upd.test.\n$TTL 300\n@ SOA ns1 hostmaster %d 7200 3600 1209600 300\n@ NS ns1\nns1 A 198.18.0.53\n", serial)
+		for i := 0; i < 500; i++ {
+			fmt.Fprintf(&b, "d%d NS ns.example.net.\n", i)
+		}
+		return b.String()
+	}
+	e := engineOf(t, text(1))
+	l := load(t, e, compile(t, e))
+	for serial := 2; serial <= 4; serial++ {
+		e = engineOf(t, text(serial))
+		img := compile(t, e)
+		st, err := l.Update(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := st.NamesChanged + st.NamesAdded + st.NamesGone + st.AnswersChanged + st.AnswersGone; n > 4 || st.InPlace == 0 {
+			t.Errorf("serial %d: %+v: want at most the apex's entries written, shared templates rewritten in place", serial, st)
+		}
+		live, err := l.LiveCanon()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := canonDiff(live, l.ImageCanon(img)); diff != "" {
+			t.Fatalf("serial %d: %s", serial, diff)
+		}
+		for _, q := range []string{"d7.upd.test.", "nope.upd.test.", "upd.test."} {
+			pkt := query(t, q, dns.TypeDS, dns.ClassINET, edns(1232, false, false))
+			verdict, out := run(t, l.Program(), layout{}.build(pkt))
+			if verdict != xdpTX {
+				t.Fatalf("serial %d: %s DS: verdict %d", serial, q, verdict)
+			}
+			if got, want := checkReply(t, layout{}, out), e.Respond(nil, pkt, false); !bytes.Equal(got, want) {
+				t.Fatalf("serial %d: %s DS: XDP and engine differ\nxdp    %x\nengine %x", serial, q, got, want)
+			}
+		}
+		t.Logf("serial %d: %+v", serial, st)
+	}
+}

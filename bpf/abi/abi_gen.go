@@ -143,6 +143,12 @@ const (
 	// Absent (XDPDNS_ABSENT): answer_ver.tmpl[0]: the entry is not in this
 	// version (the name's default applies).
 	Absent = 0xffffffff
+	// SharedTmpl (XDPDNS_SHARED_TMPL): A template id with this bit set names
+	// an entry of shared_templates: a template many names refer to, which an
+	// update may rewrite in place (each generation reads its own version), so
+	// that a change such as a new SOA serial rewrites one template, not every
+	// entry using it.
+	SharedTmpl = 0x80000000
 	// FlagAA (XDPDNS_TF_AA): tmpl.flags: set AA.
 	FlagAA = 0x0400
 	// FlagRcode (XDPDNS_TF_RCODE): tmpl.flags: the RCODE bits.

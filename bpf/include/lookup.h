@@ -122,4 +122,37 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 	return q->dobit ? nv->below_default[1] : nv->below_default[0];
 }
 
+/* load_template copies template id of generation gen into s->tmpl: from
+ * templates, or for an id with XDPDNS_SHARED_TMPL, version gen of
+ * shared_templates. The copy gives the rest of the program one kind of
+ * template pointer to follow. Returns 0, or -1 if there is no such
+ * template. */
+static __always_inline int load_template(struct scratch *s, __u32 gen, __u32 id)
+{
+	const struct tmpl *src;
+	void *m;
+
+	if (id & XDPDNS_SHARED_TMPL) {
+		__u32 sid = id & ~XDPDNS_SHARED_TMPL;
+		struct tmpl_versions *tv;
+
+		m = bpf_map_lookup_elem(&shared_templates, &gen);
+		if (!m)
+			return -1;
+		tv = bpf_map_lookup_elem(m, &sid);
+		if (!tv)
+			return -1;
+		src = &tv->v[gen & 1];
+	} else {
+		m = bpf_map_lookup_elem(&templates, &gen);
+		if (!m)
+			return -1;
+		src = bpf_map_lookup_elem(m, &id);
+		if (!src)
+			return -1;
+	}
+	__builtin_memcpy(&s->tmpl, src, sizeof(s->tmpl));
+	return 0;
+}
+
 #endif

@@ -69,6 +69,10 @@ struct answers_inner {
 /* templates: __u32 template id -> struct tmpl (0 unused). */
 struct templates_inner XDPDNS_INNER_ARRAY(struct tmpl);
 
+/* shared_templates: __u32 template id without XDPDNS_SHARED_TMPL ->
+ * struct tmpl_versions (0 unused). */
+struct shared_templates_inner XDPDNS_INNER_ARRAY(struct tmpl_versions);
+
 /* chunks: __u32 chunk index -> struct chunk (64 body bytes). */
 struct chunks_inner XDPDNS_INNER_ARRAY(struct chunk);
 
@@ -97,6 +101,9 @@ XDPDNS_GENERATIONS(answers_inner) answers SEC(".maps");
 
 /* templates: generation (0/1) -> templates inner map. */
 XDPDNS_GENERATIONS(templates_inner) templates SEC(".maps");
+
+/* shared_templates: generation (0/1) -> shared_templates inner map. */
+XDPDNS_GENERATIONS(shared_templates_inner) shared_templates SEC(".maps");
 
 /* chunks: generation (0/1) -> chunks inner map. */
 XDPDNS_GENERATIONS(chunks_inner) chunks SEC(".maps");
@@ -279,6 +286,7 @@ struct scratch {
 	struct query q;
 	struct walk w;
 	struct name_key hash[XDPDNS_MAX_LABELS + 1]; /* [k]: suffix of k labels */
+	struct tmpl tmpl;                            /* the query's template (load_template) */
 	__u8 starts[XDPDNS_MAX_LABELS];              /* label offsets in qname */
 	__u64 dkey[4];                               /* the query's denial search key */
 	struct sha1_work sha;
@@ -292,6 +300,7 @@ struct scratch {
 		struct answer_val av;
 		struct answer_ver aver;
 		struct tmpl t;
+		struct tmpl_versions tv;
 		struct chunk c;
 		struct denial_zone dz;
 		struct denial_entry de;

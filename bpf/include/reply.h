@@ -154,7 +154,7 @@ static __always_inline __u32 put_opt(struct scratch *s, const struct config *cfg
 
 /* reply is what plan_reply decided for one query. */
 struct reply {
-	const struct tmpl *t;             /* the template (a value in the live generation) */
+	const struct tmpl *t;             /* the template (s->tmpl, load_template) */
 	const struct denial_entry *piece; /* the covering RRset for its slot, or 0 */
 	__u32 len;                        /* reply payload bytes */
 	__u32 kind;                       /* engine answer kind (counter index offset) */
@@ -174,7 +174,6 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 {
 	struct query *q = &s->q;
 	struct tmpl *t;
-	void *tmap;
 	__u32 id, len, full, req, opt_len = 0, nsid_len = 0, plen = 0;
 	int reason, tc = 0;
 
@@ -192,12 +191,9 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 	id = find_template(s, q, gen, &reason);
 	if (id == XDPDNS_PASS)
 		return reason;
-	tmap = bpf_map_lookup_elem(&templates, &gen);
-	if (!tmap)
+	if (load_template(s, gen, id))
 		return CNT_PASS_NOTMPL;
-	t = bpf_map_lookup_elem(tmap, &id);
-	if (!t)
-		return CNT_PASS_NOTMPL;
+	t = &s->tmpl;
 	r->piece = 0;
 	if (t->slot_off != XDPDNS_NO_SLOT) {
 		reason = plan_denial(s, q, gen, id, t, &r->piece);

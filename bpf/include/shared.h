@@ -216,6 +216,18 @@ struct tmpl {
 	__u16 relocs[XDPDNS_MAX_RELOCS];
 };
 
+/* A template id with this bit set names an entry of shared_templates:
+ * a template many names refer to, which an update may rewrite in place
+ * (each generation reads its own version), so that a change such as a
+ * new SOA serial rewrites one template, not every entry using it. */
+#define XDPDNS_SHARED_TMPL 0x80000000
+
+/* shared_templates value: the template in each version, [gen] read by
+ * generation gen. */
+struct tmpl_versions {
+	struct tmpl v[XDPDNS_GENS];
+};
+
 /* tmpl.flags: set AA. */
 #define XDPDNS_TF_AA 0x0400
 /* tmpl.flags: the RCODE bits. */

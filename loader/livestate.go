@@ -1,0 +1,239 @@
+//go:build linux
+
+package loader
+
+import (
+	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/bpf/abi"
+)
+
+// tmplInfo is what the loader remembers of a live template: its content,
+// its chunks (head and tail in one run) and how many names and answers
+// entries' slots refer to it.
+type tmplInfo struct {
+	h              contentHash
+	chunk, nchunks uint32
+	refs           uint32
+	live           bool
+}
+
+// viewInfo is what the loader remembers of a live denial zone: its
+// content and where its entries, index words and pieces' chunks are.
+type viewInfo struct {
+	h               contentHash
+	entry, nentries uint32
+	index, nindex   uint32
+	chunk, nchunks  uint32
+	live            bool
+}
+
+type liveName struct {
+	v    bpf.XdpNameVer
+	mark uint32
+}
+
+type liveAnswer struct {
+	v    bpf.XdpAnswerVer
+	mark uint32
+}
+
+// liveState is the Go side's record of the live generation's maps, kept
+// so that Update writes only what changed: every names and answers entry,
+// each template's and denial zone's content hash, place and references,
+// the shared templates' headers, and what is free in the arrays.
+type liveState struct {
+	h          *hasher
+	names      map[bpf.XdpNameKey]liveName
+	answers    map[bpf.XdpAnswerKey]liveAnswer
+	tmpls      []tmplInfo    // by plain template id
+	shared     []tmplInfo    // by shared template id (without abi.SharedTmpl)
+	sharedHdr  []bpf.XdpTmpl // the shared templates as live
+	views      []viewInfo    // by denial zone id
+	tmplByHash map[contentHash]uint32
+	viewByHash map[contentHash]uint16
+	tmplIDs    *runs // plain template ids (runs of 1)
+	viewIDs    *runs
+	chunks     *runs
+	entries    *runs
+	index      *runs
+	filter     []uint64
+	nameCap    int
+	answerCap  int
+	mark       uint32
+}
+
+// info is the record of live template id.
+func (lv *liveState) info(id uint32) *tmplInfo {
+	if id&abi.SharedTmpl != 0 {
+		return &lv.shared[id&^abi.SharedTmpl]
+	}
+	return &lv.tmpls[id]
+}
+
+// ref adds d to the references of template id (none for abi.Pass).
+func (lv *liveState) ref(id uint32, d int) {
+	if id != 0 {
+		t := lv.info(id)
+		t.refs = uint32(int(t.refs) + d)
+	}
+}
+
+func (lv *liveState) refName(v bpf.XdpNameVer, d int) {
+	for i := range 2 {
+		lv.ref(v.ExactDefault[i], d)
+		lv.ref(v.BelowDefault[i], d)
+	}
+}
+
+func (lv *liveState) refAnswer(v bpf.XdpAnswerVer, d int) {
+	lv.ref(v.Tmpl[0], d)
+	lv.ref(v.Tmpl[1], d)
+}
+
+// chunksOf is the number of chunks holding n body bytes.
+func chunksOf(n int) uint32 { return uint32((n + abi.ChunkSize - 1) / abi.ChunkSize) }
+
+// tmplChunks is the number of chunks of template t: its body, or its head
+// and tail each starting a chunk.
+func tmplChunks(t *bpf.XdpTmpl) (head, all uint32) {
+	switch {
+	case t.Flags&abi.FlagTooBig != 0:
+		return 0, 0
+	case t.SlotOff == abi.NoSlot:
+		n := chunksOf(int(t.BodyLen))
+		return n, n
+	}
+	head = chunksOf(int(t.SlotOff))
+	return head, head + chunksOf(int(t.BodyLen)-int(t.SlotOff))
+}
+
+// newLiveState records img, as Swap placed it in g, for later updates; nil
+// when its layout is not one Update can reuse (a template's head and tail,
+// or a denial zone's pieces, not in one run of chunks).
+func newLiveState(h *hasher, img *Image, g *generation) *liveState {
+	hs := h.hashImage(img)
+	lv := &liveState{
+		h:          h,
+		names:      make(map[bpf.XdpNameKey]liveName, len(img.NameKeys)),
+		answers:    make(map[bpf.XdpAnswerKey]liveAnswer, len(img.AnswerKeys)),
+		tmpls:      make([]tmplInfo, g.caps[capTemplates]),
+		shared:     make([]tmplInfo, len(img.SharedTemplates)),
+		sharedHdr:  append([]bpf.XdpTmpl(nil), img.SharedTemplates...),
+		views:      make([]viewInfo, g.caps[capDenialZones]),
+		tmplByHash: make(map[contentHash]uint32, len(img.Templates)),
+		viewByHash: make(map[contentHash]uint16, len(img.DenialZones)),
+		tmplIDs:    newRuns(uint32(max(len(img.Templates), 1)), uint32(g.caps[capTemplates])),
+		viewIDs:    newRuns(uint32(max(len(img.DenialZones), 1)), uint32(min(g.caps[capDenialZones], maxDenialZoneID))),
+		chunks:     newRuns(uint32(len(img.Chunks)), uint32(g.caps[capChunks])),
+		entries:    newRuns(uint32(len(img.DenialEntries)), uint32(g.caps[capDenialEntries])),
+		index:      newRuns(uint32(len(img.DenialIndex)), uint32(g.caps[capDenialIndex])),
+		filter:     append([]uint64(nil), img.NameFilter...),
+		nameCap:    g.caps[capNames],
+		answerCap:  g.caps[capAnswers],
+	}
+	record := func(l []bpf.XdpTmpl, infos []tmplInfo, hashes []contentHash, bit uint32) bool {
+		for i := 1; i < len(l); i++ {
+			t := &l[i]
+			head, all := tmplChunks(t)
+			if t.SlotOff != abi.NoSlot && all > 0 && t.TailChunk != t.FirstChunk+head {
+				return false
+			}
+			infos[i] = tmplInfo{h: hashes[i], chunk: t.FirstChunk, nchunks: all, live: true}
+			if _, dup := lv.tmplByHash[hashes[i]]; !dup || bit != 0 {
+				lv.tmplByHash[hashes[i]] = uint32(i) | bit
+			}
+		}
+		return true
+	}
+	if !record(img.Templates, lv.tmpls, hs.tmpl, 0) || !record(img.SharedTemplates, lv.shared, hs.shared, abi.SharedTmpl) {
+		return nil
+	}
+	for i, k := range img.NameKeys {
+		lv.names[k] = liveName{v: img.NameVals[i]}
+		lv.refName(img.NameVals[i], 1)
+	}
+	for i, k := range img.AnswerKeys {
+		lv.answers[k] = liveAnswer{v: img.AnswerVals[i]}
+		lv.refAnswer(img.AnswerVals[i], 1)
+	}
+	for i := 1; i < len(img.DenialZones); i++ {
+		z := &img.DenialZones[i]
+		v := viewInfo{h: hs.view[i], entry: z.EntryBase, nentries: z.EntryCount, index: z.IndexBase, nindex: 1<<z.IndexBits + 1, live: true}
+		for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
+			e := &img.DenialEntries[j]
+			if j == z.EntryBase {
+				v.chunk = e.FirstChunk
+			}
+			if e.FirstChunk != v.chunk+v.nchunks {
+				return nil
+			}
+			v.nchunks += chunksOf(int(e.Len))
+		}
+		lv.views[i] = v
+		if _, dup := lv.viewByHash[hs.view[i]]; !dup {
+			lv.viewByHash[hs.view[i]] = uint16(i)
+		}
+	}
+	return lv
+}
+
+// sharedMinRefs is how many entries' slots must refer to a template for
+// Swap to make it shared (rewritable in place by Update).
+const sharedMinRefs = 16
+
+// shareTemplates returns img with every template that at least
+// sharedMinRefs names and answers slots refer to moved to
+// SharedTemplates, the others renumbered densely, and every reference
+// changed to match. An image with shared templates already is returned
+// as it is.
+func shareTemplates(img *Image) *Image {
+	if len(img.SharedTemplates) > 0 || len(img.Templates) < 2 {
+		return img
+	}
+	refs := make([]uint32, len(img.Templates))
+	for _, v := range img.NameVals {
+		for i := range 2 {
+			refs[v.ExactDefault[i]]++
+			refs[v.BelowDefault[i]]++
+		}
+	}
+	for _, v := range img.AnswerVals {
+		refs[v.Tmpl[0]]++
+		refs[v.Tmpl[1]]++
+	}
+	out := *img
+	out.Templates = []bpf.XdpTmpl{{}}
+	out.SharedTemplates = []bpf.XdpTmpl{{}}
+	ids := make([]uint32, len(img.Templates))
+	for i := 1; i < len(img.Templates); i++ {
+		if refs[i] >= sharedMinRefs {
+			ids[i] = uint32(len(out.SharedTemplates)) | abi.SharedTmpl
+			out.SharedTemplates = append(out.SharedTemplates, img.Templates[i])
+		} else {
+			ids[i] = uint32(len(out.Templates))
+			out.Templates = append(out.Templates, img.Templates[i])
+		}
+	}
+	if len(out.SharedTemplates) == 1 {
+		return img
+	}
+	out.NameVals = make([]bpf.XdpNameVer, len(img.NameVals))
+	for i, v := range img.NameVals {
+		for j := range 2 {
+			v.ExactDefault[j], v.BelowDefault[j] = ids[v.ExactDefault[j]], ids[v.BelowDefault[j]]
+		}
+		out.NameVals[i] = v
+	}
+	out.AnswerVals = make([]bpf.XdpAnswerVer, len(img.AnswerVals))
+	for i, v := range img.AnswerVals {
+		v.Tmpl[0], v.Tmpl[1] = ids[v.Tmpl[0]], ids[v.Tmpl[1]]
+		out.AnswerVals[i] = v
+	}
+	out.DenialZones = append([]bpf.XdpDenialZone(nil), img.DenialZones...)
+	for i := range out.DenialZones {
+		if c := out.DenialZones[i].CtxTmpl; c != 0 && c != abi.NoDenial && int(c) < len(ids) {
+			out.DenialZones[i].CtxTmpl = ids[c]
+		}
+	}
+	return &out
+}

@@ -1,0 +1,440 @@
+//go:build linux
+
+package loader
+
+import (
+	"fmt"
+
+	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/bpf/abi"
+)
+
+// nameChange is a names entry an update writes: its live version (or
+// absentName) and its new one (or absentName).
+type nameChange struct {
+	k        bpf.XdpNameKey
+	old, new bpf.XdpNameVer
+	h        [4]contentHash // the new version's templates by content
+}
+
+type answerChange struct {
+	k        bpf.XdpAnswerKey
+	old, new bpf.XdpAnswerVer
+	h        [2]contentHash
+}
+
+// move follows the references of one live shared template through an
+// update: where the slots that referred to it go.
+type move struct {
+	to      contentHash // the content they all go to
+	n, gone uint32      // slots going there, slots whose entry is removed
+	mixed   bool        // slots going to different contents
+}
+
+// updatePlan is an Update worked out before anything is written: where
+// each new template and denial zone goes (reused by content, rewritten in
+// place, or newly placed), the array entries to write, and the names and
+// answers entries that change.
+type updatePlan struct {
+	viewID  []uint16               // image denial zone -> live id
+	idOf    map[contentHash]uint32 // template content -> live id after the update
+	newView map[contentHash]int    // content of a newly placed zone -> index in viewKeys
+	viewIdx map[uint16]int         // newly placed zone id -> index in viewKeys
+	inPlace map[uint32]contentHash // shared template -> its new content
+
+	viewInfo   []viewInfo
+	tmplInfo   []tmplInfo // of tmplKeys
+	sharedInfo []tmplInfo // of sharedKeys
+	chunkKeys  []uint32
+	chunkVals  []bpf.XdpChunk
+	tmplKeys   []uint32
+	tmplVals   []bpf.XdpTmpl
+	sharedKeys []uint32 // without abi.SharedTmpl
+	sharedVals []bpf.XdpTmpl
+	viewKeys   []uint32
+	viewVals   []bpf.XdpDenialZone
+	entryKeys  []uint32
+	entryVals  []bpf.XdpDenialEntry
+	indexKeys  []uint32
+	indexVals  []uint32
+	filterKeys []uint32
+	filterVals []uint64
+	filterIdx  map[uint32]int
+	names      []nameChange
+	answers    []answerChange
+
+	namesAdded, answersAdded int
+}
+
+// plan works out how to make img live; the allocations are journaled, so
+// rollback undoes them. ErrNoUpdate when the maps have no room.
+func (lv *liveState) plan(img *Image, hs imageHashes) (*updatePlan, error) {
+	if len(img.SharedTemplates) > 0 {
+		return nil, fmt.Errorf("%w: an update image has no shared templates (the loader shares them)", ErrImage)
+	}
+	p := &updatePlan{
+		viewID:  make([]uint16, len(img.DenialZones)),
+		idOf:    make(map[contentHash]uint32),
+		newView: make(map[contentHash]int),
+		viewIdx: make(map[uint16]int),
+		inPlace: make(map[uint32]contentHash),
+	}
+	if err := lv.placeViews(img, hs, p); err != nil {
+		return nil, err
+	}
+	moves, err := lv.diff(img, hs, p)
+	if err != nil {
+		return nil, err
+	}
+	// A shared template whose every reference goes to one new content is
+	// rewritten in place: those entries need not change.
+	for o, m := range moves {
+		if !m.mixed && m.to != (contentHash{}) && m.n+m.gone == lv.info(o).refs && m.to != lv.info(o).h {
+			p.inPlace[o] = m.to
+		}
+	}
+	if err := lv.placeTemplates(img, hs, p); err != nil {
+		return nil, err
+	}
+	lv.writeViews(img, hs, p)
+	p.entryIDs(lv)
+	return p, nil
+}
+
+// placeViews gives every denial zone of img a live id: the live zone of
+// the same content, or room for a new one.
+func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error {
+	for i := 1; i < len(img.DenialZones); i++ {
+		h := hs.view[i]
+		if id, ok := lv.viewByHash[h]; ok {
+			p.viewID[i] = id
+			continue
+		}
+		if j, ok := p.newView[h]; ok {
+			p.viewID[i] = uint16(p.viewKeys[j])
+			continue
+		}
+		z := &img.DenialZones[i]
+		v := viewInfo{h: h, nentries: z.EntryCount, nindex: 1<<z.IndexBits + 1, live: true}
+		for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
+			v.nchunks += chunksOf(int(img.DenialEntries[j].Len))
+		}
+		id, ok1 := lv.viewIDs.alloc(1)
+		var ok2, ok3, ok4 bool
+		v.entry, ok2 = lv.entries.alloc(v.nentries)
+		v.index, ok3 = lv.index.alloc(v.nindex)
+		v.chunk, ok4 = lv.chunks.alloc(v.nchunks)
+		if !ok1 || !ok2 || !ok3 || !ok4 {
+			return fmt.Errorf("%w: no room for a denial zone", ErrNoUpdate)
+		}
+		p.viewID[i] = uint16(id)
+		p.viewIdx[uint16(id)] = len(p.viewKeys)
+		p.newView[h] = len(p.viewKeys)
+		p.viewKeys = append(p.viewKeys, id)
+		p.viewInfo = append(p.viewInfo, v)
+		p.viewVals = append(p.viewVals, bpf.XdpDenialZone{}) // writeViews fills it in
+	}
+	return nil
+}
+
+// viewAt is where denial zone id lives: newly placed in p, or live.
+func (p *updatePlan) viewAt(lv *liveState, id uint16) viewInfo {
+	if j, ok := p.viewIdx[id]; ok {
+		return p.viewInfo[j]
+	}
+	return lv.views[id]
+}
+
+// diff lists the names and answers entries whose content img changes,
+// adds or removes (compared by the content of their templates, not ids),
+// and follows where the references of each live shared template go.
+func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan) (map[uint32]*move, error) {
+	moves := make(map[uint32]*move)
+	note := func(old uint32, to contentHash, gone bool) {
+		if old&abi.SharedTmpl == 0 {
+			return
+		}
+		m := moves[old]
+		if m == nil {
+			m = &move{to: to}
+			moves[old] = m
+		}
+		switch {
+		case gone:
+			m.gone++
+		case m.to != to:
+			m.mixed = true
+		default:
+			m.n++
+		}
+	}
+	liveH := func(id uint32) contentHash {
+		if id == 0 {
+			return contentHash{}
+		}
+		return lv.info(id).h
+	}
+	lv.mark++
+	for i, k := range img.NameKeys {
+		v := img.NameVals[i]
+		nh := [4]contentHash{hs.of(v.ExactDefault[0]), hs.of(v.ExactDefault[1]), hs.of(v.BelowDefault[0]), hs.of(v.BelowDefault[1])}
+		old, ok := lv.names[k]
+		if ok {
+			if old.mark == lv.mark {
+				return nil, fmt.Errorf("%w: name %x listed twice", ErrImage, k)
+			}
+			lv.names[k] = liveName{v: old.v, mark: lv.mark}
+			ids := [4]uint32{old.v.ExactDefault[0], old.v.ExactDefault[1], old.v.BelowDefault[0], old.v.BelowDefault[1]}
+			same := old.v.Flags == v.Flags
+			for j, id := range ids {
+				if oh := liveH(id); oh != nh[j] {
+					same = false
+					note(id, nh[j], false)
+				}
+			}
+			if same {
+				continue
+			}
+		} else {
+			p.namesAdded++
+			old.v = absentName
+			if len(lv.filter) > 1 {
+				p.filterBit(lv, abi.NameHash{H1: k.H1, H2: k.H2})
+			}
+		}
+		p.names = append(p.names, nameChange{k: k, old: old.v, new: bpf.XdpNameVer{Flags: v.Flags}, h: nh})
+	}
+	for k, old := range lv.names {
+		if old.mark != lv.mark {
+			for _, id := range [4]uint32{old.v.ExactDefault[0], old.v.ExactDefault[1], old.v.BelowDefault[0], old.v.BelowDefault[1]} {
+				note(id, contentHash{}, true)
+			}
+			p.names = append(p.names, nameChange{k: k, old: old.v, new: absentName})
+		}
+	}
+	for i, k := range img.AnswerKeys {
+		v := img.AnswerVals[i]
+		nh := [2]contentHash{hs.of(v.Tmpl[0]), hs.of(v.Tmpl[1])}
+		old, ok := lv.answers[k]
+		if ok {
+			if old.mark == lv.mark {
+				return nil, fmt.Errorf("%w: answer %+v listed twice", ErrImage, k)
+			}
+			lv.answers[k] = liveAnswer{v: old.v, mark: lv.mark}
+			same := true
+			for j, id := range old.v.Tmpl {
+				if liveH(id) != nh[j] {
+					same = false
+					note(id, nh[j], false)
+				}
+			}
+			if same {
+				continue
+			}
+		} else {
+			p.answersAdded++
+			old.v = absentAnswer
+		}
+		p.answers = append(p.answers, answerChange{k: k, old: old.v, h: nh})
+	}
+	for k, old := range lv.answers {
+		if old.mark != lv.mark {
+			note(old.v.Tmpl[0], contentHash{}, true)
+			note(old.v.Tmpl[1], contentHash{}, true)
+			p.answers = append(p.answers, answerChange{k: k, old: old.v, new: absentAnswer})
+		}
+	}
+	if len(lv.names)+p.namesAdded > lv.nameCap || len(lv.answers)+p.answersAdded > lv.answerCap {
+		return nil, fmt.Errorf("%w: no room for %d more names and %d more answers", ErrNoUpdate, p.namesAdded, p.answersAdded)
+	}
+	return moves, nil
+}
+
+// placeTemplates gives every template content of img a live id: a live
+// template of that content (not one being rewritten), a shared template
+// rewritten to it in place, or room for a new one; and lays out what is
+// written for the new and the rewritten ones.
+func (lv *liveState) placeTemplates(img *Image, hs imageHashes, p *updatePlan) error {
+	target := make(map[contentHash]uint32, len(p.inPlace))
+	for o, h := range p.inPlace {
+		if cur, ok := target[h]; !ok || o < cur {
+			target[h] = o
+		}
+	}
+	for i := 1; i < len(img.Templates); i++ {
+		h := hs.tmpl[i]
+		if _, done := p.idOf[h]; done {
+			continue
+		}
+		if id, ok := lv.tmplByHash[h]; ok {
+			if _, rewritten := p.inPlace[id]; !rewritten {
+				p.idOf[h] = id
+				continue
+			}
+		}
+		t := img.Templates[i]
+		head, all := tmplChunks(&t)
+		c, ok := lv.chunks.alloc(all)
+		if !ok {
+			return fmt.Errorf("%w: no room for a template's chunks", ErrNoUpdate)
+		}
+		if all > 0 {
+			if t.SlotOff == abi.NoSlot {
+				p.chunkKeys, p.chunkVals = appendRun(p.chunkKeys, p.chunkVals, img.Chunks, t.FirstChunk, c, all)
+			} else {
+				p.chunkKeys, p.chunkVals = appendRun(p.chunkKeys, p.chunkVals, img.Chunks, t.FirstChunk, c, head)
+				p.chunkKeys, p.chunkVals = appendRun(p.chunkKeys, p.chunkVals, img.Chunks, t.TailChunk, c+head, all-head)
+			}
+		}
+		t.FirstChunk, t.TailChunk = c, c+head
+		if t.SlotOff != abi.NoSlot {
+			src := &img.DenialZones[t.DenialZone]
+			dst := p.viewAt(lv, p.viewID[t.DenialZone])
+			t.DenialZone = p.viewID[t.DenialZone]
+			t.DenialHead = moveEntry(t.DenialHead, src.EntryBase, dst.entry)
+			t.DenialTail = moveEntry(t.DenialTail, src.EntryBase, dst.entry)
+		}
+		info := tmplInfo{h: h, chunk: c, nchunks: all, live: true}
+		if o, ok := target[h]; ok {
+			// Every shared template going to h takes it in place.
+			for s, sh := range p.inPlace {
+				if sh == h {
+					info.refs = lv.info(s).refs
+					p.sharedKeys = append(p.sharedKeys, s&^abi.SharedTmpl)
+					p.sharedVals = append(p.sharedVals, t)
+					p.sharedInfo = append(p.sharedInfo, info)
+				}
+			}
+			p.idOf[h] = o
+			continue
+		}
+		id, ok := lv.tmplIDs.alloc(1)
+		if !ok {
+			return fmt.Errorf("%w: no room for a template", ErrNoUpdate)
+		}
+		p.idOf[h] = id
+		p.tmplKeys = append(p.tmplKeys, id)
+		p.tmplVals = append(p.tmplVals, t)
+		p.tmplInfo = append(p.tmplInfo, info)
+	}
+	return nil
+}
+
+// writeViews lays out the contents of the newly placed denial zones, now
+// that template ids are known.
+func (lv *liveState) writeViews(img *Image, hs imageHashes, p *updatePlan) {
+	written := make([]bool, len(p.viewKeys))
+	for i := 1; i < len(img.DenialZones); i++ {
+		j, ok := p.newView[hs.view[i]]
+		if !ok || written[j] {
+			continue // reused, or written already for an equal zone
+		}
+		written[j] = true
+		z := img.DenialZones[i]
+		v := p.viewInfo[j]
+		if c := z.CtxTmpl; c != 0 && c != abi.NoDenial {
+			z.CtxTmpl = p.idOf[hs.of(c)]
+		}
+		for b := uint32(0); b < v.nindex; b++ {
+			p.indexKeys = append(p.indexKeys, v.index+b)
+			p.indexVals = append(p.indexVals, img.DenialIndex[z.IndexBase+b]-z.EntryBase+v.entry)
+		}
+		c := v.chunk
+		for e := uint32(0); e < z.EntryCount; e++ {
+			x := img.DenialEntries[z.EntryBase+e]
+			n := chunksOf(int(x.Len))
+			p.chunkKeys, p.chunkVals = appendRun(p.chunkKeys, p.chunkVals, img.Chunks, x.FirstChunk, c, n)
+			x.FirstChunk = c
+			c += n
+			p.entryKeys = append(p.entryKeys, v.entry+e)
+			p.entryVals = append(p.entryVals, x)
+		}
+		z.EntryBase, z.IndexBase = v.entry, v.index
+		p.viewVals[j] = z
+	}
+}
+
+// entryIDs gives the changed entries their new template ids, and drops
+// those that end up as they are (every change made in place).
+func (p *updatePlan) entryIDs(lv *liveState) {
+	id := func(old uint32, h contentHash) uint32 {
+		switch {
+		case h == (contentHash{}):
+			return 0
+		case old != 0 && lv.info(old).h == h:
+			if _, rewritten := p.inPlace[old]; !rewritten {
+				return old
+			}
+		}
+		if to, ok := p.inPlace[old]; ok && to == h {
+			return old
+		}
+		return p.idOf[h]
+	}
+	names := p.names[:0]
+	for _, c := range p.names {
+		if c.new != absentName {
+			o := c.old
+			if o == absentName {
+				o = bpf.XdpNameVer{}
+			}
+			c.new.ExactDefault = [2]uint32{id(o.ExactDefault[0], c.h[0]), id(o.ExactDefault[1], c.h[1])}
+			c.new.BelowDefault = [2]uint32{id(o.BelowDefault[0], c.h[2]), id(o.BelowDefault[1], c.h[3])}
+			if c.new == c.old {
+				continue
+			}
+		}
+		names = append(names, c)
+	}
+	p.names = names
+	answers := p.answers[:0]
+	for _, c := range p.answers {
+		if c.new != absentAnswer {
+			o := c.old
+			if o == absentAnswer {
+				o = bpf.XdpAnswerVer{}
+			}
+			c.new.Tmpl = [2]uint32{id(o.Tmpl[0], c.h[0]), id(o.Tmpl[1], c.h[1])}
+			if c.new == c.old {
+				continue
+			}
+		}
+		answers = append(answers, c)
+	}
+	p.answers = answers
+}
+
+// moveEntry moves an absolute denial entry index from a zone placed at
+// from to the same zone placed at to.
+func moveEntry(e, from, to uint32) uint32 {
+	if e == abi.NoDenial {
+		return e
+	}
+	return e - from + to
+}
+
+// appendRun appends n chunks of src from chunk first, to be written at
+// chunk at on.
+func appendRun(keys []uint32, vals []bpf.XdpChunk, src []bpf.XdpChunk, first, at, n uint32) ([]uint32, []bpf.XdpChunk) {
+	for i := uint32(0); i < n; i++ {
+		keys = append(keys, at+i)
+		vals = append(vals, src[first+i])
+	}
+	return keys, vals
+}
+
+// filterBit sets name h's bit in the filter words to write.
+func (p *updatePlan) filterBit(lv *liveState, h abi.NameHash) {
+	b := h.H2 >> lv.filter[0]
+	w := uint32(1 + b/64)
+	if p.filterIdx == nil {
+		p.filterIdx = make(map[uint32]int)
+	}
+	if i, ok := p.filterIdx[w]; ok {
+		p.filterVals[i] |= 1 << (b % 64)
+		return
+	}
+	p.filterIdx[w] = len(p.filterKeys)
+	p.filterKeys = append(p.filterKeys, w)
+	p.filterVals = append(p.filterVals, lv.filter[w]|1<<(b%64))
+}
