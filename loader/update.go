@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/cilium/ebpf"
 
@@ -69,6 +70,10 @@ type UpdateStats struct {
 	Templates, DenialZones, Chunks      int // written (new content)
 	InPlace                             int // shared templates rewritten in place
 	TemplatesFreed, DenialZonesFreed    int
+	// Where the time went: hashing the image and working out the change,
+	// writing it, the RCU grace period after the flip, settling the
+	// other versions and freeing.
+	Plan, Write, Grace, Settle time.Duration
 }
 
 // versions builds names (or answers) values holding a in version slot
@@ -120,6 +125,7 @@ func (l *Loader) Update(img *Image) (UpdateStats, error) {
 	for _, r := range lv.allRuns() {
 		r.begin()
 	}
+	t0 := time.Now()
 	p, err := lv.plan(img, lv.h.hashImage(img))
 	if err != nil {
 		lv.rollback()
@@ -136,6 +142,7 @@ func (l *Loader) Update(img *Image) (UpdateStats, error) {
 			return UpdateStats{}, err
 		}
 	}
+	t1 := time.Now()
 	if err := l.writeNew(g, p, next); err != nil {
 		lv.rollback()
 		l.unwrite(g, p, cur)
@@ -145,10 +152,15 @@ func (l *Loader) Update(img *Image) (UpdateStats, error) {
 	l.slot = next
 	l.serial++
 	g.serial = l.serial
+	t2 := time.Now()
 	l.synchronize()
+	t3 := time.Now()
 	st := lv.commit(p)
 	st.Serial = l.serial
-	if err := l.settle(g, p); err != nil {
+	st.Plan, st.Write, st.Grace = t1.Sub(t0), t2.Sub(t1), t3.Sub(t2)
+	err = l.settle(g, p)
+	st.Settle = time.Since(t3)
+	if err != nil {
 		// The live version is right; the other one is not, so the next
 		// change must be a Swap.
 		l.live = nil

@@ -1,0 +1,223 @@
+//go:build linux
+
+// Command xdpupdate measures zone changes written into the live XDP maps
+// in place (loader.Update) on the benchmark's TLD zone, as xdpdnsd does on
+// a reload or a transfer: for each change size it edits the zone (half
+// new delegations, half removed ones, a new SOA serial), then times the
+// zone load, the compile and the Update separately, reports what the
+// update wrote, and checks through the program (BPF_PROG_TEST_RUN) that
+// an added delegation gets its referral and a removed one NXDOMAIN, both
+// equal to the engine's bytes.
+//
+//	xdpupdate [-delegations 1000000] [-changes 0,100,1000]
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/miekg/dns"
+
+	"github.com/xdpdns/xdpdns/bench/xdp"
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
+	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/render"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+func main() {
+	n := flag.Int("delegations", 1000000, "delegations in the zone")
+	changes := flag.String("changes", "0,100,1000", "changed delegations per step (0: the SOA serial only)")
+	flag.Parse()
+	var steps []int
+	for _, s := range strings.Split(*changes, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || c < 0 {
+			fmt.Fprintln(os.Stderr, "xdpupdate: bad -changes")
+			os.Exit(2)
+		}
+		steps = append(steps, c)
+	}
+	if err := run(*n, steps); err != nil {
+		fmt.Fprintln(os.Stderr, "xdpupdate:", err)
+		os.Exit(1)
+	}
+}
+
+// version is the zone text with serial s, the delegations added (aK) and
+// removed (dK) so far.
+type version struct {
+	base    []byte
+	serial  int
+	added   []int
+	removed map[int]bool
+}
+
+func (v *version) text() []byte {
+	var b bytes.Buffer
+	b.Grow(len(v.base) + 64*len(v.added))
+	for _, line := range bytes.SplitAfter(v.base, []byte("\n")) {
+		if bytes.Contains(line, []byte(" SOA ")) {
+			line = bytes.Replace(line, []byte("2024010101"), []byte(strconv.Itoa(v.serial)), 1)
+		} else if len(line) > 1 && line[0] == 'd' {
+			if k, err := strconv.Atoi(string(line[1:bytes.IndexByte(line, ' ')])); err == nil && v.removed[k] {
+				continue
+			}
+		}
+		b.Write(line)
+	}
+	for _, k := range v.added {
+		fmt.Fprintf(&b, "a%d IN NS ns1.prov%d.net.\na%d IN NS ns2.prov%d.net.\n", k, k%500, k, k%500)
+	}
+	return b.Bytes()
+}
+
+func run(n int, steps []int) error {
+	var base bytes.Buffer
+	if err := xdp.WriteZone(&base, n); err != nil {
+		return err
+	}
+	v := &version{base: base.Bytes(), serial: 2024010101, removed: map[int]bool{}}
+	fmt.Printf("zone: %d delegations, %d MB; GOMAXPROCS %d, %s\n", n, base.Len()>>20, runtime.GOMAXPROCS(0), runtime.Version())
+	e, img, tl, tc, err := compile(v.text())
+	if err != nil {
+		return err
+	}
+	l, err := xdp.LoadProgram(e)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	t0 := time.Now()
+	if _, err := l.Swap(img); err != nil {
+		return err
+	}
+	fmt.Printf("first generation: load %.2f s, compile %.2f s, swap %.2f s; %s\n", tl.Seconds(), tc.Seconds(), time.Since(t0).Seconds(), memory())
+	fmt.Println("| changed delegations | load (s) | compile (s) | update (ms: plan + write + grace + settle) | names written | answers written | templates new / in place | checked |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---|---|")
+	next := n
+	for i, c := range steps {
+		v.serial++
+		var added, removed []int
+		for j := 0; j < c/2; j++ {
+			v.added = append(v.added, next)
+			added = append(added, next)
+			next++
+		}
+		for j := 0; j < c-c/2; j++ {
+			k := 1 + (i*7919+j*104729)%(n-1)
+			if k%10 == 0 {
+				k++ // a delegation without glue: two lines to drop
+			}
+			if !v.removed[k] {
+				v.removed[k] = true
+				removed = append(removed, k)
+			}
+		}
+		e, img, tl, tc, err = compile(v.text())
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		st, err := l.Update(img)
+		if err != nil {
+			return fmt.Errorf("update of %d changes: %w", c, err)
+		}
+		tu := time.Since(t0)
+		checked, err := check(l, e, added, removed)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %d | %.2f | %.2f | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d / %d | %s |\n", c, tl.Seconds(), tc.Seconds(), ms(tu), ms(st.Plan), ms(st.Write), ms(st.Grace), ms(st.Settle),
+			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.Templates, st.InPlace, checked)
+	}
+	fmt.Println(memory())
+	return nil
+}
+
+// compile loads text and compiles it as xdpdnsd does.
+func compile(text []byte) (*engine.Engine, *loader.Image, time.Duration, time.Duration, error) {
+	t0 := time.Now()
+	z, err := zone.Load(bytes.NewReader(text), xdp.Origin, "tld.zone", zone.Options{})
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	set, err := zone.NewSet(z)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	tl := time.Since(t0)
+	e := engine.New(engine.Config{}, set)
+	t0 = time.Now()
+	rimg, err := render.Compile(e)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	img := hotpath.FromRender(rimg)
+	tc := time.Since(t0)
+	debug.FreeOSMemory()
+	return e, img, tl, tc, nil
+}
+
+// check sends a query for the first added and the first removed
+// delegation through the program and compares with the engine.
+func check(l *loader.Loader, e *engine.Engine, added, removed []int) (string, error) {
+	var names []string
+	if len(added) > 0 {
+		names = append(names, fmt.Sprintf("www.a%d.%s", added[0], xdp.Origin))
+	}
+	if len(removed) > 0 {
+		names = append(names, fmt.Sprintf("www.d%d.%s", removed[0], xdp.Origin))
+	}
+	names = append(names, xdp.Origin) // the apex SOA: the new serial
+	var kinds []string
+	for _, name := range names {
+		qt := dns.TypeA
+		if name == xdp.Origin {
+			qt = dns.TypeSOA
+		}
+		q := xdp.Query{Name: name, Type: qt, EDNS: true}.Pack()
+		opts := &ebpf.RunOptions{Data: xdp.Frame(q), DataOut: make([]byte, 4096)}
+		verdict, err := l.Program().Run(opts)
+		if err != nil {
+			return "", err
+		}
+		want := e.Respond(nil, q, false)
+		if verdict != 3 || !bytes.Contains(opts.DataOut, want[2:]) {
+			return "", errors.New(name + ": the program's reply is not the engine's")
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(want); err != nil {
+			return "", err
+		}
+		kinds = append(kinds, dns.RcodeToString[m.Rcode])
+	}
+	return strings.Join(kinds, ", "), nil
+}
+
+// memory is the process's resident and peak size.
+func memory() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS") || strings.HasPrefix(line, "VmHWM") {
+			out = append(out, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
