@@ -212,3 +212,26 @@ func (r *reader) zone(id uint16) (uint16, error) {
 	}
 	return i, nil
 }
+
+// LiveUse counts the templates (plain, and shared ones in use) and the
+// denial zones the live generation holds.
+func (l *Loader) LiveUse() (templates, zones int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, t := range l.live.tmpls {
+		if t.live {
+			templates++
+		}
+	}
+	for _, t := range l.live.shared {
+		if t.live && t.refs > 0 {
+			templates++
+		}
+	}
+	for _, v := range l.live.views {
+		if v.live {
+			zones++
+		}
+	}
+	return templates, zones
+}

@@ -14,6 +14,7 @@ type tmplInfo struct {
 	h              contentHash
 	chunk, nchunks uint32
 	refs           uint32
+	view           uint16 // the denial zone its slot is filled from (0: none)
 	live           bool
 }
 
@@ -24,6 +25,7 @@ type viewInfo struct {
 	entry, nentries uint32
 	index, nindex   uint32
 	chunk, nchunks  uint32
+	ctx             uint32 // its context template (0: none)
 	live            bool
 }
 
@@ -90,6 +92,22 @@ func (lv *liveState) refAnswer(v bpf.XdpAnswerVer, d int) {
 	lv.ref(v.Tmpl[1], d)
 }
 
+// slotView is the denial zone template t fills its slot from (0: none).
+func slotView(t *bpf.XdpTmpl) uint16 {
+	if t.SlotOff == abi.NoSlot {
+		return 0
+	}
+	return t.DenialZone
+}
+
+// ctxTmpl is denial zone z's context template (0: none).
+func ctxTmpl(z *bpf.XdpDenialZone) uint32 {
+	if z.CtxTmpl == abi.NoDenial {
+		return 0
+	}
+	return z.CtxTmpl
+}
+
 // chunksOf is the number of chunks holding n body bytes.
 func chunksOf(n int) uint32 { return uint32((n + abi.ChunkSize - 1) / abi.ChunkSize) }
 
@@ -138,7 +156,7 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 			if t.SlotOff != abi.NoSlot && all > 0 && t.TailChunk != t.FirstChunk+head {
 				return false
 			}
-			infos[i] = tmplInfo{h: hashes[i], chunk: t.FirstChunk, nchunks: all, live: true}
+			infos[i] = tmplInfo{h: hashes[i], chunk: t.FirstChunk, nchunks: all, view: slotView(t), live: true}
 			if _, dup := lv.tmplByHash[hashes[i]]; !dup || bit != 0 {
 				lv.tmplByHash[hashes[i]] = uint32(i) | bit
 			}
@@ -158,7 +176,8 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	}
 	for i := 1; i < len(img.DenialZones); i++ {
 		z := &img.DenialZones[i]
-		v := viewInfo{h: hs.view[i], entry: z.EntryBase, nentries: z.EntryCount, index: z.IndexBase, nindex: 1<<z.IndexBits + 1, live: true}
+		v := viewInfo{h: hs.view[i], entry: z.EntryBase, nentries: z.EntryCount, index: z.IndexBase, nindex: 1<<z.IndexBits + 1,
+			ctx: ctxTmpl(z), live: true}
 		for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
 			e := &img.DenialEntries[j]
 			if j == z.EntryBase {

@@ -9,6 +9,12 @@ import (
 	"github.com/xdpdns/xdpdns/bpf/abi"
 )
 
+// deletions are the entries a partial update removes.
+type deletions struct {
+	names   []bpf.XdpNameKey
+	answers []bpf.XdpAnswerKey
+}
+
 // nameChange is a names entry an update writes: its live version (or
 // absentName) and its new one (or absentName).
 type nameChange struct {
@@ -68,7 +74,11 @@ type updatePlan struct {
 
 // plan works out how to make img live; the allocations are journaled, so
 // rollback undoes them. ErrNoUpdate when the maps have no room.
-func (lv *liveState) plan(img *Image, hs imageHashes) (*updatePlan, error) {
+//
+// With del nil, img is the whole new content and every live entry it
+// lacks is removed; otherwise img holds only the entries to set, and del
+// the entries to remove.
+func (lv *liveState) plan(img *Image, hs imageHashes, del *deletions) (*updatePlan, error) {
 	if len(img.SharedTemplates) > 0 {
 		return nil, fmt.Errorf("%w: an update image has no shared templates (the loader shares them)", ErrImage)
 	}
@@ -82,7 +92,7 @@ func (lv *liveState) plan(img *Image, hs imageHashes) (*updatePlan, error) {
 	if err := lv.placeViews(img, hs, p); err != nil {
 		return nil, err
 	}
-	moves, err := lv.diff(img, hs, p)
+	moves, err := lv.diff(img, hs, p, del)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +158,7 @@ func (p *updatePlan) viewAt(lv *liveState, id uint16) viewInfo {
 // diff lists the names and answers entries whose content img changes,
 // adds or removes (compared by the content of their templates, not ids),
 // and follows where the references of each live shared template go.
-func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan) (map[uint32]*move, error) {
+func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan, del *deletions) (map[uint32]*move, error) {
 	moves := make(map[uint32]*move)
 	note := func(old uint32, to contentHash, gone bool) {
 		if old&abi.SharedTmpl == 0 {
@@ -204,12 +214,27 @@ func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan) (map[uint32
 		}
 		p.names = append(p.names, nameChange{k: k, old: old.v, new: bpf.XdpNameVer{Flags: v.Flags}, h: nh})
 	}
-	for k, old := range lv.names {
-		if old.mark != lv.mark {
-			for _, id := range [4]uint32{old.v.ExactDefault[0], old.v.ExactDefault[1], old.v.BelowDefault[0], old.v.BelowDefault[1]} {
-				note(id, contentHash{}, true)
+	gone := func(k bpf.XdpNameKey, old liveName) {
+		for _, id := range [4]uint32{old.v.ExactDefault[0], old.v.ExactDefault[1], old.v.BelowDefault[0], old.v.BelowDefault[1]} {
+			note(id, contentHash{}, true)
+		}
+		p.names = append(p.names, nameChange{k: k, old: old.v, new: absentName})
+	}
+	if del == nil {
+		for k, old := range lv.names {
+			if old.mark != lv.mark {
+				gone(k, old)
 			}
-			p.names = append(p.names, nameChange{k: k, old: old.v, new: absentName})
+		}
+	} else {
+		for _, k := range del.names {
+			if old, ok := lv.names[k]; ok {
+				if old.mark == lv.mark {
+					return nil, fmt.Errorf("%w: name %x both set and removed", ErrImage, k)
+				}
+				lv.names[k] = liveName{v: old.v, mark: lv.mark}
+				gone(k, old)
+			}
 		}
 	}
 	for i, k := range img.AnswerKeys {
@@ -237,11 +262,26 @@ func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan) (map[uint32
 		}
 		p.answers = append(p.answers, answerChange{k: k, old: old.v, h: nh})
 	}
-	for k, old := range lv.answers {
-		if old.mark != lv.mark {
-			note(old.v.Tmpl[0], contentHash{}, true)
-			note(old.v.Tmpl[1], contentHash{}, true)
-			p.answers = append(p.answers, answerChange{k: k, old: old.v, new: absentAnswer})
+	goneAnswer := func(k bpf.XdpAnswerKey, old liveAnswer) {
+		note(old.v.Tmpl[0], contentHash{}, true)
+		note(old.v.Tmpl[1], contentHash{}, true)
+		p.answers = append(p.answers, answerChange{k: k, old: old.v, new: absentAnswer})
+	}
+	if del == nil {
+		for k, old := range lv.answers {
+			if old.mark != lv.mark {
+				goneAnswer(k, old)
+			}
+		}
+	} else {
+		for _, k := range del.answers {
+			if old, ok := lv.answers[k]; ok {
+				if old.mark == lv.mark {
+					return nil, fmt.Errorf("%w: answer %+v both set and removed", ErrImage, k)
+				}
+				lv.answers[k] = liveAnswer{v: old.v, mark: lv.mark}
+				goneAnswer(k, old)
+			}
 		}
 	}
 	if len(lv.names)+p.namesAdded > lv.nameCap || len(lv.answers)+p.answersAdded > lv.answerCap {
@@ -294,7 +334,7 @@ func (lv *liveState) placeTemplates(img *Image, hs imageHashes, p *updatePlan) e
 			t.DenialHead = moveEntry(t.DenialHead, src.EntryBase, dst.entry)
 			t.DenialTail = moveEntry(t.DenialTail, src.EntryBase, dst.entry)
 		}
-		info := tmplInfo{h: h, chunk: c, nchunks: all, live: true}
+		info := tmplInfo{h: h, chunk: c, nchunks: all, view: slotView(&t), live: true}
 		if o, ok := target[h]; ok {
 			// Every shared template going to h takes it in place.
 			for s, sh := range p.inPlace {
@@ -351,6 +391,7 @@ func (lv *liveState) writeViews(img *Image, hs imageHashes, p *updatePlan) {
 		}
 		z.EntryBase, z.IndexBase = v.entry, v.index
 		p.viewVals[j] = z
+		p.viewInfo[j].ctx = ctxTmpl(&z)
 	}
 }
 

@@ -109,7 +109,27 @@ func answerVals(x, y bpf.XdpAnswerVer) bpf.XdpAnswerVal {
 // Memory stays that of one generation plus the change. ErrNoUpdate
 // (nothing changed) when the live generation has no room or was not made
 // by Swap; the caller swaps instead.
-func (l *Loader) Update(img *Image) (UpdateStats, error) {
+func (l *Loader) Update(img *Image) (UpdateStats, error) { return l.update(img, nil) }
+
+// Delta is a change to the live content: Image holds the names and
+// answers entries to set, with the templates and denial zones they use
+// (numbered within the Delta, as in any Image; its NameFilter is not
+// read), DelNames and DelAnswers the entries to remove. Every other entry
+// stays as it is.
+type Delta struct {
+	Image
+	DelNames   []bpf.XdpNameKey
+	DelAnswers []bpf.XdpAnswerKey
+}
+
+// UpdatePartial is Update for a change given as a Delta: it works in time
+// and memory proportional to the change, not to the live content (what
+// an IXFR or an incremental recompile of a few names hands over).
+func (l *Loader) UpdatePartial(d *Delta) (UpdateStats, error) {
+	return l.update(&d.Image, &deletions{names: d.DelNames, answers: d.DelAnswers})
+}
+
+func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -119,6 +139,11 @@ func (l *Loader) Update(img *Image) (UpdateStats, error) {
 	if lv == nil {
 		return UpdateStats{}, fmt.Errorf("%w: no generation to update", ErrNoUpdate)
 	}
+	if del != nil {
+		c := *img
+		c.NameFilter = nil // a delta's filter is not read
+		img = &c
+	}
 	if err := checkImage(img); err != nil {
 		return UpdateStats{}, err
 	}
@@ -126,7 +151,7 @@ func (l *Loader) Update(img *Image) (UpdateStats, error) {
 		r.begin()
 	}
 	t0 := time.Now()
-	p, err := lv.plan(img, lv.h.hashImage(img))
+	p, err := lv.plan(img, lv.h.hashImage(img), del)
 	if err != nil {
 		lv.rollback()
 		return UpdateStats{}, err
@@ -155,7 +180,7 @@ func (l *Loader) Update(img *Image) (UpdateStats, error) {
 	t2 := time.Now()
 	l.synchronize()
 	t3 := time.Now()
-	st := lv.commit(p)
+	st := lv.commit(p, del != nil)
 	st.Serial = l.serial
 	st.Plan, st.Write, st.Grace = t1.Sub(t0), t2.Sub(t1), t3.Sub(t2)
 	err = l.settle(g, p)
@@ -309,7 +334,7 @@ func (lv *liveState) rollback() {
 // and references, the new and rewritten templates, the new denial zones;
 // and frees what the new content does not use (an image holds only what
 // its entries need).
-func (lv *liveState) commit(p *updatePlan) UpdateStats {
+func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 	st := UpdateStats{NamesAdded: p.namesAdded, Templates: len(p.tmplKeys), DenialZones: len(p.viewKeys), Chunks: len(p.chunkKeys),
 		InPlace: len(p.sharedKeys)}
 	for j, id := range p.viewKeys {
@@ -362,6 +387,10 @@ func (lv *liveState) commit(p *updatePlan) UpdateStats {
 	for i, w := range p.filterKeys {
 		lv.filter[w] = p.filterVals[i]
 	}
+	if partial {
+		lv.freeUnused(p, &st)
+		return st
+	}
 	// What the new content uses: the templates of its entries and the
 	// context templates of its denial zones, and their zones.
 	usedV := make([]bool, len(lv.views))
@@ -375,32 +404,98 @@ func (lv *liveState) commit(p *updatePlan) UpdateStats {
 		}
 	}
 	for id := range lv.tmpls {
-		t := &lv.tmpls[id]
-		if !t.live || usedT[id] || t.refs > 0 {
-			continue
+		if t := &lv.tmpls[id]; t.live && !usedT[id] && t.refs == 0 {
+			lv.freeTemplate(uint32(id), &st)
 		}
-		if lv.tmplByHash[t.h] == uint32(id) {
-			delete(lv.tmplByHash, t.h)
+	}
+	for id := range lv.views {
+		if v := &lv.views[id]; v.live && !usedV[id] {
+			lv.freeView(uint16(id), &st)
 		}
-		lv.tmplIDs.release(uint32(id), 1)
-		lv.chunks.release(t.chunk, t.nchunks)
-		*t = tmplInfo{}
-		st.TemplatesFreed++
+	}
+	return st
+}
+
+func (lv *liveState) freeTemplate(id uint32, st *UpdateStats) {
+	t := &lv.tmpls[id]
+	if lv.tmplByHash[t.h] == id {
+		delete(lv.tmplByHash, t.h)
+	}
+	lv.tmplIDs.release(id, 1)
+	lv.chunks.release(t.chunk, t.nchunks)
+	*t = tmplInfo{}
+	st.TemplatesFreed++
+}
+
+func (lv *liveState) freeView(id uint16, st *UpdateStats) {
+	v := &lv.views[id]
+	if lv.viewByHash[v.h] == id {
+		delete(lv.viewByHash, v.h)
+	}
+	lv.viewIDs.release(uint32(id), 1)
+	lv.entries.release(v.entry, v.nentries)
+	lv.index.release(v.index, v.nindex)
+	lv.chunks.release(v.chunk, v.nchunks)
+	*v = viewInfo{}
+	st.DenialZonesFreed++
+}
+
+// freeUnused frees, after a partial update, the plain templates no entry
+// refers to any more (unless a live denial zone names one as its
+// context), and then the denial zones no live template uses but as its
+// context, whose context templates may then go too.
+func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
+	cand := make(map[uint32]bool)
+	for _, c := range p.names {
+		for _, id := range [4]uint32{c.old.ExactDefault[0], c.old.ExactDefault[1], c.old.BelowDefault[0], c.old.BelowDefault[1]} {
+			cand[id] = true
+		}
+	}
+	for _, c := range p.answers {
+		cand[c.old.Tmpl[0]], cand[c.old.Tmpl[1]] = true, true
+	}
+	for _, id := range p.tmplKeys {
+		cand[id] = true
+	}
+	ctx := make(map[uint32]bool)
+	for id := range lv.views {
+		if v := &lv.views[id]; v.live && v.ctx != 0 {
+			ctx[v.ctx] = true
+		}
+	}
+	freed := false
+	for id := range cand {
+		if id != 0 && id&abi.SharedTmpl == 0 && lv.tmpls[id].live && lv.tmpls[id].refs == 0 && !ctx[id] {
+			lv.freeTemplate(id, st)
+			freed = true
+		}
+	}
+	if !freed && len(p.sharedKeys) == 0 {
+		return
+	}
+	// A denial zone is in use while a live template other than its
+	// context fills its slots from it.
+	used := make([]bool, len(lv.views))
+	mark := func(t *tmplInfo, id uint32) {
+		if t.live && t.view != 0 && lv.views[t.view].ctx != id {
+			used[t.view] = true
+		}
+	}
+	for id := range lv.tmpls {
+		mark(&lv.tmpls[id], uint32(id))
+	}
+	for id := range lv.shared {
+		mark(&lv.shared[id], uint32(id)|abi.SharedTmpl)
 	}
 	for id := range lv.views {
 		v := &lv.views[id]
-		if !v.live || usedV[id] {
+		if !v.live || used[id] {
 			continue
 		}
-		if lv.viewByHash[v.h] == uint16(id) {
-			delete(lv.viewByHash, v.h)
+		c := v.ctx
+		lv.freeView(uint16(id), st)
+		if c != 0 && c&abi.SharedTmpl == 0 && lv.tmpls[c].live && lv.tmpls[c].refs == 0 {
+			lv.freeTemplate(c, st)
 		}
-		lv.viewIDs.release(uint32(id), 1)
-		lv.entries.release(v.entry, v.nentries)
-		lv.index.release(v.index, v.nindex)
-		lv.chunks.release(v.chunk, v.nchunks)
-		*v = viewInfo{}
-		st.DenialZonesFreed++
 	}
-	return st
 }

@@ -187,7 +187,8 @@ func engineOf(t *testing.T, text string) *engine.Engine {
 
 // TestUpdateMatchesSwap changes a zone step by step (unsigned, NSEC, NSEC3
 // and NSEC3 opt-out, re-signed at every version) and applies every
-// version to the live maps in place with Update: after each, the live maps
+// version to the live maps in place, with Update (the whole image) and
+// UpdatePartial (only the change) in turn: after each, the live maps
 // must hold exactly the content a fresh Swap of that version would (read
 // back from the kernel, compared by content, both versions of every entry
 // settled), and every query of the version sent through the program must
@@ -200,13 +201,23 @@ func TestUpdateMatchesSwap(t *testing.T) {
 			signer := interoptest.NewSigner(t, "upd.test.")
 			zv := newZoneVersions(uint64(vi + 1))
 			e := engineOf(t, signer.Sign(t, v, zv.text()))
-			l := load(t, e, compile(t, e))
+			prev := compile(t, e)
+			l := load(t, e, prev)
 			var written, total int
 			for step := 1; step <= steps; step++ {
 				zv.change()
 				e = engineOf(t, signer.Sign(t, v, zv.text()))
 				img := compile(t, e)
-				st, err := l.Update(img)
+				// Odd steps hand over the whole new image, even ones
+				// only what changed (as an incremental compile would).
+				var st loader.UpdateStats
+				var err error
+				if step%2 == 1 {
+					st, err = l.Update(img)
+				} else {
+					st, err = l.UpdatePartial(delta(l, prev, img))
+				}
+				prev = img
 				if err != nil {
 					t.Fatalf("step %d: %v", step, err)
 				}
@@ -236,11 +247,45 @@ func TestUpdateMatchesSwap(t *testing.T) {
 				if answered == 0 {
 					t.Fatalf("step %d: nothing answered in XDP", step)
 				}
+				// Nothing the version does not use stays behind.
+				if nt, nz := l.LiveUse(); nt > len(img.Templates)-1 || nz > len(img.DenialZones)-1 {
+					t.Fatalf("step %d: %d templates and %d denial zones live, the version has %d and %d", step, nt, nz, len(img.Templates)-1, len(img.DenialZones)-1)
+				}
 				t.Logf("step %d: %+v; %d queries answered in XDP", step, st, answered)
 			}
 			t.Logf("%d of %d entries written over %d updates", written, total, steps)
 		})
 	}
+}
+
+// delta is the change from image a to image b as UpdatePartial takes
+// it: b's entries whose content differs from a's (with all of b's
+// templates and denial zones), and a's entries b lacks.
+func delta(l *loader.Loader, a, b *loader.Image) *loader.Delta {
+	ca, cb := l.ImageCanon(a), l.ImageCanon(b)
+	d := &loader.Delta{Image: *b}
+	d.NameKeys, d.NameVals, d.AnswerKeys, d.AnswerVals = nil, nil, nil, nil
+	for i, k := range b.NameKeys {
+		if old, ok := ca.Names[k]; !ok || old != cb.Names[k] {
+			d.NameKeys, d.NameVals = append(d.NameKeys, k), append(d.NameVals, b.NameVals[i])
+		}
+	}
+	for k := range ca.Names {
+		if _, ok := cb.Names[k]; !ok {
+			d.DelNames = append(d.DelNames, k)
+		}
+	}
+	for i, k := range b.AnswerKeys {
+		if old, ok := ca.Answers[k]; !ok || old != cb.Answers[k] {
+			d.AnswerKeys, d.AnswerVals = append(d.AnswerKeys, k), append(d.AnswerVals, b.AnswerVals[i])
+		}
+	}
+	for k := range ca.Answers {
+		if _, ok := cb.Answers[k]; !ok {
+			d.DelAnswers = append(d.DelAnswers, k)
+		}
+	}
+	return d
 }
 
 // canonDiff describes how two Canons differ ("" when equal).
