@@ -248,8 +248,9 @@ func TestUpdateMatchesSwap(t *testing.T) {
 					t.Fatalf("step %d: nothing answered in XDP", step)
 				}
 				// Nothing the version does not use stays behind.
-				if nt, nz := l.LiveUse(); nt > len(img.Templates)-1 || nz > len(img.DenialZones)-1 {
-					t.Fatalf("step %d: %d templates and %d denial zones live, the version has %d and %d", step, nt, nz, len(img.Templates)-1, len(img.DenialZones)-1)
+				want := len(img.Templates) - 1 + max(len(img.SharedTemplates)-1, 0)
+				if nt, nz := l.LiveUse(); nt > want || nz > len(img.DenialZones)-1 {
+					t.Fatalf("step %d: %d templates and %d denial zones live, the version has %d and %d", step, nt, nz, want, len(img.DenialZones)-1)
 				}
 				t.Logf("step %d: %+v; %d queries answered in XDP", step, st, answered)
 			}

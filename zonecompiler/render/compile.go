@@ -171,6 +171,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 	}
 	c.renderChaos()
 	c.denialContexts()
+	c.markShared()
 	c.img.Stats.Names = len(c.img.Names)
 	c.img.Stats.Answers = len(c.img.Answers)
 	c.img.Stats.Templates = len(c.img.Templates) - 1
@@ -486,6 +487,25 @@ func (c *compiler) renderChaos() {
 		if ids != [2]uint32{} {
 			c.img.Answers[AnswerKey{Name: abi.HashName(lower), QType: dns.TypeTXT, Mode: abi.ModeChaos}] = ids
 		}
+	}
+}
+
+// markShared marks the templates that SharedMinRefs or more entry slots
+// use.
+func (c *compiler) markShared() {
+	refs := make([]int, len(c.img.Templates))
+	for _, e := range c.img.Names {
+		for d := range 2 {
+			refs[e.ExactDefault[d]]++
+			refs[e.BelowDefault[d]]++
+		}
+	}
+	for _, ids := range c.img.Answers {
+		refs[ids[0]]++
+		refs[ids[1]]++
+	}
+	for i := 1; i < len(refs); i++ {
+		c.img.Templates[i].Shared = refs[i] >= SharedMinRefs
 	}
 }
 
