@@ -63,6 +63,9 @@ type Image struct {
 	// from; [0] is unused.
 	Denial []*DenialZone
 	Stats  Stats
+	// Incremental is what Recompile needs to render a later change of
+	// the zone set from this image's (set by Compile).
+	Incremental *Incremental
 }
 
 // Stats describe an image, for reports and the memory target.
