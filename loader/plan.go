@@ -11,8 +11,9 @@ import (
 
 // deletions are the entries a partial update removes.
 type deletions struct {
-	names   []bpf.XdpNameKey
-	answers []bpf.XdpAnswerKey
+	names    []bpf.XdpNameKey
+	answers  []bpf.XdpAnswerKey
+	rewrites []Rewrite
 }
 
 // nameChange is a names entry an update writes: its live version (or
@@ -114,6 +115,31 @@ func (lv *liveState) plan(img *Image, hs imageHashes, del *deletions) (*updatePl
 	for o, h := range p.inPlace {
 		if first[h] != o {
 			delete(p.inPlace, o)
+		}
+	}
+	// Rewrites the caller asks for take precedence.
+	if del != nil && len(del.rewrites) > 0 {
+		forced := make(map[contentHash]uint32, len(del.rewrites))
+		for _, r := range del.rewrites {
+			if tmplAt(img, r.Old) == nil || tmplAt(img, r.New) == nil {
+				return nil, fmt.Errorf("%w: rewrite of template %#x to %#x", ErrImage, r.Old, r.New)
+			}
+			o, ok := lv.tmplByHash[hs.of(r.Old)]
+			if !ok || hs.of(r.Old) == hs.of(r.New) {
+				continue // nothing uses it any more, or nothing changes
+			}
+			if o&abi.SharedTmpl == 0 {
+				return nil, fmt.Errorf("%w: template %#x to rewrite is not shared", ErrNoUpdate, o)
+			}
+			forced[hs.of(r.New)] = o
+		}
+		for o, h := range p.inPlace {
+			if _, ok := forced[h]; ok {
+				delete(p.inPlace, o)
+			}
+		}
+		for h, o := range forced {
+			p.inPlace[o] = h
 		}
 	}
 	if err := lv.placeTemplates(img, hs, p); err != nil {

@@ -120,13 +120,23 @@ type Delta struct {
 	Image
 	DelNames   []bpf.XdpNameKey
 	DelAnswers []bpf.XdpAnswerKey
+	// Rewrites give live shared templates new content for every entry
+	// that uses them (a new SOA serial in a negative answer), by
+	// template ids of Image: the live template with the content of Old
+	// gets that of New in place. One that is not shared cannot be
+	// rewritten (ErrNoUpdate); one no longer live is left alone.
+	Rewrites []Rewrite
 }
+
+// Rewrite names a template's old and new content (ids in a Delta's
+// Image).
+type Rewrite struct{ Old, New uint32 }
 
 // UpdatePartial is Update for a change given as a Delta: it works in time
 // and memory proportional to the change, not to the live content (what
 // an IXFR or an incremental recompile of a few names hands over).
 func (l *Loader) UpdatePartial(d *Delta) (UpdateStats, error) {
-	return l.update(&d.Image, &deletions{names: d.DelNames, answers: d.DelAnswers})
+	return l.update(&d.Image, &deletions{names: d.DelNames, answers: d.DelAnswers, rewrites: d.Rewrites})
 }
 
 func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {

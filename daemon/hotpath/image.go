@@ -13,12 +13,38 @@ import (
 // (the layout of bpf/include/shared.h): keys and values side by side,
 // template bodies cut into chunks.
 func FromRender(img *render.Image) *loader.Image {
-	out := &loader.Image{}
-	hashes := make([]abi.NameHash, 0, len(img.Names))
-	for h := range img.Names {
-		hashes = append(hashes, h)
+	out, _ := fromRender(img, true)
+	return out
+}
+
+// DeltaFromRender lays a render.Delta out as the loader's (the entries
+// it sets, with their templates, and those it removes).
+func DeltaFromRender(d *render.Delta) *loader.Delta {
+	img, id := fromRender(d.Image, false)
+	out := &loader.Delta{Image: *img}
+	for _, h := range d.DelNames {
+		out.DelNames = append(out.DelNames, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
 	}
-	out.NameFilter = abi.NameFilter(hashes)
+	for _, k := range d.DelAnswers {
+		out.DelAnswers = append(out.DelAnswers, bpf.XdpAnswerKey{H1: k.Name.H1, H2: k.Name.H2, Qtype: k.QType, Mode: k.Mode})
+	}
+	for _, r := range d.Rewrites {
+		out.Rewrites = append(out.Rewrites, loader.Rewrite{Old: id(r.Old), New: id(r.New)})
+	}
+	return out
+}
+
+// fromRender is FromRender, with the name filter when filter, returning
+// the map from render template ids to the image's.
+func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uint32) {
+	out := &loader.Image{}
+	if filter {
+		hashes := make([]abi.NameHash, 0, len(img.Names))
+		for h := range img.Names {
+			hashes = append(hashes, h)
+		}
+		out.NameFilter = abi.NameFilter(hashes)
+	}
 	// Shared templates go to their own array, their ids marked.
 	ids := make([]uint32, len(img.Templates))
 	nplain, nshared := uint32(1), uint32(1)
@@ -120,7 +146,7 @@ func FromRender(img *render.Image) *loader.Image {
 			out.DenialEntries = append(out.DenialEntries, x)
 		}
 	}
-	return out
+	return out, id
 }
 
 // appendChunks cuts b into chunks.
