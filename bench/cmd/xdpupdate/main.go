@@ -22,6 +22,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ import (
 func main() {
 	n := flag.Int("delegations", 1000000, "delegations in the zone")
 	changes := flag.String("changes", "0,100,1000", "changed delegations per step (0: the SOA serial only)")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the Recompile calls to this file")
 	flag.Parse()
 	var steps []int
 	for _, s := range strings.Split(*changes, ",") {
@@ -49,6 +51,15 @@ func main() {
 			os.Exit(2)
 		}
 		steps = append(steps, c)
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "xdpupdate:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		profileTo = f
 	}
 	if err := run(*n, steps); err != nil {
 		fmt.Fprintln(os.Stderr, "xdpupdate:", err)
@@ -134,7 +145,14 @@ func run(n int, steps []int) error {
 			return err
 		}
 		t0 := time.Now()
+		if profileTo != nil {
+			_ = pprof.StartCPUProfile(profileTo)
+		}
 		d, next, err := render.Recompile(inc, e, ne)
+		if profileTo != nil {
+			pprof.StopCPUProfile()
+			profileTo = nil
+		}
 		if err != nil {
 			return fmt.Errorf("recompile of %d changes: %w", c, err)
 		}
@@ -256,5 +274,8 @@ func memory() string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// profileTo receives the CPU profile of the first Recompile.
+var profileTo *os.File
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
