@@ -179,6 +179,11 @@ func Recompile(inc *Incremental, old, e *engine.Engine) (*Delta, *Incremental, e
 	if len(oz) != len(nz) {
 		return nil, nil, fmt.Errorf("%w: zones added or removed", ErrRecompile)
 	}
+	for i := range oz {
+		if oz[i].Expired || nz[i].Expired {
+			return nil, nil, fmt.Errorf("%w: an expired zone (its parent's cut is left out)", ErrRecompile)
+		}
+	}
 	c := &compiler{
 		e:   e,
 		set: e.Zones(),
@@ -440,13 +445,19 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	specs := make(map[string]*nameSpec)
 	oldSpecs := make(map[string]*nameSpec)
 	oc := &compiler{e: old, set: old.Zones(), img: &Image{}}
+	// A name can be a node of two zones (a served child's apex is a cut
+	// of its parent): its spec comes from both, as in Compile.
 	for x := range affected {
 		lower := []byte(x)
-		if n := b.Node(lower); n != nil {
-			c.collect(specs, b, n)
+		for z := c.set.Find(lower); z != nil; z = c.set.Parent(z) {
+			if n := z.Node(lower); n != nil {
+				c.collect(specs, z, n)
+			}
 		}
-		if n := a.Node(lower); n != nil {
-			oc.collect(oldSpecs, a, n)
+		for z := oc.set.Find(lower); z != nil; z = oc.set.Parent(z) {
+			if n := z.Node(lower); n != nil {
+				oc.collect(oldSpecs, z, n)
+			}
 		}
 	}
 	// Names that exist only as the path to a missing glue target came

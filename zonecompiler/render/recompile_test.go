@@ -3,10 +3,12 @@ package render
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/xdpdns/xdpdns/interop"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -261,4 +263,84 @@ func wireName(img *Image, h NameHash) string {
 		}
 	}
 	return fmt.Sprintf("%x", h.H1>>32)
+}
+
+// TestRecompileTwoZones runs Recompile on the differential test's
+// unsigned zones, a parent and its served child (whose apex is a name of
+// both, the parent's cut and the child's apex): changes to either, and
+// new serials, must give what a full compile gives.
+func TestRecompileTwoZones(t *testing.T) {
+	parentZ, childZ, err := interop.TestdataZones()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	parent, child := read(parentZ.Path), read(childZ.Path)
+	mk := func(step int) *engine.Engine {
+		p := strings.Replace(parent, "2024010101 ; serial", fmt.Sprintf("%d ; serial", 2024010101+step), 1)
+		c := strings.Replace(child, "2024010101", fmt.Sprint(2024010101+step/2), 1)
+		for i := 0; i < step; i++ {
+			p += fmt.Sprintf("\nrc%d IN A 198.18.5.%d\n", i, i)
+			if i%2 == 0 {
+				c += fmt.Sprintf("\nrc%d IN TXT \"%d\"\n", i, step)
+			}
+		}
+		if step%3 == 1 {
+			p += "\nns9.sub2 IN A 198.18.5.99\nsub2 IN NS ns9.sub2\n" // the child's cut and glue in the parent
+		}
+		var zs []*zone.Zone
+		for _, x := range []struct{ origin, text string }{{parentZ.Origin, p}, {childZ.Origin, c}} {
+			z, err := zone.Load(strings.NewReader(x.text), x.origin, x.origin+"zone", zone.Options{})
+			if err != nil {
+				t.Fatalf("step %d: %v", step, err)
+			}
+			zs = append(zs, z)
+		}
+		set, err := zone.NewSet(zs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return engine.New(engine.Config{UDPSize: 1232}, set)
+	}
+	e := mk(0)
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, inc := canonOf(img), img.Incremental
+	for step := 1; step <= 8; step++ {
+		ne := mk(step)
+		d, next, err := Recompile(inc, e, ne)
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		full, err := Compile(ne)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live.apply(d)
+		want := canonOf(full)
+		n := 0
+		for h, w := range want.names {
+			if g, ok := live.names[h]; !ok || g != w {
+				n++
+			}
+		}
+		for a, w := range want.answers {
+			if g, ok := live.answers[a]; !ok || g != w {
+				n++
+			}
+		}
+		if n > 0 || len(live.names) != len(want.names) || len(live.answers) != len(want.answers) {
+			t.Fatalf("step %d: %d entries differ from a full compile (names %d/%d, answers %d/%d)", step, n,
+				len(live.names), len(want.names), len(live.answers), len(want.answers))
+		}
+		e, inc = ne, next
+	}
 }
