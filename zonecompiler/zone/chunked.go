@@ -15,8 +15,8 @@ type chunked[T any] struct {
 
 // Chunk sizes: a chunk is split in two when it grows past maxChunk, and
 // a sequence built from a slice is cut into chunks of buildChunk, leaving
-// room to grow before the first split.
-const (
+// room to grow before the first split (variables for the tests).
+var (
 	buildChunk = 256
 	maxChunk   = 512
 )

@@ -687,8 +687,11 @@ func nsec3Params(apex *Node, first *Node) *NSEC3Params {
 		np := p.RRs[0].Src.(*dns.NSEC3PARAM)
 		return &NSEC3Params{Hash: np.Hash, Iterations: np.Iterations, Salt: np.Salt}
 	}
-	if first != nil {
-		n3 := first.Set(dns.TypeNSEC3).RRs[0].Src.(*dns.NSEC3)
+	if first == nil {
+		return nil
+	}
+	if s := first.Set(dns.TypeNSEC3); s != nil && len(s.RRs) > 0 {
+		n3 := s.RRs[0].Src.(*dns.NSEC3)
 		return &NSEC3Params{Hash: n3.Hash, Iterations: n3.Iterations, Salt: n3.Salt}
 	}
 	return nil

@@ -18,11 +18,11 @@ type nodeMap struct {
 }
 
 // flattenDiv: over is merged into base when it holds more than
-// len(base)/flattenDiv names (and more than flattenMin).
-const (
-	flattenDiv = 16
-	flattenMin = 1024
-)
+// len(base)/flattenDiv names (and more than flattenMin; a variable for
+// the tests).
+const flattenDiv = 16
+
+var flattenMin = 1024
 
 func nodeMapOf(m map[string]*Node) nodeMap { return nodeMap{base: m, n: len(m)} }
 
