@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
@@ -256,9 +257,11 @@ func (a *applier) add(parsed dns.RR) error {
 	return nil
 }
 
+// sameParams compares NSEC3 parameters, the salt's hex digits in any
+// case (miekg/dns keeps a salt as the text or the wire spelled it).
 func sameParams(a, b *NSEC3Params) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return *a == *b
+	return a.Hash == b.Hash && a.Iterations == b.Iterations && strings.EqualFold(a.Salt, b.Salt)
 }

@@ -42,6 +42,19 @@ func dumpZone(t testing.TB, z *Zone) string {
 		}
 		dumpNode(&b, n)
 	}
+	// The covers, probed at every name and just after it.
+	if len(z.NSECChain()) > 0 || len(z.NSEC3Chain()) > 0 {
+		b.WriteString("covers:\n")
+		for _, n := range nodes {
+			after := append([]byte{1, 0}, n.Name.Lower...)
+			fmt.Fprintf(&b, "  %s %s %s", wire.String(n.Name.Lower), nodeName(z.NSECCover(n.Name.Lower)), nodeName(z.NSECCover(after)))
+			if z.NSEC3 != nil {
+				h := z.HashName(n.Name.Lower)
+				fmt.Fprintf(&b, " %s %s", nodeName(z.NSEC3Cover([]byte(h))), nodeName(z.NSEC3Match(h)))
+			}
+			b.WriteString("\n")
+		}
+	}
 	b.WriteString("nsec chain:")
 	for _, n := range z.NSECChain() {
 		if z.Node(n.Name.Lower) != n {
@@ -89,6 +102,13 @@ func dumpNode(b *strings.Builder, n *Node) {
 			b.WriteString("    sig " + rrText(rr) + "\n")
 		}
 	}
+}
+
+func nodeName(n *Node) string {
+	if n == nil {
+		return "-"
+	}
+	return wire.String(n.Name.Lower)
 }
 
 // rrText is a record as the response builder sees it.

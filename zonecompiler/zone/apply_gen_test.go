@@ -243,7 +243,7 @@ func (m *model) signed(kind denialKind) map[string]dns.RR {
 	put := func(rr dns.RR) { out[key(rr)] = rr }
 	put(m.rr("@ DNSKEY 257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ=="))
 	if kind != signedNSEC {
-		put(m.rr("@ NSEC3PARAM 1 0 0 abcd"))
+		put(m.rr("@ NSEC3PARAM 1 0 0 ABCD"))
 	}
 	// The tree: every owner and its ancestors, the cuts.
 	sets := map[string]map[uint16][]dns.RR{}

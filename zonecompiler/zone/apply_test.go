@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -207,4 +208,48 @@ func apexNS(z *Zone) []dns.RR {
 		out = append(out, rr.Src)
 	}
 	return out
+}
+
+// TestApplyRebuild: a change of the NSEC3 parameters, or of NSEC3 itself,
+// rehashes every name: Apply rebuilds the zone, says so (All), and the
+// result is still Load's.
+func TestApplyRebuild(t *testing.T) {
+	m := newModel(t, 5)
+	steps := []denialKind{unsigned, signedNSEC3, signedNSEC, signedNSEC3OptOut, unsigned, signedNSEC}
+	cur := m.signed(steps[0])
+	z := loadRecords(t, cur)
+	for _, kind := range steps[1:] {
+		m.step()
+		m.bump()
+		next := m.signed(kind)
+		ch := diff(cur, next)
+		nz, changed, err := Apply(z, ch, testOptions())
+		if err != nil {
+			t.Fatalf("to %s: %v", kind, err)
+		}
+		wantAll := (z.NSEC3 != nil) != (kind == signedNSEC3 || kind == signedNSEC3OptOut)
+		if changed.All != wantAll {
+			t.Errorf("to %s: Changed.All %v, want %v", kind, changed.All, wantAll)
+		}
+		if got, exp := dumpZone(t, nz), dumpZone(t, loadText(t, changedText(z, ch))); got != exp {
+			t.Fatalf("to %s: Apply differs from Load:\n%s", kind, firstDiff(exp, got))
+		}
+		z, cur = nz, next
+	}
+}
+
+// TestApplyExpiredSignature: a change applied after an RRSIG the zone
+// keeps has expired fails as Load of the zone would, naming it.
+func TestApplyExpiredSignature(t *testing.T) {
+	m := newModel(t, 6)
+	z := loadRecords(t, m.signed(signedNSEC))
+	m.bump()
+	ch := diff(m.signed(signedNSEC), m.signed(signedNSEC))
+	ch.Add = append(ch.Add, m.rr("h1 TXT \"late\""))
+	late := testOptions()
+	late.Now = func() time.Time { return genNow.Add(10 * 24 * time.Hour) } // past the 3-day signatures
+	_, _, err := Apply(z, ch, late)
+	if err == nil || !strings.Contains(err.Error(), "expired on") {
+		t.Fatalf("Apply after an RRSIG expired: %v", err)
+	}
 }
