@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
 
 // loadRecords is Load of a record set.
@@ -251,5 +252,25 @@ func TestApplyExpiredSignature(t *testing.T) {
 	_, _, err := Apply(z, ch, late)
 	if err == nil || !strings.Contains(err.Error(), "expired on") {
 		t.Fatalf("Apply after an RRSIG expired: %v", err)
+	}
+}
+
+// TestCanonicalKey: the index's sort keys order names as wire.Compare
+// does, bytes 0 and 1 in labels included.
+func TestCanonicalKey(t *testing.T) {
+	names := []string{"example.", "a.example.", "A.example.", "z.example.", "\\000.example.", "\\001.example.",
+		"\\001\\000.example.", "\\000\\001.example.", "a\\000.example.", "a.\\000.example.", "*.example.",
+		"ab.example.", "a.b.example.", "b.a.example.", "\\255.example.", "\\002.example.", "yljkjljk.a.example."}
+	var ws [][]byte
+	for _, n := range names {
+		ws = append(ws, lowerWire(n))
+	}
+	for _, a := range ws {
+		for _, b := range ws {
+			ka, kb := string(canonicalKey(nil, a)), string(canonicalKey(nil, b))
+			if got, want := strings.Compare(ka, kb), wire.Compare(a, b); got != want {
+				t.Errorf("%s vs %s: keys compare %d, names %d", wire.String(a), wire.String(b), got, want)
+			}
+		}
 	}
 }

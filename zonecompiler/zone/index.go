@@ -2,6 +2,7 @@ package zone
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -15,9 +16,7 @@ import (
 func (z *Zone) index() *derived {
 	l := z.lazy
 	l.idxOnce.Do(func() {
-		names := make([][]byte, 0, z.nodes.n)
-		z.nodes.each(func(n *Node) { names = append(names, n.Name.Lower) })
-		slices.SortFunc(names, wire.Compare)
+		names := sortCanonical(z)
 		exps := make([]int64, 0, z.nsigs)
 		add := func(n *Node) {
 			for _, s := range n.Sets {
@@ -32,6 +31,56 @@ func (z *Zone) index() *derived {
 		l.names, l.exps = chunkedOf(names), chunkedOf(exps)
 	})
 	return l
+}
+
+// sortCanonical lists the names of z in canonical order. Sorting by
+// wire.Compare finds the labels of both names at every comparison; a
+// sort key per name (canonicalKey) computed once sorts several times
+// faster.
+func sortCanonical(z *Zone) [][]byte {
+	type entry struct {
+		key  string
+		name []byte
+	}
+	entries := make([]entry, 0, z.nodes.n)
+	var buf []byte
+	z.nodes.each(func(n *Node) {
+		buf = canonicalKey(buf[:0], n.Name.Lower)
+		entries = append(entries, entry{string(buf), n.Name.Lower})
+	})
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	names := make([][]byte, len(entries))
+	for i, e := range entries {
+		names[i] = e.name
+	}
+	return names
+}
+
+// canonicalKey appends to dst a key for the lower-case wire name w whose
+// byte order is the canonical order of names (RFC 4034 §6.1): the labels
+// from the right, each ended by 0x00, with the bytes 0x00 and 0x01 of a
+// label written 0x01 0x01 and 0x01 0x02 so that a label's end sorts
+// before any byte that could continue it.
+func canonicalKey(dst, w []byte) []byte {
+	var offs [wire.MaxLabels]int
+	n := 0
+	for i := 0; i < len(w) && w[i] != 0 && n < wire.MaxLabels; i += int(w[i]) + 1 {
+		offs[n] = i
+		n++
+	}
+	for n > 0 {
+		n--
+		o := offs[n]
+		for _, c := range w[o+1 : o+1+int(w[o])] {
+			if c <= 1 {
+				dst = append(dst, 1, c+1)
+				continue
+			}
+			dst = append(dst, c)
+		}
+		dst = append(dst, 0)
+	}
+	return dst
 }
 
 // sigExpiration is the expiration of the RRSIG rr in Unix seconds, read
