@@ -60,7 +60,7 @@ func BenchmarkApply(b *testing.B) {
 var benchZones sync.Map // delegations → *benchLoaded
 
 type benchLoaded struct {
-	once sync.Once
+	once      sync.Once
 	z         *Zone
 	took, idx time.Duration
 	err       error
