@@ -239,9 +239,24 @@ func newBuilder(z *Zone, opt Options) *builder {
 
 // warnf records a problem the zone loads with, as NSD and Knot load it:
 // FILE:LINE of rr and the reason, and the node it is about.
-func (b *builder) warnf(owner warnKey, rr *RR, format string, args ...any) {
+func (b *builder) warnf(owner warnOf, rr *RR, format string, args ...any) {
 	b.z.Warnings = append(b.z.Warnings, fmt.Sprintf("%s:%d: %s", rr.File, rr.Line, fmt.Sprintf(format, args...)))
-	b.z.warnOwners = append(b.z.warnOwners, owner)
+	b.z.warnOwners = append(b.z.warnOwners, owner.key())
+}
+
+// warnOf is the node a warning is about, its warnKey made only when a
+// warning is (a string per node would cost a TLD's load an allocation
+// per name).
+type warnOf struct {
+	n           *Node
+	nsec3, glue bool
+}
+
+func (w warnOf) key() warnKey {
+	if w.nsec3 {
+		return warnKey{name: nsec3Label(w.n.Name.Lower), nsec3: true}
+	}
+	return warnKey{name: string(w.n.Name.Lower), glue: w.glue}
 }
 
 // errf is a refusal at rr (the zone's file when rr is nil). A record that
@@ -259,10 +274,10 @@ func (b *builder) errf(rr *RR, format string, args ...any) error {
 }
 
 // nodeKey is the warning owner for a node of the zone.
-func nodeKey(n *Node) warnKey { return warnKey{name: string(n.Name.Lower)} }
+func nodeKey(n *Node) warnOf { return warnOf{n: n} }
 
 // nsec3Key is the warning owner for an NSEC3 node.
-func nsec3Key(n *Node) warnKey { return warnKey{name: n.NSEC3Hash, nsec3: true} }
+func nsec3Key(n *Node) warnOf { return warnOf{n: n, nsec3: true} }
 
 // compile turns a parsed record into the builder's wire form.
 func compile(rr dns.RR, file string, line int) (*RR, error) {
@@ -396,7 +411,7 @@ func addToNode(n *Node, rr *RR) bool {
 
 // ttlWarnings reports the records of n whose TTL differs from their
 // RRset's (the first record's): the RRset is served with one TTL.
-func (b *builder) ttlWarnings(owner warnKey, n *Node) {
+func (b *builder) ttlWarnings(owner warnOf, n *Node) {
 	for _, s := range n.Sets {
 		for _, rr := range s.RRs {
 			if ttl := rr.Src.Header().Ttl; ttl != s.TTL {
@@ -456,8 +471,8 @@ func (b *builder) finish() error {
 		}
 	}
 	for _, n := range b.nsec3 {
-		b.ttlWarnings(warnKey{name: nsec3Label(n.Name.Lower), nsec3: true}, n)
-		if err := b.checkSignatures(warnKey{name: nsec3Label(n.Name.Lower), nsec3: true}, n); err != nil {
+		b.ttlWarnings(nsec3Key(n), n)
+		if err := b.checkSignatures(nsec3Key(n), n); err != nil {
 			return err
 		}
 	}
@@ -617,7 +632,7 @@ func (b *builder) checkNSAddresses(n *Node) {
 		}
 		t := b.get(target)
 		if t == nil || (t.Set(dns.TypeA) == nil && t.Set(dns.TypeAAAA) == nil) {
-			b.warnf(warnKey{name: string(n.Name.Lower), glue: true}, rr, "in-bailiwick name server %s of %s has no address (A/AAAA) records: missing glue, sent without it",
+			b.warnf(warnOf{n: n, glue: true}, rr, "in-bailiwick name server %s of %s has no address (A/AAAA) records: missing glue, sent without it",
 				wire.String(rr.RData), wire.String(n.Name.Wire))
 		}
 	}
@@ -626,7 +641,7 @@ func (b *builder) checkNSAddresses(n *Node) {
 // checkSignatures refuses the zone when an RRSIG of n has expired, warns
 // of those expiring within the window, and counts the RRSIGs into the
 // zone's signature facts (nsigs, SigExpiration; setSigned finishes them).
-func (b *builder) checkSignatures(owner warnKey, n *Node) error {
+func (b *builder) checkSignatures(owner warnOf, n *Node) error {
 	z := b.z
 	now := b.opt.now()
 	window := b.opt.ExpiryWarning
