@@ -274,3 +274,53 @@ func TestCanonicalKey(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyConcurrentReaders: readers of a version keep reading it while
+// changes are applied to it and to its successors (run with -race: Apply
+// writes nothing a reader of an older version reads).
+func TestApplyConcurrentReaders(t *testing.T) {
+	smallChunks(t)
+	m := newModel(t, 42)
+	cur := m.signed(signedNSEC3)
+	z := loadRecords(t, cur)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	read := func(z *Zone) {
+		defer func() { done <- struct{}{} }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			z.ForEachNode(func(n *Node) {
+				if z.Node(n.Name.Lower) != n {
+					t.Error("lookup differs")
+				}
+				for _, s := range n.Sets {
+					_ = len(s.RRs) + len(s.Sigs) + int(n.Flags)
+				}
+				z.NSEC3Cover([]byte(n.NSEC3Hash))
+			})
+			_ = z.Records()
+			_ = z.NSEC3Chain()
+		}
+	}
+	readers := 0
+	for range 30 {
+		go read(z)
+		readers++
+		m.step()
+		m.bump()
+		next := m.signed(signedNSEC3)
+		nz, _, err := Apply(z, diff(cur, next), testOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		z, cur = nz, next
+	}
+	close(stop)
+	for range readers {
+		<-done
+	}
+}
