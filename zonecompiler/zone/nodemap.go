@@ -90,9 +90,11 @@ func (m *nodeMap) with(changes map[string]*Node) nodeMap {
 		out.base = base
 		return out
 	}
-	over := make(map[string]*Node, len(m.over)+len(changes))
-	for k, n := range m.over {
-		over[k] = n
+	// maps.Clone copies the table whole, several times faster than
+	// inserting its entries one by one.
+	over := maps.Clone(m.over)
+	if over == nil {
+		over = make(map[string]*Node, len(changes))
 	}
 	for k, n := range changes {
 		if _, inBase := m.base[k]; n == nil && !inBase {
