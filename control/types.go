@@ -300,9 +300,12 @@ type XDPStatus struct {
 	// MapBytes estimates the kernel memory of the live generation's
 	// zone maps; 0 when the hot path cannot tell.
 	MapBytes int64 `json:"map_bytes,omitempty"`
-	// InPlace counts the zone set changes written into the live maps
-	// (only what changed), Swaps those that needed a new generation
-	// (the first, and a change the live maps had no room for).
+	// Partial counts the zone set changes rendered alone and written
+	// into the live maps, InPlace those compiled whole and written in
+	// place (only what differs), Swaps those that needed a new
+	// generation (the first, and a change the live maps had no room
+	// for).
+	Partial uint64 `json:"partial"`
 	InPlace uint64 `json:"in_place"`
 	Swaps   uint64 `json:"swaps"`
 }

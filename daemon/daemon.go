@@ -54,10 +54,11 @@ type MapMemory interface {
 }
 
 // MapUpdates is implemented by a hot path that can write a zone set
-// change into its live maps: how many went in place, how many as new
-// generations.
+// change into its live maps: how many were rendered and written alone,
+// how many compiled whole and written in place, how many swapped in as
+// new generations.
 type MapUpdates interface {
-	MapUpdates() (inPlace, swaps uint64)
+	MapUpdates() (partial, inPlace, swaps uint64)
 }
 
 // Daemon is one running xdpdnsd instance.
@@ -473,7 +474,7 @@ func (d *Daemon) Status() control.Status {
 			st.XDP.MapBytes = m.MapBytes()
 		}
 		if m, ok := hot.(MapUpdates); ok {
-			st.XDP.InPlace, st.XDP.Swaps = m.MapUpdates()
+			st.XDP.Partial, st.XDP.InPlace, st.XDP.Swaps = m.MapUpdates()
 		}
 	}
 	if b, err := d.BGP(); err == nil {

@@ -27,12 +27,7 @@ type Canon struct {
 // canon computes img's Canon with the loader's hasher.
 func canon(h *hasher, img *Image) Canon {
 	hs := h.hashImage(img)
-	id := func(i uint32) contentHash {
-		if i == 0 {
-			return contentHash{}
-		}
-		return hs.tmpl[i]
-	}
+	id := hs.of
 	c := Canon{Names: map[bpf.XdpNameKey]CanonName{}, Answers: map[bpf.XdpAnswerKey][2]contentHash{}}
 	for i, k := range img.NameKeys {
 		v := img.NameVals[i]

@@ -54,6 +54,7 @@ type liveState struct {
 	tmplByHash map[contentHash]uint32
 	viewByHash map[contentHash]uint16
 	tmplIDs    *runs // plain template ids (runs of 1)
+	sharedIDs  *runs // shared template ids (without abi.SharedTmpl)
 	viewIDs    *runs
 	chunks     *runs
 	entries    *runs
@@ -135,12 +136,13 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		names:      make(map[bpf.XdpNameKey]liveName, len(img.NameKeys)),
 		answers:    make(map[bpf.XdpAnswerKey]liveAnswer, len(img.AnswerKeys)),
 		tmpls:      make([]tmplInfo, g.caps[capTemplates]),
-		shared:     make([]tmplInfo, len(img.SharedTemplates)),
-		sharedHdr:  append([]bpf.XdpTmpl(nil), img.SharedTemplates...),
+		shared:     make([]tmplInfo, g.caps[capSharedTemplates]),
+		sharedHdr:  make([]bpf.XdpTmpl, g.caps[capSharedTemplates]),
 		views:      make([]viewInfo, g.caps[capDenialZones]),
 		tmplByHash: make(map[contentHash]uint32, len(img.Templates)),
 		viewByHash: make(map[contentHash]uint16, len(img.DenialZones)),
 		tmplIDs:    newRuns(uint32(max(len(img.Templates), 1)), uint32(g.caps[capTemplates])),
+		sharedIDs:  newRuns(uint32(max(len(img.SharedTemplates), 1)), uint32(g.caps[capSharedTemplates])),
 		viewIDs:    newRuns(uint32(max(len(img.DenialZones), 1)), uint32(min(g.caps[capDenialZones], maxDenialZoneID))),
 		chunks:     newRuns(uint32(len(img.Chunks)), uint32(g.caps[capChunks])),
 		entries:    newRuns(uint32(len(img.DenialEntries)), uint32(g.caps[capDenialEntries])),
@@ -163,6 +165,7 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		}
 		return true
 	}
+	copy(lv.sharedHdr, img.SharedTemplates)
 	if !record(img.Templates, lv.tmpls, hs.tmpl, 0) || !record(img.SharedTemplates, lv.shared, hs.shared, abi.SharedTmpl) {
 		return nil
 	}
@@ -194,65 +197,4 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		}
 	}
 	return lv
-}
-
-// sharedMinRefs is how many entries' slots must refer to a template for
-// Swap to make it shared (rewritable in place by Update).
-const sharedMinRefs = 16
-
-// shareTemplates returns img with every template that at least
-// sharedMinRefs names and answers slots refer to moved to
-// SharedTemplates, the others renumbered densely, and every reference
-// changed to match. An image with shared templates already is returned
-// as it is.
-func shareTemplates(img *Image) *Image {
-	if len(img.SharedTemplates) > 0 || len(img.Templates) < 2 {
-		return img
-	}
-	refs := make([]uint32, len(img.Templates))
-	for _, v := range img.NameVals {
-		for i := range 2 {
-			refs[v.ExactDefault[i]]++
-			refs[v.BelowDefault[i]]++
-		}
-	}
-	for _, v := range img.AnswerVals {
-		refs[v.Tmpl[0]]++
-		refs[v.Tmpl[1]]++
-	}
-	out := *img
-	out.Templates = []bpf.XdpTmpl{{}}
-	out.SharedTemplates = []bpf.XdpTmpl{{}}
-	ids := make([]uint32, len(img.Templates))
-	for i := 1; i < len(img.Templates); i++ {
-		if refs[i] >= sharedMinRefs {
-			ids[i] = uint32(len(out.SharedTemplates)) | abi.SharedTmpl
-			out.SharedTemplates = append(out.SharedTemplates, img.Templates[i])
-		} else {
-			ids[i] = uint32(len(out.Templates))
-			out.Templates = append(out.Templates, img.Templates[i])
-		}
-	}
-	if len(out.SharedTemplates) == 1 {
-		return img
-	}
-	out.NameVals = make([]bpf.XdpNameVer, len(img.NameVals))
-	for i, v := range img.NameVals {
-		for j := range 2 {
-			v.ExactDefault[j], v.BelowDefault[j] = ids[v.ExactDefault[j]], ids[v.BelowDefault[j]]
-		}
-		out.NameVals[i] = v
-	}
-	out.AnswerVals = make([]bpf.XdpAnswerVer, len(img.AnswerVals))
-	for i, v := range img.AnswerVals {
-		v.Tmpl[0], v.Tmpl[1] = ids[v.Tmpl[0]], ids[v.Tmpl[1]]
-		out.AnswerVals[i] = v
-	}
-	out.DenialZones = append([]bpf.XdpDenialZone(nil), img.DenialZones...)
-	for i := range out.DenialZones {
-		if c := out.DenialZones[i].CtxTmpl; c != 0 && c != abi.NoDenial && int(c) < len(ids) {
-			out.DenialZones[i].CtxTmpl = ids[c]
-		}
-	}
-	return &out
 }

@@ -122,8 +122,8 @@ type Image struct {
 	Templates  []bpf.XdpTmpl
 	// SharedTemplates ([0] unused) are the templates ids with
 	// abi.SharedTmpl name (id &^ abi.SharedTmpl indexes them): those
-	// many entries refer to, which Update rewrites in place. Swap moves
-	// every template with at least sharedMinRefs references there.
+	// many entries refer to (render.Template.Shared), which Update
+	// rewrites in place.
 	SharedTemplates []bpf.XdpTmpl
 	Chunks          []bpf.XdpChunk
 	// Signed denial: DenialZones is indexed by a template's denial_zone
@@ -453,9 +453,8 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 		{bpf.XdpMapSharedTemplates, &g.sharedTemplates, len(img.SharedTemplates), fillArray(bothVersions(img.SharedTemplates, tmplVersions))},
 	} {
 		n := in.n
-		// A Bloom filter keeps its size (an update sets bits); shared
-		// templates are rewritten in place, never added.
-		if slack && i != capNameFilter && i != capSharedTemplates {
+		// A Bloom filter keeps its size (an update sets bits).
+		if slack && i != capNameFilter {
 			n = withSlack(n) + extra[i]
 		}
 		if *in.m, err = mk(in.outer, n); err != nil {
@@ -691,7 +690,6 @@ func (l *Loader) Swap(img *Image) (uint32, error) {
 	if l.closed {
 		return 0, ErrClosed
 	}
-	img = shareTemplates(img)
 	g, err := l.newGeneration(img, true)
 	if err != nil {
 		return 0, err

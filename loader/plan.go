@@ -11,8 +11,9 @@ import (
 
 // deletions are the entries a partial update removes.
 type deletions struct {
-	names   []bpf.XdpNameKey
-	answers []bpf.XdpAnswerKey
+	names    []bpf.XdpNameKey
+	answers  []bpf.XdpAnswerKey
+	rewrites []Rewrite
 }
 
 // nameChange is a names entry an update writes: its live version (or
@@ -79,9 +80,6 @@ type updatePlan struct {
 // lacks is removed; otherwise img holds only the entries to set, and del
 // the entries to remove.
 func (lv *liveState) plan(img *Image, hs imageHashes, del *deletions) (*updatePlan, error) {
-	if len(img.SharedTemplates) > 0 {
-		return nil, fmt.Errorf("%w: an update image has no shared templates (the loader shares them)", ErrImage)
-	}
 	p := &updatePlan{
 		viewID:  make([]uint16, len(img.DenialZones)),
 		idOf:    make(map[contentHash]uint32),
@@ -98,9 +96,50 @@ func (lv *liveState) plan(img *Image, hs imageHashes, del *deletions) (*updatePl
 	}
 	// A shared template whose every reference goes to one new content is
 	// rewritten in place: those entries need not change.
+	// (Not when a live template has that content already: the entries
+	// move to it, and no two templates hold one content.)
 	for o, m := range moves {
-		if !m.mixed && m.to != (contentHash{}) && m.n+m.gone == lv.info(o).refs && m.to != lv.info(o).h {
+		_, live := lv.tmplByHash[m.to]
+		if !m.mixed && !live && m.to != (contentHash{}) && m.n+m.gone == lv.info(o).refs && m.to != lv.info(o).h {
 			p.inPlace[o] = m.to
+		}
+	}
+	// One template per content: of several going to the same one, the
+	// first takes it in place, the others' entries move to it.
+	first := make(map[contentHash]uint32, len(p.inPlace))
+	for o, h := range p.inPlace {
+		if f, ok := first[h]; !ok || o < f {
+			first[h] = o
+		}
+	}
+	for o, h := range p.inPlace {
+		if first[h] != o {
+			delete(p.inPlace, o)
+		}
+	}
+	// Rewrites the caller asks for take precedence.
+	if del != nil && len(del.rewrites) > 0 {
+		forced := make(map[contentHash]uint32, len(del.rewrites))
+		for _, r := range del.rewrites {
+			if tmplAt(img, r.Old) == nil || tmplAt(img, r.New) == nil {
+				return nil, fmt.Errorf("%w: rewrite of template %#x to %#x", ErrImage, r.Old, r.New)
+			}
+			o, ok := lv.tmplByHash[hs.of(r.Old)]
+			if !ok || hs.of(r.Old) == hs.of(r.New) {
+				continue // nothing uses it any more, or nothing changes
+			}
+			if o&abi.SharedTmpl == 0 {
+				return nil, fmt.Errorf("%w: template %#x to rewrite is not shared", ErrNoUpdate, o)
+			}
+			forced[hs.of(r.New)] = o
+		}
+		for o, h := range p.inPlace {
+			if _, ok := forced[h]; ok {
+				delete(p.inPlace, o)
+			}
+		}
+		for h, o := range forced {
+			p.inPlace[o] = h
 		}
 	}
 	if err := lv.placeTemplates(img, hs, p); err != nil {
@@ -297,22 +336,18 @@ func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan, del *deleti
 func (lv *liveState) placeTemplates(img *Image, hs imageHashes, p *updatePlan) error {
 	target := make(map[contentHash]uint32, len(p.inPlace))
 	for o, h := range p.inPlace {
-		if cur, ok := target[h]; !ok || o < cur {
-			target[h] = o
-		}
+		target[h] = o
 	}
-	for i := 1; i < len(img.Templates); i++ {
-		h := hs.tmpl[i]
+	place := func(t bpf.XdpTmpl, h contentHash, shared bool) error {
 		if _, done := p.idOf[h]; done {
-			continue
+			return nil
 		}
 		if id, ok := lv.tmplByHash[h]; ok {
 			if _, rewritten := p.inPlace[id]; !rewritten {
 				p.idOf[h] = id
-				continue
+				return nil
 			}
 		}
-		t := img.Templates[i]
 		head, all := tmplChunks(&t)
 		c, ok := lv.chunks.alloc(all)
 		if !ok {
@@ -336,17 +371,23 @@ func (lv *liveState) placeTemplates(img *Image, hs imageHashes, p *updatePlan) e
 		}
 		info := tmplInfo{h: h, chunk: c, nchunks: all, view: slotView(&t), live: true}
 		if o, ok := target[h]; ok {
-			// Every shared template going to h takes it in place.
-			for s, sh := range p.inPlace {
-				if sh == h {
-					info.refs = lv.info(s).refs
-					p.sharedKeys = append(p.sharedKeys, s&^abi.SharedTmpl)
-					p.sharedVals = append(p.sharedVals, t)
-					p.sharedInfo = append(p.sharedInfo, info)
-				}
-			}
+			info.refs = lv.info(o).refs
+			p.sharedKeys = append(p.sharedKeys, o&^abi.SharedTmpl)
+			p.sharedVals = append(p.sharedVals, t)
+			p.sharedInfo = append(p.sharedInfo, info)
 			p.idOf[h] = o
-			continue
+			return nil
+		}
+		if shared {
+			id, ok := lv.sharedIDs.alloc(1)
+			if !ok {
+				return fmt.Errorf("%w: no room for a shared template", ErrNoUpdate)
+			}
+			p.idOf[h] = id | abi.SharedTmpl
+			p.sharedKeys = append(p.sharedKeys, id)
+			p.sharedVals = append(p.sharedVals, t)
+			p.sharedInfo = append(p.sharedInfo, info)
+			return nil
 		}
 		id, ok := lv.tmplIDs.alloc(1)
 		if !ok {
@@ -356,6 +397,17 @@ func (lv *liveState) placeTemplates(img *Image, hs imageHashes, p *updatePlan) e
 		p.tmplKeys = append(p.tmplKeys, id)
 		p.tmplVals = append(p.tmplVals, t)
 		p.tmplInfo = append(p.tmplInfo, info)
+		return nil
+	}
+	for i := 1; i < len(img.Templates); i++ {
+		if err := place(img.Templates[i], hs.tmpl[i], false); err != nil {
+			return err
+		}
+	}
+	for i := 1; i < len(img.SharedTemplates); i++ {
+		if err := place(img.SharedTemplates[i], hs.shared[i], true); err != nil {
+			return err
+		}
 	}
 	return nil
 }

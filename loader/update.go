@@ -120,13 +120,23 @@ type Delta struct {
 	Image
 	DelNames   []bpf.XdpNameKey
 	DelAnswers []bpf.XdpAnswerKey
+	// Rewrites give live shared templates new content for every entry
+	// that uses them (a new SOA serial in a negative answer), by
+	// template ids of Image: the live template with the content of Old
+	// gets that of New in place. One that is not shared cannot be
+	// rewritten (ErrNoUpdate); one no longer live is left alone.
+	Rewrites []Rewrite
 }
+
+// Rewrite names a template's old and new content (ids in a Delta's
+// Image).
+type Rewrite struct{ Old, New uint32 }
 
 // UpdatePartial is Update for a change given as a Delta: it works in time
 // and memory proportional to the change, not to the live content (what
 // an IXFR or an incremental recompile of a few names hands over).
 func (l *Loader) UpdatePartial(d *Delta) (UpdateStats, error) {
-	return l.update(&d.Image, &deletions{names: d.DelNames, answers: d.DelAnswers})
+	return l.update(&d.Image, &deletions{names: d.DelNames, answers: d.DelAnswers, rewrites: d.Rewrites})
 }
 
 func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
@@ -321,7 +331,7 @@ func (l *Loader) settle(g *generation, p *updatePlan) error {
 }
 
 func (lv *liveState) allRuns() []*runs {
-	return []*runs{lv.tmplIDs, lv.viewIDs, lv.chunks, lv.entries, lv.index}
+	return []*runs{lv.tmplIDs, lv.sharedIDs, lv.viewIDs, lv.chunks, lv.entries, lv.index}
 }
 
 func (lv *liveState) rollback() {
@@ -398,14 +408,22 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 		usedV[id] = true
 	}
 	usedT := make([]bool, len(lv.tmpls))
+	usedS := make([]bool, len(lv.shared))
 	for _, id := range p.idOf {
 		if id&abi.SharedTmpl == 0 {
 			usedT[id] = true
+		} else {
+			usedS[id&^abi.SharedTmpl] = true
 		}
 	}
 	for id := range lv.tmpls {
 		if t := &lv.tmpls[id]; t.live && !usedT[id] && t.refs == 0 {
 			lv.freeTemplate(uint32(id), &st)
+		}
+	}
+	for id := range lv.shared {
+		if t := &lv.shared[id]; t.live && !usedS[id] && t.refs == 0 {
+			lv.freeTemplate(uint32(id)|abi.SharedTmpl, &st)
 		}
 	}
 	for id := range lv.views {
@@ -417,11 +435,15 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 }
 
 func (lv *liveState) freeTemplate(id uint32, st *UpdateStats) {
-	t := &lv.tmpls[id]
+	t := lv.info(id)
 	if lv.tmplByHash[t.h] == id {
 		delete(lv.tmplByHash, t.h)
 	}
-	lv.tmplIDs.release(id, 1)
+	if id&abi.SharedTmpl != 0 {
+		lv.sharedIDs.release(id&^abi.SharedTmpl, 1)
+	} else {
+		lv.tmplIDs.release(id, 1)
+	}
 	lv.chunks.release(t.chunk, t.nchunks)
 	*t = tmplInfo{}
 	st.TemplatesFreed++
@@ -452,7 +474,9 @@ func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 		}
 	}
 	for _, c := range p.answers {
-		cand[c.old.Tmpl[0]], cand[c.old.Tmpl[1]] = true, true
+		if c.old != absentAnswer {
+			cand[c.old.Tmpl[0]], cand[c.old.Tmpl[1]] = true, true
+		}
 	}
 	for _, id := range p.tmplKeys {
 		cand[id] = true
@@ -464,8 +488,11 @@ func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 		}
 	}
 	freed := false
+	for _, k := range p.sharedKeys {
+		cand[k|abi.SharedTmpl] = true
+	}
 	for id := range cand {
-		if id != 0 && id&abi.SharedTmpl == 0 && lv.tmpls[id].live && lv.tmpls[id].refs == 0 && !ctx[id] {
+		if id != 0 && lv.info(id).live && lv.info(id).refs == 0 && !ctx[id] {
 			lv.freeTemplate(id, st)
 			freed = true
 		}
@@ -494,7 +521,7 @@ func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 		}
 		c := v.ctx
 		lv.freeView(uint16(id), st)
-		if c != 0 && c&abi.SharedTmpl == 0 && lv.tmpls[c].live && lv.tmpls[c].refs == 0 {
+		if c != 0 && lv.info(c).live && lv.info(c).refs == 0 {
 			lv.freeTemplate(c, st)
 		}
 	}

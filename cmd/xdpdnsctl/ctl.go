@@ -319,8 +319,8 @@ func cmdStatus(c *control.Client, asJSON bool, args []string, w io.Writer) error
 			}
 			att = append(att, a.Iface+" ("+mode+")")
 		}
-		fmt.Fprintf(tw, "xdp\t%s; generation %d (%d changes written in place, %d new generations)\n",
-			strings.Join(att, ", "), st.XDP.Generation, st.XDP.InPlace, st.XDP.Swaps)
+		fmt.Fprintf(tw, "xdp\t%s; generation %d (changes: %d rendered alone, %d compiled whole, both written in place; %d new generations)\n",
+			strings.Join(att, ", "), st.XDP.Generation, st.XDP.Partial, st.XDP.InPlace, st.XDP.Swaps)
 	}
 	if st.BGP == nil {
 		fmt.Fprintf(tw, "anycast\toff\n")

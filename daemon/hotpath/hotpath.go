@@ -32,12 +32,18 @@ type HotPath struct {
 	mapBytes int64
 	gen      uint32
 	updates  Updates
+	// eng is the engine of the zone set in the maps and inc what
+	// render.Recompile needs to render a change from it (nil: compile
+	// the next set whole).
+	eng *engine.Engine
+	inc *render.Incremental
 }
 
 // Updates counts how zone set changes reached the maps.
 type Updates struct {
-	Updates uint64 // applied in place (loader.Update)
-	Swaps   uint64 // as a new generation (loader.Swap)
+	Partial uint64 // rendered and written alone (render.Recompile, loader.UpdatePartial)
+	Updates uint64 // compiled whole, written in place (loader.Update)
+	Swaps   uint64 // compiled whole, as a new generation (loader.Swap)
 	Last    loader.UpdateStats
 }
 
@@ -48,11 +54,12 @@ func (h *HotPath) UpdateCounts() Updates {
 	return h.updates
 }
 
-// MapUpdates counts the zone sets written in place and swapped in as new
-// generations (daemon.MapUpdates).
-func (h *HotPath) MapUpdates() (inPlace, swaps uint64) {
+// MapUpdates counts the zone sets rendered and written alone, compiled
+// whole and written in place, and swapped in as new generations
+// (daemon.MapUpdates).
+func (h *HotPath) MapUpdates() (partial, inPlace, swaps uint64) {
 	u := h.UpdateCounts()
-	return u.Updates, u.Swaps
+	return u.Partial, u.Updates, u.Swaps
 }
 
 // New loads the program with the engine's UDP size and NSID, compiles set
@@ -82,14 +89,34 @@ func New(opts loader.Options, cfg engine.Config, set *zone.Set) (*HotPath, error
 	return h, nil
 }
 
-// Swap compiles set and makes it the live generation: in place, writing
-// only what changed (loader.Update), when the live maps have room for
-// the change, else as a new generation (loader.Swap, which needs memory
-// for both until the old one is freed).
+// Swap makes set the content of the live maps. A change render.Recompile
+// can render on its own (an unsigned zone's changed names, a new serial)
+// is rendered and written alone (loader.UpdatePartial); otherwise set is
+// compiled whole and written in place, only what changed (loader.Update),
+// when the maps have room, else swapped in as a new generation
+// (loader.Swap, which needs memory for both until the old one is freed).
 func (h *HotPath) Swap(set *zone.Set) (uint32, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	img, err := render.Compile(engine.New(h.cfg, set))
+	e := engine.New(h.cfg, set)
+	if h.inc != nil && h.eng != nil {
+		d, next, err := render.Recompile(h.inc, h.eng, e)
+		if err == nil {
+			st, err := h.l.UpdatePartial(DeltaFromRender(d))
+			if err == nil {
+				h.updates.Partial++
+				h.updates.Last = st
+				h.inc, h.eng, h.gen = next, e, st.Serial
+				return st.Serial, nil
+			}
+			if !errors.Is(err, loader.ErrNoUpdate) {
+				return 0, err
+			}
+		} else if !errors.Is(err, render.ErrRecompile) {
+			return 0, fmt.Errorf("compiling the change for XDP: %w", err)
+		}
+	}
+	img, err := render.Compile(e)
 	if err != nil {
 		return 0, fmt.Errorf("compiling zones for XDP: %w", err)
 	}
@@ -104,9 +131,11 @@ func (h *HotPath) Swap(set *zone.Set) (uint32, error) {
 		h.updates.Last = st
 	}
 	if err != nil {
+		h.inc, h.eng = nil, nil
 		return 0, err
 	}
 	h.gen, h.last, h.mapBytes = gen, img.Stats, int64(img.MapBytes())
+	h.inc, h.eng = img.Incremental, e
 	return gen, nil
 }
 
@@ -138,7 +167,7 @@ func (h *HotPath) Generation() uint32 {
 	return h.gen
 }
 
-// ImageStats describes the live generation's image.
+// ImageStats describes the image of the last whole compile.
 func (h *HotPath) ImageStats() render.Stats {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -13,20 +13,67 @@ import (
 // (the layout of bpf/include/shared.h): keys and values side by side,
 // template bodies cut into chunks.
 func FromRender(img *render.Image) *loader.Image {
-	out := &loader.Image{}
-	hashes := make([]abi.NameHash, 0, len(img.Names))
-	for h := range img.Names {
-		hashes = append(hashes, h)
+	out, _ := fromRender(img, true)
+	return out
+}
+
+// DeltaFromRender lays a render.Delta out as the loader's (the entries
+// it sets, with their templates, and those it removes).
+func DeltaFromRender(d *render.Delta) *loader.Delta {
+	img, id := fromRender(d.Image, false)
+	out := &loader.Delta{Image: *img}
+	for _, h := range d.DelNames {
+		out.DelNames = append(out.DelNames, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
 	}
-	out.NameFilter = abi.NameFilter(hashes)
+	for _, k := range d.DelAnswers {
+		out.DelAnswers = append(out.DelAnswers, bpf.XdpAnswerKey{H1: k.Name.H1, H2: k.Name.H2, Qtype: k.QType, Mode: k.Mode})
+	}
+	for _, r := range d.Rewrites {
+		out.Rewrites = append(out.Rewrites, loader.Rewrite{Old: id(r.Old), New: id(r.New)})
+	}
+	return out
+}
+
+// fromRender is FromRender, with the name filter when filter, returning
+// the map from render template ids to the image's.
+func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uint32) {
+	out := &loader.Image{}
+	if filter {
+		hashes := make([]abi.NameHash, 0, len(img.Names))
+		for h := range img.Names {
+			hashes = append(hashes, h)
+		}
+		out.NameFilter = abi.NameFilter(hashes)
+	}
+	// Shared templates go to their own array, their ids marked.
+	ids := make([]uint32, len(img.Templates))
+	nplain, nshared := uint32(1), uint32(1)
+	for i := 1; i < len(img.Templates); i++ {
+		if img.Templates[i].Shared {
+			ids[i] = nshared | abi.SharedTmpl
+			nshared++
+		} else {
+			ids[i] = nplain
+			nplain++
+		}
+	}
+	id := func(i uint32) uint32 {
+		if int(i) < len(ids) {
+			return ids[i]
+		}
+		return i
+	}
 	for h, e := range img.Names {
 		out.NameKeys = append(out.NameKeys, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
-		out.NameVals = append(out.NameVals, bpf.XdpNameVer{ExactDefault: e.ExactDefault, BelowDefault: e.BelowDefault, Flags: e.Flags})
+		out.NameVals = append(out.NameVals, bpf.XdpNameVer{
+			ExactDefault: [2]uint32{id(e.ExactDefault[0]), id(e.ExactDefault[1])},
+			BelowDefault: [2]uint32{id(e.BelowDefault[0]), id(e.BelowDefault[1])}, Flags: e.Flags})
 	}
 	for k, v := range img.Answers {
 		out.AnswerKeys = append(out.AnswerKeys, bpf.XdpAnswerKey{H1: k.Name.H1, H2: k.Name.H2, Qtype: k.QType, Mode: k.Mode})
-		out.AnswerVals = append(out.AnswerVals, bpf.XdpAnswerVer{Tmpl: v})
+		out.AnswerVals = append(out.AnswerVals, bpf.XdpAnswerVer{Tmpl: [2]uint32{id(v[0]), id(v[1])}})
 	}
+	out.SharedTemplates = make([]bpf.XdpTmpl, 1, nshared)
 	for i := range img.Templates {
 		t := &img.Templates[i]
 		x := bpf.XdpTmpl{
@@ -60,7 +107,14 @@ func FromRender(img *render.Image) *loader.Image {
 		} else {
 			out.Chunks = appendChunks(out.Chunks, t.Body)
 		}
-		out.Templates = append(out.Templates, x)
+		if i > 0 && img.Templates[i].Shared {
+			out.SharedTemplates = append(out.SharedTemplates, x)
+		} else {
+			out.Templates = append(out.Templates, x)
+		}
+	}
+	if len(out.SharedTemplates) == 1 {
+		out.SharedTemplates = nil
 	}
 	out.DenialZones = make([]bpf.XdpDenialZone, len(img.Denial))
 	for i, dz := range img.Denial {
@@ -71,7 +125,7 @@ func FromRender(img *render.Image) *loader.Image {
 			EntryBase:  dz.Base,
 			EntryCount: uint32(len(dz.Entries)),
 			IndexBase:  uint32(len(out.DenialIndex)),
-			CtxTmpl:    dz.Ctx,
+			CtxTmpl:    id(dz.Ctx),
 			Kind:       dz.Kind,
 			IndexBits:  dz.IndexBits,
 			SaltLen:    uint8(len(dz.Salt)),
@@ -92,7 +146,7 @@ func FromRender(img *render.Image) *loader.Image {
 			out.DenialEntries = append(out.DenialEntries, x)
 		}
 	}
-	return out
+	return out, id
 }
 
 // appendChunks cuts b into chunks.

@@ -50,6 +50,8 @@ type compiler struct {
 	denialOf  map[*zone.Zone]uint16
 	nsecOf    map[string]uint16
 	denialIdx []uint16
+	// nameOf is the lower-case name of each name hash rendered.
+	nameOf map[NameHash][]byte
 }
 
 // maxDenialZones bounds the chain views of one image (tmpl.denial_zone is
@@ -84,6 +86,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 		dedup:    make(map[[32]byte]uint32),
 		denialOf: make(map[*zone.Zone]uint16),
 		nsecOf:   make(map[string]uint16),
+		nameOf:   make(map[NameHash][]byte),
 	}
 	var base uint32
 	for _, z := range c.set.Zones() {
@@ -131,6 +134,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 	for _, k := range keys {
 		sp := specs[k]
 		h := abi.HashName(sp.lower)
+		c.nameOf[h] = sp.lower
 		if other, dup := seen[h]; dup {
 			return nil, fmt.Errorf("name hash collision between %s and %s", wire.String(sp.lower), wire.String(other))
 		}
@@ -171,6 +175,8 @@ func Compile(e *engine.Engine) (*Image, error) {
 	}
 	c.renderChaos()
 	c.denialContexts()
+	c.markShared()
+	c.img.Incremental = c.incremental(keys)
 	c.img.Stats.Names = len(c.img.Names)
 	c.img.Stats.Answers = len(c.img.Answers)
 	c.img.Stats.Templates = len(c.img.Templates) - 1
@@ -486,6 +492,25 @@ func (c *compiler) renderChaos() {
 		if ids != [2]uint32{} {
 			c.img.Answers[AnswerKey{Name: abi.HashName(lower), QType: dns.TypeTXT, Mode: abi.ModeChaos}] = ids
 		}
+	}
+}
+
+// markShared marks the templates that SharedMinRefs or more entry slots
+// use.
+func (c *compiler) markShared() {
+	refs := make([]int, len(c.img.Templates))
+	for _, e := range c.img.Names {
+		for d := range 2 {
+			refs[e.ExactDefault[d]]++
+			refs[e.BelowDefault[d]]++
+		}
+	}
+	for _, ids := range c.img.Answers {
+		refs[ids[0]]++
+		refs[ids[1]]++
+	}
+	for i := 1; i < len(refs); i++ {
+		c.img.Templates[i].Shared = refs[i] >= SharedMinRefs
 	}
 }
 

@@ -27,7 +27,17 @@ type Template struct {
 	Slot                   int
 	Denial                 uint16
 	DenialHead, DenialTail uint32
+	// Shared: at least SharedMinRefs entry slots use the template, so
+	// the program reads it from shared_templates, where an update may
+	// rewrite it in place (one new negative answer for a new SOA serial,
+	// not a new entry for every name using it).
+	Shared bool
 }
+
+// SharedMinRefs is how many entry slots (a names entry has four: exact
+// and below, DO off and on; an answers entry two) must use a template for
+// it to be shared.
+const SharedMinRefs = 16
 
 // NameEntry is what to answer when a name is the longest existing suffix
 // of the query name and the query type has no entry of its own.
@@ -53,6 +63,9 @@ type Image struct {
 	// from; [0] is unused.
 	Denial []*DenialZone
 	Stats  Stats
+	// Incremental is what Recompile needs to render a later change of
+	// the zone set from this image's (set by Compile).
+	Incremental *Incremental
 }
 
 // Stats describe an image, for reports and the memory target.

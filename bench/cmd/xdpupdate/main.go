@@ -1,13 +1,15 @@
 //go:build linux
 
 // Command xdpupdate measures zone changes written into the live XDP maps
-// in place (loader.Update) on the benchmark's TLD zone, as xdpdnsd does on
-// a reload or a transfer: for each change size it edits the zone (half
-// new delegations, half removed ones, a new SOA serial), then times the
-// zone load, the compile and the Update separately, reports what the
-// update wrote, and checks through the program (BPF_PROG_TEST_RUN) that
-// an added delegation gets its referral and a removed one NXDOMAIN, both
-// equal to the engine's bytes.
+// on the benchmark's TLD zone, as xdpdnsd does on a reload: for each
+// change size it edits the zone (half new delegations, half removed ones,
+// a new SOA serial), loads it, renders the change alone (render.Recompile)
+// and writes it in place (loader.UpdatePartial), timing each; checks
+// through the program (BPF_PROG_TEST_RUN) that an added delegation gets
+// its referral, a removed one NXDOMAIN and the apex SOA the new serial,
+// all equal to the engine's bytes; then compiles the version whole and
+// writes it (loader.Update), which must find nothing left to change, for
+// the time it takes beside.
 //
 //	xdpupdate [-delegations 1000000] [-changes 0,100,1000]
 package main
@@ -20,6 +22,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +41,7 @@ import (
 func main() {
 	n := flag.Int("delegations", 1000000, "delegations in the zone")
 	changes := flag.String("changes", "0,100,1000", "changed delegations per step (0: the SOA serial only)")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the Recompile calls to this file")
 	flag.Parse()
 	var steps []int
 	for _, s := range strings.Split(*changes, ",") {
@@ -47,6 +51,15 @@ func main() {
 			os.Exit(2)
 		}
 		steps = append(steps, c)
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "xdpupdate:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		profileTo = f
 	}
 	if err := run(*n, steps); err != nil {
 		fmt.Fprintln(os.Stderr, "xdpupdate:", err)
@@ -89,10 +102,13 @@ func run(n int, steps []int) error {
 	}
 	v := &version{base: base.Bytes(), serial: 2024010101, removed: map[int]bool{}}
 	fmt.Printf("zone: %d delegations, %d MB; GOMAXPROCS %d, %s\n", n, base.Len()>>20, runtime.GOMAXPROCS(0), runtime.Version())
-	e, img, tl, tc, err := compile(v.text())
+	e, rimg, tl, tc, err := compile(v.text())
 	if err != nil {
 		return err
 	}
+	img := hotpath.FromRender(rimg)
+	inc := rimg.Incremental
+	rimg = nil
 	l, err := xdp.LoadProgram(e)
 	if err != nil {
 		return err
@@ -103,8 +119,8 @@ func run(n int, steps []int) error {
 		return err
 	}
 	fmt.Printf("first generation: load %.2f s, compile %.2f s, swap %.2f s; %s\n", tl.Seconds(), tc.Seconds(), time.Since(t0).Seconds(), memory())
-	fmt.Println("| changed delegations | load (s) | compile (s) | update (ms: plan + write + grace + settle) | names written | answers written | templates new / in place | checked |")
-	fmt.Println("|---:|---:|---:|---:|---:|---:|---|---|")
+	fmt.Println("| changed delegations | zone load (s) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | templates new / rewritten | full compile + Update (s) | checked |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---|---:|---|")
 	next := n
 	for i, c := range steps {
 		v.serial++
@@ -124,49 +140,88 @@ func run(n int, steps []int) error {
 				removed = append(removed, k)
 			}
 		}
-		e, img, tl, tc, err = compile(v.text())
+		ne, tl, err := load(v.text())
 		if err != nil {
 			return err
 		}
 		t0 := time.Now()
-		st, err := l.Update(img)
+		if profileTo != nil {
+			_ = pprof.StartCPUProfile(profileTo)
+		}
+		d, next, err := render.Recompile(inc, e, ne)
+		if profileTo != nil {
+			pprof.StopCPUProfile()
+			profileTo = nil
+		}
+		if err != nil {
+			return fmt.Errorf("recompile of %d changes: %w", c, err)
+		}
+		trc := time.Since(t0)
+		t0 = time.Now()
+		st, err := l.UpdatePartial(hotpath.DeltaFromRender(d))
 		if err != nil {
 			return fmt.Errorf("update of %d changes: %w", c, err)
 		}
 		tu := time.Since(t0)
+		e, inc = ne, next
 		checked, err := check(l, e, added, removed)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("| %d | %.2f | %.2f | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d / %d | %s |\n", c, tl.Seconds(), tc.Seconds(), ms(tu), ms(st.Plan), ms(st.Write), ms(st.Grace), ms(st.Settle),
-			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.Templates, st.InPlace, checked)
+		// The whole compile of the same version, for comparison (and
+		// the check that it changes nothing more).
+		t0 = time.Now()
+		full, err := render.Compile(e)
+		if err != nil {
+			return err
+		}
+		fst, err := l.Update(hotpath.FromRender(full))
+		if err != nil {
+			return err
+		}
+		tf := time.Since(t0)
+		full = nil
+		debug.FreeOSMemory()
+		if n := fst.NamesChanged + fst.NamesAdded + fst.NamesGone + fst.AnswersChanged + fst.AnswersGone; n != 0 {
+			return fmt.Errorf("after the incremental update, the full compile still changes %d entries", n)
+		}
+		fmt.Printf("| %d | %.2f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d / %d | %.1f | %s |\n", c, tl.Seconds(), ms(trc), len(d.Image.Names),
+			ms(tu), ms(st.Plan), ms(st.Write), ms(st.Grace), ms(st.Settle),
+			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.Templates, st.InPlace, tf.Seconds(), checked)
+		_ = tc
 	}
 	fmt.Println(memory())
 	return nil
 }
 
-// compile loads text and compiles it as xdpdnsd does.
-func compile(text []byte) (*engine.Engine, *loader.Image, time.Duration, time.Duration, error) {
+// load loads text as xdpdnsd does.
+func load(text []byte) (*engine.Engine, time.Duration, error) {
 	t0 := time.Now()
 	z, err := zone.Load(bytes.NewReader(text), xdp.Origin, "tld.zone", zone.Options{})
 	if err != nil {
-		return nil, nil, 0, 0, err
+		return nil, 0, err
 	}
 	set, err := zone.NewSet(z)
 	if err != nil {
+		return nil, 0, err
+	}
+	return engine.New(engine.Config{}, set), time.Since(t0), nil
+}
+
+// compile loads text and compiles it whole.
+func compile(text []byte) (*engine.Engine, *render.Image, time.Duration, time.Duration, error) {
+	e, tl, err := load(text)
+	if err != nil {
 		return nil, nil, 0, 0, err
 	}
-	tl := time.Since(t0)
-	e := engine.New(engine.Config{}, set)
-	t0 = time.Now()
+	t0 := time.Now()
 	rimg, err := render.Compile(e)
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}
-	img := hotpath.FromRender(rimg)
 	tc := time.Since(t0)
 	debug.FreeOSMemory()
-	return e, img, tl, tc, nil
+	return e, rimg, tl, tc, nil
 }
 
 // check sends a query for the first added and the first removed
@@ -219,5 +274,8 @@ func memory() string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// profileTo receives the CPU profile of the first Recompile.
+var profileTo *os.File
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

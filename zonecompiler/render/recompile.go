@@ -1,0 +1,573 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// ErrRecompile says that Recompile cannot render a change on its own: the
+// caller compiles the whole zone set instead (Compile).
+var ErrRecompile = errors.New("render: the change needs a full compile")
+
+// Incremental is what Recompile needs from the compile that made the
+// live maps: per zone, the shared templates that hold its SOA record,
+// each with one answer that renders it, and the names whose unshared
+// templates hold it. A new SOA serial then costs one rendering per
+// shared template and per such name, not one per name of the zone.
+type Incremental struct {
+	zones map[string]*soaUsers // by lower-case origin
+}
+
+// soaUsers are one zone's answers that hold its SOA record.
+type soaUsers struct {
+	tail  []byte          // the SOA RDATA's last 20 bytes (serial to minimum) they hold
+	reps  []soaRep        // shared templates holding them, each with its renderings
+	names map[string]bool // names with unshared templates holding them
+	rep   map[uint32]int  // while compiling: template id -> index in reps
+}
+
+// soaRep is a shared template and a few of the queries that render it
+// (should the names of some change, another renders it).
+type soaRep struct {
+	t       Template
+	queries []repQuery
+	all     bool // queries name every name that uses t
+}
+
+// repQuery is a query a template renders.
+type repQuery struct {
+	name  []byte
+	qtype uint16 // 0: the name's default
+	mode  uint16 // abi.ModeExact or abi.ModeBelow
+	do    bool
+}
+
+// repQueries is how many queries an soaRep keeps.
+const repQueries = 4
+
+// soaTail is the part of a zone's SOA RDATA that a new serial changes.
+func soaTail(z *zone.Zone) []byte {
+	rd := z.SOA.RRs[0].RData
+	return rd[len(rd)-20:]
+}
+
+// incremental records, at the end of Compile, where each zone's SOA
+// record went.
+func (c *compiler) incremental(keys []string) *Incremental {
+	inc := &Incremental{zones: make(map[string]*soaUsers)}
+	holds := make(map[uint32]*zone.Zone) // template id -> the zone whose SOA it holds
+	seen := make(map[uint32]bool)
+	check := func(id uint32, z *zone.Zone, u *soaUsers, name []byte, qtype, mode uint16, do bool) {
+		if id == 0 {
+			return
+		}
+		t := &c.img.Templates[id]
+		if !seen[id] {
+			seen[id] = true
+			if bytes.Contains(t.Body, u.tail) {
+				holds[id] = z
+			}
+		}
+		if holds[id] != z {
+			return
+		}
+		if !t.Shared {
+			u.names[string(name)] = true
+			return
+		}
+		q := repQuery{name: name, qtype: qtype, mode: mode, do: do}
+		if i, ok := u.rep[id]; ok {
+			r := &u.reps[i]
+			for _, o := range r.queries {
+				if bytes.Equal(o.name, name) {
+					return // another name, not another query of one
+				}
+			}
+			if len(r.queries) < repQueries {
+				r.queries = append(r.queries, q)
+			} else {
+				r.all = false
+			}
+			return
+		}
+		u.rep[id] = len(u.reps)
+		u.reps = append(u.reps, soaRep{t: *t, queries: []repQuery{q}, all: true})
+	}
+	for _, z := range c.set.Zones() {
+		if !z.Expired && z.SOA != nil && len(z.SOA.RRs) > 0 {
+			inc.zones[string(z.Origin.Lower)] = &soaUsers{tail: append([]byte(nil), soaTail(z)...), names: make(map[string]bool),
+				rep: make(map[uint32]int)}
+		}
+	}
+	for _, k := range keys {
+		lower := []byte(k)
+		z := c.set.Find(lower)
+		if z == nil {
+			continue
+		}
+		u := inc.zones[string(z.Origin.Lower)]
+		if u == nil {
+			continue
+		}
+		h := abi.HashName(lower)
+		e := c.img.Names[h]
+		for d := range 2 {
+			check(e.ExactDefault[d], z, u, lower, 0, abi.ModeExact, d == 1)
+			check(e.BelowDefault[d], z, u, lower, 0, abi.ModeBelow, d == 1)
+		}
+	}
+	for k, ids := range c.img.Answers {
+		if k.Mode == abi.ModeChaos {
+			continue
+		}
+		lower, ok := c.nameOf[k.Name]
+		if !ok {
+			continue
+		}
+		z := c.set.Find(lower)
+		if z == nil || inc.zones[string(z.Origin.Lower)] == nil {
+			continue
+		}
+		u := inc.zones[string(z.Origin.Lower)]
+		check(ids[0], z, u, lower, k.QType, k.Mode, false)
+		check(ids[1], z, u, lower, k.QType, k.Mode, true)
+	}
+	for _, u := range inc.zones {
+		u.rep = nil
+	}
+	return inc
+}
+
+// Delta is a change to a compiled image: the names (and their answers)
+// to set, rendered into Image (which holds only them and the templates
+// they use), the names and answers to remove, and the shared templates
+// rewritten in place (a new SOA serial), each Rewrite naming the old and
+// the new content by template ids in Image.Templates.
+type Delta struct {
+	Image      *Image
+	DelNames   []NameHash
+	DelAnswers []AnswerKey
+	Rewrites   []Rewrite
+}
+
+// Rewrite replaces the live template whose content is Templates[Old] by
+// Templates[New], for every name that uses it.
+type Rewrite struct{ Old, New uint32 }
+
+// Recompile renders the change from the zone set of old to that of e: the
+// names whose answers change (those whose data changed, their parents,
+// the names below a delegation whose referral changed, the names whose
+// answers hold a changed name's addresses or follow its CNAME), and for a
+// new SOA serial the shared templates holding it, from one rendering
+// each. It also returns the Incremental for the next change.
+// ErrRecompile when the change is beyond it (zones added or removed,
+// signed zones, apex data other than the SOA serial and timers, DNAME):
+// the caller compiles the whole set.
+func Recompile(inc *Incremental, old, e *engine.Engine) (*Delta, *Incremental, error) {
+	if inc == nil {
+		return nil, nil, fmt.Errorf("%w: no record of the previous compile", ErrRecompile)
+	}
+	oz, nz := old.Zones().Zones(), e.Zones().Zones()
+	if len(oz) != len(nz) {
+		return nil, nil, fmt.Errorf("%w: zones added or removed", ErrRecompile)
+	}
+	c := &compiler{
+		e:   e,
+		set: e.Zones(),
+		img: &Image{Names: make(map[NameHash]NameEntry), Answers: make(map[AnswerKey][2]uint32),
+			Templates: []Template{{}}, Denial: []*DenialZone{nil}},
+		dedup:    make(map[[32]byte]uint32),
+		denialOf: make(map[*zone.Zone]uint16),
+		nsecOf:   make(map[string]uint16),
+		nameOf:   make(map[NameHash][]byte),
+	}
+	d := &Delta{Image: c.img}
+	next := &Incremental{zones: make(map[string]*soaUsers, len(inc.zones))}
+	for k, u := range inc.zones {
+		next.zones[k] = u
+	}
+	for i, a := range oz {
+		b := e.Zones().Zone(a.Origin.Lower)
+		if b == nil || nz[i] == nil {
+			return nil, nil, fmt.Errorf("%w: zone %s removed", ErrRecompile, a.Name())
+		}
+		if a == b {
+			continue
+		}
+		if err := c.recompileZone(inc, next, d, old, a, b); err != nil {
+			return nil, nil, err
+		}
+	}
+	c.img.Stats.Names = len(c.img.Names)
+	c.img.Stats.Answers = len(c.img.Answers)
+	c.img.Stats.Templates = len(c.img.Templates) - 1
+	return d, next, nil
+}
+
+// recompileZone adds the change from a to b (two versions of one zone) to
+// d.
+func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.Engine, a, b *zone.Zone) error {
+	if a.HasRRSIGs() || b.HasRRSIGs() || a.Signed || b.Signed || a.Expired || b.Expired {
+		return fmt.Errorf("%w: %s is signed or expired", ErrRecompile, b.Name())
+	}
+	changed := zone.ChangedNames(a, b)
+	if len(changed) == 0 {
+		return nil
+	}
+	origin := b.Origin.Lower
+	affected := make(map[string]bool)
+	soa := false
+	for _, x := range changed {
+		for _, n := range []*zone.Node{a.Node(x), b.Node(x)} {
+			if n != nil && n.Has(zone.FlagDNAME) {
+				return fmt.Errorf("%w: DNAME at %s", ErrRecompile, wire.String(x))
+			}
+		}
+		if bytes.Equal(x, origin) {
+			if !onlySerial(a.Apex, b.Apex) {
+				return fmt.Errorf("%w: apex data of %s changed", ErrRecompile, b.Name())
+			}
+			soa = true
+		}
+		affected[string(x)] = true
+		if p := wire.Parent(x); len(p) >= len(origin) {
+			affected[string(p)] = true
+		}
+	}
+	if soa {
+		u := inc.zones[string(origin)]
+		if u == nil {
+			return fmt.Errorf("%w: no record of %s's SOA", ErrRecompile, b.Name())
+		}
+		nu := &soaUsers{tail: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names))}
+		for n := range u.names {
+			affected[n] = true
+		}
+		for _, r := range u.reps {
+			var nt Template
+			ok := false
+			for _, q := range r.queries {
+				if !affected[string(q.name)] && b.Node(q.name) != nil {
+					if nt, ok = c.renderRep(q, b); ok {
+						break
+					}
+				}
+			}
+			if !ok && r.all {
+				continue // its every user is rendered anew below
+			}
+			if !ok {
+				var names []string
+				for _, q := range r.queries {
+					names = append(names, fmt.Sprintf("%s/%d/%v", wire.String(q.name), q.qtype, affected[string(q.name)]))
+				}
+				return fmt.Errorf("%w: no unchanged answer renders a shared template of %s (%v)", ErrRecompile, b.Name(), names)
+			}
+			d.Rewrites = append(d.Rewrites, Rewrite{Old: c.addTemplate(r.t), New: c.addTemplate(nt)})
+			nu.reps = append(nu.reps, soaRep{t: nt, queries: r.queries, all: r.all})
+		}
+		next.zones[string(origin)] = nu
+	}
+	c.spread(affected, a, b)
+	return c.renderAffected(affected, next, d, old, a, b)
+}
+
+// onlySerial reports whether two versions of an apex differ in nothing
+// but the SOA's serial and timers (the SOA's names, TTL and length kept).
+func onlySerial(a, b *zone.Node) bool {
+	if a == nil || b == nil || a.Flags != b.Flags || len(a.Sets) != len(b.Sets) {
+		return false
+	}
+	for i, s := range a.Sets {
+		t := b.Sets[i]
+		if s.Type != t.Type || s.TTL != t.TTL || len(s.RRs) != len(t.RRs) || len(s.Sigs)+len(t.Sigs) != 0 {
+			return false
+		}
+		for j, r := range s.RRs {
+			q := t.RRs[j]
+			if s.Type == dns.TypeSOA {
+				if len(r.RData) != len(q.RData) || r.TTL != q.TTL || !bytes.Equal(r.RData[:len(r.RData)-20], q.RData[:len(q.RData)-20]) ||
+					!bytes.Equal(r.Owner.Wire, q.Owner.Wire) {
+					return false
+				}
+			} else if r.TTL != q.TTL || !bytes.Equal(r.RData, q.RData) || !bytes.Equal(r.Owner.Wire, q.Owner.Wire) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// renderRep renders a shared template's query in zone b.
+func (c *compiler) renderRep(r repQuery, b *zone.Zone) (Template, bool) {
+	sp := &nameSpec{lower: r.name, exact: map[uint16]bool{}, below: map[uint16]bool{}, exactOpen: true, belowOpen: true}
+	c.collect(map[string]*nameSpec{string(r.name): sp}, b, b.Node(r.name))
+	qtype := r.qtype
+	if qtype == 0 {
+		qtype = otherType(sp)
+	}
+	res := &nameResult{}
+	var s slot
+	if r.mode == abi.ModeExact {
+		s = c.exactSlot(res, r.name, qtype, r.do)
+	} else {
+		s = c.belowSlot(res, r.name, qtype, r.do)
+	}
+	if !s.ok {
+		return Template{}, false
+	}
+	t := toTemplate(s.p)
+	if s.t != nil {
+		t = *s.t
+	}
+	if s.p.Truncated || s.p.Kind == engine.KindError || s.p.Kind == engine.KindRefused || s.p.Rcode > 15 || len(t.Relocs) > abi.MaxRelocs {
+		return Template{}, false
+	}
+	t.Shared = true
+	return t, true
+}
+
+// spread adds to affected the names whose answers hold an affected
+// name's data: the owners of NS, MX, SRV and CNAME records that name an
+// affected name (its addresses go to their additional section, or their
+// chain goes through it), along CNAME chains; and the names below a
+// delegation whose referral may change.
+func (c *compiler) spread(affected map[string]bool, a, b *zone.Zone) {
+	// Only a name with addresses or a CNAME (in either version) can
+	// change what an answer naming it holds.
+	referable := false
+	for x := range affected {
+		for _, z := range []*zone.Zone{a, b} {
+			if n := z.Node([]byte(x)); n != nil && (n.Set(dns.TypeA) != nil || n.Set(dns.TypeAAAA) != nil || n.Has(zone.FlagCNAME)) {
+				referable = true
+			}
+		}
+	}
+	if referable {
+		cnames := make(map[string][]string) // CNAME target -> owners
+		b.ForEachNode(func(n *zone.Node) {
+			owner := string(n.Name.Lower)
+			for _, s := range n.Sets {
+				for _, rr := range s.RRs {
+					t := target(rr)
+					if t == nil {
+						continue
+					}
+					if rr.Type == dns.TypeCNAME {
+						cnames[string(t)] = append(cnames[string(t)], owner)
+					}
+					if affected[string(t)] {
+						affected[owner] = true
+					}
+				}
+			}
+		})
+		// Along CNAME chains (at most engine.MaxChain links).
+		for round := 0; round < engine.MaxChain; round++ {
+			added := false
+			for t, owners := range cnames {
+				if !affected[t] {
+					continue
+				}
+				for _, o := range owners {
+					if !affected[o] {
+						affected[o] = true
+						added = true
+					}
+				}
+			}
+			if !added {
+				break
+			}
+		}
+	}
+	// Below an affected delegation every name gets its referral.
+	cuts := make(map[string]bool)
+	for x := range affected {
+		for _, z := range []*zone.Zone{a, b} {
+			if n := z.Node([]byte(x)); n != nil && n.Has(zone.FlagDelegation) {
+				cuts[x] = true
+			}
+		}
+	}
+	if len(cuts) == 0 {
+		return
+	}
+	for _, z := range []*zone.Zone{a, b} {
+		z.ForEachNode(func(n *zone.Node) {
+			if !n.Has(zone.FlagBelowCut) {
+				return
+			}
+			for p, i := wire.Parent(n.Name.Lower), 0; len(p) > len(z.Origin.Lower) && i < wire.MaxLabels; i++ {
+				if cuts[string(p)] {
+					affected[string(n.Name.Lower)] = true
+					return
+				}
+				p = wire.Parent(p)
+			}
+		})
+	}
+}
+
+// target is the in-zone name whose data an answer holding rr may carry
+// (the engine's additionalFor and CNAME following), lower-case; nil for
+// other types.
+func target(rr *zone.RR) []byte {
+	switch rr.Type {
+	case dns.TypeNS, dns.TypeMX, dns.TypeCNAME:
+		if rr.NNames > 0 {
+			return rr.RDataLower[rr.Names[0]:]
+		}
+	case dns.TypeSRV:
+		if len(rr.RData) > 6 {
+			return wire.ToLower(rr.RData[6:])
+		}
+	}
+	return nil
+}
+
+// renderAffected renders the affected names of zone b into d and lists
+// the names and answers of a that are gone.
+func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d *Delta, old *engine.Engine, a, b *zone.Zone) error {
+	specs := make(map[string]*nameSpec)
+	oldSpecs := make(map[string]*nameSpec)
+	oc := &compiler{e: old, set: old.Zones(), img: &Image{}}
+	for x := range affected {
+		lower := []byte(x)
+		if n := b.Node(lower); n != nil {
+			c.collect(specs, b, n)
+		}
+		if n := a.Node(lower); n != nil {
+			oc.collect(oldSpecs, a, n)
+		}
+	}
+	// Names that exist only as the path to a missing glue target came
+	// with their delegations (collect adds them); keep those below an
+	// affected delegation, and the old ones to remove.
+	for k := range specs {
+		affected[k] = true
+	}
+	for k := range oldSpecs {
+		affected[k] = true
+	}
+	// Which of them have a name below them (the walk may not stop there).
+	parents := make(map[string]bool)
+	b.ForEachNode(func(n *zone.Node) {
+		if p := wire.Parent(n.Name.Lower); affected[string(p)] {
+			parents[string(p)] = true
+		}
+	})
+	for k := range specs {
+		if p := wire.Parent([]byte(k)); affected[string(p)] {
+			parents[string(p)] = true
+		}
+	}
+	keys := make([]string, 0, len(affected))
+	for k := range affected {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		lower := []byte(k)
+		h := abi.HashName(lower)
+		sp := specs[k]
+		if sp == nil {
+			d.DelNames = append(d.DelNames, h)
+		} else {
+			r := c.renderName(h, sp)
+			r.parent = parents[k]
+			c.store(r)
+			c.nameOf[h] = lower
+		}
+		if osp := oldSpecs[k]; osp != nil {
+			for _, m := range []struct {
+				types map[uint16]bool
+				mode  uint16
+			}{{osp.exact, abi.ModeExact}, {osp.below, abi.ModeBelow}} {
+				for t := range m.types {
+					ak := AnswerKey{Name: h, QType: t, Mode: m.mode}
+					if _, ok := c.img.Answers[ak]; !ok {
+						d.DelAnswers = append(d.DelAnswers, ak)
+					}
+				}
+			}
+		}
+	}
+	// Which of the names rendered now hold the SOA in an unshared
+	// template (a later serial re-renders them).
+	u := next.zones[string(b.Origin.Lower)]
+	if u == nil {
+		return nil
+	}
+	// A rendered name may no longer use a shared template it rendered:
+	// it stops being one of its queries.
+	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names))}
+	for _, r := range u.reps {
+		var q []repQuery
+		for _, x := range r.queries {
+			if !affected[string(x.name)] {
+				q = append(q, x)
+			}
+		}
+		nu.reps = append(nu.reps, soaRep{t: r.t, queries: q, all: r.all})
+	}
+	for k := range u.names {
+		nu.names[k] = true
+	}
+	next.zones[string(b.Origin.Lower)] = nu
+	repOf := make(map[string]int, len(nu.reps))
+	for i, r := range nu.reps {
+		repOf[key(r.t)] = i
+	}
+	// A template holding the SOA is one a shared template's rewrite
+	// reaches (when it has that content) or makes its name one to render
+	// at the next serial.
+	use := func(id uint32, q repQuery) {
+		if id == 0 || !bytes.Contains(c.img.Templates[id].Body, nu.tail) {
+			return
+		}
+		i, ok := repOf[key(c.img.Templates[id])]
+		if !ok {
+			nu.names[string(q.name)] = true
+			return
+		}
+		r := &nu.reps[i]
+		for _, o := range r.queries {
+			if bytes.Equal(o.name, q.name) {
+				return
+			}
+		}
+		if len(r.queries) < repQueries {
+			r.queries = append(r.queries, q)
+		} else {
+			r.all = false
+		}
+	}
+	for _, k := range keys {
+		delete(nu.names, k)
+	}
+	for _, k := range keys {
+		lower := []byte(k)
+		e, ok := c.img.Names[abi.HashName(lower)]
+		if !ok {
+			continue
+		}
+		for d := range 2 {
+			use(e.ExactDefault[d], repQuery{name: lower, mode: abi.ModeExact, do: d == 1})
+			use(e.BelowDefault[d], repQuery{name: lower, mode: abi.ModeBelow, do: d == 1})
+		}
+	}
+	for ak, ids := range c.img.Answers {
+		use(ids[0], repQuery{name: c.nameOf[ak.Name], qtype: ak.QType, mode: ak.Mode})
+		use(ids[1], repQuery{name: c.nameOf[ak.Name], qtype: ak.QType, mode: ak.Mode, do: true})
+	}
+	return nil
+}

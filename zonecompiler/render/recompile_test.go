@@ -1,0 +1,264 @@
+package render
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// versions makes versions of the unsigned zone rc.test. that differ by a
+// few random changes each (always a new serial): delegations with and
+// without glue (sibling glue too), hosts, CNAME chains, MX and SRV
+// pointing at hosts, a wildcard, deep names with empty non-terminals.
+type versions struct {
+	rng    *rand.Rand
+	serial int
+	recs   map[string][]string
+}
+
+func newVersions(seed uint64) *versions {
+	v := &versions{rng: rand.New(rand.NewPCG(seed, 7)), serial: 1, recs: map[string][]string{}}
+	for i := 0; i < 40; i++ {
+		v.delegation(i)
+	}
+	for i := 0; i < 8; i++ {
+		v.host(i)
+	}
+	v.recs["c0"] = []string{"c0 CNAME c1"}
+	v.recs["c1"] = []string{"c1 CNAME h1"}
+	v.recs["mx"] = []string{"mx MX 10 h2", "mx MX 20 gone"}
+	v.recs["_sip._udp"] = []string{"_sip._udp SRV 0 0 5060 h3"}
+	v.recs["*.w"] = []string{"*.w A 198.18.9.9"}
+	v.recs["a.b.deep"] = []string{"a.b.deep TXT deep"}
+	return v
+}
+
+func (v *versions) delegation(i int) {
+	l := fmt.Sprintf("d%d", i)
+	switch i % 4 {
+	case 0: // in-bailiwick glue
+		v.recs[l] = []string{l + " NS ns1." + l, l + " NS ns2." + l}
+		v.recs["ns1."+l] = []string{fmt.Sprintf("ns1.%s A 198.18.%d.1", l, v.rng.IntN(256))}
+		v.recs["ns2."+l] = []string{fmt.Sprintf("ns2.%s AAAA 2001:db8::%x", l, v.rng.IntN(65536))}
+	case 1: // sibling glue: the name server of d(i-1)
+		v.recs[l] = []string{fmt.Sprintf("%s NS ns1.d%d", l, i-1), l + " NS ns.example.net."}
+	default:
+		v.recs[l] = []string{fmt.Sprintf("%s NS ns%d.example.net.", l, v.rng.IntN(50))}
+	}
+}
+
+func (v *versions) host(i int) {
+	l := fmt.Sprintf("h%d", i)
+	v.recs[l] = []string{fmt.Sprintf("%s A 198.18.7.%d", l, v.rng.IntN(256)), fmt.Sprintf("%s TXT \"%d\"", l, v.rng.IntN(100))}
+}
+
+func (v *versions) change() {
+	v.serial++
+	for n := v.rng.IntN(4); n > 0; n-- {
+		switch v.rng.IntN(10) {
+		case 0, 1:
+			v.delegation(40 + v.rng.IntN(40))
+		case 2:
+			i := v.rng.IntN(80)
+			for k := range v.recs {
+				if k == fmt.Sprintf("d%d", i) || strings.HasSuffix(k, fmt.Sprintf(".d%d", i)) {
+					delete(v.recs, k)
+				}
+			}
+		case 3:
+			i := 4 * v.rng.IntN(10)
+			if _, ok := v.recs[fmt.Sprintf("ns1.d%d", i)]; ok {
+				v.recs[fmt.Sprintf("ns1.d%d", i)] = []string{fmt.Sprintf("ns1.d%d A 198.18.%d.1", i, v.rng.IntN(256))}
+			}
+		case 4:
+			v.host(v.rng.IntN(12))
+		case 5:
+			delete(v.recs, fmt.Sprintf("h%d", v.rng.IntN(12)))
+		case 6:
+			if _, ok := v.recs["*.w"]; ok {
+				delete(v.recs, "*.w")
+			} else {
+				v.recs["*.w"] = []string{fmt.Sprintf("*.w A 198.18.9.%d", v.rng.IntN(256))}
+			}
+		case 7:
+			o := fmt.Sprintf("x.y%d.deep", v.rng.IntN(3))
+			if _, ok := v.recs[o]; ok {
+				delete(v.recs, o)
+			} else {
+				v.recs[o] = []string{o + " MX 10 h2"}
+			}
+		case 8:
+			v.recs["c1"] = []string{fmt.Sprintf("c1 CNAME h%d", v.rng.IntN(12))}
+		case 9:
+			v.recs["mx"] = []string{fmt.Sprintf("mx MX 10 h%d", v.rng.IntN(12))}
+		}
+	}
+}
+
+func (v *versions) engine(t *testing.T) *engine.Engine {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "$ORIGIN rc.test.\n$TTL 300\n@ SOA ns hostmaster %d 7200 3600 1209600 300\n@ NS ns\n@ NS ns1.d0\nns A 198.18.0.53\n", v.serial)
+	owners := make([]string, 0, len(v.recs))
+	for o := range v.recs {
+		owners = append(owners, o)
+	}
+	sort.Strings(owners)
+	for _, o := range owners {
+		for _, r := range v.recs[o] {
+			b.WriteString(r + "\n")
+		}
+	}
+	z, err := zone.Load(strings.NewReader(b.String()), "rc.test.", "rc.test.zone", zone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := zone.NewSet(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.New(engine.Config{UDPSize: 1232}, set)
+}
+
+// canonImage is an image by content: each name's four templates and
+// flags, each answer's two templates, as template keys ("" for a pass).
+type canonImage struct {
+	names   map[NameHash][5]string
+	answers map[AnswerKey][2]string
+}
+
+func canonOf(img *Image) canonImage {
+	k := func(id uint32) string {
+		if id == 0 {
+			return ""
+		}
+		return key(img.Templates[id])
+	}
+	c := canonImage{names: map[NameHash][5]string{}, answers: map[AnswerKey][2]string{}}
+	for h, e := range img.Names {
+		c.names[h] = [5]string{k(e.ExactDefault[0]), k(e.ExactDefault[1]), k(e.BelowDefault[0]), k(e.BelowDefault[1]), fmt.Sprint(e.Flags)}
+	}
+	for a, ids := range img.Answers {
+		c.answers[a] = [2]string{k(ids[0]), k(ids[1])}
+	}
+	return c
+}
+
+// apply is what the maps hold after d: every user of a rewritten
+// template sees its new content, then d's names and answers are set and
+// removed.
+func (c canonImage) apply(d *Delta) {
+	rw := map[string]string{}
+	for _, r := range d.Rewrites {
+		rw[key(d.Image.Templates[r.Old])] = key(d.Image.Templates[r.New])
+	}
+	for h, e := range c.names {
+		for i := 0; i < 4; i++ {
+			if n, ok := rw[e[i]]; ok {
+				e[i] = n
+			}
+		}
+		c.names[h] = e
+	}
+	for a, e := range c.answers {
+		for i := range e {
+			if n, ok := rw[e[i]]; ok {
+				e[i] = n
+			}
+		}
+		c.answers[a] = e
+	}
+	dc := canonOf(d.Image)
+	for _, h := range d.DelNames {
+		delete(c.names, h)
+	}
+	for _, a := range d.DelAnswers {
+		delete(c.answers, a)
+	}
+	for h, e := range dc.names {
+		c.names[h] = e
+	}
+	for a, e := range dc.answers {
+		c.answers[a] = e
+	}
+}
+
+// TestRecompileMatchesCompile changes an unsigned zone step by step and
+// renders each change with Recompile: the previous image with the delta
+// applied must hold, name by name and answer by answer, the templates a
+// full Compile of the new version holds; and Recompile must render far
+// fewer names than the zone has.
+func TestRecompileMatchesCompile(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		v := newVersions(seed)
+		e := v.engine(t)
+		img, err := Compile(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live, inc := canonOf(img), img.Incremental
+		rendered, total := 0, 0
+		for step := 1; step <= 40; step++ {
+			v.change()
+			ne := v.engine(t)
+			d, next, err := Recompile(inc, e, ne)
+			if err != nil {
+				t.Fatalf("seed %d step %d: %v", seed, step, err)
+			}
+			full, err := Compile(ne)
+			if err != nil {
+				t.Fatal(err)
+			}
+			live.apply(d)
+			want := canonOf(full)
+			var bad []string
+			for h, w := range want.names {
+				if g, ok := live.names[h]; !ok || g != w {
+					bad = append(bad, fmt.Sprintf("name %s: present %v, differs", wireName(full, h), ok))
+				}
+			}
+			for h := range live.names {
+				if _, ok := want.names[h]; !ok {
+					bad = append(bad, fmt.Sprintf("name %x left behind", h))
+				}
+			}
+			for a, w := range want.answers {
+				if g, ok := live.answers[a]; !ok || g != w {
+					bad = append(bad, fmt.Sprintf("answer %s type %d mode %d: present %v, differs", wireName(full, a.Name), a.QType, a.Mode, ok))
+				}
+			}
+			for a := range live.answers {
+				if _, ok := want.answers[a]; !ok {
+					bad = append(bad, fmt.Sprintf("answer %s type %d mode %d left behind", wireName(full, a.Name), a.QType, a.Mode))
+				}
+			}
+			if len(bad) > 0 {
+				sort.Strings(bad)
+				t.Fatalf("seed %d step %d: %d differences, e.g. %s", seed, step, len(bad), strings.Join(bad[:min(5, len(bad))], "; "))
+			}
+			rendered += len(d.Image.Names)
+			total += len(full.Names)
+			e, inc = ne, next
+		}
+		t.Logf("seed %d: %d names rendered of %d over 40 changes", seed, rendered, total)
+		if rendered*3 > total {
+			t.Errorf("seed %d: Recompile rendered %d names of %d: not incremental", seed, rendered, total)
+		}
+	}
+}
+
+func wireName(img *Image, h NameHash) string {
+	if img.Incremental != nil {
+		for k := range img.Names {
+			if k == h {
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%x", h.H1>>32)
+}

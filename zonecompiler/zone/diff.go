@@ -1,0 +1,60 @@
+package zone
+
+import "bytes"
+
+// ChangedNames lists the lower-case wire names whose node differs between
+// two versions of a zone: created, deleted, or with other flags, RRsets,
+// TTLs, RDATA or signatures (the NSEC3 chain's owners included). Records
+// compare by what the engine writes (owners in their case, as answers
+// carry it; the records of an RRset in their order, as answers list
+// them): moving names around in the file is no change.
+func ChangedNames(a, b *Zone) [][]byte {
+	var out [][]byte
+	diff := func(x, y map[string]*Node, both bool) {
+		for k, n := range x {
+			m, ok := y[k]
+			switch {
+			case !ok:
+				out = append(out, n.Name.Lower)
+			case both && !sameNode(n, m):
+				out = append(out, n.Name.Lower)
+			}
+		}
+	}
+	diff(a.nodes, b.nodes, true)
+	diff(b.nodes, a.nodes, false)
+	diff(a.nsec3ByKey, b.nsec3ByKey, true)
+	diff(b.nsec3ByKey, a.nsec3ByKey, false)
+	return out
+}
+
+// sameNode reports whether two versions of a name hold the same data.
+func sameNode(a, b *Node) bool {
+	if a == b {
+		return true
+	}
+	if a.Flags != b.Flags || len(a.Sets) != len(b.Sets) || a.NSEC3Hash != b.NSEC3Hash || !bytes.Equal(a.Name.Wire, b.Name.Wire) {
+		return false
+	}
+	for i, s := range a.Sets {
+		t := b.Sets[i]
+		if s.Type != t.Type || s.TTL != t.TTL || !sameRRs(s.RRs, t.RRs) || !sameRRs(s.Sigs, t.Sigs) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameRRs(a, b []*RR) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i, r := range a {
+		s := b[i]
+		if r.Type != s.Type || r.Class != s.Class || r.TTL != s.TTL || !bytes.Equal(r.RData, s.RData) ||
+			!bytes.Equal(r.Owner.Wire, s.Owner.Wire) {
+			return false
+		}
+	}
+	return true
+}
