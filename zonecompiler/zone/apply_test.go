@@ -130,6 +130,12 @@ func checkChanged(t *testing.T, old, nz *Zone, c *Changed) {
 			t.Errorf("NSEC3 %s changed but Changed does not list it", n.NSEC3Hash)
 		}
 	}
+	// What ChangedNames finds by comparing the versions, Changed lists.
+	for _, name := range ChangedNames(old, nz) {
+		if !listed[string(name)] && !l3[nsec3Label(name)] {
+			t.Errorf("ChangedNames has %s, Changed does not", wire.String(name))
+		}
+	}
 }
 
 // firstDiff shows the first differing lines of two dumps.
