@@ -183,7 +183,7 @@ func (d *Daemon) logZone(z *zone.Zone) {
 	for _, w := range z.Warnings {
 		d.log.Warn("zone warning", "zone", z.Name(), "file", z.File, "warning", w)
 	}
-	d.log.Info("zone loaded", "zone", z.Name(), "serial", z.Serial, "records", len(z.Records), "signed", z.Signed)
+	d.log.Info("zone loaded", "zone", z.Name(), "serial", z.Serial, "records", z.RecordCount(), "signed", z.Signed)
 }
 
 // setLoaded records the load time of the zones of set that are new. d.mu
@@ -402,7 +402,7 @@ func (d *Daemon) reloadZone(name string) (control.ReloadResult, error) {
 			warnings = append(warnings[:len(warnings):len(warnings)], w)
 		}
 		res.Zones = append(res.Zones, control.ZoneReload{
-			Origin: z.Name(), Serial: z.Serial, File: z.File, Records: len(z.Records), Warnings: warnings,
+			Origin: z.Name(), Serial: z.Serial, File: z.File, Records: z.RecordCount(), Warnings: warnings,
 		})
 	}
 	if res.Generation != nil {
@@ -440,7 +440,7 @@ func (d *Daemon) Status() control.Status {
 			Serial:   z.Serial,
 			File:     z.File,
 			LoadedAt: d.loadedAt[z],
-			Records:  len(z.Records),
+			Records:  z.RecordCount(),
 			Warnings: len(z.Warnings),
 			Signed:   z.Signed,
 			NSEC3:    z.NSEC3 != nil,

@@ -55,19 +55,25 @@ func (d *Daemon) newSecondaries() *secondary.Manager {
 		},
 		Expire: d.setExpired,
 		Serial: func(origin string) (uint32, bool) {
-			buf := make([]byte, wire.MaxNameLen+1)
-			n, err := dns.PackDomainName(dns.CanonicalName(origin), buf, 0, nil, false)
-			if err != nil {
-				return 0, false
-			}
-			z := d.eng.Zones().Zone(wire.ToLower(buf[:n]))
+			z := d.servedZone(origin)
 			if z == nil {
 				return 0, false
 			}
 			return z.Serial, true
 		},
-		Log: d.log,
+		Served: d.servedZone,
+		Log:    d.log,
 	})
+}
+
+// servedZone returns the version of zone origin served now, or nil.
+func (d *Daemon) servedZone(origin string) *zone.Zone {
+	buf := make([]byte, wire.MaxNameLen+1)
+	n, err := dns.PackDomainName(dns.CanonicalName(origin), buf, 0, nil, false)
+	if err != nil {
+		return nil
+	}
+	return d.eng.Zones().Zone(wire.ToLower(buf[:n]))
 }
 
 // Secondaries returns the secondary zones' manager, or nil.

@@ -93,6 +93,10 @@ type Config struct {
 	// Serial returns the serial of the version served now, and false
 	// when the zone is not served yet.
 	Serial func(origin string) (uint32, bool)
+	// Served returns the version served now, or nil (not served, or no
+	// such hook): an incremental IXFR is applied to it with zone.Apply,
+	// and checked so, instead of loading the new version's text.
+	Served func(origin string) *zone.Zone
 	// Expire is called when a zone under PolicyServfail expires (true)
 	// and when it is refreshed again after that (false): the daemon
 	// switches its answers to SERVFAIL and back. Zones under
@@ -570,18 +574,26 @@ func (zl *zoneLoop) transfer(ctx context.Context, p netip.AddrPort, serial uint3
 		rrs = append(rrs, env.RR...)
 	}
 	conn.Close()
-	records, ixfr, err := zl.apply(rrs, incremental)
+	records, checked, err := zl.applyServed(rrs, incremental)
+	ixfr := checked
 	if err != nil {
 		return false, err
 	}
-	if err := zl.install(ctx, records); err != nil {
+	if !checked {
+		if records, ixfr, err = zl.apply(rrs, incremental); err != nil {
+			return false, err
+		}
+	}
+	if err := zl.install(ctx, records, checked); err != nil {
 		return false, err
 	}
 	kind := "AXFR"
 	if ixfr {
 		kind = "IXFR"
 	}
-	zl.m.log.Info("secondary: transferred", "zone", zl.origin, "primary", p.String(), "kind", kind, "records", len(records))
+	// applied: the change was applied to the served version (zone.Apply)
+	// rather than to the copy on disk and loaded again.
+	zl.m.log.Info("secondary: transferred", "zone", zl.origin, "primary", p.String(), "kind", kind, "records", len(records), "applied", checked)
 	return ixfr, nil
 }
 
@@ -679,10 +691,11 @@ func (zl *zoneLoop) currentRecords() ([]dns.RR, error) {
 	return out, zp.Err()
 }
 
-// install checks the new version with the zone loader, writes it to the
-// zone's file atomically (temporary file, fsync, rename, fsync of the
-// directory) and makes it live.
-func (zl *zoneLoop) install(ctx context.Context, records []dns.RR) error {
+// install checks the new version with the zone loader (unless checked:
+// zone.Apply made it from the served version, with the same checks),
+// writes it to the zone's file atomically (temporary file, fsync, rename,
+// fsync of the directory) and makes it live.
+func (zl *zoneLoop) install(ctx context.Context, records []dns.RR, checked bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "; %s transferred by xdpdns on %s\n", zl.origin, time.Now().UTC().Format(time.RFC3339))
 	for _, rr := range records {
@@ -690,8 +703,10 @@ func (zl *zoneLoop) install(ctx context.Context, records []dns.RR) error {
 		b.WriteByte('\n')
 	}
 	text := b.String()
-	if _, err := zone.Load(strings.NewReader(text), zl.origin, zl.z.File+" (transferred)", zl.m.cfg.ZoneOptions); err != nil {
-		return fmt.Errorf("the transferred version fails the zone checks: %w", err)
+	if !checked {
+		if _, err := zone.Load(strings.NewReader(text), zl.origin, zl.z.File+" (transferred)", zl.m.cfg.ZoneOptions); err != nil {
+			return fmt.Errorf("the transferred version fails the zone checks: %w", err)
+		}
 	}
 	if err := writeAtomic(zl.z.File, []byte(text)); err != nil {
 		return err

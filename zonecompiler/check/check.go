@@ -72,7 +72,7 @@ func Run(specs []zone.Spec, opt zone.Options, ec engine.Config) (*Report, error)
 		Passed: img.Stats.PassedTemplates, MapBytes: img.MapBytes(),
 	}}
 	for _, z := range set.Zones() {
-		zr := Zone{Origin: z.Name(), File: z.File, Serial: z.Serial, Records: len(z.Records),
+		zr := Zone{Origin: z.Name(), File: z.File, Serial: z.Serial, Records: z.RecordCount(),
 			Signed: z.Signed, NSEC3: z.NSEC3 != nil, Warnings: z.Warnings}
 		if z.HasRRSIGs() {
 			exp := z.SigExpiration

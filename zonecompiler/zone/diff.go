@@ -10,21 +10,23 @@ import "bytes"
 // them): moving names around in the file is no change.
 func ChangedNames(a, b *Zone) [][]byte {
 	var out [][]byte
-	diff := func(x, y map[string]*Node, both bool) {
-		for k, n := range x {
-			m, ok := y[k]
+	// diff lists the nodes of x missing from y (find: y's node for one of
+	// x's) or, with both, different there.
+	diff := func(x *nodeMap, find func(*Node) *Node, both bool) {
+		x.each(func(n *Node) {
+			m := find(n)
 			switch {
-			case !ok:
+			case m == nil:
 				out = append(out, n.Name.Lower)
 			case both && !sameNode(n, m):
 				out = append(out, n.Name.Lower)
 			}
-		}
+		})
 	}
-	diff(a.nodes, b.nodes, true)
-	diff(b.nodes, a.nodes, false)
-	diff(a.nsec3ByKey, b.nsec3ByKey, true)
-	diff(b.nsec3ByKey, a.nsec3ByKey, false)
+	diff(&a.nodes, func(n *Node) *Node { return b.nodes.get(n.Name.Lower) }, true)
+	diff(&b.nodes, func(n *Node) *Node { return a.nodes.get(n.Name.Lower) }, false)
+	diff(&a.nsec3ByKey, func(n *Node) *Node { return b.nsec3ByKey.getString(n.NSEC3Hash) }, true)
+	diff(&b.nsec3ByKey, func(n *Node) *Node { return a.nsec3ByKey.getString(n.NSEC3Hash) }, false)
 	return out
 }
 

@@ -79,15 +79,7 @@ func load(ctx context.Context, r io.Reader, origin, file, abs string, budget *in
 	if err != nil {
 		return nil, &Error{File: file, Reason: fmt.Sprintf("bad zone origin %q: %v", origin, err)}
 	}
-	b := &builder{
-		z: &Zone{
-			Origin:     wire.NewName(ow),
-			File:       file,
-			nodes:      make(map[string]*Node),
-			nsec3ByKey: make(map[string]*Node),
-		},
-		opt: opt,
-	}
+	b := newBuilder(&Zone{Origin: wire.NewName(ow), File: file, lazy: &derived{}}, opt)
 	zp := dns.NewZoneParser(r, origin, abs)
 	zp.SetIncludeAllowed(true)
 	zp.SetIncludeFS(includeFS{ctx: ctx, budget: budget})
@@ -119,6 +111,8 @@ func load(ctx context.Context, r io.Reader, origin, file, abs string, budget *in
 	if err := b.finish(); err != nil {
 		return nil, err
 	}
+	recs := b.records
+	b.z.lazy.recsOnce.Do(func() { b.z.lazy.recs = recs })
 	return b.z, nil
 }
 
@@ -220,24 +214,70 @@ func nameWire(s string) ([]byte, error) {
 	return buf[:n:n], nil
 }
 
+// builder checks a zone and computes its facts. Load fills its maps
+// record by record and finishes the whole zone; Apply uses the same
+// checks on the nodes a change touched, with get reading the new version.
 type builder struct {
 	z   *Zone
 	opt Options
+	// get finds a node of the zone being built by lower-case wire name.
+	get func(lower []byte) *Node
+	// Load only: the nodes and NSEC3 nodes by name, the records in file
+	// order.
+	nodes, nsec3 map[string]*Node
+	records      []*RR
+	// counting: checkSignatures sums the zone's RRSIG facts (Load);
+	// Apply keeps them in its index instead.
+	counting bool
+}
+
+func newBuilder(z *Zone, opt Options) *builder {
+	b := &builder{z: z, opt: opt, nodes: make(map[string]*Node), nsec3: make(map[string]*Node), counting: true}
+	b.get = func(lower []byte) *Node { return b.nodes[string(lower)] }
+	return b
 }
 
 // warnf records a problem the zone loads with, as NSD and Knot load it:
-// FILE:LINE of rr and the reason.
-func (b *builder) warnf(rr *RR, format string, args ...any) {
+// FILE:LINE of rr and the reason, and the node it is about.
+func (b *builder) warnf(owner warnOf, rr *RR, format string, args ...any) {
 	b.z.Warnings = append(b.z.Warnings, fmt.Sprintf("%s:%d: %s", rr.File, rr.Line, fmt.Sprintf(format, args...)))
+	b.z.warnOwners = append(b.z.warnOwners, owner.key())
 }
 
+// warnOf is the node a warning is about, its warnKey made only when a
+// warning is (a string per node would cost a TLD's load an allocation
+// per name).
+type warnOf struct {
+	n           *Node
+	nsec3, glue bool
+}
+
+func (w warnOf) key() warnKey {
+	if w.nsec3 {
+		return warnKey{name: nsec3Label(w.n.Name.Lower), nsec3: true}
+	}
+	return warnKey{name: string(w.n.Name.Lower), glue: w.glue}
+}
+
+// errf is a refusal at rr (the zone's file when rr is nil). A record that
+// came from a change rather than a file (Line 0) is quoted, so that the
+// error names it.
 func (b *builder) errf(rr *RR, format string, args ...any) error {
 	e := &Error{File: b.z.File, Reason: fmt.Sprintf(format, args...)}
 	if rr != nil {
 		e.File, e.Line = rr.File, rr.Line
+		if rr.Line == 0 && rr.Src != nil {
+			e.Reason += " (record " + strings.TrimSpace(rr.Src.String()) + ")"
+		}
 	}
 	return e
 }
+
+// nodeKey is the warning owner for a node of the zone.
+func nodeKey(n *Node) warnOf { return warnOf{n: n} }
+
+// nsec3Key is the warning owner for an NSEC3 node.
+func nsec3Key(n *Node) warnOf { return warnOf{n: n, nsec3: true} }
 
 // compile turns a parsed record into the builder's wire form.
 func compile(rr dns.RR, file string, line int) (*RR, error) {
@@ -288,39 +328,67 @@ func (b *builder) add(parsed dns.RR, file string, line int) error {
 	if err != nil {
 		return &Error{File: file, Line: line, Reason: fmt.Sprintf("cannot encode record: %v", err)}
 	}
-	z := b.z
+	return b.addRR(rr)
+}
+
+// admit refuses a record no zone of ours may hold: another class, or
+// outside the zone.
+func (b *builder) admit(rr *RR) error {
 	if rr.Class != dns.ClassINET {
 		return b.errf(rr, "class %s records are not served; only IN", dns.Class(rr.Class))
 	}
-	if !wire.IsSubdomain(rr.Owner.Lower, z.Origin.Lower) {
-		return b.errf(rr, "out-of-zone data: %s is not in zone %s", parsed.Header().Name, z.Name())
+	if !wire.IsSubdomain(rr.Owner.Lower, b.z.Origin.Lower) {
+		return b.errf(rr, "out-of-zone data: %s is not in zone %s", rr.Src.Header().Name, b.z.Name())
 	}
-	z.Records = append(z.Records, rr)
-	if rr.Type == dns.TypeNSEC3 || (rr.Type == dns.TypeRRSIG && parsed.(*dns.RRSIG).TypeCovered == dns.TypeNSEC3) {
-		n := z.nsec3ByKey[string(rr.Owner.Lower)]
-		if n == nil {
-			n = &Node{Name: rr.Owner}
-			z.nsec3ByKey[string(rr.Owner.Lower)] = n
-		}
-		return b.addToNode(n, rr)
-	}
-	n := z.nodes[string(rr.Owner.Lower)]
-	if n == nil {
-		n = &Node{Name: rr.Owner}
-		z.nodes[string(rr.Owner.Lower)] = n
-	}
-	return b.addToNode(n, rr)
+	return nil
 }
 
-func (b *builder) addToNode(n *Node, rr *RR) error {
-	t := rr.Type
-	if t == dns.TypeRRSIG {
-		t = rr.Src.(*dns.RRSIG).TypeCovered
+// addRR adds a compiled record to the zone being loaded.
+func (b *builder) addRR(rr *RR) error {
+	if err := b.admit(rr); err != nil {
+		return err
 	}
+	m := b.nodes
+	if isNSEC3Record(rr) {
+		m = b.nsec3
+	}
+	n := m[string(rr.Owner.Lower)]
+	if n == nil {
+		n = &Node{Name: rr.Owner}
+		m[string(rr.Owner.Lower)] = n
+	}
+	if addToNode(n, rr) {
+		b.records = append(b.records, rr)
+	}
+	return nil
+}
+
+// isNSEC3Record reports whether rr belongs to the NSEC3 chain (an NSEC3
+// or its RRSIG) rather than to a name of the zone.
+func isNSEC3Record(rr *RR) bool {
+	return rr.Type == dns.TypeNSEC3 || (rr.Type == dns.TypeRRSIG && rr.Src.(*dns.RRSIG).TypeCovered == dns.TypeNSEC3)
+}
+
+// setType is the type of the RRset rr goes to: the covered type for an
+// RRSIG.
+func setType(rr *RR) uint16 {
+	if rr.Type == dns.TypeRRSIG {
+		return rr.Src.(*dns.RRSIG).TypeCovered
+	}
+	return rr.Type
+}
+
+// addToNode adds rr to its RRset of n, keeping the sets ordered by type,
+// and reports whether it did: a duplicate (RFC 2181 §5: equal but for the
+// TTL) is dropped, as every server does. A record joining an RRset takes
+// its TTL (ttlWarnings reports the difference).
+func addToNode(n *Node, rr *RR) bool {
+	t := setType(rr)
 	set := n.Set(t)
 	if set == nil {
 		set = &RRset{Type: t, TTL: rr.TTL}
-		n.Sets = append(n.Sets, set)
+		i := sort.Search(len(n.Sets), func(i int) bool { return n.Sets[i].Type > t })
+		n.Sets = insertAt(n.Sets, i, set)
 	}
 	list := &set.RRs
 	if rr.Type == dns.TypeRRSIG {
@@ -328,27 +396,96 @@ func (b *builder) addToNode(n *Node, rr *RR) error {
 	}
 	for _, old := range *list {
 		if dns.IsDuplicate(old.Src, rr.Src) {
-			return nil // duplicates are dropped, as every server does
+			return false
 		}
 	}
 	if rr.Type != dns.TypeRRSIG {
-		if len(set.RRs) > 0 && rr.TTL != set.TTL {
-			b.z.Warnings = append(b.z.Warnings, fmt.Sprintf("%s:%d: TTL %d differs from the RRset's %d; using %d",
-				rr.File, rr.Line, rr.TTL, set.TTL, set.TTL))
-		}
 		if len(set.RRs) == 0 {
 			set.TTL = rr.TTL
 		}
 		rr.TTL = set.TTL
 	}
 	*list = append(*list, rr)
-	return nil
+	return true
+}
+
+// ttlWarnings reports the records of n whose TTL differs from their
+// RRset's (the first record's): the RRset is served with one TTL.
+func (b *builder) ttlWarnings(owner warnOf, n *Node) {
+	for _, s := range n.Sets {
+		for _, rr := range s.RRs {
+			if ttl := rr.Src.Header().Ttl; ttl != s.TTL {
+				b.warnf(owner, rr, "TTL %d differs from the RRset's %d; using %d", ttl, s.TTL, s.TTL)
+			}
+		}
+	}
 }
 
 // finish runs the checks and computes the per-name facts.
 func (b *builder) finish() error {
 	z := b.z
-	apex := z.nodes[string(z.Origin.Lower)]
+	apex := b.nodes[string(z.Origin.Lower)]
+	if err := b.setApex(apex); err != nil {
+		return err
+	}
+
+	// Empty non-terminals: every ancestor of a name, up to the apex, exists.
+	names := make([]*Node, 0, len(b.nodes))
+	for _, n := range b.nodes {
+		names = append(names, n)
+	}
+	for _, n := range names {
+		p := n.Name
+		for i := 0; i < wire.MaxLabels && len(p.Lower) > len(z.Origin.Lower); i++ {
+			p = wire.Name{Wire: wire.Parent(p.Wire), Lower: wire.Parent(p.Lower)}
+			if b.nodes[string(p.Lower)] != nil {
+				break
+			}
+			b.nodes[string(p.Lower)] = &Node{Name: p, Flags: FlagEmptyNonTerm}
+		}
+	}
+	// First pass: flags that depend on the node alone, then the wildcard
+	// child flag of the parents.
+	for _, n := range b.nodes {
+		n.Flags = ownFlags(n, n == apex)
+	}
+	for _, n := range b.nodes {
+		if wire.IsWildcard(n.Name.Lower) && n != apex {
+			if p := b.nodes[string(wire.Parent(n.Name.Lower))]; p != nil {
+				p.Flags |= FlagWildcardChild
+			}
+		}
+		if err := b.checkCovered(n); err != nil {
+			return err
+		}
+	}
+	// Second pass: below-cut, and the checks.
+	for _, n := range b.nodes {
+		if err := b.checkNode(n); err != nil {
+			return err
+		}
+		b.ttlWarnings(nodeKey(n), n)
+		b.checkNSAddresses(n)
+		if err := b.checkSignatures(nodeKey(n), n); err != nil {
+			return err
+		}
+	}
+	for _, n := range b.nsec3 {
+		b.ttlWarnings(nsec3Key(n), n)
+		if err := b.checkSignatures(nsec3Key(n), n); err != nil {
+			return err
+		}
+	}
+	z.nrecords = len(b.records)
+	z.nodes = nodeMapOf(b.nodes)
+	b.setSigned()
+	return b.buildChains()
+}
+
+// setApex checks the apex (an SOA, one, and NS records) and records the
+// zone facts it holds: Apex, SOA, Serial.
+func (b *builder) setApex(apex *Node) error {
+	z := b.z
 	if apex == nil || apex.Set(dns.TypeSOA) == nil || len(apex.Set(dns.TypeSOA).RRs) == 0 {
 		return b.errf(nil, "no SOA record at the zone apex %s", z.Name())
 	}
@@ -361,66 +498,41 @@ func (b *builder) finish() error {
 	if ns := apex.Set(dns.TypeNS); ns == nil || len(ns.RRs) == 0 {
 		return b.errf(nil, "no NS records at the zone apex %s", z.Name())
 	}
-	apex.Flags |= FlagApex
-
-	// Empty non-terminals: every ancestor of a name, up to the apex, exists.
-	names := make([]*Node, 0, len(z.nodes))
-	for _, n := range z.nodes {
-		names = append(names, n)
-	}
-	for _, n := range names {
-		p := n.Name
-		for i := 0; i < wire.MaxLabels && len(p.Lower) > len(z.Origin.Lower); i++ {
-			p = wire.Name{Wire: wire.Parent(p.Wire), Lower: wire.Parent(p.Lower)}
-			if z.nodes[string(p.Lower)] != nil {
-				break
-			}
-			z.nodes[string(p.Lower)] = &Node{Name: p, Flags: FlagEmptyNonTerm}
-		}
-	}
-	// First pass: flags that depend on the node alone.
-	for _, n := range z.nodes {
-		sortSets(n)
-		if n != apex && n.Set(dns.TypeNS) != nil && len(n.Set(dns.TypeNS).RRs) > 0 {
-			n.Flags |= FlagDelegation
-		}
-		if s := n.Set(dns.TypeCNAME); s != nil && len(s.RRs) > 0 {
-			n.Flags |= FlagCNAME
-		}
-		if s := n.Set(dns.TypeDNAME); s != nil && len(s.RRs) > 0 {
-			n.Flags |= FlagDNAME
-		}
-		if wire.IsWildcard(n.Name.Lower) && n != apex {
-			if p := z.nodes[string(wire.Parent(n.Name.Lower))]; p != nil {
-				p.Flags |= FlagWildcardChild
-			}
-		}
-		for _, s := range n.Sets {
-			if len(s.RRs) == 0 && len(s.Sigs) > 0 {
-				return b.errf(s.Sigs[0], "RRSIG covers %s but %s has no such records",
-					dns.Type(s.Type), wire.String(n.Name.Wire))
-			}
-		}
-	}
-	// Second pass: below-cut, and the checks.
-	for _, n := range z.nodes {
-		if err := b.checkNode(n); err != nil {
-			return err
-		}
-	}
-	for _, n := range z.nodes {
-		if n.Has(FlagApex) || (n.Has(FlagDelegation) && !n.Has(FlagBelowCut)) {
-			b.checkNSAddresses(n)
-		}
-	}
-	if err := b.checkSignatures(); err != nil {
-		return err
-	}
-	return b.buildChains()
+	return nil
 }
 
-func sortSets(n *Node) {
-	sort.Slice(n.Sets, func(i, j int) bool { return n.Sets[i].Type < n.Sets[j].Type })
+// ownFlags are the flags of n that depend on n alone: apex, delegation,
+// CNAME, DNAME, empty non-terminal (a name without records exists only
+// because names below it do).
+func ownFlags(n *Node, apex bool) Flags {
+	var f Flags
+	if apex {
+		f |= FlagApex
+	}
+	if len(n.Sets) == 0 {
+		f |= FlagEmptyNonTerm
+	}
+	if !apex && n.Set(dns.TypeNS) != nil && len(n.Set(dns.TypeNS).RRs) > 0 {
+		f |= FlagDelegation
+	}
+	if s := n.Set(dns.TypeCNAME); s != nil && len(s.RRs) > 0 {
+		f |= FlagCNAME
+	}
+	if s := n.Set(dns.TypeDNAME); s != nil && len(s.RRs) > 0 {
+		f |= FlagDNAME
+	}
+	return f
+}
+
+// checkCovered refuses an RRSIG whose covered type has no records at n.
+func (b *builder) checkCovered(n *Node) error {
+	for _, s := range n.Sets {
+		if len(s.RRs) == 0 && len(s.Sigs) > 0 {
+			return b.errf(s.Sigs[0], "RRSIG covers %s but %s has no such records",
+				dns.Type(s.Type), wire.String(n.Name.Wire))
+		}
+	}
+	return nil
 }
 
 func firstRR(n *Node) *RR {
@@ -432,6 +544,9 @@ func firstRR(n *Node) *RR {
 	return nil
 }
 
+// checkNode sets FlagBelowCut on n from the delegations above it (their
+// flags already set), warns of occluded data and refuses what no zone may
+// hold at n.
 func (b *builder) checkNode(n *Node) error {
 	z := b.z
 	// Below a cut when any ancestor strictly between the apex and the
@@ -442,17 +557,17 @@ func (b *builder) checkNode(n *Node) error {
 		if len(p) <= len(z.Origin.Lower) {
 			break
 		}
-		if a := z.nodes[string(p)]; a != nil && a.Has(FlagDelegation) {
+		if a := b.get(p); a != nil && a.Has(FlagDelegation) {
 			// Occluded data (RFC 2181 §6): loaded, never served (the
 			// referral is), reported, as NSD and Knot do.
 			n.Flags |= FlagBelowCut
 			for _, s := range n.Sets {
 				if s.Type != dns.TypeA && s.Type != dns.TypeAAAA && len(s.RRs) > 0 {
-					b.warnf(s.RRs[0], "%s %s is occluded by the delegation %s (only glue, A/AAAA, belongs below a cut): never served",
+					b.warnf(nodeKey(n), s.RRs[0], "%s %s is occluded by the delegation %s (only glue, A/AAAA, belongs below a cut): never served",
 						wire.String(n.Name.Wire), dns.Type(s.Type), wire.String(a.Name.Wire))
 				}
 				if len(s.Sigs) > 0 {
-					b.warnf(s.Sigs[0], "RRSIG %s below the delegation %s is occluded: never served",
+					b.warnf(nodeKey(n), s.Sigs[0], "RRSIG %s below the delegation %s is occluded: never served",
 						dns.Type(s.Type), wire.String(a.Name.Wire))
 				}
 			}
@@ -465,7 +580,7 @@ func (b *builder) checkNode(n *Node) error {
 			case dns.TypeNS, dns.TypeDS, dns.TypeNSEC, dns.TypeA, dns.TypeAAAA:
 			default:
 				if len(s.RRs) > 0 {
-					b.warnf(s.RRs[0], "%s %s is occluded by the delegation at the same name: never served (the referral is)",
+					b.warnf(nodeKey(n), s.RRs[0], "%s %s is occluded by the delegation at the same name: never served (the referral is)",
 						wire.String(n.Name.Wire), dns.Type(s.Type))
 				}
 			}
@@ -503,54 +618,64 @@ func (b *builder) checkNode(n *Node) error {
 
 // checkNSAddresses warns of NS targets inside the zone that have no
 // address (missing glue, a lame delegation): the zone loads and the
-// referral goes without that glue, as NSD and Knot serve it.
+// referral goes without that glue, as NSD and Knot serve it. It checks
+// the apex and the delegations that are not themselves occluded, after
+// checkNode.
 func (b *builder) checkNSAddresses(n *Node) {
+	if !n.Has(FlagApex) && !(n.Has(FlagDelegation) && !n.Has(FlagBelowCut)) {
+		return
+	}
 	for _, rr := range n.Set(dns.TypeNS).RRs {
 		target := wire.ToLower(rr.RData)
 		if !wire.IsSubdomain(target, b.z.Origin.Lower) {
 			continue
 		}
-		t := b.z.nodes[string(target)]
+		t := b.get(target)
 		if t == nil || (t.Set(dns.TypeA) == nil && t.Set(dns.TypeAAAA) == nil) {
-			b.warnf(rr, "in-bailiwick name server %s of %s has no address (A/AAAA) records: missing glue, sent without it",
+			b.warnf(warnOf{n: n, glue: true}, rr, "in-bailiwick name server %s of %s has no address (A/AAAA) records: missing glue, sent without it",
 				wire.String(rr.RData), wire.String(n.Name.Wire))
 		}
 	}
 }
 
-// checkSignatures refuses the zone when an RRSIG has expired, warns of
-// those expiring within the window, and records the zone's signature
-// facts: the earliest expiration and whether it is Signed.
-func (b *builder) checkSignatures() error {
+// checkSignatures refuses the zone when an RRSIG of n has expired, warns
+// of those expiring within the window, and counts the RRSIGs into the
+// zone's signature facts (nsigs, SigExpiration; setSigned finishes them).
+func (b *builder) checkSignatures(owner warnOf, n *Node) error {
 	z := b.z
 	now := b.opt.now()
 	window := b.opt.ExpiryWarning
 	if window == 0 {
 		window = DefaultExpiryWarning
 	}
-	sigs := 0
-	for _, rr := range z.Records {
-		sig, ok := rr.Src.(*dns.RRSIG)
-		if !ok {
-			continue
+	for _, s := range n.Sets {
+		for _, rr := range s.Sigs {
+			sig := rr.Src.(*dns.RRSIG)
+			if b.counting {
+				z.nsigs++
+				if exp := serialTime(sig.Expiration, now); z.nsigs == 1 || exp.Before(z.SigExpiration) {
+					z.SigExpiration = exp
+				}
+			}
+			if !sig.ValidityPeriod(now) && expired(sig, now) {
+				return b.errf(rr, "RRSIG %s for %s expired on %s", dns.Type(sig.TypeCovered),
+					sig.Hdr.Name, dns.TimeToString(sig.Expiration))
+			}
+			if expired(sig, now.Add(window)) {
+				b.warnf(owner, rr, "RRSIG %s for %s expires on %s, within %s",
+					dns.Type(sig.TypeCovered), sig.Hdr.Name, dns.TimeToString(sig.Expiration), window)
+			}
 		}
-		sigs++
-		if exp := serialTime(sig.Expiration, now); sigs == 1 || exp.Before(z.SigExpiration) {
-			z.SigExpiration = exp
-		}
-		if !sig.ValidityPeriod(now) && expired(sig, now) {
-			return b.errf(rr, "RRSIG %s for %s expired on %s", dns.Type(sig.TypeCovered),
-				sig.Hdr.Name, dns.TimeToString(sig.Expiration))
-		}
-		if expired(sig, now.Add(window)) {
-			z.Warnings = append(z.Warnings, fmt.Sprintf("%s:%d: RRSIG %s for %s expires on %s, within %s",
-				rr.File, rr.Line, dns.Type(sig.TypeCovered), sig.Hdr.Name, dns.TimeToString(sig.Expiration), window))
-		}
-	}
-	if dk := z.Apex.Set(dns.TypeDNSKEY); dk != nil && len(dk.RRs) > 0 && sigs > 0 {
-		z.Signed = true
 	}
 	return nil
+}
+
+// setSigned: the zone is Signed when its apex has DNSKEY records and it
+// carries RRSIGs.
+func (b *builder) setSigned() {
+	z := b.z
+	dk := z.Apex.Set(dns.TypeDNSKEY)
+	z.Signed = dk != nil && len(dk.RRs) > 0 && z.nsigs > 0
 }
 
 // expired compares the RRSIG expiration with t in serial-number arithmetic
@@ -567,46 +692,72 @@ func serialTime(v uint32, t time.Time) time.Time {
 	return time.Unix(int64(v)+mod*(1<<32), 0)
 }
 
+// nsec3Label is the hash label of an NSEC3 owner (its first label).
+func nsec3Label(lower []byte) string { return string(lower[1 : 1+int(lower[0])]) }
+
+// nsec3Params reads the zone's NSEC3 hash parameters: from the apex
+// NSEC3PARAM, else from the NSEC3 record of first (nil: no NSEC3).
+func nsec3Params(apex *Node, first *Node) *NSEC3Params {
+	if p := apex.Set(dns.TypeNSEC3PARAM); p != nil && len(p.RRs) > 0 {
+		np := p.RRs[0].Src.(*dns.NSEC3PARAM)
+		return &NSEC3Params{Hash: np.Hash, Iterations: np.Iterations, Salt: np.Salt}
+	}
+	if first == nil {
+		return nil
+	}
+	if s := first.Set(dns.TypeNSEC3); s != nil && len(s.RRs) > 0 {
+		n3 := s.RRs[0].Src.(*dns.NSEC3)
+		return &NSEC3Params{Hash: n3.Hash, Iterations: n3.Iterations, Salt: n3.Salt}
+	}
+	return nil
+}
+
+// checkNSEC3Node refuses an NSEC3 node without an NSEC3 record (RRSIGs
+// alone) or whose owner is not a hash label directly below the apex.
+func (b *builder) checkNSEC3Node(n *Node) error {
+	if s := n.Set(dns.TypeNSEC3); s == nil || len(s.RRs) == 0 {
+		return b.errf(firstSig(n), "RRSIG for NSEC3 without an NSEC3 record at %s", wire.String(n.Name.Wire))
+	}
+	if p := wire.Parent(n.Name.Lower); p == nil || string(p) != string(b.z.Origin.Lower) || n.Name.Lower[0] == 0 {
+		return b.errf(n.Set(dns.TypeNSEC3).RRs[0], "NSEC3 owner %s is not a hash label directly below the apex",
+			wire.String(n.Name.Wire))
+	}
+	return nil
+}
+
 // buildChains sorts the NSEC chain canonically and the NSEC3 chain by hash,
 // and hashes every authoritative name of an NSEC3 zone.
 func (b *builder) buildChains() error {
 	z := b.z
-	for _, n := range z.nodes {
+	var nsec []*Node
+	for _, n := range b.nodes {
 		if s := n.Set(dns.TypeNSEC); s != nil && len(s.RRs) > 0 {
-			z.nsecChain = append(z.nsecChain, n)
+			nsec = append(nsec, n)
 		}
 	}
-	sort.Slice(z.nsecChain, func(i, j int) bool {
-		return wire.Compare(z.nsecChain[i].Name.Lower, z.nsecChain[j].Name.Lower) < 0
-	})
-	if p := z.Apex.Set(dns.TypeNSEC3PARAM); p != nil && len(p.RRs) > 0 {
-		np := p.RRs[0].Src.(*dns.NSEC3PARAM)
-		z.NSEC3 = &NSEC3Params{Hash: np.Hash, Iterations: np.Iterations, Salt: np.Salt}
+	sort.Slice(nsec, func(i, j int) bool { return wire.Compare(nsec[i].Name.Lower, nsec[j].Name.Lower) < 0 })
+	nsec3 := make([]*Node, 0, len(b.nsec3))
+	keys := make(map[string]*Node, len(b.nsec3))
+	for _, n := range b.nsec3 {
+		if err := b.checkNSEC3Node(n); err != nil {
+			return err
+		}
+		n.NSEC3Hash = nsec3Label(n.Name.Lower)
+		keys[n.NSEC3Hash] = n
+		nsec3 = append(nsec3, n)
 	}
-	keys := make(map[string]*Node, len(z.nsec3ByKey))
-	for _, n := range z.nsec3ByKey {
-		if s := n.Set(dns.TypeNSEC3); s == nil || len(s.RRs) == 0 {
-			return b.errf(firstSig(n), "RRSIG for NSEC3 without an NSEC3 record at %s", wire.String(n.Name.Wire))
-		}
-		if wire.Parent(n.Name.Lower) == nil || string(wire.Parent(n.Name.Lower)) != string(z.Origin.Lower) {
-			return b.errf(n.Set(dns.TypeNSEC3).RRs[0], "NSEC3 owner %s is not a hash label directly below the apex",
-				wire.String(n.Name.Wire))
-		}
-		if z.NSEC3 == nil {
-			n3 := n.Set(dns.TypeNSEC3).RRs[0].Src.(*dns.NSEC3)
-			z.NSEC3 = &NSEC3Params{Hash: n3.Hash, Iterations: n3.Iterations, Salt: n3.Salt}
-		}
-		l := n.Name.Lower
-		key := string(l[1 : 1+int(l[0])])
-		n.NSEC3Hash = key
-		keys[key] = n
-		z.nsec3Chain = append(z.nsec3Chain, n)
+	sort.Slice(nsec3, func(i, j int) bool { return nsec3[i].NSEC3Hash < nsec3[j].NSEC3Hash })
+	var first *Node
+	if len(nsec3) > 0 {
+		first = nsec3[0]
 	}
-	z.nsec3ByKey = keys
-	sort.Slice(z.nsec3Chain, func(i, j int) bool { return z.nsec3Chain[i].NSEC3Hash < z.nsec3Chain[j].NSEC3Hash })
+	z.NSEC3 = nsec3Params(z.Apex, first)
+	z.nsecChain, z.nsec3Chain, z.nsec3ByKey = chunkedOf(nsec), chunkedOf(nsec3), nodeMapOf(keys)
+	z.lazy.nsecOnce.Do(func() { z.lazy.nsec = nsec })
+	z.lazy.nsec3Once.Do(func() { z.lazy.nsec3 = nsec3 })
 	if z.NSEC3 != nil {
 		z.nsec3Salt = decodeSalt(z.NSEC3.Salt)
-		for _, n := range z.nodes {
+		for _, n := range b.nodes {
 			if n.Has(FlagBelowCut) {
 				continue
 			}
@@ -628,15 +779,8 @@ func firstSig(n *Node) *RR {
 // NSECCover returns the node whose NSEC covers the lower-case name: the
 // greatest NSEC owner canonically below it, wrapping to the last.
 func (z *Zone) NSECCover(lower []byte) *Node {
-	c := z.nsecChain
-	if len(c) == 0 {
-		return nil
-	}
-	i := sort.Search(len(c), func(i int) bool { return wire.Compare(c[i].Name.Lower, lower) >= 0 })
-	if i == 0 {
-		return c[len(c)-1]
-	}
-	return c[i-1]
+	n, _ := z.nsecChain.before(func(n *Node) int { return wire.Compare(n.Name.Lower, lower) })
+	return n
 }
 
 // SOAMinimum is the MINIMUM field of the zone's SOA (RFC 2308 §4).

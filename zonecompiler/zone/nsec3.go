@@ -4,7 +4,6 @@ import (
 	"crypto/sha1"
 	"encoding/base32"
 	"encoding/hex"
-	"sort"
 
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
@@ -61,30 +60,44 @@ func (z *Zone) NSEC3Match(h string) *Node {
 	if h == "" {
 		return nil
 	}
-	return z.nsec3ByKey[h]
+	return z.nsec3ByKey.getString(h)
 }
 
 // NSEC3Cover returns the NSEC3 node whose span covers the hash label h:
 // the greatest hash below h, wrapping to the last.
 func (z *Zone) NSEC3Cover(h []byte) *Node {
-	c := z.nsec3Chain
-	if len(c) == 0 {
-		return nil
+	n, _ := z.nsec3Chain.before(func(n *Node) int { return cmpHash(n.NSEC3Hash, h) })
+	return n
+}
+
+// cmpHash orders a hash label against h without converting h to a string.
+func cmpHash(a string, h []byte) int {
+	for i := 0; i < len(a) && i < len(h); i++ {
+		if a[i] != h[i] {
+			if a[i] < h[i] {
+				return -1
+			}
+			return 1
+		}
 	}
-	i := sort.Search(len(c), func(i int) bool { return c[i].NSEC3Hash >= string(h) })
-	if i == 0 {
-		return c[len(c)-1]
-	}
-	return c[i-1]
+	return len(a) - len(h)
 }
 
 // NSEC3Chain returns the NSEC3 owner nodes sorted by hash (shared: not to
 // be modified).
-func (z *Zone) NSEC3Chain() []*Node { return z.nsec3Chain }
+func (z *Zone) NSEC3Chain() []*Node {
+	l := z.lazy
+	l.nsec3Once.Do(func() { l.nsec3 = z.nsec3Chain.slice() })
+	return l.nsec3
+}
 
 // NSECChain returns the nodes that own an NSEC record in canonical order
 // (shared: not to be modified).
-func (z *Zone) NSECChain() []*Node { return z.nsecChain }
+func (z *Zone) NSECChain() []*Node {
+	l := z.lazy
+	l.nsecOnce.Do(func() { l.nsec = z.nsecChain.slice() })
+	return l.nsec
+}
 
 // NSEC3Salt returns the NSEC3 salt as bytes (nil without salt or NSEC3).
 func (z *Zone) NSEC3Salt() []byte { return z.nsec3Salt }

@@ -7,6 +7,7 @@
 package zone
 
 import (
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -100,8 +101,6 @@ type Zone struct {
 	SigExpiration time.Time
 	// NSEC3 is set when the zone is denied with NSEC3 rather than NSEC.
 	NSEC3 *NSEC3Params
-	// Records lists every record in file order, for zone transfers.
-	Records []*RR
 	// Warnings are problems that do not stop the zone from loading
 	// (signatures about to expire, for example).
 	Warnings []string
@@ -111,15 +110,49 @@ type Zone struct {
 	// through WithExpired on a copy; a loaded zone is never expired.
 	Expired bool
 
-	nodes map[string]*Node // by lower-case wire name
+	nodes nodeMap // by lower-case wire name
 	// nsecChain lists the nodes that own an NSEC record in canonical order.
-	nsecChain []*Node
+	nsecChain chunked[*Node]
 	// nsec3Chain lists the NSEC3 owner nodes sorted by hash label; they
 	// are kept apart from nodes because they are not names of the zone
 	// for lookups (as in Knot).
-	nsec3Chain []*Node
-	nsec3ByKey map[string]*Node
+	nsec3Chain chunked[*Node]
+	nsec3ByKey nodeMap // by hash label
 	nsec3Salt  []byte
+
+	// nrecords counts the records (duplicates dropped); nsigs the RRSIGs.
+	nrecords, nsigs int
+	// warnOwners[i] is the node Warnings[i] is about, so that Apply can
+	// drop the warnings of the nodes it recomputes.
+	warnOwners []warnKey
+	// lazy holds what is derived from this version on first use.
+	lazy *derived
+}
+
+// warnKey names the node a warning is about: a lower-case wire name, or
+// an NSEC3 node's hash label when nsec3 is set. glue marks the missing
+// glue warnings of a delegation, which depend on other names (the name
+// servers') and are rechecked on their own.
+type warnKey struct {
+	name        string
+	nsec3, glue bool
+}
+
+// derived is what a zone version computes only when asked: the record
+// list of a version made by Apply (a loaded zone has its file order), the
+// chains as plain slices, and the indexes Apply needs (the canonical name
+// index and the RRSIG expirations), which a zone that is never changed
+// does not pay for.
+type derived struct {
+	recsOnce sync.Once
+	recs     []*RR
+
+	nsecOnce, nsec3Once sync.Once
+	nsec, nsec3         []*Node
+
+	idxOnce sync.Once
+	names   chunked[[]byte] // every node's lower-case name, canonical order
+	exps    chunked[int64]  // every RRSIG's expiration (Unix seconds)
 }
 
 // WithExpired returns a copy of z with Expired set to expired, sharing
@@ -139,14 +172,39 @@ func (z *Zone) HasRRSIGs() bool { return !z.SigExpiration.IsZero() }
 func (z *Zone) Name() string { return wire.String(z.Origin.Wire) }
 
 // Node returns the node with the lower-case wire name lower, or nil.
-func (z *Zone) Node(lower []byte) *Node { return z.nodes[string(lower)] }
+func (z *Zone) Node(lower []byte) *Node { return z.nodes.get(lower) }
 
 // NodeCount is the number of names (empty non-terminals included).
-func (z *Zone) NodeCount() int { return len(z.nodes) }
+func (z *Zone) NodeCount() int { return z.nodes.n }
 
 // ForEachNode calls f for every node, in no particular order.
-func (z *Zone) ForEachNode(f func(*Node)) {
-	for _, n := range z.nodes {
-		f(n)
+func (z *Zone) ForEachNode(f func(*Node)) { z.nodes.each(f) }
+
+// RecordCount is the number of records (duplicates counted once).
+func (z *Zone) RecordCount() int { return z.nrecords }
+
+// Records lists every record, for zone transfers: in file order for a
+// loaded zone, duplicates dropped; in canonical order of the owners
+// (NSEC3 records last) for a version made by Apply, built on first use.
+// The slice is shared: not to be modified.
+func (z *Zone) Records() []*RR {
+	l := z.lazy
+	l.recsOnce.Do(func() { l.recs = z.collectRecords() })
+	return l.recs
+}
+
+// collectRecords lists the records of the nodes, the names in canonical
+// order, then the NSEC3 chain.
+func (z *Zone) collectRecords() []*RR {
+	out := make([]*RR, 0, z.nrecords)
+	add := func(n *Node) bool {
+		for _, s := range n.Sets {
+			out = append(append(out, s.RRs...), s.Sigs...)
+		}
+		return true
 	}
+	names := z.index().names
+	names.each(func(k []byte) bool { return add(z.nodes.get(k)) })
+	z.nsec3Chain.each(add)
+	return out
 }
