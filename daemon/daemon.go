@@ -53,6 +53,13 @@ type MapMemory interface {
 	MapBytes() int64
 }
 
+// ChangeSwapper is implemented by a hot path that can take, besides the
+// new set, the names whose data changed in some of its zones (by
+// lower-case wire origin), as a secondary's zone.Apply reports them.
+type ChangeSwapper interface {
+	SwapChanged(set *zone.Set, changed map[string][][]byte) (gen uint32, err error)
+}
+
 // MapUpdates is implemented by a hot path that can write a zone set
 // change into its live maps: how many were rendered and written alone,
 // how many compiled whole and written in place, how many swapped in as
@@ -290,9 +297,23 @@ func (d *Daemon) Reload() error {
 // error is returned: for a zone that does not load, a *zone.Error
 // (file:line: reason).
 func (d *Daemon) ReloadZone(name string) (control.ReloadResult, error) {
+	return d.reloadVersion(name, nil, nil)
+}
+
+// InstallZone makes v (a version of configured zone name made from the
+// served one, as a secondary's IXFR makes it with zone.Apply) live as a
+// reload of name would, without loading its file; changed, when not nil,
+// lists the names whose data changed (zone.Changed), which spares the hot
+// path comparing the versions.
+func (d *Daemon) InstallZone(name string, v *zone.Zone, changed [][]byte) (control.ReloadResult, error) {
+	return d.reloadVersion(name, v, changed)
+}
+
+// reloadVersion is ReloadZone with a version given (v not nil) or loaded.
+func (d *Daemon) reloadVersion(name string, v *zone.Zone, changed [][]byte) (control.ReloadResult, error) {
 	start := time.Now()
 	d.notify(reloadingState())
-	res, err := d.reloadZone(name)
+	res, err := d.reloadZone(name, v, changed)
 	took := time.Since(start)
 	d.n.reloaded(took, err)
 	d.logReload(name, res, took, err)
@@ -323,8 +344,8 @@ func (d *Daemon) logReload(name string, res control.ReloadResult, took time.Dura
 	d.log.Info("reload", "zone", zone, "serials", strings.Join(serials, " "), "duration", took.Round(time.Millisecond), "result", "ok")
 }
 
-// reloadZone is ReloadZone without the counting.
-func (d *Daemon) reloadZone(name string) (control.ReloadResult, error) {
+// reloadZone is reloadVersion without the counting.
+func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (control.ReloadResult, error) {
 	defer releaseMemory()
 	var spec zone.Spec
 	if name != "" {
@@ -355,6 +376,8 @@ func (d *Daemon) reloadZone(name string) (control.ReloadResult, error) {
 			return control.ReloadResult{}, err
 		}
 		loaded = set.Zones()
+	} else if given != nil {
+		loaded = []*zone.Zone{given}
 	} else {
 		z, err := zone.LoadFileContext(ctx, spec.Origin, spec.File, d.options())
 		if err != nil {
@@ -380,7 +403,13 @@ func (d *Daemon) reloadZone(name string) (control.ReloadResult, error) {
 	}
 	var res control.ReloadResult
 	if hot := d.hotPath(); hot != nil {
-		gen, err := hot.Swap(set)
+		var gen uint32
+		var err error
+		if cs, ok := hot.(ChangeSwapper); ok && given != nil && hint != nil && !loaded[0].Expired {
+			gen, err = cs.SwapChanged(set, map[string][][]byte{string(loaded[0].Origin.Lower): hint})
+		} else {
+			gen, err = hot.Swap(set)
+		}
 		if err != nil {
 			err = fmt.Errorf("xdp: %w", err)
 			d.log.Error("reload failed; still serving the previous zones", "err", err)

@@ -49,8 +49,19 @@ func (d *Daemon) newSecondaries() *secondary.Manager {
 		Zones: d.cfg.Secondaries, Keys: d.cfg.Keys,
 		Source4: d.cfg.TransferSource4, Source6: d.cfg.TransferSource6,
 		ZoneOptions: d.options(),
-		Apply: func(ctx context.Context, origin string) error {
-			_, err := d.ReloadZone(origin)
+		Apply: func(ctx context.Context, origin string, applied *secondary.Applied) error {
+			if applied == nil {
+				_, err := d.ReloadZone(origin)
+				return err
+			}
+			var changed [][]byte
+			if applied.Known {
+				changed = applied.Changed
+				if changed == nil {
+					changed = [][]byte{} // known: nothing changed
+				}
+			}
+			_, err := d.InstallZone(origin, applied.Zone, changed)
 			return err
 		},
 		Expire: d.setExpired,

@@ -228,6 +228,11 @@ zone:
 		if err != nil || !strings.Contains(out, "(1 IXFR)") {
 			t.Errorf("%s: zone-status does not show the IXFR: %v\n%s", n.name, err, out)
 		}
+		// The IXFR's version (zone.Apply on the served one) reached the
+		// maps rendered alone, not as a whole compile.
+		if x := n.d.Status(t).XDP; x == nil || x.Partial < 1 {
+			t.Errorf("%s: the IXFR was not rendered alone into the XDP maps: %+v", n.name, x)
+		}
 	}
 
 	// Knot saw every transfer come from a node's unicast address.

@@ -388,7 +388,7 @@ func TestRecompileUpdates(t *testing.T) {
 	for step := 1; step <= 30; step++ {
 		zv.change()
 		ne := engineOf(t, zv.text())
-		d, next, err := render.Recompile(inc, e, ne)
+		d, next, err := render.Recompile(inc, e, ne, nil)
 		if err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}

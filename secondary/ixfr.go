@@ -51,31 +51,55 @@ func ixfrChanges(body []dns.RR) ([]zone.Change, error) {
 // works from the copy on disk. An error is the transfer's fault: a
 // deletion of a record the served version does not hold, a result the
 // checks refuse.
-func (zl *zoneLoop) applyServed(rrs []dns.RR, incremental bool) (records []dns.RR, checked bool, err error) {
+// Applied is a version a secondary made with zone.Apply from the served
+// one: the zone, and when Known the names whose data changed (as
+// zone.Apply reports them; unknown when the NSEC3 parameters changed).
+type Applied struct {
+	Zone    *zone.Zone
+	Changed [][]byte
+	Known   bool
+}
+
+func (zl *zoneLoop) applyServed(rrs []dns.RR, incremental bool) (records []dns.RR, applied *Applied, err error) {
 	if !incremental || zl.m.cfg.Served == nil || len(rrs) < 3 {
-		return nil, false, nil
+		return nil, nil, nil
 	}
 	first, ok1 := rrs[0].(*dns.SOA)
 	last, ok2 := rrs[len(rrs)-1].(*dns.SOA)
 	from, ok3 := rrs[1].(*dns.SOA)
 	if !ok1 || !ok2 || !ok3 || first.Serial != last.Serial {
-		return nil, false, nil // not an incremental answer: apply decides
+		return nil, nil, nil // not an incremental answer: apply decides
 	}
 	z := zl.m.cfg.Served(zl.origin)
 	if z == nil || z.Serial != from.Serial {
-		return nil, false, nil
+		return nil, nil, nil
 	}
 	changes, err := ixfrChanges(rrs[1 : len(rrs)-1])
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
+	applied = &Applied{}
+	seen := make(map[string]bool)
+	known := true
 	for _, ch := range changes {
-		if z, _, err = zone.Apply(z, ch, zl.m.cfg.ZoneOptions); err != nil {
-			return nil, false, fmt.Errorf("IXFR: %w", err)
+		var c *zone.Changed
+		if z, c, err = zone.Apply(z, ch, zl.m.cfg.ZoneOptions); err != nil {
+			return nil, nil, fmt.Errorf("IXFR: %w", err)
+		}
+		known = known && !c.All
+		for _, n := range c.Names {
+			if !seen[string(n)] {
+				seen[string(n)] = true
+				applied.Changed = append(applied.Changed, n)
+			}
 		}
 	}
+	if !known {
+		applied.Changed = nil
+	}
+	applied.Zone, applied.Known = z, known
 	if z.Serial != first.Serial {
-		return nil, false, fmt.Errorf("IXFR ends at serial %d, not the %d it announced", z.Serial, first.Serial)
+		return nil, nil, fmt.Errorf("IXFR ends at serial %d, not the %d it announced", z.Serial, first.Serial)
 	}
 	soa := z.SOA.RRs[0]
 	records = append(make([]dns.RR, 0, z.RecordCount()), soa.Src)
@@ -84,5 +108,5 @@ func (zl *zoneLoop) applyServed(rrs []dns.RR, incremental bool) (records []dns.R
 			records = append(records, rr.Src)
 		}
 	}
-	return records, true, nil
+	return records, applied, nil
 }

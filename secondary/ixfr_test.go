@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -49,9 +50,21 @@ func TestApplyServed(t *testing.T) {
 		soa(1), "www A 192.0.2.10", soa(2), "www A 192.0.2.20", "new TXT \"x\"",
 		soa(2), "new TXT \"x\"", soa(3), "deep.below.new AAAA 2001:db8::1",
 		soa(3))
-	records, checked, err := zl.applyServed(ixfr, true)
-	if err != nil || !checked {
-		t.Fatalf("applyServed: checked %v, %v", checked, err)
+	records, applied, err := zl.applyServed(ixfr, true)
+	if err != nil || applied == nil {
+		t.Fatalf("applyServed: applied %v, %v", applied, err)
+	}
+	// The names the two sequences changed, for the hot path.
+	var changed []string
+	for _, n := range applied.Changed {
+		changed = append(changed, wire.String(n))
+	}
+	slices.Sort(changed)
+	if want := []string{"below.new.example.com.", "deep.below.new.example.com.", "example.com.", "new.example.com.", "www.example.com."}; !applied.Known || !slices.Equal(changed, want) {
+		t.Errorf("changed names %v (known %v), want %v", changed, applied.Known, want)
+	}
+	if applied.Zone == nil || applied.Zone.Serial != 3 {
+		t.Errorf("applied version %+v, want serial 3", applied.Zone)
 	}
 	var got []string
 	for _, rr := range records {
@@ -73,8 +86,8 @@ func TestApplyServed(t *testing.T) {
 	}
 
 	// From another serial than the one served: left to the copy on disk.
-	if _, checked, err := zl.applyServed(rrs(t, soa(5), soa(4), soa(5), soa(5)), true); checked || err != nil {
-		t.Errorf("an IXFR from serial 4 of a zone at 1: checked %v, %v", checked, err)
+	if _, applied, err := zl.applyServed(rrs(t, soa(5), soa(4), soa(5), soa(5)), true); applied != nil || err != nil {
+		t.Errorf("an IXFR from serial 4 of a zone at 1: applied %v, %v", applied, err)
 	}
 	// A deletion of a record not served.
 	_, _, err = zl.applyServed(rrs(t, soa(2), soa(1), "www A 192.0.2.99", soa(2), soa(2)), true)

@@ -87,9 +87,11 @@ type Config struct {
 	// ZoneOptions are the zone loader's options (checks, size limit).
 	ZoneOptions zone.Options
 	// Apply is called with a version that passed the checks and has been
-	// written to the zone's file; it makes it live (the daemon reloads
-	// the zone) and reports whether that worked.
-	Apply func(ctx context.Context, origin string) error
+	// written to the zone's file; it makes it live and reports whether
+	// that worked. applied is the version zone.Apply made from the served
+	// one (an IXFR), to take as it is; nil: load the file (the daemon
+	// reloads the zone).
+	Apply func(ctx context.Context, origin string, applied *Applied) error
 	// Serial returns the serial of the version served now, and false
 	// when the zone is not served yet.
 	Serial func(origin string) (uint32, bool)
@@ -574,7 +576,8 @@ func (zl *zoneLoop) transfer(ctx context.Context, p netip.AddrPort, serial uint3
 		rrs = append(rrs, env.RR...)
 	}
 	conn.Close()
-	records, checked, err := zl.applyServed(rrs, incremental)
+	records, applied, err := zl.applyServed(rrs, incremental)
+	checked := applied != nil
 	ixfr := checked
 	if err != nil {
 		return false, err
@@ -584,7 +587,7 @@ func (zl *zoneLoop) transfer(ctx context.Context, p netip.AddrPort, serial uint3
 			return false, err
 		}
 	}
-	if err := zl.install(ctx, records, checked); err != nil {
+	if err := zl.install(ctx, records, applied); err != nil {
 		return false, err
 	}
 	kind := "AXFR"
@@ -691,11 +694,12 @@ func (zl *zoneLoop) currentRecords() ([]dns.RR, error) {
 	return out, zp.Err()
 }
 
-// install checks the new version with the zone loader (unless checked:
+// install checks the new version with the zone loader (unless applied:
 // zone.Apply made it from the served version, with the same checks),
 // writes it to the zone's file atomically (temporary file, fsync, rename,
-// fsync of the directory) and makes it live.
-func (zl *zoneLoop) install(ctx context.Context, records []dns.RR, checked bool) error {
+// fsync of the directory) and makes it live (the applied version as it
+// is, else by loading the file).
+func (zl *zoneLoop) install(ctx context.Context, records []dns.RR, applied *Applied) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "; %s transferred by xdpdns on %s\n", zl.origin, time.Now().UTC().Format(time.RFC3339))
 	for _, rr := range records {
@@ -703,7 +707,7 @@ func (zl *zoneLoop) install(ctx context.Context, records []dns.RR, checked bool)
 		b.WriteByte('\n')
 	}
 	text := b.String()
-	if !checked {
+	if applied == nil {
 		if _, err := zone.Load(strings.NewReader(text), zl.origin, zl.z.File+" (transferred)", zl.m.cfg.ZoneOptions); err != nil {
 			return fmt.Errorf("the transferred version fails the zone checks: %w", err)
 		}
@@ -711,7 +715,7 @@ func (zl *zoneLoop) install(ctx context.Context, records []dns.RR, checked bool)
 	if err := writeAtomic(zl.z.File, []byte(text)); err != nil {
 		return err
 	}
-	return zl.m.cfg.Apply(ctx, zl.origin)
+	return zl.m.cfg.Apply(ctx, zl.origin, applied)
 }
 
 // writeAtomic replaces path with data so that a crash leaves either the

@@ -95,12 +95,17 @@ func New(opts loader.Options, cfg engine.Config, set *zone.Set) (*HotPath, error
 // compiled whole and written in place, only what changed (loader.Update),
 // when the maps have room, else swapped in as a new generation
 // (loader.Swap, which needs memory for both until the old one is freed).
-func (h *HotPath) Swap(set *zone.Set) (uint32, error) {
+func (h *HotPath) Swap(set *zone.Set) (uint32, error) { return h.SwapChanged(set, nil) }
+
+// SwapChanged is Swap when the names whose data changed are known for some
+// zones (by lower-case wire origin, as zone.Apply reports them), which
+// spares comparing those zones' versions name by name.
+func (h *HotPath) SwapChanged(set *zone.Set, changed map[string][][]byte) (uint32, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := engine.New(h.cfg, set)
 	if h.inc != nil && h.eng != nil {
-		d, next, err := render.Recompile(h.inc, h.eng, e)
+		d, next, err := render.Recompile(h.inc, h.eng, e, changed)
 		if err == nil {
 			st, err := h.l.UpdatePartial(DeltaFromRender(d))
 			if err == nil {

@@ -171,7 +171,11 @@ type Rewrite struct{ Old, New uint32 }
 // ErrRecompile when the change is beyond it (zones added or removed,
 // signed zones, apex data other than the SOA serial and timers, DNAME):
 // the caller compiles the whole set.
-func Recompile(inc *Incremental, old, e *engine.Engine) (*Delta, *Incremental, error) {
+//
+// changed, when it names a zone (by lower-case wire origin), lists the
+// names whose data changed there, as zone.Apply reports them; the other
+// zones are compared name by name (zone.ChangedNames).
+func Recompile(inc *Incremental, old, e *engine.Engine, changed map[string][][]byte) (*Delta, *Incremental, error) {
 	if inc == nil {
 		return nil, nil, fmt.Errorf("%w: no record of the previous compile", ErrRecompile)
 	}
@@ -207,7 +211,11 @@ func Recompile(inc *Incremental, old, e *engine.Engine) (*Delta, *Incremental, e
 		if a == b {
 			continue
 		}
-		if err := c.recompileZone(inc, next, d, old, a, b); err != nil {
+		names, known := changed[string(a.Origin.Lower)]
+		if !known {
+			names = zone.ChangedNames(a, b)
+		}
+		if err := c.recompileZone(inc, next, d, old, a, b, names); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -219,11 +227,10 @@ func Recompile(inc *Incremental, old, e *engine.Engine) (*Delta, *Incremental, e
 
 // recompileZone adds the change from a to b (two versions of one zone) to
 // d.
-func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.Engine, a, b *zone.Zone) error {
+func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.Engine, a, b *zone.Zone, changed [][]byte) error {
 	if a.HasRRSIGs() || b.HasRRSIGs() || a.Signed || b.Signed || a.Expired || b.Expired {
 		return fmt.Errorf("%w: %s is signed or expired", ErrRecompile, b.Name())
 	}
-	changed := zone.ChangedNames(a, b)
 	if len(changed) == 0 {
 		return nil
 	}

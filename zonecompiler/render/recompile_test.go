@@ -208,7 +208,7 @@ func TestRecompileMatchesCompile(t *testing.T) {
 		for step := 1; step <= 40; step++ {
 			v.change()
 			ne := v.engine(t)
-			d, next, err := Recompile(inc, e, ne)
+			d, next, err := Recompile(inc, e, ne, nil)
 			if err != nil {
 				t.Fatalf("seed %d step %d: %v", seed, step, err)
 			}
@@ -316,7 +316,7 @@ func TestRecompileTwoZones(t *testing.T) {
 	live, inc := canonOf(img), img.Incremental
 	for step := 1; step <= 8; step++ {
 		ne := mk(step)
-		d, next, err := Recompile(inc, e, ne)
+		d, next, err := Recompile(inc, e, ne, nil)
 		if err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}

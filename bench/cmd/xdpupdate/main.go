@@ -148,7 +148,7 @@ func run(n int, steps []int) error {
 		if profileTo != nil {
 			_ = pprof.StartCPUProfile(profileTo)
 		}
-		d, next, err := render.Recompile(inc, e, ne)
+		d, next, err := render.Recompile(inc, e, ne, nil)
 		if profileTo != nil {
 			pprof.StopCPUProfile()
 			profileTo = nil
