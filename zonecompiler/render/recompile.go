@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/miekg/dns"
@@ -26,8 +27,14 @@ type Incremental struct {
 	zones map[string]*soaUsers // by lower-case origin
 }
 
-// soaUsers are one zone's answers that hold its SOA record.
+// soaUsers are one zone's answers that hold its SOA record, and the
+// owners whose answers hold another name's data.
 type soaUsers struct {
+	// refs: an in-zone name -> the owners of NS, MX, SRV and CNAME
+	// records naming it (their answers hold its addresses or follow its
+	// chain); a delegation's in-bailiwick name servers are left out (a
+	// change below a cut reaches the cut by its ancestors).
+	refs map[string][]string
 	tail  []byte          // the SOA RDATA's last 20 bytes (serial to minimum) they hold
 	reps  []soaRep        // shared templates holding them, each with its renderings
 	names map[string]bool // names with unshared templates holding them
@@ -143,6 +150,16 @@ func (c *compiler) incremental(keys []string) *Incremental {
 	for _, u := range inc.zones {
 		u.rep = nil
 	}
+	for _, z := range c.set.Zones() {
+		if u := inc.zones[string(z.Origin.Lower)]; u != nil {
+			u.refs = make(map[string][]string)
+			z.ForEachNode(func(n *zone.Node) {
+				for _, t := range targets(n, z) {
+					u.refs[string(t)] = append(u.refs[string(t)], string(n.Name.Lower))
+				}
+			})
+		}
+	}
 	return inc
 }
 
@@ -254,12 +271,19 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			affected[string(p)] = true
 		}
 	}
+	// The names whose answers change, then (a new serial) the shared
+	// templates holding the SOA, from queries whose answers do not.
+	u := next.zones[string(origin)]
+	if u == nil || u.refs == nil {
+		return fmt.Errorf("%w: no record of %s's references", ErrRecompile, b.Name())
+	}
+	u = withRefs(u, a, b, changed)
+	next.zones[string(origin)] = u
+	c.spread(affected, u, a, b, changed)
 	if soa {
-		u := inc.zones[string(origin)]
-		if u == nil {
-			return fmt.Errorf("%w: no record of %s's SOA", ErrRecompile, b.Name())
-		}
-		nu := &soaUsers{tail: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names))}
+		// After spread: a query renders a shared template anew only if
+		// nothing it reads changed.
+		nu := &soaUsers{tail: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names)), refs: u.refs}
 		for n := range u.names {
 			affected[n] = true
 		}
@@ -288,7 +312,6 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		}
 		next.zones[string(origin)] = nu
 	}
-	c.spread(affected, a, b)
 	return c.renderAffected(affected, next, d, old, a, b)
 }
 
@@ -348,84 +371,60 @@ func (c *compiler) renderRep(r repQuery, b *zone.Zone) (Template, bool) {
 }
 
 // spread adds to affected the names whose answers hold an affected
-// name's data: the owners of NS, MX, SRV and CNAME records that name an
-// affected name (its addresses go to their additional section, or their
-// chain goes through it), along CNAME chains; and the names below a
-// delegation whose referral may change.
-func (c *compiler) spread(affected map[string]bool, a, b *zone.Zone) {
-	// Only a name with addresses or a CNAME (in either version) can
-	// change what an answer naming it holds.
-	referable := false
-	for x := range affected {
-		for _, z := range []*zone.Zone{a, b} {
-			if n := z.Node([]byte(x)); n != nil && (n.Set(dns.TypeA) != nil || n.Set(dns.TypeAAAA) != nil || n.Has(zone.FlagCNAME)) {
-				referable = true
+// name's data: the delegation above a changed name (its referral holds
+// the glue below it), the owners of NS, MX, SRV and CNAME records naming
+// an affected name (u.refs: its addresses go to their additional section,
+// or their chain goes through it), along CNAME chains; and every name
+// below an affected delegation (each gets its referral). It reads
+// indexes (u.refs, the zones' name index), not every name.
+func (c *compiler) spread(affected map[string]bool, u *soaUsers, a, b *zone.Zone, changed [][]byte) {
+	origin := b.Origin.Lower
+	for _, x := range changed {
+		for p, i := wire.Parent(x), 0; len(p) > len(origin) && i < wire.MaxLabels; i++ {
+			for _, z := range []*zone.Zone{a, b} {
+				if n := z.Node(p); n != nil && n.Has(zone.FlagDelegation) {
+					affected[string(p)] = true
+				}
 			}
+			p = wire.Parent(p)
 		}
 	}
-	if referable {
-		cnames := make(map[string][]string) // CNAME target -> owners
-		b.ForEachNode(func(n *zone.Node) {
-			owner := string(n.Name.Lower)
-			for _, s := range n.Sets {
-				for _, rr := range s.RRs {
-					t := target(rr)
-					if t == nil {
-						continue
-					}
-					if rr.Type == dns.TypeCNAME {
-						cnames[string(t)] = append(cnames[string(t)], owner)
-					}
-					if affected[string(t)] {
-						affected[owner] = true
-					}
-				}
-			}
-		})
-		// Along CNAME chains (at most engine.MaxChain links).
-		for round := 0; round < engine.MaxChain; round++ {
-			added := false
-			for t, owners := range cnames {
-				if !affected[t] {
-					continue
-				}
-				for _, o := range owners {
-					if !affected[o] {
-						affected[o] = true
-						added = true
-					}
-				}
-			}
-			if !added {
-				break
+	queue := make([]string, 0, len(affected))
+	for x := range affected {
+		queue = append(queue, x)
+	}
+	isCNAME := func(name string) bool {
+		for _, z := range []*zone.Zone{a, b} {
+			if n := z.Node([]byte(name)); n != nil && n.Has(zone.FlagCNAME) {
+				return true
 			}
 		}
+		return false
+	}
+	for round := 0; len(queue) > 0 && round <= engine.MaxChain; round++ {
+		var next []string
+		for _, t := range queue {
+			for _, o := range u.refs[t] {
+				if !affected[o] {
+					affected[o] = true
+					if isCNAME(o) {
+						next = append(next, o)
+					}
+				}
+			}
+		}
+		queue = next
 	}
 	// Below an affected delegation every name gets its referral.
-	cuts := make(map[string]bool)
 	for x := range affected {
 		for _, z := range []*zone.Zone{a, b} {
 			if n := z.Node([]byte(x)); n != nil && n.Has(zone.FlagDelegation) {
-				cuts[x] = true
+				z.Below(n.Name.Lower, func(name []byte) bool {
+					affected[string(name)] = true
+					return true
+				})
 			}
 		}
-	}
-	if len(cuts) == 0 {
-		return
-	}
-	for _, z := range []*zone.Zone{a, b} {
-		z.ForEachNode(func(n *zone.Node) {
-			if !n.Has(zone.FlagBelowCut) {
-				return
-			}
-			for p, i := wire.Parent(n.Name.Lower), 0; len(p) > len(z.Origin.Lower) && i < wire.MaxLabels; i++ {
-				if cuts[string(p)] {
-					affected[string(n.Name.Lower)] = true
-					return
-				}
-				p = wire.Parent(p)
-			}
-		})
 	}
 }
 
@@ -444,6 +443,52 @@ func target(rr *zone.RR) []byte {
 		}
 	}
 	return nil
+}
+
+// targets lists the in-zone names whose data node n's answers may hold
+// (target, per record), but a delegation's in-bailiwick name servers.
+func targets(n *zone.Node, z *zone.Zone) [][]byte {
+	var out [][]byte
+	for _, s := range n.Sets {
+		for _, rr := range s.RRs {
+			t := target(rr)
+			if t == nil || !wire.IsSubdomain(t, z.Origin.Lower) {
+				continue
+			}
+			if n.Has(zone.FlagDelegation) && wire.IsSubdomain(t, n.Name.Lower) {
+				continue
+			}
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// withRefs is u with its refs brought to zone b, where changed names
+// changed from zone a (a copy: u stays as it was).
+func withRefs(u *soaUsers, a, b *zone.Zone, changed [][]byte) *soaUsers {
+	refs := make(map[string][]string, len(u.refs))
+	for k, v := range u.refs {
+		refs[k] = v
+	}
+	for _, x := range changed {
+		if n := a.Node(x); n != nil {
+			for _, t := range targets(n, a) {
+				refs[string(t)] = slices.DeleteFunc(slices.Clone(refs[string(t)]), func(o string) bool { return o == string(x) })
+				if len(refs[string(t)]) == 0 {
+					delete(refs, string(t))
+				}
+			}
+		}
+		if n := b.Node(x); n != nil {
+			for _, t := range targets(n, b) {
+				refs[string(t)] = append(slices.Clone(refs[string(t)]), string(x))
+			}
+		}
+	}
+	nu := *u
+	nu.refs = refs
+	return &nu
 }
 
 // renderAffected renders the affected names of zone b into d and lists
@@ -478,11 +523,11 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	}
 	// Which of them have a name below them (the walk may not stop there).
 	parents := make(map[string]bool)
-	b.ForEachNode(func(n *zone.Node) {
-		if p := wire.Parent(n.Name.Lower); affected[string(p)] {
-			parents[string(p)] = true
+	for k := range affected {
+		if b.HasBelow([]byte(k)) {
+			parents[k] = true
 		}
-	})
+	}
 	for k := range specs {
 		if p := wire.Parent([]byte(k)); affected[string(p)] {
 			parents[string(p)] = true
@@ -527,7 +572,7 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	}
 	// A rendered name may no longer use a shared template it rendered:
 	// it stops being one of its queries.
-	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names))}
+	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names)), refs: u.refs}
 	for _, r := range u.reps {
 		var q []repQuery
 		for _, x := range r.queries {
