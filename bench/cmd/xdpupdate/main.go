@@ -119,8 +119,8 @@ func run(n int, steps []int) error {
 		return err
 	}
 	fmt.Printf("first generation: load %.2f s, compile %.2f s, swap %.2f s; %s\n", tl.Seconds(), tc.Seconds(), time.Since(t0).Seconds(), memory())
-	fmt.Println("| changed delegations | zone load (s) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | templates new / rewritten | full compile + Update (s) | checked |")
-	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---|---:|---|")
+	fmt.Println("| changed delegations | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | templates new / rewritten | IXFR total (ms) | reload: load (s) + Recompile (ms) | full compile + Update (s) | checked |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|")
 	next := n
 	for i, c := range steps {
 		v.serial++
@@ -140,15 +140,36 @@ func run(n int, steps []int) error {
 				removed = append(removed, k)
 			}
 		}
-		ne, tl, err := load(v.text())
+		// The reload: the whole file loaded, the versions compared.
+		re, tl, err := load(v.text())
 		if err != nil {
 			return err
 		}
 		t0 := time.Now()
+		if _, _, err := render.Recompile(inc, e, re, nil); err != nil {
+			return fmt.Errorf("recompile of the reloaded version: %w", err)
+		}
+		trl := time.Since(t0)
+		re = nil
+		// The IXFR: the change applied to the served version, its
+		// changed names handed over.
+		t0 = time.Now()
+		z0 := e.Zones().Zones()[0]
+		nz, changed, err := zone.Apply(z0, change(z0, v.serial, added, removed), zone.Options{})
+		if err != nil {
+			return fmt.Errorf("zone.Apply of %d changes: %w", c, err)
+		}
+		set, err := zone.NewSet(nz)
+		if err != nil {
+			return err
+		}
+		ne := engine.New(engine.Config{}, set)
+		ta := time.Since(t0)
+		t0 = time.Now()
 		if profileTo != nil {
 			_ = pprof.StartCPUProfile(profileTo)
 		}
-		d, next, err := render.Recompile(inc, e, ne, nil)
+		d, next, err := render.Recompile(inc, e, ne, map[string][][]byte{string(nz.Origin.Lower): changed.Names})
 		if profileTo != nil {
 			pprof.StopCPUProfile()
 			profileTo = nil
@@ -185,13 +206,47 @@ func run(n int, steps []int) error {
 		if n := fst.NamesChanged + fst.NamesAdded + fst.NamesGone + fst.AnswersChanged + fst.AnswersGone; n != 0 {
 			return fmt.Errorf("after the incremental update, the full compile still changes %d entries", n)
 		}
-		fmt.Printf("| %d | %.2f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d / %d | %.1f | %s |\n", c, tl.Seconds(), ms(trc), len(d.Image.Names),
+		fmt.Printf("| %d | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d / %d | %.1f | %.2f + %.0f | %.1f | %s |\n", c, ms(ta), ms(trc), len(d.Image.Names),
 			ms(tu), ms(st.Plan), ms(st.Write), ms(st.Grace), ms(st.Settle),
-			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.Templates, st.InPlace, tf.Seconds(), checked)
+			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.Templates, st.InPlace,
+			ms(ta+trc+tu), tl.Seconds(), ms(trl), tf.Seconds(), checked)
 		_ = tc
 	}
 	fmt.Println(memory())
 	return nil
+}
+
+// change is the IXFR from z to serial: the delegations added (aK, two
+// NS each) and removed (dK with their NS and DS; no glue, see run), and
+// the new SOA.
+func change(z *zone.Zone, serial int, added, removed []int) zone.Change {
+	var ch zone.Change
+	soa := z.SOA.RRs[0].Src
+	ch.Del = append(ch.Del, soa)
+	nsoa := dns.Copy(soa).(*dns.SOA)
+	nsoa.Serial = uint32(serial)
+	ch.Add = append(ch.Add, nsoa)
+	for _, k := range removed {
+		name := fmt.Sprintf("d%d.%s", k, xdp.Origin)
+		buf := make([]byte, 256)
+		n, _ := dns.PackDomainName(name, buf, 0, nil, false)
+		if node := z.Node(buf[:n]); node != nil {
+			for _, s := range node.Sets {
+				for _, rr := range s.RRs {
+					ch.Del = append(ch.Del, rr.Src)
+				}
+			}
+		}
+	}
+	for _, k := range added {
+		for _, ns := range []string{"ns1", "ns2"} {
+			rr, err := dns.NewRR(fmt.Sprintf("a%d.%s 86400 IN NS %s.prov%d.net.", k, xdp.Origin, ns, k%500))
+			if err == nil {
+				ch.Add = append(ch.Add, rr)
+			}
+		}
+	}
+	return ch
 }
 
 // load loads text as xdpdnsd does.
