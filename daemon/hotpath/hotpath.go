@@ -126,6 +126,10 @@ func (h *HotPath) SwapChanged(set *zone.Set, changed map[string][][]byte) (uint3
 		return 0, fmt.Errorf("compiling zones for XDP: %w", err)
 	}
 	limg := FromRender(img)
+	// The compiler's image is garbage from here on: let the collector
+	// take it while the maps are written (a signed TLD's is gigabytes).
+	stats, mapBytes, inc := img.Stats, int64(img.MapBytes()), img.Incremental
+	img = nil
 	st, err := h.l.Update(limg)
 	gen := st.Serial
 	if errors.Is(err, loader.ErrNoUpdate) {
@@ -139,8 +143,8 @@ func (h *HotPath) SwapChanged(set *zone.Set, changed map[string][][]byte) (uint3
 		h.inc, h.eng = nil, nil
 		return 0, err
 	}
-	h.gen, h.last, h.mapBytes = gen, img.Stats, int64(img.MapBytes())
-	h.inc, h.eng = img.Incremental, e
+	h.gen, h.last, h.mapBytes = gen, stats, mapBytes
+	h.inc, h.eng = inc, e
 	return gen, nil
 }
 
