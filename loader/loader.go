@@ -9,8 +9,9 @@
 // fresh set of inner maps sized to the new image, installs it in the idle
 // slot, flips config.gen with one atomic 32-bit store into the mmapped
 // config map, waits for an RCU grace period (so no program run still holds
-// the old slot), then replaces the old slot's maps with empty ones, which
-// frees their memory. Every packet reads config.gen once, so it is answered
+// the old slot), then puts the live maps in the old slot too, which frees
+// the old ones (and leaves both slots naming the maps Update changes in
+// place). Every packet reads config.gen once, so it is answered
 // entirely from one generation.
 package loader
 
@@ -708,15 +709,13 @@ func (l *Loader) Swap(img *Image) (uint32, error) {
 	atomic.StoreUint32(l.gen, next)
 	l.slot = next
 	// Wait until no program run can still be using the old slot, then
-	// free its maps.
+	// free its maps by putting the live ones in their place: both slots
+	// name the live maps, as Update wants them (each replacement of an
+	// inner map waits for the kernel's grace period, so it is paid here,
+	// once, not by the next update).
 	l.synchronize()
 	l.live = newLiveState(l.hasher, img, g)
-	empty, err := l.newGeneration(&Image{}, false)
-	if err != nil {
-		return g.serial, fmt.Errorf("loader: new generation live, old one not freed: %w", err)
-	}
-	if err := l.install(old, empty); err != nil {
-		empty.close()
+	if err := l.install(old, g); err != nil {
 		return g.serial, fmt.Errorf("loader: new generation live, old one not freed: %w", err)
 	}
 	return g.serial, nil

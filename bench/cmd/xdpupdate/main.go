@@ -119,8 +119,8 @@ func run(n int, steps []int) error {
 		return err
 	}
 	fmt.Printf("first generation: load %.2f s, compile %.2f s, swap %.2f s; %s\n", tl.Seconds(), tc.Seconds(), time.Since(t0).Seconds(), memory())
-	fmt.Println("| changed delegations | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | templates new / rewritten | IXFR total (ms) | reload: load (s) + Recompile (ms) | full compile + Update (s) | checked |")
-	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|")
+	fmt.Println("| changed delegations | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | templates new / rewritten | IXFR total (ms) | allocated (MiB) | reload: load (s) + Recompile (ms) | full compile + Update (s) | checked |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|")
 	next := n
 	for i, c := range steps {
 		v.serial++
@@ -153,6 +153,8 @@ func run(n int, steps []int) error {
 		re = nil
 		// The IXFR: the change applied to the served version, its
 		// changed names handed over.
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
 		t0 = time.Now()
 		z0 := e.Zones().Zones()[0]
 		nz, changed, err := zone.Apply(z0, change(z0, v.serial, added, removed), zone.Options{})
@@ -184,6 +186,8 @@ func run(n int, steps []int) error {
 			return fmt.Errorf("update of %d changes: %w", c, err)
 		}
 		tu := time.Since(t0)
+		runtime.ReadMemStats(&ms1)
+		alloc := float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20)
 		e, inc = ne, next
 		checked, err := check(l, e, added, removed)
 		if err != nil {
@@ -206,10 +210,10 @@ func run(n int, steps []int) error {
 		if n := fst.NamesChanged + fst.NamesAdded + fst.NamesGone + fst.AnswersChanged + fst.AnswersGone; n != 0 {
 			return fmt.Errorf("after the incremental update, the full compile still changes %d entries", n)
 		}
-		fmt.Printf("| %d | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d / %d | %.1f | %.2f + %.0f | %.1f | %s |\n", c, ms(ta), ms(trc), len(d.Image.Names),
+		fmt.Printf("| %d | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d / %d | %.1f | %.1f | %.2f + %.0f | %.1f | %s |\n", c, ms(ta), ms(trc), len(d.Image.Names),
 			ms(tu), ms(st.Plan), ms(st.Write), ms(st.Grace), ms(st.Settle),
 			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.Templates, st.InPlace,
-			ms(ta+trc+tu), tl.Seconds(), ms(trl), tf.Seconds(), checked)
+			ms(ta+trc+tu), alloc, tl.Seconds(), ms(trl), tf.Seconds(), checked)
 		_ = tc
 	}
 	fmt.Println(memory())
