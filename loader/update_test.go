@@ -225,30 +225,7 @@ func TestUpdateMatchesSwap(t *testing.T) {
 				}
 				written += st.NamesChanged + st.NamesAdded + st.NamesGone + st.AnswersChanged + st.AnswersGone
 				total += len(img.NameKeys) + len(img.AnswerKeys)
-				live, err := l.LiveCanon()
-				if err != nil {
-					t.Fatalf("step %d: live maps: %v", step, err)
-				}
-				if diff := canonDiff(live, l.ImageCanon(img)); diff != "" {
-					t.Fatalf("step %d: the live maps differ from the version's image: %s", step, diff)
-				}
-				answered := 0
-				for i, pkt := range zv.queries(t) {
-					f := layout{v6: i%2 == 1}
-					verdict, out := run(t, l.Program(), f.build(pkt))
-					if verdict != xdpTX {
-						continue
-					}
-					answered++
-					if got, want := checkReply(t, f, out), e.Respond(nil, pkt, false); !bytes.Equal(got, want) {
-						m := new(dns.Msg)
-						_ = m.Unpack(pkt)
-						t.Fatalf("step %d: %s: XDP and engine differ\nxdp    %x\nengine %x", step, m.Question[0].String(), got, want)
-					}
-				}
-				if answered == 0 {
-					t.Fatalf("step %d: nothing answered in XDP", step)
-				}
+				answered := checkVersion(t, step, l, e, img, zv)
 				// Nothing the version does not use stays behind.
 				want := len(img.Templates) - 1 + max(len(img.SharedTemplates)-1, 0)
 				if nt, nz := l.LiveUse(); nt > want || nz > len(img.DenialZones)-1 {
@@ -259,6 +236,39 @@ func TestUpdateMatchesSwap(t *testing.T) {
 			t.Logf("%d of %d entries written over %d updates", written, total, steps)
 		})
 	}
+}
+
+// checkVersion holds the live maps to img (read back from the kernel,
+// compared by content, both versions of every entry settled) and the
+// version's queries through the program to e's bytes; it returns how many
+// the program answered (at least one).
+func checkVersion(t *testing.T, step int, l *loader.Loader, e *engine.Engine, img *loader.Image, zv *zoneVersions) int {
+	t.Helper()
+	live, err := l.LiveCanon()
+	if err != nil {
+		t.Fatalf("step %d: live maps: %v", step, err)
+	}
+	if diff := canonDiff(live, l.ImageCanon(img)); diff != "" {
+		t.Fatalf("step %d: the live maps differ from the version's image: %s", step, diff)
+	}
+	answered := 0
+	for i, pkt := range zv.queries(t) {
+		f := layout{v6: i%2 == 1}
+		verdict, out := run(t, l.Program(), f.build(pkt))
+		if verdict != xdpTX {
+			continue
+		}
+		answered++
+		if got, want := checkReply(t, f, out), e.Respond(nil, pkt, false); !bytes.Equal(got, want) {
+			m := new(dns.Msg)
+			_ = m.Unpack(pkt)
+			t.Fatalf("step %d: %s: XDP and engine differ\nxdp    %x\nengine %x", step, m.Question[0].String(), got, want)
+		}
+	}
+	if answered == 0 {
+		t.Fatalf("step %d: nothing answered in XDP", step)
+	}
+	return answered
 }
 
 // delta is the change from image a to image b as UpdatePartial takes
@@ -398,27 +408,7 @@ func TestRecompileUpdates(t *testing.T) {
 		}
 		e, inc = ne, next
 		full := compile(t, e)
-		live, err := l.LiveCanon()
-		if err != nil {
-			t.Fatalf("step %d: live maps: %v", step, err)
-		}
-		if diff := canonDiff(live, l.ImageCanon(full)); diff != "" {
-			t.Fatalf("step %d: the live maps differ from a full compile: %s", step, diff)
-		}
-		answered := 0
-		for i, pkt := range zv.queries(t) {
-			f := layout{v6: i%2 == 1}
-			verdict, out := run(t, l.Program(), f.build(pkt))
-			if verdict != xdpTX {
-				continue
-			}
-			answered++
-			if got, want := checkReply(t, f, out), e.Respond(nil, pkt, false); !bytes.Equal(got, want) {
-				m := new(dns.Msg)
-				_ = m.Unpack(pkt)
-				t.Fatalf("step %d: %s: XDP and engine differ\nxdp    %x\nengine %x", step, m.Question[0].String(), got, want)
-			}
-		}
+		answered := checkVersion(t, step, l, e, full, zv)
 		t.Logf("step %d: %d names rendered, %d rewrites; %+v; %d answered in XDP", step, len(d.Image.Names), len(d.Rewrites), st, answered)
 	}
 }

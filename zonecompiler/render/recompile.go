@@ -34,7 +34,7 @@ type soaUsers struct {
 	// records naming it (their answers hold its addresses or follow its
 	// chain); a delegation's in-bailiwick name servers are left out (a
 	// change below a cut reaches the cut by its ancestors).
-	refs map[string][]string
+	refs  map[string][]string
 	tail  []byte          // the SOA RDATA's last 20 bytes (serial to minimum) they hold
 	reps  []soaRep        // shared templates holding them, each with its renderings
 	names map[string]bool // names with unshared templates holding them

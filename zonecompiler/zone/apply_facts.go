@@ -79,12 +79,7 @@ func (a *applier) recompute() error {
 	// Second pass: below the cut (the delegations above all flagged by
 	// now), the checks, the warnings, the NSEC3 hash.
 	for _, n := range live {
-		if err := b.checkNode(n); err != nil {
-			return err
-		}
-		b.ttlWarnings(nodeKey(n), n)
-		b.checkNSAddresses(n)
-		if err := b.checkSignatures(nodeKey(n), n); err != nil {
+		if err := b.checkAll(n); err != nil {
 			return err
 		}
 		switch {

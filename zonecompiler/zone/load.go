@@ -461,12 +461,7 @@ func (b *builder) finish() error {
 	}
 	// Second pass: below-cut, and the checks.
 	for _, n := range b.nodes {
-		if err := b.checkNode(n); err != nil {
-			return err
-		}
-		b.ttlWarnings(nodeKey(n), n)
-		b.checkNSAddresses(n)
-		if err := b.checkSignatures(nodeKey(n), n); err != nil {
+		if err := b.checkAll(n); err != nil {
 			return err
 		}
 	}
@@ -542,6 +537,17 @@ func firstRR(n *Node) *RR {
 		}
 	}
 	return nil
+}
+
+// checkAll runs every per-name check on n (Load's and Apply's): its data,
+// its TTLs, its name servers' addresses, its signatures.
+func (b *builder) checkAll(n *Node) error {
+	if err := b.checkNode(n); err != nil {
+		return err
+	}
+	b.ttlWarnings(nodeKey(n), n)
+	b.checkNSAddresses(n)
+	return b.checkSignatures(nodeKey(n), n)
 }
 
 // checkNode sets FlagBelowCut on n from the delegations above it (their
