@@ -267,12 +267,17 @@ func (d *Daemon) SetHotPath(h HotPath) {
 	}
 }
 
+// reloadGCPercent is the GOGC the daemon runs a reload with (the
+// environment's, GOGC or 100, the rest of the time): the heap may grow a
+// quarter past what is live, not double.
+const reloadGCPercent = 25
+
 // releaseMemory hands the heap a zone load or a compile left behind back
 // to the operating system: the text parser's records, the rendered image
 // and the old zone set are garbage once a set is swapped in, and without
 // it the process keeps the peak of the last load as its resident size.
-// The daemon sets no GOGC or GOMEMLIMIT of its own (the environment's
-// apply).
+// The daemon sets no GOMEMLIMIT, and GOGC only during a reload
+// (reloadGCPercent).
 func releaseMemory() { debug.FreeOSMemory() }
 
 // hotPath returns the hot path, or nil.
@@ -347,6 +352,10 @@ func (d *Daemon) logReload(name string, res control.ReloadResult, took time.Dura
 // reloadZone is reloadVersion without the counting.
 func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (control.ReloadResult, error) {
 	defer releaseMemory()
+	// While a new version is loaded beside the one served, collect
+	// garbage sooner (reloadGCPercent): the parser's garbage would
+	// otherwise grow the heap to twice what both versions hold.
+	defer debug.SetGCPercent(debug.SetGCPercent(reloadGCPercent))
 	var spec zone.Spec
 	if name != "" {
 		var ok bool
