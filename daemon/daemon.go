@@ -204,6 +204,12 @@ func (d *Daemon) setLoaded(set *zone.Set) {
 			continue
 		}
 		m[z] = now
+		// A secondary zone changes by IXFR (zone.Apply, render.Recompile),
+		// which reads the zone's name index: build it now, in the
+		// background, rather than on the first transfer.
+		if _, ok := d.secondarySpec(dns.CanonicalName(z.Name())); ok {
+			go z.BuildIndex()
+		}
 	}
 	d.loadedAt = m
 }
