@@ -124,9 +124,14 @@ func (lv *liveState) plan(img *Image, hs imageHashes, del *deletions) (*updatePl
 			if tmplAt(img, r.Old) == nil || tmplAt(img, r.New) == nil {
 				return nil, fmt.Errorf("%w: rewrite of template %#x to %#x", ErrImage, r.Old, r.New)
 			}
+			if hs.of(r.Old) == hs.of(r.New) {
+				continue // nothing changes
+			}
 			o, ok := lv.tmplByHash[hs.of(r.Old)]
-			if !ok || hs.of(r.Old) == hs.of(r.New) {
-				continue // nothing uses it any more, or nothing changes
+			if !ok {
+				// Its users would keep the old content: let the caller
+				// compile whole rather than guess.
+				return nil, fmt.Errorf("%w: no live template has the content template %#x rewrites", ErrNoUpdate, r.Old)
 			}
 			if o&abi.SharedTmpl == 0 {
 				return nil, fmt.Errorf("%w: template %#x to rewrite is not shared", ErrNoUpdate, o)

@@ -123,8 +123,8 @@ type Delta struct {
 	// Rewrites give live shared templates new content for every entry
 	// that uses them (a new SOA serial in a negative answer), by
 	// template ids of Image: the live template with the content of Old
-	// gets that of New in place. One that is not shared cannot be
-	// rewritten (ErrNoUpdate); one no longer live is left alone.
+	// gets that of New in place. One that is not shared, or not live,
+	// cannot be rewritten (ErrNoUpdate).
 	Rewrites []Rewrite
 }
 
