@@ -52,6 +52,8 @@ type compiler struct {
 	denialIdx []uint16
 	// nameOf is the lower-case name of each name hash rendered.
 	nameOf map[NameHash][]byte
+	// denialBase is where the next chain view's entries start.
+	denialBase uint32
 }
 
 // maxDenialZones bounds the chain views of one image (tmpl.denial_zone is
@@ -88,9 +90,8 @@ func Compile(e *engine.Engine) (*Image, error) {
 		nsecOf:   make(map[string]uint16),
 		nameOf:   make(map[NameHash][]byte),
 	}
-	var base uint32
 	for _, z := range c.set.Zones() {
-		if idx, ok := c.addDenial(c.buildDenial(z), &base); ok {
+		if idx, ok := c.addDenial(c.buildDenial(z), &c.denialBase); ok {
 			c.denialOf[z] = idx
 		}
 		if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 != nil {
@@ -106,7 +107,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 		})
 		sort.Slice(ces, func(i, j int) bool { return wire.Compare(ces[i].Name.Lower, ces[j].Name.Lower) < 0 })
 		for _, n := range ces {
-			if idx, ok := c.addDenial(c.buildNSECDenial(z, n), &base); ok {
+			if idx, ok := c.addDenial(c.buildNSECDenial(z, n), &c.denialBase); ok {
 				c.nsecOf[string(n.Name.Lower)] = idx
 			}
 		}

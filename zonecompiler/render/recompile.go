@@ -45,6 +45,7 @@ type soaUsers struct {
 // (should the names of some change, another renders it).
 type soaRep struct {
 	t       Template
+	base    uint32 // the Base of t's denial zone in the image t is of (slot templates)
 	queries []repQuery
 	all     bool // queries name every name that uses t
 }
@@ -59,6 +60,11 @@ type repQuery struct {
 
 // repQueries is how many queries an soaRep keeps.
 const repQueries = 4
+
+// maxSOANames bounds the names a new serial renders again one by one
+// (those whose own templates hold the SOA); beyond it Recompile leaves
+// the change to a whole compile.
+const maxSOANames = 50000
 
 // soaTail is the part of a zone's SOA RDATA that a new serial changes.
 func soaTail(z *zone.Zone) []byte {
@@ -106,7 +112,11 @@ func (c *compiler) incremental(keys []string) *Incremental {
 			return
 		}
 		u.rep[id] = len(u.reps)
-		u.reps = append(u.reps, soaRep{t: *t, queries: []repQuery{q}, all: true})
+		var base uint32
+		if t.Slot != abi.NoSlot && int(t.Denial) < len(c.img.Denial) && c.img.Denial[t.Denial] != nil {
+			base = c.img.Denial[t.Denial].Base
+		}
+		u.reps = append(u.reps, soaRep{t: *t, base: base, queries: []repQuery{q}, all: true})
 	}
 	for _, z := range c.set.Zones() {
 		if !z.Expired && z.SOA != nil && len(z.SOA.RRs) > 0 {
@@ -245,8 +255,12 @@ func Recompile(inc *Incremental, old, e *engine.Engine, changed map[string][][]b
 // recompileZone adds the change from a to b (two versions of one zone) to
 // d.
 func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.Engine, a, b *zone.Zone, changed [][]byte) error {
-	if a.HasRRSIGs() || b.HasRRSIGs() || a.Signed || b.Signed || a.Expired || b.Expired {
-		return fmt.Errorf("%w: %s is signed or expired", ErrRecompile, b.Name())
+	if a.Expired || b.Expired {
+		return fmt.Errorf("%w: %s is expired", ErrRecompile, b.Name())
+	}
+	signed := a.HasRRSIGs() || b.HasRRSIGs() || a.Signed || b.Signed
+	if signed && (a.NSEC3 == nil || b.NSEC3 == nil || *a.NSEC3 != *b.NSEC3) {
+		return fmt.Errorf("%w: %s is signed with NSEC, or its NSEC3 parameters changed", ErrRecompile, b.Name())
 	}
 	if len(changed) == 0 {
 		return nil
@@ -260,6 +274,15 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 				return fmt.Errorf("%w: DNAME at %s", ErrRecompile, wire.String(x))
 			}
 		}
+		// The NSEC3 chain must stay as it is: its records sit in every
+		// proof of the zone (an opt-out zone's insecure delegations come
+		// and go without touching it).
+		if p := wire.Parent(x); signed && bytes.Equal(p, origin) && len(x) > 0 {
+			label := string(x[1 : 1+int(x[0])])
+			if a.NSEC3Match(label) != nil || b.NSEC3Match(label) != nil {
+				return fmt.Errorf("%w: the NSEC3 chain of %s changed", ErrRecompile, b.Name())
+			}
+		}
 		if bytes.Equal(x, origin) {
 			if !onlySerial(a.Apex, b.Apex) {
 				return fmt.Errorf("%w: apex data of %s changed", ErrRecompile, b.Name())
@@ -269,6 +292,15 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		affected[string(x)] = true
 		if p := wire.Parent(x); len(p) >= len(origin) {
 			affected[string(p)] = true
+		}
+	}
+	// A signed zone's chain view, rebuilt into the delta: its content is
+	// the live one's (the chain did not change), which the loader finds
+	// and reuses, so templates whose slots read it are what a whole
+	// compile makes.
+	if signed {
+		if idx, ok := c.addDenial(c.buildDenial(b), &c.denialBase); ok {
+			c.denialOf[b] = idx
 		}
 	}
 	// The names whose answers change, then (a new serial) the shared
@@ -284,6 +316,19 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		// After spread: a query renders a shared template anew only if
 		// nothing it reads changed.
 		nu := &soaUsers{tail: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names)), refs: u.refs}
+		// What the change reaches; the names added next are rendered
+		// again only for the SOA they hold, which leaves them good
+		// queries for a shared template.
+		if len(u.names) > maxSOANames {
+			// A signed opt-out zone's insecure delegations each hold the
+			// SOA in their own DS NODATA answer (its NSEC3 cover differs):
+			// rendering them all again is a whole compile's work.
+			return fmt.Errorf("%w: %d names of %s hold its SOA in templates of their own", ErrRecompile, len(u.names), b.Name())
+		}
+		reached := make(map[string]bool, len(affected))
+		for n := range affected {
+			reached[n] = true
+		}
 		for n := range u.names {
 			affected[n] = true
 		}
@@ -291,13 +336,13 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			var nt Template
 			ok := false
 			for _, q := range r.queries {
-				if !affected[string(q.name)] && b.Node(q.name) != nil {
+				if !reached[string(q.name)] && b.Node(q.name) != nil {
 					if nt, ok = c.renderRep(q, b); ok {
 						break
 					}
 				}
 			}
-			if !ok && r.all {
+			if !ok && r.all && allIn(r.queries, affected) {
 				continue // its every user is rendered anew below
 			}
 			if !ok {
@@ -307,12 +352,52 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 				}
 				return fmt.Errorf("%w: no unchanged answer renders a shared template of %s (%v)", ErrRecompile, b.Name(), names)
 			}
-			d.Rewrites = append(d.Rewrites, Rewrite{Old: c.addTemplate(r.t), New: c.addTemplate(nt)})
-			nu.reps = append(nu.reps, soaRep{t: nt, queries: r.queries, all: r.all})
+			ot := r.t
+			if ot.Slot != abi.NoSlot {
+				// The old content, its slot reading the view as placed
+				// in the delta (the same content as the live view).
+				idx, ok := c.denialOf[b]
+				if !ok {
+					return fmt.Errorf("%w: no chain view of %s for a shared template", ErrRecompile, b.Name())
+				}
+				nb := c.img.Denial[idx].Base
+				ot.Denial = idx
+				ot.DenialHead = moveEntry(ot.DenialHead, r.base, nb)
+				ot.DenialTail = moveEntry(ot.DenialTail, r.base, nb)
+			}
+			var nbase uint32
+			if nt.Slot != abi.NoSlot && int(nt.Denial) < len(c.img.Denial) && c.img.Denial[nt.Denial] != nil {
+				nbase = c.img.Denial[nt.Denial].Base
+			}
+			d.Rewrites = append(d.Rewrites, Rewrite{Old: c.addTemplate(ot), New: c.addTemplate(nt)})
+			nu.reps = append(nu.reps, soaRep{t: nt, base: nbase, queries: r.queries, all: r.all})
 		}
 		next.zones[string(origin)] = nu
 	}
-	return c.renderAffected(affected, next, d, old, a, b)
+	if err := c.renderAffected(affected, next, d, old, a, b); err != nil {
+		return err
+	}
+	c.denialContexts()
+	return nil
+}
+
+// allIn reports whether every query's name is in set.
+func allIn(qs []repQuery, set map[string]bool) bool {
+	for _, q := range qs {
+		if !set[string(q.name)] {
+			return false
+		}
+	}
+	return true
+}
+
+// moveEntry moves an absolute denial entry index from a view placed at
+// from to the same view placed at to (abi.NoDenial stays).
+func moveEntry(e, from, to uint32) uint32 {
+	if e == abi.NoDenial {
+		return e
+	}
+	return e - from + to
 }
 
 // onlySerial reports whether two versions of an apex differ in nothing
@@ -323,8 +408,15 @@ func onlySerial(a, b *zone.Node) bool {
 	}
 	for i, s := range a.Sets {
 		t := b.Sets[i]
-		if s.Type != t.Type || s.TTL != t.TTL || len(s.RRs) != len(t.RRs) || len(s.Sigs)+len(t.Sigs) != 0 {
+		if s.Type != t.Type || s.TTL != t.TTL || len(s.RRs) != len(t.RRs) || len(s.Sigs) != len(t.Sigs) {
 			return false
+		}
+		// Signatures: the SOA's change with it (same sizes); no other.
+		for j, r := range s.Sigs {
+			q := t.Sigs[j]
+			if r.TTL != q.TTL || len(r.RData) != len(q.RData) || (s.Type != dns.TypeSOA && !bytes.Equal(r.RData, q.RData)) {
+				return false
+			}
 		}
 		for j, r := range s.RRs {
 			q := t.RRs[j]

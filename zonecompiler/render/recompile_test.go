@@ -1,14 +1,20 @@
 package render
 
 import (
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -342,5 +348,139 @@ func TestRecompileTwoZones(t *testing.T) {
 				len(live.names), len(want.names), len(live.answers), len(want.answers))
 		}
 		e, inc = ne, next
+	}
+}
+
+// TestRecompileOptOut renders, change by change, an NSEC3 opt-out zone
+// whose insecure delegations (and their glue) come and go and whose SOA
+// serial and signature change each time, the chain itself unchanged: what
+// Recompile renders (the chain view rebuilt into the delta) must equal a
+// whole compile, and a change to the chain must be left to Compile.
+func TestRecompileOptOut(t *testing.T) {
+	var text strings.Builder
+	text.WriteString("$ORIGIN oo.test.\n$TTL 300\n@ SOA ns hostmaster 1 7200 3600 1209600 300\n@ NS ns\nns A 198.18.0.53\n")
+	for i := 0; i < 5; i++ {
+		fmt.Fprintf(&text, "s%d NS ns.example.net.\ns%d DS %d 13 2 %064x\n", i, i, 1000+i, i+1)
+	}
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&text, "d%d NS ns.d%d\nns.d%d A 198.18.3.%d\n", i, i, i, i)
+	}
+	text.WriteString("h1 A 198.18.4.1\nh1 TXT one\n*.w A 198.18.4.2\n")
+	signer := interoptest.NewSigner(t, "oo.test.")
+	signed := signer.Sign(t, interoptest.NSEC3OptOut, text.String())
+	var rrs []dns.RR
+	zp := dns.NewZoneParser(strings.NewReader(signed), "oo.test.", "")
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		rrs = append(rrs, rr)
+	}
+	if zp.Err() != nil {
+		t.Fatal(zp.Err())
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	engineOf := func(rrs []dns.RR) *engine.Engine {
+		var b strings.Builder
+		for _, rr := range rrs {
+			b.WriteString(rr.String() + "\n")
+		}
+		z, err := zone.Load(strings.NewReader(b.String()), "oo.test.", "oo.test.zone", zone.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := zone.NewSet(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return engine.New(engine.Config{UDPSize: 1232}, set)
+	}
+	e := engineOf(rrs)
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, inc := canonOf(img), img.Incremental
+	serial := uint32(1)
+	for step := 1; step <= 20; step++ {
+		serial++
+		var next []dns.RR
+		drop := fmt.Sprintf("d%d.oo.test.", rng.IntN(40))
+		for _, rr := range rrs {
+			h := rr.Header()
+			switch {
+			case h.Rrtype == dns.TypeSOA:
+				soa := dns.Copy(rr).(*dns.SOA)
+				soa.Serial = serial
+				rr = soa
+			case h.Rrtype == dns.TypeRRSIG && rr.(*dns.RRSIG).TypeCovered == dns.TypeSOA:
+				sig := dns.Copy(rr).(*dns.RRSIG)
+				raw := make([]byte, 64)
+				for i := range raw {
+					raw[i] = byte(rng.Uint32())
+				}
+				sig.Signature = base64.StdEncoding.EncodeToString(raw)
+				rr = sig
+			case strings.EqualFold(h.Name, drop) || strings.HasSuffix(strings.ToLower(h.Name), "."+drop):
+				continue // an insecure delegation and its glue go
+			case h.Rrtype == dns.TypeA && strings.HasPrefix(h.Name, "ns.d") && rng.IntN(8) == 0:
+				a := dns.Copy(rr).(*dns.A)
+				a.A = net.IPv4(198, 18, 9, byte(rng.IntN(256)))
+				rr = a
+			}
+			next = append(next, rr)
+		}
+		if rng.IntN(2) == 0 {
+			k := 30 + rng.IntN(10)
+			for _, s := range []string{fmt.Sprintf("d%d.oo.test. 300 IN NS ns.d%d.oo.test.", k, k), fmt.Sprintf("ns.d%d.oo.test. 300 IN A 198.18.5.%d", k, k)} {
+				rr, err := dns.NewRR(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.ContainsFunc(next, func(o dns.RR) bool { return dns.IsDuplicate(o, rr) }) {
+					next = append(next, rr)
+				}
+			}
+		}
+		rrs = next
+		ne := engineOf(rrs)
+		d, nextInc, err := Recompile(inc, e, ne, nil)
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		full, err := Compile(ne)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live.apply(d)
+		want := canonOf(full)
+		n := 0
+		for h, w := range want.names {
+			if g, ok := live.names[h]; !ok || g != w {
+				n++
+			}
+		}
+		for a, w := range want.answers {
+			if g, ok := live.answers[a]; !ok || g != w {
+				n++
+			}
+		}
+		if n > 0 || len(live.names) != len(want.names) || len(live.answers) != len(want.answers) {
+			t.Fatalf("step %d: %d entries differ from a whole compile (names %d/%d, answers %d/%d)", step, n,
+				len(live.names), len(want.names), len(live.answers), len(want.answers))
+		}
+		e, inc = ne, nextInc
+	}
+	// A change to the chain (an NSEC3 record gone) is left to Compile.
+	var next []dns.RR
+	var gone string
+	for _, rr := range rrs {
+		if _, ok := rr.(*dns.NSEC3); ok && gone == "" {
+			gone = rr.Header().Name
+		}
+		if gone != "" && strings.EqualFold(rr.Header().Name, gone) {
+			continue
+		}
+		next = append(next, rr)
+	}
+	if _, _, err := Recompile(inc, e, engineOf(next), nil); !errors.Is(err, ErrRecompile) {
+		t.Errorf("a change of the NSEC3 chain: %v, want ErrRecompile", err)
 	}
 }
