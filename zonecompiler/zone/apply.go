@@ -199,7 +199,7 @@ func (a *applier) del(parsed dns.RR) error {
 	// the zone and one from a transfer may differ in how miekg/dns spells
 	// a field (the NSEC3 salt's hex digits) yet be the same record.
 	i := slices.IndexFunc(list, func(old *RR) bool {
-		return bytes.Equal(old.RData, rr.RData) || dns.IsDuplicate(old.Src, parsed)
+		return bytes.Equal(old.RData, rr.RData) || dns.IsDuplicate(old.Src(), parsed)
 	})
 	if i < 0 {
 		return notFound()
@@ -240,7 +240,7 @@ func (a *applier) add(parsed dns.RR) error {
 			if rr.Type == dns.TypeRRSIG {
 				list = set.Sigs
 			}
-			if slices.ContainsFunc(list, func(old *RR) bool { return dns.IsDuplicate(old.Src, parsed) }) {
+			if slices.ContainsFunc(list, func(old *RR) bool { return dns.IsDuplicate(old.Src(), parsed) }) {
 				return nil
 			}
 		}

@@ -82,8 +82,8 @@ func changedText(z *Zone, ch Change) string {
 	}
 	var b strings.Builder
 	for _, rr := range z.Records() {
-		if !del[key(rr.Src)] {
-			b.WriteString(rr.Src.String() + "\n")
+		if !del[key(rr.Src())] {
+			b.WriteString(rr.Src().String() + "\n")
 		}
 	}
 	for _, rr := range ch.Add {
@@ -165,7 +165,7 @@ func TestApplyRefusals(t *testing.T) {
 	for _, kind := range []denialKind{unsigned, signedNSEC3} {
 		z := loadRecords(t, m.signed(kind))
 		before := dumpZone(t, z)
-		soa := z.SOA.RRs[0].Src
+		soa := z.SOA.RRs[0].Src()
 		cases := []struct {
 			name   string
 			ch     Change
@@ -212,7 +212,7 @@ func TestApplyRefusals(t *testing.T) {
 func apexNS(z *Zone) []dns.RR {
 	var out []dns.RR
 	for _, rr := range z.Apex.Set(dns.TypeNS).RRs {
-		out = append(out, rr.Src)
+		out = append(out, rr.Src())
 	}
 	return out
 }

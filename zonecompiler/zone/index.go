@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
 
@@ -92,7 +91,7 @@ func canonicalKey(dst, w []byte) []byte {
 // around the time of this process (RFC 4034 §3.1.5 serial arithmetic: the
 // reading changes only if the clock moves by decades).
 func sigExpiration(rr *RR) int64 {
-	return serialTime(rr.Src.(*dns.RRSIG).Expiration, processStart).Unix()
+	return serialTime(sigExpirationField(rr), processStart).Unix()
 }
 
 // processStart anchors the reading of RRSIG times in the index.

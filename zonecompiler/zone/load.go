@@ -113,6 +113,11 @@ func load(ctx context.Context, r io.Reader, origin, file, abs string, budget *in
 	}
 	recs := b.records
 	b.z.lazy.recsOnce.Do(func() { b.z.lazy.recs = recs })
+	// The parser's records are not kept: RR.Src makes one from the wire
+	// form when a transfer or a comparison needs it.
+	for _, rr := range recs {
+		rr.parsed = nil
+	}
 	return b.z, nil
 }
 
@@ -266,8 +271,8 @@ func (b *builder) errf(rr *RR, format string, args ...any) error {
 	e := &Error{File: b.z.File, Reason: fmt.Sprintf(format, args...)}
 	if rr != nil {
 		e.File, e.Line = rr.File, rr.Line
-		if rr.Line == 0 && rr.Src != nil {
-			e.Reason += " (record " + strings.TrimSpace(rr.Src.String()) + ")"
+		if rr.Line == 0 && rr.Src() != nil {
+			e.Reason += " (record " + strings.TrimSpace(rr.Src().String()) + ")"
 		}
 	}
 	return e
@@ -303,7 +308,7 @@ func compile(rr dns.RR, file string, line int) (*RR, error) {
 		RData: buf[off+10:],
 		Line:  line,
 		File:  file,
-		Src:   rr,
+		parsed: rr,
 	}
 	switch h.Rrtype {
 	case dns.TypeNS, dns.TypeCNAME, dns.TypePTR, dns.TypeMB, dns.TypeMG, dns.TypeMR:
@@ -338,7 +343,7 @@ func (b *builder) admit(rr *RR) error {
 		return b.errf(rr, "class %s records are not served; only IN", dns.Class(rr.Class))
 	}
 	if !wire.IsSubdomain(rr.Owner.Lower, b.z.Origin.Lower) {
-		return b.errf(rr, "out-of-zone data: %s is not in zone %s", rr.Src.Header().Name, b.z.Name())
+		return b.errf(rr, "out-of-zone data: %s is not in zone %s", rr.Src().Header().Name, b.z.Name())
 	}
 	return nil
 }
@@ -366,14 +371,14 @@ func (b *builder) addRR(rr *RR) error {
 // isNSEC3Record reports whether rr belongs to the NSEC3 chain (an NSEC3
 // or its RRSIG) rather than to a name of the zone.
 func isNSEC3Record(rr *RR) bool {
-	return rr.Type == dns.TypeNSEC3 || (rr.Type == dns.TypeRRSIG && rr.Src.(*dns.RRSIG).TypeCovered == dns.TypeNSEC3)
+	return rr.Type == dns.TypeNSEC3 || (rr.Type == dns.TypeRRSIG && sigCovered(rr) == dns.TypeNSEC3)
 }
 
 // setType is the type of the RRset rr goes to: the covered type for an
 // RRSIG.
 func setType(rr *RR) uint16 {
 	if rr.Type == dns.TypeRRSIG {
-		return rr.Src.(*dns.RRSIG).TypeCovered
+		return sigCovered(rr)
 	}
 	return rr.Type
 }
@@ -395,7 +400,7 @@ func addToNode(n *Node, rr *RR) bool {
 		list = &set.Sigs
 	}
 	for _, old := range *list {
-		if dns.IsDuplicate(old.Src, rr.Src) {
+		if dns.IsDuplicate(old.Src(), rr.Src()) {
 			return false
 		}
 	}
@@ -414,7 +419,7 @@ func addToNode(n *Node, rr *RR) bool {
 func (b *builder) ttlWarnings(owner warnOf, n *Node) {
 	for _, s := range n.Sets {
 		for _, rr := range s.RRs {
-			if ttl := rr.Src.Header().Ttl; ttl != s.TTL {
+			if ttl := rr.Src().Header().Ttl; ttl != s.TTL {
 				b.warnf(owner, rr, "TTL %d differs from the RRset's %d; using %d", ttl, s.TTL, s.TTL)
 			}
 		}
@@ -489,7 +494,7 @@ func (b *builder) setApex(apex *Node) error {
 	if len(z.SOA.RRs) > 1 {
 		return b.errf(z.SOA.RRs[1], "more than one SOA record at the apex")
 	}
-	z.Serial = z.SOA.RRs[0].Src.(*dns.SOA).Serial
+	z.Serial = z.SOA.RRs[0].Src().(*dns.SOA).Serial
 	if ns := apex.Set(dns.TypeNS); ns == nil || len(ns.RRs) == 0 {
 		return b.errf(nil, "no NS records at the zone apex %s", z.Name())
 	}
@@ -656,7 +661,7 @@ func (b *builder) checkSignatures(owner warnOf, n *Node) error {
 	}
 	for _, s := range n.Sets {
 		for _, rr := range s.Sigs {
-			sig := rr.Src.(*dns.RRSIG)
+			sig := rr.Src().(*dns.RRSIG)
 			if b.counting {
 				z.nsigs++
 				if exp := serialTime(sig.Expiration, now); z.nsigs == 1 || exp.Before(z.SigExpiration) {
@@ -705,14 +710,14 @@ func nsec3Label(lower []byte) string { return string(lower[1 : 1+int(lower[0])])
 // NSEC3PARAM, else from the NSEC3 record of first (nil: no NSEC3).
 func nsec3Params(apex *Node, first *Node) *NSEC3Params {
 	if p := apex.Set(dns.TypeNSEC3PARAM); p != nil && len(p.RRs) > 0 {
-		np := p.RRs[0].Src.(*dns.NSEC3PARAM)
+		np := p.RRs[0].Src().(*dns.NSEC3PARAM)
 		return &NSEC3Params{Hash: np.Hash, Iterations: np.Iterations, Salt: np.Salt}
 	}
 	if first == nil {
 		return nil
 	}
 	if s := first.Set(dns.TypeNSEC3); s != nil && len(s.RRs) > 0 {
-		n3 := s.RRs[0].Src.(*dns.NSEC3)
+		n3 := s.RRs[0].Src().(*dns.NSEC3)
 		return &NSEC3Params{Hash: n3.Hash, Iterations: n3.Iterations, Salt: n3.Salt}
 	}
 	return nil

@@ -7,6 +7,7 @@
 package zone
 
 import (
+	"encoding/binary"
 	"sync"
 	"time"
 
@@ -30,7 +31,48 @@ type RR struct {
 	NNames     uint8     // how many entries of Names are used
 	Line       int       // line in File where the record ends
 	File       string
-	Src        dns.RR // the parsed record, for AXFR and diagnostics
+	// parsed is the record as the parser gave it, kept while the zone is
+	// built (Load drops it at the end: a loaded zone holds each record
+	// once, in the form above); Src makes one when needed.
+	parsed dns.RR
+}
+
+// Src returns the record as a miekg/dns RR (for zone transfers, IXFR
+// matching and diagnostics), made from its wire form once the zone is
+// loaded.
+func (rr *RR) Src() dns.RR {
+	if rr.parsed != nil {
+		return rr.parsed
+	}
+	buf := make([]byte, 0, len(rr.Owner.Wire)+10+len(rr.RData))
+	buf = append(buf, rr.Owner.Wire...)
+	buf = binary.BigEndian.AppendUint16(buf, rr.Type)
+	buf = binary.BigEndian.AppendUint16(buf, rr.Class)
+	buf = binary.BigEndian.AppendUint32(buf, rr.TTL)
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(rr.RData)))
+	buf = append(buf, rr.RData...)
+	out, _, err := dns.UnpackRR(buf, 0)
+	if err != nil {
+		// Never: the wire form was made from a parsed record.
+		return &dns.RFC3597{Hdr: dns.RR_Header{Name: wire.String(rr.Owner.Wire), Rrtype: rr.Type, Class: rr.Class, Ttl: rr.TTL}}
+	}
+	return out
+}
+
+// sigCovered and sigExpiration read an RRSIG's type covered and
+// expiration (RFC 4034 §3.1) from its RDATA.
+func sigCovered(rr *RR) uint16 {
+	if len(rr.RData) < 2 {
+		return 0
+	}
+	return binary.BigEndian.Uint16(rr.RData)
+}
+
+func sigExpirationField(rr *RR) uint32 {
+	if len(rr.RData) < 12 {
+		return 0
+	}
+	return binary.BigEndian.Uint32(rr.RData[8:12])
 }
 
 // RRset is the records of one type at one name, with the RRSIGs that cover

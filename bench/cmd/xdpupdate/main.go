@@ -225,7 +225,7 @@ func run(n int, steps []int) error {
 // the new SOA.
 func change(z *zone.Zone, serial int, added, removed []int) zone.Change {
 	var ch zone.Change
-	soa := z.SOA.RRs[0].Src
+	soa := z.SOA.RRs[0].Src()
 	ch.Del = append(ch.Del, soa)
 	nsoa := dns.Copy(soa).(*dns.SOA)
 	nsoa.Serial = uint32(serial)
@@ -237,7 +237,7 @@ func change(z *zone.Zone, serial int, added, removed []int) zone.Change {
 		if node := z.Node(buf[:n]); node != nil {
 			for _, s := range node.Sets {
 				for _, rr := range s.RRs {
-					ch.Del = append(ch.Del, rr.Src)
+					ch.Del = append(ch.Del, rr.Src())
 				}
 			}
 		}
