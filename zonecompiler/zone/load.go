@@ -301,13 +301,13 @@ func compile(rr dns.RR, file string, line int) (*RR, error) {
 		return nil, fmt.Errorf("record encodes to %d bytes, shorter than its header", len(buf))
 	}
 	out := &RR{
-		Owner: wire.NewName(buf[:off:off]),
-		Type:  h.Rrtype,
-		Class: h.Class,
-		TTL:   h.Ttl,
-		RData: buf[off+10:],
-		Line:  line,
-		File:  file,
+		Owner:  wire.NewName(buf[:off:off]),
+		Type:   h.Rrtype,
+		Class:  h.Class,
+		TTL:    h.Ttl,
+		RData:  buf[off+10:],
+		Line:   line,
+		File:   file,
 		parsed: rr,
 	}
 	switch h.Rrtype {
