@@ -28,8 +28,23 @@ type Name struct {
 }
 
 // NewName returns a Name for the wire-format name w (not copied).
+//
+// Lower is w itself when w has no upper-case letter (most zone data):
+// neither may be written to afterwards.
 func NewName(w []byte) Name {
-	return Name{Wire: w, Lower: ToLower(w)}
+	return Name{Wire: w, Lower: LowerShared(w)}
+}
+
+// LowerShared returns w lower-cased: w itself when it has no upper-case
+// ASCII letter, else a copy. The result may alias w, so neither may be
+// written to afterwards.
+func LowerShared(w []byte) []byte {
+	for _, c := range w {
+		if c >= 'A' && c <= 'Z' {
+			return ToLower(w)
+		}
+	}
+	return w
 }
 
 // ToLower returns a lower-cased copy of the wire name w. Label length bytes

@@ -323,7 +323,7 @@ func compile(rr dns.RR, file string, line int) (*RR, error) {
 		out.Names[1], out.NNames = uint16(end), 2
 	}
 	if out.NNames > 0 {
-		out.RDataLower = wire.ToLower(out.RData)
+		out.RDataLower = wire.LowerShared(out.RData)
 	}
 	return out, nil
 }
