@@ -716,7 +716,11 @@ func (l *Loader) Swap(img *Image) (uint32, error) {
 	l.synchronize()
 	l.live = newLiveState(l.hasher, img, g)
 	if err := l.install(old, g); err != nil {
-		return g.serial, fmt.Errorf("loader: new generation live, old one not freed: %w", err)
+		// The new generation is live: failing now would leave the
+		// caller's userspace engine on the old zones while the program
+		// serves the new ones. The old maps stay until Close; the next
+		// change cannot be made in place.
+		l.live = nil
 	}
 	return g.serial, nil
 }

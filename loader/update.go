@@ -70,6 +70,10 @@ type UpdateStats struct {
 	Templates, DenialZones, Chunks      int // written (new content)
 	InPlace                             int // shared templates rewritten in place
 	TemplatesFreed, DenialZonesFreed    int
+	// Unsettled, when not nil, says why the version the old slot reads
+	// could not be brought in step after the flip: the change is live,
+	// and the next one will swap a whole generation in.
+	Unsettled error
 	// Where the time went: hashing the image and working out the change,
 	// writing it, the RCU grace period after the flip, settling the
 	// other versions and freeing.
@@ -196,10 +200,12 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	err = l.settle(g, p)
 	st.Settle = time.Since(t3)
 	if err != nil {
-		// The live version is right; the other one is not, so the next
-		// change must be a Swap.
+		// The change is live and right; the other version is not, so
+		// the next change must be a Swap. Not an error for the caller:
+		// failing here would leave its userspace engine on the old zones
+		// while the program serves the new ones.
 		l.live = nil
-		return st, fmt.Errorf("loader: update live, its other version not written: %w", err)
+		st.Unsettled = err
 	}
 	g.counts = [4]int{len(lv.names), len(lv.answers), int(lv.tmplIDs.next), int(lv.chunks.next)}
 	return st, nil
