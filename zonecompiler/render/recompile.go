@@ -38,6 +38,9 @@ type soaUsers struct {
 	tail  []byte          // the SOA RDATA's last 20 bytes (serial to minimum) they hold
 	reps  []soaRep        // shared templates holding them, each with its renderings
 	names map[string]bool // names with unshared templates holding them
+	// tooMany: more than maxSOANames such names (names is not kept): a
+	// new serial is left to the whole compile.
+	tooMany bool
 	rep   map[uint32]int  // while compiling: template id -> index in reps
 }
 
@@ -63,8 +66,8 @@ const repQueries = 4
 
 // maxSOANames bounds the names a new serial renders again one by one
 // (those whose own templates hold the SOA); beyond it Recompile leaves
-// the change to a whole compile.
-const maxSOANames = 50000
+// the change to a whole compile. A variable so that a test can lower it.
+var maxSOANames = 50000
 
 // soaTail is the part of a zone's SOA RDATA that a new serial changes.
 func soaTail(z *zone.Zone) []byte {
@@ -159,6 +162,9 @@ func (c *compiler) incremental(keys []string) *Incremental {
 	}
 	for _, u := range inc.zones {
 		u.rep = nil
+		if u.tooMany || len(u.names) > maxSOANames {
+			u.names, u.tooMany = nil, true
+		}
 	}
 	for _, z := range c.set.Zones() {
 		if u := inc.zones[string(z.Origin.Lower)]; u != nil {
@@ -319,7 +325,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		// What the change reaches; the names added next are rendered
 		// again only for the SOA they hold, which leaves them good
 		// queries for a shared template.
-		if len(u.names) > maxSOANames {
+		if u.tooMany || len(u.names) > maxSOANames {
 			// A signed opt-out zone's insecure delegations each hold the
 			// SOA in their own DS NODATA answer (its NSEC3 cover differs):
 			// rendering them all again is a whole compile's work.
@@ -664,7 +670,7 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	}
 	// A rendered name may no longer use a shared template it rendered:
 	// it stops being one of its queries.
-	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names)), refs: u.refs}
+	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names)), refs: u.refs, tooMany: u.tooMany}
 	for _, r := range u.reps {
 		var q []repQuery
 		for _, x := range r.queries {
@@ -723,6 +729,9 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	for ak, ids := range c.img.Answers {
 		use(ids[0], repQuery{name: c.nameOf[ak.Name], qtype: ak.QType, mode: ak.Mode})
 		use(ids[1], repQuery{name: c.nameOf[ak.Name], qtype: ak.QType, mode: ak.Mode, do: true})
+	}
+	if len(nu.names) > maxSOANames {
+		nu.names, nu.tooMany = nil, true
 	}
 	return nil
 }

@@ -468,6 +468,32 @@ func TestRecompileOptOut(t *testing.T) {
 		}
 		e, inc = ne, nextInc
 	}
+	// Too many names holding the SOA in templates of their own (every
+	// insecure delegation's DO=1 DS NODATA): a new serial is left to
+	// Compile, and the next compile keeps no list of them.
+	defer func(n int) { maxSOANames = n }(maxSOANames)
+	maxSOANames = 3
+	full, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := full.Incremental.zones[string(e.Zones().Zones()[0].Origin.Lower)]; !u.tooMany || u.names != nil {
+		t.Errorf("%d names kept, tooMany %v", len(u.names), u.tooMany)
+	}
+	var bumped []dns.RR
+	for _, rr := range rrs {
+		if soa, ok := rr.(*dns.SOA); ok {
+			soa = dns.Copy(soa).(*dns.SOA)
+			soa.Serial++
+			rr = soa
+		}
+		bumped = append(bumped, rr)
+	}
+	if _, _, err := Recompile(full.Incremental, e, engineOf(bumped), nil); !errors.Is(err, ErrRecompile) {
+		t.Errorf("a new serial with too many names holding it: %v, want ErrRecompile", err)
+	}
+	maxSOANames = 50000
+
 	// A change to the chain (an NSEC3 record gone) is left to Compile.
 	var next []dns.RR
 	var gone string
