@@ -41,7 +41,7 @@ type soaUsers struct {
 	// tooMany: more than maxSOANames such names (names is not kept): a
 	// new serial is left to the whole compile.
 	tooMany bool
-	rep   map[uint32]int  // while compiling: template id -> index in reps
+	rep     map[uint32]int // while compiling: template id -> index in reps
 }
 
 // soaRep is a shared template and a few of the queries that render it
