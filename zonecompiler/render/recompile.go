@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/bpf/abi"
@@ -354,9 +355,10 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			if !ok {
 				var names []string
 				for _, q := range r.queries {
-					names = append(names, fmt.Sprintf("%s/%d/%v", wire.String(q.name), q.qtype, affected[string(q.name)]))
+					names = append(names, wire.String(q.name))
 				}
-				return fmt.Errorf("%w: no unchanged answer renders a shared template of %s (%v)", ErrRecompile, b.Name(), names)
+				return fmt.Errorf("%w: the change reaches every answer known to render a shared template of %s (%s)",
+					ErrRecompile, b.Name(), strings.Join(names, " "))
 			}
 			ot := r.t
 			if ot.Slot != abi.NoSlot {
