@@ -55,6 +55,7 @@ var (
 	descXDPGeneration  = desc("xdp_generation", "The live XDP map generation (changes on every reload).")
 	descXDPMapBytes    = desc("xdp_map_bytes", "Kernel memory of the live generation's zone maps, in bytes (estimate from the image: keys, values and per-entry overhead).")
 	descXDPAttached    = desc("xdp_attached", "1 per interface the XDP program is attached to, with its mode.", "interface", "mode")
+	descXDPUpdates     = desc("xdp_map_updates_total", "Zone set changes written to the XDP maps, by how: rendered alone and written in place (partial), compiled whole and written in place (in_place), or swapped in as a new generation (swap).", "how")
 	descZoneSerial     = desc("zone_serial", "SOA serial of the zone being served.", "zone")
 	descZoneRecords    = desc("zone_records", "Records in the zone being served.", "zone")
 	descZoneWarnings   = desc("zone_warnings", "Warnings the zone loaded with.", "zone")
@@ -95,7 +96,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descBuildInfo, descUptime, descResponses, descDropped, descRejected, descRRL, descCookies, descAnswerCache, descXDPPackets,
 		descXDPTruncated, descXDPPassed, descTapSamples, descTCAnswers, descXDPScrapeError, descXDPGeneration,
-		descXDPMapBytes, descXDPAttached, descZoneSerial, descZoneRecords, descZoneWarnings,
+		descXDPMapBytes, descXDPAttached, descXDPUpdates, descZoneSerial, descZoneRecords, descZoneWarnings,
 		descZoneSigned, descZoneLoaded, descZoneLoadAge, descZoneSigExpiry, descZoneSigLeft,
 		descReloads, descReloadSeconds, descHealthy, descHealthCheck, descBGPAnnounced,
 		descBGPDrained, descBGPPeerUp, descBGPPeerState, descBGPPeerUptime, descBGPReceived,
@@ -148,6 +149,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if st.XDP != nil {
 		gauge(descXDPGeneration, float64(st.XDP.Generation))
 		gauge(descXDPMapBytes, float64(st.XDP.MapBytes))
+		counter(descXDPUpdates, st.XDP.Partial, "partial")
+		counter(descXDPUpdates, st.XDP.InPlace, "in_place")
+		counter(descXDPUpdates, st.XDP.Swaps, "swap")
 		for _, a := range st.XDP.Attachments {
 			gauge(descXDPAttached, 1, a.Iface, a.Mode)
 		}

@@ -196,6 +196,8 @@ func TestMetricsXDP(t *testing.T) {
 		{"xdpdns_xdp_counters_error", nil, 0},
 		{"xdpdns_dnstap_xdp_samples_total", map[string]string{"result": "sampled"}, 0}, // dnstap off
 		{"xdpdns_xdp_generation", nil, float64(hp.Generation())},
+		{"xdpdns_xdp_map_updates_total", map[string]string{"how": "swap"}, 1}, // the start
+		{"xdpdns_xdp_map_updates_total", map[string]string{"how": "partial"}, 0},
 	} {
 		if v, ok := value(fams, c.name, c.labels); !ok || v != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)
