@@ -115,13 +115,16 @@ test: deps check
 
 # bench: the namespace rig (kxdpgun ladder and dnsperf over veth: xdpdns
 # with XDP and without, NSD, Knot, Knot XDP, a bare reflector; ~11 min), then
-# the XDP program's kernel-measured cost per answer class (~15 s). The older
+# the XDP program's kernel-measured cost per answer class (~15 s), the TLD
+# scale beside Knot (bench/scale.sh, ~5 min) and zone changes written in
+# place at 1M delegations (xdpupdate, ~3 min). The older
 # loopback dnsperf run (bench/run.sh, ~7 min) stays available on its own.
 # bench/fresh.sh runs it in a fresh Debian 12 chroot.
 bench: deps-bench build
 	bench/rig.sh
 	$(GO) run ./bench/cmd/xdpbench -results bench/RESULTS.md
 	bench/scale.sh
+	$(GO) run ./bench/cmd/xdpupdate -delegations 1000000 -changes 0,100,1000,0 -results bench/RESULTS.md
 
 # bench-scale: 1M-delegation zones (unsigned and NSEC3): compile and load
 # time, map memory, XDP coverage of a TLD mix (needs ~9 GB of memory).
