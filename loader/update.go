@@ -80,27 +80,6 @@ type UpdateStats struct {
 	Plan, Write, Grace, Settle time.Duration
 }
 
-// versions builds names (or answers) values holding a in version slot
-// and b in the other.
-func versions[V any, W any](slot uint32, a, b []V, val func(x, y V) W) []W {
-	out := make([]W, len(a))
-	for i := range a {
-		if slot == 0 {
-			out[i] = val(a[i], b[i])
-		} else {
-			out[i] = val(b[i], a[i])
-		}
-	}
-	return out
-}
-
-func nameVals(x, y bpf.XdpNameVer) bpf.XdpNameVal {
-	return bpf.XdpNameVal{V: [abi.Gens]bpf.XdpNameVer{x, y}}
-}
-func answerVals(x, y bpf.XdpAnswerVer) bpf.XdpAnswerVal {
-	return bpf.XdpAnswerVal{V: [abi.Gens]bpf.XdpAnswerVer{x, y}}
-}
-
 // Update makes img the live content by changing the live generation's
 // maps in place, writing only what differs: new templates, chunks and
 // denial zones go to free room; a shared template whose every user moves

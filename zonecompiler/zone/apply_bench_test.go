@@ -115,7 +115,6 @@ type benchChanges struct {
 	n       int // delegations dK of the base zone
 	removed int // dK removed so far, from d0 up
 	next    int // number of the next added delegation
-	serial  uint32
 }
 
 func (g *benchChanges) change(changes int) Change {

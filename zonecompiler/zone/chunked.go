@@ -51,16 +51,6 @@ func (c *chunked[T]) search(cmp func(T) int) (ci, i int, found bool) {
 	return ci, i, cmp(ch[i]) == 0
 }
 
-// get returns the entry equal to the key, if any.
-func (c *chunked[T]) get(cmp func(T) int) (T, bool) {
-	ci, i, found := c.search(cmp)
-	if !found {
-		var zero T
-		return zero, false
-	}
-	return c.chunks[ci][i], true
-}
-
 // before returns the greatest entry smaller than the key, wrapping to
 // the last entry when none is (the NSEC and NSEC3 "cover" rule).
 func (c *chunked[T]) before(cmp func(T) int) (T, bool) {

@@ -535,15 +535,6 @@ func (b *builder) checkCovered(n *Node) error {
 	return nil
 }
 
-func firstRR(n *Node) *RR {
-	for _, s := range n.Sets {
-		if len(s.RRs) > 0 {
-			return s.RRs[0]
-		}
-	}
-	return nil
-}
-
 // checkAll runs every per-name check on n (Load's and Apply's): its data,
 // its TTLs, its name servers' addresses, its signatures.
 func (b *builder) checkAll(n *Node) error {
