@@ -29,24 +29,14 @@ type viewInfo struct {
 	live            bool
 }
 
-type liveName struct {
-	v    bpf.XdpNameVer
-	mark uint32
-}
-
-type liveAnswer struct {
-	v    bpf.XdpAnswerVer
-	mark uint32
-}
-
 // liveState is the Go side's record of the live generation's maps, kept
 // so that Update writes only what changed: every names and answers entry,
 // each template's and denial zone's content hash, place and references,
 // the shared templates' headers, and what is free in the arrays.
 type liveState struct {
 	h          *hasher
-	names      map[bpf.XdpNameKey]liveName
-	answers    map[bpf.XdpAnswerKey]liveAnswer
+	names      map[bpf.XdpNameKey]liveEntry[bpf.XdpNameVer]
+	answers    map[bpf.XdpAnswerKey]liveEntry[bpf.XdpAnswerVer]
 	tmpls      []tmplInfo    // by plain template id
 	shared     []tmplInfo    // by shared template id (without abi.SharedTmpl)
 	sharedHdr  []bpf.XdpTmpl // the shared templates as live
@@ -73,24 +63,15 @@ func (lv *liveState) info(id uint32) *tmplInfo {
 	return &lv.tmpls[id]
 }
 
-// ref adds d to the references of template id (none for abi.Pass).
-func (lv *liveState) ref(id uint32, d int) {
-	if id != 0 {
-		t := lv.info(id)
-		t.refs = uint32(int(t.refs) + d)
+// ref adds d to the references of each template of ids (none for
+// abi.Pass).
+func (lv *liveState) ref(ids []uint32, d int) {
+	for _, id := range ids {
+		if id != 0 {
+			t := lv.info(id)
+			t.refs = uint32(int(t.refs) + d)
+		}
 	}
-}
-
-func (lv *liveState) refName(v bpf.XdpNameVer, d int) {
-	for i := range 2 {
-		lv.ref(v.ExactDefault[i], d)
-		lv.ref(v.BelowDefault[i], d)
-	}
-}
-
-func (lv *liveState) refAnswer(v bpf.XdpAnswerVer, d int) {
-	lv.ref(v.Tmpl[0], d)
-	lv.ref(v.Tmpl[1], d)
 }
 
 // slotView is the denial zone template t fills its slot from (0: none).
@@ -133,8 +114,8 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	hs := h.hashImage(img)
 	lv := &liveState{
 		h:          h,
-		names:      make(map[bpf.XdpNameKey]liveName, len(img.NameKeys)),
-		answers:    make(map[bpf.XdpAnswerKey]liveAnswer, len(img.AnswerKeys)),
+		names:      make(map[bpf.XdpNameKey]liveEntry[bpf.XdpNameVer], len(img.NameKeys)),
+		answers:    make(map[bpf.XdpAnswerKey]liveEntry[bpf.XdpAnswerVer], len(img.AnswerKeys)),
 		tmpls:      make([]tmplInfo, g.caps[capTemplates]),
 		shared:     make([]tmplInfo, g.caps[capSharedTemplates]),
 		sharedHdr:  make([]bpf.XdpTmpl, g.caps[capSharedTemplates]),
@@ -170,12 +151,12 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		return nil
 	}
 	for i, k := range img.NameKeys {
-		lv.names[k] = liveName{v: img.NameVals[i]}
-		lv.refName(img.NameVals[i], 1)
+		lv.names[k] = liveEntry[bpf.XdpNameVer]{v: img.NameVals[i]}
+		lv.ref(nameKind.ids(img.NameVals[i]), 1)
 	}
 	for i, k := range img.AnswerKeys {
-		lv.answers[k] = liveAnswer{v: img.AnswerVals[i]}
-		lv.refAnswer(img.AnswerVals[i], 1)
+		lv.answers[k] = liveEntry[bpf.XdpAnswerVer]{v: img.AnswerVals[i]}
+		lv.ref(answerKind.ids(img.AnswerVals[i]), 1)
 	}
 	for i := 1; i < len(img.DenialZones); i++ {
 		z := &img.DenialZones[i]

@@ -16,20 +16,6 @@ type deletions struct {
 	rewrites []Rewrite
 }
 
-// nameChange is a names entry an update writes: its live version (or
-// absentName) and its new one (or absentName).
-type nameChange struct {
-	k        bpf.XdpNameKey
-	old, new bpf.XdpNameVer
-	h        [4]contentHash // the new version's templates by content
-}
-
-type answerChange struct {
-	k        bpf.XdpAnswerKey
-	old, new bpf.XdpAnswerVer
-	h        [2]contentHash
-}
-
 // move follows the references of one live shared template through an
 // update: where the slots that referred to it go.
 type move struct {
@@ -67,8 +53,8 @@ type updatePlan struct {
 	filterKeys []uint32
 	filterVals []uint64
 	filterIdx  map[uint32]int
-	names      []nameChange
-	answers    []answerChange
+	names      []entryChange[bpf.XdpNameKey, bpf.XdpNameVer]
+	answers    []entryChange[bpf.XdpAnswerKey, bpf.XdpAnswerVer]
 
 	namesAdded, answersAdded int
 }
@@ -229,104 +215,24 @@ func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan, del *deleti
 		return lv.info(id).h
 	}
 	lv.mark++
-	for i, k := range img.NameKeys {
-		v := img.NameVals[i]
-		nh := [4]contentHash{hs.of(v.ExactDefault[0]), hs.of(v.ExactDefault[1]), hs.of(v.BelowDefault[0]), hs.of(v.BelowDefault[1])}
-		old, ok := lv.names[k]
-		if ok {
-			if old.mark == lv.mark {
-				return nil, fmt.Errorf("%w: name %x listed twice", ErrImage, k)
-			}
-			lv.names[k] = liveName{v: old.v, mark: lv.mark}
-			ids := [4]uint32{old.v.ExactDefault[0], old.v.ExactDefault[1], old.v.BelowDefault[0], old.v.BelowDefault[1]}
-			same := old.v.Flags == v.Flags
-			for j, id := range ids {
-				if oh := liveH(id); oh != nh[j] {
-					same = false
-					note(id, nh[j], false)
-				}
-			}
-			if same {
-				continue
-			}
-		} else {
-			p.namesAdded++
-			old.v = absentName
+	complete := del == nil
+	if del == nil {
+		del = &deletions{}
+	}
+	var err error
+	p.names, p.namesAdded, err = entryDiff(nameKind, lv.names, lv.mark, img.NameKeys, img.NameVals, complete, del.names,
+		hs, liveH, note, func(k bpf.XdpNameKey) {
 			if len(lv.filter) > 1 {
 				p.filterBit(lv, abi.NameHash{H1: k.H1, H2: k.H2})
 			}
-		}
-		p.names = append(p.names, nameChange{k: k, old: old.v, new: bpf.XdpNameVer{Flags: v.Flags}, h: nh})
+		})
+	if err != nil {
+		return nil, err
 	}
-	gone := func(k bpf.XdpNameKey, old liveName) {
-		for _, id := range [4]uint32{old.v.ExactDefault[0], old.v.ExactDefault[1], old.v.BelowDefault[0], old.v.BelowDefault[1]} {
-			note(id, contentHash{}, true)
-		}
-		p.names = append(p.names, nameChange{k: k, old: old.v, new: absentName})
-	}
-	if del == nil {
-		for k, old := range lv.names {
-			if old.mark != lv.mark {
-				gone(k, old)
-			}
-		}
-	} else {
-		for _, k := range del.names {
-			if old, ok := lv.names[k]; ok {
-				if old.mark == lv.mark {
-					return nil, fmt.Errorf("%w: name %x both set and removed", ErrImage, k)
-				}
-				lv.names[k] = liveName{v: old.v, mark: lv.mark}
-				gone(k, old)
-			}
-		}
-	}
-	for i, k := range img.AnswerKeys {
-		v := img.AnswerVals[i]
-		nh := [2]contentHash{hs.of(v.Tmpl[0]), hs.of(v.Tmpl[1])}
-		old, ok := lv.answers[k]
-		if ok {
-			if old.mark == lv.mark {
-				return nil, fmt.Errorf("%w: answer %+v listed twice", ErrImage, k)
-			}
-			lv.answers[k] = liveAnswer{v: old.v, mark: lv.mark}
-			same := true
-			for j, id := range old.v.Tmpl {
-				if liveH(id) != nh[j] {
-					same = false
-					note(id, nh[j], false)
-				}
-			}
-			if same {
-				continue
-			}
-		} else {
-			p.answersAdded++
-			old.v = absentAnswer
-		}
-		p.answers = append(p.answers, answerChange{k: k, old: old.v, h: nh})
-	}
-	goneAnswer := func(k bpf.XdpAnswerKey, old liveAnswer) {
-		note(old.v.Tmpl[0], contentHash{}, true)
-		note(old.v.Tmpl[1], contentHash{}, true)
-		p.answers = append(p.answers, answerChange{k: k, old: old.v, new: absentAnswer})
-	}
-	if del == nil {
-		for k, old := range lv.answers {
-			if old.mark != lv.mark {
-				goneAnswer(k, old)
-			}
-		}
-	} else {
-		for _, k := range del.answers {
-			if old, ok := lv.answers[k]; ok {
-				if old.mark == lv.mark {
-					return nil, fmt.Errorf("%w: answer %+v both set and removed", ErrImage, k)
-				}
-				lv.answers[k] = liveAnswer{v: old.v, mark: lv.mark}
-				goneAnswer(k, old)
-			}
-		}
+	p.answers, p.answersAdded, err = entryDiff(answerKind, lv.answers, lv.mark, img.AnswerKeys, img.AnswerVals, complete,
+		del.answers, hs, liveH, note, func(bpf.XdpAnswerKey) {})
+	if err != nil {
+		return nil, err
 	}
 	if len(lv.names)+p.namesAdded > lv.nameCap || len(lv.answers)+p.answersAdded > lv.answerCap {
 		return nil, fmt.Errorf("%w: no room for %d more names and %d more answers", ErrNoUpdate, p.namesAdded, p.answersAdded)
@@ -469,37 +375,8 @@ func (p *updatePlan) entryIDs(lv *liveState) {
 		}
 		return p.idOf[h]
 	}
-	names := p.names[:0]
-	for _, c := range p.names {
-		if c.new != absentName {
-			o := c.old
-			if o == absentName {
-				o = bpf.XdpNameVer{}
-			}
-			c.new.ExactDefault = [2]uint32{id(o.ExactDefault[0], c.h[0]), id(o.ExactDefault[1], c.h[1])}
-			c.new.BelowDefault = [2]uint32{id(o.BelowDefault[0], c.h[2]), id(o.BelowDefault[1], c.h[3])}
-			if c.new == c.old {
-				continue
-			}
-		}
-		names = append(names, c)
-	}
-	p.names = names
-	answers := p.answers[:0]
-	for _, c := range p.answers {
-		if c.new != absentAnswer {
-			o := c.old
-			if o == absentAnswer {
-				o = bpf.XdpAnswerVer{}
-			}
-			c.new.Tmpl = [2]uint32{id(o.Tmpl[0], c.h[0]), id(o.Tmpl[1], c.h[1])}
-			if c.new == c.old {
-				continue
-			}
-		}
-		answers = append(answers, c)
-	}
-	p.answers = answers
+	p.names = entryIDs(nameKind, p.names, id)
+	p.answers = entryIDs(answerKind, p.answers, id)
 }
 
 // moveEntry moves an absolute denial entry index from a zone placed at

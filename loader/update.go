@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cilium/ebpf"
-
 	"github.com/xdpdns/xdpdns/bpf"
 	"github.com/xdpdns/xdpdns/bpf/abi"
 )
@@ -163,7 +161,7 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	t1 := time.Now()
 	if err := l.writeNew(g, p, next); err != nil {
 		lv.rollback()
-		l.unwrite(g, p, cur)
+		l.unwrite(g, p)
 		return UpdateStats{}, fmt.Errorf("%w: %w", ErrNoUpdate, err)
 	}
 	atomic.StoreUint32(l.gen, next)
@@ -190,31 +188,9 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	return st, nil
 }
 
-// entryVals are the map values of p's names, answers and shared template
-// changes holding a in version slot and b in the other (pick chooses a
-// and b from old and new).
-func (p *updatePlan) nameVals(slot uint32, pick func(old, new bpf.XdpNameVer) (a, b bpf.XdpNameVer)) ([]bpf.XdpNameKey, []bpf.XdpNameVal) {
-	keys := make([]bpf.XdpNameKey, len(p.names))
-	vals := make([]bpf.XdpNameVal, len(p.names))
-	for i, c := range p.names {
-		a, b := pick(c.old, c.new)
-		keys[i] = c.k
-		vals[i].V[slot&1], vals[i].V[1-slot&1] = a, b
-	}
-	return keys, vals
-}
-
-func (p *updatePlan) answerVals(slot uint32, pick func(old, new bpf.XdpAnswerVer) (a, b bpf.XdpAnswerVer)) ([]bpf.XdpAnswerKey, []bpf.XdpAnswerVal) {
-	keys := make([]bpf.XdpAnswerKey, len(p.answers))
-	vals := make([]bpf.XdpAnswerVal, len(p.answers))
-	for i, c := range p.answers {
-		a, b := pick(c.old, c.new)
-		keys[i] = c.k
-		vals[i].V[slot&1], vals[i].V[1-slot&1] = a, b
-	}
-	return keys, vals
-}
-
+// sharedVersions are the shared_templates values of p's rewritten and new
+// shared templates: the new header in version slot, in the other the
+// live one (or the new one too, newInBoth).
 func (p *updatePlan) sharedVersions(lv *liveState, slot uint32, newInBoth bool) []bpf.XdpTmplVersions {
 	vals := make([]bpf.XdpTmplVersions, len(p.sharedKeys))
 	for i, k := range p.sharedKeys {
@@ -231,8 +207,8 @@ func (p *updatePlan) sharedVersions(lv *liveState, slot uint32, newInBoth bool) 
 // shared templates' versions for slot next, none of which the live slot
 // reads.
 func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
-	nk, nv := p.nameVals(next, func(o, n bpf.XdpNameVer) (bpf.XdpNameVer, bpf.XdpNameVer) { return n, o })
-	ak, av := p.answerVals(next, func(o, n bpf.XdpAnswerVer) (bpf.XdpAnswerVer, bpf.XdpAnswerVer) { return n, o })
+	nk, nv := entryValues(nameKind, p.names, next, func(o, n bpf.XdpNameVer) (bpf.XdpNameVer, bpf.XdpNameVer) { return n, o })
+	ak, av := entryValues(answerKind, p.answers, next, func(o, n bpf.XdpAnswerVer) (bpf.XdpAnswerVer, bpf.XdpAnswerVer) { return n, o })
 	steps := []struct {
 		what string
 		do   func() error
@@ -258,58 +234,24 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 // unwrite undoes what a failed writeNew may have written where a later
 // flip would see it: the idle versions of the changed entries, the
 // entries it added.
-func (l *Loader) unwrite(g *generation, p *updatePlan, cur uint32) {
-	nk, nv := p.nameVals(cur, func(o, _ bpf.XdpNameVer) (bpf.XdpNameVer, bpf.XdpNameVer) { return o, o })
-	_ = fill(g.names, nk, nv)
-	ak, av := p.answerVals(cur, func(o, _ bpf.XdpAnswerVer) (bpf.XdpAnswerVer, bpf.XdpAnswerVer) { return o, o })
-	_ = fill(g.answers, ak, av)
+func (l *Loader) unwrite(g *generation, p *updatePlan) {
+	unwriteEntries(nameKind, g.names, p.names)
+	unwriteEntries(answerKind, g.answers, p.answers)
 	old := make([]bpf.XdpTmplVersions, len(p.sharedKeys))
 	for i, k := range p.sharedKeys {
 		old[i] = tmplVersions(l.live.sharedHdr[k])
 	}
 	_ = fill(g.sharedTemplates, p.sharedKeys, old)
-	for _, c := range p.names {
-		if c.old == absentName {
-			_ = g.names.Delete(c.k)
-		}
-	}
-	for _, c := range p.answers {
-		if c.old == absentAnswer {
-			_ = g.answers.Delete(c.k)
-		}
-	}
 }
 
 // settle brings the versions the old slot reads in step with the live
 // ones and deletes the entries neither holds (after the grace period: no
 // packet reads the old versions any more).
 func (l *Loader) settle(g *generation, p *updatePlan) error {
-	var nk []bpf.XdpNameKey
-	var nv []bpf.XdpNameVal
-	for _, c := range p.names {
-		if c.new == absentName {
-			if err := g.names.Delete(c.k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-				return err
-			}
-			continue
-		}
-		nk, nv = append(nk, c.k), append(nv, nameVal(c.new))
-	}
-	if err := fill(g.names, nk, nv); err != nil {
+	if err := settleEntries(nameKind, g.names, p.names); err != nil {
 		return err
 	}
-	var ak []bpf.XdpAnswerKey
-	var av []bpf.XdpAnswerVal
-	for _, c := range p.answers {
-		if c.new == absentAnswer {
-			if err := g.answers.Delete(c.k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-				return err
-			}
-			continue
-		}
-		ak, av = append(ak, c.k), append(av, answerVal(c.new))
-	}
-	if err := fill(g.answers, ak, av); err != nil {
+	if err := settleEntries(answerKind, g.answers, p.answers); err != nil {
 		return err
 	}
 	return fill(g.sharedTemplates, p.sharedKeys, p.sharedVersions(l.live, 0, true))
@@ -350,35 +292,10 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 		lv.sharedHdr[k] = p.sharedVals[j]
 		lv.tmplByHash[old.h] = k | abi.SharedTmpl
 	}
-	for _, c := range p.names {
-		if c.old != absentName {
-			lv.refName(c.old, -1)
-		}
-		switch {
-		case c.new == absentName:
-			delete(lv.names, c.k)
-			st.NamesGone++
-		default:
-			if c.old != absentName {
-				st.NamesChanged++
-			}
-			lv.refName(c.new, 1)
-			lv.names[c.k] = liveName{v: c.new, mark: lv.mark}
-		}
-	}
-	for _, c := range p.answers {
-		if c.old != absentAnswer {
-			lv.refAnswer(c.old, -1)
-		}
-		if c.new == absentAnswer {
-			delete(lv.answers, c.k)
-			st.AnswersGone++
-			continue
-		}
-		st.AnswersChanged++
-		lv.refAnswer(c.new, 1)
-		lv.answers[c.k] = liveAnswer{v: c.new, mark: lv.mark}
-	}
+	var added int
+	st.NamesChanged, _, st.NamesGone = commitEntries(nameKind, lv.names, p.names, lv.mark, lv.ref)
+	st.AnswersChanged, added, st.AnswersGone = commitEntries(answerKind, lv.answers, p.answers, lv.mark, lv.ref)
+	st.AnswersChanged += added // an added answer counts as changed
 	for i, w := range p.filterKeys {
 		lv.filter[w] = p.filterVals[i]
 	}
@@ -454,13 +371,17 @@ func (lv *liveState) freeView(id uint16, st *UpdateStats) {
 func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 	cand := make(map[uint32]bool)
 	for _, c := range p.names {
-		for _, id := range [4]uint32{c.old.ExactDefault[0], c.old.ExactDefault[1], c.old.BelowDefault[0], c.old.BelowDefault[1]} {
-			cand[id] = true
+		if c.old != absentName {
+			for _, id := range nameKind.ids(c.old) {
+				cand[id] = true
+			}
 		}
 	}
 	for _, c := range p.answers {
 		if c.old != absentAnswer {
-			cand[c.old.Tmpl[0]], cand[c.old.Tmpl[1]] = true, true
+			for _, id := range answerKind.ids(c.old) {
+				cand[id] = true
+			}
 		}
 	}
 	for _, id := range p.tmplKeys {
