@@ -174,9 +174,10 @@ func (zv *zoneVersions) queries(t *testing.T) [][]byte {
 	return out
 }
 
-func engineOf(t *testing.T, text string) *engine.Engine {
+// engineOf is an engine serving the zone origin of text.
+func engineOf(t *testing.T, origin, text string) *engine.Engine {
 	t.Helper()
-	z, err := zone.Load(strings.NewReader(text), "upd.test.", "upd.test.zone", zone.Options{})
+	z, err := zone.Load(strings.NewReader(text), origin, origin+"zone", zone.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,13 +203,13 @@ func TestUpdateMatchesSwap(t *testing.T) {
 		t.Run(string(v), func(t *testing.T) {
 			signer := interoptest.NewSigner(t, "upd.test.")
 			zv := newZoneVersions(uint64(vi + 1))
-			e := engineOf(t, signer.Sign(t, v, zv.text()))
+			e := engineOf(t, "upd.test.", signer.Sign(t, v, zv.text()))
 			prev := compile(t, e)
 			l := load(t, e, prev)
 			var written, total int
 			for step := 1; step <= steps; step++ {
 				zv.change()
-				e = engineOf(t, signer.Sign(t, v, zv.text()))
+				e = engineOf(t, "upd.test.", signer.Sign(t, v, zv.text()))
 				img := compile(t, e)
 				// Odd steps hand over the whole new image, even ones
 				// only what changed (as an incremental compile would).
@@ -347,10 +348,10 @@ func TestUpdateSerialInPlace(t *testing.T) {
 		}
 		return b.String()
 	}
-	e := engineOf(t, text(1))
+	e := engineOf(t, "upd.test.", text(1))
 	l := load(t, e, compile(t, e))
 	for serial := 2; serial <= 4; serial++ {
-		e = engineOf(t, text(serial))
+		e = engineOf(t, "upd.test.", text(serial))
 		img := compile(t, e)
 		st, err := l.Update(img)
 		if err != nil {
@@ -388,7 +389,7 @@ func TestUpdateSerialInPlace(t *testing.T) {
 func TestRecompileUpdates(t *testing.T) {
 	requireRoot(t)
 	zv := newZoneVersions(99)
-	e := engineOf(t, zv.text())
+	e := engineOf(t, "upd.test.", zv.text())
 	rimg, err := render.Compile(e)
 	if err != nil {
 		t.Fatal(err)
@@ -397,7 +398,7 @@ func TestRecompileUpdates(t *testing.T) {
 	inc := rimg.Incremental
 	for step := 1; step <= 30; step++ {
 		zv.change()
-		ne := engineOf(t, zv.text())
+		ne := engineOf(t, "upd.test.", zv.text())
 		d, next, err := render.Recompile(inc, e, ne, nil)
 		if err != nil {
 			t.Fatalf("step %d: %v", step, err)
@@ -422,31 +423,16 @@ func TestRecompileUpdates(t *testing.T) {
 // the engine's bytes.
 func TestRecompileOptOutUpdates(t *testing.T) {
 	requireRoot(t)
-	var text strings.Builder
-	text.WriteString("$ORIGIN oo.test.\n$TTL 300\n@ SOA ns hostmaster 1 7200 3600 1209600 300\n@ NS ns\nns A 198.18.0.53\n")
-	for i := 0; i < 4; i++ {
-		fmt.Fprintf(&text, "s%d NS ns.example.net.\ns%d DS %d 13 2 %064x\n", i, i, 1000+i, i+1)
-	}
-	for i := 0; i < 24; i++ {
-		fmt.Fprintf(&text, "d%d NS ns.d%d\nns.d%d A 198.18.3.%d\n", i, i, i, i)
-	}
-	text.WriteString("h1 A 198.18.4.1\n")
-	signer := interoptest.NewSigner(t, "oo.test.")
-	signed := signer.Sign(t, interoptest.NSEC3OptOut, text.String())
 	var base []string
-	zp := dns.NewZoneParser(strings.NewReader(signed), "oo.test.", "")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		if rr.Header().Rrtype != dns.TypeSOA && !(rr.Header().Rrtype == dns.TypeRRSIG && rr.(*dns.RRSIG).TypeCovered == dns.TypeSOA) {
-			base = append(base, rr.String())
-		}
-	}
 	var soa, soaSig string
-	zp = dns.NewZoneParser(strings.NewReader(signed), "oo.test.", "")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		if rr.Header().Rrtype == dns.TypeSOA {
+	for _, rr := range interoptest.SignedOptOut(t, "oo.test.", 4, 24, "h1 A 198.18.4.1\n") {
+		switch sig, _ := rr.(*dns.RRSIG); {
+		case rr.Header().Rrtype == dns.TypeSOA:
 			soa = rr.String()
-		} else if s, ok := rr.(*dns.RRSIG); ok && s.TypeCovered == dns.TypeSOA {
+		case sig != nil && sig.TypeCovered == dns.TypeSOA:
 			soaSig = rr.String()
+		default:
+			base = append(base, rr.String())
 		}
 	}
 	version := func(step int) *engine.Engine {
@@ -463,15 +449,7 @@ func TestRecompileOptOutUpdates(t *testing.T) {
 		for k := 100; k < 100+step; k++ {
 			fmt.Fprintf(&b, "d%d.oo.test. 300 IN NS ns.example.net.\n", k)
 		}
-		z, err := zone.Load(strings.NewReader(b.String()), "oo.test.", "oo.test.zone", zone.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		set, err := zone.NewSet(z)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return engine.New(interop.EngineConfig, set)
+		return engineOf(t, "oo.test.", b.String())
 	}
 	e := version(0)
 	rimg, err := render.Compile(e)

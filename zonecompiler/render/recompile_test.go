@@ -196,6 +196,27 @@ func (c canonImage) apply(d *Delta) {
 	}
 }
 
+// mustEqual fails the test unless c holds what want (a whole compile)
+// holds, entry by entry.
+func (c canonImage) mustEqual(t *testing.T, step int, want canonImage) {
+	t.Helper()
+	n := 0
+	for h, w := range want.names {
+		if g, ok := c.names[h]; !ok || g != w {
+			n++
+		}
+	}
+	for a, w := range want.answers {
+		if g, ok := c.answers[a]; !ok || g != w {
+			n++
+		}
+	}
+	if n > 0 || len(c.names) != len(want.names) || len(c.answers) != len(want.answers) {
+		t.Fatalf("step %d: %d entries differ from a whole compile (names %d/%d, answers %d/%d)", step, n,
+			len(c.names), len(want.names), len(c.answers), len(want.answers))
+	}
+}
+
 // TestRecompileMatchesCompile changes an unsigned zone step by step and
 // renders each change with Recompile: the previous image with the delta
 // applied must hold, name by name and answer by answer, the templates a
@@ -331,22 +352,7 @@ func TestRecompileTwoZones(t *testing.T) {
 			t.Fatal(err)
 		}
 		live.apply(d)
-		want := canonOf(full)
-		n := 0
-		for h, w := range want.names {
-			if g, ok := live.names[h]; !ok || g != w {
-				n++
-			}
-		}
-		for a, w := range want.answers {
-			if g, ok := live.answers[a]; !ok || g != w {
-				n++
-			}
-		}
-		if n > 0 || len(live.names) != len(want.names) || len(live.answers) != len(want.answers) {
-			t.Fatalf("step %d: %d entries differ from a full compile (names %d/%d, answers %d/%d)", step, n,
-				len(live.names), len(want.names), len(live.answers), len(want.answers))
-		}
+		live.mustEqual(t, step, canonOf(full))
 		e, inc = ne, next
 	}
 }
@@ -357,25 +363,7 @@ func TestRecompileTwoZones(t *testing.T) {
 // Recompile renders (the chain view rebuilt into the delta) must equal a
 // whole compile, and a change to the chain must be left to Compile.
 func TestRecompileOptOut(t *testing.T) {
-	var text strings.Builder
-	text.WriteString("$ORIGIN oo.test.\n$TTL 300\n@ SOA ns hostmaster 1 7200 3600 1209600 300\n@ NS ns\nns A 198.18.0.53\n")
-	for i := 0; i < 5; i++ {
-		fmt.Fprintf(&text, "s%d NS ns.example.net.\ns%d DS %d 13 2 %064x\n", i, i, 1000+i, i+1)
-	}
-	for i := 0; i < 30; i++ {
-		fmt.Fprintf(&text, "d%d NS ns.d%d\nns.d%d A 198.18.3.%d\n", i, i, i, i)
-	}
-	text.WriteString("h1 A 198.18.4.1\nh1 TXT one\n*.w A 198.18.4.2\n")
-	signer := interoptest.NewSigner(t, "oo.test.")
-	signed := signer.Sign(t, interoptest.NSEC3OptOut, text.String())
-	var rrs []dns.RR
-	zp := dns.NewZoneParser(strings.NewReader(signed), "oo.test.", "")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		rrs = append(rrs, rr)
-	}
-	if zp.Err() != nil {
-		t.Fatal(zp.Err())
-	}
+	rrs := interoptest.SignedOptOut(t, "oo.test.", 5, 30, "h1 A 198.18.4.1\nh1 TXT one\n*.w A 198.18.4.2\n")
 	rng := rand.New(rand.NewPCG(5, 5))
 	engineOf := func(rrs []dns.RR) *engine.Engine {
 		var b strings.Builder
@@ -450,22 +438,7 @@ func TestRecompileOptOut(t *testing.T) {
 			t.Fatal(err)
 		}
 		live.apply(d)
-		want := canonOf(full)
-		n := 0
-		for h, w := range want.names {
-			if g, ok := live.names[h]; !ok || g != w {
-				n++
-			}
-		}
-		for a, w := range want.answers {
-			if g, ok := live.answers[a]; !ok || g != w {
-				n++
-			}
-		}
-		if n > 0 || len(live.names) != len(want.names) || len(live.answers) != len(want.answers) {
-			t.Fatalf("step %d: %d entries differ from a whole compile (names %d/%d, answers %d/%d)", step, n,
-				len(live.names), len(want.names), len(live.answers), len(want.answers))
-		}
+		live.mustEqual(t, step, canonOf(full))
 		e, inc = ne, nextInc
 	}
 	// Too many names holding the SOA in templates of their own (every
