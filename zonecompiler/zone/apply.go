@@ -172,13 +172,18 @@ func (a *applier) node(rr *RR) (m map[string]*Node, key string, n *Node, err err
 	return a.work, key, a.get(rr.Owner.Lower), nil
 }
 
+// locate compiles parsed and finds its node (node).
+func (a *applier) locate(parsed dns.RR) (rr *RR, m map[string]*Node, key string, n *Node, err error) {
+	if rr, err = a.compile(parsed); err != nil {
+		return nil, nil, "", nil, err
+	}
+	m, key, n, err = a.node(rr)
+	return rr, m, key, n, err
+}
+
 // del removes the record of the zone that parsed matches.
 func (a *applier) del(parsed dns.RR) error {
-	rr, err := a.compile(parsed)
-	if err != nil {
-		return err
-	}
-	m, key, n, err := a.node(rr)
+	rr, m, key, n, err := a.locate(parsed)
 	if err != nil {
 		return err
 	}
@@ -226,11 +231,7 @@ func (a *applier) del(parsed dns.RR) error {
 
 // add adds parsed to the zone (nothing when the zone holds it already).
 func (a *applier) add(parsed dns.RR) error {
-	rr, err := a.compile(parsed)
-	if err != nil {
-		return err
-	}
-	m, key, n, err := a.node(rr)
+	rr, m, key, n, err := a.locate(parsed)
 	if err != nil {
 		return err
 	}
