@@ -125,3 +125,24 @@ write_section() {
 	cat "$tmp" >"$file"
 	rm -f "$tmp"
 }
+
+# xdp_off NS IFACE: detach whatever netlink-attached XDP program is left
+# on IFACE in namespace NS (Knot's, kxdpgun's, ours), native or generic.
+xdp_off() {
+	ip -n "$1" link set dev "$2" xdp off 2>/dev/null || true
+	ip -n "$1" link set dev "$2" xdpgeneric off 2>/dev/null || true
+}
+
+# teardown_netns NS_SRV IF_SRV NS_CLI IF_CLI: kill what still runs in the
+# two namespaces, detach XDP from their interfaces and delete them (the
+# end of every bench script that made a veth pair between them).
+teardown_netns() {
+	local ns pid
+	for ns in "$1" "$3"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null || true); do kill -KILL "$pid" 2>/dev/null || true; done
+	done
+	xdp_off "$1" "$2"
+	xdp_off "$3" "$4"
+	ip netns delete "$1" 2>/dev/null || true
+	ip netns delete "$3" 2>/dev/null || true
+}

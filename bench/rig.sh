@@ -96,10 +96,6 @@ forget_pid() {
 	PIDS=("${keep[@]+"${keep[@]}"}")
 }
 
-xdp_off() { # ns iface: detach whatever netlink-attached program is left (Knot's, kxdpgun's)
-	ip -n "$1" link set dev "$2" xdp off 2>/dev/null || true
-	ip -n "$1" link set dev "$2" xdpgeneric off 2>/dev/null || true
-}
 
 cleanup() {
 	[ "$CLEANED" = 1 ] && return 0
@@ -107,13 +103,7 @@ cleanup() {
 	local pid
 	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
 	# Anything still running inside the namespaces (kxdpgun, dnsperf, kdig).
-	for ns in "$NS_SRV" "$NS_CLI"; do
-		for pid in $(ip netns pids "$ns" 2>/dev/null || true); do kill -KILL "$pid" 2>/dev/null || true; done
-	done
-	xdp_off "$NS_SRV" "$IF_SRV"
-	xdp_off "$NS_CLI" "$IF_CLI"
-	ip netns delete "$NS_SRV" 2>/dev/null || true
-	ip netns delete "$NS_CLI" 2>/dev/null || true
+	teardown_netns "$NS_SRV" "$IF_SRV" "$NS_CLI" "$IF_CLI"
 	if [ -n "$WATCHDOG_PID" ]; then
 		kill "$WATCHDOG_PID" 2>/dev/null || true
 		wait "$WATCHDOG_PID" 2>/dev/null || true

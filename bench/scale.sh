@@ -33,13 +33,7 @@ cleanup() {
 	CLEANED=1
 	local pid
 	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-	for ns in "$NS_SRV" "$NS_CLI"; do
-		for pid in $(ip netns pids "$ns" 2>/dev/null || true); do kill -KILL "$pid" 2>/dev/null || true; done
-	done
-	ip -n "$NS_SRV" link set dev "$IF_SRV" xdp off 2>/dev/null || true
-	ip -n "$NS_CLI" link set dev "$IF_CLI" xdp off 2>/dev/null || true
-	ip netns delete "$NS_SRV" 2>/dev/null || true
-	ip netns delete "$NS_CLI" 2>/dev/null || true
+	teardown_netns "$NS_SRV" "$IF_SRV" "$NS_CLI" "$IF_CLI"
 	[ -n "${WATCHDOG_PID:-}" ] && { kill "$WATCHDOG_PID" 2>/dev/null || true; wait "$WATCHDOG_PID" 2>/dev/null || true; }
 	[ -z "${SCALE_KEEP_TMP:-}" ] && rm -rf "$TMP"
 }
