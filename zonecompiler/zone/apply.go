@@ -75,6 +75,7 @@ type applier struct {
 func apply(z *Zone, ch Change, opt Options) (*Zone, *Changed, error) {
 	nz := *z
 	nz.lazy = &derived{}
+	nz.Sources = nil // this version is no file's
 	a := &applier{
 		old: z, nz: &nz,
 		work: map[string]*Node{}, work3: map[string]*Node{}, owned: map[*Node]bool{},

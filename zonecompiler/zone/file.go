@@ -40,8 +40,8 @@ func LoadFileContext(ctx context.Context, origin, path string, opt Options) (*Zo
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", origin, err)
 	}
-	budget := opt.maxFileSize()
-	f, err := openZoneFile(ctx, abs, path, &budget)
+	rd := &reading{budget: opt.maxFileSize()}
+	f, err := openZoneFile(ctx, abs, path, rd)
 	if err != nil {
 		var ze *Error
 		if errors.As(err, &ze) {
@@ -50,7 +50,50 @@ func LoadFileContext(ctx context.Context, origin, path string, opt Options) (*Zo
 		return nil, fmt.Errorf("zone %s: %w", origin, err)
 	}
 	defer f.Close()
-	return load(ctx, f, origin, path, abs, &budget, opt)
+	z, err := load(ctx, f, origin, path, abs, rd, opt)
+	if err != nil {
+		return nil, err
+	}
+	z.Sources = rd.sources
+	return z, nil
+}
+
+// reading is what one zone load reads through: the byte budget its files
+// share and the files opened so far, as they were when opened.
+type reading struct {
+	budget  int64 // bytes the whole load may still read
+	sources []Source
+}
+
+// Source is a file a zone was read from as it was when opened: a compiled
+// image of the zone is current only while its files still are
+// (package compiled).
+type Source struct {
+	Path string // absolute
+	Size int64
+	// ModTime and ChangeTime (st_mtime, st_ctime, in Unix nanoseconds)
+	// and Inode: a file rewritten, renamed into place or touched since
+	// differs in one of them, even when its mtime was set back.
+	ModTime, ChangeTime int64
+	Inode               uint64
+}
+
+// Current reports whether the file at s.Path is still the one s
+// describes (nil), or says how it differs.
+func (s Source) Current() error {
+	st, err := os.Stat(s.Path)
+	if err != nil {
+		return err
+	}
+	now := sourceOf(s.Path, st)
+	switch {
+	case now == s:
+		return nil
+	case now.ModTime > s.ModTime:
+		return fmt.Errorf("%s was modified since", s.Path)
+	default:
+		return fmt.Errorf("%s is not the file it was (size, times or inode differ)", s.Path)
+	}
 }
 
 // zoneFile is an open zone file (or $INCLUDE) read through the limits:
@@ -59,14 +102,14 @@ type zoneFile struct {
 	ctx    context.Context
 	f      *os.File
 	name   string // as reported in errors
-	budget *int64 // bytes the whole load may still read
+	rd     *reading
 	line   int    // current line (1-based)
 	col    int    // bytes of the current line so far
 }
 
 // openZoneFile opens path without blocking (a FIFO opens at once) and
 // refuses anything but a regular file, or a file larger than the budget.
-func openZoneFile(ctx context.Context, path, name string, budget *int64) (*zoneFile, error) {
+func openZoneFile(ctx context.Context, path, name string, rd *reading) (*zoneFile, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -80,11 +123,12 @@ func openZoneFile(ctx context.Context, path, name string, budget *int64) (*zoneF
 		f.Close()
 		return nil, &Error{File: name, Reason: fmt.Sprintf("not a regular file (%s): a zone file must be one", fileKind(st.Mode()))}
 	}
-	if st.Size() > *budget {
+	if st.Size() > rd.budget {
 		f.Close()
-		return nil, &Error{File: name, Reason: fmt.Sprintf("%d bytes: larger than zone-max-size allows (%d bytes left of it)", st.Size(), *budget)}
+		return nil, &Error{File: name, Reason: fmt.Sprintf("%d bytes: larger than zone-max-size allows (%d bytes left of it)", st.Size(), rd.budget)}
 	}
-	return &zoneFile{ctx: ctx, f: f, name: name, budget: budget, line: 1}, nil
+	rd.sources = append(rd.sources, sourceOf(path, st))
+	return &zoneFile{ctx: ctx, f: f, name: name, rd: rd, line: 1}, nil
 }
 
 // fileKind names a non-regular file mode.
@@ -140,8 +184,8 @@ func (z *zoneFile) Read(p []byte) (int, error) {
 	if z.col > MaxLineBytes {
 		return 0, &Error{File: z.name, Line: z.line, Reason: fmt.Sprintf("line longer than %d bytes: not a zone file", MaxLineBytes)}
 	}
-	*z.budget -= int64(n)
-	if *z.budget < 0 {
+	z.rd.budget -= int64(n)
+	if z.rd.budget < 0 {
 		return 0, &Error{File: z.name, Line: z.line, Reason: "larger than zone-max-size allows (with its $INCLUDEs)"}
 	}
 	return n, err
@@ -152,12 +196,12 @@ func (z *zoneFile) Read(p []byte) (int, error) {
 // absolute path removed (as for os.DirFS("/")); the parser is given the
 // zone file's absolute path, so every include path is absolute.
 type includeFS struct {
-	ctx    context.Context
-	budget *int64
+	ctx context.Context
+	rd  *reading
 }
 
 func (i includeFS) Open(name string) (fs.File, error) {
-	return openZoneFile(i.ctx, "/"+name, "/"+name, i.budget)
+	return openZoneFile(i.ctx, "/"+name, "/"+name, i.rd)
 }
 
 // displayName turns a file name the parser reports back into the one the

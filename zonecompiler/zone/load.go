@@ -66,14 +66,13 @@ func Load(r io.Reader, origin, file string, opt Options) (*Zone, error) {
 	if err != nil {
 		abs = file
 	}
-	budget := opt.maxFileSize()
-	return load(context.Background(), r, origin, file, abs, &budget, opt)
+	return load(context.Background(), r, origin, file, abs, &reading{budget: opt.maxFileSize()}, opt)
 }
 
 // load parses r as the zone file named file (abs: its absolute path, given
 // to the parser so that $INCLUDE paths are absolute); includes are read
 // through the same budget and ctx.
-func load(ctx context.Context, r io.Reader, origin, file, abs string, budget *int64, opt Options) (*Zone, error) {
+func load(ctx context.Context, r io.Reader, origin, file, abs string, rd *reading, opt Options) (*Zone, error) {
 	origin = dns.CanonicalName(origin)
 	ow, err := nameWire(origin)
 	if err != nil {
@@ -82,7 +81,7 @@ func load(ctx context.Context, r io.Reader, origin, file, abs string, budget *in
 	b := newBuilder(&Zone{Origin: wire.NewName(ow), File: file, lazy: &derived{}}, opt)
 	zp := dns.NewZoneParser(r, origin, abs)
 	zp.SetIncludeAllowed(true)
-	zp.SetIncludeFS(includeFS{ctx: ctx, budget: budget})
+	zp.SetIncludeFS(includeFS{ctx: ctx, rd: rd})
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		f, line := parserPosition(zp, abs)
 		if err := b.add(rr, displayName(f, file, abs), line); err != nil {
@@ -310,22 +309,34 @@ func compile(rr dns.RR, file string, line int) (*RR, error) {
 		File:   file,
 		parsed: rr,
 	}
-	switch h.Rrtype {
-	case dns.TypeNS, dns.TypeCNAME, dns.TypePTR, dns.TypeMB, dns.TypeMG, dns.TypeMR:
-		out.NNames = 1
-	case dns.TypeMX:
-		out.Names[0], out.NNames = 2, 1
-	case dns.TypeSOA, dns.TypeMINFO:
-		_, end, err := wire.ReadName(out.RData, 0)
-		if err != nil {
-			return nil, err
-		}
-		out.Names[1], out.NNames = uint16(end), 2
-	}
-	if out.NNames > 0 {
-		out.RDataLower = wire.LowerShared(out.RData)
+	if err := out.findNames(); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// findNames sets the offsets of the compressible names in RData (and
+// RDataLower when there are some).
+func (rr *RR) findNames() error {
+	switch rr.Type {
+	case dns.TypeNS, dns.TypeCNAME, dns.TypePTR, dns.TypeMB, dns.TypeMG, dns.TypeMR:
+		rr.NNames = 1
+	case dns.TypeMX:
+		if len(rr.RData) < 3 {
+			return fmt.Errorf("MX RDATA of %d bytes", len(rr.RData))
+		}
+		rr.Names[0], rr.NNames = 2, 1
+	case dns.TypeSOA, dns.TypeMINFO:
+		_, end, err := wire.ReadName(rr.RData, 0)
+		if err != nil {
+			return err
+		}
+		rr.Names[1], rr.NNames = uint16(end), 2
+	}
+	if rr.NNames > 0 {
+		rr.RDataLower = wire.LowerShared(rr.RData)
+	}
+	return nil
 }
 
 func (b *builder) add(parsed dns.RR, file string, line int) error {
@@ -702,14 +713,14 @@ func nsec3Label(lower []byte) string { return string(lower[1 : 1+int(lower[0])])
 func nsec3Params(apex *Node, first *Node) *NSEC3Params {
 	if p := apex.Set(dns.TypeNSEC3PARAM); p != nil && len(p.RRs) > 0 {
 		np := p.RRs[0].Src().(*dns.NSEC3PARAM)
-		return &NSEC3Params{Hash: np.Hash, Iterations: np.Iterations, Salt: np.Salt}
+		return &NSEC3Params{Hash: np.Hash, Iterations: np.Iterations, Salt: strings.ToLower(np.Salt)}
 	}
 	if first == nil {
 		return nil
 	}
 	if s := first.Set(dns.TypeNSEC3); s != nil && len(s.RRs) > 0 {
 		n3 := s.RRs[0].Src().(*dns.NSEC3)
-		return &NSEC3Params{Hash: n3.Hash, Iterations: n3.Iterations, Salt: n3.Salt}
+		return &NSEC3Params{Hash: n3.Hash, Iterations: n3.Iterations, Salt: strings.ToLower(n3.Salt)}
 	}
 	return nil
 }

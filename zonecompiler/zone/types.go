@@ -124,7 +124,7 @@ func (n *Node) Set(t uint16) *RRset {
 type NSEC3Params struct {
 	Hash       uint8
 	Iterations uint16
-	Salt       string // hex, as miekg/dns expects it
+	Salt       string // hex (lower case), as miekg/dns expects it
 }
 
 // Zone is one loaded, checked zone.
@@ -146,6 +146,10 @@ type Zone struct {
 	// Warnings are problems that do not stop the zone from loading
 	// (signatures about to expire, for example).
 	Warnings []string
+	// Sources are the files the zone was read from (its file, then its
+	// $INCLUDEs) as they were when opened; nil for a zone read from
+	// elsewhere (Load) or made by Apply.
+	Sources []Source
 	// Expired marks a secondary zone whose SOA EXPIRE passed without a
 	// successful refresh under expire-policy servfail: the engine answers
 	// SERVFAIL for it and the XDP image leaves it to userspace. Set only

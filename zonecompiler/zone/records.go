@@ -1,0 +1,130 @@
+package zone
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+)
+
+// WriteRecords writes z in the form ReadRecords loads it from (the zone
+// part of a compiled image): its origin, file and sources, then its
+// records in file order, each in wire form with its file and line, an
+// owner repeated from the record before written once.
+func (z *Zone) WriteRecords(w *binfmt.Writer) {
+	w.Bytes(z.Origin.Wire)
+	w.String(z.File)
+	w.Int(len(z.Sources))
+	for _, s := range z.Sources {
+		w.String(s.Path)
+		w.U64(uint64(s.Size))
+		w.U64(uint64(s.ModTime))
+		w.U64(uint64(s.ChangeTime))
+		w.U64(s.Inode)
+	}
+	recs := z.Records()
+	files := map[string]int{}
+	var names []string
+	for _, rr := range recs {
+		if _, ok := files[rr.File]; !ok {
+			files[rr.File] = len(names)
+			names = append(names, rr.File)
+		}
+	}
+	w.Int(len(names))
+	for _, f := range names {
+		w.String(f)
+	}
+	w.Int(len(recs))
+	var prev []byte
+	for _, rr := range recs {
+		if bytes.Equal(rr.Owner.Wire, prev) {
+			w.Int(0) // a wire name is never empty
+		} else {
+			w.Bytes(rr.Owner.Wire)
+			prev = rr.Owner.Wire
+		}
+		w.U16(rr.Type)
+		w.U16(rr.Class)
+		w.U32(rr.TTL)
+		w.Bytes(rr.RData)
+		w.Int(files[rr.File])
+		w.Int(rr.Line)
+	}
+}
+
+// minRecordBytes is the fewest bytes WriteRecords writes for a record.
+const minRecordBytes = 1 + 8 + 1 + 1 + 1
+
+// ReadRecords loads the zone WriteRecords wrote, checked as Load checks a
+// zone file (warnings and refusals at the records' files and lines, the
+// signatures against opt's clock), without parsing text.
+func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
+	origin := r.Bytes()
+	file := r.String()
+	if r.Err() == nil {
+		if !wholeName(origin) || !bytes.Equal(origin, wire.ToLower(origin)) {
+			r.Fail("bad zone origin")
+		}
+	}
+	sources := make([]Source, r.Count(8*4+1))
+	for i := range sources {
+		sources[i] = Source{Path: r.String(), Size: int64(r.U64()), ModTime: int64(r.U64()),
+			ChangeTime: int64(r.U64()), Inode: r.U64()}
+	}
+	names := make([]string, r.Count(1))
+	for i := range names {
+		names[i] = r.String()
+	}
+	n := r.Count(minRecordBytes)
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("zone records: %w", err)
+	}
+	b := newBuilder(&Zone{Origin: wire.NewName(origin), File: file, lazy: &derived{}}, opt)
+	b.records = make([]*RR, 0, n)
+	var owner wire.Name
+	for range n {
+		if w := r.Bytes(); w != nil {
+			owner = wire.NewName(w)
+		}
+		rr := &RR{Owner: owner, Type: r.U16(), Class: r.U16(), TTL: r.U32(), RData: r.Bytes()}
+		if rr.RData == nil {
+			rr.RData = []byte{}
+		}
+		if f := r.Int(len(names) - 1); len(names) > 0 {
+			rr.File = names[f]
+		}
+		rr.Line = r.Int(1 << 40)
+		if err := r.Err(); err != nil {
+			return nil, fmt.Errorf("zone %s records: %w", wire.String(origin), err)
+		}
+		if owner.Wire == nil {
+			return nil, fmt.Errorf("zone %s records: the first has no owner", wire.String(origin))
+		}
+		if !wholeName(owner.Wire) {
+			return nil, fmt.Errorf("zone %s records: bad owner name", wire.String(origin))
+		}
+		if err := rr.findNames(); err != nil {
+			return nil, b.errf(rr, "%s record: %v", dns.Type(rr.Type), err)
+		}
+		if err := b.addRR(rr); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.finish(); err != nil {
+		return nil, err
+	}
+	recs := b.records
+	b.z.lazy.recsOnce.Do(func() { b.z.lazy.recs = recs })
+	b.z.Sources = sources
+	return b.z, nil
+}
+
+// wholeName reports whether w is one uncompressed wire name and nothing
+// else.
+func wholeName(w []byte) bool {
+	_, end, err := wire.ReadName(w, 0)
+	return err == nil && end == len(w)
+}

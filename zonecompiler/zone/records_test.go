@@ -1,0 +1,93 @@
+package zone
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+)
+
+// recordsOf writes z as WriteRecords does.
+func recordsOf(t testing.TB, z *Zone) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := binfmt.NewWriter(&buf)
+	z.WriteRecords(w)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// fileLines lists every record's text with its file and line.
+func fileLines(z *Zone) string {
+	var b bytes.Buffer
+	for _, rr := range z.Records() {
+		fmt.Fprintf(&b, "%s:%d %s\n", rr.File, rr.Line, rrText(rr))
+	}
+	return b.String()
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	for _, kind := range []denialKind{unsigned, signedNSEC, signedNSEC3, signedNSEC3OptOut} {
+		t.Run(kind.String(), func(t *testing.T) {
+			m := newModel(t, 7+uint64(kind))
+			for range 60 {
+				m.step()
+			}
+			z := loadRecords(t, m.signed(kind))
+			z.Sources = []Source{{Path: "/x/gen.zone", Size: 12, ModTime: 3, ChangeTime: 4, Inode: 5}}
+			b := recordsOf(t, z)
+			r := binfmt.NewReader(b)
+			got, err := ReadRecords(r, testOptions())
+			if err != nil {
+				t.Fatalf("ReadRecords: %v", err)
+			}
+			if r.Left() != 0 {
+				t.Fatalf("%d bytes left unread", r.Left())
+			}
+			if a, b := dumpZone(t, got), dumpZone(t, z); a != b {
+				t.Fatalf("zone read back differs (-loaded +read):\n%s", firstDiff(b, a))
+			}
+			if a, b := fileLines(got), fileLines(z); a != b {
+				t.Fatalf("records or their lines differ (-loaded +read):\n%s", firstDiff(b, a))
+			}
+			// Load's warnings come in no set order.
+			if fmt.Sprint(slices.Sorted(slices.Values(got.Warnings))) != fmt.Sprint(slices.Sorted(slices.Values(z.Warnings))) || fmt.Sprint(got.Sources) != fmt.Sprint(z.Sources) {
+				t.Fatalf("warnings %q sources %v, want %q %v", got.Warnings, got.Sources, z.Warnings, z.Sources)
+			}
+			// Every truncation is an error, never a panic nor a zone.
+			for n := 0; n < len(b); n += 1 + len(b)/97 {
+				if _, err := ReadRecords(binfmt.NewReader(b[:n]), testOptions()); err == nil {
+					t.Fatalf("records cut to %d of %d bytes read without error", n, len(b))
+				}
+			}
+		})
+	}
+}
+
+// TestRecordsChecked: records read back go through Load's checks, with
+// the file and line of the record at fault.
+func TestRecordsChecked(t *testing.T) {
+	z := loadText(t, "$TTL 300\n@ SOA ns.gen. h.gen. 1 2 3 4 5\n@ NS ns.gen.\nwww CNAME a\nwww2 A 192.0.2.1\n")
+	// Move www2's address to www: a CNAME and other data at one name.
+	var cname *RR
+	for _, rr := range z.Records() {
+		switch wire.String(rr.Owner.Wire) {
+		case "www.example.":
+			cname = rr
+		case "www2.example.":
+			rr.Owner = cname.Owner
+		}
+	}
+	bad := recordsOf(t, z)
+	_, err := ReadRecords(binfmt.NewReader(bad), testOptions())
+	var ze *Error
+	if !errors.As(err, &ze) || ze.Line == 0 || ze.File != "gen.zone" {
+		t.Fatalf("ReadRecords of a CNAME beside data: %v, want a refusal at gen.zone:LINE", err)
+	}
+}
