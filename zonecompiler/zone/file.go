@@ -99,12 +99,12 @@ func (s Source) Current() error {
 // zoneFile is an open zone file (or $INCLUDE) read through the limits:
 // the shared byte budget, the line length, no NUL byte, and ctx.
 type zoneFile struct {
-	ctx    context.Context
-	f      *os.File
-	name   string // as reported in errors
-	rd     *reading
-	line   int    // current line (1-based)
-	col    int    // bytes of the current line so far
+	ctx  context.Context
+	f    *os.File
+	name string // as reported in errors
+	rd   *reading
+	line int // current line (1-based)
+	col  int // bytes of the current line so far
 }
 
 // openZoneFile opens path without blocking (a FIFO opens at once) and
