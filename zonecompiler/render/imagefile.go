@@ -1,0 +1,354 @@
+package render
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
+)
+
+// Encode writes img (with its Incremental, when set) in the form
+// DecodeImage reads: the map image part of a compiled zone image (package
+// compiled). Names and answers are written in key order, so that one
+// image always encodes to the same bytes.
+func (img *Image) Encode(w *binfmt.Writer) {
+	names := make([]NameHash, 0, len(img.Names))
+	for h := range img.Names {
+		names = append(names, h)
+	}
+	slices.SortFunc(names, compareHash)
+	w.Int(len(names))
+	for _, h := range names {
+		e := img.Names[h]
+		w.U64(h.H1)
+		w.U64(h.H2)
+		for _, id := range [...]uint32{e.ExactDefault[0], e.ExactDefault[1], e.BelowDefault[0], e.BelowDefault[1]} {
+			w.Uvarint(uint64(id))
+		}
+		w.Uvarint(uint64(e.Flags))
+	}
+	keys := make([]AnswerKey, 0, len(img.Answers))
+	for k := range img.Answers {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareAnswerKey)
+	w.Int(len(keys))
+	for _, k := range keys {
+		v := img.Answers[k]
+		w.U64(k.Name.H1)
+		w.U64(k.Name.H2)
+		w.U16(k.QType)
+		w.U16(k.Mode)
+		w.Uvarint(uint64(v[0]))
+		w.Uvarint(uint64(v[1]))
+	}
+	w.Int(len(img.Templates))
+	for i := range img.Templates {
+		encodeTemplate(w, &img.Templates[i])
+	}
+	w.Int(len(img.Denial))
+	for _, dz := range img.Denial[min(1, len(img.Denial)):] {
+		encodeDenial(w, dz)
+	}
+	s := img.Stats
+	for _, v := range [...]int{s.Names, s.Answers, s.Templates, s.BodyBytes, s.Delegations, s.PassedTemplates, s.Renders} {
+		w.Int(v)
+	}
+	w.Bool(img.Incremental != nil)
+	if img.Incremental != nil {
+		img.Incremental.encode(w)
+	}
+}
+
+func compareHash(a, b NameHash) int {
+	if a.H1 != b.H1 {
+		return cmp.Compare(a.H1, b.H1)
+	}
+	return cmp.Compare(a.H2, b.H2)
+}
+
+func compareAnswerKey(a, b AnswerKey) int {
+	if c := compareHash(a.Name, b.Name); c != 0 {
+		return c
+	}
+	if a.QType != b.QType {
+		return int(a.QType) - int(b.QType)
+	}
+	return int(a.Mode) - int(b.Mode)
+}
+
+func encodeTemplate(w *binfmt.Writer, t *Template) {
+	w.Bytes(t.Body)
+	w.Int(len(t.Relocs))
+	for _, r := range t.Relocs {
+		w.U16(r)
+	}
+	w.Int(t.BodyLen)
+	w.Int(t.ReqLen)
+	w.U16(t.AN)
+	w.U16(t.NS)
+	w.U16(t.AR)
+	w.U16(t.Flags)
+	w.U16(t.Kind)
+	w.U8(t.RRLClass)
+	w.U8(t.RRLLabels)
+	w.Bool(t.RRLWild)
+	w.Int(t.Slot)
+	w.U16(t.Denial)
+	w.U32(t.DenialHead)
+	w.U32(t.DenialTail)
+	w.Bool(t.Shared)
+}
+
+func decodeTemplate(r *binfmt.Reader, t *Template) {
+	t.Body = r.Bytes()
+	t.Relocs = make([]uint16, r.Count(2))
+	for i := range t.Relocs {
+		t.Relocs[i] = r.U16()
+	}
+	t.BodyLen = r.Int(1 << 20)
+	t.ReqLen = r.Int(1 << 20)
+	t.AN, t.NS, t.AR, t.Flags, t.Kind = r.U16(), r.U16(), r.U16(), r.U16(), r.U16()
+	t.RRLClass, t.RRLLabels = r.U8(), r.U8()
+	t.RRLWild = r.Bool()
+	t.Slot = r.Int(1 << 20)
+	t.Denial = r.U16()
+	t.DenialHead, t.DenialTail = r.U32(), r.U32()
+	t.Shared = r.Bool()
+}
+
+func encodeDenial(w *binfmt.Writer, dz *DenialZone) {
+	w.U8(dz.Kind)
+	w.Bytes(dz.Salt)
+	w.U32(dz.Ctx)
+	w.U32(dz.Base)
+	w.Int(len(dz.Entries))
+	for i := range dz.Entries {
+		e := &dz.Entries[i]
+		for _, k := range e.Key {
+			w.U64(k)
+		}
+		w.Bytes(e.Piece.Body)
+		w.Int(len(e.Piece.Relocs))
+		for _, r := range e.Piece.Relocs {
+			w.U16(r)
+		}
+		w.U16(e.Piece.Records)
+	}
+	w.U8(dz.IndexBits)
+	w.Int(len(dz.Index))
+	for _, v := range dz.Index {
+		w.U32(v)
+	}
+	owners := make([]string, 0, len(dz.byOwner))
+	for o := range dz.byOwner {
+		owners = append(owners, o)
+	}
+	slices.Sort(owners)
+	w.Int(len(owners))
+	for _, o := range owners {
+		w.String(o)
+		w.U32(dz.byOwner[o])
+	}
+	w.Bytes(dz.probe)
+}
+
+func decodeDenial(r *binfmt.Reader) *DenialZone {
+	dz := &DenialZone{Kind: r.U8(), Salt: r.Bytes(), Ctx: r.U32(), Base: r.U32()}
+	dz.Entries = make([]DenialEntry, r.Count(8*4+3))
+	for i := range dz.Entries {
+		e := &dz.Entries[i]
+		for k := range e.Key {
+			e.Key[k] = r.U64()
+		}
+		e.Piece.Body = r.Bytes()
+		e.Piece.Relocs = make([]uint16, r.Count(2))
+		for j := range e.Piece.Relocs {
+			e.Piece.Relocs[j] = r.U16()
+		}
+		e.Piece.Records = r.U16()
+	}
+	dz.IndexBits = r.U8()
+	dz.Index = make([]uint32, r.Count(4))
+	for i := range dz.Index {
+		dz.Index[i] = r.U32()
+	}
+	n := r.Count(5)
+	dz.byOwner = make(map[string]uint32, n)
+	for range n {
+		o := r.String()
+		dz.byOwner[o] = r.U32()
+	}
+	dz.probe = r.Bytes()
+	return dz
+}
+
+func (inc *Incremental) encode(w *binfmt.Writer) {
+	origins := make([]string, 0, len(inc.zones))
+	for o := range inc.zones {
+		origins = append(origins, o)
+	}
+	slices.Sort(origins)
+	w.Int(len(origins))
+	for _, o := range origins {
+		u := inc.zones[o]
+		w.String(o)
+		names := make([]string, 0, len(u.refs))
+		for n := range u.refs {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		w.Int(len(names))
+		for _, n := range names {
+			w.String(n)
+			w.Int(len(u.refs[n]))
+			for _, by := range u.refs[n] {
+				w.String(by)
+			}
+		}
+		w.Bytes(u.tail)
+		w.Int(len(u.reps))
+		for i := range u.reps {
+			rep := &u.reps[i]
+			encodeTemplate(w, &rep.t)
+			w.U32(rep.base)
+			w.Int(len(rep.queries))
+			for _, q := range rep.queries {
+				w.Bytes(q.name)
+				w.U16(q.qtype)
+				w.U16(q.mode)
+				w.Bool(q.do)
+			}
+			w.Bool(rep.all)
+		}
+		w.Bool(u.tooMany)
+		names = names[:0]
+		for n := range u.names {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		w.Int(len(names))
+		for _, n := range names {
+			w.String(n)
+		}
+	}
+}
+
+func decodeIncremental(r *binfmt.Reader) *Incremental {
+	n := r.Count(4)
+	inc := &Incremental{zones: make(map[string]*soaUsers, n)}
+	for range n {
+		o := r.String()
+		u := &soaUsers{}
+		nrefs := r.Count(2)
+		u.refs = make(map[string][]string, nrefs)
+		for range nrefs {
+			name := r.String()
+			by := make([]string, r.Count(1))
+			for i := range by {
+				by[i] = r.String()
+			}
+			u.refs[name] = by
+		}
+		u.tail = r.Bytes()
+		u.reps = make([]soaRep, r.Count(30))
+		for i := range u.reps {
+			rep := &u.reps[i]
+			decodeTemplate(r, &rep.t)
+			rep.base = r.U32()
+			rep.queries = make([]repQuery, r.Count(6))
+			for j := range rep.queries {
+				rep.queries[j] = repQuery{name: r.Bytes(), qtype: r.U16(), mode: r.U16(), do: r.Bool()}
+			}
+			rep.all = r.Bool()
+		}
+		u.tooMany = r.Bool()
+		nn := r.Count(1)
+		u.names = make(map[string]bool, nn)
+		for range nn {
+			u.names[r.String()] = true
+		}
+		inc.zones[o] = u
+	}
+	return inc
+}
+
+// DecodeImage reads an image Encode wrote. Its error is the reader's (a
+// truncated or malformed input), or a template or denial reference out of
+// range: an image that decodes is one the loader can lay out.
+func DecodeImage(r *binfmt.Reader) (*Image, error) {
+	img := &Image{}
+	n := r.Count(16 + 5)
+	img.Names = make(map[NameHash]NameEntry, n)
+	for range n {
+		h := NameHash{H1: r.U64(), H2: r.U64()}
+		var e NameEntry
+		e.ExactDefault[0], e.ExactDefault[1] = uint32(r.Uvarint()), uint32(r.Uvarint())
+		e.BelowDefault[0], e.BelowDefault[1] = uint32(r.Uvarint()), uint32(r.Uvarint())
+		e.Flags = uint32(r.Uvarint())
+		img.Names[h] = e
+	}
+	n = r.Count(20 + 2)
+	img.Answers = make(map[AnswerKey][2]uint32, n)
+	for range n {
+		k := AnswerKey{Name: NameHash{H1: r.U64(), H2: r.U64()}, QType: r.U16(), Mode: r.U16()}
+		img.Answers[k] = [2]uint32{uint32(r.Uvarint()), uint32(r.Uvarint())}
+	}
+	img.Templates = make([]Template, r.Count(20))
+	for i := range img.Templates {
+		decodeTemplate(r, &img.Templates[i])
+	}
+	nd := r.Count(1)
+	if nd > 0 {
+		img.Denial = make([]*DenialZone, nd)
+		for i := 1; i < nd && r.Err() == nil; i++ {
+			img.Denial[i] = decodeDenial(r)
+		}
+	}
+	s := &img.Stats
+	for _, v := range [...]*int{&s.Names, &s.Answers, &s.Templates, &s.BodyBytes, &s.Delegations, &s.PassedTemplates, &s.Renders} {
+		*v = r.Int(1 << 40)
+	}
+	if r.Bool() {
+		img.Incremental = decodeIncremental(r)
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if err := img.checkRefs(); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// checkRefs refuses an image whose entries name a template or a template
+// a denial zone that it does not have.
+func (img *Image) checkRefs() error {
+	nt := uint32(len(img.Templates))
+	bad := func(id uint32) bool { return id != abi.Pass && id >= nt }
+	for _, e := range img.Names {
+		for _, id := range [...]uint32{e.ExactDefault[0], e.ExactDefault[1], e.BelowDefault[0], e.BelowDefault[1]} {
+			if bad(id) {
+				return errBadRef("name entry", id)
+			}
+		}
+	}
+	for _, v := range img.Answers {
+		if bad(v[0]) || bad(v[1]) {
+			return errBadRef("answer entry", max(v[0], v[1]))
+		}
+	}
+	for i := 1; i < len(img.Templates); i++ { // [0] is unused
+		t := &img.Templates[i]
+		if t.Slot != abi.NoSlot && (t.Denial == 0 || int(t.Denial) >= len(img.Denial)) {
+			return errBadRef("template's denial zone", uint32(t.Denial))
+		}
+	}
+	return nil
+}
+
+func errBadRef(what string, id uint32) error {
+	return fmt.Errorf("%s names template or zone %d, which the image does not have", what, id)
+}
