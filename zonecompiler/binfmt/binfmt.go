@@ -20,6 +20,7 @@ import (
 type Writer struct {
 	w   *bufio.Writer
 	err error
+	pos int64
 	tmp [binary.MaxVarintLen64]byte
 }
 
@@ -29,8 +30,12 @@ func NewWriter(w io.Writer) *Writer { return &Writer{w: bufio.NewWriterSize(w, 1
 func (w *Writer) write(b []byte) {
 	if w.err == nil {
 		_, w.err = w.w.Write(b)
+		w.pos += int64(len(b))
 	}
 }
+
+// Pos is how many bytes were written so far.
+func (w *Writer) Pos() int64 { return w.pos }
 
 // Uvarint writes v as an unsigned varint.
 func (w *Writer) Uvarint(v uint64) { w.write(binary.AppendUvarint(w.tmp[:0], v)) }
@@ -70,6 +75,7 @@ func (w *Writer) String(s string) {
 	w.Int(len(s))
 	if w.err == nil {
 		_, w.err = w.w.WriteString(s)
+		w.pos += int64(len(s))
 	}
 }
 

@@ -1,0 +1,353 @@
+// Package compiled reads and writes the compiled zone image: a zone set's
+// records and the XDP map image rendered from them, in one versioned,
+// checksummed file written next to the zones, that a restart loads in
+// place of parsing and compiling the zone files again.
+//
+// An image is used only when everything it was made from is unchanged:
+// the same format version, the same build of the program (the answers'
+// bytes are the code's), the same engine configuration, the same zones
+// from the same files, each file still the one read (size, mtime, ctime,
+// inode). Anything else (a corrupt, truncated or foreign file, another
+// version, a zone file changed or touched since) is a *StaleError: the
+// caller loads the zone files and writes a new image.
+//
+// Layout (integers little-endian, see package binfmt):
+//
+//	header     magic (16 bytes), format version (u32), reserved (u32)
+//	sections   meta, records, map image, back to back
+//	directory  per section: offset (u64), length (u64), SHA-256 (32 bytes)
+//	checksum   SHA-256 of the header and the directory (32 bytes)
+//
+// meta holds the build and configuration fingerprints and, per zone, its
+// origin, file and sources; records the zones' records
+// (zone.Zone.WriteRecords); the map image render.Image.Encode's bytes.
+// Each section is checked against its own checksum before it is decoded,
+// so the records and the map image decode in parallel.
+package compiled
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
+	"github.com/xdpdns/xdpdns/zonecompiler/render"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// FormatVersion is the layout version this build writes and reads. Bump
+// it whenever the encoding of any section changes.
+const FormatVersion = 1
+
+// magic opens every image file.
+var magic = [16]byte{'X', 'D', 'P', 'D', 'N', 'S', ' ', 'Z', 'O', 'N', 'E', 'I', 'M', 'G', '\n', 0}
+
+const (
+	headerLen  = 16 + 4 + 4
+	sections   = 3 // meta, records, map image
+	dirLen     = sections * (8 + 8 + sha256.Size)
+	trailerLen = dirLen + sha256.Size
+)
+
+// Key is what an image must have been made by, besides its zones.
+type Key struct {
+	// Build fingerprints the program (BuildID): another build may render
+	// other bytes.
+	Build string
+	// Config fingerprints what else the rendering depends on (the engine
+	// configuration: ConfigID).
+	Config string
+}
+
+// StaleError says why an image file cannot be used.
+type StaleError struct {
+	Path   string
+	Reason string
+	Err    error // the underlying error, if any (fs.ErrNotExist: no image)
+}
+
+func (e *StaleError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("compiled image %s: %s: %v", e.Path, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("compiled image %s: %s", e.Path, e.Reason)
+}
+
+func (e *StaleError) Unwrap() error { return e.Err }
+
+// ErrNoSources is Write's refusal of a zone not read from files (made by
+// a transfer or a change): no file says when its image is stale.
+var ErrNoSources = errors.New("a zone not read from files has no compiled image")
+
+// Write writes set and its compiled map image img (render.Compile of an
+// engine on set, configured as key.Config says) to path: to a temporary
+// file beside it, synced, then renamed over path, so that a reader sees
+// the old image or the new one, never part of one.
+func Write(path string, key Key, set *zone.Set, img *render.Image) (err error) {
+	for _, z := range set.Zones() {
+		if len(z.Sources) == 0 {
+			return fmt.Errorf("zone %s: %w", z.Name(), ErrNoSources)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing compiled image: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	var head [headerLen]byte
+	copy(head[:], magic[:])
+	binary.LittleEndian.PutUint32(head[16:], FormatVersion)
+	if _, err := tmp.Write(head[:]); err != nil {
+		return fmt.Errorf("writing compiled image: %w", err)
+	}
+	var dir [dirLen]byte
+	off := int64(headerLen)
+	for i, write := range []func(*binfmt.Writer){
+		func(w *binfmt.Writer) { writeMeta(w, key, set) },
+		func(w *binfmt.Writer) {
+			w.Int(len(set.Zones()))
+			for _, z := range set.Zones() {
+				z.WriteRecords(w)
+			}
+		},
+		img.Encode,
+	} {
+		h := sha256.New()
+		w := binfmt.NewWriter(io.MultiWriter(tmp, h))
+		write(w)
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("writing compiled image: %w", err)
+		}
+		d := dir[i*(16+sha256.Size):]
+		binary.LittleEndian.PutUint64(d, uint64(off))
+		binary.LittleEndian.PutUint64(d[8:], uint64(w.Pos()))
+		copy(d[16:], h.Sum(nil))
+		off += w.Pos()
+	}
+	sum := trailerSum(head[:], dir[:])
+	if _, err := tmp.Write(append(dir[:], sum[:]...)); err != nil {
+		return fmt.Errorf("writing compiled image: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("writing compiled image: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing compiled image: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing compiled image: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// trailerSum is the checksum of the header and the directory.
+func trailerSum(head, dir []byte) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(head)
+	h.Write(dir)
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
+
+func writeMeta(w *binfmt.Writer, key Key, set *zone.Set) {
+	w.String(key.Build)
+	w.String(key.Config)
+	w.Int(len(set.Zones()))
+	for _, z := range set.Zones() {
+		w.Bytes(z.Origin.Lower)
+		w.String(z.File)
+		w.Int(len(z.Sources))
+		for _, s := range z.Sources {
+			writeSource(w, s)
+		}
+	}
+}
+
+func writeSource(w *binfmt.Writer, s zone.Source) {
+	w.String(s.Path)
+	w.U64(uint64(s.Size))
+	w.U64(uint64(s.ModTime))
+	w.U64(uint64(s.ChangeTime))
+	w.U64(s.Inode)
+}
+
+func readSource(r *binfmt.Reader) zone.Source {
+	return zone.Source{Path: r.String(), Size: int64(r.U64()), ModTime: int64(r.U64()), ChangeTime: int64(r.U64()), Inode: r.U64()}
+}
+
+// Read loads the zone set and map image of the image file at path when
+// it was made by key from exactly the zones specs names, each file
+// unchanged since; the zones are checked again as zone.Load checks them
+// (opt's clock: a signature expired since is refused as it would be from
+// the file). Any reason not to use the file is a *StaleError.
+func Read(path string, key Key, specs []zone.Spec, opt zone.Options) (*zone.Set, *render.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, &StaleError{Path: path, Reason: "cannot open", Err: err}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, &StaleError{Path: path, Reason: "cannot stat", Err: err}
+	}
+	if !st.Mode().IsRegular() || st.Size() < headerLen+trailerLen {
+		return nil, nil, &StaleError{Path: path, Reason: fmt.Sprintf("truncated (%d bytes)", st.Size())}
+	}
+	b, err := mapFile(f, st.Size())
+	if err != nil {
+		return nil, nil, &StaleError{Path: path, Reason: "cannot map", Err: err}
+	}
+	defer unmapFile(b)
+	stale := func(format string, args ...any) error {
+		return &StaleError{Path: path, Reason: fmt.Sprintf(format, args...)}
+	}
+	if [16]byte(b[:16]) != magic {
+		return nil, nil, stale("not a compiled zone image")
+	}
+	if v := binary.LittleEndian.Uint32(b[16:]); v != FormatVersion {
+		return nil, nil, stale("format version %d, this build reads version %d", v, FormatVersion)
+	}
+	dir := b[len(b)-trailerLen : len(b)-sha256.Size]
+	if trailerSum(b[:headerLen], dir) != [sha256.Size]byte(b[len(b)-sha256.Size:]) {
+		return nil, nil, stale("corrupt or truncated (directory checksum mismatch)")
+	}
+	var sec [sections][]byte
+	var sums [sections][]byte
+	end := int64(len(b) - trailerLen)
+	for i := range sections {
+		d := dir[i*(16+sha256.Size):]
+		o, n := binary.LittleEndian.Uint64(d), binary.LittleEndian.Uint64(d[8:])
+		if o < headerLen || o > uint64(end) || n > uint64(end)-o {
+			return nil, nil, stale("corrupt: section %d out of the file", i)
+		}
+		sec[i], sums[i] = b[o:o+n], d[16:16+sha256.Size]
+	}
+	check := func(i int) error {
+		if sha256.Sum256(sec[i]) != [sha256.Size]byte(sums[i]) {
+			return stale("corrupt: %s checksum mismatch", [...]string{"meta", "records", "map image"}[i])
+		}
+		return nil
+	}
+	if err := check(0); err != nil {
+		return nil, nil, err
+	}
+	if err := matchMeta(sec[0], key, specs); err != nil {
+		return nil, nil, &StaleError{Path: path, Reason: err.Error()}
+	}
+	// The map image decodes beside the zones.
+	type decoded struct {
+		img *render.Image
+		err error
+	}
+	imgc := make(chan decoded, 1)
+	go func() {
+		if err := check(2); err != nil {
+			imgc <- decoded{err: err}
+			return
+		}
+		img, err := render.DecodeImage(binfmt.NewReader(sec[2]))
+		if err != nil {
+			err = stale("map image: %v", err)
+		}
+		imgc <- decoded{img, err}
+	}()
+	set, err := readZones(sec[1], check, stale, opt)
+	d := <-imgc
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.err != nil {
+		return nil, nil, d.err
+	}
+	return set, d.img, nil
+}
+
+// readZones decodes the records section.
+func readZones(b []byte, check func(int) error, stale func(string, ...any) error, opt zone.Options) (*zone.Set, error) {
+	if err := check(1); err != nil {
+		return nil, err
+	}
+	r := binfmt.NewReader(b)
+	n := r.Count(1)
+	zones := make([]*zone.Zone, 0, n)
+	for range n {
+		z, err := zone.ReadRecords(r, opt)
+		if err != nil {
+			var ze *zone.Error
+			if errors.As(err, &ze) {
+				return nil, err // the zone's own refusal, as from its file
+			}
+			return nil, stale("records: %v", err)
+		}
+		zones = append(zones, z)
+	}
+	if err := r.Err(); err != nil {
+		return nil, stale("records: %v", err)
+	}
+	set, err := zone.NewSet(zones...)
+	if err != nil {
+		return nil, stale("records: %v", err)
+	}
+	return set, nil
+}
+
+// matchMeta checks the meta section against key and specs, and each zone
+// file against the one the image was made from.
+func matchMeta(b []byte, key Key, specs []zone.Spec) error {
+	r := binfmt.NewReader(b)
+	build, config := r.String(), r.String()
+	type zoneMeta struct {
+		file    string
+		sources []zone.Source
+	}
+	n := r.Count(1)
+	zones := make(map[string]zoneMeta, n)
+	for range n {
+		origin := wire.String(r.View())
+		m := zoneMeta{file: r.String()}
+		m.sources = make([]zone.Source, r.Count(8*4+1))
+		for i := range m.sources {
+			m.sources[i] = readSource(r)
+		}
+		zones[origin] = m
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("meta: %w", err)
+	}
+	switch {
+	case build != key.Build:
+		return errors.New("made by another build of xdpdnsd")
+	case config != key.Config:
+		return errors.New("made with another answer configuration (identity, version, NSID, UDP size or cookies)")
+	case len(zones) != len(specs):
+		return fmt.Errorf("holds %d zones, %d configured", len(zones), len(specs))
+	}
+	for _, sp := range specs {
+		m, ok := zones[dns.CanonicalName(sp.Origin)]
+		if !ok || m.file != sp.File {
+			return fmt.Errorf("zone %s from %s is not in it", sp.Origin, sp.File)
+		}
+		for _, s := range m.sources {
+			if err := s.Current(); err != nil {
+				return fmt.Errorf("zone %s: %w", sp.Origin, err)
+			}
+		}
+	}
+	return nil
+}
