@@ -3,6 +3,7 @@ package zone
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -76,6 +77,7 @@ func apply(z *Zone, ch Change, opt Options) (*Zone, *Changed, error) {
 	nz := *z
 	nz.lazy = &derived{}
 	nz.Sources = nil // this version is no file's
+	nz.fileTTLs = maps.Clone(z.fileTTLs)
 	a := &applier{
 		old: z, nz: &nz,
 		work: map[string]*Node{}, work3: map[string]*Node{}, owned: map[*Node]bool{},
@@ -248,7 +250,7 @@ func (a *applier) add(parsed dns.RR) error {
 		}
 	}
 	n = a.writable(m, key, n, rr.Owner)
-	addToNode(n, rr)
+	addToNode(n, rr, &a.nz.fileTTLs)
 	if rr.Type == dns.TypeRRSIG {
 		a.addExps = append(a.addExps, sigExpiration(rr))
 	}

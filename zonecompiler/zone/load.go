@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -373,7 +374,7 @@ func (b *builder) addRR(rr *RR) error {
 		n = &Node{Name: rr.Owner}
 		m[string(rr.Owner.Lower)] = n
 	}
-	if addToNode(n, rr) {
+	if addToNode(n, rr, &b.z.fileTTLs) {
 		b.records = append(b.records, rr)
 	}
 	return nil
@@ -397,8 +398,9 @@ func setType(rr *RR) uint16 {
 // addToNode adds rr to its RRset of n, keeping the sets ordered by type,
 // and reports whether it did: a duplicate (RFC 2181 §5: equal but for the
 // TTL) is dropped, as every server does. A record joining an RRset takes
-// its TTL (ttlWarnings reports the difference).
-func addToNode(n *Node, rr *RR) bool {
+// its TTL; the TTL it had is noted in ttls (ttlWarnings reports the
+// difference, WriteRecords keeps it).
+func addToNode(n *Node, rr *RR, ttls *map[*RR]uint32) bool {
 	t := setType(rr)
 	set := n.Set(t)
 	if set == nil {
@@ -411,7 +413,7 @@ func addToNode(n *Node, rr *RR) bool {
 		list = &set.Sigs
 	}
 	for _, old := range *list {
-		if dns.IsDuplicate(old.Src(), rr.Src()) {
+		if duplicate(old, rr) {
 			return false
 		}
 	}
@@ -419,10 +421,33 @@ func addToNode(n *Node, rr *RR) bool {
 		if len(set.RRs) == 0 {
 			set.TTL = rr.TTL
 		}
+		if rr.TTL != set.TTL {
+			if *ttls == nil {
+				*ttls = make(map[*RR]uint32)
+			}
+			(*ttls)[rr] = rr.TTL
+		}
 		rr.TTL = set.TTL
 	}
 	*list = append(*list, rr)
 	return true
+}
+
+// duplicate reports whether b repeats a, records of one RRset (RFC 2181
+// §5: equal but for the TTL): the same RDATA on the wire, or with the
+// names in it in another case; records read from a file are compared as
+// miekg/dns does (any name in RDATA in any case), records read back from
+// a compiled image (which holds no duplicate) on the wire.
+func duplicate(a, b *RR) bool {
+	switch {
+	case bytes.Equal(a.RData, b.RData):
+		return true
+	case a.NNames > 0 && bytes.Equal(a.RDataLower, b.RDataLower):
+		return true
+	case a.parsed != nil && b.parsed != nil:
+		return dns.IsDuplicate(a.parsed, b.parsed)
+	}
+	return false
 }
 
 // ttlWarnings reports the records of n whose TTL differs from their
@@ -430,7 +455,7 @@ func addToNode(n *Node, rr *RR) bool {
 func (b *builder) ttlWarnings(owner warnOf, n *Node) {
 	for _, s := range n.Sets {
 		for _, rr := range s.RRs {
-			if ttl := rr.Src().Header().Ttl; ttl != s.TTL {
+			if ttl, ok := b.z.fileTTLs[rr]; ok && ttl != s.TTL {
 				b.warnf(owner, rr, "TTL %d differs from the RRset's %d; using %d", ttl, s.TTL, s.TTL)
 			}
 		}
@@ -663,20 +688,20 @@ func (b *builder) checkSignatures(owner warnOf, n *Node) error {
 	}
 	for _, s := range n.Sets {
 		for _, rr := range s.Sigs {
-			sig := rr.Src().(*dns.RRSIG)
+			field := sigExpirationField(rr)
 			if b.counting {
 				z.nsigs++
-				if exp := serialTime(sig.Expiration, now); z.nsigs == 1 || exp.Before(z.SigExpiration) {
+				if exp := serialTime(field, now); z.nsigs == 1 || exp.Before(z.SigExpiration) {
 					z.SigExpiration = exp
 				}
 			}
-			if !sig.ValidityPeriod(now) && expired(sig, now) {
-				return b.errf(rr, "RRSIG %s for %s expired on %s", dns.Type(sig.TypeCovered),
-					sig.Hdr.Name, dns.TimeToString(sig.Expiration))
+			if expired(field, now) {
+				return b.errf(rr, "RRSIG %s for %s expired on %s", dns.Type(sigCovered(rr)),
+					wire.String(rr.Owner.Wire), dns.TimeToString(field))
 			}
-			if expired(sig, now.Add(window)) {
+			if expired(field, now.Add(window)) {
 				b.warnf(owner, rr, "RRSIG %s for %s expires on %s, within %s",
-					dns.Type(sig.TypeCovered), sig.Hdr.Name, dns.TimeToString(sig.Expiration), window)
+					dns.Type(sigCovered(rr)), wire.String(rr.Owner.Wire), dns.TimeToString(field), window)
 			}
 		}
 	}
@@ -691,10 +716,10 @@ func (b *builder) setSigned() {
 	z.Signed = dk != nil && len(dk.RRs) > 0 && z.nsigs > 0
 }
 
-// expired compares the RRSIG expiration with t in serial-number arithmetic
+// expired compares an RRSIG's expiration field with t in serial-number arithmetic
 // (RFC 4034 §3.1.5).
-func expired(sig *dns.RRSIG, t time.Time) bool {
-	return serialTime(sig.Expiration, t).Unix() < t.Unix()
+func expired(expiration uint32, t time.Time) bool {
+	return serialTime(expiration, t).Unix() < t.Unix()
 }
 
 // serialTime reads an RRSIG time field (seconds since the epoch modulo

@@ -48,7 +48,11 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 		}
 		w.U16(rr.Type)
 		w.U16(rr.Class)
-		w.U32(rr.TTL)
+		if ttl, ok := z.fileTTLs[rr]; ok {
+			w.U32(ttl) // as in the file: the warning comes back with it
+		} else {
+			w.U32(rr.TTL)
+		}
 		w.Bytes(rr.RData)
 		w.Int(files[rr.File])
 		w.Int(rr.Line)

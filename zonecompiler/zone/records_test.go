@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
@@ -89,5 +90,24 @@ func TestRecordsChecked(t *testing.T) {
 	var ze *Error
 	if !errors.As(err, &ze) || ze.Line == 0 || ze.File != "gen.zone" {
 		t.Fatalf("ReadRecords of a CNAME beside data: %v, want a refusal at gen.zone:LINE", err)
+	}
+}
+
+// TestRecordsKeepFileTTL: a record whose TTL in the file differs from its
+// RRset's is written with it, so the zone read back warns as its file did.
+func TestRecordsKeepFileTTL(t *testing.T) {
+	z := loadText(t, "$TTL 300\n@ SOA ns.gen. h.gen. 1 2 3 4 5\n@ NS ns.gen.\na 300 A 192.0.2.1\na 600 A 192.0.2.2\n")
+	if len(z.Warnings) != 1 || !strings.Contains(z.Warnings[0], "gen.zone:5: TTL 600 differs") {
+		t.Fatalf("loaded with warnings %q", z.Warnings)
+	}
+	got, err := ReadRecords(binfmt.NewReader(recordsOf(t, z)), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got.Warnings) != fmt.Sprint(z.Warnings) {
+		t.Fatalf("read back with warnings %q, want %q", got.Warnings, z.Warnings)
+	}
+	if a := got.Node(lowerWire("a.example.")).Set(1); a.TTL != 300 || a.RRs[1].TTL != 300 {
+		t.Fatalf("RRset TTL %d, second record's %d: want both 300", a.TTL, a.RRs[1].TTL)
 	}
 }

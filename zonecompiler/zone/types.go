@@ -166,6 +166,9 @@ type Zone struct {
 	nsec3ByKey nodeMap // by hash label
 	nsec3Salt  []byte
 
+	// fileTTLs holds the TTL a record had in its file when it differs
+	// from its RRset's (the first record's), which it was given.
+	fileTTLs map[*RR]uint32
 	// nrecords counts the records (duplicates dropped); nsigs the RRSIGs.
 	nrecords, nsigs int
 	// warnOwners[i] is the node Warnings[i] is about, so that Apply can
