@@ -165,6 +165,12 @@ type Config struct {
 	// the command line), by origin key, for the duplicate error.
 	zoneSources map[string][]string
 
+	// ZoneImage is where the compiled zone image is kept (package
+	// compiled): ZoneImageAuto (beside the first zone's file, when the
+	// XDP hot path is on), ZoneImageOff, or a path. ZoneImagePath
+	// resolves it.
+	ZoneImage string
+
 	// ReloadTimeout bounds loading the zones of one reload (a zone file
 	// on a hung mount, a pathological file): control.DefaultReloadTimeout
 	// unless configured.
@@ -191,7 +197,36 @@ func Default() *Config {
 		DnstapXDPSample: DefaultDnstapXDPSample,
 		DnstapXDPRate:   DefaultDnstapXDPRate,
 		ReloadTimeout:   control.DefaultReloadTimeout,
+		ZoneImage:       ZoneImageAuto,
 	}
+}
+
+// The zone-image values besides a path.
+const (
+	ZoneImageAuto = "auto"
+	ZoneImageOff  = "off"
+	// ZoneImageSuffix names the automatic image: the first zone's file
+	// with this appended.
+	ZoneImageSuffix = ".xdpimage"
+)
+
+// ZoneImagePath is the file of the compiled zone image, "" for none: an
+// image holds what the XDP hot path is compiled from, so there is none
+// without it (or without zones, or when zone-image is off).
+func (c *Config) ZoneImagePath() string {
+	if len(c.XDP) == 0 || c.ZoneImage == ZoneImageOff {
+		return ""
+	}
+	if c.ZoneImage != ZoneImageAuto && c.ZoneImage != "" {
+		return c.ZoneImage
+	}
+	switch {
+	case len(c.Zones) > 0:
+		return c.Zones[0].File + ZoneImageSuffix
+	case len(c.Secondaries) > 0:
+		return c.Secondaries[0].File + ZoneImageSuffix
+	}
+	return ""
 }
 
 // Finish applies the defaults that depend on the whole configuration

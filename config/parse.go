@@ -330,6 +330,10 @@ var keys = map[string]key{
 		p.c.ZoneMaxSize, err = ParseSize(a[0])
 		return err
 	}},
+	"zone-image": {single: true, min: 1, max: 1, usage: "want auto, off or a file path", apply: func(p *parser, a []string) error {
+		p.c.ZoneImage = a[0]
+		return nil
+	}},
 	"rrl-rate":       intKey("rrl-rate", "responses per second per bucket, 0 for off", 0, 1e9, func(c *Config) *int { return &c.RRL.Rate }),
 	"rrl-slip":       intKey("rrl-slip", "every Nth limited reply is sent truncated", 0, 100, func(c *Config) *int { return &c.RRL.Slip }),
 	"rrl-table-size": intKey("rrl-table-size", "buckets per UDP socket", 2, 1<<24, func(c *Config) *int { return &c.RRL.TableSize }),

@@ -62,6 +62,7 @@ func TestParse(t *testing.T) {
 			c.AXFRAllowKeyed = []server.KeyedPrefix{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Key: "xfr-key"}, {Prefix: netip.MustParsePrefix("2001:db8::/32"), Key: "xfr-key"}}
 		}},
 		{"zone-max-size", "zone-max-size 512M", func(c *Config) { c.ZoneMaxSize = 512 << 20 }},
+		{"zone-image", "zone-image /var/lib/xdpdns/zones.img", func(c *Config) { c.ZoneImage = "/var/lib/xdpdns/zones.img" }},
 		{"answer-cache", "answer-cache 8M", func(c *Config) { c.AnswerCache = 8 << 20 }},
 		{"answer-cache off", "answer-cache off", func(c *Config) { c.AnswerCache = -1 }},
 		{"rrl", "rrl-rate 20\nrrl-slip 0\nrrl-ipv4-prefix 22\nrrl-ipv6-prefix /48\nrrl-window 5s\nrrl-exempt 192.0.2.0/24 2001:db8::1\nrrl-table-size 1024", func(c *Config) {

@@ -100,6 +100,7 @@ type Daemon struct {
 	hot      HotPath
 	gen      uint32   // the XDP generation last swapped in
 	notifier Notifier // service manager (sd_notify); nil without
+	image    imageState
 
 	annMu    sync.Mutex // guards the fields below; held while announcing
 	ann      Announcer
@@ -118,7 +119,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d := &Daemon{cfg: cfg, log: log, n: new(counters), reloadSlot: make(chan struct{}, 1), expired: map[string]bool{}}
 	d.life, d.stop = context.WithCancel(context.Background())
-	set, err := d.loadAll(d.life)
+	set, err := d.loadStart(d.life)
 	if err != nil {
 		d.stop()
 		return nil, fmt.Errorf("loading zones: %w", err)
@@ -172,9 +173,9 @@ func (d *Daemon) options() zone.Options { return d.cfg.ZoneOptions() }
 
 // loadAll loads and checks every configured zone. Its error is the
 // zone's own (file:line: reason), not wrapped.
-func (d *Daemon) loadAll(ctx context.Context) (*zone.Set, error) {
+func (d *Daemon) loadAll(ctx context.Context, specs []zone.Spec) (*zone.Set, error) {
 	start := time.Now()
-	set, err := zone.LoadSetContext(ctx, d.zoneSpecs(), d.options())
+	set, err := zone.LoadSetContext(ctx, specs, d.options())
 	if err != nil {
 		return nil, err
 	}
@@ -385,7 +386,7 @@ func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (contr
 	}
 	var loaded []*zone.Zone
 	if name == "" {
-		set, err := d.loadAll(ctx)
+		set, err := d.loadAll(ctx, d.zoneSpecs())
 		if err != nil {
 			d.log.Error("reload failed; still serving the previous zones", "err", control.TruncateError(err.Error()))
 			return control.ReloadResult{}, err
@@ -594,6 +595,7 @@ func (d *Daemon) Close() error {
 		mon.Stop()
 	}
 	err := d.closeServing()
+	d.image.writes.Wait() // a compiled image being written is finished
 	if ann != nil && first {
 		if cerr := ann.Close(); cerr != nil {
 			d.log.Error("closing the BGP speaker", "err", cerr)

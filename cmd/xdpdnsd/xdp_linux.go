@@ -39,7 +39,8 @@ func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger) error {
 	r := cfg.RRL.WithDefaults()
 	opts.RRL = loader.RRL{Rate: r.Rate, Slip: r.Slip, Prefix4: r.Prefix4, Prefix6: r.Prefix6, Window: r.Window,
 		Exempt: r.Exempt, TableSize: r.TableSize}
-	hp, err := hotpath.New(opts, d.Engine().Config(), d.Engine().Zones())
+	hp, err := hotpath.NewWith(opts, d.Engine().Config(), d.Engine().Zones(),
+		hotpath.Boot{Image: d.BootImage(), Compiled: d.SaveImage})
 	if err != nil {
 		return fmt.Errorf("xdp: %w", err)
 	}

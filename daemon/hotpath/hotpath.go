@@ -37,6 +37,20 @@ type HotPath struct {
 	// the next set whole).
 	eng *engine.Engine
 	inc *render.Incremental
+	// compiled is Boot.Compiled.
+	compiled func(*zone.Set, *render.Image)
+}
+
+// Boot is what NewWith starts from besides the zone set.
+type Boot struct {
+	// Image is the set's map image, read from a compiled zone image
+	// (package compiled) made with the same engine configuration; nil:
+	// compile the set.
+	Image *render.Image
+	// Compiled, when set, is handed every zone set compiled whole with
+	// its image, once the image is written to the maps (the daemon saves
+	// it as the compiled zone image). It must not change them.
+	Compiled func(*zone.Set, *render.Image)
 }
 
 // Updates counts how zone set changes reached the maps.
@@ -66,6 +80,12 @@ func (h *HotPath) MapUpdates() (partial, inPlace, swaps uint64) {
 // into generation 1 and only then attaches to the interfaces opts names,
 // so the program never answers from empty maps.
 func New(opts loader.Options, cfg engine.Config, set *zone.Set) (*HotPath, error) {
+	return NewWith(opts, cfg, set, Boot{})
+}
+
+// NewWith is New starting from boot: generation 1 is boot.Image when
+// given (not compiled again).
+func NewWith(opts loader.Options, cfg engine.Config, set *zone.Set, boot Boot) (*HotPath, error) {
 	cfg = cfg.WithDefaults()
 	attach := opts.Attach
 	opts.Attach = nil
@@ -75,8 +95,15 @@ func New(opts loader.Options, cfg engine.Config, set *zone.Set) (*HotPath, error
 	if err != nil {
 		return nil, err
 	}
-	h := &HotPath{l: l, cfg: cfg}
-	if _, err := h.Swap(set); err != nil {
+	h := &HotPath{l: l, cfg: cfg, compiled: boot.Compiled}
+	if boot.Image != nil {
+		h.mu.Lock()
+		err = h.install(engine.New(cfg, set), boot.Image, false)
+		h.mu.Unlock()
+	} else {
+		_, err = h.Swap(set)
+	}
+	if err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -125,11 +152,24 @@ func (h *HotPath) SwapChanged(set *zone.Set, changed map[string][][]byte) (uint3
 	if err != nil {
 		return 0, fmt.Errorf("compiling zones for XDP: %w", err)
 	}
+	if err := h.install(e, img, h.compiled != nil); err != nil {
+		return 0, err
+	}
+	return h.gen, nil
+}
+
+// install writes img, compiled from e's zone set, to the maps: in place
+// when they have room, else as a new generation. With announce, the
+// image is handed to h.compiled once live.
+func (h *HotPath) install(e *engine.Engine, img *render.Image, announce bool) error {
 	limg := FromRender(img)
-	// The compiler's image is garbage from here on: let the collector
-	// take it while the maps are written (a signed TLD's is gigabytes).
 	stats, mapBytes, inc := img.Stats, int64(img.MapBytes()), img.Incremental
-	img = nil
+	if !announce {
+		// The compiler's image is garbage from here on: let the
+		// collector take it while the maps are written (a signed
+		// TLD's is gigabytes).
+		img = nil
+	}
 	st, err := h.l.Update(limg)
 	gen := st.Serial
 	if errors.Is(err, loader.ErrNoUpdate) {
@@ -141,11 +181,14 @@ func (h *HotPath) SwapChanged(set *zone.Set, changed map[string][][]byte) (uint3
 	}
 	if err != nil {
 		h.inc, h.eng = nil, nil
-		return 0, err
+		return err
 	}
 	h.gen, h.last, h.mapBytes = gen, stats, mapBytes
 	h.inc, h.eng = inc, e
-	return gen, nil
+	if announce {
+		h.compiled(e.Zones(), img)
+	}
+	return nil
 }
 
 // MapBytes estimates the kernel memory of the live generation's maps

@@ -95,7 +95,18 @@ func Write(path string, key Key, set *zone.Set, img *render.Image) (err error) {
 			return fmt.Errorf("zone %s: %w", z.Name(), ErrNoSources)
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	// A write cut short (the process killed) leaves its temporary file:
+	// the next one removes it.
+	pattern := "." + filepath.Base(path) + ".*"
+	if old, err := filepath.Glob(filepath.Join(filepath.Dir(path), pattern)); err == nil {
+		for _, f := range old {
+			os.Remove(f)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), pattern)
+	if err == nil {
+		err = tmp.Chmod(0o644) // as readable as the zone files it holds
+	}
 	if err != nil {
 		return fmt.Errorf("writing compiled image: %w", err)
 	}
