@@ -114,9 +114,13 @@ run() { # server variant zonefile
 	log "$server/$variant: start"
 	t0=$(usec)
 	case $server in
-	xdpdns)
+	xdpdns | xdpdns-image)
+		# xdpdns starts from the zone file (no image yet) and writes
+		# the compiled image; xdpdns-image restarts from that image.
+		[ "$server" = xdpdns ] && rm -f "$TMP/$variant.xdpimage"
+		[ "$server" = xdpdns-image ] && [ ! -s "$TMP/$variant.xdpimage" ] && die "no compiled image to restart from"
 		ip netns exec "$NS_SRV" "$TMP/xdpdnsd" --zone "tld.=$zf" --listen "$SRV_IP:53" --control "$TMP/xdpdns.sock" \
-			--xdp "$IF_SRV:native" >"$dir/log" 2>&1 &
+			--xdp "$IF_SRV:native" --zone-image "$TMP/$variant.xdpimage" >"$dir/log" 2>&1 &
 		;;
 	knot)
 		knot_conf "$dir" "$SRV_IP@53" "tld.=$zf" >"$dir/knot.conf"
@@ -128,7 +132,7 @@ run() { # server variant zonefile
 	deadline=$((t0 + SCALE_START_LIMIT * 1000000))
 	while (($(usec) < deadline)); do
 		kill -0 "$pid" 2>/dev/null || { tail -5 "$dir/log" >&2; die "$server/$variant exited during start-up"; }
-		if referral_ok && { [ "$server" != xdpdns ] || (($(xdp_referrals) > 0)); }; then
+		if referral_ok && { [ "$server" = knot ] || (($(xdp_referrals) > 0)); }; then
 			ready=$(usec)
 			break
 		fi
@@ -136,9 +140,19 @@ run() { # server variant zonefile
 	done
 	if [ -z "$ready" ]; then
 		ip netns exec "$NS_CLI" kdig +norec +timeout=1 +retry=0 @"$SRV_IP" www.d7.tld. A >&2 || true
-		[ "$server" = xdpdns ] && log "XDP referrals: $(xdp_referrals)"
+		[ "$server" != knot ] && log "XDP referrals: $(xdp_referrals)"
 		die "$server/$variant: no correct referral within ${SCALE_START_LIMIT}s"
 	fi
+	case $server in
+	xdpdns) # the steady state comes after the image is written
+		local n=0
+		until grep -q 'compiled zone image written' "$dir/log"; do
+			sleep 0.1
+			((n++ < 3000)) || die "$server/$variant: no compiled image written"
+		done
+		;;
+	xdpdns-image) grep -q 'zones loaded from the compiled image' "$dir/log" || die "$server/$variant: did not start from the image" ;;
+	esac
 	sleep 2
 	rss=$(kb_status "$pid" VmRSS)
 	ml=$(memlock "$pid")
@@ -148,7 +162,7 @@ run() { # server variant zonefile
 	local sampler=$!
 	rl0=$(usec)
 	case $server in
-	xdpdns) ip netns exec "$NS_SRV" "$TMP/xdpdnsctl" --control "$TMP/xdpdns.sock" --timeout 10m reload >/dev/null || die "xdpdns reload" ;;
+	xdpdns*) ip netns exec "$NS_SRV" "$TMP/xdpdnsctl" --control "$TMP/xdpdns.sock" --timeout 10m reload >/dev/null || die "xdpdns reload" ;;
 	knot)
 		touch "$zf"
 		ip netns exec "$NS_SRV" knotc -s "$dir/run/knot.sock" -f zone-reload tld. >/dev/null || die "knotc zone-reload"
@@ -179,6 +193,7 @@ for v in unsigned signed; do
 	[ $v = signed ] && zf=$TMP/tld.signed
 	run knot $v "$zf"
 	run xdpdns $v "$zf"
+	run xdpdns-image $v "$zf"
 done
 
 col() { awk -v i="$2" '{ print $i }' <<<"${ROW[$1]}"; }
@@ -195,20 +210,24 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else print
 	echo "- Versions: xdpdns $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown) ($(go env GOVERSION)); $(knotd --version 2>&1 | head -1)."
 	echo "- Zone: tld. with $SCALE_DELEGATIONS delegations (bench/cmd/genzone: 2 NS, 10% in-bailiwick glue, 20% DS); signed: \`dnssec-signzone -S -3 abcd -H 0 -A\` (ECDSAP256SHA256 KSK+ZSK, NSEC3 opt-out)."
 	echo "- *Ready*: seconds from the process's start to the first correct referral for \`www.d7.tld. A\` (kdig from another namespace every 50 ms); for xdpdns also counted by the XDP program (\`answer.referral\`), so it is the XDP path that answered. xdpdnsd: \`--xdp VETH:native\`; knotd: one zone, \`zonefile-load: whole\`, no journal."
-	echo "- *RSS* (VmRSS) and *maps* (memlock of the BPF maps the process holds) 2 s after ready; *reload peak*: VmHWM (reset before) and the highest RSS and memlock sampled every 50 ms over a full reload of the same file (\`xdpdnsctl reload\`; \`knotc -f zone-reload\` after touching the file)."
+	echo "- *xdpdns (zone file)*: a first start, no compiled image: the zone file is parsed and compiled, then the compiled zone image written (\`--zone-image\`); *xdpdns (image)*: the restart that loads that image (records and map image) instead."
+	echo "- *RSS* (VmRSS) and *maps* (memlock of the BPF maps the process holds) 2 s after ready (for the first start, 2 s after the image was written); *reload peak*: VmHWM (reset before) and the highest RSS and memlock sampled every 50 ms over a full reload of the same file (\`xdpdnsctl reload\`; \`knotc -f zone-reload\` after touching the file)."
 	echo
 	echo "| zone | server | ready (s) | RSS (MiB) | maps (MiB) | RSS + maps (MiB) | reload (s) | reload peak RSS + maps (MiB) |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|"
 	for v in unsigned signed; do
-		for s in knot xdpdns; do
-			echo "| $v | $s | $(col $s/$v 1) | $(col $s/$v 2) | $(col $s/$v 3) | $(($(col $s/$v 2) + $(col $s/$v 3))) | $(col $s/$v 6) | $(($(col $s/$v 4) + $(col $s/$v 5))) |"
+		for s in knot xdpdns xdpdns-image; do
+			label=$s
+			[ $s = xdpdns ] && label="xdpdns (zone file)"
+			[ $s = xdpdns-image ] && label="xdpdns (image)"
+			echo "| $v | $label | $(col $s/$v 1) | $(col $s/$v 2) | $(col $s/$v 3) | $(($(col $s/$v 2) + $(col $s/$v 3))) | $(col $s/$v 6) | $(($(col $s/$v 4) + $(col $s/$v 5))) |"
 		done
 	done
 	echo
-	echo "| zone | ready, xdpdns / Knot (target ≤ 1) | memory (RSS + maps), xdpdns / Knot (target ≤ 1) | reload peak / steady state, xdpdns (target ≤ 1.5) |"
-	echo "|---|---:|---:|---:|"
+	echo "| zone | ready from the image / Knot (target ≤ 1) | ready from the zone file / Knot | memory (RSS + maps) from the image / Knot (target ≤ 1) | reload peak / steady state, from the zone file (target ≤ 1.5) |"
+	echo "|---|---:|---:|---:|---:|"
 	for v in unsigned signed; do
-		echo "| $v | $(ratio "$(col xdpdns/$v 1)" "$(col knot/$v 1)") | $(ratio $(($(col xdpdns/$v 2) + $(col xdpdns/$v 3))) "$(col knot/$v 2)") | $(ratio $(($(col xdpdns/$v 4) + $(col xdpdns/$v 5))) $(($(col xdpdns/$v 2) + $(col xdpdns/$v 3)))) |"
+		echo "| $v | $(ratio "$(col xdpdns-image/$v 1)" "$(col knot/$v 1)") | $(ratio "$(col xdpdns/$v 1)" "$(col knot/$v 1)") | $(ratio $(($(col xdpdns-image/$v 2) + $(col xdpdns-image/$v 3))) "$(col knot/$v 2)") | $(ratio $(($(col xdpdns/$v 4) + $(col xdpdns/$v 5))) $(($(col xdpdns/$v 2) + $(col xdpdns/$v 3)))) |"
 	done
 	echo "<!-- scale-bench:end -->"
 } >"$TMP/section.md"

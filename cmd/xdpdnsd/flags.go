@@ -120,6 +120,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	add("rrl-window", "rrl-window", "rate-limiting window, `DURATION`")
 	add("rrl-exempt", "rrl-exempt", "never rate-limit clients in `PREFIX` (repeatable)")
 	add("rrl-table-size", "rrl-table-size", "rate-limiting buckets per UDP socket, `N`")
+	add("zone-image", "zone-image", "keep the compiled zone image in `FILE` (auto: beside the first zone file, with --xdp; off)")
 	add("expiry-warning", "expiry-warning", "warn of signatures expiring within `DURATION`")
 	add("control", "control", "control socket `PATH` for xdpdnsctl (default "+control.DefaultPath+`; "" disables)`)
 	add("xdp", "xdp", "attach the XDP hot path to `IFACE[:native|generic|auto]` (repeatable)")
