@@ -101,6 +101,7 @@ type Daemon struct {
 	gen      uint32   // the XDP generation last swapped in
 	notifier Notifier // service manager (sd_notify); nil without
 	image    imageState
+	hooks    Hooks
 
 	annMu    sync.Mutex // guards the fields below; held while announcing
 	ann      Announcer
@@ -114,10 +115,16 @@ type Daemon struct {
 // engine and server; it does not listen yet. cfg must have been Finished.
 // A zone that fails to load fails New with its file:line error.
 func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	return NewWith(cfg, log, Hooks{})
+}
+
+// NewWith is New calling hooks during start.
+func NewWith(cfg *config.Config, log *slog.Logger, hooks Hooks) (*Daemon, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{cfg: cfg, log: log, n: new(counters), reloadSlot: make(chan struct{}, 1), expired: map[string]bool{}}
+	d := &Daemon{cfg: cfg, log: log, n: new(counters), reloadSlot: make(chan struct{}, 1), expired: map[string]bool{},
+		hooks: hooks}
 	d.life, d.stop = context.WithCancel(context.Background())
 	set, err := d.loadStart(d.life)
 	if err != nil {
@@ -224,7 +231,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	d.started = time.Now()
 	d.mu.Unlock()
-	releaseMemory() // what loading the zones (and the hot path's first compile) left
+	go releaseMemory() // what loading the zones (and the hot path's first compile) left, off the start
 	d.startHealth(ctx)
 	if d.sec != nil {
 		d.sec.Start()

@@ -21,6 +21,16 @@ type imageState struct {
 	writes  sync.WaitGroup
 }
 
+// Hooks are what the caller of NewWith has the daemon call during start.
+type Hooks struct {
+	// BootImage is handed the map image of the compiled zone image as
+	// soon as it is decoded, while the zones' records are still being
+	// read (the XDP hot path fills its maps meanwhile:
+	// hotpath.Prepare); it is the set's only if BootImage() then
+	// returns it.
+	BootImage func(*render.Image)
+}
+
 // loadStart loads the zones at start: from the compiled zone image when
 // it is current (its map image kept for the hot path), else from their
 // files.
@@ -31,7 +41,7 @@ func (d *Daemon) loadStart(ctx context.Context) (*zone.Set, error) {
 		key, err := compiled.KeyFor(d.cfg.EngineConfig())
 		if err == nil {
 			var set *zone.Set
-			set, d.image.boot, err = compiled.Read(path, key, specs, d.options())
+			set, d.image.boot, err = compiled.ReadWith(path, key, specs, d.options(), d.hooks.BootImage)
 			if err == nil {
 				for _, z := range set.Zones() {
 					d.logZone(z)

@@ -57,8 +57,10 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	if len(cfg.Zones) == 0 {
 		log.Warn("no zones configured; every query will be refused")
 	}
-	d, err := daemon.New(cfg, log)
+	early := newEarlyXDP(cfg)
+	d, err := daemon.NewWith(cfg, log, daemon.Hooks{BootImage: early.hook()})
 	if err != nil {
+		early.close()
 		fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 		return exitError
 	}
@@ -66,13 +68,15 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 		ann, err := newAnnouncer(cfg, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "xdpdnsd: bgp: %v\n", err)
+			early.close()
 			d.Close()
 			return exitError
 		}
 		d.SetAnnouncer(ann)
 	}
 	if len(cfg.XDP) > 0 {
-		if err := startXDP(cfg, d, log); err != nil {
+		if err := startXDP(cfg, d, log, early); err != nil {
+			early.close()
 			fmt.Fprintf(stderr, "xdpdnsd: %v\n", err)
 			d.Close()
 			return exitError

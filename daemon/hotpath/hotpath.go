@@ -37,8 +37,10 @@ type HotPath struct {
 	// the next set whole).
 	eng *engine.Engine
 	inc *render.Incremental
-	// compiled is Boot.Compiled.
+	// compiled is Boot.Compiled; attach lists the interfaces Start
+	// attaches the program to.
 	compiled func(*zone.Set, *render.Image)
+	attach   []loader.Attach
 }
 
 // Boot is what NewWith starts from besides the zone set.
@@ -86,6 +88,27 @@ func New(opts loader.Options, cfg engine.Config, set *zone.Set) (*HotPath, error
 // NewWith is New starting from boot: generation 1 is boot.Image when
 // given (not compiled again).
 func NewWith(opts loader.Options, cfg engine.Config, set *zone.Set, boot Boot) (*HotPath, error) {
+	var h *HotPath
+	var err error
+	if boot.Image != nil {
+		h, err = Prepare(opts, cfg, boot.Image, boot.Compiled)
+	} else if h, err = load(opts, cfg, boot.Compiled); err == nil {
+		if _, err = h.Swap(set); err != nil {
+			h.Close()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Start(set); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// load loads the program, attached nowhere (Start attaches it).
+func load(opts loader.Options, cfg engine.Config, compiled func(*zone.Set, *render.Image)) (*HotPath, error) {
 	cfg = cfg.WithDefaults()
 	attach := opts.Attach
 	opts.Attach = nil
@@ -95,25 +118,51 @@ func NewWith(opts loader.Options, cfg engine.Config, set *zone.Set, boot Boot) (
 	if err != nil {
 		return nil, err
 	}
-	h := &HotPath{l: l, cfg: cfg, compiled: boot.Compiled}
-	if boot.Image != nil {
-		h.mu.Lock()
-		err = h.install(engine.New(cfg, set), boot.Image, false)
-		h.mu.Unlock()
-	} else {
-		_, err = h.Swap(set)
-	}
+	return &HotPath{l: l, cfg: cfg, compiled: compiled, attach: attach}, nil
+}
+
+// Prepare loads the program with img as generation 1 (a map image read
+// from a compiled zone image, rendered with an engine configured as cfg),
+// attached nowhere yet: it can run while the zones of the image are
+// still being read. Start attaches it, given those zones. compiled is
+// Boot.Compiled.
+func Prepare(opts loader.Options, cfg engine.Config, img *render.Image, compiled func(*zone.Set, *render.Image)) (*HotPath, error) {
+	h, err := load(opts, cfg, compiled)
 	if err != nil {
-		l.Close()
 		return nil, err
 	}
-	for _, a := range attach {
-		if err := l.Attach(a); err != nil {
-			l.Close()
-			return nil, err
-		}
+	h.mu.Lock()
+	err = h.install(nil, img, false)
+	h.mu.Unlock()
+	if err != nil {
+		h.Close()
+		return nil, err
 	}
 	return h, nil
+}
+
+// SetCompiled sets Boot.Compiled of a hot path made by Prepare.
+func (h *HotPath) SetCompiled(f func(*zone.Set, *render.Image)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.compiled = f
+}
+
+// Start attaches the program to the interfaces its options named; set
+// is the zone set the live generation holds (what a change is rendered
+// against).
+func (h *HotPath) Start(set *zone.Set) error {
+	h.mu.Lock()
+	if h.eng == nil {
+		h.eng = engine.New(h.cfg, set)
+	}
+	h.mu.Unlock()
+	for _, a := range h.attach {
+		if err := h.l.Attach(a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Swap makes set the content of the live maps. A change render.Recompile

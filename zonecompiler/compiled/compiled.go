@@ -208,6 +208,14 @@ func readSource(r *binfmt.Reader) zone.Source {
 // (opt's clock: a signature expired since is refused as it would be from
 // the file). Any reason not to use the file is a *StaleError.
 func Read(path string, key Key, specs []zone.Spec, opt zone.Options) (*zone.Set, *render.Image, error) {
+	return ReadWith(path, key, specs, opt, nil)
+}
+
+// ReadWith is Read that hands the map image to onImage as soon as it is
+// decoded, while the zones' records are still being read (the caller
+// writes it to the XDP maps meanwhile); Read returns once onImage has.
+// The image is only good if Read then succeeds.
+func ReadWith(path string, key Key, specs []zone.Spec, opt zone.Options, onImage func(*render.Image)) (*zone.Set, *render.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, &StaleError{Path: path, Reason: "cannot open", Err: err}
@@ -275,6 +283,8 @@ func Read(path string, key Key, specs []zone.Spec, opt zone.Options) (*zone.Set,
 		img, err := render.DecodeImage(binfmt.NewReader(sec[2]))
 		if err != nil {
 			err = stale("map image: %v", err)
+		} else if onImage != nil {
+			onImage(img)
 		}
 		imgc <- decoded{img, err}
 	}()

@@ -664,7 +664,7 @@ func (b *builder) checkNSAddresses(n *Node) {
 		return
 	}
 	for _, rr := range n.Set(dns.TypeNS).RRs {
-		target := wire.ToLower(rr.RData)
+		target := rr.RDataLower // an NS record's RDATA is one name
 		if !wire.IsSubdomain(target, b.z.Origin.Lower) {
 			continue
 		}
