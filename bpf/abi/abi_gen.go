@@ -156,6 +156,12 @@ const (
 	// FlagTooBig (XDPDNS_TF_TOO_BIG): tmpl.flags: the body is longer than
 	// XDPDNS_MAX_BODY and never sent from XDP (only a TC=1 reply, or pass).
 	FlagTooBig = 0x8000
+	// FlagSlotSelf (XDPDNS_TF_SLOT_SELF): tmpl.flags: the denial slot takes
+	// the cover of the name found itself, not of the next label below it: a DS
+	// query at an insecure delegation of an NSEC3 opt-out zone, whose closest
+	// encloser is the zone above it (one template for every such delegation,
+	// whatever its hash).
+	FlagSlotSelf = 0x4000
 	// CookiesOff (XDPDNS_COOKIES_OFF): config.cookies: off (the COOKIE option
 	// is ignored), on (answered with a fresh server cookie; a valid one
 	// exempts the client from rate limiting), required (a UDP query without a

@@ -232,7 +232,9 @@ static __always_inline int plan_denial(struct scratch *s, const struct query *q,
                                        __u32 id, const struct tmpl *t,
                                        const struct denial_entry **piece)
 {
-	__u32 zi = t->denial_zone, nc = q->found + 1, start, ei;
+	__u32 zi = t->denial_zone, start, ei;
+	/* Labels of the name whose cover goes in the slot. */
+	__u32 nc = q->found + ((t->flags & XDPDNS_TF_SLOT_SELF) ? 0 : 1);
 	const struct denial_zone *dz;
 	void *zmap, *emap, *imap;
 	__s64 p;

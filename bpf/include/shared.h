@@ -235,6 +235,11 @@ struct tmpl_versions {
 /* tmpl.flags: the body is longer than XDPDNS_MAX_BODY and never sent from
  * XDP (only a TC=1 reply, or pass). */
 #define XDPDNS_TF_TOO_BIG 0x8000
+/* tmpl.flags: the denial slot takes the cover of the name found itself,
+ * not of the next label below it: a DS query at an insecure delegation of
+ * an NSEC3 opt-out zone, whose closest encloser is the zone above it (one
+ * template for every such delegation, whatever its hash). */
+#define XDPDNS_TF_SLOT_SELF 0x4000
 
 /* chunks: array of body bytes, XDPDNS_CHUNK_SIZE per entry. */
 struct chunk {

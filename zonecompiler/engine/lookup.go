@@ -131,7 +131,7 @@ func (e *Engine) exact(a *answer, z *zone.Zone, n *zone.Node, name, owner wire.N
 	// No NSEC3 for this name: only possible under opt-out (an insecure
 	// delegation, or an empty non-terminal above one). Prove the closest
 	// provable encloser and cover the next closer name (RFC 5155 §7.2.4).
-	e.closestEncloserProof(a, z, n.Name.Lower)
+	e.closestEncloserProof(a, z, n.Name.Lower, a.slotMode && a.nchain == 1 && depth == 0)
 }
 
 // follow continues a CNAME chain to target when it is in the same zone.
@@ -196,7 +196,7 @@ func (e *Engine) referral(a *answer, z *zone.Zone, d *zone.Node, depth int) {
 		} else if m := z.NSEC3Match(d.NSEC3Hash); m != nil {
 			a.addProof(z, m.Set(dns.TypeNSEC3))
 		} else {
-			e.closestEncloserProof(a, z, d.Name.Lower)
+			e.closestEncloserProof(a, z, d.Name.Lower, false)
 		}
 	}
 	// Glue: in-domain glue is required, sibling glue and other in-zone
@@ -383,8 +383,11 @@ func (a *answer) takeSlot() {
 }
 
 // closestEncloserProof proves, with NSEC3, the closest provable encloser
-// of name and covers the next closer name (RFC 5155 §7.2.1).
-func (e *Engine) closestEncloserProof(a *answer, z *zone.Zone, name []byte) {
+// of name and covers the next closer name (RFC 5155 §7.2.1). With slot,
+// when the next closer name is name itself (the closest encloser is its
+// parent), its cover is left for the XDP program (a.slot; the program
+// hashes the name it found: abi.FlagSlotSelf).
+func (e *Engine) closestEncloserProof(a *answer, z *zone.Zone, name []byte, slot bool) {
 	next := name
 	for p, i := wire.Parent(name), 0; i < wire.MaxLabels; p, i = wire.Parent(p), i+1 {
 		n := z.Node(p)
@@ -392,6 +395,10 @@ func (e *Engine) closestEncloserProof(a *answer, z *zone.Zone, name []byte) {
 			if m := z.NSEC3Match(n.NSEC3Hash); m != nil {
 				a.addProof(z, m.Set(dns.TypeNSEC3))
 				var h zone.HashLabel
+				if slot && i == 0 {
+					a.takeSlot()
+					return
+				}
 				z.Hash(next, &h)
 				if c := z.NSEC3Cover(h[:]); c != nil {
 					a.addProof(z, c.Set(dns.TypeNSEC3))

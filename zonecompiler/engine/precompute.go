@@ -86,6 +86,14 @@ func (e *Engine) PrecomputeDenial(qname []byte, qtype uint16) Precomputed {
 	return e.precompute(qname, qtype, dns.ClassINET, true, true, true)
 }
 
+// PrecomputeDenialExact is PrecomputeDenial for the name qname itself
+// (Precompute's exact mode): the slot, if any, is for the cover of qname's
+// own hash (a DS query at an insecure delegation of an NSEC3 opt-out zone,
+// RFC 5155 §7.2.4), which the program fills from the name it found.
+func (e *Engine) PrecomputeDenialExact(qname []byte, qtype uint16) Precomputed {
+	return e.precompute(qname, qtype, dns.ClassINET, true, false, true)
+}
+
 // prepare decides the answer to the probe (qname, qtype, qclass, DO) in
 // s, as an EDNS query with unlimited size, with a denial slot when slot.
 func (e *Engine) prepare(s *scratch, qname []byte, qtype, qclass uint16, do, slot bool) {

@@ -429,7 +429,43 @@ func otherType(sp *nameSpec) uint16 {
 
 func (c *compiler) exactSlot(r *nameResult, lower []byte, qtype uint16, do bool) slot {
 	r.renders++
+	if do && qtype == dns.TypeDS {
+		if s, ok := c.dsSlot(lower); ok {
+			return s
+		}
+	}
 	return slot{p: c.e.Precompute(lower, qtype, dns.ClassINET, do, false), ok: true}
+}
+
+// dsSlot renders a DS query with DO=1 at an insecure delegation of an
+// NSEC3 opt-out zone with a denial slot: its NODATA proves the zone above
+// (the closest encloser) and covers the delegation's own hash, which the
+// program fills in from the name it found (abi.FlagSlotSelf). Every such
+// delegation of a zone then shares one template, which a new SOA serial
+// rewrites in place, rather than a template each. False when the answer
+// is not that one, or the program could not fill it as the engine would.
+func (c *compiler) dsSlot(lower []byte) (slot, bool) {
+	z := c.set.Find(lower)
+	if z == nil || z.NSEC3 == nil || !z.HasRRSIGs() || c.set.Zone(lower) != nil {
+		return slot{}, false
+	}
+	if n := z.Node(lower); n == nil || !n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
+		return slot{}, false
+	}
+	idx, ok := c.denialOf[z]
+	if !ok {
+		return slot{}, false
+	}
+	p := c.e.PrecomputeDenialExact(lower, dns.TypeDS)
+	if p.Slot < 0 {
+		return slot{}, false
+	}
+	t, ok := c.slotTemplate(p, idx)
+	if !ok {
+		return slot{}, false
+	}
+	t.Flags |= abi.FlagSlotSelf
+	return slot{p: p, ok: true, t: &t}, true
 }
 
 // belowSlot renders the answer for names strictly below lower. It is

@@ -361,15 +361,18 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 // whose longest existing suffix has dec.Labels: the cover of its next closer name, or
 // nil when the template holds that RRset already; else the pass reason.
 func (m *Model) denial(mp Maps, t *Template, id uint32, lower []byte, labels int, dec *Decision) (*Piece, string) {
-	found := dec.Labels
+	nc := dec.Labels + 1 // the next closer name's labels
+	if t.Flags&abi.FlagSlotSelf != 0 {
+		nc = dec.Labels // the name found (abi.FlagSlotSelf)
+	}
 	dz, ok := mp.DenialZone(t.Denial)
 	if !ok {
 		return nil, ReasonNoTmpl
 	}
-	if (dz.Ctx != 0 && dz.Ctx != id) || found+1 > labels {
+	if (dz.Ctx != 0 && dz.Ctx != id) || nc > labels {
 		return nil, ReasonDenial
 	}
-	k, ok := dz.QueryKey(wire.Suffix(lower, found+1))
+	k, ok := dz.QueryKey(wire.Suffix(lower, nc))
 	if !ok {
 		return nil, ReasonDenial
 	}

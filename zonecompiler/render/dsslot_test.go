@@ -1,0 +1,123 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// TestDSSlotShared: in an NSEC3 opt-out zone, the DO=1 DS NODATA of every
+// insecure delegation is one template with a denial slot filled from the
+// name found (abi.FlagSlotSelf), and the model answers each with the
+// engine's bytes, in any case of the name; after a new serial, Recompile
+// rewrites that one template instead of rendering each delegation again.
+func TestDSSlotShared(t *testing.T) {
+	const insecure = 40
+	rrs := interoptest.SignedOptOut(t, "oo.test.", 5, insecure, "h1 A 198.18.4.1\n")
+	var b strings.Builder
+	for _, rr := range rrs {
+		b.WriteString(rr.String() + "\n")
+	}
+	z, err := zone.Load(strings.NewReader(b.String()), "oo.test.", "oo.test.zone", zone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := zone.NewSet(z)
+	e := engine.New(engine.Config{UDPSize: 1232}, set)
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Model{Image: img, UDPSize: 1232}
+	ids := map[uint32]int{}
+	for _, n := range insecureDelegations(z) {
+		k := AnswerKey{Name: abi.HashName(n), QType: dns.TypeDS, Mode: abi.ModeExact}
+		id := img.Answers[k][1]
+		if id == 0 || img.Templates[id].Flags&abi.FlagSlotSelf == 0 {
+			t.Fatalf("DS DO=1 at %x: template %d without a self slot", n, id)
+		}
+		ids[id]++
+		for _, name := range []string{dnsName(n), strings.ToUpper(dnsName(n))} {
+			q := new(dns.Msg).SetQuestion(name, dns.TypeDS)
+			q.SetEdns0(1232, true)
+			pkt, _ := q.Pack()
+			got, reason := m.Reply(pkt)
+			want := e.Respond(nil, pkt, false)
+			if got == nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s DS: model (%s) and engine differ\n%s", name, reason, diff(got, want))
+			}
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("the insecure delegations' DS NODATA use %d templates, want 1: %v", len(ids), ids)
+	}
+	u := img.Incremental.zones[string(z.Origin.Lower)]
+	if u == nil || u.tooMany || len(u.names) > 8 {
+		t.Fatalf("names holding the SOA in templates of their own: %+v, want a few at most", u)
+	}
+	t.Logf("%d insecure delegations, one DS NODATA template; %d names hold the SOA in templates of their own", len(insecureDelegations(z)), len(u.names))
+
+	// A new serial (the SOA's RRSIG re-signed with it).
+	var next strings.Builder
+	for _, rr := range rrs {
+		switch x := dns.Copy(rr).(type) {
+		case *dns.SOA:
+			x.Serial++
+			rr = x
+		case *dns.RRSIG:
+			if x.TypeCovered == dns.TypeSOA {
+				x.Signature = "AAAA" + x.Signature[4:]
+				rr = x
+			}
+		}
+		next.WriteString(rr.String() + "\n")
+	}
+	z2, err := zone.Load(strings.NewReader(next.String()), "oo.test.", "oo.test.zone", zone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set2, _ := zone.NewSet(z2)
+	e2 := engine.New(engine.Config{UDPSize: 1232}, set2)
+	d, _, err := Recompile(img.Incremental, e, e2, nil)
+	if err != nil {
+		t.Fatalf("Recompile of a new serial: %v", err)
+	}
+	if len(d.Rewrites) == 0 || len(d.Image.Names) > 8 {
+		t.Fatalf("a new serial rewrote %d templates and rendered %d names, want the shared ones rewritten and a few names",
+			len(d.Rewrites), len(d.Image.Names))
+	}
+	whole, err := Compile(e2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := canonOf(img)
+	live.apply(d)
+	live.mustEqual(t, 1, canonOf(whole))
+}
+
+// insecureDelegations lists the delegations of z without DS.
+func insecureDelegations(z *zone.Zone) [][]byte {
+	var out [][]byte
+	z.ForEachNode(func(n *zone.Node) {
+		if n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) && n.Set(dns.TypeDS) == nil {
+			out = append(out, n.Name.Lower)
+		}
+	})
+	return out
+}
+
+func dnsName(lower []byte) string {
+	var sb strings.Builder
+	for len(lower) > 0 && lower[0] != 0 {
+		fmt.Fprintf(&sb, "%s.", lower[1:1+lower[0]])
+		lower = lower[1+lower[0]:]
+	}
+	return sb.String()
+}
