@@ -182,10 +182,36 @@ run() { # server variant zonefile
 	read -r peak peakml <"$dir/peak"
 	((hwm > peak)) && peak=$hwm
 	referral_ok || die "$server/$variant: no correct referral after the reload"
+	local sr_s=- sr_peak=- sr_how=-
+	if [ "$server" = xdpdns-image ]; then
+		# A reload of the file with a new SOA serial (an IXFR's most
+		# common change; the SOA's RRSIG kept: nothing validates it):
+		# how long, at what peak, and how it reached the maps.
+		sed -i '0,/2024010101/s//2024010102/' "$zf"
+		echo 5 >"/proc/$pid/clear_refs"
+		sample_peak "$pid" "$dir/peak2" &
+		sampler=$!
+		rl0=$(usec)
+		ip netns exec "$NS_SRV" "$TMP/xdpdnsctl" --control "$TMP/xdpdns.sock" --timeout 10m reload >/dev/null || die "xdpdns serial reload"
+		sr_s=$(awk -v a="$rl0" -v b="$(usec)" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
+		sleep 0.5
+		touch "$dir/peak2.stop"
+		wait "$sampler" || true
+		hwm=$(kb_status "$pid" VmHWM)
+		read -r peak2 peakml2 <"$dir/peak2"
+		((hwm > peak2)) && peak2=$hwm
+		sr_peak=$(((peak2 / 1024) + (peakml2 / 1048576)))
+		sr_how=$(ip netns exec "$NS_SRV" "$TMP/xdpdnsctl" --control "$TMP/xdpdns.sock" --json status | tr -d '\n ' |
+			grep -o '"partial":[0-9]*' | head -1 | cut -d: -f2)
+		ip netns exec "$NS_CLI" kdig +norec +timeout=1 +retry=0 @"$SRV_IP" tld. SOA | grep -q 2024010102 ||
+			die "$server/$variant: the new serial is not served"
+		referral_ok || die "$server/$variant: no correct referral after the serial reload"
+	fi
 	stop_pid "$pid"
 	ROW[$server/$variant]=$(awk -v a="$t0" -v b="$ready" -v rss="$rss" -v ml="$ml" -v peak="$peak" -v pml="$peakml" -v rl="$rl_s" \
-		'BEGIN { printf "%.2f %.0f %.0f %.0f %.0f %s", (b - a) / 1e6, rss / 1024, ml / 1048576, peak / 1024, pml / 1048576, rl }')
-	log "$server/$variant: ${ROW[$server/$variant]} (s to XDP referral, RSS MiB, maps MiB, reload peak RSS MiB, peak maps MiB, reload s)"
+		-v sr="$sr_s" -v srp="$sr_peak" -v how="$sr_how" \
+		'BEGIN { printf "%.2f %.0f %.0f %.0f %.0f %s %s %s %s", (b - a) / 1e6, rss / 1024, ml / 1048576, peak / 1024, pml / 1048576, rl, sr, srp, how }')
+	log "$server/$variant: ${ROW[$server/$variant]} (s to XDP referral, RSS MiB, maps MiB, reload peak RSS MiB, peak maps MiB, reload s, serial reload s, its peak RSS + maps MiB, changes rendered alone)"
 }
 
 for v in unsigned signed; do
@@ -213,14 +239,16 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else print
 	echo "- *xdpdns (zone file)*: a first start, no compiled image: the zone file is parsed and compiled, then the compiled zone image written (\`--zone-image\`); *xdpdns (image)*: the restart that loads that image (records and map image) instead."
 	echo "- *RSS* (VmRSS) and *maps* (memlock of the BPF maps the process holds) 2 s after ready (for the first start, 2 s after the image was written); *reload peak*: VmHWM (reset before) and the highest RSS and memlock sampled every 50 ms over a full reload of the same file (\`xdpdnsctl reload\`; \`knotc -f zone-reload\` after touching the file)."
 	echo
-	echo "| zone | server | ready (s) | RSS (MiB) | maps (MiB) | RSS + maps (MiB) | reload (s) | reload peak RSS + maps (MiB) |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|"
+	echo "- *Serial reload*: after that, a reload of the file with only the SOA serial changed (\`sed\`; the SOA's RRSIG kept), its time and peak RSS + maps; *rendered alone*: how many of the two reloads the daemon rendered and wrote alone (\`render.Recompile\`; \`xdpdnsctl status\`, partial), the others compiled whole."
+	echo
+	echo "| zone | server | ready (s) | RSS (MiB) | maps (MiB) | RSS + maps (MiB) | reload (s) | reload peak RSS + maps (MiB) | serial reload (s) | its peak RSS + maps (MiB) | rendered alone |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for v in unsigned signed; do
 		for s in knot xdpdns xdpdns-image; do
 			label=$s
 			[ $s = xdpdns ] && label="xdpdns (zone file)"
 			[ $s = xdpdns-image ] && label="xdpdns (image)"
-			echo "| $v | $label | $(col $s/$v 1) | $(col $s/$v 2) | $(col $s/$v 3) | $(($(col $s/$v 2) + $(col $s/$v 3))) | $(col $s/$v 6) | $(($(col $s/$v 4) + $(col $s/$v 5))) |"
+			echo "| $v | $label | $(col $s/$v 1) | $(col $s/$v 2) | $(col $s/$v 3) | $(($(col $s/$v 2) + $(col $s/$v 3))) | $(col $s/$v 6) | $(($(col $s/$v 4) + $(col $s/$v 5))) | $(col $s/$v 7) | $(col $s/$v 8) | $(col $s/$v 9) |"
 		done
 	done
 	echo
