@@ -65,6 +65,9 @@ func (e *earlyXDP) close() {
 func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, early *earlyXDP) error {
 	img := d.BootImage()
 	var hp *hotpath.HotPath
+	if early != nil {
+		defer func() { early.img = nil }() // the compiler's image is garbage once live
+	}
 	switch {
 	case early == nil:
 	case early.err != nil:
