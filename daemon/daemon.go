@@ -392,23 +392,24 @@ func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (contr
 		return control.ReloadResult{}, err
 	}
 	var loaded []*zone.Zone
-	if name == "" {
-		set, err := d.loadAll(ctx, d.zoneSpecs())
-		if err != nil {
+	// hints: the names that changed in the zones (by lower-case wire
+	// origin) read as a difference to their served version.
+	hints := map[string][][]byte{}
+	if given != nil {
+		loaded = []*zone.Zone{given}
+		if hint != nil {
+			hints[string(given.Origin.Lower)] = hint
+		}
+	} else {
+		specs := d.zoneSpecs()
+		if name != "" {
+			specs = []zone.Spec{spec}
+		}
+		var err error
+		if loaded, err = d.reloadFiles(ctx, specs, hints); err != nil {
 			d.log.Error("reload failed; still serving the previous zones", "err", control.TruncateError(err.Error()))
 			return control.ReloadResult{}, err
 		}
-		loaded = set.Zones()
-	} else if given != nil {
-		loaded = []*zone.Zone{given}
-	} else {
-		z, err := zone.LoadFileContext(ctx, spec.Origin, spec.File, d.options())
-		if err != nil {
-			d.log.Error("reload failed; still serving the previous zones", "zone", spec.Origin, "err", control.TruncateError(err.Error()))
-			return control.ReloadResult{}, err
-		}
-		d.logZone(z)
-		loaded = []*zone.Zone{z}
 	}
 	// Commit: the hot path, then the engine.
 	d.reloadMu.Lock()
@@ -428,8 +429,13 @@ func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (contr
 	if hot := d.hotPath(); hot != nil {
 		var gen uint32
 		var err error
-		if cs, ok := hot.(ChangeSwapper); ok && given != nil && hint != nil && !loaded[0].Expired {
-			gen, err = cs.SwapChanged(set, map[string][][]byte{string(loaded[0].Origin.Lower): hint})
+		for _, z := range loaded {
+			if z.Expired {
+				delete(hints, string(z.Origin.Lower))
+			}
+		}
+		if cs, ok := hot.(ChangeSwapper); ok && len(hints) > 0 {
+			gen, err = cs.SwapChanged(set, hints)
 		} else {
 			gen, err = hot.Swap(set)
 		}
@@ -463,6 +469,44 @@ func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (contr
 		d.log.Info("reloaded", "zones", len(changed))
 	}
 	return res, nil
+}
+
+// reloadFiles reads the zones of specs again: a zone served from the
+// same file as the difference to its served version (zone.ReloadFile,
+// which skips a file unchanged since it was read, and records the names
+// changed in hints), any other whole. Its error is the zone's own.
+func (d *Daemon) reloadFiles(ctx context.Context, specs []zone.Spec, hints map[string][][]byte) ([]*zone.Zone, error) {
+	start := time.Now()
+	prev := d.eng.Zones()
+	out := make([]*zone.Zone, 0, len(specs))
+	for _, sp := range specs {
+		lower, err := zone.OriginKey(sp.Origin)
+		if err != nil {
+			return nil, err
+		}
+		served := prev.Zone(lower)
+		var z *zone.Zone
+		if served != nil && served.File == sp.File && !served.Expired {
+			var changed *zone.Changed
+			if z, changed, err = zone.ReloadFile(ctx, served, sp.File, d.options()); err != nil {
+				return nil, err
+			}
+			if changed != nil {
+				hints[string(lower)] = changed.Names
+			}
+			if z == served {
+				d.log.Info("zone file unchanged since read", "zone", z.Name(), "file", sp.File)
+				out = append(out, z)
+				continue
+			}
+		} else if z, err = zone.LoadFileContext(ctx, sp.Origin, sp.File, d.options()); err != nil {
+			return nil, err
+		}
+		d.logZone(z)
+		out = append(out, z)
+	}
+	d.log.Info("zones loaded", "zones", len(out), "took", time.Since(start).Round(time.Millisecond))
+	return out, nil
 }
 
 // spec returns the configured zone with origin name.

@@ -19,6 +19,16 @@ import (
 // holds already changes nothing, as in Load.
 type Change struct {
 	Del, Add []dns.RR
+	// AddFrom, when set, holds the file and line of each record of Add
+	// (a zone file's change: ReloadFile), which its warnings and
+	// refusals name; else they quote the record.
+	AddFrom []Pos
+}
+
+// Pos is where in a zone file a record ends.
+type Pos struct {
+	File string
+	Line int
 }
 
 // Changed says what a change did to the zone.
@@ -90,8 +100,12 @@ func apply(z *Zone, ch Change, opt Options) (*Zone, *Changed, error) {
 			return nil, nil, err
 		}
 	}
-	for _, rr := range ch.Add {
-		if err := a.add(rr); err != nil {
+	for i, rr := range ch.Add {
+		at := Pos{File: z.File}
+		if i < len(ch.AddFrom) {
+			at = ch.AddFrom[i]
+		}
+		if err := a.add(rr, at); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -153,10 +167,10 @@ func (a *applier) writable(m map[string]*Node, key string, old *Node, name wire.
 
 // compile turns a record of the change into the zone's form, checked as
 // Load admits records.
-func (a *applier) compile(parsed dns.RR) (*RR, error) {
-	rr, err := compile(parsed, a.old.File, 0)
+func (a *applier) compile(parsed dns.RR, at Pos) (*RR, error) {
+	rr, err := compile(parsed, at.File, at.Line)
 	if err != nil {
-		return nil, &Error{File: a.old.File, Reason: fmt.Sprintf("cannot encode record %s: %v", parsed, err)}
+		return nil, &Error{File: at.File, Line: at.Line, Reason: fmt.Sprintf("cannot encode record %s: %v", parsed, err)}
 	}
 	return rr, a.b.admit(rr)
 }
@@ -175,9 +189,9 @@ func (a *applier) node(rr *RR) (m map[string]*Node, key string, n *Node, err err
 	return a.work, key, a.get(rr.Owner.Lower), nil
 }
 
-// locate compiles parsed and finds its node (node).
-func (a *applier) locate(parsed dns.RR) (rr *RR, m map[string]*Node, key string, n *Node, err error) {
-	if rr, err = a.compile(parsed); err != nil {
+// locate compiles parsed (from at) and finds its node (node).
+func (a *applier) locate(parsed dns.RR, at Pos) (rr *RR, m map[string]*Node, key string, n *Node, err error) {
+	if rr, err = a.compile(parsed, at); err != nil {
 		return nil, nil, "", nil, err
 	}
 	m, key, n, err = a.node(rr)
@@ -186,7 +200,7 @@ func (a *applier) locate(parsed dns.RR) (rr *RR, m map[string]*Node, key string,
 
 // del removes the record of the zone that parsed matches.
 func (a *applier) del(parsed dns.RR) error {
-	rr, m, key, n, err := a.locate(parsed)
+	rr, m, key, n, err := a.locate(parsed, Pos{File: a.old.File})
 	if err != nil {
 		return err
 	}
@@ -233,8 +247,8 @@ func (a *applier) del(parsed dns.RR) error {
 }
 
 // add adds parsed to the zone (nothing when the zone holds it already).
-func (a *applier) add(parsed dns.RR) error {
-	rr, m, key, n, err := a.locate(parsed)
+func (a *applier) add(parsed dns.RR, at Pos) error {
+	rr, m, key, n, err := a.locate(parsed, at)
 	if err != nil {
 		return err
 	}

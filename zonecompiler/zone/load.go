@@ -74,39 +74,13 @@ func Load(r io.Reader, origin, file string, opt Options) (*Zone, error) {
 // to the parser so that $INCLUDE paths are absolute); includes are read
 // through the same budget and ctx.
 func load(ctx context.Context, r io.Reader, origin, file, abs string, rd *reading, opt Options) (*Zone, error) {
-	origin = dns.CanonicalName(origin)
-	ow, err := nameWire(origin)
+	ow, err := originWire(origin, file)
 	if err != nil {
-		return nil, &Error{File: file, Reason: fmt.Sprintf("bad zone origin %q: %v", origin, err)}
+		return nil, err
 	}
 	b := newBuilder(&Zone{Origin: wire.NewName(ow), File: file, lazy: &derived{}}, opt)
-	zp := dns.NewZoneParser(r, origin, abs)
-	zp.SetIncludeAllowed(true)
-	zp.SetIncludeFS(includeFS{ctx: ctx, rd: rd})
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		f, line := parserPosition(zp, abs)
-		if err := b.add(rr, displayName(f, file, abs), line); err != nil {
-			return nil, err
-		}
-	}
-	if err := zp.Err(); err != nil {
-		var ze *Error
-		var pe *dns.ParseError
-		switch {
-		case errors.As(err, &ze):
-			return nil, ze
-		case errors.As(err, &pe):
-			out := parseErrorAt(pe, abs)
-			out.File = displayName(out.File, file, abs)
-			if parenOpen(zp) {
-				out.Reason += "; a '(' opened on an earlier line is still open: a missing ')'?"
-			}
-			return nil, out
-		}
-		return nil, &Error{File: file, Reason: err.Error()}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, &Error{File: file, Reason: "loading stopped: " + err.Error()}
+	if err := scan(ctx, r, origin, file, abs, rd, b.add); err != nil {
+		return nil, err
 	}
 	if err := b.finish(); err != nil {
 		return nil, err
@@ -119,6 +93,50 @@ func load(ctx context.Context, r io.Reader, origin, file, abs string, rd *readin
 		rr.parsed = nil
 	}
 	return b.z, nil
+}
+
+// originWire is the lower-case wire form of a zone's origin.
+func originWire(origin, file string) ([]byte, error) {
+	ow, err := nameWire(dns.CanonicalName(origin))
+	if err != nil {
+		return nil, &Error{File: file, Reason: fmt.Sprintf("bad zone origin %q: %v", origin, err)}
+	}
+	return ow, nil
+}
+
+// scan parses r as the zone file named file (abs: its absolute path) and
+// hands each record to add with the file and line it ends on; a parse
+// error is an *Error at its place.
+func scan(ctx context.Context, r io.Reader, origin, file, abs string, rd *reading, add func(dns.RR, string, int) error) error {
+	zp := dns.NewZoneParser(r, dns.CanonicalName(origin), abs)
+	zp.SetIncludeAllowed(true)
+	zp.SetIncludeFS(includeFS{ctx: ctx, rd: rd})
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		f, line := parserPosition(zp, abs)
+		if err := add(rr, displayName(f, file, abs), line); err != nil {
+			return err
+		}
+	}
+	if err := zp.Err(); err != nil {
+		var ze *Error
+		var pe *dns.ParseError
+		switch {
+		case errors.As(err, &ze):
+			return ze
+		case errors.As(err, &pe):
+			out := parseErrorAt(pe, abs)
+			out.File = displayName(out.File, file, abs)
+			if parenOpen(zp) {
+				out.Reason += "; a '(' opened on an earlier line is still open: a missing ')'?"
+			}
+			return out
+		}
+		return &Error{File: file, Reason: err.Error()}
+	}
+	if err := ctx.Err(); err != nil {
+		return &Error{File: file, Reason: "loading stopped: " + err.Error()}
+	}
+	return nil
 }
 
 // parserPosition reads the file and line the zone parser has reached.
@@ -208,6 +226,12 @@ func parenOpen(zp *dns.ZoneParser) (open bool) {
 	}()
 	v := innermostParser(zp)
 	return v.FieldByName("c").Elem().FieldByName("brace").Int() > 0
+}
+
+// OriginKey is the lower-case wire form of a zone origin given as text,
+// the key Set.Zone finds it by.
+func OriginKey(origin string) ([]byte, error) {
+	return nameWire(dns.CanonicalName(origin))
 }
 
 func nameWire(s string) ([]byte, error) {

@@ -1,0 +1,155 @@
+package zone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+)
+
+// ReloadFile reads the zone file path again for the version served, and
+// returns the new version with what changed. A file that is still the one
+// served was read from (every Source current) is not read: served comes
+// back with nil Changed. Otherwise the file is read record by record and
+// compared with served, without building a second copy of the zone: the
+// difference goes through Apply (Load's checks on the names it touches;
+// warnings of the others carried over), and the new version's Sources are
+// the file's. When the difference is large (more than a quarter of the
+// records: a zone signed again) the file is loaded whole instead
+// (LoadFileContext), and Changed is nil.
+func ReloadFile(ctx context.Context, served *Zone, path string, opt Options) (*Zone, *Changed, error) {
+	origin := served.Name()
+	if len(served.Sources) > 0 && served.File == path && current(served.Sources) {
+		return served, nil, nil
+	}
+	nz, changed, err := reloadDiff(ctx, served, path, opt)
+	if errors.Is(err, errLargeChange) {
+		z, err := LoadFileContext(ctx, origin, path, opt)
+		return z, nil, err
+	}
+	return nz, changed, err
+}
+
+// current reports whether every file is still the one read.
+func current(sources []Source) bool {
+	for _, s := range sources {
+		if s.Current() != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// errLargeChange stops reloadDiff: loading the file whole is cheaper.
+var errLargeChange = errors.New("the file differs in too many records")
+
+// largeChange is how many differing records make ReloadFile load the
+// file whole: a quarter of the zone, at least 10,000.
+func largeChange(z *Zone) int { return max(10000, z.RecordCount()/4) }
+
+// reloadDiff reads path, compares it with served record by record and
+// applies the difference.
+func reloadDiff(ctx context.Context, served *Zone, path string, opt Options) (*Zone, *Changed, error) {
+	origin := served.Name()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("zone %s: %w", origin, err)
+	}
+	rd := &reading{budget: opt.maxFileSize()}
+	f, err := openZoneFile(ctx, abs, path, rd)
+	if err != nil {
+		var ze *Error
+		if errors.As(err, &ze) {
+			return nil, nil, ze
+		}
+		return nil, nil, fmt.Errorf("zone %s: %w", origin, err)
+	}
+	defer f.Close()
+	limit := largeChange(served)
+	// matched: the served records the file holds too; the file's other
+	// records are the change's additions.
+	matched := make(map[*RR]struct{}, served.RecordCount())
+	var ch Change
+	err = scan(ctx, f, origin, path, abs, rd, func(parsed dns.RR, file string, line int) error {
+		rr, err := compile(parsed, file, line)
+		if err != nil {
+			return &Error{File: file, Line: line, Reason: fmt.Sprintf("cannot encode record: %v", err)}
+		}
+		if old := served.holding(rr); old != nil {
+			matched[old] = struct{}{}
+			return nil
+		}
+		if len(ch.Add) >= limit {
+			return errLargeChange
+		}
+		ch.Add = append(ch.Add, parsed)
+		ch.AddFrom = append(ch.AddFrom, Pos{File: file, Line: line})
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, rr := range served.Records() {
+		if _, ok := matched[rr]; !ok {
+			if len(ch.Del) >= limit {
+				return nil, nil, errLargeChange
+			}
+			ch.Del = append(ch.Del, rr.Src())
+		}
+	}
+	matched = nil
+	if len(ch.Add) == 0 && len(ch.Del) == 0 {
+		c := *served
+		c.Sources = rd.sources
+		return &c, &Changed{}, nil
+	}
+	nz, changed, err := Apply(served, ch, opt)
+	if err != nil {
+		var ze *Error
+		if errors.As(err, &ze) {
+			return nil, nil, ze // the file's refusal, at its file and line
+		}
+		return nil, nil, err
+	}
+	nz.Sources = rd.sources
+	return nz, changed, nil
+}
+
+// holding returns the record of z that rr repeats (Load would drop rr as
+// a duplicate of it) with the same TTL, or nil.
+func (z *Zone) holding(rr *RR) *RR {
+	var n *Node
+	if isNSEC3Record(rr) {
+		if p := wire.Parent(rr.Owner.Lower); string(p) != string(z.Origin.Lower) || rr.Owner.Lower[0] == 0 {
+			return nil
+		}
+		n = z.nsec3ByKey.getString(nsec3Label(rr.Owner.Lower))
+	} else {
+		n = z.nodes.get(rr.Owner.Lower)
+	}
+	if n == nil {
+		return nil
+	}
+	set := n.Set(setType(rr))
+	if set == nil {
+		return nil
+	}
+	list := set.RRs
+	if rr.Type == dns.TypeRRSIG {
+		list = set.Sigs
+	}
+	for _, old := range list {
+		// The same bytes: a new spelling of the owner or of a name in
+		// RDATA is a change too (the served record is deleted, the new
+		// one added).
+		if old.Class == rr.Class && old.TTL == rr.TTL && slices.Equal(old.RData, rr.RData) &&
+			slices.Equal(old.Owner.Wire, rr.Owner.Wire) {
+			return old
+		}
+	}
+	return nil
+}
