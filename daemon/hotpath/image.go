@@ -63,6 +63,10 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 		}
 		return i
 	}
+	out.NameKeys = make([]bpf.XdpNameKey, 0, len(img.Names))
+	out.NameVals = make([]bpf.XdpNameVer, 0, len(img.Names))
+	out.AnswerKeys = make([]bpf.XdpAnswerKey, 0, len(img.Answers))
+	out.AnswerVals = make([]bpf.XdpAnswerVer, 0, len(img.Answers))
 	for h, e := range img.Names {
 		out.NameKeys = append(out.NameKeys, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
 		out.NameVals = append(out.NameVals, bpf.XdpNameVer{
@@ -73,6 +77,10 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 		out.AnswerKeys = append(out.AnswerKeys, bpf.XdpAnswerKey{H1: k.Name.H1, H2: k.Name.H2, Qtype: k.QType, Mode: k.Mode})
 		out.AnswerVals = append(out.AnswerVals, bpf.XdpAnswerVer{Tmpl: [2]uint32{id(v[0]), id(v[1])}})
 	}
+	// Sized once: a signed TLD's chunks are hundreds of MB, which
+	// growing by append would copy again and again.
+	out.Chunks = make([]bpf.XdpChunk, 0, chunksOf(img))
+	out.Templates = make([]bpf.XdpTmpl, 0, nplain)
 	out.SharedTemplates = make([]bpf.XdpTmpl, 1, nshared)
 	for i := range img.Templates {
 		t := &img.Templates[i]
@@ -148,6 +156,29 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 	}
 	return out, id
 }
+
+// chunksOf is how many chunks fromRender cuts img's bodies and pieces
+// into.
+func chunksOf(img *render.Image) int {
+	n := 0
+	for i, t := range img.Templates {
+		if i > 0 && t.Slot != abi.NoSlot && len(t.Body) > 0 {
+			n += nchunks(t.Slot) + nchunks(len(t.Body)-t.Slot)
+		} else {
+			n += nchunks(len(t.Body))
+		}
+	}
+	for _, dz := range img.Denial {
+		if dz != nil {
+			for _, e := range dz.Entries {
+				n += nchunks(len(e.Piece.Body))
+			}
+		}
+	}
+	return n
+}
+
+func nchunks(n int) int { return (n + abi.ChunkSize - 1) / abi.ChunkSize }
 
 // appendChunks cuts b into chunks.
 func appendChunks(chunks []bpf.XdpChunk, b []byte) []bpf.XdpChunk {
