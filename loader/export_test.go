@@ -213,6 +213,7 @@ func (r *reader) zone(id uint16) (uint16, error) {
 func (l *Loader) LiveUse() (templates, zones int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.settleLive()
 	for _, t := range l.live.tmpls {
 		if t.live {
 			templates++

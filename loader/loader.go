@@ -231,9 +231,11 @@ type Loader struct {
 	serial uint32
 	gens   [2]*generation // both slots name the same one after an Update
 	// live records the live generation's content for Update (update.go);
-	// nil when there is none to update.
-	live   *liveState
-	hasher *hasher
+	// nil when there is none to update. Swap has it made in the
+	// background (pending): settleLive waits for it.
+	live    *liveState
+	pending chan *liveState
+	hasher  *hasher
 	links  []attachment
 	closed bool
 	// watch is the netlink side: host addresses and the attached
@@ -437,12 +439,13 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 	if slack {
 		extra = rewriteRoom(img)
 	}
-	for i, in := range []struct {
+	type innerMap struct {
 		outer string
 		m     **ebpf.Map
 		n     int
 		fill  func(*ebpf.Map) error
-	}{
+	}
+	maps := []innerMap{
 		{bpf.XdpMapNames, &g.names, len(img.NameKeys), func(m *ebpf.Map) error { return fill(m, img.NameKeys, bothVersions(img.NameVals, nameVal)) }},
 		{bpf.XdpMapAnswers, &g.answers, len(img.AnswerKeys), func(m *ebpf.Map) error { return fill(m, img.AnswerKeys, bothVersions(img.AnswerVals, answerVal)) }},
 		{bpf.XdpMapTemplates, &g.templates, len(img.Templates), fillArray(img.Templates)},
@@ -452,23 +455,50 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 		{bpf.XdpMapDenialIndex, &g.denialIndex, len(img.DenialIndex), fillArray(img.DenialIndex)},
 		{bpf.XdpMapNameFilter, &g.nameFilter, len(img.NameFilter), fillArray(img.NameFilter)},
 		{bpf.XdpMapSharedTemplates, &g.sharedTemplates, len(img.SharedTemplates), fillArray(bothVersions(img.SharedTemplates, tmplVersions))},
-	} {
-		n := in.n
-		// A Bloom filter keeps its size (an update sets bits).
-		if slack && i != capNameFilter {
-			n = withSlack(n) + extra[i]
-		}
-		if *in.m, err = mk(in.outer, n); err != nil {
-			return nil, err
-		}
-		g.caps[i] = int((*in.m).MaxEntries())
-		if err = in.fill(*in.m); err != nil {
-			return nil, fmt.Errorf("loader: filling %s: %w", in.outer, err)
-		}
+	}
+	// Two at a time: the kernel's work of filling a TLD's maps (seconds)
+	// on both cores of a small node.
+	errs := make([]error, len(maps))
+	var wg sync.WaitGroup
+	next := make(chan int, len(maps))
+	for i := range maps {
+		next <- i
+	}
+	close(next)
+	for range min(fillWorkers, len(maps)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				in := maps[i]
+				n := in.n
+				// A Bloom filter keeps its size (an update sets bits).
+				if slack && i != capNameFilter {
+					n = withSlack(n) + extra[i]
+				}
+				m, err := mk(in.outer, n)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				*in.m = m
+				g.caps[i] = int(m.MaxEntries())
+				if err := in.fill(m); err != nil {
+					errs[i] = fmt.Errorf("loader: filling %s: %w", in.outer, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err = errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	g.counts = [4]int{len(img.NameKeys), len(img.AnswerKeys), len(img.Templates), len(img.Chunks)}
 	return g, nil
 }
+
+// fillWorkers is how many of a new generation's maps are filled at once.
+const fillWorkers = 2
 
 // nameVal is a names value holding v in both versions.
 func nameVal(v bpf.XdpNameVer) bpf.XdpNameVal {
@@ -691,6 +721,7 @@ func (l *Loader) Swap(img *Image) (uint32, error) {
 	if l.closed {
 		return 0, ErrClosed
 	}
+	l.settleLive()
 	g, err := l.newGeneration(img, true)
 	if err != nil {
 		return 0, err
@@ -714,15 +745,29 @@ func (l *Loader) Swap(img *Image) (uint32, error) {
 	// inner map waits for the kernel's grace period, so it is paid here,
 	// once, not by the next update).
 	l.synchronize()
-	l.live = newLiveState(l.hasher, img, g)
 	if err := l.install(old, g); err != nil {
 		// The new generation is live: failing now would leave the
 		// caller's userspace engine on the old zones while the program
 		// serves the new ones. The old maps stay until Close; the next
 		// change cannot be made in place.
-		l.live = nil
+		return g.serial, nil
 	}
+	// The record of the new generation for updates (content hashes of
+	// everything written: seconds for a signed TLD) is made in the
+	// background; the next change waits for it (settleLive).
+	done := make(chan *liveState, 1)
+	l.pending = done
+	go func() { done <- newLiveState(l.hasher, img, g) }()
 	return g.serial, nil
+}
+
+// settleLive waits for the record Swap is making of the live generation,
+// if any, and makes it l.live. l.mu must be held.
+func (l *Loader) settleLive() {
+	if l.pending != nil {
+		l.live = <-l.pending
+		l.pending = nil
+	}
 }
 
 // synchronize waits for an RCU grace period: XDP programs run inside RCU
@@ -918,6 +963,7 @@ func (l *Loader) Close() error {
 		g.close()
 	}
 	l.gens = [2]*generation{}
+	l.settleLive()
 	l.live = nil
 	if l.cfgMem != nil {
 		if err := unix.Munmap(l.cfgMem); err != nil {

@@ -126,6 +126,7 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	if l.closed {
 		return UpdateStats{}, ErrClosed
 	}
+	l.settleLive()
 	lv := l.live
 	if lv == nil {
 		return UpdateStats{}, fmt.Errorf("%w: no generation to update", ErrNoUpdate)
