@@ -236,8 +236,8 @@ type Loader struct {
 	live    *liveState
 	pending chan *liveState
 	hasher  *hasher
-	links  []attachment
-	closed bool
+	links   []attachment
+	closed  bool
 	// watch is the netlink side: host addresses and the attached
 	// interfaces' VLANs and MACs (netwatch.go).
 	watch watcher
