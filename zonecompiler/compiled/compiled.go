@@ -15,18 +15,21 @@
 //
 //	header     magic (16 bytes), format version (u32), reserved (u32)
 //	sections   meta, records, map image, back to back
-//	directory  per section: offset (u64), length (u64), SHA-256 (32 bytes)
-//	checksum   SHA-256 of the header and the directory (32 bytes)
+//	directory  per section: offset (u64), length (u64), CRC-32C (u32)
+//	checksum   CRC-32C of the header and the directory (u32)
 //
 // meta holds the build and configuration fingerprints and, per zone, its
 // origin, file and sources; records the zones' records
 // (zone.Zone.WriteRecords); the map image render.Image.Encode's bytes.
 // Each section is checked against its own checksum before it is decoded,
-// so the records and the map image decode in parallel.
+// so the records and the map image decode in parallel. CRC-32C (the
+// checksum of ext4's and btrfs's metadata, in hardware on x86 and arm64:
+// a gigabyte in a tenth of a second) guards against a file damaged or cut
+// short; the image is as trusted as the zone files beside it.
 package compiled
 
 import (
-	"crypto/sha256"
+	"hash/crc32"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -43,7 +46,7 @@ import (
 
 // FormatVersion is the layout version this build writes and reads. Bump
 // it whenever the encoding of any section changes.
-const FormatVersion = 1
+const FormatVersion = 3
 
 // magic opens every image file.
 var magic = [16]byte{'X', 'D', 'P', 'D', 'N', 'S', ' ', 'Z', 'O', 'N', 'E', 'I', 'M', 'G', '\n', 0}
@@ -51,8 +54,9 @@ var magic = [16]byte{'X', 'D', 'P', 'D', 'N', 'S', ' ', 'Z', 'O', 'N', 'E', 'I',
 const (
 	headerLen  = 16 + 4 + 4
 	sections   = 3 // meta, records, map image
-	dirLen     = sections * (8 + 8 + sha256.Size)
-	trailerLen = dirLen + sha256.Size
+	sumLen     = 4 // a CRC-32C
+	dirLen     = sections * (8 + 8 + sumLen)
+	trailerLen = dirLen + sumLen
 )
 
 // Key is what an image must have been made by, besides its zones.
@@ -134,20 +138,19 @@ func Write(path string, key Key, set *zone.Set, img *render.Image) (err error) {
 		},
 		img.Encode,
 	} {
-		h := sha256.New()
+		h := crc32.New(castagnoli)
 		w := binfmt.NewWriter(io.MultiWriter(tmp, h))
 		write(w)
 		if err := w.Flush(); err != nil {
 			return fmt.Errorf("writing compiled image: %w", err)
 		}
-		d := dir[i*(16+sha256.Size):]
+		d := dir[i*(16+sumLen):]
 		binary.LittleEndian.PutUint64(d, uint64(off))
 		binary.LittleEndian.PutUint64(d[8:], uint64(w.Pos()))
-		copy(d[16:], h.Sum(nil))
+		binary.LittleEndian.PutUint32(d[16:], h.Sum32())
 		off += w.Pos()
 	}
-	sum := trailerSum(head[:], dir[:])
-	if _, err := tmp.Write(append(dir[:], sum[:]...)); err != nil {
+	if _, err := tmp.Write(binary.LittleEndian.AppendUint32(dir[:], trailerSum(head[:], dir[:]))); err != nil {
 		return fmt.Errorf("writing compiled image: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
@@ -166,14 +169,12 @@ func Write(path string, key Key, set *zone.Set, img *render.Image) (err error) {
 	return nil
 }
 
+// castagnoli is the CRC-32C table.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // trailerSum is the checksum of the header and the directory.
-func trailerSum(head, dir []byte) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write(head)
-	h.Write(dir)
-	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	return out
+func trailerSum(head, dir []byte) uint32 {
+	return crc32.Update(crc32.Checksum(head, castagnoli), castagnoli, dir)
 }
 
 func writeMeta(w *binfmt.Writer, key Key, set *zone.Set) {
@@ -242,23 +243,23 @@ func ReadWith(path string, key Key, specs []zone.Spec, opt zone.Options, onImage
 	if v := binary.LittleEndian.Uint32(b[16:]); v != FormatVersion {
 		return nil, nil, stale("format version %d, this build reads version %d", v, FormatVersion)
 	}
-	dir := b[len(b)-trailerLen : len(b)-sha256.Size]
-	if trailerSum(b[:headerLen], dir) != [sha256.Size]byte(b[len(b)-sha256.Size:]) {
+	dir := b[len(b)-trailerLen : len(b)-sumLen]
+	if trailerSum(b[:headerLen], dir) != binary.LittleEndian.Uint32(b[len(b)-sumLen:]) {
 		return nil, nil, stale("corrupt or truncated (directory checksum mismatch)")
 	}
 	var sec [sections][]byte
-	var sums [sections][]byte
+	var sums [sections]uint32
 	end := int64(len(b) - trailerLen)
 	for i := range sections {
-		d := dir[i*(16+sha256.Size):]
+		d := dir[i*(16+sumLen):]
 		o, n := binary.LittleEndian.Uint64(d), binary.LittleEndian.Uint64(d[8:])
 		if o < headerLen || o > uint64(end) || n > uint64(end)-o {
 			return nil, nil, stale("corrupt: section %d out of the file", i)
 		}
-		sec[i], sums[i] = b[o:o+n], d[16:16+sha256.Size]
+		sec[i], sums[i] = b[o:o+n], binary.LittleEndian.Uint32(d[16:])
 	}
 	check := func(i int) error {
-		if sha256.Sum256(sec[i]) != [sha256.Size]byte(sums[i]) {
+		if crc32.Checksum(sec[i], castagnoli) != sums[i] {
 			return stale("corrupt: %s checksum mismatch", [...]string{"meta", "records", "map image"}[i])
 		}
 		return nil

@@ -146,7 +146,7 @@ func TestStaleImages(t *testing.T) {
 	bad := append([]byte(nil), good...)
 	bad[16]++
 	os.WriteFile(f.path, bad, 0o644)
-	expect("format version", "format version 2, this build reads version 1")
+	expect("format version", "format version 4, this build reads version 3")
 
 	other := *f
 	other.key.Build = "another"

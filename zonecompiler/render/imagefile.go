@@ -102,12 +102,30 @@ func encodeTemplate(w *binfmt.Writer, t *Template) {
 	w.Bool(t.Shared)
 }
 
-func decodeTemplate(r *binfmt.Reader, t *Template) {
-	t.Body = r.Bytes()
-	t.Relocs = make([]uint16, r.Count(2))
-	for i := range t.Relocs {
-		t.Relocs[i] = r.U16()
+// words hands out the []uint16 of relocation lists from blocks, so that
+// the millions of a signed TLD's templates and pieces cost a few
+// allocations.
+type words struct{ block []uint16 }
+
+func (w *words) take(r *binfmt.Reader) []uint16 {
+	n := r.Count(2)
+	if n == 0 {
+		return nil
 	}
+	if len(w.block) < n {
+		w.block = make([]uint16, max(n, 32<<10))
+	}
+	out := w.block[:n:n]
+	w.block = w.block[n:]
+	for i := range out {
+		out[i] = r.U16()
+	}
+	return out
+}
+
+func decodeTemplate(r *binfmt.Reader, w *words, t *Template) {
+	t.Body = r.Bytes()
+	t.Relocs = w.take(r)
 	t.BodyLen = r.Int(1 << 20)
 	t.ReqLen = r.Int(1 << 20)
 	t.AN, t.NS, t.AR, t.Flags, t.Kind = r.U16(), r.U16(), r.U16(), r.U16(), r.U16()
@@ -155,7 +173,7 @@ func encodeDenial(w *binfmt.Writer, dz *DenialZone) {
 	w.Bytes(dz.probe)
 }
 
-func decodeDenial(r *binfmt.Reader) *DenialZone {
+func decodeDenial(r *binfmt.Reader, w *words) *DenialZone {
 	dz := &DenialZone{Kind: r.U8(), Salt: r.Bytes(), Ctx: r.U32(), Base: r.U32()}
 	dz.Entries = make([]DenialEntry, r.Count(8*4+3))
 	for i := range dz.Entries {
@@ -164,10 +182,7 @@ func decodeDenial(r *binfmt.Reader) *DenialZone {
 			e.Key[k] = r.U64()
 		}
 		e.Piece.Body = r.Bytes()
-		e.Piece.Relocs = make([]uint16, r.Count(2))
-		for j := range e.Piece.Relocs {
-			e.Piece.Relocs[j] = r.U16()
-		}
+		e.Piece.Relocs = w.take(r)
 		e.Piece.Records = r.U16()
 	}
 	dz.IndexBits = r.U8()
@@ -237,6 +252,7 @@ func (inc *Incremental) encode(w *binfmt.Writer) {
 }
 
 func decodeIncremental(r *binfmt.Reader) *Incremental {
+	w := &words{} // its own blocks: the Incremental outlives the image
 	n := r.Count(4)
 	inc := &Incremental{zones: make(map[string]*soaUsers, n)}
 	for range n {
@@ -256,7 +272,7 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 		u.reps = make([]soaRep, r.Count(30))
 		for i := range u.reps {
 			rep := &u.reps[i]
-			decodeTemplate(r, &rep.t)
+			decodeTemplate(r, w, &rep.t)
 			rep.base = r.U32()
 			rep.queries = make([]repQuery, r.Count(6))
 			for j := range rep.queries {
@@ -296,15 +312,16 @@ func DecodeImage(r *binfmt.Reader) (*Image, error) {
 		k := AnswerKey{Name: NameHash{H1: r.U64(), H2: r.U64()}, QType: r.U16(), Mode: r.U16()}
 		img.Answers[k] = [2]uint32{uint32(r.Uvarint()), uint32(r.Uvarint())}
 	}
+	var w words
 	img.Templates = make([]Template, r.Count(20))
 	for i := range img.Templates {
-		decodeTemplate(r, &img.Templates[i])
+		decodeTemplate(r, &w, &img.Templates[i])
 	}
 	nd := r.Count(1)
 	if nd > 0 {
 		img.Denial = make([]*DenialZone, nd)
 		for i := 1; i < nd && r.Err() == nil; i++ {
-			img.Denial[i] = decodeDenial(r)
+			img.Denial[i] = decodeDenial(r, &w)
 		}
 	}
 	s := &img.Stats

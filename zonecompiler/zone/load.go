@@ -386,8 +386,14 @@ func (b *builder) admit(rr *RR) error {
 
 // addRR adds a compiled record to the zone being loaded.
 func (b *builder) addRR(rr *RR) error {
+	_, err := b.addRRNode(rr)
+	return err
+}
+
+// addRRNode is addRR returning the node rr went to.
+func (b *builder) addRRNode(rr *RR) (*Node, error) {
 	if err := b.admit(rr); err != nil {
-		return err
+		return nil, err
 	}
 	m := b.nodes
 	if isNSEC3Record(rr) {
@@ -401,7 +407,7 @@ func (b *builder) addRR(rr *RR) error {
 	if addToNode(n, rr, &b.z.fileTTLs) {
 		b.records = append(b.records, rr)
 	}
-	return nil
+	return n, nil
 }
 
 // isNSEC3Record reports whether rr belongs to the NSEC3 chain (an NSEC3
@@ -823,7 +829,9 @@ func (b *builder) buildChains() error {
 			if n.Has(FlagBelowCut) {
 				continue
 			}
-			n.NSEC3Hash = z.HashName(n.Name.Lower)
+			if n.NSEC3Hash == "" { // ReadRecords has it from the image
+				n.NSEC3Hash = z.HashName(n.Name.Lower)
+			}
 		}
 	}
 	return nil

@@ -45,6 +45,13 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 		} else {
 			w.Bytes(rr.Owner.Wire)
 			prev = rr.Owner.Wire
+			// The name's NSEC3 hash, so that reading it back does not
+			// hash every name again (SHA-1, a million names).
+			hash := ""
+			if n := z.Node(rr.Owner.Lower); n != nil && !isNSEC3Record(rr) {
+				hash = n.NSEC3Hash
+			}
+			w.String(hash)
 		}
 		w.U16(rr.Type)
 		w.U16(rr.Class)
@@ -89,9 +96,11 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	b := newBuilder(&Zone{Origin: wire.NewName(origin), File: file, lazy: &derived{}}, opt)
 	b.records = make([]*RR, 0, n)
 	var owner wire.Name
+	var hash string
 	for range n {
 		if w := r.Bytes(); w != nil {
 			owner = wire.NewName(w)
+			hash = r.String()
 		}
 		rr := &RR{Owner: owner, Type: r.U16(), Class: r.U16(), TTL: r.U32(), RData: r.Bytes()}
 		if rr.RData == nil {
@@ -113,8 +122,12 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 		if err := rr.findNames(); err != nil {
 			return nil, b.errf(rr, "%s record: %v", dns.Type(rr.Type), err)
 		}
-		if err := b.addRR(rr); err != nil {
+		node, err := b.addRRNode(rr)
+		if err != nil {
 			return nil, err
+		}
+		if hash != "" && node != nil {
+			node.NSEC3Hash = hash // buildChains keeps it
 		}
 	}
 	if err := b.finish(); err != nil {
