@@ -231,7 +231,15 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	d.started = time.Now()
 	d.mu.Unlock()
-	go releaseMemory() // what loading the zones (and the hot path's first compile) left, off the start
+	// What loading the zones (and the hot path's first compile) left,
+	// off the start: once the hot path has finished its record of the
+	// maps (made in the background), which holds the map image until then.
+	go func() {
+		if s, ok := d.hotPath().(interface{ Settle() }); ok {
+			s.Settle()
+		}
+		releaseMemory()
+	}()
 	d.startHealth(ctx)
 	if d.sec != nil {
 		d.sec.Start()

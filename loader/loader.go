@@ -761,6 +761,15 @@ func (l *Loader) Swap(img *Image) (uint32, error) {
 	return g.serial, nil
 }
 
+// Settle waits until the loader's record of the live generation, which
+// Swap makes in the background, is made (then the image given to Swap is
+// no longer held).
+func (l *Loader) Settle() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settleLive()
+}
+
 // settleLive waits for the record Swap is making of the live generation,
 // if any, and makes it l.live. l.mu must be held.
 func (l *Loader) settleLive() {

@@ -141,6 +141,10 @@ func Prepare(opts loader.Options, cfg engine.Config, img *render.Image, compiled
 	return h, nil
 }
 
+// Settle waits for the loader's background work of the last swap
+// (loader.Loader.Settle).
+func (h *HotPath) Settle() { h.l.Settle() }
+
 // SetCompiled sets Boot.Compiled of a hot path made by Prepare.
 func (h *HotPath) SetCompiled(f func(*zone.Set, *render.Image)) {
 	h.mu.Lock()
