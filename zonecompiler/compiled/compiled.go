@@ -281,7 +281,11 @@ func ReadWith(path string, key Key, specs []zone.Spec, opt zone.Options, onImage
 			imgc <- decoded{err: err}
 			return
 		}
-		img, err := render.DecodeImage(binfmt.NewReader(sec[2]))
+		var img *render.Image
+		err := decodeSafely(stale, "map image", func() (err error) {
+			img, err = render.DecodeImage(binfmt.NewReader(sec[2]))
+			return err
+		})
 		if err != nil {
 			err = stale("map image: %v", err)
 		} else if onImage != nil {
@@ -289,7 +293,11 @@ func ReadWith(path string, key Key, specs []zone.Spec, opt zone.Options, onImage
 		}
 		imgc <- decoded{img, err}
 	}()
-	set, err := readZones(sec[1], check, stale, opt)
+	var set *zone.Set
+	err = decodeSafely(stale, "records", func() (err error) {
+		set, err = readZones(sec[1], check, stale, opt)
+		return err
+	})
 	d := <-imgc
 	if err != nil {
 		return nil, nil, err
@@ -298,6 +306,19 @@ func ReadWith(path string, key Key, specs []zone.Spec, opt zone.Options, onImage
 		return nil, nil, d.err
 	}
 	return set, d.img, nil
+}
+
+// decodeSafely runs a decoder, turning a panic into a stale image: the
+// decoders check what they read, and the zone checks what it is given,
+// but a file that passed its checksums without being one this build
+// wrote must cost a start from the zone files, never a crash.
+func decodeSafely(stale func(string, ...any) error, what string, f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = stale("corrupt %s: %v", what, r)
+		}
+	}()
+	return f()
 }
 
 // readZones decodes the records section.

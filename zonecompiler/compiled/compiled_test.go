@@ -2,8 +2,11 @@ package compiled
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +202,44 @@ func TestWriteNeedsFiles(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 0 {
 		t.Fatalf("left %d files behind", len(ents))
+	}
+}
+
+// TestDamagedSections: an image whose sections were damaged and whose
+// checksums were made to match (what no CRC catches) is refused or read,
+// never a crash.
+func TestDamagedSections(t *testing.T) {
+	f := newFixture(t, interoptest.NSEC3OptOut)
+	good, err := os.ReadFile(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := good[len(good)-trailerLen : len(good)-sumLen]
+	rng := rand.New(rand.NewPCG(1, 2))
+	refused := 0
+	for range 200 {
+		b := append([]byte(nil), good...)
+		d := b[len(b)-trailerLen : len(b)-sumLen]
+		sec := 1 + rng.IntN(2) // records or map image
+		e := dir[sec*(16+sumLen):]
+		off, n := binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint64(e[8:])
+		for range 1 + rng.IntN(8) {
+			b[off+uint64(rng.IntN(int(n)))] ^= byte(1 + rng.IntN(255))
+		}
+		binary.LittleEndian.PutUint32(d[sec*(16+sumLen)+16:], crc32.Checksum(b[off:off+n], castagnoli))
+		binary.LittleEndian.PutUint32(b[len(b)-sumLen:], trailerSum(b[:headerLen], d))
+		if err := os.WriteFile(f.path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.read(); err != nil {
+			refused++
+			if strings.Contains(err.Error(), "corrupt records: ") || strings.Contains(err.Error(), "corrupt map image: ") {
+				t.Logf("a decoder panicked (recovered): %v", err)
+			}
+		}
+	}
+	t.Logf("%d of 200 damaged images refused, the others read", refused)
+	if refused == 0 {
+		t.Fatal("no damaged image was refused")
 	}
 }
