@@ -9,7 +9,6 @@ import (
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
-	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -21,16 +20,8 @@ import (
 func TestDSSlotShared(t *testing.T) {
 	const insecure = 40
 	rrs := interoptest.SignedOptOut(t, "oo.test.", 5, insecure, "h1 A 198.18.4.1\n")
-	var b strings.Builder
-	for _, rr := range rrs {
-		b.WriteString(rr.String() + "\n")
-	}
-	z, err := zone.Load(strings.NewReader(b.String()), "oo.test.", "oo.test.zone", zone.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _ := zone.NewSet(z)
-	e := engine.New(engine.Config{UDPSize: 1232}, set)
+	e := rrsEngine(t, "oo.test.", rrs)
+	z := e.Zones().Zones()[0]
 	img, err := Compile(e)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +56,7 @@ func TestDSSlotShared(t *testing.T) {
 	t.Logf("%d insecure delegations, one DS NODATA template; %d names hold the SOA in templates of their own", len(insecureDelegations(z)), len(u.names))
 
 	// A new serial (the SOA's RRSIG re-signed with it).
-	var next strings.Builder
+	var next []dns.RR
 	for _, rr := range rrs {
 		switch x := dns.Copy(rr).(type) {
 		case *dns.SOA:
@@ -77,14 +68,9 @@ func TestDSSlotShared(t *testing.T) {
 				rr = x
 			}
 		}
-		next.WriteString(rr.String() + "\n")
+		next = append(next, rr)
 	}
-	z2, err := zone.Load(strings.NewReader(next.String()), "oo.test.", "oo.test.zone", zone.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set2, _ := zone.NewSet(z2)
-	e2 := engine.New(engine.Config{UDPSize: 1232}, set2)
+	e2 := rrsEngine(t, "oo.test.", next)
 	d, _, err := Recompile(img.Incremental, e, e2, nil)
 	if err != nil {
 		t.Fatalf("Recompile of a new serial: %v", err)

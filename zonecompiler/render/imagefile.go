@@ -3,6 +3,7 @@ package render
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/xdpdns/xdpdns/bpf/abi"
@@ -14,11 +15,7 @@ import (
 // compiled). Names and answers are written in key order, so that one
 // image always encodes to the same bytes.
 func (img *Image) Encode(w *binfmt.Writer) {
-	names := make([]NameHash, 0, len(img.Names))
-	for h := range img.Names {
-		names = append(names, h)
-	}
-	slices.SortFunc(names, compareHash)
+	names := slices.SortedFunc(maps.Keys(img.Names), compareHash)
 	w.Int(len(names))
 	for _, h := range names {
 		e := img.Names[h]
@@ -29,11 +26,7 @@ func (img *Image) Encode(w *binfmt.Writer) {
 		}
 		w.Uvarint(uint64(e.Flags))
 	}
-	keys := make([]AnswerKey, 0, len(img.Answers))
-	for k := range img.Answers {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, compareAnswerKey)
+	keys := slices.SortedFunc(maps.Keys(img.Answers), compareAnswerKey)
 	w.Int(len(keys))
 	for _, k := range keys {
 		v := img.Answers[k]
@@ -160,11 +153,7 @@ func encodeDenial(w *binfmt.Writer, dz *DenialZone) {
 	for _, v := range dz.Index {
 		w.U32(v)
 	}
-	owners := make([]string, 0, len(dz.byOwner))
-	for o := range dz.byOwner {
-		owners = append(owners, o)
-	}
-	slices.Sort(owners)
+	owners := slices.Sorted(maps.Keys(dz.byOwner))
 	w.Int(len(owners))
 	for _, o := range owners {
 		w.String(o)
@@ -201,20 +190,12 @@ func decodeDenial(r *binfmt.Reader, w *words) *DenialZone {
 }
 
 func (inc *Incremental) encode(w *binfmt.Writer) {
-	origins := make([]string, 0, len(inc.zones))
-	for o := range inc.zones {
-		origins = append(origins, o)
-	}
-	slices.Sort(origins)
+	origins := slices.Sorted(maps.Keys(inc.zones))
 	w.Int(len(origins))
 	for _, o := range origins {
 		u := inc.zones[o]
 		w.String(o)
-		names := make([]string, 0, len(u.refs))
-		for n := range u.refs {
-			names = append(names, n)
-		}
-		slices.Sort(names)
+		names := slices.Sorted(maps.Keys(u.refs))
 		w.Int(len(names))
 		for _, n := range names {
 			w.String(n)
@@ -239,11 +220,7 @@ func (inc *Incremental) encode(w *binfmt.Writer) {
 			w.Bool(rep.all)
 		}
 		w.Bool(u.tooMany)
-		names = names[:0]
-		for n := range u.names {
-			names = append(names, n)
-		}
-		slices.Sort(names)
+		names = slices.Sorted(maps.Keys(u.names))
 		w.Int(len(names))
 		for _, n := range names {
 			w.String(n)

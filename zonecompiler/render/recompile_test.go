@@ -357,6 +357,24 @@ func TestRecompileTwoZones(t *testing.T) {
 	}
 }
 
+// rrsEngine is an engine serving the zone origin made of rrs.
+func rrsEngine(t *testing.T, origin string, rrs []dns.RR) *engine.Engine {
+	t.Helper()
+	var b strings.Builder
+	for _, rr := range rrs {
+		b.WriteString(rr.String() + "\n")
+	}
+	z, err := zone.Load(strings.NewReader(b.String()), origin, origin+"zone", zone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := zone.NewSet(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.New(engine.Config{UDPSize: 1232}, set)
+}
+
 // TestRecompileOptOut renders, change by change, an NSEC3 opt-out zone
 // whose insecure delegations (and their glue) come and go and whose SOA
 // serial and signature change each time, the chain itself unchanged: what
@@ -365,21 +383,7 @@ func TestRecompileTwoZones(t *testing.T) {
 func TestRecompileOptOut(t *testing.T) {
 	rrs := interoptest.SignedOptOut(t, "oo.test.", 5, 30, "h1 A 198.18.4.1\nh1 TXT one\n*.w A 198.18.4.2\n")
 	rng := rand.New(rand.NewPCG(5, 5))
-	engineOf := func(rrs []dns.RR) *engine.Engine {
-		var b strings.Builder
-		for _, rr := range rrs {
-			b.WriteString(rr.String() + "\n")
-		}
-		z, err := zone.Load(strings.NewReader(b.String()), "oo.test.", "oo.test.zone", zone.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		set, err := zone.NewSet(z)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return engine.New(engine.Config{UDPSize: 1232}, set)
-	}
+	engineOf := func(rrs []dns.RR) *engine.Engine { return rrsEngine(t, "oo.test.", rrs) }
 	e := engineOf(rrs)
 	img, err := Compile(e)
 	if err != nil {
