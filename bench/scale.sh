@@ -107,6 +107,44 @@ sample_peak() {
 	echo "$rss $ml" >"$out"
 }
 
+# measured pid out cmd...: runs cmd while sampling the process's peak RSS
+# (KiB; VmHWM reset first) and memlock (B); writes "seconds rss memlock"
+# to out.
+measured() {
+	local pid=$1 out=$2 t0 secs sampler hwm rss ml
+	shift 2
+	echo 5 >"/proc/$pid/clear_refs"
+	sample_peak "$pid" "$out.peak" &
+	sampler=$!
+	t0=$(usec)
+	"$@"
+	secs=$(awk -v a="$t0" -v b="$(usec)" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
+	sleep 0.5
+	touch "$out.peak.stop"
+	wait "$sampler" || true
+	hwm=$(kb_status "$pid" VmHWM)
+	read -r rss ml <"$out.peak"
+	((hwm > rss)) && rss=$hwm
+	echo "$secs $rss $ml" >"$out"
+}
+
+# reload_server server dir: reloads the zone and waits until it is in.
+reload_server() {
+	case $1 in
+	xdpdns*) ip netns exec "$NS_SRV" "$TMP/xdpdnsctl" --control "$TMP/xdpdns.sock" --timeout 10m reload >/dev/null || die "xdpdns reload" ;;
+	knot)
+		local n=0 before
+		before=$(grep -c 'loaded, serial' "$2/log")
+		ip netns exec "$NS_SRV" knotc -s "$2/run/knot.sock" -f zone-reload tld. >/dev/null || die "knotc zone-reload"
+		# zone-reload returns before the new version is in: wait for the log.
+		until (($(grep -c 'loaded, serial' "$2/log") > before)); do
+			sleep 0.05
+			((n++ < 6000)) || die "knot reload did not finish"
+		done
+		;;
+	esac
+}
+
 declare -A ROW
 run() { # server variant zonefile
 	local server=$1 variant=$2 zf=$3 dir=$TMP/$1-$2 pid t0 ready="" deadline rss ml hwm peak rl0 rl_s
@@ -162,51 +200,20 @@ run() { # server variant zonefile
 	# would make stale: the restart from the image measures it.
 	rl_s=- peak=0 peakml=0
 	if [ "$server" != xdpdns ]; then
-		echo 5 >"/proc/$pid/clear_refs"
-		sample_peak "$pid" "$dir/peak" &
-		local sampler=$!
 		touch "$zf"
-		rl0=$(usec)
-		case $server in
-		xdpdns*) ip netns exec "$NS_SRV" "$TMP/xdpdnsctl" --control "$TMP/xdpdns.sock" --timeout 10m reload >/dev/null || die "xdpdns reload" ;;
-		knot)
-			ip netns exec "$NS_SRV" knotc -s "$dir/run/knot.sock" -f zone-reload tld. >/dev/null || die "knotc zone-reload"
-			# zone-reload returns before the new version is in: wait for the log.
-			local n=0
-			until grep -q 'loaded, serial' <(tail -n +1 "$dir/log") && (($(grep -c 'loaded, serial' "$dir/log") >= 2)); do
-				sleep 0.05
-				((n++ < 6000)) || die "knot reload did not finish"
-			done
-			;;
-		esac
-		rl_s=$(awk -v a="$rl0" -v b="$(usec)" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
-		sleep 0.5
-		touch "$dir/peak.stop"
-		wait "$sampler" || true
-		hwm=$(kb_status "$pid" VmHWM)
-		read -r peak peakml <"$dir/peak"
-		((hwm > peak)) && peak=$hwm
+		measured "$pid" "$dir/reload" reload_server "$server" "$dir"
+		read -r rl_s peak peakml <"$dir/reload"
 		referral_ok || die "$server/$variant: no correct referral after the reload"
 	fi
-	local sr_s=- sr_peak=- sr_how=-
+	local sr_s=- sr_peak=- sr_how=- sr_rss sr_ml
 	if [ "$server" = xdpdns-image ]; then
 		# A reload of the file with a new SOA serial (an IXFR's most
 		# common change; the SOA's RRSIG kept: nothing validates it):
 		# how long, at what peak, and how it reached the maps.
 		sed -i '0,/2024010101/s//2024010102/' "$zf"
-		echo 5 >"/proc/$pid/clear_refs"
-		sample_peak "$pid" "$dir/peak2" &
-		sampler=$!
-		rl0=$(usec)
-		ip netns exec "$NS_SRV" "$TMP/xdpdnsctl" --control "$TMP/xdpdns.sock" --timeout 10m reload >/dev/null || die "xdpdns serial reload"
-		sr_s=$(awk -v a="$rl0" -v b="$(usec)" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
-		sleep 0.5
-		touch "$dir/peak2.stop"
-		wait "$sampler" || true
-		hwm=$(kb_status "$pid" VmHWM)
-		read -r peak2 peakml2 <"$dir/peak2"
-		((hwm > peak2)) && peak2=$hwm
-		sr_peak=$(((peak2 / 1024) + (peakml2 / 1048576)))
+		measured "$pid" "$dir/serial" reload_server "$server" "$dir"
+		read -r sr_s sr_rss sr_ml <"$dir/serial"
+		sr_peak=$(((sr_rss / 1024) + (sr_ml / 1048576)))
 		sr_how=$(ip netns exec "$NS_SRV" "$TMP/xdpdnsctl" --control "$TMP/xdpdns.sock" --json status | tr -d '\n ' |
 			grep -o '"partial":[0-9]*' | head -1 | cut -d: -f2)
 		ip netns exec "$NS_CLI" kdig +norec +timeout=1 +retry=0 @"$SRV_IP" tld. SOA | grep -q 2024010102 ||
