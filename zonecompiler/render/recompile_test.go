@@ -122,7 +122,13 @@ func (v *versions) engine(t *testing.T) *engine.Engine {
 			b.WriteString(r + "\n")
 		}
 	}
-	z, err := zone.Load(strings.NewReader(b.String()), "rc.test.", "rc.test.zone", zone.Options{})
+	return textEngine(t, "rc.test.", b.String())
+}
+
+// textEngine is an engine serving the zone origin of the master file text.
+func textEngine(t *testing.T, origin, text string) *engine.Engine {
+	t.Helper()
+	z, err := zone.Load(strings.NewReader(text), origin, origin+"zone", zone.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,15 +370,7 @@ func rrsEngine(t *testing.T, origin string, rrs []dns.RR) *engine.Engine {
 	for _, rr := range rrs {
 		b.WriteString(rr.String() + "\n")
 	}
-	z, err := zone.Load(strings.NewReader(b.String()), origin, origin+"zone", zone.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := zone.NewSet(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.New(engine.Config{UDPSize: 1232}, set)
+	return textEngine(t, origin, b.String())
 }
 
 // TestRecompileOptOut renders, change by change, an NSEC3 opt-out zone
