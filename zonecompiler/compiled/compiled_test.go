@@ -149,7 +149,7 @@ func TestStaleImages(t *testing.T) {
 	bad := append([]byte(nil), good...)
 	bad[16]++
 	os.WriteFile(f.path, bad, 0o644)
-	expect("format version", "format version 4, this build reads version 3")
+	expect("format version", "format version 5, this build reads version 4")
 
 	other := *f
 	other.key.Build = "another"

@@ -48,7 +48,9 @@ func (a *applier) recompute() error {
 	}
 	a.nz.Warnings, a.nz.warnOwners = nil, nil
 	for i, w := range z.Warnings {
-		if !drop[z.warnOwners[i]] {
+		k := z.warnOwners[i]
+		k.timed = false
+		if !drop[k] {
 			a.nz.Warnings = append(a.nz.Warnings, w)
 			a.nz.warnOwners = append(a.nz.warnOwners, z.warnOwners[i])
 		}

@@ -47,11 +47,12 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 			prev = rr.Owner.Wire
 			// The name's NSEC3 hash, so that reading it back does not
 			// hash every name again (SHA-1, a million names).
-			hash := ""
+			hash, flags := "", Flags(0)
 			if n := z.Node(rr.Owner.Lower); n != nil && !isNSEC3Record(rr) {
-				hash = n.NSEC3Hash
+				hash, flags = n.NSEC3Hash, n.Flags
 			}
 			w.String(hash)
+			w.Uvarint(uint64(flags))
 		}
 		w.U16(rr.Type)
 		w.U16(rr.Class)
@@ -64,14 +65,45 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 		w.Int(files[rr.File])
 		w.Int(rr.Line)
 	}
+	// The facts Load derives that no record carries: the empty
+	// non-terminals, and the warnings that do not depend on the clock.
+	var ents []*Node
+	z.ForEachNode(func(n *Node) {
+		if len(n.Sets) == 0 {
+			ents = append(ents, n)
+		}
+	})
+	w.Int(len(ents))
+	for _, n := range ents {
+		w.Bytes(n.Name.Wire)
+		w.String(n.NSEC3Hash)
+		w.Uvarint(uint64(n.Flags))
+	}
+	var kept []int
+	for i, k := range z.warnOwners {
+		if !k.timed {
+			kept = append(kept, i)
+		}
+	}
+	w.Int(len(kept))
+	for _, i := range kept {
+		k := z.warnOwners[i]
+		w.String(z.Warnings[i])
+		w.String(k.name)
+		w.Bool(k.nsec3)
+		w.Bool(k.glue)
+	}
 }
 
 // minRecordBytes is the fewest bytes WriteRecords writes for a record.
 const minRecordBytes = 1 + 8 + 1 + 1 + 1
 
-// ReadRecords loads the zone WriteRecords wrote, checked as Load checks a
-// zone file (warnings and refusals at the records' files and lines, the
-// signatures against opt's clock), without parsing text.
+// ReadRecords loads the zone WriteRecords wrote, without parsing text: its
+// records, the facts Load derived (per-name flags and NSEC3 hashes, empty
+// non-terminals) and the warnings that do not depend on the clock, as
+// written (the image was written from a zone that passed every check);
+// its signatures are checked again against opt's clock (an RRSIG expired
+// since is refused at its file and line, expiry warnings come anew).
 func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	origin := r.Bytes()
 	file := r.String()
@@ -97,10 +129,12 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	b.records = make([]*RR, 0, n)
 	var owner wire.Name
 	var hash string
+	var flags Flags
 	for range n {
 		if w := r.Bytes(); w != nil {
 			owner = wire.NewName(w)
 			hash = r.String()
+			flags = Flags(r.Int(1 << 16))
 		}
 		rr := &RR{Owner: owner, Type: r.U16(), Class: r.U16(), TTL: r.U32(), RData: r.Bytes()}
 		if rr.RData == nil {
@@ -126,11 +160,32 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 		if err != nil {
 			return nil, err
 		}
-		if hash != "" && node != nil {
-			node.NSEC3Hash = hash // buildChains keeps it
+		if node != nil && !isNSEC3Record(rr) {
+			node.Flags = flags
+			if hash != "" {
+				node.NSEC3Hash = hash // buildChains keeps it
+			}
 		}
 	}
-	if err := b.finish(); err != nil {
+	nents := r.Count(3)
+	for range nents {
+		name := wire.NewName(r.Bytes())
+		hash, flags := r.String(), Flags(r.Int(1<<16))
+		if r.Err() != nil || !wholeName(name.Wire) || !wire.IsSubdomain(name.Lower, b.z.Origin.Lower) {
+			r.Fail("bad empty non-terminal")
+			break
+		}
+		b.nodes[string(name.Lower)] = &Node{Name: name, Flags: flags, NSEC3Hash: hash}
+	}
+	nw := r.Count(4)
+	for range nw {
+		b.z.Warnings = append(b.z.Warnings, r.String())
+		b.z.warnOwners = append(b.z.warnOwners, warnKey{name: r.String(), nsec3: r.Bool(), glue: r.Bool()})
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("zone %s records: %w", wire.String(origin), err)
+	}
+	if err := b.finishRestored(); err != nil {
 		return nil, err
 	}
 	recs := b.records

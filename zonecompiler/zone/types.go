@@ -185,6 +185,10 @@ type Zone struct {
 type warnKey struct {
 	name        string
 	nsec3, glue bool
+	// timed marks a signature's expiry warning, which depends on the
+	// clock: a zone read back from a compiled image keeps the others and
+	// checks its signatures again (ReadRecords).
+	timed bool
 }
 
 // derived is what a zone version computes only when asked: the record
