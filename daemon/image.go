@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -41,7 +43,9 @@ func (d *Daemon) loadStart(ctx context.Context) (*zone.Set, error) {
 		key, err := compiled.KeyFor(d.cfg.EngineConfig())
 		if err == nil {
 			var set *zone.Set
+			restore := pauseGC(path)
 			set, d.image.boot, err = compiled.ReadWith(path, key, specs, d.options(), d.hooks.BootImage)
+			restore()
 			if err == nil {
 				for _, z := range set.Zones() {
 					d.logZone(z)
@@ -98,4 +102,24 @@ func (d *Daemon) SaveImage(set *zone.Set, img *render.Image) {
 		}
 		releaseMemory()
 	}()
+}
+
+// pauseGC stops the garbage collector while the image at path is read,
+// unless the heap nears a limit of eight times the file's size (at least
+// 4 GiB; measured peaks stay under five: a limit closer to the live heap
+// makes the collector run again and again): almost everything read stays
+// live, and collecting during the read cost a third of a signed TLD's
+// start (8.2 s → 4.9 s without, for the same peak RSS: the mapped file
+// counts in it either way). The returned func restores the collector.
+func pauseGC(path string) (restore func()) {
+	limit := int64(4 << 30)
+	if st, err := os.Stat(path); err == nil {
+		limit = max(limit, 8*st.Size())
+	}
+	gc := debug.SetGCPercent(-1)
+	mem := debug.SetMemoryLimit(limit)
+	return func() {
+		debug.SetMemoryLimit(mem)
+		debug.SetGCPercent(gc)
+	}
 }
