@@ -449,7 +449,7 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 		{bpf.XdpMapNames, &g.names, len(img.NameKeys), func(m *ebpf.Map) error { return fill(m, img.NameKeys, bothVersions(img.NameVals, nameVal)) }},
 		{bpf.XdpMapAnswers, &g.answers, len(img.AnswerKeys), func(m *ebpf.Map) error { return fill(m, img.AnswerKeys, bothVersions(img.AnswerVals, answerVal)) }},
 		{bpf.XdpMapTemplates, &g.templates, len(img.Templates), fillArray(img.Templates)},
-		{bpf.XdpMapChunks, &g.chunks, len(img.Chunks), fillArray(img.Chunks)},
+		{bpf.XdpMapChunks, &g.chunks, len(img.Chunks), fillChunks(img.Chunks)},
 		{bpf.XdpMapDenialZones, &g.denialZones, len(img.DenialZones), fillArray(img.DenialZones)},
 		{bpf.XdpMapDenialEntries, &g.denialEntries, len(img.DenialEntries), fillArray(img.DenialEntries)},
 		{bpf.XdpMapDenialIndex, &g.denialIndex, len(img.DenialIndex), fillArray(img.DenialIndex)},
@@ -526,6 +526,28 @@ func bothVersions[V, W any](vs []V, val func(V) W) []W {
 }
 
 // fillArray fills an array map with vals at indexes 0, 1, ...
+// fillChunks writes a new generation's chunks (the map is not live yet):
+// through a mapping of the map (BPF_F_MMAPABLE, bpf/include/maps.h), one
+// copy of what for a signed TLD is hundreds of MB, then unmapped (the
+// pages are the kernel's map: kept mapped they would count in the
+// process's RSS too); else with the batch syscalls.
+func fillChunks(chunks []bpf.XdpChunk) func(*ebpf.Map) error {
+	return func(m *ebpf.Map) error {
+		if len(chunks) == 0 {
+			return nil
+		}
+		size := int(unsafe.Sizeof(chunks[0]))
+		page := os.Getpagesize()
+		mem, err := unix.Mmap(m.FD(), 0, (int(m.MaxEntries())*size+page-1)&^(page-1),
+			unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			return fill(m, indexes(len(chunks)), chunks)
+		}
+		copy(mem, unsafe.Slice((*byte)(unsafe.Pointer(&chunks[0])), len(chunks)*size))
+		return unix.Munmap(mem)
+	}
+}
+
 func fillArray[V any](vals []V) func(*ebpf.Map) error {
 	return func(m *ebpf.Map) error { return fill(m, indexes(len(vals)), vals) }
 }

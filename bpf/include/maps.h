@@ -35,6 +35,18 @@
 		__type(value, vtype);                                                              \
 	}
 
+/* XDPDNS_INNER_MMAP_ARRAY(vtype): XDPDNS_INNER_ARRAY that the loader can
+ * map into its memory (BPF_F_MMAPABLE) to fill a new generation with one
+ * copy instead of a syscall per batch of entries. */
+#define XDPDNS_INNER_MMAP_ARRAY(vtype)                                                             \
+	{                                                                                          \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                                  \
+		__uint(max_entries, 1);                                                            \
+		__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);                               \
+		__type(key, __u32);                                                                \
+		__type(value, vtype);                                                              \
+	}
+
 /* XDPDNS_GENERATIONS(inner): an outer map, generation (0/1) -> an inner map
  * of type struct inner. */
 #define XDPDNS_GENERATIONS(inner)                                                                  \
@@ -73,8 +85,9 @@ struct templates_inner XDPDNS_INNER_ARRAY(struct tmpl);
  * struct tmpl_versions (0 unused). */
 struct shared_templates_inner XDPDNS_INNER_ARRAY(struct tmpl_versions);
 
-/* chunks: __u32 chunk index -> struct chunk (64 body bytes). */
-struct chunks_inner XDPDNS_INNER_ARRAY(struct chunk);
+/* chunks: __u32 chunk index -> struct chunk (64 body bytes). Mmapable:
+ * a signed TLD's are hundreds of MB. */
+struct chunks_inner XDPDNS_INNER_MMAP_ARRAY(struct chunk);
 
 /* denial_zones: __u32 index (tmpl.denial_zone; 0 unused) -> struct
  * denial_zone (a chain view: where its entries and index are, the NSEC3
