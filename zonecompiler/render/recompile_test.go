@@ -287,15 +287,26 @@ func TestRecompileMatchesCompile(t *testing.T) {
 	}
 }
 
-func wireName(img *Image, h NameHash) string {
-	if img.Incremental != nil {
-		for k := range img.Names {
-			if k == h {
-				break
-			}
-		}
+// wireName names an entry in a failure message (the image keeps hashes,
+// not names).
+func wireName(_ *Image, h NameHash) string { return fmt.Sprintf("%x", h.H1>>32) }
+
+// recompileStep renders the change from e to ne with Recompile, applies it
+// to live and holds live to a whole compile of ne; it returns the delta
+// and the next Incremental.
+func recompileStep(t *testing.T, step int, live canonImage, inc *Incremental, e, ne *engine.Engine) (*Delta, *Incremental) {
+	t.Helper()
+	d, next, err := Recompile(inc, e, ne, nil)
+	if err != nil {
+		t.Fatalf("step %d: %v", step, err)
 	}
-	return fmt.Sprintf("%x", h.H1>>32)
+	full, err := Compile(ne)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.apply(d)
+	live.mustEqual(t, step, canonOf(full))
+	return d, next
 }
 
 // TestRecompileTwoZones runs Recompile on the differential test's
@@ -349,17 +360,8 @@ func TestRecompileTwoZones(t *testing.T) {
 	live, inc := canonOf(img), img.Incremental
 	for step := 1; step <= 8; step++ {
 		ne := mk(step)
-		d, next, err := Recompile(inc, e, ne, nil)
-		if err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
-		full, err := Compile(ne)
-		if err != nil {
-			t.Fatal(err)
-		}
-		live.apply(d)
-		live.mustEqual(t, step, canonOf(full))
-		e, inc = ne, next
+		_, inc = recompileStep(t, step, live, inc, e, ne)
+		e = ne
 	}
 }
 
@@ -431,17 +433,8 @@ func TestRecompileOptOut(t *testing.T) {
 		}
 		rrs = next
 		ne := engineOf(rrs)
-		d, nextInc, err := Recompile(inc, e, ne, nil)
-		if err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
-		full, err := Compile(ne)
-		if err != nil {
-			t.Fatal(err)
-		}
-		live.apply(d)
-		live.mustEqual(t, step, canonOf(full))
-		e, inc = ne, nextInc
+		_, inc = recompileStep(t, step, live, inc, e, ne)
+		e = ne
 	}
 	// Too many names holding the SOA in templates of their own (every
 	// insecure delegation's DO=1 DS NODATA): a new serial is left to

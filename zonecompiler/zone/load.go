@@ -538,14 +538,8 @@ func (b *builder) finish() error {
 	}
 	for _, n := range b.nsec3 {
 		b.ttlWarnings(nsec3Key(n), n)
-		if err := b.checkSignatures(nsec3Key(n), n); err != nil {
-			return err
-		}
 	}
-	z.nrecords = len(b.records)
-	z.nodes = nodeMapOf(b.nodes)
-	b.setSigned()
-	return b.buildChains()
+	return b.complete()
 }
 
 // finishRestored finishes a zone read back from a compiled image
@@ -564,6 +558,14 @@ func (b *builder) finishRestored() error {
 			return err
 		}
 	}
+	return b.complete()
+}
+
+// complete ends finish and finishRestored: the NSEC3 nodes' signatures,
+// then what the checks leave to record (the record count, the node map,
+// Signed, the chains).
+func (b *builder) complete() error {
+	z := b.z
 	for _, n := range b.nsec3 {
 		if err := b.checkSignatures(nsec3Key(n), n); err != nil {
 			return err
