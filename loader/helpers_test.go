@@ -120,6 +120,17 @@ func (f layout) build(payload []byte) []byte { return f.spec().Build(payload) }
 
 // checkReply verifies the frame around an XDP_TX reply to a query built
 // from f and returns its DNS payload.
+// xdpReply sends pkt through prog in frame layout f: the DNS reply when
+// the program answers (XDP_TX; checkReply checks the frame), else nil.
+func xdpReply(t *testing.T, prog *ebpf.Program, f layout, pkt []byte) []byte {
+	t.Helper()
+	verdict, out := run(t, prog, f.build(pkt))
+	if verdict != xdpTX {
+		return nil
+	}
+	return checkReply(t, f, out)
+}
+
 func checkReply(t *testing.T, f layout, out []byte) []byte {
 	t.Helper()
 	q := f.spec()
