@@ -184,23 +184,8 @@ func writeMeta(w *binfmt.Writer, key Key, set *zone.Set) {
 	for _, z := range set.Zones() {
 		w.Bytes(z.Origin.Lower)
 		w.String(z.File)
-		w.Int(len(z.Sources))
-		for _, s := range z.Sources {
-			writeSource(w, s)
-		}
+		zone.WriteSources(w, z.Sources)
 	}
-}
-
-func writeSource(w *binfmt.Writer, s zone.Source) {
-	w.String(s.Path)
-	w.U64(uint64(s.Size))
-	w.U64(uint64(s.ModTime))
-	w.U64(uint64(s.ChangeTime))
-	w.U64(s.Inode)
-}
-
-func readSource(r *binfmt.Reader) zone.Source {
-	return zone.Source{Path: r.String(), Size: int64(r.U64()), ModTime: int64(r.U64()), ChangeTime: int64(r.U64()), Inode: r.U64()}
 }
 
 // Read loads the zone set and map image of the image file at path when
@@ -364,10 +349,7 @@ func matchMeta(b []byte, key Key, specs []zone.Spec) error {
 	for range n {
 		origin := wire.String(r.View())
 		m := zoneMeta{file: r.String()}
-		m.sources = make([]zone.Source, r.Count(8*4+1))
-		for i := range m.sources {
-			m.sources[i] = readSource(r)
-		}
+		m.sources = zone.ReadSources(r)
 		zones[origin] = m
 	}
 	if err := r.Err(); err != nil {

@@ -16,14 +16,7 @@ import (
 func (z *Zone) WriteRecords(w *binfmt.Writer) {
 	w.Bytes(z.Origin.Wire)
 	w.String(z.File)
-	w.Int(len(z.Sources))
-	for _, s := range z.Sources {
-		w.String(s.Path)
-		w.U64(uint64(s.Size))
-		w.U64(uint64(s.ModTime))
-		w.U64(uint64(s.ChangeTime))
-		w.U64(s.Inode)
-	}
+	WriteSources(w, z.Sources)
 	recs := z.Records()
 	files := map[string]int{}
 	var names []string
@@ -95,6 +88,29 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 	}
 }
 
+// WriteSources writes a zone's sources as ReadSources reads them.
+func WriteSources(w *binfmt.Writer, sources []Source) {
+	w.Int(len(sources))
+	for _, s := range sources {
+		w.String(s.Path)
+		w.U64(uint64(s.Size))
+		w.U64(uint64(s.ModTime))
+		w.U64(uint64(s.ChangeTime))
+		w.U64(s.Inode)
+	}
+}
+
+// ReadSources reads what WriteSources wrote (r's error says if it could
+// not).
+func ReadSources(r *binfmt.Reader) []Source {
+	sources := make([]Source, r.Count(8*4+1))
+	for i := range sources {
+		sources[i] = Source{Path: r.String(), Size: int64(r.U64()), ModTime: int64(r.U64()),
+			ChangeTime: int64(r.U64()), Inode: r.U64()}
+	}
+	return sources
+}
+
 // minRecordBytes is the fewest bytes WriteRecords writes for a record.
 const minRecordBytes = 1 + 8 + 1 + 1 + 1
 
@@ -112,11 +128,7 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 			r.Fail("bad zone origin")
 		}
 	}
-	sources := make([]Source, r.Count(8*4+1))
-	for i := range sources {
-		sources[i] = Source{Path: r.String(), Size: int64(r.U64()), ModTime: int64(r.U64()),
-			ChangeTime: int64(r.U64()), Inode: r.U64()}
-	}
+	sources := ReadSources(r)
 	names := make([]string, r.Count(1))
 	for i := range names {
 		names[i] = r.String()
