@@ -485,22 +485,18 @@ func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (contr
 // changed in hints), any other whole. Its error is the zone's own.
 func (d *Daemon) reloadFiles(ctx context.Context, specs []zone.Spec, hints map[string][][]byte) ([]*zone.Zone, error) {
 	start := time.Now()
-	prev := d.eng.Zones()
 	out := make([]*zone.Zone, 0, len(specs))
 	for _, sp := range specs {
-		lower, err := zone.OriginKey(sp.Origin)
-		if err != nil {
-			return nil, err
-		}
-		served := prev.Zone(lower)
+		served := d.servedZone(sp.Origin)
 		var z *zone.Zone
+		var err error
 		if served != nil && served.File == sp.File && !served.Expired {
 			var changed *zone.Changed
 			if z, changed, err = zone.ReloadFile(ctx, served, sp.File, d.options()); err != nil {
 				return nil, err
 			}
 			if changed != nil {
-				hints[string(lower)] = changed.Names
+				hints[string(served.Origin.Lower)] = changed.Names
 			}
 			if z == served {
 				d.log.Info("zone file unchanged since read", "zone", z.Name(), "file", sp.File)

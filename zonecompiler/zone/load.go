@@ -228,12 +228,6 @@ func parenOpen(zp *dns.ZoneParser) (open bool) {
 	return v.FieldByName("c").Elem().FieldByName("brace").Int() > 0
 }
 
-// OriginKey is the lower-case wire form of a zone origin given as text,
-// the key Set.Zone finds it by.
-func OriginKey(origin string) ([]byte, error) {
-	return nameWire(dns.CanonicalName(origin))
-}
-
 func nameWire(s string) ([]byte, error) {
 	buf := make([]byte, wire.MaxNameLen+1)
 	n, err := dns.PackDomainName(dns.Fqdn(s), buf, 0, nil, false)
