@@ -103,6 +103,13 @@ type XdpNameKey struct {
 	H2 uint64
 }
 
+type XdpNameSlot struct {
+	_   structs.HostLayout
+	Key XdpNameKey
+	Val XdpNameVal
+	Pad [2]uint32
+}
+
 type XdpNameVal struct {
 	_ structs.HostLayout
 	V [2]XdpNameVer
@@ -191,6 +198,7 @@ type XdpScratch struct {
 	}
 	BtfTypes struct {
 		_    structs.HostLayout
+		Ns   XdpNameSlot
 		Nv   XdpNameVal
 		Nver XdpNameVer
 		_    [4]byte

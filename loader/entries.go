@@ -55,6 +55,25 @@ var (
 	}
 )
 
+// entryMap is where one kind of entry lives in a generation: a kernel
+// hash map (answers) or the names table.
+type entryMap[K, W any] interface {
+	put(keys []K, vals []W) error
+	remove(k K) error
+}
+
+// hashMap is an entryMap in a kernel hash map.
+type hashMap[K, W any] struct{ m *ebpf.Map }
+
+func (h hashMap[K, W]) put(keys []K, vals []W) error { return fill(h.m, keys, vals) }
+
+func (h hashMap[K, W]) remove(k K) error {
+	if err := h.m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	return nil
+}
+
 // liveEntry is the live version of an entry, and the update that last
 // saw it (liveState.mark).
 type liveEntry[V comparable] struct {
@@ -183,29 +202,29 @@ func entryValues[K comparable, V comparable, W any](kind *entryKind[V, W], cs []
 
 // settleEntries writes the new version of each change into both
 // versions, and deletes the entries it removed.
-func settleEntries[K comparable, V comparable, W any](kind *entryKind[V, W], m *ebpf.Map, cs []entryChange[K, V]) error {
+func settleEntries[K comparable, V comparable, W any](kind *entryKind[V, W], m entryMap[K, W], cs []entryChange[K, V]) error {
 	var keys []K
 	var vals []W
 	for _, c := range cs {
 		if c.new == kind.absent {
-			if err := m.Delete(c.k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			if err := m.remove(c.k); err != nil {
 				return err
 			}
 			continue
 		}
 		keys, vals = append(keys, c.k), append(vals, kind.pair(c.new, c.new))
 	}
-	return fill(m, keys, vals)
+	return m.put(keys, vals)
 }
 
 // unwriteEntries puts back the live version of each change into both
 // versions and deletes the entries a failed update added.
-func unwriteEntries[K comparable, V comparable, W any](kind *entryKind[V, W], m *ebpf.Map, cs []entryChange[K, V]) {
+func unwriteEntries[K comparable, V comparable, W any](kind *entryKind[V, W], m entryMap[K, W], cs []entryChange[K, V]) {
 	keys, vals := entryValues(kind, cs, 0, func(o, _ V) (V, V) { return o, o })
-	_ = fill(m, keys, vals)
+	_ = m.put(keys, vals)
 	for _, c := range cs {
 		if c.old == kind.absent {
-			_ = m.Delete(c.k)
+			_ = m.remove(c.k)
 		}
 	}
 }
@@ -232,4 +251,9 @@ func commitEntries[K comparable, V comparable, W any](kind *entryKind[V, W], liv
 		live[c.k] = liveEntry[V]{v: c.new, mark: mark}
 	}
 	return changed, added, gone
+}
+
+// answerMap is g's answers map as an entryMap.
+func (g *generation) answerMap() entryMap[bpf.XdpAnswerKey, bpf.XdpAnswerVal] {
+	return hashMap[bpf.XdpAnswerKey, bpf.XdpAnswerVal]{g.answers}
 }

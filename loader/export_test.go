@@ -45,33 +45,33 @@ func (l *Loader) ImageCanon(img *Image) Canon { return canon(l.hasher, img) }
 
 // LiveCanon reads the live generation back from the kernel's maps and
 // returns its Canon. It fails when an entry's two versions differ or an
-// entry absent from both remains (an update not settled).
+// answers entry absent from both remains (an update not settled).
 func (l *Loader) LiveCanon() (Canon, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	g := l.gens[l.slot]
 	r := &reader{g: g, img: &Image{Templates: []bpf.XdpTmpl{{}}, DenialZones: []bpf.XdpDenialZone{{}}},
 		tmpl: map[uint32]uint32{0: 0}, view: map[uint16]uint16{}}
-	var k bpf.XdpNameKey
-	var v bpf.XdpNameVal
-	it := g.names.Iterate()
-	for it.Next(&k, &v) {
-		if v.V[0] != v.V[1] || v.V[0].Flags&abi.NameFlagAbsent != 0 {
-			return Canon{}, fmt.Errorf("name %x: versions %+v", k, v.V)
+	// Removed names (absent from both versions) stay in the names table
+	// as slots to reuse; each skips them.
+	err := g.names.each(func(k bpf.XdpNameKey, v bpf.XdpNameVal) error {
+		if v.V[0] != v.V[1] {
+			return fmt.Errorf("name %x: versions %+v", k, v.V)
 		}
 		x := v.V[0]
 		for i := range 2 {
 			var err error
 			if x.ExactDefault[i], err = r.template(x.ExactDefault[i]); err != nil {
-				return Canon{}, err
+				return err
 			}
 			if x.BelowDefault[i], err = r.template(x.BelowDefault[i]); err != nil {
-				return Canon{}, err
+				return err
 			}
 		}
 		r.img.NameKeys, r.img.NameVals = append(r.img.NameKeys, k), append(r.img.NameVals, x)
-	}
-	if err := it.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return Canon{}, err
 	}
 	var ak bpf.XdpAnswerKey
@@ -230,4 +230,36 @@ func (l *Loader) LiveUse() (templates, zones int) {
 		}
 	}
 	return templates, zones
+}
+
+// SetNameSeed makes f draw the seeds of the names tables built from now
+// on (nil: at random).
+func (l *Loader) SetNameSeed(f func() uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.nameSeed = f
+}
+
+// NameHome is the home slot offset (before the mask) of k in a names
+// table of seed seed.
+func NameHome(seed uint64, k bpf.XdpNameKey) uint32 { return (&nameTable{seed: seed}).home(k) }
+
+// NameReach reads the live names table and returns how far each name
+// (removed ones included) sits from its home.
+func (l *Loader) NameReach() (map[bpf.XdpNameKey]uint32, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.gens[l.slot].names
+	slots, done, err := t.slotsView()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	out := map[bpf.XdpNameKey]uint32{}
+	for i := 1; i < len(slots); i++ {
+		if k := slots[i].Key; k != (bpf.XdpNameKey{}) {
+			out[k] = (uint32(i-1) - t.home(k)) & t.mask
+		}
+	}
+	return out, nil
 }

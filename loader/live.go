@@ -50,8 +50,7 @@ func lookup(m *ebpf.Map, key, val any) (bool, error) {
 // Name reads the live version of the names entry of k (missing when the
 // version says abi.NameFlagAbsent).
 func (v LiveView) Name(k bpf.XdpNameKey) (bpf.XdpNameVer, bool, error) {
-	var val bpf.XdpNameVal
-	ok, err := lookup(v.g.names, k, &val)
+	val, ok, err := v.g.names.lookup(k)
 	ver := val.V[v.ver&1]
 	return ver, ok && ver.Flags&abi.NameFlagAbsent == 0, err
 }

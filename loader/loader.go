@@ -183,13 +183,14 @@ func (a attachment) close() error {
 
 // generation is one slot's inner maps and what was put in them.
 type generation struct {
-	names, answers, templates, chunks *ebpf.Map
-	sharedTemplates                   *ebpf.Map
-	denialZones, denialEntries        *ebpf.Map
-	denialIndex, nameFilter           *ebpf.Map
-	serial                            uint32
-	counts                            [4]int
-	caps                              [capMaps]int // max entries of each map, by cap*
+	names                      *nameTable
+	answers, templates, chunks *ebpf.Map
+	sharedTemplates            *ebpf.Map
+	denialZones, denialEntries *ebpf.Map
+	denialIndex, nameFilter    *ebpf.Map
+	serial                     uint32
+	counts                     [4]int
+	caps                       [capMaps]int // max entries of each map, by cap*
 }
 
 // Indexes of generation.caps, in the order of generation.maps.
@@ -208,7 +209,7 @@ const (
 
 // maps lists the generation's inner maps in the order of Loader.outer.
 func (g *generation) maps() []*ebpf.Map {
-	return []*ebpf.Map{g.names, g.answers, g.templates, g.chunks, g.denialZones, g.denialEntries, g.denialIndex, g.nameFilter, g.sharedTemplates}
+	return []*ebpf.Map{g.names.bpfMap(), g.answers, g.templates, g.chunks, g.denialZones, g.denialEntries, g.denialIndex, g.nameFilter, g.sharedTemplates}
 }
 
 func (g *generation) close() {
@@ -236,8 +237,11 @@ type Loader struct {
 	live    *liveState
 	pending chan *liveState
 	hasher  *hasher
-	links   []attachment
-	closed  bool
+	// nameSeed draws each names table's seed (nil: at random; tests set
+	// it to build chosen layouts).
+	nameSeed func() uint64
+	links    []attachment
+	closed   bool
 	// watch is the netlink side: host addresses and the attached
 	// interfaces' VLANs and MACs (netwatch.go).
 	watch watcher
@@ -420,8 +424,7 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 	g := &generation{}
 	var err error
 	mk := func(outer string, n int) (*ebpf.Map, error) {
-		inner := l.spec.Maps[outer].InnerMap.Copy()
-		inner.Name = "xdpdns_" + outer
+		inner := l.innerSpec(outer)
 		inner.MaxEntries = uint32(max(n, 1))
 		m, err := ebpf.NewMap(inner)
 		if err != nil {
@@ -446,7 +449,7 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 		fill  func(*ebpf.Map) error
 	}
 	maps := []innerMap{
-		{bpf.XdpMapNames, &g.names, len(img.NameKeys), func(m *ebpf.Map) error { return fill(m, img.NameKeys, bothVersions(img.NameVals, nameVal)) }},
+		{bpf.XdpMapNames, nil, len(img.NameKeys), nil}, // the names table: see below
 		{bpf.XdpMapAnswers, &g.answers, len(img.AnswerKeys), func(m *ebpf.Map) error { return fill(m, img.AnswerKeys, bothVersions(img.AnswerVals, answerVal)) }},
 		{bpf.XdpMapTemplates, &g.templates, len(img.Templates), fillArray(img.Templates)},
 		{bpf.XdpMapChunks, &g.chunks, len(img.Chunks), fillChunks(img.Chunks)},
@@ -476,6 +479,15 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 				if slack && i != capNameFilter {
 					n = withSlack(n) + extra[i]
 				}
+				if i == capNames {
+					t, err := newNameTable(l.innerSpec(in.outer), img.NameKeys, bothVersions(img.NameVals, nameVal), n, l.nameSeed)
+					if err != nil {
+						errs[i] = err
+						continue
+					}
+					g.names, g.caps[i] = t, t.capacity()
+					continue
+				}
 				m, err := mk(in.outer, n)
 				if err != nil {
 					errs[i] = err
@@ -495,6 +507,14 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 	}
 	g.counts = [4]int{len(img.NameKeys), len(img.AnswerKeys), len(img.Templates), len(img.Chunks)}
 	return g, nil
+}
+
+// innerSpec is the spec of a new inner map of outer map outer, named
+// after it (bpftool shows the generations' maps as xdpdns_<outer>).
+func (l *Loader) innerSpec(outer string) *ebpf.MapSpec {
+	inner := l.spec.Maps[outer].InnerMap.Copy()
+	inner.Name = "xdpdns_" + outer
+	return inner
 }
 
 // fillWorkers is how many of a new generation's maps are filled at once.
@@ -950,7 +970,7 @@ func (l *Loader) MapBytes() int64 {
 		return 0
 	}
 	var n int64
-	for i, m := range []*ebpf.Map{g.names, g.answers, g.templates, g.chunks} {
+	for i, m := range []*ebpf.Map{g.names.bpfMap(), g.answers, g.templates, g.chunks} {
 		if m != nil {
 			n += int64(g.counts[i]) * int64(m.KeySize()+m.ValueSize())
 		}

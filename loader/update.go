@@ -221,7 +221,7 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 		{"templates", func() error { return fill(g.templates, p.tmplKeys, p.tmplVals) }},
 		{"shared templates", func() error { return fill(g.sharedTemplates, p.sharedKeys, p.sharedVersions(l.live, next, false)) }},
 		{"name filter", func() error { return fill(g.nameFilter, p.filterKeys, p.filterVals) }},
-		{"names", func() error { return fill(g.names, nk, nv) }},
+		{"names", func() error { return g.names.put(nk, nv) }},
 		{"answers", func() error { return fill(g.answers, ak, av) }},
 	}
 	for _, s := range steps {
@@ -237,7 +237,7 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 // entries it added.
 func (l *Loader) unwrite(g *generation, p *updatePlan) {
 	unwriteEntries(nameKind, g.names, p.names)
-	unwriteEntries(answerKind, g.answers, p.answers)
+	unwriteEntries(answerKind, g.answerMap(), p.answers)
 	old := make([]bpf.XdpTmplVersions, len(p.sharedKeys))
 	for i, k := range p.sharedKeys {
 		old[i] = tmplVersions(l.live.sharedHdr[k])
@@ -252,7 +252,7 @@ func (l *Loader) settle(g *generation, p *updatePlan) error {
 	if err := settleEntries(nameKind, g.names, p.names); err != nil {
 		return err
 	}
-	if err := settleEntries(answerKind, g.answers, p.answers); err != nil {
+	if err := settleEntries(answerKind, g.answerMap(), p.answers); err != nil {
 		return err
 	}
 	return fill(g.sharedTemplates, p.sharedKeys, p.sharedVersions(l.live, 0, true))

@@ -119,6 +119,32 @@ const (
 	// version, flips config.gen, then copies the new version into the other
 	// (loader Update), so a packet reads one version throughout.
 	Gens = 2
+	// NameProbes (XDPDNS_NAME_PROBES): names is an open-addressing hash table
+	// in an array map, so that finding a name reads one cache line holding its
+	// key and its value (a kernel hash map reads a bucket, then an element
+	// elsewhere). Slot 0 is the header: its key.h1 is the mask m (2^k - 1),
+	// its key.h2 the table's random seed; the table is slots 1 .. m + 1. A
+	// key's home is 1 + (f & m), f = (__u32)(((h1 ^ seed) *
+	// XDPDNS_NAME_HOME_MULT) >> 32) (the seed, drawn for each table, keeps a
+	// zone's names from being chosen to crowd one home); the key is at most
+	// XDPDNS_NAME_PROBES - 1 slots after it (wrapping within the table),
+	// before the first empty slot (key {0, 0}). A slot whose versions are all
+	// absent (XDPDNS_NF_ABSENT) is a removed name: the walk treats it as
+	// missing, and an update may reuse it.
+	NameProbes = 32
+	// NameHomeMult (XDPDNS_NAME_HOME_MULT): names is an open-addressing hash
+	// table in an array map, so that finding a name reads one cache line
+	// holding its key and its value (a kernel hash map reads a bucket, then an
+	// element elsewhere). Slot 0 is the header: its key.h1 is the mask m (2^k
+	// - 1), its key.h2 the table's random seed; the table is slots 1 .. m + 1.
+	// A key's home is 1 + (f & m), f = (__u32)(((h1 ^ seed) *
+	// XDPDNS_NAME_HOME_MULT) >> 32) (the seed, drawn for each table, keeps a
+	// zone's names from being chosen to crowd one home); the key is at most
+	// XDPDNS_NAME_PROBES - 1 slots after it (wrapping within the table),
+	// before the first empty slot (key {0, 0}). A slot whose versions are all
+	// absent (XDPDNS_NF_ABSENT) is a removed name: the walk treats it as
+	// missing, and an update may reuse it.
+	NameHomeMult = 0x9e3779b97f4a7c15
 	// NameFlagExactTyped (XDPDNS_NF_EXACT_TYPED): name_val.flags (which
 	// lookups the walk can skip): answers has exact-mode entries for the name.
 	NameFlagExactTyped = 0x1

@@ -32,6 +32,46 @@ static __always_inline int filter_has(void *fmap, const struct name_key *h, __u6
 	return word && ((*word >> (b & 63)) & 1);
 }
 
+/* name_probe returns the slot of the key {h1, h2} in generation gen's
+ * names table of mask mask and seed seed (shared.h, XDPDNS_NAME_PROBES),
+ * or 0. A global function: the verifier checks its probe loop once, not
+ * once per label of the walk that calls it. */
+__attribute__((noinline)) int name_probe(__u32 gen, __u64 h1, __u64 h2, __u32 mask, __u64 seed)
+{
+	__u32 home = (__u32)(((h1 ^ seed) * XDPDNS_NAME_HOME_MULT) >> 32);
+	void *nmap = bpf_map_lookup_elem(&names, &gen);
+	__u32 p;
+
+	if (!nmap)
+		return 0;
+	for (p = 0; p < XDPDNS_NAME_PROBES; p++) {
+		__u32 idx = 1 + ((home + p) & mask);
+		struct name_slot *e = bpf_map_lookup_elem(nmap, &idx);
+
+		if (!e)
+			return 0;
+		if (e->key.h1 == h1 && e->key.h2 == h2)
+			return (int)idx;
+		if (!e->key.h1 && !e->key.h2)
+			return 0;
+	}
+	return 0;
+}
+
+/* name_find returns the value of key k in the names table nmap of
+ * generation gen (header hdr), or 0. */
+static __always_inline struct name_val *name_find(void *nmap, __u32 gen, const struct name_key *k,
+                                                  const struct name_key *hdr)
+{
+	__u32 idx = (__u32)name_probe(gen, k->h1, k->h2, (__u32)hdr->h1, hdr->h2);
+	struct name_slot *e;
+
+	if (!idx)
+		return 0;
+	e = bpf_map_lookup_elem(nmap, &idx);
+	return e ? &e->val : 0;
+}
+
 /* find_template returns the template id for the query (0: none) or, via
  * *reason, a pass reason. gen is the live generation (0 or 1), which
  * also picks the version of each names and answers entry. */
@@ -42,6 +82,7 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 	struct answer_val *av;
 	struct name_ver *nv = 0;
 	void *nmap, *amap, *fmap;
+	struct name_key hdr;
 	__u32 i, found = 0;
 	__u64 shift = 0;
 
@@ -73,6 +114,16 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 		*reason = CNT_PASS_NOZONE;
 		return 0;
 	}
+	{
+		__u32 zero = 0;
+		struct name_slot *h = bpf_map_lookup_elem(nmap, &zero);
+
+		if (!h) {
+			*reason = CNT_PASS_NOZONE;
+			return 0;
+		}
+		hdr = h->key;
+	}
 	fmap = bpf_map_lookup_elem(&name_filter, &gen);
 	if (fmap) {
 		__u32 zero = 0;
@@ -91,7 +142,7 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 		if (shift && i >= XDPDNS_FILTER_FROM_LABELS &&
 		    !filter_has(fmap, &s->hash[i], shift))
 			break;
-		e = bpf_map_lookup_elem(nmap, &s->hash[i]);
+		e = name_find(nmap, gen, &s->hash[i], &hdr);
 		if (!e)
 			break;
 		v = &e->v[gen & 1];

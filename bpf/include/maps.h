@@ -60,14 +60,12 @@
 /* Inner map templates (one instance per generation, created by the
  * loader with max_entries sized to the image). */
 
-/* names: struct name_key (hash of a lower-case wire name that exists in a
- * served zone) -> struct name_val (default templates for that name). */
-struct names_inner {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, struct name_key);
-	__type(value, struct name_val);
-};
+/* names: __u32 slot -> struct name_slot: the hash table (shared.h,
+ * XDPDNS_NAME_PROBES) of struct name_key (hash of a lower-case wire name
+ * that exists in a served zone) -> struct name_val (default templates for
+ * that name). Mmapable: the loader builds it in place and adds names with
+ * ordered stores (the key last). */
+struct names_inner XDPDNS_INNER_MMAP_ARRAY(struct name_slot);
 
 /* answers: struct answer_key (name hash, qtype, mode) -> struct answer_val
  * (per-type templates overriding the name's default). */
@@ -307,6 +305,7 @@ struct scratch {
 	 * value types of inner map templates; naming them here puts their
 	 * full definitions in BTF, where the loader and bpf2go need them. */
 	struct {
+		struct name_slot ns;
 		struct name_val nv;
 		struct name_ver nver;
 		struct answer_key ak;

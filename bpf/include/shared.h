@@ -138,6 +138,28 @@ struct name_val {
 	struct name_ver v[XDPDNS_GENS];
 };
 
+/* names is an open-addressing hash table in an array map, so that
+ * finding a name reads one cache line holding its key and its value
+ * (a kernel hash map reads a bucket, then an element elsewhere). Slot 0
+ * is the header: its key.h1 is the mask m (2^k - 1), its key.h2 the
+ * table's random seed; the table is slots 1 .. m + 1. A key's home is
+ * 1 + (f & m), f = (__u32)(((h1 ^ seed) * XDPDNS_NAME_HOME_MULT) >> 32)
+ * (the seed, drawn for each table, keeps a zone's names from being
+ * chosen to crowd one home); the key is at most XDPDNS_NAME_PROBES - 1
+ * slots after it (wrapping within the table), before the first empty
+ * slot (key {0, 0}). A slot whose versions are all absent
+ * (XDPDNS_NF_ABSENT) is a removed name: the walk treats it as missing,
+ * and an update may reuse it. */
+#define XDPDNS_NAME_PROBES    32
+#define XDPDNS_NAME_HOME_MULT 0x9e3779b97f4a7c15
+
+/* One slot of names: a key and its value, one cache line. */
+struct name_slot {
+	struct name_key key;
+	struct name_val val;
+	__u32 pad[2];
+};
+
 /* name_val.flags (which lookups the walk can skip): answers has
  * exact-mode entries for the name. */
 #define XDPDNS_NF_EXACT_TYPED 0x1

@@ -1,0 +1,139 @@
+//go:build linux
+
+package loader_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+)
+
+// crowdedNames returns n names below reach.test. whose keys share one
+// home in a names table of seed seed, whatever its size up to 2^16 slots.
+func crowdedNames(t *testing.T, seed uint64, n int) []string {
+	t.Helper()
+	byHome := map[uint32][]string{}
+	for i := 0; i < 1<<24; i++ {
+		name := fmt.Sprintf("h%d.reach.test.", i)
+		wire := make([]byte, 256)
+		end, err := dns.PackDomainName(name, wire, 0, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := abi.HashName(wire[:end])
+		home := loader.NameHome(seed, bpf.XdpNameKey{H1: h.H1, H2: h.H2}) & 0xffff
+		byHome[home] = append(byHome[home], name)
+		if len(byHome[home]) == n {
+			return byHome[home]
+		}
+	}
+	t.Fatalf("no %d names with one home", n)
+	return nil
+}
+
+// reachZone serves names (an address each) below reach.test.
+func reachZone(t *testing.T, names []string) *engine.Engine {
+	var b strings.Builder
+	b.WriteString("$ORIGIN reach.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 198.18.0.53\n")
+	for i, n := range names {
+		fmt.Fprintf(&b, "%s A 198.18.1.%d\n", n, i+1)
+	}
+	return testEngine(t, "reach.test.", b.String(), engine.Config{UDPSize: 1232})
+}
+
+// TestNameTableReach checks the names table at the edge of its probe
+// windows: names crowded onto one home sit up to abi.NameProbes - 1 slots
+// after it and the program finds each; a removed name's slot is reused;
+// a name with no free slot in its window makes Update refuse, and a Swap
+// whose table cannot be built with any seed fails and changes nothing.
+func TestNameTableReach(t *testing.T) {
+	const seed = 0x5eed5eed5eed
+	fixed := true
+	names := crowdedNames(t, seed, abi.NameProbes+1)
+	inZone, extra := names[:abi.NameProbes], names[abi.NameProbes]
+	e1 := reachZone(t, inZone)
+	l := load(t, e1, nil)
+	l.SetNameSeed(func() uint64 {
+		if fixed {
+			return seed
+		}
+		return rand.Uint64()
+	})
+	if _, err := l.Swap(compile(t, e1)); err != nil {
+		t.Fatal(err)
+	}
+	reach, err := l.NameReach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := uint32(0)
+	for _, r := range reach {
+		far = max(far, r)
+	}
+	if far != abi.NameProbes-1 {
+		t.Fatalf("farthest name %d slots from its home, want %d (the names do not crowd one home)", far, abi.NameProbes-1)
+	}
+	// Every name answered in XDP as the engine answers it, the one not
+	// in the zone too (its walk probes the whole window).
+	check := func(e *engine.Engine, names ...string) {
+		t.Helper()
+		for _, n := range names {
+			q := query(t, n, dns.TypeA, dns.ClassINET)
+			v, out := run(t, l.Program(), layout{}.build(q))
+			if v != xdpTX {
+				t.Fatalf("%s: verdict %d", n, v)
+			}
+			if got, want := checkReply(t, layout{}, out), e.Respond(nil, q, false); !bytes.Equal(got, want) {
+				t.Fatalf("%s: XDP %x, engine %x", n, got, want)
+			}
+		}
+	}
+	check(e1, names...)
+
+	// Remove the name at its home, then add the one that did not fit:
+	// it takes the removed name's slot (which stays taken while the
+	// update that removes the name is in flight).
+	e2a := reachZone(t, inZone[1:])
+	if _, err := l.Update(compile(t, e2a)); err != nil {
+		t.Fatal(err)
+	}
+	check(e2a, names...)
+	e2 := reachZone(t, append(append([]string{}, inZone[1:]...), extra))
+	if _, err := l.Update(compile(t, e2)); err != nil {
+		t.Fatal(err)
+	}
+	check(e2, names...)
+	if r2, err := l.NameReach(); err != nil {
+		t.Fatal(err)
+	} else if len(r2) != len(reach) {
+		t.Errorf("%d slots used after the update, %d before: the removed name's slot was not reused", len(r2), len(reach))
+	}
+
+	// All abi.NameProbes + 1 names: no room in the window, so Update
+	// refuses; a Swap with the same seed cannot build a table either and
+	// leaves the live generation as it was; with other seeds it can.
+	e3 := reachZone(t, names)
+	if _, err := l.Update(compile(t, e3)); !errors.Is(err, loader.ErrNoUpdate) {
+		t.Fatalf("Update with a full probe window: %v, want ErrNoUpdate", err)
+	}
+	check(e2, names...)
+	if _, err := l.Swap(compile(t, e3)); err == nil {
+		t.Fatal("Swap built a table with a full probe window")
+	}
+	check(e2, names...)
+	fixed = false
+	if _, err := l.Swap(compile(t, e3)); err != nil {
+		t.Fatal(err)
+	}
+	check(e3, names...)
+}
