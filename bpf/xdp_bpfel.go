@@ -261,6 +261,7 @@ type XdpTmpl struct {
 	TailChunk  uint32
 	DenialHead uint32
 	DenialTail uint32
+	Head       [64]uint8
 	Relocs     [40]uint16
 }
 

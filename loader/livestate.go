@@ -107,6 +107,17 @@ func tmplChunks(t *bpf.XdpTmpl) (head, all uint32) {
 	return head, head + chunksOf(int(t.BodyLen)-int(t.SlotOff))
 }
 
+// withHead is t with its Head, the copy of its first chunk (in chunks)
+// that the program reads with the header; zero when the body before the
+// slot is empty.
+func withHead(t bpf.XdpTmpl, chunks []bpf.XdpChunk) bpf.XdpTmpl {
+	t.Head = [abi.ChunkSize]uint8{}
+	if h, _ := tmplChunks(&t); h > 0 && int(t.FirstChunk) < len(chunks) {
+		t.Head = chunks[t.FirstChunk].B
+	}
+	return t
+}
+
 // newLiveState records img, as Swap placed it in g, for later updates; nil
 // when its layout is not one Update can reuse (a template's head and tail,
 // or a denial zone's pieces, not in one run of chunks).
@@ -146,7 +157,9 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		}
 		return true
 	}
-	copy(lv.sharedHdr, img.SharedTemplates)
+	for i, t := range img.SharedTemplates {
+		lv.sharedHdr[i] = withHead(t, img.Chunks)
+	}
 	if !record(img.Templates, lv.tmpls, hs.tmpl, 0) || !record(img.SharedTemplates, lv.shared, hs.shared, abi.SharedTmpl) {
 		return nil
 	}

@@ -19,10 +19,11 @@
 
 /* copy_chunks copies len bytes of chunks from index first to buffer offset
  * d, whole chunks at a time (the last one may write past d + len: callers
- * copy in order, so what follows overwrites it). Returns -1 if a chunk is
- * missing or the copy would leave the buffer. */
+ * copy in order, so what follows overwrites it), the first from head when
+ * it is given (the template's copy of chunk first). Returns -1 if a chunk
+ * is missing or the copy would leave the buffer. */
 static __always_inline int copy_chunks(struct scratch *s, void *cmap, __u32 first, __u32 d,
-                                       __u32 len)
+                                       __u32 len, const __u8 *head)
 {
 	__u32 n = (len + XDPDNS_CHUNK_SIZE - 1) / XDPDNS_CHUNK_SIZE, i, j;
 
@@ -34,10 +35,16 @@ static __always_inline int copy_chunks(struct scratch *s, void *cmap, __u32 firs
 
 		if (i >= n)
 			break;
-		ch = bpf_map_lookup_elem(cmap, &idx);
-		if (!ch || o > XDPDNS_BUF_SIZE - XDPDNS_CHUNK_SIZE)
+		if (o > XDPDNS_BUF_SIZE - XDPDNS_CHUNK_SIZE)
 			return -1;
-		src = (const __u64 *)ch->b;
+		if (i == 0 && head) {
+			src = (const __u64 *)head;
+		} else {
+			ch = bpf_map_lookup_elem(cmap, &idx);
+			if (!ch)
+				return -1;
+			src = (const __u64 *)ch->b;
+		}
 		dst = (__u64 *)&s->buf[bound(o)];
 #pragma unroll
 		for (j = 0; j < XDPDNS_CHUNK_SIZE / 8; j++)
@@ -69,7 +76,7 @@ static __always_inline __u32 copy_body(struct scratch *s, const struct tmpl *t,
 	if (!cmap)
 		return 0;
 	if (slot == XDPDNS_NO_SLOT) {
-		if (copy_chunks(s, cmap, t->first_chunk, bo, t->body_len))
+		if (copy_chunks(s, cmap, t->first_chunk, bo, t->body_len, t->head))
 			return 0;
 		slot = t->body_len;
 	} else {
@@ -80,9 +87,9 @@ static __always_inline __u32 copy_body(struct scratch *s, const struct tmpl *t,
 			if (plen > XDPDNS_MAX_BODY || t->body_len + plen > XDPDNS_MAX_BODY)
 				return 0;
 		}
-		if (copy_chunks(s, cmap, t->first_chunk, bo, slot) ||
-		    (piece && copy_chunks(s, cmap, piece->first_chunk, bo + slot, plen)) ||
-		    copy_chunks(s, cmap, t->tail_chunk, bo + slot + plen, t->body_len - slot))
+		if (copy_chunks(s, cmap, t->first_chunk, bo, slot, t->head) ||
+		    (piece && copy_chunks(s, cmap, piece->first_chunk, bo + slot, plen, 0)) ||
+		    copy_chunks(s, cmap, t->tail_chunk, bo + slot + plen, t->body_len - slot, 0))
 			return 0;
 	}
 	for (i = 0; i < XDPDNS_MAX_RELOCS; i++) {
