@@ -60,11 +60,11 @@ func (h *hasher) plainHash(img *Image, t *bpf.XdpTmpl) contentHash {
 		h.u16(r)
 	}
 	if t.Flags&abi.FlagTooBig == 0 {
-		if t.SlotOff == abi.NoSlot {
-			h.chunkBytes(img.Chunks, t.FirstChunk, int(t.BodyLen))
-		} else {
-			h.chunkBytes(img.Chunks, t.FirstChunk, int(t.SlotOff))
-			h.chunkBytes(img.Chunks, t.TailChunk, int(t.BodyLen)-int(t.SlotOff))
+		first := firstPart(t)
+		h.buf = append(h.buf, t.Head[:min(first, abi.ChunkSize)]...)
+		h.chunkBytes(img.Chunks, t.FirstChunk, first-abi.ChunkSize)
+		if t.SlotOff != abi.NoSlot {
+			h.chunkBytes(img.Chunks, t.TailChunk, int(t.BodyLen)-first)
 		}
 	}
 	return h.sum()

@@ -80,21 +80,22 @@ func (v LiveView) Template(id uint32) (bpf.XdpTmpl, []byte, bool, error) {
 	if !ok || err != nil || t.Flags&abi.FlagTooBig != 0 {
 		return t, nil, ok, err
 	}
-	if t.SlotOff == abi.NoSlot {
-		body, err := v.body(t.FirstChunk, int(t.BodyLen))
-		return t, body, err == nil, err
-	}
-	head, err := v.body(t.FirstChunk, int(t.SlotOff))
+	first := firstPart(&t)
+	rest, err := v.body(t.FirstChunk, first-abi.ChunkSize)
 	if err != nil {
 		return t, nil, false, err
 	}
-	tail, err := v.body(t.TailChunk, int(t.BodyLen)-int(t.SlotOff))
-	return t, append(head, tail...), err == nil, err
+	body := append(append([]byte{}, t.Head[:min(first, abi.ChunkSize)]...), rest...)
+	if t.SlotOff == abi.NoSlot {
+		return t, body, true, nil
+	}
+	tail, err := v.body(t.TailChunk, int(t.BodyLen)-first)
+	return t, append(body, tail...), err == nil, err
 }
 
-// body reads n bytes of chunks from chunk first on.
+// body reads n bytes of chunks from chunk first on (none for n <= 0).
 func (v LiveView) body(first uint32, n int) ([]byte, error) {
-	body := make([]byte, 0, n)
+	body := make([]byte, 0, max(n, 0))
 	for i := uint32(0); len(body) < n; i++ {
 		var c bpf.XdpChunk
 		found, err := lookup(v.g.chunks, first+i, &c)

@@ -93,29 +93,27 @@ func ctxTmpl(z *bpf.XdpDenialZone) uint32 {
 // chunksOf is the number of chunks holding n body bytes.
 func chunksOf(n int) uint32 { return uint32((n + abi.ChunkSize - 1) / abi.ChunkSize) }
 
-// tmplChunks is the number of chunks of template t: its body, or its head
-// and tail each starting a chunk.
-func tmplChunks(t *bpf.XdpTmpl) (head, all uint32) {
+// firstPart is how many body bytes of template t come before its slot
+// (all of them without one): the first abi.ChunkSize of them are in
+// t.Head, the rest in chunks from t.FirstChunk on.
+func firstPart(t *bpf.XdpTmpl) int {
 	switch {
 	case t.Flags&abi.FlagTooBig != 0:
-		return 0, 0
+		return 0
 	case t.SlotOff == abi.NoSlot:
-		n := chunksOf(int(t.BodyLen))
-		return n, n
+		return int(t.BodyLen)
 	}
-	head = chunksOf(int(t.SlotOff))
-	return head, head + chunksOf(int(t.BodyLen)-int(t.SlotOff))
+	return int(min(t.SlotOff, t.BodyLen))
 }
 
-// withHead is t with its Head, the copy of its first chunk (in chunks)
-// that the program reads with the header; zero when the body before the
-// slot is empty.
-func withHead(t bpf.XdpTmpl, chunks []bpf.XdpChunk) bpf.XdpTmpl {
-	t.Head = [abi.ChunkSize]uint8{}
-	if h, _ := tmplChunks(&t); h > 0 && int(t.FirstChunk) < len(chunks) {
-		t.Head = chunks[t.FirstChunk].B
+// tmplChunks is the number of chunks of template t: those of its first
+// part after t.Head, and with a slot the tail's, starting a chunk.
+func tmplChunks(t *bpf.XdpTmpl) (head, all uint32) {
+	head = chunksOf(max(firstPart(t)-abi.ChunkSize, 0))
+	if t.Flags&abi.FlagTooBig != 0 || t.SlotOff == abi.NoSlot {
+		return head, head
 	}
-	return t
+	return head, head + chunksOf(int(t.BodyLen)-firstPart(t))
 }
 
 // newLiveState records img, as Swap placed it in g, for later updates; nil
@@ -157,9 +155,7 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		}
 		return true
 	}
-	for i, t := range img.SharedTemplates {
-		lv.sharedHdr[i] = withHead(t, img.Chunks)
-	}
+	copy(lv.sharedHdr, img.SharedTemplates)
 	if !record(img.Templates, lv.tmpls, hs.tmpl, 0) || !record(img.SharedTemplates, lv.shared, hs.shared, abi.SharedTmpl) {
 		return nil
 	}

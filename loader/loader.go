@@ -448,19 +448,16 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 		n     int
 		fill  func(*ebpf.Map) error
 	}
-	chunks := img.Chunks
 	maps := []innerMap{
 		{bpf.XdpMapNames, nil, len(img.NameKeys), nil}, // the names table: see below
 		{bpf.XdpMapAnswers, &g.answers, len(img.AnswerKeys), func(m *ebpf.Map) error { return fill(m, img.AnswerKeys, bothVersions(img.AnswerVals, answerVal)) }},
-		{bpf.XdpMapTemplates, &g.templates, len(img.Templates), fillTemplates(img.Templates, img.Chunks)},
+		{bpf.XdpMapTemplates, &g.templates, len(img.Templates), fillArray(img.Templates)},
 		{bpf.XdpMapChunks, &g.chunks, len(img.Chunks), fillChunks(img.Chunks)},
 		{bpf.XdpMapDenialZones, &g.denialZones, len(img.DenialZones), fillArray(img.DenialZones)},
 		{bpf.XdpMapDenialEntries, &g.denialEntries, len(img.DenialEntries), fillArray(img.DenialEntries)},
 		{bpf.XdpMapDenialIndex, &g.denialIndex, len(img.DenialIndex), fillArray(img.DenialIndex)},
 		{bpf.XdpMapNameFilter, &g.nameFilter, len(img.NameFilter), fillArray(img.NameFilter)},
-		{bpf.XdpMapSharedTemplates, &g.sharedTemplates, len(img.SharedTemplates), fillArray(bothVersions(img.SharedTemplates, func(t bpf.XdpTmpl) bpf.XdpTmplVersions {
-			return tmplVersions(withHead(t, chunks))
-		}))},
+		{bpf.XdpMapSharedTemplates, &g.sharedTemplates, len(img.SharedTemplates), fillArray(bothVersions(img.SharedTemplates, tmplVersions))},
 	}
 	// Two at a time: the kernel's work of filling a TLD's maps (seconds)
 	// on both cores of a small node.
@@ -571,25 +568,6 @@ func fillChunks(chunks []bpf.XdpChunk) func(*ebpf.Map) error {
 	}
 }
 
-// fillTemplates writes tmpls, each with its Head from chunks, a batch at
-// a time (no copy of the whole array).
-func fillTemplates(tmpls []bpf.XdpTmpl, chunks []bpf.XdpChunk) func(*ebpf.Map) error {
-	return func(m *ebpf.Map) error {
-		keys := make([]uint32, 0, batch)
-		vals := make([]bpf.XdpTmpl, 0, batch)
-		for i := 0; i < len(tmpls); i += batch {
-			keys, vals = keys[:0], vals[:0]
-			for j := i; j < min(i+batch, len(tmpls)); j++ {
-				keys, vals = append(keys, uint32(j)), append(vals, withHead(tmpls[j], chunks))
-			}
-			if err := fill(m, keys, vals); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
-
 func fillArray[V any](vals []V) func(*ebpf.Map) error {
 	return func(m *ebpf.Map) error { return fill(m, indexes(len(vals)), vals) }
 }
@@ -680,8 +658,11 @@ func checkTemplate(img *Image, id uint32, t *bpf.XdpTmpl) error {
 	if t.BodyLen > abi.MaxBody || t.ReqLen > t.BodyLen || t.Nrelocs > abi.MaxRelocs {
 		return fmt.Errorf("%w: template %#x: body %d, required %d, %d relocations", ErrImage, id, t.BodyLen, t.ReqLen, t.Nrelocs)
 	}
-	n := (int(t.BodyLen) + abi.ChunkSize - 1) / abi.ChunkSize
-	if int(t.FirstChunk)+n > len(img.Chunks) {
+	n, _ := tmplChunks(t)
+	if t.SlotOff != abi.NoSlot && t.SlotOff > t.BodyLen {
+		return checkSlot(img, id, t)
+	}
+	if int(t.FirstChunk)+int(n) > len(img.Chunks) {
 		return fmt.Errorf("%w: template %#x: chunks %d+%d of %d", ErrImage, id, t.FirstChunk, n, len(img.Chunks))
 	}
 	for _, r := range t.Relocs[:t.Nrelocs] {

@@ -253,7 +253,7 @@ func TestSwap(t *testing.T) {
 	// A bad image is refused and changes nothing.
 	bad := compile(t, e1)
 	bad.Templates[1].FirstChunk = uint32(len(bad.Chunks))
-	bad.Templates[1].BodyLen = 64
+	bad.Templates[1].BodyLen = 2 * 64 // the head and one chunk
 	if _, err := l.Swap(bad); !errors.Is(err, loader.ErrImage) {
 		t.Errorf("Swap(bad image) = %v, want ErrImage", err)
 	}

@@ -259,7 +259,6 @@ func (lv *liveState) placeTemplates(img *Image, hs imageHashes, p *updatePlan) e
 				return nil
 			}
 		}
-		t = withHead(t, img.Chunks)
 		head, all := tmplChunks(&t)
 		c, ok := lv.chunks.alloc(all)
 		if !ok {

@@ -17,18 +17,18 @@
 #include "cookie.h"
 #include "denial.h"
 
-/* copy_chunks copies len bytes of chunks from index first to buffer offset
- * d, whole chunks at a time (the last one may write past d + len: callers
- * copy in order, so what follows overwrites it), the first from head when
- * it is given (the template's copy of chunk first). Returns -1 if a chunk
- * is missing or the copy would leave the buffer. */
+/* copy_chunks copies len bytes to buffer offset d, whole chunks at a time
+ * (the last one may write past d + len: callers copy in order, so what
+ * follows overwrites it): the first XDPDNS_CHUNK_SIZE bytes from head when
+ * it is given (a template's first part), the rest from chunks first on.
+ * Returns -1 if a chunk is missing or the copy would leave the buffer. */
 static __always_inline int copy_chunks(struct scratch *s, void *cmap, __u32 first, __u32 d,
                                        __u32 len, const __u8 *head)
 {
 	__u32 n = (len + XDPDNS_CHUNK_SIZE - 1) / XDPDNS_CHUNK_SIZE, i, j;
 
 	for (i = 0; i < XDPDNS_MAX_CHUNKS; i++) {
-		__u32 idx = first + i, o = d + i * XDPDNS_CHUNK_SIZE;
+		__u32 idx = first + i - (head ? 1 : 0), o = d + i * XDPDNS_CHUNK_SIZE;
 		const struct chunk *ch;
 		const __u64 *src;
 		__u64 *dst;

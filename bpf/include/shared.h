@@ -235,10 +235,10 @@ struct tmpl {
 	__u32 tail_chunk;
 	__u32 denial_head;
 	__u32 denial_tail;
-	/* The body's first chunk (chunks[first_chunk]) again, written by the
-	 * loader, so that a short body (most referrals) is read with the
-	 * header instead of from another page; zero when the body before
-	 * the slot is empty. */
+	/* The body's first XDPDNS_CHUNK_SIZE bytes (before the slot, if it
+	 * has one), so that a short body (most referrals) is read with the
+	 * header instead of from another page: the rest of the body before
+	 * the slot is in chunks from first_chunk on. */
 	__u8 head[XDPDNS_CHUNK_SIZE];
 	__u16 relocs[XDPDNS_MAX_RELOCS];
 };

@@ -104,16 +104,20 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 			x.RrlWild = 1
 		}
 		copy(x.Relocs[:], t.Relocs)
+		first := t.Body
 		if i > 0 && t.Slot != abi.NoSlot && len(t.Body) > 0 {
 			// The head and the tail each start a chunk: the program puts
 			// the piece between them.
 			x.SlotOff, x.DenialZone = uint16(t.Slot), t.Denial
 			x.DenialHead, x.DenialTail = t.DenialHead, t.DenialTail
-			out.Chunks = appendChunks(out.Chunks, t.Body[:t.Slot])
+			first = t.Body[:t.Slot]
+		}
+		// The first part's first chunk goes in the template (tmpl.head).
+		n := copy(x.Head[:], first)
+		out.Chunks = appendChunks(out.Chunks, first[n:])
+		if x.SlotOff != abi.NoSlot {
 			x.TailChunk = uint32(len(out.Chunks))
 			out.Chunks = appendChunks(out.Chunks, t.Body[t.Slot:])
-		} else {
-			out.Chunks = appendChunks(out.Chunks, t.Body)
 		}
 		if i > 0 && img.Templates[i].Shared {
 			out.SharedTemplates = append(out.SharedTemplates, x)
@@ -162,10 +166,12 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 func chunksOf(img *render.Image) int {
 	n := 0
 	for i, t := range img.Templates {
+		// The first chunk of a body (of its part before the slot) is in
+		// the template.
 		if i > 0 && t.Slot != abi.NoSlot && len(t.Body) > 0 {
-			n += nchunks(t.Slot) + nchunks(len(t.Body)-t.Slot)
+			n += nchunks(t.Slot-abi.ChunkSize) + nchunks(len(t.Body)-t.Slot)
 		} else {
-			n += nchunks(len(t.Body))
+			n += nchunks(len(t.Body) - abi.ChunkSize)
 		}
 	}
 	for _, dz := range img.Denial {
@@ -178,7 +184,8 @@ func chunksOf(img *render.Image) int {
 	return n
 }
 
-func nchunks(n int) int { return (n + abi.ChunkSize - 1) / abi.ChunkSize }
+// nchunks is how many chunks n bytes take (none for n <= 0).
+func nchunks(n int) int { return (max(n, 0) + abi.ChunkSize - 1) / abi.ChunkSize }
 
 // appendChunks cuts b into chunks.
 func appendChunks(chunks []bpf.XdpChunk, b []byte) []bpf.XdpChunk {
