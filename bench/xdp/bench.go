@@ -206,6 +206,10 @@ type SetupOptions struct {
 	Seed        uint64
 	NoSigned    bool // skip the NSEC3-signed zone (and its classes)
 	NoNSEC      bool // skip the NSEC-signed zone (and its class)
+	// NoUnsigned signs the generated zone without loading it: the
+	// unsigned classes are left out (at 1M delegations a run loads one
+	// zone at a time).
+	NoUnsigned bool
 }
 
 // NewSetup generates the zone (and its NSEC3-signed copy), compiles and
@@ -243,8 +247,10 @@ func NewSetup(o SetupOptions) (_ *Setup, err error) {
 	if err = step("generate zone", func() (err error) { plain, err = WriteZoneFile(s.dir, o.Delegations); return }); err != nil {
 		return nil, err
 	}
-	if err = step("compile+load unsigned", func() (err error) { s.Unsigned, err = LoadTarget("unsigned", plain); return }); err != nil {
-		return nil, err
+	if !o.NoUnsigned {
+		if err = step("compile+load unsigned", func() (err error) { s.Unsigned, err = LoadTarget("unsigned", plain); return }); err != nil {
+			return nil, err
+		}
 	}
 	if !o.NoSigned {
 		if err = step("sign (dnssec-signzone)", func() (err error) { signed, err = SignZone(s.dir, plain); return }); err != nil {
@@ -312,17 +318,18 @@ func (s *Setup) classes(o SetupOptions) []*Class {
 	nx := func(i int) Query {
 		return Query{Name: fmt.Sprintf("nx%012x.%s", rng.Uint64()&0xffffffffffff, Origin), Type: dns.TypeA, EDNS: true}
 	}
-	cs := []*Class{
-		mk("exact-A", "`hostK.nic.tld. A` (authoritative answer, unsigned zone)", s.Unsigned, XDPTX, func(i int) Query {
+	var cs []*Class
+	if s.Unsigned != nil {
+		cs = append(cs, mk("exact-A", "`hostK.nic.tld. A` (authoritative answer, unsigned zone)", s.Unsigned, XDPTX, func(i int) Query {
 			return Query{Name: fmt.Sprintf("host%d.nic.%s", rng.IntN(ApexHosts), Origin), Type: dns.TypeA, EDNS: true}
 		}),
-		mk("referral", "`www.dK.tld. A`, random K (referral, unsigned zone, glue for 10%)", s.Unsigned, XDPTX, referral),
-		mk("nxdomain", "`nxXXXXXXXXXXXX.tld. A`, DO=0 (NXDOMAIN, SOA in authority)", s.Unsigned, XDPTX, nx),
-		// The same name every time: the maps' entries stay in the CPU
-		// caches, so the difference to "referral" is the cost of memory.
-		mk("referral-hot", "`www.d1.tld. A` every time (one referral, its map entries cached: referral minus cache misses)", s.Unsigned, XDPTX, func(i int) Query {
-			return Query{Name: "www.d1." + Origin, Type: dns.TypeA, EDNS: true}
-		}),
+			mk("referral", "`www.dK.tld. A`, random K (referral, unsigned zone, glue for 10%)", s.Unsigned, XDPTX, referral),
+			mk("nxdomain", "`nxXXXXXXXXXXXX.tld. A`, DO=0 (NXDOMAIN, SOA in authority)", s.Unsigned, XDPTX, nx),
+			// The same name every time: the maps' entries stay in the CPU
+			// caches, so the difference to "referral" is the cost of memory.
+			mk("referral-hot", "`www.d1.tld. A` every time (one referral, its map entries cached: referral minus cache misses)", s.Unsigned, XDPTX, func(i int) Query {
+				return Query{Name: "www.d1." + Origin, Type: dns.TypeA, EDNS: true}
+			}))
 	}
 	if s.NSEC3 != nil {
 		cs = append(cs,
@@ -346,11 +353,13 @@ func (s *Setup) classes(o SetupOptions) []*Class {
 			return q
 		}))
 	}
-	cs = append(cs, mk("pass-any", "`www.dK.tld. ANY` (parsed, hashed, then XDP_PASS: the cost of getting to a template)", s.Unsigned, XDPPass, func(i int) Query {
-		q := referral(i)
-		q.Type = dns.TypeANY
-		return q
-	}))
+	if s.Unsigned != nil {
+		cs = append(cs, mk("pass-any", "`www.dK.tld. ANY` (parsed, hashed, then XDP_PASS: the cost of getting to a template)", s.Unsigned, XDPPass, func(i int) Query {
+			q := referral(i)
+			q.Type = dns.TypeANY
+			return q
+		}))
+	}
 	return cs
 }
 

@@ -39,7 +39,8 @@ import (
 
 func main() {
 	delegations := flag.Int("delegations", 100000, "delegations in the zone of the per-class run")
-	denial := flag.String("denial", "nsec3,nsec", "signed copies of the zone for the DO=1 classes: nsec3, nsec, nsec3,nsec or none (at 1M delegations, one at a time fits in memory)")
+	denial := flag.String("denial", "nsec3,nsec", "signed copies of the zone for the DO=1 classes: nsec3, nsec, nsec3,nsec or none")
+	each := flag.Bool("each", false, "load, measure and close one zone at a time (the unsigned one, then each signed copy): at 1M delegations the three do not fit in memory together")
 	queries := flag.Int("queries", 10000, "query frames per class (each run once per round)")
 	rounds := flag.Int("rounds", 7, "rounds; medians are reported")
 	repeat := flag.Int("repeat", 10000, "repeat of the reflector's repeated test runs")
@@ -64,8 +65,12 @@ func main() {
 		part = "scale"
 		md, err = runScale(*scaleN, *zoneFile, xdp.MixOptions{N: *mixN, NX: *mixNX, DO: *mixDO, Seed: 1})
 	} else {
+		// The default size has the part "classes"; another size its own.
 		part = "classes"
-		md, err = runClasses(*delegations, *queries, *rounds, *repeat, *nic, *denial)
+		if *delegations != 100000 {
+			part = fmt.Sprintf("classes-%d", *delegations)
+		}
+		md, err = runClasses(*delegations, *queries, *rounds, *repeat, *nic, *denial, *each)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "xdpbench:", err)
@@ -81,33 +86,39 @@ func main() {
 	}
 }
 
-func runClasses(delegations, queries, rounds, repeat int, nic bool, denial string) (string, error) {
-	logf("generating, signing, compiling and loading a zone of %d delegations", delegations)
-	s, err := xdp.NewSetup(xdp.SetupOptions{Delegations: delegations, Queries: queries, Seed: 1,
-		NoSigned: !strings.Contains(denial, "nsec3"), NoNSEC: !strings.Contains(strings.ReplaceAll(denial, "nsec3", ""), "nsec")})
-	if err != nil {
-		return "", err
+func runClasses(delegations, queries, rounds, repeat int, nic bool, denial string, each bool) (string, error) {
+	nsec3 := strings.Contains(denial, "nsec3")
+	nsec := strings.Contains(strings.ReplaceAll(denial, "nsec3", ""), "nsec")
+	sets := []xdp.SetupOptions{{NoSigned: !nsec3, NoNSEC: !nsec}}
+	if each {
+		// One zone loaded at a time, each closed before the next: at
+		// 1M delegations the three do not fit in memory together.
+		sets = []xdp.SetupOptions{{NoSigned: true, NoNSEC: true}}
+		if nsec3 {
+			sets = append(sets, xdp.SetupOptions{NoUnsigned: true, NoNSEC: true})
+		}
+		if nsec {
+			sets = append(sets, xdp.SetupOptions{NoUnsigned: true, NoSigned: true})
+		}
 	}
-	defer s.Close()
+	ifindex := 0
 	if nic {
 		idx, err := privateNIC()
 		if err != nil {
 			return "", err
 		}
-		s.IngressIfindex = idx
+		ifindex = idx
 		logf("frames run as received on a veth (ifindex %d) in a private namespace", idx)
 	}
-	for _, t := range s.Timings {
-		logf("  %s: %.2f s", t.Step, t.D.Seconds())
-	}
-	logf("verifying %d frames against the engine", queries*len(s.Classes))
-	if err := s.Verify(); err != nil {
-		return "", err
-	}
-	logf("measuring: %d rounds × %d classes × %d frames × 3 programs", rounds, len(s.Classes), queries)
-	res, err := s.Measure(xdp.MeasureOptions{Rounds: rounds, Repeat: repeat})
-	if err != nil {
-		return "", err
+	var res []xdp.Result
+	var timings []xdp.Timing
+	for _, o := range sets {
+		o.Delegations, o.Queries, o.Seed = delegations, queries, 1
+		r, t, err := measureSetup(o, ifindex, rounds, repeat)
+		if err != nil {
+			return "", err
+		}
+		res, timings = append(res, r...), append(timings, t...)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Zone: tld. with %d delegations (2 NS each, 10%% with in-bailiwick glue, 20%% with DS), compiled by render.Compile and swapped into its own instance of the XDP program; the DO=1 classes use a copy signed by `dnssec-signzone -3 abcd -H 0 -A` (ECDSAP256SHA256 KSK+ZSK). ", delegations)
@@ -139,7 +150,7 @@ func runClasses(delegations, queries, rounds, repeat int, nic bool, denial strin
 		fmt.Fprintf(&b, "- **%s** — %s (%s zone).\n", r.Class.Name, r.Class.Desc, r.Class.Target.Name)
 	}
 	b.WriteString("\nSet-up:")
-	for i, t := range s.Timings {
+	for i, t := range timings {
 		sep := ","
 		if i == 0 {
 			sep = ""
@@ -148,6 +159,28 @@ func runClasses(delegations, queries, rounds, repeat int, nic bool, denial strin
 	}
 	b.WriteString(".\n")
 	return b.String(), nil
+}
+
+// measureSetup sets up the zones o asks for, checks every frame and
+// measures the classes, then releases it all.
+func measureSetup(o xdp.SetupOptions, ifindex, rounds, repeat int) ([]xdp.Result, []xdp.Timing, error) {
+	logf("generating, signing, compiling and loading a zone of %d delegations (%+v)", o.Delegations, o)
+	s, err := xdp.NewSetup(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.Close()
+	s.IngressIfindex = ifindex
+	for _, t := range s.Timings {
+		logf("  %s: %.2f s", t.Step, t.D.Seconds())
+	}
+	logf("verifying %d frames against the engine", o.Queries*len(s.Classes))
+	if err := s.Verify(); err != nil {
+		return nil, nil, err
+	}
+	logf("measuring: %d rounds × %d classes × %d frames × 3 programs", rounds, len(s.Classes), o.Queries)
+	res, err := s.Measure(xdp.MeasureOptions{Rounds: rounds, Repeat: repeat})
+	return res, s.Timings, err
 }
 
 func runScale(n int, zoneFile string, mix xdp.MixOptions) (string, error) {
@@ -259,6 +292,9 @@ func join(rows []*xdp.Scale, f func(*xdp.Scale) string) string {
 
 func header(part, cmd string, took time.Duration) string {
 	title := "Per answer class: ns per query in the kernel (BPF_PROG_TEST_RUN), xdpdns vs a bare reflector"
+	if n, ok := strings.CutPrefix(part, "classes-"); ok {
+		title = "Per answer class at " + n + " delegations: ns per query in the kernel (BPF_PROG_TEST_RUN), xdpdns vs a bare reflector"
+	}
 	if part == "scale" {
 		title = "TLD scale: compile, load, kernel map memory, XDP coverage"
 	}
