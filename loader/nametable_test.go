@@ -83,18 +83,27 @@ func TestNameTableReach(t *testing.T) {
 	if far != abi.NameProbes-1 {
 		t.Fatalf("farthest name %d slots from its home, want %d (the names do not crowd one home)", far, abi.NameProbes-1)
 	}
-	// Every name answered in XDP as the engine answers it, the one not
-	// in the zone too (its walk probes the whole window).
+	// Every name answered in XDP and by the tc companion (one layout, one
+	// lookup) as the engine answers it, the one not in the zone too (its
+	// walk probes the whole window).
 	check := func(e *engine.Engine, names ...string) {
 		t.Helper()
 		for _, n := range names {
 			q := query(t, n, dns.TypeA, dns.ClassINET)
+			want := e.Respond(nil, q, false)
 			v, out := run(t, l.Program(), layout{}.build(q))
 			if v != xdpTX {
 				t.Fatalf("%s: verdict %d", n, v)
 			}
-			if got, want := checkReply(t, layout{}, out), e.Respond(nil, q, false); !bytes.Equal(got, want) {
+			if got := checkReply(t, layout{}, out); !bytes.Equal(got, want) {
 				t.Fatalf("%s: XDP %x, engine %x", n, got, want)
+			}
+			v, out = runTC(t, l.TCProgram(), layout{}.build(q))
+			if v != tcRedirect {
+				t.Fatalf("%s: tc ingress verdict %d", n, v)
+			}
+			if got := checkReply(t, layout{}, out); !bytes.Equal(got, want) {
+				t.Fatalf("%s: tc ingress %x, engine %x", n, got, want)
 			}
 		}
 	}
