@@ -74,6 +74,29 @@ func (h hashMap[K, W]) remove(k K) error {
 	return nil
 }
 
+// liveSet is the loader's record of the live entries of one kind: each
+// one's live version and the update that last saw it (liveState.mark).
+type liveSet[K comparable, V comparable] interface {
+	get(k K) (liveEntry[V], bool)
+	put(k K, e liveEntry[V]) // e is live now (or was seen by the update e.mark)
+	drop(k K)
+	each(f func(K, liveEntry[V]))
+	size() int
+}
+
+// liveMap is a liveSet in a Go map (the answers).
+type liveMap[K comparable, V comparable] map[K]liveEntry[V]
+
+func (m liveMap[K, V]) get(k K) (liveEntry[V], bool) { e, ok := m[k]; return e, ok }
+func (m liveMap[K, V]) put(k K, e liveEntry[V])      { m[k] = e }
+func (m liveMap[K, V]) drop(k K)                     { delete(m, k) }
+func (m liveMap[K, V]) size() int                    { return len(m) }
+func (m liveMap[K, V]) each(f func(K, liveEntry[V])) {
+	for k, e := range m {
+		f(k, e)
+	}
+}
+
 // liveEntry is the live version of an entry, and the update that last
 // saw it (liveState.mark).
 type liveEntry[V comparable] struct {
@@ -96,7 +119,7 @@ type entryChange[K comparable, V comparable] struct {
 // those of dels. note follows where each live template's references go;
 // onAdd is called for an added key. It returns the changes and how many
 // entries are added.
-func entryDiff[K comparable, V comparable, W any](kind *entryKind[V, W], live map[K]liveEntry[V], mark uint32,
+func entryDiff[K comparable, V comparable, W any](kind *entryKind[V, W], live liveSet[K, V], mark uint32,
 	keys []K, vals []V, complete bool, dels []K, hs imageHashes, liveH func(uint32) contentHash,
 	note func(id uint32, to contentHash, gone bool), onAdd func(K)) ([]entryChange[K, V], int, error) {
 	var out []entryChange[K, V]
@@ -108,12 +131,12 @@ func entryDiff[K comparable, V comparable, W any](kind *entryKind[V, W], live ma
 		for j, id := range ids {
 			nh[j] = hs.of(id)
 		}
-		old, ok := live[k]
+		old, ok := live.get(k)
 		if ok {
 			if old.mark == mark {
 				return nil, 0, fmt.Errorf("%w: %s %+v listed twice", ErrImage, kind.what, k)
 			}
-			live[k] = liveEntry[V]{v: old.v, mark: mark}
+			live.put(k, liveEntry[V]{v: old.v, mark: mark})
 			same := kind.sameRest(old.v, v)
 			for j, id := range kind.ids(old.v) {
 				if liveH(id) != nh[j] {
@@ -138,19 +161,19 @@ func entryDiff[K comparable, V comparable, W any](kind *entryKind[V, W], live ma
 		out = append(out, entryChange[K, V]{k: k, old: old.v, new: kind.absent})
 	}
 	if complete {
-		for k, old := range live {
+		live.each(func(k K, old liveEntry[V]) {
 			if old.mark != mark {
 				gone(k, old)
 			}
-		}
+		})
 		return out, added, nil
 	}
 	for _, k := range dels {
-		if old, ok := live[k]; ok {
+		if old, ok := live.get(k); ok {
 			if old.mark == mark {
 				return nil, 0, fmt.Errorf("%w: %s %+v both set and removed", ErrImage, kind.what, k)
 			}
-			live[k] = liveEntry[V]{v: old.v, mark: mark}
+			live.put(k, liveEntry[V]{v: old.v, mark: mark})
 			gone(k, old)
 		}
 	}
@@ -231,7 +254,7 @@ func unwriteEntries[K comparable, V comparable, W any](kind *entryKind[V, W], m 
 
 // commitEntries records the changes in live, moving template references
 // (ref), and counts the entries changed, added and removed.
-func commitEntries[K comparable, V comparable, W any](kind *entryKind[V, W], live map[K]liveEntry[V], cs []entryChange[K, V],
+func commitEntries[K comparable, V comparable, W any](kind *entryKind[V, W], live liveSet[K, V], cs []entryChange[K, V],
 	mark uint32, ref func(ids []uint32, d int)) (changed, added, gone int) {
 	for _, c := range cs {
 		if c.old != kind.absent {
@@ -239,7 +262,7 @@ func commitEntries[K comparable, V comparable, W any](kind *entryKind[V, W], liv
 		}
 		switch {
 		case c.new == kind.absent:
-			delete(live, c.k)
+			live.drop(c.k)
 			gone++
 			continue
 		case c.old == kind.absent:
@@ -248,7 +271,7 @@ func commitEntries[K comparable, V comparable, W any](kind *entryKind[V, W], liv
 			changed++
 		}
 		ref(kind.ids(c.new), 1)
-		live[c.k] = liveEntry[V]{v: c.new, mark: mark}
+		live.put(c.k, liveEntry[V]{v: c.new, mark: mark})
 	}
 	return changed, added, gone
 }

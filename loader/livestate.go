@@ -35,8 +35,8 @@ type viewInfo struct {
 // the shared templates' headers, and what is free in the arrays.
 type liveState struct {
 	h          *hasher
-	names      map[bpf.XdpNameKey]liveEntry[bpf.XdpNameVer]
-	answers    map[bpf.XdpAnswerKey]liveEntry[bpf.XdpAnswerVer]
+	names      *liveNames
+	answers    liveMap[bpf.XdpAnswerKey, bpf.XdpAnswerVer]
 	tmpls      []tmplInfo    // by plain template id
 	shared     []tmplInfo    // by shared template id (without abi.SharedTmpl)
 	sharedHdr  []bpf.XdpTmpl // the shared templates as live
@@ -123,8 +123,8 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	hs := h.hashImage(img)
 	lv := &liveState{
 		h:          h,
-		names:      make(map[bpf.XdpNameKey]liveEntry[bpf.XdpNameVer], len(img.NameKeys)),
-		answers:    make(map[bpf.XdpAnswerKey]liveEntry[bpf.XdpAnswerVer], len(img.AnswerKeys)),
+		names:      &liveNames{t: g.names, n: len(img.NameKeys)},
+		answers:    make(liveMap[bpf.XdpAnswerKey, bpf.XdpAnswerVer], len(img.AnswerKeys)),
 		tmpls:      make([]tmplInfo, g.caps[capTemplates]),
 		shared:     make([]tmplInfo, g.caps[capSharedTemplates]),
 		sharedHdr:  make([]bpf.XdpTmpl, g.caps[capSharedTemplates]),
@@ -159,8 +159,7 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	if !record(img.Templates, lv.tmpls, hs.tmpl, 0) || !record(img.SharedTemplates, lv.shared, hs.shared, abi.SharedTmpl) {
 		return nil
 	}
-	for i, k := range img.NameKeys {
-		lv.names[k] = liveEntry[bpf.XdpNameVer]{v: img.NameVals[i]}
+	for i := range img.NameKeys {
 		lv.ref(nameKind.ids(img.NameVals[i]), 1)
 	}
 	for i, k := range img.AnswerKeys {

@@ -264,3 +264,57 @@ func (t *nameTable) each(f func(bpf.XdpNameKey, bpf.XdpNameVal) error) error {
 	}
 	return nil
 }
+
+// liveNames is the liveSet of the names: the live versions are read from
+// the live generation's table itself (mapped for the length of one
+// update, open to done), so the loader keeps no copy of a TLD's names;
+// only the marks of the names the update has seen, and their count.
+type liveNames struct {
+	t     *nameTable
+	n     int                       // live names
+	slots []bpf.XdpNameSlot         // the table, while an update runs
+	ver   uint32                    // the version live when it began
+	marks map[bpf.XdpNameKey]uint32 // the update's marks
+}
+
+// open maps the table for an update beginning while version ver is live.
+func (s *liveNames) open(ver uint32) (done func(), err error) {
+	slots, unmap, err := s.t.slotsView()
+	if err != nil {
+		return nil, err
+	}
+	s.slots, s.ver, s.marks = slots, ver, map[bpf.XdpNameKey]uint32{}
+	return func() {
+		s.slots, s.marks = nil, nil
+		_ = unmap()
+	}, nil
+}
+
+func (s *liveNames) get(k bpf.XdpNameKey) (liveEntry[bpf.XdpNameVer], bool) {
+	at, _ := s.t.find(s.slots, k)
+	if at == 0 {
+		return liveEntry[bpf.XdpNameVer]{}, false
+	}
+	v := s.slots[at].Val.V[s.ver&1]
+	if v.Flags&abi.NameFlagAbsent != 0 {
+		return liveEntry[bpf.XdpNameVer]{}, false
+	}
+	return liveEntry[bpf.XdpNameVer]{v: v, mark: s.marks[k]}, true
+}
+
+// put records e's mark: the version is the table's (the update writes
+// it there).
+func (s *liveNames) put(k bpf.XdpNameKey, e liveEntry[bpf.XdpNameVer]) { s.marks[k] = e.mark }
+
+func (s *liveNames) drop(k bpf.XdpNameKey) { delete(s.marks, k) }
+
+func (s *liveNames) size() int { return s.n }
+
+func (s *liveNames) each(f func(bpf.XdpNameKey, liveEntry[bpf.XdpNameVer])) {
+	for i := 1; i < len(s.slots); i++ {
+		sl := &s.slots[i]
+		if v := sl.Val.V[s.ver&1]; sl.Key != (bpf.XdpNameKey{}) && v.Flags&abi.NameFlagAbsent == 0 {
+			f(sl.Key, liveEntry[bpf.XdpNameVer]{v: v, mark: s.marks[sl.Key]})
+		}
+	}
+}

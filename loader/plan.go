@@ -234,7 +234,7 @@ func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan, del *deleti
 	if err != nil {
 		return nil, err
 	}
-	if len(lv.names)+p.namesAdded > lv.nameCap || len(lv.answers)+p.answersAdded > lv.answerCap {
+	if lv.names.size()+p.namesAdded > lv.nameCap || len(lv.answers)+p.answersAdded > lv.answerCap {
 		return nil, fmt.Errorf("%w: no room for %d more names and %d more answers", ErrNoUpdate, p.namesAdded, p.answersAdded)
 	}
 	return moves, nil

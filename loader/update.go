@@ -139,6 +139,11 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	if err := checkImage(img); err != nil {
 		return UpdateStats{}, err
 	}
+	done, err := lv.names.open(l.slot)
+	if err != nil {
+		return UpdateStats{}, err
+	}
+	defer done()
 	for _, r := range lv.allRuns() {
 		r.begin()
 	}
@@ -185,7 +190,7 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 		l.live = nil
 		st.Unsettled = err
 	}
-	g.counts = [4]int{len(lv.names), len(lv.answers), int(lv.tmplIDs.next), int(lv.chunks.next)}
+	g.counts = [4]int{lv.names.size(), len(lv.answers), int(lv.tmplIDs.next), int(lv.chunks.next)}
 	return st, nil
 }
 
@@ -294,7 +299,9 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 		lv.tmplByHash[old.h] = k | abi.SharedTmpl
 	}
 	var added int
-	st.NamesChanged, _, st.NamesGone = commitEntries(nameKind, lv.names, p.names, lv.mark, lv.ref)
+	var namesAdded int
+	st.NamesChanged, namesAdded, st.NamesGone = commitEntries(nameKind, lv.names, p.names, lv.mark, lv.ref)
+	lv.names.n += namesAdded - st.NamesGone
 	st.AnswersChanged, added, st.AnswersGone = commitEntries(answerKind, lv.answers, p.answers, lv.mark, lv.ref)
 	st.AnswersChanged += added // an added answer counts as changed
 	for i, w := range p.filterKeys {
