@@ -27,6 +27,10 @@ type nameTable struct {
 	m    *ebpf.Map
 	mask uint32
 	seed uint64
+	// open is the table mapped for the update in progress (liveNames),
+	// which slotsView hands out instead of mapping it again: a mapping
+	// of a BPF map counts its every page in the process's RSS.
+	open []bpf.XdpNameSlot
 }
 
 // errNameTableFull says a key found no slot within abi.NameProbes of its
@@ -66,6 +70,9 @@ func (t *nameTable) bpfMap() *ebpf.Map {
 
 // slotsView maps the table into memory; done unmaps it.
 func (t *nameTable) slotsView() (slots []bpf.XdpNameSlot, done func() error, err error) {
+	if t.open != nil {
+		return t.open, func() error { return nil }, nil
+	}
 	page := os.Getpagesize()
 	n := int(t.m.MaxEntries())
 	mem, err := unix.Mmap(t.m.FD(), 0, (n*nameSlotSize+page-1)&^(page-1), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
@@ -284,8 +291,9 @@ func (s *liveNames) open(ver uint32) (done func(), err error) {
 		return nil, err
 	}
 	s.slots, s.ver, s.marks = slots, ver, map[bpf.XdpNameKey]uint32{}
+	s.t.open = slots
 	return func() {
-		s.slots, s.marks = nil, nil
+		s.slots, s.marks, s.t.open = nil, nil, nil
 		_ = unmap()
 	}, nil
 }
