@@ -480,7 +480,7 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 					n = withSlack(n) + extra[i]
 				}
 				if i == capNames {
-					t, err := newNameTable(l.innerSpec(in.outer), img.NameKeys, bothVersions(img.NameVals, nameVal), n, l.nameSeed)
+					t, err := newNameTable(l.innerSpec(in.outer), img.NameKeys, img.NameVals, n, l.nameSeed)
 					if err != nil {
 						errs[i] = err
 						continue
@@ -545,29 +545,37 @@ func bothVersions[V, W any](vs []V, val func(V) W) []W {
 	return out
 }
 
-// fillArray fills an array map with vals at indexes 0, 1, ...
+// mapArray maps the mmapable array map m (BPF_F_MMAPABLE,
+// bpf/include/maps.h) into memory as its entries; done unmaps it. Every
+// page of a mapping counts in the process's RSS while mapped.
+func mapArray[T any](m *ebpf.Map) (entries []T, done func() error, err error) {
+	var zero T
+	n, page := int(m.MaxEntries()), os.Getpagesize()
+	mem, err := unix.Mmap(m.FD(), 0, (n*int(unsafe.Sizeof(zero))+page-1)&^(page-1), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loader: mapping %s: %w", m, err)
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&mem[0])), n), func() error { return unix.Munmap(mem) }, nil
+}
+
 // fillChunks writes a new generation's chunks (the map is not live yet):
-// through a mapping of the map (BPF_F_MMAPABLE, bpf/include/maps.h), one
-// copy of what for a signed TLD is hundreds of MB, then unmapped (the
-// pages are the kernel's map: kept mapped they would count in the
-// process's RSS too); else with the batch syscalls.
+// through a mapping of the map, one copy of what for a signed TLD is
+// hundreds of MB, then unmapped; else with the batch syscalls.
 func fillChunks(chunks []bpf.XdpChunk) func(*ebpf.Map) error {
 	return func(m *ebpf.Map) error {
 		if len(chunks) == 0 {
 			return nil
 		}
-		size := int(unsafe.Sizeof(chunks[0]))
-		page := os.Getpagesize()
-		mem, err := unix.Mmap(m.FD(), 0, (int(m.MaxEntries())*size+page-1)&^(page-1),
-			unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		dst, done, err := mapArray[bpf.XdpChunk](m)
 		if err != nil {
 			return fill(m, indexes(len(chunks)), chunks)
 		}
-		copy(mem, unsafe.Slice((*byte)(unsafe.Pointer(&chunks[0])), len(chunks)*size))
-		return unix.Munmap(mem)
+		copy(dst, chunks)
+		return done()
 	}
 }
 
+// fillArray fills an array map with vals at indexes 0, 1, ...
 func fillArray[V any](vals []V) func(*ebpf.Map) error {
 	return func(m *ebpf.Map) error { return fill(m, indexes(len(vals)), vals) }
 }
@@ -659,9 +667,6 @@ func checkTemplate(img *Image, id uint32, t *bpf.XdpTmpl) error {
 		return fmt.Errorf("%w: template %#x: body %d, required %d, %d relocations", ErrImage, id, t.BodyLen, t.ReqLen, t.Nrelocs)
 	}
 	n, _ := tmplChunks(t)
-	if t.SlotOff != abi.NoSlot && t.SlotOff > t.BodyLen {
-		return checkSlot(img, id, t)
-	}
 	if int(t.FirstChunk)+int(n) > len(img.Chunks) {
 		return fmt.Errorf("%w: template %#x: chunks %d+%d of %d", ErrImage, id, t.FirstChunk, n, len(img.Chunks))
 	}

@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 
 	"github.com/xdpdns/xdpdns/bpf"
 	"github.com/xdpdns/xdpdns/bpf/abi"
@@ -36,9 +33,6 @@ type nameTable struct {
 // errNameTableFull says a key found no slot within abi.NameProbes of its
 // home.
 var errNameTableFull = errors.New("no free slot within the probe window")
-
-// nameSlotSize is the bytes of one slot (one cache line).
-const nameSlotSize = int(unsafe.Sizeof(bpf.XdpNameSlot{}))
 
 // nameSlots is the size of a table holding n names: a power of two at
 // most three quarters full.
@@ -68,18 +62,13 @@ func (t *nameTable) bpfMap() *ebpf.Map {
 	return t.m
 }
 
-// slotsView maps the table into memory; done unmaps it.
+// slotsView maps the table into memory (or hands out the update's
+// mapping, open); done unmaps it.
 func (t *nameTable) slotsView() (slots []bpf.XdpNameSlot, done func() error, err error) {
 	if t.open != nil {
 		return t.open, func() error { return nil }, nil
 	}
-	page := os.Getpagesize()
-	n := int(t.m.MaxEntries())
-	mem, err := unix.Mmap(t.m.FD(), 0, (n*nameSlotSize+page-1)&^(page-1), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loader: mapping the names table: %w", err)
-	}
-	return unsafe.Slice((*bpf.XdpNameSlot)(unsafe.Pointer(&mem[0])), n), func() error { return unix.Munmap(mem) }, nil
+	return mapArray[bpf.XdpNameSlot](t.m)
 }
 
 // nameTableTries bounds the tables newNameTable builds for one image
@@ -92,7 +81,7 @@ const nameTableTries = 4
 // made again with another seed (a window holds 32 slots, and at three
 // quarters full the longest reach of a million random names is about
 // 20), then also twice as large.
-func newNameTable(spec *ebpf.MapSpec, keys []bpf.XdpNameKey, vals []bpf.XdpNameVal, room int, seed func() uint64) (*nameTable, error) {
+func newNameTable(spec *ebpf.MapSpec, keys []bpf.XdpNameKey, vals []bpf.XdpNameVer, room int, seed func() uint64) (*nameTable, error) {
 	if seed == nil {
 		seed = rand.Uint64
 	}
@@ -120,10 +109,10 @@ func newNameTable(spec *ebpf.MapSpec, keys []bpf.XdpNameKey, vals []bpf.XdpNameV
 	return nil, fmt.Errorf("loader: building the names table of %d names: %w", len(keys), err)
 }
 
-// build writes the header and keys → vals into the empty table, by Robin
-// Hood insertion: a key that has come further from its home than the one
-// in a slot takes the slot and that one moves on.
-func (t *nameTable) build(keys []bpf.XdpNameKey, vals []bpf.XdpNameVal) error {
+// build writes the header and keys → vals (in both versions) into the
+// empty table, by Robin Hood insertion: a key that has come further from
+// its home than the one in a slot takes the slot and that one moves on.
+func (t *nameTable) build(keys []bpf.XdpNameKey, vals []bpf.XdpNameVer) error {
 	slots, done, err := t.slotsView()
 	if err != nil {
 		return err
@@ -134,7 +123,7 @@ func (t *nameTable) build(keys []bpf.XdpNameKey, vals []bpf.XdpNameVal) error {
 		if k == (bpf.XdpNameKey{}) {
 			return fmt.Errorf("%w: name %d has the empty slot's key", ErrImage, i)
 		}
-		cur := bpf.XdpNameSlot{Key: k, Val: vals[i]}
+		cur := bpf.XdpNameSlot{Key: k, Val: nameVal(vals[i])}
 		pos := t.home(k) & t.mask
 		for d := uint32(0); ; d++ {
 			if d >= abi.NameProbes {
