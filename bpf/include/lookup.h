@@ -32,35 +32,44 @@ static __always_inline int filter_has(void *fmap, const struct name_key *h, __u6
 	return word && ((*word >> (b & 63)) & 1);
 }
 
-/* name_probe finds the key *k in generation gen's names table, whose
- * header is *hdr (shared.h, XDPDNS_NAME_PROBES), and copies the version
- * of generation gen of its value to *out. Returns 1 if found, else 0. A
- * global function: the verifier checks its probe loop once, not once per
- * label of the walk that calls it. */
-__attribute__((noinline)) int name_probe(__u32 gen, const struct name_key *k,
-                                         const struct name_key *hdr, struct name_ver *out)
+/* name_probe returns the slot of the key {h1, h2} in generation gen's
+ * names table of mask mask and seed seed (shared.h, XDPDNS_NAME_PROBES),
+ * or 0. A global function: the verifier checks its probe loop once, not
+ * once per label of the walk that calls it. */
+__attribute__((noinline)) int name_probe(__u32 gen, __u64 h1, __u64 h2, __u32 mask, __u64 seed)
 {
+	__u32 home = (__u32)(((h1 ^ seed) * XDPDNS_NAME_HOME_MULT) >> 32);
 	void *nmap = bpf_map_lookup_elem(&names, &gen);
-	__u32 home, mask, p;
+	__u32 p;
 
-	if (!nmap || !k || !hdr || !out)
+	if (!nmap)
 		return 0;
-	home = (__u32)(((k->h1 ^ hdr->h2) * XDPDNS_NAME_HOME_MULT) >> 32);
-	mask = (__u32)hdr->h1;
 	for (p = 0; p < XDPDNS_NAME_PROBES; p++) {
 		__u32 idx = 1 + ((home + p) & mask);
 		struct name_slot *e = bpf_map_lookup_elem(nmap, &idx);
 
 		if (!e)
 			return 0;
-		if (e->key.h1 == k->h1 && e->key.h2 == k->h2) {
-			*out = e->val.v[gen & 1];
-			return 1;
-		}
+		if (e->key.h1 == h1 && e->key.h2 == h2)
+			return (int)idx;
 		if (!e->key.h1 && !e->key.h2)
 			return 0;
 	}
 	return 0;
+}
+
+/* name_find returns the value of key k in the names table nmap of
+ * generation gen (header hdr), or 0. */
+static __always_inline struct name_val *name_find(void *nmap, __u32 gen, const struct name_key *k,
+                                                  const struct name_key *hdr)
+{
+	__u32 idx = (__u32)name_probe(gen, k->h1, k->h2, (__u32)hdr->h1, hdr->h2);
+	struct name_slot *e;
+
+	if (!idx)
+		return 0;
+	e = bpf_map_lookup_elem(nmap, &idx);
+	return e ? &e->val : 0;
 }
 
 /* find_template returns the template id for the query (0: none) or, via
@@ -71,10 +80,10 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 {
 	struct answer_key ak = {};
 	struct answer_val *av;
-	struct name_ver cur, best;
+	struct name_ver *nv = 0;
 	void *nmap, *amap, *fmap;
 	struct name_key hdr;
-	__u32 i, found = 0, have = 0;
+	__u32 i, found = 0;
 	__u64 shift = 0;
 
 	amap = bpf_map_lookup_elem(&answers, &gen);
@@ -125,20 +134,26 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 	/* Longest existing suffix: every ancestor of a name exists, so stop
 	 * at the first miss (or where the filter says there is none). */
 	for (i = 0; i <= XDPDNS_MAX_LABELS; i++) {
+		struct name_val *e;
+		struct name_ver *v;
+
 		if (i > q->nlabels)
 			break;
 		if (shift && i >= XDPDNS_FILTER_FROM_LABELS &&
 		    !filter_has(fmap, &s->hash[i], shift))
 			break;
-		if (!name_probe(gen, &s->hash[i], &hdr, &cur) || (cur.flags & XDPDNS_NF_ABSENT))
+		e = name_find(nmap, gen, &s->hash[i], &hdr);
+		if (!e)
 			break;
-		best = cur;
-		have = 1;
+		v = &e->v[gen & 1];
+		if (v->flags & XDPDNS_NF_ABSENT)
+			break;
+		nv = v;
 		found = i;
-		if (cur.flags & XDPDNS_NF_LEAF)
+		if (v->flags & XDPDNS_NF_LEAF)
 			break; /* nothing below: no lookup that would miss */
 	}
-	if (!have) {
+	if (!nv) {
 		*reason = CNT_PASS_NOZONE;
 		return 0;
 	}
@@ -147,15 +162,15 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 	ak.h2 = s->hash[found].h2;
 	ak.qtype = q->qtype;
 	ak.mode = found == q->nlabels ? XDPDNS_MODE_EXACT : XDPDNS_MODE_BELOW;
-	if (best.flags &
+	if (nv->flags &
 	    (ak.mode == XDPDNS_MODE_EXACT ? XDPDNS_NF_EXACT_TYPED : XDPDNS_NF_BELOW_TYPED)) {
 		av = bpf_map_lookup_elem(amap, &ak);
 		if (av && av->v[gen & 1].tmpl[0] != XDPDNS_ABSENT)
 			return q->dobit ? av->v[gen & 1].tmpl[1] : av->v[gen & 1].tmpl[0];
 	}
 	if (ak.mode == XDPDNS_MODE_EXACT)
-		return q->dobit ? best.exact_default[1] : best.exact_default[0];
-	return q->dobit ? best.below_default[1] : best.below_default[0];
+		return q->dobit ? nv->exact_default[1] : nv->exact_default[0];
+	return q->dobit ? nv->below_default[1] : nv->below_default[0];
 }
 
 /* load_template copies template id of generation gen into s->tmpl: from
