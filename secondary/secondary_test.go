@@ -278,9 +278,12 @@ func TestSecondaryFromBIND(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("BIND reload to the change served: %v", time.Since(start))
-	st, ok := statusWithin(sec, func(s secondary.Status) bool { return s.IXFRs == 1 && s.Transfers == 2 && s.Notifies == 1 })
+	// BIND may also repeat its start-up NOTIFY (serial 1) once the
+	// secondary listens: that one finds the serial current and transfers
+	// nothing, so count at least one NOTIFY, and exactly the transfers.
+	st, ok := statusWithin(sec, func(s secondary.Status) bool { return s.IXFRs == 1 && s.Transfers == 2 && s.Notifies >= 1 })
 	if !ok {
-		t.Errorf("want one AXFR, then one IXFR after one NOTIFY: status %+v\nnamed log:\n%s", st, interoptest.LogTail(bind.Log))
+		t.Errorf("want one AXFR, then one IXFR after a NOTIFY: status %+v\nnamed log:\n%s", st, interoptest.LogTail(bind.Log))
 	}
 	if !sec.Secondaries().Refresh("example.com", true) {
 		t.Fatal("retransfer refused")
