@@ -19,13 +19,10 @@ type XdpAddrKey struct {
 	Addr      [16]uint8
 }
 
-type XdpAnswerKey struct {
-	_     structs.HostLayout
-	H1    uint64
-	H2    uint64
-	Qtype uint16
-	Mode  uint16
-	Pad   uint32
+type XdpAnswerSlot struct {
+	_   structs.HostLayout
+	Key XdpNameKey
+	Val XdpAnswerVal
 }
 
 type XdpAnswerVal struct {
@@ -202,7 +199,7 @@ type XdpScratch struct {
 		Nv   XdpNameVal
 		Nver XdpNameVer
 		_    [4]byte
-		Ak   XdpAnswerKey
+		As   XdpAnswerSlot
 		Av   XdpAnswerVal
 		Aver XdpAnswerVer
 		T    XdpTmpl

@@ -3,10 +3,7 @@
 package loader
 
 import (
-	"errors"
 	"fmt"
-
-	"github.com/cilium/ebpf"
 
 	"github.com/xdpdns/xdpdns/bpf"
 	"github.com/xdpdns/xdpdns/bpf/abi"
@@ -55,23 +52,10 @@ var (
 	}
 )
 
-// entryMap is where one kind of entry lives in a generation: a kernel
-// hash map (answers) or the names table.
+// entryMap is where one kind of entry lives in a generation: its table.
 type entryMap[K, W any] interface {
 	put(keys []K, vals []W) error
 	remove(k K) error
-}
-
-// hashMap is an entryMap in a kernel hash map.
-type hashMap[K, W any] struct{ m *ebpf.Map }
-
-func (h hashMap[K, W]) put(keys []K, vals []W) error { return fill(h.m, keys, vals) }
-
-func (h hashMap[K, W]) remove(k K) error {
-	if err := h.m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return err
-	}
-	return nil
 }
 
 // liveSet is the loader's record of the live entries of one kind: each
@@ -82,19 +66,6 @@ type liveSet[K comparable, V comparable] interface {
 	drop(k K)
 	each(f func(K, liveEntry[V]))
 	size() int
-}
-
-// liveMap is a liveSet in a Go map (the answers).
-type liveMap[K comparable, V comparable] map[K]liveEntry[V]
-
-func (m liveMap[K, V]) get(k K) (liveEntry[V], bool) { e, ok := m[k]; return e, ok }
-func (m liveMap[K, V]) put(k K, e liveEntry[V])      { m[k] = e }
-func (m liveMap[K, V]) drop(k K)                     { delete(m, k) }
-func (m liveMap[K, V]) size() int                    { return len(m) }
-func (m liveMap[K, V]) each(f func(K, liveEntry[V])) {
-	for k, e := range m {
-		f(k, e)
-	}
 }
 
 // liveEntry is the live version of an entry, and the update that last
@@ -274,9 +245,4 @@ func commitEntries[K comparable, V comparable, W any](kind *entryKind[V, W], liv
 		live.put(c.k, liveEntry[V]{v: c.new, mark: mark})
 	}
 	return changed, added, gone
-}
-
-// answerMap is g's answers map as an entryMap.
-func (g *generation) answerMap() entryMap[bpf.XdpAnswerKey, bpf.XdpAnswerVal] {
-	return hashMap[bpf.XdpAnswerKey, bpf.XdpAnswerVal]{g.answers}
 }

@@ -21,14 +21,14 @@ type CanonName struct {
 // their Canons are equal.
 type Canon struct {
 	Names   map[bpf.XdpNameKey]CanonName
-	Answers map[bpf.XdpAnswerKey][2]contentHash
+	Answers map[bpf.XdpNameKey][2]contentHash
 }
 
 // canon computes img's Canon with the loader's hasher.
 func canon(h *hasher, img *Image) Canon {
 	hs := h.hashImage(img)
 	id := hs.of
-	c := Canon{Names: map[bpf.XdpNameKey]CanonName{}, Answers: map[bpf.XdpAnswerKey][2]contentHash{}}
+	c := Canon{Names: map[bpf.XdpNameKey]CanonName{}, Answers: map[bpf.XdpNameKey][2]contentHash{}}
 	for i, k := range img.NameKeys {
 		v := img.NameVals[i]
 		c.Names[k] = CanonName{T: [4]contentHash{id(v.ExactDefault[0]), id(v.ExactDefault[1]), id(v.BelowDefault[0]), id(v.BelowDefault[1])}, Flags: v.Flags}
@@ -44,16 +44,16 @@ func canon(h *hasher, img *Image) Canon {
 func (l *Loader) ImageCanon(img *Image) Canon { return canon(l.hasher, img) }
 
 // LiveCanon reads the live generation back from the kernel's maps and
-// returns its Canon. It fails when an entry's two versions differ or an
-// answers entry absent from both remains (an update not settled).
+// returns its Canon. It fails when an entry's two versions differ (an
+// update not settled).
 func (l *Loader) LiveCanon() (Canon, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	g := l.gens[l.slot]
 	r := &reader{g: g, img: &Image{Templates: []bpf.XdpTmpl{{}}, DenialZones: []bpf.XdpDenialZone{{}}},
 		tmpl: map[uint32]uint32{0: 0}, view: map[uint16]uint16{}}
-	// Removed names (absent from both versions) stay in the names table
-	// as slots to reuse; each skips them.
+	// Removed entries (absent from both versions) stay in the tables as
+	// slots to reuse; each skips them.
 	err := g.names.each(func(k bpf.XdpNameKey, v bpf.XdpNameVal) error {
 		if v.V[0] != v.V[1] {
 			return fmt.Errorf("name %x: versions %+v", k, v.V)
@@ -74,23 +74,21 @@ func (l *Loader) LiveCanon() (Canon, error) {
 	if err != nil {
 		return Canon{}, err
 	}
-	var ak bpf.XdpAnswerKey
-	var av bpf.XdpAnswerVal
-	ait := g.answers.Iterate()
-	for ait.Next(&ak, &av) {
-		if av.V[0] != av.V[1] || av.V[0].Tmpl[0] == abi.Absent {
-			return Canon{}, fmt.Errorf("answer %+v: versions %+v", ak, av.V)
+	err = g.answers.each(func(k bpf.XdpNameKey, v bpf.XdpAnswerVal) error {
+		if v.V[0] != v.V[1] {
+			return fmt.Errorf("answer %x: versions %+v", k, v.V)
 		}
-		x := av.V[0]
+		x := v.V[0]
 		for i := range 2 {
 			var err error
 			if x.Tmpl[i], err = r.template(x.Tmpl[i]); err != nil {
-				return Canon{}, err
+				return err
 			}
 		}
-		r.img.AnswerKeys, r.img.AnswerVals = append(r.img.AnswerKeys, ak), append(r.img.AnswerVals, x)
-	}
-	if err := ait.Err(); err != nil {
+		r.img.AnswerKeys, r.img.AnswerVals = append(r.img.AnswerKeys, k), append(r.img.AnswerVals, x)
+		return nil
+	})
+	if err != nil {
 		return Canon{}, err
 	}
 	return canon(l.hasher, r.img), nil
@@ -232,24 +230,34 @@ func (l *Loader) LiveUse() (templates, zones int) {
 	return templates, zones
 }
 
-// SetNameSeed makes f draw the seeds of the names tables built from now
-// on (nil: at random).
-func (l *Loader) SetNameSeed(f func() uint64) {
+// SetTableSeed makes f draw the seeds of the names and answers tables
+// built from now on (nil: at random).
+func (l *Loader) SetTableSeed(f func() uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.nameSeed = f
+	l.tableSeed = f
 }
 
-// NameHome is the home slot offset (before the mask) of k in a names
-// table of seed seed.
-func NameHome(seed uint64, k bpf.XdpNameKey) uint32 { return (&nameTable{seed: seed}).home(k) }
+// TableHome is the home slot offset (before the mask) of k in a names or
+// answers table of seed seed.
+func TableHome(seed uint64, k bpf.XdpNameKey) uint32 { return (&nameTable{seed: seed}).home(k) }
 
 // NameReach reads the live names table and returns how far each name
 // (removed ones included) sits from its home.
 func (l *Loader) NameReach() (map[bpf.XdpNameKey]uint32, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t := l.gens[l.slot].names
+	return reach(l.gens[l.slot].names)
+}
+
+// AnswerReach is NameReach for the answers table.
+func (l *Loader) AnswerReach() (map[bpf.XdpNameKey]uint32, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return reach(l.gens[l.slot].answers)
+}
+
+func reach[S, W any, V comparable](t *table[S, W, V]) (map[bpf.XdpNameKey]uint32, error) {
 	slots, done, err := t.slotsView()
 	if err != nil {
 		return nil, err
@@ -257,7 +265,7 @@ func (l *Loader) NameReach() (map[bpf.XdpNameKey]uint32, error) {
 	defer done()
 	out := map[bpf.XdpNameKey]uint32{}
 	for i := 1; i < len(slots); i++ {
-		if k := slots[i].Key; k != (bpf.XdpNameKey{}) {
+		if k := *t.kind.key(&slots[i]); k != (bpf.XdpNameKey{}) {
 			out[k] = (uint32(i-1) - t.home(k)) & t.mask
 		}
 	}

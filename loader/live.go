@@ -57,9 +57,8 @@ func (v LiveView) Name(k bpf.XdpNameKey) (bpf.XdpNameVer, bool, error) {
 
 // Answer reads the live version of the answers entry of k (missing when
 // the version says abi.Absent).
-func (v LiveView) Answer(k bpf.XdpAnswerKey) (bpf.XdpAnswerVer, bool, error) {
-	var val bpf.XdpAnswerVal
-	ok, err := lookup(v.g.answers, k, &val)
+func (v LiveView) Answer(k bpf.XdpNameKey) (bpf.XdpAnswerVer, bool, error) {
+	val, ok, err := v.g.answers.lookup(k)
 	ver := val.V[v.ver&1]
 	return ver, ok && ver.Tmpl[0] != abi.Absent, err
 }

@@ -35,8 +35,8 @@ type viewInfo struct {
 // the shared templates' headers, and what is free in the arrays.
 type liveState struct {
 	h          *hasher
-	names      *liveNames
-	answers    liveMap[bpf.XdpAnswerKey, bpf.XdpAnswerVer]
+	names      *liveTable[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]
+	answers    *liveTable[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]
 	tmpls      []tmplInfo    // by plain template id
 	shared     []tmplInfo    // by shared template id (without abi.SharedTmpl)
 	sharedHdr  []bpf.XdpTmpl // the shared templates as live
@@ -123,8 +123,8 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	hs := h.hashImage(img)
 	lv := &liveState{
 		h:          h,
-		names:      &liveNames{t: g.names, n: len(img.NameKeys)},
-		answers:    make(liveMap[bpf.XdpAnswerKey, bpf.XdpAnswerVer], len(img.AnswerKeys)),
+		names:      &liveTable[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]{t: g.names, n: len(img.NameKeys)},
+		answers:    &liveTable[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]{t: g.answers, n: len(img.AnswerKeys)},
 		tmpls:      make([]tmplInfo, g.caps[capTemplates]),
 		shared:     make([]tmplInfo, g.caps[capSharedTemplates]),
 		sharedHdr:  make([]bpf.XdpTmpl, g.caps[capSharedTemplates]),
@@ -162,8 +162,7 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	for i := range img.NameKeys {
 		lv.ref(nameKind.ids(img.NameVals[i]), 1)
 	}
-	for i, k := range img.AnswerKeys {
-		lv.answers[k] = liveEntry[bpf.XdpAnswerVer]{v: img.AnswerVals[i]}
+	for i := range img.AnswerKeys {
 		lv.ref(answerKind.ids(img.AnswerVals[i]), 1)
 	}
 	for i := 1; i < len(img.DenialZones); i++ {

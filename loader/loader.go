@@ -118,7 +118,7 @@ type Options struct {
 type Image struct {
 	NameKeys   []bpf.XdpNameKey
 	NameVals   []bpf.XdpNameVer
-	AnswerKeys []bpf.XdpAnswerKey
+	AnswerKeys []bpf.XdpNameKey
 	AnswerVals []bpf.XdpAnswerVer
 	Templates  []bpf.XdpTmpl
 	// SharedTemplates ([0] unused) are the templates ids with
@@ -184,7 +184,8 @@ func (a attachment) close() error {
 // generation is one slot's inner maps and what was put in them.
 type generation struct {
 	names                      *nameTable
-	answers, templates, chunks *ebpf.Map
+	answers                    *answerTable
+	templates, chunks          *ebpf.Map
 	sharedTemplates            *ebpf.Map
 	denialZones, denialEntries *ebpf.Map
 	denialIndex, nameFilter    *ebpf.Map
@@ -209,7 +210,7 @@ const (
 
 // maps lists the generation's inner maps in the order of Loader.outer.
 func (g *generation) maps() []*ebpf.Map {
-	return []*ebpf.Map{g.names.bpfMap(), g.answers, g.templates, g.chunks, g.denialZones, g.denialEntries, g.denialIndex, g.nameFilter, g.sharedTemplates}
+	return []*ebpf.Map{g.names.bpfMap(), g.answers.bpfMap(), g.templates, g.chunks, g.denialZones, g.denialEntries, g.denialIndex, g.nameFilter, g.sharedTemplates}
 }
 
 func (g *generation) close() {
@@ -237,11 +238,11 @@ type Loader struct {
 	live    *liveState
 	pending chan *liveState
 	hasher  *hasher
-	// nameSeed draws each names table's seed (nil: at random; tests set
+	// tableSeed draws each names and answers table's seed (nil: at random; tests set
 	// it to build chosen layouts).
-	nameSeed func() uint64
-	links    []attachment
-	closed   bool
+	tableSeed func() uint64
+	links     []attachment
+	closed    bool
 	// watch is the netlink side: host addresses and the attached
 	// interfaces' VLANs and MACs (netwatch.go).
 	watch watcher
@@ -449,8 +450,8 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 		fill  func(*ebpf.Map) error
 	}
 	maps := []innerMap{
-		{bpf.XdpMapNames, nil, len(img.NameKeys), nil}, // the names table: see below
-		{bpf.XdpMapAnswers, &g.answers, len(img.AnswerKeys), func(m *ebpf.Map) error { return fill(m, img.AnswerKeys, bothVersions(img.AnswerVals, answerVal)) }},
+		{bpf.XdpMapNames, nil, len(img.NameKeys), nil}, // the tables: see below
+		{bpf.XdpMapAnswers, nil, len(img.AnswerKeys), nil},
 		{bpf.XdpMapTemplates, &g.templates, len(img.Templates), fillArray(img.Templates)},
 		{bpf.XdpMapChunks, &g.chunks, len(img.Chunks), fillChunks(img.Chunks)},
 		{bpf.XdpMapDenialZones, &g.denialZones, len(img.DenialZones), fillArray(img.DenialZones)},
@@ -479,13 +480,22 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 				if slack && i != capNameFilter {
 					n = withSlack(n) + extra[i]
 				}
-				if i == capNames {
-					t, err := newNameTable(l.innerSpec(in.outer), img.NameKeys, img.NameVals, n, l.nameSeed)
+				switch i {
+				case capNames:
+					t, err := newTable(nameSlots, l.innerSpec(in.outer), img.NameKeys, img.NameVals, n, l.tableSeed)
 					if err != nil {
 						errs[i] = err
 						continue
 					}
 					g.names, g.caps[i] = t, t.capacity()
+					continue
+				case capAnswers:
+					t, err := newTable(answerSlots, l.innerSpec(in.outer), img.AnswerKeys, img.AnswerVals, n, l.tableSeed)
+					if err != nil {
+						errs[i] = err
+						continue
+					}
+					g.answers, g.caps[i] = t, t.capacity()
 					continue
 				}
 				m, err := mk(in.outer, n)
@@ -968,7 +978,8 @@ func (l *Loader) Status() Status {
 	return s
 }
 
-// MapBytes estimates the memory of the live generation's maps: entries
+// MapBytes estimates the memory of the live generation's maps: the
+// names and answers tables whole, the templates and chunks entries
 // times key plus value size (kernel per-entry overhead not counted).
 func (l *Loader) MapBytes() int64 {
 	l.mu.Lock()
@@ -978,9 +989,14 @@ func (l *Loader) MapBytes() int64 {
 		return 0
 	}
 	var n int64
-	for i, m := range []*ebpf.Map{g.names.bpfMap(), g.answers, g.templates, g.chunks} {
+	for _, m := range []*ebpf.Map{g.names.bpfMap(), g.answers.bpfMap()} {
 		if m != nil {
-			n += int64(g.counts[i]) * int64(m.KeySize()+m.ValueSize())
+			n += int64(m.MaxEntries()) * int64(m.ValueSize())
+		}
+	}
+	for i, m := range []*ebpf.Map{g.templates, g.chunks} {
+		if m != nil {
+			n += int64(g.counts[2+i]) * int64(m.KeySize()+m.ValueSize())
 		}
 	}
 	return n

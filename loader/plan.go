@@ -12,7 +12,7 @@ import (
 // deletions are the entries a partial update removes.
 type deletions struct {
 	names    []bpf.XdpNameKey
-	answers  []bpf.XdpAnswerKey
+	answers  []bpf.XdpNameKey
 	rewrites []Rewrite
 }
 
@@ -54,7 +54,7 @@ type updatePlan struct {
 	filterVals []uint64
 	filterIdx  map[uint32]int
 	names      []entryChange[bpf.XdpNameKey, bpf.XdpNameVer]
-	answers    []entryChange[bpf.XdpAnswerKey, bpf.XdpAnswerVer]
+	answers    []entryChange[bpf.XdpNameKey, bpf.XdpAnswerVer]
 
 	namesAdded, answersAdded int
 }
@@ -230,11 +230,11 @@ func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan, del *deleti
 		return nil, err
 	}
 	p.answers, p.answersAdded, err = entryDiff(answerKind, lv.answers, lv.mark, img.AnswerKeys, img.AnswerVals, complete,
-		del.answers, hs, liveH, note, func(bpf.XdpAnswerKey) {})
+		del.answers, hs, liveH, note, func(bpf.XdpNameKey) {})
 	if err != nil {
 		return nil, err
 	}
-	if lv.names.size()+p.namesAdded > lv.nameCap || len(lv.answers)+p.answersAdded > lv.answerCap {
+	if lv.names.size()+p.namesAdded > lv.nameCap || lv.answers.size()+p.answersAdded > lv.answerCap {
 		return nil, fmt.Errorf("%w: no room for %d more names and %d more answers", ErrNoUpdate, p.namesAdded, p.answersAdded)
 	}
 	return moves, nil

@@ -100,7 +100,7 @@ func (l *Loader) Update(img *Image) (UpdateStats, error) { return l.update(img, 
 type Delta struct {
 	Image
 	DelNames   []bpf.XdpNameKey
-	DelAnswers []bpf.XdpAnswerKey
+	DelAnswers []bpf.XdpNameKey
 	// Rewrites give live shared templates new content for every entry
 	// that uses them (a new SOA serial in a negative answer), by
 	// template ids of Image: the live template with the content of Old
@@ -144,6 +144,11 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 		return UpdateStats{}, err
 	}
 	defer done()
+	doneAnswers, err := lv.answers.open(l.slot)
+	if err != nil {
+		return UpdateStats{}, err
+	}
+	defer doneAnswers()
 	for _, r := range lv.allRuns() {
 		r.begin()
 	}
@@ -190,7 +195,7 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 		l.live = nil
 		st.Unsettled = err
 	}
-	g.counts = [4]int{lv.names.size(), len(lv.answers), int(lv.tmplIDs.next), int(lv.chunks.next)}
+	g.counts = [4]int{lv.names.size(), lv.answers.size(), int(lv.tmplIDs.next), int(lv.chunks.next)}
 	return st, nil
 }
 
@@ -227,7 +232,7 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 		{"shared templates", func() error { return fill(g.sharedTemplates, p.sharedKeys, p.sharedVersions(l.live, next, false)) }},
 		{"name filter", func() error { return fill(g.nameFilter, p.filterKeys, p.filterVals) }},
 		{"names", func() error { return g.names.put(nk, nv) }},
-		{"answers", func() error { return fill(g.answers, ak, av) }},
+		{"answers", func() error { return g.answers.put(ak, av) }},
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {
@@ -242,7 +247,7 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 // entries it added.
 func (l *Loader) unwrite(g *generation, p *updatePlan) {
 	unwriteEntries(nameKind, g.names, p.names)
-	unwriteEntries(answerKind, g.answerMap(), p.answers)
+	unwriteEntries(answerKind, g.answers, p.answers)
 	old := make([]bpf.XdpTmplVersions, len(p.sharedKeys))
 	for i, k := range p.sharedKeys {
 		old[i] = tmplVersions(l.live.sharedHdr[k])
@@ -257,7 +262,7 @@ func (l *Loader) settle(g *generation, p *updatePlan) error {
 	if err := settleEntries(nameKind, g.names, p.names); err != nil {
 		return err
 	}
-	if err := settleEntries(answerKind, g.answerMap(), p.answers); err != nil {
+	if err := settleEntries(answerKind, g.answers, p.answers); err != nil {
 		return err
 	}
 	return fill(g.sharedTemplates, p.sharedKeys, p.sharedVersions(l.live, 0, true))

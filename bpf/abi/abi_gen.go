@@ -119,32 +119,32 @@ const (
 	// version, flips config.gen, then copies the new version into the other
 	// (loader Update), so a packet reads one version throughout.
 	Gens = 2
-	// NameProbes (XDPDNS_NAME_PROBES): names is an open-addressing hash table
-	// in an array map, so that finding a name reads one cache line holding its
-	// key and its value (a kernel hash map reads a bucket, then an element
-	// elsewhere). Slot 0 is the header: its key.h1 is the mask m (2^k - 1),
-	// its key.h2 the table's random seed; the table is slots 1 .. m + 1. A
-	// key's home is 1 + (f & m), f = (__u32)(((h1 ^ seed) *
-	// XDPDNS_NAME_HOME_MULT) >> 32) (the seed, drawn for each table, keeps a
-	// zone's names from being chosen to crowd one home); the key is at most
-	// XDPDNS_NAME_PROBES - 1 slots after it (wrapping within the table),
-	// before the first empty slot (key {0, 0}). A slot whose versions are all
-	// absent (XDPDNS_NF_ABSENT) is a removed name: the walk treats it as
-	// missing, and an update may reuse it.
-	NameProbes = 32
-	// NameHomeMult (XDPDNS_NAME_HOME_MULT): names is an open-addressing hash
-	// table in an array map, so that finding a name reads one cache line
-	// holding its key and its value (a kernel hash map reads a bucket, then an
+	// TableProbes (XDPDNS_TABLE_PROBES): names and answers are open-addressing
+	// hash tables in array maps, so that finding a key reads one cache line
+	// holding it and its value (a kernel hash map reads a bucket, then an
 	// element elsewhere). Slot 0 is the header: its key.h1 is the mask m (2^k
 	// - 1), its key.h2 the table's random seed; the table is slots 1 .. m + 1.
 	// A key's home is 1 + (f & m), f = (__u32)(((h1 ^ seed) *
-	// XDPDNS_NAME_HOME_MULT) >> 32) (the seed, drawn for each table, keeps a
+	// XDPDNS_TABLE_HOME_MULT) >> 32) (the seed, drawn for each table, keeps a
 	// zone's names from being chosen to crowd one home); the key is at most
-	// XDPDNS_NAME_PROBES - 1 slots after it (wrapping within the table),
+	// XDPDNS_TABLE_PROBES - 1 slots after it (wrapping within the table),
 	// before the first empty slot (key {0, 0}). A slot whose versions are all
-	// absent (XDPDNS_NF_ABSENT) is a removed name: the walk treats it as
-	// missing, and an update may reuse it.
-	NameHomeMult = 0x9e3779b97f4a7c15
+	// absent (XDPDNS_NF_ABSENT, XDPDNS_ABSENT) is a removed entry: a lookup
+	// treats it as missing, and an update may reuse it.
+	TableProbes = 32
+	// TableHomeMult (XDPDNS_TABLE_HOME_MULT): names and answers are
+	// open-addressing hash tables in array maps, so that finding a key reads
+	// one cache line holding it and its value (a kernel hash map reads a
+	// bucket, then an element elsewhere). Slot 0 is the header: its key.h1 is
+	// the mask m (2^k - 1), its key.h2 the table's random seed; the table is
+	// slots 1 .. m + 1. A key's home is 1 + (f & m), f = (__u32)(((h1 ^ seed)
+	// * XDPDNS_TABLE_HOME_MULT) >> 32) (the seed, drawn for each table, keeps
+	// a zone's names from being chosen to crowd one home); the key is at most
+	// XDPDNS_TABLE_PROBES - 1 slots after it (wrapping within the table),
+	// before the first empty slot (key {0, 0}). A slot whose versions are all
+	// absent (XDPDNS_NF_ABSENT, XDPDNS_ABSENT) is a removed entry: a lookup
+	// treats it as missing, and an update may reuse it.
+	TableHomeMult = 0x9e3779b97f4a7c15
 	// NameFlagExactTyped (XDPDNS_NF_EXACT_TYPED): name_val.flags (which
 	// lookups the walk can skip): answers has exact-mode entries for the name.
 	NameFlagExactTyped = 0x1
@@ -158,12 +158,19 @@ const (
 	// this version (added or removed by an update): the walk treats it as
 	// missing.
 	NameFlagAbsent = 0x8
-	// ModeExact (XDPDNS_MODE_EXACT): answer_key.mode: class IN, qname == name.
+	// AnswerKeyMult (XDPDNS_ANSWER_KEY_MULT): answers: per-qtype templates
+	// that differ from the name's default, keyed by the name's struct name_key
+	// {h1, h2} made into {h1 + (((qtype << 2) | mode) + 1) *
+	// XDPDNS_ANSWER_KEY_MULT, h2} (an odd multiplier: distinct qtype and mode
+	// give distinct keys for one name), so that the table holds 16-byte keys
+	// like names.
+	AnswerKeyMult = 0xff51afd7ed558ccd
+	// ModeExact (XDPDNS_MODE_EXACT): Answer key mode: class IN, qname == name.
 	ModeExact = 0
-	// ModeBelow (XDPDNS_MODE_BELOW): answer_key.mode: class IN, qname strictly
+	// ModeBelow (XDPDNS_MODE_BELOW): Answer key mode: class IN, qname strictly
 	// below name.
 	ModeBelow = 1
-	// ModeChaos (XDPDNS_MODE_CHAOS): answer_key.mode: class CH, qname == name
+	// ModeChaos (XDPDNS_MODE_CHAOS): Answer key mode: class CH, qname == name
 	// (id.server...).
 	ModeChaos = 2
 	// Absent (XDPDNS_ABSENT): answer_ver.tmpl[0]: the entry is not in this

@@ -24,3 +24,11 @@ func HashName(lower []byte) NameHash {
 	}
 	return h
 }
+
+// AnswerKey is the key of the answers table entry for the name hash h,
+// qtype and mode (ModeExact, ModeBelow, ModeChaos): h with
+// ((qtype << 2 | mode) + 1) * AnswerKeyMult added to H1, as answer_probe
+// (bpf/include/lookup.h) makes it.
+func AnswerKey(h NameHash, qtype, mode uint16) NameHash {
+	return NameHash{H1: h.H1 + ((uint64(qtype)<<2|uint64(mode&3))+1)*AnswerKeyMult, H2: h.H2}
+}

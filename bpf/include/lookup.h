@@ -32,30 +32,59 @@ static __always_inline int filter_has(void *fmap, const struct name_key *h, __u6
 	return word && ((*word >> (b & 63)) & 1);
 }
 
-/* name_probe returns the slot of the key {h1, h2} in generation gen's
- * names table of mask mask and seed seed (shared.h, XDPDNS_NAME_PROBES),
- * or 0. A global function: the verifier checks its probe loop once, not
- * once per label of the walk that calls it. */
-__attribute__((noinline)) int name_probe(__u32 gen, __u64 h1, __u64 h2, __u32 mask, __u64 seed)
+/* table_probe returns the slot of the key {h1, h2} in the hash table
+ * tmap of mask mask and seed seed (shared.h, XDPDNS_TABLE_PROBES), or 0.
+ * Every table slot starts with its struct name_key. */
+static __always_inline int table_probe(void *tmap, __u64 h1, __u64 h2, __u32 mask, __u64 seed)
 {
-	__u32 home = (__u32)(((h1 ^ seed) * XDPDNS_NAME_HOME_MULT) >> 32);
-	void *nmap = bpf_map_lookup_elem(&names, &gen);
+	__u32 home = (__u32)(((h1 ^ seed) * XDPDNS_TABLE_HOME_MULT) >> 32);
 	__u32 p;
 
-	if (!nmap)
-		return 0;
-	for (p = 0; p < XDPDNS_NAME_PROBES; p++) {
+	for (p = 0; p < XDPDNS_TABLE_PROBES; p++) {
 		__u32 idx = 1 + ((home + p) & mask);
-		struct name_slot *e = bpf_map_lookup_elem(nmap, &idx);
+		struct name_key *e = bpf_map_lookup_elem(tmap, &idx);
 
 		if (!e)
 			return 0;
-		if (e->key.h1 == h1 && e->key.h2 == h2)
+		if (e->h1 == h1 && e->h2 == h2)
 			return (int)idx;
-		if (!e->key.h1 && !e->key.h2)
+		if (!e->h1 && !e->h2)
 			return 0;
 	}
 	return 0;
+}
+
+/* name_probe returns the slot of the key {h1, h2} in generation gen's
+ * names table of mask mask and seed seed, or 0. A global function: the
+ * verifier checks its probe loop once, not once per label of the walk
+ * that calls it. */
+__attribute__((noinline)) int name_probe(__u32 gen, __u64 h1, __u64 h2, __u32 mask, __u64 seed)
+{
+	void *nmap = bpf_map_lookup_elem(&names, &gen);
+
+	if (!nmap)
+		return 0;
+	return table_probe(nmap, h1, h2, mask, seed);
+}
+
+/* answer_probe returns the slot of the answer key of the name hash
+ * {h1, h2}, qtype and mode (shared.h, XDPDNS_ANSWER_KEY_MULT) in
+ * generation gen's answers table, or 0. A global function, as
+ * name_probe; it reads the table's header itself (one lookup a query). */
+__attribute__((noinline)) int answer_probe(__u32 gen, __u64 h1, __u64 h2, __u32 qtype, __u32 mode)
+{
+	void *amap = bpf_map_lookup_elem(&answers, &gen);
+	struct name_key *hdr;
+	__u32 zero = 0;
+	__u64 k1;
+
+	if (!amap)
+		return 0;
+	hdr = bpf_map_lookup_elem(amap, &zero);
+	if (!hdr)
+		return 0;
+	k1 = h1 + ((((__u64)(qtype & 0xffff) << 2) | (mode & 3)) + 1) * XDPDNS_ANSWER_KEY_MULT;
+	return table_probe(amap, k1, h2, (__u32)hdr->h1, hdr->h2);
 }
 
 /* name_find returns the value of key k in the names table nmap of
@@ -72,18 +101,34 @@ static __always_inline struct name_val *name_find(void *nmap, __u32 gen, const s
 	return e ? &e->val : 0;
 }
 
+/* answer_find returns the template id of the answers entry of the name
+ * hash h, qtype and mode in generation gen's table amap for the DO bit
+ * dobit, or XDPDNS_ABSENT when there is none in this version. */
+static __always_inline __u32 answer_find(void *amap, __u32 gen, const struct name_key *h,
+                                         __u16 qtype, __u16 mode, __u8 dobit)
+{
+	__u32 idx = (__u32)answer_probe(gen, h->h1, h->h2, qtype, mode);
+	struct answer_slot *e;
+
+	if (!idx)
+		return XDPDNS_ABSENT;
+	e = bpf_map_lookup_elem(amap, &idx);
+	if (!e || e->val.v[gen & 1].tmpl[0] == XDPDNS_ABSENT)
+		return XDPDNS_ABSENT;
+	return dobit ? e->val.v[gen & 1].tmpl[1] : e->val.v[gen & 1].tmpl[0];
+}
+
 /* find_template returns the template id for the query (0: none) or, via
  * *reason, a pass reason. gen is the live generation (0 or 1), which
  * also picks the version of each names and answers entry. */
 static __always_inline __u32 find_template(struct scratch *s, struct query *q, __u32 gen,
                                            int *reason)
 {
-	struct answer_key ak = {};
-	struct answer_val *av;
 	struct name_ver *nv = 0;
 	void *nmap, *amap, *fmap;
 	struct name_key hdr;
-	__u32 i, found = 0;
+	__u32 i, t, found = 0;
+	__u16 mode;
 	__u64 shift = 0;
 
 	amap = bpf_map_lookup_elem(&answers, &gen);
@@ -96,14 +141,8 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 
 		if (n > XDPDNS_MAX_LABELS)
 			return 0;
-		ak.h1 = s->hash[n].h1;
-		ak.h2 = s->hash[n].h2;
-		ak.qtype = q->qtype;
-		ak.mode = XDPDNS_MODE_CHAOS;
-		av = bpf_map_lookup_elem(amap, &ak);
-		if (!av || av->v[gen & 1].tmpl[0] == XDPDNS_ABSENT)
-			return 0;
-		return q->dobit ? av->v[gen & 1].tmpl[1] : av->v[gen & 1].tmpl[0];
+		t = answer_find(amap, gen, &s->hash[n], q->qtype, XDPDNS_MODE_CHAOS, q->dobit);
+		return t == XDPDNS_ABSENT ? 0 : t;
 	}
 	if (q->qclass != CLASS_IN || never_in_xdp(q->qtype)) {
 		*reason = CNT_PASS_QTYPE;
@@ -158,17 +197,16 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 		return 0;
 	}
 	q->found = found;
-	ak.h1 = s->hash[found].h1;
-	ak.h2 = s->hash[found].h2;
-	ak.qtype = q->qtype;
-	ak.mode = found == q->nlabels ? XDPDNS_MODE_EXACT : XDPDNS_MODE_BELOW;
+	mode = found == q->nlabels ? XDPDNS_MODE_EXACT : XDPDNS_MODE_BELOW;
 	if (nv->flags &
-	    (ak.mode == XDPDNS_MODE_EXACT ? XDPDNS_NF_EXACT_TYPED : XDPDNS_NF_BELOW_TYPED)) {
-		av = bpf_map_lookup_elem(amap, &ak);
-		if (av && av->v[gen & 1].tmpl[0] != XDPDNS_ABSENT)
-			return q->dobit ? av->v[gen & 1].tmpl[1] : av->v[gen & 1].tmpl[0];
+	    (mode == XDPDNS_MODE_EXACT ? XDPDNS_NF_EXACT_TYPED : XDPDNS_NF_BELOW_TYPED)) {
+		if (found > XDPDNS_MAX_LABELS)
+			return 0;
+		t = answer_find(amap, gen, &s->hash[found], q->qtype, mode, q->dobit);
+		if (t != XDPDNS_ABSENT)
+			return t;
 	}
-	if (ak.mode == XDPDNS_MODE_EXACT)
+	if (mode == XDPDNS_MODE_EXACT)
 		return q->dobit ? nv->exact_default[1] : nv->exact_default[0];
 	return q->dobit ? nv->below_default[1] : nv->below_default[0];
 }

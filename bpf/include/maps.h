@@ -61,20 +61,17 @@
  * loader with max_entries sized to the image). */
 
 /* names: __u32 slot -> struct name_slot: the hash table (shared.h,
- * XDPDNS_NAME_PROBES) of struct name_key (hash of a lower-case wire name
+ * XDPDNS_TABLE_PROBES) of struct name_key (hash of a lower-case wire name
  * that exists in a served zone) -> struct name_val (default templates for
  * that name). Mmapable: the loader builds it in place and adds names with
  * ordered stores (the key last). */
 struct names_inner XDPDNS_INNER_MMAP_ARRAY(struct name_slot);
 
-/* answers: struct answer_key (name hash, qtype, mode) -> struct answer_val
- * (per-type templates overriding the name's default). */
-struct answers_inner {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__type(key, struct answer_key);
-	__type(value, struct answer_val);
-};
+/* answers: __u32 slot -> struct answer_slot: the hash table (as names) of
+ * answer keys (name hash, qtype and mode: shared.h,
+ * XDPDNS_ANSWER_KEY_MULT) -> struct answer_val (per-type templates
+ * overriding the name's default). Mmapable, written as names. */
+struct answers_inner XDPDNS_INNER_MMAP_ARRAY(struct answer_slot);
 
 /* templates: __u32 template id -> struct tmpl (0 unused). */
 struct templates_inner XDPDNS_INNER_ARRAY(struct tmpl);
@@ -308,7 +305,7 @@ struct scratch {
 		struct name_slot ns;
 		struct name_val nv;
 		struct name_ver nver;
-		struct answer_key ak;
+		struct answer_slot as;
 		struct answer_val av;
 		struct answer_ver aver;
 		struct tmpl t;

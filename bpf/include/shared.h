@@ -138,20 +138,20 @@ struct name_val {
 	struct name_ver v[XDPDNS_GENS];
 };
 
-/* names is an open-addressing hash table in an array map, so that
- * finding a name reads one cache line holding its key and its value
- * (a kernel hash map reads a bucket, then an element elsewhere). Slot 0
- * is the header: its key.h1 is the mask m (2^k - 1), its key.h2 the
- * table's random seed; the table is slots 1 .. m + 1. A key's home is
- * 1 + (f & m), f = (__u32)(((h1 ^ seed) * XDPDNS_NAME_HOME_MULT) >> 32)
+/* names and answers are open-addressing hash tables in array maps, so
+ * that finding a key reads one cache line holding it and its value (a
+ * kernel hash map reads a bucket, then an element elsewhere). Slot 0 is
+ * the header: its key.h1 is the mask m (2^k - 1), its key.h2 the table's
+ * random seed; the table is slots 1 .. m + 1. A key's home is
+ * 1 + (f & m), f = (__u32)(((h1 ^ seed) * XDPDNS_TABLE_HOME_MULT) >> 32)
  * (the seed, drawn for each table, keeps a zone's names from being
- * chosen to crowd one home); the key is at most XDPDNS_NAME_PROBES - 1
+ * chosen to crowd one home); the key is at most XDPDNS_TABLE_PROBES - 1
  * slots after it (wrapping within the table), before the first empty
  * slot (key {0, 0}). A slot whose versions are all absent
- * (XDPDNS_NF_ABSENT) is a removed name: the walk treats it as missing,
- * and an update may reuse it. */
-#define XDPDNS_NAME_PROBES    32
-#define XDPDNS_NAME_HOME_MULT 0x9e3779b97f4a7c15
+ * (XDPDNS_NF_ABSENT, XDPDNS_ABSENT) is a removed entry: a lookup treats
+ * it as missing, and an update may reuse it. */
+#define XDPDNS_TABLE_PROBES    32
+#define XDPDNS_TABLE_HOME_MULT 0x9e3779b97f4a7c15
 
 /* One slot of names: a key and its value, one cache line. */
 struct name_slot {
@@ -171,20 +171,18 @@ struct name_slot {
  * an update): the walk treats it as missing. */
 #define XDPDNS_NF_ABSENT 0x8
 
-/* answers: per-qtype templates that differ from the name's default. */
-struct answer_key {
-	__u64 h1;
-	__u64 h2;
-	__u16 qtype;
-	__u16 mode; /* XDPDNS_MODE_* */
-	__u32 pad;
-};
+/* answers: per-qtype templates that differ from the name's default,
+ * keyed by the name's struct name_key {h1, h2} made into
+ *   {h1 + (((qtype << 2) | mode) + 1) * XDPDNS_ANSWER_KEY_MULT, h2}
+ * (an odd multiplier: distinct qtype and mode give distinct keys for one
+ * name), so that the table holds 16-byte keys like names. */
+#define XDPDNS_ANSWER_KEY_MULT 0xff51afd7ed558ccd
 
-/* answer_key.mode: class IN, qname == name. */
+/* Answer key mode: class IN, qname == name. */
 #define XDPDNS_MODE_EXACT 0
-/* answer_key.mode: class IN, qname strictly below name. */
+/* Answer key mode: class IN, qname strictly below name. */
 #define XDPDNS_MODE_BELOW 1
-/* answer_key.mode: class CH, qname == name (id.server...). */
+/* Answer key mode: class CH, qname == name (id.server...). */
 #define XDPDNS_MODE_CHAOS 2
 
 /* One version of a per-type entry. */
@@ -200,6 +198,12 @@ struct answer_val {
 /* answer_ver.tmpl[0]: the entry is not in this version (the name's
  * default applies). */
 #define XDPDNS_ABSENT 0xffffffff
+
+/* One slot of answers: a key and its value, half a cache line. */
+struct answer_slot {
+	struct name_key key;
+	struct answer_val val;
+};
 
 /* templates: array indexed by template id (0 unused). The reply's DNS
  * payload is: header (ID, RD and CD from the query; QR; AA and RCODE from

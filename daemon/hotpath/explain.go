@@ -29,7 +29,7 @@ func (m *liveMaps) Name(h render.NameHash) (render.NameEntry, bool) {
 }
 
 func (m *liveMaps) Answer(k render.AnswerKey) ([2]uint32, bool) {
-	v, ok, err := m.v.Answer(bpf.XdpAnswerKey{H1: k.Name.H1, H2: k.Name.H2, Qtype: k.QType, Mode: k.Mode})
+	v, ok, err := m.v.Answer(AnswerKey(k))
 	m.keep(err)
 	return v.Tmpl, ok
 }

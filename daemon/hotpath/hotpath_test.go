@@ -65,9 +65,16 @@ func TestFromRender(t *testing.T) {
 	if len(out.AnswerKeys) != len(img.Answers) || len(out.AnswerVals) != len(img.Answers) {
 		t.Fatalf("%d answer keys, %d values for %d answers", len(out.AnswerKeys), len(out.AnswerVals), len(img.Answers))
 	}
+	byKey := map[bpf.XdpNameKey]render.AnswerKey{}
+	for rk := range img.Answers {
+		byKey[AnswerKey(rk)] = rk
+	}
+	if len(byKey) != len(img.Answers) {
+		t.Fatalf("%d answer keys for %d answers", len(byKey), len(img.Answers))
+	}
 	for i, k := range out.AnswerKeys {
-		rk := render.AnswerKey{Name: render.NameHash{H1: k.H1, H2: k.H2}, QType: k.Qtype, Mode: k.Mode}
-		if tmpl, ok := img.Answers[rk]; !ok || out.AnswerVals[i].Tmpl != tmpl {
+		rk, found := byKey[k]
+		if tmpl, ok := img.Answers[rk]; !found || !ok || out.AnswerVals[i].Tmpl != tmpl {
 			t.Errorf("answer %+v: template %d, rendered %d (present %v)", rk, out.AnswerVals[i].Tmpl, tmpl, ok)
 		}
 	}

@@ -26,7 +26,7 @@ func DeltaFromRender(d *render.Delta) *loader.Delta {
 		out.DelNames = append(out.DelNames, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
 	}
 	for _, k := range d.DelAnswers {
-		out.DelAnswers = append(out.DelAnswers, bpf.XdpAnswerKey{H1: k.Name.H1, H2: k.Name.H2, Qtype: k.QType, Mode: k.Mode})
+		out.DelAnswers = append(out.DelAnswers, AnswerKey(k))
 	}
 	for _, r := range d.Rewrites {
 		out.Rewrites = append(out.Rewrites, loader.Rewrite{Old: id(r.Old), New: id(r.New)})
@@ -65,7 +65,7 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 	}
 	out.NameKeys = make([]bpf.XdpNameKey, 0, len(img.Names))
 	out.NameVals = make([]bpf.XdpNameVer, 0, len(img.Names))
-	out.AnswerKeys = make([]bpf.XdpAnswerKey, 0, len(img.Answers))
+	out.AnswerKeys = make([]bpf.XdpNameKey, 0, len(img.Answers))
 	out.AnswerVals = make([]bpf.XdpAnswerVer, 0, len(img.Answers))
 	for h, e := range img.Names {
 		out.NameKeys = append(out.NameKeys, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
@@ -74,7 +74,7 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 			BelowDefault: [2]uint32{id(e.BelowDefault[0]), id(e.BelowDefault[1])}, Flags: e.Flags})
 	}
 	for k, v := range img.Answers {
-		out.AnswerKeys = append(out.AnswerKeys, bpf.XdpAnswerKey{H1: k.Name.H1, H2: k.Name.H2, Qtype: k.QType, Mode: k.Mode})
+		out.AnswerKeys = append(out.AnswerKeys, AnswerKey(k))
 		out.AnswerVals = append(out.AnswerVals, bpf.XdpAnswerVer{Tmpl: [2]uint32{id(v[0]), id(v[1])}})
 	}
 	// Sized once: a signed TLD's chunks are hundreds of MB, which
@@ -163,6 +163,12 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 
 // chunksOf is how many chunks fromRender cuts img's bodies and pieces
 // into.
+// AnswerKey is the answers table key of k (abi.AnswerKey).
+func AnswerKey(k render.AnswerKey) bpf.XdpNameKey {
+	h := abi.AnswerKey(k.Name, k.QType, k.Mode)
+	return bpf.XdpNameKey{H1: h.H1, H2: h.H2}
+}
+
 func chunksOf(img *render.Image) int {
 	n := 0
 	for i, t := range img.Templates {

@@ -18,9 +18,10 @@ import (
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 )
 
-// crowdedNames returns n names below reach.test. whose keys share one
-// home in a names table of seed seed, whatever its size up to 2^16 slots.
-func crowdedNames(t *testing.T, seed uint64, n int) []string {
+// crowdedNames returns n names below reach.test. whose table keys (key
+// of the name's hash) share one home in a table of seed seed, whatever
+// its size up to 2^16 slots.
+func crowdedNames(t *testing.T, seed uint64, n int, key func(abi.NameHash) abi.NameHash) []string {
 	t.Helper()
 	byHome := map[uint32][]string{}
 	for i := 0; i < 1<<24; i++ {
@@ -30,8 +31,8 @@ func crowdedNames(t *testing.T, seed uint64, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := abi.HashName(wire[:end])
-		home := loader.NameHome(seed, bpf.XdpNameKey{H1: h.H1, H2: h.H2}) & 0xffff
+		h := key(abi.HashName(wire[:end]))
+		home := loader.TableHome(seed, bpf.XdpNameKey{H1: h.H1, H2: h.H2}) & 0xffff
 		byHome[home] = append(byHome[home], name)
 		if len(byHome[home]) == n {
 			return byHome[home]
@@ -52,18 +53,31 @@ func reachZone(t *testing.T, names []string) *engine.Engine {
 }
 
 // TestNameTableReach checks the names table at the edge of its probe
-// windows: names crowded onto one home sit up to abi.NameProbes - 1 slots
-// after it and the program finds each; a removed name's slot is reused;
-// a name with no free slot in its window makes Update refuse, and a Swap
-// whose table cannot be built with any seed fails and changes nothing.
+// windows: names crowded onto one home sit up to abi.TableProbes - 1
+// slots after it and the program finds each; a removed name's slot is
+// reused; a name with no free slot in its window makes Update refuse,
+// and a Swap whose table cannot be built with any seed fails and changes
+// nothing.
 func TestNameTableReach(t *testing.T) {
+	tableReach(t, func(h abi.NameHash) abi.NameHash { return h }, (*loader.Loader).NameReach)
+}
+
+// TestAnswerTableReach is TestNameTableReach for the answers table: each
+// name's address is its answers entry (A, exact), and the names are
+// crowded by the keys of those.
+func TestAnswerTableReach(t *testing.T) {
+	tableReach(t, func(h abi.NameHash) abi.NameHash { return abi.AnswerKey(h, dns.TypeA, abi.ModeExact) }, (*loader.Loader).AnswerReach)
+}
+
+// tableReach runs the reach test on the table of key, read by reachOf.
+func tableReach(t *testing.T, key func(abi.NameHash) abi.NameHash, reachOf func(*loader.Loader) (map[bpf.XdpNameKey]uint32, error)) {
 	const seed = 0x5eed5eed5eed
 	fixed := true
-	names := crowdedNames(t, seed, abi.NameProbes+1)
-	inZone, extra := names[:abi.NameProbes], names[abi.NameProbes]
+	names := crowdedNames(t, seed, abi.TableProbes+1, key)
+	inZone, extra := names[:abi.TableProbes], names[abi.TableProbes]
 	e1 := reachZone(t, inZone)
 	l := load(t, e1, nil)
-	l.SetNameSeed(func() uint64 {
+	l.SetTableSeed(func() uint64 {
 		if fixed {
 			return seed
 		}
@@ -72,7 +86,7 @@ func TestNameTableReach(t *testing.T) {
 	if _, err := l.Swap(compile(t, e1)); err != nil {
 		t.Fatal(err)
 	}
-	reach, err := l.NameReach()
+	reach, err := reachOf(l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +94,8 @@ func TestNameTableReach(t *testing.T) {
 	for _, r := range reach {
 		far = max(far, r)
 	}
-	if far != abi.NameProbes-1 {
-		t.Fatalf("farthest name %d slots from its home, want %d (the names do not crowd one home)", far, abi.NameProbes-1)
+	if far != abi.TableProbes-1 {
+		t.Fatalf("farthest key %d slots from its home, want %d (the keys do not crowd one home)", far, abi.TableProbes-1)
 	}
 	// Every name answered in XDP and by the tc companion (one layout, one
 	// lookup) as the engine answers it, the one not in the zone too (its
@@ -122,13 +136,13 @@ func TestNameTableReach(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(e2, names...)
-	if r2, err := l.NameReach(); err != nil {
+	if r2, err := reachOf(l); err != nil {
 		t.Fatal(err)
 	} else if len(r2) != len(reach) {
 		t.Errorf("%d slots used after the update, %d before: the removed name's slot was not reused", len(r2), len(reach))
 	}
 
-	// All abi.NameProbes + 1 names: no room in the window, so Update
+	// All abi.TableProbes + 1 names: no room in the window, so Update
 	// refuses; a Swap with the same seed cannot build a table either and
 	// leaves the live generation as it was; with other seeds it can.
 	e3 := reachZone(t, names)

@@ -1,0 +1,373 @@
+//go:build linux
+
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/bpf/abi"
+)
+
+// table is one of a generation's hash tables, names or answers: the
+// open-addressing hash table of bpf/include/shared.h
+// (XDPDNS_TABLE_PROBES) in an mmapable array map of slots S, slot 0 its
+// header, slots 1 .. mask + 1 the table; each slot holds a key and a
+// value W of two versions of V. A new table is built with Robin Hood
+// insertion (every key close to its home); an update adds a key to the
+// first free slot of its probe window and never moves a key, so that a
+// packet probing concurrently always finds what is there.
+type table[S any, W any, V comparable] struct {
+	kind *tableKind[S, W, V]
+	m    *ebpf.Map
+	mask uint32
+	seed uint64
+	// open is the table mapped for the update in progress (liveTable),
+	// which slotsView hands out instead of mapping it again: a mapping
+	// of a BPF map counts its every page in the process's RSS.
+	open []S
+}
+
+// tableKind is what the table code needs of one kind of slot S: its key
+// and value, a value's version i, the value holding one version in both,
+// and whether a version is absent (a value absent in every version is a
+// removed entry).
+type tableKind[S any, W any, V comparable] struct {
+	what   string // the map's name, for errors
+	key    func(*S) *bpf.XdpNameKey
+	val    func(*S) *W
+	ver    func(*W, int) V
+	both   func(V) W
+	absent V
+	isGone func(V) bool
+}
+
+// The two tables' kinds.
+var (
+	nameSlots = &tableKind[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]{
+		what:   "names",
+		key:    func(s *bpf.XdpNameSlot) *bpf.XdpNameKey { return &s.Key },
+		val:    func(s *bpf.XdpNameSlot) *bpf.XdpNameVal { return &s.Val },
+		ver:    func(w *bpf.XdpNameVal, i int) bpf.XdpNameVer { return w.V[i] },
+		both:   nameVal,
+		absent: absentName,
+		isGone: func(v bpf.XdpNameVer) bool { return v.Flags&abi.NameFlagAbsent != 0 },
+	}
+	answerSlots = &tableKind[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]{
+		what:   "answers",
+		key:    func(s *bpf.XdpAnswerSlot) *bpf.XdpNameKey { return &s.Key },
+		val:    func(s *bpf.XdpAnswerSlot) *bpf.XdpAnswerVal { return &s.Val },
+		ver:    func(w *bpf.XdpAnswerVal, i int) bpf.XdpAnswerVer { return w.V[i] },
+		both:   answerVal,
+		absent: absentAnswer,
+		isGone: func(v bpf.XdpAnswerVer) bool { return v.Tmpl[0] == abi.Absent },
+	}
+)
+
+// nameTable and answerTable are a generation's names and answers.
+type (
+	nameTable   = table[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]
+	answerTable = table[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]
+)
+
+// errTableFull says a key found no slot within abi.TableProbes of its
+// home.
+var errTableFull = errors.New("no free slot within the probe window")
+
+// tableSlots is the size of a table holding n keys: a power of two at
+// most three quarters full.
+func tableSlots(n int) int {
+	s := 1
+	for s*3 < n*4 {
+		s <<= 1
+	}
+	return s
+}
+
+// capacity is how many keys the table holds before an update is
+// refused (the plan's room check): seven eighths of its slots.
+func (t *table[S, W, V]) capacity() int { return int(t.mask+1) - int(t.mask+1)/8 }
+
+// home is the home slot offset of k (before the mask), as table_probe
+// computes it.
+func (t *table[S, W, V]) home(k bpf.XdpNameKey) uint32 {
+	return uint32((k.H1 ^ t.seed) * abi.TableHomeMult >> 32)
+}
+
+// bpfMap is the table's map (nil for no table).
+func (t *table[S, W, V]) bpfMap() *ebpf.Map {
+	if t == nil {
+		return nil
+	}
+	return t.m
+}
+
+// slotsView maps the table into memory (or hands out the update's
+// mapping, open); done unmaps it.
+func (t *table[S, W, V]) slotsView() (slots []S, done func() error, err error) {
+	if t.open != nil {
+		return t.open, func() error { return nil }, nil
+	}
+	return mapArray[S](t.m)
+}
+
+// tableTries bounds the tables newTable builds for one image before it
+// gives up: each with a new seed, every other one twice as large.
+const tableTries = 4
+
+// newTable creates a table of kind for keys and vals with room for at
+// least room keys, and builds it with a seed drawn by seed (nil: at
+// random). A table whose probe windows overflow is made again with
+// another seed (a window holds 32 slots, and at three quarters full the
+// longest reach of a million random keys is about 20), then also twice
+// as large.
+func newTable[S any, W any, V comparable](kind *tableKind[S, W, V], spec *ebpf.MapSpec, keys []bpf.XdpNameKey, vals []V,
+	room int, seed func() uint64) (*table[S, W, V], error) {
+	if seed == nil {
+		seed = rand.Uint64
+	}
+	slots := tableSlots(max(room, len(keys)))
+	var err error
+	for try := range tableTries {
+		if try > 0 && try%2 == 0 {
+			slots <<= 1
+		}
+		s := *spec
+		s.MaxEntries = uint32(1 + slots)
+		m, merr := ebpf.NewMap(&s)
+		if merr != nil {
+			return nil, fmt.Errorf("loader: creating the %s table (%d slots): %w", kind.what, slots, merr)
+		}
+		t := &table[S, W, V]{kind: kind, m: m, mask: uint32(slots - 1), seed: seed()}
+		if err = t.build(keys, vals); err == nil {
+			return t, nil
+		}
+		m.Close()
+		if !errors.Is(err, errTableFull) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("loader: building the %s table of %d keys: %w", kind.what, len(keys), err)
+}
+
+// build writes the header and keys → vals (in both versions) into the
+// empty table, by Robin Hood insertion: a key that has come further from
+// its home than the one in a slot takes the slot and that one moves on.
+func (t *table[S, W, V]) build(keys []bpf.XdpNameKey, vals []V) error {
+	slots, done, err := t.slotsView()
+	if err != nil {
+		return err
+	}
+	defer done()
+	k := t.kind.key
+	*k(&slots[0]) = bpf.XdpNameKey{H1: uint64(t.mask), H2: t.seed}
+	for i, key := range keys {
+		if key == (bpf.XdpNameKey{}) {
+			return fmt.Errorf("%w: %s entry %d has the empty slot's key", ErrImage, t.kind.what, i)
+		}
+		var cur S
+		*k(&cur) = key
+		*t.kind.val(&cur) = t.kind.both(vals[i])
+		pos := t.home(key) & t.mask
+		for d := uint32(0); ; d++ {
+			if d >= abi.TableProbes {
+				return errTableFull
+			}
+			s := &slots[1+pos]
+			sk := *k(s)
+			if sk == (bpf.XdpNameKey{}) {
+				*s = cur
+				break
+			}
+			if sk == *k(&cur) {
+				return fmt.Errorf("%w: %s key %x listed twice", ErrImage, t.kind.what, sk)
+			}
+			if sd := (pos - t.home(sk)) & t.mask; sd < d {
+				*s, cur = cur, *s
+				d = sd
+			}
+			pos = (pos + 1) & t.mask
+		}
+	}
+	return nil
+}
+
+// removed reports whether a value is a removed entry's (every version
+// absent), whose slot an update may reuse.
+func (t *table[S, W, V]) removed(w *W) bool {
+	for i := range abi.Gens {
+		if !t.kind.isGone(t.kind.ver(w, i)) {
+			return false
+		}
+	}
+	return true
+}
+
+// find returns the slot of k in slots (0: not there) and the first slot
+// of its probe window free for it (0: none).
+func (t *table[S, W, V]) find(slots []S, k bpf.XdpNameKey) (at, free uint32) {
+	home := t.home(k)
+	for p := uint32(0); p < abi.TableProbes; p++ {
+		i := 1 + (home+p)&t.mask
+		s := &slots[i]
+		switch sk := *t.kind.key(s); {
+		case sk == k:
+			return i, free
+		case sk == (bpf.XdpNameKey{}):
+			if free == 0 {
+				free = i
+			}
+			return 0, free
+		case free == 0 && t.removed(t.kind.val(s)):
+			free = i
+		}
+	}
+	return 0, free
+}
+
+// put sets keys[i] → vals[i]: in place for a key in the table (the
+// caller changes only the version no packet reads), else in a free slot,
+// the value written before the key.
+func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	slots, done, err := t.slotsView()
+	if err != nil {
+		return err
+	}
+	defer done()
+	for i, k := range keys {
+		if k == (bpf.XdpNameKey{}) {
+			return fmt.Errorf("%w: a %s key is the empty slot's", ErrImage, t.kind.what)
+		}
+		at, free := t.find(slots, k)
+		if at != 0 {
+			*t.kind.val(&slots[at]) = vals[i]
+			continue
+		}
+		if free == 0 {
+			return fmt.Errorf("%s key %x: %w", t.kind.what, k, errTableFull)
+		}
+		s := &slots[free]
+		*t.kind.val(s) = vals[i]
+		sk := t.kind.key(s)
+		atomic.StoreUint64(&sk.H2, k.H2)
+		atomic.StoreUint64(&sk.H1, k.H1)
+	}
+	return nil
+}
+
+// remove makes k a removed entry (its slot stays, so that the probe
+// windows through it stay whole).
+func (t *table[S, W, V]) remove(k bpf.XdpNameKey) error {
+	slots, done, err := t.slotsView()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if at, _ := t.find(slots, k); at != 0 {
+		*t.kind.val(&slots[at]) = t.kind.both(t.kind.absent)
+	}
+	return nil
+}
+
+// lookup reads the value of k (false: not in the table).
+func (t *table[S, W, V]) lookup(k bpf.XdpNameKey) (W, bool, error) {
+	var zero W
+	home := t.home(k)
+	for p := uint32(0); p < abi.TableProbes; p++ {
+		var s S
+		if err := t.m.Lookup(1+(home+p)&t.mask, &s); err != nil {
+			return zero, false, fmt.Errorf("loader: reading the %s table: %w", t.kind.what, err)
+		}
+		switch *t.kind.key(&s) {
+		case k:
+			return *t.kind.val(&s), true, nil
+		case bpf.XdpNameKey{}:
+			return zero, false, nil
+		}
+	}
+	return zero, false, nil
+}
+
+// each calls f with every key in the table that is not a removed one.
+func (t *table[S, W, V]) each(f func(bpf.XdpNameKey, W) error) error {
+	slots, done, err := t.slotsView()
+	if err != nil {
+		return err
+	}
+	defer done()
+	for i := 1; i < len(slots); i++ {
+		s := &slots[i]
+		if k := *t.kind.key(s); k != (bpf.XdpNameKey{}) && !t.removed(t.kind.val(s)) {
+			if err := f(k, *t.kind.val(s)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// liveTable is the liveSet of a table's entries: the live versions are
+// read from the live generation's table itself (mapped for the length
+// of one update, open to done), so the loader keeps no copy of a TLD's
+// names and answers; only the marks of the keys the update has seen,
+// and their count.
+type liveTable[S any, W any, V comparable] struct {
+	t     *table[S, W, V]
+	n     int                       // live entries
+	slots []S                       // the table, while an update runs
+	ver   uint32                    // the version live when it began
+	marks map[bpf.XdpNameKey]uint32 // the update's marks
+}
+
+// open maps the table for an update beginning while version ver is live.
+func (s *liveTable[S, W, V]) open(ver uint32) (done func(), err error) {
+	slots, unmap, err := s.t.slotsView()
+	if err != nil {
+		return nil, err
+	}
+	s.slots, s.ver, s.marks = slots, ver, map[bpf.XdpNameKey]uint32{}
+	s.t.open = slots
+	return func() {
+		s.slots, s.marks, s.t.open = nil, nil, nil
+		_ = unmap()
+	}, nil
+}
+
+func (s *liveTable[S, W, V]) get(k bpf.XdpNameKey) (liveEntry[V], bool) {
+	at, _ := s.t.find(s.slots, k)
+	if at == 0 {
+		return liveEntry[V]{}, false
+	}
+	v := s.t.kind.ver(s.t.kind.val(&s.slots[at]), int(s.ver&1))
+	if s.t.kind.isGone(v) {
+		return liveEntry[V]{}, false
+	}
+	return liveEntry[V]{v: v, mark: s.marks[k]}, true
+}
+
+// put records e's mark: the version is the table's (the update writes
+// it there).
+func (s *liveTable[S, W, V]) put(k bpf.XdpNameKey, e liveEntry[V]) { s.marks[k] = e.mark }
+
+func (s *liveTable[S, W, V]) drop(k bpf.XdpNameKey) { delete(s.marks, k) }
+
+func (s *liveTable[S, W, V]) size() int { return s.n }
+
+func (s *liveTable[S, W, V]) each(f func(bpf.XdpNameKey, liveEntry[V])) {
+	kind := s.t.kind
+	for i := 1; i < len(s.slots); i++ {
+		sl := &s.slots[i]
+		k := *kind.key(sl)
+		if v := kind.ver(kind.val(sl), int(s.ver&1)); k != (bpf.XdpNameKey{}) && !kind.isGone(v) {
+			f(k, liveEntry[V]{v: v, mark: s.marks[k]})
+		}
+	}
+}
