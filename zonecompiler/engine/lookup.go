@@ -103,7 +103,7 @@ func (e *Engine) exact(a *answer, z *zone.Zone, n *zone.Node, name, owner wire.N
 		if depth == 0 && a.kind == KindAnswer {
 			a.kind = KindCNAME
 		}
-		e.follow(a, z, cn.RRs[0].RData, cn.RRs[0].RDataLower, qtype, depth)
+		e.follow(a, z, cn.RRs[0].RData, cn.RRs[0].RDataLower(), qtype, depth)
 		return
 	}
 	// NODATA (RFC 2308 §2.2).
@@ -202,14 +202,14 @@ func (e *Engine) referral(a *answer, z *zone.Zone, d *zone.Node, depth int) {
 	// Glue: in-domain glue is required, sibling glue and other in-zone
 	// addresses are added while they fit (RFC 9471).
 	for _, rr := range ns.RRs {
-		if wire.IsSubdomain(rr.RDataLower, d.Name.Lower) {
-			e.addAddresses(a, z, rr.RDataLower)
+		if wire.IsSubdomain(rr.RDataLower(), d.Name.Lower) {
+			e.addAddresses(a, z, rr.RDataLower())
 		}
 	}
 	a.arRequired = len(a.ar)
 	for _, rr := range ns.RRs {
-		if !wire.IsSubdomain(rr.RDataLower, d.Name.Lower) {
-			e.addAddresses(a, z, rr.RDataLower)
+		if !wire.IsSubdomain(rr.RDataLower(), d.Name.Lower) {
+			e.addAddresses(a, z, rr.RDataLower())
 		}
 	}
 }
@@ -247,7 +247,7 @@ func (e *Engine) additionalFor(a *answer, z *zone.Zone, s *zone.RRset) {
 	switch s.Type {
 	case dns.TypeNS, dns.TypeMX:
 		for _, rr := range s.RRs {
-			target := rr.RDataLower[rr.Names[0]:]
+			target := rr.RDataLower()[rr.Names[0]:]
 			e.addAddresses(a, z, target)
 		}
 	case dns.TypeSRV:

@@ -150,8 +150,8 @@ func (c *Cache) rememberReferral(pkt, out []byte, info Info) {
 			}
 			for j := 0; j < int(it.rr.NNames); j++ {
 				off := int(it.rr.Names[j])
-				_, end, err := wire.ReadName(it.rr.RDataLower, off)
-				if err != nil || !note(it.rr.RDataLower[off:end]) {
+				_, end, err := wire.ReadName(it.rr.RDataLower(), off)
+				if err != nil || !note(it.rr.RDataLower()[off:end]) {
 					return
 				}
 			}

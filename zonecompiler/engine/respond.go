@@ -337,7 +337,7 @@ func writeItem(b *wire.Builder, it *item) {
 		if err != nil {
 			break
 		}
-		b.Name(rr.RData[off:end], rr.RDataLower[off:end], true)
+		b.Name(rr.RData[off:end], rr.RDataLower()[off:end], true)
 		pos = end
 	}
 	b.Buf = append(b.Buf, rr.RData[pos:]...)

@@ -535,7 +535,7 @@ func target(rr *zone.RR) []byte {
 	switch rr.Type {
 	case dns.TypeNS, dns.TypeMX, dns.TypeCNAME:
 		if rr.NNames > 0 {
-			return rr.RDataLower[rr.Names[0]:]
+			return rr.RDataLower()[rr.Names[0]:]
 		}
 	case dns.TypeSRV:
 		if len(rr.RData) > 6 {

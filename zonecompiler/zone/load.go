@@ -334,8 +334,9 @@ func compile(rr dns.RR, file string, line int) (*RR, error) {
 	return out, nil
 }
 
-// findNames sets the offsets of the compressible names in RData (and
-// RDataLower when there are some).
+// findNames sets the offsets of the compressible names in RData (and,
+// when there are some and RData has upper-case letters, puts RData and
+// its lower-cased copy in one allocation: RR.RDataLower).
 func (rr *RR) findNames() error {
 	switch rr.Type {
 	case dns.TypeNS, dns.TypeCNAME, dns.TypePTR, dns.TypeMB, dns.TypeMG, dns.TypeMR:
@@ -352,8 +353,15 @@ func (rr *RR) findNames() error {
 		}
 		rr.Names[1], rr.NNames = uint16(end), 2
 	}
+	rr.lowerApart = false
 	if rr.NNames > 0 {
-		rr.RDataLower = wire.LowerShared(rr.RData)
+		if l := wire.LowerShared(rr.RData); len(l) > 0 && &l[0] != &rr.RData[0] {
+			n := len(rr.RData)
+			buf := make([]byte, 2*n)
+			copy(buf, rr.RData)
+			copy(buf[n:], l)
+			rr.RData, rr.lowerApart = buf[:n:n], true
+		}
 	}
 	return nil
 }
@@ -466,7 +474,7 @@ func duplicate(a, b *RR) bool {
 	switch {
 	case bytes.Equal(a.RData, b.RData):
 		return true
-	case a.NNames > 0 && bytes.Equal(a.RDataLower, b.RDataLower):
+	case a.NNames > 0 && bytes.Equal(a.RDataLower(), b.RDataLower()):
 		return true
 	case a.parsed != nil && b.parsed != nil:
 		return dns.IsDuplicate(a.parsed, b.parsed)
@@ -717,7 +725,7 @@ func (b *builder) checkNSAddresses(n *Node) {
 		return
 	}
 	for _, rr := range n.Set(dns.TypeNS).RRs {
-		target := rr.RDataLower // an NS record's RDATA is one name
+		target := rr.RDataLower() // an NS record's RDATA is one name
 		if !wire.IsSubdomain(target, b.z.Origin.Lower) {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
 
@@ -217,4 +218,50 @@ func TestSetFind(t *testing.T) {
 	if _, err := NewSet(parent, parent); err == nil {
 		t.Errorf("duplicate zone accepted")
 	}
+}
+
+// TestRDataLower: a record whose RDATA names have upper-case letters
+// keeps them in RData, and RDataLower is the lower-cased copy held
+// after it (appending to RData must not reach it); a lower-case one's
+// RDataLower is RData itself. Loaded from the file and read back from
+// the compiled records alike.
+func TestRDataLower(t *testing.T) {
+	text := head + "sub NS NS.Sub.Example.\nlow NS ns.low.example.\nmx MX 10 Mail.EXAMPLE.\n"
+	z, err := Load(strings.NewReader(text), "example.", "test.zone", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(z *Zone) {
+		t.Helper()
+		for _, c := range []struct {
+			owner, rdata string
+			typ          uint16
+		}{{"sub.example.", "NS.Sub.Example.", dns.TypeNS}, {"low.example.", "ns.low.example.", dns.TypeNS}, {"mx.example.", "Mail.EXAMPLE.", dns.TypeMX}} {
+			b := make([]byte, 256)
+			n, _ := dns.PackDomainName(c.owner, b, 0, nil, false)
+			rr := z.Node(b[:n]).Set(c.typ).RRs[0]
+			off := int(rr.Names[0])
+			got, _, err := wire.ReadName(rr.RData, off)
+			if err != nil || wire.String(got) != c.rdata {
+				t.Fatalf("%s: RDATA name %q (%v), want %q", c.owner, wire.String(got), err, c.rdata)
+			}
+			lower := append([]byte(nil), rr.RDataLower()...)
+			if want := wire.ToLower(rr.RData); string(lower) != string(want) {
+				t.Fatalf("%s: RDataLower %x, want %x", c.owner, lower, want)
+			}
+			if c.rdata == strings.ToLower(c.rdata) && &rr.RDataLower()[0] != &rr.RData[0] {
+				t.Errorf("%s: a lower-case RDATA has a copy", c.owner)
+			}
+			_ = append(rr.RData, 0xff, 0xff, 0xff)
+			if string(rr.RDataLower()) != string(lower) {
+				t.Fatalf("%s: appending to RData changed RDataLower", c.owner)
+			}
+		}
+	}
+	check(z)
+	back, err := ReadRecords(binfmt.NewReader(recordsOf(t, z)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(back)
 }

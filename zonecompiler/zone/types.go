@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
@@ -24,17 +25,33 @@ type RR struct {
 	Class uint16
 	TTL   uint32
 	RData []byte
-	// RDataLower is RData lower-cased, set when NNames > 0: the builder
-	// compares names in RDATA case-insensitively for compression.
-	RDataLower []byte
-	Names      [2]uint16 // offsets in RData of compressible names
-	NNames     uint8     // how many entries of Names are used
-	Line       int       // line in File where the record ends
+	Names [2]uint16 // offsets in RData of compressible names
+	// NNames is how many entries of Names are used.
+	NNames uint8
+	// lowerApart says RData has upper-case letters: its lower-cased
+	// copy (RDataLower) follows it in the same allocation.
+	lowerApart bool
+	Line       int // line in File where the record ends
 	File       string
 	// parsed is the record as the parser gave it, kept while the zone is
 	// built (Load drops it at the end: a loaded zone holds each record
 	// once, in the form above); Src makes one when needed.
 	parsed dns.RR
+}
+
+// RDataLower is RData lower-cased (for a record with compressible names,
+// NNames > 0; else RData): the builder compares names in RDATA
+// case-insensitively for compression. Most zone data is lower-case
+// already, so it is RData itself; else a copy that findNames put right
+// after RData's bytes, in one allocation (so that a record holds no
+// second slice header: it is read millions of times per TLD, and each
+// record costs its size once).
+func (rr *RR) RDataLower() []byte {
+	if !rr.lowerApart {
+		return rr.RData
+	}
+	n := len(rr.RData)
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(rr.RData)), n)), n)
 }
 
 // Src returns the record as a miekg/dns RR (for zone transfers, IXFR
