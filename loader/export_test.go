@@ -238,9 +238,17 @@ func (l *Loader) SetTableSeed(f func() uint64) {
 	l.tableSeed = f
 }
 
-// TableHome is the home slot offset (before the mask) of k in a names or
-// answers table of seed seed.
-func TableHome(seed uint64, k bpf.XdpNameKey) uint32 { return (&nameTable{seed: seed}).home(k) }
+// TableHome is the home slot of k in a names or answers table of n
+// slots and seed seed.
+func TableHome(seed uint64, n uint32, k bpf.XdpNameKey) uint32 { return tableHome(seed, n, k) }
+
+// TableSizes are the slots of the live names and answers tables.
+func (l *Loader) TableSizes() (names, answers uint32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g := l.gens[l.slot]
+	return g.names.n, g.answers.n
+}
 
 // NameReach reads the live names table and returns how far each name
 // (removed ones included) sits from its home.
@@ -266,7 +274,7 @@ func reach[S, W any, V comparable](t *table[S, W, V]) (map[bpf.XdpNameKey]uint32
 	out := map[bpf.XdpNameKey]uint32{}
 	for i := 1; i < len(slots); i++ {
 		if k := *t.kind.key(&slots[i]); k != (bpf.XdpNameKey{}) {
-			out[k] = (uint32(i-1) - t.home(k)) & t.mask
+			out[k] = t.dist(uint32(i-1), t.home(k))
 		}
 	}
 	return out, nil

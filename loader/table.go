@@ -17,7 +17,7 @@ import (
 // table is one of a generation's hash tables, names or answers: the
 // open-addressing hash table of bpf/include/shared.h
 // (XDPDNS_TABLE_PROBES) in an mmapable array map of slots S, slot 0 its
-// header, slots 1 .. mask + 1 the table; each slot holds a key and a
+// header, slots 1 .. n the table; each slot holds a key and a
 // value W of two versions of V. A new table is built with Robin Hood
 // insertion (every key close to its home); an update adds a key to the
 // first free slot of its probe window and never moves a key, so that a
@@ -25,7 +25,7 @@ import (
 type table[S any, W any, V comparable] struct {
 	kind *tableKind[S, W, V]
 	m    *ebpf.Map
-	mask uint32
+	n    uint32 // slots, the header not counted
 	seed uint64
 	// open is the table mapped for the update in progress (liveTable),
 	// which slotsView hands out instead of mapping it again: a mapping
@@ -79,24 +79,47 @@ type (
 // home.
 var errTableFull = errors.New("no free slot within the probe window")
 
-// tableSlots is the size of a table holding n keys: a power of two at
-// most three quarters full.
+// tableSlots is the size of a table holding n keys: at most three
+// quarters full, a multiple of tableSlotsRound (and so at least
+// abi.TableProbes: a probe window wraps once at most).
 func tableSlots(n int) int {
-	s := 1
-	for s*3 < n*4 {
-		s <<= 1
-	}
-	return s
+	s := (n*4 + 2) / 3
+	return max(tableSlotsRound, (s+tableSlotsRound-1)/tableSlotsRound*tableSlotsRound)
 }
+
+// tableSlotsRound is what a table's size is a multiple of.
+const tableSlotsRound = 64
 
 // capacity is how many keys the table holds before an update is
 // refused (the plan's room check): seven eighths of its slots.
-func (t *table[S, W, V]) capacity() int { return int(t.mask+1) - int(t.mask+1)/8 }
+func (t *table[S, W, V]) capacity() int { return int(t.n) - int(t.n)/8 }
 
-// home is the home slot offset of k (before the mask), as table_probe
-// computes it.
-func (t *table[S, W, V]) home(k bpf.XdpNameKey) uint32 {
-	return uint32((k.H1 ^ t.seed) * abi.TableHomeMult >> 32)
+// home is the home slot of k (0 .. n-1, before the header), as
+// table_probe computes it.
+func (t *table[S, W, V]) home(k bpf.XdpNameKey) uint32 { return tableHome(t.seed, t.n, k) }
+
+// tableHome is the home slot of k in a table of n slots and seed seed.
+func tableHome(seed uint64, n uint32, k bpf.XdpNameKey) uint32 {
+	f := (k.H1 ^ seed) * abi.TableHomeMult >> 32
+	return uint32(f * uint64(n) >> 32)
+}
+
+// slot is the index in the map of the slot p places after home
+// (wrapping from the last to the first; the header is index 0).
+func (t *table[S, W, V]) slot(home, p uint32) uint32 {
+	i := home + p
+	if i >= t.n {
+		i -= t.n
+	}
+	return 1 + i
+}
+
+// dist is how far slot pos is after slot home (wrapping).
+func (t *table[S, W, V]) dist(pos, home uint32) uint32 {
+	if pos >= home {
+		return pos - home
+	}
+	return pos + t.n - home
 }
 
 // bpfMap is the table's map (nil for no table).
@@ -143,7 +166,7 @@ func newTable[S any, W any, V comparable](kind *tableKind[S, W, V], spec *ebpf.M
 		if merr != nil {
 			return nil, fmt.Errorf("loader: creating the %s table (%d slots): %w", kind.what, slots, merr)
 		}
-		t := &table[S, W, V]{kind: kind, m: m, mask: uint32(slots - 1), seed: seed()}
+		t := &table[S, W, V]{kind: kind, m: m, n: uint32(slots), seed: seed()}
 		if err = t.build(keys, vals); err == nil {
 			return t, nil
 		}
@@ -165,7 +188,7 @@ func (t *table[S, W, V]) build(keys []bpf.XdpNameKey, vals []V) error {
 	}
 	defer done()
 	k := t.kind.key
-	*k(&slots[0]) = bpf.XdpNameKey{H1: uint64(t.mask), H2: t.seed}
+	*k(&slots[0]) = bpf.XdpNameKey{H1: uint64(t.n), H2: t.seed}
 	for i, key := range keys {
 		if key == (bpf.XdpNameKey{}) {
 			return fmt.Errorf("%w: %s entry %d has the empty slot's key", ErrImage, t.kind.what, i)
@@ -173,7 +196,7 @@ func (t *table[S, W, V]) build(keys []bpf.XdpNameKey, vals []V) error {
 		var cur S
 		*k(&cur) = key
 		*t.kind.val(&cur) = t.kind.both(vals[i])
-		pos := t.home(key) & t.mask
+		pos := t.home(key)
 		for d := uint32(0); ; d++ {
 			if d >= abi.TableProbes {
 				return errTableFull
@@ -187,11 +210,11 @@ func (t *table[S, W, V]) build(keys []bpf.XdpNameKey, vals []V) error {
 			if sk == *k(&cur) {
 				return fmt.Errorf("%w: %s key %x listed twice", ErrImage, t.kind.what, sk)
 			}
-			if sd := (pos - t.home(sk)) & t.mask; sd < d {
+			if sd := t.dist(pos, t.home(sk)); sd < d {
 				*s, cur = cur, *s
 				d = sd
 			}
-			pos = (pos + 1) & t.mask
+			pos = t.slot(pos, 1) - 1
 		}
 	}
 	return nil
@@ -213,7 +236,7 @@ func (t *table[S, W, V]) removed(w *W) bool {
 func (t *table[S, W, V]) find(slots []S, k bpf.XdpNameKey) (at, free uint32) {
 	home := t.home(k)
 	for p := uint32(0); p < abi.TableProbes; p++ {
-		i := 1 + (home+p)&t.mask
+		i := t.slot(home, p)
 		s := &slots[i]
 		switch sk := *t.kind.key(s); {
 		case sk == k:
@@ -283,7 +306,7 @@ func (t *table[S, W, V]) lookup(k bpf.XdpNameKey) (W, bool, error) {
 	home := t.home(k)
 	for p := uint32(0); p < abi.TableProbes; p++ {
 		var s S
-		if err := t.m.Lookup(1+(home+p)&t.mask, &s); err != nil {
+		if err := t.m.Lookup(t.slot(home, p), &s); err != nil {
 			return zero, false, fmt.Errorf("loader: reading the %s table: %w", t.kind.what, err)
 		}
 		switch *t.kind.key(&s) {

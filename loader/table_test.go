@@ -19,11 +19,11 @@ import (
 )
 
 // crowdedNames returns n names below reach.test. whose table keys (key
-// of the name's hash) share one home in a table of seed seed, whatever
-// its size up to 2^16 slots.
-func crowdedNames(t *testing.T, seed uint64, n int, key func(abi.NameHash) abi.NameHash) []string {
+// of the name's hash) have home home in a table of slots slots and seed
+// seed.
+func crowdedNames(t *testing.T, seed uint64, slots, home uint32, n int, key func(abi.NameHash) abi.NameHash) []string {
 	t.Helper()
-	byHome := map[uint32][]string{}
+	var out []string
 	for i := 0; i < 1<<24; i++ {
 		name := fmt.Sprintf("h%d.reach.test.", i)
 		wire := make([]byte, 256)
@@ -32,10 +32,11 @@ func crowdedNames(t *testing.T, seed uint64, n int, key func(abi.NameHash) abi.N
 			t.Fatal(err)
 		}
 		h := key(abi.HashName(wire[:end]))
-		home := loader.TableHome(seed, bpf.XdpNameKey{H1: h.H1, H2: h.H2}) & 0xffff
-		byHome[home] = append(byHome[home], name)
-		if len(byHome[home]) == n {
-			return byHome[home]
+		if loader.TableHome(seed, slots, bpf.XdpNameKey{H1: h.H1, H2: h.H2}) != home {
+			continue
+		}
+		if out = append(out, name); len(out) == n {
+			return out
 		}
 	}
 	t.Fatalf("no %d names with one home", n)
@@ -59,30 +60,47 @@ func reachZone(t *testing.T, names []string) *engine.Engine {
 // and a Swap whose table cannot be built with any seed fails and changes
 // nothing.
 func TestNameTableReach(t *testing.T) {
-	tableReach(t, func(h abi.NameHash) abi.NameHash { return h }, (*loader.Loader).NameReach)
+	tableReach(t, func(h abi.NameHash) abi.NameHash { return h }, (*loader.Loader).NameReach,
+		func(l *loader.Loader) uint32 { n, _ := l.TableSizes(); return n })
 }
 
 // TestAnswerTableReach is TestNameTableReach for the answers table: each
 // name's address is its answers entry (A, exact), and the names are
 // crowded by the keys of those.
 func TestAnswerTableReach(t *testing.T) {
-	tableReach(t, func(h abi.NameHash) abi.NameHash { return abi.AnswerKey(h, dns.TypeA, abi.ModeExact) }, (*loader.Loader).AnswerReach)
+	tableReach(t, func(h abi.NameHash) abi.NameHash { return abi.AnswerKey(h, dns.TypeA, abi.ModeExact) }, (*loader.Loader).AnswerReach,
+		func(l *loader.Loader) uint32 { _, n := l.TableSizes(); return n })
 }
 
-// tableReach runs the reach test on the table of key, read by reachOf.
-func tableReach(t *testing.T, key func(abi.NameHash) abi.NameHash, reachOf func(*loader.Loader) (map[bpf.XdpNameKey]uint32, error)) {
+// tableReach runs the reach test on the table of key, read by reachOf,
+// of size sizeOf.
+func tableReach(t *testing.T, key func(abi.NameHash) abi.NameHash, reachOf func(*loader.Loader) (map[bpf.XdpNameKey]uint32, error),
+	sizeOf func(*loader.Loader) uint32) {
 	const seed = 0x5eed5eed5eed
 	fixed := true
-	names := crowdedNames(t, seed, abi.TableProbes+1, key)
-	inZone, extra := names[:abi.TableProbes], names[abi.TableProbes]
-	e1 := reachZone(t, inZone)
-	l := load(t, e1, nil)
+	// A zone of as many names, to learn the table's size.
+	var placeholders []string
+	for i := range abi.TableProbes {
+		placeholders = append(placeholders, fmt.Sprintf("p%d.reach.test.", i))
+	}
+	e0 := reachZone(t, placeholders)
+	l := load(t, e0, nil)
 	l.SetTableSeed(func() uint64 {
 		if fixed {
 			return seed
 		}
 		return rand.Uint64()
 	})
+	if _, err := l.Swap(compile(t, e0)); err != nil {
+		t.Fatal(err)
+	}
+	// Crowded onto the last slot, so that the window wraps to the
+	// first; in a table twice as large too (and so in this one): the one
+	// newTable tries when a seed does not do.
+	slots := sizeOf(l)
+	names := crowdedNames(t, seed, 2*slots, 2*slots-1, abi.TableProbes+1, key)
+	inZone, extra := names[:abi.TableProbes], names[abi.TableProbes]
+	e1 := reachZone(t, inZone)
 	if _, err := l.Swap(compile(t, e1)); err != nil {
 		t.Fatal(err)
 	}

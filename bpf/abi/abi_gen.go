@@ -122,12 +122,13 @@ const (
 	// TableProbes (XDPDNS_TABLE_PROBES): names and answers are open-addressing
 	// hash tables in array maps, so that finding a key reads one cache line
 	// holding it and its value (a kernel hash map reads a bucket, then an
-	// element elsewhere). Slot 0 is the header: its key.h1 is the mask m (2^k
-	// - 1), its key.h2 the table's random seed; the table is slots 1 .. m + 1.
-	// A key's home is 1 + (f & m), f = (__u32)(((h1 ^ seed) *
-	// XDPDNS_TABLE_HOME_MULT) >> 32) (the seed, drawn for each table, keeps a
+	// element elsewhere). Slot 0 is the header: its key.h1 is the table's size
+	// n (any number of slots, so that a table is sized to its keys, not to a
+	// power of two), its key.h2 the table's random seed; the table is slots 1
+	// .. n. A key's home is 1 + ((f * n) >> 32), f = ((h1 ^ seed) *
+	// XDPDNS_TABLE_HOME_MULT) >> 32 (the seed, drawn for each table, keeps a
 	// zone's names from being chosen to crowd one home); the key is at most
-	// XDPDNS_TABLE_PROBES - 1 slots after it (wrapping within the table),
+	// XDPDNS_TABLE_PROBES - 1 slots after it (wrapping from slot n to slot 1),
 	// before the first empty slot (key {0, 0}). A slot whose versions are all
 	// absent (XDPDNS_NF_ABSENT, XDPDNS_ABSENT) is a removed entry: a lookup
 	// treats it as missing, and an update may reuse it.
@@ -136,14 +137,15 @@ const (
 	// open-addressing hash tables in array maps, so that finding a key reads
 	// one cache line holding it and its value (a kernel hash map reads a
 	// bucket, then an element elsewhere). Slot 0 is the header: its key.h1 is
-	// the mask m (2^k - 1), its key.h2 the table's random seed; the table is
-	// slots 1 .. m + 1. A key's home is 1 + (f & m), f = (__u32)(((h1 ^ seed)
-	// * XDPDNS_TABLE_HOME_MULT) >> 32) (the seed, drawn for each table, keeps
-	// a zone's names from being chosen to crowd one home); the key is at most
-	// XDPDNS_TABLE_PROBES - 1 slots after it (wrapping within the table),
-	// before the first empty slot (key {0, 0}). A slot whose versions are all
-	// absent (XDPDNS_NF_ABSENT, XDPDNS_ABSENT) is a removed entry: a lookup
-	// treats it as missing, and an update may reuse it.
+	// the table's size n (any number of slots, so that a table is sized to its
+	// keys, not to a power of two), its key.h2 the table's random seed; the
+	// table is slots 1 .. n. A key's home is 1 + ((f * n) >> 32), f = ((h1 ^
+	// seed) * XDPDNS_TABLE_HOME_MULT) >> 32 (the seed, drawn for each table,
+	// keeps a zone's names from being chosen to crowd one home); the key is at
+	// most XDPDNS_TABLE_PROBES - 1 slots after it (wrapping from slot n to
+	// slot 1), before the first empty slot (key {0, 0}). A slot whose versions
+	// are all absent (XDPDNS_NF_ABSENT, XDPDNS_ABSENT) is a removed entry: a
+	// lookup treats it as missing, and an update may reuse it.
 	TableHomeMult = 0x9e3779b97f4a7c15
 	// NameFlagExactTyped (XDPDNS_NF_EXACT_TYPED): name_val.flags (which
 	// lookups the walk can skip): answers has exact-mode entries for the name.

@@ -33,16 +33,22 @@ static __always_inline int filter_has(void *fmap, const struct name_key *h, __u6
 }
 
 /* table_probe returns the slot of the key {h1, h2} in the hash table
- * tmap of mask mask and seed seed (shared.h, XDPDNS_TABLE_PROBES), or 0.
+ * tmap of n slots and seed seed (shared.h, XDPDNS_TABLE_PROBES), or 0.
  * Every table slot starts with its struct name_key. */
-static __always_inline int table_probe(void *tmap, __u64 h1, __u64 h2, __u32 mask, __u64 seed)
+static __always_inline int table_probe(void *tmap, __u64 h1, __u64 h2, __u32 n, __u64 seed)
 {
-	__u32 home = (__u32)(((h1 ^ seed) * XDPDNS_TABLE_HOME_MULT) >> 32);
+	__u64 f = ((h1 ^ seed) * XDPDNS_TABLE_HOME_MULT) >> 32;
+	__u32 home = (__u32)((f * n) >> 32);
 	__u32 p;
 
 	for (p = 0; p < XDPDNS_TABLE_PROBES; p++) {
-		__u32 idx = 1 + ((home + p) & mask);
-		struct name_key *e = bpf_map_lookup_elem(tmap, &idx);
+		__u32 i = home + p, idx;
+		struct name_key *e;
+
+		if (i >= n)
+			i -= n;
+		idx = 1 + i;
+		e = bpf_map_lookup_elem(tmap, &idx);
 
 		if (!e)
 			return 0;
@@ -55,16 +61,16 @@ static __always_inline int table_probe(void *tmap, __u64 h1, __u64 h2, __u32 mas
 }
 
 /* name_probe returns the slot of the key {h1, h2} in generation gen's
- * names table of mask mask and seed seed, or 0. A global function: the
+ * names table of n slots and seed seed, or 0. A global function: the
  * verifier checks its probe loop once, not once per label of the walk
  * that calls it. */
-__attribute__((noinline)) int name_probe(__u32 gen, __u64 h1, __u64 h2, __u32 mask, __u64 seed)
+__attribute__((noinline)) int name_probe(__u32 gen, __u64 h1, __u64 h2, __u32 n, __u64 seed)
 {
 	void *nmap = bpf_map_lookup_elem(&names, &gen);
 
 	if (!nmap)
 		return 0;
-	return table_probe(nmap, h1, h2, mask, seed);
+	return table_probe(nmap, h1, h2, n, seed);
 }
 
 /* answer_probe returns the slot of the answer key of the name hash
