@@ -404,7 +404,7 @@ func (b *builder) addRRNode(rr *RR) (*Node, error) {
 	n := m[string(rr.Owner.Lower)]
 	if n == nil {
 		n = &Node{Name: rr.Owner}
-		m[string(rr.Owner.Lower)] = n
+		m[mapKey(n.Name.Lower)] = n
 	}
 	if addToNode(n, rr, &b.z.fileTTLs) {
 		b.records = append(b.records, rr)
@@ -514,7 +514,7 @@ func (b *builder) finish() error {
 			if b.nodes[string(p.Lower)] != nil {
 				break
 			}
-			b.nodes[string(p.Lower)] = &Node{Name: p, Flags: FlagEmptyNonTerm}
+			b.nodes[mapKey(p.Lower)] = &Node{Name: p, Flags: FlagEmptyNonTerm}
 		}
 	}
 	// First pass: flags that depend on the node alone, then the wildcard

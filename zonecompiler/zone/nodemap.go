@@ -1,6 +1,14 @@
 package zone
 
-import "maps"
+import (
+	"maps"
+	"unsafe"
+)
+
+// mapKey is the map key of a node named lower, its own name's bytes
+// (never written once a name is made: wire.NewName), not a copy: a TLD
+// has a million names.
+func mapKey(lower []byte) string { return unsafe.String(unsafe.SliceData(lower), len(lower)) }
 
 // nodeMap maps lower-case wire names to nodes. A zone version made by
 // Apply shares base, the big map, with the version it came from, and
