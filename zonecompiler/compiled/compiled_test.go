@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io/fs"
 	"math/rand/v2"
@@ -149,7 +150,7 @@ func TestStaleImages(t *testing.T) {
 	bad := append([]byte(nil), good...)
 	bad[16]++
 	os.WriteFile(f.path, bad, 0o644)
-	expect("format version", "format version 5, this build reads version 4")
+	expect("format version", fmt.Sprintf("format version %d, this build reads version %d", FormatVersion+1, FormatVersion))
 
 	other := *f
 	other.key.Build = "another"

@@ -255,7 +255,14 @@ type builder struct {
 }
 
 func newBuilder(z *Zone, opt Options) *builder {
-	b := &builder{z: z, opt: opt, nodes: make(map[string]*Node), nsec3: make(map[string]*Node), counting: true}
+	return newBuilderSized(z, opt, 0, 0)
+}
+
+// newBuilderSized is newBuilder for a zone of about names names and
+// nsec3 NSEC3 records (its maps made that large at once: growing a
+// million-entry map step by step costs a restart about a second).
+func newBuilderSized(z *Zone, opt Options, names, nsec3 int) *builder {
+	b := &builder{z: z, opt: opt, nodes: make(map[string]*Node, names), nsec3: make(map[string]*Node, nsec3), counting: true}
 	b.get = func(lower []byte) *Node { return b.nodes[string(lower)] }
 	return b
 }
@@ -555,8 +562,15 @@ func (b *builder) finishRestored() error {
 	if err := b.setApex(b.nodes[string(z.Origin.Lower)]); err != nil {
 		return err
 	}
-	for _, n := range b.nodes {
-		if err := b.checkSignatures(nodeKey(n), n); err != nil {
+	// The signatures in the order the records were read (an array, where
+	// a walk over the nodes would chase a million pointers, signed or
+	// not); the NSEC3 chain's are complete's.
+	now, window := b.sigClock()
+	for _, rr := range b.records {
+		if rr.Type != dns.TypeRRSIG || isNSEC3Record(rr) {
+			continue
+		}
+		if err := b.checkSig(rr, now, window, func() warnOf { return nodeKey(b.nodes[string(rr.Owner.Lower)]) }); err != nil {
 			return err
 		}
 	}
@@ -741,32 +755,47 @@ func (b *builder) checkNSAddresses(n *Node) {
 // of those expiring within the window, and counts the RRSIGs into the
 // zone's signature facts (nsigs, SigExpiration; setSigned finishes them).
 func (b *builder) checkSignatures(owner warnOf, n *Node) error {
-	z := b.z
-	now := b.opt.now()
+	now, window := b.sigClock()
+	for _, s := range n.Sets {
+		for _, rr := range s.Sigs {
+			if err := b.checkSig(rr, now, window, func() warnOf { return owner }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sigClock is the time signatures are checked against and the expiry
+// warning's window.
+func (b *builder) sigClock() (time.Time, time.Duration) {
 	window := b.opt.ExpiryWarning
 	if window == 0 {
 		window = DefaultExpiryWarning
 	}
-	for _, s := range n.Sets {
-		for _, rr := range s.Sigs {
-			field := sigExpirationField(rr)
-			if b.counting {
-				z.nsigs++
-				if exp := serialTime(field, now); z.nsigs == 1 || exp.Before(z.SigExpiration) {
-					z.SigExpiration = exp
-				}
-			}
-			if expired(field, now) {
-				return b.errf(rr, "RRSIG %s for %s expired on %s", dns.Type(sigCovered(rr)),
-					wire.String(rr.Owner.Wire), dns.TimeToString(field))
-			}
-			if expired(field, now.Add(window)) {
-				timed := owner
-				timed.timed = true
-				b.warnf(timed, rr, "RRSIG %s for %s expires on %s, within %s",
-					dns.Type(sigCovered(rr)), wire.String(rr.Owner.Wire), dns.TimeToString(field), window)
-			}
+	return b.opt.now(), window
+}
+
+// checkSig checks the RRSIG rr against the clock: refused once expired,
+// a warning (about the node owner names) when it expires within window.
+func (b *builder) checkSig(rr *RR, now time.Time, window time.Duration, owner func() warnOf) error {
+	z := b.z
+	field := sigExpirationField(rr)
+	if b.counting {
+		z.nsigs++
+		if exp := serialTime(field, now); z.nsigs == 1 || exp.Before(z.SigExpiration) {
+			z.SigExpiration = exp
 		}
+	}
+	if expired(field, now) {
+		return b.errf(rr, "RRSIG %s for %s expired on %s", dns.Type(sigCovered(rr)),
+			wire.String(rr.Owner.Wire), dns.TimeToString(field))
+	}
+	if expired(field, now.Add(window)) {
+		timed := owner()
+		timed.timed = true
+		b.warnf(timed, rr, "RRSIG %s for %s expires on %s, within %s",
+			dns.Type(sigCovered(rr)), wire.String(rr.Owner.Wire), dns.TimeToString(field), window)
 	}
 	return nil
 }

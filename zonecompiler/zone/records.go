@@ -30,6 +30,9 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 	for _, f := range names {
 		w.String(f)
 	}
+	// The sizes of the node maps, for ReadRecords to make them at once.
+	w.Int(z.NodeCount())
+	w.Int(z.nsec3Chain.Len())
 	w.Int(len(recs))
 	var prev []byte
 	for _, rr := range recs {
@@ -133,11 +136,13 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	for i := range names {
 		names[i] = r.String()
 	}
+	// Size hints, trusted no further than the records that can follow.
+	nodes, nsec3 := r.Int(1<<40), r.Int(1<<40)
 	n := r.Count(minRecordBytes)
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("zone records: %w", err)
 	}
-	b := newBuilder(&Zone{Origin: wire.NewName(origin), File: file, lazy: &derived{}}, opt)
+	b := newBuilderSized(&Zone{Origin: wire.NewName(origin), File: file, lazy: &derived{}}, opt, min(nodes, 2*n), min(nsec3, n))
 	b.records = make([]*RR, 0, n)
 	var owner wire.Name
 	var hash string
