@@ -266,16 +266,25 @@ func (l *Loader) AnswerReach() (map[bpf.XdpNameKey]uint32, error) {
 }
 
 func reach[S, W any, V comparable](t *table[S, W, V]) (map[bpf.XdpNameKey]uint32, error) {
-	slots, done, err := t.slotsView()
+	slots, done, err := t.slotsView(false)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
 	out := map[bpf.XdpNameKey]uint32{}
-	for i := 1; i < len(slots); i++ {
-		if k := *t.kind.key(&slots[i]); k != (bpf.XdpNameKey{}) {
-			out[k] = t.dist(uint32(i-1), t.home(k))
+	err = slots.scan(1, func(i uint32, s *S) error {
+		if k := *t.kind.key(s); k != (bpf.XdpNameKey{}) {
+			out[k] = t.dist(i-1, t.home(k))
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
+}
+
+// SetSlotWindow makes the tables' windows n bytes (a whole number of
+// pages) and returns what puts the size back.
+func SetSlotWindow(n int) (restore func()) {
+	old := slotWindow
+	slotWindow = n
+	return func() { slotWindow = old }
 }

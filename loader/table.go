@@ -3,6 +3,7 @@
 package loader
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -27,10 +28,11 @@ type table[S any, W any, V comparable] struct {
 	m    *ebpf.Map
 	n    uint32 // slots, the header not counted
 	seed uint64
-	// open is the table mapped for the update in progress (liveTable),
-	// which slotsView hands out instead of mapping it again: a mapping
-	// of a BPF map counts its every page in the process's RSS.
-	open []S
+	// open is the table's mapped windows for the update in progress
+	// (liveTable), which slotsView hands out instead of mapping them
+	// again: a mapping of a BPF map counts its every page in the
+	// process's RSS.
+	open *slotPages[S]
 }
 
 // tableKind is what the table code needs of one kind of slot S: its key
@@ -130,13 +132,18 @@ func (t *table[S, W, V]) bpfMap() *ebpf.Map {
 	return t.m
 }
 
-// slotsView maps the table into memory (or hands out the update's
-// mapping, open); done unmaps it.
-func (t *table[S, W, V]) slotsView() (slots []S, done func() error, err error) {
+// slotsView gives access to the table's slots (or hands out the
+// update's, open): mapped whole at once (whole), else window by window;
+// done unmaps them.
+func (t *table[S, W, V]) slotsView(whole bool) (slots *slotPages[S], done func() error, err error) {
 	if t.open != nil {
 		return t.open, func() error { return nil }, nil
 	}
-	return mapArray[S](t.m)
+	p, err := newSlotPages[S](t.m, whole)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, p.close, nil
 }
 
 // tableTries bounds the tables newTable builds for one image before it
@@ -182,11 +189,12 @@ func newTable[S any, W any, V comparable](kind *tableKind[S, W, V], spec *ebpf.M
 // empty table, by Robin Hood insertion: a key that has come further from
 // its home than the one in a slot takes the slot and that one moves on.
 func (t *table[S, W, V]) build(keys []bpf.XdpNameKey, vals []V) error {
-	slots, done, err := t.slotsView()
+	pages, done, err := t.slotsView(true)
 	if err != nil {
 		return err
 	}
 	defer done()
+	slots := pages.all
 	k := t.kind.key
 	*k(&slots[0]) = bpf.XdpNameKey{H1: uint64(t.n), H2: t.seed}
 	for i, key := range keys {
@@ -233,24 +241,27 @@ func (t *table[S, W, V]) removed(w *W) bool {
 
 // find returns the slot of k in slots (0: not there) and the first slot
 // of its probe window free for it (0: none).
-func (t *table[S, W, V]) find(slots []S, k bpf.XdpNameKey) (at, free uint32) {
+func (t *table[S, W, V]) find(slots *slotPages[S], k bpf.XdpNameKey) (at, free uint32, err error) {
 	home := t.home(k)
 	for p := uint32(0); p < abi.TableProbes; p++ {
 		i := t.slot(home, p)
-		s := &slots[i]
+		s, err := slots.at(i)
+		if err != nil {
+			return 0, 0, err
+		}
 		switch sk := *t.kind.key(s); {
 		case sk == k:
-			return i, free
+			return i, free, nil
 		case sk == (bpf.XdpNameKey{}):
 			if free == 0 {
 				free = i
 			}
-			return 0, free
+			return 0, free, nil
 		case free == 0 && t.removed(t.kind.val(s)):
 			free = i
 		}
 	}
-	return 0, free
+	return 0, free, nil
 }
 
 // put sets keys[i] → vals[i]: in place for a key in the table (the
@@ -260,7 +271,7 @@ func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	slots, done, err := t.slotsView()
+	slots, done, err := t.slotsView(false)
 	if err != nil {
 		return err
 	}
@@ -269,15 +280,19 @@ func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
 		if k == (bpf.XdpNameKey{}) {
 			return fmt.Errorf("%w: a %s key is the empty slot's", ErrImage, t.kind.what)
 		}
-		at, free := t.find(slots, k)
+		at, free, err := t.find(slots, k)
+		if err != nil {
+			return err
+		}
 		if at != 0 {
-			*t.kind.val(&slots[at]) = vals[i]
+			s, _ := slots.at(at) // mapped by find
+			*t.kind.val(s) = vals[i]
 			continue
 		}
 		if free == 0 {
 			return fmt.Errorf("%s key %x: %w", t.kind.what, k, errTableFull)
 		}
-		s := &slots[free]
+		s, _ := slots.at(free)
 		*t.kind.val(s) = vals[i]
 		sk := t.kind.key(s)
 		atomic.StoreUint64(&sk.H2, k.H2)
@@ -289,14 +304,17 @@ func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
 // remove makes k a removed entry (its slot stays, so that the probe
 // windows through it stay whole).
 func (t *table[S, W, V]) remove(k bpf.XdpNameKey) error {
-	slots, done, err := t.slotsView()
+	slots, done, err := t.slotsView(false)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if at, _ := t.find(slots, k); at != 0 {
-		*t.kind.val(&slots[at]) = t.kind.both(t.kind.absent)
+	at, _, err := t.find(slots, k)
+	if err != nil || at == 0 {
+		return err
 	}
+	s, _ := slots.at(at)
+	*t.kind.val(s) = t.kind.both(t.kind.absent)
 	return nil
 }
 
@@ -321,42 +339,40 @@ func (t *table[S, W, V]) lookup(k bpf.XdpNameKey) (W, bool, error) {
 
 // each calls f with every key in the table that is not a removed one.
 func (t *table[S, W, V]) each(f func(bpf.XdpNameKey, W) error) error {
-	slots, done, err := t.slotsView()
+	slots, done, err := t.slotsView(false)
 	if err != nil {
 		return err
 	}
 	defer done()
-	for i := 1; i < len(slots); i++ {
-		s := &slots[i]
+	return slots.scan(1, func(_ uint32, s *S) error {
 		if k := *t.kind.key(s); k != (bpf.XdpNameKey{}) && !t.removed(t.kind.val(s)) {
-			if err := f(k, *t.kind.val(s)); err != nil {
-				return err
-			}
+			return f(k, *t.kind.val(s))
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // liveTable is the liveSet of a table's entries: the live versions are
-// read from the live generation's table itself (mapped for the length
-// of one update, open to done), so the loader keeps no copy of a TLD's
-// names and answers; only the marks of the keys the update has seen,
-// and their count.
+// read from the live generation's table itself (the windows an update
+// reads mapped for its length, open to done), so the loader keeps no
+// copy of a TLD's names and answers; only the marks of the keys the
+// update has seen, and their count.
 type liveTable[S any, W any, V comparable] struct {
 	t     *table[S, W, V]
 	n     int                       // live entries
-	slots []S                       // the table, while an update runs
+	slots *slotPages[S]             // the table, while an update runs
 	ver   uint32                    // the version live when it began
 	marks map[bpf.XdpNameKey]uint32 // the update's marks
+	err   error                     // the first window get or each could not map
 }
 
 // open maps the table for an update beginning while version ver is live.
 func (s *liveTable[S, W, V]) open(ver uint32) (done func(), err error) {
-	slots, unmap, err := s.t.slotsView()
+	slots, unmap, err := s.t.slotsView(false)
 	if err != nil {
 		return nil, err
 	}
-	s.slots, s.ver, s.marks = slots, ver, map[bpf.XdpNameKey]uint32{}
+	s.slots, s.ver, s.marks, s.err = slots, ver, map[bpf.XdpNameKey]uint32{}, nil
 	s.t.open = slots
 	return func() {
 		s.slots, s.marks, s.t.open = nil, nil, nil
@@ -364,12 +380,20 @@ func (s *liveTable[S, W, V]) open(ver uint32) (done func(), err error) {
 	}, nil
 }
 
+// get reads k's live version. A window that cannot be mapped (the
+// kernel out of memory) reads as missing and is noted in s.err, which
+// fails the update before it writes (failed).
 func (s *liveTable[S, W, V]) get(k bpf.XdpNameKey) (liveEntry[V], bool) {
-	at, _ := s.t.find(s.slots, k)
+	at, _, err := s.t.find(s.slots, k)
+	if err != nil {
+		s.err = cmp.Or(s.err, err)
+		return liveEntry[V]{}, false
+	}
 	if at == 0 {
 		return liveEntry[V]{}, false
 	}
-	v := s.t.kind.ver(s.t.kind.val(&s.slots[at]), int(s.ver&1))
+	sl, _ := s.slots.at(at)
+	v := s.t.kind.ver(s.t.kind.val(sl), int(s.ver&1))
 	if s.t.kind.isGone(v) {
 		return liveEntry[V]{}, false
 	}
@@ -384,13 +408,18 @@ func (s *liveTable[S, W, V]) drop(k bpf.XdpNameKey) { delete(s.marks, k) }
 
 func (s *liveTable[S, W, V]) size() int { return s.n }
 
+// each calls f with every live entry. A window that cannot be mapped
+// ends the walk, noted in s.err (as get).
 func (s *liveTable[S, W, V]) each(f func(bpf.XdpNameKey, liveEntry[V])) {
 	kind := s.t.kind
-	for i := 1; i < len(s.slots); i++ {
-		sl := &s.slots[i]
+	s.err = cmp.Or(s.err, s.slots.scan(1, func(_ uint32, sl *S) error {
 		k := *kind.key(sl)
 		if v := kind.ver(kind.val(sl), int(s.ver&1)); k != (bpf.XdpNameKey{}) && !kind.isGone(v) {
 			f(k, liveEntry[V]{v: v, mark: s.marks[k]})
 		}
-	}
+		return nil
+	}))
 }
+
+// failed is the first error get or each met since open.
+func (s *liveTable[S, W, V]) failed() error { return s.err }

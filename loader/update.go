@@ -3,6 +3,7 @@
 package loader
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -154,6 +155,9 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	}
 	t0 := time.Now()
 	p, err := lv.plan(img, lv.h.hashImage(img), del)
+	if err == nil {
+		err = cmp.Or(lv.names.failed(), lv.answers.failed())
+	}
 	if err != nil {
 		lv.rollback()
 		return UpdateStats{}, err

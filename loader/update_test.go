@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -236,6 +237,43 @@ func TestUpdateMatchesSwap(t *testing.T) {
 			}
 			t.Logf("%d of %d entries written over %d updates", written, total, steps)
 		})
+	}
+}
+
+// TestUpdateWindows: updates of a table that spans many windows (one
+// page each here, several hundred names): keys added, changed and
+// removed across them, the whole live content read back window by
+// window, every version as a Swap of it would be.
+func TestUpdateWindows(t *testing.T) {
+	requireRoot(t)
+	defer loader.SetSlotWindow(os.Getpagesize())()
+	zv := newZoneVersions(99)
+	for i := range 400 {
+		zv.addDelegation(fmt.Sprintf("d%d", 2000+i))
+	}
+	e := engineOf(t, "upd.test.", zv.text())
+	prev := compile(t, e)
+	l := load(t, e, prev)
+	if n, a := l.TableSizes(); n < 8*uint32(os.Getpagesize()/64) || a < 4*uint32(os.Getpagesize()/32) {
+		t.Fatalf("tables of %d and %d slots: want several windows each", n, a)
+	}
+	for step := 1; step <= 8; step++ {
+		for range 20 {
+			zv.change()
+		}
+		e = engineOf(t, "upd.test.", zv.text())
+		img := compile(t, e)
+		var err error
+		if step%2 == 1 {
+			_, err = l.Update(img)
+		} else {
+			_, err = l.UpdatePartial(delta(l, prev, img))
+		}
+		prev = img
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		checkVersion(t, step, l, e, img, zv)
 	}
 }
 

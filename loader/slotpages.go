@@ -1,0 +1,153 @@
+//go:build linux
+
+package loader
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// slotPages gives access to the entries of an mmapable array map (a
+// table's slots) through mappings made on first use: the whole map for
+// a build, else windows of slotWindow bytes, so that an update maps (and
+// counts in the process's RSS, every page of a mapping does) the few
+// windows its keys are in, not the table; a scan maps one window at a
+// time.
+type slotPages[S any] struct {
+	m    *ebpf.Map
+	n    uint32 // entries
+	all  []S    // the whole map, mapped whole
+	per  uint32 // entries per window
+	wins map[uint32]window[S]
+	mem  []byte // the whole mapping
+}
+
+// window is one mapped window of a map: its entries and the mapping.
+type window[S any] struct {
+	slots []S
+	mem   []byte
+}
+
+// slotWindow is the size of a window: four pages (a whole number of
+// pages; tests make it one, so that a small table spans several).
+var slotWindow = 16 << 10
+
+// newSlotPages gives access to m's entries: mapped whole at once (whole)
+// or window by window.
+func newSlotPages[S any](m *ebpf.Map, whole bool) (*slotPages[S], error) {
+	var zero S
+	size := uint32(unsafe.Sizeof(zero))
+	p := &slotPages[S]{m: m, n: m.MaxEntries(), per: uint32(slotWindow) / size, wins: map[uint32]window[S]{}}
+	if uint32(slotWindow)%size != 0 {
+		return nil, fmt.Errorf("loader: %s entries of %d bytes do not tile a window", m, size)
+	}
+	if whole {
+		mem, err := mapRange(m, 0, int(p.n)*int(size))
+		if err != nil {
+			return nil, err
+		}
+		p.mem, p.all = mem, unsafe.Slice((*S)(unsafe.Pointer(&mem[0])), p.n)
+	}
+	return p, nil
+}
+
+// mapRange maps bytes off .. off+n of m (off a multiple of the page
+// size; n rounded up to whole pages).
+func mapRange(m *ebpf.Map, off int64, n int) ([]byte, error) {
+	page := os.Getpagesize()
+	mem, err := unix.Mmap(m.FD(), off, (n+page-1)&^(page-1), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("loader: mapping %s: %w", m, err)
+	}
+	return mem, nil
+}
+
+// at returns entry i (i < n).
+func (p *slotPages[S]) at(i uint32) (*S, error) {
+	if p.all != nil {
+		return &p.all[i], nil
+	}
+	w := i / p.per
+	win, ok := p.wins[w]
+	if !ok {
+		var err error
+		if win, err = p.mapWindow(w); err != nil {
+			return nil, err
+		}
+		p.wins[w] = win
+	}
+	return &win.slots[i-w*p.per], nil
+}
+
+// mapWindow maps window w.
+func (p *slotPages[S]) mapWindow(w uint32) (window[S], error) {
+	first := w * p.per
+	n := min(p.per, p.n-first)
+	var zero S
+	mem, err := mapRange(p.m, int64(w)*int64(slotWindow), int(n)*int(unsafe.Sizeof(zero)))
+	if err != nil {
+		return window[S]{}, err
+	}
+	return window[S]{slots: unsafe.Slice((*S)(unsafe.Pointer(&mem[0])), n), mem: mem}, nil
+}
+
+// scan calls f with each entry from first on, in order, mapping one
+// window at a time (and unmapping it after) unless the map is mapped
+// whole; it stops at f's first error.
+func (p *slotPages[S]) scan(first uint32, f func(i uint32, s *S) error) error {
+	if p.all != nil {
+		for i := first; i < p.n; i++ {
+			if err := f(i, &p.all[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for w := first / p.per; w*p.per < p.n; w++ {
+		win, kept := p.wins[w]
+		if !kept {
+			var err error
+			if win, err = p.mapWindow(w); err != nil {
+				return err
+			}
+		}
+		base := w * p.per
+		var err error
+		for j := range win.slots {
+			if i := base + uint32(j); i >= first {
+				if err = f(i, &win.slots[j]); err != nil {
+					break
+				}
+			}
+		}
+		if !kept {
+			_ = unix.Munmap(win.mem)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close unmaps everything mapped.
+func (p *slotPages[S]) close() error {
+	var first error
+	for _, win := range p.wins {
+		if err := unix.Munmap(win.mem); err != nil && first == nil {
+			first = err
+		}
+	}
+	p.wins = nil
+	if p.mem != nil {
+		if err := unix.Munmap(p.mem); err != nil && first == nil {
+			first = err
+		}
+		p.mem, p.all = nil, nil
+	}
+	return first
+}
