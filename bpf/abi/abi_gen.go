@@ -132,7 +132,7 @@ const (
 	// before the first empty slot (key {0, 0}). A slot whose versions are all
 	// absent (XDPDNS_NF_ABSENT, XDPDNS_ABSENT) is a removed entry: a lookup
 	// treats it as missing, and an update may reuse it.
-	TableProbes = 32
+	TableProbes = 128
 	// TableHomeMult (XDPDNS_TABLE_HOME_MULT): names and answers are
 	// open-addressing hash tables in array maps, so that finding a key reads
 	// one cache line holding it and its value (a kernel hash map reads a

@@ -151,7 +151,7 @@ struct name_val {
  * empty slot (key {0, 0}). A slot whose versions are all absent
  * (XDPDNS_NF_ABSENT, XDPDNS_ABSENT) is a removed entry: a lookup treats
  * it as missing, and an update may reuse it. */
-#define XDPDNS_TABLE_PROBES    32
+#define XDPDNS_TABLE_PROBES    128
 #define XDPDNS_TABLE_HOME_MULT 0x9e3779b97f4a7c15
 
 /* One slot of names: a key and its value, one cache line. */
