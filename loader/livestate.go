@@ -35,8 +35,8 @@ type viewInfo struct {
 // the shared templates' headers, and what is free in the arrays.
 type liveState struct {
 	h          *hasher
-	names      *liveTable[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]
-	answers    *liveTable[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]
+	names      *liveNames
+	answers    *liveAnswers
 	tmpls      []tmplInfo    // by plain template id
 	shared     []tmplInfo    // by shared template id (without abi.SharedTmpl)
 	sharedHdr  []bpf.XdpTmpl // the shared templates as live
@@ -123,8 +123,8 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	hs := h.hashImage(img)
 	lv := &liveState{
 		h:          h,
-		names:      &liveTable[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]{t: g.names, n: len(img.NameKeys)},
-		answers:    &liveTable[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]{t: g.answers, n: len(img.AnswerKeys)},
+		names:      &liveNames{t: g.names, n: len(img.NameKeys)},
+		answers:    &liveAnswers{t: g.answers, n: len(img.AnswerKeys)},
 		tmpls:      make([]tmplInfo, g.caps[capTemplates]),
 		shared:     make([]tmplInfo, g.caps[capSharedTemplates]),
 		sharedHdr:  make([]bpf.XdpTmpl, g.caps[capSharedTemplates]),

@@ -530,19 +530,9 @@ func (l *Loader) innerSpec(outer string) *ebpf.MapSpec {
 // fillWorkers is how many of a new generation's maps are filled at once.
 const fillWorkers = 2
 
-// nameVal is a names value holding v in both versions.
-func nameVal(v bpf.XdpNameVer) bpf.XdpNameVal {
-	return bpf.XdpNameVal{V: [abi.Gens]bpf.XdpNameVer{v, v}}
-}
-
 // tmplVersions is a shared_templates value holding t in both versions.
 func tmplVersions(t bpf.XdpTmpl) bpf.XdpTmplVersions {
 	return bpf.XdpTmplVersions{V: [abi.Gens]bpf.XdpTmpl{t, t}}
-}
-
-// answerVal is an answers value holding v in both versions.
-func answerVal(v bpf.XdpAnswerVer) bpf.XdpAnswerVal {
-	return bpf.XdpAnswerVal{V: [abi.Gens]bpf.XdpAnswerVer{v, v}}
 }
 
 // bothVersions turns single versions into map values that hold each in

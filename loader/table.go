@@ -35,46 +35,49 @@ type table[S any, W any, V comparable] struct {
 	open *slotPages[S]
 }
 
-// tableKind is what the table code needs of one kind of slot S: its key
-// and value, a value's version i, the value holding one version in both,
-// and whether a version is absent (a value absent in every version is a
-// removed entry).
+// tableKind is what the table code needs of one kind of slot S: its
+// entry's kind (the absent version, the value of two versions), its key
+// and value, a value's version i, and whether a version is absent (a
+// value absent in every version is a removed entry).
 type tableKind[S any, W any, V comparable] struct {
 	what   string // the map's name, for errors
+	entry  *entryKind[V, W]
 	key    func(*S) *bpf.XdpNameKey
 	val    func(*S) *W
 	ver    func(*W, int) V
-	both   func(V) W
-	absent V
 	isGone func(V) bool
 }
+
+// both is the value holding v in both versions.
+func (k *tableKind[S, W, V]) both(v V) W { return k.entry.pair(v, v) }
 
 // The two tables' kinds.
 var (
 	nameSlots = &tableKind[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]{
 		what:   "names",
+		entry:  nameKind,
 		key:    func(s *bpf.XdpNameSlot) *bpf.XdpNameKey { return &s.Key },
 		val:    func(s *bpf.XdpNameSlot) *bpf.XdpNameVal { return &s.Val },
 		ver:    func(w *bpf.XdpNameVal, i int) bpf.XdpNameVer { return w.V[i] },
-		both:   nameVal,
-		absent: absentName,
 		isGone: func(v bpf.XdpNameVer) bool { return v.Flags&abi.NameFlagAbsent != 0 },
 	}
 	answerSlots = &tableKind[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]{
 		what:   "answers",
+		entry:  answerKind,
 		key:    func(s *bpf.XdpAnswerSlot) *bpf.XdpNameKey { return &s.Key },
 		val:    func(s *bpf.XdpAnswerSlot) *bpf.XdpAnswerVal { return &s.Val },
 		ver:    func(w *bpf.XdpAnswerVal, i int) bpf.XdpAnswerVer { return w.V[i] },
-		both:   answerVal,
-		absent: absentAnswer,
 		isGone: func(v bpf.XdpAnswerVer) bool { return v.Tmpl[0] == abi.Absent },
 	}
 )
 
-// nameTable and answerTable are a generation's names and answers.
+// nameTable and answerTable are a generation's names and answers;
+// liveNames and liveAnswers the loader's record of their live entries.
 type (
 	nameTable   = table[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]
 	answerTable = table[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]
+	liveNames   = liveTable[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]
+	liveAnswers = liveTable[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]
 )
 
 // errTableFull says a key found no slot within abi.TableProbes of its
@@ -319,7 +322,7 @@ func (t *table[S, W, V]) remove(k bpf.XdpNameKey) error {
 		return err
 	}
 	s, _ := slots.at(at)
-	*t.kind.val(s) = t.kind.both(t.kind.absent)
+	*t.kind.val(s) = t.kind.both(t.kind.entry.absent)
 	return nil
 }
 
