@@ -482,20 +482,10 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 				}
 				switch i {
 				case capNames:
-					t, err := newTable(nameSlots, l.innerSpec(in.outer), img.NameKeys, img.NameVals, n, l.tableSeed)
-					if err != nil {
-						errs[i] = err
-						continue
-					}
-					g.names, g.caps[i] = t, t.capacity()
+					g.names, g.caps[i], errs[i] = newTableCap(nameSlots, l.innerSpec(in.outer), img.NameKeys, img.NameVals, n, l.tableSeed)
 					continue
 				case capAnswers:
-					t, err := newTable(answerSlots, l.innerSpec(in.outer), img.AnswerKeys, img.AnswerVals, n, l.tableSeed)
-					if err != nil {
-						errs[i] = err
-						continue
-					}
-					g.answers, g.caps[i] = t, t.capacity()
+					g.answers, g.caps[i], errs[i] = newTableCap(answerSlots, l.innerSpec(in.outer), img.AnswerKeys, img.AnswerVals, n, l.tableSeed)
 					continue
 				}
 				m, err := mk(in.outer, n)

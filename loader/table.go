@@ -193,6 +193,16 @@ func newTable[S any, W any, V comparable](kind *tableKind[S, W, V], spec *ebpf.M
 	return nil, fmt.Errorf("loader: building the %s table of %d keys: %w", kind.what, len(keys), err)
 }
 
+// newTableCap is newTable and the new table's capacity (0 on error).
+func newTableCap[S any, W any, V comparable](kind *tableKind[S, W, V], spec *ebpf.MapSpec, keys []bpf.XdpNameKey, vals []V,
+	room int, seed func() uint64) (*table[S, W, V], int, error) {
+	t, err := newTable(kind, spec, keys, vals, room, seed)
+	if err != nil {
+		return nil, 0, err
+	}
+	return t, t.capacity(), nil
+}
+
 // build writes the header and keys → vals (in both versions) into the
 // empty table, by Robin Hood insertion: a key that has come further from
 // its home than the one in a slot takes the slot and that one moves on.
