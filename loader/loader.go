@@ -540,10 +540,10 @@ func bothVersions[V, W any](vs []V, val func(V) W) []W {
 // page of a mapping counts in the process's RSS while mapped.
 func mapArray[T any](m *ebpf.Map) (entries []T, done func() error, err error) {
 	var zero T
-	n, page := int(m.MaxEntries()), os.Getpagesize()
-	mem, err := unix.Mmap(m.FD(), 0, (n*int(unsafe.Sizeof(zero))+page-1)&^(page-1), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	n := int(m.MaxEntries())
+	mem, err := mapRange(m, 0, n*int(unsafe.Sizeof(zero)))
 	if err != nil {
-		return nil, nil, fmt.Errorf("loader: mapping %s: %w", m, err)
+		return nil, nil, err
 	}
 	return unsafe.Slice((*T)(unsafe.Pointer(&mem[0])), n), func() error { return unix.Munmap(mem) }, nil
 }

@@ -23,7 +23,8 @@ type slotPages[S any] struct {
 	all  []S    // the whole map, mapped whole
 	per  uint32 // entries per window
 	wins map[uint32]window[S]
-	mem  []byte // the whole mapping
+	// unmapAll unmaps all (mapArray's).
+	unmapAll func() error
 }
 
 // window is one mapped window of a map: its entries and the mapping.
@@ -46,11 +47,11 @@ func newSlotPages[S any](m *ebpf.Map, whole bool) (*slotPages[S], error) {
 		return nil, fmt.Errorf("loader: %s entries of %d bytes do not tile a window", m, size)
 	}
 	if whole {
-		mem, err := mapRange(m, 0, int(p.n)*int(size))
+		all, unmap, err := mapArray[S](m)
 		if err != nil {
 			return nil, err
 		}
-		p.mem, p.all = mem, unsafe.Slice((*S)(unsafe.Pointer(&mem[0])), p.n)
+		p.all, p.unmapAll = all, unmap
 	}
 	return p, nil
 }
@@ -143,11 +144,11 @@ func (p *slotPages[S]) close() error {
 		}
 	}
 	p.wins = nil
-	if p.mem != nil {
-		if err := unix.Munmap(p.mem); err != nil && first == nil {
+	if p.unmapAll != nil {
+		if err := p.unmapAll(); err != nil && first == nil {
 			first = err
 		}
-		p.mem, p.all = nil, nil
+		p.unmapAll, p.all = nil, nil
 	}
 	return first
 }
