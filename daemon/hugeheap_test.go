@@ -11,22 +11,28 @@ import (
 )
 
 // TestHugeHeap: hugeHeap advises whole huge pages of the heap, as many as
-// asked for (never more than a quarter of the memory), and the advice is
-// on the mappings afterwards (VmFlags "hg" in /proc/self/smaps).
+// asked for (never more than a quarter of the memory), the advice is on
+// the mappings afterwards (VmFlags "hg" in /proc/self/smaps), and end
+// takes it back ("nh").
 func TestHugeHeap(t *testing.T) {
-	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
-		t.Skip("kernel without transparent huge pages:", err)
+	mode, err := os.ReadFile(thpEnabled)
+	if err != nil || !strings.Contains(string(mode), "[madvise]") {
+		t.Skipf("the kernel gives huge pages without advice, or none (%s): nothing to advise (%v)", strings.TrimSpace(string(mode)), err)
 	}
 	const n = 64 << 20
-	start, length, err := hugeHeap(n)
+	a, err := hugeHeap(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if start%hugePage != 0 || length%hugePage != 0 || length < n-hugePage || length > n {
-		t.Fatalf("advised [%#x, +%#x) for %d bytes: not the whole huge pages inside", start, length, n)
+	if a.start%hugePage != 0 || a.length%hugePage != 0 || a.length < n-hugePage || a.length > n {
+		t.Fatalf("advised [%#x, +%#x) for %d bytes: not the whole huge pages inside", a.start, a.length, n)
 	}
-	if flagged := hugeAdvised(t, start, start+length); flagged != length {
-		t.Fatalf("%d of the %d advised bytes are on mappings flagged hg", flagged, length)
+	if got := vmFlagged(t, a.start, a.start+a.length, "hg"); got != a.length {
+		t.Fatalf("%d of the %d advised bytes are on mappings flagged hg", got, a.length)
+	}
+	a.end()
+	if got := vmFlagged(t, a.start, a.start+a.length, "nh"); got != a.length {
+		t.Fatalf("after end, %d of the %d advised bytes are on mappings flagged nh", got, a.length)
 	}
 
 	var si unix.Sysinfo_t
@@ -40,14 +46,14 @@ func TestHugeHeap(t *testing.T) {
 	if got, _ := hugeHeapCap(n); got != n {
 		t.Fatalf("asked for %d: capped at %d", n, got)
 	}
-	if _, length, _ := hugeHeap(hugePage); length != 0 {
-		t.Fatalf("a small heap advised: %d bytes", length)
+	if a, _ := hugeHeap(hugePage); a.length != 0 {
+		t.Fatalf("a small heap advised: %d bytes", a.length)
 	}
 }
 
-// hugeAdvised counts the bytes of [lo, hi) on mappings whose VmFlags
-// hold "hg" (MADV_HUGEPAGE).
-func hugeAdvised(t *testing.T, lo, hi uintptr) uintptr {
+// vmFlagged counts the bytes of [lo, hi) on mappings whose VmFlags hold
+// flag ("hg": MADV_HUGEPAGE, "nh": MADV_NOHUGEPAGE).
+func vmFlagged(t *testing.T, lo, hi uintptr, flag string) uintptr {
 	t.Helper()
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
@@ -70,7 +76,7 @@ func hugeAdvised(t *testing.T, lo, hi uintptr) uintptr {
 		}
 		if strings.HasPrefix(line, "VmFlags:") && vhi > lo && vlo < hi {
 			for _, fl := range fields[1:] {
-				if fl == "hg" {
+				if fl == flag {
 					total += min(vhi, hi) - max(vlo, lo)
 				}
 			}

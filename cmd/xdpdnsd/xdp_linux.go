@@ -16,43 +16,69 @@ import (
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
 
-// earlyXDP fills the hot path's maps from the compiled zone image while
-// the daemon is still reading the image's zones (daemon.Hooks.BootImage),
-// so that the two take one core each at start.
+// earlyXDP loads the program while the daemon reads its zones (the
+// verifier's work on the other core), and fills its maps from the
+// compiled zone image while the daemon is still reading the image's zones
+// (daemon.Hooks.BootImage), so that the two take one core each at start.
 type earlyXDP struct {
-	cfg *config.Config
-	img *render.Image // the image the maps were filled from
-	hp  *hotpath.HotPath
-	err error
+	loaded chan struct{}    // closed once the load ended: hp, or err
+	hp     *hotpath.HotPath // the program, attached nowhere yet
+	err    error            // why the program or the image's maps could not be loaded
+	img    *render.Image    // the image hp's maps were filled from, if any
 }
 
-// newEarlyXDP returns the early start of the hot path, nil without XDP.
+// newEarlyXDP starts loading the program, nil without XDP.
 func newEarlyXDP(cfg *config.Config) *earlyXDP {
 	if len(cfg.XDP) == 0 {
 		return nil
 	}
-	return &earlyXDP{cfg: cfg}
+	e := &earlyXDP{loaded: make(chan struct{})}
+	go func() {
+		defer close(e.loaded)
+		opts, err := loaderOptions(cfg)
+		if err == nil {
+			e.hp, err = hotpath.Load(opts, cfg.EngineConfig())
+		}
+		e.err = err
+	}()
+	return e
 }
 
-// hook is the daemon's BootImage hook (nil without XDP).
+// hook is the daemon's BootImage hook (nil without XDP): the image's
+// maps, into the program once it is loaded.
 func (e *earlyXDP) hook() func(*render.Image) {
 	if e == nil {
 		return nil
 	}
 	return func(img *render.Image) {
-		opts, err := loaderOptions(e.cfg)
-		if err == nil {
-			e.hp, err = hotpath.Prepare(opts, e.cfg.EngineConfig(), img, nil)
+		<-e.loaded
+		if e.hp == nil {
+			return
 		}
-		e.img, e.err = img, err
+		if err := e.hp.Install(img); err != nil {
+			e.err = err
+			return
+		}
+		e.img = img
 	}
 }
 
-// close frees a hot path prepared and not started.
+// take hands over the program loaded early (nil if its load failed), and
+// whether its maps hold img (the daemon's boot image, nil if none).
+func (e *earlyXDP) take(img *render.Image) (hp *hotpath.HotPath, filled bool, err error) {
+	if e == nil {
+		return nil, false, nil
+	}
+	<-e.loaded
+	hp, filled, err = e.hp, img != nil && e.img == img, e.err
+	e.hp, e.img = nil, nil // the compiler's image is garbage once live
+	return hp, filled, err
+}
+
+// close frees a program loaded early and not taken.
 func (e *earlyXDP) close() {
-	if e != nil && e.hp != nil {
-		e.hp.Close()
-		e.hp = nil
+	if hp, _, _ := e.take(nil); hp != nil {
+		hp.Close()
 	}
 }
 
@@ -64,32 +90,32 @@ func (e *earlyXDP) close() {
 // drops (drop-source-ports).
 func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, early *earlyXDP) error {
 	img := d.BootImage()
-	var hp *hotpath.HotPath
-	if early != nil {
-		defer func() { early.img = nil }() // the compiler's image is garbage once live
+	zones := d.Engine().Zones()
+	hp, filled, err := early.take(img)
+	if err != nil && hp != nil {
+		log.Warn("xdp: the compiled image's maps could not be loaded; compiling the zones", "err", err)
 	}
 	switch {
-	case early == nil:
-	case early.err != nil:
-		log.Warn("xdp: the compiled image's maps could not be loaded; compiling the zones", "err", early.err)
-		img = nil
-	case early.hp != nil && img != nil && img == early.img:
-		if err := early.hp.Start(d.Engine().Zones()); err != nil {
-			early.close()
+	case hp != nil:
+		hp.SetCompiled(d.SaveImage)
+		// Loaded early without these zones' maps (none read from an
+		// image, or not these zones): compiled now.
+		if !filled {
+			if _, err := hp.Swap(zones); err != nil {
+				hp.Close()
+				return fmt.Errorf("xdp: %w", err)
+			}
+		}
+		if err := hp.Start(zones); err != nil {
+			hp.Close()
 			return fmt.Errorf("xdp: %w", err)
 		}
-		hp, early.hp = early.hp, nil
-		hp.SetCompiled(d.SaveImage)
 	default:
-		early.close() // the zones were not the image's after all
-	}
-	if hp == nil {
 		opts, err := loaderOptions(cfg)
 		if err != nil {
 			return err
 		}
-		hp, err = hotpath.NewWith(opts, d.Engine().Config(), d.Engine().Zones(),
-			hotpath.Boot{Image: img, Compiled: d.SaveImage})
+		hp, err = hotpath.NewWith(opts, d.Engine().Config(), zones, hotpath.Boot{Image: img, Compiled: d.SaveImage})
 		if err != nil {
 			return fmt.Errorf("xdp: %w", err)
 		}

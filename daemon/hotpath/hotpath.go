@@ -131,14 +131,27 @@ func Prepare(opts loader.Options, cfg engine.Config, img *render.Image, compiled
 	if err != nil {
 		return nil, err
 	}
-	h.mu.Lock()
-	err = h.install(nil, img, false)
-	h.mu.Unlock()
-	if err != nil {
+	if err := h.Install(img); err != nil {
 		h.Close()
 		return nil, err
 	}
 	return h, nil
+}
+
+// Load loads the program with no zones, attached nowhere: a start can
+// load it while it reads its zones (the verifier's seconds on the other
+// core). Install or Swap then gives it generation 1, Start attaches it.
+func Load(opts loader.Options, cfg engine.Config) (*HotPath, error) {
+	return load(opts, cfg, nil)
+}
+
+// Install makes img (a map image read from a compiled zone image,
+// rendered with the engine configuration the hot path was loaded with)
+// the content of the maps, as Prepare does.
+func (h *HotPath) Install(img *render.Image) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.install(nil, img, false)
 }
 
 // Settle waits for the loader's background work of the last swap
