@@ -44,15 +44,7 @@ func (d *Daemon) loadStart(ctx context.Context) (*zone.Set, error) {
 		if err == nil {
 			var set *zone.Set
 			restore := pauseGC(path)
-			// The heap the read builds, in huge pages.
-			var huge hugeAdvice
-			if st, err := os.Stat(path); err == nil {
-				if huge, err = hugeHeap(restoreHeapFactor * st.Size()); err != nil {
-					d.log.Debug("heap without huge pages", "err", err)
-				}
-			}
 			set, d.image.boot, err = compiled.ReadWith(path, key, specs, d.options(), d.hooks.BootImage)
-			huge.end()
 			restore()
 			if err == nil {
 				for _, z := range set.Zones() {
