@@ -162,7 +162,8 @@ func chaosTXT(name, text string) *zone.RR {
 	}
 	w := make([]byte, wire.MaxNameLen+1)
 	l, _ := dns.PackDomainName(strings.ToLower(name), w, 0, nil, false)
-	return &zone.RR{Owner: wire.NewName(w[:l]), Type: dns.TypeTXT, Class: dns.ClassCHAOS, RData: rd}
+	owner := wire.NewName(w[:l])
+	return &zone.RR{Owner: &owner, Type: dns.TypeTXT, Class: dns.ClassCHAOS, RData: rd}
 }
 
 // errorReply answers FORMERR or NOTIMP, echoing the question when it could
@@ -315,7 +316,7 @@ func writeItem(b *wire.Builder, it *item) {
 	rr := it.rr
 	owner := rr.Owner
 	if it.owner.Wire != nil {
-		owner = it.owner
+		owner = &it.owner
 	}
 	ttl := rr.TTL
 	if it.ttlSet {

@@ -168,7 +168,7 @@ func (a *applier) writable(m map[string]*Node, key string, old *Node, name wire.
 // compile turns a record of the change into the zone's form, checked as
 // Load admits records.
 func (a *applier) compile(parsed dns.RR, at Pos) (*RR, error) {
-	rr, err := compile(parsed, at.File, at.Line)
+	rr, err := compile(parsed, at.File, at.Line, &a.b.share)
 	if err != nil {
 		return nil, &Error{File: at.File, Line: at.Line, Reason: fmt.Sprintf("cannot encode record %s: %v", parsed, err)}
 	}
@@ -263,7 +263,7 @@ func (a *applier) add(parsed dns.RR, at Pos) error {
 			}
 		}
 	}
-	n = a.writable(m, key, n, rr.Owner)
+	n = a.writable(m, key, n, *rr.Owner)
 	addToNode(n, rr, &a.nz.fileTTLs)
 	if rr.Type == dns.TypeRRSIG {
 		a.addExps = append(a.addExps, sigExpiration(rr))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -87,11 +88,6 @@ func load(ctx context.Context, r io.Reader, origin, file, abs string, rd *readin
 	}
 	recs := b.records
 	b.z.lazy.recsOnce.Do(func() { b.z.lazy.recs = recs })
-	// The parser's records are not kept: RR.Src makes one from the wire
-	// form when a transfer or a comparison needs it.
-	for _, rr := range recs {
-		rr.parsed = nil
-	}
 	return b.z, nil
 }
 
@@ -252,6 +248,8 @@ type builder struct {
 	// counting: checkSignatures sums the zone's RRSIG facts (Load);
 	// Apply keeps them in its index instead.
 	counting bool
+	// share: what the records read in a row share (compile).
+	share sharing
 }
 
 func newBuilder(z *Zone, opt Options) *builder {
@@ -270,7 +268,7 @@ func newBuilderSized(z *Zone, opt Options, names, nsec3 int) *builder {
 // warnf records a problem the zone loads with, as NSD and Knot load it:
 // FILE:LINE of rr and the reason, and the node it is about.
 func (b *builder) warnf(owner warnOf, rr *RR, format string, args ...any) {
-	b.z.Warnings = append(b.z.Warnings, fmt.Sprintf("%s:%d: %s", rr.File, rr.Line, fmt.Sprintf(format, args...)))
+	b.z.Warnings = append(b.z.Warnings, fmt.Sprintf("%s:%d: %s", rr.File(), rr.Line, fmt.Sprintf(format, args...)))
 	b.z.warnOwners = append(b.z.warnOwners, owner.key())
 }
 
@@ -295,7 +293,7 @@ func (w warnOf) key() warnKey {
 func (b *builder) errf(rr *RR, format string, args ...any) error {
 	e := &Error{File: b.z.File, Reason: fmt.Sprintf(format, args...)}
 	if rr != nil {
-		e.File, e.Line = rr.File, rr.Line
+		e.File, e.Line = rr.File(), int(rr.Line)
 		if rr.Line == 0 && rr.Src() != nil {
 			e.Reason += " (record " + strings.TrimSpace(rr.Src().String()) + ")"
 		}
@@ -309,8 +307,24 @@ func nodeKey(n *Node) warnOf { return warnOf{n: n} }
 // nsec3Key is the warning owner for an NSEC3 node.
 func nsec3Key(n *Node) warnOf { return warnOf{n: n, nsec3: true} }
 
-// compile turns a parsed record into the builder's wire form.
-func compile(rr dns.RR, file string, line int) (*RR, error) {
+// sharing hands out what records read in a row share: their file's
+// name, and the owner of the record before when they repeat it.
+type sharing struct {
+	file  *string
+	owner *wire.Name
+}
+
+// fileOf is the shared name of file.
+func (s *sharing) fileOf(file string) *string {
+	if s.file == nil || *s.file != file {
+		s.file = &file
+	}
+	return s.file
+}
+
+// compile turns a parsed record into the builder's wire form, its owner
+// and file name shared with the record compiled before through share.
+func compile(rr dns.RR, file string, line int, share *sharing) (*RR, error) {
 	h := rr.Header()
 	buf := make([]byte, dns.Len(rr)+16)
 	n, err := dns.PackRR(rr, buf, 0, nil, false)
@@ -326,14 +340,17 @@ func compile(rr dns.RR, file string, line int) (*RR, error) {
 		return nil, fmt.Errorf("record encodes to %d bytes, shorter than its header", len(buf))
 	}
 	out := &RR{
-		Owner:  wire.NewName(buf[:off:off]),
-		Type:   h.Rrtype,
-		Class:  h.Class,
-		TTL:    h.Ttl,
-		RData:  buf[off+10:],
-		Line:   line,
-		File:   file,
-		parsed: rr,
+		Owner: share.owner,
+		Type:  h.Rrtype,
+		Class: h.Class,
+		TTL:   h.Ttl,
+		RData: buf[off+10:],
+		Line:  lineOf(line),
+		file:  share.fileOf(file),
+	}
+	if out.Owner == nil || !bytes.Equal(out.Owner.Wire, buf[:off]) {
+		owner := wire.NewName(buf[:off:off])
+		out.Owner, share.owner = &owner, &owner
 	}
 	if err := out.findNames(); err != nil {
 		return nil, err
@@ -373,8 +390,11 @@ func (rr *RR) findNames() error {
 	return nil
 }
 
+// lineOf is a line number as a record holds it.
+func lineOf(line int) int32 { return int32(min(line, math.MaxInt32)) }
+
 func (b *builder) add(parsed dns.RR, file string, line int) error {
-	rr, err := compile(parsed, file, line)
+	rr, err := compile(parsed, file, line, &b.share)
 	if err != nil {
 		return &Error{File: file, Line: line, Reason: fmt.Sprintf("cannot encode record: %v", err)}
 	}
@@ -410,7 +430,7 @@ func (b *builder) addRRNode(rr *RR) (*Node, error) {
 	}
 	n := m[string(rr.Owner.Lower)]
 	if n == nil {
-		n = &Node{Name: rr.Owner}
+		n = &Node{Name: *rr.Owner}
 		m[mapKey(n.Name.Lower)] = n
 	}
 	if addToNode(n, rr, &b.z.fileTTLs) {
@@ -474,19 +494,39 @@ func addToNode(n *Node, rr *RR, ttls *map[*RR]uint32) bool {
 
 // duplicate reports whether b repeats a, records of one RRset (RFC 2181
 // §5: equal but for the TTL): the same RDATA on the wire, or with the
-// names in it in another case; records read from a file are compared as
-// miekg/dns does (any name in RDATA in any case), records read back from
-// a compiled image (which holds no duplicate) on the wire.
+// names in it in another case, compared as miekg/dns does (any name in
+// RDATA in any case) when the RDATA differ in case alone.
 func duplicate(a, b *RR) bool {
 	switch {
 	case bytes.Equal(a.RData, b.RData):
 		return true
 	case a.NNames > 0 && bytes.Equal(a.RDataLower(), b.RDataLower()):
 		return true
-	case a.parsed != nil && b.parsed != nil:
-		return dns.IsDuplicate(a.parsed, b.parsed)
+	case equalFold(a.RData, b.RData):
+		return dns.IsDuplicate(a.Src(), b.Src())
 	}
 	return false
+}
+
+// equalFold reports whether a and b are equal but for the case of ASCII
+// letters.
+func equalFold(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] && lowerByte(a[i]) != lowerByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // ttlWarnings reports the records of n whose TTL differs from their

@@ -265,3 +265,46 @@ func TestRDataLower(t *testing.T) {
 	}
 	check(back)
 }
+
+// TestLoadDuplicates: a record repeating one of its RRset (RFC 2181 §5:
+// equal but for the TTL, names in RDATA in any case) is dropped, as NSD
+// and Knot drop it; records whose RDATA differ in the case of anything but
+// a name are kept. A record read after another of its owner shares that
+// owner's name.
+func TestLoadDuplicates(t *testing.T) {
+	text := head +
+		"a A 192.0.2.7\na 120 A 192.0.2.7\n" + // the TTL alone differs
+		"a NS ns1.Example.\na NS NS1.example.\n" + // a compressible name's case
+		"_s._tcp SRV 0 0 80 WWW.example.\n_s._tcp SRV 0 0 80 www.example.\n" + // an uncompressed name's case
+		"t TXT \"Ab\"\nt TXT \"ab\"\n" + // text: not a name, both kept
+		"x RP MBox.example. txt.example.\nx RP mbox.example. TXT.example.\n"
+	z, err := Load(strings.NewReader(text), "example.", "test.zone", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"a.example. A": 1, "a.example. NS": 1, "_s._tcp.example. SRV": 1, "t.example. TXT": 2, "x.example. RP": 1}
+	for name, n := range want {
+		owner, typ, _ := strings.Cut(name, " ")
+		lower, err := nameWire(owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		node := z.Node(lower)
+		if node == nil || node.Set(dns.StringToType[typ]) == nil {
+			t.Errorf("%s: missing", name)
+			continue
+		}
+		rrs := node.Set(dns.StringToType[typ]).RRs
+		if len(rrs) != n {
+			t.Errorf("%s: %d records, want %d", name, len(rrs), n)
+		}
+		for _, rr := range rrs[1:] {
+			if rr.Owner != rrs[0].Owner {
+				t.Errorf("%s: records read in a row do not share their owner's name", name)
+			}
+		}
+		if got := rrs[0].File(); got != "test.zone" || rrs[0].Line == 0 {
+			t.Errorf("%s: read from %s:%d", name, got, rrs[0].Line)
+		}
+	}
+}

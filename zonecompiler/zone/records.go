@@ -3,6 +3,7 @@ package zone
 import (
 	"bytes"
 	"fmt"
+	"math"
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
@@ -21,9 +22,9 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 	files := map[string]int{}
 	var names []string
 	for _, rr := range recs {
-		if _, ok := files[rr.File]; !ok {
-			files[rr.File] = len(names)
-			names = append(names, rr.File)
+		if _, ok := files[rr.File()]; !ok {
+			files[rr.File()] = len(names)
+			names = append(names, rr.File())
 		}
 	}
 	w.Int(len(names))
@@ -58,8 +59,8 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 			w.U32(rr.TTL)
 		}
 		w.Bytes(rr.RData)
-		w.Int(files[rr.File])
-		w.Int(rr.Line)
+		w.Int(files[rr.File()])
+		w.Int(int(rr.Line))
 	}
 	// The facts Load derives that no record carries: the empty
 	// non-terminals, and the warnings that do not depend on the clock.
@@ -144,12 +145,13 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	}
 	b := newBuilderSized(&Zone{Origin: wire.NewName(origin), File: file, lazy: &derived{}}, opt, min(nodes, 2*n), min(nsec3, n))
 	b.records = make([]*RR, 0, n)
-	var owner wire.Name
+	var owner *wire.Name // shared by the records of one owner
 	var hash string
 	var flags Flags
 	for range n {
 		if w := r.Bytes(); w != nil {
-			owner = wire.NewName(w)
+			name := wire.NewName(w)
+			owner = &name
 			hash = r.String()
 			flags = Flags(r.Int(1 << 16))
 		}
@@ -158,13 +160,13 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 			rr.RData = []byte{}
 		}
 		if f := r.Int(len(names) - 1); len(names) > 0 {
-			rr.File = names[f]
+			rr.file = &names[f]
 		}
-		rr.Line = r.Int(1 << 40)
+		rr.Line = int32(r.Int(math.MaxInt32))
 		if err := r.Err(); err != nil {
 			return nil, fmt.Errorf("zone %s records: %w", wire.String(origin), err)
 		}
-		if owner.Wire == nil {
+		if owner == nil {
 			return nil, fmt.Errorf("zone %s records: the first has no owner", wire.String(origin))
 		}
 		if !wholeName(owner.Wire) {

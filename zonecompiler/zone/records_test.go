@@ -28,7 +28,7 @@ func recordsOf(t testing.TB, z *Zone) []byte {
 func fileLines(z *Zone) string {
 	var b bytes.Buffer
 	for _, rr := range z.Records() {
-		fmt.Fprintf(&b, "%s:%d %s\n", rr.File, rr.Line, rrText(rr))
+		fmt.Fprintf(&b, "%s:%d %s\n", rr.File(), rr.Line, rrText(rr))
 	}
 	return b.String()
 }

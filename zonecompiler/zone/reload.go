@@ -74,8 +74,9 @@ func reloadDiff(ctx context.Context, served *Zone, path string, opt Options) (*Z
 	// records are the change's additions.
 	matched := make(map[*RR]struct{}, served.RecordCount())
 	var ch Change
+	var share sharing
 	err = scan(ctx, f, origin, path, abs, rd, func(parsed dns.RR, file string, line int) error {
-		rr, err := compile(parsed, file, line)
+		rr, err := compile(parsed, file, line, &share)
 		if err != nil {
 			return &Error{File: file, Line: line, Reason: fmt.Sprintf("cannot encode record: %v", err)}
 		}

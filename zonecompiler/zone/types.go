@@ -20,7 +20,10 @@ import (
 // owner name, fixed fields and uncompressed RDATA, with the offsets of the
 // domain names inside RDATA that RFC 1035 lets a server compress.
 type RR struct {
-	Owner wire.Name
+	// Owner is shared by the records of one owner read in a row (a
+	// million-delegation zone holds each owner's name once, not once per
+	// record).
+	Owner *wire.Name
 	Type  uint16
 	Class uint16
 	TTL   uint32
@@ -31,12 +34,18 @@ type RR struct {
 	// lowerApart says RData has upper-case letters: its lower-cased
 	// copy (RDataLower) follows it in the same allocation.
 	lowerApart bool
-	Line       int // line in File where the record ends
-	File       string
-	// parsed is the record as the parser gave it, kept while the zone is
-	// built (Load drops it at the end: a loaded zone holds each record
-	// once, in the form above); Src makes one when needed.
-	parsed dns.RR
+	Line       int32 // line in File where the record ends
+	// file is the name of the file the record was read from, shared by
+	// the records of that file (File).
+	file *string
+}
+
+// File is the name of the file rr was read from ("" when none).
+func (rr *RR) File() string {
+	if rr.file == nil {
+		return ""
+	}
+	return *rr.file
 }
 
 // RDataLower is RData lower-cased (for a record with compressible names,
@@ -55,12 +64,9 @@ func (rr *RR) RDataLower() []byte {
 }
 
 // Src returns the record as a miekg/dns RR (for zone transfers, IXFR
-// matching and diagnostics), made from its wire form once the zone is
-// loaded.
+// matching and diagnostics), made from its wire form: a zone holds each
+// record once, in the form above.
 func (rr *RR) Src() dns.RR {
-	if rr.parsed != nil {
-		return rr.parsed
-	}
 	buf := make([]byte, 0, len(rr.Owner.Wire)+10+len(rr.RData))
 	buf = append(buf, rr.Owner.Wire...)
 	buf = binary.BigEndian.AppendUint16(buf, rr.Type)
