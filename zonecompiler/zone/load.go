@@ -419,7 +419,11 @@ func (b *builder) addRR(rr *RR) error {
 	return err
 }
 
-// addRRNode is addRR returning the node rr went to.
+// addRRNode is addRR returning the node rr went to. The record keeps its
+// node's name as its owner when they are spelled alike (a TLD holds each
+// name once, not once per node and record); rr.Owner may be a scratch
+// name of the caller's (ReadRecords), which it must replace when rr still
+// holds it.
 func (b *builder) addRRNode(rr *RR) (*Node, error) {
 	if err := b.admit(rr); err != nil {
 		return nil, err
@@ -432,6 +436,9 @@ func (b *builder) addRRNode(rr *RR) (*Node, error) {
 	if n == nil {
 		n = &Node{Name: *rr.Owner}
 		m[mapKey(n.Name.Lower)] = n
+	}
+	if bytes.Equal(n.Name.Wire, rr.Owner.Wire) {
+		rr.Owner = &n.Name
 	}
 	if addToNode(n, rr, &b.z.fileTTLs) {
 		b.records = append(b.records, rr)

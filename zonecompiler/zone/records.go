@@ -145,13 +145,15 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	}
 	b := newBuilderSized(&Zone{Origin: wire.NewName(origin), File: file, lazy: &derived{}}, opt, min(nodes, 2*n), min(nsec3, n))
 	b.records = make([]*RR, 0, n)
-	var owner *wire.Name // shared by the records of one owner
+	// owner is the scratch owner of the records read: addRRNode gives
+	// each record its node's name instead (or a copy, below).
+	owner := new(wire.Name)
+	have := false
 	var hash string
 	var flags Flags
 	for range n {
 		if w := r.Bytes(); w != nil {
-			name := wire.NewName(w)
-			owner = &name
+			*owner, have = wire.NewName(w), true
 			hash = r.String()
 			flags = Flags(r.Int(1 << 16))
 		}
@@ -166,7 +168,7 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 		if err := r.Err(); err != nil {
 			return nil, fmt.Errorf("zone %s records: %w", wire.String(origin), err)
 		}
-		if owner == nil {
+		if !have {
 			return nil, fmt.Errorf("zone %s records: the first has no owner", wire.String(origin))
 		}
 		if !wholeName(owner.Wire) {
@@ -178,6 +180,10 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 		node, err := b.addRRNode(rr)
 		if err != nil {
 			return nil, err
+		}
+		if rr.Owner == owner { // spelled unlike its node's name
+			own := *owner
+			rr.Owner = &own
 		}
 		if node != nil && !isNSEC3Record(rr) {
 			node.Flags = flags

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
 
 // recordsOf writes z as WriteRecords does.
@@ -124,5 +126,40 @@ func TestRecordsKeepFileTTL(t *testing.T) {
 	}
 	if a := got.Node(lowerWire("a.example.")).Set(1); a.TTL != 300 || a.RRs[1].TTL != 300 {
 		t.Fatalf("RRset TTL %d, second record's %d: want both 300", a.TTL, a.RRs[1].TTL)
+	}
+}
+
+// TestOwnerNames: a record holds its owner as the file spells it; records
+// spelled like their node's name share that name (one copy per name, not
+// per record), loaded from the file and read back alike.
+func TestOwnerNames(t *testing.T) {
+	text := head + "Mixed A 192.0.2.9\nMixed AAAA 2001:db8::9\nmixed TXT \"x\"\nns1 TXT \"y\"\n"
+	z, err := Load(strings.NewReader(text), "example.", "test.zone", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadRecords(binfmt.NewReader(recordsOf(t, z)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, z := range map[string]*Zone{"loaded": z, "read back": back} {
+		want := map[uint16]string{dns.TypeA: "Mixed.example.", dns.TypeAAAA: "Mixed.example.", dns.TypeTXT: "mixed.example."}
+		n := z.Node([]byte("\x05mixed\x07example\x00"))
+		if n == nil {
+			t.Fatalf("%s: no node mixed.example.", name)
+		}
+		for typ, spelled := range want {
+			rr := n.Set(typ).RRs[0]
+			if got := wire.String(rr.Owner.Wire); got != spelled {
+				t.Errorf("%s: %s owner %s, want %s", name, dns.Type(typ), got, spelled)
+			}
+			if shared := rr.Owner == &n.Name; shared != (spelled == wire.String(n.Name.Wire)) {
+				t.Errorf("%s: %s owner shared with the node: %v", name, dns.Type(typ), shared)
+			}
+		}
+		ns := z.Node([]byte("\x03ns1\x07example\x00"))
+		if ns.Set(dns.TypeA).RRs[0].Owner != &ns.Name || ns.Set(dns.TypeTXT).RRs[0].Owner != &ns.Name {
+			t.Errorf("%s: ns1's records do not share its name", name)
+		}
 	}
 }
