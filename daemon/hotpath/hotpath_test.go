@@ -4,8 +4,10 @@ package hotpath
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/xdpdns/xdpdns/bpf"
 	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -108,6 +111,44 @@ func TestFromRender(t *testing.T) {
 	}
 	if !multi {
 		t.Errorf("no template's body goes on over two chunks: the test zone does not exercise chunking")
+	}
+	// A decoded image (a restart's: names and answers in key order, no
+	// Go maps) lays out as the compiler's.
+	var buf bytes.Buffer
+	w := binfmt.NewWriter(&buf)
+	img.Encode(w)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	dec, err := render.DecodeImage(binfmt.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec.Sorted == nil || dec.Names != nil {
+		t.Fatal("the decoded image holds Go maps")
+	}
+	a, b := FromRender(dec), out
+	for _, x := range []*loader.Image{a, b} {
+		sortPairs(x.NameKeys, x.NameVals)
+		sortPairs(x.AnswerKeys, x.AnswerVals)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Error("the decoded image lays out otherwise than the compiled one")
+	}
+}
+
+// sortPairs sorts keys, and vals alongside.
+func sortPairs[V any](keys []bpf.XdpNameKey, vals []V) {
+	idx := make([]int, len(keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(i, j int) int {
+		return cmp.Or(cmp.Compare(keys[i].H1, keys[j].H1), cmp.Compare(keys[i].H2, keys[j].H2))
+	})
+	k2, v2 := slices.Clone(keys), slices.Clone(vals)
+	for to, from := range idx {
+		keys[to], vals[to] = k2[from], v2[from]
 	}
 }
 

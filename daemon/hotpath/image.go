@@ -39,9 +39,14 @@ func DeltaFromRender(d *render.Delta) *loader.Delta {
 func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uint32) {
 	out := &loader.Image{}
 	if filter {
-		hashes := make([]abi.NameHash, 0, len(img.Names))
-		for h := range img.Names {
-			hashes = append(hashes, h)
+		var hashes []abi.NameHash
+		if img.Sorted != nil {
+			hashes = img.Sorted.NameKeys
+		} else {
+			hashes = make([]abi.NameHash, 0, len(img.Names))
+			for h := range img.Names {
+				hashes = append(hashes, h)
+			}
 		}
 		out.NameFilter = abi.NameFilter(hashes)
 	}
@@ -63,17 +68,17 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 		}
 		return i
 	}
-	out.NameKeys = make([]bpf.XdpNameKey, 0, len(img.Names))
-	out.NameVals = make([]bpf.XdpNameVer, 0, len(img.Names))
-	out.AnswerKeys = make([]bpf.XdpNameKey, 0, len(img.Answers))
-	out.AnswerVals = make([]bpf.XdpAnswerVer, 0, len(img.Answers))
-	for h, e := range img.Names {
+	out.NameKeys = make([]bpf.XdpNameKey, 0, img.NameCount())
+	out.NameVals = make([]bpf.XdpNameVer, 0, img.NameCount())
+	out.AnswerKeys = make([]bpf.XdpNameKey, 0, img.AnswerCount())
+	out.AnswerVals = make([]bpf.XdpAnswerVer, 0, img.AnswerCount())
+	for h, e := range img.AllNames() {
 		out.NameKeys = append(out.NameKeys, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
 		out.NameVals = append(out.NameVals, bpf.XdpNameVer{
 			ExactDefault: [2]uint32{id(e.ExactDefault[0]), id(e.ExactDefault[1])},
 			BelowDefault: [2]uint32{id(e.BelowDefault[0]), id(e.BelowDefault[1])}, Flags: e.Flags})
 	}
-	for k, v := range img.Answers {
+	for k, v := range img.AllAnswers() {
 		out.AnswerKeys = append(out.AnswerKeys, AnswerKey(k))
 		out.AnswerVals = append(out.AnswerVals, bpf.XdpAnswerVer{Tmpl: [2]uint32{id(v[0]), id(v[1])}})
 	}

@@ -1,6 +1,12 @@
 package render
 
-import "github.com/xdpdns/xdpdns/bpf/abi"
+import (
+	"cmp"
+	"iter"
+	"slices"
+
+	"github.com/xdpdns/xdpdns/bpf/abi"
+)
 
 // Template is one precomputed reply body with what the program needs to
 // send it: counts, header flags, and the offsets of the compression
@@ -56,8 +62,15 @@ type AnswerKey struct {
 
 // Image is a complete set of XDP map contents for one generation.
 type Image struct {
-	Names     map[NameHash]NameEntry
-	Answers   map[AnswerKey][2]uint32
+	// Names and Answers are the entries of the names and answers tables
+	// (nil in a decoded image, which holds them in Sorted instead).
+	Names   map[NameHash]NameEntry
+	Answers map[AnswerKey][2]uint32
+	// Sorted holds a decoded image's names and answers (DecodeImage): a
+	// restart only lays them out in the maps, and building the Go maps
+	// of a TLD's two million entries for that costs seconds. Read the
+	// entries of either form with AllNames, AllAnswers, Name and Answer.
+	Sorted    *Sorted
 	Templates []Template // index = template id; [0] is unused (abi.Pass)
 	// Denial holds the signed zones' chains the denial slots are filled
 	// from; [0] is unused.
@@ -66,6 +79,114 @@ type Image struct {
 	// Incremental is what Recompile needs to render a later change of
 	// the zone set from this image's (set by Compile).
 	Incremental *Incremental
+}
+
+// Sorted is the names and answers of an image in key order, each key
+// beside its value.
+type Sorted struct {
+	NameKeys   []NameHash
+	NameVals   []NameEntry
+	AnswerKeys []AnswerKey
+	AnswerVals [][2]uint32
+}
+
+// NameCount is how many names entries img has.
+func (img *Image) NameCount() int {
+	if img.Sorted != nil {
+		return len(img.Sorted.NameKeys)
+	}
+	return len(img.Names)
+}
+
+// AnswerCount is how many answers entries img has.
+func (img *Image) AnswerCount() int {
+	if img.Sorted != nil {
+		return len(img.Sorted.AnswerKeys)
+	}
+	return len(img.Answers)
+}
+
+// AllNames yields img's names entries (in key order when decoded, else
+// in no set order).
+func (img *Image) AllNames() iter.Seq2[NameHash, NameEntry] {
+	return func(yield func(NameHash, NameEntry) bool) {
+		if s := img.Sorted; s != nil {
+			for i, h := range s.NameKeys {
+				if !yield(h, s.NameVals[i]) {
+					return
+				}
+			}
+			return
+		}
+		for h, e := range img.Names {
+			if !yield(h, e) {
+				return
+			}
+		}
+	}
+}
+
+// AllAnswers yields img's answers entries, as AllNames does.
+func (img *Image) AllAnswers() iter.Seq2[AnswerKey, [2]uint32] {
+	return func(yield func(AnswerKey, [2]uint32) bool) {
+		if s := img.Sorted; s != nil {
+			for i, k := range s.AnswerKeys {
+				if !yield(k, s.AnswerVals[i]) {
+					return
+				}
+			}
+			return
+		}
+		for k, v := range img.Answers {
+			if !yield(k, v) {
+				return
+			}
+		}
+	}
+}
+
+// Name is the names entry of h.
+func (img *Image) Name(h NameHash) (NameEntry, bool) {
+	if s := img.Sorted; s != nil {
+		i, ok := slices.BinarySearchFunc(s.NameKeys, h, compareHash)
+		if !ok {
+			return NameEntry{}, false
+		}
+		return s.NameVals[i], true
+	}
+	e, ok := img.Names[h]
+	return e, ok
+}
+
+// Answer is the answers entry of k.
+func (img *Image) Answer(k AnswerKey) ([2]uint32, bool) {
+	if s := img.Sorted; s != nil {
+		i, ok := slices.BinarySearchFunc(s.AnswerKeys, k, compareAnswerKey)
+		if !ok {
+			return [2]uint32{}, false
+		}
+		return s.AnswerVals[i], true
+	}
+	ids, ok := img.Answers[k]
+	return ids, ok
+}
+
+// compareHash and compareAnswerKey order the keys of Sorted.
+func compareHash(a, b NameHash) int {
+	if a.H1 != b.H1 {
+		return cmp.Compare(a.H1, b.H1)
+	}
+	return cmp.Compare(a.H2, b.H2)
+}
+
+func compareAnswerKey(a, b AnswerKey) int {
+	if c := compareHash(a.Name, b.Name); c != 0 {
+		return c
+	}
+	if a.QType != b.QType {
+		return int(a.QType) - int(b.QType)
+	}
+	return int(a.Mode) - int(b.Mode)
 }
 
 // Stats describe an image, for reports and the memory target.
@@ -81,8 +202,8 @@ type Stats struct {
 // of the hash maps (with a per-entry overhead) plus the arrays.
 func (img *Image) MapBytes() int {
 	const hashOverhead = 64 // struct htab_elem and bucket share, roughly
-	n := len(img.Names) * (16 + 16 + hashOverhead)
-	n += len(img.Answers) * (24 + 8 + hashOverhead)
+	n := img.NameCount() * (16 + 16 + hashOverhead)
+	n += img.AnswerCount() * (24 + 8 + hashOverhead)
 	n += len(img.Templates) * (20 + 2*abi.MaxRelocs)
 	n += img.Chunks() * abi.ChunkSize
 	return n

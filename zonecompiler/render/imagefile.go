@@ -1,7 +1,6 @@
 package render
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -15,10 +14,10 @@ import (
 // compiled). Names and answers are written in key order, so that one
 // image always encodes to the same bytes.
 func (img *Image) Encode(w *binfmt.Writer) {
-	names := slices.SortedFunc(maps.Keys(img.Names), compareHash)
-	w.Int(len(names))
-	for _, h := range names {
-		e := img.Names[h]
+	s := img.sorted()
+	w.Int(len(s.NameKeys))
+	for i, h := range s.NameKeys {
+		e := &s.NameVals[i]
 		w.U64(h.H1)
 		w.U64(h.H2)
 		for _, id := range [...]uint32{e.ExactDefault[0], e.ExactDefault[1], e.BelowDefault[0], e.BelowDefault[1]} {
@@ -26,10 +25,9 @@ func (img *Image) Encode(w *binfmt.Writer) {
 		}
 		w.Uvarint(uint64(e.Flags))
 	}
-	keys := slices.SortedFunc(maps.Keys(img.Answers), compareAnswerKey)
-	w.Int(len(keys))
-	for _, k := range keys {
-		v := img.Answers[k]
+	w.Int(len(s.AnswerKeys))
+	for i, k := range s.AnswerKeys {
+		v := s.AnswerVals[i]
 		w.U64(k.Name.H1)
 		w.U64(k.Name.H2)
 		w.U16(k.QType)
@@ -45,8 +43,8 @@ func (img *Image) Encode(w *binfmt.Writer) {
 	for _, dz := range img.Denial[min(1, len(img.Denial)):] {
 		encodeDenial(w, dz)
 	}
-	s := img.Stats
-	for _, v := range [...]int{s.Names, s.Answers, s.Templates, s.BodyBytes, s.Delegations, s.PassedTemplates, s.Renders} {
+	st := img.Stats
+	for _, v := range [...]int{st.Names, st.Answers, st.Templates, st.BodyBytes, st.Delegations, st.PassedTemplates, st.Renders} {
 		w.Int(v)
 	}
 	w.Bool(img.Incremental != nil)
@@ -55,21 +53,23 @@ func (img *Image) Encode(w *binfmt.Writer) {
 	}
 }
 
-func compareHash(a, b NameHash) int {
-	if a.H1 != b.H1 {
-		return cmp.Compare(a.H1, b.H1)
+// sorted is img's names and answers in key order: its Sorted, or its
+// maps' entries sorted.
+func (img *Image) sorted() *Sorted {
+	if img.Sorted != nil {
+		return img.Sorted
 	}
-	return cmp.Compare(a.H2, b.H2)
-}
-
-func compareAnswerKey(a, b AnswerKey) int {
-	if c := compareHash(a.Name, b.Name); c != 0 {
-		return c
+	s := &Sorted{NameKeys: slices.SortedFunc(maps.Keys(img.Names), compareHash),
+		AnswerKeys: slices.SortedFunc(maps.Keys(img.Answers), compareAnswerKey)}
+	s.NameVals = make([]NameEntry, len(s.NameKeys))
+	for i, h := range s.NameKeys {
+		s.NameVals[i] = img.Names[h]
 	}
-	if a.QType != b.QType {
-		return int(a.QType) - int(b.QType)
+	s.AnswerVals = make([][2]uint32, len(s.AnswerKeys))
+	for i, k := range s.AnswerKeys {
+		s.AnswerVals[i] = img.Answers[k]
 	}
-	return int(a.Mode) - int(b.Mode)
+	return s
 }
 
 func encodeTemplate(w *binfmt.Writer, t *Template) {
@@ -268,26 +268,33 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 	return inc
 }
 
-// DecodeImage reads an image Encode wrote. Its error is the reader's (a
-// truncated or malformed input), or a template or denial reference out of
+// DecodeImage reads an image Encode wrote, its names and answers into
+// Sorted. Its error is the reader's (a truncated or malformed input), keys
+// out of order or repeated, or a template or denial reference out of
 // range: an image that decodes is one the loader can lay out.
 func DecodeImage(r *binfmt.Reader) (*Image, error) {
-	img := &Image{}
+	s := &Sorted{}
+	img := &Image{Sorted: s}
 	n := r.Count(16 + 5)
-	img.Names = make(map[NameHash]NameEntry, n)
-	for range n {
-		h := NameHash{H1: r.U64(), H2: r.U64()}
-		var e NameEntry
+	s.NameKeys, s.NameVals = make([]NameHash, n), make([]NameEntry, n)
+	for i := range n {
+		s.NameKeys[i] = NameHash{H1: r.U64(), H2: r.U64()}
+		e := &s.NameVals[i]
 		e.ExactDefault[0], e.ExactDefault[1] = uint32(r.Uvarint()), uint32(r.Uvarint())
 		e.BelowDefault[0], e.BelowDefault[1] = uint32(r.Uvarint()), uint32(r.Uvarint())
 		e.Flags = uint32(r.Uvarint())
-		img.Names[h] = e
+		if i > 0 && compareHash(s.NameKeys[i-1], s.NameKeys[i]) >= 0 {
+			r.Fail("names out of order")
+		}
 	}
 	n = r.Count(20 + 2)
-	img.Answers = make(map[AnswerKey][2]uint32, n)
-	for range n {
-		k := AnswerKey{Name: NameHash{H1: r.U64(), H2: r.U64()}, QType: r.U16(), Mode: r.U16()}
-		img.Answers[k] = [2]uint32{uint32(r.Uvarint()), uint32(r.Uvarint())}
+	s.AnswerKeys, s.AnswerVals = make([]AnswerKey, n), make([][2]uint32, n)
+	for i := range n {
+		s.AnswerKeys[i] = AnswerKey{Name: NameHash{H1: r.U64(), H2: r.U64()}, QType: r.U16(), Mode: r.U16()}
+		s.AnswerVals[i] = [2]uint32{uint32(r.Uvarint()), uint32(r.Uvarint())}
+		if i > 0 && compareAnswerKey(s.AnswerKeys[i-1], s.AnswerKeys[i]) >= 0 {
+			r.Fail("answers out of order")
+		}
 	}
 	var w words
 	img.Templates = make([]Template, r.Count(20))
@@ -301,8 +308,8 @@ func DecodeImage(r *binfmt.Reader) (*Image, error) {
 			img.Denial[i] = decodeDenial(r, &w)
 		}
 	}
-	s := &img.Stats
-	for _, v := range [...]*int{&s.Names, &s.Answers, &s.Templates, &s.BodyBytes, &s.Delegations, &s.PassedTemplates, &s.Renders} {
+	st := &img.Stats
+	for _, v := range [...]*int{&st.Names, &st.Answers, &st.Templates, &st.BodyBytes, &st.Delegations, &st.PassedTemplates, &st.Renders} {
 		*v = r.Int(1 << 40)
 	}
 	if r.Bool() {
@@ -322,14 +329,14 @@ func DecodeImage(r *binfmt.Reader) (*Image, error) {
 func (img *Image) checkRefs() error {
 	nt := uint32(len(img.Templates))
 	bad := func(id uint32) bool { return id != abi.Pass && id >= nt }
-	for _, e := range img.Names {
+	for _, e := range img.AllNames() {
 		for _, id := range [...]uint32{e.ExactDefault[0], e.ExactDefault[1], e.BelowDefault[0], e.BelowDefault[1]} {
 			if bad(id) {
 				return errBadRef("name entry", id)
 			}
 		}
 	}
-	for _, v := range img.Answers {
+	for _, v := range img.AllAnswers() {
 		if bad(v[0]) || bad(v[1]) {
 			return errBadRef("answer entry", max(v[0], v[1]))
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/xdpdns/xdpdns/interop/interoptest"
@@ -44,6 +45,25 @@ func TestImageRoundTrip(t *testing.T) {
 				t.Fatal("the image read back encodes differently")
 			}
 			canonOf(got).mustEqual(t, 0, canonOf(img))
+			// Its entries, held sorted, are found as the compiler's.
+			for h, e := range img.Names {
+				if ge, ok := got.Name(h); !ok || ge != e {
+					t.Fatalf("name %v: %+v %v, want %+v", h, ge, ok, e)
+				}
+				other := NameHash{H1: h.H1, H2: h.H2 ^ 1}
+				_, want := img.Names[other]
+				if _, ok := got.Name(other); ok != want {
+					t.Fatalf("name %v found: %v, want %v", other, ok, want)
+				}
+			}
+			for k, v := range img.Answers {
+				if gv, ok := got.Answer(k); !ok || gv != v {
+					t.Fatalf("answer %v: %v %v, want %v", k, gv, ok, v)
+				}
+			}
+			if got.NameCount() != len(img.Names) || got.AnswerCount() != len(img.Answers) {
+				t.Fatalf("%d names %d answers, want %d %d", got.NameCount(), got.AnswerCount(), len(img.Names), len(img.Answers))
+			}
 			if len(got.Denial) != len(img.Denial) || got.Stats != img.Stats || got.Incremental == nil {
 				t.Fatalf("denial zones %d stats %+v, want %d %+v (and an Incremental)", len(got.Denial), got.Stats, len(img.Denial), img.Stats)
 			}
@@ -91,5 +111,39 @@ func TestImageRecompiles(t *testing.T) {
 		}
 		got.Incremental, e = next, e2
 		img.Incremental = nextWant
+	}
+}
+
+// TestImageOrder: an image whose names or answers are out of key order, or
+// repeated, does not decode (the loader would lay a key out twice).
+func TestImageOrder(t *testing.T) {
+	img, err := Compile(interoptest.Engine(t, interoptest.Variants[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := DecodeImage(binfmt.NewReader(encoded(t, img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := good.Sorted
+	if len(s.NameKeys) < 3 || len(s.AnswerKeys) < 3 {
+		t.Fatalf("%d names, %d answers: too few to reorder", len(s.NameKeys), len(s.AnswerKeys))
+	}
+	for _, c := range []struct {
+		what  string
+		spoil func(s *Sorted)
+	}{
+		{"names swapped", func(s *Sorted) { s.NameKeys[1], s.NameKeys[2] = s.NameKeys[2], s.NameKeys[1] }},
+		{"a name repeated", func(s *Sorted) { s.NameKeys[2] = s.NameKeys[1] }},
+		{"answers swapped", func(s *Sorted) { s.AnswerKeys[0], s.AnswerKeys[1] = s.AnswerKeys[1], s.AnswerKeys[0] }},
+		{"an answer repeated", func(s *Sorted) { s.AnswerKeys[1] = s.AnswerKeys[0] }},
+	} {
+		bad := *good
+		bs := Sorted{NameKeys: slices.Clone(s.NameKeys), NameVals: s.NameVals, AnswerKeys: slices.Clone(s.AnswerKeys), AnswerVals: s.AnswerVals}
+		c.spoil(&bs)
+		bad.Sorted = &bs
+		if _, err := DecodeImage(binfmt.NewReader(encoded(t, &bad))); err == nil || !strings.Contains(err.Error(), "out of order") {
+			t.Errorf("%s: decoded (error %v)", c.what, err)
+		}
 	}
 }

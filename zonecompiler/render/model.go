@@ -68,18 +68,6 @@ func (img *Image) DenialCover(i uint16, key [4]uint64) (uint32, *Piece, bool) {
 	return idx, &dz.Entries[idx-dz.Base].Piece, true
 }
 
-// Name returns the names entry of h.
-func (img *Image) Name(h NameHash) (NameEntry, bool) {
-	e, ok := img.Names[h]
-	return e, ok
-}
-
-// Answer returns the per-type template ids (by DO bit) of k.
-func (img *Image) Answer(k AnswerKey) ([2]uint32, bool) {
-	ids, ok := img.Answers[k]
-	return ids, ok
-}
-
 // Template returns template id.
 func (img *Image) Template(id uint32) (*Template, bool) {
 	if int(id) >= len(img.Templates) {

@@ -154,10 +154,10 @@ func canonOf(img *Image) canonImage {
 		return key(img.Templates[id])
 	}
 	c := canonImage{names: map[NameHash][5]string{}, answers: map[AnswerKey][2]string{}}
-	for h, e := range img.Names {
+	for h, e := range img.AllNames() {
 		c.names[h] = [5]string{k(e.ExactDefault[0]), k(e.ExactDefault[1]), k(e.BelowDefault[0]), k(e.BelowDefault[1]), fmt.Sprint(e.Flags)}
 	}
-	for a, ids := range img.Answers {
+	for a, ids := range img.AllAnswers() {
 		c.answers[a] = [2]string{k(ids[0]), k(ids[1])}
 	}
 	return c
