@@ -415,7 +415,7 @@ func (b *builder) admit(rr *RR) error {
 
 // addRR adds a compiled record to the zone being loaded.
 func (b *builder) addRR(rr *RR) error {
-	_, err := b.addRRNode(rr)
+	_, err := b.addRRNode(rr, nil)
 	return err
 }
 
@@ -423,19 +423,23 @@ func (b *builder) addRR(rr *RR) error {
 // node's name as its owner when they are spelled alike (a TLD holds each
 // name once, not once per node and record); rr.Owner may be a scratch
 // name of the caller's (ReadRecords), which it must replace when rr still
-// holds it.
-func (b *builder) addRRNode(rr *RR) (*Node, error) {
+// holds it. near, when not nil, is rr's node, found for the record
+// before of the same owner (ReadRecords: no map lookup for the rest of an
+// owner's records).
+func (b *builder) addRRNode(rr *RR, near *Node) (*Node, error) {
 	if err := b.admit(rr); err != nil {
 		return nil, err
 	}
-	m := b.nodes
-	if isNSEC3Record(rr) {
-		m = b.nsec3
-	}
-	n := m[string(rr.Owner.Lower)]
+	n := near
 	if n == nil {
-		n = &Node{Name: *rr.Owner}
-		m[mapKey(n.Name.Lower)] = n
+		m := b.nodes
+		if isNSEC3Record(rr) {
+			m = b.nsec3
+		}
+		if n = m[string(rr.Owner.Lower)]; n == nil {
+			n = &Node{Name: *rr.Owner}
+			m[mapKey(n.Name.Lower)] = n
+		}
 	}
 	if bytes.Equal(n.Name.Wire, rr.Owner.Wire) {
 		rr.Owner = &n.Name

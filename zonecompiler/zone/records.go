@@ -151,11 +151,14 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	have := false
 	var hash string
 	var flags Flags
+	// near: the owner's node and NSEC3 node, once a record found them.
+	var near [2]*Node
 	for range n {
 		if w := r.Bytes(); w != nil {
 			*owner, have = wire.NewName(w), true
 			hash = r.String()
 			flags = Flags(r.Int(1 << 16))
+			near = [2]*Node{}
 		}
 		rr := &RR{Owner: owner, Type: r.U16(), Class: r.U16(), TTL: r.U32(), RData: r.Bytes()}
 		if rr.RData == nil {
@@ -177,10 +180,15 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 		if err := rr.findNames(); err != nil {
 			return nil, b.errf(rr, "%s record: %v", dns.Type(rr.Type), err)
 		}
-		node, err := b.addRRNode(rr)
+		chain := 0
+		if isNSEC3Record(rr) {
+			chain = 1
+		}
+		node, err := b.addRRNode(rr, near[chain])
 		if err != nil {
 			return nil, err
 		}
+		near[chain] = node
 		if rr.Owner == owner { // spelled unlike its node's name
 			own := *owner
 			rr.Owner = &own
