@@ -288,3 +288,33 @@ func SetSlotWindow(n int) (restore func()) {
 	slotWindow = n
 	return func() { slotWindow = old }
 }
+
+// BuildNames builds a names table of keys alone (newTable, seed fixed)
+// and returns how far each key sits from its home, and whether a slot
+// between a key's home and its slot is empty (the program's probe would
+// stop there, before the key).
+func (l *Loader) BuildNames(keys []bpf.XdpNameKey, seed uint64) (reachOf map[bpf.XdpNameKey]uint32, holes int, err error) {
+	vals := make([]bpf.XdpNameVer, len(keys))
+	t, err := newTable(nameSlots, l.innerSpec("names"), keys, vals, len(keys), func() uint64 { return seed })
+	if err != nil {
+		return nil, 0, err
+	}
+	defer t.m.Close()
+	if reachOf, err = reach(t); err != nil {
+		return nil, 0, err
+	}
+	slots, done, err := t.slotsView(true)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer done()
+	for k, d := range reachOf {
+		home := t.home(k)
+		for p := uint32(0); p < d; p++ {
+			if *t.kind.key(&slots.all[t.slot(home, p)]) == (bpf.XdpNameKey{}) {
+				holes++
+			}
+		}
+	}
+	return reachOf, holes, nil
+}

@@ -178,3 +178,35 @@ func tableReach(t *testing.T, key func(abi.NameHash) abi.NameHash, reachOf func(
 	}
 	check(e3, names...)
 }
+
+// TestTableBuild: a table built from many random keys (some wrapping
+// past the end) holds every key within its probe window, with no free
+// slot between a key's home and the key.
+func TestTableBuild(t *testing.T) {
+	e := reachZone(t, []string{"a.reach.test."})
+	l := load(t, e, nil)
+	rng := rand.New(rand.NewPCG(7, 9))
+	keys := make([]bpf.XdpNameKey, 200000)
+	for i := range keys {
+		keys[i] = bpf.XdpNameKey{H1: rng.Uint64() | 1, H2: rng.Uint64()}
+	}
+	reach, holes, err := l.BuildNames(keys, 0x5eed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reach) != len(keys) {
+		t.Fatalf("%d keys in the table, built from %d", len(reach), len(keys))
+	}
+	far := uint32(0)
+	for _, k := range keys {
+		d, ok := reach[k]
+		if !ok {
+			t.Fatalf("key %x not in the table", k)
+		}
+		far = max(far, d)
+	}
+	if holes != 0 || far >= abi.TableProbes {
+		t.Fatalf("%d free slots before keys, farthest key %d slots from its home", holes, far)
+	}
+	t.Logf("farthest key %d slots from its home", far)
+}
