@@ -233,8 +233,7 @@ func (a *applier) expiredSig(exp int64) error {
 	if at == nil {
 		return a.b.errf(nil, "an RRSIG expired")
 	}
-	sig := at.Src().(*dns.RRSIG)
-	return a.b.errf(at, "RRSIG %s for %s expired on %s", dns.Type(sig.TypeCovered), sig.Hdr.Name, dns.TimeToString(sig.Expiration))
+	return a.b.errf(at, "RRSIG %s for %s expired on %s", dns.Type(sigCovered(at)), wire.String(at.Owner.Wire), dns.TimeToString(sigExpirationField(at)))
 }
 
 // changed lists what changed, names in canonical order.

@@ -307,6 +307,14 @@ func nodeKey(n *Node) warnOf { return warnOf{n: n} }
 // nsec3Key is the warning owner for an NSEC3 node.
 func nsec3Key(n *Node) warnOf { return warnOf{n: n, nsec3: true} }
 
+// emptyRDataAllowed reports whether a record of type t may have RDATA of
+// no bytes: an unknown type, or one whose RDATA is a list that may be
+// empty (APL, RFC 3123) or anything (NULL).
+func emptyRDataAllowed(t uint16) bool {
+	_, known := dns.TypeToRR[t]
+	return !known || t == dns.TypeAPL || t == dns.TypeNULL
+}
+
 // sharing hands out what records read in a row share: their file's
 // name, and the owner of the record before when they repeat it.
 type sharing struct {
@@ -338,6 +346,10 @@ func compile(rr dns.RR, file string, line int, share *sharing) (*RR, error) {
 	}
 	if off+10 > len(buf) {
 		return nil, fmt.Errorf("record encodes to %d bytes, shorter than its header", len(buf))
+	}
+	if off+10 == len(buf) && !emptyRDataAllowed(h.Rrtype) {
+		// What the parser takes for a dynamic update's empty record.
+		return nil, fmt.Errorf("%s record without RDATA", dns.Type(h.Rrtype))
 	}
 	out := &RR{
 		Owner: share.owner,
@@ -656,7 +668,11 @@ func (b *builder) setApex(apex *Node) error {
 	if len(z.SOA.RRs) > 1 {
 		return b.errf(z.SOA.RRs[1], "more than one SOA record at the apex")
 	}
-	z.Serial = z.SOA.RRs[0].Src().(*dns.SOA).Serial
+	soa, ok := z.SOA.RRs[0].Src().(*dns.SOA)
+	if !ok {
+		return b.errf(z.SOA.RRs[0], "SOA record with malformed RDATA")
+	}
+	z.Serial = soa.Serial
 	if ns := apex.Set(dns.TypeNS); ns == nil || len(ns.RRs) == 0 {
 		return b.errf(nil, "no NS records at the zone apex %s", z.Name())
 	}
@@ -880,15 +896,17 @@ func nsec3Label(lower []byte) string { return string(lower[1 : 1+int(lower[0])])
 // NSEC3PARAM, else from the NSEC3 record of first (nil: no NSEC3).
 func nsec3Params(apex *Node, first *Node) *NSEC3Params {
 	if p := apex.Set(dns.TypeNSEC3PARAM); p != nil && len(p.RRs) > 0 {
-		np := p.RRs[0].Src().(*dns.NSEC3PARAM)
-		return &NSEC3Params{Hash: np.Hash, Iterations: np.Iterations, Salt: strings.ToLower(np.Salt)}
+		if np, ok := p.RRs[0].Src().(*dns.NSEC3PARAM); ok {
+			return &NSEC3Params{Hash: np.Hash, Iterations: np.Iterations, Salt: strings.ToLower(np.Salt)}
+		}
 	}
 	if first == nil {
 		return nil
 	}
 	if s := first.Set(dns.TypeNSEC3); s != nil && len(s.RRs) > 0 {
-		n3 := s.RRs[0].Src().(*dns.NSEC3)
-		return &NSEC3Params{Hash: n3.Hash, Iterations: n3.Iterations, Salt: strings.ToLower(n3.Salt)}
+		if n3, ok := s.RRs[0].Src().(*dns.NSEC3); ok {
+			return &NSEC3Params{Hash: n3.Hash, Iterations: n3.Iterations, Salt: strings.ToLower(n3.Salt)}
+		}
 	}
 	return nil
 }

@@ -29,6 +29,10 @@ func TestLoadRefusals(t *testing.T) {
 		{"syntax error", head + "x A 300.1.1.1\n", 6, "syntax error: bad A"},
 		{"expired RRSIG", head + "ns1 RRSIG A 13 2 60 20200101000000 20191201000000 1234 example. AAAA\n", 6, "expired"},
 		{"wrong class", head + "x CH TXT \"a\"\n", 6, "class CH"},
+		// The parser reads a record cut short at the file's end as a
+		// dynamic update's empty one.
+		{"SOA without RDATA", "$ORIGIN example.\n@ 60 NS ns1\nns1 60 A 192.0.2.1\n@ 60 SOA ", 4, "SOA record with malformed RDATA"},
+		{"A without RDATA", head + "x A ", 6, "A record without RDATA"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
