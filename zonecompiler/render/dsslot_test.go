@@ -71,7 +71,7 @@ func TestDSSlotShared(t *testing.T) {
 		next = append(next, rr)
 	}
 	e2 := rrsEngine(t, "oo.test.", next)
-	d, _ := recompileStep(t, 1, canonOf(img), img.Incremental, e, e2)
+	d, _, _ := recompileStep(t, 1, canonOf(img), img, img.Incremental, e, e2)
 	if len(d.Rewrites) == 0 || len(d.Image.Names) > 8 {
 		t.Fatalf("a new serial rewrote %d templates and rendered %d names, want the shared ones rewritten and a few names",
 			len(d.Rewrites), len(d.Image.Names))

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/interop"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
@@ -237,6 +239,8 @@ func TestRecompileMatchesCompile(t *testing.T) {
 			t.Fatal(err)
 		}
 		live, inc := canonOf(img), img.Incremental
+		first, deltas := img, []*Delta(nil)
+		var full *Image
 		rendered, total := 0, 0
 		for step := 1; step <= 40; step++ {
 			v.change()
@@ -245,11 +249,13 @@ func TestRecompileMatchesCompile(t *testing.T) {
 			if err != nil {
 				t.Fatalf("seed %d step %d: %v", seed, step, err)
 			}
-			full, err := Compile(ne)
+			full, err = Compile(ne)
 			if err != nil {
 				t.Fatal(err)
 			}
 			live.apply(d)
+			img = checkApplied(t, step, img, d, full)
+			deltas = append(deltas, d)
 			want := canonOf(full)
 			var bad []string
 			for h, w := range want.names {
@@ -280,6 +286,8 @@ func TestRecompileMatchesCompile(t *testing.T) {
 			total += len(full.Names)
 			e, inc = ne, next
 		}
+		// The 40 changes applied at once give the same.
+		canonOf(first.Apply(deltas...)).mustEqual(t, 41, canonOf(full))
 		t.Logf("seed %d: %d names rendered of %d over 40 changes", seed, rendered, total)
 		if rendered*3 > total {
 			t.Errorf("seed %d: Recompile rendered %d names of %d: not incremental", seed, rendered, total)
@@ -292,9 +300,9 @@ func TestRecompileMatchesCompile(t *testing.T) {
 func wireName(_ *Image, h NameHash) string { return fmt.Sprintf("%x", h.H1>>32) }
 
 // recompileStep renders the change from e to ne with Recompile, applies it
-// to live and holds live to a whole compile of ne; it returns the delta
-// and the next Incremental.
-func recompileStep(t *testing.T, step int, live canonImage, inc *Incremental, e, ne *engine.Engine) (*Delta, *Incremental) {
+// to live and to img (Image.Apply) and holds both to a whole compile of ne;
+// it returns the delta, the next Incremental and img after the change.
+func recompileStep(t *testing.T, step int, live canonImage, img *Image, inc *Incremental, e, ne *engine.Engine) (*Delta, *Incremental, *Image) {
 	t.Helper()
 	d, next, err := Recompile(inc, e, ne, nil)
 	if err != nil {
@@ -306,7 +314,50 @@ func recompileStep(t *testing.T, step int, live canonImage, inc *Incremental, e,
 	}
 	live.apply(d)
 	live.mustEqual(t, step, canonOf(full))
-	return d, next
+	return d, next, checkApplied(t, step, img, d, full)
+}
+
+// checkApplied applies d to img (Image.Apply) and holds the result to
+// full, the whole compile of the same version: the same entries with the
+// same template contents, no template left that nothing uses, and an
+// image that encodes and decodes to the same.
+func checkApplied(t *testing.T, step int, img *Image, d *Delta, full *Image) *Image {
+	t.Helper()
+	next := img.Apply(d)
+	canonOf(next).mustEqual(t, step, canonOf(full))
+	used := make([]bool, len(next.Templates))
+	for _, e := range next.AllNames() {
+		for _, id := range [...]uint32{e.ExactDefault[0], e.ExactDefault[1], e.BelowDefault[0], e.BelowDefault[1]} {
+			used[id] = true
+		}
+	}
+	for _, v := range next.AllAnswers() {
+		used[v[0]], used[v[1]] = true, true
+	}
+	for _, dz := range next.Denial {
+		if dz != nil && int(dz.Ctx) < len(used) {
+			used[dz.Ctx] = true
+		}
+	}
+	if i := slices.Index(used[1:], false); i >= 0 {
+		t.Fatalf("step %d: template %d of %d left in the image, unused", step, i+1, len(used)-1)
+	}
+	if next.Stats.Names != full.Stats.Names || next.Stats.Answers != full.Stats.Answers {
+		t.Fatalf("step %d: stats %+v, the whole compile's %+v", step, next.Stats, full.Stats)
+	}
+	next.Incremental = full.Incremental
+	var buf bytes.Buffer
+	w := binfmt.NewWriter(&buf)
+	next.Encode(w)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeImage(binfmt.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatalf("step %d: the image after the change does not decode: %v", step, err)
+	}
+	canonOf(back).mustEqual(t, step, canonOf(full))
+	return next
 }
 
 // TestRecompileTwoZones runs Recompile on the differential test's
@@ -360,7 +411,7 @@ func TestRecompileTwoZones(t *testing.T) {
 	live, inc := canonOf(img), img.Incremental
 	for step := 1; step <= 8; step++ {
 		ne := mk(step)
-		_, inc = recompileStep(t, step, live, inc, e, ne)
+		_, inc, img = recompileStep(t, step, live, img, inc, e, ne)
 		e = ne
 	}
 }
@@ -433,7 +484,7 @@ func TestRecompileOptOut(t *testing.T) {
 		}
 		rrs = next
 		ne := engineOf(rrs)
-		_, inc = recompileStep(t, step, live, inc, e, ne)
+		_, inc, img = recompileStep(t, step, live, img, inc, e, ne)
 		e = ne
 	}
 	// Too many names holding the SOA in templates of their own (every

@@ -1,0 +1,197 @@
+package render
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/xdpdns/xdpdns/bpf/abi"
+)
+
+// Apply returns the image img becomes with ds, one after the other: what
+// the maps hold once the loader has written each (loader.UpdatePartial).
+// For each, every template whose content is a rewrite's old content takes
+// the new content, and its names and answers are removed and then set;
+// the templates no entry uses any longer are dropped at the end. It is
+// how a compiled zone image follows the changes rendered alone
+// (Recompile) without a whole compile: img's entries are read once
+// whatever the number of changes. The result holds its names and answers
+// in Sorted; its Incremental is the caller's to set (Recompile's last
+// next), and of its Stats only the counts of names, answers, templates and
+// body bytes are counted anew. img is not changed.
+func (img *Image) Apply(ds ...*Delta) *Image {
+	out := &Image{Denial: img.Denial, Stats: img.Stats}
+	out.Templates = slices.Clone(img.Templates)
+	names := map[NameHash]change[NameEntry]{}
+	answers := map[AnswerKey]change[[2]uint32]{}
+	for _, d := range ds {
+		out.rewrite(d)
+		// d's template ids, past those before it.
+		base := uint32(len(out.Templates))
+		moved := func(id uint32) uint32 {
+			if id == abi.Pass {
+				return id
+			}
+			return base + id - 1
+		}
+		if len(d.Image.Templates) > 1 {
+			out.Templates = append(out.Templates, d.Image.Templates[1:]...)
+		}
+		for _, h := range d.DelNames {
+			names[h] = change[NameEntry]{gone: true}
+		}
+		for _, k := range d.DelAnswers {
+			answers[k] = change[[2]uint32]{gone: true}
+		}
+		for h, e := range d.Image.AllNames() {
+			for i := range 2 {
+				e.ExactDefault[i], e.BelowDefault[i] = moved(e.ExactDefault[i]), moved(e.BelowDefault[i])
+			}
+			names[h] = change[NameEntry]{v: e}
+		}
+		for k, v := range d.Image.AllAnswers() {
+			answers[k] = change[[2]uint32]{v: [2]uint32{moved(v[0]), moved(v[1])}}
+		}
+	}
+	s := img.sorted()
+	out.Sorted = &Sorted{}
+	out.Sorted.NameKeys, out.Sorted.NameVals = merge(s.NameKeys, s.NameVals, names, compareHash)
+	out.Sorted.AnswerKeys, out.Sorted.AnswerVals = merge(s.AnswerKeys, s.AnswerVals, answers, compareAnswerKey)
+	out.dropUnused()
+	out.Stats.Names, out.Stats.Answers, out.Stats.Templates = out.NameCount(), out.AnswerCount(), len(out.Templates)-1
+	out.Stats.BodyBytes = 0
+	for _, t := range out.Templates {
+		out.Stats.BodyBytes += len(t.Body)
+	}
+	return out
+}
+
+// rewrite gives every template of img whose content is one of d's
+// rewrites' old content the new content (in place: it stays shared or
+// plain as it was).
+func (img *Image) rewrite(d *Delta) {
+	if len(d.Rewrites) == 0 {
+		return
+	}
+	type shape struct {
+		bodyLen        int
+		an, ns, ar, fl uint16
+	}
+	shapeOf := func(t *Template) shape { return shape{t.BodyLen, t.AN, t.NS, t.AR, t.Flags} }
+	rewrite := make(map[string]Template, len(d.Rewrites))
+	shapes := map[shape]bool{}
+	for _, r := range d.Rewrites {
+		old := &d.Image.Templates[r.Old]
+		rewrite[key(*old)] = d.Image.Templates[r.New]
+		shapes[shapeOf(old)] = true
+	}
+	for i := 1; i < len(img.Templates); i++ {
+		t := &img.Templates[i]
+		if !shapes[shapeOf(t)] { // no key to make: not one of them
+			continue
+		}
+		if n, ok := rewrite[key(*t)]; ok {
+			n.Shared = t.Shared
+			*t = n
+		}
+	}
+}
+
+// change is an entry's fate in Apply: set to v, or removed.
+type change[V any] struct {
+	v    V
+	gone bool
+}
+
+// merge is keys → vals (in key order) with the changes made: an entry
+// removed, set or added.
+func merge[K comparable, V any](keys []K, vals []V, changes map[K]change[V], compare func(a, b K) int) ([]K, []V) {
+	set := slices.SortedFunc(maps.Keys(changes), compare)
+	outK, outV := make([]K, 0, len(keys)+len(set)), make([]V, 0, len(keys)+len(set))
+	i, j := 0, 0
+	for i < len(keys) || j < len(set) {
+		c := 1 // the change's key first
+		if j == len(set) {
+			c = -1
+		} else if i < len(keys) {
+			c = compare(keys[i], set[j])
+		}
+		if c < 0 {
+			outK, outV = append(outK, keys[i]), append(outV, vals[i])
+			i++
+			continue
+		}
+		if c == 0 {
+			i++ // changed: the change's value, or none
+		}
+		if ch := changes[set[j]]; !ch.gone {
+			outK, outV = append(outK, set[j]), append(outV, ch.v)
+		}
+		j++
+	}
+	return outK, outV
+}
+
+// dropUnused removes the templates no names or answers entry and no
+// denial zone (its context) refers to, and renumbers the rest.
+func (img *Image) dropUnused() {
+	used := make([]bool, len(img.Templates))
+	mark := func(id uint32) {
+		if id != abi.Pass && int(id) < len(used) {
+			used[id] = true
+		}
+	}
+	s := img.Sorted
+	for _, e := range s.NameVals {
+		for i := range 2 {
+			mark(e.ExactDefault[i])
+			mark(e.BelowDefault[i])
+		}
+	}
+	for _, v := range s.AnswerVals {
+		mark(v[0])
+		mark(v[1])
+	}
+	for _, dz := range img.Denial {
+		if dz != nil {
+			mark(dz.Ctx)
+		}
+	}
+	ids := make([]uint32, len(img.Templates))
+	kept := img.Templates[:1:1]
+	for i := 1; i < len(img.Templates); i++ {
+		if used[i] {
+			ids[i] = uint32(len(kept))
+			kept = append(kept, img.Templates[i])
+		}
+	}
+	if len(kept) == len(img.Templates) {
+		return
+	}
+	id := func(x uint32) uint32 {
+		if x == abi.Pass || int(x) >= len(ids) {
+			return x
+		}
+		return ids[x]
+	}
+	img.Templates = slices.Clip(kept)
+	for i := range s.NameVals {
+		e := &s.NameVals[i]
+		for j := range 2 {
+			e.ExactDefault[j], e.BelowDefault[j] = id(e.ExactDefault[j]), id(e.BelowDefault[j])
+		}
+	}
+	for i := range s.AnswerVals {
+		s.AnswerVals[i] = [2]uint32{id(s.AnswerVals[i][0]), id(s.AnswerVals[i][1])}
+	}
+	if len(img.Denial) > 0 {
+		denial := make([]*DenialZone, len(img.Denial))
+		for i, dz := range img.Denial {
+			if dz != nil {
+				c := *dz
+				c.Ctx = id(dz.Ctx)
+				denial[i] = &c
+			}
+		}
+		img.Denial = denial
+	}
+}
