@@ -34,6 +34,24 @@ func (w *Writer) write(b []byte) {
 	}
 }
 
+// Write writes b as it is: the Writer is an io.Writer (io.Copy of a
+// section from another file).
+func (w *Writer) Write(b []byte) (int, error) {
+	w.write(b)
+	if w.err != nil {
+		return 0, w.err
+	}
+	return len(b), nil
+}
+
+// Fail makes err the writer's error, which Flush returns, unless it has
+// one already.
+func (w *Writer) Fail(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+}
+
 // Pos is how many bytes were written so far.
 func (w *Writer) Pos() int64 { return w.pos }
 

@@ -14,14 +14,18 @@
 // Layout (integers little-endian, see package binfmt):
 //
 //	header     magic (16 bytes), format version (u32), reserved (u32)
-//	sections   meta, records, map image, back to back
+//	sections   meta, records, map image, changes, back to back
 //	directory  per section: offset (u64), length (u64), CRC-32C (u32)
 //	checksum   CRC-32C of the header and the directory (u32)
 //
 // meta holds the build and configuration fingerprints and, per zone, its
 // origin, file and sources; records the zones' records
-// (zone.Zone.WriteRecords); the map image render.Image.Encode's bytes.
-// Each section is checked against its own checksum before it is decoded,
+// (zone.Zone.WriteRecords); the map image render.Image.Encode's bytes;
+// changes the changes rendered alone since that map image was compiled
+// (render.Delta.Encode, each length-prefixed, then the Incremental after
+// the last), which a restart applies to it (render.Image.Apply): the
+// image follows the zone through the changes written to the maps alone
+// (AppendChanges), copying the map image as it is. Each section is checked against its own checksum before it is decoded,
 // so the records and the map image decode in parallel. CRC-32C (the
 // checksum of ext4's and btrfs's metadata, in hardware on x86 and arm64:
 // a gigabyte in a tenth of a second) guards against a file damaged or cut
@@ -29,6 +33,7 @@
 package compiled
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,14 +51,14 @@ import (
 
 // FormatVersion is the layout version this build writes and reads. Bump
 // it whenever the encoding of any section changes.
-const FormatVersion = 5
+const FormatVersion = 6
 
 // magic opens every image file.
 var magic = [16]byte{'X', 'D', 'P', 'D', 'N', 'S', ' ', 'Z', 'O', 'N', 'E', 'I', 'M', 'G', '\n', 0}
 
 const (
 	headerLen  = 16 + 4 + 4
-	sections   = 3 // meta, records, map image
+	sections   = 4 // meta, records, map image, changes
 	sumLen     = 4 // a CRC-32C
 	dirLen     = sections * (8 + 8 + sumLen)
 	trailerLen = dirLen + sumLen
@@ -85,6 +90,25 @@ func (e *StaleError) Error() string {
 
 func (e *StaleError) Unwrap() error { return e.Err }
 
+// Written says which map image and how many changes an image file
+// holds: what AppendChanges must find in the file to add to it.
+type Written struct {
+	MapSum  uint32 // the CRC-32C of the map image section
+	Changes int
+}
+
+// MaxChanges is how many changes an image holds at most: a restart
+// applies them all, and a change more makes AppendChanges refuse (the
+// image is stale until the next whole compile writes a new one).
+const MaxChanges = 256
+
+// ErrTooManyChanges is AppendChanges' refusal past MaxChanges.
+var ErrTooManyChanges = fmt.Errorf("more than %d changes since the map image was compiled", MaxChanges)
+
+// ErrNotFollowed is AppendChanges' refusal of a file that is not the one
+// the caller wrote or read last (replaced, removed, or another version).
+var ErrNotFollowed = errors.New("the image file is not the one the changes follow")
+
 // ErrNoSources is Write's refusal of a zone not read from files (made by
 // a transfer or a change): no file says when its image is stale.
 var ErrNoSources = errors.New("a zone not read from files has no compiled image")
@@ -93,10 +117,94 @@ var ErrNoSources = errors.New("a zone not read from files has no compiled image"
 // engine on set, configured as key.Config says) to path: to a temporary
 // file beside it, synced, then renamed over path, so that a reader sees
 // the old image or the new one, never part of one.
-func Write(path string, key Key, set *zone.Set, img *render.Image) (err error) {
+func Write(path string, key Key, set *zone.Set, img *render.Image) (Written, error) {
+	sums, err := writeFile(path, key, set, img.Encode, func(w *binfmt.Writer) {
+		w.Int(0)
+		render.EncodeIncremental(w, nil)
+	}, nil)
+	if err != nil {
+		return Written{}, err
+	}
+	return Written{MapSum: sums[2]}, nil
+}
+
+// AppendChanges writes set, with the map image of the file at path and
+// its changes and ds after them, and inc (Recompile's Incremental after
+// the last of ds), in place of that file, as Write does: so that a
+// restart gets the maps the changes made live without a whole compile.
+// The file must be the one at was (ErrNotFollowed) and hold fewer than
+// MaxChanges with ds (ErrTooManyChanges).
+func AppendChanges(path string, key Key, set *zone.Set, at Written, ds []*render.Delta, inc *render.Incremental) (Written, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Written{}, fmt.Errorf("%w: %v", ErrNotFollowed, err)
+	}
+	defer f.Close()
+	// Read, not mapped: the map image is copied by the kernel, and never
+	// counts in the process's memory.
+	_, spans, sums, err := directory(f, path)
+	if err != nil {
+		return Written{}, fmt.Errorf("%w: %v", ErrNotFollowed, err)
+	}
+	if sums[2] != at.MapSum {
+		return Written{}, ErrNotFollowed
+	}
+	changes := make([]byte, spans[3].n)
+	if _, err := f.ReadAt(changes, spans[3].off); err != nil || crc32.Checksum(changes, castagnoli) != sums[3] {
+		return Written{}, fmt.Errorf("%w: its changes cannot be read or are corrupt", ErrNotFollowed)
+	}
+	r := binfmt.NewReader(changes)
+	old := make([][]byte, r.Count(1))
+	for i := range old {
+		old[i] = r.View()
+	}
+	if r.Err() != nil || len(old) != at.Changes {
+		return Written{}, ErrNotFollowed
+	}
+	if len(old)+len(ds) > MaxChanges {
+		return Written{}, ErrTooManyChanges
+	}
+	mapImage := io.NewSectionReader(f, spans[2].off, spans[2].n)
+	copied := crc32.New(castagnoli)
+	newSums, err := writeFile(path, key, set, func(w *binfmt.Writer) {
+		if _, err := io.Copy(w, io.TeeReader(mapImage, copied)); err != nil {
+			w.Fail(err)
+		}
+	}, func(w *binfmt.Writer) {
+		w.Int(len(old) + len(ds))
+		for _, c := range old {
+			w.Bytes(c)
+		}
+		var buf bytes.Buffer
+		for _, d := range ds {
+			buf.Reset()
+			dw := binfmt.NewWriter(&buf)
+			d.Encode(dw)
+			dw.Flush() // a bytes.Buffer: no error
+			w.Bytes(buf.Bytes())
+		}
+		render.EncodeIncremental(w, inc)
+	}, func(sums [sections]uint32) error {
+		if copied.Sum32() != at.MapSum || sums[2] != at.MapSum {
+			return fmt.Errorf("%w: its map image is corrupt", ErrNotFollowed)
+		}
+		return nil
+	})
+	if err != nil {
+		return Written{}, err
+	}
+	return Written{MapSum: newSums[2], Changes: len(old) + len(ds)}, nil
+}
+
+// writeFile writes an image of set: its meta and records sections, then
+// the map image and changes sections mapImage and changes write; verify,
+// when not nil, may refuse the file written (its sections' checksums)
+// before it replaces the one at path. It returns the sections' checksums.
+func writeFile(path string, key Key, set *zone.Set, mapImage, changes func(*binfmt.Writer),
+	verify func([sections]uint32) error) (sums [sections]uint32, err error) {
 	for _, z := range set.Zones() {
 		if len(z.Sources) == 0 {
-			return fmt.Errorf("zone %s: %w", z.Name(), ErrNoSources)
+			return sums, fmt.Errorf("zone %s: %w", z.Name(), ErrNoSources)
 		}
 	}
 	// A write cut short (the process killed) leaves its temporary file:
@@ -112,7 +220,7 @@ func Write(path string, key Key, set *zone.Set, img *render.Image) (err error) {
 		err = tmp.Chmod(0o644) // as readable as the zone files it holds
 	}
 	if err != nil {
-		return fmt.Errorf("writing compiled image: %w", err)
+		return sums, fmt.Errorf("writing compiled image: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -124,11 +232,11 @@ func Write(path string, key Key, set *zone.Set, img *render.Image) (err error) {
 	copy(head[:], magic[:])
 	binary.LittleEndian.PutUint32(head[16:], FormatVersion)
 	if _, err := tmp.Write(head[:]); err != nil {
-		return fmt.Errorf("writing compiled image: %w", err)
+		return sums, fmt.Errorf("writing compiled image: %w", err)
 	}
 	var dir [dirLen]byte
 	off := int64(headerLen)
-	for i, write := range []func(*binfmt.Writer){
+	for i, write := range [sections]func(*binfmt.Writer){
 		func(w *binfmt.Writer) { writeMeta(w, key, set) },
 		func(w *binfmt.Writer) {
 			w.Int(len(set.Zones()))
@@ -136,37 +244,44 @@ func Write(path string, key Key, set *zone.Set, img *render.Image) (err error) {
 				z.WriteRecords(w)
 			}
 		},
-		img.Encode,
+		mapImage,
+		changes,
 	} {
 		h := crc32.New(castagnoli)
 		w := binfmt.NewWriter(io.MultiWriter(tmp, h))
 		write(w)
 		if err := w.Flush(); err != nil {
-			return fmt.Errorf("writing compiled image: %w", err)
+			return sums, fmt.Errorf("writing compiled image: %w", err)
 		}
+		sums[i] = h.Sum32()
 		d := dir[i*(16+sumLen):]
 		binary.LittleEndian.PutUint64(d, uint64(off))
 		binary.LittleEndian.PutUint64(d[8:], uint64(w.Pos()))
-		binary.LittleEndian.PutUint32(d[16:], h.Sum32())
+		binary.LittleEndian.PutUint32(d[16:], sums[i])
 		off += w.Pos()
 	}
+	if verify != nil {
+		if err := verify(sums); err != nil {
+			return sums, err
+		}
+	}
 	if _, err := tmp.Write(binary.LittleEndian.AppendUint32(dir[:], trailerSum(head[:], dir[:]))); err != nil {
-		return fmt.Errorf("writing compiled image: %w", err)
+		return sums, fmt.Errorf("writing compiled image: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("writing compiled image: %w", err)
+		return sums, fmt.Errorf("writing compiled image: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing compiled image: %w", err)
+		return sums, fmt.Errorf("writing compiled image: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing compiled image: %w", err)
+		return sums, fmt.Errorf("writing compiled image: %w", err)
 	}
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return nil
+	return sums, nil
 }
 
 // castagnoli is the CRC-32C table.
@@ -192,73 +307,114 @@ func writeMeta(w *binfmt.Writer, key Key, set *zone.Set) {
 // it was made by key from exactly the zones specs names, each file
 // unchanged since; the zones are checked again as zone.Load checks them
 // (opt's clock: a signature expired since is refused as it would be from
-// the file). Any reason not to use the file is a *StaleError.
+// the file). The map image is the one the file holds with its changes
+// applied. Any reason not to use the file is a *StaleError.
 func Read(path string, key Key, specs []zone.Spec, opt zone.Options) (*zone.Set, *render.Image, error) {
-	return ReadWith(path, key, specs, opt, nil)
+	set, img, _, err := ReadWith(path, key, specs, opt, nil)
+	return set, img, err
+}
+
+// span is where a section is in an image file.
+type span struct{ off, n int64 }
+
+// directory reads and checks the header and the directory of the image
+// file f (at path): where each section is, and the checksum the
+// directory gives it (not checked yet: the caller checks each before it
+// decodes it).
+func directory(f *os.File, path string) (size int64, at [sections]span, sums [sections]uint32, err error) {
+	stale := func(format string, args ...any) error {
+		return &StaleError{Path: path, Reason: fmt.Sprintf(format, args...)}
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return 0, at, sums, &StaleError{Path: path, Reason: "cannot stat", Err: err}
+	}
+	size = st.Size()
+	if !st.Mode().IsRegular() || size < headerLen+trailerLen {
+		return 0, at, sums, stale("truncated (%d bytes)", size)
+	}
+	var head [headerLen]byte
+	var trailer [trailerLen]byte
+	if _, err := f.ReadAt(head[:], 0); err != nil {
+		return 0, at, sums, &StaleError{Path: path, Reason: "cannot read", Err: err}
+	}
+	if _, err := f.ReadAt(trailer[:], size-trailerLen); err != nil {
+		return 0, at, sums, &StaleError{Path: path, Reason: "cannot read", Err: err}
+	}
+	if [16]byte(head[:16]) != magic {
+		return 0, at, sums, stale("not a compiled zone image")
+	}
+	if v := binary.LittleEndian.Uint32(head[16:]); v != FormatVersion {
+		return 0, at, sums, stale("format version %d, this build reads version %d", v, FormatVersion)
+	}
+	dir := trailer[:dirLen]
+	if trailerSum(head[:], dir) != binary.LittleEndian.Uint32(trailer[dirLen:]) {
+		return 0, at, sums, stale("corrupt or truncated (directory checksum mismatch)")
+	}
+	end := uint64(size - trailerLen)
+	for i := range sections {
+		d := dir[i*(16+sumLen):]
+		o, n := binary.LittleEndian.Uint64(d), binary.LittleEndian.Uint64(d[8:])
+		if o < headerLen || o > end || n > end-o {
+			return 0, at, sums, stale("corrupt: section %d out of the file", i)
+		}
+		at[i], sums[i] = span{int64(o), int64(n)}, binary.LittleEndian.Uint32(d[16:])
+	}
+	return size, at, sums, nil
+}
+
+// mapImage maps the image file f (at path) and finds its sections
+// (directory). The caller unmaps b.
+func mapImage(f *os.File, path string) (b []byte, sec [sections][]byte, sums [sections]uint32, err error) {
+	size, at, sums, err := directory(f, path)
+	if err != nil {
+		return nil, sec, sums, err
+	}
+	if b, err = mapFile(f, size); err != nil {
+		return nil, sec, sums, &StaleError{Path: path, Reason: "cannot map", Err: err}
+	}
+	for i, sp := range at {
+		sec[i] = b[sp.off : sp.off+sp.n]
+	}
+	return b, sec, sums, nil
 }
 
 // ReadWith is Read that hands the map image to onImage as soon as it is
-// decoded, while the zones' records are still being read (the caller
-// writes it to the XDP maps meanwhile); Read returns once onImage has.
-// The image is only good if Read then succeeds.
-func ReadWith(path string, key Key, specs []zone.Spec, opt zone.Options, onImage func(*render.Image)) (*zone.Set, *render.Image, error) {
+// decoded (its changes applied), while the zones' records are still being
+// read (the caller writes it to the XDP maps meanwhile); Read returns once
+// onImage has. The image is only good if Read then succeeds. It also says
+// what the file holds, for AppendChanges.
+func ReadWith(path string, key Key, specs []zone.Spec, opt zone.Options, onImage func(*render.Image)) (*zone.Set, *render.Image, Written, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, &StaleError{Path: path, Reason: "cannot open", Err: err}
+		return nil, nil, Written{}, &StaleError{Path: path, Reason: "cannot open", Err: err}
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	b, sec, sums, err := mapImage(f, path)
 	if err != nil {
-		return nil, nil, &StaleError{Path: path, Reason: "cannot stat", Err: err}
-	}
-	if !st.Mode().IsRegular() || st.Size() < headerLen+trailerLen {
-		return nil, nil, &StaleError{Path: path, Reason: fmt.Sprintf("truncated (%d bytes)", st.Size())}
-	}
-	b, err := mapFile(f, st.Size())
-	if err != nil {
-		return nil, nil, &StaleError{Path: path, Reason: "cannot map", Err: err}
+		return nil, nil, Written{}, err
 	}
 	defer unmapFile(b)
 	stale := func(format string, args ...any) error {
 		return &StaleError{Path: path, Reason: fmt.Sprintf(format, args...)}
 	}
-	if [16]byte(b[:16]) != magic {
-		return nil, nil, stale("not a compiled zone image")
-	}
-	if v := binary.LittleEndian.Uint32(b[16:]); v != FormatVersion {
-		return nil, nil, stale("format version %d, this build reads version %d", v, FormatVersion)
-	}
-	dir := b[len(b)-trailerLen : len(b)-sumLen]
-	if trailerSum(b[:headerLen], dir) != binary.LittleEndian.Uint32(b[len(b)-sumLen:]) {
-		return nil, nil, stale("corrupt or truncated (directory checksum mismatch)")
-	}
-	var sec [sections][]byte
-	var sums [sections]uint32
-	end := int64(len(b) - trailerLen)
-	for i := range sections {
-		d := dir[i*(16+sumLen):]
-		o, n := binary.LittleEndian.Uint64(d), binary.LittleEndian.Uint64(d[8:])
-		if o < headerLen || o > uint64(end) || n > uint64(end)-o {
-			return nil, nil, stale("corrupt: section %d out of the file", i)
-		}
-		sec[i], sums[i] = b[o:o+n], binary.LittleEndian.Uint32(d[16:])
-	}
 	check := func(i int) error {
 		if crc32.Checksum(sec[i], castagnoli) != sums[i] {
-			return stale("corrupt: %s checksum mismatch", [...]string{"meta", "records", "map image"}[i])
+			return stale("corrupt: %s checksum mismatch", [...]string{"meta", "records", "map image", "changes"}[i])
 		}
 		return nil
 	}
 	if err := check(0); err != nil {
-		return nil, nil, err
+		return nil, nil, Written{}, err
 	}
 	if err := matchMeta(sec[0], key, specs); err != nil {
-		return nil, nil, &StaleError{Path: path, Reason: err.Error()}
+		return nil, nil, Written{}, &StaleError{Path: path, Reason: err.Error()}
 	}
 	// The map image decodes beside the zones.
 	type decoded struct {
-		img *render.Image
-		err error
+		img     *render.Image
+		changes int
+		err     error
 	}
 	imgc := make(chan decoded, 1)
 	go func() {
@@ -266,9 +422,17 @@ func ReadWith(path string, key Key, specs []zone.Spec, opt zone.Options, onImage
 			imgc <- decoded{err: err}
 			return
 		}
+		if err := check(3); err != nil {
+			imgc <- decoded{err: err}
+			return
+		}
 		var img *render.Image
+		var n int
 		err := decodeSafely(stale, "map image", func() (err error) {
-			img, err = render.DecodeImage(binfmt.NewReader(sec[2]))
+			if img, err = render.DecodeImage(binfmt.NewReader(sec[2])); err != nil {
+				return err
+			}
+			n, err = applyChanges(&img, sec[3])
 			return err
 		})
 		if err != nil {
@@ -276,7 +440,7 @@ func ReadWith(path string, key Key, specs []zone.Spec, opt zone.Options, onImage
 		} else if onImage != nil {
 			onImage(img)
 		}
-		imgc <- decoded{img, err}
+		imgc <- decoded{img, n, err}
 	}()
 	var set *zone.Set
 	err = decodeSafely(stale, "records", func() (err error) {
@@ -285,12 +449,39 @@ func ReadWith(path string, key Key, specs []zone.Spec, opt zone.Options, onImage
 	})
 	d := <-imgc
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, Written{}, err
 	}
 	if d.err != nil {
-		return nil, nil, d.err
+		return nil, nil, Written{}, d.err
 	}
-	return set, d.img, nil
+	return set, d.img, Written{MapSum: sums[2], Changes: d.changes}, nil
+}
+
+// applyChanges decodes the changes section b and applies them to *img
+// (none: *img stays), returning how many there were.
+func applyChanges(img **render.Image, b []byte) (int, error) {
+	r := binfmt.NewReader(b)
+	ds := make([]*render.Delta, r.Count(1))
+	for i := range ds {
+		var err error
+		if ds[i], err = render.DecodeDelta(binfmt.NewReader(r.View())); err != nil {
+			return 0, fmt.Errorf("change %d: %w", i+1, err)
+		}
+	}
+	inc, err := render.DecodeIncremental(r)
+	if err == nil && r.Left() != 0 {
+		err = fmt.Errorf("%d bytes after the changes", r.Left())
+	}
+	if err != nil || len(ds) == 0 {
+		return 0, err
+	}
+	next := (*img).Apply(ds...)
+	if err := next.CheckRefs(); err != nil {
+		return 0, fmt.Errorf("after the changes: %w", err)
+	}
+	next.Incremental = inc
+	*img = next
+	return len(ds), nil
 }
 
 // decodeSafely runs a decoder, turning a panic into a stale image: the

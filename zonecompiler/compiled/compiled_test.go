@@ -55,7 +55,7 @@ func newFixture(t *testing.T, v interoptest.Variant) *fixture {
 	if f.key, err = KeyFor(interop.EngineConfig); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(f.path, f.key, f.set, f.img); err != nil {
+	if _, err := Write(f.path, f.key, f.set, f.img); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 	return f
@@ -198,7 +198,7 @@ func TestWriteNeedsFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "x.image")
-	if err := Write(path, Key{}, set, img); !errors.Is(err, ErrNoSources) {
+	if _, err := Write(path, Key{}, set, img); !errors.Is(err, ErrNoSources) {
 		t.Fatalf("Write: %v, want ErrNoSources", err)
 	}
 	if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 0 {

@@ -272,7 +272,11 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 // Sorted. Its error is the reader's (a truncated or malformed input), keys
 // out of order or repeated, or a template or denial reference out of
 // range: an image that decodes is one the loader can lay out.
-func DecodeImage(r *binfmt.Reader) (*Image, error) {
+func DecodeImage(r *binfmt.Reader) (*Image, error) { return decodeImage(r, true) }
+
+// decodeImage is DecodeImage, the templates' denial zones checked when
+// denial (a change's name those of the image it changes).
+func decodeImage(r *binfmt.Reader, denial bool) (*Image, error) {
 	s := &Sorted{}
 	img := &Image{Sorted: s}
 	n := r.Count(16 + 5)
@@ -318,15 +322,18 @@ func DecodeImage(r *binfmt.Reader) (*Image, error) {
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
-	if err := img.checkRefs(); err != nil {
+	if err := img.checkRefs(denial); err != nil {
 		return nil, err
 	}
 	return img, nil
 }
 
-// checkRefs refuses an image whose entries name a template or a template
+// CheckRefs refuses an image whose entries name a template or a template
 // a denial zone that it does not have.
-func (img *Image) checkRefs() error {
+func (img *Image) CheckRefs() error { return img.checkRefs(true) }
+
+// checkRefs is CheckRefs, the denial zones checked when denial.
+func (img *Image) checkRefs(denial bool) error {
 	nt := uint32(len(img.Templates))
 	bad := func(id uint32) bool { return id != abi.Pass && id >= nt }
 	for _, e := range img.AllNames() {
@@ -343,7 +350,7 @@ func (img *Image) checkRefs() error {
 	}
 	for i := 1; i < len(img.Templates); i++ { // [0] is unused
 		t := &img.Templates[i]
-		if t.Slot != abi.NoSlot && (t.Denial == 0 || int(t.Denial) >= len(img.Denial)) {
+		if denial && t.Slot != abi.NoSlot && (t.Denial == 0 || int(t.Denial) >= len(img.Denial)) {
 			return errBadRef("template's denial zone", uint32(t.Denial))
 		}
 	}
@@ -352,4 +359,78 @@ func (img *Image) checkRefs() error {
 
 func errBadRef(what string, id uint32) error {
 	return fmt.Errorf("%s names template or zone %d, which the image does not have", what, id)
+}
+
+// Encode writes d in the form DecodeDelta reads (a change appended to a
+// compiled zone image: package compiled).
+func (d *Delta) Encode(w *binfmt.Writer) {
+	d.Image.Encode(w)
+	w.Int(len(d.DelNames))
+	for _, h := range d.DelNames {
+		w.U64(h.H1)
+		w.U64(h.H2)
+	}
+	w.Int(len(d.DelAnswers))
+	for _, k := range d.DelAnswers {
+		w.U64(k.Name.H1)
+		w.U64(k.Name.H2)
+		w.U16(k.QType)
+		w.U16(k.Mode)
+	}
+	w.Int(len(d.Rewrites))
+	for _, r := range d.Rewrites {
+		w.Uvarint(uint64(r.Old))
+		w.Uvarint(uint64(r.New))
+	}
+}
+
+// DecodeDelta reads a change Delta.Encode wrote. Its templates may name
+// the denial zones of the image it changes: Image.Apply's result is
+// checked (CheckRefs), not the change alone.
+func DecodeDelta(r *binfmt.Reader) (*Delta, error) {
+	img, err := decodeImage(r, false)
+	if err != nil {
+		return nil, err
+	}
+	d := &Delta{Image: img}
+	d.DelNames = make([]NameHash, r.Count(16))
+	for i := range d.DelNames {
+		d.DelNames[i] = NameHash{H1: r.U64(), H2: r.U64()}
+	}
+	d.DelAnswers = make([]AnswerKey, r.Count(20))
+	for i := range d.DelAnswers {
+		d.DelAnswers[i] = AnswerKey{Name: NameHash{H1: r.U64(), H2: r.U64()}, QType: r.U16(), Mode: r.U16()}
+	}
+	d.Rewrites = make([]Rewrite, r.Count(2))
+	for i := range d.Rewrites {
+		d.Rewrites[i] = Rewrite{Old: uint32(r.Uvarint()), New: uint32(r.Uvarint())}
+		if n := uint32(len(img.Templates)); d.Rewrites[i].Old >= n || d.Rewrites[i].New >= n {
+			r.Fail("rewrite of template %d to %d, of %d", d.Rewrites[i].Old, d.Rewrites[i].New, n)
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// EncodeIncremental writes inc (nil: none) in the form
+// DecodeIncremental reads.
+func EncodeIncremental(w *binfmt.Writer, inc *Incremental) {
+	w.Bool(inc != nil)
+	if inc != nil {
+		inc.encode(w)
+	}
+}
+
+// DecodeIncremental reads what EncodeIncremental wrote.
+func DecodeIncremental(r *binfmt.Reader) (*Incremental, error) {
+	var inc *Incremental
+	if r.Bool() {
+		inc = decodeIncremental(r)
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	return inc, nil
 }
