@@ -16,11 +16,28 @@ import (
 
 // imageState is the daemon's side of the compiled zone image
 // (zone-image): the map image read at start, for the hot path, and the
-// writes of new ones, one at a time.
+// writes of new ones and of the changes appended to them, one at a time
+// in the order the hot path made them live.
 type imageState struct {
-	boot    *render.Image // read at start, until the hot path takes it
-	writeMu sync.Mutex    // one write at a time
-	writes  sync.WaitGroup
+	boot   *render.Image // read at start, until the hot path takes it
+	mu     sync.Mutex    // guards the fields below
+	queue  []imageWrite  // waiting, in order
+	busy   bool          // a writer goroutine is draining queue
+	writes sync.WaitGroup
+	// file is what the image file holds as last written or read (nil:
+	// not known, changes are not appended until the next whole write);
+	// only the writer goroutine uses it.
+	file *compiled.Written
+}
+
+// imageWrite is one write of the compiled zone image: set compiled whole
+// into img, or a change rendered alone (delta, and the Incremental after
+// it) that made set.
+type imageWrite struct {
+	set   *zone.Set
+	img   *render.Image
+	delta *render.Delta
+	inc   *render.Incremental
 }
 
 // Hooks are what the caller of NewWith has the daemon call during start.
@@ -44,14 +61,16 @@ func (d *Daemon) loadStart(ctx context.Context) (*zone.Set, error) {
 		if err == nil {
 			var set *zone.Set
 			restore := pauseGC(path)
-			set, d.image.boot, err = compiled.ReadWith(path, key, specs, d.options(), d.hooks.BootImage)
+			var file compiled.Written
+			set, d.image.boot, file, err = compiled.ReadWith(path, key, specs, d.options(), d.hooks.BootImage)
 			restore()
 			if err == nil {
+				d.image.file = &file
 				for _, z := range set.Zones() {
 					d.logZone(z)
 				}
 				d.log.Info("zones loaded from the compiled image", "path", path, "zones", len(set.Zones()),
-					"took", time.Since(start).Round(time.Millisecond))
+					"changes", file.Changes, "took", time.Since(start).Round(time.Millisecond))
 				return set, nil
 			}
 		}
@@ -78,30 +97,118 @@ func (d *Daemon) BootImage() *render.Image {
 // A set with a zone not read from its file (changed by a transfer) has
 // none.
 func (d *Daemon) SaveImage(set *zone.Set, img *render.Image) {
-	path := d.cfg.ZoneImagePath()
-	if path == "" || d.life.Err() != nil {
+	d.queueImage(imageWrite{set: set, img: img})
+}
+
+// SaveChange appends a change rendered alone, which made set, to the
+// compiled zone image in the background (compiled.AppendChanges), so
+// that a restart needs no whole compile either; the hot path calls it
+// (hotpath.Boot.Changed).
+func (d *Daemon) SaveChange(set *zone.Set, delta *render.Delta, inc *render.Incremental) {
+	d.queueImage(imageWrite{set: set, delta: delta, inc: inc})
+}
+
+// queueImage adds w to the writes, and starts the writer unless it runs.
+func (d *Daemon) queueImage(w imageWrite) {
+	if d.cfg.ZoneImagePath() == "" || d.life.Err() != nil {
 		return
 	}
+	d.image.mu.Lock()
+	defer d.image.mu.Unlock()
+	d.image.queue = append(d.image.queue, w)
 	d.image.writes.Add(1)
-	go func() {
-		defer d.image.writes.Done()
-		d.image.writeMu.Lock()
-		defer d.image.writeMu.Unlock()
-		start := time.Now()
-		key, err := compiled.KeyFor(d.cfg.EngineConfig())
-		if err == nil {
-			err = compiled.Write(path, key, set, img)
-		}
+	if !d.image.busy {
+		d.image.busy = true
+		go d.writeImages()
+	}
+}
+
+// writeImages does the queued writes in order until none is left: a
+// whole image alone, the changes queued in a row together.
+func (d *Daemon) writeImages() {
+	for {
+		d.image.mu.Lock()
+		q := d.image.queue
+		n := 0
 		switch {
-		case errors.Is(err, compiled.ErrNoSources):
-			d.log.Info("compiled zone image not written", "path", path, "reason", err)
-		case err != nil:
-			d.log.Warn("compiled zone image not written", "path", path, "err", err)
+		case len(q) == 0:
+			d.image.busy = false
+			d.image.mu.Unlock()
+			return
+		case q[0].img != nil:
+			n = 1
 		default:
-			d.log.Info("compiled zone image written", "path", path, "took", time.Since(start).Round(time.Millisecond))
+			for n < len(q) && q[n].img == nil {
+				n++
+			}
 		}
-		releaseMemory()
-	}()
+		batch := q[:n:n]
+		d.image.queue = q[n:]
+		d.image.mu.Unlock()
+		if batch[0].img != nil {
+			d.writeWhole(batch[0])
+		} else {
+			d.writeChanges(batch)
+		}
+		for range batch {
+			d.image.writes.Done()
+		}
+	}
+}
+
+// writeWhole writes the image of a set compiled whole.
+func (d *Daemon) writeWhole(w imageWrite) {
+	path := d.cfg.ZoneImagePath()
+	start := time.Now()
+	d.image.file = nil
+	key, err := compiled.KeyFor(d.cfg.EngineConfig())
+	var file compiled.Written
+	if err == nil {
+		file, err = compiled.Write(path, key, w.set, w.img)
+	}
+	switch {
+	case errors.Is(err, compiled.ErrNoSources):
+		d.log.Info("compiled zone image not written", "path", path, "reason", err)
+	case err != nil:
+		d.log.Warn("compiled zone image not written", "path", path, "err", err)
+	default:
+		d.image.file = &file
+		d.log.Info("compiled zone image written", "path", path, "took", time.Since(start).Round(time.Millisecond))
+	}
+	releaseMemory()
+}
+
+// writeChanges appends changes rendered alone, in order, to the image
+// file last written or read; once one cannot be, the image is stale
+// until the next whole write (and a restart compiles the zones).
+func (d *Daemon) writeChanges(ws []imageWrite) {
+	path := d.cfg.ZoneImagePath()
+	if d.image.file == nil {
+		return // said when it stopped being followed
+	}
+	start := time.Now()
+	key, err := compiled.KeyFor(d.cfg.EngineConfig())
+	var file compiled.Written
+	if err == nil {
+		ds := make([]*render.Delta, len(ws))
+		for i, w := range ws {
+			ds[i] = w.delta
+		}
+		last := ws[len(ws)-1]
+		file, err = compiled.AppendChanges(path, key, last.set, *d.image.file, ds, last.inc)
+	}
+	switch {
+	case errors.Is(err, compiled.ErrNoSources) || errors.Is(err, compiled.ErrTooManyChanges):
+		d.image.file = nil
+		d.log.Info("compiled zone image stale until the next whole compile", "path", path, "reason", err)
+	case err != nil:
+		d.image.file = nil
+		d.log.Warn("compiled zone image stale until the next whole compile", "path", path, "err", err)
+	default:
+		d.image.file = &file
+		d.log.Info("compiled zone image brought up to date", "path", path, "changes", file.Changes,
+			"took", time.Since(start).Round(time.Millisecond))
+	}
 }
 
 // pauseGC stops the garbage collector while the image at path is read,

@@ -233,6 +233,9 @@ zone:
 		if x := n.d.Status(t).XDP; x == nil || x.Partial < 1 {
 			t.Errorf("%s: the IXFR was not rendered alone into the XDP maps: %+v", n.name, x)
 		}
+		// And it was appended to the compiled zone image (the version is
+		// the file the node wrote: a restart needs no whole compile).
+		waitLog(t, n.d, "compiled zone image brought up to date", 10*time.Second)
 	}
 
 	// Knot saw every transfer come from a node's unicast address.

@@ -3,11 +3,14 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
@@ -63,6 +66,30 @@ func TestZoneImage(t *testing.T) {
 		testUDPPaths(t, r, d, "native")
 		stop(t, d)
 	})
+	t.Run("changes followed", func(t *testing.T) {
+		d := start(t)
+		waitLog(t, d, "zones loaded from the compiled image", 0)
+		serial := bumpSerial(t, zs.Zones()[0].Path)
+		if out, err := d.Ctl("reload"); err != nil {
+			t.Fatalf("reload: %v\n%s", err, out)
+		}
+		// Rendered alone, and appended to the image, not compiled whole.
+		waitLog(t, d, "compiled zone image brought up to date", 30*time.Second)
+		stop(t, d)
+		d = start(t)
+		waitLog(t, d, "zones loaded from the compiled image", 0)
+		waitLog(t, d, "changes=1", 0)
+		testUDPPaths(t, r, d, "native")
+		before := d.Stats(t)
+		rep, err := Dig.Query(r.Cli, r.SrvV4, Lookup{Name: "nope.example.test.", Type: dns.TypeA, Port: 53})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(rep.Text, fmt.Sprintf(" %d ", serial)) || Diff(before, d.Stats(t))["xdp.answer.nxdomain"] != 1 {
+			t.Fatalf("the NXDOMAIN from XDP after the restart lacks the new serial %d:\n%s", serial, rep.Text)
+		}
+		stop(t, d)
+	})
 	t.Run("corrupt", func(t *testing.T) {
 		b, err := os.ReadFile(image)
 		if err != nil {
@@ -91,4 +118,30 @@ func TestZoneImage(t *testing.T) {
 		testUDPPaths(t, r, d, "native")
 		stop(t, d)
 	})
+}
+
+// bumpSerial rewrites the zone file at path (atomically: a new inode)
+// with its SOA serial one higher, and returns the new serial.
+func bumpSerial(t *testing.T, path string) uint32 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b strings.Builder
+	var serial uint32
+	zp := dns.NewZoneParser(f, "", path)
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if soa, isSOA := rr.(*dns.SOA); isSOA {
+			soa.Serial++
+			serial = soa.Serial
+		}
+		b.WriteString(rr.String() + "\n")
+	}
+	if err := zp.Err(); err != nil || serial == 0 {
+		t.Fatalf("%s: %v (serial %d)", path, err, serial)
+	}
+	writeAtomic(t, path, b.String())
+	return serial
 }

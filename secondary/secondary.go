@@ -715,6 +715,13 @@ func (zl *zoneLoop) install(ctx context.Context, records []dns.RR, applied *Appl
 	if err := writeAtomic(zl.z.File, []byte(text)); err != nil {
 		return err
 	}
+	if applied != nil {
+		// The applied version is now the file's: its compiled image
+		// (package compiled) stays current while the file is.
+		if src, err := zone.FileSource(zl.z.File); err == nil {
+			applied.Zone.Sources = []zone.Source{src}
+		}
+	}
 	return zl.m.cfg.Apply(ctx, zl.origin, applied)
 }
 

@@ -98,6 +98,7 @@ func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, early *ear
 	switch {
 	case hp != nil:
 		hp.SetCompiled(d.SaveImage)
+		hp.SetChanged(d.SaveChange)
 		// Loaded early without these zones' maps (none read from an
 		// image, or not these zones): compiled now.
 		if !filled {
@@ -115,7 +116,7 @@ func startXDP(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, early *ear
 		if err != nil {
 			return err
 		}
-		hp, err = hotpath.NewWith(opts, d.Engine().Config(), zones, hotpath.Boot{Image: img, Compiled: d.SaveImage})
+		hp, err = hotpath.NewWith(opts, d.Engine().Config(), zones, hotpath.Boot{Image: img, Compiled: d.SaveImage, Changed: d.SaveChange})
 		if err != nil {
 			return fmt.Errorf("xdp: %w", err)
 		}

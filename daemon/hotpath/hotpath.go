@@ -40,7 +40,9 @@ type HotPath struct {
 	// compiled is Boot.Compiled; attach lists the interfaces Start
 	// attaches the program to.
 	compiled func(*zone.Set, *render.Image)
-	attach   []loader.Attach
+	// changed is Boot.Changed.
+	changed func(*zone.Set, *render.Delta, *render.Incremental)
+	attach  []loader.Attach
 }
 
 // Boot is what NewWith starts from besides the zone set.
@@ -53,6 +55,11 @@ type Boot struct {
 	// its image, once the image is written to the maps (the daemon saves
 	// it as the compiled zone image). It must not change them.
 	Compiled func(*zone.Set, *render.Image)
+	// Changed, when set, is handed every change rendered alone
+	// (render.Recompile) once written to the maps, with the zone set it
+	// made and the Incremental after it (the daemon appends it to the
+	// compiled zone image). It must not change them.
+	Changed func(*zone.Set, *render.Delta, *render.Incremental)
 }
 
 // Updates counts how zone set changes reached the maps.
@@ -100,6 +107,7 @@ func NewWith(opts loader.Options, cfg engine.Config, set *zone.Set, boot Boot) (
 	if err != nil {
 		return nil, err
 	}
+	h.SetChanged(boot.Changed)
 	if err := h.Start(set); err != nil {
 		h.Close()
 		return nil, err
@@ -165,6 +173,13 @@ func (h *HotPath) SetCompiled(f func(*zone.Set, *render.Image)) {
 	h.compiled = f
 }
 
+// SetChanged sets Boot.Changed of a hot path made by Prepare.
+func (h *HotPath) SetChanged(f func(*zone.Set, *render.Delta, *render.Incremental)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.changed = f
+}
+
 // Start attaches the program to the interfaces its options named; set
 // is the zone set the live generation holds (what a change is rendered
 // against).
@@ -205,6 +220,9 @@ func (h *HotPath) SwapChanged(set *zone.Set, changed map[string][][]byte) (uint3
 				h.updates.Partial++
 				h.updates.Last = st
 				h.inc, h.eng, h.gen = next, e, st.Serial
+				if h.changed != nil {
+					h.changed(set, d, next)
+				}
 				return st.Serial, nil
 			}
 			if !errors.Is(err, loader.ErrNoUpdate) {

@@ -78,6 +78,21 @@ type Source struct {
 	Inode               uint64
 }
 
+// FileSource describes the file at path as it is now: for a zone version
+// written to a file by whoever made it (a secondary's transfer), so that
+// its compiled image is current while that file is.
+func FileSource(path string) (Source, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Source{}, err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return Source{}, err
+	}
+	return sourceOf(abs, st), nil
+}
+
 // Current reports whether the file at s.Path is still the one s
 // describes (nil), or says how it differs.
 func (s Source) Current() error {
