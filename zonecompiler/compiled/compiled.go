@@ -475,7 +475,10 @@ func applyChanges(img **render.Image, b []byte) (int, error) {
 	if err != nil || len(ds) == 0 {
 		return 0, err
 	}
-	next := (*img).Apply(ds...)
+	next, err := (*img).Apply(ds...)
+	if err != nil {
+		return 0, err
+	}
 	if err := next.CheckRefs(); err != nil {
 		return 0, fmt.Errorf("after the changes: %w", err)
 	}

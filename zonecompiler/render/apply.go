@@ -1,6 +1,8 @@
 package render
 
 import (
+	"bytes"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -17,14 +19,20 @@ import (
 // whatever the number of changes. The result holds its names and answers
 // in Sorted; its Incremental is the caller's to set (Recompile's last
 // next), and of its Stats only the counts of names, answers, templates and
-// body bytes are counted anew. img is not changed.
-func (img *Image) Apply(ds ...*Delta) *Image {
+// body bytes are counted anew. img is not changed. A change's chain views
+// (a signed zone's, rebuilt into it) are img's by content, as the loader
+// finds them in the maps: one that img has not is an error.
+func (img *Image) Apply(ds ...*Delta) (*Image, error) {
 	out := &Image{Denial: img.Denial, Stats: img.Stats}
 	out.Templates = slices.Clone(img.Templates)
 	names := map[NameHash]change[NameEntry]{}
 	answers := map[AnswerKey]change[[2]uint32]{}
-	for _, d := range ds {
-		out.rewrite(d)
+	for n, d := range ds {
+		dt, err := out.placeViews(d)
+		if err != nil {
+			return nil, fmt.Errorf("change %d: %w", n+1, err)
+		}
+		out.rewrite(d, dt)
 		// d's template ids, past those before it.
 		base := uint32(len(out.Templates))
 		moved := func(id uint32) uint32 {
@@ -33,8 +41,8 @@ func (img *Image) Apply(ds ...*Delta) *Image {
 			}
 			return base + id - 1
 		}
-		if len(d.Image.Templates) > 1 {
-			out.Templates = append(out.Templates, d.Image.Templates[1:]...)
+		if len(dt) > 1 {
+			out.Templates = append(out.Templates, dt[1:]...)
 		}
 		for _, h := range d.DelNames {
 			names[h] = change[NameEntry]{gone: true}
@@ -62,13 +70,90 @@ func (img *Image) Apply(ds ...*Delta) *Image {
 	for _, t := range out.Templates {
 		out.Stats.BodyBytes += len(t.Body)
 	}
-	return out
+	return out, nil
+}
+
+// placeViews returns d's templates with their denial slots reading img's
+// chain views of the same content as d's (the zone and the absolute head
+// and tail entries moved to where img has the view).
+func (img *Image) placeViews(d *Delta) ([]Template, error) {
+	dt := d.Image.Templates
+	type moved struct {
+		idx      uint16
+		from, to uint32
+	}
+	var views map[uint16]moved
+	for j, dz := range d.Image.Denial {
+		if j == 0 || dz == nil {
+			continue
+		}
+		found := false
+		for i, lz := range img.Denial {
+			if i > 0 && lz != nil && sameView(lz, img.Templates, dz, dt) {
+				if views == nil {
+					views = map[uint16]moved{}
+				}
+				views[uint16(j)] = moved{uint16(i), dz.Base, lz.Base}
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("a chain view of %d entries that the image does not have", len(dz.Entries))
+		}
+	}
+	if views == nil {
+		return dt, nil
+	}
+	dt = slices.Clone(dt)
+	for i := range dt {
+		t := &dt[i]
+		if m, ok := views[t.Denial]; ok && t.Slot != abi.NoSlot {
+			t.Denial = m.idx
+			t.DenialHead, t.DenialTail = moveEntry(t.DenialHead, m.from, m.to), moveEntry(t.DenialTail, m.from, m.to)
+		}
+	}
+	return dt, nil
+}
+
+// sameView reports whether chain views a (its templates at) and b (bt)
+// hold the same content wherever they are placed: entries, pieces, index
+// and context template (without its denial references).
+func sameView(a *DenialZone, at []Template, b *DenialZone, bt []Template) bool {
+	if a.Kind != b.Kind || !bytes.Equal(a.Salt, b.Salt) || a.IndexBits != b.IndexBits ||
+		len(a.Entries) != len(b.Entries) || len(a.Index) != len(b.Index) {
+		return false
+	}
+	ctx := func(id uint32, ts []Template) string {
+		if id == 0 || id == abi.NoDenial || int(id) >= len(ts) {
+			return ""
+		}
+		t := ts[id]
+		t.Denial, t.DenialHead, t.DenialTail = 0, abi.NoDenial, abi.NoDenial
+		return key(t)
+	}
+	if ctx(a.Ctx, at) != ctx(b.Ctx, bt) {
+		return false
+	}
+	for i := range a.Index {
+		if a.Index[i]-a.Base != b.Index[i]-b.Base {
+			return false
+		}
+	}
+	for i := range a.Entries {
+		x, y := &a.Entries[i], &b.Entries[i]
+		if x.Key != y.Key || x.Piece.Records != y.Piece.Records || !bytes.Equal(x.Piece.Body, y.Piece.Body) ||
+			!slices.Equal(x.Piece.Relocs, y.Piece.Relocs) {
+			return false
+		}
+	}
+	return true
 }
 
 // rewrite gives every template of img whose content is one of d's
 // rewrites' old content the new content (in place: it stays shared or
-// plain as it was).
-func (img *Image) rewrite(d *Delta) {
+// plain as it was); dt are d's templates, their views placed in img.
+func (img *Image) rewrite(d *Delta, dt []Template) {
 	if len(d.Rewrites) == 0 {
 		return
 	}
@@ -80,8 +165,8 @@ func (img *Image) rewrite(d *Delta) {
 	rewrite := make(map[string]Template, len(d.Rewrites))
 	shapes := map[shape]bool{}
 	for _, r := range d.Rewrites {
-		old := &d.Image.Templates[r.Old]
-		rewrite[key(*old)] = d.Image.Templates[r.New]
+		old := &dt[r.Old]
+		rewrite[key(*old)] = dt[r.New]
 		shapes[shapeOf(old)] = true
 	}
 	for i := 1; i < len(img.Templates); i++ {
