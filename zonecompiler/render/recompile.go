@@ -339,6 +339,19 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		for n := range u.names {
 			affected[n] = true
 		}
+		// The maps hold one template per content: another zone whose
+		// SOA renders to the same bytes (laid out alike relative to its
+		// origin, the same serial and timers) may hold its SOA in the
+		// same templates, which a rewrite in place would change for that
+		// zone too.
+		for _, set := range []*zone.Set{old.Zones(), c.set} {
+			for _, z := range set.Zones() {
+				if !bytes.Equal(z.Origin.Lower, origin) && z.SOA != nil && len(z.SOA.RRs) > 0 &&
+					(soaShape(z) == soaShape(a) || soaShape(z) == soaShape(b)) {
+					return fmt.Errorf("%w: the SOA of %s is laid out as %s's", ErrRecompile, b.Name(), z.Name())
+				}
+			}
+		}
 		for _, r := range u.reps {
 			var nt Template
 			ok := false
@@ -387,6 +400,29 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	}
 	c.denialContexts()
 	return nil
+}
+
+// soaShape is z's SOA RDATA with the names in it made relative to z's
+// origin where they are at or below it: two zones of one shape render
+// their SOA into the same bytes after a question below their apex.
+func soaShape(z *zone.Zone) string {
+	rd := z.SOA.RRs[0].RDataLower()
+	var b []byte
+	off := 0
+	for range 2 {
+		name, end, err := wire.ReadName(rd, off)
+		if err != nil {
+			return string(rd)
+		}
+		if wire.IsSubdomain(name, z.Origin.Lower) {
+			b = append(b, name[:len(name)-len(z.Origin.Lower)]...)
+			b = append(b, 0xff) // relative
+		} else {
+			b = append(b, name...)
+		}
+		off = end
+	}
+	return string(append(b, rd[off:]...))
 }
 
 // allIn reports whether every query's name is in set.

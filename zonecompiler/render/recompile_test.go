@@ -287,7 +287,11 @@ func TestRecompileMatchesCompile(t *testing.T) {
 			e, inc = ne, next
 		}
 		// The 40 changes applied at once give the same.
-		canonOf(first.Apply(deltas...)).mustEqual(t, 41, canonOf(full))
+		all, err := first.Apply(deltas...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		canonOf(all).mustEqual(t, 41, canonOf(full))
 		t.Logf("seed %d: %d names rendered of %d over 40 changes", seed, rendered, total)
 		if rendered*3 > total {
 			t.Errorf("seed %d: Recompile rendered %d names of %d: not incremental", seed, rendered, total)
@@ -323,7 +327,10 @@ func recompileStep(t *testing.T, step int, live canonImage, img *Image, inc *Inc
 // image that encodes and decodes to the same.
 func checkApplied(t *testing.T, step int, img *Image, d *Delta, full *Image) *Image {
 	t.Helper()
-	next := img.Apply(d)
+	next, err := img.Apply(d)
+	if err != nil {
+		t.Fatalf("step %d: Apply: %v", step, err)
+	}
 	canonOf(next).mustEqual(t, step, canonOf(full))
 	used := make([]bool, len(next.Templates))
 	for _, e := range next.AllNames() {
@@ -528,4 +535,142 @@ func TestRecompileOptOut(t *testing.T) {
 	if _, _, err := Recompile(inc, e, engineOf(next), nil); !errors.Is(err, ErrRecompile) {
 		t.Errorf("a change of the NSEC3 chain: %v, want ErrRecompile", err)
 	}
+}
+
+// TestApplyTwoSignedZones: a change to the second of two NSEC3 opt-out
+// zones carries that zone's chain view placed as the change's first
+// (another index, another first entry than in the image); Image.Apply
+// finds the image's view of the same content and moves the slots' zone
+// and entries to it, so the image equals a whole compile.
+func TestApplyTwoSignedZones(t *testing.T) {
+	a := interoptest.SignedOptOut(t, "oa.test.", 4, 10, "")
+	b := interoptest.SignedOptOut(t, "ob.test.", 6, 10, "h1 A 198.18.4.1\n")
+	engineOf := func(b []dns.RR) *engine.Engine {
+		t.Helper()
+		var zs []*zone.Zone
+		for _, z := range []struct {
+			origin string
+			rrs    []dns.RR
+		}{{"oa.test.", a}, {"ob.test.", b}} {
+			var text strings.Builder
+			for _, rr := range z.rrs {
+				text.WriteString(rr.String() + "\n")
+			}
+			loaded, err := zone.Load(strings.NewReader(text.String()), z.origin, z.origin+"zone", zone.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			zs = append(zs, loaded)
+		}
+		set, err := zone.NewSet(zs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return engine.New(engine.Config{UDPSize: 1232}, set)
+	}
+	// Both SOAs end alike: a new serial of one is left to Compile (the
+	// maps hold one template for both zones' negative answers, which a
+	// rewrite in place would change for the other zone too).
+	e := engineOf(b)
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bumped := func(rrs []dns.RR, by uint32) []dns.RR {
+		var out []dns.RR
+		for _, rr := range rrs {
+			if soa, ok := rr.(*dns.SOA); ok {
+				soa = dns.Copy(soa).(*dns.SOA)
+				soa.Serial += by
+				rr = soa
+			}
+			out = append(out, rr)
+		}
+		return out
+	}
+	if _, _, err := Recompile(img.Incremental, e, engineOf(bumped(b, 1)), nil); !errors.Is(err, ErrRecompile) {
+		t.Fatalf("a new serial of one of two zones whose SOAs end alike: %v", err)
+	}
+	a = bumped(a, 6) // their SOAs differ from here on
+	e = engineOf(b)
+	if img, err = Compile(e); err != nil {
+		t.Fatal(err)
+	}
+	// ob.test.'s new serial, and one of its insecure delegations gone.
+	var next []dns.RR
+	for _, rr := range b {
+		switch h := rr.Header(); {
+		case h.Rrtype == dns.TypeSOA:
+			soa := dns.Copy(rr).(*dns.SOA)
+			soa.Serial++
+			rr = soa
+		case strings.HasPrefix(strings.ToLower(h.Name), "d3.ob.test.") || strings.HasSuffix(strings.ToLower(h.Name), ".d3.ob.test."):
+			continue
+		}
+		next = append(next, rr)
+	}
+	ne := engineOf(next)
+	d, _, err := Recompile(img.Incremental, e, ne, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := 0
+	for j, dz := range d.Image.Denial {
+		for i, lz := range img.Denial {
+			if j > 0 && i > 0 && dz != nil && lz != nil && sameView(lz, img.Templates, dz, d.Image.Templates) && (i != j || lz.Base != dz.Base) {
+				elsewhere++
+			}
+		}
+	}
+	if elsewhere == 0 {
+		t.Fatalf("the change's %d chain views sit where the image's do: the test does not move one", len(d.Image.Denial)-1)
+	}
+	full, err := Compile(ne)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkApplied(t, 1, img, d, full)
+}
+
+// TestRecompileSOAsAlike: two zones whose SOAs render to the same bytes
+// share the templates of their negative answers, so a new serial of one
+// is left to Compile (a rewrite in place would give the other zone's
+// answers that serial); once their SOAs differ, it is rendered alone and
+// equals a whole compile.
+func TestRecompileSOAsAlike(t *testing.T) {
+	text := func(origin string, serial int) string {
+		return fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ SOA ns1 hostmaster %d 7200 3600 1209600 300\n@ NS ns1\nns1 A 198.18.0.53\nwww A 198.18.0.80\n", origin, serial)
+	}
+	engineOf := func(sa, sb int) *engine.Engine {
+		t.Helper()
+		var zs []*zone.Zone
+		for _, z := range []struct {
+			origin string
+			serial int
+		}{{"ua.test.", sa}, {"ub.test.", sb}} {
+			loaded, err := zone.Load(strings.NewReader(text(z.origin, z.serial)), z.origin, z.origin+"zone", zone.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			zs = append(zs, loaded)
+		}
+		set, err := zone.NewSet(zs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return engine.New(engine.Config{UDPSize: 1232}, set)
+	}
+	e := engineOf(1, 1)
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Recompile(img.Incremental, e, engineOf(1, 2), nil); !errors.Is(err, ErrRecompile) {
+		t.Fatalf("a new serial of one of two zones whose SOAs render alike: %v", err)
+	}
+	e = engineOf(5, 1)
+	if img, err = Compile(e); err != nil {
+		t.Fatal(err)
+	}
+	recompileStep(t, 1, canonOf(img), img, img.Incremental, e, engineOf(5, 2))
 }
