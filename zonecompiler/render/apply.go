@@ -19,12 +19,14 @@ import (
 // whatever the number of changes. The result holds its names and answers
 // in Sorted; its Incremental is the caller's to set (Recompile's last
 // next), and of its Stats only the counts of names, answers, templates and
-// body bytes are counted anew. img is not changed. A change's chain views
+// body bytes are counted anew. img is consumed: its templates and
+// entries are reused, so it must not be used afterwards (a restart's
+// decoded image is applied once: no copy of a TLD's half a million
+// templates). A change's chain views
 // (a signed zone's, rebuilt into it) are img's by content, as the loader
 // finds them in the maps: one that img has not is an error.
 func (img *Image) Apply(ds ...*Delta) (*Image, error) {
-	out := &Image{Denial: img.Denial, Stats: img.Stats}
-	out.Templates = slices.Clone(img.Templates)
+	out := &Image{Denial: img.Denial, Stats: img.Stats, Templates: img.Templates}
 	names := map[NameHash]change[NameEntry]{}
 	answers := map[AnswerKey]change[[2]uint32]{}
 	for n, d := range ds {
@@ -157,28 +159,26 @@ func (img *Image) rewrite(d *Delta, dt []Template) {
 	if len(d.Rewrites) == 0 {
 		return
 	}
-	type shape struct {
-		bodyLen        int
-		an, ns, ar, fl uint16
-	}
-	shapeOf := func(t *Template) shape { return shape{t.BodyLen, t.AN, t.NS, t.AR, t.Flags} }
-	rewrite := make(map[string]Template, len(d.Rewrites))
-	shapes := map[shape]bool{}
-	for _, r := range d.Rewrites {
-		old := &dt[r.Old]
-		rewrite[key(*old)] = dt[r.New]
-		shapes[shapeOf(old)] = true
-	}
 	for i := 1; i < len(img.Templates); i++ {
 		t := &img.Templates[i]
-		if !shapes[shapeOf(t)] { // no key to make: not one of them
-			continue
-		}
-		if n, ok := rewrite[key(*t)]; ok {
-			n.Shared = t.Shared
-			*t = n
+		for _, r := range d.Rewrites {
+			if sameContent(t, &dt[r.Old]) {
+				n := dt[r.New]
+				n.Shared = t.Shared
+				*t = n
+				break
+			}
 		}
 	}
+}
+
+// sameContent reports whether a and b are the same template but for
+// where they are kept (Shared): what key compares, without making keys.
+func sameContent(a, b *Template) bool {
+	return a.BodyLen == b.BodyLen && a.ReqLen == b.ReqLen && a.AN == b.AN && a.NS == b.NS && a.AR == b.AR &&
+		a.Flags == b.Flags && a.Kind == b.Kind && a.RRLClass == b.RRLClass && a.RRLLabels == b.RRLLabels &&
+		a.RRLWild == b.RRLWild && a.Slot == b.Slot && a.Denial == b.Denial && a.DenialHead == b.DenialHead &&
+		a.DenialTail == b.DenialTail && slices.Equal(a.Relocs, b.Relocs) && bytes.Equal(a.Body, b.Body)
 }
 
 // change is an entry's fate in Apply: set to v, or removed.
@@ -188,32 +188,53 @@ type change[V any] struct {
 }
 
 // merge is keys → vals (in key order) with the changes made: an entry
-// removed, set or added.
+// removed, set or added. It works in place when the slices have room for
+// the entries added (a decoded image's have some: DecodeImage), else into
+// new ones.
 func merge[K comparable, V any](keys []K, vals []V, changes map[K]change[V], compare func(a, b K) int) ([]K, []V) {
 	set := slices.SortedFunc(maps.Keys(changes), compare)
-	outK, outV := make([]K, 0, len(keys)+len(set)), make([]V, 0, len(keys)+len(set))
-	i, j := 0, 0
-	for i < len(keys) || j < len(set) {
-		c := 1 // the change's key first
-		if j == len(set) {
-			c = -1
-		} else if i < len(keys) {
-			c = compare(keys[i], set[j])
+	// Forward: entries removed and set, in place; the keys to add kept.
+	var add []K
+	n, j := 0, 0
+	for i := range keys {
+		for j < len(set) && compare(set[j], keys[i]) < 0 {
+			add = append(add, set[j])
+			j++
 		}
-		if c < 0 {
-			outK, outV = append(outK, keys[i]), append(outV, vals[i])
-			i++
+		k, v := keys[i], vals[i]
+		if j < len(set) && set[j] == k {
+			ch := changes[k]
+			j++
+			if ch.gone {
+				continue
+			}
+			v = ch.v
+		}
+		keys[n], vals[n] = k, v
+		n++
+	}
+	add = append(add, set[j:]...)
+	add = slices.DeleteFunc(add, func(k K) bool { return changes[k].gone })
+	m := n + len(add)
+	if m > cap(keys) || m > cap(vals) {
+		nk, nv := make([]K, n, m), make([]V, n, m)
+		copy(nk, keys[:n])
+		copy(nv, vals[:n])
+		keys, vals = nk, nv
+	}
+	// Backward: the entries added, from the end.
+	keys, vals = keys[:m], vals[:m]
+	i, w := n-1, m-1
+	for a := len(add) - 1; a >= 0; w-- {
+		if i >= 0 && compare(keys[i], add[a]) > 0 {
+			keys[w], vals[w] = keys[i], vals[i]
+			i--
 			continue
 		}
-		if c == 0 {
-			i++ // changed: the change's value, or none
-		}
-		if ch := changes[set[j]]; !ch.gone {
-			outK, outV = append(outK, set[j]), append(outV, ch.v)
-		}
-		j++
+		keys[w], vals[w] = add[a], changes[add[a]].v
+		a--
 	}
-	return outK, outV
+	return keys, vals
 }
 
 // dropUnused removes the templates no names or answers entry and no
@@ -242,23 +263,25 @@ func (img *Image) dropUnused() {
 		}
 	}
 	ids := make([]uint32, len(img.Templates))
-	kept := img.Templates[:1:1]
+	kept := 1 // compacted in place
 	for i := 1; i < len(img.Templates); i++ {
 		if used[i] {
-			ids[i] = uint32(len(kept))
-			kept = append(kept, img.Templates[i])
+			ids[i] = uint32(kept)
+			img.Templates[kept] = img.Templates[i]
+			kept++
 		}
 	}
-	if len(kept) == len(img.Templates) {
+	if kept == len(img.Templates) {
 		return
 	}
+	clear(img.Templates[kept:]) // their bodies go
+	img.Templates = img.Templates[:kept]
 	id := func(x uint32) uint32 {
 		if x == abi.Pass || int(x) >= len(ids) {
 			return x
 		}
 		return ids[x]
 	}
-	img.Templates = slices.Clip(kept)
 	for i := range s.NameVals {
 		e := &s.NameVals[i]
 		for j := range 2 {

@@ -280,7 +280,9 @@ func decodeImage(r *binfmt.Reader, denial bool) (*Image, error) {
 	s := &Sorted{}
 	img := &Image{Sorted: s}
 	n := r.Count(16 + 5)
-	s.NameKeys, s.NameVals = make([]NameHash, n), make([]NameEntry, n)
+	// Room for the names and answers the image's changes add, applied
+	// in place (Image.Apply).
+	s.NameKeys, s.NameVals = make([]NameHash, n, n+n/64), make([]NameEntry, n, n+n/64)
 	for i := range n {
 		s.NameKeys[i] = NameHash{H1: r.U64(), H2: r.U64()}
 		e := &s.NameVals[i]
@@ -292,7 +294,7 @@ func decodeImage(r *binfmt.Reader, denial bool) (*Image, error) {
 		}
 	}
 	n = r.Count(20 + 2)
-	s.AnswerKeys, s.AnswerVals = make([]AnswerKey, n), make([][2]uint32, n)
+	s.AnswerKeys, s.AnswerVals = make([]AnswerKey, n, n+n/64), make([][2]uint32, n, n+n/64)
 	for i := range n {
 		s.AnswerKeys[i] = AnswerKey{Name: NameHash{H1: r.U64(), H2: r.U64()}, QType: r.U16(), Mode: r.U16()}
 		s.AnswerVals[i] = [2]uint32{uint32(r.Uvarint()), uint32(r.Uvarint())}

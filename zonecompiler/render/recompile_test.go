@@ -239,7 +239,11 @@ func TestRecompileMatchesCompile(t *testing.T) {
 			t.Fatal(err)
 		}
 		live, inc := canonOf(img), img.Incremental
-		first, deltas := img, []*Delta(nil)
+		first, err := Compile(e) // its own: Apply consumes the image
+		if err != nil {
+			t.Fatal(err)
+		}
+		var deltas []*Delta
 		var full *Image
 		rendered, total := 0, 0
 		for step := 1; step <= 40; step++ {
