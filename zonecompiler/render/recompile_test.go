@@ -130,11 +130,21 @@ func (v *versions) engine(t *testing.T) *engine.Engine {
 // textEngine is an engine serving the zone origin of the master file text.
 func textEngine(t *testing.T, origin, text string) *engine.Engine {
 	t.Helper()
-	z, err := zone.Load(strings.NewReader(text), origin, origin+"zone", zone.Options{})
-	if err != nil {
-		t.Fatal(err)
+	return zonesEngine(t, [2]string{origin, text})
+}
+
+// zonesEngine is an engine serving zones, each an origin and its text.
+func zonesEngine(t *testing.T, zones ...[2]string) *engine.Engine {
+	t.Helper()
+	var zs []*zone.Zone
+	for _, z := range zones {
+		loaded, err := zone.Load(strings.NewReader(z[1]), z[0], z[0]+"zone", zone.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zs = append(zs, loaded)
 	}
-	set, err := zone.NewSet(z)
+	set, err := zone.NewSet(zs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,11 +440,16 @@ func TestRecompileTwoZones(t *testing.T) {
 // rrsEngine is an engine serving the zone origin made of rrs.
 func rrsEngine(t *testing.T, origin string, rrs []dns.RR) *engine.Engine {
 	t.Helper()
+	return textEngine(t, origin, rrsText(rrs))
+}
+
+// rrsText is rrs in zone file form.
+func rrsText(rrs []dns.RR) string {
 	var b strings.Builder
 	for _, rr := range rrs {
 		b.WriteString(rr.String() + "\n")
 	}
-	return textEngine(t, origin, b.String())
+	return b.String()
 }
 
 // TestRecompileOptOut renders, change by change, an NSEC3 opt-out zone
@@ -551,26 +566,7 @@ func TestApplyTwoSignedZones(t *testing.T) {
 	b := interoptest.SignedOptOut(t, "ob.test.", 6, 10, "h1 A 198.18.4.1\n")
 	engineOf := func(b []dns.RR) *engine.Engine {
 		t.Helper()
-		var zs []*zone.Zone
-		for _, z := range []struct {
-			origin string
-			rrs    []dns.RR
-		}{{"oa.test.", a}, {"ob.test.", b}} {
-			var text strings.Builder
-			for _, rr := range z.rrs {
-				text.WriteString(rr.String() + "\n")
-			}
-			loaded, err := zone.Load(strings.NewReader(text.String()), z.origin, z.origin+"zone", zone.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			zs = append(zs, loaded)
-		}
-		set, err := zone.NewSet(zs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return engine.New(engine.Config{UDPSize: 1232}, set)
+		return zonesEngine(t, [2]string{"oa.test.", rrsText(a)}, [2]string{"ob.test.", rrsText(b)})
 	}
 	// Both SOAs end alike: a new serial of one is left to Compile (the
 	// maps hold one template for both zones' negative answers, which a
@@ -647,22 +643,7 @@ func TestRecompileSOAsAlike(t *testing.T) {
 	}
 	engineOf := func(sa, sb int) *engine.Engine {
 		t.Helper()
-		var zs []*zone.Zone
-		for _, z := range []struct {
-			origin string
-			serial int
-		}{{"ua.test.", sa}, {"ub.test.", sb}} {
-			loaded, err := zone.Load(strings.NewReader(text(z.origin, z.serial)), z.origin, z.origin+"zone", zone.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			zs = append(zs, loaded)
-		}
-		set, err := zone.NewSet(zs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return engine.New(engine.Config{UDPSize: 1232}, set)
+		return zonesEngine(t, [2]string{"ua.test.", text("ua.test.", sa)}, [2]string{"ub.test.", text("ub.test.", sb)})
 	}
 	e := engineOf(1, 1)
 	img, err := Compile(e)
