@@ -124,11 +124,20 @@ func (d *Daemon) queueImage(w imageWrite) {
 }
 
 // writeImages does the queued writes in order until none is left: a
-// whole image alone, the changes queued in a row together.
+// whole image alone, the changes queued in a row together; what a later
+// whole image replaces is not written (nor kept: a signed TLD's map image
+// is gigabytes).
 func (d *Daemon) writeImages() {
 	for {
 		d.image.mu.Lock()
 		q := d.image.queue
+		if last := lastWhole(q); last > 0 {
+			for range q[:last] {
+				d.image.writes.Done()
+			}
+			clear(q[:last])
+			q = q[last:]
+		}
 		n := 0
 		switch {
 		case len(q) == 0:
@@ -154,6 +163,16 @@ func (d *Daemon) writeImages() {
 			d.image.writes.Done()
 		}
 	}
+}
+
+// lastWhole is the index in q of the last whole image (-1: none).
+func lastWhole(q []imageWrite) int {
+	for i := len(q) - 1; i >= 0; i-- {
+		if q[i].img != nil {
+			return i
+		}
+	}
+	return -1
 }
 
 // writeWhole writes the image of a set compiled whole.

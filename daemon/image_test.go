@@ -1,0 +1,108 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xdpdns/xdpdns/config"
+	"github.com/xdpdns/xdpdns/zonecompiler/compiled"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/render"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// TestImageWrites: the writer does the queued image writes in order, a
+// whole image that a later one replaces not at all, and the changes
+// queued after the last whole image appended to it at once: the file
+// then holds the last version, its changes applied.
+func TestImageWrites(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "iw.test.zone")
+	cfg := &config.Config{XDP: []config.XDPAttach{{Iface: "lo"}}, Zones: []zone.Spec{{Origin: "iw.test.", File: file}},
+		ZoneImage: filepath.Join(dir, "zones.image")}
+	var logs bytes.Buffer
+	d := &Daemon{cfg: cfg, log: slog.New(slog.NewTextHandler(&logs, nil)), life: context.Background()}
+	version := func(serial, n int) *engine.Engine {
+		t.Helper()
+		var b strings.Builder
+		fmt.Fprintf(&b, "$ORIGIN iw.test.\n$TTL 300\n@ SOA ns1 hostmaster %d 7200 3600 1209600 300\n@ NS ns1\nns1 A 198.18.0.53\n", serial)
+		for i := range n {
+			fmt.Fprintf(&b, "d%d NS ns.example.net.\n", i)
+		}
+		if err := os.WriteFile(file+".new", []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(file+".new", file); err != nil {
+			t.Fatal(err)
+		}
+		z, err := zone.LoadFile("iw.test.", file, zone.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := zone.NewSet(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return engine.New(cfg.EngineConfig(), set)
+	}
+	whole := func(e *engine.Engine) imageWrite {
+		img, err := render.Compile(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return imageWrite{set: e.Zones(), img: img}
+	}
+	e1 := version(1, 5)
+	w1 := whole(e1)
+	e2 := version(2, 6)
+	w2 := whole(e2)
+	q := []imageWrite{w1, w2}
+	e, inc := e2, w2.img.Incremental
+	for serial := 3; serial <= 4; serial++ {
+		ne := version(serial, serial+4)
+		delta, next, err := render.Recompile(inc, e, ne, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q = append(q, imageWrite{set: ne.Zones(), delta: delta, inc: next})
+		e, inc = ne, next
+	}
+	d.image.mu.Lock()
+	d.image.queue, d.image.busy = q, true
+	d.image.writes.Add(len(q))
+	d.image.mu.Unlock()
+	d.writeImages()
+	d.image.writes.Wait()
+
+	if n := strings.Count(logs.String(), "compiled zone image written"); n != 1 {
+		t.Errorf("%d whole images written, want 1 (the first is replaced by the second):\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "changes=2") {
+		t.Errorf("the two changes were not appended at once:\n%s", logs.String())
+	}
+	key, err := compiled.KeyFor(cfg.EngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, img, at, err := compiled.ReadWith(cfg.ZoneImagePath(), key, cfg.Zones, zone.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at.Changes != 2 || set.Zones()[0].Serial != 4 {
+		t.Fatalf("the image holds %+v, records of serial %d", at, set.Zones()[0].Serial)
+	}
+	full, err := render.Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.NameCount() != full.NameCount() || img.AnswerCount() != full.AnswerCount() {
+		t.Fatalf("%d names, %d answers; the last version compiled whole has %d, %d",
+			img.NameCount(), img.AnswerCount(), full.NameCount(), full.AnswerCount())
+	}
+}
