@@ -124,7 +124,7 @@ func NewWith(cfg *config.Config, log *slog.Logger, hooks Hooks) (*Daemon, error)
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Daemon{cfg: cfg, log: log, n: new(counters), reloadSlot: make(chan struct{}, 1), expired: map[string]bool{},
-		hooks: hooks}
+		hooks: hooks, image: imageState{appendAfter: appendAfter}}
 	d.life, d.stop = context.WithCancel(context.Background())
 	set, err := d.loadStart(d.life)
 	if err != nil {

@@ -19,16 +19,27 @@ import (
 // writes of new ones and of the changes appended to them, one at a time
 // in the order the hot path made them live.
 type imageState struct {
-	boot   *render.Image // read at start, until the hot path takes it
-	mu     sync.Mutex    // guards the fields below
-	queue  []imageWrite  // waiting, in order
-	busy   bool          // a writer goroutine is draining queue
-	writes sync.WaitGroup
+	boot  *render.Image // read at start, until the hot path takes it
+	mu    sync.Mutex    // guards the fields below
+	queue []imageWrite  // waiting, in order
+	busy  bool          // a writer goroutine is draining queue
+	// lastChange is when the last change was queued; changes are
+	// appended once appendAfter has passed since (or the daemon stops).
+	lastChange  time.Time
+	appendAfter time.Duration
+	writes      sync.WaitGroup
 	// file is what the image file holds as last written or read (nil:
 	// not known, changes are not appended until the next whole write);
 	// only the writer goroutine uses it.
 	file *compiled.Written
 }
+
+// appendAfter is how long the changes wait to be appended to the image
+// after the last one: a burst of transfers or reloads is appended once,
+// and not while the next change is being compiled (the append rewrites
+// the whole file: seconds at a TLD's size). A crash in between costs the
+// next start the zone files' compile, nothing else.
+const appendAfter = 3 * time.Second
 
 // imageWrite is one write of the compiled zone image: set compiled whole
 // into img, or a change rendered alone (delta, and the Incremental after
@@ -116,6 +127,9 @@ func (d *Daemon) queueImage(w imageWrite) {
 	d.image.mu.Lock()
 	defer d.image.mu.Unlock()
 	d.image.queue = append(d.image.queue, w)
+	if w.img == nil {
+		d.image.lastChange = time.Now()
+	}
 	d.image.writes.Add(1)
 	if !d.image.busy {
 		d.image.busy = true
@@ -137,6 +151,16 @@ func (d *Daemon) writeImages() {
 			}
 			clear(q[:last])
 			q = q[last:]
+		}
+		if len(q) > 0 && q[0].img == nil && d.life.Err() == nil {
+			if wait := d.image.appendAfter - time.Since(d.image.lastChange); wait > 0 {
+				d.image.mu.Unlock()
+				select {
+				case <-time.After(wait):
+				case <-d.life.Done():
+				}
+				continue
+			}
 		}
 		n := 0
 		switch {

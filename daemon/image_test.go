@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/zonecompiler/compiled"
@@ -104,5 +105,18 @@ func TestImageWrites(t *testing.T) {
 	if img.NameCount() != full.NameCount() || img.AnswerCount() != full.AnswerCount() {
 		t.Fatalf("%d names, %d answers; the last version compiled whole has %d, %d",
 			img.NameCount(), img.AnswerCount(), full.NameCount(), full.AnswerCount())
+	}
+
+	// Through queueImage, with the wait after a change: a whole image,
+	// then two changes in quick succession, appended once.
+	logs.Reset()
+	d.image.appendAfter = 2 * time.Second
+	d.queueImage(w2)
+	for _, w := range q[2:] {
+		d.queueImage(w)
+	}
+	d.image.writes.Wait()
+	if n := strings.Count(logs.String(), "brought up to date"); n != 1 || !strings.Contains(logs.String(), "changes=2") {
+		t.Errorf("%d appends, want one of both changes:\n%s", n, logs.String())
 	}
 }
