@@ -39,16 +39,7 @@ func DeltaFromRender(d *render.Delta) *loader.Delta {
 func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uint32) {
 	out := &loader.Image{}
 	if filter {
-		var hashes []abi.NameHash
-		if img.Sorted != nil {
-			hashes = img.Sorted.NameKeys
-		} else {
-			hashes = make([]abi.NameHash, 0, len(img.Names))
-			for h := range img.Names {
-				hashes = append(hashes, h)
-			}
-		}
-		out.NameFilter = abi.NameFilter(hashes)
+		out.NameFilter = abi.NameFilter(img.NameHashes())
 	}
 	// Shared templates go to their own array, their ids marked.
 	ids := make([]uint32, len(img.Templates))

@@ -25,7 +25,8 @@
 // (render.Delta.Encode, each length-prefixed, then the Incremental after
 // the last), which a restart applies to it (render.Image.Apply): the
 // image follows the zone through the changes written to the maps alone
-// (AppendChanges), copying the map image as it is. Each section is checked against its own checksum before it is decoded,
+// (AppendChanges), copying the map image as it is. Each section is
+// checked against its own checksum before it is decoded,
 // so the records and the map image decode in parallel. CRC-32C (the
 // checksum of ext4's and btrfs's metadata, in hardware on x86 and arm64:
 // a gigabyte in a tenth of a second) guards against a file damaged or cut
@@ -118,10 +119,7 @@ var ErrNoSources = errors.New("a zone not read from files has no compiled image"
 // file beside it, synced, then renamed over path, so that a reader sees
 // the old image or the new one, never part of one.
 func Write(path string, key Key, set *zone.Set, img *render.Image) (Written, error) {
-	sums, err := writeFile(path, key, set, img.Encode, func(w *binfmt.Writer) {
-		w.Int(0)
-		render.EncodeIncremental(w, nil)
-	}, nil)
+	sums, err := writeFile(path, key, set, img.Encode, func(w *binfmt.Writer) { writeChanges(w, nil, nil, nil) }, nil)
 	if err != nil {
 		return Written{}, err
 	}
@@ -132,7 +130,7 @@ func Write(path string, key Key, set *zone.Set, img *render.Image) (Written, err
 // its changes and ds after them, and inc (Recompile's Incremental after
 // the last of ds), in place of that file, as Write does: so that a
 // restart gets the maps the changes made live without a whole compile.
-// The file must be the one at was (ErrNotFollowed) and hold fewer than
+// The file must be the one at describes (ErrNotFollowed) and hold fewer than
 // MaxChanges with ds (ErrTooManyChanges).
 func AppendChanges(path string, key Key, set *zone.Set, at Written, ds []*render.Delta, inc *render.Incremental) (Written, error) {
 	f, err := os.Open(path)
@@ -154,10 +152,7 @@ func AppendChanges(path string, key Key, set *zone.Set, at Written, ds []*render
 		return Written{}, fmt.Errorf("%w: its changes cannot be read or are corrupt", ErrNotFollowed)
 	}
 	r := binfmt.NewReader(changes)
-	old := make([][]byte, r.Count(1))
-	for i := range old {
-		old[i] = r.View()
-	}
+	old := changeBlobs(r)
 	if r.Err() != nil || len(old) != at.Changes {
 		return Written{}, ErrNotFollowed
 	}
@@ -170,21 +165,7 @@ func AppendChanges(path string, key Key, set *zone.Set, at Written, ds []*render
 		if _, err := io.Copy(w, io.TeeReader(mapImage, copied)); err != nil {
 			w.Fail(err)
 		}
-	}, func(w *binfmt.Writer) {
-		w.Int(len(old) + len(ds))
-		for _, c := range old {
-			w.Bytes(c)
-		}
-		var buf bytes.Buffer
-		for _, d := range ds {
-			buf.Reset()
-			dw := binfmt.NewWriter(&buf)
-			d.Encode(dw)
-			dw.Flush() // a bytes.Buffer: no error
-			w.Bytes(buf.Bytes())
-		}
-		render.EncodeIncremental(w, inc)
-	}, func(sums [sections]uint32) error {
+	}, func(w *binfmt.Writer) { writeChanges(w, old, ds, inc) }, func(sums [sections]uint32) error {
 		if copied.Sum32() != at.MapSum || sums[2] != at.MapSum {
 			return fmt.Errorf("%w: its map image is corrupt", ErrNotFollowed)
 		}
@@ -194,6 +175,35 @@ func AppendChanges(path string, key Key, set *zone.Set, at Written, ds []*render
 		return Written{}, err
 	}
 	return Written{MapSum: newSums[2], Changes: len(old) + len(ds)}, nil
+}
+
+// writeChanges writes the changes section: the changes old (as written
+// before) and ds, each length-prefixed, then inc (the Incremental after
+// the last; nil with none).
+func writeChanges(w *binfmt.Writer, old [][]byte, ds []*render.Delta, inc *render.Incremental) {
+	w.Int(len(old) + len(ds))
+	for _, c := range old {
+		w.Bytes(c)
+	}
+	var buf bytes.Buffer
+	for _, d := range ds {
+		buf.Reset()
+		dw := binfmt.NewWriter(&buf)
+		d.Encode(dw)
+		dw.Flush() // a bytes.Buffer: no error
+		w.Bytes(buf.Bytes())
+	}
+	render.EncodeIncremental(w, inc)
+}
+
+// changeBlobs reads the changes of a changes section, each as written
+// (r is then at the Incremental).
+func changeBlobs(r *binfmt.Reader) [][]byte {
+	blobs := make([][]byte, r.Count(1))
+	for i := range blobs {
+		blobs[i] = r.View()
+	}
+	return blobs
 }
 
 // writeFile writes an image of set: its meta and records sections, then
@@ -461,10 +471,11 @@ func ReadWith(path string, key Key, specs []zone.Spec, opt zone.Options, onImage
 // (none: *img stays), returning how many there were.
 func applyChanges(img **render.Image, b []byte) (int, error) {
 	r := binfmt.NewReader(b)
-	ds := make([]*render.Delta, r.Count(1))
-	for i := range ds {
+	blobs := changeBlobs(r)
+	ds := make([]*render.Delta, len(blobs))
+	for i, blob := range blobs {
 		var err error
-		if ds[i], err = render.DecodeDelta(binfmt.NewReader(r.View())); err != nil {
+		if ds[i], err = render.DecodeDelta(binfmt.NewReader(blob)); err != nil {
 			return 0, fmt.Errorf("change %d: %w", i+1, err)
 		}
 	}

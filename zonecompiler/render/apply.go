@@ -53,10 +53,7 @@ func (img *Image) Apply(ds ...*Delta) (*Image, error) {
 			answers[k] = change[[2]uint32]{gone: true}
 		}
 		for h, e := range d.Image.AllNames() {
-			for i := range 2 {
-				e.ExactDefault[i], e.BelowDefault[i] = moved(e.ExactDefault[i]), moved(e.BelowDefault[i])
-			}
-			names[h] = change[NameEntry]{v: e}
+			names[h] = change[NameEntry]{v: e.withTmpls(moved)}
 		}
 		for k, v := range d.Image.AllAnswers() {
 			answers[k] = change[[2]uint32]{v: [2]uint32{moved(v[0]), moved(v[1])}}
@@ -248,9 +245,8 @@ func (img *Image) dropUnused() {
 	}
 	s := img.Sorted
 	for _, e := range s.NameVals {
-		for i := range 2 {
-			mark(e.ExactDefault[i])
-			mark(e.BelowDefault[i])
+		for _, id := range e.Tmpls() {
+			mark(id)
 		}
 	}
 	for _, v := range s.AnswerVals {
@@ -282,11 +278,8 @@ func (img *Image) dropUnused() {
 		}
 		return ids[x]
 	}
-	for i := range s.NameVals {
-		e := &s.NameVals[i]
-		for j := range 2 {
-			e.ExactDefault[j], e.BelowDefault[j] = id(e.ExactDefault[j]), id(e.BelowDefault[j])
-		}
+	for i, e := range s.NameVals {
+		s.NameVals[i] = e.withTmpls(id)
 	}
 	for i := range s.AnswerVals {
 		s.AnswerVals[i] = [2]uint32{id(s.AnswerVals[i][0]), id(s.AnswerVals[i][1])}

@@ -3,6 +3,7 @@ package render
 import (
 	"cmp"
 	"iter"
+	"maps"
 	"slices"
 
 	"github.com/xdpdns/xdpdns/bpf/abi"
@@ -51,6 +52,19 @@ type NameEntry struct {
 	ExactDefault [2]uint32 // by DO bit
 	BelowDefault [2]uint32
 	Flags        uint32 // abi.NameFlagExactTyped | abi.NameFlagBelowTyped | abi.NameFlagLeaf
+}
+
+// Tmpls is e's template ids: exact and below, each by DO bit.
+func (e NameEntry) Tmpls() [4]uint32 {
+	return [4]uint32{e.ExactDefault[0], e.ExactDefault[1], e.BelowDefault[0], e.BelowDefault[1]}
+}
+
+// withTmpls is e with each template id mapped by f.
+func (e NameEntry) withTmpls(f func(uint32) uint32) NameEntry {
+	for i := range 2 {
+		e.ExactDefault[i], e.BelowDefault[i] = f(e.ExactDefault[i]), f(e.BelowDefault[i])
+	}
+	return e
 }
 
 // AnswerKey selects a per-type template.
@@ -109,50 +123,33 @@ func (img *Image) AnswerCount() int {
 // AllNames yields img's names entries (in key order when decoded, else
 // in no set order).
 func (img *Image) AllNames() iter.Seq2[NameHash, NameEntry] {
-	return func(yield func(NameHash, NameEntry) bool) {
-		if s := img.Sorted; s != nil {
-			for i, h := range s.NameKeys {
-				if !yield(h, s.NameVals[i]) {
-					return
-				}
-			}
-			return
-		}
-		for h, e := range img.Names {
-			if !yield(h, e) {
-				return
-			}
-		}
+	if s := img.Sorted; s != nil {
+		return pairs(s.NameKeys, s.NameVals)
 	}
+	return maps.All(img.Names)
 }
 
 // AllAnswers yields img's answers entries, as AllNames does.
 func (img *Image) AllAnswers() iter.Seq2[AnswerKey, [2]uint32] {
-	return func(yield func(AnswerKey, [2]uint32) bool) {
-		if s := img.Sorted; s != nil {
-			for i, k := range s.AnswerKeys {
-				if !yield(k, s.AnswerVals[i]) {
-					return
-				}
-			}
-			return
-		}
-		for k, v := range img.Answers {
-			if !yield(k, v) {
-				return
-			}
-		}
+	if s := img.Sorted; s != nil {
+		return pairs(s.AnswerKeys, s.AnswerVals)
 	}
+	return maps.All(img.Answers)
+}
+
+// NameHashes is img's names (a decoded image's own slice: not to be
+// changed).
+func (img *Image) NameHashes() []NameHash {
+	if s := img.Sorted; s != nil {
+		return s.NameKeys
+	}
+	return slices.AppendSeq(make([]NameHash, 0, len(img.Names)), maps.Keys(img.Names))
 }
 
 // Name is the names entry of h.
 func (img *Image) Name(h NameHash) (NameEntry, bool) {
 	if s := img.Sorted; s != nil {
-		i, ok := slices.BinarySearchFunc(s.NameKeys, h, compareHash)
-		if !ok {
-			return NameEntry{}, false
-		}
-		return s.NameVals[i], true
+		return search(s.NameKeys, s.NameVals, h, compareHash)
 	}
 	e, ok := img.Names[h]
 	return e, ok
@@ -161,14 +158,31 @@ func (img *Image) Name(h NameHash) (NameEntry, bool) {
 // Answer is the answers entry of k.
 func (img *Image) Answer(k AnswerKey) ([2]uint32, bool) {
 	if s := img.Sorted; s != nil {
-		i, ok := slices.BinarySearchFunc(s.AnswerKeys, k, compareAnswerKey)
-		if !ok {
-			return [2]uint32{}, false
-		}
-		return s.AnswerVals[i], true
+		return search(s.AnswerKeys, s.AnswerVals, k, compareAnswerKey)
 	}
 	ids, ok := img.Answers[k]
 	return ids, ok
+}
+
+// pairs yields keys[i], vals[i] in order.
+func pairs[K, V any](keys []K, vals []V) iter.Seq2[K, V] {
+	return func(yield func(K, V) bool) {
+		for i, k := range keys {
+			if !yield(k, vals[i]) {
+				return
+			}
+		}
+	}
+}
+
+// search finds k in keys (in the order of compare) and returns its value.
+func search[K, V any](keys []K, vals []V, k K, compare func(a, b K) int) (V, bool) {
+	i, ok := slices.BinarySearchFunc(keys, k, compare)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return vals[i], true
 }
 
 // compareHash and compareAnswerKey order the keys of Sorted.

@@ -18,9 +18,8 @@ func (img *Image) Encode(w *binfmt.Writer) {
 	w.Int(len(s.NameKeys))
 	for i, h := range s.NameKeys {
 		e := &s.NameVals[i]
-		w.U64(h.H1)
-		w.U64(h.H2)
-		for _, id := range [...]uint32{e.ExactDefault[0], e.ExactDefault[1], e.BelowDefault[0], e.BelowDefault[1]} {
+		writeHash(w, h)
+		for _, id := range e.Tmpls() {
 			w.Uvarint(uint64(id))
 		}
 		w.Uvarint(uint64(e.Flags))
@@ -28,10 +27,7 @@ func (img *Image) Encode(w *binfmt.Writer) {
 	w.Int(len(s.AnswerKeys))
 	for i, k := range s.AnswerKeys {
 		v := s.AnswerVals[i]
-		w.U64(k.Name.H1)
-		w.U64(k.Name.H2)
-		w.U16(k.QType)
-		w.U16(k.Mode)
+		writeAnswerKey(w, k)
 		w.Uvarint(uint64(v[0]))
 		w.Uvarint(uint64(v[1]))
 	}
@@ -47,10 +43,26 @@ func (img *Image) Encode(w *binfmt.Writer) {
 	for _, v := range [...]int{st.Names, st.Answers, st.Templates, st.BodyBytes, st.Delegations, st.PassedTemplates, st.Renders} {
 		w.Int(v)
 	}
-	w.Bool(img.Incremental != nil)
-	if img.Incremental != nil {
-		img.Incremental.encode(w)
-	}
+	EncodeIncremental(w, img.Incremental)
+}
+
+// writeHash and writeAnswerKey write the keys readHash and
+// readAnswerKey read.
+func writeHash(w *binfmt.Writer, h NameHash) {
+	w.U64(h.H1)
+	w.U64(h.H2)
+}
+
+func writeAnswerKey(w *binfmt.Writer, k AnswerKey) {
+	writeHash(w, k.Name)
+	w.U16(k.QType)
+	w.U16(k.Mode)
+}
+
+func readHash(r *binfmt.Reader) NameHash { return NameHash{H1: r.U64(), H2: r.U64()} }
+
+func readAnswerKey(r *binfmt.Reader) AnswerKey {
+	return AnswerKey{Name: readHash(r), QType: r.U16(), Mode: r.U16()}
 }
 
 // sorted is img's names and answers in key order: its Sorted, or its
@@ -284,7 +296,7 @@ func decodeImage(r *binfmt.Reader, denial bool) (*Image, error) {
 	// in place (Image.Apply).
 	s.NameKeys, s.NameVals = make([]NameHash, n, n+n/64), make([]NameEntry, n, n+n/64)
 	for i := range n {
-		s.NameKeys[i] = NameHash{H1: r.U64(), H2: r.U64()}
+		s.NameKeys[i] = readHash(r)
 		e := &s.NameVals[i]
 		e.ExactDefault[0], e.ExactDefault[1] = uint32(r.Uvarint()), uint32(r.Uvarint())
 		e.BelowDefault[0], e.BelowDefault[1] = uint32(r.Uvarint()), uint32(r.Uvarint())
@@ -296,7 +308,7 @@ func decodeImage(r *binfmt.Reader, denial bool) (*Image, error) {
 	n = r.Count(20 + 2)
 	s.AnswerKeys, s.AnswerVals = make([]AnswerKey, n, n+n/64), make([][2]uint32, n, n+n/64)
 	for i := range n {
-		s.AnswerKeys[i] = AnswerKey{Name: NameHash{H1: r.U64(), H2: r.U64()}, QType: r.U16(), Mode: r.U16()}
+		s.AnswerKeys[i] = readAnswerKey(r)
 		s.AnswerVals[i] = [2]uint32{uint32(r.Uvarint()), uint32(r.Uvarint())}
 		if i > 0 && compareAnswerKey(s.AnswerKeys[i-1], s.AnswerKeys[i]) >= 0 {
 			r.Fail("answers out of order")
@@ -339,7 +351,7 @@ func (img *Image) checkRefs(denial bool) error {
 	nt := uint32(len(img.Templates))
 	bad := func(id uint32) bool { return id != abi.Pass && id >= nt }
 	for _, e := range img.AllNames() {
-		for _, id := range [...]uint32{e.ExactDefault[0], e.ExactDefault[1], e.BelowDefault[0], e.BelowDefault[1]} {
+		for _, id := range e.Tmpls() {
 			if bad(id) {
 				return errBadRef("name entry", id)
 			}
@@ -369,15 +381,11 @@ func (d *Delta) Encode(w *binfmt.Writer) {
 	d.Image.Encode(w)
 	w.Int(len(d.DelNames))
 	for _, h := range d.DelNames {
-		w.U64(h.H1)
-		w.U64(h.H2)
+		writeHash(w, h)
 	}
 	w.Int(len(d.DelAnswers))
 	for _, k := range d.DelAnswers {
-		w.U64(k.Name.H1)
-		w.U64(k.Name.H2)
-		w.U16(k.QType)
-		w.U16(k.Mode)
+		writeAnswerKey(w, k)
 	}
 	w.Int(len(d.Rewrites))
 	for _, r := range d.Rewrites {
@@ -397,11 +405,11 @@ func DecodeDelta(r *binfmt.Reader) (*Delta, error) {
 	d := &Delta{Image: img}
 	d.DelNames = make([]NameHash, r.Count(16))
 	for i := range d.DelNames {
-		d.DelNames[i] = NameHash{H1: r.U64(), H2: r.U64()}
+		d.DelNames[i] = readHash(r)
 	}
 	d.DelAnswers = make([]AnswerKey, r.Count(20))
 	for i := range d.DelAnswers {
-		d.DelAnswers[i] = AnswerKey{Name: NameHash{H1: r.U64(), H2: r.U64()}, QType: r.U16(), Mode: r.U16()}
+		d.DelAnswers[i] = readAnswerKey(r)
 	}
 	d.Rewrites = make([]Rewrite, r.Count(2))
 	for i := range d.Rewrites {

@@ -344,10 +344,11 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		// origin, the same serial and timers) may hold its SOA in the
 		// same templates, which a rewrite in place would change for that
 		// zone too.
+		was, is := soaShape(a), soaShape(b)
 		for _, set := range []*zone.Set{old.Zones(), c.set} {
 			for _, z := range set.Zones() {
 				if !bytes.Equal(z.Origin.Lower, origin) && z.SOA != nil && len(z.SOA.RRs) > 0 &&
-					(soaShape(z) == soaShape(a) || soaShape(z) == soaShape(b)) {
+					(soaShape(z) == was || soaShape(z) == is) {
 					return fmt.Errorf("%w: the SOA of %s is laid out as %s's", ErrRecompile, b.Name(), z.Name())
 				}
 			}

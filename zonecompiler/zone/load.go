@@ -525,31 +525,10 @@ func duplicate(a, b *RR) bool {
 		return true
 	case a.NNames > 0 && bytes.Equal(a.RDataLower(), b.RDataLower()):
 		return true
-	case equalFold(a.RData, b.RData):
+	case bytes.EqualFold(a.RData, b.RData): // a cheap first look: IsDuplicate decides
 		return dns.IsDuplicate(a.Src(), b.Src())
 	}
 	return false
-}
-
-// equalFold reports whether a and b are equal but for the case of ASCII
-// letters.
-func equalFold(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] && lowerByte(a[i]) != lowerByte(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerByte(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 // ttlWarnings reports the records of n whose TTL differs from their
