@@ -5,6 +5,7 @@ package loader_test
 import (
 	"bytes"
 	"fmt"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"sort"
 	"testing"
 	"time"
@@ -141,7 +142,8 @@ func corpusXDPMatchesEngine(t *testing.T, v interoptest.Variant, rrlOn bool) {
 
 // TestDenialXDPMatchesEngine runs the signed-denial corpus
 // (interoptest.DenialCorpus: names below every name, in the first and
-// last NSEC3 intervals, around every NSEC owner, NSEC3 owner names)
+// last NSEC3 intervals, around every NSEC owner, NSEC3 owner names, the
+// referrals of every delegation)
 // through the real program: the NSEC3 hash computed in BPF and the
 // covering entry's search must give the engine's bytes, every NXDOMAIN
 // the program can prove must be answered in XDP, and the program must
@@ -186,10 +188,19 @@ func TestDenialXDPMatchesEngine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%d answered in XDP (%d NXDOMAIN it must prove); answer.nxdomain=%d answer.wildcard=%d pass.denial=%d",
-				answered, must, c["answer.nxdomain"], c["answer.wildcard"], c["pass.denial"])
+			selfReferrals := 0
+			for _, tp := range rimg.Templates {
+				if tp.Kind == abi.KindReferral && tp.Flags&abi.FlagSlotSelf != 0 {
+					selfReferrals++
+				}
+			}
+			t.Logf("%d answered in XDP (%d it must answer); answer.nxdomain=%d answer.wildcard=%d answer.referral=%d pass.denial=%d; %d referral templates with a self slot",
+				answered, must, c["answer.nxdomain"], c["answer.wildcard"], c["answer.referral"], c["pass.denial"], selfReferrals)
 			if must == 0 {
 				t.Error("the corpus has no NXDOMAIN the program must prove")
+			}
+			if v == interoptest.NSEC3OptOut && selfReferrals == 0 {
+				t.Error("no insecure delegation's referral has its opt-out proof filled by the program")
 			}
 		})
 	}

@@ -18,13 +18,17 @@ type DenialQuery struct {
 	Packet []byte
 	// InXDP: the XDP program must answer it (a DO=1 NXDOMAIN it can
 	// prove: NSEC3, a next closer label that is not 32 bytes long like an
-	// NSEC3 hash label; NSEC, a next closer label of at most 31 bytes).
+	// NSEC3 hash label; NSEC, a next closer label of at most 31 bytes; a
+	// referral, whose delegation's label in an NSEC3 zone is not 32
+	// bytes long).
 	InXDP bool
 }
 
 // DenialCorpus is a corpus of DO=1 queries for names that do not exist in
 // the signed zones of e: random names below every name of every zone
-// (the apex, empty non-terminals, wildcards), names whose NSEC3 hash falls
+// (the apex, empty non-terminals, wildcards), every delegation and a name
+// below it (referrals, with an NSEC3 opt-out proof for the insecure ones),
+// names whose NSEC3 hash falls
 // before the first and after the last hash of the chain (the wrapping
 // interval), names sorting before and after every NSEC owner, and the
 // NSEC3 owner names themselves, in random case.
@@ -41,7 +45,14 @@ func DenialCorpus(t testing.TB, e *engine.Engine, seed int64) []DenialQuery {
 			names = append(names, fmt.Sprintf("%x.%s", rng.Uint64()>>16, origin))
 		}
 		z.ForEachNode(func(n *zone.Node) {
-			if n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
+			if n.Has(zone.FlagBelowCut) {
+				return
+			}
+			if n.Has(zone.FlagDelegation) {
+				// Referrals: an insecure delegation's opt-out proof
+				// covers the delegation's own hash.
+				d := wire.String(n.Name.Lower)
+				names = append(names, d, fmt.Sprintf("x%d.%s", rng.Intn(1000), d))
 				return
 			}
 			for i := 0; i < 3; i++ {
@@ -95,11 +106,11 @@ func DenialCorpus(t testing.TB, e *engine.Engine, seed int64) []DenialQuery {
 }
 
 // inXDP says whether the program must answer the query: a DO=1 NXDOMAIN
-// whose proof it can build, in a reply that fits.
+// whose proof it can build, or a referral, in a reply that fits.
 func inXDP(e *engine.Engine, pkt []byte, name string) bool {
 	reply, kind := e.RespondKind(nil, pkt, false)
 	r := new(dns.Msg)
-	if kind != engine.KindNXDomain || r.Unpack(reply) != nil || r.Truncated || len(reply) > 1200 {
+	if kind != engine.KindNXDomain && kind != engine.KindReferral || r.Unpack(reply) != nil || r.Truncated || len(reply) > 1200 {
 		return false
 	}
 	w := make([]byte, wire.MaxNameLen+1)
@@ -118,6 +129,18 @@ func inXDP(e *engine.Engine, pkt []byte, name string) bool {
 		ce++
 	}
 	nc := wire.Suffix(lower, ce+1)
+	if kind == engine.KindReferral {
+		// The delegation: the first name below the apex on the way
+		// that exists (the program hashes it for an opt-out proof).
+		nc = wire.Suffix(lower, wire.Labels(z.Origin.Lower)+1)
+		for i := 0; i < wire.MaxLabels; i++ {
+			if n := z.Node(nc); n != nil && n.Has(zone.FlagDelegation) {
+				break
+			}
+			nc = wire.Suffix(lower, wire.Labels(nc)+1)
+		}
+		return z.NSEC3 == nil || nc[0] != 32
+	}
 	if z.NSEC3 != nil {
 		return nc[0] != 32
 	}

@@ -81,8 +81,12 @@ type answer struct {
 	// covering the query name (which depends on the name), the proof
 	// leaves a slot at index slot of ns (-1: none) for the XDP program to
 	// fill; slotBad says the proof depends on the name in a way one slot
-	// cannot hold (two covers of the query name).
+	// cannot hold (two covers of the query name). slotSelf
+	// (PrecomputeDenialExact) also lets the referral to the query name
+	// itself, an insecure delegation of an NSEC3 opt-out zone, leave the
+	// cover of its own hash to the program (abi.FlagSlotSelf).
 	slotMode bool
+	slotSelf bool
 	slot     int
 	slotBad  bool
 }
@@ -96,7 +100,7 @@ func (a *answer) reset() {
 	a.do, a.tcp = false, false
 	a.nchain, a.nsynth = 0, 0
 	a.rrlName = nil
-	a.slotMode, a.slot, a.slotBad = false, -1, false
+	a.slotMode, a.slotSelf, a.slot, a.slotBad = false, false, -1, false
 }
 
 // addSet appends the RRset (and, with DO, its RRSIGs) to a section.

@@ -196,7 +196,12 @@ func (e *Engine) referral(a *answer, z *zone.Zone, d *zone.Node, depth int) {
 		} else if m := z.NSEC3Match(d.NSEC3Hash); m != nil {
 			a.addProof(z, m.Set(dns.TypeNSEC3))
 		} else {
-			e.closestEncloserProof(a, z, d.Name.Lower, false)
+			// Opt-out (RFC 5155 §7.2.7): the cover of the delegation's
+			// own hash is the program's to fill when the query is for
+			// the delegation itself (PrecomputeDenialExact).
+			self := a.slotSelf && a.nchain == 1 && depth == 0 &&
+				string(a.chain[0]) == string(d.Name.Lower)
+			e.closestEncloserProof(a, z, d.Name.Lower, self)
 		}
 	}
 	// Glue: in-domain glue is required, sibling glue and other in-zone

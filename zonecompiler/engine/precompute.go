@@ -71,7 +71,9 @@ const RRLQName = abi.RRLQName
 // below says the rendering stands for every name below qname's parent
 // zone name (qname is a probe): a pointer to the whole question then stays
 // as it is. For an exact name every pointer is relocated, which gives the
-// same bytes since the name's length is fixed.
+// same bytes since the name's length is fixed (and a referral's template
+// serves the names below the delegation too: its pointers to the
+// delegation's name move with the question).
 func (e *Engine) Precompute(qname []byte, qtype, qclass uint16, do, below bool) Precomputed {
 	return e.precompute(qname, qtype, qclass, do, below, false)
 }
@@ -88,15 +90,16 @@ func (e *Engine) PrecomputeDenial(qname []byte, qtype uint16) Precomputed {
 
 // PrecomputeDenialExact is PrecomputeDenial for the name qname itself
 // (Precompute's exact mode): the slot, if any, is for the cover of qname's
-// own hash (a DS query at an insecure delegation of an NSEC3 opt-out zone,
-// RFC 5155 §7.2.4), which the program fills from the name it found.
+// own hash (at an insecure delegation of an NSEC3 opt-out zone: a DS
+// query's NODATA, RFC 5155 §7.2.4, or the referral's opt-out proof,
+// §7.2.7), which the program fills from the name it found.
 func (e *Engine) PrecomputeDenialExact(qname []byte, qtype uint16) Precomputed {
 	return e.precompute(qname, qtype, dns.ClassINET, true, false, true)
 }
 
 // prepare decides the answer to the probe (qname, qtype, qclass, DO) in
 // s, as an EDNS query with unlimited size, with a denial slot when slot.
-func (e *Engine) prepare(s *scratch, qname []byte, qtype, qclass uint16, do, slot bool) {
+func (e *Engine) prepare(s *scratch, qname []byte, qtype, qclass uint16, do, slot, below bool) {
 	q := &s.q
 	*q = wire.Query{}
 	q.QName, q.QLower = qname, qname
@@ -107,13 +110,14 @@ func (e *Engine) prepare(s *scratch, qname []byte, qtype, qclass uint16, do, slo
 	a.reset()
 	a.do = do
 	a.slotMode = slot
+	a.slotSelf = slot && !below
 	e.decide(a, q, e.zones.Load())
 }
 
 func (e *Engine) precompute(qname []byte, qtype, qclass uint16, do, below, slot bool) Precomputed {
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
-	e.prepare(s, qname, qtype, qclass, do, slot)
+	e.prepare(s, qname, qtype, qclass, do, slot, below)
 	q, a := &s.q, &s.a
 	var relocs []int
 	buf := make([]byte, 0, 512)
@@ -204,7 +208,7 @@ type DenialPiece struct {
 func (e *Engine) DenialPieces(probe []byte, qtype uint16, covers []*zone.RRset) []DenialPiece {
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
-	e.prepare(s, probe, qtype, dns.ClassINET, true, true)
+	e.prepare(s, probe, qtype, dns.ClassINET, true, true, true)
 	q, a := &s.q, &s.a
 	if a.slot < 0 || a.slotBad {
 		return nil

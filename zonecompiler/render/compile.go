@@ -429,35 +429,41 @@ func otherType(sp *nameSpec) uint16 {
 
 func (c *compiler) exactSlot(r *nameResult, lower []byte, qtype uint16, do bool) slot {
 	r.renders++
-	if do && qtype == dns.TypeDS {
-		if s, ok := c.dsSlot(lower); ok {
+	if do {
+		if s, ok := c.selfSlot(lower, qtype); ok {
 			return s
 		}
 	}
 	return slot{p: c.e.Precompute(lower, qtype, dns.ClassINET, do, false), ok: true}
 }
 
-// dsSlot renders a DS query with DO=1 at an insecure delegation of an
-// NSEC3 opt-out zone with a denial slot: its NODATA proves the zone above
-// (the closest encloser) and covers the delegation's own hash, which the
-// program fills in from the name it found (abi.FlagSlotSelf). Every such
-// delegation of a zone then shares one template, which a new SOA serial
-// rewrites in place, rather than a template each. False when the answer
-// is not that one, or the program could not fill it as the engine would.
-func (c *compiler) dsSlot(lower []byte) (slot, bool) {
+// selfSlot renders a DO=1 query at an insecure delegation of an NSEC3
+// opt-out zone with a denial slot: the referral's opt-out proof (RFC 5155
+// §7.2.7), or a DS query's NODATA (§7.2.4), proves the zone above (the
+// closest encloser) and covers the delegation's own hash, which the
+// program fills in from the name it found (abi.FlagSlotSelf). The
+// delegations of a zone then share templates as their DO=0 referrals do
+// (every DS NODATA one template, which a new SOA serial rewrites in
+// place), rather than a template each with its own cover. False when the
+// answer is not one of those, or the program could not fill it as the
+// engine would.
+func (c *compiler) selfSlot(lower []byte, qtype uint16) (slot, bool) {
 	z := c.set.Find(lower)
 	if z == nil || z.NSEC3 == nil || !z.HasRRSIGs() || c.set.Zone(lower) != nil {
 		return slot{}, false
 	}
-	if n := z.Node(lower); n == nil || !n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
+	n := z.Node(lower)
+	if n == nil || !n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
 		return slot{}, false
 	}
 	idx, ok := c.denialOf[z]
-	if !ok {
+	if !ok || c.img.Denial[idx].Ctx != 0 {
+		// Pieces that point into the head they were rendered after fit
+		// that one template only.
 		return slot{}, false
 	}
-	p := c.e.PrecomputeDenialExact(lower, dns.TypeDS)
-	if p.Slot < 0 {
+	p := c.e.PrecomputeDenialExact(lower, qtype)
+	if p.Slot < 0 || (qtype != dns.TypeDS && hashLikeNames(z, n)) {
 		return slot{}, false
 	}
 	t, ok := c.slotTemplate(p, idx)
@@ -466,6 +472,29 @@ func (c *compiler) dsSlot(lower []byte) (slot, bool) {
 	}
 	t.Flags |= abi.FlagSlotSelf
 	return slot{p: p, ok: true, t: &t}, true
+}
+
+// hashLikeNames reports whether a name of delegation n's referral (its
+// name servers, so their glue too) lies at or below a label of zone z as
+// long as an NSEC3 hash: the cover's owner could then share more than the
+// zone's name with it, and the engine would compress one against the
+// other, which a piece rendered elsewhere does not.
+func hashLikeNames(z *zone.Zone, n *zone.Node) bool {
+	ns := n.Set(dns.TypeNS)
+	if ns == nil {
+		return false
+	}
+	base := wire.Labels(z.Origin.Lower)
+	for _, rr := range ns.RRs {
+		t := rr.RDataLower()
+		if !wire.IsSubdomain(t, z.Origin.Lower) || wire.Labels(t) <= base {
+			continue
+		}
+		if l := wire.Suffix(t, base+1); l[0] == NSEC3LabelLen {
+			return true
+		}
+	}
+	return false
 }
 
 // belowSlot renders the answer for names strictly below lower. It is

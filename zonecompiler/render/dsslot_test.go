@@ -97,3 +97,77 @@ func dnsName(lower []byte) string {
 	}
 	return sb.String()
 }
+
+// TestReferralSlotShared: in an NSEC3 opt-out zone, the DO=1 referral to
+// an insecure delegation leaves the cover of the delegation's own hash to
+// the program (abi.FlagSlotSelf, RFC 5155 §7.2.7), so that delegations
+// with the same name servers share one template as their DO=0 referrals
+// do; the model answers every one of them, for the delegation and names
+// below it, in any case, with the engine's bytes — the covers in every
+// interval of the chain, the apex's own among them (left out: already in
+// the template). A delegation whose name servers lie below a label as
+// long as an NSEC3 hash keeps a template of its own.
+func TestReferralSlotShared(t *testing.T) {
+	// Delegations eK with names of one length (a template's pointers
+	// move with the question's length).
+	const shared = 60
+	var extra strings.Builder
+	for i := 10; i < 10+shared; i++ {
+		fmt.Fprintf(&extra, "e%d NS ns1.example.net.\ne%d NS ns2.example.net.\n", i, i)
+	}
+	hashLike := strings.Repeat("q", NSEC3LabelLen)
+	fmt.Fprintf(&extra, "h NS ns.%s\n%s A 198.18.4.2\n", hashLike, hashLike)
+	rrs := interoptest.SignedOptOut(t, "oo.test.", 5, 20, extra.String())
+	e := rrsEngine(t, "oo.test.", rrs)
+	z := e.Zones().Zones()[0]
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Model{Image: img, UDPSize: 1232}
+	ids := map[uint32]int{}
+	headCovered := 0
+	for _, n := range insecureDelegations(z) {
+		name := dnsName(n)
+		id := img.Names[abi.HashName(n)].ExactDefault[1]
+		self := id != 0 && img.Templates[id].Flags&abi.FlagSlotSelf != 0
+		if want := name != "h.oo.test."; self != want {
+			t.Fatalf("referral DO=1 at %s: template %d, self slot %v, want %v", name, id, self, want)
+		}
+		if strings.HasPrefix(name, "e") {
+			ids[id]++
+		}
+		for _, qname := range []string{name, "www." + name, strings.ToUpper("a.b." + name)} {
+			for _, qt := range []uint16{dns.TypeA, dns.TypeNS, dns.TypeAAAA} {
+				q := new(dns.Msg).SetQuestion(qname, qt)
+				q.SetEdns0(1232, true)
+				pkt, _ := q.Pack()
+				got, reason := m.Reply(pkt)
+				want := e.Respond(nil, pkt, false)
+				if got == nil || !bytes.Equal(got, want) {
+					t.Fatalf("%s %s: model (%s) and engine differ\n%s", qname, dns.TypeToString[qt], reason, diff(got, want))
+				}
+				r := new(dns.Msg)
+				if err := r.Unpack(want); err != nil {
+					t.Fatal(err)
+				}
+				nsec3 := 0
+				for _, rr := range r.Ns {
+					if rr.Header().Rrtype == dns.TypeNSEC3 {
+						nsec3++
+					}
+				}
+				if nsec3 != 1 && nsec3 != 2 {
+					t.Fatalf("%s: the engine's referral has %d NSEC3 records, want the apex's and the cover", qname, nsec3)
+				}
+				if nsec3 == 1 {
+					headCovered++
+				}
+			}
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("delegations with the same name servers use %d DO=1 referral templates, want 1: %v", len(ids), ids)
+	}
+	t.Logf("%d insecure delegations; %d DO=1 referrals whose cover is the apex's NSEC3", len(insecureDelegations(z)), headCovered)
+}
