@@ -104,7 +104,6 @@ type XdpNameSlot struct {
 	_   structs.HostLayout
 	Key XdpNameKey
 	Val XdpNameVal
-	Pad [2]uint32
 }
 
 type XdpNameVal struct {
@@ -117,6 +116,7 @@ type XdpNameVer struct {
 	ExactDefault [2]uint32
 	BelowDefault [2]uint32
 	Flags        uint32
+	Cover        uint32
 }
 
 type XdpRrlBucket struct {
@@ -148,6 +148,7 @@ type XdpScratch struct {
 		Qlen        uint32
 		Nlabels     uint32
 		Found       uint32
+		FoundCover  uint32
 		Size        uint32
 		Flags       uint16
 		Qtype       uint16
@@ -165,6 +166,7 @@ type XdpScratch struct {
 		_           [3]byte
 		CookieNow   uint32
 	}
+	_ [4]byte
 	W struct {
 		_         structs.HostLayout
 		H1        uint64
@@ -198,7 +200,6 @@ type XdpScratch struct {
 		Ns   XdpNameSlot
 		Nv   XdpNameVal
 		Nver XdpNameVer
-		_    [4]byte
 		As   XdpAnswerSlot
 		Av   XdpAnswerVal
 		Aver XdpAnswerVer

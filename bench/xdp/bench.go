@@ -336,6 +336,16 @@ func (s *Setup) classes(o SetupOptions) []*Class {
 			mk("do-referral-ds", "`www.dK.tld. A`, K%5 == 0, DO=1, NSEC3-signed zone (referral with DS and its RRSIG)", s.NSEC3, XDPTX, func(i int) Query {
 				return Query{Name: fmt.Sprintf("www.d%d.%s", dsEvery*rng.IntN(max(n/dsEvery, 1)), Origin), Type: dns.TypeA, EDNS: true, DO: true}
 			}),
+			// An insecure delegation's opt-out proof covers the
+			// delegation's own hash: the program hashes the name it
+			// found (SHA-1) and searches the chain (abi.FlagSlotSelf).
+			mk("do-referral-optout", "`www.dK.tld. A`, K%5 != 0, DO=1, NSEC3 opt-out zone (referral with the opt-out proof: the apex's NSEC3, the one covering the delegation's hash, searched, in the template's slot)", s.NSEC3, XDPTX, func(i int) Query {
+				k := rng.IntN(n)
+				if k%dsEvery == 0 {
+					k = (k + 1) % n
+				}
+				return Query{Name: fmt.Sprintf("www.d%d.%s", k, Origin), Type: dns.TypeA, EDNS: true, DO: true}
+			}),
 			// The NSEC3 record covering the next closer name depends on
 			// the qname: the program hashes it (SHA-1) and searches the
 			// chain (bpf/include/denial.h).

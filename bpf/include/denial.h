@@ -250,19 +250,26 @@ static __always_inline int plan_denial(struct scratch *s, const struct query *q,
 		return CNT_PASS_NOTMPL;
 	if ((dz->ctx_tmpl && dz->ctx_tmpl != id) || nc > q->nlabels)
 		return CNT_PASS_DENIAL;
-	start = s->starts[(q->nlabels - nc) & (XDPDNS_MAX_LABELS - 1)];
-	if (dz->kind == XDPDNS_DENIAL_NSEC3) {
-		if (nsec3_key(s, dz, start, q->qlen))
+	if ((t->flags & XDPDNS_TF_SLOT_SELF) && q->found_cover) {
+		/* The cover of the name found, known from its entry. */
+		if (q->found_cover > dz->entry_count)
 			return CNT_PASS_DENIAL;
-	} else if (dz->kind == XDPDNS_DENIAL_NSEC) {
-		if (nsec_key(s, start))
-			return CNT_PASS_DENIAL;
+		p = dz->entry_base + q->found_cover - 1;
 	} else {
-		return CNT_PASS_DENIAL;
+		start = s->starts[(q->nlabels - nc) & (XDPDNS_MAX_LABELS - 1)];
+		if (dz->kind == XDPDNS_DENIAL_NSEC3) {
+			if (nsec3_key(s, dz, start, q->qlen))
+				return CNT_PASS_DENIAL;
+		} else if (dz->kind == XDPDNS_DENIAL_NSEC) {
+			if (nsec_key(s, start))
+				return CNT_PASS_DENIAL;
+		} else {
+			return CNT_PASS_DENIAL;
+		}
+		p = find_cover(s, dz, emap, imap);
+		if (p < 0)
+			return CNT_PASS_DENIAL;
 	}
-	p = find_cover(s, dz, emap, imap);
-	if (p < 0)
-		return CNT_PASS_DENIAL;
 	if ((__u32)p == t->denial_head || (__u32)p == t->denial_tail)
 		return -1;
 	ei = (__u32)p;

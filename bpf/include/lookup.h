@@ -203,6 +203,7 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 		return 0;
 	}
 	q->found = found;
+	q->found_cover = nv->cover;
 	mode = found == q->nlabels ? XDPDNS_MODE_EXACT : XDPDNS_MODE_BELOW;
 	if (nv->flags &
 	    (mode == XDPDNS_MODE_EXACT ? XDPDNS_NF_EXACT_TYPED : XDPDNS_NF_BELOW_TYPED)) {

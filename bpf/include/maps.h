@@ -231,16 +231,17 @@ struct {
  * unknown values and prunes states instead of following every label
  * count and flag combination separately. */
 struct query {
-	__u32 l3_off;  /* IP header offset in the frame */
-	__u32 l4_off;  /* UDP header offset */
-	__u32 dns_off; /* DNS payload offset */
-	__u32 dlen;    /* DNS payload length (UDP length - 8) */
-	__u32 avail;   /* bytes of it loaded into the scratch buffer */
-	__u32 qlen;    /* wire length of the qname */
-	__u32 nlabels; /* labels of the qname, root not counted */
-	__u32 found;   /* labels of its longest suffix in names (lookup.h) */
-	__u32 size;    /* reply size limit */
-	__u16 flags;   /* DNS header flags as received */
+	__u32 l3_off;      /* IP header offset in the frame */
+	__u32 l4_off;      /* UDP header offset */
+	__u32 dns_off;     /* DNS payload offset */
+	__u32 dlen;        /* DNS payload length (UDP length - 8) */
+	__u32 avail;       /* bytes of it loaded into the scratch buffer */
+	__u32 qlen;        /* wire length of the qname */
+	__u32 nlabels;     /* labels of the qname, root not counted */
+	__u32 found;       /* labels of its longest suffix in names (lookup.h) */
+	__u32 found_cover; /* that name's name_ver.cover */
+	__u32 size;        /* reply size limit */
+	__u16 flags;       /* DNS header flags as received */
 	__u16 qtype;
 	__u16 qclass;
 	__u8 v6;

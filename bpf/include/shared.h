@@ -129,6 +129,11 @@ struct name_ver {
 	__u32 exact_default[2]; /* qname == this name, qtype not in answers */
 	__u32 below_default[2]; /* qname strictly below this name */
 	__u32 flags;            /* XDPDNS_NF_* */
+	/* 1 + the index, among its denial zone's entries, of the entry
+	 * covering this name's own NSEC3 hash, for a template with
+	 * XDPDNS_TF_SLOT_SELF (an insecure delegation's opt-out proof):
+	 * found without hashing; 0: none, the program hashes the name. */
+	__u32 cover;
 };
 
 /* names: key struct name_key (a name that exists in a served zone,
@@ -158,7 +163,6 @@ struct name_val {
 struct name_slot {
 	struct name_key key;
 	struct name_val val;
-	__u32 pad[2];
 };
 
 /* name_val.flags (which lookups the walk can skip): answers has

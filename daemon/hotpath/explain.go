@@ -25,7 +25,7 @@ func (m *liveMaps) keep(err error) {
 func (m *liveMaps) Name(h render.NameHash) (render.NameEntry, bool) {
 	v, ok, err := m.v.Name(bpf.XdpNameKey{H1: h.H1, H2: h.H2})
 	m.keep(err)
-	return render.NameEntry{ExactDefault: v.ExactDefault, BelowDefault: v.BelowDefault, Flags: v.Flags}, ok
+	return render.NameEntry{ExactDefault: v.ExactDefault, BelowDefault: v.BelowDefault, Flags: v.Flags, Cover: v.Cover}, ok
 }
 
 func (m *liveMaps) Answer(k render.AnswerKey) ([2]uint32, bool) {
@@ -77,6 +77,22 @@ func (m *liveMaps) DenialCover(i uint16, key [4]uint64) (uint32, *render.Piece, 
 	if !ok {
 		return 0, nil, false
 	}
+	e, body, ok, err := m.v.DenialEntry(idx)
+	m.keep(err)
+	if !ok {
+		return 0, nil, false
+	}
+	return idx, &render.Piece{Body: body, Relocs: append([]uint16(nil), e.Relocs[:e.Nrelocs]...), Records: e.Nrecs}, true
+}
+
+// DenialAt reads the live entry rel of zone i.
+func (m *liveMaps) DenialAt(i uint16, rel uint32) (uint32, *render.Piece, bool) {
+	z, ok, err := m.v.DenialZone(i)
+	m.keep(err)
+	if !ok || i == 0 || rel >= z.EntryCount {
+		return 0, nil, false
+	}
+	idx := z.EntryBase + rel
 	e, body, ok, err := m.v.DenialEntry(idx)
 	m.keep(err)
 	if !ok {

@@ -67,7 +67,7 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 		out.NameKeys = append(out.NameKeys, bpf.XdpNameKey{H1: h.H1, H2: h.H2})
 		out.NameVals = append(out.NameVals, bpf.XdpNameVer{
 			ExactDefault: [2]uint32{id(e.ExactDefault[0]), id(e.ExactDefault[1])},
-			BelowDefault: [2]uint32{id(e.BelowDefault[0]), id(e.BelowDefault[1])}, Flags: e.Flags})
+			BelowDefault: [2]uint32{id(e.BelowDefault[0]), id(e.BelowDefault[1])}, Flags: e.Flags, Cover: e.Cover})
 	}
 	for k, v := range img.AllAnswers() {
 		out.AnswerKeys = append(out.AnswerKeys, AnswerKey(k))

@@ -312,6 +312,7 @@ type nameResult struct {
 	exact, below  [2]slot
 	typed         []typedResult
 	renders, pass int
+	cover         uint32 // NameEntry.Cover
 }
 
 // renderName renders the templates of one name: per listed type, and a
@@ -395,6 +396,7 @@ func (c *compiler) store(r *nameResult) {
 	if !r.parent {
 		entry.Flags |= abi.NameFlagLeaf
 	}
+	entry.Cover = r.cover
 	c.img.Names[r.h] = entry
 }
 
@@ -430,7 +432,8 @@ func otherType(sp *nameSpec) uint16 {
 func (c *compiler) exactSlot(r *nameResult, lower []byte, qtype uint16, do bool) slot {
 	r.renders++
 	if do {
-		if s, ok := c.selfSlot(lower, qtype); ok {
+		if s, cover, ok := c.selfSlot(lower, qtype); ok {
+			r.cover = cover
 			return s
 		}
 	}
@@ -446,32 +449,35 @@ func (c *compiler) exactSlot(r *nameResult, lower []byte, qtype uint16, do bool)
 // (every DS NODATA one template, which a new SOA serial rewrites in
 // place), rather than a template each with its own cover. False when the
 // answer is not one of those, or the program could not fill it as the
-// engine would.
-func (c *compiler) selfSlot(lower []byte, qtype uint16) (slot, bool) {
+// engine would. cover is the delegation's NameEntry.Cover: the program
+// reads the cover's place from the name's entry instead of hashing the
+// name (a SHA-1 per query: the referral took 1.6 µs in the program
+// instead of 1.2 with a template of its own).
+func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, cover uint32, ok bool) {
 	z := c.set.Find(lower)
 	if z == nil || z.NSEC3 == nil || !z.HasRRSIGs() || c.set.Zone(lower) != nil {
-		return slot{}, false
+		return slot{}, 0, false
 	}
 	n := z.Node(lower)
 	if n == nil || !n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
-		return slot{}, false
+		return slot{}, 0, false
 	}
 	idx, ok := c.denialOf[z]
 	if !ok || c.img.Denial[idx].Ctx != 0 {
 		// Pieces that point into the head they were rendered after fit
 		// that one template only.
-		return slot{}, false
+		return slot{}, 0, false
 	}
 	p := c.e.PrecomputeDenialExact(lower, qtype)
 	if p.Slot < 0 || (qtype != dns.TypeDS && hashLikeNames(z, n)) {
-		return slot{}, false
+		return slot{}, 0, false
 	}
 	t, ok := c.slotTemplate(p, idx)
 	if !ok {
-		return slot{}, false
+		return slot{}, 0, false
 	}
 	t.Flags |= abi.FlagSlotSelf
-	return slot{p: p, ok: true, t: &t}, true
+	return slot{p: p, ok: true, t: &t}, c.img.Denial[idx].selfCover(lower), true
 }
 
 // hashLikeNames reports whether a name of delegation n's referral (its

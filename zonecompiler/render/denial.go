@@ -97,6 +97,23 @@ func (dz *DenialZone) QueryKey(nc []byte) ([4]uint64, bool) {
 	return NSECKey(nc[1 : 1+l]), true
 }
 
+// selfCover is NameEntry.Cover of the name lower (lower case) in zone
+// dz: 1 + the index of the entry covering it as the program would find
+// it from the name (QueryKey, Cover), or 0 when the program could not
+// (it then passes the query, as it does without the entry's help).
+func (dz *DenialZone) selfCover(lower []byte) uint32 {
+	k, ok := dz.QueryKey(lower)
+	if !ok || len(dz.Entries) == 0 {
+		return 0
+	}
+	// The last entry whose key is below k, wrapping to the last.
+	i := sort.Search(len(dz.Entries), func(i int) bool { return !keyLess(dz.Entries[i].Key, k) })
+	if i == 0 {
+		i = len(dz.Entries)
+	}
+	return uint32(i)
+}
+
 func keyLess(a, b [4]uint64) bool {
 	for i := range a {
 		if a[i] != b[i] {

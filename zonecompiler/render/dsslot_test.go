@@ -137,15 +137,23 @@ func TestReferralSlotShared(t *testing.T) {
 		if strings.HasPrefix(name, "e") {
 			ids[id]++
 		}
+		if cover := img.Names[abi.HashName(n)].Cover; cover == 0 {
+			// Its DS NODATA has a self slot too (h's included).
+			t.Fatalf("%s: the name's entry holds no cover", name)
+		}
 		for _, qname := range []string{name, "www." + name, strings.ToUpper("a.b." + name)} {
 			for _, qt := range []uint16{dns.TypeA, dns.TypeNS, dns.TypeAAAA} {
 				q := new(dns.Msg).SetQuestion(qname, qt)
 				q.SetEdns0(1232, true)
 				pkt, _ := q.Pack()
-				got, reason := m.Reply(pkt)
+				dec := m.Decide(pkt)
+				got, reason := dec.Reply, dec.Reason
 				want := e.Respond(nil, pkt, false)
 				if got == nil || !bytes.Equal(got, want) {
 					t.Fatalf("%s %s: model (%s) and engine differ\n%s", qname, dns.TypeToString[qt], reason, diff(got, want))
+				}
+				if name != "h.oo.test." && !strings.Contains(dec.Denial, "its entry says") {
+					t.Fatalf("%s: the cover was not read from the name's entry: %s", qname, dec.Denial)
 				}
 				r := new(dns.Msg)
 				if err := r.Unpack(want); err != nil {

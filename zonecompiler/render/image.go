@@ -52,6 +52,13 @@ type NameEntry struct {
 	ExactDefault [2]uint32 // by DO bit
 	BelowDefault [2]uint32
 	Flags        uint32 // abi.NameFlagExactTyped | abi.NameFlagBelowTyped | abi.NameFlagLeaf
+	// Cover is 1 + the index, among the entries of its templates' denial
+	// zone, of the entry covering the name's own NSEC3 hash, which fills
+	// the slot of a template with abi.FlagSlotSelf (an insecure
+	// delegation's opt-out proof) without the program hashing the name;
+	// 0: none. Relative to the zone's entries, it holds wherever the
+	// loader places them.
+	Cover uint32
 }
 
 // Tmpls is e's template ids: exact and below, each by DO bit.

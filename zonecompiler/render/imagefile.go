@@ -23,6 +23,7 @@ func (img *Image) Encode(w *binfmt.Writer) {
 			w.Uvarint(uint64(id))
 		}
 		w.Uvarint(uint64(e.Flags))
+		w.Uvarint(uint64(e.Cover))
 	}
 	w.Int(len(s.AnswerKeys))
 	for i, k := range s.AnswerKeys {
@@ -291,7 +292,7 @@ func DecodeImage(r *binfmt.Reader) (*Image, error) { return decodeImage(r, true)
 func decodeImage(r *binfmt.Reader, denial bool) (*Image, error) {
 	s := &Sorted{}
 	img := &Image{Sorted: s}
-	n := r.Count(16 + 5)
+	n := r.Count(16 + 6)
 	// Room for the names and answers the image's changes add, applied
 	// in place (Image.Apply).
 	s.NameKeys, s.NameVals = make([]NameHash, n, n+n/64), make([]NameEntry, n, n+n/64)
@@ -301,6 +302,7 @@ func decodeImage(r *binfmt.Reader, denial bool) (*Image, error) {
 		e.ExactDefault[0], e.ExactDefault[1] = uint32(r.Uvarint()), uint32(r.Uvarint())
 		e.BelowDefault[0], e.BelowDefault[1] = uint32(r.Uvarint()), uint32(r.Uvarint())
 		e.Flags = uint32(r.Uvarint())
+		e.Cover = uint32(r.Uvarint())
 		if i > 0 && compareHash(s.NameKeys[i-1], s.NameKeys[i]) >= 0 {
 			r.Fail("names out of order")
 		}

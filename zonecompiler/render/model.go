@@ -34,6 +34,9 @@ type Maps interface {
 	// DenialCover returns the absolute index and the piece of the entry
 	// of zone i that covers key, searched as the program searches (Cover).
 	DenialCover(i uint16, key [4]uint64) (uint32, *Piece, bool)
+	// DenialAt returns the absolute index and the piece of zone i's
+	// entry rel (NameEntry.Cover - 1); false when it has no such entry.
+	DenialAt(i uint16, rel uint32) (uint32, *Piece, bool)
 }
 
 // DenialZone returns denial zone i.
@@ -68,6 +71,15 @@ func (img *Image) DenialCover(i uint16, key [4]uint64) (uint32, *Piece, bool) {
 	return idx, &dz.Entries[idx-dz.Base].Piece, true
 }
 
+// DenialAt returns entry rel of zone i.
+func (img *Image) DenialAt(i uint16, rel uint32) (uint32, *Piece, bool) {
+	dz, ok := img.DenialZone(i)
+	if !ok || rel >= uint32(len(dz.Entries)) {
+		return 0, nil, false
+	}
+	return dz.Base + rel, &dz.Entries[rel].Piece, true
+}
+
 // Template returns template id.
 func (img *Image) Template(id uint32) (*Template, bool) {
 	if int(id) >= len(img.Templates) {
@@ -86,6 +98,8 @@ type Decision struct {
 	Name   NameHash
 	Labels int
 	Mode   uint16
+	// Cover is the name's NameEntry.Cover (class IN).
+	Cover uint32
 	// Typed: the template came from the per-type answers map, not from
 	// the name's default.
 	Typed      bool
@@ -255,7 +269,7 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 		if mode == abi.ModeExact {
 			typed = abi.NameFlagExactTyped
 		}
-		dec.Name, dec.Labels, dec.Mode = n, found, mode
+		dec.Name, dec.Labels, dec.Mode, dec.Cover = n, found, mode, entry.Cover
 		if ids, ok := mp.Answer(AnswerKey{Name: n, QType: qtype, Mode: mode}); ok && entry.Flags&typed != 0 {
 			id = ids[d]
 			dec.Typed = true
@@ -360,27 +374,37 @@ func (m *Model) denial(mp Maps, t *Template, id uint32, lower []byte, labels int
 	if (dz.Ctx != 0 && dz.Ctx != id) || nc > labels {
 		return nil, ReasonDenial
 	}
-	k, ok := dz.QueryKey(wire.Suffix(lower, nc))
-	if !ok {
-		return nil, ReasonDenial
-	}
-	idx, piece, ok := mp.DenialCover(t.Denial, k)
-	if !ok {
-		return nil, ReasonDenial
+	var idx uint32
+	var piece *Piece
+	what := "covers the next closer name"
+	if t.Flags&abi.FlagSlotSelf != 0 && dec.Cover != 0 {
+		// The cover of the name found, known from its entry.
+		what = "covers the name found (its entry says)"
+		if idx, piece, ok = mp.DenialAt(t.Denial, dec.Cover-1); !ok {
+			return nil, ReasonDenial
+		}
+	} else {
+		k, ok := dz.QueryKey(wire.Suffix(lower, nc))
+		if !ok {
+			return nil, ReasonDenial
+		}
+		if idx, piece, ok = mp.DenialCover(t.Denial, k); !ok {
+			return nil, ReasonDenial
+		}
 	}
 	chain := "NSEC"
 	if dz.Kind == abi.DenialNSEC3 {
 		chain = "NSEC3"
 	}
 	if idx == t.DenialHead || idx == t.DenialTail {
-		dec.Denial = fmt.Sprintf("%s zone %d, entry %d covers the next closer name: already in the template", chain, t.Denial, idx)
+		dec.Denial = fmt.Sprintf("%s zone %d, entry %d %s: already in the template", chain, t.Denial, idx, what)
 		return nil, ""
 	}
 	if len(piece.Body) > abi.MaxBody {
 		return nil, ReasonNoTmpl
 	}
-	dec.Denial = fmt.Sprintf("%s zone %d, entry %d covers the next closer name: %d bytes, %d records in the slot at %d",
-		chain, t.Denial, idx, len(piece.Body), piece.Records, t.Slot)
+	dec.Denial = fmt.Sprintf("%s zone %d, entry %d %s: %d bytes, %d records in the slot at %d",
+		chain, t.Denial, idx, what, len(piece.Body), piece.Records, t.Slot)
 	return piece, ""
 }
 
