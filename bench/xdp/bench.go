@@ -337,9 +337,9 @@ func (s *Setup) classes(o SetupOptions) []*Class {
 				return Query{Name: fmt.Sprintf("www.d%d.%s", dsEvery*rng.IntN(max(n/dsEvery, 1)), Origin), Type: dns.TypeA, EDNS: true, DO: true}
 			}),
 			// An insecure delegation's opt-out proof covers the
-			// delegation's own hash: the program hashes the name it
-			// found (SHA-1) and searches the chain (abi.FlagSlotSelf).
-			mk("do-referral-optout", "`www.dK.tld. A`, K%5 != 0, DO=1, NSEC3 opt-out zone (referral with the opt-out proof: the apex's NSEC3, the one covering the delegation's hash, searched, in the template's slot)", s.NSEC3, XDPTX, func(i int) Query {
+			// delegation's own hash: the program reads its place from
+			// the delegation's names entry (abi.FlagSlotSelf).
+			mk("do-referral-optout", "`www.dK.tld. A`, K%5 != 0, DO=1, NSEC3 opt-out zone (referral with the opt-out proof: the apex's NSEC3, and the one covering the delegation's hash, its place in the name's entry, in the template's slot)", s.NSEC3, XDPTX, func(i int) Query {
 				k := rng.IntN(n)
 				if k%dsEvery == 0 {
 					k = (k + 1) % n

@@ -391,7 +391,7 @@ func (a *answer) takeSlot() {
 // of name and covers the next closer name (RFC 5155 §7.2.1). With slot,
 // when the next closer name is name itself (the closest encloser is its
 // parent), its cover is left for the XDP program (a.slot; the program
-// hashes the name it found: abi.FlagSlotSelf).
+// takes the cover of the name it found: abi.FlagSlotSelf).
 func (e *Engine) closestEncloserProof(a *answer, z *zone.Zone, name []byte, slot bool) {
 	next := name
 	for p, i := wire.Parent(name), 0; i < wire.MaxLabels; p, i = wire.Parent(p), i+1 {
