@@ -234,9 +234,11 @@ type Loader struct {
 	gens   [2]*generation // both slots name the same one after an Update
 	// live records the live generation's content for Update (update.go);
 	// nil when there is none to update. Swap has it made in the
-	// background (pending): settleLive waits for it.
+	// background (pending), SwapLater when it is next needed (record):
+	// settleLive waits for it, or makes it.
 	live    *liveState
 	pending chan *liveState
+	record  func() *liveState
 	hasher  *hasher
 	// tableSeed draws each names and answers table's seed (nil: at random; tests set
 	// it to build chosen layouts).
@@ -452,10 +454,10 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 	maps := []innerMap{
 		{bpf.XdpMapNames, nil, len(img.NameKeys), nil}, // the tables: see below
 		{bpf.XdpMapAnswers, nil, len(img.AnswerKeys), nil},
-		{bpf.XdpMapTemplates, &g.templates, len(img.Templates), fillArray(img.Templates)},
-		{bpf.XdpMapChunks, &g.chunks, len(img.Chunks), fillChunks(img.Chunks)},
+		{bpf.XdpMapTemplates, &g.templates, len(img.Templates), fillMapped(img.Templates)},
+		{bpf.XdpMapChunks, &g.chunks, len(img.Chunks), fillMapped(img.Chunks)},
 		{bpf.XdpMapDenialZones, &g.denialZones, len(img.DenialZones), fillArray(img.DenialZones)},
-		{bpf.XdpMapDenialEntries, &g.denialEntries, len(img.DenialEntries), fillArray(img.DenialEntries)},
+		{bpf.XdpMapDenialEntries, &g.denialEntries, len(img.DenialEntries), fillMapped(img.DenialEntries)},
 		{bpf.XdpMapDenialIndex, &g.denialIndex, len(img.DenialIndex), fillArray(img.DenialIndex)},
 		{bpf.XdpMapNameFilter, &g.nameFilter, len(img.NameFilter), fillArray(img.NameFilter)},
 		{bpf.XdpMapSharedTemplates, &g.sharedTemplates, len(img.SharedTemplates), fillArray(bothVersions(img.SharedTemplates, tmplVersions))},
@@ -548,19 +550,21 @@ func mapArray[T any](m *ebpf.Map) (entries []T, done func() error, err error) {
 	return unsafe.Slice((*T)(unsafe.Pointer(&mem[0])), n), func() error { return unix.Munmap(mem) }, nil
 }
 
-// fillChunks writes a new generation's chunks (the map is not live yet):
-// through a mapping of the map, one copy of what for a signed TLD is
-// hundreds of MB, then unmapped; else with the batch syscalls.
-func fillChunks(chunks []bpf.XdpChunk) func(*ebpf.Map) error {
+// fillMapped writes a new generation's mmapable array (the map is not
+// live yet: chunks, templates, denial entries) through a mapping of the
+// map, one copy of what for a signed TLD is hundreds of MB, then
+// unmapped (the batch syscalls cost ~2 µs an entry: ~1 s for a TLD's
+// templates); else with the batch syscalls.
+func fillMapped[V any](vals []V) func(*ebpf.Map) error {
 	return func(m *ebpf.Map) error {
-		if len(chunks) == 0 {
+		if len(vals) == 0 {
 			return nil
 		}
-		dst, done, err := mapArray[bpf.XdpChunk](m)
+		dst, done, err := mapArray[V](m)
 		if err != nil {
-			return fill(m, indexes(len(chunks)), chunks)
+			return fill(m, indexes(len(vals)), vals)
 		}
-		copy(dst, chunks)
+		copy(dst, vals)
 		return done()
 	}
 }
@@ -755,7 +759,15 @@ func (l *Loader) install(slot uint32, g *generation) error {
 // Swap makes img the live generation and returns its serial number
 // (1 for the first Swap). A failed Swap leaves the live generation as it
 // was.
-func (l *Loader) Swap(img *Image) (uint32, error) {
+func (l *Loader) Swap(img *Image) (uint32, error) { return l.swap(img, false) }
+
+// SwapLater is Swap for a start, whose other work (reading the zones'
+// records) wants the other CPU: the record of the generation for updates
+// (seconds of content hashing for a TLD, which Swap makes in the
+// background at once) is made by the next Settle or change instead.
+func (l *Loader) SwapLater(img *Image) (uint32, error) { return l.swap(img, true) }
+
+func (l *Loader) swap(img *Image, later bool) (uint32, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -794,10 +806,15 @@ func (l *Loader) Swap(img *Image) (uint32, error) {
 	}
 	// The record of the new generation for updates (content hashes of
 	// everything written: seconds for a signed TLD) is made in the
-	// background; the next change waits for it (settleLive).
+	// background, or later; the next change waits for it (settleLive).
+	record := func() *liveState { return newLiveState(l.hasher, img, g) }
+	if later {
+		l.record = record
+		return g.serial, nil
+	}
 	done := make(chan *liveState, 1)
 	l.pending = done
-	go func() { done <- newLiveState(l.hasher, img, g) }()
+	go func() { done <- record() }()
 	return g.serial, nil
 }
 
@@ -816,6 +833,10 @@ func (l *Loader) settleLive() {
 	if l.pending != nil {
 		l.live = <-l.pending
 		l.pending = nil
+	}
+	if l.record != nil {
+		l.live = l.record()
+		l.record = nil
 	}
 }
 
@@ -1018,6 +1039,7 @@ func (l *Loader) Close() error {
 		g.close()
 	}
 	l.gens = [2]*generation{}
+	l.record = nil // not made: nothing will be updated
 	l.settleLive()
 	l.live = nil
 	if l.cfgMem != nil {

@@ -73,8 +73,10 @@ struct names_inner XDPDNS_INNER_MMAP_ARRAY(struct name_slot);
  * overriding the name's default). Mmapable, written as names. */
 struct answers_inner XDPDNS_INNER_MMAP_ARRAY(struct answer_slot);
 
-/* templates: __u32 template id -> struct tmpl (0 unused). */
-struct templates_inner XDPDNS_INNER_ARRAY(struct tmpl);
+/* templates: __u32 template id -> struct tmpl (0 unused). Mmapable: a
+ * TLD's are hundreds of thousands, which batch syscalls wrote at ~2 µs
+ * each. */
+struct templates_inner XDPDNS_INNER_MMAP_ARRAY(struct tmpl);
 
 /* shared_templates: __u32 template id without XDPDNS_SHARED_TMPL ->
  * struct tmpl_versions (0 unused). */
@@ -90,8 +92,9 @@ struct chunks_inner XDPDNS_INNER_MMAP_ARRAY(struct chunk);
 struct denial_zones_inner XDPDNS_INNER_ARRAY(struct denial_zone);
 
 /* denial_entries: __u32 index -> struct denial_entry (one interval of a
- * chain: its sort key and the covering RRset's piece). */
-struct denial_entries_inner XDPDNS_INNER_ARRAY(struct denial_entry);
+ * chain: its sort key and the covering RRset's piece). Mmapable, as
+ * templates. */
+struct denial_entries_inner XDPDNS_INNER_MMAP_ARRAY(struct denial_entry);
 
 /* denial_index: __u32 index_base + bucket -> __u32 first entry of the
  * bucket (keys by their top index_bits bits). */

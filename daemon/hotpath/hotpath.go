@@ -258,7 +258,14 @@ func (h *HotPath) install(e *engine.Engine, img *render.Image, announce bool) er
 	gen := st.Serial
 	if errors.Is(err, loader.ErrNoUpdate) {
 		h.updates.Swaps++
-		gen, err = h.l.Swap(limg)
+		if e == nil {
+			// An image read at start, beside the zones' records: the
+			// loader's record of it waits until it is needed
+			// (daemon.Start settles it once serving).
+			gen, err = h.l.SwapLater(limg)
+		} else {
+			gen, err = h.l.Swap(limg)
+		}
 	} else if err == nil {
 		h.updates.Updates++
 		h.updates.Last = st
