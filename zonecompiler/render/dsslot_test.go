@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -19,14 +20,7 @@ import (
 // rewrites that one template instead of rendering each delegation again.
 func TestDSSlotShared(t *testing.T) {
 	const insecure = 40
-	rrs := interoptest.SignedOptOut(t, "oo.test.", 5, insecure, "h1 A 198.18.4.1\n")
-	e := rrsEngine(t, "oo.test.", rrs)
-	z := e.Zones().Zones()[0]
-	img, err := Compile(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Model{Image: img, UDPSize: 1232}
+	rrs, e, z, img, m := optOutCompiled(t, insecure, "h1 A 198.18.4.1\n")
 	ids := map[uint32]int{}
 	for _, n := range insecureDelegations(z) {
 		k := AnswerKey{Name: abi.HashName(n), QType: dns.TypeDS, Mode: abi.ModeExact}
@@ -78,6 +72,20 @@ func TestDSSlotShared(t *testing.T) {
 	}
 }
 
+// optOutCompiled compiles interoptest.SignedOptOut's zone oo.test. (5
+// secure delegations, insecure insecure ones, the lines of extra): its
+// records, engine, zone, image and the model over the image.
+func optOutCompiled(t *testing.T, insecure int, extra string) ([]dns.RR, *engine.Engine, *zone.Zone, *Image, *Model) {
+	t.Helper()
+	rrs := interoptest.SignedOptOut(t, "oo.test.", 5, insecure, extra)
+	e := rrsEngine(t, "oo.test.", rrs)
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rrs, e, e.Zones().Zones()[0], img, &Model{Image: img, UDPSize: 1232}
+}
+
 // insecureDelegations lists the delegations of z without DS.
 func insecureDelegations(z *zone.Zone) [][]byte {
 	var out [][]byte
@@ -117,14 +125,7 @@ func TestReferralSlotShared(t *testing.T) {
 	}
 	hashLike := strings.Repeat("q", NSEC3LabelLen)
 	fmt.Fprintf(&extra, "h NS ns.%s\n%s A 198.18.4.2\n", hashLike, hashLike)
-	rrs := interoptest.SignedOptOut(t, "oo.test.", 5, 20, extra.String())
-	e := rrsEngine(t, "oo.test.", rrs)
-	z := e.Zones().Zones()[0]
-	img, err := Compile(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Model{Image: img, UDPSize: 1232}
+	_, e, z, img, m := optOutCompiled(t, 20, extra.String())
 	ids := map[uint32]int{}
 	headCovered := 0
 	for _, n := range insecureDelegations(z) {
