@@ -5,12 +5,12 @@ package loader_test
 import (
 	"bytes"
 	"fmt"
-	"github.com/xdpdns/xdpdns/bpf/abi"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/xdpdns/xdpdns/daemon/hotpath"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"

@@ -24,14 +24,13 @@ type DenialQuery struct {
 	InXDP bool
 }
 
-// DenialCorpus is a corpus of DO=1 queries for names that do not exist in
-// the signed zones of e: random names below every name of every zone
-// (the apex, empty non-terminals, wildcards), every delegation and a name
-// below it (referrals, with an NSEC3 opt-out proof for the insecure ones),
-// names whose NSEC3 hash falls
-// before the first and after the last hash of the chain (the wrapping
-// interval), names sorting before and after every NSEC owner, and the
-// NSEC3 owner names themselves, in random case.
+// DenialCorpus is a corpus of DO=1 queries for the signed zones of e:
+// random names below every name of every zone (the apex, empty
+// non-terminals, wildcards), every delegation and a name below it
+// (referrals, with an NSEC3 opt-out proof for the insecure ones), names
+// whose NSEC3 hash falls before the first and after the last hash of the
+// chain (the wrapping interval), names sorting before and after every
+// NSEC owner, and the NSEC3 owner names themselves, in random case.
 func DenialCorpus(t testing.TB, e *engine.Engine, seed int64) []DenialQuery {
 	t.Helper()
 	rng := rand.New(rand.NewSource(seed))
@@ -131,7 +130,8 @@ func inXDP(e *engine.Engine, pkt []byte, name string) bool {
 	nc := wire.Suffix(lower, ce+1)
 	if kind == engine.KindReferral {
 		// The delegation: the first name below the apex on the way
-		// that exists (the program hashes it for an opt-out proof).
+		// that is one (an opt-out proof covers its hash, which an NSEC3
+		// owner's label could be).
 		nc = wire.Suffix(lower, wire.Labels(z.Origin.Lower)+1)
 		for i := 0; i < wire.MaxLabels; i++ {
 			if n := z.Node(nc); n != nil && n.Has(zone.FlagDelegation) {
