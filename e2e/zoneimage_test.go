@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"syscall"
@@ -32,14 +33,15 @@ func waitLog(t *testing.T, d *Daemon, want string, within time.Duration) {
 	}
 }
 
-// TestZoneImage restarts the daemon on its compiled zone image: the first
-// start compiles the zones and writes the image; a restart serves from
-// it, every XDP case answered correctly in XDP; a corrupt image, and one
+// TestZoneImage restarts the daemon on its compiled zone image (an NSEC3
+// opt-out zone and its child): the first start compiles the zones and
+// writes the image; a restart serves from it, every XDP case answered
+// correctly in XDP, the opt-out referral in the kernel; a corrupt image, and one
 // older than its zone file, are logged, ignored (the zones read from
 // their files, again served correctly) and written anew.
 func TestZoneImage(t *testing.T) {
 	r := NewRig(t)
-	zs := interoptest.PrepareZones(t, interoptest.NSEC3)
+	zs := interoptest.PrepareZones(t, interoptest.NSEC3OptOut)
 	image := zs.Zones()[0].Path + config.ZoneImageSuffix
 	start := func(t *testing.T) *Daemon {
 		d := StartServer(t, bins, r, zs.Zones(), "native")
@@ -64,6 +66,7 @@ func TestZoneImage(t *testing.T) {
 		d := start(t)
 		waitLog(t, d, "zones loaded from the compiled image", 0)
 		testUDPPaths(t, r, d, "native")
+		testOptOutReferral(t, r, d)
 		stop(t, d)
 	})
 	t.Run("changes followed", func(t *testing.T) {
@@ -144,4 +147,33 @@ func bumpSerial(t *testing.T, path string) uint32 {
 	}
 	writeAtomic(t, path, b.String())
 	return serial
+}
+
+// testOptOutReferral asks for a name below an insecure delegation of the
+// NSEC3 opt-out zone with DO=1 (over IPv4 and IPv6, dig and kdig): the
+// referral with its opt-out proof (RFC 5155 §7.2.7), the cover filled by
+// the program from the delegation's entry as the image left it, must
+// come from the kernel — the XDP program, or its tc companion when the
+// reply does not fit the received frame (native XDP on veth: no
+// tailroom) — and no userspace counter may move.
+func testOptOutReferral(t *testing.T, r *Rig, d *Daemon) {
+	l := Lookup{Name: "host.sub.example.test.", Type: dns.TypeA, DO: true, Port: 53}
+	w := want{rcode: "NOERROR", authority: []string{"NS", "NSEC3", "RRSIG"}, glue: []string{"ns1.sub.example.test. A 192.0.2.100"}}
+	for _, srv := range []netip.Addr{r.SrvV4, r.SrvV6} {
+		for _, tool := range []Tool{Dig, Kdig} {
+			before := d.Stats(t)
+			rep, err := tool.Query(r.Cli, srv, l)
+			if err != nil {
+				t.Fatalf("%s opt-out referral over %v: %v", tool, srv, err)
+			}
+			delta := Diff(before, d.Stats(t))
+			if err := w.check(rep); err != nil {
+				t.Errorf("%s opt-out referral over %v: %v\n%s", tool, srv, err, rep.Text)
+			}
+			kernel := delta["xdp.answer.referral"]+delta["xdp.tc_ingress.answer"] == 1
+			if !kernel || delta.Sum("udp.") != 0 || delta.Sum("tcp.") != 0 {
+				t.Errorf("%s opt-out referral over %v: counters %v, want one answer from the kernel", tool, srv, delta)
+			}
+		}
+	}
 }
