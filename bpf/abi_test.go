@@ -21,7 +21,7 @@ func TestABIAgrees(t *testing.T) {
 		what      string
 		got, want int
 	}{
-		{"tmpl.relocs", len(tm.Relocs), abi.MaxRelocs},
+		{"tmpl.relocs", len(tm.Relocs), abi.InlineRelocs},
 		{"chunk.b", len(ch.B), abi.ChunkSize},
 		{"config.nsid", len(cfg.Nsid), abi.MaxNSID},
 		{"config.ports", len(cfg.Ports), abi.MaxPorts},

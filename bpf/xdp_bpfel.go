@@ -259,8 +259,9 @@ type XdpTmpl struct {
 	TailChunk  uint32
 	DenialHead uint32
 	DenialTail uint32
+	RelocChunk uint32
 	Head       [64]uint8
-	Relocs     [40]uint16
+	Relocs     [10]uint16
 }
 
 type XdpTmplVersions struct {

@@ -56,7 +56,8 @@ func (h *hasher) plainHash(img *Image, t *bpf.XdpTmpl) contentHash {
 		uint16(t.RrlClass)<<8 | uint16(t.RrlLabels), t.RrlWild, t.SlotOff} {
 		h.u16(v)
 	}
-	for _, r := range t.Relocs[:min(int(t.Nrelocs), len(t.Relocs))] {
+	relocs, _ := tmplRelocs(t, imageChunk(img))
+	for _, r := range relocs {
 		h.u16(r)
 	}
 	if t.Flags&abi.FlagTooBig == 0 {

@@ -147,6 +147,9 @@ func (r *reader) template(id uint32) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
+	if moreRelocs(&t) {
+		t.RelocChunk = t.FirstChunk + all - 1 // the runs were copied in a row
+	}
 	if t.SlotOff != abi.NoSlot {
 		var z bpf.XdpDenialZone
 		if err := r.g.denialZones.Lookup(uint32(t.DenialZone), &z); err != nil {

@@ -63,12 +63,10 @@ func (v LiveView) Answer(k bpf.XdpNameKey) (bpf.XdpAnswerVer, bool, error) {
 	return ver, ok && ver.Tmpl[0] != abi.Absent, err
 }
 
-// Template reads template id (the live version of a shared one) and its body from the chunks map (empty for
-// a template flagged abi.FlagTooBig).
-func (v LiveView) Template(id uint32) (bpf.XdpTmpl, []byte, bool, error) {
-	var t bpf.XdpTmpl
-	var ok bool
-	var err error
+// Template reads template id (the live version of a shared one), its body
+// from the chunks map (empty for a template flagged abi.FlagTooBig) and
+// its relocations (its own and those in its relocation chunk).
+func (v LiveView) Template(id uint32) (t bpf.XdpTmpl, body []byte, relocs []uint16, ok bool, err error) {
 	if id&abi.SharedTmpl != 0 {
 		var tv bpf.XdpTmplVersions
 		ok, err = lookup(v.g.sharedTemplates, id&^abi.SharedTmpl, &tv)
@@ -77,19 +75,30 @@ func (v LiveView) Template(id uint32) (bpf.XdpTmpl, []byte, bool, error) {
 		ok, err = lookup(v.g.templates, id, &t)
 	}
 	if !ok || err != nil || t.Flags&abi.FlagTooBig != 0 {
-		return t, nil, ok, err
+		return t, nil, nil, ok, err
+	}
+	relocs, ok = tmplRelocs(&t, func(i uint32) (*bpf.XdpChunk, bool) {
+		var c bpf.XdpChunk
+		found, lerr := lookup(v.g.chunks, i, &c)
+		if lerr != nil {
+			err = lerr
+		}
+		return &c, found && lerr == nil
+	})
+	if !ok || err != nil {
+		return t, nil, nil, false, err
 	}
 	first := firstPart(&t)
 	rest, err := v.body(t.FirstChunk, first-abi.ChunkSize)
 	if err != nil {
-		return t, nil, false, err
+		return t, nil, nil, false, err
 	}
-	body := append(append([]byte{}, t.Head[:min(first, abi.ChunkSize)]...), rest...)
+	body = append(append([]byte{}, t.Head[:min(first, abi.ChunkSize)]...), rest...)
 	if t.SlotOff == abi.NoSlot {
-		return t, body, true, nil
+		return t, body, relocs, true, nil
 	}
 	tail, err := v.body(t.TailChunk, int(t.BodyLen)-first)
-	return t, append(body, tail...), err == nil, err
+	return t, append(body, tail...), relocs, err == nil, err
 }
 
 // body reads n bytes of chunks from chunk first on (none for n <= 0).

@@ -3,6 +3,8 @@
 package loader
 
 import (
+	"encoding/binary"
+
 	"github.com/xdpdns/xdpdns/bpf"
 	"github.com/xdpdns/xdpdns/bpf/abi"
 )
@@ -107,13 +109,52 @@ func firstPart(t *bpf.XdpTmpl) int {
 }
 
 // tmplChunks is the number of chunks of template t: those of its first
-// part after t.Head, and with a slot the tail's, starting a chunk.
+// part after t.Head, with a slot the tail's, starting a chunk, then the
+// chunk of its relocations past its own (t.RelocChunk), if any: all of
+// them one run, the tail's and the relocations' at its end.
 func tmplChunks(t *bpf.XdpTmpl) (head, all uint32) {
 	head = chunksOf(max(firstPart(t)-abi.ChunkSize, 0))
-	if t.Flags&abi.FlagTooBig != 0 || t.SlotOff == abi.NoSlot {
-		return head, head
+	all = head
+	if t.Flags&abi.FlagTooBig == 0 && t.SlotOff != abi.NoSlot {
+		all += chunksOf(int(t.BodyLen) - firstPart(t))
 	}
-	return head, head + chunksOf(int(t.BodyLen)-firstPart(t))
+	if moreRelocs(t) {
+		all++
+	}
+	return head, all
+}
+
+// moreRelocs says template t has relocations past its own, in the chunk
+// t.RelocChunk.
+func moreRelocs(t *bpf.XdpTmpl) bool { return t.Nrelocs > abi.InlineRelocs }
+
+// tmplRelocs returns template t's relocations: its own, then those in
+// its relocation chunk, read by chunk; false if it cannot be read.
+func tmplRelocs(t *bpf.XdpTmpl, chunk func(uint32) (*bpf.XdpChunk, bool)) ([]uint16, bool) {
+	n := min(int(t.Nrelocs), abi.MaxRelocs)
+	out := make([]uint16, 0, n)
+	out = append(out, t.Relocs[:min(n, abi.InlineRelocs)]...)
+	if n <= abi.InlineRelocs {
+		return out, true
+	}
+	c, ok := chunk(t.RelocChunk)
+	if !ok {
+		return nil, false
+	}
+	for i := range n - abi.InlineRelocs {
+		out = append(out, binary.LittleEndian.Uint16(c.B[2*i:]))
+	}
+	return out, true
+}
+
+// imageChunk reads chunk i of img (for tmplRelocs).
+func imageChunk(img *Image) func(uint32) (*bpf.XdpChunk, bool) {
+	return func(i uint32) (*bpf.XdpChunk, bool) {
+		if int(i) >= len(img.Chunks) {
+			return nil, false
+		}
+		return &img.Chunks[i], true
+	}
 }
 
 // newLiveState records img, as Swap placed it in g, for later updates; nil
@@ -145,7 +186,8 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		for i := 1; i < len(l); i++ {
 			t := &l[i]
 			head, all := tmplChunks(t)
-			if t.SlotOff != abi.NoSlot && all > 0 && t.TailChunk != t.FirstChunk+head {
+			if t.SlotOff != abi.NoSlot && all > 0 && t.TailChunk != t.FirstChunk+head ||
+				moreRelocs(t) && t.RelocChunk != t.FirstChunk+all-1 {
 				return false
 			}
 			infos[i] = tmplInfo{h: hashes[i], chunk: t.FirstChunk, nchunks: all, view: slotView(t), live: true}

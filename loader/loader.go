@@ -660,11 +660,16 @@ func checkTemplate(img *Image, id uint32, t *bpf.XdpTmpl) error {
 	if t.BodyLen > abi.MaxBody || t.ReqLen > t.BodyLen || t.Nrelocs > abi.MaxRelocs {
 		return fmt.Errorf("%w: template %#x: body %d, required %d, %d relocations", ErrImage, id, t.BodyLen, t.ReqLen, t.Nrelocs)
 	}
-	n, _ := tmplChunks(t)
-	if int(t.FirstChunk)+int(n) > len(img.Chunks) {
-		return fmt.Errorf("%w: template %#x: chunks %d+%d of %d", ErrImage, id, t.FirstChunk, n, len(img.Chunks))
+	n, all := tmplChunks(t)
+	if int(t.FirstChunk)+int(n) > len(img.Chunks) ||
+		moreRelocs(t) && (t.RelocChunk != t.FirstChunk+all-1 || int(t.RelocChunk) >= len(img.Chunks)) {
+		return fmt.Errorf("%w: template %#x: chunks %d+%d of %d, relocations' chunk %d", ErrImage, id, t.FirstChunk, n, len(img.Chunks), t.RelocChunk)
 	}
-	for _, r := range t.Relocs[:t.Nrelocs] {
+	relocs, ok := tmplRelocs(t, imageChunk(img))
+	if !ok {
+		return fmt.Errorf("%w: template %#x: relocations' chunk %d of %d", ErrImage, id, t.RelocChunk, len(img.Chunks))
+	}
+	for _, r := range relocs {
 		if int(r&^abi.RelocInternal)+2 > int(t.BodyLen) {
 			return fmt.Errorf("%w: template %#x: relocation at %d past body %d", ErrImage, id, r, t.BodyLen)
 		}

@@ -273,6 +273,9 @@ func (lv *liveState) placeTemplates(img *Image, hs imageHashes, p *updatePlan) e
 			}
 		}
 		t.FirstChunk, t.TailChunk = c, c+head
+		if moreRelocs(&t) {
+			t.RelocChunk = c + all - 1
+		}
 		if t.SlotOff != abi.NoSlot {
 			src := &img.DenialZones[t.DenialZone]
 			dst := p.viewAt(lv, p.viewID[t.DenialZone])

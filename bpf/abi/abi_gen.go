@@ -22,6 +22,12 @@ const (
 	// MaxRelocs (XDPDNS_MAX_RELOCS): Most compression pointers one template
 	// may need relocated.
 	MaxRelocs = 40
+	// InlineRelocs (XDPDNS_INLINE_RELOCS): Relocations a template holds itself
+	// (most need no more: a referral's owner, name servers and glue), so that
+	// struct tmpl fills two cache lines; the rest, up to XDPDNS_MAX_RELOCS,
+	// are in the chunk tmpl.reloc_chunk (XDPDNS_CHUNK_SIZE / 2 of them fit
+	// one).
+	InlineRelocs = 10
 	// MaxNSID (XDPDNS_MAX_NSID): Longest NSID the program sends.
 	MaxNSID = 32
 	// MaxPorts (XDPDNS_MAX_PORTS): Most UDP ports the program serves.

@@ -53,6 +53,9 @@ static __always_inline int copy_chunks(struct scratch *s, void *cmap, __u32 firs
 	return 0;
 }
 
+_Static_assert(XDPDNS_MAX_RELOCS - XDPDNS_INLINE_RELOCS <= XDPDNS_CHUNK_SIZE / 2,
+               "a template's relocations past its own fit one chunk");
+
 /* relocate adds add to the compression pointer at buffer offset off. */
 static __always_inline void relocate(struct scratch *s, __u32 off, __u32 add)
 {
@@ -68,6 +71,7 @@ static __always_inline __u32 copy_body(struct scratch *s, const struct tmpl *t,
                                        const struct denial_entry *piece, __u32 gen, __u32 qlen)
 {
 	__u32 bo = DNS_HDR_LEN + qlen + 4, slot = t->slot_off, plen = 0, i;
+	const __u16 *more = 0; /* relocations past the template's own */
 	void *cmap;
 
 	if (t->body_len > XDPDNS_MAX_BODY || bo > DNS_HDR_LEN + XDPDNS_MAX_QNAME + 4)
@@ -92,12 +96,26 @@ static __always_inline __u32 copy_body(struct scratch *s, const struct tmpl *t,
 		    copy_chunks(s, cmap, t->tail_chunk, bo + slot + plen, t->body_len - slot, 0))
 			return 0;
 	}
+	if (t->nrelocs > XDPDNS_INLINE_RELOCS) {
+		__u32 rc = t->reloc_chunk;
+		const struct chunk *ch = bpf_map_lookup_elem(cmap, &rc);
+
+		if (!ch)
+			return 0;
+		more = (const __u16 *)ch->b;
+	}
 	for (i = 0; i < XDPDNS_MAX_RELOCS; i++) {
 		__u32 r, off;
 
 		if (i >= t->nrelocs)
 			break;
-		r = t->relocs[i];
+		if (i < XDPDNS_INLINE_RELOCS) {
+			r = t->relocs[i];
+		} else {
+			if (!more)
+				return 0;
+			r = more[(i - XDPDNS_INLINE_RELOCS) & (XDPDNS_CHUNK_SIZE / 2 - 1)];
+		}
 		off = r & ~XDPDNS_RELOC_INTERNAL;
 		if (off + 2 > t->body_len)
 			return 0;

@@ -24,6 +24,11 @@
 #define XDPDNS_MAX_CHUNKS (XDPDNS_MAX_BODY / XDPDNS_CHUNK_SIZE)
 /* Most compression pointers one template may need relocated. */
 #define XDPDNS_MAX_RELOCS 40
+/* Relocations a template holds itself (most need no more: a referral's
+ * owner, name servers and glue), so that struct tmpl fills two cache
+ * lines; the rest, up to XDPDNS_MAX_RELOCS, are in the chunk
+ * tmpl.reloc_chunk (XDPDNS_CHUNK_SIZE / 2 of them fit one). */
+#define XDPDNS_INLINE_RELOCS 10
 /* Longest NSID the program sends. */
 #define XDPDNS_MAX_NSID 32
 /* Most UDP ports the program serves. */
@@ -244,12 +249,17 @@ struct tmpl {
 	__u32 tail_chunk;
 	__u32 denial_head;
 	__u32 denial_tail;
+	/* The chunk holding relocations XDPDNS_INLINE_RELOCS .. nrelocs - 1
+	 * (used when nrelocs > XDPDNS_INLINE_RELOCS): the one after the
+	 * body's last. */
+	__u32 reloc_chunk;
 	/* The body's first XDPDNS_CHUNK_SIZE bytes (before the slot, if it
 	 * has one), so that a short body (most referrals) is read with the
 	 * header instead of from another page: the rest of the body before
 	 * the slot is in chunks from first_chunk on. */
 	__u8 head[XDPDNS_CHUNK_SIZE];
-	__u16 relocs[XDPDNS_MAX_RELOCS];
+	/* Offsets in the body of its first relocations. */
+	__u16 relocs[XDPDNS_INLINE_RELOCS];
 };
 
 /* A template id with this bit set names an entry of shared_templates:

@@ -35,13 +35,13 @@ func (m *liveMaps) Answer(k render.AnswerKey) ([2]uint32, bool) {
 }
 
 func (m *liveMaps) Template(id uint32) (*render.Template, bool) {
-	t, body, ok, err := m.v.Template(id)
+	t, body, relocs, ok, err := m.v.Template(id)
 	m.keep(err)
 	if !ok {
 		return nil, false
 	}
 	return &render.Template{
-		Body: body, Relocs: append([]uint16(nil), t.Relocs[:t.Nrelocs]...), BodyLen: int(t.BodyLen), ReqLen: int(t.ReqLen),
+		Body: body, Relocs: relocs, BodyLen: int(t.BodyLen), ReqLen: int(t.ReqLen),
 		AN: t.Ancount, NS: t.Nscount, AR: t.Arcount, Flags: t.Flags, Kind: t.Kind,
 		Slot: int(t.SlotOff), Denial: t.DenialZone, DenialHead: t.DenialHead, DenialTail: t.DenialTail,
 	}, true

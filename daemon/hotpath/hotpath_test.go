@@ -3,6 +3,8 @@
 package hotpath
 
 import (
+	"encoding/binary"
+
 	"bytes"
 	"cmp"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/bpf"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
@@ -84,19 +87,30 @@ func TestFromRender(t *testing.T) {
 	if len(out.Templates) != len(img.Templates) {
 		t.Fatalf("%d templates, rendered %d", len(out.Templates), len(img.Templates))
 	}
-	multi := false
+	multi, overflow := false, 0
 	for i, rt := range img.Templates {
 		x := out.Templates[i]
 		if int(x.BodyLen) != rt.BodyLen || int(x.ReqLen) != rt.ReqLen || x.Ancount != rt.AN || x.Nscount != rt.NS ||
 			x.Arcount != rt.AR || x.Flags != rt.Flags || x.Kind != rt.Kind || int(x.Nrelocs) != len(rt.Relocs) {
 			t.Errorf("template %d: %+v, rendered %+v", i, x, rt)
 		}
-		if !slices.Equal(x.Relocs[:x.Nrelocs], rt.Relocs) {
-			t.Errorf("template %d: relocations %v, rendered %v", i, x.Relocs[:x.Nrelocs], rt.Relocs)
-		}
-		// The template holds the body's first chunk, the chunks the rest.
+		// Its own relocations, then the rest in the chunk after the
+		// body's last.
 		chunk := len(bpf.XdpChunk{}.B)
 		n := (max(len(rt.Body)-chunk, 0) + chunk - 1) / chunk
+		relocs := append([]uint16(nil), x.Relocs[:min(int(x.Nrelocs), abi.InlineRelocs)]...)
+		if int(x.Nrelocs) > abi.InlineRelocs {
+			if int(x.RelocChunk) != int(x.FirstChunk)+n || int(x.RelocChunk) >= len(out.Chunks) {
+				t.Fatalf("template %d: relocations' chunk %d, body chunks %d+%d", i, x.RelocChunk, x.FirstChunk, n)
+			}
+			for j := range int(x.Nrelocs) - abi.InlineRelocs {
+				relocs = append(relocs, binary.LittleEndian.Uint16(out.Chunks[x.RelocChunk].B[2*j:]))
+			}
+			overflow++
+		}
+		if !slices.Equal(relocs, rt.Relocs) {
+			t.Errorf("template %d: relocations %v, rendered %v", i, relocs, rt.Relocs)
+		}
 		if int(x.FirstChunk)+n > len(out.Chunks) {
 			t.Fatalf("template %d: chunks %d+%d of %d", i, x.FirstChunk, n, len(out.Chunks))
 		}
@@ -112,6 +126,7 @@ func TestFromRender(t *testing.T) {
 	if !multi {
 		t.Errorf("no template's body goes on over two chunks: the test zone does not exercise chunking")
 	}
+	t.Logf("%d templates with relocations past their own", overflow)
 	// A decoded image (a restart's: names and answers in key order, no
 	// Go maps) lays out as the compiler's.
 	var buf bytes.Buffer

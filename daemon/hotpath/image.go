@@ -3,6 +3,8 @@
 package hotpath
 
 import (
+	"encoding/binary"
+
 	"github.com/xdpdns/xdpdns/bpf"
 	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/loader"
@@ -99,7 +101,7 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 		if t.RRLWild {
 			x.RrlWild = 1
 		}
-		copy(x.Relocs[:], t.Relocs)
+		copy(x.Relocs[:], t.Relocs) // the first abi.InlineRelocs
 		first := t.Body
 		if i > 0 && t.Slot != abi.NoSlot && len(t.Body) > 0 {
 			// The head and the tail each start a chunk: the program puts
@@ -114,6 +116,11 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 		if x.SlotOff != abi.NoSlot {
 			x.TailChunk = uint32(len(out.Chunks))
 			out.Chunks = appendChunks(out.Chunks, t.Body[t.Slot:])
+		}
+		if len(t.Relocs) > abi.InlineRelocs {
+			// The rest after the body's last chunk (one run).
+			x.RelocChunk = uint32(len(out.Chunks))
+			out.Chunks = append(out.Chunks, relocChunk(t.Relocs[abi.InlineRelocs:]))
 		}
 		if i > 0 && img.Templates[i].Shared {
 			out.SharedTemplates = append(out.SharedTemplates, x)
@@ -157,17 +164,20 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 	return out, id
 }
 
-// chunksOf is how many chunks fromRender cuts img's bodies and pieces
-// into.
 // AnswerKey is the answers table key of k (abi.AnswerKey).
 func AnswerKey(k render.AnswerKey) bpf.XdpNameKey {
 	h := abi.AnswerKey(k.Name, k.QType, k.Mode)
 	return bpf.XdpNameKey{H1: h.H1, H2: h.H2}
 }
 
+// chunksOf is how many chunks fromRender cuts img's bodies, relocations
+// and pieces into.
 func chunksOf(img *render.Image) int {
 	n := 0
 	for i, t := range img.Templates {
+		if len(t.Relocs) > abi.InlineRelocs {
+			n++
+		}
 		// The first chunk of a body (of its part before the slot) is in
 		// the template.
 		if i > 0 && t.Slot != abi.NoSlot && len(t.Body) > 0 {
@@ -188,6 +198,16 @@ func chunksOf(img *render.Image) int {
 
 // nchunks is how many chunks n bytes take (none for n <= 0).
 func nchunks(n int) int { return (max(n, 0) + abi.ChunkSize - 1) / abi.ChunkSize }
+
+// relocChunk is the chunk holding a template's relocations past its own
+// (struct tmpl's reloc_chunk), little-endian as the program reads them.
+func relocChunk(relocs []uint16) bpf.XdpChunk {
+	var c bpf.XdpChunk
+	for i, r := range relocs[:min(len(relocs), abi.ChunkSize/2)] {
+		binary.LittleEndian.PutUint16(c.B[2*i:], r)
+	}
+	return c
+}
 
 // appendChunks cuts b into chunks.
 func appendChunks(chunks []bpf.XdpChunk, b []byte) []bpf.XdpChunk {

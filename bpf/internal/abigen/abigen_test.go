@@ -177,7 +177,7 @@ func TestParseMatchesObject(t *testing.T) {
 		consts[c.C] = c.Value
 	}
 	for _, f := range []struct{ strct, field, limit string }{
-		{"tmpl", "relocs", "XDPDNS_MAX_RELOCS"},
+		{"tmpl", "relocs", "XDPDNS_INLINE_RELOCS"},
 		{"chunk", "b", "XDPDNS_CHUNK_SIZE"},
 		{"config", "nsid", "XDPDNS_MAX_NSID"},
 		{"config", "ports", "XDPDNS_MAX_PORTS"},
