@@ -225,7 +225,7 @@ func (img *Image) MapBytes() int {
 	const hashOverhead = 64 // struct htab_elem and bucket share, roughly
 	n := img.NameCount() * (16 + 16 + hashOverhead)
 	n += img.AnswerCount() * (24 + 8 + hashOverhead)
-	n += len(img.Templates) * (20 + 2*abi.MaxRelocs)
+	n += len(img.Templates) * (44 + abi.ChunkSize + 2*abi.InlineRelocs) // struct tmpl
 	n += img.Chunks() * abi.ChunkSize
 	return n
 }
