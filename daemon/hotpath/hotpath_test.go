@@ -100,8 +100,8 @@ func TestFromRender(t *testing.T) {
 		n := (max(len(rt.Body)-chunk, 0) + chunk - 1) / chunk
 		relocs := append([]uint16(nil), x.Relocs[:min(int(x.Nrelocs), abi.InlineRelocs)]...)
 		if int(x.Nrelocs) > abi.InlineRelocs {
-			if int(x.RelocChunk) != int(x.FirstChunk)+n || int(x.RelocChunk) >= len(out.Chunks) {
-				t.Fatalf("template %d: relocations' chunk %d, body chunks %d+%d", i, x.RelocChunk, x.FirstChunk, n)
+			if int(x.RelocChunk) >= len(out.Chunks) {
+				t.Fatalf("template %d: relocations' chunk %d of %d", i, x.RelocChunk, len(out.Chunks))
 			}
 			for j := range int(x.Nrelocs) - abi.InlineRelocs {
 				relocs = append(relocs, binary.LittleEndian.Uint16(out.Chunks[x.RelocChunk].B[2*j:]))
