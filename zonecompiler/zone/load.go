@@ -243,7 +243,7 @@ type builder struct {
 	get func(lower []byte) *Node
 	// Load only: the nodes and NSEC3 nodes by name, the records in file
 	// order.
-	nodes, nsec3 map[string]*Node
+	nodes, nsec3 *nodeTable
 	records      []*RR
 	// counting: checkSignatures sums the zone's RRSIG facts (Load);
 	// Apply keeps them in its index instead.
@@ -260,8 +260,8 @@ func newBuilder(z *Zone, opt Options) *builder {
 // nsec3 NSEC3 records (its maps made that large at once: growing a
 // million-entry map step by step costs a restart about a second).
 func newBuilderSized(z *Zone, opt Options, names, nsec3 int) *builder {
-	b := &builder{z: z, opt: opt, nodes: make(map[string]*Node, names), nsec3: make(map[string]*Node, nsec3), counting: true}
-	b.get = func(lower []byte) *Node { return b.nodes[string(lower)] }
+	b := &builder{z: z, opt: opt, nodes: newNodeTable(names, nameKey), nsec3: newNodeTable(nsec3, nameKey), counting: true}
+	b.get = func(lower []byte) *Node { return b.nodes.get(mapKey(lower)) }
 	return b
 }
 
@@ -444,13 +444,13 @@ func (b *builder) addRRNode(rr *RR, near *Node) (*Node, error) {
 	}
 	n := near
 	if n == nil {
-		m := b.nodes
+		t := b.nodes
 		if isNSEC3Record(rr) {
-			m = b.nsec3
+			t = b.nsec3
 		}
-		if n = m[string(rr.Owner.Lower)]; n == nil {
+		if n = t.get(mapKey(rr.Owner.Lower)); n == nil {
 			n = &Node{Name: *rr.Owner}
-			m[mapKey(n.Name.Lower)] = n
+			t.set(n)
 		}
 	}
 	if bytes.Equal(n.Name.Wire, rr.Owner.Wire) {
@@ -546,34 +546,34 @@ func (b *builder) ttlWarnings(owner warnOf, n *Node) {
 // finish runs the checks and computes the per-name facts.
 func (b *builder) finish() error {
 	z := b.z
-	apex := b.nodes[string(z.Origin.Lower)]
+	apex := b.nodes.get(mapKey(z.Origin.Lower))
 	if err := b.setApex(apex); err != nil {
 		return err
 	}
 
 	// Empty non-terminals: every ancestor of a name, up to the apex, exists.
-	names := make([]*Node, 0, len(b.nodes))
-	for _, n := range b.nodes {
+	names := make([]*Node, 0, b.nodes.n)
+	for n := range b.nodes.all() {
 		names = append(names, n)
 	}
 	for _, n := range names {
 		p := n.Name
 		for i := 0; i < wire.MaxLabels && len(p.Lower) > len(z.Origin.Lower); i++ {
 			p = wire.Name{Wire: wire.Parent(p.Wire), Lower: wire.Parent(p.Lower)}
-			if b.nodes[string(p.Lower)] != nil {
+			if b.nodes.get(mapKey(p.Lower)) != nil {
 				break
 			}
-			b.nodes[mapKey(p.Lower)] = &Node{Name: p, Flags: FlagEmptyNonTerm}
+			b.nodes.set(&Node{Name: p, Flags: FlagEmptyNonTerm})
 		}
 	}
 	// First pass: flags that depend on the node alone, then the wildcard
 	// child flag of the parents.
-	for _, n := range b.nodes {
+	for n := range b.nodes.all() {
 		n.Flags = ownFlags(n, n == apex)
 	}
-	for _, n := range b.nodes {
+	for n := range b.nodes.all() {
 		if wire.IsWildcard(n.Name.Lower) && n != apex {
-			if p := b.nodes[string(wire.Parent(n.Name.Lower))]; p != nil {
+			if p := b.nodes.get(mapKey(wire.Parent(n.Name.Lower))); p != nil {
 				p.Flags |= FlagWildcardChild
 			}
 		}
@@ -582,12 +582,12 @@ func (b *builder) finish() error {
 		}
 	}
 	// Second pass: below-cut, and the checks.
-	for _, n := range b.nodes {
+	for n := range b.nodes.all() {
 		if err := b.checkAll(n); err != nil {
 			return err
 		}
 	}
-	for _, n := range b.nsec3 {
+	for n := range b.nsec3.all() {
 		b.ttlWarnings(nsec3Key(n), n)
 	}
 	return b.complete()
@@ -601,7 +601,7 @@ func (b *builder) finish() error {
 // anew); the chains are built as Load builds them.
 func (b *builder) finishRestored() error {
 	z := b.z
-	if err := b.setApex(b.nodes[string(z.Origin.Lower)]); err != nil {
+	if err := b.setApex(b.nodes.get(mapKey(z.Origin.Lower))); err != nil {
 		return err
 	}
 	// The signatures in the order the records were read (an array, where
@@ -612,7 +612,7 @@ func (b *builder) finishRestored() error {
 		if rr.Type != dns.TypeRRSIG || isNSEC3Record(rr) {
 			continue
 		}
-		if err := b.checkSig(rr, now, window, func() warnOf { return nodeKey(b.nodes[string(rr.Owner.Lower)]) }); err != nil {
+		if err := b.checkSig(rr, now, window, func() warnOf { return nodeKey(b.nodes.get(mapKey(rr.Owner.Lower))) }); err != nil {
 			return err
 		}
 	}
@@ -624,7 +624,7 @@ func (b *builder) finishRestored() error {
 // Signed, the chains).
 func (b *builder) complete() error {
 	z := b.z
-	for _, n := range b.nsec3 {
+	for n := range b.nsec3.all() {
 		if err := b.checkSignatures(nsec3Key(n), n); err != nil {
 			return err
 		}
@@ -908,20 +908,20 @@ func (b *builder) checkNSEC3Node(n *Node) error {
 func (b *builder) buildChains() error {
 	z := b.z
 	var nsec []*Node
-	for _, n := range b.nodes {
+	for n := range b.nodes.all() {
 		if s := n.Set(dns.TypeNSEC); s != nil && len(s.RRs) > 0 {
 			nsec = append(nsec, n)
 		}
 	}
 	sort.Slice(nsec, func(i, j int) bool { return wire.Compare(nsec[i].Name.Lower, nsec[j].Name.Lower) < 0 })
-	nsec3 := make([]*Node, 0, len(b.nsec3))
-	keys := make(map[string]*Node, len(b.nsec3))
-	for _, n := range b.nsec3 {
+	nsec3 := make([]*Node, 0, b.nsec3.n)
+	keys := newNodeTable(b.nsec3.n, hashKey)
+	for n := range b.nsec3.all() {
 		if err := b.checkNSEC3Node(n); err != nil {
 			return err
 		}
 		n.NSEC3Hash = nsec3Label(n.Name.Lower)
-		keys[n.NSEC3Hash] = n
+		keys.set(n)
 		nsec3 = append(nsec3, n)
 	}
 	sort.Slice(nsec3, func(i, j int) bool { return nsec3[i].NSEC3Hash < nsec3[j].NSEC3Hash })
@@ -935,7 +935,7 @@ func (b *builder) buildChains() error {
 	z.lazy.nsec3Once.Do(func() { z.lazy.nsec3 = nsec3 })
 	if z.NSEC3 != nil {
 		z.nsec3Salt = decodeSalt(z.NSEC3.Salt)
-		for _, n := range b.nodes {
+		for n := range b.nodes.all() {
 			if n.Has(FlagBelowCut) {
 				continue
 			}

@@ -1,7 +1,10 @@
 package zone
 
 import (
+	"hash/maphash"
+	"iter"
 	"maps"
+	"math/bits"
 	"unsafe"
 )
 
@@ -10,40 +13,131 @@ import (
 // has a million names.
 func mapKey(lower []byte) string { return unsafe.String(unsafe.SliceData(lower), len(lower)) }
 
-// nodeMap maps lower-case wire names to nodes. A zone version made by
-// Apply shares base, the big map, with the version it came from, and
-// carries in over the names changed since base was built (a nil node: the
-// name was deleted). Copying over for each version costs what changed,
-// where copying a TLD's million-entry map would cost tens of
-// milliseconds; when over grows past a fraction of base the two are
-// merged into a new base (flatten), which keeps lookups at one or two map
-// probes and bounds the per-version copy. Neither map is ever written
+// nameKey and hashKey are the keys a nodeMap finds nodes by: a zone's
+// names by their lower-case wire name, its NSEC3 nodes by their hash
+// label.
+func nameKey(n *Node) string { return mapKey(n.Name.Lower) }
+func hashKey(n *Node) string { return n.NSEC3Hash }
+
+// nodeTable is a set of nodes found by the key each carries (key): open
+// addressing, a node pointer per slot, never written once built. A TLD's
+// million names cost 16 MB in it, against 56 in a Go map of key string,
+// value and control bytes, read on every restart and held by every
+// version.
+type nodeTable struct {
+	slots []*Node // a power of two, at most three quarters used
+	key   func(*Node) string
+	seed  maphash.Seed
+	n     int
+}
+
+// newNodeTable returns an empty table with room for n nodes.
+func newNodeTable(n int, key func(*Node) string) *nodeTable {
+	size := 1 << bits.Len(uint(max(n*4/3, 8)))
+	return &nodeTable{slots: make([]*Node, size), key: key, seed: maphash.MakeSeed()}
+}
+
+// set puts n in t, in place of the node with its key if there is one,
+// growing t when it is three quarters full: a builder's table, before the
+// zone holding it is published.
+func (t *nodeTable) set(n *Node) {
+	if (t.n+1)*4 > len(t.slots)*3 {
+		g := &nodeTable{slots: make([]*Node, 2*len(t.slots)), key: t.key, seed: maphash.MakeSeed()}
+		t.each(g.put)
+		t.slots, t.seed = g.slots, g.seed
+	}
+	k := t.key(n)
+	mask := uint64(len(t.slots) - 1)
+	for i := maphash.String(t.seed, k) & mask; ; i = (i + 1) & mask {
+		switch x := t.slots[i]; {
+		case x == nil:
+			t.slots[i] = n
+			t.n++
+			return
+		case t.key(x) == k:
+			t.slots[i] = n
+			return
+		}
+	}
+}
+
+// all yields every node of t.
+func (t *nodeTable) all() iter.Seq[*Node] {
+	return func(yield func(*Node) bool) {
+		for _, n := range t.slots {
+			if n != nil && !yield(n) {
+				return
+			}
+		}
+	}
+}
+
+// put adds node n (its key not in the table yet; room for it).
+func (t *nodeTable) put(n *Node) {
+	mask := uint64(len(t.slots) - 1)
+	for i := maphash.String(t.seed, t.key(n)) & mask; ; i = (i + 1) & mask {
+		if t.slots[i] == nil {
+			t.slots[i] = n
+			t.n++
+			return
+		}
+	}
+}
+
+// get returns the node with key k, or nil.
+func (t *nodeTable) get(k string) *Node {
+	if t == nil || t.n == 0 {
+		return nil
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := maphash.String(t.seed, k) & mask; ; i = (i + 1) & mask {
+		n := t.slots[i]
+		if n == nil || t.key(n) == k {
+			return n
+		}
+	}
+}
+
+// each calls f for every node of t.
+func (t *nodeTable) each(f func(*Node)) {
+	if t == nil {
+		return
+	}
+	for _, n := range t.slots {
+		if n != nil {
+			f(n)
+		}
+	}
+}
+
+// nodeMap maps lower-case wire names (or, for NSEC3 nodes, hash labels)
+// to nodes. A zone version made by Apply shares base, the big table, with
+// the version it came from, and carries in over the names changed since
+// base was built (a nil node: the name was deleted). Copying over for each
+// version costs what changed, where copying a TLD's million-entry table
+// would cost tens of milliseconds; when over grows past a fraction of base
+// the two are merged into a new base (flatten), which keeps lookups at one
+// or two probes and bounds the per-version copy. Neither is ever written
 // once the version holding it is published.
 type nodeMap struct {
-	base map[string]*Node
+	base *nodeTable
 	over map[string]*Node
 	n    int // live names
 }
 
 // flattenDiv: over is merged into base when it holds more than
-// len(base)/flattenDiv names (and more than flattenMin; a variable for
+// base's names / flattenDiv (and more than flattenMin; a variable for
 // the tests).
 const flattenDiv = 16
 
 var flattenMin = 1024
 
-func nodeMapOf(m map[string]*Node) nodeMap { return nodeMap{base: m, n: len(m)} }
+// nodeMapOf makes table t (no longer written) a nodeMap.
+func nodeMapOf(t *nodeTable) nodeMap { return nodeMap{base: t, n: t.n} }
 
 // get returns the node named by the lower-case wire name, or nil. The
-// string conversions in the map indexes do not allocate.
-func (m *nodeMap) get(lower []byte) *Node {
-	if len(m.over) > 0 {
-		if n, ok := m.over[string(lower)]; ok {
-			return n
-		}
-	}
-	return m.base[string(lower)]
-}
+// string conversion does not allocate.
+func (m *nodeMap) get(lower []byte) *Node { return m.getString(mapKey(lower)) }
 
 func (m *nodeMap) getString(key string) *Node {
 	if len(m.over) > 0 {
@@ -51,7 +145,7 @@ func (m *nodeMap) getString(key string) *Node {
 			return n
 		}
 	}
-	return m.base[key]
+	return m.base.get(key)
 }
 
 // each calls f for every live node, in no particular order.
@@ -61,14 +155,14 @@ func (m *nodeMap) each(f func(*Node)) {
 			f(n)
 		}
 	}
-	for k, n := range m.base {
+	m.base.each(func(n *Node) {
 		if len(m.over) > 0 {
-			if _, shadowed := m.over[k]; shadowed {
-				continue
+			if _, shadowed := m.over[m.base.key(n)]; shadowed {
+				return
 			}
 		}
 		f(n)
-	}
+	})
 }
 
 // with returns a new map: m with the names of changes set to their nodes
@@ -84,18 +178,32 @@ func (m *nodeMap) with(changes map[string]*Node) nodeMap {
 			out.n++
 		}
 	}
-	if len(m.over)+len(changes) > max(flattenMin, len(m.base)/flattenDiv) {
-		base := maps.Clone(m.base)
-		for _, src := range []map[string]*Node{m.over, changes} {
-			for k, n := range src {
-				if n == nil {
-					delete(base, k)
-				} else {
-					base[k] = n
-				}
+	baseN := 0
+	if m.base != nil {
+		baseN = m.base.n
+	}
+	if len(m.over)+len(changes) > max(flattenMin, baseN/flattenDiv) {
+		changed := maps.Clone(m.over)
+		if changed == nil {
+			changed = make(map[string]*Node, len(changes))
+		}
+		maps.Copy(changed, changes)
+		key := nameKey
+		if m.base != nil {
+			key = m.base.key
+		}
+		t := newNodeTable(out.n, key)
+		m.base.each(func(n *Node) {
+			if _, ok := changed[t.key(n)]; !ok {
+				t.set(n)
+			}
+		})
+		for _, n := range changed {
+			if n != nil {
+				t.set(n)
 			}
 		}
-		out.base = base
+		out.base = t
 		return out
 	}
 	// maps.Clone copies the table whole, several times faster than
@@ -105,7 +213,7 @@ func (m *nodeMap) with(changes map[string]*Node) nodeMap {
 		over = make(map[string]*Node, len(changes))
 	}
 	for k, n := range changes {
-		if _, inBase := m.base[k]; n == nil && !inBase {
+		if n == nil && m.base.get(k) == nil {
 			delete(over, k) // created and deleted again: nothing to shadow
 			continue
 		}

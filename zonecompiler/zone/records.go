@@ -208,7 +208,7 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 			r.Fail("bad empty non-terminal")
 			break
 		}
-		b.nodes[mapKey(name.Lower)] = &Node{Name: name, Flags: flags, NSEC3Hash: hash}
+		b.nodes.set(&Node{Name: name, Flags: flags, NSEC3Hash: hash})
 	}
 	nw := r.Count(4)
 	for range nw {
