@@ -20,10 +20,11 @@ func nameKey(n *Node) string { return mapKey(n.Name.Lower) }
 func hashKey(n *Node) string { return n.NSEC3Hash }
 
 // nodeTable is a set of nodes found by the key each carries (key): open
-// addressing, a node pointer per slot, never written once built. A TLD's
-// million names cost 16 MB in it, against 56 in a Go map of key string,
-// value and control bytes, read on every restart and held by every
-// version.
+// addressing with linear probing, a node pointer per slot, filled by a
+// zone's builder (set) and never written once the zone is published. A
+// TLD's million names cost 16 MB in it, against ~56 in a Go map of key
+// string, value and control bytes, written on every restart and held by
+// every version.
 type nodeTable struct {
 	slots []*Node // a power of two, at most three quarters used
 	key   func(*Node) string
