@@ -38,51 +38,33 @@ func newNodeTable(n int, key func(*Node) string) *nodeTable {
 	return &nodeTable{slots: make([]*Node, size), key: key, seed: maphash.MakeSeed()}
 }
 
+// slot is the index of key k's slot in t: the node with that key, or the
+// empty slot where it would go.
+func (t *nodeTable) slot(k string) uint64 {
+	mask := uint64(len(t.slots) - 1)
+	for i := maphash.String(t.seed, k) & mask; ; i = (i + 1) & mask {
+		if n := t.slots[i]; n == nil || t.key(n) == k {
+			return i
+		}
+	}
+}
+
 // set puts n in t, in place of the node with its key if there is one,
 // growing t when it is three quarters full: a builder's table, before the
 // zone holding it is published.
 func (t *nodeTable) set(n *Node) {
 	if (t.n+1)*4 > len(t.slots)*3 {
-		g := &nodeTable{slots: make([]*Node, 2*len(t.slots)), key: t.key, seed: maphash.MakeSeed()}
-		t.each(g.put)
-		t.slots, t.seed = g.slots, g.seed
-	}
-	k := t.key(n)
-	mask := uint64(len(t.slots) - 1)
-	for i := maphash.String(t.seed, k) & mask; ; i = (i + 1) & mask {
-		switch x := t.slots[i]; {
-		case x == nil:
-			t.slots[i] = n
-			t.n++
-			return
-		case t.key(x) == k:
-			t.slots[i] = n
-			return
+		g := &nodeTable{slots: make([]*Node, 2*len(t.slots)), key: t.key, seed: maphash.MakeSeed(), n: t.n}
+		for x := range t.all() {
+			g.slots[g.slot(g.key(x))] = x
 		}
+		*t = *g
 	}
-}
-
-// all yields every node of t.
-func (t *nodeTable) all() iter.Seq[*Node] {
-	return func(yield func(*Node) bool) {
-		for _, n := range t.slots {
-			if n != nil && !yield(n) {
-				return
-			}
-		}
+	i := t.slot(t.key(n))
+	if t.slots[i] == nil {
+		t.n++
 	}
-}
-
-// put adds node n (its key not in the table yet; room for it).
-func (t *nodeTable) put(n *Node) {
-	mask := uint64(len(t.slots) - 1)
-	for i := maphash.String(t.seed, t.key(n)) & mask; ; i = (i + 1) & mask {
-		if t.slots[i] == nil {
-			t.slots[i] = n
-			t.n++
-			return
-		}
-	}
+	t.slots[i] = n
 }
 
 // get returns the node with key k, or nil.
@@ -90,23 +72,19 @@ func (t *nodeTable) get(k string) *Node {
 	if t == nil || t.n == 0 {
 		return nil
 	}
-	mask := uint64(len(t.slots) - 1)
-	for i := maphash.String(t.seed, k) & mask; ; i = (i + 1) & mask {
-		n := t.slots[i]
-		if n == nil || t.key(n) == k {
-			return n
-		}
-	}
+	return t.slots[t.slot(k)]
 }
 
-// each calls f for every node of t.
-func (t *nodeTable) each(f func(*Node)) {
-	if t == nil {
-		return
-	}
-	for _, n := range t.slots {
-		if n != nil {
-			f(n)
+// all yields every node of t.
+func (t *nodeTable) all() iter.Seq[*Node] {
+	return func(yield func(*Node) bool) {
+		if t == nil {
+			return
+		}
+		for _, n := range t.slots {
+			if n != nil && !yield(n) {
+				return
+			}
 		}
 	}
 }
@@ -156,14 +134,14 @@ func (m *nodeMap) each(f func(*Node)) {
 			f(n)
 		}
 	}
-	m.base.each(func(n *Node) {
+	for n := range m.base.all() {
 		if len(m.over) > 0 {
 			if _, shadowed := m.over[m.base.key(n)]; shadowed {
-				return
+				continue
 			}
 		}
 		f(n)
-	})
+	}
 }
 
 // with returns a new map: m with the names of changes set to their nodes
@@ -179,26 +157,18 @@ func (m *nodeMap) with(changes map[string]*Node) nodeMap {
 			out.n++
 		}
 	}
-	baseN := 0
-	if m.base != nil {
-		baseN = m.base.n
-	}
-	if len(m.over)+len(changes) > max(flattenMin, baseN/flattenDiv) {
+	if len(m.over)+len(changes) > max(flattenMin, m.base.n/flattenDiv) {
 		changed := maps.Clone(m.over)
 		if changed == nil {
 			changed = make(map[string]*Node, len(changes))
 		}
 		maps.Copy(changed, changes)
-		key := nameKey
-		if m.base != nil {
-			key = m.base.key
-		}
-		t := newNodeTable(out.n, key)
-		m.base.each(func(n *Node) {
+		t := newNodeTable(out.n, m.base.key)
+		for n := range m.base.all() {
 			if _, ok := changed[t.key(n)]; !ok {
 				t.set(n)
 			}
-		})
+		}
 		for _, n := range changed {
 			if n != nil {
 				t.set(n)
