@@ -432,8 +432,10 @@ func otherType(sp *nameSpec) uint16 {
 func (c *compiler) exactSlot(r *nameResult, lower []byte, qtype uint16, do bool) slot {
 	r.renders++
 	if do {
-		if s, cover, ok := c.selfSlot(lower, qtype); ok {
-			r.cover = cover
+		if s, idx, ok := c.selfSlot(lower, qtype); ok {
+			if r.cover == 0 { // one per name, whatever the type
+				r.cover = c.img.selfCover(idx, lower)
+			}
 			return s
 		}
 	}
@@ -449,11 +451,11 @@ func (c *compiler) exactSlot(r *nameResult, lower []byte, qtype uint16, do bool)
 // (every DS NODATA one template, which a new SOA serial rewrites in
 // place), rather than a template each with its own cover. False when the
 // answer is not one of those, or the program could not fill it as the
-// engine would. cover is the delegation's NameEntry.Cover: the program
-// reads the cover's place from the name's entry instead of hashing the
-// name (a SHA-1 per query: the referral took 1.6 µs in the program
-// instead of 1.2 with a template of its own).
-func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, cover uint32, ok bool) {
+// engine would. idx is the denial zone of the slot: the program reads
+// the cover's place from the name's entry (NameEntry.Cover, selfCover)
+// instead of hashing the name (a SHA-1 per query: the referral took 1.6
+// µs in the program instead of 1.2 with a template of its own).
+func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, idx uint16, ok bool) {
 	z := c.set.Find(lower)
 	if z == nil || z.NSEC3 == nil || !z.HasRRSIGs() || c.set.Zone(lower) != nil {
 		return slot{}, 0, false
@@ -462,7 +464,7 @@ func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, cover uint32, o
 	if n == nil || !n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
 		return slot{}, 0, false
 	}
-	idx, ok := c.denialOf[z]
+	idx, ok = c.denialOf[z]
 	if !ok || c.img.Denial[idx].Ctx != 0 {
 		// Pieces that point into the head they were rendered after fit
 		// that one template only.
@@ -477,7 +479,7 @@ func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, cover uint32, o
 		return slot{}, 0, false
 	}
 	t.Flags |= abi.FlagSlotSelf
-	return slot{p: p, ok: true, t: &t}, c.img.Denial[idx].selfCover(lower), true
+	return slot{p: p, ok: true, t: &t}, idx, true
 }
 
 // hashLikeNames reports whether a name of delegation n's referral (its

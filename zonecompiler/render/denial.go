@@ -97,21 +97,25 @@ func (dz *DenialZone) QueryKey(nc []byte) ([4]uint64, bool) {
 	return NSECKey(nc[1 : 1+l]), true
 }
 
-// selfCover is NameEntry.Cover of the name lower (lower case) in zone
-// dz: 1 + the index of the entry covering it as the program would find
-// it from the name (QueryKey, Cover), or 0 when the program could not
-// (it then passes the query, as it does without the entry's help).
-func (dz *DenialZone) selfCover(lower []byte) uint32 {
-	k, ok := dz.QueryKey(lower)
-	if !ok || len(dz.Entries) == 0 {
+// selfCover is NameEntry.Cover of the name lower (lower case) in the
+// image's denial zone i: 1 + the index among its entries of the one
+// covering the name, found as the program finds it from the name
+// (QueryKey, DenialCover), or 0 when the program could not (it then
+// passes the query, as it does without the entry's help).
+func (img *Image) selfCover(i uint16, lower []byte) uint32 {
+	dz, ok := img.DenialZone(i)
+	if !ok {
 		return 0
 	}
-	// The last entry whose key is below k, wrapping to the last.
-	i := sort.Search(len(dz.Entries), func(i int) bool { return !keyLess(dz.Entries[i].Key, k) })
-	if i == 0 {
-		i = len(dz.Entries)
+	k, ok := dz.QueryKey(lower)
+	if !ok {
+		return 0
 	}
-	return uint32(i)
+	idx, _, ok := img.DenialCover(i, k)
+	if !ok {
+		return 0
+	}
+	return idx - dz.Base + 1
 }
 
 func keyLess(a, b [4]uint64) bool {
