@@ -77,12 +77,7 @@ func (m *liveMaps) DenialCover(i uint16, key [4]uint64) (uint32, *render.Piece, 
 	if !ok {
 		return 0, nil, false
 	}
-	e, body, ok, err := m.v.DenialEntry(idx)
-	m.keep(err)
-	if !ok {
-		return 0, nil, false
-	}
-	return idx, &render.Piece{Body: body, Relocs: append([]uint16(nil), e.Relocs[:e.Nrelocs]...), Records: e.Nrecs}, true
+	return m.entry(idx)
 }
 
 // DenialAt reads the live entry rel of zone i.
@@ -92,7 +87,11 @@ func (m *liveMaps) DenialAt(i uint16, rel uint32) (uint32, *render.Piece, bool) 
 	if !ok || i == 0 || rel >= z.EntryCount {
 		return 0, nil, false
 	}
-	idx := z.EntryBase + rel
+	return m.entry(z.EntryBase + rel)
+}
+
+// entry reads live denial entry idx as its piece.
+func (m *liveMaps) entry(idx uint32) (uint32, *render.Piece, bool) {
 	e, body, ok, err := m.v.DenialEntry(idx)
 	m.keep(err)
 	if !ok {

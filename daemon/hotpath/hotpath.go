@@ -159,7 +159,7 @@ func Load(opts loader.Options, cfg engine.Config) (*HotPath, error) {
 func (h *HotPath) Install(img *render.Image) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.install(nil, img, false)
+	return h.install(nil, img, false, true)
 }
 
 // Settle waits for the loader's background work of the last swap
@@ -236,7 +236,7 @@ func (h *HotPath) SwapChanged(set *zone.Set, changed map[string][][]byte) (uint3
 	if err != nil {
 		return 0, fmt.Errorf("compiling zones for XDP: %w", err)
 	}
-	if err := h.install(e, img, h.compiled != nil); err != nil {
+	if err := h.install(e, img, h.compiled != nil, false); err != nil {
 		return 0, err
 	}
 	return h.gen, nil
@@ -244,8 +244,11 @@ func (h *HotPath) SwapChanged(set *zone.Set, changed map[string][][]byte) (uint3
 
 // install writes img, compiled from e's zone set, to the maps: in place
 // when they have room, else as a new generation. With announce, the
-// image is handed to h.compiled once live.
-func (h *HotPath) install(e *engine.Engine, img *render.Image, announce bool) error {
+// image is handed to h.compiled once live. boot: an image read at start,
+// beside the zones' records, whose record for updates the loader makes
+// when first needed (loader.SwapLater; daemon.Start settles it once
+// serving).
+func (h *HotPath) install(e *engine.Engine, img *render.Image, announce, boot bool) error {
 	limg := FromRender(img)
 	stats, mapBytes, inc := img.Stats, int64(img.MapBytes()), img.Incremental
 	if !announce {
@@ -258,10 +261,7 @@ func (h *HotPath) install(e *engine.Engine, img *render.Image, announce bool) er
 	gen := st.Serial
 	if errors.Is(err, loader.ErrNoUpdate) {
 		h.updates.Swaps++
-		if e == nil {
-			// An image read at start, beside the zones' records: the
-			// loader's record of it waits until it is needed
-			// (daemon.Start settles it once serving).
+		if boot {
 			gen, err = h.l.SwapLater(limg)
 		} else {
 			gen, err = h.l.Swap(limg)
