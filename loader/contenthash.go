@@ -56,7 +56,7 @@ func (h *hasher) plainHash(img *Image, t *bpf.XdpTmpl) contentHash {
 		uint16(t.RrlClass)<<8 | uint16(t.RrlLabels), t.RrlWild, t.SlotOff} {
 		h.u16(v)
 	}
-	relocs, _ := tmplRelocs(t, imageChunk(img))
+	relocs, _ := img.TemplateRelocs(t)
 	for _, r := range relocs {
 		h.u16(r)
 	}

@@ -147,14 +147,26 @@ func tmplRelocs(t *bpf.XdpTmpl, chunk func(uint32) (*bpf.XdpChunk, bool)) ([]uin
 	return out, true
 }
 
-// imageChunk reads chunk i of img (for tmplRelocs).
-func imageChunk(img *Image) func(uint32) (*bpf.XdpChunk, bool) {
-	return func(i uint32) (*bpf.XdpChunk, bool) {
+// TemplateRelocs returns the relocations of template t of img: its own,
+// then those in its relocation chunk; false if img has no such chunk.
+func (img *Image) TemplateRelocs(t *bpf.XdpTmpl) ([]uint16, bool) {
+	return tmplRelocs(t, func(i uint32) (*bpf.XdpChunk, bool) {
 		if int(i) >= len(img.Chunks) {
 			return nil, false
 		}
 		return &img.Chunks[i], true
+	})
+}
+
+// RelocChunk is the chunk holding a template's relocations past its own
+// (abi.InlineRelocs; struct tmpl's reloc_chunk), in the byte order the
+// program reads them, as tmplRelocs reads them back.
+func RelocChunk(relocs []uint16) bpf.XdpChunk {
+	var c bpf.XdpChunk
+	for i, r := range relocs[:min(len(relocs), abi.ChunkSize/2)] {
+		binary.LittleEndian.PutUint16(c.B[2*i:], r)
 	}
+	return c
 }
 
 // newLiveState records img, as Swap placed it in g, for later updates; nil

@@ -665,7 +665,7 @@ func checkTemplate(img *Image, id uint32, t *bpf.XdpTmpl) error {
 		moreRelocs(t) && (t.RelocChunk != t.FirstChunk+all-1 || int(t.RelocChunk) >= len(img.Chunks)) {
 		return fmt.Errorf("%w: template %#x: chunks %d+%d of %d, relocations' chunk %d", ErrImage, id, t.FirstChunk, n, len(img.Chunks), t.RelocChunk)
 	}
-	relocs, ok := tmplRelocs(t, imageChunk(img))
+	relocs, ok := img.TemplateRelocs(t)
 	if !ok {
 		return fmt.Errorf("%w: template %#x: relocations' chunk %d of %d", ErrImage, id, t.RelocChunk, len(img.Chunks))
 	}

@@ -3,8 +3,6 @@
 package hotpath
 
 import (
-	"encoding/binary"
-
 	"bytes"
 	"cmp"
 	"fmt"
@@ -98,14 +96,11 @@ func TestFromRender(t *testing.T) {
 		// body's last.
 		chunk := len(bpf.XdpChunk{}.B)
 		n := (max(len(rt.Body)-chunk, 0) + chunk - 1) / chunk
-		relocs := append([]uint16(nil), x.Relocs[:min(int(x.Nrelocs), abi.InlineRelocs)]...)
+		relocs, ok := out.TemplateRelocs(&x)
+		if !ok {
+			t.Fatalf("template %d: relocations' chunk %d of %d", i, x.RelocChunk, len(out.Chunks))
+		}
 		if int(x.Nrelocs) > abi.InlineRelocs {
-			if int(x.RelocChunk) >= len(out.Chunks) {
-				t.Fatalf("template %d: relocations' chunk %d of %d", i, x.RelocChunk, len(out.Chunks))
-			}
-			for j := range int(x.Nrelocs) - abi.InlineRelocs {
-				relocs = append(relocs, binary.LittleEndian.Uint16(out.Chunks[x.RelocChunk].B[2*j:]))
-			}
 			overflow++
 		}
 		if !slices.Equal(relocs, rt.Relocs) {

@@ -3,8 +3,6 @@
 package hotpath
 
 import (
-	"encoding/binary"
-
 	"github.com/xdpdns/xdpdns/bpf"
 	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/loader"
@@ -120,7 +118,7 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 		if len(t.Relocs) > abi.InlineRelocs {
 			// The rest after the body's last chunk (one run).
 			x.RelocChunk = uint32(len(out.Chunks))
-			out.Chunks = append(out.Chunks, relocChunk(t.Relocs[abi.InlineRelocs:]))
+			out.Chunks = append(out.Chunks, loader.RelocChunk(t.Relocs[abi.InlineRelocs:]))
 		}
 		if i > 0 && img.Templates[i].Shared {
 			out.SharedTemplates = append(out.SharedTemplates, x)
@@ -198,16 +196,6 @@ func chunksOf(img *render.Image) int {
 
 // nchunks is how many chunks n bytes take (none for n <= 0).
 func nchunks(n int) int { return (max(n, 0) + abi.ChunkSize - 1) / abi.ChunkSize }
-
-// relocChunk is the chunk holding a template's relocations past its own
-// (struct tmpl's reloc_chunk), little-endian as the program reads them.
-func relocChunk(relocs []uint16) bpf.XdpChunk {
-	var c bpf.XdpChunk
-	for i, r := range relocs[:min(len(relocs), abi.ChunkSize/2)] {
-		binary.LittleEndian.PutUint16(c.B[2*i:], r)
-	}
-	return c
-}
 
 // appendChunks cuts b into chunks.
 func appendChunks(chunks []bpf.XdpChunk, b []byte) []bpf.XdpChunk {
