@@ -68,7 +68,7 @@ func (img *Image) DenialCover(i uint16, key [4]uint64) (uint32, *Piece, bool) {
 	if !ok {
 		return 0, nil, false
 	}
-	return idx, &dz.Entries[idx-dz.Base].Piece, true
+	return img.DenialAt(i, idx-dz.Base)
 }
 
 // DenialAt returns entry rel of zone i.
