@@ -5,13 +5,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xdpdns/xdpdns/config"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/zonecompiler/compiled"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
@@ -36,21 +36,7 @@ func TestImageWrites(t *testing.T) {
 		for i := range n {
 			fmt.Fprintf(&b, "d%d NS ns.example.net.\n", i)
 		}
-		if err := os.WriteFile(file+".new", []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(file+".new", file); err != nil {
-			t.Fatal(err)
-		}
-		z, err := zone.LoadFile("iw.test.", file, zone.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		set, err := zone.NewSet(z)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return engine.New(cfg.EngineConfig(), set)
+		return interoptest.FileEngine(t, cfg.EngineConfig(), "iw.test.", file, b.String())
 	}
 	whole := func(e *engine.Engine) imageWrite {
 		img, err := render.Compile(e)

@@ -20,7 +20,6 @@ import (
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
-	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 // zoneVersions makes versions of the zone upd.test. that differ by a few
@@ -178,15 +177,7 @@ func (zv *zoneVersions) queries(t *testing.T) [][]byte {
 // engineOf is an engine serving the zone origin of text.
 func engineOf(t *testing.T, origin, text string) *engine.Engine {
 	t.Helper()
-	z, err := zone.Load(strings.NewReader(text), origin, origin+"zone", zone.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := zone.NewSet(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.New(interop.EngineConfig, set)
+	return testEngine(t, origin, text, interop.EngineConfig)
 }
 
 // TestUpdateMatchesSwap changes a zone step by step (unsigned, NSEC, NSEC3

@@ -183,3 +183,24 @@ func Engine(t testing.TB, v Variant) *engine.Engine {
 	}
 	return engine.New(interop.EngineConfig, set)
 }
+
+// FileEngine writes text to path as a new file renamed into place (a new
+// inode, as a secondary or an editor writes a zone), loads it as zone
+// origin from there (so that it has its file as a source) and returns an
+// engine configured as cfg that serves it.
+func FileEngine(t testing.TB, cfg engine.Config, origin, path, text string) *engine.Engine {
+	t.Helper()
+	writeFile(t, path+".new", text)
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	z, err := zone.LoadFile(origin, path, zone.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := zone.NewSet(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.New(cfg, set)
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -43,21 +43,7 @@ func TestAppendChanges(t *testing.T) {
 	}
 	load := func(text string) *engine.Engine {
 		t.Helper()
-		if err := os.WriteFile(file+".new", []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(file+".new", file); err != nil { // a new inode, as a secondary writes it
-			t.Fatal(err)
-		}
-		z, err := zone.LoadFile("ch.test.", file, zone.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		set, err := zone.NewSet(z)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return engine.New(interop.EngineConfig, set)
+		return interoptest.FileEngine(t, interop.EngineConfig, "ch.test.", file, text)
 	}
 	e := load(changesZone(1, 30, "198.18.0.80"))
 	img, err := render.Compile(e)
