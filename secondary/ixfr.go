@@ -103,7 +103,7 @@ func (zl *zoneLoop) applyServed(rrs []dns.RR, incremental bool) (records []dns.R
 	if z.Serial != first.Serial {
 		return nil, nil, fmt.Errorf("IXFR ends at serial %d, not the %d it announced", z.Serial, first.Serial)
 	}
-	soa := z.SOA.RRs[0]
+	soa := z.SOA.RRs()[0]
 	records = append(make([]dns.RR, 0, z.RecordCount()), soa.Src())
 	for _, rr := range z.Records() {
 		if rr != soa {

@@ -138,7 +138,7 @@ func (s *Server) transfer(c net.Conn, req *dns.Msg, x xfrQuery, raw []byte, clie
 	if z == nil {
 		return reply(dns.RcodeNotAuth, "not a zone apex")
 	}
-	soa := z.SOA.RRs[0].Src()
+	soa := z.SOA.RRs()[0].Src()
 	w := s.newXFRWriter(c, req, key)
 	if x.qtype == dns.TypeIXFR && ixfrUpToDate(req, z.Serial) {
 		log.Info("ixfr: client is up to date", "serial", z.Serial)

@@ -109,7 +109,7 @@ func (a *answer) addSet(sec *[]item, s *zone.RRset, owner wire.Name, ttl uint32,
 		return
 	}
 	first := true
-	for _, rr := range s.RRs {
+	for _, rr := range s.RRs() {
 		if len(*sec) >= maxItems {
 			return
 		}
@@ -122,7 +122,7 @@ func (a *answer) addSet(sec *[]item, s *zone.RRset, owner wire.Name, ttl uint32,
 }
 
 func (a *answer) addSigs(sec *[]item, s *zone.RRset, owner wire.Name, ttl uint32, ttlSet bool) {
-	for _, rr := range s.Sigs {
+	for _, rr := range s.Sigs() {
 		if len(*sec) >= maxItems {
 			return
 		}
@@ -132,11 +132,11 @@ func (a *answer) addSigs(sec *[]item, s *zone.RRset, owner wire.Name, ttl uint32
 
 // has reports whether the section already holds the RRset s.
 func has(sec []item, s *zone.RRset) bool {
-	if s == nil || len(s.RRs) == 0 {
+	if s == nil || len(s.RRs()) == 0 {
 		return false
 	}
 	for i := range sec {
-		if sec[i].rr == s.RRs[0] {
+		if sec[i].rr == s.RRs()[0] {
 			return true
 		}
 	}

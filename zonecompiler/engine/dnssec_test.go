@@ -125,7 +125,7 @@ func hasDNAME(r *dns.Msg) bool {
 
 func zoneKeys(z *zone.Zone) []dns.RR {
 	var keys []dns.RR
-	for _, rr := range z.Apex.Set(dns.TypeDNSKEY).RRs {
+	for _, rr := range z.Apex.Set(dns.TypeDNSKEY).RRs() {
 		keys = append(keys, rr.Src())
 	}
 	return keys

@@ -92,7 +92,7 @@ func (e *Engine) exact(a *answer, z *zone.Zone, n *zone.Node, name, owner wire.N
 	}
 	// Data of the asked type first: NSEC sits beside a CNAME and is
 	// answered, not followed.
-	if s := n.Set(qtype); s != nil && len(s.RRs) > 0 {
+	if s := n.Set(qtype); s != nil && len(s.RRs()) > 0 {
 		a.addSet(&a.an, s, owner, 0, false)
 		e.additionalFor(a, z, s)
 		return
@@ -103,7 +103,7 @@ func (e *Engine) exact(a *answer, z *zone.Zone, n *zone.Node, name, owner wire.N
 		if depth == 0 && a.kind == KindAnswer {
 			a.kind = KindCNAME
 		}
-		e.follow(a, z, cn.RRs[0].RData, cn.RRs[0].RDataLower(), qtype, depth)
+		e.follow(a, z, cn.RRs()[0].RData(), cn.RRs()[0].RDataLower(), qtype, depth)
 		return
 	}
 	// NODATA (RFC 2308 §2.2).
@@ -115,7 +115,7 @@ func (e *Engine) exact(a *answer, z *zone.Zone, n *zone.Node, name, owner wire.N
 		return
 	}
 	if z.NSEC3 == nil {
-		if s := n.Set(dns.TypeNSEC); s != nil && len(s.RRs) > 0 {
+		if s := n.Set(dns.TypeNSEC); s != nil && len(s.RRs()) > 0 {
 			a.addProof(z, s)
 		} else if c := z.NSECCover(n.Name.Lower); c != nil {
 			// An empty non-terminal owns no NSEC: the NSEC that covers
@@ -152,7 +152,7 @@ func (e *Engine) follow(a *answer, z *zone.Zone, target, lower []byte, qtype uin
 func (e *Engine) any(a *answer, n *zone.Node, owner wire.Name) {
 	found := false
 	for _, s := range n.Sets {
-		if len(s.RRs) == 0 || s.Type == dns.TypeNSEC {
+		if len(s.RRs()) == 0 || s.Type == dns.TypeNSEC {
 			continue
 		}
 		a.addSet(&a.an, s, owner, 0, false)
@@ -171,7 +171,7 @@ func (e *Engine) any(a *answer, n *zone.Node, owner wire.Name) {
 func (e *Engine) rrsigs(a *answer, n *zone.Node, owner wire.Name) bool {
 	found := false
 	for _, s := range n.Sets {
-		for _, rr := range s.Sigs {
+		for _, rr := range s.Sigs() {
 			a.an = append(a.an, item{rr: rr, owner: owner, setStart: !found})
 			found = true
 		}
@@ -189,7 +189,7 @@ func (e *Engine) referral(a *answer, z *zone.Zone, d *zone.Node, depth int) {
 	ns := d.Set(dns.TypeNS)
 	a.addSetNoSig(&a.ns, ns)
 	if a.do && z.Signed {
-		if ds := d.Set(dns.TypeDS); ds != nil && len(ds.RRs) > 0 {
+		if ds := d.Set(dns.TypeDS); ds != nil && len(ds.RRs()) > 0 {
 			a.addSet(&a.ns, ds, noOwner, 0, false)
 		} else if z.NSEC3 == nil {
 			a.addProof(z, d.Set(dns.TypeNSEC))
@@ -206,13 +206,13 @@ func (e *Engine) referral(a *answer, z *zone.Zone, d *zone.Node, depth int) {
 	}
 	// Glue: in-domain glue is required, sibling glue and other in-zone
 	// addresses are added while they fit (RFC 9471).
-	for _, rr := range ns.RRs {
+	for _, rr := range ns.RRs() {
 		if wire.IsSubdomain(rr.RDataLower(), d.Name.Lower) {
 			e.addAddresses(a, z, rr.RDataLower())
 		}
 	}
 	a.arRequired = len(a.ar)
-	for _, rr := range ns.RRs {
+	for _, rr := range ns.RRs() {
 		if !wire.IsSubdomain(rr.RDataLower(), d.Name.Lower) {
 			e.addAddresses(a, z, rr.RDataLower())
 		}
@@ -221,7 +221,7 @@ func (e *Engine) referral(a *answer, z *zone.Zone, d *zone.Node, depth int) {
 
 func (a *answer) addSetNoSig(sec *[]item, s *zone.RRset) {
 	first := true
-	for _, rr := range s.RRs {
+	for _, rr := range s.RRs() {
 		*sec = append(*sec, item{rr: rr, setStart: first})
 		first = false
 	}
@@ -239,7 +239,7 @@ func (e *Engine) addAddresses(a *answer, z *zone.Zone, lower []byte) {
 	}
 	for _, t := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
 		s := n.Set(t)
-		if s == nil || len(s.RRs) == 0 || has(a.ar, s) || has(a.an, s) {
+		if s == nil || len(s.RRs()) == 0 || has(a.ar, s) || has(a.an, s) {
 			continue
 		}
 		a.addSet(&a.ar, s, noOwner, 0, false)
@@ -251,14 +251,14 @@ func (e *Engine) addAddresses(a *answer, z *zone.Zone, lower []byte) {
 func (e *Engine) additionalFor(a *answer, z *zone.Zone, s *zone.RRset) {
 	switch s.Type {
 	case dns.TypeNS, dns.TypeMX:
-		for _, rr := range s.RRs {
+		for _, rr := range s.RRs() {
 			target := rr.RDataLower()[rr.Names[0]:]
 			e.addAddresses(a, z, target)
 		}
 	case dns.TypeSRV:
-		for _, rr := range s.RRs {
-			if len(rr.RData) > 6 {
-				e.addAddresses(a, z, wire.ToLower(rr.RData[6:]))
+		for _, rr := range s.RRs() {
+			if rd := rr.RData(); len(rd) > 6 {
+				e.addAddresses(a, z, wire.ToLower(rd[6:]))
 			}
 		}
 	}
@@ -271,9 +271,9 @@ func (e *Engine) dname(a *answer, z *zone.Zone, d *zone.Node, name wire.Name, qt
 	}
 	ds := d.Set(dns.TypeDNAME)
 	a.addSet(&a.an, ds, noOwner, 0, false)
-	rr := ds.RRs[0]
+	rr := ds.RRs()[0]
 	prefix := len(name.Wire) - len(d.Name.Wire)
-	if prefix+len(rr.RData) > wire.MaxNameLen {
+	if prefix+rr.RDLength() > wire.MaxNameLen {
 		a.rcode = dns.RcodeYXDomain
 		return
 	}
@@ -283,7 +283,7 @@ func (e *Engine) dname(a *answer, z *zone.Zone, d *zone.Node, name wire.Name, qt
 	buf := a.synthBuf[a.nsynth][:0]
 	a.nsynth++
 	buf = append(buf, name.Wire[:prefix]...)
-	buf = append(buf, rr.RData...)
+	buf = append(buf, rr.RData()...)
 	target := buf
 	lower := a.synthLower[a.nsynth-1][:len(target)]
 	wire.LowerInto(lower, target)
@@ -421,7 +421,7 @@ func (e *Engine) closestEncloserProof(a *answer, z *zone.Zone, name []byte, slot
 // addProof adds an NSEC or NSEC3 RRset with its signatures to the
 // authority section, once.
 func (a *answer) addProof(z *zone.Zone, s *zone.RRset) {
-	if s == nil || len(s.RRs) == 0 || has(a.ns, s) {
+	if s == nil || len(s.RRs()) == 0 || has(a.ns, s) {
 		return
 	}
 	a.addSet(&a.ns, s, noOwner, 0, false)

@@ -273,12 +273,12 @@ func (e *Engine) DenialPieces(probe []byte, qtype uint16, covers []*zone.RRset) 
 
 // inSet reports whether rr is one of the records or signatures of set.
 func inSet(set *zone.RRset, rr *zone.RR) bool {
-	for _, r := range set.RRs {
+	for _, r := range set.RRs() {
 		if r == rr {
 			return true
 		}
 	}
-	for _, r := range set.Sigs {
+	for _, r := range set.Sigs() {
 		if r == rr {
 			return true
 		}

@@ -163,7 +163,7 @@ func chaosTXT(name, text string) *zone.RR {
 	w := make([]byte, wire.MaxNameLen+1)
 	l, _ := dns.PackDomainName(strings.ToLower(name), w, 0, nil, false)
 	owner := wire.NewName(w[:l])
-	return &zone.RR{Owner: &owner, Type: dns.TypeTXT, Class: dns.ClassCHAOS, RData: rd}
+	return zone.NewRR(&owner, dns.TypeTXT, dns.ClassCHAOS, 0, rd)
 }
 
 // errorReply answers FORMERR or NOTIMP, echoing the question when it could
@@ -330,17 +330,17 @@ func writeItem(b *wire.Builder, it *item) {
 		return
 	}
 	lenOff := b.RRHeader(rr.Type, rr.Class, ttl)
-	pos := 0
+	rd, pos := rr.RData(), 0
 	for i := 0; i < int(rr.NNames); i++ {
 		off := int(rr.Names[i])
-		b.Buf = append(b.Buf, rr.RData[pos:off]...)
-		_, end, err := wire.ReadName(rr.RData, off)
+		b.Buf = append(b.Buf, rd[pos:off]...)
+		_, end, err := wire.ReadName(rd, off)
 		if err != nil {
 			break
 		}
-		b.Name(rr.RData[off:end], rr.RDataLower()[off:end], true)
+		b.Name(rd[off:end], rr.RDataLower()[off:end], true)
 		pos = end
 	}
-	b.Buf = append(b.Buf, rr.RData[pos:]...)
+	b.Buf = append(b.Buf, rd[pos:]...)
 	b.EndRData(lenOff)
 }

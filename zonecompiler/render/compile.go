@@ -277,8 +277,8 @@ func (c *compiler) collectMissingGlue(specs map[string]*nameSpec, z *zone.Zone, 
 	if ns == nil {
 		return
 	}
-	for _, rr := range ns.RRs {
-		target := wire.ToLower(rr.RData)
+	for _, rr := range ns.RRs() {
+		target := wire.ToLower(rr.RData())
 		if len(target) <= len(n.Name.Lower) || !wire.IsSubdomain(target, n.Name.Lower) {
 			continue
 		}
@@ -493,7 +493,7 @@ func hashLikeNames(z *zone.Zone, n *zone.Node) bool {
 		return false
 	}
 	base := wire.Labels(z.Origin.Lower)
-	for _, rr := range ns.RRs {
+	for _, rr := range ns.RRs() {
 		t := rr.RDataLower()
 		if !wire.IsSubdomain(t, z.Origin.Lower) || wire.Labels(t) <= base {
 			continue

@@ -72,7 +72,7 @@ var maxSOANames = 50000
 
 // soaTail is the part of a zone's SOA RDATA that a new serial changes.
 func soaTail(z *zone.Zone) []byte {
-	rd := z.SOA.RRs[0].RData
+	rd := z.SOA.RRs()[0].RData()
 	return rd[len(rd)-20:]
 }
 
@@ -123,7 +123,7 @@ func (c *compiler) incremental(keys []string) *Incremental {
 		u.reps = append(u.reps, soaRep{t: *t, base: base, queries: []repQuery{q}, all: true})
 	}
 	for _, z := range c.set.Zones() {
-		if !z.Expired && z.SOA != nil && len(z.SOA.RRs) > 0 {
+		if !z.Expired && z.SOA != nil && len(z.SOA.RRs()) > 0 {
 			inc.zones[string(z.Origin.Lower)] = &soaUsers{tail: append([]byte(nil), soaTail(z)...), names: make(map[string]bool),
 				rep: make(map[uint32]int)}
 		}
@@ -347,7 +347,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		was, is := soaShape(a), soaShape(b)
 		for _, set := range []*zone.Set{old.Zones(), c.set} {
 			for _, z := range set.Zones() {
-				if !bytes.Equal(z.Origin.Lower, origin) && z.SOA != nil && len(z.SOA.RRs) > 0 &&
+				if !bytes.Equal(z.Origin.Lower, origin) && z.SOA != nil && len(z.SOA.RRs()) > 0 &&
 					(soaShape(z) == was || soaShape(z) == is) {
 					return fmt.Errorf("%w: the SOA of %s is laid out as %s's", ErrRecompile, b.Name(), z.Name())
 				}
@@ -407,7 +407,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 // origin where they are at or below it: two zones of one shape render
 // their SOA into the same bytes after a question below their apex.
 func soaShape(z *zone.Zone) string {
-	rd := z.SOA.RRs[0].RDataLower()
+	rd := z.SOA.RRs()[0].RDataLower()
 	var b []byte
 	off := 0
 	for range 2 {
@@ -453,24 +453,26 @@ func onlySerial(a, b *zone.Node) bool {
 	}
 	for i, s := range a.Sets {
 		t := b.Sets[i]
-		if s.Type != t.Type || s.TTL != t.TTL || len(s.RRs) != len(t.RRs) || len(s.Sigs) != len(t.Sigs) {
+		if s.Type != t.Type || s.TTL != t.TTL || len(s.RRs()) != len(t.RRs()) || len(s.Sigs()) != len(t.Sigs()) {
 			return false
 		}
 		// Signatures: the SOA's change with it (same sizes); no other.
-		for j, r := range s.Sigs {
-			q := t.Sigs[j]
-			if r.TTL != q.TTL || len(r.RData) != len(q.RData) || (s.Type != dns.TypeSOA && !bytes.Equal(r.RData, q.RData)) {
+		for j, r := range s.Sigs() {
+			q := t.Sigs()[j]
+			if r.TTL != q.TTL || r.RDLength() != q.RDLength() || (s.Type != dns.TypeSOA && !bytes.Equal(r.RData(), q.RData())) {
 				return false
 			}
 		}
-		for j, r := range s.RRs {
-			q := t.RRs[j]
+		for j, r := range s.RRs() {
+			q := t.RRs()[j]
 			if s.Type == dns.TypeSOA {
-				if len(r.RData) != len(q.RData) || r.TTL != q.TTL || !bytes.Equal(r.RData[:len(r.RData)-20], q.RData[:len(q.RData)-20]) ||
+				// The SOA's serial and timers (its last 20 bytes) may differ.
+				n := r.RDLength() - 20
+				if r.RDLength() != q.RDLength() || r.TTL != q.TTL || !bytes.Equal(r.RData()[:n], q.RData()[:n]) ||
 					!bytes.Equal(r.Owner.Wire, q.Owner.Wire) {
 					return false
 				}
-			} else if r.TTL != q.TTL || !bytes.Equal(r.RData, q.RData) || !bytes.Equal(r.Owner.Wire, q.Owner.Wire) {
+			} else if r.TTL != q.TTL || !bytes.Equal(r.RData(), q.RData()) || !bytes.Equal(r.Owner.Wire, q.Owner.Wire) {
 				return false
 			}
 		}
@@ -575,8 +577,8 @@ func target(rr *zone.RR) []byte {
 			return rr.RDataLower()[rr.Names[0]:]
 		}
 	case dns.TypeSRV:
-		if len(rr.RData) > 6 {
-			return wire.ToLower(rr.RData[6:])
+		if rd := rr.RData(); len(rd) > 6 {
+			return wire.ToLower(rd[6:])
 		}
 	}
 	return nil
@@ -587,7 +589,7 @@ func target(rr *zone.RR) []byte {
 func targets(n *zone.Node, z *zone.Zone) [][]byte {
 	var out [][]byte
 	for _, s := range n.Sets {
-		for _, rr := range s.RRs {
+		for _, rr := range s.RRs() {
 			t := target(rr)
 			if t == nil || !wire.IsSubdomain(t, z.Origin.Lower) {
 				continue

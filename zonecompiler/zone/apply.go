@@ -154,9 +154,7 @@ func (a *applier) writable(m map[string]*Node, key string, old *Node, name wire.
 		c := *old
 		c.Sets = make([]*RRset, len(old.Sets))
 		for i, s := range old.Sets {
-			cs := *s
-			cs.RRs, cs.Sigs = slices.Clone(cs.RRs), slices.Clone(cs.Sigs)
-			c.Sets[i] = &cs
+			c.Sets[i] = s.clone()
 		}
 		n = &c
 	}
@@ -212,16 +210,13 @@ func (a *applier) del(parsed dns.RR) error {
 	if set == nil {
 		return notFound()
 	}
-	list := set.RRs
-	if rr.Type == dns.TypeRRSIG {
-		list = set.Sigs
-	}
+	list := set.listOf(rr)
 	// The same RDATA on the wire, or the same record as dns.IsDuplicate
 	// reads it (names in RDATA in any case): a record from the text of
 	// the zone and one from a transfer may differ in how miekg/dns spells
 	// a field (the NSEC3 salt's hex digits) yet be the same record.
 	i := slices.IndexFunc(list, func(old *RR) bool {
-		return bytes.Equal(old.RData, rr.RData) || dns.IsDuplicate(old.Src(), parsed)
+		return bytes.Equal(old.RData(), rr.RData()) || dns.IsDuplicate(old.Src(), parsed)
 	})
 	if i < 0 {
 		return notFound()
@@ -231,12 +226,8 @@ func (a *applier) del(parsed dns.RR) error {
 	}
 	n = a.writable(m, key, n, n.Name)
 	set = n.Set(setType(rr))
-	if rr.Type == dns.TypeRRSIG {
-		set.Sigs = slices.Delete(set.Sigs, i, i+1)
-	} else {
-		set.RRs = slices.Delete(set.RRs, i, i+1)
-	}
-	if len(set.RRs) == 0 && len(set.Sigs) == 0 {
+	set.remove(rr, i)
+	if set.empty() {
 		n.Sets = slices.DeleteFunc(n.Sets, func(s *RRset) bool { return s == set })
 	}
 	a.deleted++
@@ -254,17 +245,15 @@ func (a *applier) add(parsed dns.RR, at Pos) error {
 	}
 	if n != nil {
 		if set := n.Set(setType(rr)); set != nil {
-			list := set.RRs
-			if rr.Type == dns.TypeRRSIG {
-				list = set.Sigs
-			}
-			if slices.ContainsFunc(list, func(old *RR) bool { return dns.IsDuplicate(old.Src(), parsed) }) {
+			if slices.ContainsFunc(set.listOf(rr), func(old *RR) bool { return dns.IsDuplicate(old.Src(), parsed) }) {
 				return nil
 			}
 		}
 	}
 	n = a.writable(m, key, n, *rr.Owner)
-	addToNode(n, rr, &a.nz.fileTTLs)
+	if _, err := addToNode(n, rr, &a.nz.fileTTLs); err != nil {
+		return a.b.errf(rr, "%v", err)
+	}
 	if rr.Type == dns.TypeRRSIG {
 		a.addExps = append(a.addExps, sigExpiration(rr))
 	}

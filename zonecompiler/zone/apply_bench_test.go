@@ -154,8 +154,8 @@ func (g *benchChanges) change(changes int) Change {
 			rr(fmt.Sprintf("%s 86400 NS ns2.prov%d.net.", name, k%500))
 		}
 	}
-	soa := dns.Copy(g.z.SOA.RRs[0].Src()).(*dns.SOA)
-	ch.Del = append(ch.Del, g.z.SOA.RRs[0].Src())
+	soa := dns.Copy(g.z.SOA.RRs()[0].Src()).(*dns.SOA)
+	ch.Del = append(ch.Del, g.z.SOA.RRs()[0].Src())
 	soa.Serial++
 	ch.Add = append(ch.Add, soa)
 	return ch
@@ -164,10 +164,10 @@ func (g *benchChanges) change(changes int) Change {
 func nodeRecords(n *Node) []dns.RR {
 	var out []dns.RR
 	for _, s := range n.Sets {
-		for _, rr := range s.RRs {
+		for _, rr := range s.RRs() {
 			out = append(out, rr.Src())
 		}
-		for _, rr := range s.Sigs {
+		for _, rr := range s.Sigs() {
 			out = append(out, rr.Src())
 		}
 	}

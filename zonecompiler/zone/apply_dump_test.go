@@ -26,7 +26,7 @@ func dumpZone(t testing.TB, z *Zone) string {
 		fmt.Fprintf(&b, "nsec3 %+v salt %x\n", *z.NSEC3, z.NSEC3Salt())
 	}
 	fmt.Fprintf(&b, "apex %s soa %s nodes %d records %d\n", wire.String(z.Apex.Name.Lower),
-		rrText(z.SOA.RRs[0]), z.NodeCount(), z.RecordCount())
+		rrText(z.SOA.RRs()[0]), z.NodeCount(), z.RecordCount())
 	if z.Apex != z.Node(z.Origin.Lower) || z.SOA != z.Apex.Set(z.SOA.Type) {
 		t.Errorf("Apex or SOA is not the apex node's")
 	}
@@ -95,10 +95,10 @@ func dumpNode(b *strings.Builder, n *Node) {
 	fmt.Fprintf(b, "%s flags %07b hash %q\n", wire.String(n.Name.Lower), n.Flags, n.NSEC3Hash)
 	for _, s := range n.Sets {
 		fmt.Fprintf(b, "  set %d ttl %d\n", s.Type, s.TTL)
-		for _, rr := range s.RRs {
+		for _, rr := range s.RRs() {
 			b.WriteString("    " + rrText(rr) + "\n")
 		}
-		for _, rr := range s.Sigs {
+		for _, rr := range s.Sigs() {
 			b.WriteString("    sig " + rrText(rr) + "\n")
 		}
 	}
@@ -114,5 +114,5 @@ func nodeName(n *Node) string {
 // rrText is a record as the response builder sees it.
 func rrText(rr *RR) string {
 	return fmt.Sprintf("%s %d %d %d %s %v/%d", wire.String(rr.Owner.Lower), rr.Type, rr.Class, rr.TTL,
-		hex.EncodeToString(rr.RData), rr.Names, rr.NNames)
+		hex.EncodeToString(rr.RData()), rr.Names, rr.NNames)
 }

@@ -171,7 +171,7 @@ func (a *applier) finish(nsec3 chunked[*Node]) error {
 			return false
 		}
 		s := n.Set(dns.TypeNSEC)
-		return s != nil && len(s.RRs) > 0
+		return s != nil && len(s.RRs()) > 0
 	}
 	for key, n := range a.work {
 		k := []byte(key)
@@ -221,7 +221,7 @@ func (a *applier) expiredSig(exp int64) error {
 	var at *RR
 	find := func(n *Node) {
 		for _, s := range n.Sets {
-			for _, rr := range s.Sigs {
+			for _, rr := range s.Sigs() {
 				if at == nil && sigExpiration(rr) == exp {
 					at = rr
 				}

@@ -12,7 +12,7 @@ func (a *applier) rebuild() (*Zone, *Changed, error) {
 	var err error
 	add := func(n *Node) {
 		for _, s := range n.Sets {
-			for _, list := range [][]*RR{s.RRs, s.Sigs} {
+			for _, list := range [][]*RR{s.RRs(), s.Sigs()} {
 				for _, rr := range list {
 					if err == nil {
 						c := *rr

@@ -165,7 +165,7 @@ func TestApplyRefusals(t *testing.T) {
 	for _, kind := range []denialKind{unsigned, signedNSEC3} {
 		z := loadRecords(t, m.signed(kind))
 		before := dumpZone(t, z)
-		soa := z.SOA.RRs[0].Src()
+		soa := z.SOA.RRs()[0].Src()
 		cases := []struct {
 			name   string
 			ch     Change
@@ -211,7 +211,7 @@ func TestApplyRefusals(t *testing.T) {
 
 func apexNS(z *Zone) []dns.RR {
 	var out []dns.RR
-	for _, rr := range z.Apex.Set(dns.TypeNS).RRs {
+	for _, rr := range z.Apex.Set(dns.TypeNS).RRs() {
 		out = append(out, rr.Src())
 	}
 	return out
@@ -304,7 +304,7 @@ func TestApplyConcurrentReaders(t *testing.T) {
 					t.Error("lookup differs")
 				}
 				for _, s := range n.Sets {
-					_ = len(s.RRs) + len(s.Sigs) + int(n.Flags)
+					_ = len(s.RRs()) + len(s.Sigs()) + int(n.Flags)
 				}
 				z.NSEC3Cover([]byte(n.NSEC3Hash))
 			})

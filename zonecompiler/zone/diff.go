@@ -40,7 +40,7 @@ func sameNode(a, b *Node) bool {
 	}
 	for i, s := range a.Sets {
 		t := b.Sets[i]
-		if s.Type != t.Type || s.TTL != t.TTL || !sameRRs(s.RRs, t.RRs) || !sameRRs(s.Sigs, t.Sigs) {
+		if s.Type != t.Type || s.TTL != t.TTL || !sameRRs(s.RRs(), t.RRs()) || !sameRRs(s.Sigs(), t.Sigs()) {
 			return false
 		}
 	}
@@ -53,7 +53,7 @@ func sameRRs(a, b []*RR) bool {
 	}
 	for i, r := range a {
 		s := b[i]
-		if r.Type != s.Type || r.Class != s.Class || r.TTL != s.TTL || !bytes.Equal(r.RData, s.RData) ||
+		if r.Type != s.Type || r.Class != s.Class || r.TTL != s.TTL || !bytes.Equal(r.RData(), s.RData()) ||
 			!bytes.Equal(r.Owner.Wire, s.Owner.Wire) {
 			return false
 		}

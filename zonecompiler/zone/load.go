@@ -351,15 +351,8 @@ func compile(rr dns.RR, file string, line int, share *sharing) (*RR, error) {
 		// What the parser takes for a dynamic update's empty record.
 		return nil, fmt.Errorf("%s record without RDATA", dns.Type(h.Rrtype))
 	}
-	out := &RR{
-		Owner: share.owner,
-		Type:  h.Rrtype,
-		Class: h.Class,
-		TTL:   h.Ttl,
-		RData: buf[off+10:],
-		Line:  lineOf(line),
-		file:  share.fileOf(file),
-	}
+	out := NewRR(share.owner, h.Rrtype, h.Class, h.Ttl, buf[off+10:])
+	out.Line, out.file = lineOf(line), share.fileOf(file)
 	if out.Owner == nil || !bytes.Equal(out.Owner.Wire, buf[:off]) {
 		owner := wire.NewName(buf[:off:off])
 		out.Owner, share.owner = &owner, &owner
@@ -378,12 +371,12 @@ func (rr *RR) findNames() error {
 	case dns.TypeNS, dns.TypeCNAME, dns.TypePTR, dns.TypeMB, dns.TypeMG, dns.TypeMR:
 		rr.NNames = 1
 	case dns.TypeMX:
-		if len(rr.RData) < 3 {
-			return fmt.Errorf("MX RDATA of %d bytes", len(rr.RData))
+		if rr.rdlen < 3 {
+			return fmt.Errorf("MX RDATA of %d bytes", rr.rdlen)
 		}
 		rr.Names[0], rr.NNames = 2, 1
 	case dns.TypeSOA, dns.TypeMINFO:
-		_, end, err := wire.ReadName(rr.RData, 0)
+		_, end, err := wire.ReadName(rr.RData(), 0)
 		if err != nil {
 			return err
 		}
@@ -391,12 +384,14 @@ func (rr *RR) findNames() error {
 	}
 	rr.lowerApart = false
 	if rr.NNames > 0 {
-		if l := wire.LowerShared(rr.RData); len(l) > 0 && &l[0] != &rr.RData[0] {
-			n := len(rr.RData)
+		rd := rr.RData()
+		if l := wire.LowerShared(rd); len(l) > 0 && &l[0] != &rd[0] {
+			n := len(rd)
 			buf := make([]byte, 2*n)
-			copy(buf, rr.RData)
+			copy(buf, rd)
 			copy(buf[n:], l)
-			rr.RData, rr.lowerApart = buf[:n:n], true
+			rr.setRData(buf[:n:n])
+			rr.lowerApart = true
 		}
 	}
 	return nil
@@ -456,7 +451,11 @@ func (b *builder) addRRNode(rr *RR, near *Node) (*Node, error) {
 	if bytes.Equal(n.Name.Wire, rr.Owner.Wire) {
 		rr.Owner = &n.Name
 	}
-	if addToNode(n, rr, &b.z.fileTTLs) {
+	added, err := addToNode(n, rr, &b.z.fileTTLs)
+	if err != nil {
+		return nil, b.errf(rr, "%v", err)
+	}
+	if added {
 		b.records = append(b.records, rr)
 	}
 	return n, nil
@@ -482,7 +481,7 @@ func setType(rr *RR) uint16 {
 // TTL) is dropped, as every server does. A record joining an RRset takes
 // its TTL; the TTL it had is noted in ttls (ttlWarnings reports the
 // difference, WriteRecords keeps it).
-func addToNode(n *Node, rr *RR, ttls *map[*RR]uint32) bool {
+func addToNode(n *Node, rr *RR, ttls *map[*RR]uint32) (bool, error) {
 	t := setType(rr)
 	set := n.Set(t)
 	if set == nil {
@@ -490,17 +489,13 @@ func addToNode(n *Node, rr *RR, ttls *map[*RR]uint32) bool {
 		i := sort.Search(len(n.Sets), func(i int) bool { return n.Sets[i].Type > t })
 		n.Sets = insertAt(n.Sets, i, set)
 	}
-	list := &set.RRs
-	if rr.Type == dns.TypeRRSIG {
-		list = &set.Sigs
-	}
-	for _, old := range *list {
+	for _, old := range set.listOf(rr) {
 		if duplicate(old, rr) {
-			return false
+			return false, nil
 		}
 	}
 	if rr.Type != dns.TypeRRSIG {
-		if len(set.RRs) == 0 {
+		if set.nrrs == 0 {
 			set.TTL = rr.TTL
 		}
 		if rr.TTL != set.TTL {
@@ -511,8 +506,10 @@ func addToNode(n *Node, rr *RR, ttls *map[*RR]uint32) bool {
 		}
 		rr.TTL = set.TTL
 	}
-	*list = append(*list, rr)
-	return true
+	if err := set.add(rr); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // duplicate reports whether b repeats a, records of one RRset (RFC 2181
@@ -521,11 +518,11 @@ func addToNode(n *Node, rr *RR, ttls *map[*RR]uint32) bool {
 // RDATA in any case) when the RDATA differ in case alone.
 func duplicate(a, b *RR) bool {
 	switch {
-	case bytes.Equal(a.RData, b.RData):
+	case bytes.Equal(a.RData(), b.RData()):
 		return true
 	case a.NNames > 0 && bytes.Equal(a.RDataLower(), b.RDataLower()):
 		return true
-	case bytes.EqualFold(a.RData, b.RData): // a cheap first look: IsDuplicate decides
+	case bytes.EqualFold(a.RData(), b.RData()): // a cheap first look: IsDuplicate decides
 		return dns.IsDuplicate(a.Src(), b.Src())
 	}
 	return false
@@ -535,7 +532,7 @@ func duplicate(a, b *RR) bool {
 // RRset's (the first record's): the RRset is served with one TTL.
 func (b *builder) ttlWarnings(owner warnOf, n *Node) {
 	for _, s := range n.Sets {
-		for _, rr := range s.RRs {
+		for _, rr := range s.RRs() {
 			if ttl, ok := b.z.fileTTLs[rr]; ok && ttl != s.TTL {
 				b.warnf(owner, rr, "TTL %d differs from the RRset's %d; using %d", ttl, s.TTL, s.TTL)
 			}
@@ -639,20 +636,20 @@ func (b *builder) complete() error {
 // zone facts it holds: Apex, SOA, Serial.
 func (b *builder) setApex(apex *Node) error {
 	z := b.z
-	if apex == nil || apex.Set(dns.TypeSOA) == nil || len(apex.Set(dns.TypeSOA).RRs) == 0 {
+	if apex == nil || apex.Set(dns.TypeSOA) == nil || len(apex.Set(dns.TypeSOA).RRs()) == 0 {
 		return b.errf(nil, "no SOA record at the zone apex %s", z.Name())
 	}
 	z.Apex = apex
 	z.SOA = apex.Set(dns.TypeSOA)
-	if len(z.SOA.RRs) > 1 {
-		return b.errf(z.SOA.RRs[1], "more than one SOA record at the apex")
+	if len(z.SOA.RRs()) > 1 {
+		return b.errf(z.SOA.RRs()[1], "more than one SOA record at the apex")
 	}
-	soa, ok := z.SOA.RRs[0].Src().(*dns.SOA)
+	soa, ok := z.SOA.RRs()[0].Src().(*dns.SOA)
 	if !ok {
-		return b.errf(z.SOA.RRs[0], "SOA record with malformed RDATA")
+		return b.errf(z.SOA.RRs()[0], "SOA record with malformed RDATA")
 	}
 	z.Serial = soa.Serial
-	if ns := apex.Set(dns.TypeNS); ns == nil || len(ns.RRs) == 0 {
+	if ns := apex.Set(dns.TypeNS); ns == nil || len(ns.RRs()) == 0 {
 		return b.errf(nil, "no NS records at the zone apex %s", z.Name())
 	}
 	return nil
@@ -669,13 +666,13 @@ func ownFlags(n *Node, apex bool) Flags {
 	if len(n.Sets) == 0 {
 		f |= FlagEmptyNonTerm
 	}
-	if !apex && n.Set(dns.TypeNS) != nil && len(n.Set(dns.TypeNS).RRs) > 0 {
+	if !apex && n.Set(dns.TypeNS) != nil && len(n.Set(dns.TypeNS).RRs()) > 0 {
 		f |= FlagDelegation
 	}
-	if s := n.Set(dns.TypeCNAME); s != nil && len(s.RRs) > 0 {
+	if s := n.Set(dns.TypeCNAME); s != nil && len(s.RRs()) > 0 {
 		f |= FlagCNAME
 	}
-	if s := n.Set(dns.TypeDNAME); s != nil && len(s.RRs) > 0 {
+	if s := n.Set(dns.TypeDNAME); s != nil && len(s.RRs()) > 0 {
 		f |= FlagDNAME
 	}
 	return f
@@ -684,8 +681,8 @@ func ownFlags(n *Node, apex bool) Flags {
 // checkCovered refuses an RRSIG whose covered type has no records at n.
 func (b *builder) checkCovered(n *Node) error {
 	for _, s := range n.Sets {
-		if len(s.RRs) == 0 && len(s.Sigs) > 0 {
-			return b.errf(s.Sigs[0], "RRSIG covers %s but %s has no such records",
+		if len(s.RRs()) == 0 && len(s.Sigs()) > 0 {
+			return b.errf(s.Sigs()[0], "RRSIG covers %s but %s has no such records",
 				dns.Type(s.Type), wire.String(n.Name.Wire))
 		}
 	}
@@ -721,12 +718,12 @@ func (b *builder) checkNode(n *Node) error {
 			// referral is), reported, as NSD and Knot do.
 			n.Flags |= FlagBelowCut
 			for _, s := range n.Sets {
-				if s.Type != dns.TypeA && s.Type != dns.TypeAAAA && len(s.RRs) > 0 {
-					b.warnf(nodeKey(n), s.RRs[0], "%s %s is occluded by the delegation %s (only glue, A/AAAA, belongs below a cut): never served",
+				if s.Type != dns.TypeA && s.Type != dns.TypeAAAA && len(s.RRs()) > 0 {
+					b.warnf(nodeKey(n), s.RRs()[0], "%s %s is occluded by the delegation %s (only glue, A/AAAA, belongs below a cut): never served",
 						wire.String(n.Name.Wire), dns.Type(s.Type), wire.String(a.Name.Wire))
 				}
-				if len(s.Sigs) > 0 {
-					b.warnf(nodeKey(n), s.Sigs[0], "RRSIG %s below the delegation %s is occluded: never served",
+				if len(s.Sigs()) > 0 {
+					b.warnf(nodeKey(n), s.Sigs()[0], "RRSIG %s below the delegation %s is occluded: never served",
 						dns.Type(s.Type), wire.String(a.Name.Wire))
 				}
 			}
@@ -738,39 +735,39 @@ func (b *builder) checkNode(n *Node) error {
 			switch s.Type {
 			case dns.TypeNS, dns.TypeDS, dns.TypeNSEC, dns.TypeA, dns.TypeAAAA:
 			default:
-				if len(s.RRs) > 0 {
-					b.warnf(nodeKey(n), s.RRs[0], "%s %s is occluded by the delegation at the same name: never served (the referral is)",
+				if len(s.RRs()) > 0 {
+					b.warnf(nodeKey(n), s.RRs()[0], "%s %s is occluded by the delegation at the same name: never served (the referral is)",
 						wire.String(n.Name.Wire), dns.Type(s.Type))
 				}
 			}
 		}
 	}
 	if n.Has(FlagApex) {
-		if s := n.Set(dns.TypeDS); s != nil && len(s.RRs) > 0 {
-			return b.errf(s.RRs[0], "DS at the zone apex belongs in the parent zone")
+		if s := n.Set(dns.TypeDS); s != nil && len(s.RRs()) > 0 {
+			return b.errf(s.RRs()[0], "DS at the zone apex belongs in the parent zone")
 		}
 	}
-	if s := n.Set(dns.TypeSOA); s != nil && !n.Has(FlagApex) && len(s.RRs) > 0 {
-		return b.errf(s.RRs[0], "SOA record at %s, which is not the zone apex", wire.String(n.Name.Wire))
+	if s := n.Set(dns.TypeSOA); s != nil && !n.Has(FlagApex) && len(s.RRs()) > 0 {
+		return b.errf(s.RRs()[0], "SOA record at %s, which is not the zone apex", wire.String(n.Name.Wire))
 	}
 	if n.Has(FlagCNAME) {
 		cn := n.Set(dns.TypeCNAME)
-		if len(cn.RRs) > 1 {
-			return b.errf(cn.RRs[1], "more than one CNAME at %s", wire.String(n.Name.Wire))
+		if len(cn.RRs()) > 1 {
+			return b.errf(cn.RRs()[1], "more than one CNAME at %s", wire.String(n.Name.Wire))
 		}
 		for _, s := range n.Sets {
 			switch s.Type {
 			case dns.TypeCNAME, dns.TypeNSEC:
 			default:
-				if len(s.RRs) > 0 {
-					return b.errf(cn.RRs[0], "CNAME at %s beside other data (%s)",
+				if len(s.RRs()) > 0 {
+					return b.errf(cn.RRs()[0], "CNAME at %s beside other data (%s)",
 						wire.String(n.Name.Wire), dns.Type(s.Type))
 				}
 			}
 		}
 	}
-	if n.Has(FlagDNAME) && len(n.Set(dns.TypeDNAME).RRs) > 1 {
-		return b.errf(n.Set(dns.TypeDNAME).RRs[1], "more than one DNAME at %s", wire.String(n.Name.Wire))
+	if n.Has(FlagDNAME) && len(n.Set(dns.TypeDNAME).RRs()) > 1 {
+		return b.errf(n.Set(dns.TypeDNAME).RRs()[1], "more than one DNAME at %s", wire.String(n.Name.Wire))
 	}
 	return nil
 }
@@ -784,7 +781,7 @@ func (b *builder) checkNSAddresses(n *Node) {
 	if !n.Has(FlagApex) && !(n.Has(FlagDelegation) && !n.Has(FlagBelowCut)) {
 		return
 	}
-	for _, rr := range n.Set(dns.TypeNS).RRs {
+	for _, rr := range n.Set(dns.TypeNS).RRs() {
 		target := rr.RDataLower() // an NS record's RDATA is one name
 		if !wire.IsSubdomain(target, b.z.Origin.Lower) {
 			continue
@@ -792,7 +789,7 @@ func (b *builder) checkNSAddresses(n *Node) {
 		t := b.get(target)
 		if t == nil || (t.Set(dns.TypeA) == nil && t.Set(dns.TypeAAAA) == nil) {
 			b.warnf(warnOf{n: n, glue: true}, rr, "in-bailiwick name server %s of %s has no address (A/AAAA) records: missing glue, sent without it",
-				wire.String(rr.RData), wire.String(n.Name.Wire))
+				wire.String(rr.RData()), wire.String(n.Name.Wire))
 		}
 	}
 }
@@ -803,7 +800,7 @@ func (b *builder) checkNSAddresses(n *Node) {
 func (b *builder) checkSignatures(owner warnOf, n *Node) error {
 	now, window := b.sigClock()
 	for _, s := range n.Sets {
-		for _, rr := range s.Sigs {
+		for _, rr := range s.Sigs() {
 			if err := b.checkSig(rr, now, window, func() warnOf { return owner }); err != nil {
 				return err
 			}
@@ -851,7 +848,7 @@ func (b *builder) checkSig(rr *RR, now time.Time, window time.Duration, owner fu
 func (b *builder) setSigned() {
 	z := b.z
 	dk := z.Apex.Set(dns.TypeDNSKEY)
-	z.Signed = dk != nil && len(dk.RRs) > 0 && z.nsigs > 0
+	z.Signed = dk != nil && len(dk.RRs()) > 0 && z.nsigs > 0
 }
 
 // expired compares an RRSIG's expiration field with t in serial-number arithmetic
@@ -874,16 +871,16 @@ func nsec3Label(lower []byte) string { return string(lower[1 : 1+int(lower[0])])
 // nsec3Params reads the zone's NSEC3 hash parameters: from the apex
 // NSEC3PARAM, else from the NSEC3 record of first (nil: no NSEC3).
 func nsec3Params(apex *Node, first *Node) *NSEC3Params {
-	if p := apex.Set(dns.TypeNSEC3PARAM); p != nil && len(p.RRs) > 0 {
-		if np, ok := p.RRs[0].Src().(*dns.NSEC3PARAM); ok {
+	if p := apex.Set(dns.TypeNSEC3PARAM); p != nil && len(p.RRs()) > 0 {
+		if np, ok := p.RRs()[0].Src().(*dns.NSEC3PARAM); ok {
 			return &NSEC3Params{Hash: np.Hash, Iterations: np.Iterations, Salt: strings.ToLower(np.Salt)}
 		}
 	}
 	if first == nil {
 		return nil
 	}
-	if s := first.Set(dns.TypeNSEC3); s != nil && len(s.RRs) > 0 {
-		if n3, ok := s.RRs[0].Src().(*dns.NSEC3); ok {
+	if s := first.Set(dns.TypeNSEC3); s != nil && len(s.RRs()) > 0 {
+		if n3, ok := s.RRs()[0].Src().(*dns.NSEC3); ok {
 			return &NSEC3Params{Hash: n3.Hash, Iterations: n3.Iterations, Salt: strings.ToLower(n3.Salt)}
 		}
 	}
@@ -893,11 +890,11 @@ func nsec3Params(apex *Node, first *Node) *NSEC3Params {
 // checkNSEC3Node refuses an NSEC3 node without an NSEC3 record (RRSIGs
 // alone) or whose owner is not a hash label directly below the apex.
 func (b *builder) checkNSEC3Node(n *Node) error {
-	if s := n.Set(dns.TypeNSEC3); s == nil || len(s.RRs) == 0 {
+	if s := n.Set(dns.TypeNSEC3); s == nil || len(s.RRs()) == 0 {
 		return b.errf(firstSig(n), "RRSIG for NSEC3 without an NSEC3 record at %s", wire.String(n.Name.Wire))
 	}
 	if p := wire.Parent(n.Name.Lower); p == nil || string(p) != string(b.z.Origin.Lower) || n.Name.Lower[0] == 0 {
-		return b.errf(n.Set(dns.TypeNSEC3).RRs[0], "NSEC3 owner %s is not a hash label directly below the apex",
+		return b.errf(n.Set(dns.TypeNSEC3).RRs()[0], "NSEC3 owner %s is not a hash label directly below the apex",
 			wire.String(n.Name.Wire))
 	}
 	return nil
@@ -909,7 +906,7 @@ func (b *builder) buildChains() error {
 	z := b.z
 	var nsec []*Node
 	for n := range b.nodes.all() {
-		if s := n.Set(dns.TypeNSEC); s != nil && len(s.RRs) > 0 {
+		if s := n.Set(dns.TypeNSEC); s != nil && len(s.RRs()) > 0 {
 			nsec = append(nsec, n)
 		}
 	}
@@ -949,8 +946,8 @@ func (b *builder) buildChains() error {
 
 func firstSig(n *Node) *RR {
 	for _, s := range n.Sets {
-		if len(s.Sigs) > 0 {
-			return s.Sigs[0]
+		if len(s.Sigs()) > 0 {
+			return s.Sigs()[0]
 		}
 	}
 	return nil
@@ -965,6 +962,6 @@ func (z *Zone) NSECCover(lower []byte) *Node {
 
 // SOAMinimum is the MINIMUM field of the zone's SOA (RFC 2308 §4).
 func (z *Zone) SOAMinimum() uint32 {
-	rd := z.SOA.RRs[0].RData
+	rd := z.SOA.RRs()[0].RData()
 	return binary.BigEndian.Uint32(rd[len(rd)-4:])
 }

@@ -243,20 +243,20 @@ func TestRDataLower(t *testing.T) {
 		}{{"sub.example.", "NS.Sub.Example.", dns.TypeNS}, {"low.example.", "ns.low.example.", dns.TypeNS}, {"mx.example.", "Mail.EXAMPLE.", dns.TypeMX}} {
 			b := make([]byte, 256)
 			n, _ := dns.PackDomainName(c.owner, b, 0, nil, false)
-			rr := z.Node(b[:n]).Set(c.typ).RRs[0]
+			rr := z.Node(b[:n]).Set(c.typ).RRs()[0]
 			off := int(rr.Names[0])
-			got, _, err := wire.ReadName(rr.RData, off)
+			got, _, err := wire.ReadName(rr.RData(), off)
 			if err != nil || wire.String(got) != c.rdata {
 				t.Fatalf("%s: RDATA name %q (%v), want %q", c.owner, wire.String(got), err, c.rdata)
 			}
 			lower := append([]byte(nil), rr.RDataLower()...)
-			if want := wire.ToLower(rr.RData); string(lower) != string(want) {
+			if want := wire.ToLower(rr.RData()); string(lower) != string(want) {
 				t.Fatalf("%s: RDataLower %x, want %x", c.owner, lower, want)
 			}
-			if c.rdata == strings.ToLower(c.rdata) && &rr.RDataLower()[0] != &rr.RData[0] {
+			if c.rdata == strings.ToLower(c.rdata) && &rr.RDataLower()[0] != &rr.RData()[0] {
 				t.Errorf("%s: a lower-case RDATA has a copy", c.owner)
 			}
-			_ = append(rr.RData, 0xff, 0xff, 0xff)
+			_ = append(rr.RData(), 0xff, 0xff, 0xff)
 			if string(rr.RDataLower()) != string(lower) {
 				t.Fatalf("%s: appending to RData changed RDataLower", c.owner)
 			}
@@ -298,7 +298,7 @@ func TestLoadDuplicates(t *testing.T) {
 			t.Errorf("%s: missing", name)
 			continue
 		}
-		rrs := node.Set(dns.StringToType[typ]).RRs
+		rrs := node.Set(dns.StringToType[typ]).RRs()
 		if len(rrs) != n {
 			t.Errorf("%s: %d records, want %d", name, len(rrs), n)
 		}

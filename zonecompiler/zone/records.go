@@ -58,7 +58,7 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 		} else {
 			w.U32(rr.TTL)
 		}
-		w.Bytes(rr.RData)
+		w.Bytes(rr.RData())
 		w.Int(files[rr.File()])
 		w.Int(int(rr.Line))
 	}
@@ -160,9 +160,11 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 			flags = Flags(r.Int(1 << 16))
 			near = [2]*Node{}
 		}
-		rr := &RR{Owner: owner, Type: r.U16(), Class: r.U16(), TTL: r.U32(), RData: r.Bytes()}
-		if rr.RData == nil {
-			rr.RData = []byte{}
+		rr := &RR{Owner: owner, Type: r.U16(), Class: r.U16(), TTL: r.U32()}
+		if rd := r.Bytes(); len(rd) <= MaxRData {
+			rr.setRData(rd)
+		} else {
+			r.Fail("RDATA of %d bytes", len(rd))
 		}
 		if f := r.Int(len(names) - 1); len(names) > 0 {
 			rr.file = &names[f]

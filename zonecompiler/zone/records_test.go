@@ -2,6 +2,7 @@ package zone
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -124,8 +125,8 @@ func TestRecordsKeepFileTTL(t *testing.T) {
 	if fmt.Sprint(got.Warnings) != fmt.Sprint(z.Warnings) {
 		t.Fatalf("read back with warnings %q, want %q", got.Warnings, z.Warnings)
 	}
-	if a := got.Node(lowerWire("a.example.")).Set(1); a.TTL != 300 || a.RRs[1].TTL != 300 {
-		t.Fatalf("RRset TTL %d, second record's %d: want both 300", a.TTL, a.RRs[1].TTL)
+	if a := got.Node(lowerWire("a.example.")).Set(1); a.TTL != 300 || a.RRs()[1].TTL != 300 {
+		t.Fatalf("RRset TTL %d, second record's %d: want both 300", a.TTL, a.RRs()[1].TTL)
 	}
 }
 
@@ -149,7 +150,7 @@ func TestOwnerNames(t *testing.T) {
 			t.Fatalf("%s: no node mixed.example.", name)
 		}
 		for typ, spelled := range want {
-			rr := n.Set(typ).RRs[0]
+			rr := n.Set(typ).RRs()[0]
 			if got := wire.String(rr.Owner.Wire); got != spelled {
 				t.Errorf("%s: %s owner %s, want %s", name, dns.Type(typ), got, spelled)
 			}
@@ -158,8 +159,38 @@ func TestOwnerNames(t *testing.T) {
 			}
 		}
 		ns := z.Node([]byte("\x03ns1\x07example\x00"))
-		if ns.Set(dns.TypeA).RRs[0].Owner != &ns.Name || ns.Set(dns.TypeTXT).RRs[0].Owner != &ns.Name {
+		if ns.Set(dns.TypeA).RRs()[0].Owner != &ns.Name || ns.Set(dns.TypeTXT).RRs()[0].Owner != &ns.Name {
 			t.Errorf("%s: ns1's records do not share its name", name)
 		}
+	}
+}
+
+// TestRecordsRDataBound: RDATA longer than RDLENGTH can say, in records
+// that passed their checksum without being written by WriteRecords, is
+// an error, never a record nor a panic.
+func TestRecordsRDataBound(t *testing.T) {
+	var txt strings.Builder
+	for range 254 {
+		txt.WriteString(` "` + strings.Repeat("x", 255) + `"`)
+	}
+	z, err := Load(strings.NewReader(head+"big TXT"+txt.String()+"\n"), "example.", "test.zone", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := z.Node([]byte("\x03big\x07example\x00")).Set(dns.TypeTXT).RRs()[0].RData()
+	b := recordsOf(t, z)
+	field := binary.AppendUvarint(nil, uint64(len(rd)))
+	at := bytes.Index(b, append(field, rd...))
+	if at < 0 {
+		t.Fatal("the TXT record's RDATA is not in the records written")
+	}
+	long := binary.AppendUvarint(nil, MaxRData+1)
+	var patched []byte
+	patched = append(append(patched, b[:at]...), long...)
+	patched = append(append(patched, rd...), make([]byte, MaxRData+1-len(rd))...)
+	patched = append(patched, b[at+len(field)+len(rd):]...)
+	_, err = ReadRecords(binfmt.NewReader(patched), Options{})
+	if err == nil || !strings.Contains(err.Error(), "RDATA of 65536 bytes") {
+		t.Fatalf("records with 65536 bytes of RDATA: %v, want refused", err)
 	}
 }

@@ -139,15 +139,11 @@ func (z *Zone) holding(rr *RR) *RR {
 	if set == nil {
 		return nil
 	}
-	list := set.RRs
-	if rr.Type == dns.TypeRRSIG {
-		list = set.Sigs
-	}
-	for _, old := range list {
+	for _, old := range set.listOf(rr) {
 		// The same bytes: a new spelling of the owner or of a name in
 		// RDATA is a change too (the served record is deleted, the new
 		// one added).
-		if old.Class == rr.Class && old.TTL == rr.TTL && slices.Equal(old.RData, rr.RData) &&
+		if old.Class == rr.Class && old.TTL == rr.TTL && slices.Equal(old.RData(), rr.RData()) &&
 			slices.Equal(old.Owner.Wire, rr.Owner.Wire) {
 			return old
 		}

@@ -8,6 +8,8 @@ package zone
 
 import (
 	"encoding/binary"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -24,21 +26,58 @@ type RR struct {
 	// million-delegation zone holds each owner's name once, not once per
 	// record).
 	Owner *wire.Name
+	// rdata points at the RDATA's rdlen bytes (RData): a pointer and a
+	// 16-bit length (RDLENGTH's range) instead of a slice header keep a
+	// record in 48 bytes, and a TLD holds millions of them.
+	rdata *byte
+	// file is the name of the file the record was read from, shared by
+	// the records of that file (File).
+	file  *string
+	TTL   uint32
+	Line  int32 // line in File where the record ends
 	Type  uint16
 	Class uint16
-	TTL   uint32
-	RData []byte
+	rdlen uint16
 	Names [2]uint16 // offsets in RData of compressible names
 	// NNames is how many entries of Names are used.
 	NNames uint8
 	// lowerApart says RData has upper-case letters: its lower-cased
 	// copy (RDataLower) follows it in the same allocation.
 	lowerApart bool
-	Line       int32 // line in File where the record ends
-	// file is the name of the file the record was read from, shared by
-	// the records of that file (File).
-	file *string
 }
+
+// MaxRData is the most RDATA bytes a record holds (RDLENGTH is 16 bits).
+const MaxRData = 0xffff
+
+// NewRR returns a record of owner with the fields given; rdata (at most
+// MaxRData bytes: more panics) is not copied and may not be written to
+// afterwards.
+func NewRR(owner *wire.Name, typ, class uint16, ttl uint32, rdata []byte) *RR {
+	rr := &RR{Owner: owner, Type: typ, Class: class, TTL: ttl}
+	rr.setRData(rdata)
+	return rr
+}
+
+// setRData makes rd the record's RDATA (not copied; at most MaxRData
+// bytes, which every reader checks first: more panics).
+func (rr *RR) setRData(rd []byte) {
+	if len(rd) > MaxRData {
+		panic("zone: RDATA longer than RDLENGTH can say")
+	}
+	rr.rdata, rr.rdlen = unsafe.SliceData(rd), uint16(len(rd))
+}
+
+// RData is the record's RDATA in uncompressed wire form. It may not be
+// written to; appending to it copies it.
+func (rr *RR) RData() []byte {
+	if rr.rdata == nil {
+		return []byte{}
+	}
+	return unsafe.Slice(rr.rdata, rr.rdlen)
+}
+
+// RDLength is how many bytes RData holds.
+func (rr *RR) RDLength() int { return int(rr.rdlen) }
 
 // File is the name of the file rr was read from ("" when none).
 func (rr *RR) File() string {
@@ -53,27 +92,27 @@ func (rr *RR) File() string {
 // case-insensitively for compression. Most zone data is lower-case
 // already, so it is RData itself; else a copy that findNames put right
 // after RData's bytes, in one allocation (so that a record holds no
-// second slice header: it is read millions of times per TLD, and each
-// record costs its size once).
+// second pointer: it is read millions of times per TLD, and each record
+// costs its size once).
 func (rr *RR) RDataLower() []byte {
 	if !rr.lowerApart {
-		return rr.RData
+		return rr.RData()
 	}
-	n := len(rr.RData)
-	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(rr.RData)), n)), n)
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(rr.rdata), rr.rdlen)), rr.rdlen)
 }
 
 // Src returns the record as a miekg/dns RR (for zone transfers, IXFR
 // matching and diagnostics), made from its wire form: a zone holds each
 // record once, in the form above.
 func (rr *RR) Src() dns.RR {
-	buf := make([]byte, 0, len(rr.Owner.Wire)+10+len(rr.RData))
+	rd := rr.RData()
+	buf := make([]byte, 0, len(rr.Owner.Wire)+10+len(rd))
 	buf = append(buf, rr.Owner.Wire...)
 	buf = binary.BigEndian.AppendUint16(buf, rr.Type)
 	buf = binary.BigEndian.AppendUint16(buf, rr.Class)
 	buf = binary.BigEndian.AppendUint32(buf, rr.TTL)
-	buf = binary.BigEndian.AppendUint16(buf, uint16(len(rr.RData)))
-	buf = append(buf, rr.RData...)
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(rd)))
+	buf = append(buf, rd...)
 	out, _, err := dns.UnpackRR(buf, 0)
 	if err != nil {
 		// Never: the wire form was made from a parsed record.
@@ -85,26 +124,86 @@ func (rr *RR) Src() dns.RR {
 // sigCovered and sigExpiration read an RRSIG's type covered and
 // expiration (RFC 4034 §3.1) from its RDATA.
 func sigCovered(rr *RR) uint16 {
-	if len(rr.RData) < 2 {
+	if rr.rdlen < 2 {
 		return 0
 	}
-	return binary.BigEndian.Uint16(rr.RData)
+	return binary.BigEndian.Uint16(rr.RData())
 }
 
 func sigExpirationField(rr *RR) uint32 {
-	if len(rr.RData) < 12 {
+	if rr.rdlen < 12 {
 		return 0
 	}
-	return binary.BigEndian.Uint32(rr.RData[8:12])
+	return binary.BigEndian.Uint32(rr.RData()[8:12])
 }
 
 // RRset is the records of one type at one name, with the RRSIGs that cover
 // them.
 type RRset struct {
 	Type uint16
+	// nrrs is how many of recs are records of the set: the RRSIGs follow
+	// (one slice for both keeps a set in 32 bytes).
+	nrrs uint16
 	TTL  uint32
-	RRs  []*RR
-	Sigs []*RR
+	recs []*RR
+}
+
+// MaxRRsetRecords is the most records an RRset holds (a count of 16 bits,
+// as Knot DNS and NSD keep it: no message could carry more).
+const MaxRRsetRecords = 0xffff
+
+// errRRsetFull refuses a record that would be its RRset's
+// MaxRRsetRecords+1st.
+var errRRsetFull = fmt.Errorf("more than %d records in one RRset", MaxRRsetRecords)
+
+// RRs are the set's records. The slice is the set's own: not to be
+// written to or appended to.
+func (s *RRset) RRs() []*RR { return s.recs[:s.nrrs:s.nrrs] }
+
+// Sigs are the RRSIGs covering the set (same terms as RRs).
+func (s *RRset) Sigs() []*RR { return s.recs[s.nrrs:len(s.recs):len(s.recs)] }
+
+// listOf is RRs, or Sigs for an RRSIG: the list rr belongs to.
+func (s *RRset) listOf(rr *RR) []*RR {
+	if rr.Type == dns.TypeRRSIG {
+		return s.Sigs()
+	}
+	return s.RRs()
+}
+
+// add appends rr to the list it belongs to (errRRsetFull: the set has
+// MaxRRsetRecords records already).
+func (s *RRset) add(rr *RR) error {
+	if rr.Type == dns.TypeRRSIG {
+		s.recs = append(s.recs, rr)
+		return nil
+	}
+	if s.nrrs == MaxRRsetRecords {
+		return errRRsetFull
+	}
+	s.recs = slices.Insert(s.recs, int(s.nrrs), rr)
+	s.nrrs++
+	return nil
+}
+
+// remove takes the i-th entry of rr's list out of the set.
+func (s *RRset) remove(rr *RR, i int) {
+	if rr.Type == dns.TypeRRSIG {
+		i += int(s.nrrs)
+	} else {
+		s.nrrs--
+	}
+	s.recs = slices.Delete(s.recs, i, i+1)
+}
+
+// empty reports whether the set holds neither records nor RRSIGs.
+func (s *RRset) empty() bool { return len(s.recs) == 0 }
+
+// clone is a copy of s that add and remove can change alone.
+func (s *RRset) clone() *RRset {
+	c := *s
+	c.recs = slices.Clone(s.recs)
+	return &c
 }
 
 // Flags are the per-name facts computed at load time.
@@ -275,7 +374,7 @@ func (z *Zone) collectRecords() []*RR {
 	out := make([]*RR, 0, z.nrecords)
 	add := func(n *Node) bool {
 		for _, s := range n.Sets {
-			out = append(append(out, s.RRs...), s.Sigs...)
+			out = append(out, s.recs...)
 		}
 		return true
 	}

@@ -292,7 +292,7 @@ func run(n int, steps []int) error {
 // the new SOA.
 func change(z *zone.Zone, serial int, added, removed []int) zone.Change {
 	var ch zone.Change
-	soa := z.SOA.RRs[0].Src()
+	soa := z.SOA.RRs()[0].Src()
 	ch.Del = append(ch.Del, soa)
 	nsoa := dns.Copy(soa).(*dns.SOA)
 	nsoa.Serial = uint32(serial)
@@ -303,7 +303,7 @@ func change(z *zone.Zone, serial int, added, removed []int) zone.Change {
 		n, _ := dns.PackDomainName(name, buf, 0, nil, false)
 		if node := z.Node(buf[:n]); node != nil {
 			for _, s := range node.Sets {
-				for _, rr := range s.RRs {
+				for _, rr := range s.RRs() {
 					ch.Del = append(ch.Del, rr.Src())
 				}
 			}
