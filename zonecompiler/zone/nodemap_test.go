@@ -2,6 +2,7 @@ package zone
 
 import (
 	"fmt"
+	"hash/maphash"
 	"testing"
 
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
@@ -38,6 +39,13 @@ func TestNodeTable(t *testing.T) {
 				}
 				if got := nm.getString(k + "x"); got != nil {
 					t.Fatalf("%q finds a node", k+"x")
+				}
+			}
+			// A slot is used exactly when its tag says so, the tag
+			// its key's.
+			for i, x := range tb.slots {
+				if (x == nil) != (tb.tags[i] == 0) || (x != nil && tb.tags[i] != tagOf(maphash.String(tb.seed, key(x)))) {
+					t.Fatalf("slot %d: node %v, tag %#x", i, x != nil, tb.tags[i])
 				}
 			}
 			seen := map[*Node]int{}
