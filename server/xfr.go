@@ -152,7 +152,7 @@ func (s *Server) transfer(c net.Conn, req *dns.Msg, x xfrQuery, raw []byte, clie
 		return err
 	}
 	for _, rr := range z.Records() {
-		if rr.Type == dns.TypeSOA && string(wire.ToLower(rr.Owner.Wire)) == string(z.Origin.Lower) {
+		if rr.Type == dns.TypeSOA && string(wire.ToLower(rr.Owner.Wire())) == string(z.Origin.Lower) {
 			continue
 		}
 		if err := w.add(rr.Src()); err != nil {

@@ -50,14 +50,14 @@ func DenialCorpus(t testing.TB, e *engine.Engine, seed int64) []DenialQuery {
 			if n.Has(zone.FlagDelegation) {
 				// Referrals: an insecure delegation's opt-out proof
 				// covers the delegation's own hash.
-				d := wire.String(n.Name.Lower)
+				d := wire.String(n.Name.Lower())
 				names = append(names, d, fmt.Sprintf("x%d.%s", rng.Intn(1000), d))
 				return
 			}
 			for i := 0; i < 3; i++ {
-				names = append(names, fmt.Sprintf("x%d.%s", rng.Intn(1000), wire.String(n.Name.Lower)))
+				names = append(names, fmt.Sprintf("x%d.%s", rng.Intn(1000), wire.String(n.Name.Lower())))
 			}
-			names = append(names, "a.b."+wire.String(n.Name.Lower))
+			names = append(names, "a.b."+wire.String(n.Name.Lower()))
 		})
 		if chain := z.NSEC3Chain(); len(chain) > 0 {
 			first, last := chain[0].NSEC3Hash, chain[len(chain)-1].NSEC3Hash
@@ -76,7 +76,7 @@ func DenialCorpus(t testing.TB, e *engine.Engine, seed int64) []DenialQuery {
 				}
 			}
 			for _, n := range chain[:min(5, len(chain))] {
-				names = append(names, wire.String(n.Name.Lower), "x."+wire.String(n.Name.Lower))
+				names = append(names, wire.String(n.Name.Lower()), "x."+wire.String(n.Name.Lower()))
 			}
 		} else {
 			names = append(names, "0."+origin, "-."+origin, "zzzz."+origin, "~~."+origin, "a.zzzz."+origin)

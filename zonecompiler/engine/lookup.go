@@ -69,7 +69,7 @@ func (e *Engine) resolve(a *answer, z *zone.Zone, name wire.Name, qtype uint16, 
 		return
 	}
 	if ce.Has(zone.FlagWildcardChild) {
-		w := z.Node(wire.Wildcard(ce.Name.Lower))
+		w := z.Node(wire.Wildcard(ce.Name.Lower()))
 		if w != nil {
 			e.wildcard(a, z, ce, w, name, qtype, depth)
 			return
@@ -117,7 +117,7 @@ func (e *Engine) exact(a *answer, z *zone.Zone, n *zone.Node, name, owner wire.N
 	if z.NSEC3 == nil {
 		if s := n.Set(dns.TypeNSEC); s != nil && len(s.RRs()) > 0 {
 			a.addProof(z, s)
-		} else if c := z.NSECCover(n.Name.Lower); c != nil {
+		} else if c := z.NSECCover(n.Name.Lower()); c != nil {
 			// An empty non-terminal owns no NSEC: the NSEC that covers
 			// it proves that nothing but its descendants exist.
 			a.addProof(z, c.Set(dns.TypeNSEC))
@@ -131,7 +131,7 @@ func (e *Engine) exact(a *answer, z *zone.Zone, n *zone.Node, name, owner wire.N
 	// No NSEC3 for this name: only possible under opt-out (an insecure
 	// delegation, or an empty non-terminal above one). Prove the closest
 	// provable encloser and cover the next closer name (RFC 5155 §7.2.4).
-	e.closestEncloserProof(a, z, n.Name.Lower, a.slotMode && a.nchain == 1 && depth == 0)
+	e.closestEncloserProof(a, z, n.Name.Lower(), a.slotMode && a.nchain == 1 && depth == 0)
 }
 
 // follow continues a CNAME chain to target when it is in the same zone.
@@ -184,7 +184,7 @@ func (e *Engine) referral(a *answer, z *zone.Zone, d *zone.Node, depth int) {
 	if depth == 0 {
 		a.aa = false
 		a.kind = KindReferral
-		a.rrlName = d.Name.Lower
+		a.rrlName = d.Name.Lower()
 	}
 	ns := d.Set(dns.TypeNS)
 	a.addSetNoSig(&a.ns, ns)
@@ -200,20 +200,20 @@ func (e *Engine) referral(a *answer, z *zone.Zone, d *zone.Node, depth int) {
 			// own hash is the program's to fill when the query is for
 			// the delegation itself (PrecomputeDenialExact).
 			self := a.slotSelf && a.nchain == 1 && depth == 0 &&
-				string(a.chain[0]) == string(d.Name.Lower)
-			e.closestEncloserProof(a, z, d.Name.Lower, self)
+				string(a.chain[0]) == string(d.Name.Lower())
+			e.closestEncloserProof(a, z, d.Name.Lower(), self)
 		}
 	}
 	// Glue: in-domain glue is required, sibling glue and other in-zone
 	// addresses are added while they fit (RFC 9471).
 	for _, rr := range ns.RRs() {
-		if wire.IsSubdomain(rr.RDataLower(), d.Name.Lower) {
+		if wire.IsSubdomain(rr.RDataLower(), d.Name.Lower()) {
 			e.addAddresses(a, z, rr.RDataLower())
 		}
 	}
 	a.arRequired = len(a.ar)
 	for _, rr := range ns.RRs() {
-		if !wire.IsSubdomain(rr.RDataLower(), d.Name.Lower) {
+		if !wire.IsSubdomain(rr.RDataLower(), d.Name.Lower()) {
 			e.addAddresses(a, z, rr.RDataLower())
 		}
 	}
@@ -272,7 +272,7 @@ func (e *Engine) dname(a *answer, z *zone.Zone, d *zone.Node, name wire.Name, qt
 	ds := d.Set(dns.TypeDNAME)
 	a.addSet(&a.an, ds, noOwner, 0, false)
 	rr := ds.RRs()[0]
-	prefix := len(name.Wire) - len(d.Name.Wire)
+	prefix := len(name.Wire) - len(d.Name.Wire())
 	if prefix+rr.RDLength() > wire.MaxNameLen {
 		a.rcode = dns.RcodeYXDomain
 		return
@@ -299,7 +299,7 @@ func (e *Engine) dname(a *answer, z *zone.Zone, d *zone.Node, name wire.Name, qt
 func (e *Engine) wildcard(a *answer, z *zone.Zone, ce, w *zone.Node, name wire.Name, qtype uint16, depth int) {
 	if depth == 0 {
 		a.kind = KindWildcard
-		a.rrlName = w.Name.Lower
+		a.rrlName = w.Name.Lower()
 	}
 	an := len(a.an)
 	e.exact(a, z, w, name, name, qtype, depth)
@@ -347,7 +347,7 @@ func (e *Engine) proveNoName(a *answer, z *zone.Zone, ce *zone.Node, name []byte
 			}
 		}
 		if withWildcard {
-			if c := z.NSECCover(wire.Wildcard(ce.Name.Lower)); c != nil {
+			if c := z.NSECCover(wire.Wildcard(ce.Name.Lower())); c != nil {
 				a.addProof(z, c.Set(dns.TypeNSEC))
 			}
 		}
@@ -361,7 +361,7 @@ func (e *Engine) proveNoName(a *answer, z *zone.Zone, ce *zone.Node, name []byte
 		}
 	}
 	var h zone.HashLabel
-	nc := wire.Suffix(name, wire.Labels(ce.Name.Lower)+1)
+	nc := wire.Suffix(name, wire.Labels(ce.Name.Lower())+1)
 	if slot {
 		a.takeSlot()
 	} else if z.Hash(nc, &h) {
@@ -371,7 +371,7 @@ func (e *Engine) proveNoName(a *answer, z *zone.Zone, ce *zone.Node, name []byte
 	}
 	if withWildcard {
 		var wb [wire.MaxNameLen + 2]byte
-		z.Hash(append(append(wb[:0], 1, '*'), ce.Name.Lower...), &h)
+		z.Hash(append(append(wb[:0], 1, '*'), ce.Name.Lower()...), &h)
 		if c := z.NSEC3Cover(h[:]); c != nil {
 			a.addProof(z, c.Set(dns.TypeNSEC3))
 		}

@@ -161,10 +161,10 @@ func (e *Engine) precompute(qname []byte, qtype, qclass uint16, do, below, slot 
 				continue
 			}
 			if i < a.slot {
-				p.SlotBefore = append(p.SlotBefore, it.rr.Owner.Lower)
+				p.SlotBefore = append(p.SlotBefore, it.rr.Owner.Lower())
 			} else {
 				p.SlotNext = p.SlotNext || i == a.slot
-				p.SlotAfter = append(p.SlotAfter, it.rr.Owner.Lower)
+				p.SlotAfter = append(p.SlotAfter, it.rr.Owner.Lower())
 			}
 		}
 	}

@@ -141,7 +141,7 @@ func (c *Cache) rememberReferral(pkt, out []byte, info Info) {
 	for _, sec := range [2][]item{a.ns, a.ar} {
 		for i := range sec {
 			it := &sec[i]
-			owner := it.rr.Owner.Lower
+			owner := it.rr.Owner.Lower()
 			if it.owner.Lower != nil {
 				owner = it.owner.Lower
 			}

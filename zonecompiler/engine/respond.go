@@ -162,7 +162,7 @@ func chaosTXT(name, text string) *zone.RR {
 	}
 	w := make([]byte, wire.MaxNameLen+1)
 	l, _ := dns.PackDomainName(strings.ToLower(name), w, 0, nil, false)
-	owner := wire.NewName(w[:l])
+	owner := wire.NewPacked(w[:l])
 	return zone.NewRR(&owner, dns.TypeTXT, dns.ClassCHAOS, 0, rd)
 }
 
@@ -314,9 +314,9 @@ func (e *Engine) renderWith(s *scratch, dst []byte, limit int, relocs *[]int) []
 // RFC 1035 allows to be compressed.
 func writeItem(b *wire.Builder, it *item) {
 	rr := it.rr
-	owner := rr.Owner
-	if it.owner.Wire != nil {
-		owner = &it.owner
+	owner := it.owner
+	if owner.Wire == nil {
+		owner = rr.Owner.Name()
 	}
 	ttl := rr.TTL
 	if it.ttlSet {

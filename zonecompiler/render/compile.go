@@ -105,10 +105,10 @@ func Compile(e *engine.Engine) (*Image, error) {
 				ces = append(ces, n)
 			}
 		})
-		sort.Slice(ces, func(i, j int) bool { return wire.Compare(ces[i].Name.Lower, ces[j].Name.Lower) < 0 })
+		sort.Slice(ces, func(i, j int) bool { return wire.Compare(ces[i].Name.Lower(), ces[j].Name.Lower()) < 0 })
 		for _, n := range ces {
 			if idx, ok := c.addDenial(c.buildNSECDenial(z, n), &c.denialBase); ok {
-				c.nsecOf[string(n.Name.Lower)] = idx
+				c.nsecOf[string(n.Name.Lower())] = idx
 			}
 		}
 	}
@@ -120,7 +120,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 		z.ForEachNode(func(n *zone.Node) {
 			// A parent's cut and glue for an expired child zone are
 			// not what the engine answers there (SERVFAIL): leave them out.
-			if o := c.set.Find(n.Name.Lower); o != z && o.Expired {
+			if o := c.set.Find(n.Name.Lower()); o != z && o.Expired {
 				return
 			}
 			c.collect(specs, z, n)
@@ -221,11 +221,11 @@ func (c *compiler) parallel(n int, render func(i int) *nameResult) {
 }
 
 func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Node) {
-	sp := specs[string(n.Name.Lower)]
+	sp := specs[string(n.Name.Lower())]
 	if sp == nil {
-		sp = &nameSpec{lower: n.Name.Lower, exact: map[uint16]bool{}, below: map[uint16]bool{},
+		sp = &nameSpec{lower: n.Name.Lower(), exact: map[uint16]bool{}, below: map[uint16]bool{},
 			exactOpen: true, belowOpen: true}
-		specs[string(n.Name.Lower)] = sp
+		specs[string(n.Name.Lower())] = sp
 	}
 	if z.HasRRSIGs() {
 		sp.signed = true
@@ -252,7 +252,7 @@ func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Nod
 		sp.exactOpen = false
 	}
 	if n.Has(zone.FlagWildcardChild) {
-		if w := z.Node(wire.Wildcard(n.Name.Lower)); w != nil {
+		if w := z.Node(wire.Wildcard(n.Name.Lower())); w != nil {
 			for _, s := range w.Sets {
 				sp.below[s.Type] = true
 			}
@@ -279,10 +279,10 @@ func (c *compiler) collectMissingGlue(specs map[string]*nameSpec, z *zone.Zone, 
 	}
 	for _, rr := range ns.RRs() {
 		target := wire.ToLower(rr.RData())
-		if len(target) <= len(n.Name.Lower) || !wire.IsSubdomain(target, n.Name.Lower) {
+		if len(target) <= len(n.Name.Lower()) || !wire.IsSubdomain(target, n.Name.Lower()) {
 			continue
 		}
-		for p, i := target, 0; len(p) > len(n.Name.Lower) && i < wire.MaxLabels; i++ {
+		for p, i := target, 0; len(p) > len(n.Name.Lower()) && i < wire.MaxLabels; i++ {
 			if z.Node(p) == nil && specs[string(p)] == nil {
 				specs[string(p)] = &nameSpec{lower: p, exact: map[uint16]bool{dns.TypeDS: true}, below: map[uint16]bool{},
 					exactOpen: true, belowOpen: true, signed: z.HasRRSIGs()}

@@ -218,7 +218,7 @@ func (c *compiler) buildDenial(z *zone.Zone) *DenialZone {
 		}
 		dz.Entries = append(dz.Entries, DenialEntry{Key: NSEC3Key(h)})
 		sets = append(sets, n.Set(dns.TypeNSEC3))
-		owners = append(owners, n.Name.Lower)
+		owners = append(owners, n.Name.Lower())
 	}
 	return c.finishDenial(dz, sets, owners)
 }
@@ -234,23 +234,23 @@ func (c *compiler) buildNSECDenial(z *zone.Zone, ce *zone.Node) *DenialZone {
 	if len(chain) == 0 {
 		return nil
 	}
-	dz := &DenialZone{Kind: abi.DenialNSEC, byOwner: map[string]uint32{}, probe: denialProbe(ce.Name.Lower)}
+	dz := &DenialZone{Kind: abi.DenialNSEC, byOwner: map[string]uint32{}, probe: denialProbe(ce.Name.Lower())}
 	if len(dz.probe) > wire.MaxNameLen || z.Node(dz.probe) != nil {
 		return nil
 	}
-	i := sort.Search(len(chain), func(i int) bool { return wire.Compare(chain[i].Name.Lower, ce.Name.Lower) >= 0 })
+	i := sort.Search(len(chain), func(i int) bool { return wire.Compare(chain[i].Name.Lower(), ce.Name.Lower()) >= 0 })
 	base := chain[(i+len(chain)-1)%len(chain)]
 	if i < len(chain) && chain[i] == ce {
 		base, i = ce, i+1
 	}
 	sets := []*zone.RRset{base.Set(dns.TypeNSEC)}
-	owners := [][]byte{base.Name.Lower}
+	owners := [][]byte{base.Name.Lower()}
 	dz.Entries = append(dz.Entries, DenialEntry{})
-	depth := wire.Labels(ce.Name.Lower) + 1
+	depth := wire.Labels(ce.Name.Lower()) + 1
 	var last []byte
-	for ; i < len(chain) && wire.IsSubdomain(chain[i].Name.Lower, ce.Name.Lower) && chain[i] != ce; i++ {
+	for ; i < len(chain) && wire.IsSubdomain(chain[i].Name.Lower(), ce.Name.Lower()) && chain[i] != ce; i++ {
 		n := chain[i]
-		child := wire.Suffix(n.Name.Lower, depth)
+		child := wire.Suffix(n.Name.Lower(), depth)
 		label := child[1 : 1+int(child[0])]
 		if len(dz.Entries) > 1 && string(label) == string(last) {
 			dz.Entries = dz.Entries[:len(dz.Entries)-1]
@@ -259,7 +259,7 @@ func (c *compiler) buildNSECDenial(z *zone.Zone, ce *zone.Node) *DenialZone {
 		last = label
 		dz.Entries = append(dz.Entries, DenialEntry{Key: NSECKey(label)})
 		sets = append(sets, n.Set(dns.TypeNSEC))
-		owners = append(owners, n.Name.Lower)
+		owners = append(owners, n.Name.Lower())
 	}
 	return c.finishDenial(dz, sets, owners)
 }

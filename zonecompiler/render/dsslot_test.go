@@ -91,7 +91,7 @@ func insecureDelegations(z *zone.Zone) [][]byte {
 	var out [][]byte
 	z.ForEachNode(func(n *zone.Node) {
 		if n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) && n.Set(dns.TypeDS) == nil {
-			out = append(out, n.Name.Lower)
+			out = append(out, n.Name.Lower())
 		}
 	})
 	return out

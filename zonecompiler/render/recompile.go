@@ -172,7 +172,7 @@ func (c *compiler) incremental(keys []string) *Incremental {
 			u.refs = make(map[string][]string)
 			z.ForEachNode(func(n *zone.Node) {
 				for _, t := range targets(n, z) {
-					u.refs[string(t)] = append(u.refs[string(t)], string(n.Name.Lower))
+					u.refs[string(t)] = append(u.refs[string(t)], string(n.Name.Lower()))
 				}
 			})
 		}
@@ -469,10 +469,10 @@ func onlySerial(a, b *zone.Node) bool {
 				// The SOA's serial and timers (its last 20 bytes) may differ.
 				n := r.RDLength() - 20
 				if r.RDLength() != q.RDLength() || r.TTL != q.TTL || !bytes.Equal(r.RData()[:n], q.RData()[:n]) ||
-					!bytes.Equal(r.Owner.Wire, q.Owner.Wire) {
+					!bytes.Equal(r.Owner.Wire(), q.Owner.Wire()) {
 					return false
 				}
-			} else if r.TTL != q.TTL || !bytes.Equal(r.RData(), q.RData()) || !bytes.Equal(r.Owner.Wire, q.Owner.Wire) {
+			} else if r.TTL != q.TTL || !bytes.Equal(r.RData(), q.RData()) || !bytes.Equal(r.Owner.Wire(), q.Owner.Wire()) {
 				return false
 			}
 		}
@@ -558,7 +558,7 @@ func (c *compiler) spread(affected map[string]bool, u *soaUsers, a, b *zone.Zone
 	for x := range affected {
 		for _, z := range []*zone.Zone{a, b} {
 			if n := z.Node([]byte(x)); n != nil && n.Has(zone.FlagDelegation) {
-				z.Below(n.Name.Lower, func(name []byte) bool {
+				z.Below(n.Name.Lower(), func(name []byte) bool {
 					affected[string(name)] = true
 					return true
 				})
@@ -594,7 +594,7 @@ func targets(n *zone.Node, z *zone.Zone) [][]byte {
 			if t == nil || !wire.IsSubdomain(t, z.Origin.Lower) {
 				continue
 			}
-			if n.Has(zone.FlagDelegation) && wire.IsSubdomain(t, n.Name.Lower) {
+			if n.Has(zone.FlagDelegation) && wire.IsSubdomain(t, n.Name.Lower()) {
 				continue
 			}
 			out = append(out, t)

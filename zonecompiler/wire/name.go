@@ -7,6 +7,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"unsafe"
 )
 
 // MaxNameLen is the longest domain name in wire form (RFC 1035 §2.3.4).
@@ -34,6 +35,75 @@ type Name struct {
 func NewName(w []byte) Name {
 	return Name{Wire: w, Lower: LowerShared(w)}
 }
+
+// Packed is a Name held in 16 bytes instead of 48, for what holds one
+// per name of a zone (a TLD's millions): a pointer to the wire bytes and
+// their count (a name is at most MaxNameLen bytes); when the name has
+// upper-case letters, its lower-case form follows them in the same
+// allocation. Neither may be written to.
+type Packed struct {
+	p     *byte
+	n     uint8
+	apart bool
+}
+
+// Pack returns n packed: sharing n.Wire when n.Lower is n.Wire itself or
+// follows it in memory, else holding copies of both. A name longer than
+// MaxNameLen bytes (never a name that was read: ReadName and the
+// parsers refuse it) panics.
+func Pack(n Name) Packed {
+	w, l := n.Wire, n.Lower
+	if len(w) > MaxNameLen || len(l) != len(w) {
+		panic("wire: packing a malformed name")
+	}
+	if len(w) == 0 {
+		return Packed{}
+	}
+	switch {
+	case &l[0] == &w[0]:
+		return Packed{p: &w[0], n: uint8(len(w))}
+	case cap(w) >= 2*len(w) && &w[:2*len(w)][len(w)] == &l[0]:
+		return Packed{p: &w[0], n: uint8(len(w)), apart: true}
+	}
+	b := make([]byte, 2*len(w))
+	copy(b, w)
+	copy(b[len(w):], l)
+	return Packed{p: &b[0], n: uint8(len(w)), apart: true}
+}
+
+// NewPacked is Pack(NewName(w)), making the lower-case form (when w has
+// upper-case letters) right after a copy of w, in one allocation.
+func NewPacked(w []byte) Packed {
+	if len(w) == 0 {
+		return Packed{}
+	}
+	if l := LowerShared(w); &l[0] != &w[0] {
+		b := make([]byte, 2*len(w))
+		copy(b, w)
+		copy(b[len(w):], l)
+		return Pack(Name{Wire: b[:len(w)], Lower: b[len(w):]})
+	}
+	return Pack(Name{Wire: w, Lower: w})
+}
+
+// Wire is the name as written (nil for the zero Packed).
+func (p Packed) Wire() []byte {
+	if p.p == nil {
+		return nil
+	}
+	return unsafe.Slice(p.p, p.n)
+}
+
+// Lower is the name in lower case.
+func (p Packed) Lower() []byte {
+	if !p.apart {
+		return p.Wire()
+	}
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(p.p), p.n)), p.n)
+}
+
+// Name is p unpacked (sharing p's bytes).
+func (p Packed) Name() Name { return Name{Wire: p.Wire(), Lower: p.Lower()} }
 
 // LowerShared returns w lower-cased: w itself when it has no upper-case
 // ASCII letter, else a copy. The result may alias w, so neither may be

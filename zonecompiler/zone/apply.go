@@ -145,7 +145,7 @@ func (a *applier) get3(label string) *Node {
 // writable returns the node of the new version to change, copying the
 // old version's (its sets too, which the change will edit) the first
 // time; a name that does not exist gets a new node.
-func (a *applier) writable(m map[string]*Node, key string, old *Node, name wire.Name) *Node {
+func (a *applier) writable(m map[string]*Node, key string, old *Node, name wire.Packed) *Node {
 	if n, ok := m[key]; ok && n != nil && a.owned[n] {
 		return n
 	}
@@ -177,14 +177,14 @@ func (a *applier) compile(parsed dns.RR, at Pos) (*RR, error) {
 // for the NSEC3 chain) and the map and key it is kept under.
 func (a *applier) node(rr *RR) (m map[string]*Node, key string, n *Node, err error) {
 	if isNSEC3Record(rr) {
-		if p := wire.Parent(rr.Owner.Lower); string(p) != string(a.old.Origin.Lower) || rr.Owner.Lower[0] == 0 {
-			return nil, "", nil, a.b.errf(rr, "NSEC3 owner %s is not a hash label directly below the apex", wire.String(rr.Owner.Wire))
+		if p := wire.Parent(rr.Owner.Lower()); string(p) != string(a.old.Origin.Lower) || rr.Owner.Lower()[0] == 0 {
+			return nil, "", nil, a.b.errf(rr, "NSEC3 owner %s is not a hash label directly below the apex", wire.String(rr.Owner.Wire()))
 		}
-		key = nsec3Label(rr.Owner.Lower)
+		key = nsec3Label(rr.Owner.Lower())
 		return a.work3, key, a.get3(key), nil
 	}
-	key = string(rr.Owner.Lower)
-	return a.work, key, a.get(rr.Owner.Lower), nil
+	key = string(rr.Owner.Lower())
+	return a.work, key, a.get(rr.Owner.Lower()), nil
 }
 
 // locate compiles parsed (from at) and finds its node (node).

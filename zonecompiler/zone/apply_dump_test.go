@@ -25,7 +25,7 @@ func dumpZone(t testing.TB, z *Zone) string {
 	if z.NSEC3 != nil {
 		fmt.Fprintf(&b, "nsec3 %+v salt %x\n", *z.NSEC3, z.NSEC3Salt())
 	}
-	fmt.Fprintf(&b, "apex %s soa %s nodes %d records %d\n", wire.String(z.Apex.Name.Lower),
+	fmt.Fprintf(&b, "apex %s soa %s nodes %d records %d\n", wire.String(z.Apex.Name.Lower()),
 		rrText(z.SOA.RRs()[0]), z.NodeCount(), z.RecordCount())
 	if z.Apex != z.Node(z.Origin.Lower) || z.SOA != z.Apex.Set(z.SOA.Type) {
 		t.Errorf("Apex or SOA is not the apex node's")
@@ -35,10 +35,10 @@ func dumpZone(t testing.TB, z *Zone) string {
 	if len(nodes) != z.NodeCount() {
 		t.Errorf("ForEachNode gave %d nodes, NodeCount says %d", len(nodes), z.NodeCount())
 	}
-	slices.SortFunc(nodes, func(a, b *Node) int { return wire.Compare(a.Name.Lower, b.Name.Lower) })
+	slices.SortFunc(nodes, func(a, b *Node) int { return wire.Compare(a.Name.Lower(), b.Name.Lower()) })
 	for _, n := range nodes {
-		if z.Node(n.Name.Lower) != n {
-			t.Errorf("Node(%s) is not the node ForEachNode gave", wire.String(n.Name.Lower))
+		if z.Node(n.Name.Lower()) != n {
+			t.Errorf("Node(%s) is not the node ForEachNode gave", wire.String(n.Name.Lower()))
 		}
 		dumpNode(&b, n)
 	}
@@ -46,10 +46,10 @@ func dumpZone(t testing.TB, z *Zone) string {
 	if len(z.NSECChain()) > 0 || len(z.NSEC3Chain()) > 0 {
 		b.WriteString("covers:\n")
 		for _, n := range nodes {
-			after := append([]byte{1, 0}, n.Name.Lower...)
-			fmt.Fprintf(&b, "  %s %s %s", wire.String(n.Name.Lower), nodeName(z.NSECCover(n.Name.Lower)), nodeName(z.NSECCover(after)))
+			after := append([]byte{1, 0}, n.Name.Lower()...)
+			fmt.Fprintf(&b, "  %s %s %s", wire.String(n.Name.Lower()), nodeName(z.NSECCover(n.Name.Lower())), nodeName(z.NSECCover(after)))
 			if z.NSEC3 != nil {
-				h := z.HashName(n.Name.Lower)
+				h := z.HashName(n.Name.Lower())
 				fmt.Fprintf(&b, " %s %s", nodeName(z.NSEC3Cover([]byte(h))), nodeName(z.NSEC3Match(h)))
 			}
 			b.WriteString("\n")
@@ -57,10 +57,10 @@ func dumpZone(t testing.TB, z *Zone) string {
 	}
 	b.WriteString("nsec chain:")
 	for _, n := range z.NSECChain() {
-		if z.Node(n.Name.Lower) != n {
-			t.Errorf("NSEC chain node %s is not the zone's", wire.String(n.Name.Lower))
+		if z.Node(n.Name.Lower()) != n {
+			t.Errorf("NSEC chain node %s is not the zone's", wire.String(n.Name.Lower()))
 		}
-		b.WriteString(" " + wire.String(n.Name.Lower))
+		b.WriteString(" " + wire.String(n.Name.Lower()))
 	}
 	b.WriteString("\nnsec3 chain:\n")
 	for _, n := range z.NSEC3Chain() {
@@ -92,7 +92,7 @@ func dumpZone(t testing.TB, z *Zone) string {
 var fileLine = regexp.MustCompile(`^[^:]*:\d+: `)
 
 func dumpNode(b *strings.Builder, n *Node) {
-	fmt.Fprintf(b, "%s flags %07b hash %q\n", wire.String(n.Name.Lower), n.Flags, n.NSEC3Hash)
+	fmt.Fprintf(b, "%s flags %07b hash %q\n", wire.String(n.Name.Lower()), n.Flags, n.NSEC3Hash)
 	for _, s := range n.Sets {
 		fmt.Fprintf(b, "  set %d ttl %d\n", s.Type, s.TTL)
 		for _, rr := range s.RRs() {
@@ -108,11 +108,11 @@ func nodeName(n *Node) string {
 	if n == nil {
 		return "-"
 	}
-	return wire.String(n.Name.Lower)
+	return wire.String(n.Name.Lower())
 }
 
 // rrText is a record as the response builder sees it.
 func rrText(rr *RR) string {
-	return fmt.Sprintf("%s %d %d %d %s %v/%d", wire.String(rr.Owner.Lower), rr.Type, rr.Class, rr.TTL,
+	return fmt.Sprintf("%s %d %d %d %s %v/%d", wire.String(rr.Owner.Lower()), rr.Type, rr.Class, rr.TTL,
 		hex.EncodeToString(rr.RData()), rr.Names, rr.NNames)
 }

@@ -70,7 +70,7 @@ func (a *applier) recompute() error {
 			a.work[key] = n
 		}
 		n.Flags = ownFlags(n, key == string(z.Origin.Lower))
-		if a.get(wire.Wildcard(n.Name.Lower)) != nil {
+		if a.get(wire.Wildcard(n.Name.Lower())) != nil {
 			n.Flags |= FlagWildcardChild
 		}
 		if err := b.checkCovered(n); err != nil {
@@ -88,7 +88,7 @@ func (a *applier) recompute() error {
 		case z.NSEC3 == nil || n.Has(FlagBelowCut):
 			n.NSEC3Hash = ""
 		case n.NSEC3Hash == "":
-			n.NSEC3Hash = z.HashName(n.Name.Lower)
+			n.NSEC3Hash = z.HashName(n.Name.Lower())
 		}
 	}
 	for key := range glue {
@@ -178,15 +178,15 @@ func (a *applier) finish(nsec3 chunked[*Node]) error {
 		old := z.nodes.getString(key)
 		switch {
 		case old == nil && n != nil:
-			names.put(cmpName(k), n.Name.Lower, true)
+			names.put(cmpName(k), n.Name.Lower(), true)
 		case old != nil && n == nil:
 			names.del(cmpName(k))
 		}
 		switch {
 		case n != nil && hasNSEC(n):
-			nsec.put(func(c *Node) int { return wire.Compare(c.Name.Lower, k) }, n, true)
+			nsec.put(func(c *Node) int { return wire.Compare(c.Name.Lower(), k) }, n, true)
 		case old != nil && hasNSEC(old):
-			nsec.del(func(c *Node) int { return wire.Compare(c.Name.Lower, k) })
+			nsec.del(func(c *Node) int { return wire.Compare(c.Name.Lower(), k) })
 		}
 	}
 	nz.nsecChain = nsec.done()
@@ -233,7 +233,7 @@ func (a *applier) expiredSig(exp int64) error {
 	if at == nil {
 		return a.b.errf(nil, "an RRSIG expired")
 	}
-	return a.b.errf(at, "RRSIG %s for %s expired on %s", dns.Type(sigCovered(at)), wire.String(at.Owner.Wire), dns.TimeToString(sigExpirationField(at)))
+	return a.b.errf(at, "RRSIG %s for %s expired on %s", dns.Type(sigCovered(at)), wire.String(at.Owner.Wire()), dns.TimeToString(sigExpirationField(at)))
 }
 
 // changed lists what changed, names in canonical order.

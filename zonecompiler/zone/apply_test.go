@@ -114,8 +114,8 @@ func checkChanged(t *testing.T, old, nz *Zone, c *Changed) {
 	}
 	check := func(a, b *Zone) {
 		a.ForEachNode(func(n *Node) {
-			if b.Node(n.Name.Lower) != n && !listed[string(n.Name.Lower)] {
-				t.Errorf("%s changed but Changed does not list it", n.Name.Lower)
+			if b.Node(n.Name.Lower()) != n && !listed[string(n.Name.Lower())] {
+				t.Errorf("%s changed but Changed does not list it", n.Name.Lower())
 			}
 		})
 	}
@@ -300,7 +300,7 @@ func TestApplyConcurrentReaders(t *testing.T) {
 			default:
 			}
 			z.ForEachNode(func(n *Node) {
-				if z.Node(n.Name.Lower) != n {
+				if z.Node(n.Name.Lower()) != n {
 					t.Error("lookup differs")
 				}
 				for _, s := range n.Sets {

@@ -17,14 +17,14 @@ func (a *applier) structure() {
 			empty = append(empty, key)
 			continue
 		}
-		p := n.Name
+		p := n.Name.Name()
 		for i := 0; i < wire.MaxLabels && len(p.Lower) > len(origin); i++ {
 			p = wire.Name{Wire: wire.Parent(p.Wire), Lower: wire.Parent(p.Lower)}
 			a.newChild[string(p.Lower)] = true
 			if a.get(p.Lower) != nil {
 				break
 			}
-			ent := &Node{Name: p}
+			ent := &Node{Name: wire.Pack(p)}
 			a.owned[ent] = true
 			a.work[string(p.Lower)] = ent
 		}

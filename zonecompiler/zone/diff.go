@@ -17,14 +17,14 @@ func ChangedNames(a, b *Zone) [][]byte {
 			m := find(n)
 			switch {
 			case m == nil:
-				out = append(out, n.Name.Lower)
+				out = append(out, n.Name.Lower())
 			case both && !sameNode(n, m):
-				out = append(out, n.Name.Lower)
+				out = append(out, n.Name.Lower())
 			}
 		})
 	}
-	diff(&a.nodes, func(n *Node) *Node { return b.nodes.get(n.Name.Lower) }, true)
-	diff(&b.nodes, func(n *Node) *Node { return a.nodes.get(n.Name.Lower) }, false)
+	diff(&a.nodes, func(n *Node) *Node { return b.nodes.get(n.Name.Lower()) }, true)
+	diff(&b.nodes, func(n *Node) *Node { return a.nodes.get(n.Name.Lower()) }, false)
 	diff(&a.nsec3ByKey, func(n *Node) *Node { return b.nsec3ByKey.getString(n.NSEC3Hash) }, true)
 	diff(&b.nsec3ByKey, func(n *Node) *Node { return a.nsec3ByKey.getString(n.NSEC3Hash) }, false)
 	return out
@@ -35,7 +35,7 @@ func sameNode(a, b *Node) bool {
 	if a == b {
 		return true
 	}
-	if a.Flags != b.Flags || len(a.Sets) != len(b.Sets) || a.NSEC3Hash != b.NSEC3Hash || !bytes.Equal(a.Name.Wire, b.Name.Wire) {
+	if a.Flags != b.Flags || len(a.Sets) != len(b.Sets) || a.NSEC3Hash != b.NSEC3Hash || !bytes.Equal(a.Name.Wire(), b.Name.Wire()) {
 		return false
 	}
 	for i, s := range a.Sets {
@@ -54,7 +54,7 @@ func sameRRs(a, b []*RR) bool {
 	for i, r := range a {
 		s := b[i]
 		if r.Type != s.Type || r.Class != s.Class || r.TTL != s.TTL || !bytes.Equal(r.RData(), s.RData()) ||
-			!bytes.Equal(r.Owner.Wire, s.Owner.Wire) {
+			!bytes.Equal(r.Owner.Wire(), s.Owner.Wire()) {
 			return false
 		}
 	}

@@ -47,8 +47,8 @@ func sortCanonical(z *Zone) [][]byte {
 	keys := make([]byte, 0, z.nodes.n*24)
 	z.nodes.each(func(n *Node) {
 		start := len(keys)
-		keys = canonicalKey(keys, n.Name.Lower)
-		entries = append(entries, entry{start, len(keys), n.Name.Lower})
+		keys = canonicalKey(keys, n.Name.Lower())
+		entries = append(entries, entry{start, len(keys), n.Name.Lower()})
 	})
 	slices.SortFunc(entries, func(a, b entry) int {
 		return bytes.Compare(keys[a.start:a.end], keys[b.start:b.end])

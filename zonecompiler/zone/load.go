@@ -282,9 +282,9 @@ type warnOf struct {
 
 func (w warnOf) key() warnKey {
 	if w.nsec3 {
-		return warnKey{name: nsec3Label(w.n.Name.Lower), nsec3: true, timed: w.timed}
+		return warnKey{name: nsec3Label(w.n.Name.Lower()), nsec3: true, timed: w.timed}
 	}
-	return warnKey{name: string(w.n.Name.Lower), glue: w.glue, timed: w.timed}
+	return warnKey{name: string(w.n.Name.Lower()), glue: w.glue, timed: w.timed}
 }
 
 // errf is a refusal at rr (the zone's file when rr is nil). A record that
@@ -319,7 +319,7 @@ func emptyRDataAllowed(t uint16) bool {
 // name, and the owner of the record before when they repeat it.
 type sharing struct {
 	file  *string
-	owner *wire.Name
+	owner *wire.Packed
 }
 
 // fileOf is the shared name of file.
@@ -353,8 +353,8 @@ func compile(rr dns.RR, file string, line int, share *sharing) (*RR, error) {
 	}
 	out := NewRR(share.owner, h.Rrtype, h.Class, h.Ttl, buf[off+10:])
 	out.Line, out.file = lineOf(line), share.fileOf(file)
-	if out.Owner == nil || !bytes.Equal(out.Owner.Wire, buf[:off]) {
-		owner := wire.NewName(buf[:off:off])
+	if out.Owner == nil || !bytes.Equal(out.Owner.Wire(), buf[:off]) {
+		owner := wire.NewPacked(buf[:off:off])
 		out.Owner, share.owner = &owner, &owner
 	}
 	if err := out.findNames(); err != nil {
@@ -414,7 +414,7 @@ func (b *builder) admit(rr *RR) error {
 	if rr.Class != dns.ClassINET {
 		return b.errf(rr, "class %s records are not served; only IN", dns.Class(rr.Class))
 	}
-	if !wire.IsSubdomain(rr.Owner.Lower, b.z.Origin.Lower) {
+	if !wire.IsSubdomain(rr.Owner.Lower(), b.z.Origin.Lower) {
 		return b.errf(rr, "out-of-zone data: %s is not in zone %s", rr.Src().Header().Name, b.z.Name())
 	}
 	return nil
@@ -443,12 +443,12 @@ func (b *builder) addRRNode(rr *RR, near *Node) (*Node, error) {
 		if isNSEC3Record(rr) {
 			t = b.nsec3
 		}
-		if n = t.get(mapKey(rr.Owner.Lower)); n == nil {
+		if n = t.get(mapKey(rr.Owner.Lower())); n == nil {
 			n = &Node{Name: *rr.Owner}
 			t.set(n)
 		}
 	}
-	if bytes.Equal(n.Name.Wire, rr.Owner.Wire) {
+	if bytes.Equal(n.Name.Wire(), rr.Owner.Wire()) {
 		rr.Owner = &n.Name
 	}
 	added, err := addToNode(n, rr, &b.z.fileTTLs)
@@ -554,13 +554,13 @@ func (b *builder) finish() error {
 		names = append(names, n)
 	}
 	for _, n := range names {
-		p := n.Name
+		p := n.Name.Name()
 		for i := 0; i < wire.MaxLabels && len(p.Lower) > len(z.Origin.Lower); i++ {
 			p = wire.Name{Wire: wire.Parent(p.Wire), Lower: wire.Parent(p.Lower)}
 			if b.nodes.get(mapKey(p.Lower)) != nil {
 				break
 			}
-			b.nodes.set(&Node{Name: p, Flags: FlagEmptyNonTerm})
+			b.nodes.set(&Node{Name: wire.Pack(p), Flags: FlagEmptyNonTerm})
 		}
 	}
 	// First pass: flags that depend on the node alone, then the wildcard
@@ -569,8 +569,8 @@ func (b *builder) finish() error {
 		n.Flags = ownFlags(n, n == apex)
 	}
 	for n := range b.nodes.all() {
-		if wire.IsWildcard(n.Name.Lower) && n != apex {
-			if p := b.nodes.get(mapKey(wire.Parent(n.Name.Lower))); p != nil {
+		if wire.IsWildcard(n.Name.Lower()) && n != apex {
+			if p := b.nodes.get(mapKey(wire.Parent(n.Name.Lower()))); p != nil {
 				p.Flags |= FlagWildcardChild
 			}
 		}
@@ -609,7 +609,7 @@ func (b *builder) finishRestored() error {
 		if rr.Type != dns.TypeRRSIG || isNSEC3Record(rr) {
 			continue
 		}
-		if err := b.checkSig(rr, now, window, func() warnOf { return nodeKey(b.nodes.get(mapKey(rr.Owner.Lower))) }); err != nil {
+		if err := b.checkSig(rr, now, window, func() warnOf { return nodeKey(b.nodes.get(mapKey(rr.Owner.Lower()))) }); err != nil {
 			return err
 		}
 	}
@@ -683,7 +683,7 @@ func (b *builder) checkCovered(n *Node) error {
 	for _, s := range n.Sets {
 		if len(s.RRs()) == 0 && len(s.Sigs()) > 0 {
 			return b.errf(s.Sigs()[0], "RRSIG covers %s but %s has no such records",
-				dns.Type(s.Type), wire.String(n.Name.Wire))
+				dns.Type(s.Type), wire.String(n.Name.Wire()))
 		}
 	}
 	return nil
@@ -707,7 +707,7 @@ func (b *builder) checkNode(n *Node) error {
 	z := b.z
 	// Below a cut when any ancestor strictly between the apex and the
 	// node is a delegation point.
-	p := n.Name.Lower
+	p := n.Name.Lower()
 	for i := 0; i < wire.MaxLabels && len(p) > len(z.Origin.Lower); i++ {
 		p = wire.Parent(p)
 		if len(p) <= len(z.Origin.Lower) {
@@ -720,11 +720,11 @@ func (b *builder) checkNode(n *Node) error {
 			for _, s := range n.Sets {
 				if s.Type != dns.TypeA && s.Type != dns.TypeAAAA && len(s.RRs()) > 0 {
 					b.warnf(nodeKey(n), s.RRs()[0], "%s %s is occluded by the delegation %s (only glue, A/AAAA, belongs below a cut): never served",
-						wire.String(n.Name.Wire), dns.Type(s.Type), wire.String(a.Name.Wire))
+						wire.String(n.Name.Wire()), dns.Type(s.Type), wire.String(a.Name.Wire()))
 				}
 				if len(s.Sigs()) > 0 {
 					b.warnf(nodeKey(n), s.Sigs()[0], "RRSIG %s below the delegation %s is occluded: never served",
-						dns.Type(s.Type), wire.String(a.Name.Wire))
+						dns.Type(s.Type), wire.String(a.Name.Wire()))
 				}
 			}
 			break
@@ -737,7 +737,7 @@ func (b *builder) checkNode(n *Node) error {
 			default:
 				if len(s.RRs()) > 0 {
 					b.warnf(nodeKey(n), s.RRs()[0], "%s %s is occluded by the delegation at the same name: never served (the referral is)",
-						wire.String(n.Name.Wire), dns.Type(s.Type))
+						wire.String(n.Name.Wire()), dns.Type(s.Type))
 				}
 			}
 		}
@@ -748,12 +748,12 @@ func (b *builder) checkNode(n *Node) error {
 		}
 	}
 	if s := n.Set(dns.TypeSOA); s != nil && !n.Has(FlagApex) && len(s.RRs()) > 0 {
-		return b.errf(s.RRs()[0], "SOA record at %s, which is not the zone apex", wire.String(n.Name.Wire))
+		return b.errf(s.RRs()[0], "SOA record at %s, which is not the zone apex", wire.String(n.Name.Wire()))
 	}
 	if n.Has(FlagCNAME) {
 		cn := n.Set(dns.TypeCNAME)
 		if len(cn.RRs()) > 1 {
-			return b.errf(cn.RRs()[1], "more than one CNAME at %s", wire.String(n.Name.Wire))
+			return b.errf(cn.RRs()[1], "more than one CNAME at %s", wire.String(n.Name.Wire()))
 		}
 		for _, s := range n.Sets {
 			switch s.Type {
@@ -761,13 +761,13 @@ func (b *builder) checkNode(n *Node) error {
 			default:
 				if len(s.RRs()) > 0 {
 					return b.errf(cn.RRs()[0], "CNAME at %s beside other data (%s)",
-						wire.String(n.Name.Wire), dns.Type(s.Type))
+						wire.String(n.Name.Wire()), dns.Type(s.Type))
 				}
 			}
 		}
 	}
 	if n.Has(FlagDNAME) && len(n.Set(dns.TypeDNAME).RRs()) > 1 {
-		return b.errf(n.Set(dns.TypeDNAME).RRs()[1], "more than one DNAME at %s", wire.String(n.Name.Wire))
+		return b.errf(n.Set(dns.TypeDNAME).RRs()[1], "more than one DNAME at %s", wire.String(n.Name.Wire()))
 	}
 	return nil
 }
@@ -789,7 +789,7 @@ func (b *builder) checkNSAddresses(n *Node) {
 		t := b.get(target)
 		if t == nil || (t.Set(dns.TypeA) == nil && t.Set(dns.TypeAAAA) == nil) {
 			b.warnf(warnOf{n: n, glue: true}, rr, "in-bailiwick name server %s of %s has no address (A/AAAA) records: missing glue, sent without it",
-				wire.String(rr.RData()), wire.String(n.Name.Wire))
+				wire.String(rr.RData()), wire.String(n.Name.Wire()))
 		}
 	}
 }
@@ -832,13 +832,13 @@ func (b *builder) checkSig(rr *RR, now time.Time, window time.Duration, owner fu
 	}
 	if expired(field, now) {
 		return b.errf(rr, "RRSIG %s for %s expired on %s", dns.Type(sigCovered(rr)),
-			wire.String(rr.Owner.Wire), dns.TimeToString(field))
+			wire.String(rr.Owner.Wire()), dns.TimeToString(field))
 	}
 	if expired(field, now.Add(window)) {
 		timed := owner()
 		timed.timed = true
 		b.warnf(timed, rr, "RRSIG %s for %s expires on %s, within %s",
-			dns.Type(sigCovered(rr)), wire.String(rr.Owner.Wire), dns.TimeToString(field), window)
+			dns.Type(sigCovered(rr)), wire.String(rr.Owner.Wire()), dns.TimeToString(field), window)
 	}
 	return nil
 }
@@ -891,11 +891,11 @@ func nsec3Params(apex *Node, first *Node) *NSEC3Params {
 // alone) or whose owner is not a hash label directly below the apex.
 func (b *builder) checkNSEC3Node(n *Node) error {
 	if s := n.Set(dns.TypeNSEC3); s == nil || len(s.RRs()) == 0 {
-		return b.errf(firstSig(n), "RRSIG for NSEC3 without an NSEC3 record at %s", wire.String(n.Name.Wire))
+		return b.errf(firstSig(n), "RRSIG for NSEC3 without an NSEC3 record at %s", wire.String(n.Name.Wire()))
 	}
-	if p := wire.Parent(n.Name.Lower); p == nil || string(p) != string(b.z.Origin.Lower) || n.Name.Lower[0] == 0 {
+	if p := wire.Parent(n.Name.Lower()); p == nil || string(p) != string(b.z.Origin.Lower) || n.Name.Lower()[0] == 0 {
 		return b.errf(n.Set(dns.TypeNSEC3).RRs()[0], "NSEC3 owner %s is not a hash label directly below the apex",
-			wire.String(n.Name.Wire))
+			wire.String(n.Name.Wire()))
 	}
 	return nil
 }
@@ -910,14 +910,14 @@ func (b *builder) buildChains() error {
 			nsec = append(nsec, n)
 		}
 	}
-	sort.Slice(nsec, func(i, j int) bool { return wire.Compare(nsec[i].Name.Lower, nsec[j].Name.Lower) < 0 })
+	sort.Slice(nsec, func(i, j int) bool { return wire.Compare(nsec[i].Name.Lower(), nsec[j].Name.Lower()) < 0 })
 	nsec3 := make([]*Node, 0, b.nsec3.n)
 	keys := newNodeTable(b.nsec3.n, hashKey)
 	for n := range b.nsec3.all() {
 		if err := b.checkNSEC3Node(n); err != nil {
 			return err
 		}
-		n.NSEC3Hash = nsec3Label(n.Name.Lower)
+		n.NSEC3Hash = nsec3Label(n.Name.Lower())
 		keys.set(n)
 		nsec3 = append(nsec3, n)
 	}
@@ -937,7 +937,7 @@ func (b *builder) buildChains() error {
 				continue
 			}
 			if n.NSEC3Hash == "" { // ReadRecords has it from the image
-				n.NSEC3Hash = z.HashName(n.Name.Lower)
+				n.NSEC3Hash = z.HashName(n.Name.Lower())
 			}
 		}
 	}
@@ -956,7 +956,7 @@ func firstSig(n *Node) *RR {
 // NSECCover returns the node whose NSEC covers the lower-case name: the
 // greatest NSEC owner canonically below it, wrapping to the last.
 func (z *Zone) NSECCover(lower []byte) *Node {
-	n, _ := z.nsecChain.before(func(n *Node) int { return wire.Compare(n.Name.Lower, lower) })
+	n, _ := z.nsecChain.before(func(n *Node) int { return wire.Compare(n.Name.Lower(), lower) })
 	return n
 }
 

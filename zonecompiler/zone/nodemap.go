@@ -16,7 +16,7 @@ func mapKey(lower []byte) string { return unsafe.String(unsafe.SliceData(lower),
 // nameKey and hashKey are the keys a nodeMap finds nodes by: a zone's
 // names by their lower-case wire name, its NSEC3 nodes by their hash
 // label.
-func nameKey(n *Node) string { return mapKey(n.Name.Lower) }
+func nameKey(n *Node) string { return mapKey(n.Name.Lower()) }
 func hashKey(n *Node) string { return n.NSEC3Hash }
 
 // nodeTable is a set of nodes found by the key each carries (key): open

@@ -20,7 +20,7 @@ func TestNodeTable(t *testing.T) {
 			want := map[string]*Node{}
 			for i := range n {
 				w := []byte(fmt.Sprintf("\x05n%04d\x04name\x00", i))
-				node := &Node{Name: wire.NewName(w), NSEC3Hash: fmt.Sprintf("h%031d", i)}
+				node := &Node{Name: wire.NewPacked(w), NSEC3Hash: fmt.Sprintf("h%031d", i)}
 				tb.set(node)
 				if i%3 == 0 { // set again: replaced, not added
 					again := &Node{Name: node.Name, NSEC3Hash: node.NSEC3Hash}
@@ -58,7 +58,7 @@ func TestNodeTable(t *testing.T) {
 			}
 			for x, c := range seen {
 				if c != 11 || want[key(x)] != x {
-					t.Fatalf("%s visited %d times (each 1, all 10 each)", wire.String(x.Name.Wire), c)
+					t.Fatalf("%s visited %d times (each 1, all 10 each)", wire.String(x.Name.Wire()), c)
 				}
 			}
 		}

@@ -37,15 +37,15 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 	w.Int(len(recs))
 	var prev []byte
 	for _, rr := range recs {
-		if bytes.Equal(rr.Owner.Wire, prev) {
+		if bytes.Equal(rr.Owner.Wire(), prev) {
 			w.Int(0) // a wire name is never empty
 		} else {
-			w.Bytes(rr.Owner.Wire)
-			prev = rr.Owner.Wire
+			w.Bytes(rr.Owner.Wire())
+			prev = rr.Owner.Wire()
 			// The name's NSEC3 hash, so that reading it back does not
 			// hash every name again (SHA-1, a million names).
 			hash, flags := "", Flags(0)
-			if n := z.Node(rr.Owner.Lower); n != nil && !isNSEC3Record(rr) {
+			if n := z.Node(rr.Owner.Lower()); n != nil && !isNSEC3Record(rr) {
 				hash, flags = n.NSEC3Hash, n.Flags
 			}
 			w.String(hash)
@@ -72,7 +72,7 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 	})
 	w.Int(len(ents))
 	for _, n := range ents {
-		w.Bytes(n.Name.Wire)
+		w.Bytes(n.Name.Wire())
 		w.String(n.NSEC3Hash)
 		w.Uvarint(uint64(n.Flags))
 	}
@@ -147,7 +147,7 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	b.records = make([]*RR, 0, n)
 	// owner is the scratch owner of the records read: addRRNode gives
 	// each record its node's name instead (or a copy, below).
-	owner := new(wire.Name)
+	owner := new(wire.Packed)
 	have := false
 	var hash string
 	var flags Flags
@@ -155,7 +155,10 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	var near [2]*Node
 	for range n {
 		if w := r.Bytes(); w != nil {
-			*owner, have = wire.NewName(w), true
+			if !wholeName(w) {
+				return nil, fmt.Errorf("zone %s records: bad owner name", wire.String(origin))
+			}
+			*owner, have = wire.NewPacked(w), true
 			hash = r.String()
 			flags = Flags(r.Int(1 << 16))
 			near = [2]*Node{}
@@ -175,9 +178,6 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 		}
 		if !have {
 			return nil, fmt.Errorf("zone %s records: the first has no owner", wire.String(origin))
-		}
-		if !wholeName(owner.Wire) {
-			return nil, fmt.Errorf("zone %s records: bad owner name", wire.String(origin))
 		}
 		if err := rr.findNames(); err != nil {
 			return nil, b.errf(rr, "%s record: %v", dns.Type(rr.Type), err)
@@ -210,7 +210,7 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 			r.Fail("bad empty non-terminal")
 			break
 		}
-		b.nodes.set(&Node{Name: name, Flags: flags, NSEC3Hash: hash})
+		b.nodes.set(&Node{Name: wire.Pack(name), Flags: flags, NSEC3Hash: hash})
 	}
 	nw := r.Count(4)
 	for range nw {

@@ -151,10 +151,10 @@ func TestOwnerNames(t *testing.T) {
 		}
 		for typ, spelled := range want {
 			rr := n.Set(typ).RRs()[0]
-			if got := wire.String(rr.Owner.Wire); got != spelled {
+			if got := wire.String(rr.Owner.Wire()); got != spelled {
 				t.Errorf("%s: %s owner %s, want %s", name, dns.Type(typ), got, spelled)
 			}
-			if shared := rr.Owner == &n.Name; shared != (spelled == wire.String(n.Name.Wire)) {
+			if shared := rr.Owner == &n.Name; shared != (spelled == wire.String(n.Name.Wire())) {
 				t.Errorf("%s: %s owner shared with the node: %v", name, dns.Type(typ), shared)
 			}
 		}

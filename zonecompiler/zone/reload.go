@@ -125,12 +125,12 @@ func reloadDiff(ctx context.Context, served *Zone, path string, opt Options) (*Z
 func (z *Zone) holding(rr *RR) *RR {
 	var n *Node
 	if isNSEC3Record(rr) {
-		if p := wire.Parent(rr.Owner.Lower); string(p) != string(z.Origin.Lower) || rr.Owner.Lower[0] == 0 {
+		if p := wire.Parent(rr.Owner.Lower()); string(p) != string(z.Origin.Lower) || rr.Owner.Lower()[0] == 0 {
 			return nil
 		}
-		n = z.nsec3ByKey.getString(nsec3Label(rr.Owner.Lower))
+		n = z.nsec3ByKey.getString(nsec3Label(rr.Owner.Lower()))
 	} else {
-		n = z.nodes.get(rr.Owner.Lower)
+		n = z.nodes.get(rr.Owner.Lower())
 	}
 	if n == nil {
 		return nil
@@ -144,7 +144,7 @@ func (z *Zone) holding(rr *RR) *RR {
 		// RDATA is a change too (the served record is deleted, the new
 		// one added).
 		if old.Class == rr.Class && old.TTL == rr.TTL && slices.Equal(old.RData(), rr.RData()) &&
-			slices.Equal(old.Owner.Wire, rr.Owner.Wire) {
+			slices.Equal(old.Owner.Wire(), rr.Owner.Wire()) {
 			return old
 		}
 	}

@@ -25,7 +25,7 @@ type RR struct {
 	// Owner is shared by the records of one owner read in a row (a
 	// million-delegation zone holds each owner's name once, not once per
 	// record).
-	Owner *wire.Name
+	Owner *wire.Packed
 	// rdata points at the RDATA's rdlen bytes (RData): a pointer and a
 	// 16-bit length (RDLENGTH's range) instead of a slice header keep a
 	// record in 48 bytes, and a TLD holds millions of them.
@@ -52,7 +52,7 @@ const MaxRData = 0xffff
 // NewRR returns a record of owner with the fields given; rdata (at most
 // MaxRData bytes: more panics) is not copied and may not be written to
 // afterwards.
-func NewRR(owner *wire.Name, typ, class uint16, ttl uint32, rdata []byte) *RR {
+func NewRR(owner *wire.Packed, typ, class uint16, ttl uint32, rdata []byte) *RR {
 	rr := &RR{Owner: owner, Type: typ, Class: class, TTL: ttl}
 	rr.setRData(rdata)
 	return rr
@@ -106,8 +106,8 @@ func (rr *RR) RDataLower() []byte {
 // record once, in the form above.
 func (rr *RR) Src() dns.RR {
 	rd := rr.RData()
-	buf := make([]byte, 0, len(rr.Owner.Wire)+10+len(rd))
-	buf = append(buf, rr.Owner.Wire...)
+	buf := make([]byte, 0, len(rr.Owner.Wire())+10+len(rd))
+	buf = append(buf, rr.Owner.Wire()...)
 	buf = binary.BigEndian.AppendUint16(buf, rr.Type)
 	buf = binary.BigEndian.AppendUint16(buf, rr.Class)
 	buf = binary.BigEndian.AppendUint32(buf, rr.TTL)
@@ -116,7 +116,7 @@ func (rr *RR) Src() dns.RR {
 	out, _, err := dns.UnpackRR(buf, 0)
 	if err != nil {
 		// Never: the wire form was made from a parsed record.
-		return &dns.RFC3597{Hdr: dns.RR_Header{Name: wire.String(rr.Owner.Wire), Rrtype: rr.Type, Class: rr.Class, Ttl: rr.TTL}}
+		return &dns.RFC3597{Hdr: dns.RR_Header{Name: wire.String(rr.Owner.Wire()), Rrtype: rr.Type, Class: rr.Class, Ttl: rr.TTL}}
 	}
 	return out
 }
@@ -221,7 +221,7 @@ const (
 
 // Node is one name of the zone with its RRsets.
 type Node struct {
-	Name  wire.Name
+	Name  wire.Packed // one per name: packed (16 bytes, a node 64)
 	Flags Flags
 	Sets  []*RRset // ordered by type
 	// NSEC3Hash is the lower-case base32hex hash label of this name in

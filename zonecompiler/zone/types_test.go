@@ -10,10 +10,13 @@ import (
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
 
-// TestRecordSizes: a TLD holds millions of records and RRsets, so their
+// TestRecordSizes: a TLD holds millions of records, RRsets and names, so their
 // size is the zone's memory (issue 11): a record stays in Go's 48-byte
-// size class, an RRset in the 32-byte one.
+// size class, an RRset in the 32-byte one, a node in the 64-byte one.
 func TestRecordSizes(t *testing.T) {
+	if n := unsafe.Sizeof(Node{}); n > 64 {
+		t.Errorf("zone.Node is %d bytes, more than 64", n)
+	}
 	if n := unsafe.Sizeof(RR{}); n > 48 {
 		t.Errorf("zone.RR is %d bytes, more than 48", n)
 	}
@@ -25,7 +28,7 @@ func TestRecordSizes(t *testing.T) {
 // TestRRData: a record's RDATA reads back as set, empty RDATA as an empty
 // (not nil) slice, and appending to it never writes into the record.
 func TestRRData(t *testing.T) {
-	owner := wire.NewName([]byte{1, 'a', 0})
+	owner := wire.NewPacked([]byte{1, 'a', 0})
 	rd := []byte{3, 'n', 's', '1', 0, 9, 9}
 	rr := NewRR(&owner, dns.TypeNS, dns.ClassINET, 300, rd[:5:5])
 	if got := rr.RData(); string(got) != string(rd[:5]) || rr.RDLength() != 5 || cap(got) != 5 {
@@ -51,7 +54,7 @@ func TestRRData(t *testing.T) {
 // back each in the order added; removing from one list leaves the other;
 // a clone is changed alone; the MaxRRsetRecords+1st record is refused.
 func TestRRsetLists(t *testing.T) {
-	owner := wire.NewName([]byte{1, 'a', 0})
+	owner := wire.NewPacked([]byte{1, 'a', 0})
 	rec := func(typ uint16, b byte) *RR {
 		return NewRR(&owner, typ, dns.ClassINET, 300, []byte{0, 1, b})
 	}
