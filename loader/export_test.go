@@ -321,3 +321,14 @@ func (l *Loader) BuildNames(keys []bpf.XdpNameKey, seed uint64) (reachOf map[bpf
 	}
 	return reachOf, holes, nil
 }
+
+// BuildNamesOnly builds a names table of keys and vals (reordered by
+// it) with seed and frees it: the restart's table build, for the
+// benchmark.
+func (l *Loader) BuildNamesOnly(keys []bpf.XdpNameKey, vals []bpf.XdpNameVer, seed uint64) error {
+	t, err := newTable(nameSlots, l.innerSpec("names"), keys, vals, len(keys), func() uint64 { return seed })
+	if err != nil {
+		return err
+	}
+	return t.m.Close()
+}

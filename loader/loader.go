@@ -113,8 +113,9 @@ type Options struct {
 
 // Image is the content of one generation of the data maps, produced by
 // the zone compiler. NameKeys[i] maps to NameVals[i], AnswerKeys[i] to
-// AnswerVals[i]; Templates is indexed by template id ([0] unused) and
-// Chunks by chunk index.
+// AnswerVals[i], in any order (a swap that builds its tables reorders
+// them, pairs kept); Templates is indexed by template id ([0] unused)
+// and Chunks by chunk index.
 type Image struct {
 	NameKeys   []bpf.XdpNameKey
 	NameVals   []bpf.XdpNameVer

@@ -16,13 +16,13 @@ import (
 )
 
 // load returns a loader serving port 53 with e's settings and img live.
-func load(t *testing.T, e *engine.Engine, img *loader.Image) *loader.Loader {
+func load(t testing.TB, e *engine.Engine, img *loader.Image) *loader.Loader {
 	t.Helper()
 	return loadWith(t, e, img, nil)
 }
 
 // loadWith is load with the options changed by mod.
-func loadWith(t *testing.T, e *engine.Engine, img *loader.Image, mod func(*loader.Options)) *loader.Loader {
+func loadWith(t testing.TB, e *engine.Engine, img *loader.Image, mod func(*loader.Options)) *loader.Loader {
 	t.Helper()
 	requireRoot(t)
 	o := loader.Options{Ports: []uint16{53}, AnyAddress: true, VLANs: []uint16{100, 101},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 
 	"github.com/cilium/ebpf"
@@ -153,7 +154,8 @@ func (t *table[S, W, V]) slotsView(whole bool) (slots *slotPages[S], done func()
 // gives up: each with a new seed, every other one twice as large.
 const tableTries = 4
 
-// newTable creates a table of kind for keys and vals with room for at
+// newTable creates a table of kind for keys and vals (reordered by
+// build) with room for at
 // least room keys, and builds it with a seed drawn by seed (nil: at
 // random). A table whose probe windows overflow is made again with
 // another seed, then also twice as large (a window holds
@@ -206,12 +208,18 @@ func newTableCap[S any, W any, V comparable](kind *tableKind[S, W, V], spec *ebp
 // build writes the header and keys → vals (in both versions) into the
 // empty table, by Robin Hood insertion: a key that has come further from
 // its home than the one in a slot takes the slot and that one moves on.
+// It reorders keys and vals (together) by their homes first
+// (orderByHome).
 func (t *table[S, W, V]) build(keys []bpf.XdpNameKey, vals []V) error {
+	if len(keys) != len(vals) {
+		return fmt.Errorf("%w: %d %s keys, %d values", ErrImage, len(keys), t.kind.what, len(vals))
+	}
 	pages, done, err := t.slotsView(true)
 	if err != nil {
 		return err
 	}
 	defer done()
+	t.orderByHome(keys, vals)
 	slots := pages.all
 	k := t.kind.key
 	*k(&slots[0]) = bpf.XdpNameKey{H1: uint64(t.n), H2: t.seed}
@@ -244,6 +252,49 @@ func (t *table[S, W, V]) build(keys []bpf.XdpNameKey, vals []V) error {
 		}
 	}
 	return nil
+}
+
+// homeBuckets is how many parts of a table orderByHome sorts keys into:
+// a part of a TLD's names table (~100 KB) stays in the CPU's caches
+// while its keys go in.
+const homeBuckets = 1024
+
+// orderByHome reorders keys and vals (together, in place: a TLD's are
+// tens of MB, which a copy would add to a reload's peak) so that keys
+// whose homes are in the first 1/homeBuckets of the table come first,
+// then the second, and so on (an in-place bucket sort). Inserted in that
+// order, each key's probes stay in a small part of the table, where in
+// the image's order (by hash) every insertion misses the caches and the
+// TLB: BenchmarkBuildNames (1.2M names, map made and freed) 470 → 375 ms.
+func (t *table[S, W, V]) orderByHome(keys []bpf.XdpNameKey, vals []V) {
+	bucket := func(k bpf.XdpNameKey) int { return int(uint64(t.home(k)) * homeBuckets / uint64(t.n)) }
+	// start[b] .. start[b+1] is where bucket b's keys go; next[b] is its
+	// first place not yet holding one of them.
+	start := make([]int, homeBuckets+1)
+	for _, k := range keys {
+		start[bucket(k)+1]++
+	}
+	for b := range homeBuckets {
+		start[b+1] += start[b]
+	}
+	next := slices.Clone(start[:homeBuckets])
+	for b := range homeBuckets {
+		// Each pass either finds the key at next[b] in place or swaps
+		// it to its own bucket's next place, for good: at most
+		// len(keys) passes in all.
+		for next[b] < start[b+1] {
+			i := next[b]
+			kb := bucket(keys[i])
+			if kb == b {
+				next[b]++
+				continue
+			}
+			j := next[kb]
+			next[kb]++
+			keys[i], keys[j] = keys[j], keys[i]
+			vals[i], vals[j] = vals[j], vals[i]
+		}
+	}
 }
 
 // removed reports whether a value is a removed entry's (every version

@@ -44,7 +44,7 @@ func crowdedNames(t *testing.T, seed uint64, slots, home uint32, n int, key func
 }
 
 // reachZone serves names (an address each) below reach.test.
-func reachZone(t *testing.T, names []string) *engine.Engine {
+func reachZone(t testing.TB, names []string) *engine.Engine {
 	var b strings.Builder
 	b.WriteString("$ORIGIN reach.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 198.18.0.53\n")
 	for i, n := range names {
