@@ -183,6 +183,10 @@ func (d *Daemon) writeImages() {
 		} else {
 			d.writeChanges(batch)
 		}
+		// The batch shares the queue's array, which the queue keeps
+		// alive: a written image must not stay reachable through it
+		// (a TLD's map image is hundreds of MB).
+		clear(batch)
 		for range batch {
 			d.image.writes.Done()
 		}
