@@ -112,17 +112,15 @@ func (w *Writer) Flush() error {
 var ErrShort = errors.New("truncated")
 
 // Reader decodes from one slice. The byte strings it returns are copies,
-// carved from blocks of ArenaBlock bytes so that a few million small
-// strings cost a few hundred allocations, and a survivor pins one block
-// at most; the input may be unmapped once reading is done.
+// carved from an Arena; the input may be unmapped once reading is done.
 type Reader struct {
 	b     []byte
 	off   int
 	err   error
-	arena []byte
+	arena Arena
 }
 
-// ArenaBlock is the size of the blocks the Reader copies strings into.
+// ArenaBlock is the largest block an Arena copies strings into.
 const ArenaBlock = 256 << 10
 
 // NewReader reads from b.
@@ -243,19 +241,36 @@ func (r *Reader) Bytes() []byte {
 // Raw reads n bytes as a copy.
 func (r *Reader) Raw(n int) []byte { return r.copy(r.take(n)) }
 
-func (r *Reader) copy(b []byte) []byte {
+func (r *Reader) copy(b []byte) []byte { return r.arena.Copy(b) }
+
+// Arena hands out copies of byte strings carved from blocks, so that a
+// few million small strings cost a few hundred allocations and a
+// survivor pins one block at most. Blocks start at minArenaBlock bytes
+// and double up to ArenaBlock: a few strings (a change of a few records)
+// pin little. The zero Arena is ready to use.
+type Arena struct {
+	free  []byte // the rest of the current block
+	block int    // the current block's size
+}
+
+// minArenaBlock is the size of an Arena's first block.
+const minArenaBlock = 1 << 10
+
+// Copy returns a copy of b (nil for nil).
+func (a *Arena) Copy(b []byte) []byte {
 	if b == nil {
 		return nil
 	}
 	if len(b) > ArenaBlock/4 {
 		return append([]byte(nil), b...)
 	}
-	if len(r.arena) < len(b) {
-		r.arena = make([]byte, ArenaBlock)
+	if len(a.free) < len(b) {
+		a.block = min(ArenaBlock, max(2*a.block, minArenaBlock, 4*len(b)))
+		a.free = make([]byte, a.block)
 	}
-	out := r.arena[:len(b):len(b)]
+	out := a.free[:len(b):len(b)]
 	copy(out, b)
-	r.arena = r.arena[len(b):]
+	a.free = a.free[len(b):]
 	return out
 }
 

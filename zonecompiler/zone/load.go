@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
 
@@ -320,6 +321,12 @@ func emptyRDataAllowed(t uint16) bool {
 type sharing struct {
 	file  *string
 	owner *wire.Packed
+	// pack is the buffer records are packed into, reused; arena holds
+	// the copies of their RDATA and owner names that the records keep
+	// (a buffer per record, kept by its RDATA, held the whole record
+	// and slack: ~60 bytes a record more at a TLD's first start).
+	pack  []byte
+	arena binfmt.Arena
 }
 
 // fileOf is the shared name of file.
@@ -334,7 +341,10 @@ func (s *sharing) fileOf(file string) *string {
 // and file name shared with the record compiled before through share.
 func compile(rr dns.RR, file string, line int, share *sharing) (*RR, error) {
 	h := rr.Header()
-	buf := make([]byte, dns.Len(rr)+16)
+	if need := dns.Len(rr) + 16; cap(share.pack) < need {
+		share.pack = make([]byte, need)
+	}
+	buf := share.pack[:cap(share.pack)]
 	n, err := dns.PackRR(rr, buf, 0, nil, false)
 	if err != nil {
 		return nil, err
@@ -351,10 +361,10 @@ func compile(rr dns.RR, file string, line int, share *sharing) (*RR, error) {
 		// What the parser takes for a dynamic update's empty record.
 		return nil, fmt.Errorf("%s record without RDATA", dns.Type(h.Rrtype))
 	}
-	out := NewRR(share.owner, h.Rrtype, h.Class, h.Ttl, buf[off+10:])
+	out := NewRR(share.owner, h.Rrtype, h.Class, h.Ttl, share.arena.Copy(buf[off+10:]))
 	out.Line, out.file = lineOf(line), share.fileOf(file)
 	if out.Owner == nil || !bytes.Equal(out.Owner.Wire(), buf[:off]) {
-		owner := wire.NewPacked(buf[:off:off])
+		owner := wire.NewPacked(share.arena.Copy(buf[:off]))
 		out.Owner, share.owner = &owner, &owner
 	}
 	if err := out.findNames(); err != nil {
