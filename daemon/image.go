@@ -185,8 +185,13 @@ func (d *Daemon) writeImages() {
 		}
 		// The batch shares the queue's array, which the queue keeps
 		// alive: a written image must not stay reachable through it
-		// (a TLD's map image is hundreds of MB).
+		// (a TLD's map image is hundreds of MB), and its memory goes
+		// back to the system once it is not.
+		whole := batch[0].img != nil
 		clear(batch)
+		if whole {
+			releaseMemory()
+		}
 		for range batch {
 			d.image.writes.Done()
 		}
@@ -222,7 +227,6 @@ func (d *Daemon) writeWhole(w imageWrite) {
 		d.image.file = &file
 		d.log.Info("compiled zone image written", "path", path, "took", time.Since(start).Round(time.Millisecond))
 	}
-	releaseMemory()
 }
 
 // writeChanges appends changes rendered alone, in order, to the image
