@@ -3,7 +3,6 @@
 package loader_test
 
 import (
-	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -16,11 +15,7 @@ import (
 func BenchmarkBuildNames(b *testing.B) {
 	e := reachZone(b, []string{"a.reach.test."})
 	l := load(b, e, nil)
-	rng := rand.New(rand.NewPCG(7, 9))
-	keys := make([]bpf.XdpNameKey, 1200000)
-	for i := range keys {
-		keys[i] = bpf.XdpNameKey{H1: rng.Uint64() | 1, H2: rng.Uint64()}
-	}
+	keys := randomNameKeys(1200000)
 	slices.SortFunc(keys, func(a, b bpf.XdpNameKey) int {
 		if a.H1 != b.H1 {
 			if a.H1 < b.H1 {

@@ -182,14 +182,21 @@ func tableReach(t *testing.T, key func(abi.NameHash) abi.NameHash, reachOf func(
 // TestTableBuild: a table built from many random keys (some wrapping
 // past the end) holds every key within its probe window, with no free
 // slot between a key's home and the key.
-func TestTableBuild(t *testing.T) {
-	e := reachZone(t, []string{"a.reach.test."})
-	l := load(t, e, nil)
+// randomNameKeys returns n name keys drawn from a fixed seed (never the
+// empty slot's key).
+func randomNameKeys(n int) []bpf.XdpNameKey {
 	rng := rand.New(rand.NewPCG(7, 9))
-	keys := make([]bpf.XdpNameKey, 200000)
+	keys := make([]bpf.XdpNameKey, n)
 	for i := range keys {
 		keys[i] = bpf.XdpNameKey{H1: rng.Uint64() | 1, H2: rng.Uint64()}
 	}
+	return keys
+}
+
+func TestTableBuild(t *testing.T) {
+	e := reachZone(t, []string{"a.reach.test."})
+	l := load(t, e, nil)
+	keys := randomNameKeys(200000)
 	reach, holes, err := l.BuildNames(keys, 0x5eed)
 	if err != nil {
 		t.Fatal(err)
