@@ -340,27 +340,11 @@ func (s *sharing) fileOf(file string) *string {
 // compile turns a parsed record into the builder's wire form, its owner
 // and file name shared with the record compiled before through share.
 func compile(rr dns.RR, file string, line int, share *sharing) (*RR, error) {
+	buf, off, err := packRR(rr, share)
+	if err != nil {
+		return nil, err
+	}
 	h := rr.Header()
-	if need := dns.Len(rr) + 16; cap(share.pack) < need {
-		share.pack = make([]byte, need)
-	}
-	buf := share.pack[:cap(share.pack)]
-	n, err := dns.PackRR(rr, buf, 0, nil, false)
-	if err != nil {
-		return nil, err
-	}
-	buf = buf[:n:n]
-	_, off, err := wire.ReadName(buf, 0)
-	if err != nil {
-		return nil, err
-	}
-	if off+10 > len(buf) {
-		return nil, fmt.Errorf("record encodes to %d bytes, shorter than its header", len(buf))
-	}
-	if off+10 == len(buf) && !emptyRDataAllowed(h.Rrtype) {
-		// What the parser takes for a dynamic update's empty record.
-		return nil, fmt.Errorf("%s record without RDATA", dns.Type(h.Rrtype))
-	}
 	out := NewRR(share.owner, h.Rrtype, h.Class, h.Ttl, share.arena.Copy(buf[off+10:]))
 	out.Line, out.file = lineOf(line), share.fileOf(file)
 	if out.Owner == nil || !bytes.Equal(out.Owner.Wire(), buf[:off]) {
@@ -371,6 +355,33 @@ func compile(rr dns.RR, file string, line int, share *sharing) (*RR, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// packRR packs rr into share.pack (reused: the result is good until the
+// next record) with the checks every record passes, returning the wire
+// record and where its owner name ends.
+func packRR(rr dns.RR, share *sharing) (buf []byte, off int, err error) {
+	h := rr.Header()
+	if need := dns.Len(rr) + 16; cap(share.pack) < need {
+		share.pack = make([]byte, need)
+	}
+	buf = share.pack[:cap(share.pack)]
+	n, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	buf = buf[:n:n]
+	if _, off, err = wire.ReadName(buf, 0); err != nil {
+		return nil, 0, err
+	}
+	if off+10 > len(buf) {
+		return nil, 0, fmt.Errorf("record encodes to %d bytes, shorter than its header", len(buf))
+	}
+	if off+10 == len(buf) && !emptyRDataAllowed(h.Rrtype) {
+		// What the parser takes for a dynamic update's empty record.
+		return nil, 0, fmt.Errorf("%s record without RDATA", dns.Type(h.Rrtype))
+	}
+	return buf, off, nil
 }
 
 // findNames sets the offsets of the compressible names in RData (and,
