@@ -19,15 +19,50 @@ type contentHash [2]uint64
 // life of the Loader, so hashes of successive images compare).
 type hasher struct {
 	seeds [2]maphash.Seed
-	buf   []byte
+	buf   []byte // the input since reset, or since the last spill
+	// long: the input went past hashPiece bytes and is streamed through
+	// these (a denial zone's entries: a TLD's NSEC3 chain is tens of MB,
+	// which a buffer would hold for the Loader's life).
+	long     [2]maphash.Hash
+	streamed bool
 }
+
+// hashPiece is how much input the hasher buffers before streaming it.
+const hashPiece = 64 << 10
 
 func newHasher() *hasher {
 	return &hasher{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 }
 
+// reset starts a new input.
+func (h *hasher) reset() { h.buf, h.streamed = h.buf[:0], false }
+
+// spill streams the input buffered so far once it is hashPiece bytes or
+// more (maphash.Hash sums a sequence of writes as their concatenation:
+// the sum is the same).
+func (h *hasher) spill() {
+	if len(h.buf) < hashPiece {
+		return
+	}
+	for i := range h.long {
+		if !h.streamed {
+			h.long[i].SetSeed(h.seeds[i])
+		}
+		h.long[i].Write(h.buf)
+	}
+	h.buf, h.streamed = h.buf[:0], true
+}
+
 func (h *hasher) sum() contentHash {
-	return contentHash{maphash.Bytes(h.seeds[0], h.buf), maphash.Bytes(h.seeds[1], h.buf)}
+	if !h.streamed {
+		return contentHash{maphash.Bytes(h.seeds[0], h.buf), maphash.Bytes(h.seeds[1], h.buf)}
+	}
+	var out contentHash
+	for i := range h.long {
+		h.long[i].Write(h.buf)
+		out[i] = h.long[i].Sum64()
+	}
+	return out
 }
 
 func (h *hasher) u16(v uint16) { h.buf = binary.LittleEndian.AppendUint16(h.buf, v) }
@@ -51,7 +86,7 @@ func (h *hasher) chunkBytes(chunks []bpf.XdpChunk, first uint32, n int) {
 // head and tail entries), which denial zone hashes include for their
 // context template.
 func (h *hasher) plainHash(img *Image, t *bpf.XdpTmpl) contentHash {
-	h.buf = h.buf[:0]
+	h.reset()
 	for _, v := range [...]uint16{t.BodyLen, t.ReqLen, t.Ancount, t.Nscount, t.Arcount, t.Flags, t.Nrelocs, t.Kind,
 		uint16(t.RrlClass)<<8 | uint16(t.RrlLabels), t.RrlWild, t.SlotOff} {
 		h.u16(v)
@@ -134,7 +169,7 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 	}
 	for i := 1; i < len(img.DenialZones); i++ {
 		z := &img.DenialZones[i]
-		h.buf = h.buf[:0]
+		h.reset()
 		h.u32(z.EntryCount)
 		h.buf = append(h.buf, z.Kind, z.IndexBits, z.SaltLen)
 		h.buf = append(h.buf, z.Salt[:]...)
@@ -151,6 +186,7 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 		}
 		for b := 0; b <= 1<<z.IndexBits; b++ {
 			h.u32(img.DenialIndex[int(z.IndexBase)+b] - z.EntryBase)
+			h.spill()
 		}
 		for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
 			e := &img.DenialEntries[j]
@@ -164,6 +200,7 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 				h.u16(r)
 			}
 			h.chunkBytes(img.Chunks, e.FirstChunk, int(e.Len))
+			h.spill()
 		}
 		out.view[i] = h.sum()
 	}
@@ -175,7 +212,7 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 				continue
 			}
 			z := &img.DenialZones[t.DenialZone]
-			h.buf = h.buf[:0]
+			h.reset()
 			h.hash(plain[i])
 			h.hash(out.view[t.DenialZone])
 			h.u32(relEntry(t.DenialHead, z))
