@@ -43,7 +43,7 @@ type liveState struct {
 	shared     []tmplInfo    // by shared template id (without abi.SharedTmpl)
 	sharedHdr  []bpf.XdpTmpl // the shared templates as live
 	views      []viewInfo    // by denial zone id
-	tmplByHash map[contentHash]uint32
+	tmplByHash *tmplIndex    // the live templates by content hash
 	viewByHash map[contentHash]uint16
 	tmplIDs    *runs // plain template ids (runs of 1)
 	sharedIDs  *runs // shared template ids (without abi.SharedTmpl)
@@ -182,7 +182,7 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		shared:     make([]tmplInfo, g.caps[capSharedTemplates]),
 		sharedHdr:  make([]bpf.XdpTmpl, g.caps[capSharedTemplates]),
 		views:      make([]viewInfo, g.caps[capDenialZones]),
-		tmplByHash: make(map[contentHash]uint32, len(img.Templates)),
+		tmplByHash: newTmplIndex(len(img.Templates) + len(img.SharedTemplates)),
 		viewByHash: make(map[contentHash]uint16, len(img.DenialZones)),
 		tmplIDs:    newRuns(uint32(max(len(img.Templates), 1)), uint32(g.caps[capTemplates])),
 		sharedIDs:  newRuns(uint32(max(len(img.SharedTemplates), 1)), uint32(g.caps[capSharedTemplates])),
@@ -203,8 +203,8 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 				return false
 			}
 			infos[i] = tmplInfo{h: hashes[i], chunk: t.FirstChunk, nchunks: all, view: slotView(t), live: true}
-			if _, dup := lv.tmplByHash[hashes[i]]; !dup || bit != 0 {
-				lv.tmplByHash[hashes[i]] = uint32(i) | bit
+			if _, dup := lv.tmplByHash.get(hashes[i]); !dup || bit != 0 {
+				lv.tmplByHash.set(hashes[i], uint32(i)|bit)
 			}
 		}
 		return true

@@ -85,7 +85,7 @@ func (lv *liveState) plan(img *Image, hs imageHashes, del *deletions) (*updatePl
 	// (Not when a live template has that content already: the entries
 	// move to it, and no two templates hold one content.)
 	for o, m := range moves {
-		_, live := lv.tmplByHash[m.to]
+		_, live := lv.tmplByHash.get(m.to)
 		if !m.mixed && !live && m.to != (contentHash{}) && m.n+m.gone == lv.info(o).refs && m.to != lv.info(o).h {
 			p.inPlace[o] = m.to
 		}
@@ -113,7 +113,7 @@ func (lv *liveState) plan(img *Image, hs imageHashes, del *deletions) (*updatePl
 			if hs.of(r.Old) == hs.of(r.New) {
 				continue // nothing changes
 			}
-			o, ok := lv.tmplByHash[hs.of(r.Old)]
+			o, ok := lv.tmplByHash.get(hs.of(r.Old))
 			if !ok {
 				// Its users would keep the old content: let the caller
 				// compile whole rather than guess.
@@ -253,7 +253,7 @@ func (lv *liveState) placeTemplates(img *Image, hs imageHashes, p *updatePlan) e
 		if _, done := p.idOf[h]; done {
 			return nil
 		}
-		if id, ok := lv.tmplByHash[h]; ok {
+		if id, ok := lv.tmplByHash.get(h); ok {
 			if _, rewritten := p.inPlace[id]; !rewritten {
 				p.idOf[h] = id
 				return nil

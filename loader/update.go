@@ -295,17 +295,17 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 	}
 	for j, id := range p.tmplKeys {
 		lv.tmpls[id] = p.tmplInfo[j]
-		lv.tmplByHash[p.tmplInfo[j].h] = id
+		lv.tmplByHash.set(p.tmplInfo[j].h, id)
 	}
 	for j, k := range p.sharedKeys {
 		old := &lv.shared[k]
-		if lv.tmplByHash[old.h] == k|abi.SharedTmpl {
-			delete(lv.tmplByHash, old.h)
+		if id, _ := lv.tmplByHash.get(old.h); id == k|abi.SharedTmpl {
+			lv.tmplByHash.del(old.h)
 		}
 		lv.chunks.release(old.chunk, old.nchunks)
 		*old = p.sharedInfo[j]
 		lv.sharedHdr[k] = p.sharedVals[j]
-		lv.tmplByHash[old.h] = k | abi.SharedTmpl
+		lv.tmplByHash.set(old.h, k|abi.SharedTmpl)
 	}
 	var added int
 	var namesAdded int
@@ -355,8 +355,8 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 
 func (lv *liveState) freeTemplate(id uint32, st *UpdateStats) {
 	t := lv.info(id)
-	if lv.tmplByHash[t.h] == id {
-		delete(lv.tmplByHash, t.h)
+	if got, ok := lv.tmplByHash.get(t.h); ok && got == id {
+		lv.tmplByHash.del(t.h)
 	}
 	if id&abi.SharedTmpl != 0 {
 		lv.sharedIDs.release(id&^abi.SharedTmpl, 1)
