@@ -17,6 +17,7 @@ import (
 
 	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/internal/frame"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
@@ -52,11 +53,7 @@ func testEngine(t testing.TB, origin, text string, cfg engine.Config) *engine.En
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := zone.NewSet(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.New(cfg, set)
+	return interoptest.ZonesEngine(t, cfg, z)
 }
 
 func compile(t testing.TB, e *engine.Engine) *loader.Image {

@@ -177,11 +177,17 @@ func Engine(t testing.TB, v Variant) *engine.Engine {
 		}
 		list = append(list, loaded)
 	}
-	set, err := zone.NewSet(list...)
+	return ZonesEngine(t, interop.EngineConfig, list...)
+}
+
+// ZonesEngine returns an engine configured as cfg serving zones.
+func ZonesEngine(t testing.TB, cfg engine.Config, zones ...*zone.Zone) *engine.Engine {
+	t.Helper()
+	set, err := zone.NewSet(zones...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return engine.New(interop.EngineConfig, set)
+	return engine.New(cfg, set)
 }
 
 // FileEngine writes text to path as a new file renamed into place (a new
@@ -198,9 +204,5 @@ func FileEngine(t testing.TB, cfg engine.Config, origin, path, text string) *eng
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := zone.NewSet(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.New(cfg, set)
+	return ZonesEngine(t, cfg, z)
 }
