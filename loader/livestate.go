@@ -128,6 +128,13 @@ func tmplChunks(t *bpf.XdpTmpl) (head, all uint32) {
 // t.RelocChunk.
 func moreRelocs(t *bpf.XdpTmpl) bool { return t.Nrelocs > abi.InlineRelocs }
 
+// relocChunkPlaced says template t's relocation chunk, if it has one, is
+// the last of its run of all chunks (tmplChunks), where the loader's
+// record and updates look for it.
+func relocChunkPlaced(t *bpf.XdpTmpl, all uint32) bool {
+	return !moreRelocs(t) || t.RelocChunk == t.FirstChunk+all-1
+}
+
 // tmplRelocs returns template t's relocations: its own, then those in
 // its relocation chunk, read by chunk; false if it cannot be read.
 func tmplRelocs(t *bpf.XdpTmpl, chunk func(uint32) (*bpf.XdpChunk, bool)) ([]uint16, bool) {
@@ -198,8 +205,7 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		for i := 1; i < len(l); i++ {
 			t := &l[i]
 			head, all := tmplChunks(t)
-			if t.SlotOff != abi.NoSlot && all > 0 && t.TailChunk != t.FirstChunk+head ||
-				moreRelocs(t) && t.RelocChunk != t.FirstChunk+all-1 {
+			if t.SlotOff != abi.NoSlot && all > 0 && t.TailChunk != t.FirstChunk+head || !relocChunkPlaced(t, all) {
 				return false
 			}
 			infos[i] = tmplInfo{h: hashes[i], chunk: t.FirstChunk, nchunks: all, view: slotView(t), live: true}

@@ -663,7 +663,7 @@ func checkTemplate(img *Image, id uint32, t *bpf.XdpTmpl) error {
 	}
 	n, all := tmplChunks(t)
 	if int(t.FirstChunk)+int(n) > len(img.Chunks) ||
-		moreRelocs(t) && (t.RelocChunk != t.FirstChunk+all-1 || int(t.RelocChunk) >= len(img.Chunks)) {
+		!relocChunkPlaced(t, all) || moreRelocs(t) && int(t.RelocChunk) >= len(img.Chunks) {
 		return fmt.Errorf("%w: template %#x: chunks %d+%d of %d, relocations' chunk %d", ErrImage, id, t.FirstChunk, n, len(img.Chunks), t.RelocChunk)
 	}
 	relocs, ok := img.TemplateRelocs(t)
