@@ -71,20 +71,9 @@ func Pack(n Name) Packed {
 	return Packed{p: &b[0], n: uint8(len(w)), apart: true}
 }
 
-// NewPacked is Pack(NewName(w)), making the lower-case form (when w has
-// upper-case letters) right after a copy of w, in one allocation.
-func NewPacked(w []byte) Packed {
-	if len(w) == 0 {
-		return Packed{}
-	}
-	if l := LowerShared(w); &l[0] != &w[0] {
-		b := make([]byte, 2*len(w))
-		copy(b, w)
-		copy(b[len(w):], l)
-		return Pack(Name{Wire: b[:len(w)], Lower: b[len(w):]})
-	}
-	return Pack(Name{Wire: w, Lower: w})
-}
+// NewPacked is the wire name w packed: sharing w when it is lower case
+// (most zone data), else a copy of it and its lower-case form.
+func NewPacked(w []byte) Packed { return Pack(NewName(w)) }
 
 // Wire is the name as written (nil for the zero Packed).
 func (p Packed) Wire() []byte {
