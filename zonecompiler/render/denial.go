@@ -197,7 +197,10 @@ func denialProbe(lower []byte) []byte {
 // buildDenial makes the XDP program's view of a signed zone's NSEC3 chain,
 // or nil when the program cannot search it (another hash than SHA-1, extra
 // iterations, a long salt, pieces it cannot relocate).
-func (c *compiler) buildDenial(z *zone.Zone) *DenialZone {
+//
+// layout, when not nil, is where each of the chain's records goes among
+// the view's slots (patchLayout); nil lays the view out anew.
+func (c *compiler) buildDenial(z *zone.Zone, layout []uint32) *DenialZone {
 	if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 == nil {
 		return nil
 	}
@@ -220,7 +223,16 @@ func (c *compiler) buildDenial(z *zone.Zone) *DenialZone {
 		sets = append(sets, n.Set(dns.TypeNSEC3))
 		owners = append(owners, n.Name.Lower())
 	}
-	return c.finishDenial(dz, sets, owners)
+	if dz = c.finishDenial(dz, sets, owners); dz == nil {
+		return nil
+	}
+	if layout == nil {
+		layout = freshLayout(len(dz.Entries))
+	}
+	if !dz.layOut(layout) {
+		return nil
+	}
+	return dz
 }
 
 // buildNSECDenial makes the program's view of the NSEC covers of the names

@@ -306,7 +306,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	// and reuses, so templates whose slots read it are what a whole
 	// compile makes.
 	if signed {
-		if idx, ok := c.addDenial(c.buildDenial(b), &c.denialBase); ok {
+		if idx, ok := c.addDenial(c.buildDenial(b, nil), &c.denialBase); ok {
 			c.denialOf[b] = idx
 		}
 	}

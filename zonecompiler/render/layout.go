@@ -1,0 +1,159 @@
+package render
+
+import "sort"
+
+// An NSEC3 chain view keeps holes among its entries: a slot with no
+// piece whose key is that of the next entry, one before every holeEvery
+// entries of a whole compile. The program's search never ends on one
+// (it takes the entry before the first key at or above the query's, and
+// a hole's key is its successor's), so an entry a change adds takes a
+// hole near its place and the entries around keep theirs: the names
+// whose cover (NameEntry.Cover, a place in the view) stays are not
+// written again (Recompile, patchLayout).
+const holeEvery = 8
+
+// maxLayout bounds a view's slots.
+const maxLayout = 1 << 30
+
+// freshLayout is the slot of each of n sorted entries in a view laid out
+// anew: a hole, then holeEvery entries, and so on.
+func freshLayout(n int) []uint32 {
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = uint32(i + i/holeEvery + 1)
+	}
+	return out
+}
+
+// layOut moves dz's entries (sorted, unplaced) to the slots at (rising;
+// the last entry's slot is the view's last: no hole after it), filling
+// the slots between with holes; false when at does not fit.
+func (dz *DenialZone) layOut(at []uint32) bool {
+	n := len(dz.Entries)
+	if len(at) != n || n == 0 || at[n-1] >= maxLayout {
+		return false
+	}
+	out := make([]DenialEntry, at[n-1]+1)
+	next := uint32(0)
+	for i, s := range at {
+		if s < next {
+			return false
+		}
+		for ; next < s; next++ {
+			out[next] = DenialEntry{Key: dz.Entries[i].Key} // a hole
+		}
+		out[s] = dz.Entries[i]
+		next = s + 1
+	}
+	for o, i := range dz.byOwner {
+		dz.byOwner[o] = at[i]
+	}
+	dz.Entries = out
+	return true
+}
+
+// Layout is the slots of a view by key: an entry's key, or for a hole
+// its successor's.
+func (dz *DenialZone) Layout() [][4]uint64 {
+	out := make([][4]uint64, len(dz.Entries))
+	for i := range dz.Entries {
+		out[i] = dz.Entries[i].Key
+	}
+	return out
+}
+
+// placesIn is where each of keys (sorted, unique) sits in the view laid
+// out as layout (Layout): the last slot of its key. False when a key has
+// no slot there.
+func placesIn(layout [][4]uint64, keys [][4]uint64) ([]uint32, bool) {
+	at := make([]uint32, len(keys))
+	j := 0
+	for i, k := range keys {
+		for j < len(layout) && keyLess(layout[j], k) {
+			j++
+		}
+		for j+1 < len(layout) && layout[j+1] == k {
+			j++ // a hole before it
+		}
+		if j >= len(layout) || layout[j] != k {
+			return nil, false
+		}
+		at[i] = uint32(j)
+		j++
+	}
+	return at, true
+}
+
+// patchLayout places the sorted, unique keys of a changed chain in the
+// slots of its view laid out as old (Layout): a key the old view holds
+// keeps its slot, unless keys added before it took more free slots than
+// there were; an added key takes the first free slot (a hole, or the slot
+// of a removed key) after its predecessor. Where the free slots run out,
+// the entries after move on by one until a free slot takes the shift up.
+func patchLayout(old [][4]uint64, keys [][4]uint64) []uint32 {
+	kept := make(map[[4]uint64]bool, len(keys))
+	for _, k := range keys {
+		kept[k] = true
+	}
+	// stays[i]: slot i holds an entry that stays (a key's last slot: the
+	// ones before it holding its key are holes).
+	stays := make([]bool, len(old))
+	for i, k := range old {
+		stays[i] = kept[k] && (i+1 == len(old) || old[i+1] != k)
+	}
+	// nextStays[i]: the first slot at or after i whose entry stays, or -1.
+	nextStays := make([]int, len(old)+1)
+	nextStays[len(old)] = -1
+	for i := len(old) - 1; i >= 0; i-- {
+		nextStays[i] = nextStays[i+1]
+		if stays[i] {
+			nextStays[i] = i
+		}
+	}
+	at := make([]uint32, 0, len(keys))
+	j, out, shift := 0, uint32(0), 0
+	for i := range old {
+		if stays[i] {
+			// Added keys below it that found no free slot move it on.
+			for j < len(keys) && keyLess(keys[j], old[i]) {
+				at = append(at, out)
+				out++
+				shift++
+				j++
+			}
+			at = append(at, out) // keys[j] == old[i]
+			out++
+			j++
+			continue
+		}
+		// A free slot: an added key due before the next staying entry
+		// takes it, else it takes up a shift, else it stays a hole.
+		if n := nextStays[i]; j < len(keys) && (n < 0 || keyLess(keys[j], old[n])) {
+			at = append(at, out)
+			out++
+			j++
+			continue
+		}
+		if shift > 0 {
+			shift--
+			continue
+		}
+		out++
+	}
+	for ; j < len(keys); j++ {
+		at = append(at, out)
+		out++
+	}
+	return at
+}
+
+// coverIn is the slot of the entry covering key in a view laid out as
+// layout, as the program finds it: the one before the first slot whose
+// key is not below key, wrapping to the last (never a hole).
+func coverIn(layout [][4]uint64, key [4]uint64) int {
+	i := sort.Search(len(layout), func(i int) bool { return !keyLess(layout[i], key) })
+	if i == 0 {
+		return len(layout) - 1
+	}
+	return i - 1
+}
