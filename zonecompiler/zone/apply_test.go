@@ -42,14 +42,12 @@ func TestApplyMatchesLoad(t *testing.T) {
 		t.Run(kind.String(), func(t *testing.T) {
 			for seed := uint64(1); seed <= 3; seed++ {
 				m := newModel(t, seed*10+uint64(kind))
-				cur := m.signed(kind)
+				cur := m.Signed(kind)
 				z := loadRecords(t, cur)
 				for step := range steps {
-					for range 1 + m.rng.IntN(4) {
-						m.step()
-					}
-					m.bump()
-					next := m.signed(kind)
+					m.Change()
+					m.Bump()
+					next := m.Signed(kind)
 					ch := diff(cur, next)
 					before := dumpZone(t, z)
 					nz, changed, err := Apply(z, ch, testOptions())
@@ -163,7 +161,7 @@ func firstDiff(a, b string) string {
 func TestApplyRefusals(t *testing.T) {
 	m := newModel(t, 99)
 	for _, kind := range []denialKind{unsigned, signedNSEC3} {
-		z := loadRecords(t, m.signed(kind))
+		z := loadRecords(t, m.Signed(kind))
 		before := dumpZone(t, z)
 		soa := z.SOA.RRs()[0].Src()
 		cases := []struct {
@@ -172,21 +170,21 @@ func TestApplyRefusals(t *testing.T) {
 			reason string
 			record string // what the error must quote
 		}{
-			{"delete a record not there", Change{Del: []dns.RR{m.rr("nothere A 192.0.2.9")}}, "deletes a record the zone does not hold", "nothere.example."},
-			{"delete a record with other data", Change{Del: []dns.RR{m.rr("@ NS ns9.other.")}}, "deletes a record the zone does not hold", "ns9.other."},
-			{"CNAME beside data", Change{Add: []dns.RR{m.rr("@ CNAME elsewhere.")}}, "CNAME at example. beside other data", "elsewhere."},
-			{"data beside a CNAME", Change{Add: []dns.RR{m.rr("cn CNAME elsewhere."), m.rr("cn TXT \"x\"")}}, "beside other data", "cn.example."},
+			{"delete a record not there", Change{Del: []dns.RR{m.RR("nothere A 192.0.2.9")}}, "deletes a record the zone does not hold", "nothere.example."},
+			{"delete a record with other data", Change{Del: []dns.RR{m.RR("@ NS ns9.other.")}}, "deletes a record the zone does not hold", "ns9.other."},
+			{"CNAME beside data", Change{Add: []dns.RR{m.RR("@ CNAME elsewhere.")}}, "CNAME at example. beside other data", "elsewhere."},
+			{"data beside a CNAME", Change{Add: []dns.RR{m.RR("cn CNAME elsewhere."), m.RR("cn TXT \"x\"")}}, "beside other data", "cn.example."},
 			{"remove the SOA", Change{Del: []dns.RR{soa}}, "no SOA record at the zone apex", ""},
-			{"two SOAs", Change{Add: []dns.RR{m.rr("@ SOA ns1 host 99 1 2 3 4")}}, "more than one SOA", "99"},
-			{"SOA below the apex", Change{Add: []dns.RR{m.rr("x SOA ns1 host 99 1 2 3 4")}}, "not the zone apex", "x.example."},
-			{"out of zone", Change{Add: []dns.RR{m.rr("www.other. A 192.0.2.1")}}, "out-of-zone data", "www.other."},
-			{"class CH", Change{Add: []dns.RR{m.rr("x CH TXT \"a\"")}}, "class CH", "x.example."},
-			{"DS at the apex", Change{Add: []dns.RR{m.rr("@ DS 1 13 2 abcd")}}, "DS at the zone apex", "DS"},
+			{"two SOAs", Change{Add: []dns.RR{m.RR("@ SOA ns1 host 99 1 2 3 4")}}, "more than one SOA", "99"},
+			{"SOA below the apex", Change{Add: []dns.RR{m.RR("x SOA ns1 host 99 1 2 3 4")}}, "not the zone apex", "x.example."},
+			{"out of zone", Change{Add: []dns.RR{m.RR("www.other. A 192.0.2.1")}}, "out-of-zone data", "www.other."},
+			{"class CH", Change{Add: []dns.RR{m.RR("x CH TXT \"a\"")}}, "class CH", "x.example."},
+			{"DS at the apex", Change{Add: []dns.RR{m.RR("@ DS 1 13 2 abcd")}}, "DS at the zone apex", "DS"},
 			{"no apex NS", Change{Del: apexNS(z)}, "no NS records at the zone apex", ""},
-			{"expired RRSIG", Change{Add: []dns.RR{m.rr("@ RRSIG SOA 13 1 60 20200101000000 20191201000000 1234 example. AAAA")}}, "expired", "RRSIG"},
-			{"RRSIG without data", Change{Add: []dns.RR{m.rr("@ RRSIG MX 13 1 60 20400101000000 20191201000000 1234 example. AAAA")}}, "RRSIG covers MX", "RRSIG"},
-			{"two CNAMEs", Change{Add: []dns.RR{m.rr("cn CNAME a."), m.rr("cn CNAME b.")}}, "more than one CNAME", "cn.example."},
-			{"NSEC3 not below the apex", Change{Add: []dns.RR{m.rr("a.b NSEC3 1 0 0 abcd 0123456789ABCDEFGHIJKLMNOPQRSTUV A")}}, "not a hash label directly below the apex", "a.b.example."},
+			{"expired RRSIG", Change{Add: []dns.RR{m.RR("@ RRSIG SOA 13 1 60 20200101000000 20191201000000 1234 example. AAAA")}}, "expired", "RRSIG"},
+			{"RRSIG without data", Change{Add: []dns.RR{m.RR("@ RRSIG MX 13 1 60 20400101000000 20191201000000 1234 example. AAAA")}}, "RRSIG covers MX", "RRSIG"},
+			{"two CNAMEs", Change{Add: []dns.RR{m.RR("cn CNAME a."), m.RR("cn CNAME b.")}}, "more than one CNAME", "cn.example."},
+			{"NSEC3 not below the apex", Change{Add: []dns.RR{m.RR("a.b NSEC3 1 0 0 abcd 0123456789ABCDEFGHIJKLMNOPQRSTUV A")}}, "not a hash label directly below the apex", "a.b.example."},
 		}
 		for _, tc := range cases {
 			t.Run(kind.String()+"/"+tc.name, func(t *testing.T) {
@@ -223,12 +221,12 @@ func apexNS(z *Zone) []dns.RR {
 func TestApplyRebuild(t *testing.T) {
 	m := newModel(t, 5)
 	steps := []denialKind{unsigned, signedNSEC3, signedNSEC, signedNSEC3OptOut, unsigned, signedNSEC}
-	cur := m.signed(steps[0])
+	cur := m.Signed(steps[0])
 	z := loadRecords(t, cur)
 	for _, kind := range steps[1:] {
-		m.step()
-		m.bump()
-		next := m.signed(kind)
+		m.Step()
+		m.Bump()
+		next := m.Signed(kind)
 		ch := diff(cur, next)
 		nz, changed, err := Apply(z, ch, testOptions())
 		if err != nil {
@@ -249,10 +247,10 @@ func TestApplyRebuild(t *testing.T) {
 // keeps has expired fails as Load of the zone would, naming it.
 func TestApplyExpiredSignature(t *testing.T) {
 	m := newModel(t, 6)
-	z := loadRecords(t, m.signed(signedNSEC))
-	m.bump()
-	ch := diff(m.signed(signedNSEC), m.signed(signedNSEC))
-	ch.Add = append(ch.Add, m.rr("h1 TXT \"late\""))
+	z := loadRecords(t, m.Signed(signedNSEC))
+	m.Bump()
+	ch := diff(m.Signed(signedNSEC), m.Signed(signedNSEC))
+	ch.Add = append(ch.Add, m.RR("h1 TXT \"late\""))
 	late := testOptions()
 	late.Now = func() time.Time { return genNow.Add(10 * 24 * time.Hour) } // past the 3-day signatures
 	_, _, err := Apply(z, ch, late)
@@ -287,7 +285,7 @@ func TestCanonicalKey(t *testing.T) {
 func TestApplyConcurrentReaders(t *testing.T) {
 	smallChunks(t)
 	m := newModel(t, 42)
-	cur := m.signed(signedNSEC3)
+	cur := m.Signed(signedNSEC3)
 	z := loadRecords(t, cur)
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -316,9 +314,9 @@ func TestApplyConcurrentReaders(t *testing.T) {
 	for range 30 {
 		go read(z)
 		readers++
-		m.step()
-		m.bump()
-		next := m.signed(signedNSEC3)
+		m.Step()
+		m.Bump()
+		next := m.Signed(signedNSEC3)
 		nz, _, err := Apply(z, diff(cur, next), testOptions())
 		if err != nil {
 			t.Fatal(err)

@@ -41,9 +41,9 @@ func TestRecordsRoundTrip(t *testing.T) {
 		t.Run(kind.String(), func(t *testing.T) {
 			m := newModel(t, 7+uint64(kind))
 			for range 60 {
-				m.step()
+				m.Step()
 			}
-			z := loadRecords(t, m.signed(kind))
+			z := loadRecords(t, m.Signed(kind))
 			z.Sources = []Source{{Path: "/x/gen.zone", Size: 12, ModTime: 3, ChangeTime: 4, Inode: 5}}
 			b := recordsOf(t, z)
 			r := binfmt.NewReader(b)
@@ -81,9 +81,9 @@ func TestRecordsRoundTrip(t *testing.T) {
 func TestRecordsChecked(t *testing.T) {
 	m := newModel(t, 3)
 	for range 40 {
-		m.step()
+		m.Step()
 	}
-	z := loadRecords(t, m.signed(signedNSEC3))
+	z := loadRecords(t, m.Signed(signedNSEC3))
 	b := recordsOf(t, z)
 	timed := func(z *Zone) (n int) {
 		for _, w := range z.Warnings {

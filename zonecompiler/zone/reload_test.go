@@ -37,18 +37,16 @@ func TestReloadFileMatchesLoad(t *testing.T) {
 		t.Run(kind.String(), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "gen.zone")
 			m := newModel(t, 90+uint64(kind))
-			writeZone(t, path, zoneText(m.signed(kind)))
+			writeZone(t, path, zoneText(m.Signed(kind)))
 			z, err := LoadFile(genOrigin, path, testOptions())
 			if err != nil {
 				t.Fatal(err)
 			}
 			diffs := 0
 			for step := range 25 {
-				for range 1 + m.rng.IntN(4) {
-					m.step()
-				}
-				m.bump()
-				writeZone(t, path, zoneText(m.signed(kind)))
+				m.Change()
+				m.Bump()
+				writeZone(t, path, zoneText(m.Signed(kind)))
 				nz, changed, err := ReloadFile(context.Background(), z, path, testOptions())
 				if err != nil {
 					t.Fatalf("step %d: ReloadFile: %v", step, err)
@@ -82,7 +80,7 @@ func TestReloadFileMatchesLoad(t *testing.T) {
 func TestReloadFileUnchanged(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gen.zone")
 	m := newModel(t, 5)
-	text := zoneText(m.signed(signedNSEC3))
+	text := zoneText(m.Signed(signedNSEC3))
 	writeZone(t, path, text)
 	z, err := LoadFile(genOrigin, path, testOptions())
 	if err != nil {
