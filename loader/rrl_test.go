@@ -132,6 +132,7 @@ func TestRRLLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sent, slipped, dropped int
+	start := time.Now()
 	for i := 0; i < 45; i++ {
 		v, out := run(t, l.Program(), layout{}.build(q))
 		switch {
@@ -151,8 +152,12 @@ func TestRRLLimits(t *testing.T) {
 			}
 		}
 	}
-	if sent != 5 || slipped != 20 || dropped != 20 {
-		t.Errorf("45 queries at rate 5, slip 2: %d sent, %d slipped, %d dropped; want 5, 20, 20", sent, slipped, dropped)
+	// A burst of 5, then one more for every 200 ms the queries took (a
+	// busy machine runs them slowly); of the others every second slips.
+	extra := int(time.Since(start) / (200 * time.Millisecond))
+	if sent < 5 || sent > 5+extra || slipped != (45-sent)/2 || dropped != 45-sent-slipped {
+		t.Errorf("45 queries at rate 5, slip 2 in %v: %d sent, %d slipped, %d dropped; want 5 (up to %d), then half slipped",
+			time.Since(start), sent, slipped, dropped, 5+extra)
 	}
 	after, err := l.Counters()
 	if err != nil {
@@ -165,10 +170,11 @@ func TestRRLLimits(t *testing.T) {
 		t.Errorf("rrl.dropped counted %d, want %d", d, dropped)
 	}
 	// Referrals: five names below sub share the delegation's bucket.
+	start = time.Now()
 	for i, n := range []string{"a", "b", "c", "d", "e", "f"} {
 		v, _ := run(t, l.Program(), layout{}.build(query(t, n+".sub.rrl.test.", dns.TypeA, dns.ClassINET)))
 		if want := uint32(xdpTX); i == 5 {
-			if v != xdpDrop {
+			if v != xdpDrop && time.Since(start) < 200*time.Millisecond {
 				t.Errorf("sixth referral under sub: verdict %d, want XDP_DROP", v)
 			}
 		} else if v != want {
