@@ -106,15 +106,6 @@ func (h *hasher) plainHash(img *Image, t *bpf.XdpTmpl) contentHash {
 	return h.sum()
 }
 
-// relEntry is a template's denial head or tail entry relative to its
-// zone's first entry (abi.NoDenial stays).
-func relEntry(e uint32, z *bpf.XdpDenialZone) uint32 {
-	if e == abi.NoDenial {
-		return e
-	}
-	return e - z.EntryBase
-}
-
 // imageHashes are the content hashes of an image's templates (plain and
 // shared, by their index in each) and denial zones ([0] unused).
 type imageHashes struct {
@@ -178,8 +169,8 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 		} else {
 			h.u32(1)
 			h.hash(plainOf(z.CtxTmpl))
-			h.u32(relEntry(t.DenialHead, z))
-			h.u32(relEntry(t.DenialTail, z))
+			h.u32(t.DenialHead)
+			h.u32(t.DenialTail)
 			if int(t.DenialZone) == i {
 				h.u32(1)
 			}
@@ -211,12 +202,11 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 				dst[i] = plain[i]
 				continue
 			}
-			z := &img.DenialZones[t.DenialZone]
 			h.reset()
 			h.hash(plain[i])
 			h.hash(out.view[t.DenialZone])
-			h.u32(relEntry(t.DenialHead, z))
-			h.u32(relEntry(t.DenialTail, z))
+			h.u32(t.DenialHead)
+			h.u32(t.DenialTail)
 			dst[i] = h.sum()
 		}
 	}

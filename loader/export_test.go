@@ -159,8 +159,6 @@ func (r *reader) template(id uint32) (uint32, error) {
 		if err != nil {
 			return 0, err
 		}
-		t.DenialHead = moveEntry(t.DenialHead, z.EntryBase, r.img.DenialZones[vz].EntryBase)
-		t.DenialTail = moveEntry(t.DenialTail, z.EntryBase, r.img.DenialZones[vz].EntryBase)
 		t.DenialZone = vz
 	}
 	r.img.Templates[i] = t

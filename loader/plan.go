@@ -277,11 +277,7 @@ func (lv *liveState) placeTemplates(img *Image, hs imageHashes, p *updatePlan) e
 			t.RelocChunk = c + all - 1
 		}
 		if t.SlotOff != abi.NoSlot {
-			src := &img.DenialZones[t.DenialZone]
-			dst := p.viewAt(lv, p.viewID[t.DenialZone])
 			t.DenialZone = p.viewID[t.DenialZone]
-			t.DenialHead = moveEntry(t.DenialHead, src.EntryBase, dst.entry)
-			t.DenialTail = moveEntry(t.DenialTail, src.EntryBase, dst.entry)
 		}
 		info := tmplInfo{h: h, chunk: c, nchunks: all, view: slotView(&t), live: true}
 		if o, ok := target[h]; ok {
@@ -380,15 +376,6 @@ func (p *updatePlan) entryIDs(lv *liveState) {
 	}
 	p.names = entryIDs(nameKind, p.names, id)
 	p.answers = entryIDs(answerKind, p.answers, id)
-}
-
-// moveEntry moves an absolute denial entry index from a zone placed at
-// from to the same zone placed at to.
-func moveEntry(e, from, to uint32) uint32 {
-	if e == abi.NoDenial {
-		return e
-	}
-	return e - from + to
 }
 
 // appendRun appends n chunks of src from chunk first, to be written at

@@ -270,7 +270,8 @@ static __always_inline int plan_denial(struct scratch *s, const struct query *q,
 		if (p < 0)
 			return CNT_PASS_DENIAL;
 	}
-	if ((__u32)p == t->denial_head || (__u32)p == t->denial_tail)
+	if ((__u32)p - dz->entry_base == t->denial_head ||
+	    (__u32)p - dz->entry_base == t->denial_tail)
 		return -1;
 	ei = (__u32)p;
 	*piece = bpf_map_lookup_elem(emap, &ei);

@@ -242,7 +242,9 @@ struct tmpl {
 	 * found in denial_zones[denial_zone]. The body before the slot (the
 	 * head) starts at first_chunk, the rest (the tail) at tail_chunk. The
 	 * cover is left out when it is the RRset denial_head (in the head)
-	 * or denial_tail (first in the tail), as the engine adds an RRset
+	 * or denial_tail (first in the tail), places among the zone's
+	 * entries (from its entry_base on, so that a zone's entries can move
+	 * without its templates changing), as the engine adds an RRset
 	 * once (XDPDNS_NO_DENIAL: none). */
 	__u16 slot_off;
 	__u16 denial_zone;

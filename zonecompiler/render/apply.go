@@ -73,15 +73,10 @@ func (img *Image) Apply(ds ...*Delta) (*Image, error) {
 }
 
 // placeViews returns d's templates with their denial slots reading img's
-// chain views of the same content as d's (the zone and the absolute head
-// and tail entries moved to where img has the view).
+// chain views of the same content as d's.
 func (img *Image) placeViews(d *Delta) ([]Template, error) {
 	dt := d.Image.Templates
-	type moved struct {
-		idx      uint16
-		from, to uint32
-	}
-	var views map[uint16]moved
+	var views map[uint16]uint16 // d's view -> img's
 	for j, dz := range d.Image.Denial {
 		if j == 0 || dz == nil {
 			continue
@@ -90,9 +85,9 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 		for i, lz := range img.Denial {
 			if i > 0 && lz != nil && sameView(lz, img.Templates, dz, dt) {
 				if views == nil {
-					views = map[uint16]moved{}
+					views = map[uint16]uint16{}
 				}
-				views[uint16(j)] = moved{uint16(i), dz.Base, lz.Base}
+				views[uint16(j)] = uint16(i)
 				found = true
 				break
 			}
@@ -107,9 +102,8 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 	dt = slices.Clone(dt)
 	for i := range dt {
 		t := &dt[i]
-		if m, ok := views[t.Denial]; ok && t.Slot != abi.NoSlot {
-			t.Denial = m.idx
-			t.DenialHead, t.DenialTail = moveEntry(t.DenialHead, m.from, m.to), moveEntry(t.DenialTail, m.from, m.to)
+		if to, ok := views[t.Denial]; ok && t.Slot != abi.NoSlot {
+			t.Denial = to
 		}
 	}
 	return dt, nil

@@ -351,12 +351,12 @@ func (c *compiler) slotTemplate(p engine.Precomputed, idx uint16) (Template, boo
 	t.Slot, t.Denial = p.Slot, idx
 	if len(p.SlotBefore) == 1 {
 		if i, ok := dz.byOwner[string(p.SlotBefore[0])]; ok {
-			t.DenialHead = i
+			t.DenialHead = i - dz.Base
 		}
 	}
 	if len(p.SlotAfter) == 1 {
 		if i, ok := dz.byOwner[string(p.SlotAfter[0])]; ok {
-			t.DenialTail = i
+			t.DenialTail = i - dz.Base
 		}
 	}
 	return t, true

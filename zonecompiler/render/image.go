@@ -30,7 +30,9 @@ type Template struct {
 	// Slot is the body offset of the denial slot (abi.NoSlot: none),
 	// where the program puts the piece of the entry of Image.Denial[Denial]
 	// that covers the query name, unless that entry is DenialHead or
-	// DenialTail (abi.NoDenial: none): the RRset already in the body.
+	// DenialTail (places among the view's entries, so that a template
+	// reads its view wherever the view is placed; abi.NoDenial: none): the
+	// RRset already in the body.
 	Slot                   int
 	Denial                 uint16
 	DenialHead, DenialTail uint32

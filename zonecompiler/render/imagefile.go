@@ -222,7 +222,6 @@ func (inc *Incremental) encode(w *binfmt.Writer) {
 		for i := range u.reps {
 			rep := &u.reps[i]
 			encodeTemplate(w, &rep.t)
-			w.U32(rep.base)
 			w.Int(len(rep.queries))
 			for _, q := range rep.queries {
 				w.Bytes(q.name)
@@ -263,7 +262,6 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 		for i := range u.reps {
 			rep := &u.reps[i]
 			decodeTemplate(r, w, &rep.t)
-			rep.base = r.U32()
 			rep.queries = make([]repQuery, r.Count(6))
 			for j := range rep.queries {
 				rep.queries[j] = repQuery{name: r.Bytes(), qtype: r.U16(), mode: r.U16(), do: r.Bool()}

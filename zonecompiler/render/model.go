@@ -396,7 +396,7 @@ func (m *Model) denial(mp Maps, t *Template, id uint32, lower []byte, labels int
 	if dz.Kind == abi.DenialNSEC3 {
 		chain = "NSEC3"
 	}
-	if idx == t.DenialHead || idx == t.DenialTail {
+	if idx-dz.Base == t.DenialHead || idx-dz.Base == t.DenialTail {
 		dec.Denial = fmt.Sprintf("%s zone %d, entry %d %s: already in the template", chain, t.Denial, idx, what)
 		return nil, ""
 	}

@@ -49,7 +49,6 @@ type soaUsers struct {
 // (should the names of some change, another renders it).
 type soaRep struct {
 	t       Template
-	base    uint32 // the Base of t's denial zone in the image t is of (slot templates)
 	queries []repQuery
 	all     bool // queries name every name that uses t
 }
@@ -116,11 +115,7 @@ func (c *compiler) incremental(keys []string) *Incremental {
 			return
 		}
 		u.rep[id] = len(u.reps)
-		var base uint32
-		if t.Slot != abi.NoSlot && int(t.Denial) < len(c.img.Denial) && c.img.Denial[t.Denial] != nil {
-			base = c.img.Denial[t.Denial].Base
-		}
-		u.reps = append(u.reps, soaRep{t: *t, base: base, queries: []repQuery{q}, all: true})
+		u.reps = append(u.reps, soaRep{t: *t, queries: []repQuery{q}, all: true})
 	}
 	for _, z := range c.set.Zones() {
 		if !z.Expired && z.SOA != nil && len(z.SOA.RRs()) > 0 {
@@ -382,17 +377,10 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 				if !ok {
 					return fmt.Errorf("%w: no chain view of %s for a shared template", ErrRecompile, b.Name())
 				}
-				nb := c.img.Denial[idx].Base
 				ot.Denial = idx
-				ot.DenialHead = moveEntry(ot.DenialHead, r.base, nb)
-				ot.DenialTail = moveEntry(ot.DenialTail, r.base, nb)
-			}
-			var nbase uint32
-			if nt.Slot != abi.NoSlot && int(nt.Denial) < len(c.img.Denial) && c.img.Denial[nt.Denial] != nil {
-				nbase = c.img.Denial[nt.Denial].Base
 			}
 			d.Rewrites = append(d.Rewrites, Rewrite{Old: c.addTemplate(ot), New: c.addTemplate(nt)})
-			nu.reps = append(nu.reps, soaRep{t: nt, base: nbase, queries: r.queries, all: r.all})
+			nu.reps = append(nu.reps, soaRep{t: nt, queries: r.queries, all: r.all})
 		}
 		next.zones[string(origin)] = nu
 	}
@@ -434,15 +422,6 @@ func allIn(qs []repQuery, set map[string]bool) bool {
 		}
 	}
 	return true
-}
-
-// moveEntry moves an absolute denial entry index from a view placed at
-// from to the same view placed at to (abi.NoDenial stays).
-func moveEntry(e, from, to uint32) uint32 {
-	if e == abi.NoDenial {
-		return e
-	}
-	return e - from + to
 }
 
 // onlySerial reports whether two versions of an apex differ in nothing
