@@ -88,6 +88,11 @@ type XdpDenialZone struct {
 	Salt       [32]uint8
 }
 
+type XdpDenialZoneVersions struct {
+	_ structs.HostLayout
+	V [2]XdpDenialZone
+}
+
 type XdpMacVal struct {
 	_   structs.HostLayout
 	Mac [6]uint8
@@ -207,6 +212,7 @@ type XdpScratch struct {
 		Tv   XdpTmplVersions
 		C    XdpChunk
 		Dz   XdpDenialZone
+		Dzv  XdpDenialZoneVersions
 		_    [4]byte
 		De   XdpDenialEntry
 		Mv   XdpMacVal

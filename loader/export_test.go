@@ -151,10 +151,6 @@ func (r *reader) template(id uint32) (uint32, error) {
 		t.RelocChunk = t.FirstChunk + all - 1 // the runs were copied in a row
 	}
 	if t.SlotOff != abi.NoSlot {
-		var z bpf.XdpDenialZone
-		if err := r.g.denialZones.Lookup(uint32(t.DenialZone), &z); err != nil {
-			return 0, fmt.Errorf("denial zone %d: %w", t.DenialZone, err)
-		}
 		vz, err := r.zone(t.DenialZone)
 		if err != nil {
 			return 0, err
@@ -169,10 +165,14 @@ func (r *reader) zone(id uint16) (uint16, error) {
 	if i, ok := r.view[id]; ok {
 		return i, nil
 	}
-	var z bpf.XdpDenialZone
-	if err := r.g.denialZones.Lookup(uint32(id), &z); err != nil {
+	var zv bpf.XdpDenialZoneVersions
+	if err := r.g.denialZones.Lookup(uint32(id), &zv); err != nil {
 		return 0, fmt.Errorf("denial zone %d: %w", id, err)
 	}
+	if zv.V[0] != zv.V[1] {
+		return 0, fmt.Errorf("denial zone %d: versions %+v", id, zv.V)
+	}
+	z := zv.V[0]
 	i := uint16(len(r.img.DenialZones))
 	r.view[id] = i
 	r.img.DenialZones = append(r.img.DenialZones, bpf.XdpDenialZone{})

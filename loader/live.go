@@ -118,11 +118,11 @@ func (v LiveView) body(first uint32, n int) ([]byte, error) {
 	return body, nil
 }
 
-// DenialZone reads denial zone i.
+// DenialZone reads denial zone i (the version the live slot reads).
 func (v LiveView) DenialZone(i uint16) (bpf.XdpDenialZone, bool, error) {
-	var z bpf.XdpDenialZone
+	var z bpf.XdpDenialZoneVersions
 	ok, err := lookup(v.g.denialZones, uint32(i), &z)
-	return z, ok, err
+	return z.V[v.ver&1], ok, err
 }
 
 // DenialIndex reads word i of the denial index.

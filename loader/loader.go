@@ -457,7 +457,7 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 		{bpf.XdpMapAnswers, nil, len(img.AnswerKeys), nil},
 		{bpf.XdpMapTemplates, &g.templates, len(img.Templates), fillMapped(img.Templates)},
 		{bpf.XdpMapChunks, &g.chunks, len(img.Chunks), fillMapped(img.Chunks)},
-		{bpf.XdpMapDenialZones, &g.denialZones, len(img.DenialZones), fillArray(img.DenialZones)},
+		{bpf.XdpMapDenialZones, &g.denialZones, len(img.DenialZones), fillArray(bothVersions(img.DenialZones, zoneVersions))},
 		{bpf.XdpMapDenialEntries, &g.denialEntries, len(img.DenialEntries), fillMapped(img.DenialEntries)},
 		{bpf.XdpMapDenialIndex, &g.denialIndex, len(img.DenialIndex), fillArray(img.DenialIndex)},
 		{bpf.XdpMapNameFilter, &g.nameFilter, len(img.NameFilter), fillArray(img.NameFilter)},
@@ -526,6 +526,11 @@ const fillWorkers = 2
 // tmplVersions is a shared_templates value holding t in both versions.
 func tmplVersions(t bpf.XdpTmpl) bpf.XdpTmplVersions {
 	return bpf.XdpTmplVersions{V: [abi.Gens]bpf.XdpTmpl{t, t}}
+}
+
+// zoneVersions is a denial_zones value holding z in both versions.
+func zoneVersions(z bpf.XdpDenialZone) bpf.XdpDenialZoneVersions {
+	return bpf.XdpDenialZoneVersions{V: [abi.Gens]bpf.XdpDenialZone{z, z}}
 }
 
 // bothVersions turns single versions into map values that hold each in

@@ -235,6 +235,7 @@ static __always_inline int plan_denial(struct scratch *s, const struct query *q,
 	__u32 zi = t->denial_zone, start, ei;
 	/* Labels of the name whose cover goes in the slot. */
 	__u32 nc = q->found + ((t->flags & XDPDNS_TF_SLOT_SELF) ? 0 : 1);
+	const struct denial_zone_versions *dzv;
 	const struct denial_zone *dz;
 	void *zmap, *emap, *imap;
 	__s64 p;
@@ -245,9 +246,10 @@ static __always_inline int plan_denial(struct scratch *s, const struct query *q,
 	imap = bpf_map_lookup_elem(&denial_index, &gen);
 	if (!zmap || !emap || !imap)
 		return CNT_PASS_NOTMPL;
-	dz = bpf_map_lookup_elem(zmap, &zi);
-	if (!dz)
+	dzv = bpf_map_lookup_elem(zmap, &zi);
+	if (!dzv)
 		return CNT_PASS_NOTMPL;
+	dz = &dzv->v[gen & (XDPDNS_GENS - 1)];
 	if ((dz->ctx_tmpl && dz->ctx_tmpl != id) || nc > q->nlabels)
 		return CNT_PASS_DENIAL;
 	if ((t->flags & XDPDNS_TF_SLOT_SELF) && q->found_cover) {

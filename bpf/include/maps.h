@@ -87,9 +87,9 @@ struct shared_templates_inner XDPDNS_INNER_ARRAY(struct tmpl_versions);
 struct chunks_inner XDPDNS_INNER_MMAP_ARRAY(struct chunk);
 
 /* denial_zones: __u32 index (tmpl.denial_zone; 0 unused) -> struct
- * denial_zone (a chain view: where its entries and index are, the NSEC3
- * salt). */
-struct denial_zones_inner XDPDNS_INNER_ARRAY(struct denial_zone);
+ * denial_zone_versions (a chain view in each version: where its entries
+ * and index are, the NSEC3 salt). */
+struct denial_zones_inner XDPDNS_INNER_ARRAY(struct denial_zone_versions);
 
 /* denial_entries: __u32 index -> struct denial_entry (one interval of a
  * chain: its sort key and the covering RRset's piece). Mmapable, as
@@ -316,6 +316,7 @@ struct scratch {
 		struct tmpl_versions tv;
 		struct chunk c;
 		struct denial_zone dz;
+		struct denial_zone_versions dzv;
 		struct denial_entry de;
 		struct mac_val mv;
 		struct tap_event te;

@@ -312,6 +312,13 @@ struct denial_zone {
 	__u8 salt[XDPDNS_MAX_SALT];
 };
 
+/* denial_zones value: the zone in each version, [gen] read by generation
+ * gen, so that an update can move a zone's entries (a changed chain)
+ * for every template reading it at once. */
+struct denial_zone_versions {
+	struct denial_zone v[XDPDNS_GENS];
+};
+
 /* denial_entries: array of the chains' intervals. key is compared as four
  * unsigned words, most significant first: NSEC3, the SHA-1 owner hash
  * (20 bytes, zero-padded); NSEC, the owner's label below the closest encloser,
