@@ -107,9 +107,13 @@ func (h *hasher) plainHash(img *Image, t *bpf.XdpTmpl) contentHash {
 }
 
 // imageHashes are the content hashes of an image's templates (plain and
-// shared, by their index in each) and denial zones ([0] unused).
+// shared, by their index in each) and denial zones ([0] unused), and the
+// zones' identities: a hash of the name a zone is the chain of
+// (Image.DenialNames), or its content hash when it has none. A slot
+// template's hash covers the identity of its zone, not the content, so a
+// zone's content can change under its templates.
 type imageHashes struct {
-	tmpl, shared, view []contentHash
+	tmpl, shared, view, ident []contentHash
 }
 
 // of is the content hash of template id (zero for abi.Pass).
@@ -138,12 +142,12 @@ func tmplAt(img *Image, id uint32) *bpf.XdpTmpl {
 // hashImage computes the content hashes of img's templates and denial
 // zones. A zone's hash covers its entries, pieces and index (relative to
 // its first entry) and its context template without that template's
-// denial references; a template's hash covers its zone's hash and its
+// denial references; a template's hash covers its zone's identity and its
 // head and tail entries relative to the zone, so no hash depends on
 // another's position in the maps.
 func (h *hasher) hashImage(img *Image) imageHashes {
 	out := imageHashes{tmpl: make([]contentHash, len(img.Templates)), shared: make([]contentHash, len(img.SharedTemplates)),
-		view: make([]contentHash, len(img.DenialZones))}
+		view: make([]contentHash, len(img.DenialZones)), ident: make([]contentHash, len(img.DenialZones))}
 	plain := func(l []bpf.XdpTmpl) []contentHash {
 		p := make([]contentHash, len(l))
 		for i := 1; i < len(l); i++ {
@@ -194,6 +198,14 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 			h.spill()
 		}
 		out.view[i] = h.sum()
+		out.ident[i] = out.view[i]
+		if i < len(img.DenialNames) && img.DenialNames[i] != nil {
+			h.reset()
+			h.buf = append(h.buf, "denial zone of "...)
+			h.buf = append(h.buf, z.Kind)
+			h.buf = append(h.buf, img.DenialNames[i]...)
+			out.ident[i] = h.sum()
+		}
 	}
 	full := func(l []bpf.XdpTmpl, plain, dst []contentHash) {
 		for i := 1; i < len(l); i++ {
@@ -204,7 +216,7 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 			}
 			h.reset()
 			h.hash(plain[i])
-			h.hash(out.view[t.DenialZone])
+			h.hash(out.ident[t.DenialZone])
 			h.u32(t.DenialHead)
 			h.u32(t.DenialTail)
 			dst[i] = h.sum()

@@ -26,7 +26,9 @@ type Canon struct {
 
 // canon computes img's Canon with the loader's hasher.
 func canon(h *hasher, img *Image) Canon {
-	hs := h.hashImage(img)
+	byContent := *img // templates' zones by content: the maps keep no names
+	byContent.DenialNames = nil
+	hs := h.hashImage(&byContent)
 	id := hs.of
 	c := Canon{Names: map[bpf.XdpNameKey]CanonName{}, Answers: map[bpf.XdpNameKey][2]contentHash{}}
 	for i, k := range img.NameKeys {

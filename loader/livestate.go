@@ -21,9 +21,10 @@ type tmplInfo struct {
 }
 
 // viewInfo is what the loader remembers of a live denial zone: its
-// content and where its entries, index words and pieces' chunks are.
+// identity (imageHashes.ident), its content and where its entries, index
+// words and pieces' chunks are.
 type viewInfo struct {
-	h               contentHash
+	ident, h        contentHash
 	entry, nentries uint32
 	index, nindex   uint32
 	chunk, nchunks  uint32
@@ -39,14 +40,15 @@ type liveState struct {
 	h          *hasher
 	names      *liveNames
 	answers    *liveAnswers
-	tmpls      []tmplInfo    // by plain template id
-	shared     []tmplInfo    // by shared template id (without abi.SharedTmpl)
-	sharedHdr  []bpf.XdpTmpl // the shared templates as live
-	views      []viewInfo    // by denial zone id
-	tmplByHash *tmplIndex    // the live templates by content hash
-	viewByHash map[contentHash]uint16
-	tmplIDs    *runs // plain template ids (runs of 1)
-	sharedIDs  *runs // shared template ids (without abi.SharedTmpl)
+	tmpls      []tmplInfo             // by plain template id
+	shared     []tmplInfo             // by shared template id (without abi.SharedTmpl)
+	sharedHdr  []bpf.XdpTmpl          // the shared templates as live
+	views      []viewInfo             // by denial zone id
+	viewHdr    []bpf.XdpDenialZone    // the denial zones as live, by id
+	tmplByHash *tmplIndex             // the live templates by content hash
+	viewByID   map[contentHash]uint16 // the live denial zones by identity
+	tmplIDs    *runs                  // plain template ids (runs of 1)
+	sharedIDs  *runs                  // shared template ids (without abi.SharedTmpl)
 	viewIDs    *runs
 	chunks     *runs
 	entries    *runs
@@ -189,8 +191,9 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		shared:     make([]tmplInfo, g.caps[capSharedTemplates]),
 		sharedHdr:  make([]bpf.XdpTmpl, g.caps[capSharedTemplates]),
 		views:      make([]viewInfo, g.caps[capDenialZones]),
+		viewHdr:    make([]bpf.XdpDenialZone, g.caps[capDenialZones]),
 		tmplByHash: newTmplIndex(len(img.Templates) + len(img.SharedTemplates)),
-		viewByHash: make(map[contentHash]uint16, len(img.DenialZones)),
+		viewByID:   make(map[contentHash]uint16, len(img.DenialZones)),
 		tmplIDs:    newRuns(uint32(max(len(img.Templates), 1)), uint32(g.caps[capTemplates])),
 		sharedIDs:  newRuns(uint32(max(len(img.SharedTemplates), 1)), uint32(g.caps[capSharedTemplates])),
 		viewIDs:    newRuns(uint32(max(len(img.DenialZones), 1)), uint32(min(g.caps[capDenialZones], maxDenialZoneID))),
@@ -227,7 +230,7 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	}
 	for i := 1; i < len(img.DenialZones); i++ {
 		z := &img.DenialZones[i]
-		v := viewInfo{h: hs.view[i], entry: z.EntryBase, nentries: z.EntryCount, index: z.IndexBase, nindex: 1<<z.IndexBits + 1,
+		v := viewInfo{ident: hs.ident[i], h: hs.view[i], entry: z.EntryBase, nentries: z.EntryCount, index: z.IndexBase, nindex: 1<<z.IndexBits + 1,
 			ctx: ctxTmpl(z), live: true}
 		for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
 			e := &img.DenialEntries[j]
@@ -240,8 +243,9 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 			v.nchunks += chunksOf(int(e.Len))
 		}
 		lv.views[i] = v
-		if _, dup := lv.viewByHash[hs.view[i]]; !dup {
-			lv.viewByHash[hs.view[i]] = uint16(i)
+		lv.viewHdr[i] = *z
+		if _, dup := lv.viewByID[hs.ident[i]]; !dup {
+			lv.viewByID[hs.ident[i]] = uint16(i)
 		}
 	}
 	return lv

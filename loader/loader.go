@@ -134,6 +134,14 @@ type Image struct {
 	DenialZones   []bpf.XdpDenialZone
 	DenialEntries []bpf.XdpDenialEntry
 	DenialIndex   []uint32
+	// DenialNames[i], when set, is what denial zone i is the chain of:
+	// its zone's apex, or the NSEC closest encloser its entries are
+	// below (lower-case wire form). An update whose zone of a live zone's
+	// name has other content gives that live zone the new content in
+	// place: every template reading it reads the new one after the flip
+	// (a changed NSEC3 chain, without a template rewritten). A zone
+	// without a name is known by its content.
+	DenialNames [][]byte
 	// NameFilter is the Bloom filter of the names keys (abi.NameFilter;
 	// empty: none, every name is looked up).
 	NameFilter []uint64

@@ -31,9 +31,12 @@ type move struct {
 type updatePlan struct {
 	viewID  []uint16               // image denial zone -> live id
 	idOf    map[contentHash]uint32 // template content -> live id after the update
-	newView map[contentHash]int    // content of a newly placed zone -> index in viewKeys
-	viewIdx map[uint16]int         // newly placed zone id -> index in viewKeys
-	inPlace map[uint32]contentHash // shared template -> its new content
+	newView map[contentHash]int    // identity of a newly placed zone -> index in viewKeys
+	// replaced: live zones given new content in place -> index in
+	// viewKeys (their ids are the live ones).
+	replaced map[uint16]int
+	viewIdx  map[uint16]int         // newly placed zone id -> index in viewKeys
+	inPlace  map[uint32]contentHash // shared template -> its new content
 
 	viewInfo   []viewInfo
 	tmplInfo   []tmplInfo // of tmplKeys
@@ -67,11 +70,12 @@ type updatePlan struct {
 // the entries to remove.
 func (lv *liveState) plan(img *Image, hs imageHashes, del *deletions) (*updatePlan, error) {
 	p := &updatePlan{
-		viewID:  make([]uint16, len(img.DenialZones)),
-		idOf:    make(map[contentHash]uint32),
-		newView: make(map[contentHash]int),
-		viewIdx: make(map[uint16]int),
-		inPlace: make(map[uint32]contentHash),
+		viewID:   make([]uint16, len(img.DenialZones)),
+		idOf:     make(map[contentHash]uint32),
+		newView:  make(map[contentHash]int),
+		replaced: make(map[uint16]int),
+		viewIdx:  make(map[uint16]int),
+		inPlace:  make(map[uint32]contentHash),
 	}
 	if err := lv.placeViews(img, hs, p); err != nil {
 		return nil, err
@@ -145,19 +149,42 @@ func (lv *liveState) plan(img *Image, hs imageHashes, del *deletions) (*updatePl
 // the same content, or room for a new one.
 func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error {
 	for i := 1; i < len(img.DenialZones); i++ {
-		h := hs.view[i]
-		if id, ok := lv.viewByHash[h]; ok {
-			p.viewID[i] = id
-			continue
-		}
-		if j, ok := p.newView[h]; ok {
+		h, ident := hs.view[i], hs.ident[i]
+		if j, ok := p.newView[ident]; ok {
+			if p.viewInfo[j].h != h {
+				return fmt.Errorf("%w: two denial zones of one name", ErrImage)
+			}
 			p.viewID[i] = uint16(p.viewKeys[j])
 			continue
 		}
+		live, known := lv.viewByID[ident]
+		if known && lv.views[live].h == h {
+			p.viewID[i] = live
+			continue
+		}
 		z := &img.DenialZones[i]
-		v := viewInfo{h: h, nentries: z.EntryCount, nindex: 1<<z.IndexBits + 1, live: true}
+		v := viewInfo{ident: ident, h: h, nentries: z.EntryCount, nindex: 1<<z.IndexBits + 1, live: true}
 		for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
 			v.nchunks += chunksOf(int(img.DenialEntries[j].Len))
+		}
+		if known {
+			// The live zone of that name gets this content in place:
+			// new room for it, the same id.
+			var ok1, ok2, ok3 bool
+			v.entry, ok1 = lv.entries.alloc(v.nentries)
+			v.index, ok2 = lv.index.alloc(v.nindex)
+			v.chunk, ok3 = lv.chunks.alloc(v.nchunks)
+			if !ok1 || !ok2 || !ok3 {
+				return fmt.Errorf("%w: no room for a denial zone's new content", ErrNoUpdate)
+			}
+			p.viewID[i] = live
+			p.viewIdx[live] = len(p.viewKeys)
+			p.newView[ident] = len(p.viewKeys)
+			p.replaced[live] = len(p.viewKeys)
+			p.viewKeys = append(p.viewKeys, uint32(live))
+			p.viewInfo = append(p.viewInfo, v)
+			p.viewVals = append(p.viewVals, bpf.XdpDenialZone{})
+			continue
 		}
 		id, ok1 := lv.viewIDs.alloc(1)
 		var ok2, ok3, ok4 bool
@@ -169,7 +196,7 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 		}
 		p.viewID[i] = uint16(id)
 		p.viewIdx[uint16(id)] = len(p.viewKeys)
-		p.newView[h] = len(p.viewKeys)
+		p.newView[ident] = len(p.viewKeys)
 		p.viewKeys = append(p.viewKeys, id)
 		p.viewInfo = append(p.viewInfo, v)
 		p.viewVals = append(p.viewVals, bpf.XdpDenialZone{}) // writeViews fills it in
@@ -327,7 +354,7 @@ func (lv *liveState) placeTemplates(img *Image, hs imageHashes, p *updatePlan) e
 func (lv *liveState) writeViews(img *Image, hs imageHashes, p *updatePlan) {
 	written := make([]bool, len(p.viewKeys))
 	for i := 1; i < len(img.DenialZones); i++ {
-		j, ok := p.newView[hs.view[i]]
+		j, ok := p.newView[hs.ident[i]]
 		if !ok || written[j] {
 			continue // reused, or written already for an equal zone
 		}

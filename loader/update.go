@@ -231,7 +231,7 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 		{"chunks", func() error { return fill(g.chunks, p.chunkKeys, p.chunkVals) }},
 		{"denial entries", func() error { return fill(g.denialEntries, p.entryKeys, p.entryVals) }},
 		{"denial index", func() error { return fill(g.denialIndex, p.indexKeys, p.indexVals) }},
-		{"denial zones", func() error { return fill(g.denialZones, p.viewKeys, bothVersions(p.viewVals, zoneVersions)) }},
+		{"denial zones", func() error { return fill(g.denialZones, p.viewKeys, p.viewVersions(l.live, next, false)) }},
 		{"templates", func() error { return fill(g.templates, p.tmplKeys, p.tmplVals) }},
 		{"shared templates", func() error { return fill(g.sharedTemplates, p.sharedKeys, p.sharedVersions(l.live, next, false)) }},
 		{"name filter", func() error { return fill(g.nameFilter, p.filterKeys, p.filterVals) }},
@@ -257,6 +257,13 @@ func (l *Loader) unwrite(g *generation, p *updatePlan) {
 		old[i] = tmplVersions(l.live.sharedHdr[k])
 	}
 	_ = fill(g.sharedTemplates, p.sharedKeys, old)
+	var ids []uint32
+	var zones []bpf.XdpDenialZoneVersions
+	for id := range p.replaced {
+		ids = append(ids, uint32(id))
+		zones = append(zones, zoneVersions(l.live.viewHdr[id]))
+	}
+	_ = fill(g.denialZones, ids, zones)
 }
 
 // settle brings the versions the old slot reads in step with the live
@@ -269,7 +276,26 @@ func (l *Loader) settle(g *generation, p *updatePlan) error {
 	if err := settleEntries(answerKind, g.answers, p.answers); err != nil {
 		return err
 	}
+	if err := fill(g.denialZones, p.viewKeys, p.viewVersions(l.live, 0, true)); err != nil {
+		return err
+	}
 	return fill(g.sharedTemplates, p.sharedKeys, p.sharedVersions(l.live, 0, true))
+}
+
+// viewVersions are the denial_zones values of p's new and replaced denial
+// zones: the new zone in version slot, in the other the live one for a
+// zone replaced in place (newInBoth: the new one too), else the new one
+// (a new id no live template reads).
+func (p *updatePlan) viewVersions(lv *liveState, slot uint32, newInBoth bool) []bpf.XdpDenialZoneVersions {
+	vals := make([]bpf.XdpDenialZoneVersions, len(p.viewKeys))
+	for j, id := range p.viewKeys {
+		other := p.viewVals[j]
+		if _, ok := p.replaced[uint16(id)]; ok && !newInBoth {
+			other = lv.viewHdr[id]
+		}
+		vals[j].V[slot&1], vals[j].V[1-slot&1] = p.viewVals[j], other
+	}
+	return vals
 }
 
 func (lv *liveState) allRuns() []*runs {
@@ -290,8 +316,17 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 	st := UpdateStats{NamesAdded: p.namesAdded, Templates: len(p.tmplKeys), DenialZones: len(p.viewKeys), Chunks: len(p.chunkKeys),
 		InPlace: len(p.sharedKeys)}
 	for j, id := range p.viewKeys {
+		if _, ok := p.replaced[uint16(id)]; ok {
+			// The old content's room (no packet reads it after the
+			// grace period).
+			old := &lv.views[id]
+			lv.entries.release(old.entry, old.nentries)
+			lv.index.release(old.index, old.nindex)
+			lv.chunks.release(old.chunk, old.nchunks)
+		}
 		lv.views[id] = p.viewInfo[j]
-		lv.viewByHash[p.viewInfo[j].h] = uint16(id)
+		lv.viewHdr[id] = p.viewVals[j]
+		lv.viewByID[p.viewInfo[j].ident] = uint16(id)
 	}
 	for j, id := range p.tmplKeys {
 		lv.tmpls[id] = p.tmplInfo[j]
@@ -370,8 +405,8 @@ func (lv *liveState) freeTemplate(id uint32, st *UpdateStats) {
 
 func (lv *liveState) freeView(id uint16, st *UpdateStats) {
 	v := &lv.views[id]
-	if lv.viewByHash[v.h] == id {
-		delete(lv.viewByHash, v.h)
+	if lv.viewByID[v.ident] == id {
+		delete(lv.viewByID, v.ident)
 	}
 	lv.viewIDs.release(uint32(id), 1)
 	lv.entries.release(v.entry, v.nentries)

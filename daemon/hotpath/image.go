@@ -130,6 +130,7 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 		out.SharedTemplates = nil
 	}
 	out.DenialZones = make([]bpf.XdpDenialZone, len(img.Denial))
+	out.DenialNames = make([][]byte, len(img.Denial))
 	for i, dz := range img.Denial {
 		if dz == nil {
 			continue
@@ -145,6 +146,7 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 		}
 		copy(z.Salt[:], dz.Salt)
 		out.DenialZones[i] = z
+		out.DenialNames[i] = dz.Name()
 		out.DenialIndex = append(out.DenialIndex, dz.Index...)
 		for _, e := range dz.Entries {
 			x := bpf.XdpDenialEntry{

@@ -187,6 +187,15 @@ func (dz *DenialZone) buildIndex() {
 	dz.Index[nb] = dz.Base + uint32(n)
 }
 
+// Name is the name whose chain dz is: its zone's apex (NSEC3), or the
+// closest encloser its entries are below (NSEC), lower-case wire form.
+func (dz *DenialZone) Name() []byte {
+	if len(dz.probe) == 0 {
+		return nil
+	}
+	return dz.probe[1+int(dz.probe[0]):]
+}
+
 // denialProbe is a name below the name lower (an apex, or a closest
 // encloser), for rendering the pieces of a chain after the head its
 // answers have there.
