@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
 
 // Apply returns the image img becomes with ds, one after the other: what
@@ -83,14 +84,28 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 		}
 		found := false
 		for i, lz := range img.Denial {
-			if i > 0 && lz != nil && sameView(lz, img.Templates, dz, dt) {
-				if views == nil {
-					views = map[uint16]uint16{}
-				}
-				views[uint16(j)] = uint16(i)
-				found = true
-				break
+			if i == 0 || lz == nil {
+				continue
 			}
+			same := sameView(lz, img.Templates, dz, dt)
+			if !same && (lz.Kind != dz.Kind || dz.Name() == nil || !bytes.Equal(lz.Name(), dz.Name())) {
+				continue
+			}
+			if !same {
+				// The view of that name, changed (its chain changed):
+				// its templates read the new content, as the loader
+				// gives the live view the new content in place.
+				if dz.Ctx != 0 {
+					return nil, fmt.Errorf("a changed chain view of %s with a context template", wire.String(dz.Name()))
+				}
+				img.replaceView(i, dz)
+			}
+			if views == nil {
+				views = map[uint16]uint16{}
+			}
+			views[uint16(j)] = uint16(i)
+			found = true
+			break
 		}
 		if !found {
 			return nil, fmt.Errorf("a chain view of %d entries that the image does not have", len(dz.Entries))
@@ -107,6 +122,36 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 		}
 	}
 	return dt, nil
+}
+
+// replaceView gives view i the content of dz, placed where view i was;
+// the views after it move by the difference in entries.
+func (img *Image) replaceView(i int, dz *DenialZone) {
+	old := img.Denial[i]
+	img.Denial[i] = dz.rebased(old.Base)
+	shift := uint32(len(dz.Entries)) - uint32(len(old.Entries))
+	for _, v := range img.Denial[i+1:] {
+		if v != nil {
+			*v = *v.rebased(v.Base + shift)
+		}
+	}
+}
+
+// rebased is a copy of dz placed at base (its entries shared).
+func (dz *DenialZone) rebased(base uint32) *DenialZone {
+	c := *dz
+	c.Base = base
+	c.Index = make([]uint32, len(dz.Index))
+	for i, v := range dz.Index {
+		c.Index[i] = v - dz.Base + base
+	}
+	if dz.byOwner != nil {
+		c.byOwner = make(map[string]uint32, len(dz.byOwner))
+		for o, v := range dz.byOwner {
+			c.byOwner[o] = v - dz.Base + base
+		}
+	}
+	return &c
 }
 
 // sameView reports whether chain views a (its templates at) and b (bt)

@@ -207,9 +207,9 @@ func denialProbe(lower []byte) []byte {
 // or nil when the program cannot search it (another hash than SHA-1, extra
 // iterations, a long salt, pieces it cannot relocate).
 //
-// layout, when not nil, is where each of the chain's records goes among
-// the view's slots (patchLayout); nil lays the view out anew.
-func (c *compiler) buildDenial(z *zone.Zone, layout []uint32) *DenialZone {
+// place, when not nil, gives the slot of each of the chain's keys (sorted)
+// in the view (nil: it cannot); without it the view is laid out anew.
+func (c *compiler) buildDenial(z *zone.Zone, place func(keys [][4]uint64) []uint32) *DenialZone {
 	if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 == nil {
 		return nil
 	}
@@ -235,10 +235,19 @@ func (c *compiler) buildDenial(z *zone.Zone, layout []uint32) *DenialZone {
 	if dz = c.finishDenial(dz, sets, owners); dz == nil {
 		return nil
 	}
-	if layout == nil {
-		layout = freshLayout(len(dz.Entries))
+	var at []uint32
+	if place == nil {
+		at = freshLayout(len(dz.Entries))
+	} else {
+		keys := make([][4]uint64, len(dz.Entries))
+		for i := range dz.Entries {
+			keys[i] = dz.Entries[i].Key
+		}
+		if at = place(keys); at == nil {
+			return nil
+		}
 	}
-	if !dz.layOut(layout) {
+	if !dz.layOut(at) {
 		return nil
 	}
 	return dz

@@ -237,6 +237,12 @@ func (inc *Incremental) encode(w *binfmt.Writer) {
 		for _, n := range names {
 			w.String(n)
 		}
+		w.Int(len(u.layout))
+		for _, k := range u.layout {
+			for _, x := range k {
+				w.U64(x)
+			}
+		}
 	}
 }
 
@@ -273,6 +279,12 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 		u.names = make(map[string]bool, nn)
 		for range nn {
 			u.names[r.String()] = true
+		}
+		if nl := r.Count(32); nl > 0 {
+			u.layout = make([][4]uint64, nl)
+			for i := range u.layout {
+				u.layout[i] = [4]uint64{r.U64(), r.U64(), r.U64(), r.U64()}
+			}
 		}
 		inc.zones[o] = u
 	}

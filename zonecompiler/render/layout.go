@@ -10,7 +10,7 @@ import "sort"
 // hole near its place and the entries around keep theirs: the names
 // whose cover (NameEntry.Cover, a place in the view) stays are not
 // written again (Recompile, patchLayout).
-const holeEvery = 8
+const holeEvery = 2
 
 // maxLayout bounds a view's slots.
 const maxLayout = 1 << 30
@@ -156,4 +156,53 @@ func coverIn(layout [][4]uint64, key [4]uint64) int {
 		return len(layout) - 1
 	}
 	return i - 1
+}
+
+// keepLayout places keys where layout has them (nil when one is missing).
+func keepLayout(layout [][4]uint64) func([][4]uint64) []uint32 {
+	return func(keys [][4]uint64) []uint32 {
+		at, ok := placesIn(layout, keys)
+		if !ok {
+			return nil
+		}
+		return at
+	}
+}
+
+// changeLayout places keys in the slots of layout (patchLayout).
+func changeLayout(layout [][4]uint64) func([][4]uint64) []uint32 {
+	return func(keys [][4]uint64) []uint32 { return patchLayout(layout, keys) }
+}
+
+// hashKey is the search key of an NSEC3 hash label (base32hex), false
+// when it is not one.
+func hashKey(label string) ([4]uint64, bool) {
+	var src [NSEC3LabelLen]byte
+	var h [20]byte
+	if len(label) != NSEC3LabelLen {
+		return [4]uint64{}, false
+	}
+	copy(src[:], label)
+	if n, err := b32hex.Decode(h[:], src[:]); err != nil || n != len(h) {
+		return [4]uint64{}, false
+	}
+	return NSEC3Key(h[:]), true
+}
+
+// slotOf is the slot of key's entry in layout (the last of the run of
+// slots holding key), -1 when it has none.
+func slotOf(layout [][4]uint64, key [4]uint64) int {
+	i := sort.Search(len(layout), func(i int) bool { return !keyLess(layout[i], key) })
+	if i == len(layout) || layout[i] != key {
+		return -1
+	}
+	return lastOf(layout, i)
+}
+
+// lastOf is the last slot of the run from i holding layout[i]'s key.
+func lastOf(layout [][4]uint64, i int) int {
+	for i+1 < len(layout) && layout[i+1] == layout[i] {
+		i++
+	}
+	return i
 }

@@ -22,8 +22,11 @@ var ErrRecompile = errors.New("render: the change needs a full compile")
 // Incremental is what Recompile needs from the compile that made the
 // live maps: per zone, the shared templates that hold its SOA record,
 // each with one answer that renders it, and the names whose unshared
-// templates hold it. A new SOA serial then costs one rendering per
-// shared template and per such name, not one per name of the zone.
+// templates hold it; the layout of its NSEC3 chain view. A new SOA serial
+// then costs one rendering per shared template and per such name, not
+// one per name of the zone; a change of the NSEC3 chain a view laid out
+// as the live one but for the records that change (its templates read
+// the new one in place: loader.Image.DenialNames).
 type Incremental struct {
 	zones map[string]*soaUsers // by lower-case origin
 }
@@ -42,7 +45,11 @@ type soaUsers struct {
 	// tooMany: more than maxSOANames such names (names is not kept): a
 	// new serial is left to the whole compile.
 	tooMany bool
-	rep     map[uint32]int // while compiling: template id -> index in reps
+	// layout: the slots of the zone's NSEC3 chain view by key
+	// (DenialZone.Layout), which a change keeps (patchLayout); nil
+	// without a view.
+	layout [][4]uint64
+	rep    map[uint32]int // while compiling: template id -> index in reps
 }
 
 // soaRep is a shared template and a few of the queries that render it
@@ -162,6 +169,11 @@ func (c *compiler) incremental(keys []string) *Incremental {
 			u.names, u.tooMany = nil, true
 		}
 	}
+	for z, idx := range c.denialOf {
+		if u := inc.zones[string(z.Origin.Lower)]; u != nil && c.img.Denial[idx].Kind == abi.DenialNSEC3 {
+			u.layout = c.img.Denial[idx].Layout()
+		}
+	}
 	for _, z := range c.set.Zones() {
 		if u := inc.zones[string(z.Origin.Lower)]; u != nil {
 			u.refs = make(map[string][]string)
@@ -270,19 +282,23 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	origin := b.Origin.Lower
 	affected := make(map[string]bool)
 	soa := false
+	// The NSEC3 records that change (by key): added, removed or
+	// changed (a new next hash, type bitmap or signature).
+	chain := make(map[[4]uint64]bool)
 	for _, x := range changed {
 		for _, n := range []*zone.Node{a.Node(x), b.Node(x)} {
 			if n != nil && n.Has(zone.FlagDNAME) {
 				return fmt.Errorf("%w: DNAME at %s", ErrRecompile, wire.String(x))
 			}
 		}
-		// The NSEC3 chain must stay as it is: its records sit in every
-		// proof of the zone (an opt-out zone's insecure delegations come
-		// and go without touching it).
 		if p := wire.Parent(x); signed && bytes.Equal(p, origin) && len(x) > 0 {
 			label := string(x[1 : 1+int(x[0])])
 			if a.NSEC3Match(label) != nil || b.NSEC3Match(label) != nil {
-				return fmt.Errorf("%w: the NSEC3 chain of %s changed", ErrRecompile, b.Name())
+				k, ok := hashKey(label)
+				if !ok {
+					return fmt.Errorf("%w: NSEC3 owner %s", ErrRecompile, wire.String(x))
+				}
+				chain[k] = true
 			}
 		}
 		if bytes.Equal(x, origin) {
@@ -296,28 +312,55 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			affected[string(p)] = true
 		}
 	}
-	// A signed zone's chain view, rebuilt into the delta: its content is
-	// the live one's (the chain did not change), which the loader finds
-	// and reuses, so templates whose slots read it are what a whole
-	// compile makes.
+	u := next.zones[string(origin)]
+	if u == nil || u.refs == nil {
+		return fmt.Errorf("%w: no record of %s's references", ErrRecompile, b.Name())
+	}
+	// A signed zone's chain view, rebuilt into the delta in the live
+	// one's layout: when the chain did not change its content is the
+	// live one's, which the loader finds and reuses. When it changed, the
+	// view is laid out as the live one but for the records that change
+	// (patchLayout), and the loader gives the live view of the zone this
+	// content in place: every template whose slot reads it reads the new
+	// one at once, so only the names whose own answers change are
+	// rendered (chainReach).
+	var view *DenialZone
+	var layout [][4]uint64 // the new view's, when the chain changed
 	if signed {
-		if idx, ok := c.addDenial(c.buildDenial(b, nil), &c.denialBase); ok {
+		switch {
+		case len(chain) == 0 && u.layout != nil:
+			view = c.buildDenial(b, keepLayout(u.layout))
+		case len(chain) == 0:
+			view = c.buildDenial(b, nil)
+		case u.layout == nil:
+			return fmt.Errorf("%w: no record of the NSEC3 chain view of %s", ErrRecompile, b.Name())
+		default:
+			view = c.buildDenial(b, changeLayout(u.layout))
+			if view == nil || view.Ctx != 0 {
+				return fmt.Errorf("%w: the NSEC3 chain of %s changed, and its view cannot follow", ErrRecompile, b.Name())
+			}
+			layout = view.Layout()
+			if err := chainReach(affected, b, chain, u.layout, layout, c.set); err != nil {
+				return err
+			}
+		}
+		if idx, ok := c.addDenial(view, &c.denialBase); ok {
 			c.denialOf[b] = idx
 		}
 	}
 	// The names whose answers change, then (a new serial) the shared
 	// templates holding the SOA, from queries whose answers do not.
-	u := next.zones[string(origin)]
-	if u == nil || u.refs == nil {
-		return fmt.Errorf("%w: no record of %s's references", ErrRecompile, b.Name())
-	}
 	u = withRefs(u, a, b, changed)
+	if layout != nil {
+		u.layout = layout
+	}
 	next.zones[string(origin)] = u
 	c.spread(affected, u, a, b, changed)
 	if soa {
 		// After spread: a query renders a shared template anew only if
 		// nothing it reads changed.
-		nu := &soaUsers{tail: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names)), refs: u.refs}
+		nu := &soaUsers{tail: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names)), refs: u.refs,
+			layout: u.layout}
 		// What the change reaches; the names added next are rendered
 		// again only for the SOA they hold, which leaves them good
 		// queries for a shared template.
@@ -372,7 +415,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			ot := r.t
 			if ot.Slot != abi.NoSlot {
 				// The old content, its slot reading the view as placed
-				// in the delta (the same content as the live view).
+				// in the delta (the live view's, by its name).
 				idx, ok := c.denialOf[b]
 				if !ok {
 					return fmt.Errorf("%w: no chain view of %s for a shared template", ErrRecompile, b.Name())
@@ -388,6 +431,74 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		return err
 	}
 	c.denialContexts()
+	return nil
+}
+
+// chainReach adds to affected the names of zone b whose answers a change
+// of its NSEC3 chain reaches (chain: the keys of the NSEC3 records added,
+// removed or changed; was and is: the layouts of the view before and
+// after), finding each name's NSEC3 records by its hash (zone.Node's
+// NSEC3Hash): a name whose own NSEC3 (its NODATA, the closest encloser
+// proof of the answers below it) changes or moves in the view; a name
+// that is not a delegation whose wildcard's NSEC3, or the NSEC3 covering
+// the wildcard's hash (the answers below it), changes or moves; a
+// delegation whose own NSEC3 changes, comes or goes, or without one (an
+// opt-out zone's insecure delegation) whose cover (the NSEC3 covering
+// its hash: its DS NODATA and the opt-out proof of its referral) changes
+// or moves; a CNAME (its
+// chain may end in a wildcard's answer, with its proof). Names below a
+// delegation come with it (spread). The others keep their answers: their
+// templates read the new view where they read the old one. The apex's
+// NSEC3 is in the shared templates of every insecure delegation (their
+// closest provable encloser): a change to it, or to its place, is left to
+// the whole compile.
+func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool, was, is [][4]uint64, set *zone.Set) error {
+	origin := b.Origin.Lower
+	if k, ok := hashKey(b.Apex.NSEC3Hash); !ok || chain[k] {
+		return fmt.Errorf("%w: the NSEC3 record of the apex of %s changed", ErrRecompile, b.Name())
+	} else if s := slotOf(was, k); s < 0 || s != slotOf(is, k) {
+		return fmt.Errorf("%w: the NSEC3 record of the apex of %s moved", ErrRecompile, b.Name())
+	}
+	// own: k's own entry changes or moves; covered: the entry covering k.
+	own := func(k [4]uint64) bool { return chain[k] || slotOf(was, k) != slotOf(is, k) }
+	covered := func(k [4]uint64) bool {
+		i, j := coverIn(was, k), coverIn(is, k)
+		return i != j || chain[was[i]] || chain[is[j]]
+	}
+	var bad []byte
+	b.ForEachNode(func(n *zone.Node) {
+		if n.Has(zone.FlagBelowCut) || bad != nil {
+			return
+		}
+		name := n.Name.Lower()
+		k, ok := hashKey(n.NSEC3Hash)
+		if !ok {
+			bad = name
+			return
+		}
+		reached := own(k)
+		switch {
+		case n.Has(zone.FlagDelegation) && !bytes.Equal(name, origin) && set.Zone(name) == nil:
+			// Its answers hold its own NSEC3 as bytes (no template
+			// reads its place), or without one (opt-out) its cover.
+			if slotOf(was, k) >= 0 && slotOf(is, k) >= 0 {
+				reached = chain[k]
+			} else {
+				reached = reached || covered(k)
+			}
+		case n.Has(zone.FlagCNAME) || set.Zone(name) != nil:
+			reached = true
+		default:
+			w, ok := hashKey(b.HashName(wire.Wildcard(name)))
+			reached = reached || !ok || own(w) || covered(w)
+		}
+		if reached {
+			affected[string(name)] = true
+		}
+	})
+	if bad != nil {
+		return fmt.Errorf("%w: no NSEC3 hash of %s", ErrRecompile, wire.String(bad))
+	}
 	return nil
 }
 
@@ -690,7 +801,7 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	}
 	// A rendered name may no longer use a shared template it rendered:
 	// it stops being one of its queries.
-	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names)), refs: u.refs, tooMany: u.tooMany}
+	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names)), refs: u.refs, tooMany: u.tooMany, layout: u.layout}
 	for _, r := range u.reps {
 		var q []repQuery
 		for _, x := range r.queries {

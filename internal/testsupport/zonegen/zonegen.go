@@ -83,6 +83,12 @@ func Key(rr dns.RR) string {
 
 func (m *Model) add(s string) { rr := m.RR(s); m.rrs[Key(rr)] = rr }
 
+// Add adds the record of zone file line s (relative to Origin).
+func (m *Model) Add(s string) { m.add(s) }
+
+// Remove deletes the records at name (types: only those).
+func (m *Model) Remove(name string, types ...uint16) { m.removeAt(name, false, types...) }
+
 // owners lists the owners in the model matching prefix (a first label
 // prefix), sorted.
 func (m *Model) owners(prefix string) []string {

@@ -1,0 +1,285 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/internal/testsupport/zonegen"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// genEngine serves a zonegen zone (its records by key), on zonegen's
+// clock; records in the order of their keys, so that an RRset that did
+// not change keeps its order from one version to the next (as Apply
+// keeps it).
+func genEngine(t *testing.T, rrs map[string]dns.RR) *engine.Engine {
+	t.Helper()
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(rrs)) {
+		b.WriteString(rrs[k].String() + "\n")
+	}
+	z, err := zone.Load(strings.NewReader(b.String()), zonegen.Origin, "gen.zone",
+		zone.Options{Now: func() time.Time { return zonegen.Now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := zone.NewSet(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.New(engine.Config{UDPSize: 1232}, set)
+}
+
+// chainOf is the NSEC3 chain of e's zone, by hash.
+func chainOf(e *engine.Engine) []string {
+	var out []string
+	for _, n := range e.Zones().Zones()[0].NSEC3Chain() {
+		out = append(out, n.NSEC3Hash)
+	}
+	return out
+}
+
+// TestRecompileSignedChanges changes random NSEC3-signed zones (zonegen:
+// delegations with and without DS and glue come and go, wildcards, empty
+// non-terminals, CNAME and DNAME, apex data, a new serial every other time;
+// every version signed again, unchanged RRsets keeping their signatures,
+// as an IXFR from a signer carries) and renders each change with
+// Recompile: the image after the change must hold what a whole compile
+// holds, entry by entry and in the chain view its templates read. Changes
+// to the NSEC3 chain must be rendered alone (the view laid out as before
+// but for the records that change), far fewer names than the zone has.
+func TestRecompileSignedChanges(t *testing.T) {
+	for _, kind := range []zonegen.Kind{zonegen.NSEC3, zonegen.NSEC3OptOut} {
+		t.Run(kind.String(), func(t *testing.T) {
+			chain, alone, whole, rendered, total := 0, 0, 0, 0, 0
+			reasons := map[string]int{}
+			for seed := uint64(1); seed <= 4; seed++ {
+				m := zonegen.New(t, seed*7+uint64(kind))
+				e := genEngine(t, m.Signed(kind))
+				img, err := Compile(e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				live, inc := canonOf(img), img.Incremental
+				for step := 1; step <= 25; step++ {
+					m.Change()
+					bumped := step%2 == 0
+					if bumped {
+						m.Bump()
+					}
+					ne := genEngine(t, m.Signed(kind))
+					full, err := Compile(ne)
+					if err != nil {
+						t.Fatal(err)
+					}
+					d, next, err := Recompile(inc, e, ne, nil)
+					if errors.Is(err, ErrRecompile) {
+						whole++
+						reasons[strings.SplitN(err.Error(), ": ", 3)[2]]++
+						live, img, inc, e = canonOf(full), full, full.Incremental, ne
+						continue
+					}
+					if err != nil {
+						t.Fatalf("seed %d step %d: %v", seed, step, err)
+					}
+					alone++
+					if !slices.Equal(chainOf(e), chainOf(ne)) {
+						chain++
+						if !bumped {
+							// What the chain reaches (a new serial
+							// renders every name holding the SOA in a
+							// template of its own too).
+							rendered += len(d.Image.Names)
+							total += len(full.Names)
+						}
+					}
+					live.apply(d)
+					if bad := live.differences(canonOf(full)); len(bad) > 0 {
+						t.Fatalf("seed %d step %d: %d differences from a whole compile, e.g. %s", seed, step, len(bad),
+							strings.Join(bad[:min(5, len(bad))], "; "))
+					}
+					img = checkApplied(t, step, img, d, full)
+					e, inc = ne, next
+				}
+			}
+			t.Logf("%d changes rendered alone (%d of the NSEC3 chain: %d names rendered of %d), %d compiled whole: %v",
+				alone, chain, rendered, total, whole, reasons)
+			if chain < 15 || rendered >= total {
+				t.Errorf("%d changes of the NSEC3 chain rendered alone, %d names of %d", chain, rendered, total)
+			}
+		})
+	}
+}
+
+// TestRecompileTLDChain changes the NSEC3 chain of a TLD-shaped zone
+// (hundreds of delegations, a fifth with DS): DS records and secure
+// delegations come and go, each change adding or removing NSEC3 records
+// and changing their neighbours'. Each must be rendered alone, equal to a
+// whole compile, rendering a few names per change (those whose cover or
+// NSEC3 record changed or moved in the view), not the zone.
+func TestRecompileTLDChain(t *testing.T) {
+	for _, kind := range []zonegen.Kind{zonegen.NSEC3, zonegen.NSEC3OptOut} {
+		t.Run(kind.String(), func(t *testing.T) {
+			m := zonegen.New(t, 3)
+			const n = 400
+			for i := range n {
+				m.Add(fmt.Sprintf("t%d NS ns%d.example.net.", i, i%7))
+				if i%5 == 0 {
+					m.Add(fmt.Sprintf("t%d DS %d 13 2 %064x", i, i, i+1))
+				}
+			}
+			rng := rand.New(rand.NewPCG(uint64(kind), 9))
+			e := genEngine(t, m.Signed(kind))
+			img, err := Compile(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			live, inc := canonOf(img), img.Incremental
+			alone, whole, rendered, total := 0, 0, 0, 0
+			for step := 1; step <= 30; step++ {
+				for range 1 + rng.IntN(3) {
+					i := rng.IntN(n + 50)
+					d := fmt.Sprintf("t%d.%s", i, zonegen.Origin)
+					switch rng.IntN(3) {
+					case 0: // DS comes or goes
+						m.Remove(d, dns.TypeDS)
+						if rng.IntN(2) == 0 {
+							m.Add(fmt.Sprintf("t%d NS ns%d.example.net.", i, i%7))
+							m.Add(fmt.Sprintf("t%d DS %d 13 2 %064x", i, step, i+step))
+						}
+					case 1: // a secure delegation comes
+						m.Add(fmt.Sprintf("t%d NS ns%d.example.net.", i, i%7))
+						m.Add(fmt.Sprintf("t%d DS %d 13 2 %064x", i, step, i+2*step))
+					default: // a delegation goes
+						m.Remove(d)
+					}
+				}
+				bumped := step%3 == 0
+				if bumped {
+					m.Bump()
+				}
+				ne := genEngine(t, m.Signed(kind))
+				full, err := Compile(ne)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d, next, err := Recompile(inc, e, ne, nil)
+				if errors.Is(err, ErrRecompile) {
+					t.Logf("step %d: %v", step, err)
+					whole++
+					live, img, inc, e = canonOf(full), full, full.Incremental, ne
+					continue
+				}
+				if err != nil {
+					t.Fatalf("step %d: %v", step, err)
+				}
+				alone++
+				if !bumped {
+					// What the chain reaches (a new serial renders every
+					// name holding the SOA in a template of its own too:
+					// in an NSEC3 zone without opt-out, every insecure
+					// delegation's DS NODATA).
+					rendered += len(d.Image.Names)
+					total += len(full.Names)
+				}
+				live.apply(d)
+				if bad := live.differences(canonOf(full)); len(bad) > 0 {
+					t.Fatalf("step %d: %d differences from a whole compile, e.g. %s", step, len(bad), strings.Join(bad[:min(5, len(bad))], "; "))
+				}
+				img = checkApplied(t, step, img, d, full)
+				e, inc = ne, next
+			}
+			t.Logf("%d changes rendered alone (%d names rendered of %d), %d compiled whole", alone, rendered, total, whole)
+			if alone < 25 || rendered*10 > total {
+				t.Errorf("%d changes rendered alone, %d names rendered of %d: not incremental", alone, rendered, total)
+			}
+		})
+	}
+}
+
+// TestRecompileWildcardCover adds, for each name of a signed zone that is
+// not a delegation, a secure delegation whose NSEC3 hash falls just
+// before the hash of the wildcard below that name: the NSEC3 covering the
+// wildcard (in the proof of every NXDOMAIN below the name) becomes
+// another, while the name's own records do not change. Recompile must
+// render the name again: the image must equal a whole compile.
+func TestRecompileWildcardCover(t *testing.T) {
+	for _, kind := range []zonegen.Kind{zonegen.NSEC3, zonegen.NSEC3OptOut} {
+		t.Run(kind.String(), func(t *testing.T) {
+			m := zonegen.New(t, 11)
+			e := genEngine(t, m.Signed(kind))
+			img, err := Compile(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			live, inc := canonOf(img), img.Incremental
+			z := e.Zones().Zones()[0]
+			var names [][]byte
+			z.ForEachNode(func(n *zone.Node) {
+				if !n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) && !n.Has(zone.FlagCNAME) &&
+					!bytes.Equal(n.Name.Lower(), z.Origin.Lower) {
+					names = append(names, n.Name.Lower())
+				}
+			})
+			steps := 0
+			for k, x := range names {
+				z := e.Zones().Zones()[0]
+				w, _ := hashKey(z.HashName(wire.Wildcard(x)))
+				var chain [][4]uint64
+				for _, n := range z.NSEC3Chain() {
+					c, _ := hashKey(n.NSEC3Hash)
+					chain = append(chain, c)
+				}
+				prev := chain[coverIn(chain, w)]
+				label := ""
+				for i := 0; i < 200000 && label == ""; i++ {
+					l := fmt.Sprintf("wc%d-%d", k, i)
+					h, _ := hashKey(z.HashName(append([]byte{byte(len(l))}, append([]byte(l), z.Origin.Lower...)...)))
+					if keyLess(prev, h) && keyLess(h, w) {
+						label = l
+					}
+				}
+				if label == "" {
+					t.Fatalf("no label hashing before the wildcard below %s", wire.String(x))
+				}
+				m.Add(label + " NS ns.example.net.")
+				m.Add(label + " DS 1 13 2 " + strings.Repeat("ab", 32))
+				ne := genEngine(t, m.Signed(kind))
+				full, err := Compile(ne)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d, next, err := Recompile(inc, e, ne, nil)
+				if errors.Is(err, ErrRecompile) {
+					t.Logf("%s: %v", wire.String(x), err)
+					live, img, inc, e = canonOf(full), full, full.Incremental, ne
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				steps++
+				live.apply(d)
+				if bad := live.differences(canonOf(full)); len(bad) > 0 {
+					t.Fatalf("below %s: %d differences from a whole compile, e.g. %s", wire.String(x), len(bad),
+						strings.Join(bad[:min(5, len(bad))], "; "))
+				}
+				img = checkApplied(t, k, img, d, full)
+				e, inc = ne, next
+			}
+			if steps < len(names)/2 {
+				t.Errorf("%d of %d changes rendered alone", steps, len(names))
+			}
+		})
+	}
+}
