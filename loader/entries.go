@@ -35,7 +35,7 @@ var (
 			v.ExactDefault, v.BelowDefault = [2]uint32{ids[0], ids[1]}, [2]uint32{ids[2], ids[3]}
 			return v
 		},
-		sameRest: func(a, b bpf.XdpNameVer) bool { return a.Flags == b.Flags },
+		sameRest: func(a, b bpf.XdpNameVer) bool { return a.Flags == b.Flags && a.Cover == b.Cover },
 		pair:     func(v0, v1 bpf.XdpNameVer) bpf.XdpNameVal { return bpf.XdpNameVal{V: [abi.Gens]bpf.XdpNameVer{v0, v1}} },
 	}
 	answerKind = &entryKind[bpf.XdpAnswerVer, bpf.XdpAnswerVal]{

@@ -10,10 +10,11 @@ import (
 )
 
 // CanonName is a names entry by content: the content hashes of its four
-// default templates (zero: abi.Pass) and its flags.
+// default templates (zero: abi.Pass), its flags and its cover.
 type CanonName struct {
 	T     [4]contentHash
 	Flags uint32
+	Cover uint32
 }
 
 // Canon is the content of a generation independent of where anything
@@ -33,7 +34,7 @@ func canon(h *hasher, img *Image) Canon {
 	c := Canon{Names: map[bpf.XdpNameKey]CanonName{}, Answers: map[bpf.XdpNameKey][2]contentHash{}}
 	for i, k := range img.NameKeys {
 		v := img.NameVals[i]
-		c.Names[k] = CanonName{T: [4]contentHash{id(v.ExactDefault[0]), id(v.ExactDefault[1]), id(v.BelowDefault[0]), id(v.BelowDefault[1])}, Flags: v.Flags}
+		c.Names[k] = CanonName{T: [4]contentHash{id(v.ExactDefault[0]), id(v.ExactDefault[1]), id(v.BelowDefault[0]), id(v.BelowDefault[1])}, Flags: v.Flags, Cover: v.Cover}
 	}
 	for i, k := range img.AnswerKeys {
 		v := img.AnswerVals[i]

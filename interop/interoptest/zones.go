@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/internal/testsupport/zonegen"
 	"github.com/xdpdns/xdpdns/interop"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -188,6 +190,19 @@ func ZonesEngine(t testing.TB, cfg engine.Config, zones ...*zone.Zone) *engine.E
 		t.Fatal(err)
 	}
 	return engine.New(cfg, set)
+}
+
+// GenEngine is an engine configured as cfg serving a zonegen version
+// (its records by key), loaded on zonegen's clock (its signatures
+// valid).
+func GenEngine(t testing.TB, cfg engine.Config, rrs map[string]dns.RR) *engine.Engine {
+	t.Helper()
+	z, err := zone.Load(strings.NewReader(zonegen.Text(rrs)), zonegen.Origin, "gen.zone",
+		zone.Options{Now: func() time.Time { return zonegen.Now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ZonesEngine(t, cfg, z)
 }
 
 // FileEngine writes text to path as a new file renamed into place (a new

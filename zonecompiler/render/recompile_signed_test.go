@@ -4,40 +4,22 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"maps"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/internal/testsupport/zonegen"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
-// genEngine serves a zonegen zone (its records by key), on zonegen's
-// clock; records in the order of their keys, so that an RRset that did
-// not change keeps its order from one version to the next (as Apply
-// keeps it).
+// genEngine serves a zonegen version.
 func genEngine(t *testing.T, rrs map[string]dns.RR) *engine.Engine {
 	t.Helper()
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(rrs)) {
-		b.WriteString(rrs[k].String() + "\n")
-	}
-	z, err := zone.Load(strings.NewReader(b.String()), zonegen.Origin, "gen.zone",
-		zone.Options{Now: func() time.Time { return zonegen.Now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := zone.NewSet(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.New(engine.Config{UDPSize: 1232}, set)
+	return interoptest.GenEngine(t, engine.Config{UDPSize: 1232}, rrs)
 }
 
 // chainOf is the NSEC3 chain of e's zone, by hash.
@@ -130,15 +112,9 @@ func TestRecompileSignedChanges(t *testing.T) {
 func TestRecompileTLDChain(t *testing.T) {
 	for _, kind := range []zonegen.Kind{zonegen.NSEC3, zonegen.NSEC3OptOut} {
 		t.Run(kind.String(), func(t *testing.T) {
-			m := zonegen.New(t, 3)
+			m := zonegen.New(t, 3+uint64(kind))
 			const n = 400
-			for i := range n {
-				m.Add(fmt.Sprintf("t%d NS ns%d.example.net.", i, i%7))
-				if i%5 == 0 {
-					m.Add(fmt.Sprintf("t%d DS %d 13 2 %064x", i, i, i+1))
-				}
-			}
-			rng := rand.New(rand.NewPCG(uint64(kind), 9))
+			m.AddDelegations(n)
 			e := genEngine(t, m.Signed(kind))
 			img, err := Compile(e)
 			if err != nil {
@@ -147,23 +123,7 @@ func TestRecompileTLDChain(t *testing.T) {
 			live, inc := canonOf(img), img.Incremental
 			alone, whole, rendered, total := 0, 0, 0, 0
 			for step := 1; step <= 30; step++ {
-				for range 1 + rng.IntN(3) {
-					i := rng.IntN(n + 50)
-					d := fmt.Sprintf("t%d.%s", i, zonegen.Origin)
-					switch rng.IntN(3) {
-					case 0: // DS comes or goes
-						m.Remove(d, dns.TypeDS)
-						if rng.IntN(2) == 0 {
-							m.Add(fmt.Sprintf("t%d NS ns%d.example.net.", i, i%7))
-							m.Add(fmt.Sprintf("t%d DS %d 13 2 %064x", i, step, i+step))
-						}
-					case 1: // a secure delegation comes
-						m.Add(fmt.Sprintf("t%d NS ns%d.example.net.", i, i%7))
-						m.Add(fmt.Sprintf("t%d DS %d 13 2 %064x", i, step, i+2*step))
-					default: // a delegation goes
-						m.Remove(d)
-					}
-				}
+				m.ChangeDelegations(n)
 				bumped := step%3 == 0
 				if bumped {
 					m.Bump()

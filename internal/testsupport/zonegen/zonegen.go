@@ -10,6 +10,7 @@ package zonegen
 import (
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -388,4 +389,52 @@ func lowerWire(s string) []byte {
 		panic(err)
 	}
 	return buf[:n]
+}
+
+// Text is a version's records (by key) as a master file, in the order of
+// their keys: an RRset that did not change keeps its order from one
+// version to the next, as an IXFR applied keeps it.
+func Text(rrs map[string]dns.RR) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(rrs)) {
+		b.WriteString(rrs[k].String() + "\n")
+	}
+	return b.String()
+}
+
+// AddDelegations adds n delegations tK to out-of-zone name servers, a
+// fifth of them with DS (secure): the bulk of a TLD.
+func (m *Model) AddDelegations(n int) {
+	for i := range n {
+		m.add(fmt.Sprintf("t%d NS ns%d.example.net.", i, i%7))
+		if i%5 == 0 {
+			m.add(fmt.Sprintf("t%d DS %d 13 2 %064x", i, i, i+1))
+		}
+	}
+}
+
+// ChangeDelegations makes one to three of the changes a TLD sees all day
+// among the delegations tK (K below n plus a few new ones): a DS added or
+// removed, a secure delegation added, a delegation removed. Each adds or
+// removes NSEC3 records and changes their neighbours' in a signed
+// version.
+func (m *Model) ChangeDelegations(n int) {
+	m.seq++
+	for range 1 + m.rng.IntN(3) {
+		i := m.rng.IntN(n + n/8)
+		d := fmt.Sprintf("t%d.%s", i, Origin)
+		switch m.rng.IntN(3) {
+		case 0:
+			m.removeAt(d, false, dns.TypeDS)
+			if m.rng.IntN(2) == 0 {
+				m.add(fmt.Sprintf("t%d NS ns%d.example.net.", i, i%7))
+				m.add(fmt.Sprintf("t%d DS %d 13 2 %064x", i, m.seq, i+m.seq))
+			}
+		case 1:
+			m.add(fmt.Sprintf("t%d NS ns%d.example.net.", i, i%7))
+			m.add(fmt.Sprintf("t%d DS %d 13 2 %064x", i, m.seq, i+2*m.seq))
+		default:
+			m.removeAt(d, false)
+		}
+	}
 }

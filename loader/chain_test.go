@@ -1,0 +1,106 @@
+//go:build linux
+
+package loader_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
+	"github.com/xdpdns/xdpdns/internal/testsupport/zonegen"
+	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/zonecompiler/render"
+)
+
+// TestChainUpdates is the incremental path end to end on a TLD-shaped
+// signed zone (NSEC3, NSEC3 opt-out) whose NSEC3 chain changes at every
+// step (zonegen: DS records and secure delegations come and go, a new
+// serial every other step): each change rendered alone (render.Recompile,
+// the chain view laid out as the live one but for the records that
+// change) and written with UpdatePartial, which gives the live view the
+// new content in place. Every query of the denial corpus (NXDOMAIN in
+// every interval, the wrapping one, delegations and names below them,
+// DS) must then get the engine's bytes from the program, those it must
+// answer answered; the maps must keep one view, its old content freed.
+func TestChainUpdates(t *testing.T) {
+	requireRoot(t)
+	for _, kind := range []zonegen.Kind{zonegen.NSEC3, zonegen.NSEC3OptOut} {
+		t.Run(kind.String(), func(t *testing.T) {
+			m := zonegen.New(t, 5+uint64(kind))
+			const n = 150
+			m.AddDelegations(n)
+			e := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(kind))
+			rimg, err := render.Compile(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := load(t, e, hotpath.FromRender(rimg))
+			inc := rimg.Incremental
+			replaced := 0
+			for step := 1; step <= 12; step++ {
+				m.ChangeDelegations(n)
+				if step%2 == 0 {
+					m.Bump()
+				}
+				ne := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(kind))
+				d, next, err := render.Recompile(inc, e, ne, nil)
+				if errors.Is(err, render.ErrRecompile) {
+					t.Logf("step %d: %v", step, err)
+					full, err := render.Compile(ne)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := l.Update(hotpath.FromRender(full)); err != nil {
+						t.Fatalf("step %d: %v", step, err)
+					}
+					e, inc = ne, full.Incremental
+					continue
+				}
+				if err != nil {
+					t.Fatalf("step %d: %v", step, err)
+				}
+				st, err := l.UpdatePartial(hotpath.DeltaFromRender(d))
+				if err != nil {
+					t.Fatalf("step %d: %v", step, err)
+				}
+				if st.Unsettled != nil {
+					t.Fatalf("step %d: %v", step, st.Unsettled)
+				}
+				replaced += st.DenialZones
+				e, inc = ne, next
+				answered, must := 0, 0
+				for i, q := range interoptest.DenialCorpus(t, e, int64(step)) {
+					got := xdpReply(t, l.Program(), layout{v6: i%2 == 1}, q.Packet)
+					if q.InXDP {
+						must++
+						if got == nil {
+							t.Fatalf("step %d: %s passed to userspace", step, q.Name)
+						}
+					}
+					if got == nil {
+						continue
+					}
+					answered++
+					if want := e.Respond(nil, q.Packet, false); !bytes.Equal(got, want) {
+						gm, wm := new(dns.Msg), new(dns.Msg)
+						_, _ = gm.Unpack(got), wm.Unpack(want)
+						t.Fatalf("step %d: %s: XDP and engine differ\nxdp    %v\nengine %v", step, q.Name, gm, wm)
+					}
+				}
+				if _, zones := l.LiveUse(); zones != 1 {
+					t.Fatalf("step %d: %d denial zones live, want the one", step, zones)
+				}
+				t.Logf("step %d: %d names rendered; %d denial zones written, %d names, %d answers; %d of %d corpus queries answered in XDP (%d must)",
+					step, len(d.Image.Names), st.DenialZones, st.NamesChanged+st.NamesAdded, st.AnswersChanged, answered,
+					answered, must)
+			}
+			if replaced < 8 {
+				t.Errorf("the chain view was given new content %d times in 12 changes of the chain", replaced)
+			}
+		})
+	}
+}
