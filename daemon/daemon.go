@@ -495,8 +495,8 @@ func (d *Daemon) reloadFiles(ctx context.Context, specs []zone.Spec, hints map[s
 			if z, changed, err = zone.ReloadFile(ctx, served, sp.File, d.options()); err != nil {
 				return nil, err
 			}
-			if changed != nil {
-				hints[string(served.Origin.Lower)] = changed.Names
+			if o := changed.Owners(served.Origin.Lower); o != nil {
+				hints[string(served.Origin.Lower)] = o
 			}
 			if z == served {
 				d.log.Info("zone file unchanged since read", "zone", z.Name(), "file", sp.File)

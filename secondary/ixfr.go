@@ -86,10 +86,9 @@ func (zl *zoneLoop) applyServed(rrs []dns.RR, incremental bool) (records []dns.R
 		if z, c, err = zone.Apply(z, ch, zl.m.cfg.ZoneOptions); err != nil {
 			return nil, nil, fmt.Errorf("IXFR: %w", err)
 		}
-		// NSEC3 owners are not names of the zone: with them changed, the
-		// names alone do not say what changed.
-		known = known && !c.All && len(c.NSEC3) == 0
-		for _, n := range c.Names {
+		// A change that rebuilt the zone whole says no names.
+		known = known && !c.All
+		for _, n := range c.Owners(z.Origin.Lower) {
 			if !seen[string(n)] {
 				seen[string(n)] = true
 				applied.Changed = append(applied.Changed, n)

@@ -47,6 +47,23 @@ type Changed struct {
 	All bool
 }
 
+// Owners lists the names of the zone origin (lower-case wire form) the
+// change touched: Names, and the owners of the NSEC3 records in NSEC3
+// (what a consumer of the names, render.Recompile, needs to see a changed
+// NSEC3 chain). Nil when the change rebuilt the zone whole (All): the
+// caller compares the versions instead.
+func (c *Changed) Owners(origin []byte) [][]byte {
+	if c == nil || c.All {
+		return nil
+	}
+	out := make([][]byte, 0, len(c.Names)+len(c.NSEC3))
+	out = append(out, c.Names...)
+	for _, h := range c.NSEC3 {
+		out = append(out, append(append([]byte{byte(len(h))}, strings.ToLower(h)...), origin...))
+	}
+	return out
+}
+
 // Apply returns z with the change applied, checked as Load checks a zone,
 // and what changed. The result is what Load would make of the changed
 // record set, with two exceptions: the warnings of nodes the change did

@@ -128,10 +128,18 @@ func checkChanged(t *testing.T, old, nz *Zone, c *Changed) {
 			t.Errorf("NSEC3 %s changed but Changed does not list it", n.NSEC3Hash)
 		}
 	}
-	// What ChangedNames finds by comparing the versions, Changed lists.
+	// What ChangedNames finds by comparing the versions, Changed lists,
+	// and Owners names, NSEC3 owners too.
+	owners := map[string]bool{}
+	for _, n := range c.Owners(nz.Origin.Lower) {
+		owners[string(n)] = true
+	}
 	for _, name := range ChangedNames(old, nz) {
 		if !listed[string(name)] && !l3[nsec3Label(name)] {
 			t.Errorf("ChangedNames has %s, Changed does not", wire.String(name))
+		}
+		if !owners[string(name)] {
+			t.Errorf("ChangedNames has %s, Changed.Owners does not", wire.String(name))
 		}
 	}
 }

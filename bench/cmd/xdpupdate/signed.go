@@ -1,0 +1,269 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/miekg/dns"
+
+	"github.com/xdpdns/xdpdns/bench/xdp"
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
+	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/render"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// signedChange is the IXFR of the signed TLD z (NSEC3 opt-out, salt
+// abcd, no extra iterations, as xdp.SignZone signs it) to serial: secure
+// delegations added (sK: two NS, a DS and its RRSIG, an NSEC3 and its
+// RRSIG) and removed (dK, which have a DS: NS, DS, RRSIG, their NSEC3 and
+// its RRSIG), the NSEC3 records whose next hashed owner changes replaced,
+// and the new SOA with its RRSIG: what a signer in front of the hidden
+// primary sends when DS records come and go. The new signatures are the
+// zone's own with other bytes (the server does not verify them; a
+// signer's are of the same shape).
+func signedChange(z *zone.Zone, serial int, added, removed []int) (zone.Change, error) {
+	var ch zone.Change
+	tmpl, ok := z.SOA.Sigs()[0].Src().(*dns.RRSIG)
+	if !ok {
+		return ch, fmt.Errorf("the zone's SOA has no RRSIG")
+	}
+	sign := func(rr dns.RR) {
+		sig := dns.Copy(tmpl).(*dns.RRSIG)
+		h := rr.Header()
+		sig.Hdr.Name, sig.Hdr.Ttl = h.Name, h.Ttl
+		sig.TypeCovered, sig.OrigTtl, sig.Labels = h.Rrtype, h.Ttl, uint8(dns.CountLabel(h.Name))
+		raw := make([]byte, 64)
+		_, _ = rand.Read(raw)
+		sig.Signature = base64.StdEncoding.EncodeToString(raw)
+		ch.Add = append(ch.Add, rr, sig)
+	}
+	del := func(s *zone.RRset) {
+		if s == nil {
+			return
+		}
+		for _, rr := range s.RRs() {
+			ch.Del = append(ch.Del, rr.Src())
+		}
+		for _, rr := range s.Sigs() {
+			ch.Del = append(ch.Del, rr.Src())
+		}
+	}
+	del(z.SOA)
+	soa := dns.Copy(z.SOA.RRs()[0].Src()).(*dns.SOA)
+	soa.Serial = uint32(serial)
+	sign(soa)
+
+	// The chain: the old one's hashes, those added, those removed.
+	hashOf := func(name string) string { return strings.ToLower(dns.HashName(name, dns.SHA1, 0, "ABCD")) }
+	old := z.NSEC3Chain()
+	if len(old) == 0 {
+		return ch, fmt.Errorf("the zone has no NSEC3 chain")
+	}
+	sample := old[0].Set(dns.TypeNSEC3).RRs()[0].Src().(*dns.NSEC3)
+	byHash := make(map[string]*zone.Node, len(old))
+	hashes := make([]string, 0, len(old)+len(added))
+	for _, n := range old {
+		byHash[n.NSEC3Hash] = n
+		hashes = append(hashes, n.NSEC3Hash)
+	}
+	gone := make(map[string]bool)
+	for _, k := range removed {
+		name := fmt.Sprintf("d%d.%s", k, xdp.Origin)
+		node := z.Node(wireName(name))
+		if node == nil {
+			continue
+		}
+		for _, s := range node.Sets {
+			del(s)
+		}
+		gone[hashOf(name)] = true
+	}
+	fresh := make(map[string]string) // hash -> owner of an added delegation
+	for _, k := range added {
+		name := fmt.Sprintf("s%d.%s", k, xdp.Origin)
+		for _, ns := range []string{"ns1", "ns2"} {
+			rr, err := dns.NewRR(fmt.Sprintf("%s 86400 IN NS %s.prov%d.net.", name, ns, k%500))
+			if err != nil {
+				return ch, err
+			}
+			ch.Add = append(ch.Add, rr)
+		}
+		ds, err := dns.NewRR(fmt.Sprintf("%s 86400 IN DS %d 13 2 %064x", name, 1000+k%60000, k))
+		if err != nil {
+			return ch, err
+		}
+		sign(ds)
+		h := hashOf(name)
+		fresh[h] = name
+		hashes = append(hashes, h)
+	}
+	slices.Sort(hashes)
+	hashes = slices.Compact(hashes)
+	next := slices.DeleteFunc(slices.Clone(hashes), func(h string) bool { return gone[h] })
+	// Every NSEC3 whose next hash changes, every new one, every one gone.
+	for h := range gone {
+		if n := byHash[h]; n != nil {
+			del(n.Set(dns.TypeNSEC3))
+		}
+	}
+	for i, h := range next {
+		succ := strings.ToUpper(next[(i+1)%len(next)])
+		if n := byHash[h]; n != nil {
+			rec := n.Set(dns.TypeNSEC3).RRs()[0].Src().(*dns.NSEC3)
+			if rec.NextDomain == succ {
+				continue
+			}
+			del(n.Set(dns.TypeNSEC3))
+			nr := dns.Copy(rec).(*dns.NSEC3)
+			nr.NextDomain = succ
+			sign(nr)
+			continue
+		}
+		nr := dns.Copy(sample).(*dns.NSEC3)
+		nr.Hdr.Name = h + "." + xdp.Origin
+		nr.NextDomain = succ
+		nr.TypeBitMap = []uint16{dns.TypeNS, dns.TypeDS, dns.TypeRRSIG}
+		sign(nr)
+	}
+	return ch, nil
+}
+
+// wireName is name in wire form (nil when it is not one).
+func wireName(name string) []byte {
+	buf := make([]byte, wire.MaxNameLen+1)
+	n, err := dns.PackDomainName(name, buf, 0, nil, false)
+	if err != nil {
+		return nil
+	}
+	return wire.ToLower(buf[:n])
+}
+
+// runSigned is run's steps on the signed zone: each change adds c/2 secure
+// delegations and removes c - c/2 others (signedChange), applied as an
+// IXFR (zone.Apply), rendered alone (render.Recompile) and written in
+// place (loader.UpdatePartial); then DO=1 queries through the program
+// (checkSigned) must get the engine's bytes.
+func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n int, steps []int, serial int) error {
+	printf("| changed delegations | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | denial zones written | IXFR total (ms) | allocated (MiB) | checked |\n")
+	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	next, removedAt := 0, 5
+	for _, c := range steps {
+		serial++
+		var added, removed []int
+		for range c / 2 {
+			added = append(added, next)
+			next++
+		}
+		for range c - c/2 {
+			// dK with a DS (K%5 == 0) and no glue (K%10 != 0).
+			removed = append(removed, removedAt)
+			removedAt += 10
+		}
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		t0 := time.Now()
+		z0 := e.Zones().Zones()[0]
+		ch, err := signedChange(z0, serial, added, removed)
+		if err != nil {
+			return err
+		}
+		nz, changed, err := zone.Apply(z0, ch, zone.Options{})
+		if err != nil {
+			return fmt.Errorf("zone.Apply of %d changes: %w", c, err)
+		}
+		set, err := zone.NewSet(nz)
+		if err != nil {
+			return err
+		}
+		ne := engine.New(engine.Config{}, set)
+		ta := time.Since(t0)
+		t0 = time.Now()
+		d, nextInc, err := render.Recompile(inc, e, ne, map[string][][]byte{string(nz.Origin.Lower): changed.Owners(nz.Origin.Lower)})
+		if err != nil {
+			return fmt.Errorf("recompile of %d changes: %w", c, err)
+		}
+		trc := time.Since(t0)
+		t0 = time.Now()
+		st, err := l.UpdatePartial(hotpath.DeltaFromRender(d))
+		if err != nil {
+			return fmt.Errorf("update of %d changes: %w", c, err)
+		}
+		tu := time.Since(t0)
+		runtime.ReadMemStats(&ms1)
+		alloc := float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20)
+		e, inc = ne, nextInc
+		checked, err := checkSigned(l, e, n, added, removed)
+		if err != nil {
+			return err
+		}
+		printf("| %d | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d | %.1f | %.1f | %s |\n", c, ms(ta), ms(trc), len(d.Image.Names),
+			ms(tu), ms(st.Plan), ms(st.Write), ms(st.Grace), ms(st.Settle),
+			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.DenialZones,
+			ms(ta+trc+tu), alloc, checked)
+	}
+	printf("\n- End of the run: %s.\n", memory())
+	return nil
+}
+
+// checkSigned sends DO=1 queries through the program and compares their
+// replies with the engine's: DS at the first added secure delegation, a
+// name below the first removed one (NXDOMAIN, its NSEC3 proof), insecure
+// delegations (referrals with their opt-out proof), random names
+// (NXDOMAIN) and the apex SOA; each must be answered by the program.
+func checkSigned(l *loader.Loader, e *engine.Engine, n int, added, removed []int) (string, error) {
+	type q struct {
+		name string
+		qt   uint16
+	}
+	var qs []q
+	if len(added) > 0 {
+		qs = append(qs, q{fmt.Sprintf("s%d.%s", added[0], xdp.Origin), dns.TypeDS})
+	}
+	if len(removed) > 0 {
+		qs = append(qs, q{fmt.Sprintf("www.d%d.%s", removed[0], xdp.Origin), dns.TypeA})
+	}
+	for i := 1; i < 200; i += 7 {
+		k := (i * 7919) % n
+		if k%5 != 0 {
+			qs = append(qs, q{fmt.Sprintf("d%d.%s", k, xdp.Origin), dns.TypeA}, q{fmt.Sprintf("d%d.%s", k, xdp.Origin), dns.TypeDS})
+		}
+		qs = append(qs, q{fmt.Sprintf("nx%x.%s", i*104729, xdp.Origin), dns.TypeA})
+	}
+	qs = append(qs, q{xdp.Origin, dns.TypeSOA})
+	rcodes := map[string]int{}
+	for _, x := range qs {
+		pkt := xdp.Query{Name: x.name, Type: x.qt, EDNS: true, DO: true}.Pack()
+		opts := &ebpf.RunOptions{Data: xdp.Frame(pkt), DataOut: make([]byte, 4096)}
+		verdict, err := l.Program().Run(opts)
+		if err != nil {
+			return "", err
+		}
+		want := e.Respond(nil, pkt, false)
+		if verdict != 3 || !bytes.Contains(opts.DataOut, want[2:]) {
+			return "", fmt.Errorf("%s %s: the program's reply is not the engine's (verdict %d)", x.name, dns.TypeToString[x.qt], verdict)
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(want); err != nil {
+			return "", err
+		}
+		rcodes[dns.RcodeToString[m.Rcode]]++
+	}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(rcodes)) {
+		out = append(out, fmt.Sprintf("%d %s", rcodes[k], k))
+	}
+	return strings.Join(out, ", ") + " (DO=1)", nil
+}
