@@ -1,6 +1,10 @@
 package render
 
-import "sort"
+import (
+	"encoding/binary"
+	"sort"
+	"strings"
+)
 
 // An NSEC3 chain view keeps holes among its entries: a slot with no
 // piece whose key is that of the next entry, one before every holeEvery
@@ -205,4 +209,128 @@ func lastOf(layout [][4]uint64, i int) int {
 		i++
 	}
 	return i
+}
+
+// hashRange is a closed range of NSEC3 hash labels (base32hex, lower
+// case, which sorts as the hashes do).
+type hashRange struct{ lo, hi string }
+
+// keyLabel is the hash label of an NSEC3 search key.
+func keyLabel(k [4]uint64) string {
+	var h [20]byte
+	binary.BigEndian.PutUint64(h[:], k[0])
+	binary.BigEndian.PutUint64(h[8:], k[1])
+	binary.BigEndian.PutUint32(h[16:], uint32(k[2]>>32))
+	return b32hex.EncodeToString(h[:])
+}
+
+// dirtyRanges are the hashes whose own entry or cover a change of a view
+// from layout was to layout is may change (chain: the keys of the records
+// added, removed or changed): for each dirty key (in chain, or at another
+// slot after the change), from it up to the next key that is in both
+// layouts at the same slot and unchanged (a key above that is covered by
+// that one or one above it, in both); and the hashes below the first
+// such key when the last entries (which cover them, wrapping) differ. A
+// hash outside them keeps its own entry and cover (chainReach skips it).
+func dirtyRanges(was, is [][4]uint64, chain map[[4]uint64]bool) []hashRange {
+	type real struct {
+		k    [4]uint64
+		slot int
+	}
+	reals := func(l [][4]uint64) []real {
+		var out []real
+		for i, k := range l {
+			if i+1 == len(l) || l[i+1] != k {
+				out = append(out, real{k, i})
+			}
+		}
+		return out
+	}
+	a, b := reals(was), reals(is)
+	// The keys of both, in order, each dirty or clean.
+	type key struct {
+		k     [4]uint64
+		dirty bool
+	}
+	var all []key
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || i < len(a) && keyLess(a[i].k, b[j].k):
+			all = append(all, key{a[i].k, true})
+			i++
+		case i == len(a) || keyLess(b[j].k, a[i].k):
+			all = append(all, key{b[j].k, true})
+			j++
+		default:
+			all = append(all, key{a[i].k, chain[a[i].k] || a[i].slot != b[j].slot})
+			i++
+			j++
+		}
+	}
+	var out []hashRange
+	add := func(lo, hi string) {
+		if n := len(out); n > 0 && out[n-1].hi >= lo {
+			out[n-1].hi = max(out[n-1].hi, hi)
+			return
+		}
+		out = append(out, hashRange{lo, hi})
+	}
+	top := strings.Repeat("v", NSEC3LabelLen) // above every hash
+	for n := 0; n < len(all); n++ {
+		if !all[n].dirty {
+			continue
+		}
+		hi := top
+		for m := n + 1; m < len(all); m++ {
+			if !all[m].dirty {
+				hi = keyLabel(all[m].k)
+				break
+			}
+		}
+		add(keyLabel(all[n].k), hi)
+	}
+	// Below the first key the last one covers (wrapping).
+	if len(a) > 0 && len(b) > 0 && (a[len(a)-1].k != b[len(b)-1].k || all[len(all)-1].dirty) {
+		hi := top
+		for _, x := range all {
+			if !x.dirty {
+				hi = keyLabel(x.k)
+				break
+			}
+		}
+		out = append([]hashRange{{"", hi}}, out...)
+		// Keep them sorted and apart.
+		merged := out[:1]
+		for _, r := range out[1:] {
+			if last := &merged[len(merged)-1]; last.hi >= r.lo {
+				last.hi = max(last.hi, r.hi)
+			} else {
+				merged = append(merged, r)
+			}
+		}
+		out = merged
+	}
+	return out
+}
+
+// inRanges reports whether hash label h lies in one of rs (sorted, apart).
+func inRanges(rs []hashRange, h string) bool {
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].hi >= h })
+	return i < len(rs) && rs[i].lo <= h
+}
+
+// ownMoves reports whether key's own entry changes between the view laid
+// out as was and as is (chain: the keys of the records added, removed or
+// changed): comes, goes, changes or moves to another slot.
+func ownMoves(was, is [][4]uint64, chain map[[4]uint64]bool, key [4]uint64) bool {
+	return chain[key] || slotOf(was, key) != slotOf(is, key)
+}
+
+// coverMoves reports whether the entry covering key changes between the
+// view laid out as was and as is: another slot, another record, or the
+// record changed.
+func coverMoves(was, is [][4]uint64, chain map[[4]uint64]bool, key [4]uint64) bool {
+	i, j := coverIn(was, key), coverIn(is, key)
+	return i != j || was[i] != is[j] || chain[was[i]] || chain[is[j]]
 }

@@ -188,6 +188,31 @@ func TestViewLayout(t *testing.T) {
 				run++
 				longest = max(longest, run)
 			}
+			// Every key whose own entry or cover the change moves lies in
+			// the dirty ranges (chainReach looks no further).
+			chain := map[[4]uint64]bool{}
+			for _, k := range old {
+				if !seen[k] {
+					chain[k] = true
+				}
+			}
+			for _, k := range add {
+				chain[k] = true
+			}
+			for _, k := range next[:min(3, len(next))] {
+				chain[k] = true // changed in place (a new next hash)
+			}
+			is := dz.Layout()
+			dirty := dirtyRanges(old, is, chain)
+			probes := append(slices.Clone(next), randomKeys(r, 200)...)
+			for _, k := range old {
+				probes = append(probes, k, [4]uint64{k[0], k[1], k[2] + 1<<32, 0})
+			}
+			for _, k := range probes {
+				if (ownMoves(old, is, chain, k) || coverMoves(old, is, chain, k)) && !inRanges(dirty, keyLabel(k)) {
+					t.Fatalf("%d keys step %d: key %x moves, outside the dirty ranges %v", n, step, k, dirty)
+				}
+			}
 			if moved > added*longest {
 				t.Fatalf("%d keys step %d: %d kept keys moved for %d added", n, step, moved, added)
 			}

@@ -459,18 +459,22 @@ func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool
 	} else if s := slotOf(was, k); s < 0 || s != slotOf(is, k) {
 		return fmt.Errorf("%w: the NSEC3 record of the apex of %s moved", ErrRecompile, b.Name())
 	}
-	// own: k's own entry changes or moves; covered: the entry covering k.
-	own := func(k [4]uint64) bool { return chain[k] || slotOf(was, k) != slotOf(is, k) }
-	covered := func(k [4]uint64) bool {
-		i, j := coverIn(was, k), coverIn(is, k)
-		return i != j || chain[was[i]] || chain[is[j]]
-	}
+	own := func(k [4]uint64) bool { return ownMoves(was, is, chain, k) }
+	covered := func(k [4]uint64) bool { return coverMoves(was, is, chain, k) }
+	dirty := dirtyRanges(was, is, chain)
+	children := len(set.Zones()) > 1 // a delegation may be a served zone's apex
 	var bad []byte
 	b.ForEachNode(func(n *zone.Node) {
 		if n.Has(zone.FlagBelowCut) || bad != nil {
 			return
 		}
 		name := n.Name.Lower()
+		// Most names are far from the change: neither their own entry
+		// nor their cover moves (a delegation has no other).
+		if n.Has(zone.FlagDelegation) && !n.Has(zone.FlagCNAME) && len(n.NSEC3Hash) == NSEC3LabelLen &&
+			!inRanges(dirty, n.NSEC3Hash) && !bytes.Equal(name, origin) && (!children || set.Zone(name) == nil) {
+			return
+		}
 		k, ok := hashKey(n.NSEC3Hash)
 		if !ok {
 			bad = name

@@ -156,13 +156,25 @@ func (m *nodeMap) each(f func(*Node)) {
 			f(n)
 		}
 	}
-	for n := range m.base.all() {
-		if len(m.over) > 0 {
-			if _, shadowed := m.over[m.base.key(n)]; shadowed {
-				continue
-			}
+	if len(m.over) == 0 || m.base == nil {
+		for n := range m.base.all() {
+			f(n)
 		}
-		f(n)
+		return
+	}
+	// The base's slots the overlay shadows, found once by their keys (a
+	// version made by Apply changes few names; looking each base node's
+	// name up in the overlay cost a string hash per node).
+	shadowed := make([]uint64, (len(m.base.slots)+63)/64)
+	for k := range m.over {
+		if i, _ := m.base.slot(k); m.base.tags[i] != 0 {
+			shadowed[i/64] |= 1 << (i % 64)
+		}
+	}
+	for i, n := range m.base.slots {
+		if n != nil && shadowed[i/64]&(1<<(i%64)) == 0 {
+			f(n)
+		}
 	}
 }
 

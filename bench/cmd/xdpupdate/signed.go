@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -172,14 +173,14 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 			removed = append(removed, removedAt)
 			removedAt += 10
 		}
-		var ms0, ms1 runtime.MemStats
-		runtime.ReadMemStats(&ms0)
-		t0 := time.Now()
 		z0 := e.Zones().Zones()[0]
 		ch, err := signedChange(z0, serial, added, removed)
 		if err != nil {
 			return err
 		}
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		t0 := time.Now()
 		nz, changed, err := zone.Apply(z0, ch, zone.Options{})
 		if err != nil {
 			return fmt.Errorf("zone.Apply of %d changes: %w", c, err)
@@ -191,7 +192,14 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 		ne := engine.New(engine.Config{}, set)
 		ta := time.Since(t0)
 		t0 = time.Now()
+		if profileTo != nil && c > 0 {
+			_ = pprof.StartCPUProfile(profileTo)
+		}
 		d, nextInc, err := render.Recompile(inc, e, ne, map[string][][]byte{string(nz.Origin.Lower): changed.Owners(nz.Origin.Lower)})
+		if profileTo != nil && c > 0 {
+			pprof.StopCPUProfile()
+			profileTo = nil
+		}
 		if err != nil {
 			return fmt.Errorf("recompile of %d changes: %w", c, err)
 		}
