@@ -15,6 +15,7 @@ var testSupport = map[string]string{
 	"github.com/xdpdns/xdpdns/internal/testsupport":            "example zones, files, daemon configuration",
 	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest": "starting a daemon",
 	"github.com/xdpdns/xdpdns/internal/testsupport/netnstest":  "network namespaces: making them, running commands and code in them",
+	"github.com/xdpdns/xdpdns/internal/testsupport/zonegen":    "random signed zones and their changes",
 	"github.com/xdpdns/xdpdns/internal/manpage":                "man pages rendered and checked by the tests of their sources",
 	"github.com/xdpdns/xdpdns/interop/interoptest":             "reference servers and signed test zones",
 	"github.com/xdpdns/xdpdns/e2e":                             "the end-to-end tests' rig; the package holds only those tests",

@@ -16,16 +16,7 @@ func randomKeys(r *rand.Rand, n int) [][4]uint64 {
 	for k := range set {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b [4]uint64) int {
-		if keyLess(a, b) {
-			return -1
-		}
-		if a == b {
-			return 0
-		}
-		return 1
-	})
-	return keys
+	return randomSorted(keys)
 }
 
 // viewOf lays keys out at (nil: anew) as a view placed at base, with its

@@ -31,6 +31,53 @@ func chainOf(e *engine.Engine) []string {
 	return out
 }
 
+// versionRun follows a zone through its versions as the daemon does:
+// each change rendered alone where Recompile can, the image after it held
+// to a whole compile of the version (entry by entry, and in the chain
+// view its templates read), else the version taken whole.
+type versionRun struct {
+	t    *testing.T
+	e    *engine.Engine
+	img  *Image
+	live canonImage
+	inc  *Incremental
+}
+
+func newVersionRun(t *testing.T, e *engine.Engine) *versionRun {
+	t.Helper()
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &versionRun{t: t, e: e, img: img, live: canonOf(img), inc: img.Incremental}
+}
+
+// next takes version ne: the delta that rendered it alone and the whole
+// compile it was held to; with a nil delta, why it was compiled whole.
+func (r *versionRun) next(step int, ne *engine.Engine) (*Delta, *Image, error) {
+	t := r.t
+	t.Helper()
+	full, err := Compile(ne)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, next, err := Recompile(r.inc, r.e, ne, nil)
+	if errors.Is(err, ErrRecompile) {
+		r.live, r.img, r.inc, r.e = canonOf(full), full, full.Incremental, ne
+		return nil, full, err
+	}
+	if err != nil {
+		t.Fatalf("step %d: %v", step, err)
+	}
+	r.live.apply(d)
+	if bad := r.live.differences(canonOf(full)); len(bad) > 0 {
+		t.Fatalf("step %d: %d differences from a whole compile, e.g. %s", step, len(bad), strings.Join(bad[:min(5, len(bad))], "; "))
+	}
+	r.img = checkApplied(t, step, r.img, d, full)
+	r.e, r.inc = ne, next
+	return d, full, nil
+}
+
 // TestRecompileSignedChanges changes random NSEC3-signed zones (zonegen:
 // delegations with and without DS and glue come and go, wildcards, empty
 // non-terminals, CNAME and DNAME, apex data, a new serial every other time;
@@ -47,35 +94,22 @@ func TestRecompileSignedChanges(t *testing.T) {
 			reasons := map[string]int{}
 			for seed := uint64(1); seed <= 4; seed++ {
 				m := zonegen.New(t, seed*7+uint64(kind))
-				e := genEngine(t, m.Signed(kind))
-				img, err := Compile(e)
-				if err != nil {
-					t.Fatal(err)
-				}
-				live, inc := canonOf(img), img.Incremental
+				r := newVersionRun(t, genEngine(t, m.Signed(kind)))
 				for step := 1; step <= 25; step++ {
 					m.Change()
 					bumped := step%2 == 0
 					if bumped {
 						m.Bump()
 					}
-					ne := genEngine(t, m.Signed(kind))
-					full, err := Compile(ne)
-					if err != nil {
-						t.Fatal(err)
-					}
-					d, next, err := Recompile(inc, e, ne, nil)
-					if errors.Is(err, ErrRecompile) {
+					prev := r.e
+					d, full, why := r.next(step, genEngine(t, m.Signed(kind)))
+					if d == nil {
 						whole++
-						reasons[strings.SplitN(err.Error(), ": ", 3)[2]]++
-						live, img, inc, e = canonOf(full), full, full.Incremental, ne
+						reasons[strings.SplitN(why.Error(), ": ", 3)[2]]++
 						continue
 					}
-					if err != nil {
-						t.Fatalf("seed %d step %d: %v", seed, step, err)
-					}
 					alone++
-					if !slices.Equal(chainOf(e), chainOf(ne)) {
+					if !slices.Equal(chainOf(prev), chainOf(r.e)) {
 						chain++
 						if !bumped {
 							// What the chain reaches (a new serial
@@ -85,13 +119,6 @@ func TestRecompileSignedChanges(t *testing.T) {
 							total += len(full.Names)
 						}
 					}
-					live.apply(d)
-					if bad := live.differences(canonOf(full)); len(bad) > 0 {
-						t.Fatalf("seed %d step %d: %d differences from a whole compile, e.g. %s", seed, step, len(bad),
-							strings.Join(bad[:min(5, len(bad))], "; "))
-					}
-					img = checkApplied(t, step, img, d, full)
-					e, inc = ne, next
 				}
 			}
 			t.Logf("%d changes rendered alone (%d of the NSEC3 chain: %d names rendered of %d), %d compiled whole: %v",
@@ -115,12 +142,7 @@ func TestRecompileTLDChain(t *testing.T) {
 			m := zonegen.New(t, 3+uint64(kind))
 			const n = 400
 			m.AddDelegations(n)
-			e := genEngine(t, m.Signed(kind))
-			img, err := Compile(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			live, inc := canonOf(img), img.Incremental
+			r := newVersionRun(t, genEngine(t, m.Signed(kind)))
 			alone, whole, rendered, total := 0, 0, 0, 0
 			for step := 1; step <= 30; step++ {
 				m.ChangeDelegations(n)
@@ -128,20 +150,11 @@ func TestRecompileTLDChain(t *testing.T) {
 				if bumped {
 					m.Bump()
 				}
-				ne := genEngine(t, m.Signed(kind))
-				full, err := Compile(ne)
-				if err != nil {
-					t.Fatal(err)
-				}
-				d, next, err := Recompile(inc, e, ne, nil)
-				if errors.Is(err, ErrRecompile) {
-					t.Logf("step %d: %v", step, err)
+				d, full, why := r.next(step, genEngine(t, m.Signed(kind)))
+				if d == nil {
+					t.Logf("step %d: %v", step, why)
 					whole++
-					live, img, inc, e = canonOf(full), full, full.Incremental, ne
 					continue
-				}
-				if err != nil {
-					t.Fatalf("step %d: %v", step, err)
 				}
 				alone++
 				if !bumped {
@@ -152,12 +165,6 @@ func TestRecompileTLDChain(t *testing.T) {
 					rendered += len(d.Image.Names)
 					total += len(full.Names)
 				}
-				live.apply(d)
-				if bad := live.differences(canonOf(full)); len(bad) > 0 {
-					t.Fatalf("step %d: %d differences from a whole compile, e.g. %s", step, len(bad), strings.Join(bad[:min(5, len(bad))], "; "))
-				}
-				img = checkApplied(t, step, img, d, full)
-				e, inc = ne, next
 			}
 			t.Logf("%d changes rendered alone (%d names rendered of %d), %d compiled whole", alone, rendered, total, whole)
 			if alone < 25 || rendered*10 > total {
@@ -177,13 +184,8 @@ func TestRecompileWildcardCover(t *testing.T) {
 	for _, kind := range []zonegen.Kind{zonegen.NSEC3, zonegen.NSEC3OptOut} {
 		t.Run(kind.String(), func(t *testing.T) {
 			m := zonegen.New(t, 11)
-			e := genEngine(t, m.Signed(kind))
-			img, err := Compile(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			live, inc := canonOf(img), img.Incremental
-			z := e.Zones().Zones()[0]
+			r := newVersionRun(t, genEngine(t, m.Signed(kind)))
+			z := r.e.Zones().Zones()[0]
 			var names [][]byte
 			z.ForEachNode(func(n *zone.Node) {
 				if !n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) && !n.Has(zone.FlagCNAME) &&
@@ -193,7 +195,7 @@ func TestRecompileWildcardCover(t *testing.T) {
 			})
 			steps := 0
 			for k, x := range names {
-				z := e.Zones().Zones()[0]
+				z := r.e.Zones().Zones()[0]
 				w, _ := hashKey(z.HashName(wire.Wildcard(x)))
 				var chain [][4]uint64
 				for _, n := range z.NSEC3Chain() {
@@ -214,28 +216,11 @@ func TestRecompileWildcardCover(t *testing.T) {
 				}
 				m.Add(label + " NS ns.example.net.")
 				m.Add(label + " DS 1 13 2 " + strings.Repeat("ab", 32))
-				ne := genEngine(t, m.Signed(kind))
-				full, err := Compile(ne)
-				if err != nil {
-					t.Fatal(err)
-				}
-				d, next, err := Recompile(inc, e, ne, nil)
-				if errors.Is(err, ErrRecompile) {
-					t.Logf("%s: %v", wire.String(x), err)
-					live, img, inc, e = canonOf(full), full, full.Incremental, ne
+				if d, _, why := r.next(k, genEngine(t, m.Signed(kind))); d == nil {
+					t.Logf("%s: %v", wire.String(x), why)
 					continue
 				}
-				if err != nil {
-					t.Fatal(err)
-				}
 				steps++
-				live.apply(d)
-				if bad := live.differences(canonOf(full)); len(bad) > 0 {
-					t.Fatalf("below %s: %d differences from a whole compile, e.g. %s", wire.String(x), len(bad),
-						strings.Join(bad[:min(5, len(bad))], "; "))
-				}
-				img = checkApplied(t, k, img, d, full)
-				e, inc = ne, next
 			}
 			if steps < len(names)/2 {
 				t.Errorf("%d of %d changes rendered alone", steps, len(names))

@@ -255,37 +255,16 @@ func run(n int, steps []int, signed bool) error {
 		// changed names handed over.
 		var ms0, ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
-		t0 = time.Now()
 		z0 := e.Zones().Zones()[0]
-		nz, changed, err := zone.Apply(z0, change(z0, v.serial, added, removed), zone.Options{})
+		nz, changed, ne, ta, err := applyChange(z0, change(z0, v.serial, added, removed))
 		if err != nil {
-			return fmt.Errorf("zone.Apply of %d changes: %w", c, err)
+			return fmt.Errorf("%d changes: %w", c, err)
 		}
-		set, err := zone.NewSet(nz)
+		w, err := writeChange(l, inc, e, ne, nz, changed, true)
 		if err != nil {
-			return err
+			return fmt.Errorf("%d changes: %w", c, err)
 		}
-		ne := engine.New(engine.Config{}, set)
-		ta := time.Since(t0)
-		t0 = time.Now()
-		if profileTo != nil {
-			_ = pprof.StartCPUProfile(profileTo)
-		}
-		d, next, err := render.Recompile(inc, e, ne, map[string][][]byte{string(nz.Origin.Lower): changed.Owners(nz.Origin.Lower)})
-		if profileTo != nil {
-			pprof.StopCPUProfile()
-			profileTo = nil
-		}
-		if err != nil {
-			return fmt.Errorf("recompile of %d changes: %w", c, err)
-		}
-		trc := time.Since(t0)
-		t0 = time.Now()
-		st, err := l.UpdatePartial(hotpath.DeltaFromRender(d))
-		if err != nil {
-			return fmt.Errorf("update of %d changes: %w", c, err)
-		}
-		tu := time.Since(t0)
+		d, next, st, trc, tu := w.d, w.next, w.st, w.recompile, w.update
 		runtime.ReadMemStats(&ms1)
 		alloc := float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20)
 		e, inc = ne, next
@@ -438,3 +417,54 @@ func memory() string {
 var profileTo *os.File
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// applyChange applies the IXFR ch to the served version z0 (zone.Apply),
+// timed with the engine made of the result.
+func applyChange(z0 *zone.Zone, ch zone.Change) (*zone.Zone, *zone.Changed, *engine.Engine, time.Duration, error) {
+	t0 := time.Now()
+	nz, changed, err := zone.Apply(z0, ch, zone.Options{})
+	if err != nil {
+		return nil, nil, nil, 0, fmt.Errorf("zone.Apply: %w", err)
+	}
+	set, err := zone.NewSet(nz)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	return nz, changed, engine.New(engine.Config{}, set), time.Since(t0), nil
+}
+
+// written is a change rendered alone and written in place.
+type written struct {
+	d                 *render.Delta
+	next              *render.Incremental
+	st                loader.UpdateStats
+	recompile, update time.Duration
+}
+
+// writeChange renders the change from e to ne alone (render.Recompile,
+// with the names zone.Apply reported changed in nz, NSEC3 owners
+// included) and writes it into the live maps (loader.UpdatePartial),
+// timing each; profile: the Recompile into profileTo, once.
+func writeChange(l *loader.Loader, inc *render.Incremental, e, ne *engine.Engine, nz *zone.Zone, changed *zone.Changed, profile bool) (written, error) {
+	var w written
+	t0 := time.Now()
+	if profile && profileTo != nil {
+		_ = pprof.StartCPUProfile(profileTo)
+		defer func() {
+			pprof.StopCPUProfile()
+			profileTo = nil
+		}()
+	}
+	d, next, err := render.Recompile(inc, e, ne, map[string][][]byte{string(nz.Origin.Lower): changed.Owners(nz.Origin.Lower)})
+	if err != nil {
+		return w, fmt.Errorf("recompile: %w", err)
+	}
+	w.recompile = time.Since(t0)
+	t0 = time.Now()
+	if w.st, err = l.UpdatePartial(hotpath.DeltaFromRender(d)); err != nil {
+		return w, fmt.Errorf("update: %w", err)
+	}
+	w.update = time.Since(t0)
+	w.d, w.next = d, next
+	return w, nil
+}

@@ -9,16 +9,13 @@ import (
 	"fmt"
 	"maps"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/bench/xdp"
-	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
@@ -180,36 +177,15 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 		}
 		var ms0, ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
-		t0 := time.Now()
-		nz, changed, err := zone.Apply(z0, ch, zone.Options{})
+		nz, changed, ne, ta, err := applyChange(z0, ch)
 		if err != nil {
-			return fmt.Errorf("zone.Apply of %d changes: %w", c, err)
+			return fmt.Errorf("%d changes: %w", c, err)
 		}
-		set, err := zone.NewSet(nz)
+		w, err := writeChange(l, inc, e, ne, nz, changed, c > 0)
 		if err != nil {
-			return err
+			return fmt.Errorf("%d changes: %w", c, err)
 		}
-		ne := engine.New(engine.Config{}, set)
-		ta := time.Since(t0)
-		t0 = time.Now()
-		if profileTo != nil && c > 0 {
-			_ = pprof.StartCPUProfile(profileTo)
-		}
-		d, nextInc, err := render.Recompile(inc, e, ne, map[string][][]byte{string(nz.Origin.Lower): changed.Owners(nz.Origin.Lower)})
-		if profileTo != nil && c > 0 {
-			pprof.StopCPUProfile()
-			profileTo = nil
-		}
-		if err != nil {
-			return fmt.Errorf("recompile of %d changes: %w", c, err)
-		}
-		trc := time.Since(t0)
-		t0 = time.Now()
-		st, err := l.UpdatePartial(hotpath.DeltaFromRender(d))
-		if err != nil {
-			return fmt.Errorf("update of %d changes: %w", c, err)
-		}
-		tu := time.Since(t0)
+		d, nextInc, st, trc, tu := w.d, w.next, w.st, w.recompile, w.update
 		runtime.ReadMemStats(&ms1)
 		alloc := float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20)
 		e, inc = ne, nextInc
