@@ -106,6 +106,16 @@ func (h *hasher) plainHash(img *Image, t *bpf.XdpTmpl) contentHash {
 	return h.sum()
 }
 
+// nameIdent is the identity of the denial zone of kind that is the chain
+// of name.
+func (h *hasher) nameIdent(kind uint8, name []byte) contentHash {
+	h.reset()
+	h.buf = append(h.buf, "denial zone of "...)
+	h.buf = append(h.buf, kind)
+	h.buf = append(h.buf, name...)
+	return h.sum()
+}
+
 // imageHashes are the content hashes of an image's templates (plain and
 // shared, by their index in each) and denial zones ([0] unused), and the
 // zones' identities: a hash of the name a zone is the chain of
@@ -164,6 +174,12 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 	}
 	for i := 1; i < len(img.DenialZones); i++ {
 		z := &img.DenialZones[i]
+		if img.denialRef(i) {
+			// Not here: the live zone of its name.
+			out.ident[i] = h.nameIdent(z.Kind, img.DenialNames[i])
+			out.view[i] = out.ident[i]
+			continue
+		}
 		h.reset()
 		h.u32(z.EntryCount)
 		h.buf = append(h.buf, z.Kind, z.IndexBits, z.SaltLen)
@@ -200,11 +216,7 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 		out.view[i] = h.sum()
 		out.ident[i] = out.view[i]
 		if i < len(img.DenialNames) && img.DenialNames[i] != nil {
-			h.reset()
-			h.buf = append(h.buf, "denial zone of "...)
-			h.buf = append(h.buf, z.Kind)
-			h.buf = append(h.buf, img.DenialNames[i]...)
-			out.ident[i] = h.sum()
+			out.ident[i] = h.nameIdent(z.Kind, img.DenialNames[i])
 		}
 	}
 	full := func(l []bpf.XdpTmpl, plain, dst []contentHash) {

@@ -142,6 +142,11 @@ type Image struct {
 	// (a changed NSEC3 chain, without a template rewritten). A zone
 	// without a name is known by its content.
 	DenialNames [][]byte
+	// DenialRefs[i]: zone i of a Delta is the live zone of its name as
+	// it is (an unchanged chain): its header and entries are not in the
+	// image, the update finds it live by its name (ErrNoUpdate when it
+	// is not).
+	DenialRefs []bool
 	// NameFilter is the Bloom filter of the names keys (abi.NameFilter;
 	// empty: none, every name is looked up).
 	NameFilter []uint64
@@ -536,6 +541,10 @@ func tmplVersions(t bpf.XdpTmpl) bpf.XdpTmplVersions {
 	return bpf.XdpTmplVersions{V: [abi.Gens]bpf.XdpTmpl{t, t}}
 }
 
+// denialRef reports whether denial zone i refers to the live zone of its
+// name (Image.DenialRefs).
+func (img *Image) denialRef(i int) bool { return i < len(img.DenialRefs) && img.DenialRefs[i] }
+
 // zoneVersions is a denial_zones value holding z in both versions.
 func zoneVersions(z bpf.XdpDenialZone) bpf.XdpDenialZoneVersions {
 	return bpf.XdpDenialZoneVersions{V: [abi.Gens]bpf.XdpDenialZone{z, z}}
@@ -727,6 +736,12 @@ func checkSlot(img *Image, i uint32, t *bpf.XdpTmpl) error {
 // the chunks of the entries' pieces.
 func checkDenial(img *Image) error {
 	for i := 1; i < len(img.DenialZones); i++ {
+		if img.denialRef(i) {
+			if i >= len(img.DenialNames) || img.DenialNames[i] == nil {
+				return fmt.Errorf("%w: denial zone %d refers to a live zone without naming it", ErrImage, i)
+			}
+			continue
+		}
 		z := &img.DenialZones[i]
 		nb := 1 << z.IndexBits
 		if z.IndexBits > abi.DenialIndexBits || int(z.EntryBase)+int(z.EntryCount) > len(img.DenialEntries) ||

@@ -158,6 +158,13 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 			continue
 		}
 		live, known := lv.viewByID[ident]
+		if img.denialRef(i) {
+			if !known {
+				return fmt.Errorf("%w: denial zone of %x is not live", ErrNoUpdate, img.DenialNames[i])
+			}
+			p.viewID[i] = live
+			continue
+		}
 		if known && lv.views[live].h == h {
 			p.viewID[i] = live
 			continue

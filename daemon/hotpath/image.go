@@ -131,12 +131,21 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 	}
 	out.DenialZones = make([]bpf.XdpDenialZone, len(img.Denial))
 	out.DenialNames = make([][]byte, len(img.Denial))
+	out.DenialRefs = make([]bool, len(img.Denial))
 	for i, dz := range img.Denial {
 		if dz == nil {
 			continue
 		}
+		out.DenialNames[i] = dz.Name()
+		if dz.Ref {
+			// The live zone of its name: only named.
+			out.DenialRefs[i] = true
+			out.DenialZones[i] = bpf.XdpDenialZone{Kind: dz.Kind}
+			continue
+		}
+		base := uint32(len(out.DenialEntries))
 		z := bpf.XdpDenialZone{
-			EntryBase:  dz.Base,
+			EntryBase:  base,
 			EntryCount: uint32(len(dz.Entries)),
 			IndexBase:  uint32(len(out.DenialIndex)),
 			CtxTmpl:    id(dz.Ctx),
@@ -146,8 +155,9 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 		}
 		copy(z.Salt[:], dz.Salt)
 		out.DenialZones[i] = z
-		out.DenialNames[i] = dz.Name()
-		out.DenialIndex = append(out.DenialIndex, dz.Index...)
+		for _, v := range dz.Index {
+			out.DenialIndex = append(out.DenialIndex, v-dz.Base+base)
+		}
 		for _, e := range dz.Entries {
 			x := bpf.XdpDenialEntry{
 				Key:        e.Key,

@@ -87,8 +87,12 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 			if i == 0 || lz == nil {
 				continue
 			}
-			same := sameView(lz, img.Templates, dz, dt)
-			if !same && (lz.Kind != dz.Kind || dz.Name() == nil || !bytes.Equal(lz.Name(), dz.Name())) {
+			named := lz.Kind == dz.Kind && dz.Name() != nil && bytes.Equal(lz.Name(), dz.Name())
+			if dz.Ref && !named {
+				continue
+			}
+			same := dz.Ref || sameView(lz, img.Templates, dz, dt)
+			if !same && !named {
 				continue
 			}
 			if !same {

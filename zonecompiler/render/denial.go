@@ -37,8 +37,15 @@ type DenialZone struct {
 	IndexBits uint8
 	Index     []uint32
 
-	byOwner map[string]uint32 // owner (lower case) of an entry's RRset -> absolute index
-	probe   []byte            // the name the pieces were rendered for
+	// byOwner: an NSEC view's owners (lower case) of entries' RRsets ->
+	// absolute index (an NSEC3 view finds an owner by its hash: ownerSlot).
+	byOwner map[string]uint32
+	// Ref: the view is the live one of its name (an unchanged chain in a
+	// change's Delta): only its entries' keys are here, for the places
+	// the change's templates and covers name; the loader finds the live
+	// view by its name.
+	Ref   bool
+	probe []byte // the name the pieces were rendered for
 }
 
 // DenialEntry is one interval: its search key and covering RRset.
@@ -213,7 +220,7 @@ func (c *compiler) buildDenial(z *zone.Zone, place func(keys [][4]uint64) []uint
 	if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 == nil {
 		return nil
 	}
-	dz := &DenialZone{byOwner: map[string]uint32{}, probe: denialProbe(z.Origin.Lower)}
+	dz := &DenialZone{probe: denialProbe(z.Origin.Lower)}
 	if len(dz.probe) > wire.MaxNameLen || z.Node(dz.probe) != nil {
 		return nil
 	}
@@ -315,10 +322,37 @@ func (c *compiler) finishDenial(dz *DenialZone, sets []*zone.RRset, owners [][]b
 	if head {
 		dz.Ctx = abi.NoDenial // set once the context template has an id
 	}
-	for i, o := range owners {
-		dz.byOwner[string(o)] = uint32(i) // made absolute by place
+	if dz.byOwner != nil {
+		for i, o := range owners {
+			dz.byOwner[string(o)] = uint32(i) // made absolute by place
+		}
 	}
 	return dz
+}
+
+// ownerSlot is the absolute index of the entry whose RRset is owner's:
+// an NSEC3 view's by the owner's hash label, an NSEC view's by name.
+func (dz *DenialZone) ownerSlot(owner []byte) (uint32, bool) {
+	if dz.Kind != abi.DenialNSEC3 {
+		i, ok := dz.byOwner[string(owner)]
+		return i, ok
+	}
+	if len(owner) == 0 || int(owner[0]) != NSEC3LabelLen {
+		return 0, false
+	}
+	k, ok := hashKey(string(wire.ToLower(owner[1 : 1+NSEC3LabelLen])))
+	if !ok {
+		return 0, false
+	}
+	n := len(dz.Entries)
+	i := sort.Search(n, func(i int) bool { return !keyLess(dz.Entries[i].Key, k) })
+	if i == n || dz.Entries[i].Key != k {
+		return 0, false
+	}
+	for i+1 < n && dz.Entries[i+1].Key == k {
+		i++ // a hole before it
+	}
+	return dz.Base + uint32(i), true
 }
 
 // place gives dz its absolute position among the image's entries.
@@ -368,12 +402,12 @@ func (c *compiler) slotTemplate(p engine.Precomputed, idx uint16) (Template, boo
 	dz := c.img.Denial[idx]
 	t.Slot, t.Denial = p.Slot, idx
 	if len(p.SlotBefore) == 1 {
-		if i, ok := dz.byOwner[string(p.SlotBefore[0])]; ok {
+		if i, ok := dz.ownerSlot(p.SlotBefore[0]); ok {
 			t.DenialHead = i - dz.Base
 		}
 	}
 	if len(p.SlotAfter) == 1 {
-		if i, ok := dz.byOwner[string(p.SlotAfter[0])]; ok {
+		if i, ok := dz.ownerSlot(p.SlotAfter[0]); ok {
 			t.DenialTail = i - dz.Base
 		}
 	}

@@ -173,6 +173,7 @@ func encodeDenial(w *binfmt.Writer, dz *DenialZone) {
 		w.U32(dz.byOwner[o])
 	}
 	w.Bytes(dz.probe)
+	w.Bool(dz.Ref)
 }
 
 func decodeDenial(r *binfmt.Reader, w *words) *DenialZone {
@@ -199,6 +200,7 @@ func decodeDenial(r *binfmt.Reader, w *words) *DenialZone {
 		dz.byOwner[o] = r.U32()
 	}
 	dz.probe = r.Bytes()
+	dz.Ref = r.Bool()
 	return dz
 }
 

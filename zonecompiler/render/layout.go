@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"sort"
 	"strings"
+
+	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 // An NSEC3 chain view keeps holes among its entries: a slot with no
@@ -333,4 +336,15 @@ func ownMoves(was, is [][4]uint64, chain map[[4]uint64]bool, key [4]uint64) bool
 func coverMoves(was, is [][4]uint64, chain map[[4]uint64]bool, key [4]uint64) bool {
 	i, j := coverIn(was, key), coverIn(is, key)
 	return i != j || was[i] != is[j] || chain[was[i]] || chain[is[j]]
+}
+
+// refView is the live view of NSEC3 zone z, laid out as layout, its chain
+// unchanged: the keys of its slots, no pieces (DenialZone.Ref).
+func refView(z *zone.Zone, layout [][4]uint64) *DenialZone {
+	dz := &DenialZone{Kind: abi.DenialNSEC3, Salt: z.NSEC3Salt(), probe: denialProbe(z.Origin.Lower), Ref: true,
+		Entries: make([]DenialEntry, len(layout))}
+	for i, k := range layout {
+		dz.Entries[i].Key = k
+	}
+	return dz
 }

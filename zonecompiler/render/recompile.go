@@ -170,8 +170,12 @@ func (c *compiler) incremental(keys []string) *Incremental {
 		}
 	}
 	for z, idx := range c.denialOf {
-		if u := inc.zones[string(z.Origin.Lower)]; u != nil && c.img.Denial[idx].Kind == abi.DenialNSEC3 {
-			u.layout = c.img.Denial[idx].Layout()
+		// (A view whose pieces point into a template's head is rendered
+		// whole at every change: its content depends on the template.)
+		if dz := c.img.Denial[idx]; dz.Kind == abi.DenialNSEC3 && dz.Ctx == 0 {
+			if u := inc.zones[string(z.Origin.Lower)]; u != nil {
+				u.layout = dz.Layout()
+			}
 		}
 	}
 	for _, z := range c.set.Zones() {
@@ -329,7 +333,8 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	if signed {
 		switch {
 		case len(chain) == 0 && u.layout != nil:
-			view = c.buildDenial(b, keepLayout(u.layout))
+			// The live view as it is: its keys, no pieces rendered.
+			view = refView(b, u.layout)
 		case len(chain) == 0:
 			view = c.buildDenial(b, nil)
 		case u.layout == nil:

@@ -263,7 +263,9 @@ func (c canonImage) apply(d *Delta) {
 	}
 	dc := canonOf(d.Image)
 	for n, dz := range dc.views {
-		c.views[n] = dz
+		if !dz.Ref { // a reference to the live view as it is
+			c.views[n] = dz
+		}
 	}
 	for _, h := range d.DelNames {
 		delete(c.names, h)
@@ -687,8 +689,8 @@ func TestRecompileOptOut(t *testing.T) {
 // TestApplyTwoSignedZones: a change to the second of two NSEC3 opt-out
 // zones carries that zone's chain view placed as the change's first
 // (another index, another first entry than in the image); Image.Apply
-// finds the image's view of the same content and moves the slots' zone
-// and entries to it, so the image equals a whole compile.
+// finds the image's view of the same name and moves the slots' zone to
+// it, so the image equals a whole compile.
 func TestApplyTwoSignedZones(t *testing.T) {
 	a := interoptest.SignedOptOut(t, "oa.test.", 4, 10, "")
 	b := interoptest.SignedOptOut(t, "ob.test.", 6, 10, "h1 A 198.18.4.1\n")
@@ -745,7 +747,7 @@ func TestApplyTwoSignedZones(t *testing.T) {
 	elsewhere := 0
 	for j, dz := range d.Image.Denial {
 		for i, lz := range img.Denial {
-			if j > 0 && i > 0 && dz != nil && lz != nil && sameView(lz, img.Templates, dz, d.Image.Templates) && (i != j || lz.Base != dz.Base) {
+			if j > 0 && i > 0 && dz != nil && lz != nil && viewName(lz) == viewName(dz) && (i != j || lz.Base != dz.Base) {
 				elsewhere++
 			}
 		}
