@@ -31,8 +31,10 @@ import (
 // and the new SOA with its RRSIG: what a signer in front of the hidden
 // primary sends when DS records come and go. The new signatures are the
 // zone's own with other bytes (the server does not verify them; a
-// signer's are of the same shape).
-func signedChange(z *zone.Zone, serial int, added, removed []int) (zone.Change, error) {
+// signer's are of the same shape). Not secure: insecure delegations
+// added (iK, two NS) and removed (dK without DS), the chain as it is
+// (opt-out), as most of a TLD's changes.
+func signedChange(z *zone.Zone, serial int, added, removed []int, secure bool) (zone.Change, error) {
 	var ch zone.Change
 	tmpl, ok := z.SOA.Sigs()[0].Src().(*dns.RRSIG)
 	if !ok {
@@ -88,6 +90,18 @@ func signedChange(z *zone.Zone, serial int, added, removed []int) (zone.Change, 
 			del(s)
 		}
 		gone[hashOf(name)] = true
+	}
+	if !secure {
+		for _, k := range added {
+			for _, ns := range []string{"ns1", "ns2"} {
+				rr, err := dns.NewRR(fmt.Sprintf("i%d.%s 86400 IN NS %s.prov%d.net.", k, xdp.Origin, ns, k%500))
+				if err != nil {
+					return ch, err
+				}
+				ch.Add = append(ch.Add, rr)
+			}
+		}
+		return ch, nil
 	}
 	fresh := make(map[string]string) // hash -> owner of an added delegation
 	for _, k := range added {
@@ -150,15 +164,28 @@ func wireName(name string) []byte {
 }
 
 // runSigned is run's steps on the signed zone: each change adds c/2 secure
-// delegations and removes c - c/2 others (signedChange), applied as an
-// IXFR (zone.Apply), rendered alone (render.Recompile) and written in
-// place (loader.UpdatePartial); then DO=1 queries through the program
-// (checkSigned) must get the engine's bytes.
+// delegations and removes c - c/2 others (signedChange), then the same
+// with insecure ones, each applied as an IXFR (zone.Apply), rendered
+// alone (render.Recompile) and written in place (loader.UpdatePartial);
+// then DO=1 queries through the program (checkSigned) must get the
+// engine's bytes.
 func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n int, steps []int, serial int) error {
-	printf("| changed delegations | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | denial zones written | IXFR total (ms) | allocated (MiB) | checked |\n")
+	printf("| changed delegations (DS) | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | denial zones written | IXFR total (ms) | allocated (MiB) | checked |\n")
 	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	next, removedAt := 0, 5
+	next, removedSecure, removedInsecure := 0, 5, 1
+	type step struct {
+		c      int
+		secure bool
+	}
+	var all []step
 	for _, c := range steps {
+		all = append(all, step{c, true})
+		if c > 0 {
+			all = append(all, step{c, false})
+		}
+	}
+	for _, sp := range all {
+		c := sp.c
 		serial++
 		var added, removed []int
 		for range c / 2 {
@@ -166,12 +193,17 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 			next++
 		}
 		for range c - c/2 {
-			// dK with a DS (K%5 == 0) and no glue (K%10 != 0).
-			removed = append(removed, removedAt)
-			removedAt += 10
+			// dK without glue (K%10 != 0): with a DS (K%5 == 0) or not.
+			if sp.secure {
+				removed = append(removed, removedSecure)
+				removedSecure += 10
+			} else {
+				removed = append(removed, removedInsecure)
+				removedInsecure += 10
+			}
 		}
 		z0 := e.Zones().Zones()[0]
-		ch, err := signedChange(z0, serial, added, removed)
+		ch, err := signedChange(z0, serial, added, removed, sp.secure)
 		if err != nil {
 			return err
 		}
@@ -189,11 +221,18 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 		runtime.ReadMemStats(&ms1)
 		alloc := float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20)
 		e, inc = ne, nextInc
-		checked, err := checkSigned(l, e, n, added, removed)
+		checked, err := checkSigned(l, e, n, added, removed, sp.secure)
 		if err != nil {
 			return err
 		}
-		printf("| %d | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d | %.1f | %.1f | %s |\n", c, ms(ta), ms(trc), len(d.Image.Names),
+		kind := "secure"
+		if !sp.secure {
+			kind = "insecure"
+		}
+		if c == 0 {
+			kind = "serial"
+		}
+		printf("| %d %s | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d | %.1f | %.1f | %s |\n", c, kind, ms(ta), ms(trc), len(d.Image.Names),
 			ms(tu), ms(st.Plan), ms(st.Write), ms(st.Grace), ms(st.Settle),
 			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.DenialZones,
 			ms(ta+trc+tu), alloc, checked)
@@ -203,18 +242,22 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 }
 
 // checkSigned sends DO=1 queries through the program and compares their
-// replies with the engine's: DS at the first added secure delegation, a
+// replies with the engine's: DS at the first added delegation, a
 // name below the first removed one (NXDOMAIN, its NSEC3 proof), insecure
 // delegations (referrals with their opt-out proof), random names
 // (NXDOMAIN) and the apex SOA; each must be answered by the program.
-func checkSigned(l *loader.Loader, e *engine.Engine, n int, added, removed []int) (string, error) {
+func checkSigned(l *loader.Loader, e *engine.Engine, n int, added, removed []int, secure bool) (string, error) {
 	type q struct {
 		name string
 		qt   uint16
 	}
 	var qs []q
 	if len(added) > 0 {
-		qs = append(qs, q{fmt.Sprintf("s%d.%s", added[0], xdp.Origin), dns.TypeDS})
+		prefix := "s"
+		if !secure {
+			prefix = "i"
+		}
+		qs = append(qs, q{fmt.Sprintf("%s%d.%s", prefix, added[0], xdp.Origin), dns.TypeDS})
 	}
 	if len(removed) > 0 {
 		qs = append(qs, q{fmt.Sprintf("www.d%d.%s", removed[0], xdp.Origin), dns.TypeA})
