@@ -86,6 +86,7 @@ type XdpDenialZone struct {
 	SaltLen    uint8
 	Pad        uint8
 	Salt       [32]uint8
+	Pad2       [12]uint8
 }
 
 type XdpDenialZoneVersions struct {
@@ -213,7 +214,6 @@ type XdpScratch struct {
 		C    XdpChunk
 		Dz   XdpDenialZone
 		Dzv  XdpDenialZoneVersions
-		_    [4]byte
 		De   XdpDenialEntry
 		Mv   XdpMacVal
 		Te   XdpTapEvent

@@ -310,6 +310,9 @@ struct denial_zone {
 	__u8 salt_len;
 	__u8 pad;
 	__u8 salt[XDPDNS_MAX_SALT];
+	/* To 64 bytes: each version of a denial_zone_versions value is one
+	 * cache line, not two. */
+	__u8 pad2[12];
 };
 
 /* denial_zones value: the zone in each version, [gen] read by generation
