@@ -69,28 +69,6 @@ func (dz *DenialZone) Layout() [][4]uint64 {
 	return out
 }
 
-// placesIn is where each of keys (sorted, unique) sits in the view laid
-// out as layout (Layout): the last slot of its key. False when a key has
-// no slot there.
-func placesIn(layout [][4]uint64, keys [][4]uint64) ([]uint32, bool) {
-	at := make([]uint32, len(keys))
-	j := 0
-	for i, k := range keys {
-		for j < len(layout) && keyLess(layout[j], k) {
-			j++
-		}
-		for j+1 < len(layout) && layout[j+1] == k {
-			j++ // a hole before it
-		}
-		if j >= len(layout) || layout[j] != k {
-			return nil, false
-		}
-		at[i] = uint32(j)
-		j++
-	}
-	return at, true
-}
-
 // patchLayout places the sorted, unique keys of a changed chain in the
 // slots of its view laid out as old (Layout): a key the old view holds
 // keeps its slot, unless keys added before it took more free slots than
@@ -163,17 +141,6 @@ func coverIn(layout [][4]uint64, key [4]uint64) int {
 		return len(layout) - 1
 	}
 	return i - 1
-}
-
-// keepLayout places keys where layout has them (nil when one is missing).
-func keepLayout(layout [][4]uint64) func([][4]uint64) []uint32 {
-	return func(keys [][4]uint64) []uint32 {
-		at, ok := placesIn(layout, keys)
-		if !ok {
-			return nil
-		}
-		return at
-	}
 }
 
 // changeLayout places keys in the slots of layout (patchLayout).

@@ -225,3 +225,25 @@ func randomSorted(keys [][4]uint64) [][4]uint64 {
 	})
 	return keys
 }
+
+// placesIn is where each of keys (sorted, unique) sits in the view laid
+// out as layout (Layout): the last slot of its key. False when a key has
+// no slot there.
+func placesIn(layout [][4]uint64, keys [][4]uint64) ([]uint32, bool) {
+	at := make([]uint32, len(keys))
+	j := 0
+	for i, k := range keys {
+		for j < len(layout) && keyLess(layout[j], k) {
+			j++
+		}
+		for j+1 < len(layout) && layout[j+1] == k {
+			j++ // a hole before it
+		}
+		if j >= len(layout) || layout[j] != k {
+			return nil, false
+		}
+		at[i] = uint32(j)
+		j++
+	}
+	return at, true
+}

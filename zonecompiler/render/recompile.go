@@ -320,14 +320,14 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	if u == nil || u.refs == nil {
 		return fmt.Errorf("%w: no record of %s's references", ErrRecompile, b.Name())
 	}
-	// A signed zone's chain view, rebuilt into the delta in the live
-	// one's layout: when the chain did not change its content is the
-	// live one's, which the loader finds and reuses. When it changed, the
-	// view is laid out as the live one but for the records that change
-	// (patchLayout), and the loader gives the live view of the zone this
-	// content in place: every template whose slot reads it reads the new
-	// one at once, so only the names whose own answers change are
-	// rendered (chainReach).
+	// A signed zone's chain view: when the chain did not change, the live
+	// one named (a reference view: its slots' keys, for the places the
+	// change's templates and covers name; the loader finds it by name).
+	// When it changed, rebuilt, laid out as the live one but for the
+	// records that change (patchLayout), and the loader gives the live
+	// view of the zone this content in place: every template whose slot
+	// reads it reads the new one at once, so only the names whose own
+	// answers change are rendered (chainReach).
 	var view *DenialZone
 	var layout [][4]uint64 // the new view's, when the chain changed
 	if signed {
