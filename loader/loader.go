@@ -592,6 +592,50 @@ func fillMapped[V any](vals []V) func(*ebpf.Map) error {
 	}
 }
 
+// mappedRun is the shortest run of consecutive keys fillRuns writes
+// through a mapping rather than with the batch syscalls.
+const mappedRun = 64
+
+// fillRuns is fill for an mmapable array map (chunks, templates, denial
+// entries): a run of at least mappedRun consecutive keys — the room of a
+// new template's chunks, of a changed chain view's ~300k entries and ~1M
+// chunks — is copied through a mapping of the pages it spans (the batch
+// syscalls cost ~2 µs an entry), the rest written with fill. The room
+// written is free: no live entry reads it before the flip, which the
+// munmap and the flip's atomic store order after the copy.
+func fillRuns[V any](m *ebpf.Map, keys []uint32, vals []V) error {
+	var zero V
+	size := int64(unsafe.Sizeof(zero))
+	page := int64(os.Getpagesize())
+	var restK []uint32
+	var restV []V
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j] == keys[j-1]+1 {
+			j++
+		}
+		if j-i < mappedRun {
+			restK, restV = append(restK, keys[i:j]...), append(restV, vals[i:j]...)
+			i = j
+			continue
+		}
+		start := int64(keys[i]) * size
+		off := start &^ (page - 1)
+		mem, err := mapRange(m, off, int(start-off+int64(j-i)*size))
+		if err != nil {
+			restK, restV = append(restK, keys[i:j]...), append(restV, vals[i:j]...)
+			i = j
+			continue
+		}
+		copy(unsafe.Slice((*V)(unsafe.Pointer(&mem[start-off])), j-i), vals[i:j])
+		if err := unix.Munmap(mem); err != nil {
+			return fmt.Errorf("loader: unmapping %s: %w", m, err)
+		}
+		i = j
+	}
+	return fill(m, restK, restV)
+}
+
 // fillArray fills an array map with vals at indexes 0, 1, ...
 func fillArray[V any](vals []V) func(*ebpf.Map) error {
 	return func(m *ebpf.Map) error { return fill(m, indexes(len(vals)), vals) }

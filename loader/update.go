@@ -228,11 +228,11 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 		what string
 		do   func() error
 	}{
-		{"chunks", func() error { return fill(g.chunks, p.chunkKeys, p.chunkVals) }},
-		{"denial entries", func() error { return fill(g.denialEntries, p.entryKeys, p.entryVals) }},
+		{"chunks", func() error { return fillRuns(g.chunks, p.chunkKeys, p.chunkVals) }},
+		{"denial entries", func() error { return fillRuns(g.denialEntries, p.entryKeys, p.entryVals) }},
 		{"denial index", func() error { return fill(g.denialIndex, p.indexKeys, p.indexVals) }},
 		{"denial zones", func() error { return fill(g.denialZones, p.viewKeys, p.viewVersions(l.live, next, false)) }},
-		{"templates", func() error { return fill(g.templates, p.tmplKeys, p.tmplVals) }},
+		{"templates", func() error { return fillRuns(g.templates, p.tmplKeys, p.tmplVals) }},
 		{"shared templates", func() error { return fill(g.sharedTemplates, p.sharedKeys, p.sharedVersions(l.live, next, false)) }},
 		{"name filter", func() error { return fill(g.nameFilter, p.filterKeys, p.filterVals) }},
 		{"names", func() error { return g.names.put(nk, nv) }},
