@@ -214,9 +214,10 @@ func denialProbe(lower []byte) []byte {
 // or nil when the program cannot search it (another hash than SHA-1, extra
 // iterations, a long salt, pieces it cannot relocate).
 //
-// place, when not nil, gives the slot of each of the chain's keys (sorted)
-// in the view (nil: it cannot); without it the view is laid out anew.
-func (c *compiler) buildDenial(z *zone.Zone, place func(keys [][4]uint64) []uint32) *DenialZone {
+// old, when not nil, is the layout of the live view (Layout), which the
+// chain is placed in keeping its entries' slots (patchLayout); without it
+// the view is laid out anew.
+func (c *compiler) buildDenial(z *zone.Zone, old [][4]uint64) *DenialZone {
 	if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 == nil {
 		return nil
 	}
@@ -229,30 +230,20 @@ func (c *compiler) buildDenial(z *zone.Zone, place func(keys [][4]uint64) []uint
 	}
 	dz.Kind, dz.Salt = abi.DenialNSEC3, z.NSEC3Salt()
 	var sets []*zone.RRset
-	var owners [][]byte
 	for _, n := range z.NSEC3Chain() {
-		h, err := b32hex.DecodeString(n.NSEC3Hash)
-		if err != nil || len(h) != sha1.Size {
+		k, ok := hashKey(n.NSEC3Hash)
+		if !ok {
 			return nil
 		}
-		dz.Entries = append(dz.Entries, DenialEntry{Key: NSEC3Key(h)})
+		dz.Entries = append(dz.Entries, DenialEntry{Key: k})
 		sets = append(sets, n.Set(dns.TypeNSEC3))
-		owners = append(owners, n.Name.Lower())
 	}
-	if dz = c.finishDenial(dz, sets, owners); dz == nil {
+	if dz = c.finishDenial(dz, sets, nil); dz == nil {
 		return nil
 	}
-	var at []uint32
-	if place == nil {
-		at = freshLayout(len(dz.Entries))
-	} else {
-		keys := make([][4]uint64, len(dz.Entries))
-		for i := range dz.Entries {
-			keys[i] = dz.Entries[i].Key
-		}
-		if at = place(keys); at == nil {
-			return nil
-		}
+	at := freshLayout(len(dz.Entries))
+	if old != nil {
+		at = patchLayout(old, dz.Layout())
 	}
 	if !dz.layOut(at) {
 		return nil
@@ -344,13 +335,9 @@ func (dz *DenialZone) ownerSlot(owner []byte) (uint32, bool) {
 	if !ok {
 		return 0, false
 	}
-	n := len(dz.Entries)
-	i := sort.Search(n, func(i int) bool { return !keyLess(dz.Entries[i].Key, k) })
-	if i == n || dz.Entries[i].Key != k {
+	i := findSlot(len(dz.Entries), func(i int) [4]uint64 { return dz.Entries[i].Key }, k)
+	if i < 0 {
 		return 0, false
-	}
-	for i+1 < n && dz.Entries[i+1].Key == k {
-		i++ // a hole before it
 	}
 	return dz.Base + uint32(i), true
 }

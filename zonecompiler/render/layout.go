@@ -52,9 +52,6 @@ func (dz *DenialZone) layOut(at []uint32) bool {
 		out[s] = dz.Entries[i]
 		next = s + 1
 	}
-	for o, i := range dz.byOwner {
-		dz.byOwner[o] = at[i]
-	}
 	dz.Entries = out
 	return true
 }
@@ -143,11 +140,6 @@ func coverIn(layout [][4]uint64, key [4]uint64) int {
 	return i - 1
 }
 
-// changeLayout places keys in the slots of layout (patchLayout).
-func changeLayout(layout [][4]uint64) func([][4]uint64) []uint32 {
-	return func(keys [][4]uint64) []uint32 { return patchLayout(layout, keys) }
-}
-
 // hashKey is the search key of an NSEC3 hash label (base32hex), false
 // when it is not one.
 func hashKey(label string) ([4]uint64, bool) {
@@ -166,17 +158,19 @@ func hashKey(label string) ([4]uint64, bool) {
 // slotOf is the slot of key's entry in layout (the last of the run of
 // slots holding key), -1 when it has none.
 func slotOf(layout [][4]uint64, key [4]uint64) int {
-	i := sort.Search(len(layout), func(i int) bool { return !keyLess(layout[i], key) })
-	if i == len(layout) || layout[i] != key {
-		return -1
-	}
-	return lastOf(layout, i)
+	return findSlot(len(layout), func(i int) [4]uint64 { return layout[i] }, key)
 }
 
-// lastOf is the last slot of the run from i holding layout[i]'s key.
-func lastOf(layout [][4]uint64, i int) int {
-	for i+1 < len(layout) && layout[i+1] == layout[i] {
-		i++
+// findSlot is the slot of key's entry among n slots whose keys keyAt
+// gives (sorted, holes keyed as their successors): the last slot holding
+// key, -1 when none does.
+func findSlot(n int, keyAt func(int) [4]uint64, key [4]uint64) int {
+	i := sort.Search(n, func(i int) bool { return !keyLess(keyAt(i), key) })
+	if i == n || keyAt(i) != key {
+		return -1
+	}
+	for i+1 < n && keyAt(i+1) == key {
+		i++ // a hole before it
 	}
 	return i
 }

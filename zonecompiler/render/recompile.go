@@ -340,7 +340,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		case u.layout == nil:
 			return fmt.Errorf("%w: no record of the NSEC3 chain view of %s", ErrRecompile, b.Name())
 		default:
-			view = c.buildDenial(b, changeLayout(u.layout))
+			view = c.buildDenial(b, u.layout)
 			if view == nil || view.Ctx != 0 {
 				return fmt.Errorf("%w: the NSEC3 chain of %s changed, and its view cannot follow", ErrRecompile, b.Name())
 			}
@@ -464,8 +464,6 @@ func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool
 	} else if s := slotOf(was, k); s < 0 || s != slotOf(is, k) {
 		return fmt.Errorf("%w: the NSEC3 record of the apex of %s moved", ErrRecompile, b.Name())
 	}
-	own := func(k [4]uint64) bool { return ownMoves(was, is, chain, k) }
-	covered := func(k [4]uint64) bool { return coverMoves(was, is, chain, k) }
 	dirty := dirtyRanges(was, is, chain)
 	children := len(set.Zones()) > 1 // a delegation may be a served zone's apex
 	var bad []byte
@@ -485,7 +483,7 @@ func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool
 			bad = name
 			return
 		}
-		reached := own(k)
+		reached := ownMoves(was, is, chain, k)
 		switch {
 		case n.Has(zone.FlagDelegation) && !bytes.Equal(name, origin) && set.Zone(name) == nil:
 			// Its answers hold its own NSEC3 as bytes (no template
@@ -493,13 +491,13 @@ func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool
 			if slotOf(was, k) >= 0 && slotOf(is, k) >= 0 {
 				reached = chain[k]
 			} else {
-				reached = reached || covered(k)
+				reached = reached || coverMoves(was, is, chain, k)
 			}
 		case n.Has(zone.FlagCNAME) || set.Zone(name) != nil:
 			reached = true
 		default:
 			w, ok := hashKey(b.HashName(wire.Wildcard(name)))
-			reached = reached || !ok || own(w) || covered(w)
+			reached = reached || !ok || ownMoves(was, is, chain, w) || coverMoves(was, is, chain, w)
 		}
 		if reached {
 			affected[string(name)] = true
