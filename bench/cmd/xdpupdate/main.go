@@ -40,6 +40,7 @@ import (
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -253,21 +254,13 @@ func run(n int, steps []int, signed bool) error {
 		re = nil
 		// The IXFR: the change applied to the served version, its
 		// changed names handed over.
-		var ms0, ms1 runtime.MemStats
-		runtime.ReadMemStats(&ms0)
 		z0 := e.Zones().Zones()[0]
-		nz, changed, ne, ta, err := applyChange(z0, change(z0, v.serial, added, removed))
+		w, err := takeIXFR(l, inc, e, change(z0, v.serial, added, removed), true)
 		if err != nil {
 			return fmt.Errorf("%d changes: %w", c, err)
 		}
-		w, err := writeChange(l, inc, e, ne, nz, changed, true)
-		if err != nil {
-			return fmt.Errorf("%d changes: %w", c, err)
-		}
-		d, next, st, trc, tu := w.d, w.next, w.st, w.recompile, w.update
-		runtime.ReadMemStats(&ms1)
-		alloc := float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20)
-		e, inc = ne, next
+		d, st, ta, trc, tu, alloc := w.d, w.st, w.apply, w.recompile, w.update, w.alloc
+		e, inc = w.e, w.next
 		checked, err := check(l, e, added, removed)
 		if err != nil {
 			return err
@@ -311,9 +304,7 @@ func change(z *zone.Zone, serial int, added, removed []int) zone.Change {
 	ch.Add = append(ch.Add, nsoa)
 	for _, k := range removed {
 		name := fmt.Sprintf("d%d.%s", k, xdp.Origin)
-		buf := make([]byte, 256)
-		n, _ := dns.PackDomainName(name, buf, 0, nil, false)
-		if node := z.Node(buf[:n]); node != nil {
+		if node := z.Node(wireName(name)); node != nil {
 			for _, s := range node.Sets {
 				for _, rr := range s.RRs() {
 					ch.Del = append(ch.Del, rr.Src())
@@ -418,53 +409,65 @@ var profileTo *os.File
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// applyChange applies the IXFR ch to the served version z0 (zone.Apply),
-// timed with the engine made of the result.
-func applyChange(z0 *zone.Zone, ch zone.Change) (*zone.Zone, *zone.Changed, *engine.Engine, time.Duration, error) {
+// taken is an IXFR taken as a secondary takes it, each step timed.
+type taken struct {
+	e                        *engine.Engine // serving the new version
+	d                        *render.Delta
+	next                     *render.Incremental
+	st                       loader.UpdateStats
+	apply, recompile, update time.Duration
+	alloc                    float64 // MiB of Go heap the three allocated
+}
+
+// takeIXFR applies the IXFR ch to the version e serves (zone.Apply),
+// renders the change alone (render.Recompile, with the names Apply
+// reports changed, NSEC3 owners included) and writes it into the live
+// maps (loader.UpdatePartial); profile: the Recompile into profileTo,
+// once.
+func takeIXFR(l *loader.Loader, inc *render.Incremental, e *engine.Engine, ch zone.Change, profile bool) (taken, error) {
+	var w taken
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	t0 := time.Now()
-	nz, changed, err := zone.Apply(z0, ch, zone.Options{})
+	nz, changed, err := zone.Apply(e.Zones().Zones()[0], ch, zone.Options{})
 	if err != nil {
-		return nil, nil, nil, 0, fmt.Errorf("zone.Apply: %w", err)
+		return w, fmt.Errorf("zone.Apply: %w", err)
 	}
 	set, err := zone.NewSet(nz)
 	if err != nil {
-		return nil, nil, nil, 0, err
+		return w, err
 	}
-	return nz, changed, engine.New(engine.Config{}, set), time.Since(t0), nil
-}
-
-// written is a change rendered alone and written in place.
-type written struct {
-	d                 *render.Delta
-	next              *render.Incremental
-	st                loader.UpdateStats
-	recompile, update time.Duration
-}
-
-// writeChange renders the change from e to ne alone (render.Recompile,
-// with the names zone.Apply reported changed in nz, NSEC3 owners
-// included) and writes it into the live maps (loader.UpdatePartial),
-// timing each; profile: the Recompile into profileTo, once.
-func writeChange(l *loader.Loader, inc *render.Incremental, e, ne *engine.Engine, nz *zone.Zone, changed *zone.Changed, profile bool) (written, error) {
-	var w written
-	t0 := time.Now()
+	w.e = engine.New(engine.Config{}, set)
+	w.apply = time.Since(t0)
+	t0 = time.Now()
 	if profile && profileTo != nil {
 		_ = pprof.StartCPUProfile(profileTo)
-		defer func() {
-			pprof.StopCPUProfile()
-			profileTo = nil
-		}()
 	}
-	d, next, err := render.Recompile(inc, e, ne, map[string][][]byte{string(nz.Origin.Lower): changed.Owners(nz.Origin.Lower)})
+	w.d, w.next, err = render.Recompile(inc, e, w.e, map[string][][]byte{string(nz.Origin.Lower): changed.Owners(nz.Origin.Lower)})
+	if profile && profileTo != nil {
+		pprof.StopCPUProfile()
+		profileTo = nil
+	}
 	if err != nil {
 		return w, fmt.Errorf("recompile: %w", err)
 	}
 	w.recompile = time.Since(t0)
 	t0 = time.Now()
-	if w.st, err = l.UpdatePartial(hotpath.DeltaFromRender(d)); err != nil {
+	if w.st, err = l.UpdatePartial(hotpath.DeltaFromRender(w.d)); err != nil {
 		return w, fmt.Errorf("update: %w", err)
 	}
 	w.update = time.Since(t0)
-	w.d, w.next = d, next
+	runtime.ReadMemStats(&ms1)
+	w.alloc = float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20)
 	return w, nil
+}
+
+// wireName is name in lower-case wire form (nil when it is not one).
+func wireName(name string) []byte {
+	buf := make([]byte, wire.MaxNameLen+1)
+	n, err := dns.PackDomainName(name, buf, 0, nil, false)
+	if err != nil {
+		return nil
+	}
+	return wire.ToLower(buf[:n])
 }

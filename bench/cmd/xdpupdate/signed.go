@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
-	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -153,16 +151,6 @@ func signedChange(z *zone.Zone, serial int, added, removed []int, secure bool) (
 	return ch, nil
 }
 
-// wireName is name in wire form (nil when it is not one).
-func wireName(name string) []byte {
-	buf := make([]byte, wire.MaxNameLen+1)
-	n, err := dns.PackDomainName(name, buf, 0, nil, false)
-	if err != nil {
-		return nil
-	}
-	return wire.ToLower(buf[:n])
-}
-
 // runSigned is run's steps on the signed zone: each change adds c/2 secure
 // delegations and removes c - c/2 others (signedChange), then the same
 // with insecure ones, each applied as an IXFR (zone.Apply), rendered
@@ -207,20 +195,12 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 		if err != nil {
 			return err
 		}
-		var ms0, ms1 runtime.MemStats
-		runtime.ReadMemStats(&ms0)
-		nz, changed, ne, ta, err := applyChange(z0, ch)
+		w, err := takeIXFR(l, inc, e, ch, c > 0)
 		if err != nil {
 			return fmt.Errorf("%d changes: %w", c, err)
 		}
-		w, err := writeChange(l, inc, e, ne, nz, changed, c > 0)
-		if err != nil {
-			return fmt.Errorf("%d changes: %w", c, err)
-		}
-		d, nextInc, st, trc, tu := w.d, w.next, w.st, w.recompile, w.update
-		runtime.ReadMemStats(&ms1)
-		alloc := float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20)
-		e, inc = ne, nextInc
+		d, st, ta, trc, tu, alloc := w.d, w.st, w.apply, w.recompile, w.update, w.alloc
+		e, inc = w.e, w.next
 		checked, err := checkSigned(l, e, n, added, removed, sp.secure)
 		if err != nil {
 			return err
