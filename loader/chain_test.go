@@ -40,7 +40,7 @@ func TestChainUpdates(t *testing.T) {
 			}
 			l := load(t, e, hotpath.FromRender(rimg))
 			inc := rimg.Incremental
-			replaced := 0
+			replaced, patches := 0, 0
 			for step := 1; step <= 12; step++ {
 				m.ChangeDelegations(n)
 				if step%2 == 0 {
@@ -71,6 +71,22 @@ func TestChainUpdates(t *testing.T) {
 					t.Fatalf("step %d: %v", step, st.Unsettled)
 				}
 				replaced += st.DenialZones
+				for _, dz := range d.Image.Denial {
+					if dz == nil || !dz.Patch {
+						continue
+					}
+					// A patch renders only the changed records' pieces.
+					patches++
+					fresh := 0
+					for _, x := range dz.Entries {
+						if x.From == 0 && len(x.Piece.Body) > 0 {
+							fresh++
+						}
+					}
+					if fresh*2 > len(dz.Entries) {
+						t.Errorf("step %d: a patch of the chain view renders %d pieces of %d slots", step, fresh, len(dz.Entries))
+					}
+				}
 				e, inc = ne, next
 				answered, must := 0, 0
 				for i, q := range interoptest.DenialCorpus(t, e, int64(step)) {
@@ -98,8 +114,8 @@ func TestChainUpdates(t *testing.T) {
 					step, len(d.Image.Names), st.DenialZones, st.NamesChanged+st.NamesAdded, st.AnswersChanged, answered,
 					answered, must)
 			}
-			if replaced < 8 {
-				t.Errorf("the chain view was given new content %d times in 12 changes of the chain", replaced)
+			if replaced < 8 || patches < replaced {
+				t.Errorf("the chain view was given new content %d times in 12 changes of the chain, %d of them as patches", replaced, patches)
 			}
 		})
 	}

@@ -106,6 +106,19 @@ func (h *hasher) plainHash(img *Image, t *bpf.XdpTmpl) contentHash {
 	return h.sum()
 }
 
+// fromLive marks, in a patch's hash, an entry whose piece is the live
+// zone's (longer than any piece: abi.MaxBody).
+const fromLive = 0xffff
+
+// patchHash is the content hash of live zone content live patched with
+// the change whose hash is patch.
+func (h *hasher) patchHash(live, patch contentHash) contentHash {
+	h.reset()
+	h.hash(live)
+	h.hash(patch)
+	return h.sum()
+}
+
 // nameIdent is the identity of the denial zone of kind that is the chain
 // of name.
 func (h *hasher) nameIdent(kind uint8, name []byte) contentHash {
@@ -181,6 +194,11 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 			continue
 		}
 		h.reset()
+		if img.denialPatch(i) {
+			// The hash of the change alone: the update hashes it with
+			// the live zone's (patchHash).
+			h.buf = append(h.buf, "patch"...)
+		}
 		h.u32(z.EntryCount)
 		h.buf = append(h.buf, z.Kind, z.IndexBits, z.SaltLen)
 		h.buf = append(h.buf, z.Salt[:]...)
@@ -203,6 +221,11 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 			e := &img.DenialEntries[j]
 			for _, k := range e.Key {
 				h.u64(k)
+			}
+			if from := img.denialFrom(j); from != 0 {
+				h.u16(fromLive) // no piece is that long
+				h.u32(from)
+				continue
 			}
 			h.u16(e.Len)
 			h.u16(e.Nrecs)

@@ -4,6 +4,12 @@ package loader
 
 import (
 	"encoding/binary"
+	"fmt"
+	"os"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/xdpdns/xdpdns/bpf"
 	"github.com/xdpdns/xdpdns/bpf/abi"
@@ -54,9 +60,12 @@ type liveState struct {
 	entries    *runs
 	index      *runs
 	filter     []uint64
-	nameCap    int
-	answerCap  int
-	mark       uint32
+	// entryMap is the denial entries array, read for the pieces a
+	// patch keeps (liveEntries).
+	entryMap  *ebpf.Map
+	nameCap   int
+	answerCap int
+	mark      uint32
 }
 
 // info is the record of live template id.
@@ -76,6 +85,26 @@ func (lv *liveState) ref(ids []uint32, d int) {
 			t.refs = uint32(int(t.refs) + d)
 		}
 	}
+}
+
+// liveEntries reads the entries of live zone v from the map.
+func (lv *liveState) liveEntries(v viewInfo) ([]bpf.XdpDenialEntry, error) {
+	out := make([]bpf.XdpDenialEntry, v.nentries)
+	if len(out) == 0 {
+		return out, nil
+	}
+	size := int64(unsafe.Sizeof(out[0]))
+	start := int64(v.entry) * size
+	off := start &^ int64(os.Getpagesize()-1)
+	mem, err := mapRange(lv.entryMap, off, int(start-off+int64(len(out))*size))
+	if err != nil {
+		return nil, err
+	}
+	copy(out, unsafe.Slice((*bpf.XdpDenialEntry)(unsafe.Pointer(&mem[start-off])), len(out)))
+	if err := unix.Munmap(mem); err != nil {
+		return nil, fmt.Errorf("loader: unmapping %s: %w", lv.entryMap, err)
+	}
+	return out, nil
 }
 
 // slotView is the denial zone template t fills its slot from (0: none).
@@ -201,6 +230,7 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		entries:    newRuns(uint32(len(img.DenialEntries)), uint32(g.caps[capDenialEntries])),
 		index:      newRuns(uint32(len(img.DenialIndex)), uint32(g.caps[capDenialIndex])),
 		filter:     append([]uint64(nil), img.NameFilter...),
+		entryMap:   g.denialEntries,
 		nameCap:    g.caps[capNames],
 		answerCap:  g.caps[capAnswers],
 	}

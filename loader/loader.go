@@ -147,6 +147,14 @@ type Image struct {
 	// image, the update finds it live by its name (ErrNoUpdate when it
 	// is not).
 	DenialRefs []bool
+	// DenialPatches[i]: zone i of a Delta is the live zone of its name
+	// changed (a changed chain): its header, index and entries are here,
+	// but the piece of each entry j with DenialFrom[j] set is the live
+	// zone's entry DenialFrom[j]-1 (relative to its first): only the
+	// changed pieces are in the image (DenialFrom is indexed as
+	// DenialEntries, nil when no zone is a patch).
+	DenialPatches []bool
+	DenialFrom    []uint32
 	// NameFilter is the Bloom filter of the names keys (abi.NameFilter;
 	// empty: none, every name is looked up).
 	NameFilter []uint64
@@ -545,6 +553,19 @@ func tmplVersions(t bpf.XdpTmpl) bpf.XdpTmplVersions {
 // name (Image.DenialRefs).
 func (img *Image) denialRef(i int) bool { return i < len(img.DenialRefs) && img.DenialRefs[i] }
 
+// denialPatch reports whether denial zone i patches the live zone of its
+// name (Image.DenialPatches).
+func (img *Image) denialPatch(i int) bool { return i < len(img.DenialPatches) && img.DenialPatches[i] }
+
+// denialFrom is the live entry (relative, plus one) whose piece denial
+// entry j takes, 0 when its piece is in the image.
+func (img *Image) denialFrom(j uint32) uint32 {
+	if int(j) < len(img.DenialFrom) {
+		return img.DenialFrom[j]
+	}
+	return 0
+}
+
 // zoneVersions is a denial_zones value holding z in both versions.
 func zoneVersions(z bpf.XdpDenialZone) bpf.XdpDenialZoneVersions {
 	return bpf.XdpDenialZoneVersions{V: [abi.Gens]bpf.XdpDenialZone{z, z}}
@@ -634,6 +655,37 @@ func fillRuns[V any](m *ebpf.Map, keys []uint32, vals []V) error {
 		i = j
 	}
 	return fill(m, restK, restV)
+}
+
+// copyRuns copies the runs of chunks in the mmapable array m (runs that
+// do not overlap), through a mapping of the map, else entry by entry.
+func copyRuns(m *ebpf.Map, runs []chunkCopy) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	all, done, err := mapArray[bpf.XdpChunk](m)
+	if err != nil {
+		var keys []uint32
+		var vals []bpf.XdpChunk
+		for _, r := range runs {
+			for i := range r.n {
+				var c bpf.XdpChunk
+				if err := m.Lookup(r.from+i, &c); err != nil {
+					return err
+				}
+				keys, vals = append(keys, r.to+i), append(vals, c)
+			}
+		}
+		return fill(m, keys, vals)
+	}
+	for _, r := range runs {
+		if uint64(r.from)+uint64(r.n) > uint64(len(all)) || uint64(r.to)+uint64(r.n) > uint64(len(all)) {
+			_ = done()
+			return fmt.Errorf("loader: copying chunks %d+%d to %d of %d", r.from, r.n, r.to, len(all))
+		}
+		copy(all[r.to:r.to+r.n], all[r.from:r.from+r.n])
+	}
+	return done()
 }
 
 // fillArray fills an array map with vals at indexes 0, 1, ...
@@ -787,6 +839,9 @@ func checkDenial(img *Image) error {
 			continue
 		}
 		z := &img.DenialZones[i]
+		if img.denialPatch(i) && (i >= len(img.DenialNames) || img.DenialNames[i] == nil) {
+			return fmt.Errorf("%w: denial zone %d patches a live zone without naming it", ErrImage, i)
+		}
 		nb := 1 << z.IndexBits
 		if z.IndexBits > abi.DenialIndexBits || int(z.EntryBase)+int(z.EntryCount) > len(img.DenialEntries) ||
 			int(z.IndexBase)+nb+1 > len(img.DenialIndex) || z.SaltLen > abi.MaxSalt {
@@ -800,7 +855,27 @@ func checkDenial(img *Image) error {
 			}
 		}
 	}
+	if img.DenialFrom != nil && len(img.DenialFrom) != len(img.DenialEntries) {
+		return fmt.Errorf("%w: %d denial entries, %d sources", ErrImage, len(img.DenialEntries), len(img.DenialFrom))
+	}
+	var patched []bool
+	for i := 1; i < len(img.DenialZones) && img.DenialFrom != nil; i++ {
+		if patched == nil {
+			patched = make([]bool, len(img.DenialEntries))
+		}
+		if z := &img.DenialZones[i]; img.denialPatch(i) {
+			for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
+				patched[j] = true
+			}
+		}
+	}
 	for i := range img.DenialEntries {
+		if img.denialFrom(uint32(i)) != 0 {
+			if patched == nil || !patched[i] {
+				return fmt.Errorf("%w: denial entry %d takes a live piece outside a patch", ErrImage, i)
+			}
+			continue // the live zone's (checked against it by the update)
+		}
 		e := &img.DenialEntries[i]
 		n := (int(e.Len) + abi.ChunkSize - 1) / abi.ChunkSize
 		if e.Len > abi.MaxBody || e.Nrelocs > abi.MaxPieceRelocs || int(e.FirstChunk)+n > len(img.Chunks) {

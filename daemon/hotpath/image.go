@@ -132,6 +132,7 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 	out.DenialZones = make([]bpf.XdpDenialZone, len(img.Denial))
 	out.DenialNames = make([][]byte, len(img.Denial))
 	out.DenialRefs = make([]bool, len(img.Denial))
+	out.DenialPatches = make([]bool, len(img.Denial))
 	for i, dz := range img.Denial {
 		if dz == nil {
 			continue
@@ -144,6 +145,14 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 			continue
 		}
 		base := uint32(len(out.DenialEntries))
+		if dz.Patch {
+			// The live zone of its name changed: the pieces it keeps are
+			// the live zone's.
+			out.DenialPatches[i] = true
+			if out.DenialFrom == nil {
+				out.DenialFrom = make([]uint32, len(out.DenialEntries), len(out.DenialEntries)+len(dz.Entries))
+			}
+		}
 		z := bpf.XdpDenialZone{
 			EntryBase:  base,
 			EntryCount: uint32(len(dz.Entries)),
@@ -169,6 +178,9 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 			copy(x.Relocs[:], e.Piece.Relocs)
 			out.Chunks = appendChunks(out.Chunks, e.Piece.Body)
 			out.DenialEntries = append(out.DenialEntries, x)
+			if out.DenialFrom != nil {
+				out.DenialFrom = append(out.DenialFrom, e.From)
+			}
 		}
 	}
 	return out, id

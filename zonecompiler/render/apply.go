@@ -91,9 +91,19 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 			if dz.Ref && !named {
 				continue
 			}
-			same := dz.Ref || sameView(lz, img.Templates, dz, dt)
+			if dz.Patch && !named {
+				continue
+			}
+			same := dz.Ref || !dz.Patch && sameView(lz, img.Templates, dz, dt)
 			if !same && !named {
 				continue
+			}
+			if dz.Patch {
+				// The view of that name with the change's pieces.
+				var err error
+				if dz, err = dz.patched(lz); err != nil {
+					return nil, err
+				}
 			}
 			if !same {
 				// The view of that name, changed (its chain changed):
@@ -139,6 +149,25 @@ func (img *Image) replaceView(i int, dz *DenialZone) {
 			*v = *v.rebased(v.Base + shift)
 		}
 	}
+}
+
+// patched is patch view dz with the pieces it keeps taken from live, the
+// view it patches.
+func (dz *DenialZone) patched(live *DenialZone) (*DenialZone, error) {
+	c := *dz
+	c.Patch = false
+	c.Entries = make([]DenialEntry, len(dz.Entries))
+	for i, e := range dz.Entries {
+		if e.From != 0 {
+			if int(e.From) > len(live.Entries) {
+				return nil, fmt.Errorf("a patch of the chain view of %s takes entry %d of %d", wire.String(dz.Name()), e.From-1,
+					len(live.Entries))
+			}
+			e.Piece, e.From = live.Entries[e.From-1].Piece, 0
+		}
+		c.Entries[i] = e
+	}
+	return &c, nil
 }
 
 // rebased is a copy of dz placed at base (its entries shared).

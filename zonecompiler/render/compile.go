@@ -91,7 +91,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 		nameOf:   make(map[NameHash][]byte),
 	}
 	for _, z := range c.set.Zones() {
-		if idx, ok := c.addDenial(c.buildDenial(z, nil), &c.denialBase); ok {
+		if idx, ok := c.addDenial(c.buildDenial(z, nil, nil), &c.denialBase); ok {
 			c.denialOf[z] = idx
 		}
 		if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 != nil {

@@ -44,7 +44,12 @@ type DenialZone struct {
 	// change's Delta): only its entries' keys are here, for the places
 	// the change's templates and covers name; the loader finds the live
 	// view by its name.
-	Ref   bool
+	Ref bool
+	// Patch: the view is the live one of its name changed (a changed
+	// chain in a change's Delta): every slot's key is here, and the
+	// piece of each entry whose From is set is that of the live view's
+	// entry From-1 (relative to its first), not rendered again.
+	Patch bool
 	probe []byte // the name the pieces were rendered for
 }
 
@@ -52,6 +57,9 @@ type DenialZone struct {
 type DenialEntry struct {
 	Key   [4]uint64
 	Piece Piece
+	// From, in a Patch view: 0 when Piece is the entry's (a hole when
+	// empty), else the live view's entry From-1 holds it.
+	From uint32
 }
 
 // Piece is a covering RRset as engine.DenialPiece renders it.
@@ -216,8 +224,11 @@ func denialProbe(lower []byte) []byte {
 //
 // old, when not nil, is the layout of the live view (Layout), which the
 // chain is placed in keeping its entries' slots (patchLayout); without it
-// the view is laid out anew.
-func (c *compiler) buildDenial(z *zone.Zone, old [][4]uint64) *DenialZone {
+// the view is laid out anew. With old and chain (the keys of the NSEC3
+// records added, removed or changed) the view is a patch of the live one
+// (DenialZone.Patch): only the pieces of the records in chain, or that
+// old lacks, are rendered, the others are the live view's.
+func (c *compiler) buildDenial(z *zone.Zone, old [][4]uint64, chain map[[4]uint64]bool) *DenialZone {
 	if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 == nil {
 		return nil
 	}
@@ -238,7 +249,12 @@ func (c *compiler) buildDenial(z *zone.Zone, old [][4]uint64) *DenialZone {
 		dz.Entries = append(dz.Entries, DenialEntry{Key: k})
 		sets = append(sets, n.Set(dns.TypeNSEC3))
 	}
-	if dz = c.finishDenial(dz, sets, nil); dz == nil {
+	if old != nil && chain != nil {
+		dz = c.patchDenial(dz, sets, old, chain)
+	} else {
+		dz = c.finishDenial(dz, sets, nil)
+	}
+	if dz == nil {
 		return nil
 	}
 	at := freshLayout(len(dz.Entries))
@@ -248,6 +264,45 @@ func (c *compiler) buildDenial(z *zone.Zone, old [][4]uint64) *DenialZone {
 	if !dz.layOut(at) {
 		return nil
 	}
+	return dz
+}
+
+// patchDenial is finishDenial for a patch of the live view laid out as
+// old: the entries whose key old holds, but for those in chain, keep the
+// live piece of their slot there (From); the pieces of the others are
+// rendered.
+func (c *compiler) patchDenial(dz *DenialZone, sets []*zone.RRset, old [][4]uint64, chain map[[4]uint64]bool) *DenialZone {
+	if len(dz.Entries) == 0 {
+		return nil
+	}
+	var fresh []int
+	var freshSets []*zone.RRset
+	j := 0
+	for i := range dz.Entries {
+		e := &dz.Entries[i]
+		// The slot of the live entry of e's key: the last one holding
+		// it (the holes before an entry hold its key too).
+		for j < len(old) && keyLess(old[j], e.Key) {
+			j++
+		}
+		for j+1 < len(old) && old[j+1] == e.Key {
+			j++
+		}
+		if !chain[e.Key] && j < len(old) && old[j] == e.Key {
+			e.From = uint32(j) + 1
+			continue
+		}
+		fresh = append(fresh, i)
+		freshSets = append(freshSets, sets[i])
+	}
+	part := &DenialZone{Entries: make([]DenialEntry, len(fresh)), probe: dz.probe}
+	if part = c.finishDenial(part, freshSets, nil); part == nil && len(fresh) > 0 || part != nil && part.Ctx != 0 {
+		return nil // a piece points into the head: the whole compile's
+	}
+	for n, i := range fresh {
+		dz.Entries[i].Piece = part.Entries[n].Piece
+	}
+	dz.Patch = true
 	return dz
 }
 

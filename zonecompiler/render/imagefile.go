@@ -160,6 +160,7 @@ func encodeDenial(w *binfmt.Writer, dz *DenialZone) {
 			w.U16(r)
 		}
 		w.U16(e.Piece.Records)
+		w.U32(e.From)
 	}
 	w.U8(dz.IndexBits)
 	w.Int(len(dz.Index))
@@ -174,11 +175,12 @@ func encodeDenial(w *binfmt.Writer, dz *DenialZone) {
 	}
 	w.Bytes(dz.probe)
 	w.Bool(dz.Ref)
+	w.Bool(dz.Patch)
 }
 
 func decodeDenial(r *binfmt.Reader, w *words) *DenialZone {
 	dz := &DenialZone{Kind: r.U8(), Salt: r.Bytes(), Ctx: r.U32(), Base: r.U32()}
-	dz.Entries = make([]DenialEntry, r.Count(8*4+3))
+	dz.Entries = make([]DenialEntry, r.Count(8*4+7))
 	for i := range dz.Entries {
 		e := &dz.Entries[i]
 		for k := range e.Key {
@@ -187,6 +189,7 @@ func decodeDenial(r *binfmt.Reader, w *words) *DenialZone {
 		e.Piece.Body = r.Bytes()
 		e.Piece.Relocs = w.take(r)
 		e.Piece.Records = r.U16()
+		e.From = r.U32()
 	}
 	dz.IndexBits = r.U8()
 	dz.Index = make([]uint32, r.Count(4))
@@ -201,6 +204,7 @@ func decodeDenial(r *binfmt.Reader, w *words) *DenialZone {
 	}
 	dz.probe = r.Bytes()
 	dz.Ref = r.Bool()
+	dz.Patch = r.Bool()
 	return dz
 }
 

@@ -323,11 +323,12 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	// A signed zone's chain view: when the chain did not change, the live
 	// one named (a reference view: its slots' keys, for the places the
 	// change's templates and covers name; the loader finds it by name).
-	// When it changed, rebuilt, laid out as the live one but for the
-	// records that change (patchLayout), and the loader gives the live
-	// view of the zone this content in place: every template whose slot
-	// reads it reads the new one at once, so only the names whose own
-	// answers change are rendered (chainReach).
+	// When it changed, a patch of the live one (DenialZone.Patch): laid
+	// out as it but for the records that change (patchLayout), with only
+	// their pieces rendered, the others taken from the live view by the
+	// loader; the live view of the zone gets this content in place: every
+	// template whose slot reads it reads the new one at once, so only the
+	// names whose own answers change are rendered (chainReach).
 	var view *DenialZone
 	var layout [][4]uint64 // the new view's, when the chain changed
 	if signed {
@@ -336,11 +337,11 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			// The live view as it is: its keys, no pieces rendered.
 			view = refView(b, u.layout)
 		case len(chain) == 0:
-			view = c.buildDenial(b, nil)
+			view = c.buildDenial(b, nil, nil)
 		case u.layout == nil:
 			return fmt.Errorf("%w: no record of the NSEC3 chain view of %s", ErrRecompile, b.Name())
 		default:
-			view = c.buildDenial(b, u.layout)
+			view = c.buildDenial(b, u.layout, chain)
 			if view == nil || view.Ctx != 0 {
 				return fmt.Errorf("%w: the NSEC3 chain of %s changed, and its view cannot follow", ErrRecompile, b.Name())
 			}

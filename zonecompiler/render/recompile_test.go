@@ -263,7 +263,23 @@ func (c canonImage) apply(d *Delta) {
 	}
 	dc := canonOf(d.Image)
 	for n, dz := range dc.views {
-		if !dz.Ref { // a reference to the live view as it is
+		switch {
+		case dz.Ref: // a reference to the live view as it is
+		case dz.Patch: // the live view changed: the pieces it keeps are the live ones
+			live := c.views[n]
+			if live == nil {
+				panic("a patch of a view that is not live: " + n)
+			}
+			m := *dz
+			m.Entries = slices.Clone(dz.Entries)
+			for i, e := range m.Entries {
+				if e.From != 0 {
+					m.Entries[i].Piece, m.Entries[i].From = live.Entries[e.From-1].Piece, 0
+				}
+			}
+			m.Patch = false
+			c.views[n] = &m
+		default:
 			c.views[n] = dz
 		}
 	}
@@ -467,6 +483,17 @@ func recompileStep(t *testing.T, step int, live canonImage, img *Image, inc *Inc
 // image that encodes and decodes to the same.
 func checkApplied(t *testing.T, step int, img *Image, d *Delta, full *Image) *Image {
 	t.Helper()
+	// The change as a restart reads it back from the image file.
+	var dbuf bytes.Buffer
+	dw := binfmt.NewWriter(&dbuf)
+	d.Encode(dw)
+	if err := dw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := DecodeDelta(binfmt.NewReader(dbuf.Bytes()))
+	if err != nil {
+		t.Fatalf("step %d: the change does not decode: %v", step, err)
+	}
 	next, err := img.Apply(d)
 	if err != nil {
 		t.Fatalf("step %d: Apply: %v", step, err)
