@@ -106,10 +106,6 @@ func (h *hasher) plainHash(img *Image, t *bpf.XdpTmpl) contentHash {
 	return h.sum()
 }
 
-// fromLive marks, in a patch's hash, an entry whose piece is the live
-// zone's (longer than any piece: abi.MaxBody).
-const fromLive = 0xffff
-
 // patchHash is the content hash of live zone content live patched with
 // the change whose hash is patch.
 func (h *hasher) patchHash(live, patch contentHash) contentHash {
@@ -194,10 +190,17 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 			continue
 		}
 		h.reset()
-		if img.denialPatch(i) {
+		pt := img.denialPatch(i)
+		if pt != nil {
 			// The hash of the change alone: the update hashes it with
 			// the live zone's (patchHash).
 			h.buf = append(h.buf, "patch"...)
+			for _, r := range pt.Runs {
+				h.u32(r.To)
+				h.u32(r.From)
+				h.u32(r.N)
+				h.spill()
+			}
 		}
 		h.u32(z.EntryCount)
 		h.buf = append(h.buf, z.Kind, z.IndexBits, z.SaltLen)
@@ -217,15 +220,17 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 			h.u32(img.DenialIndex[int(z.IndexBase)+b] - z.EntryBase)
 			h.spill()
 		}
-		for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
+		inImage := z.EntryCount
+		if pt != nil {
+			inImage = uint32(len(pt.Slots))
+		}
+		for j := z.EntryBase; j < z.EntryBase+inImage; j++ {
 			e := &img.DenialEntries[j]
+			if pt != nil {
+				h.u32(pt.Slots[j-z.EntryBase])
+			}
 			for _, k := range e.Key {
 				h.u64(k)
-			}
-			if from := img.denialFrom(j); from != 0 {
-				h.u16(fromLive) // no piece is that long
-				h.u32(from)
-				continue
 			}
 			h.u16(e.Len)
 			h.u16(e.Nrecs)

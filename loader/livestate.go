@@ -4,12 +4,8 @@ package loader
 
 import (
 	"encoding/binary"
-	"fmt"
-	"os"
-	"unsafe"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 
 	"github.com/xdpdns/xdpdns/bpf"
 	"github.com/xdpdns/xdpdns/bpf/abi"
@@ -85,26 +81,6 @@ func (lv *liveState) ref(ids []uint32, d int) {
 			t.refs = uint32(int(t.refs) + d)
 		}
 	}
-}
-
-// liveEntries reads the entries of live zone v from the map.
-func (lv *liveState) liveEntries(v viewInfo) ([]bpf.XdpDenialEntry, error) {
-	out := make([]bpf.XdpDenialEntry, v.nentries)
-	if len(out) == 0 {
-		return out, nil
-	}
-	size := int64(unsafe.Sizeof(out[0]))
-	start := int64(v.entry) * size
-	off := start &^ int64(os.Getpagesize()-1)
-	mem, err := mapRange(lv.entryMap, off, int(start-off+int64(len(out))*size))
-	if err != nil {
-		return nil, err
-	}
-	copy(out, unsafe.Slice((*bpf.XdpDenialEntry)(unsafe.Pointer(&mem[start-off])), len(out)))
-	if err := unix.Munmap(mem); err != nil {
-		return nil, fmt.Errorf("loader: unmapping %s: %w", lv.entryMap, err)
-	}
-	return out, nil
 }
 
 // slotView is the denial zone template t fills its slot from (0: none).

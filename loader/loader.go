@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,14 +148,12 @@ type Image struct {
 	// image, the update finds it live by its name (ErrNoUpdate when it
 	// is not).
 	DenialRefs []bool
-	// DenialPatches[i]: zone i of a Delta is the live zone of its name
-	// changed (a changed chain): its header, index and entries are here,
-	// but the piece of each entry j with DenialFrom[j] set is the live
-	// zone's entry DenialFrom[j]-1 (relative to its first): only the
-	// changed pieces are in the image (DenialFrom is indexed as
-	// DenialEntries, nil when no zone is a patch).
-	DenialPatches []bool
-	DenialFrom    []uint32
+	// DenialPatches[i], when set, makes zone i of a Delta a patch of the
+	// live zone of its name (a changed chain): its header and index are
+	// here; of its EntryCount entries, those in the patch's Runs are the
+	// live zone's (copied with their pieces), the others are
+	// DenialEntries[EntryBase+k], at slot Slots[k] of the zone.
+	DenialPatches []*DenialPatch
 	// NameFilter is the Bloom filter of the names keys (abi.NameFilter;
 	// empty: none, every name is looked up).
 	NameFilter []uint64
@@ -553,17 +552,24 @@ func tmplVersions(t bpf.XdpTmpl) bpf.XdpTmplVersions {
 // name (Image.DenialRefs).
 func (img *Image) denialRef(i int) bool { return i < len(img.DenialRefs) && img.DenialRefs[i] }
 
-// denialPatch reports whether denial zone i patches the live zone of its
-// name (Image.DenialPatches).
-func (img *Image) denialPatch(i int) bool { return i < len(img.DenialPatches) && img.DenialPatches[i] }
+// DenialPatch is how a denial zone of a Delta patches the live zone of
+// its name (Image.DenialPatches).
+type DenialPatch struct {
+	Runs  []PatchRun
+	Slots []uint32 // of the zone's entries in the image, in order
+}
 
-// denialFrom is the live entry (relative, plus one) whose piece denial
-// entry j takes, 0 when its piece is in the image.
-func (img *Image) denialFrom(j uint32) uint32 {
-	if int(j) < len(img.DenialFrom) {
-		return img.DenialFrom[j]
+// PatchRun is a run of N entries of a patch, from To on (relative to its
+// zone), that are the live zone's from From on.
+type PatchRun struct{ To, From, N uint32 }
+
+// denialPatch is how denial zone i patches the live zone of its name, nil
+// when it does not.
+func (img *Image) denialPatch(i int) *DenialPatch {
+	if i < len(img.DenialPatches) {
+		return img.DenialPatches[i]
 	}
-	return 0
+	return nil
 }
 
 // zoneVersions is a denial_zones value holding z in both versions.
@@ -655,37 +661,6 @@ func fillRuns[V any](m *ebpf.Map, keys []uint32, vals []V) error {
 		i = j
 	}
 	return fill(m, restK, restV)
-}
-
-// copyRuns copies the runs of chunks in the mmapable array m (runs that
-// do not overlap), through a mapping of the map, else entry by entry.
-func copyRuns(m *ebpf.Map, runs []chunkCopy) error {
-	if len(runs) == 0 {
-		return nil
-	}
-	all, done, err := mapArray[bpf.XdpChunk](m)
-	if err != nil {
-		var keys []uint32
-		var vals []bpf.XdpChunk
-		for _, r := range runs {
-			for i := range r.n {
-				var c bpf.XdpChunk
-				if err := m.Lookup(r.from+i, &c); err != nil {
-					return err
-				}
-				keys, vals = append(keys, r.to+i), append(vals, c)
-			}
-		}
-		return fill(m, keys, vals)
-	}
-	for _, r := range runs {
-		if uint64(r.from)+uint64(r.n) > uint64(len(all)) || uint64(r.to)+uint64(r.n) > uint64(len(all)) {
-			_ = done()
-			return fmt.Errorf("loader: copying chunks %d+%d to %d of %d", r.from, r.n, r.to, len(all))
-		}
-		copy(all[r.to:r.to+r.n], all[r.from:r.from+r.n])
-	}
-	return done()
 }
 
 // fillArray fills an array map with vals at indexes 0, 1, ...
@@ -839,14 +814,18 @@ func checkDenial(img *Image) error {
 			continue
 		}
 		z := &img.DenialZones[i]
-		if img.denialPatch(i) && (i >= len(img.DenialNames) || img.DenialNames[i] == nil) {
-			return fmt.Errorf("%w: denial zone %d patches a live zone without naming it", ErrImage, i)
-		}
 		nb := 1 << z.IndexBits
-		if z.IndexBits > abi.DenialIndexBits || int(z.EntryBase)+int(z.EntryCount) > len(img.DenialEntries) ||
+		inImage := z.EntryCount // the entries of the zone in DenialEntries
+		if pt := img.denialPatch(i); pt != nil {
+			if err := checkPatch(img, i, pt); err != nil {
+				return err
+			}
+			inImage = uint32(len(pt.Slots))
+		}
+		if z.IndexBits > abi.DenialIndexBits || int(z.EntryBase)+int(inImage) > len(img.DenialEntries) ||
 			int(z.IndexBase)+nb+1 > len(img.DenialIndex) || z.SaltLen > abi.MaxSalt {
 			return fmt.Errorf("%w: denial zone %d: entries %d+%d of %d, index %d+%d of %d", ErrImage, i,
-				z.EntryBase, z.EntryCount, len(img.DenialEntries), z.IndexBase, nb+1, len(img.DenialIndex))
+				z.EntryBase, inImage, len(img.DenialEntries), z.IndexBase, nb+1, len(img.DenialIndex))
 		}
 		for b := 0; b <= nb; b++ {
 			v := img.DenialIndex[int(z.IndexBase)+b]
@@ -855,27 +834,7 @@ func checkDenial(img *Image) error {
 			}
 		}
 	}
-	if img.DenialFrom != nil && len(img.DenialFrom) != len(img.DenialEntries) {
-		return fmt.Errorf("%w: %d denial entries, %d sources", ErrImage, len(img.DenialEntries), len(img.DenialFrom))
-	}
-	var patched []bool
-	for i := 1; i < len(img.DenialZones) && img.DenialFrom != nil; i++ {
-		if patched == nil {
-			patched = make([]bool, len(img.DenialEntries))
-		}
-		if z := &img.DenialZones[i]; img.denialPatch(i) {
-			for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
-				patched[j] = true
-			}
-		}
-	}
 	for i := range img.DenialEntries {
-		if img.denialFrom(uint32(i)) != 0 {
-			if patched == nil || !patched[i] {
-				return fmt.Errorf("%w: denial entry %d takes a live piece outside a patch", ErrImage, i)
-			}
-			continue // the live zone's (checked against it by the update)
-		}
 		e := &img.DenialEntries[i]
 		n := (int(e.Len) + abi.ChunkSize - 1) / abi.ChunkSize
 		if e.Len > abi.MaxBody || e.Nrelocs > abi.MaxPieceRelocs || int(e.FirstChunk)+n > len(img.Chunks) {
@@ -887,6 +846,42 @@ func checkDenial(img *Image) error {
 				return fmt.Errorf("%w: denial entry %d: relocation at %d past %d bytes", ErrImage, i, r, e.Len)
 			}
 		}
+	}
+	return nil
+}
+
+// checkPatch checks the patch pt of denial zone i: named, and each of
+// its entries filled once, by a run or from the image.
+func checkPatch(img *Image, i int, pt *DenialPatch) error {
+	z := &img.DenialZones[i]
+	if i >= len(img.DenialNames) || img.DenialNames[i] == nil {
+		return fmt.Errorf("%w: denial zone %d patches a live zone without naming it", ErrImage, i)
+	}
+	filled := make([]bool, z.EntryCount)
+	fill := func(slot uint32) bool {
+		if slot >= z.EntryCount || filled[slot] {
+			return false
+		}
+		filled[slot] = true
+		return true
+	}
+	for _, r := range pt.Runs {
+		if uint64(r.To)+uint64(r.N) > uint64(z.EntryCount) {
+			return fmt.Errorf("%w: denial zone %d: a run to %d+%d of %d entries", ErrImage, i, r.To, r.N, z.EntryCount)
+		}
+		for k := range r.N {
+			if !fill(r.To + k) {
+				return fmt.Errorf("%w: denial zone %d: entry %d filled twice", ErrImage, i, r.To+k)
+			}
+		}
+	}
+	for _, slot := range pt.Slots {
+		if !fill(slot) {
+			return fmt.Errorf("%w: denial zone %d: entry %d filled twice, or past %d", ErrImage, i, slot, z.EntryCount)
+		}
+	}
+	if k := slices.Index(filled, false); k >= 0 {
+		return fmt.Errorf("%w: denial zone %d: entry %d of the patch left empty", ErrImage, i, k)
 	}
 	return nil
 }

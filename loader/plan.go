@@ -43,11 +43,9 @@ type updatePlan struct {
 	sharedInfo []tmplInfo // of sharedKeys
 	chunkKeys  []uint32
 	chunkVals  []bpf.XdpChunk
-	// chunkCopies: live chunks copied to new room (the pieces a patch
-	// of a live zone keeps).
-	chunkCopies []chunkCopy
-	// patched[j]: the live entries of the zone viewKeys[j] patches.
-	patched    map[int][]bpf.XdpDenialEntry
+	// patches: the zones that patch live ones, written entry by entry
+	// from the live ones' (writePatches).
+	patches    []patchWrite
 	tmplKeys   []uint32
 	tmplVals   []bpf.XdpTmpl
 	sharedKeys []uint32 // without abi.SharedTmpl
@@ -156,14 +154,10 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 	for i := 1; i < len(img.DenialZones); i++ {
 		h, ident := hs.view[i], hs.ident[i]
 		live, known := lv.viewByID[ident]
-		var patched []bpf.XdpDenialEntry
-		if img.denialPatch(i) {
+		pt := img.denialPatch(i)
+		if pt != nil {
 			if !known {
 				return fmt.Errorf("%w: denial zone of %x to patch is not live", ErrNoUpdate, img.DenialNames[i])
-			}
-			var err error
-			if patched, err = lv.liveEntries(lv.views[live]); err != nil {
-				return fmt.Errorf("%w: %w", ErrNoUpdate, err)
 			}
 			h = lv.h.patchHash(lv.views[live].h, h)
 		}
@@ -187,15 +181,17 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 		}
 		z := &img.DenialZones[i]
 		v := viewInfo{ident: ident, h: h, nentries: z.EntryCount, nindex: 1<<z.IndexBits + 1, live: true}
-		for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
-			n := int(img.DenialEntries[j].Len)
-			if from := img.denialFrom(j); from != 0 {
-				if int(from) > len(patched) {
-					return fmt.Errorf("%w: denial entry %d takes entry %d of a live zone of %d", ErrImage, j, from-1, len(patched))
-				}
-				n = int(patched[from-1].Len)
+		inImage := z.EntryCount
+		if pt != nil {
+			inImage = uint32(len(pt.Slots))
+			n, err := lv.runChunks(lv.views[live], pt.Runs)
+			if err != nil {
+				return err
 			}
-			v.nchunks += chunksOf(n)
+			v.nchunks += n
+		}
+		for j := z.EntryBase; j < z.EntryBase+inImage; j++ {
+			v.nchunks += chunksOf(int(img.DenialEntries[j].Len))
 		}
 		if known {
 			// The live zone of that name gets this content in place:
@@ -211,11 +207,9 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 			p.viewIdx[live] = len(p.viewKeys)
 			p.newView[ident] = len(p.viewKeys)
 			p.replaced[live] = len(p.viewKeys)
-			if patched != nil {
-				if p.patched == nil {
-					p.patched = make(map[int][]bpf.XdpDenialEntry)
-				}
-				p.patched[len(p.viewKeys)] = patched
+			if pt != nil {
+				p.patches = append(p.patches, patchWrite{patch: pt, entries: img.DenialEntries[z.EntryBase : z.EntryBase+inImage],
+					chunks: img.Chunks, live: lv.views[live], view: len(p.viewKeys)})
 			}
 			p.viewKeys = append(p.viewKeys, uint32(live))
 			p.viewInfo = append(p.viewInfo, v)
@@ -405,20 +399,8 @@ func (lv *liveState) writeViews(img *Image, hs imageHashes, p *updatePlan) {
 			p.indexVals = append(p.indexVals, img.DenialIndex[z.IndexBase+b]-z.EntryBase+v.entry)
 		}
 		c := v.chunk
-		live := p.patched[j]
-		for e := uint32(0); e < z.EntryCount; e++ {
+		for e := uint32(0); e < z.EntryCount && img.denialPatch(i) == nil; e++ {
 			x := img.DenialEntries[z.EntryBase+e]
-			if from := img.denialFrom(z.EntryBase + e); from != 0 {
-				// A piece the patched zone keeps: its chunks copied.
-				lx := live[from-1]
-				n := chunksOf(int(lx.Len))
-				p.copyChunks(lx.FirstChunk, c, n)
-				lx.Key, lx.FirstChunk = x.Key, c
-				c += n
-				p.entryKeys = append(p.entryKeys, v.entry+e)
-				p.entryVals = append(p.entryVals, lx)
-				continue
-			}
 			n := chunksOf(int(x.Len))
 			p.chunkKeys, p.chunkVals = appendRun(p.chunkKeys, p.chunkVals, img.Chunks, x.FirstChunk, c, n)
 			x.FirstChunk = c
@@ -451,24 +433,6 @@ func (p *updatePlan) entryIDs(lv *liveState) {
 	}
 	p.names = entryIDs(nameKind, p.names, id)
 	p.answers = entryIDs(answerKind, p.answers, id)
-}
-
-// chunkCopy is a run of n live chunks copied from from to to.
-type chunkCopy struct{ from, to, n uint32 }
-
-// copyChunks copies n live chunks from from to to, the run after the
-// last copy's when both follow it.
-func (p *updatePlan) copyChunks(from, to, n uint32) {
-	if n == 0 {
-		return
-	}
-	if k := len(p.chunkCopies) - 1; k >= 0 {
-		if r := &p.chunkCopies[k]; r.from+r.n == from && r.to+r.n == to {
-			r.n += n
-			return
-		}
-	}
-	p.chunkCopies = append(p.chunkCopies, chunkCopy{from: from, to: to, n: n})
 }
 
 // appendRun appends n chunks of src from chunk first, to be written at

@@ -229,7 +229,7 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 		do   func() error
 	}{
 		{"chunks", func() error { return fillRuns(g.chunks, p.chunkKeys, p.chunkVals) }},
-		{"copied chunks", func() error { return copyRuns(g.chunks, p.chunkCopies) }},
+		{"patched denial zones", func() error { return writePatches(g, p) }},
 		{"denial entries", func() error { return fillRuns(g.denialEntries, p.entryKeys, p.entryVals) }},
 		{"denial index", func() error { return fill(g.denialIndex, p.indexKeys, p.indexVals) }},
 		{"denial zones", func() error { return fill(g.denialZones, p.viewKeys, p.viewVersions(l.live, next, false)) }},

@@ -132,7 +132,7 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 	out.DenialZones = make([]bpf.XdpDenialZone, len(img.Denial))
 	out.DenialNames = make([][]byte, len(img.Denial))
 	out.DenialRefs = make([]bool, len(img.Denial))
-	out.DenialPatches = make([]bool, len(img.Denial))
+	out.DenialPatches = make([]*loader.DenialPatch, len(img.Denial))
 	for i, dz := range img.Denial {
 		if dz == nil {
 			continue
@@ -145,17 +145,19 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 			continue
 		}
 		base := uint32(len(out.DenialEntries))
+		var pt *loader.DenialPatch
 		if dz.Patch {
-			// The live zone of its name changed: the pieces it keeps are
+			// The live zone of its name changed: the entries it keeps are
 			// the live zone's.
-			out.DenialPatches[i] = true
-			if out.DenialFrom == nil {
-				out.DenialFrom = make([]uint32, len(out.DenialEntries), len(out.DenialEntries)+len(dz.Entries))
+			pt = &loader.DenialPatch{Runs: make([]loader.PatchRun, len(dz.Runs)), Slots: make([]uint32, len(dz.Entries))}
+			for k, r := range dz.Runs {
+				pt.Runs[k] = loader.PatchRun{To: r.To, From: r.From, N: r.N}
 			}
+			out.DenialPatches[i] = pt
 		}
 		z := bpf.XdpDenialZone{
 			EntryBase:  base,
-			EntryCount: uint32(len(dz.Entries)),
+			EntryCount: uint32(dz.Count()),
 			IndexBase:  uint32(len(out.DenialIndex)),
 			CtxTmpl:    id(dz.Ctx),
 			Kind:       dz.Kind,
@@ -167,7 +169,10 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 		for _, v := range dz.Index {
 			out.DenialIndex = append(out.DenialIndex, v-dz.Base+base)
 		}
-		for _, e := range dz.Entries {
+		for k, e := range dz.Entries {
+			if pt != nil {
+				pt.Slots[k] = e.Slot
+			}
 			x := bpf.XdpDenialEntry{
 				Key:        e.Key,
 				FirstChunk: uint32(len(out.Chunks)),
@@ -178,9 +183,6 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 			copy(x.Relocs[:], e.Piece.Relocs)
 			out.Chunks = appendChunks(out.Chunks, e.Piece.Body)
 			out.DenialEntries = append(out.DenialEntries, x)
-			if out.DenialFrom != nil {
-				out.DenialFrom = append(out.DenialFrom, e.From)
-			}
 		}
 	}
 	return out, id

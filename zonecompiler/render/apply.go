@@ -122,7 +122,7 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 			break
 		}
 		if !found {
-			return nil, fmt.Errorf("a chain view of %d entries that the image does not have", len(dz.Entries))
+			return nil, fmt.Errorf("a chain view of %d entries that the image does not have", dz.Count())
 		}
 	}
 	if views == nil {
@@ -143,7 +143,7 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 func (img *Image) replaceView(i int, dz *DenialZone) {
 	old := img.Denial[i]
 	img.Denial[i] = dz.rebased(old.Base)
-	shift := uint32(len(dz.Entries)) - uint32(len(old.Entries))
+	shift := uint32(dz.Count()) - uint32(old.Count())
 	for _, v := range img.Denial[i+1:] {
 		if v != nil {
 			*v = *v.rebased(v.Base + shift)
@@ -151,21 +151,39 @@ func (img *Image) replaceView(i int, dz *DenialZone) {
 	}
 }
 
-// patched is patch view dz with the pieces it keeps taken from live, the
-// view it patches.
+// patched is patch view dz made whole: its runs' slots filled from live,
+// the view it patches.
 func (dz *DenialZone) patched(live *DenialZone) (*DenialZone, error) {
 	c := *dz
-	c.Patch = false
-	c.Entries = make([]DenialEntry, len(dz.Entries))
-	for i, e := range dz.Entries {
-		if e.From != 0 {
-			if int(e.From) > len(live.Entries) {
-				return nil, fmt.Errorf("a patch of the chain view of %s takes entry %d of %d", wire.String(dz.Name()), e.From-1,
-					len(live.Entries))
-			}
-			e.Piece, e.From = live.Entries[e.From-1].Piece, 0
+	c.Patch, c.Slots, c.Runs, c.keys = false, 0, nil, nil
+	c.Entries = make([]DenialEntry, dz.Slots)
+	filled := make([]bool, dz.Slots)
+	fill := func(i uint32, e DenialEntry) bool {
+		if i >= dz.Slots || filled[i] {
+			return false
 		}
-		c.Entries[i] = e
+		e.Slot = 0
+		c.Entries[i], filled[i] = e, true
+		return true
+	}
+	for _, r := range dz.Runs {
+		if uint64(r.From)+uint64(r.N) > uint64(len(live.Entries)) {
+			return nil, fmt.Errorf("a patch of the chain view of %s takes entries %d+%d of %d", wire.String(dz.Name()), r.From, r.N,
+				len(live.Entries))
+		}
+		for k := range r.N {
+			if !fill(r.To+k, live.Entries[r.From+k]) {
+				return nil, fmt.Errorf("a patch of the chain view of %s fills slot %d twice, or past its %d", wire.String(dz.Name()), r.To+k, dz.Slots)
+			}
+		}
+	}
+	for _, e := range dz.Entries {
+		if !fill(e.Slot, e) {
+			return nil, fmt.Errorf("a patch of the chain view of %s fills slot %d twice, or past its %d", wire.String(dz.Name()), e.Slot, dz.Slots)
+		}
+	}
+	if i := slices.Index(filled, false); i >= 0 {
+		return nil, fmt.Errorf("a patch of the chain view of %s leaves slot %d empty", wire.String(dz.Name()), i)
 	}
 	return &c, nil
 }

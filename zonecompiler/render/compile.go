@@ -66,7 +66,7 @@ func (c *compiler) addDenial(dz *DenialZone, base *uint32) (uint16, bool) {
 		return 0, false
 	}
 	dz.place(*base)
-	*base += uint32(len(dz.Entries))
+	*base += uint32(dz.Count())
 	idx := uint16(len(c.img.Denial))
 	c.img.Denial = append(c.img.Denial, dz)
 	c.denialIdx = append(c.denialIdx, idx)
@@ -91,7 +91,7 @@ func Compile(e *engine.Engine) (*Image, error) {
 		nameOf:   make(map[NameHash][]byte),
 	}
 	for _, z := range c.set.Zones() {
-		if idx, ok := c.addDenial(c.buildDenial(z, nil, nil), &c.denialBase); ok {
+		if idx, ok := c.addDenial(c.buildDenial(z), &c.denialBase); ok {
 			c.denialOf[z] = idx
 		}
 		if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 != nil {

@@ -1,11 +1,13 @@
 package render
 
 import (
+	"cmp"
 	"crypto/sha1"
 	"encoding/base32"
 	"encoding/binary"
 	"math/bits"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -27,10 +29,13 @@ type DenialZone struct {
 	// Ctx is the template whose head the pieces were rendered after when
 	// some piece points into it (0: they fit every slot of the zone).
 	Ctx uint32
-	// Base is the index of Entries[0] among every zone's entries (the
-	// program's denial_entries), so template fields and Index hold
-	// absolute indexes.
-	Base    uint32
+	// Base is the index of the view's first slot among every zone's
+	// entries (the program's denial_entries), so template fields and
+	// Index hold absolute indexes.
+	Base uint32
+	// Entries are the view's slots in order; a Patch view's are only
+	// those it does not keep from the live view, each at its Slot, and a
+	// Ref view has none.
 	Entries []DenialEntry
 	// Index[b] is the absolute index of the first entry whose key's top
 	// IndexBits bits are at least b (2^IndexBits + 1 words).
@@ -41,25 +46,49 @@ type DenialZone struct {
 	// absolute index (an NSEC3 view finds an owner by its hash: ownerSlot).
 	byOwner map[string]uint32
 	// Ref: the view is the live one of its name (an unchanged chain in a
-	// change's Delta): only its entries' keys are here, for the places
-	// the change's templates and covers name; the loader finds the live
-	// view by its name.
+	// change's Delta); the loader finds it by its name.
 	Ref bool
 	// Patch: the view is the live one of its name changed (a changed
-	// chain in a change's Delta): every slot's key is here, and the
-	// piece of each entry whose From is set is that of the live view's
-	// entry From-1 (relative to its first), not rendered again.
+	// chain in a change's Delta): Runs of its slots hold what slots of
+	// the live view hold (keys and pieces), the loader copies them; the
+	// others are Entries, only their pieces rendered.
 	Patch bool
+	// Slots is how many slots a Ref or Patch view has.
+	Slots uint32
+	Runs  []PatchRun
+	// keys are the keys of every slot of a Ref or Patch view, where
+	// Recompile made it (the layout its Incremental keeps, shared: not to
+	// be modified); not encoded.
+	keys  [][4]uint64
 	probe []byte // the name the pieces were rendered for
 }
+
+// PatchRun is a run of N slots of a Patch view, from To on, that hold
+// what the live view's slots from From on hold.
+type PatchRun struct{ To, From, N uint32 }
 
 // DenialEntry is one interval: its search key and covering RRset.
 type DenialEntry struct {
 	Key   [4]uint64
 	Piece Piece
-	// From, in a Patch view: 0 when Piece is the entry's (a hole when
-	// empty), else the live view's entry From-1 holds it.
-	From uint32
+	Slot  uint32 // in a Patch view: its place among the view's slots
+}
+
+// Count is how many slots dz has.
+func (dz *DenialZone) Count() int {
+	if dz.Ref || dz.Patch {
+		return int(dz.Slots)
+	}
+	return len(dz.Entries)
+}
+
+// KeyAt is the key of slot i of dz (of a Ref or Patch view, only where
+// Recompile made it).
+func (dz *DenialZone) KeyAt(i int) [4]uint64 {
+	if dz.keys != nil {
+		return dz.keys[i]
+	}
+	return dz.Entries[i].Key
 }
 
 // Piece is a covering RRset as engine.DenialPiece renders it.
@@ -126,11 +155,21 @@ func (img *Image) selfCover(i uint16, lower []byte) uint32 {
 	if !ok {
 		return 0
 	}
-	idx, _, ok := img.DenialCover(i, k)
+	idx, ok := img.coverIndex(dz, k)
 	if !ok {
 		return 0
 	}
 	return idx - dz.Base + 1
+}
+
+// cmpKey orders two search keys.
+func cmpKey(a, b [4]uint64) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return cmp.Compare(a[i], b[i])
+		}
+	}
+	return 0
 }
 
 func keyLess(a, b [4]uint64) bool {
@@ -182,7 +221,7 @@ func Cover(dz *DenialZone, count uint32, index func(uint32) (uint32, bool), keyA
 
 // buildIndex fills in IndexBits and Index for entries starting at base.
 func (dz *DenialZone) buildIndex() {
-	n := len(dz.Entries)
+	n := dz.Count()
 	if n >= 64 {
 		dz.IndexBits = uint8(min(abi.DenialIndexBits, bits.Len(uint(n))-3))
 	}
@@ -190,7 +229,7 @@ func (dz *DenialZone) buildIndex() {
 	dz.Index = make([]uint32, nb+1)
 	j := 0
 	for b := 0; b <= nb; b++ {
-		for j < n && (dz.IndexBits == 0 || int(dz.Entries[j].Key[0]>>(64-dz.IndexBits)) < b) {
+		for j < n && (dz.IndexBits == 0 || int(dz.KeyAt(j)[0]>>(64-dz.IndexBits)) < b) {
 			j++
 		}
 		if b == 0 {
@@ -218,17 +257,10 @@ func denialProbe(lower []byte) []byte {
 	return append([]byte("\x0fxdpdns-probe-aa"), lower...)
 }
 
-// buildDenial makes the XDP program's view of a signed zone's NSEC3 chain,
-// or nil when the program cannot search it (another hash than SHA-1, extra
-// iterations, a long salt, pieces it cannot relocate).
-//
-// old, when not nil, is the layout of the live view (Layout), which the
-// chain is placed in keeping its entries' slots (patchLayout); without it
-// the view is laid out anew. With old and chain (the keys of the NSEC3
-// records added, removed or changed) the view is a patch of the live one
-// (DenialZone.Patch): only the pieces of the records in chain, or that
-// old lacks, are rendered, the others are the live view's.
-func (c *compiler) buildDenial(z *zone.Zone, old [][4]uint64, chain map[[4]uint64]bool) *DenialZone {
+// nsec3View is the header of the XDP program's view of signed zone z's
+// NSEC3 chain, or nil when the program cannot search it (another hash
+// than SHA-1, extra iterations, a long salt).
+func nsec3View(z *zone.Zone) *DenialZone {
 	if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 == nil {
 		return nil
 	}
@@ -240,6 +272,17 @@ func (c *compiler) buildDenial(z *zone.Zone, old [][4]uint64, chain map[[4]uint6
 		return nil
 	}
 	dz.Kind, dz.Salt = abi.DenialNSEC3, z.NSEC3Salt()
+	return dz
+}
+
+// buildDenial makes the XDP program's view of a signed zone's NSEC3 chain
+// laid out anew, or nil when the program cannot search it (nsec3View, or
+// pieces it cannot relocate).
+func (c *compiler) buildDenial(z *zone.Zone) *DenialZone {
+	dz := nsec3View(z)
+	if dz == nil {
+		return nil
+	}
 	var sets []*zone.RRset
 	for _, n := range z.NSEC3Chain() {
 		k, ok := hashKey(n.NSEC3Hash)
@@ -249,60 +292,120 @@ func (c *compiler) buildDenial(z *zone.Zone, old [][4]uint64, chain map[[4]uint6
 		dz.Entries = append(dz.Entries, DenialEntry{Key: k})
 		sets = append(sets, n.Set(dns.TypeNSEC3))
 	}
-	if old != nil && chain != nil {
-		dz = c.patchDenial(dz, sets, old, chain)
-	} else {
-		dz = c.finishDenial(dz, sets, nil)
-	}
-	if dz == nil {
-		return nil
-	}
-	at := freshLayout(len(dz.Entries))
-	if old != nil {
-		at = patchLayout(old, dz.Layout())
-	}
-	if !dz.layOut(at) {
+	if dz = c.finishDenial(dz, sets, nil); dz == nil || !dz.layOut(freshLayout(len(dz.Entries))) {
 		return nil
 	}
 	return dz
 }
 
-// patchDenial is finishDenial for a patch of the live view laid out as
-// old: the entries whose key old holds, but for those in chain, keep the
-// live piece of their slot there (From); the pieces of the others are
-// rendered.
-func (c *compiler) patchDenial(dz *DenialZone, sets []*zone.RRset, old [][4]uint64, chain map[[4]uint64]bool) *DenialZone {
-	if len(dz.Entries) == 0 {
+// patchView makes the view of zone b's NSEC3 chain changed from the live
+// view laid out as old by the records whose keys are in chain (added,
+// removed or changed), as a patch of the live one (DenialZone.Patch):
+// laid out as old but for those records (patchLayout), its slots that
+// hold what slots of old hold in runs, only the pieces of the records
+// that change rendered. nil when the view cannot follow.
+func (c *compiler) patchView(b *zone.Zone, old [][4]uint64, chain map[[4]uint64]bool) *DenialZone {
+	dz := nsec3View(b)
+	if dz == nil || len(old) == 0 {
 		return nil
 	}
-	var fresh []int
-	var freshSets []*zone.RRset
-	j := 0
-	for i := range dz.Entries {
-		e := &dz.Entries[i]
-		// The slot of the live entry of e's key: the last one holding
-		// it (the holes before an entry hold its key too).
-		for j < len(old) && keyLess(old[j], e.Key) {
-			j++
+	// The records of chain in b (nil: removed), in key order.
+	type change struct {
+		k [4]uint64
+		n *zone.Node
+	}
+	cs := make([]change, 0, len(chain))
+	for k := range chain {
+		cs = append(cs, change{k, b.NSEC3Match(keyLabel(k))})
+	}
+	slices.SortFunc(cs, func(x, y change) int { return cmpKey(x.k, y.k) })
+	// The new chain's keys, each with its slot in old when it keeps its
+	// entry there (-1: added or changed).
+	keys := make([][4]uint64, 0, len(old))
+	from := make([]int32, 0, len(old))
+	nodes := map[[4]uint64]*zone.Node{}
+	ci := 0
+	take := func(x change) {
+		if x.n != nil {
+			keys, from = append(keys, x.k), append(from, -1)
+			nodes[x.k] = x.n
 		}
-		for j+1 < len(old) && old[j+1] == e.Key {
-			j++
+	}
+	for i, k := range old {
+		if i+1 < len(old) && old[i+1] == k {
+			continue // a hole
 		}
-		if !chain[e.Key] && j < len(old) && old[j] == e.Key {
-			e.From = uint32(j) + 1
+		for ci < len(cs) && keyLess(cs[ci].k, k) {
+			take(cs[ci])
+			ci++
+		}
+		if ci < len(cs) && cs[ci].k == k {
+			take(cs[ci])
+			ci++
 			continue
 		}
-		fresh = append(fresh, i)
-		freshSets = append(freshSets, sets[i])
+		keys, from = append(keys, k), append(from, int32(i))
 	}
-	part := &DenialZone{Entries: make([]DenialEntry, len(fresh)), probe: dz.probe}
-	if part = c.finishDenial(part, freshSets, nil); part == nil && len(fresh) > 0 || part != nil && part.Ctx != 0 {
-		return nil // a piece points into the head: the whole compile's
+	for ; ci < len(cs); ci++ {
+		take(cs[ci])
 	}
-	for n, i := range fresh {
-		dz.Entries[i].Piece = part.Entries[n].Piece
+	if len(keys) == 0 {
+		return nil
 	}
-	dz.Patch = true
+	at := patchLayout(old, keys)
+	n := int(at[len(at)-1]) + 1
+	if n > maxLayout {
+		return nil
+	}
+	// The new layout, and each slot's source in old (-1: none).
+	is := make([][4]uint64, n)
+	src := make([]int32, n)
+	next := 0
+	for q, sl := range at {
+		for ; next < int(sl); next++ {
+			is[next], src[next] = keys[q], -1 // a hole
+		}
+		is[sl], src[sl] = keys[q], from[q]
+		next = int(sl) + 1
+	}
+	for sl := n - 2; sl >= 0; sl-- {
+		// A hole where old has a hole of the same key before the source
+		// of the slot after it.
+		if is[sl] == is[sl+1] && src[sl+1] >= 1 && old[src[sl+1]-1] == is[sl] {
+			src[sl] = src[sl+1] - 1
+		}
+	}
+	var sets []*zone.RRset
+	var fresh []int
+	for sl := range n {
+		if x := src[sl]; x >= 0 {
+			if r := len(dz.Runs) - 1; r >= 0 && dz.Runs[r].To+dz.Runs[r].N == uint32(sl) && dz.Runs[r].From+dz.Runs[r].N == uint32(x) {
+				dz.Runs[r].N++
+			} else {
+				dz.Runs = append(dz.Runs, PatchRun{To: uint32(sl), From: uint32(x), N: 1})
+			}
+			continue
+		}
+		dz.Entries = append(dz.Entries, DenialEntry{Key: is[sl], Slot: uint32(sl)})
+		if sl+1 == n || is[sl+1] != is[sl] {
+			nd := nodes[is[sl]]
+			if nd == nil {
+				return nil // a record the change did not name
+			}
+			fresh = append(fresh, len(dz.Entries)-1)
+			sets = append(sets, nd.Set(dns.TypeNSEC3))
+		}
+	}
+	if len(sets) > 0 {
+		part := c.finishDenial(&DenialZone{Entries: make([]DenialEntry, len(sets)), probe: dz.probe}, sets, nil)
+		if part == nil || part.Ctx != 0 {
+			return nil // a piece the program cannot place, or that points into the head
+		}
+		for p, e := range fresh {
+			dz.Entries[e].Piece = part.Entries[p].Piece
+		}
+	}
+	dz.Patch, dz.Slots, dz.keys = true, uint32(n), is
 	return dz
 }
 
@@ -390,7 +493,7 @@ func (dz *DenialZone) ownerSlot(owner []byte) (uint32, bool) {
 	if !ok {
 		return 0, false
 	}
-	i := findSlot(len(dz.Entries), func(i int) [4]uint64 { return dz.Entries[i].Key }, k)
+	i := findSlot(dz.Count(), dz.KeyAt, k)
 	if i < 0 {
 		return 0, false
 	}

@@ -160,7 +160,7 @@ func encodeDenial(w *binfmt.Writer, dz *DenialZone) {
 			w.U16(r)
 		}
 		w.U16(e.Piece.Records)
-		w.U32(e.From)
+		w.U32(e.Slot)
 	}
 	w.U8(dz.IndexBits)
 	w.Int(len(dz.Index))
@@ -176,6 +176,13 @@ func encodeDenial(w *binfmt.Writer, dz *DenialZone) {
 	w.Bytes(dz.probe)
 	w.Bool(dz.Ref)
 	w.Bool(dz.Patch)
+	w.U32(dz.Slots)
+	w.Int(len(dz.Runs))
+	for _, x := range dz.Runs {
+		w.U32(x.To)
+		w.U32(x.From)
+		w.U32(x.N)
+	}
 }
 
 func decodeDenial(r *binfmt.Reader, w *words) *DenialZone {
@@ -189,7 +196,7 @@ func decodeDenial(r *binfmt.Reader, w *words) *DenialZone {
 		e.Piece.Body = r.Bytes()
 		e.Piece.Relocs = w.take(r)
 		e.Piece.Records = r.U16()
-		e.From = r.U32()
+		e.Slot = r.U32()
 	}
 	dz.IndexBits = r.U8()
 	dz.Index = make([]uint32, r.Count(4))
@@ -205,6 +212,13 @@ func decodeDenial(r *binfmt.Reader, w *words) *DenialZone {
 	dz.probe = r.Bytes()
 	dz.Ref = r.Bool()
 	dz.Patch = r.Bool()
+	dz.Slots = r.U32()
+	if n := r.Count(12); n > 0 {
+		dz.Runs = make([]PatchRun, n)
+		for i := range dz.Runs {
+			dz.Runs[i] = PatchRun{To: r.U32(), From: r.U32(), N: r.U32()}
+		}
+	}
 	return dz
 }
 

@@ -59,6 +59,9 @@ func (dz *DenialZone) layOut(at []uint32) bool {
 // Layout is the slots of a view by key: an entry's key, or for a hole
 // its successor's.
 func (dz *DenialZone) Layout() [][4]uint64 {
+	if dz.keys != nil {
+		return dz.keys
+	}
 	out := make([][4]uint64, len(dz.Entries))
 	for i := range dz.Entries {
 		out[i] = dz.Entries[i].Key
@@ -302,10 +305,6 @@ func coverMoves(was, is [][4]uint64, chain map[[4]uint64]bool, key [4]uint64) bo
 // refView is the live view of NSEC3 zone z, laid out as layout, its chain
 // unchanged: the keys of its slots, no pieces (DenialZone.Ref).
 func refView(z *zone.Zone, layout [][4]uint64) *DenialZone {
-	dz := &DenialZone{Kind: abi.DenialNSEC3, Salt: z.NSEC3Salt(), probe: denialProbe(z.Origin.Lower), Ref: true,
-		Entries: make([]DenialEntry, len(layout))}
-	for i, k := range layout {
-		dz.Entries[i].Key = k
-	}
-	return dz
+	return &DenialZone{Kind: abi.DenialNSEC3, Salt: z.NSEC3Salt(), probe: denialProbe(z.Origin.Lower), Ref: true,
+		Slots: uint32(len(layout)), keys: layout}
 }

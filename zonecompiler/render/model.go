@@ -53,8 +53,17 @@ func (img *Image) DenialCover(i uint16, key [4]uint64) (uint32, *Piece, bool) {
 	if !ok {
 		return 0, nil, false
 	}
-	n := uint32(len(dz.Entries))
-	idx, ok := Cover(dz, n, func(b uint32) (uint32, bool) {
+	idx, ok := img.coverIndex(dz, key)
+	if !ok {
+		return 0, nil, false
+	}
+	return img.DenialAt(i, idx-dz.Base)
+}
+
+// coverIndex is the absolute index of the entry of dz that covers key.
+func (img *Image) coverIndex(dz *DenialZone, key [4]uint64) (uint32, bool) {
+	n := uint32(dz.Count())
+	return Cover(dz, n, func(b uint32) (uint32, bool) {
 		if int(b) >= len(dz.Index) {
 			return 0, false
 		}
@@ -63,18 +72,14 @@ func (img *Image) DenialCover(i uint16, key [4]uint64) (uint32, *Piece, bool) {
 		if j < dz.Base || j >= dz.Base+n {
 			return [4]uint64{}, false
 		}
-		return dz.Entries[j-dz.Base].Key, true
+		return dz.KeyAt(int(j - dz.Base)), true
 	}, key)
-	if !ok {
-		return 0, nil, false
-	}
-	return img.DenialAt(i, idx-dz.Base)
 }
 
 // DenialAt returns entry rel of zone i.
 func (img *Image) DenialAt(i uint16, rel uint32) (uint32, *Piece, bool) {
 	dz, ok := img.DenialZone(i)
-	if !ok || rel >= uint32(len(dz.Entries)) {
+	if !ok || dz.Ref || dz.Patch || rel >= uint32(len(dz.Entries)) {
 		return 0, nil, false
 	}
 	return dz.Base + rel, &dz.Entries[rel].Piece, true

@@ -337,11 +337,11 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			// The live view as it is: its keys, no pieces rendered.
 			view = refView(b, u.layout)
 		case len(chain) == 0:
-			view = c.buildDenial(b, nil, nil)
+			view = c.buildDenial(b)
 		case u.layout == nil:
 			return fmt.Errorf("%w: no record of the NSEC3 chain view of %s", ErrRecompile, b.Name())
 		default:
-			view = c.buildDenial(b, u.layout, chain)
+			view = c.patchView(b, u.layout, chain)
 			if view == nil || view.Ctx != 0 {
 				return fmt.Errorf("%w: the NSEC3 chain of %s changed, and its view cannot follow", ErrRecompile, b.Name())
 			}

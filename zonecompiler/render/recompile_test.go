@@ -271,13 +271,26 @@ func (c canonImage) apply(d *Delta) {
 				panic("a patch of a view that is not live: " + n)
 			}
 			m := *dz
-			m.Entries = slices.Clone(dz.Entries)
-			for i, e := range m.Entries {
-				if e.From != 0 {
-					m.Entries[i].Piece, m.Entries[i].From = live.Entries[e.From-1].Piece, 0
+			m.Entries = make([]DenialEntry, dz.Slots)
+			set := make([]bool, dz.Slots)
+			put := func(i uint32, e DenialEntry) {
+				if set[i] {
+					panic(fmt.Sprintf("a patch of %s sets slot %d twice", n, i))
+				}
+				e.Slot, m.Entries[i], set[i] = 0, e, true
+			}
+			for _, r := range dz.Runs {
+				for k := range r.N {
+					put(r.To+k, live.Entries[r.From+k])
 				}
 			}
-			m.Patch = false
+			for _, e := range dz.Entries {
+				put(e.Slot, e)
+			}
+			if i := slices.Index(set, false); i >= 0 {
+				panic(fmt.Sprintf("a patch of %s leaves slot %d", n, i))
+			}
+			m.Patch, m.Slots, m.Runs = false, 0, nil
 			c.views[n] = &m
 		default:
 			c.views[n] = dz
@@ -490,6 +503,17 @@ func checkApplied(t *testing.T, step int, img *Image, d *Delta, full *Image) *Im
 	if err := dw.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	// The layouts of the views d patches, before the change.
+	was := map[string][][4]uint64{}
+	for _, dz := range d.Image.Denial {
+		if dz != nil && dz.Patch {
+			for _, lz := range img.Denial {
+				if lz != nil && viewName(lz) == viewName(dz) {
+					was[viewName(dz)] = lz.Layout()
+				}
+			}
+		}
+	}
 	d, err := DecodeDelta(binfmt.NewReader(dbuf.Bytes()))
 	if err != nil {
 		t.Fatalf("step %d: the change does not decode: %v", step, err)
@@ -497,6 +521,42 @@ func checkApplied(t *testing.T, step int, img *Image, d *Delta, full *Image) *Im
 	next, err := img.Apply(d)
 	if err != nil {
 		t.Fatalf("step %d: Apply: %v", step, err)
+	}
+	// A patched view is, slot by slot (holes too), the whole compile's
+	// chain laid out as patchLayout places it in the old layout.
+	for _, fz := range full.Denial {
+		if fz == nil {
+			continue
+		}
+		old, ok := was[viewName(fz)]
+		if !ok {
+			continue
+		}
+		want := &DenialZone{}
+		for i, e := range fz.Entries {
+			if i+1 == len(fz.Entries) || fz.Entries[i+1].Key != e.Key {
+				want.Entries = append(want.Entries, e)
+			}
+		}
+		if !want.layOut(patchLayout(old, want.Layout())) {
+			t.Fatalf("step %d: the chain does not lay out in the old layout", step)
+		}
+		for _, nz := range next.Denial {
+			if nz == nil || viewName(nz) != viewName(fz) {
+				continue
+			}
+			if len(nz.Entries) != len(want.Entries) {
+				t.Fatalf("step %d: the patched view has %d slots, the chain laid out in the old layout %d", step, len(nz.Entries),
+					len(want.Entries))
+			}
+			for i := range want.Entries {
+				if g, w := nz.Entries[i], want.Entries[i]; g.Key != w.Key || !bytes.Equal(g.Piece.Body, w.Piece.Body) ||
+					!slices.Equal(g.Piece.Relocs, w.Piece.Relocs) || g.Piece.Records != w.Piece.Records {
+					t.Fatalf("step %d: slot %d of the patched view holds %x (%d bytes), want %x (%d bytes)", step, i, g.Key,
+						len(g.Piece.Body), w.Key, len(w.Piece.Body))
+				}
+			}
+		}
 	}
 	canonOf(next).mustEqual(t, step, canonOf(full))
 	used := make([]bool, len(next.Templates))

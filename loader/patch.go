@@ -1,0 +1,147 @@
+//go:build linux
+
+package loader
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpdns/xdpdns/bpf"
+)
+
+// A patch of a live denial zone (Image.DenialPatches: a changed NSEC3
+// chain) is written to new room as a new content would be, the live
+// zone's entries in its runs copied with their pieces from the maps
+// themselves: the image holds only the entries that change, so neither
+// the compiler nor the update handles the chain's hundreds of thousands
+// of unchanged entries one by one in Go.
+
+// patchWrite is a patch to write: its runs and the entries of the image
+// (at patch.Slots), from the live zone live to the new room of
+// viewInfo[view].
+type patchWrite struct {
+	patch   *DenialPatch
+	entries []bpf.XdpDenialEntry
+	chunks  []bpf.XdpChunk
+	live    viewInfo
+	view    int
+}
+
+// mappedRange maps entries first .. first+n-1 of the mmapable array map m;
+// done unmaps them.
+func mappedRange[T any](m *ebpf.Map, first, n uint32) (entries []T, done func() error, err error) {
+	if n == 0 {
+		return nil, func() error { return nil }, nil
+	}
+	var zero T
+	size := int64(unsafe.Sizeof(zero))
+	start := int64(first) * size
+	off := start &^ int64(os.Getpagesize()-1)
+	mem, err := mapRange(m, off, int(start-off+int64(n)*size))
+	if err != nil {
+		return nil, nil, err
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&mem[start-off])), n), func() error { return unix.Munmap(mem) }, nil
+}
+
+// runChunks is how many chunks the pieces of live zone v's entries in
+// runs take; ErrImage when a run is not among its entries.
+func (lv *liveState) runChunks(v viewInfo, runs []PatchRun) (uint32, error) {
+	for _, r := range runs {
+		if uint64(r.From)+uint64(r.N) > uint64(v.nentries) {
+			return 0, fmt.Errorf("%w: a patch takes entries %d+%d of a live zone of %d", ErrImage, r.From, r.N, v.nentries)
+		}
+	}
+	live, done, err := mappedRange[bpf.XdpDenialEntry](lv.entryMap, v.entry, v.nentries)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrNoUpdate, err)
+	}
+	n := uint32(0)
+	for _, r := range runs {
+		for _, e := range live[r.From : r.From+r.N] {
+			n += chunksOf(int(e.Len))
+		}
+	}
+	return n, done()
+}
+
+// writePatches writes the entries and chunks of p's patches to their new
+// room: the runs' from the live zones, the others' from the image.
+func writePatches(g *generation, p *updatePlan) error {
+	for _, w := range p.patches {
+		if err := w.write(g, p.viewInfo[w.view]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write writes patch w to the room of v.
+func (w *patchWrite) write(g *generation, v viewInfo) error {
+	var dones []func() error
+	defer func() {
+		for _, d := range dones {
+			_ = d()
+		}
+	}()
+	liveEntries, done, err := mappedRange[bpf.XdpDenialEntry](g.denialEntries, w.live.entry, w.live.nentries)
+	if err != nil {
+		return err
+	}
+	dones = append(dones, done)
+	liveChunks, done, err := mappedRange[bpf.XdpChunk](g.chunks, w.live.chunk, w.live.nchunks)
+	if err != nil {
+		return err
+	}
+	dones = append(dones, done)
+	entries, done, err := mappedRange[bpf.XdpDenialEntry](g.denialEntries, v.entry, v.nentries)
+	if err != nil {
+		return err
+	}
+	dones = append(dones, done)
+	chunks, done, err := mappedRange[bpf.XdpChunk](g.chunks, v.chunk, v.nchunks)
+	if err != nil {
+		return err
+	}
+	dones = append(dones, done)
+	c := uint32(0) // the next chunk of the room
+	put := func(slot uint32, e bpf.XdpDenialEntry, src []bpf.XdpChunk) error {
+		n := chunksOf(int(e.Len))
+		if c+n > v.nchunks || slot >= v.nentries {
+			return fmt.Errorf("loader: a patch outgrows its room (%d chunks, %d entries)", v.nchunks, v.nentries)
+		}
+		copy(chunks[c:c+n], src[:n])
+		e.FirstChunk = v.chunk + c
+		entries[slot] = e
+		c += n
+		return nil
+	}
+	for _, r := range w.patch.Runs {
+		for k := range r.N {
+			e := liveEntries[r.From+k]
+			first := e.FirstChunk - w.live.chunk
+			if e.FirstChunk < w.live.chunk || first+chunksOf(int(e.Len)) > w.live.nchunks {
+				return fmt.Errorf("loader: live denial entry %d has chunks outside its zone's", w.live.entry+r.From+k)
+			}
+			if err := put(r.To+k, e, liveChunks[first:]); err != nil {
+				return err
+			}
+		}
+	}
+	for k, e := range w.entries {
+		if err := put(w.patch.Slots[k], e, w.chunks[e.FirstChunk:]); err != nil {
+			return err
+		}
+	}
+	for _, d := range dones {
+		if err := d(); err != nil {
+			return fmt.Errorf("loader: unmapping: %w", err)
+		}
+	}
+	dones = nil
+	return nil
+}
