@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/binary"
+	"slices"
 	"sort"
 	"strings"
 
@@ -76,23 +77,25 @@ func (dz *DenialZone) Layout() [][4]uint64 {
 // of a removed key) after its predecessor. Where the free slots run out,
 // the entries after move on by one until a free slot takes the shift up.
 func patchLayout(old [][4]uint64, keys [][4]uint64) []uint32 {
-	kept := make(map[[4]uint64]bool, len(keys))
-	for _, k := range keys {
-		kept[k] = true
-	}
 	// stays[i]: slot i holds an entry that stays (a key's last slot: the
 	// ones before it holding its key are holes).
 	stays := make([]bool, len(old))
-	for i, k := range old {
-		stays[i] = kept[k] && (i+1 == len(old) || old[i+1] != k)
+	for i, j := 0, 0; i < len(old); i++ {
+		if i+1 < len(old) && old[i+1] == old[i] {
+			continue
+		}
+		for j < len(keys) && keyLess(keys[j], old[i]) {
+			j++
+		}
+		stays[i] = j < len(keys) && keys[j] == old[i]
 	}
 	// nextStays[i]: the first slot at or after i whose entry stays, or -1.
-	nextStays := make([]int, len(old)+1)
+	nextStays := make([]int32, len(old)+1)
 	nextStays[len(old)] = -1
 	for i := len(old) - 1; i >= 0; i-- {
 		nextStays[i] = nextStays[i+1]
 		if stays[i] {
-			nextStays[i] = i
+			nextStays[i] = int32(i)
 		}
 	}
 	at := make([]uint32, 0, len(keys))
@@ -200,73 +203,67 @@ func keyLabel(k [4]uint64) string {
 // such key when the last entries (which cover them, wrapping) differ. A
 // hash outside them keeps its own entry and cover (chainReach skips it).
 func dirtyRanges(was, is [][4]uint64, chain map[[4]uint64]bool) []hashRange {
-	type real struct {
-		k    [4]uint64
-		slot int
+	changed := make([][4]uint64, 0, len(chain))
+	for k := range chain {
+		changed = append(changed, k)
 	}
-	reals := func(l [][4]uint64) []real {
-		var out []real
-		for i, k := range l {
-			if i+1 == len(l) || l[i+1] != k {
-				out = append(out, real{k, i})
-			}
-		}
-		return out
-	}
-	a, b := reals(was), reals(is)
-	// The keys of both, in order, each dirty or clean.
-	type key struct {
-		k     [4]uint64
-		dirty bool
-	}
-	var all []key
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case j == len(b) || i < len(a) && keyLess(a[i].k, b[j].k):
-			all = append(all, key{a[i].k, true})
+	slices.SortFunc(changed, cmpKey)
+	// real is the first slot of l at or after i holding an entry (the
+	// last of the slots of its key).
+	real := func(l [][4]uint64, i int) int {
+		for i+1 < len(l) && l[i+1] == l[i] {
 			i++
-		case i == len(a) || keyLess(b[j].k, a[i].k):
-			all = append(all, key{b[j].k, true})
-			j++
-		default:
-			all = append(all, key{a[i].k, chain[a[i].k] || a[i].slot != b[j].slot})
-			i++
-			j++
 		}
-	}
-	var out []hashRange
-	add := func(lo, hi string) {
-		if n := len(out); n > 0 && out[n-1].hi >= lo {
-			out[n-1].hi = max(out[n-1].hi, hi)
-			return
-		}
-		out = append(out, hashRange{lo, hi})
+		return i
 	}
 	top := strings.Repeat("v", NSEC3LabelLen) // above every hash
-	for n := 0; n < len(all); n++ {
-		if !all[n].dirty {
-			continue
-		}
-		hi := top
-		for m := n + 1; m < len(all); m++ {
-			if !all[m].dirty {
-				hi = keyLabel(all[m].k)
-				break
+	var out []hashRange
+	open, lo := false, ""
+	firstClean, lastDirty := top, false
+	// The keys of both layouts in order, each dirty or clean: a range
+	// runs from a dirty key to the next clean one.
+	visit := func(k [4]uint64, dirty bool) {
+		switch {
+		case dirty && !open:
+			open, lo = true, keyLabel(k)
+		case !dirty:
+			if open {
+				out = append(out, hashRange{lo, keyLabel(k)})
+				open = false
+			}
+			if firstClean == top {
+				firstClean = keyLabel(k)
 			}
 		}
-		add(keyLabel(all[n].k), hi)
+		lastDirty = dirty
+	}
+	c := 0
+	inChain := func(k [4]uint64) bool {
+		for c < len(changed) && keyLess(changed[c], k) {
+			c++
+		}
+		return c < len(changed) && changed[c] == k
+	}
+	i, j := real(was, 0), real(is, 0)
+	for i < len(was) || j < len(is) {
+		switch {
+		case j >= len(is) || i < len(was) && keyLess(was[i], is[j]):
+			visit(was[i], true)
+			i = real(was, i+1)
+		case i >= len(was) || keyLess(is[j], was[i]):
+			visit(is[j], true)
+			j = real(is, j+1)
+		default:
+			visit(was[i], i != j || inChain(was[i]))
+			i, j = real(was, i+1), real(is, j+1)
+		}
+	}
+	if open {
+		out = append(out, hashRange{lo, top})
 	}
 	// Below the first key the last one covers (wrapping).
-	if len(a) > 0 && len(b) > 0 && (a[len(a)-1].k != b[len(b)-1].k || all[len(all)-1].dirty) {
-		hi := top
-		for _, x := range all {
-			if !x.dirty {
-				hi = keyLabel(x.k)
-				break
-			}
-		}
-		out = append([]hashRange{{"", hi}}, out...)
+	if len(was) > 0 && len(is) > 0 && (was[len(was)-1] != is[len(is)-1] || lastDirty) {
+		out = append([]hashRange{{"", firstClean}}, out...)
 		// Keep them sorted and apart.
 		merged := out[:1]
 		for _, r := range out[1:] {
