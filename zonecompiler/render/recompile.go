@@ -451,9 +451,11 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 // delegation whose own NSEC3 changes, comes or goes, or without one (an
 // opt-out zone's insecure delegation) whose cover (the NSEC3 covering
 // its hash: its DS NODATA and the opt-out proof of its referral) changes
-// or moves; a CNAME (its
-// chain may end in a wildcard's answer, with its proof). Names below a
-// delegation come with it (spread). The others keep their answers: their
+// or moves; a CNAME (its chain may end in a wildcard's answer, with its
+// proof). Only the names whose hash or wildcard's hash lies where the view
+// changed (dirtyRanges) are looked at, found by the zone's index of names
+// by hash (zone.NamesByHash). Names below a delegation come with it
+// (spread). The others keep their answers: their
 // templates read the new view where they read the old one. The apex's
 // NSEC3 is in the shared templates of every insecure delegation (their
 // closest provable encloser): a change to it, or to its place, is left to
@@ -468,10 +470,12 @@ func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool
 	dirty := dirtyRanges(was, is, chain)
 	children := len(set.Zones()) > 1 // a delegation may be a served zone's apex
 	var bad []byte
-	b.ForEachNode(func(n *zone.Node) {
-		if n.Has(zone.FlagBelowCut) || bad != nil {
+	seen := make(map[*zone.Node]bool)
+	visit := func(n *zone.Node) {
+		if n == nil || n.Has(zone.FlagBelowCut) || bad != nil || seen[n] {
 			return
 		}
+		seen[n] = true
 		name := n.Name.Lower()
 		// Most names are far from the change: neither their own entry
 		// nor their cover moves (a delegation has no other).
@@ -503,7 +507,24 @@ func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool
 		if reached {
 			affected[string(name)] = true
 		}
-	})
+	}
+	// The names a change can reach: those whose hash or wildcard's hash
+	// lies in the dirty ranges (the zone's index of names by hash: a
+	// TLD's million names are not visited), the apex, served zones'
+	// apexes, and those every search returns (CNAMEs).
+	ranges := make([][2]string, len(dirty))
+	for i, r := range dirty {
+		ranges[i] = [2]string{r.lo, r.hi}
+	}
+	if !b.NamesByHash(ranges, visit) {
+		b.ForEachNode(visit)
+	}
+	visit(b.Apex)
+	for _, z := range set.Zones() {
+		if children && wire.IsSubdomain(z.Origin.Lower, origin) {
+			visit(b.Node(z.Origin.Lower))
+		}
+	}
 	if bad != nil {
 		return fmt.Errorf("%w: no NSEC3 hash of %s", ErrRecompile, wire.String(bad))
 	}

@@ -111,7 +111,8 @@ func apply(z *Zone, ch Change, opt Options) (*Zone, *Changed, error) {
 		records: map[string]bool{}, newChild: map[string]bool{},
 	}
 	a.b = &builder{z: &nz, opt: opt, get: a.get}
-	z.index() // the old version's name index, built once
+	z.index()     // the old version's name index, built once
+	z.hashIndex() // and its names by NSEC3 hash, carried from now on
 	for _, rr := range ch.Del {
 		if err := a.del(rr); err != nil {
 			return nil, nil, err

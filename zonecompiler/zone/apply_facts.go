@@ -211,6 +211,7 @@ func (a *applier) finish(nsec3 chunked[*Node]) error {
 	}
 	nz.Apex = nz.nodes.get(z.Origin.Lower)
 	nz.SOA = nz.Apex.Set(dns.TypeSOA)
+	a.carryHashIndex()
 	a.b.setSigned()
 	return nil
 }

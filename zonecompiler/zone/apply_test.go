@@ -62,10 +62,41 @@ func TestApplyMatchesLoad(t *testing.T) {
 						t.Fatalf("seed %d step %d: Apply differs from Load (-load +apply):\n%s\nchange: -%v\n+%v", seed, step, firstDiff(exp, got), ch.Del, ch.Add)
 					}
 					checkChanged(t, z, nz, changed)
+					checkHashIndex(t, step, nz, want)
 					z, cur = nz, next
 				}
 			}
 		})
+	}
+}
+
+// checkHashIndex holds the index of names by hash that Apply carried to
+// nz to the one built from want, the same version loaded: the same
+// entries, each naming nz's node.
+func checkHashIndex(t *testing.T, step int, nz, want *Zone) {
+	t.Helper()
+	if nz.NSEC3 == nil {
+		return
+	}
+	got := nz.lazy.hashes.Load()
+	if got == nil {
+		t.Fatalf("step %d: Apply carried no index of names by hash", step)
+	}
+	list := func(c *chunked[hashRef], z *Zone) []string {
+		var out []string
+		c.each(func(r hashRef) bool {
+			if z != nil && z.Node(r.n.Name.Lower()) != r.n {
+				t.Errorf("step %d: the index names a node of %s that is not the version's", step, r.n.Name.Lower())
+			}
+			out = append(out, r.key+" "+string(r.n.Name.Lower()))
+			return true
+		})
+		return out
+	}
+	g, w := list(got, nz), list(want.hashIndex(), nil)
+	if strings.Join(g, "\n") != strings.Join(w, "\n") {
+		t.Fatalf("step %d: the carried index of names by hash differs from a fresh one (-fresh +carried):\n%s", step,
+			firstDiff(strings.Join(w, "\n"), strings.Join(g, "\n")))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -328,6 +329,9 @@ type derived struct {
 	idxOnce sync.Once
 	names   chunked[[]byte] // every node's lower-case name, canonical order
 	exps    chunked[int64]  // every RRSIG's expiration (Unix seconds)
+
+	hashOnce sync.Once
+	hashes   atomic.Pointer[chunked[hashRef]] // NSEC3: the names by hash (hashindex.go)
 }
 
 // WithExpired returns a copy of z with Expired set to expired, sharing
