@@ -47,7 +47,7 @@ import (
 func main() {
 	n := flag.Int("delegations", 1000000, "delegations in the zone")
 	changes := flag.String("changes", "0,100,1000", "changed delegations per step (0: the SOA serial only)")
-	profile := flag.String("cpuprofile", "", "write a CPU profile of the Recompile calls to this file")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the first changed step's Recompile and UpdatePartial to this file")
 	results := flag.String("results", "", "rewrite this file's update-bench section (e.g. bench/RESULTS.md)")
 	signed := flag.Bool("signed", false, "sign the zone (NSEC3 opt-out) and change secure delegations")
 	flag.Parse()
@@ -404,7 +404,8 @@ func memory() string {
 	return strings.Join(out, ", ")
 }
 
-// profileTo receives the CPU profile of the first Recompile.
+// profileTo receives the CPU profile of the first changed step's
+// Recompile and UpdatePartial.
 var profileTo *os.File
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -422,8 +423,8 @@ type taken struct {
 // takeIXFR applies the IXFR ch to the version e serves (zone.Apply),
 // renders the change alone (render.Recompile, with the names Apply
 // reports changed, NSEC3 owners included) and writes it into the live
-// maps (loader.UpdatePartial); profile: the Recompile into profileTo,
-// once.
+// maps (loader.UpdatePartial); profile: the Recompile and the update
+// into profileTo, once.
 func takeIXFR(l *loader.Loader, inc *render.Incremental, e *engine.Engine, ch zone.Change, profile bool) (taken, error) {
 	var w taken
 	var ms0, ms1 runtime.MemStats
@@ -443,11 +444,13 @@ func takeIXFR(l *loader.Loader, inc *render.Incremental, e *engine.Engine, ch zo
 	if profile && profileTo != nil {
 		_ = pprof.StartCPUProfile(profileTo)
 	}
+	defer func() {
+		if profile && profileTo != nil {
+			pprof.StopCPUProfile()
+			profileTo = nil
+		}
+	}()
 	w.d, w.next, err = render.Recompile(inc, e, w.e, map[string][][]byte{string(nz.Origin.Lower): changed.Owners(nz.Origin.Lower)})
-	if profile && profileTo != nil {
-		pprof.StopCPUProfile()
-		profileTo = nil
-	}
 	if err != nil {
 		return w, fmt.Errorf("recompile: %w", err)
 	}
