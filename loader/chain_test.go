@@ -13,6 +13,7 @@ import (
 	"github.com/xdpdns/xdpdns/internal/testsupport/zonegen"
 	"github.com/xdpdns/xdpdns/interop"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 )
 
@@ -30,6 +31,8 @@ func TestChainUpdates(t *testing.T) {
 	requireRoot(t)
 	for _, kind := range []zonegen.Kind{zonegen.NSEC3, zonegen.NSEC3OptOut} {
 		t.Run(kind.String(), func(t *testing.T) {
+			// Few runs kept, so that the zone is written again too.
+			defer loader.SetMaxKept(4)()
 			m := zonegen.New(t, 5+uint64(kind))
 			const n = 150
 			m.AddDelegations(n)
@@ -41,6 +44,7 @@ func TestChainUpdates(t *testing.T) {
 			l := load(t, e, hotpath.FromRender(rimg))
 			inc := rimg.Incremental
 			replaced, patches := 0, 0
+			mostKept, lastKept, compacted := 0, 0, 0
 			for step := 1; step <= 12; step++ {
 				m.ChangeDelegations(n)
 				if step%2 == 0 {
@@ -110,9 +114,26 @@ func TestChainUpdates(t *testing.T) {
 				if _, zones := l.LiveUse(); zones != 1 {
 					t.Fatalf("step %d: %d denial zones live, want the one", step, zones)
 				}
+				// A patched zone keeps the chunks of the zone it patched
+				// until their garbage is too much: none leaks, none is
+				// freed twice.
+				held, allocated, kept, garbage, unused := l.ChunkUse()
+				if held != allocated || garbage != unused {
+					t.Fatalf("step %d: %d chunks held, %d allocated; garbage %d recorded, %d unused", step, held, allocated, garbage,
+						unused)
+				}
+				mostKept = max(mostKept, kept)
+				if kept < lastKept {
+					compacted++
+				}
+				lastKept = kept
 				t.Logf("step %d: %d names rendered; %d denial zones written, %d names, %d answers; %d of %d corpus queries answered in XDP (%d must)",
 					step, len(d.Image.Names), st.DenialZones, st.NamesChanged+st.NamesAdded, st.AnswersChanged, answered,
 					answered, must)
+			}
+			t.Logf("the zone kept up to %d runs of chunks, written again %d times", mostKept, compacted)
+			if mostKept < 2 || compacted == 0 {
+				t.Errorf("the zone kept up to %d runs of chunks, written again %d times: want both ways taken", mostKept, compacted)
 			}
 			if replaced < 8 || patches < replaced {
 				t.Errorf("the chain view was given new content %d times in 12 changes of the chain, %d of them as patches", replaced, patches)

@@ -333,3 +333,61 @@ func (l *Loader) BuildNamesOnly(keys []bpf.XdpNameKey, vals []bpf.XdpNameVer, se
 	}
 	return t.m.Close()
 }
+
+// ChunkUse is how many chunks the live state holds (the live templates'
+// runs, the denial zones' runs and those they keep from zones they
+// patched) and how many its allocator has given out (equal unless chunks
+// leak or are freed twice), how many runs the live zones keep, and the
+// garbage among their chunks: as recorded, and as counted from their
+// entries.
+func (l *Loader) ChunkUse() (held, allocated uint32, kept int, garbage, unused uint32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settleLive()
+	lv := l.live
+	for _, ts := range [][]tmplInfo{lv.tmpls, lv.shared} {
+		for _, t := range ts {
+			if t.live {
+				held += t.nchunks
+			}
+		}
+	}
+	for _, v := range lv.views {
+		if v.live {
+			held += v.nchunks
+			for _, r := range v.kept {
+				held += r.n
+			}
+			kept += len(v.kept)
+			garbage += v.garbage
+			entries, done, err := mappedRange[bpf.XdpDenialEntry](lv.entryMap, v.entry, v.nentries)
+			if err != nil {
+				panic(err)
+			}
+			unused += v.nchunks
+			for _, r := range v.kept {
+				unused += r.n
+			}
+			for _, e := range entries {
+				unused -= chunksOf(int(e.Len))
+			}
+			_ = done()
+		}
+	}
+	allocated = lv.chunks.next
+	for n, starts := range lv.chunks.short {
+		allocated -= n * uint32(len(starts))
+	}
+	for _, r := range lv.chunks.long {
+		allocated -= r.n
+	}
+	return held, allocated, kept, garbage, unused
+}
+
+// SetMaxKept sets how many runs of chunks a patched zone keeps before it
+// is written again whole (maxKept); restore sets it back.
+func SetMaxKept(n int) (restore func()) {
+	old := maxKept
+	maxKept = n
+	return func() { maxKept = old }
+}

@@ -24,14 +24,27 @@ type tmplInfo struct {
 
 // viewInfo is what the loader remembers of a live denial zone: its
 // identity (imageHashes.ident), its content and where its entries, index
-// words and pieces' chunks are.
+// words and pieces' chunks are: the run of chunks written with it, and
+// for a zone made by patches of a live one (Image.DenialPatches) the runs
+// it keeps from the zones it patched, where its other pieces lie, with
+// garbage chunks among them that no entry uses any more.
 type viewInfo struct {
 	ident, h        contentHash
 	entry, nentries uint32
 	index, nindex   uint32
 	chunk, nchunks  uint32
+	kept            []run
+	garbage         uint32
 	ctx             uint32 // its context template (0: none)
 	live            bool
+}
+
+// releaseChunks frees the chunks of v's pieces.
+func (lv *liveState) releaseChunks(v *viewInfo) {
+	lv.chunks.release(v.chunk, v.nchunks)
+	for _, r := range v.kept {
+		lv.chunks.release(r.start, r.n)
+	}
 }
 
 // liveState is the Go side's record of the live generation's maps, kept

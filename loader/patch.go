@@ -29,6 +29,7 @@ type patchWrite struct {
 	chunks  []bpf.XdpChunk
 	live    viewInfo
 	view    int
+	keep    bool // the live zone's chunks kept (keepChunks): its entries copied as they are
 }
 
 // mappedRange maps entries first .. first+n-1 of the mmapable array map m;
@@ -49,24 +50,47 @@ func mappedRange[T any](m *ebpf.Map, first, n uint32) (entries []T, done func() 
 }
 
 // runChunks is how many chunks the pieces of live zone v's entries in
-// runs take; ErrImage when a run is not among its entries.
-func (lv *liveState) runChunks(v viewInfo, runs []PatchRun) (uint32, error) {
+// runs take (carried), and those of all its entries (used); ErrImage when
+// a run is not among its entries.
+func (lv *liveState) runChunks(v viewInfo, runs []PatchRun) (carried, used uint32, err error) {
 	for _, r := range runs {
 		if uint64(r.From)+uint64(r.N) > uint64(v.nentries) {
-			return 0, fmt.Errorf("%w: a patch takes entries %d+%d of a live zone of %d", ErrImage, r.From, r.N, v.nentries)
+			return 0, 0, fmt.Errorf("%w: a patch takes entries %d+%d of a live zone of %d", ErrImage, r.From, r.N, v.nentries)
 		}
 	}
 	live, done, err := mappedRange[bpf.XdpDenialEntry](lv.entryMap, v.entry, v.nentries)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrNoUpdate, err)
+		return 0, 0, fmt.Errorf("%w: %w", ErrNoUpdate, err)
 	}
-	n := uint32(0)
+	for _, e := range live {
+		used += chunksOf(int(e.Len))
+	}
 	for _, r := range runs {
 		for _, e := range live[r.From : r.From+r.N] {
-			n += chunksOf(int(e.Len))
+			carried += chunksOf(int(e.Len))
 		}
 	}
-	return n, done()
+	return carried, used, done()
+}
+
+// garbageDiv and maxKept bound what a patched zone keeps of the zones it
+// patched: while its garbage stays below 1/garbageDiv of its chunks and
+// it keeps fewer than maxKept runs, its pieces stay where they are (the
+// patch writes only its entries and new pieces); past that, every piece
+// is written again into one run.
+const garbageDiv = 4
+
+var maxKept = 32 // a variable for the tests
+
+// keepChunks reports whether a patch of live zone lz, carrying pieces of
+// carried of the used chunks its entries use and adding fresh, keeps
+// lz's chunks.
+func keepChunks(lz *viewInfo, carried, used, fresh uint32) bool {
+	total := lz.nchunks + fresh
+	for _, r := range lz.kept {
+		total += r.n
+	}
+	return len(lz.kept) < maxKept && (lz.garbage+used-carried)*garbageDiv <= total
 }
 
 // writePatches writes the entries and chunks of p's patches to their new
@@ -93,11 +117,32 @@ func (w *patchWrite) write(g *generation, v viewInfo) error {
 		return err
 	}
 	dones = append(dones, done)
-	liveChunks, done, err := mappedRange[bpf.XdpChunk](g.chunks, w.live.chunk, w.live.nchunks)
-	if err != nil {
-		return err
+	// The runs the live zone's pieces lie in, mapped when they are
+	// written again.
+	type mappedRun struct {
+		run
+		c []bpf.XdpChunk
 	}
-	dones = append(dones, done)
+	var liveRuns []mappedRun
+	if !w.keep {
+		for _, r := range append([]run{{w.live.chunk, w.live.nchunks}}, w.live.kept...) {
+			c, done, err := mappedRange[bpf.XdpChunk](g.chunks, r.start, r.n)
+			if err != nil {
+				return err
+			}
+			dones = append(dones, done)
+			liveRuns = append(liveRuns, mappedRun{r, c})
+		}
+	}
+	livePiece := func(e bpf.XdpDenialEntry) ([]bpf.XdpChunk, bool) {
+		n := chunksOf(int(e.Len))
+		for _, r := range liveRuns {
+			if e.FirstChunk >= r.start && uint64(e.FirstChunk)+uint64(n) <= uint64(r.start)+uint64(r.n) {
+				return r.c[e.FirstChunk-r.start:], true
+			}
+		}
+		return nil, n == 0
+	}
 	entries, done, err := mappedRange[bpf.XdpDenialEntry](g.denialEntries, v.entry, v.nentries)
 	if err != nil {
 		return err
@@ -121,13 +166,21 @@ func (w *patchWrite) write(g *generation, v viewInfo) error {
 		return nil
 	}
 	for _, r := range w.patch.Runs {
+		if w.keep {
+			// The pieces stay where they are.
+			if uint64(r.To)+uint64(r.N) > uint64(v.nentries) {
+				return fmt.Errorf("loader: a patch outgrows its room (%d entries)", v.nentries)
+			}
+			copy(entries[r.To:r.To+r.N], liveEntries[r.From:r.From+r.N])
+			continue
+		}
 		for k := range r.N {
 			e := liveEntries[r.From+k]
-			first := e.FirstChunk - w.live.chunk
-			if e.FirstChunk < w.live.chunk || first+chunksOf(int(e.Len)) > w.live.nchunks {
+			src, ok := livePiece(e)
+			if !ok {
 				return fmt.Errorf("loader: live denial entry %d has chunks outside its zone's", w.live.entry+r.From+k)
 			}
-			if err := put(r.To+k, e, liveChunks[first:]); err != nil {
+			if err := put(r.To+k, e, src); err != nil {
 				return err
 			}
 		}

@@ -44,8 +44,10 @@ type updatePlan struct {
 	chunkKeys  []uint32
 	chunkVals  []bpf.XdpChunk
 	// patches: the zones that patch live ones, written entry by entry
-	// from the live ones' (writePatches).
+	// from the live ones' (writePatches); keeps[j]: viewKeys[j] keeps
+	// the chunks of the zone it patches (its pieces where they are).
 	patches    []patchWrite
+	keeps      map[int]bool
 	tmplKeys   []uint32
 	tmplVals   []bpf.XdpTmpl
 	sharedKeys []uint32 // without abi.SharedTmpl
@@ -184,14 +186,25 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 		inImage := z.EntryCount
 		if pt != nil {
 			inImage = uint32(len(pt.Slots))
-			n, err := lv.runChunks(lv.views[live], pt.Runs)
-			if err != nil {
-				return err
-			}
-			v.nchunks += n
 		}
 		for j := z.EntryBase; j < z.EntryBase+inImage; j++ {
 			v.nchunks += chunksOf(int(img.DenialEntries[j].Len))
+		}
+		keep := false
+		if pt != nil {
+			lz := lv.views[live]
+			carried, used, err := lv.runChunks(lz, pt.Runs)
+			if err != nil {
+				return err
+			}
+			if keep = keepChunks(&lz, carried, used, v.nchunks); keep {
+				// The pieces it keeps stay where they are, with those the
+				// patch drops as garbage among them.
+				v.kept = append(append(make([]run, 0, len(lz.kept)+1), lz.kept...), run{lz.chunk, lz.nchunks})
+				v.garbage = lz.garbage + used - carried
+			} else {
+				v.nchunks += carried // written again, without the garbage
+			}
 		}
 		if known {
 			// The live zone of that name gets this content in place:
@@ -209,7 +222,11 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 			p.replaced[live] = len(p.viewKeys)
 			if pt != nil {
 				p.patches = append(p.patches, patchWrite{patch: pt, entries: img.DenialEntries[z.EntryBase : z.EntryBase+inImage],
-					chunks: img.Chunks, live: lv.views[live], view: len(p.viewKeys)})
+					chunks: img.Chunks, live: lv.views[live], view: len(p.viewKeys), keep: keep})
+				if p.keeps == nil {
+					p.keeps = make(map[int]bool)
+				}
+				p.keeps[len(p.viewKeys)] = keep
 			}
 			p.viewKeys = append(p.viewKeys, uint32(live))
 			p.viewInfo = append(p.viewInfo, v)

@@ -323,7 +323,9 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 			old := &lv.views[id]
 			lv.entries.release(old.entry, old.nentries)
 			lv.index.release(old.index, old.nindex)
-			lv.chunks.release(old.chunk, old.nchunks)
+			if !p.keeps[j] {
+				lv.releaseChunks(old)
+			}
 		}
 		lv.views[id] = p.viewInfo[j]
 		lv.viewHdr[id] = p.viewVals[j]
@@ -412,7 +414,7 @@ func (lv *liveState) freeView(id uint16, st *UpdateStats) {
 	lv.viewIDs.release(uint32(id), 1)
 	lv.entries.release(v.entry, v.nentries)
 	lv.index.release(v.index, v.nindex)
-	lv.chunks.release(v.chunk, v.nchunks)
+	lv.releaseChunks(v)
 	*v = viewInfo{}
 	st.DenialZonesFreed++
 }
