@@ -270,7 +270,7 @@ func (l *Loader) AnswerReach() (map[bpf.XdpNameKey]uint32, error) {
 }
 
 func reach[S, W any, V comparable](t *table[S, W, V]) (map[bpf.XdpNameKey]uint32, error) {
-	slots, done, err := t.slotsView(false)
+	slots, done, err := t.slotsView(slotsWindows)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +307,7 @@ func (l *Loader) BuildNames(keys []bpf.XdpNameKey, seed uint64) (reachOf map[bpf
 	if reachOf, err = reach(t); err != nil {
 		return nil, 0, err
 	}
-	slots, done, err := t.slotsView(true)
+	slots, done, err := t.slotsView(slotsWhole)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -12,11 +12,12 @@ import (
 )
 
 // slotPages gives access to the entries of an mmapable array map (a
-// table's slots) through mappings made on first use: the whole map for
-// a build, else windows of slotWindow bytes, so that an update maps (and
-// counts in the process's RSS, every page of a mapping does) the few
-// windows its keys are in, not the table; a scan maps one window at a
-// time.
+// table's slots): the whole map mapped for a build; for an update, the
+// entries it reads, one by one (a lookup each, kept, written back with
+// write), since a mapping costs two system calls and counts in the
+// process's RSS (every page of one does), and an update of a few
+// thousand keys of a TLD touches as many windows; a scan maps one window
+// of slotWindow bytes at a time.
 type slotPages[S any] struct {
 	m    *ebpf.Map
 	n    uint32 // entries
@@ -25,7 +26,20 @@ type slotPages[S any] struct {
 	wins map[uint32]window[S]
 	// unmapAll unmaps all (mapArray's).
 	unmapAll func() error
+	// sparse: entries read one by one into read (by index), and
+	// written back by write.
+	sparse bool
+	read   map[uint32]*S
 }
+
+// slotAccess is how slotPages reaches a map's entries.
+type slotAccess int
+
+const (
+	slotsWindows slotAccess = iota // windows mapped on first use
+	slotsWhole                     // the whole map mapped at once
+	slotsSparse                    // entry by entry, with system calls
+)
 
 // window is one mapped window of a map: its entries and the mapping.
 type window[S any] struct {
@@ -37,16 +51,18 @@ type window[S any] struct {
 // pages; tests make it one, so that a small table spans several).
 var slotWindow = 16 << 10
 
-// newSlotPages gives access to m's entries: mapped whole at once (whole)
-// or window by window.
-func newSlotPages[S any](m *ebpf.Map, whole bool) (*slotPages[S], error) {
+// newSlotPages gives access to m's entries as access says.
+func newSlotPages[S any](m *ebpf.Map, access slotAccess) (*slotPages[S], error) {
 	var zero S
 	size := uint32(unsafe.Sizeof(zero))
 	p := &slotPages[S]{m: m, n: m.MaxEntries(), per: uint32(slotWindow) / size, wins: map[uint32]window[S]{}}
 	if uint32(slotWindow)%size != 0 {
 		return nil, fmt.Errorf("loader: %s entries of %d bytes do not tile a window", m, size)
 	}
-	if whole {
+	if access == slotsSparse {
+		p.sparse, p.read = true, map[uint32]*S{}
+	}
+	if access == slotsWhole {
 		all, unmap, err := mapArray[S](m)
 		if err != nil {
 			return nil, err
@@ -72,6 +88,17 @@ func (p *slotPages[S]) at(i uint32) (*S, error) {
 	if p.all != nil {
 		return &p.all[i], nil
 	}
+	if p.sparse {
+		if s, ok := p.read[i]; ok {
+			return s, nil
+		}
+		s := new(S)
+		if err := p.m.Lookup(i, s); err != nil {
+			return nil, fmt.Errorf("loader: reading entry %d of %s: %w", i, p.m, err)
+		}
+		p.read[i] = s
+		return s, nil
+	}
 	w := i / p.per
 	win, ok := p.wins[w]
 	if !ok {
@@ -82,6 +109,22 @@ func (p *slotPages[S]) at(i uint32) (*S, error) {
 		p.wins[w] = win
 	}
 	return &win.slots[i-w*p.per], nil
+}
+
+// write makes the map's entry i what at(i) returned holds: a mapping's
+// entries are the map's, a sparse access's are written back.
+func (p *slotPages[S]) write(i uint32) error {
+	if !p.sparse {
+		return nil
+	}
+	s, ok := p.read[i]
+	if !ok {
+		return fmt.Errorf("loader: entry %d of %s written unread", i, p.m)
+	}
+	if err := p.m.Put(i, s); err != nil {
+		return fmt.Errorf("loader: writing entry %d of %s: %w", i, p.m, err)
+	}
+	return nil
 }
 
 // mapWindow maps window w.
@@ -120,7 +163,11 @@ func (p *slotPages[S]) scan(first uint32, f func(i uint32, s *S) error) error {
 		var err error
 		for j := range win.slots {
 			if i := base + uint32(j); i >= first {
-				if err = f(i, &win.slots[j]); err != nil {
+				s := &win.slots[j]
+				if r, ok := p.read[i]; ok {
+					s = r // read, maybe changed: the same as the map's once written
+				}
+				if err = f(i, s); err != nil {
 					break
 				}
 			}

@@ -137,13 +137,12 @@ func (t *table[S, W, V]) bpfMap() *ebpf.Map {
 }
 
 // slotsView gives access to the table's slots (or hands out the
-// update's, open): mapped whole at once (whole), else window by window;
-// done unmaps them.
-func (t *table[S, W, V]) slotsView(whole bool) (slots *slotPages[S], done func() error, err error) {
+// update's, open) as access says; done unmaps them.
+func (t *table[S, W, V]) slotsView(access slotAccess) (slots *slotPages[S], done func() error, err error) {
 	if t.open != nil {
 		return t.open, func() error { return nil }, nil
 	}
-	p, err := newSlotPages[S](t.m, whole)
+	p, err := newSlotPages[S](t.m, access)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -214,7 +213,7 @@ func (t *table[S, W, V]) build(keys []bpf.XdpNameKey, vals []V) error {
 	if len(keys) != len(vals) {
 		return fmt.Errorf("%w: %d %s keys, %d values", ErrImage, len(keys), t.kind.what, len(vals))
 	}
-	pages, done, err := t.slotsView(true)
+	pages, done, err := t.slotsView(slotsWhole)
 	if err != nil {
 		return err
 	}
@@ -340,7 +339,7 @@ func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	slots, done, err := t.slotsView(false)
+	slots, done, err := t.slotsView(slotsSparse)
 	if err != nil {
 		return err
 	}
@@ -354,8 +353,11 @@ func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
 			return err
 		}
 		if at != 0 {
-			s, _ := slots.at(at) // mapped by find
+			s, _ := slots.at(at) // read by find
 			*t.kind.val(s) = vals[i]
+			if err := slots.write(at); err != nil {
+				return err
+			}
 			continue
 		}
 		if free == 0 {
@@ -363,9 +365,15 @@ func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
 		}
 		s, _ := slots.at(free)
 		*t.kind.val(s) = vals[i]
+		if err := slots.write(free); err != nil {
+			return err
+		}
 		sk := t.kind.key(s)
 		atomic.StoreUint64(&sk.H2, k.H2)
 		atomic.StoreUint64(&sk.H1, k.H1)
+		if err := slots.write(free); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -373,7 +381,7 @@ func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
 // remove makes k a removed entry (its slot stays, so that the probe
 // windows through it stay whole).
 func (t *table[S, W, V]) remove(k bpf.XdpNameKey) error {
-	slots, done, err := t.slotsView(false)
+	slots, done, err := t.slotsView(slotsSparse)
 	if err != nil {
 		return err
 	}
@@ -384,7 +392,7 @@ func (t *table[S, W, V]) remove(k bpf.XdpNameKey) error {
 	}
 	s, _ := slots.at(at)
 	*t.kind.val(s) = t.kind.both(t.kind.entry.absent)
-	return nil
+	return slots.write(at)
 }
 
 // lookup reads the value of k (false: not in the table).
@@ -408,7 +416,7 @@ func (t *table[S, W, V]) lookup(k bpf.XdpNameKey) (W, bool, error) {
 
 // each calls f with every key in the table that is not a removed one.
 func (t *table[S, W, V]) each(f func(bpf.XdpNameKey, W) error) error {
-	slots, done, err := t.slotsView(false)
+	slots, done, err := t.slotsView(slotsWindows)
 	if err != nil {
 		return err
 	}
@@ -422,8 +430,8 @@ func (t *table[S, W, V]) each(f func(bpf.XdpNameKey, W) error) error {
 }
 
 // liveTable is the liveSet of a table's entries: the live versions are
-// read from the live generation's table itself (the windows an update
-// reads mapped for its length, open to done), so the loader keeps no
+// read from the live generation's table itself (the slots an update
+// reads, one by one, kept from open to done), so the loader keeps no
 // copy of a TLD's names and answers; only the marks of the keys the
 // update has seen, and their count.
 type liveTable[S any, W any, V comparable] struct {
@@ -432,12 +440,12 @@ type liveTable[S any, W any, V comparable] struct {
 	slots *slotPages[S]             // the table, while an update runs
 	ver   uint32                    // the version live when it began
 	marks map[bpf.XdpNameKey]uint32 // the update's marks
-	err   error                     // the first window get or each could not map
+	err   error                     // the first slot get or each could not read
 }
 
 // open maps the table for an update beginning while version ver is live.
 func (s *liveTable[S, W, V]) open(ver uint32) (done func(), err error) {
-	slots, unmap, err := s.t.slotsView(false)
+	slots, unmap, err := s.t.slotsView(slotsSparse)
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +457,7 @@ func (s *liveTable[S, W, V]) open(ver uint32) (done func(), err error) {
 	}, nil
 }
 
-// get reads k's live version. A window that cannot be mapped (the
+// get reads k's live version. A slot that cannot be read (the
 // kernel out of memory) reads as missing and is noted in s.err, which
 // fails the update before it writes (failed).
 func (s *liveTable[S, W, V]) get(k bpf.XdpNameKey) (liveEntry[V], bool) {
