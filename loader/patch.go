@@ -3,8 +3,10 @@
 package loader
 
 import (
+	"cmp"
 	"fmt"
 	"os"
+	"slices"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -50,27 +52,47 @@ func mappedRange[T any](m *ebpf.Map, first, n uint32) (entries []T, done func() 
 }
 
 // runChunks is how many chunks the pieces of live zone v's entries in
-// runs take (carried), and those of all its entries (used); ErrImage when
-// a run is not among its entries.
+// runs take (carried), and those of all its entries (used): its chunks
+// but the garbage, less those of the entries no run takes, read from the
+// map (a few: the records a change removes or changes); ErrImage when a
+// run is not among its entries, or two take the same one.
 func (lv *liveState) runChunks(v viewInfo, runs []PatchRun) (carried, used uint32, err error) {
-	for _, r := range runs {
-		if uint64(r.From)+uint64(r.N) > uint64(v.nentries) {
-			return 0, 0, fmt.Errorf("%w: a patch takes entries %d+%d of a live zone of %d", ErrImage, r.From, r.N, v.nentries)
+	byFrom := slices.Clone(runs)
+	slices.SortFunc(byFrom, func(a, b PatchRun) int { return cmp.Compare(a.From, b.From) })
+	used = v.nchunks - v.garbage
+	for _, r := range v.kept {
+		used += r.n
+	}
+	dropped, next := uint32(0), uint32(0)
+	drop := func(first, end uint32) error {
+		for first < end {
+			batch := make([]bpf.XdpDenialEntry, min(end-first, 4096))
+			if err := readRun(lv.entryMap, v.entry+first, batch); err != nil {
+				return fmt.Errorf("%w: %w", ErrNoUpdate, err)
+			}
+			for _, e := range batch {
+				dropped += chunksOf(int(e.Len))
+			}
+			first += uint32(len(batch))
 		}
+		return nil
 	}
-	live, done, err := mappedRange[bpf.XdpDenialEntry](lv.entryMap, v.entry, v.nentries)
-	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %w", ErrNoUpdate, err)
-	}
-	for _, e := range live {
-		used += chunksOf(int(e.Len))
-	}
-	for _, r := range runs {
-		for _, e := range live[r.From : r.From+r.N] {
-			carried += chunksOf(int(e.Len))
+	for _, r := range byFrom {
+		if uint64(r.From)+uint64(r.N) > uint64(v.nentries) || r.From < next {
+			return 0, 0, fmt.Errorf("%w: a patch takes entries %d+%d of a live zone of %d, or twice", ErrImage, r.From, r.N, v.nentries)
 		}
+		if err := drop(next, r.From); err != nil {
+			return 0, 0, err
+		}
+		next = r.From + r.N
 	}
-	return carried, used, done()
+	if err := drop(next, v.nentries); err != nil {
+		return 0, 0, err
+	}
+	if dropped > used {
+		return 0, 0, fmt.Errorf("%w: a live zone's entries use %d chunks, its record %d", ErrNoUpdate, dropped, used)
+	}
+	return used - dropped, used, nil
 }
 
 // garbageDiv and maxKept bound what a patched zone keeps of the zones it

@@ -5,6 +5,7 @@ package loader
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -26,10 +27,12 @@ type slotPages[S any] struct {
 	wins map[uint32]window[S]
 	// unmapAll unmaps all (mapArray's).
 	unmapAll func() error
-	// sparse: entries read one by one into read (by index), and
-	// written back by write.
+	// sparse: entries read a few at a time into read (by index), and
+	// written back by write, in order, at flush.
 	sparse bool
 	read   map[uint32]*S
+	pendK  []uint32
+	pendV  []S
 }
 
 // slotAccess is how slotPages reaches a map's entries.
@@ -92,12 +95,17 @@ func (p *slotPages[S]) at(i uint32) (*S, error) {
 		if s, ok := p.read[i]; ok {
 			return s, nil
 		}
-		s := new(S)
-		if err := p.m.Lookup(i, s); err != nil {
-			return nil, fmt.Errorf("loader: reading entry %d of %s: %w", i, p.m, err)
+		// A probe goes on to the next slots: read a few at once.
+		run := make([]S, min(sparseRun, p.n-i))
+		if err := readRun(p.m, i, run); err != nil {
+			return nil, err
 		}
-		p.read[i] = s
-		return s, nil
+		for j := range run {
+			if _, ok := p.read[i+uint32(j)]; !ok {
+				p.read[i+uint32(j)] = &run[j]
+			}
+		}
+		return p.read[i], nil
 	}
 	w := i / p.per
 	win, ok := p.wins[w]
@@ -111,8 +119,61 @@ func (p *slotPages[S]) at(i uint32) (*S, error) {
 	return &win.slots[i-w*p.per], nil
 }
 
+// sparseRun is how many consecutive entries a sparse access reads at
+// once (a probe window's next slots).
+const sparseRun = 8
+
+// batchAttr is the bpf_attr of the BPF_MAP_*_BATCH commands.
+type batchAttr struct {
+	inBatch, outBatch, keys, values uint64
+	count, mapFD                    uint32
+	elemFlags, flags                uint64
+}
+
+// readRun reads entries first .. first+len(dst)-1 of the array map m
+// into dst with one system call (BPF_MAP_LOOKUP_BATCH, which starts
+// after the key in_batch points to).
+func readRun[S any](m *ebpf.Map, first uint32, dst []S) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	keys := make([]uint32, len(dst))
+	prev, out := new(uint32), new(uint32)
+	*prev = first - 1
+	pin.Pin(&keys[0])
+	pin.Pin(&dst[0])
+	pin.Pin(prev)
+	pin.Pin(out)
+	attr := &batchAttr{
+		outBatch: uint64(uintptr(unsafe.Pointer(out))),
+		keys:     uint64(uintptr(unsafe.Pointer(&keys[0]))),
+		values:   uint64(uintptr(unsafe.Pointer(&dst[0]))),
+		count:    uint32(len(dst)),
+		mapFD:    uint32(m.FD()),
+	}
+	if first > 0 {
+		attr.inBatch = uint64(uintptr(unsafe.Pointer(prev)))
+	}
+	pin.Pin(attr)
+	_, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_MAP_LOOKUP_BATCH, uintptr(unsafe.Pointer(attr)), unsafe.Sizeof(*attr))
+	if errno != 0 {
+		return fmt.Errorf("loader: reading entries %d+%d of %s: %w", first, len(dst), m, errno)
+	}
+	for j, k := range keys[:attr.count] {
+		if k != first+uint32(j) {
+			return fmt.Errorf("loader: reading entries %d+%d of %s: got entry %d at %d", first, len(dst), m, k, j)
+		}
+	}
+	if int(attr.count) != len(dst) {
+		return fmt.Errorf("loader: reading entries %d+%d of %s: %d read", first, len(dst), m, attr.count)
+	}
+	return nil
+}
+
 // write makes the map's entry i what at(i) returned holds: a mapping's
-// entries are the map's, a sparse access's are written back.
+// entries are the map's, a sparse access's are written back at flush.
 func (p *slotPages[S]) write(i uint32) error {
 	if !p.sparse {
 		return nil
@@ -121,8 +182,19 @@ func (p *slotPages[S]) write(i uint32) error {
 	if !ok {
 		return fmt.Errorf("loader: entry %d of %s written unread", i, p.m)
 	}
-	if err := p.m.Put(i, s); err != nil {
-		return fmt.Errorf("loader: writing entry %d of %s: %w", i, p.m, err)
+	p.pendK, p.pendV = append(p.pendK, i), append(p.pendV, *s)
+	return nil
+}
+
+// flush writes what write was given since the last flush, in order (one
+// system call: a batch update writes its entries one after the other).
+func (p *slotPages[S]) flush() error {
+	if len(p.pendK) == 0 {
+		return nil
+	}
+	defer func() { p.pendK, p.pendV = p.pendK[:0], p.pendV[:0] }()
+	if err := fill(p.m, p.pendK, p.pendV); err != nil {
+		return fmt.Errorf("loader: writing %d entries of %s: %w", len(p.pendK), p.m, err)
 	}
 	return nil
 }

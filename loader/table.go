@@ -375,7 +375,7 @@ func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
 			return err
 		}
 	}
-	return nil
+	return slots.flush()
 }
 
 // remove makes k a removed entry (its slot stays, so that the probe
@@ -392,7 +392,10 @@ func (t *table[S, W, V]) remove(k bpf.XdpNameKey) error {
 	}
 	s, _ := slots.at(at)
 	*t.kind.val(s) = t.kind.both(t.kind.entry.absent)
-	return slots.write(at)
+	if err := slots.write(at); err != nil {
+		return err
+	}
+	return slots.flush()
 }
 
 // lookup reads the value of k (false: not in the table).
