@@ -231,7 +231,7 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 		{"chunks", func() error { return fillRuns(g.chunks, p.chunkKeys, p.chunkVals) }},
 		{"patched denial zones", func() error { return writePatches(g, p) }},
 		{"denial entries", func() error { return fillRuns(g.denialEntries, p.entryKeys, p.entryVals) }},
-		{"denial index", func() error { return fill(g.denialIndex, p.indexKeys, p.indexVals) }},
+		{"denial index", func() error { return fillRuns(g.denialIndex, p.indexKeys, p.indexVals) }},
 		{"denial zones", func() error { return fill(g.denialZones, p.viewKeys, p.viewVersions(l.live, next, false)) }},
 		{"templates", func() error { return fillRuns(g.templates, p.tmplKeys, p.tmplVals) }},
 		{"shared templates", func() error { return fill(g.sharedTemplates, p.sharedKeys, p.sharedVersions(l.live, next, false)) }},

@@ -100,6 +100,7 @@ func signZone(dir, in, keydir, out string, denial ...string) (string, error) {
 	run := func(args ...string) error {
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Dir = dir
+		dieWithParent(cmd) // a benchmark killed mid-way takes its signer with it
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {

@@ -48,6 +48,7 @@ func main() {
 	n := flag.Int("delegations", 1000000, "delegations in the zone")
 	changes := flag.String("changes", "0,100,1000", "changed delegations per step (0: the SOA serial only)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the first changed step's Recompile and UpdatePartial to this file")
+	flag.IntVar(&profileStep, "profile-step", 0, "with -cpuprofile and -signed: profile this step (1: the first row; 0: the first with changes)")
 	results := flag.String("results", "", "rewrite this file's update-bench section (e.g. bench/RESULTS.md)")
 	signed := flag.Bool("signed", false, "sign the zone (NSEC3 opt-out) and change secure delegations")
 	flag.Parse()
@@ -407,6 +408,10 @@ func memory() string {
 // profileTo receives the CPU profile of the first changed step's
 // Recompile and UpdatePartial.
 var profileTo *os.File
+
+// profileStep is the signed run's step profiled (1-based; 0: the first
+// with changes).
+var profileStep int
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 

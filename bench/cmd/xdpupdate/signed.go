@@ -172,7 +172,7 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 			all = append(all, step{c, false})
 		}
 	}
-	for _, sp := range all {
+	for i, sp := range all {
 		c := sp.c
 		serial++
 		var added, removed []int
@@ -195,7 +195,7 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 		if err != nil {
 			return err
 		}
-		w, err := takeIXFR(l, inc, e, ch, c > 0)
+		w, err := takeIXFR(l, inc, e, ch, profileStep == i+1 || profileStep == 0 && c > 0)
 		if err != nil {
 			return fmt.Errorf("%d changes: %w", c, err)
 		}
