@@ -44,7 +44,7 @@ func TestChainUpdates(t *testing.T) {
 			l := load(t, e, hotpath.FromRender(rimg))
 			inc := rimg.Incremental
 			replaced, patches := 0, 0
-			mostKept, lastKept, compacted := 0, 0, 0
+			mostKept, lastKept, compacted, inPlace := 0, 0, 0, 0
 			for step := 1; step <= 12; step++ {
 				m.ChangeDelegations(n)
 				if step%2 == 0 {
@@ -122,6 +122,10 @@ func TestChainUpdates(t *testing.T) {
 					t.Fatalf("step %d: %d chunks held, %d allocated; garbage %d recorded, %d unused", step, held, allocated, garbage,
 						unused)
 				}
+				if held, allocated := l.EntryUse(); held != allocated {
+					t.Fatalf("step %d: %d denial entries held, %d allocated", step, held, allocated)
+				}
+				inPlace += st.PatchesInPlace
 				mostKept = max(mostKept, kept)
 				if kept < lastKept {
 					compacted++
@@ -131,7 +135,11 @@ func TestChainUpdates(t *testing.T) {
 					step, len(d.Image.Names), st.DenialZones, st.NamesChanged+st.NamesAdded, st.AnswersChanged, answered,
 					answered, must)
 			}
-			t.Logf("the zone kept up to %d runs of chunks, written again %d times", mostKept, compacted)
+			t.Logf("the zone kept up to %d runs of chunks, written again %d times; %d patches written in place", mostKept, compacted,
+				inPlace)
+			if inPlace < 2 {
+				t.Errorf("%d patches written in place in the spare room", inPlace)
+			}
 			if mostKept < 2 || compacted == 0 {
 				t.Errorf("the zone kept up to %d runs of chunks, written again %d times: want both ways taken", mostKept, compacted)
 			}

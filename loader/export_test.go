@@ -391,3 +391,29 @@ func SetMaxKept(n int) (restore func()) {
 	maxKept = n
 	return func() { maxKept = old }
 }
+
+// EntryUse is how many denial entries the live state holds (its zones'
+// rooms and spare rooms) and how many its allocator has given out (equal
+// unless entries leak or are freed twice).
+func (l *Loader) EntryUse() (held, allocated uint32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settleLive()
+	lv := l.live
+	for _, v := range lv.views {
+		if v.live {
+			held += v.entryRoom
+			if v.spare != nil {
+				held += v.spare.room
+			}
+		}
+	}
+	allocated = lv.entries.next
+	for n, starts := range lv.entries.short {
+		allocated -= n * uint32(len(starts))
+	}
+	for _, r := range lv.entries.long {
+		allocated -= r.n
+	}
+	return held, allocated
+}

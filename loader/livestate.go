@@ -28,15 +28,39 @@ type tmplInfo struct {
 // for a zone made by patches of a live one (Image.DenialPatches) the runs
 // it keeps from the zones it patched, where its other pieces lie, with
 // garbage chunks among them that no entry uses any more.
+//
+// A zone given its content by a patch keeps the room of its content
+// before (spare), which no packet reads once the patch is live: the next
+// patch is written there, in place, after the one it lacks (behind), so
+// that a patch writes the entries that change, not the zone's.
 type viewInfo struct {
 	ident, h        contentHash
 	entry, nentries uint32
+	entryRoom       uint32 // entries allocated from entry on (nentries or more)
 	index, nindex   uint32
 	chunk, nchunks  uint32
 	kept            []run
 	garbage         uint32
+	spare           *spareRoom
 	ctx             uint32 // its context template (0: none)
 	live            bool
+}
+
+// spareRoom is the room of a zone's content before its last patch, and
+// that patch (its content is the live one's once the patch is applied).
+type spareRoom struct {
+	entry, room   uint32 // entries
+	index, nindex uint32 // index words
+	behind        *patchRecord
+}
+
+// patchRecord is a patch as written: its runs, and its other entries
+// (their pieces placed) at their slots, of count entries in all.
+type patchRecord struct {
+	runs  []PatchRun
+	slots []uint32
+	fresh []bpf.XdpDenialEntry
+	count uint32
 }
 
 // releaseChunks frees the chunks of v's pieces.
@@ -44,6 +68,23 @@ func (lv *liveState) releaseChunks(v *viewInfo) {
 	lv.chunks.release(v.chunk, v.nchunks)
 	for _, r := range v.kept {
 		lv.chunks.release(r.start, r.n)
+	}
+}
+
+// releaseRooms frees the entries and index words of v's content, and its
+// spare room.
+func (lv *liveState) releaseRooms(v *viewInfo) {
+	lv.entries.release(v.entry, v.entryRoom)
+	lv.index.release(v.index, v.nindex)
+	lv.releaseSpare(v)
+}
+
+// releaseSpare frees v's spare room.
+func (lv *liveState) releaseSpare(v *viewInfo) {
+	if s := v.spare; s != nil {
+		lv.entries.release(s.entry, s.room)
+		lv.index.release(s.index, s.nindex)
+		v.spare = nil
 	}
 }
 
@@ -249,7 +290,8 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	}
 	for i := 1; i < len(img.DenialZones); i++ {
 		z := &img.DenialZones[i]
-		v := viewInfo{ident: hs.ident[i], h: hs.view[i], entry: z.EntryBase, nentries: z.EntryCount, index: z.IndexBase, nindex: 1<<z.IndexBits + 1,
+		v := viewInfo{ident: hs.ident[i], h: hs.view[i], entry: z.EntryBase, nentries: z.EntryCount, entryRoom: z.EntryCount,
+			index: z.IndexBase, nindex: 1<<z.IndexBits + 1,
 			ctx: ctxTmpl(z), live: true}
 		for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
 			e := &img.DenialEntries[j]

@@ -31,7 +31,8 @@ type patchWrite struct {
 	chunks  []bpf.XdpChunk
 	live    viewInfo
 	view    int
-	keep    bool // the live zone's chunks kept (keepChunks): its entries copied as they are
+	keep    bool       // the live zone's chunks kept (keepChunks): its entries copied as they are
+	spare   *spareRoom // the room written: the live zone's spare, brought up to date first
 }
 
 // mappedRange maps entries first .. first+n-1 of the mmapable array map m;
@@ -118,43 +119,82 @@ func keepChunks(lz *viewInfo, carried, used, fresh uint32) bool {
 // writePatches writes the entries and chunks of p's patches to their new
 // room: the runs' from the live zones, the others' from the image.
 func writePatches(g *generation, p *updatePlan) error {
-	for _, w := range p.patches {
-		if err := w.write(g, p.viewInfo[w.view]); err != nil {
+	for k := range p.patches {
+		w := &p.patches[k]
+		rec, err := w.write(g, p.viewInfo[w.view])
+		if err != nil {
 			return err
+		}
+		if rec != nil {
+			if p.records == nil {
+				p.records = make(map[int]*patchRecord)
+			}
+			p.records[w.view] = rec
 		}
 	}
 	return nil
 }
 
-// write writes patch w to the room of v.
-func (w *patchWrite) write(g *generation, v viewInfo) error {
+// applyInPlace gives the entries es (a zone's content) the patch rec: its
+// runs moved where they go (those moving down first, in order, then those
+// moving up, from the last: no run's source is written before it is
+// read, the order of the entries being kept), then its other entries.
+func applyInPlace(es []bpf.XdpDenialEntry, rec *patchRecord) error {
+	for _, r := range rec.runs {
+		if uint64(r.To)+uint64(r.N) > uint64(len(es)) || uint64(r.From)+uint64(r.N) > uint64(len(es)) {
+			return fmt.Errorf("loader: a patch moves entries %d+%d to %d in a room of %d", r.From, r.N, r.To, len(es))
+		}
+	}
+	for _, r := range rec.runs {
+		if r.To < r.From {
+			copy(es[r.To:r.To+r.N], es[r.From:r.From+r.N])
+		}
+	}
+	for k := len(rec.runs) - 1; k >= 0; k-- {
+		if r := rec.runs[k]; r.To > r.From {
+			copy(es[r.To:r.To+r.N], es[r.From:r.From+r.N])
+		}
+	}
+	for k, slot := range rec.slots {
+		if slot >= uint32(len(es)) {
+			return fmt.Errorf("loader: a patch sets entry %d in a room of %d", slot, len(es))
+		}
+		es[slot] = rec.fresh[k]
+	}
+	return nil
+}
+
+// write writes patch w to the room of v; when it keeps the pieces, it
+// returns the patch as written (for the spare room it leaves).
+func (w *patchWrite) write(g *generation, v viewInfo) (*patchRecord, error) {
 	var dones []func() error
 	defer func() {
 		for _, d := range dones {
 			_ = d()
 		}
 	}()
+	if w.keep {
+		return w.writeKept(g, v, &dones)
+	}
 	liveEntries, done, err := mappedRange[bpf.XdpDenialEntry](g.denialEntries, w.live.entry, w.live.nentries)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dones = append(dones, done)
-	// The runs the live zone's pieces lie in, mapped when they are
-	// written again.
+	// The runs the live zone's pieces lie in: every piece is written
+	// again, into one run.
 	type mappedRun struct {
 		run
 		c []bpf.XdpChunk
 	}
 	var liveRuns []mappedRun
-	if !w.keep {
-		for _, r := range append([]run{{w.live.chunk, w.live.nchunks}}, w.live.kept...) {
-			c, done, err := mappedRange[bpf.XdpChunk](g.chunks, r.start, r.n)
-			if err != nil {
-				return err
-			}
-			dones = append(dones, done)
-			liveRuns = append(liveRuns, mappedRun{r, c})
+	for _, r := range append([]run{{w.live.chunk, w.live.nchunks}}, w.live.kept...) {
+		c, done, err := mappedRange[bpf.XdpChunk](g.chunks, r.start, r.n)
+		if err != nil {
+			return nil, err
 		}
+		dones = append(dones, done)
+		liveRuns = append(liveRuns, mappedRun{r, c})
 	}
 	livePiece := func(e bpf.XdpDenialEntry) ([]bpf.XdpChunk, bool) {
 		n := chunksOf(int(e.Len))
@@ -167,12 +207,12 @@ func (w *patchWrite) write(g *generation, v viewInfo) error {
 	}
 	entries, done, err := mappedRange[bpf.XdpDenialEntry](g.denialEntries, v.entry, v.nentries)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dones = append(dones, done)
 	chunks, done, err := mappedRange[bpf.XdpChunk](g.chunks, v.chunk, v.nchunks)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dones = append(dones, done)
 	c := uint32(0) // the next chunk of the room
@@ -188,35 +228,94 @@ func (w *patchWrite) write(g *generation, v viewInfo) error {
 		return nil
 	}
 	for _, r := range w.patch.Runs {
-		if w.keep {
-			// The pieces stay where they are.
-			if uint64(r.To)+uint64(r.N) > uint64(v.nentries) {
-				return fmt.Errorf("loader: a patch outgrows its room (%d entries)", v.nentries)
-			}
-			copy(entries[r.To:r.To+r.N], liveEntries[r.From:r.From+r.N])
-			continue
-		}
 		for k := range r.N {
 			e := liveEntries[r.From+k]
 			src, ok := livePiece(e)
 			if !ok {
-				return fmt.Errorf("loader: live denial entry %d has chunks outside its zone's", w.live.entry+r.From+k)
+				return nil, fmt.Errorf("loader: live denial entry %d has chunks outside its zone's", w.live.entry+r.From+k)
 			}
 			if err := put(r.To+k, e, src); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	for k, e := range w.entries {
 		if err := put(w.patch.Slots[k], e, w.chunks[e.FirstChunk:]); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	for _, d := range dones {
-		if err := d(); err != nil {
-			return fmt.Errorf("loader: unmapping: %w", err)
+	return nil, unmapAll(&dones)
+}
+
+// unmapAll undoes the mappings of dones, emptied.
+func unmapAll(dones *[]func() error) error {
+	var first error
+	for _, d := range *dones {
+		if err := d(); err != nil && first == nil {
+			first = fmt.Errorf("loader: unmapping: %w", err)
 		}
 	}
-	dones = nil
-	return nil
+	*dones = nil
+	return first
+}
+
+// writeKept writes patch w, which keeps the live zone's pieces where
+// they are, to the room of v: the new pieces into its run of chunks; the
+// entries copied from the live zone's, or, in the zone's spare room, the
+// patch it lacks applied and then this one, in place.
+func (w *patchWrite) writeKept(g *generation, v viewInfo, dones *[]func() error) (*patchRecord, error) {
+	chunks, done, err := mappedRange[bpf.XdpChunk](g.chunks, v.chunk, v.nchunks)
+	if err != nil {
+		return nil, err
+	}
+	*dones = append(*dones, done)
+	rec := &patchRecord{runs: w.patch.Runs, slots: w.patch.Slots, fresh: make([]bpf.XdpDenialEntry, len(w.entries)), count: v.nentries}
+	c := uint32(0)
+	for k, e := range w.entries {
+		n := chunksOf(int(e.Len))
+		if c+n > v.nchunks {
+			return nil, fmt.Errorf("loader: a patch outgrows its room (%d chunks)", v.nchunks)
+		}
+		copy(chunks[c:c+n], w.chunks[e.FirstChunk:e.FirstChunk+n])
+		e.FirstChunk = v.chunk + c
+		rec.fresh[k] = e
+		c += n
+	}
+	if w.spare != nil {
+		room, done, err := mappedRange[bpf.XdpDenialEntry](g.denialEntries, v.entry, v.entryRoom)
+		if err != nil {
+			return nil, err
+		}
+		*dones = append(*dones, done)
+		if err := applyInPlace(room, w.spare.behind); err != nil {
+			return nil, err
+		}
+		if err := applyInPlace(room, rec); err != nil {
+			return nil, err
+		}
+		return rec, unmapAll(dones)
+	}
+	liveEntries, done, err := mappedRange[bpf.XdpDenialEntry](g.denialEntries, w.live.entry, w.live.nentries)
+	if err != nil {
+		return nil, err
+	}
+	*dones = append(*dones, done)
+	entries, done, err := mappedRange[bpf.XdpDenialEntry](g.denialEntries, v.entry, v.nentries)
+	if err != nil {
+		return nil, err
+	}
+	*dones = append(*dones, done)
+	for _, r := range w.patch.Runs {
+		if uint64(r.To)+uint64(r.N) > uint64(v.nentries) {
+			return nil, fmt.Errorf("loader: a patch outgrows its room (%d entries)", v.nentries)
+		}
+		copy(entries[r.To:r.To+r.N], liveEntries[r.From:r.From+r.N])
+	}
+	for k, slot := range rec.slots {
+		if slot >= v.nentries {
+			return nil, fmt.Errorf("loader: a patch outgrows its room (%d entries)", v.nentries)
+		}
+		entries[slot] = rec.fresh[k]
+	}
+	return rec, unmapAll(dones)
 }

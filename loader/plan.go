@@ -48,6 +48,7 @@ type updatePlan struct {
 	// the chunks of the zone it patches (its pieces where they are).
 	patches    []patchWrite
 	keeps      map[int]bool
+	records    map[int]*patchRecord // viewKeys[j]'s patch as written, when it kept the pieces
 	tmplKeys   []uint32
 	tmplVals   []bpf.XdpTmpl
 	sharedKeys []uint32 // without abi.SharedTmpl
@@ -208,10 +209,22 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 		}
 		if known {
 			// The live zone of that name gets this content in place:
-			// new room for it, the same id.
-			var ok1, ok2, ok3 bool
-			v.entry, ok1 = lv.entries.alloc(v.nentries)
-			v.index, ok2 = lv.index.alloc(v.nindex)
+			// new room for it (a patch keeping the pieces: the spare
+			// room of the zone's content before, when it fits), the
+			// same id.
+			var spare *spareRoom
+			ok1, ok2, ok3 := true, true, true
+			if s := lv.views[live].spare; keep && s != nil && s.room >= v.nentries && s.nindex == v.nindex {
+				spare = s
+				v.entry, v.entryRoom, v.index = s.entry, s.room, s.index
+			} else {
+				v.entryRoom = v.nentries
+				if pt != nil {
+					v.entryRoom += v.nentries/64 + 16 // room for the next patches to grow it
+				}
+				v.entry, ok1 = lv.entries.alloc(v.entryRoom)
+				v.index, ok2 = lv.index.alloc(v.nindex)
+			}
 			v.chunk, ok3 = lv.chunks.alloc(v.nchunks)
 			if !ok1 || !ok2 || !ok3 {
 				return fmt.Errorf("%w: no room for a denial zone's new content", ErrNoUpdate)
@@ -222,7 +235,7 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 			p.replaced[live] = len(p.viewKeys)
 			if pt != nil {
 				p.patches = append(p.patches, patchWrite{patch: pt, entries: img.DenialEntries[z.EntryBase : z.EntryBase+inImage],
-					chunks: img.Chunks, live: lv.views[live], view: len(p.viewKeys), keep: keep})
+					chunks: img.Chunks, live: lv.views[live], view: len(p.viewKeys), keep: keep, spare: spare})
 				if p.keeps == nil {
 					p.keeps = make(map[int]bool)
 				}
@@ -235,7 +248,8 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 		}
 		id, ok1 := lv.viewIDs.alloc(1)
 		var ok2, ok3, ok4 bool
-		v.entry, ok2 = lv.entries.alloc(v.nentries)
+		v.entryRoom = v.nentries
+		v.entry, ok2 = lv.entries.alloc(v.entryRoom)
 		v.index, ok3 = lv.index.alloc(v.nindex)
 		v.chunk, ok4 = lv.chunks.alloc(v.nchunks)
 		if !ok1 || !ok2 || !ok3 || !ok4 {

@@ -68,7 +68,10 @@ type UpdateStats struct {
 	AnswersChanged, AnswersGone         int
 	Templates, DenialZones, Chunks      int // written (new content)
 	InPlace                             int // shared templates rewritten in place
-	TemplatesFreed, DenialZonesFreed    int
+	// PatchesInPlace: denial zones whose patch was written, in place, to
+	// the room of their content before the last one (its pieces kept).
+	PatchesInPlace                   int
+	TemplatesFreed, DenialZonesFreed int
 	// Unsettled, when not nil, says why the version the old slot reads
 	// could not be brought in step after the flip: the change is live,
 	// and the next one will swap a whole generation in.
@@ -265,6 +268,12 @@ func (l *Loader) unwrite(g *generation, p *updatePlan) {
 		zones = append(zones, zoneVersions(l.live.viewHdr[id]))
 	}
 	_ = fill(g.denialZones, ids, zones)
+	// A spare room a patch was being written to holds neither content.
+	for _, w := range p.patches {
+		if w.spare != nil {
+			l.live.releaseSpare(&l.live.views[p.viewKeys[w.view]])
+		}
+	}
 }
 
 // settle brings the versions the old slot reads in step with the live
@@ -316,13 +325,27 @@ func (lv *liveState) rollback() {
 func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 	st := UpdateStats{NamesAdded: p.namesAdded, Templates: len(p.tmplKeys), DenialZones: len(p.viewKeys), Chunks: len(p.chunkKeys),
 		InPlace: len(p.sharedKeys)}
+	for _, w := range p.patches {
+		if w.spare != nil {
+			st.PatchesInPlace++
+		}
+	}
 	for j, id := range p.viewKeys {
 		if _, ok := p.replaced[uint16(id)]; ok {
 			// The old content's room (no packet reads it after the
 			// grace period).
 			old := &lv.views[id]
-			lv.entries.release(old.entry, old.nentries)
-			lv.index.release(old.index, old.nindex)
+			if rec := p.records[j]; rec != nil {
+				// Patched, its pieces kept: the old content's room is the
+				// spare the next patch is written to (the spare it had, now
+				// live, or released).
+				if s := old.spare; s != nil && s.entry != p.viewInfo[j].entry {
+					lv.releaseSpare(old)
+				}
+				p.viewInfo[j].spare = &spareRoom{entry: old.entry, room: old.entryRoom, index: old.index, nindex: old.nindex, behind: rec}
+			} else {
+				lv.releaseRooms(old)
+			}
 			if !p.keeps[j] {
 				lv.releaseChunks(old)
 			}
@@ -412,8 +435,7 @@ func (lv *liveState) freeView(id uint16, st *UpdateStats) {
 		delete(lv.viewByID, v.ident)
 	}
 	lv.viewIDs.release(uint32(id), 1)
-	lv.entries.release(v.entry, v.nentries)
-	lv.index.release(v.index, v.nindex)
+	lv.releaseRooms(v)
 	lv.releaseChunks(v)
 	*v = viewInfo{}
 	st.DenialZonesFreed++
