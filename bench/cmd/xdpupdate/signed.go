@@ -158,7 +158,7 @@ func signedChange(z *zone.Zone, serial int, added, removed []int, secure bool) (
 // then DO=1 queries through the program (checkSigned) must get the
 // engine's bytes.
 func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n int, steps []int, serial int) error {
-	printf("| changed delegations (DS) | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | denial zones written | IXFR total (ms) | allocated (MiB) | checked |\n")
+	printf("| changed delegations (DS) | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | denial zones written (in place) | IXFR total (ms) | allocated (MiB) | checked |\n")
 	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	next, removedSecure, removedInsecure := 0, 5, 1
 	type step struct {
@@ -212,9 +212,9 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 		if c == 0 {
 			kind = "serial"
 		}
-		printf("| %d %s | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d | %.1f | %.1f | %s |\n", c, kind, ms(ta), ms(trc), len(d.Image.Names),
+		printf("| %d %s | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d (%d) | %.1f | %.1f | %s |\n", c, kind, ms(ta), ms(trc), len(d.Image.Names),
 			ms(tu), ms(st.Plan), ms(st.Write), ms(st.Grace), ms(st.Settle),
-			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.DenialZones,
+			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.DenialZones, st.PatchesInPlace,
 			ms(ta+trc+tu), alloc, checked)
 	}
 	printf("\n- End of the run: %s.\n", memory())
