@@ -631,9 +631,6 @@ const mappedRun = 64
 // written is free: no live entry reads it before the flip, which the
 // munmap and the flip's atomic store order after the copy.
 func fillRuns[V any](m *ebpf.Map, keys []uint32, vals []V) error {
-	var zero V
-	size := int64(unsafe.Sizeof(zero))
-	page := int64(os.Getpagesize())
 	var restK []uint32
 	var restV []V
 	for i := 0; i < len(keys); {
@@ -646,16 +643,14 @@ func fillRuns[V any](m *ebpf.Map, keys []uint32, vals []V) error {
 			i = j
 			continue
 		}
-		start := int64(keys[i]) * size
-		off := start &^ (page - 1)
-		mem, err := mapRange(m, off, int(start-off+int64(j-i)*size))
+		dst, done, err := mappedRange[V](m, keys[i], uint32(j-i))
 		if err != nil {
 			restK, restV = append(restK, keys[i:j]...), append(restV, vals[i:j]...)
 			i = j
 			continue
 		}
-		copy(unsafe.Slice((*V)(unsafe.Pointer(&mem[start-off])), j-i), vals[i:j])
-		if err := unix.Munmap(mem); err != nil {
+		copy(dst, vals[i:j])
+		if err := done(); err != nil {
 			return fmt.Errorf("loader: unmapping %s: %w", m, err)
 		}
 		i = j

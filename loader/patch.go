@@ -16,11 +16,17 @@ import (
 )
 
 // A patch of a live denial zone (Image.DenialPatches: a changed NSEC3
-// chain) is written to new room as a new content would be, the live
-// zone's entries in its runs copied with their pieces from the maps
-// themselves: the image holds only the entries that change, so neither
-// the compiler nor the update handles the chain's hundreds of thousands
-// of unchanged entries one by one in Go.
+// chain) holds only the entries that change, so neither the compiler nor
+// the update handles the chain's hundreds of thousands of unchanged
+// entries one by one in Go. The patched zone keeps the live zone's
+// pieces where they are (keepChunks), its new pieces in a run of their
+// own, and its entries go where no packet reads: into the zone's spare
+// room (the room of its content before the last patch, brought up to
+// date by that patch first), in place, only the entries that move or
+// change written (applyInPlace); else (the first patch, or the zone
+// grown past the spare) into new room, copied from the live entries.
+// When the garbage among the kept chunks grows too large, the patch
+// writes every piece again into one run (write).
 
 // patchWrite is a patch to write: its runs and the entries of the image
 // (at patch.Slots), from the live zone live to the new room of
