@@ -301,7 +301,7 @@ func (c *compiler) buildDenial(z *zone.Zone) *DenialZone {
 // patchView makes the view of zone b's NSEC3 chain changed from the live
 // view laid out as old by the records whose keys are in chain (added,
 // removed or changed), as a patch of the live one (DenialZone.Patch):
-// laid out as old but for those records (patchLayout), its slots that
+// laid out as old but for those records (relayout), its slots that
 // hold what slots of old hold in runs, only the pieces of the records
 // that change rendered. nil when the view cannot follow.
 func (c *compiler) patchView(b *zone.Zone, old [][4]uint64, chain map[[4]uint64]bool) *DenialZone {
@@ -309,71 +309,21 @@ func (c *compiler) patchView(b *zone.Zone, old [][4]uint64, chain map[[4]uint64]
 	if dz == nil || len(old) == 0 {
 		return nil
 	}
-	// The records of chain in b (nil: removed), in key order.
-	type change struct {
-		k [4]uint64
-		n *zone.Node
-	}
-	cs := make([]change, 0, len(chain))
+	// The records of chain, in key order, and b's nodes of those it has.
+	ch := make([]layoutChange, 0, len(chain))
+	nodes := make(map[[4]uint64]*zone.Node, len(chain))
 	for k := range chain {
-		cs = append(cs, change{k, b.NSEC3Match(keyLabel(k))})
-	}
-	slices.SortFunc(cs, func(x, y change) int { return cmpKey(x.k, y.k) })
-	// The new chain's keys, each with its slot in old when it keeps its
-	// entry there (-1: added or changed).
-	keys := make([][4]uint64, 0, len(old))
-	from := make([]int32, 0, len(old))
-	nodes := map[[4]uint64]*zone.Node{}
-	ci := 0
-	take := func(x change) {
-		if x.n != nil {
-			keys, from = append(keys, x.k), append(from, -1)
-			nodes[x.k] = x.n
+		n := b.NSEC3Match(keyLabel(k))
+		ch = append(ch, layoutChange{k: k, present: n != nil})
+		if n != nil {
+			nodes[k] = n
 		}
 	}
-	for i, k := range old {
-		if i+1 < len(old) && old[i+1] == k {
-			continue // a hole
-		}
-		for ci < len(cs) && keyLess(cs[ci].k, k) {
-			take(cs[ci])
-			ci++
-		}
-		if ci < len(cs) && cs[ci].k == k {
-			take(cs[ci])
-			ci++
-			continue
-		}
-		keys, from = append(keys, k), append(from, int32(i))
-	}
-	for ; ci < len(cs); ci++ {
-		take(cs[ci])
-	}
-	if len(keys) == 0 {
+	slices.SortFunc(ch, func(x, y layoutChange) int { return cmpKey(x.k, y.k) })
+	is, src := relayout(old, ch)
+	n := len(is)
+	if n == 0 || n > maxLayout {
 		return nil
-	}
-	at := patchLayout(old, keys)
-	n := int(at[len(at)-1]) + 1
-	if n > maxLayout {
-		return nil
-	}
-	// The new layout, and each slot's source in old (-1: none).
-	is := make([][4]uint64, n)
-	src := make([]int32, n)
-	next := 0
-	for q, sl := range at {
-		for ; next < int(sl); next++ {
-			is[next], src[next] = keys[q], -1 // a hole
-		}
-		is[sl], src[sl] = keys[q], from[q]
-		next = int(sl) + 1
-	}
-	for sl := n - 2; sl >= 0; sl-- {
-		// A hole where old has a hole of the same key before the source
-		// of the slot after it.
-		if is[sl] == is[sl+1] && src[sl+1] >= 1 && old[src[sl+1]-1] == is[sl] {
-			src[sl] = src[sl+1] - 1
-		}
 	}
 	var sets []*zone.RRset
 	var fresh []int

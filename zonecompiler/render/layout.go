@@ -17,7 +17,7 @@ import (
 // a hole's key is its successor's), so an entry a change adds takes a
 // hole near its place and the entries around keep theirs: the names
 // whose cover (NameEntry.Cover, a place in the view) stays are not
-// written again (Recompile, patchLayout).
+// written again (Recompile, relayout).
 const holeEvery = 2
 
 // maxLayout bounds a view's slots.
@@ -70,56 +70,86 @@ func (dz *DenialZone) Layout() [][4]uint64 {
 	return out
 }
 
-// patchLayout places the sorted, unique keys of a changed chain in the
-// slots of its view laid out as old (Layout): a key the old view holds
-// keeps its slot, unless keys added before it took more free slots than
-// there were; an added key takes the first free slot (a hole, or the slot
-// of a removed key) after its predecessor. Where the free slots run out,
-// the entries after move on by one until a free slot takes the shift up.
-func patchLayout(old [][4]uint64, keys [][4]uint64) []uint32 {
-	// stays[i]: slot i holds an entry that stays (a key's last slot: the
-	// ones before it holding its key are holes).
-	stays := make([]bool, len(old))
-	for i, j := 0, 0; i < len(old); i++ {
-		if i+1 < len(old) && old[i+1] == old[i] {
-			continue
-		}
-		for j < len(keys) && keyLess(keys[j], old[i]) {
-			j++
-		}
-		stays[i] = j < len(keys) && keys[j] == old[i]
-	}
-	// nextStays[i]: the first slot at or after i whose entry stays, or -1.
-	nextStays := make([]int32, len(old)+1)
-	nextStays[len(old)] = -1
-	for i := len(old) - 1; i >= 0; i-- {
-		nextStays[i] = nextStays[i+1]
-		if stays[i] {
-			nextStays[i] = int32(i)
+// layoutChange is a record of a change of an NSEC3 chain: its key, and
+// whether the new chain has it (added or changed) or not (removed).
+type layoutChange struct {
+	k       [4]uint64
+	present bool
+}
+
+// relayout lays out the chain of the view laid out as old, changed by ch
+// (sorted by key, one per key): a key old holds keeps its slot, unless
+// keys added before it took more free slots than there were; an added key
+// takes the first free slot (a hole, or the slot of a removed key) after
+// its predecessor; where the free slots run out, the entries after move
+// on by one until a free slot takes the shift up. It gives the keys of
+// the new layout's slots (holes keyed as their successors) and each
+// slot's source: the slot of old whose content it keeps (an entry of
+// old not in ch, or a hole of the same key before such an entry's), else
+// -1. One pass over old, no list of the chain's keys.
+func relayout(old [][4]uint64, ch []layoutChange) (is [][4]uint64, src []int32) {
+	// The added keys (in ch, present, not in old).
+	var added [][4]uint64
+	for _, c := range ch {
+		if c.present && slotOf(old, c.k) < 0 {
+			added = append(added, c.k)
 		}
 	}
-	at := make([]uint32, 0, len(keys))
-	j, out, shift := 0, uint32(0), 0
+	real := func(i int) bool { return i+1 == len(old) || old[i+1] != old[i] }
+	// status reads ch at key k through cursor c (keys asked in order).
+	status := func(c *int, k [4]uint64) (removed, changed bool) {
+		for *c < len(ch) && keyLess(ch[*c].k, k) {
+			*c++
+		}
+		if *c < len(ch) && ch[*c].k == k {
+			return !ch[*c].present, ch[*c].present
+		}
+		return false, false
+	}
+	var mainC, nextC int
+	stays := func(c *int, i int) bool {
+		if !real(i) {
+			return false
+		}
+		removed, _ := status(c, old[i])
+		return !removed
+	}
+	is = make([][4]uint64, 0, len(old)+len(added))
+	src = make([]int32, 0, len(old)+len(added))
+	out := 0 // the slot the next entry goes to
+	emit := func(k [4]uint64, from int32) {
+		for len(is) < out {
+			is, src = append(is, k), append(src, -1) // a hole before it
+		}
+		is, src = append(is, k), append(src, from)
+		out++
+	}
+	a, shift, ns := 0, 0, 0
 	for i := range old {
-		if stays[i] {
+		if stays(&mainC, i) {
 			// Added keys below it that found no free slot move it on.
-			for j < len(keys) && keyLess(keys[j], old[i]) {
-				at = append(at, out)
-				out++
-				shift++
-				j++
+			for a < len(added) && keyLess(added[a], old[i]) {
+				emit(added[a], -1)
+				a, shift = a+1, shift+1
 			}
-			at = append(at, out) // keys[j] == old[i]
-			out++
-			j++
+			from := int32(i)
+			if _, changed := status(&mainC, old[i]); changed {
+				from = -1
+			}
+			emit(old[i], from)
 			continue
 		}
 		// A free slot: an added key due before the next staying entry
 		// takes it, else it takes up a shift, else it stays a hole.
-		if n := nextStays[i]; j < len(keys) && (n < 0 || keyLess(keys[j], old[n])) {
-			at = append(at, out)
-			out++
-			j++
+		if ns < i {
+			ns = i
+		}
+		for ns < len(old) && !stays(&nextC, ns) {
+			ns++
+		}
+		if a < len(added) && (ns == len(old) || keyLess(added[a], old[ns])) {
+			emit(added[a], -1)
+			a++
 			continue
 		}
 		if shift > 0 {
@@ -128,11 +158,17 @@ func patchLayout(old [][4]uint64, keys [][4]uint64) []uint32 {
 		}
 		out++
 	}
-	for ; j < len(keys); j++ {
-		at = append(at, out)
-		out++
+	for ; a < len(added); a++ {
+		emit(added[a], -1)
 	}
-	return at
+	for sl := len(is) - 2; sl >= 0; sl-- {
+		// A hole where old has a hole of the same key before the source
+		// of the slot after it.
+		if is[sl] == is[sl+1] && src[sl+1] >= 1 && old[src[sl+1]-1] == is[sl] {
+			src[sl] = src[sl+1] - 1
+		}
+	}
+	return is, src
 }
 
 // coverIn is the slot of the entry covering key in a view laid out as

@@ -157,6 +157,7 @@ func TestViewLayout(t *testing.T) {
 			at := patchLayout(old, next)
 			dz = viewOf(t, next, at, uint32(step))
 			checkView(t, r, dz, next)
+			checkRelayout(t, r, old, keys, next, dz.Layout())
 			moved, added := 0, 0
 			for i, k := range next {
 				if s, ok := slotOf[k]; !ok {
@@ -246,4 +247,121 @@ func placesIn(layout [][4]uint64, keys [][4]uint64) ([]uint32, bool) {
 		j++
 	}
 	return at, true
+}
+
+// checkRelayout holds relayout, given the change from keys (laid out as
+// old) to next (and some kept keys changed), to want, the layout the
+// reference patchLayout gives: the same keys slot by slot, and as sources
+// exactly the slots of old that hold the same content (the unchanged
+// entries and the holes before them).
+func checkRelayout(t *testing.T, r *rand.Rand, old, keys, next, want [][4]uint64) {
+	t.Helper()
+	in := func(l [][4]uint64) map[[4]uint64]bool {
+		m := make(map[[4]uint64]bool, len(l))
+		for _, k := range l {
+			m[k] = true
+		}
+		return m
+	}
+	was, is := in(keys), in(next)
+	var ch []layoutChange
+	changed := map[[4]uint64]bool{}
+	for k := range was {
+		if !is[k] {
+			ch = append(ch, layoutChange{k: k})
+		} else if r.IntN(8) == 0 {
+			ch = append(ch, layoutChange{k: k, present: true})
+			changed[k] = true
+		}
+	}
+	for k := range is {
+		if !was[k] {
+			ch = append(ch, layoutChange{k: k, present: true})
+		}
+	}
+	slices.SortFunc(ch, func(a, b layoutChange) int { return cmpKey(a.k, b.k) })
+	got, src := relayout(old, ch)
+	if !slices.Equal(got, want) {
+		t.Fatalf("relayout gives %d slots, patchLayout %d, or other keys", len(got), len(want))
+	}
+	for sl, k := range got {
+		hole := sl+1 < len(got) && got[sl+1] == k
+		keeps := !hole && was[k] && !changed[k] // an unchanged entry
+		if s := src[sl]; s >= 0 {
+			oldHole := int(s)+1 < len(old) && old[s+1] == old[s]
+			if old[s] != k || hole != oldHole || !hole && !keeps {
+				t.Fatalf("slot %d (%x, hole %v) takes slot %d of old (%x, hole %v)", sl, k, hole, s, old[s], oldHole)
+			}
+		} else if keeps {
+			t.Fatalf("slot %d keeps %x unchanged but takes nothing from old", sl, k)
+		}
+	}
+}
+
+// The reference relayout is held to (and the tests' idea of a patched
+// view): the new chain's keys placed one by one.
+//
+// patchLayout places the sorted, unique keys of a changed chain in the
+// slots of its view laid out as old (Layout): a key the old view holds
+// keeps its slot, unless keys added before it took more free slots than
+// there were; an added key takes the first free slot (a hole, or the slot
+// of a removed key) after its predecessor. Where the free slots run out,
+// the entries after move on by one until a free slot takes the shift up.
+func patchLayout(old [][4]uint64, keys [][4]uint64) []uint32 {
+	// stays[i]: slot i holds an entry that stays (a key's last slot: the
+	// ones before it holding its key are holes).
+	stays := make([]bool, len(old))
+	for i, j := 0, 0; i < len(old); i++ {
+		if i+1 < len(old) && old[i+1] == old[i] {
+			continue
+		}
+		for j < len(keys) && keyLess(keys[j], old[i]) {
+			j++
+		}
+		stays[i] = j < len(keys) && keys[j] == old[i]
+	}
+	// nextStays[i]: the first slot at or after i whose entry stays, or -1.
+	nextStays := make([]int32, len(old)+1)
+	nextStays[len(old)] = -1
+	for i := len(old) - 1; i >= 0; i-- {
+		nextStays[i] = nextStays[i+1]
+		if stays[i] {
+			nextStays[i] = int32(i)
+		}
+	}
+	at := make([]uint32, 0, len(keys))
+	j, out, shift := 0, uint32(0), 0
+	for i := range old {
+		if stays[i] {
+			// Added keys below it that found no free slot move it on.
+			for j < len(keys) && keyLess(keys[j], old[i]) {
+				at = append(at, out)
+				out++
+				shift++
+				j++
+			}
+			at = append(at, out) // keys[j] == old[i]
+			out++
+			j++
+			continue
+		}
+		// A free slot: an added key due before the next staying entry
+		// takes it, else it takes up a shift, else it stays a hole.
+		if n := nextStays[i]; j < len(keys) && (n < 0 || keyLess(keys[j], old[n])) {
+			at = append(at, out)
+			out++
+			j++
+			continue
+		}
+		if shift > 0 {
+			shift--
+			continue
+		}
+		out++
+	}
+	for ; j < len(keys); j++ {
+		at = append(at, out)
+		out++
+	}
+	return at
 }

@@ -46,7 +46,7 @@ type soaUsers struct {
 	// new serial is left to the whole compile.
 	tooMany bool
 	// layout: the slots of the zone's NSEC3 chain view by key
-	// (DenialZone.Layout), which a change keeps (patchLayout); nil
+	// (DenialZone.Layout), which a change keeps (relayout); nil
 	// without a view.
 	layout [][4]uint64
 	rep    map[uint32]int // while compiling: template id -> index in reps
@@ -324,7 +324,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	// one named (a reference view: its slots' keys, for the places the
 	// change's templates and covers name; the loader finds it by name).
 	// When it changed, a patch of the live one (DenialZone.Patch): laid
-	// out as it but for the records that change (patchLayout), with only
+	// out as it but for the records that change (relayout), with only
 	// their pieces rendered, the others taken from the live view by the
 	// loader; the live view of the zone gets this content in place: every
 	// template whose slot reads it reads the new one at once, so only the
