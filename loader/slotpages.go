@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -122,6 +124,52 @@ func (p *slotPages[S]) at(i uint32) (*S, error) {
 // sparseRun is how many consecutive entries a sparse access reads at
 // once (a probe window's next slots).
 const sparseRun = 8
+
+// prefetch reads, for a sparse access, the sparseRun entries from each of
+// firsts on that it has not read, on every CPU at once (the reads are
+// system calls: an update of a thousand names makes thousands).
+func (p *slotPages[S]) prefetch(firsts []uint32) error {
+	if !p.sparse {
+		return nil
+	}
+	var todo []uint32
+	for _, f := range firsts {
+		if _, ok := p.read[f]; !ok && f < p.n {
+			todo = append(todo, f)
+		}
+	}
+	slices.Sort(todo)
+	todo = slices.Compact(todo)
+	if len(todo) == 0 {
+		return nil
+	}
+	runs := make([][]S, len(todo))
+	errs := make([]error, len(todo))
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := w; k < len(todo); k += workers {
+				runs[k] = make([]S, min(sparseRun, p.n-todo[k]))
+				errs[k] = readRun(p.m, todo[k], runs[k])
+			}
+		}()
+	}
+	wg.Wait()
+	for k, f := range todo {
+		if errs[k] != nil {
+			return errs[k]
+		}
+		for j := range runs[k] {
+			if _, ok := p.read[f+uint32(j)]; !ok {
+				p.read[f+uint32(j)] = &runs[k][j]
+			}
+		}
+	}
+	return nil
+}
 
 // batchAttr is the bpf_attr of the BPF_MAP_*_BATCH commands.
 type batchAttr struct {

@@ -480,6 +480,18 @@ func (s *liveTable[S, W, V]) get(k bpf.XdpNameKey) (liveEntry[V], bool) {
 	return liveEntry[V]{v: v, mark: s.marks[k]}, true
 }
 
+// prefetch reads the slots from the homes of keys on, the first probes
+// of the update's gets and puts, at once.
+func (s *liveTable[S, W, V]) prefetch(keys ...[]bpf.XdpNameKey) error {
+	var firsts []uint32
+	for _, ks := range keys {
+		for _, k := range ks {
+			firsts = append(firsts, s.t.slot(s.t.home(k), 0))
+		}
+	}
+	return s.slots.prefetch(firsts)
+}
+
 // put records e's mark: the version is the table's (the update writes
 // it there).
 func (s *liveTable[S, W, V]) put(k bpf.XdpNameKey, e liveEntry[V]) { s.marks[k] = e.mark }

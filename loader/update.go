@@ -157,6 +157,13 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 		r.begin()
 	}
 	t0 := time.Now()
+	if del != nil {
+		// A change of a few keys: their slots read at once.
+		if err := cmp.Or(lv.names.prefetch(img.NameKeys, del.names), lv.answers.prefetch(img.AnswerKeys, del.answers)); err != nil {
+			lv.rollback()
+			return UpdateStats{}, fmt.Errorf("%w: %w", ErrNoUpdate, err)
+		}
+	}
 	p, err := lv.plan(img, lv.h.hashImage(img), del)
 	if err == nil {
 		err = cmp.Or(lv.names.failed(), lv.answers.failed())
