@@ -196,21 +196,7 @@ func TestRecompileWildcardCover(t *testing.T) {
 			steps := 0
 			for k, x := range names {
 				z := r.e.Zones().Zones()[0]
-				w, _ := hashKey(z.HashName(wire.Wildcard(x)))
-				var chain [][4]uint64
-				for _, n := range z.NSEC3Chain() {
-					c, _ := hashKey(n.NSEC3Hash)
-					chain = append(chain, c)
-				}
-				prev := chain[coverIn(chain, w)]
-				label := ""
-				for i := 0; i < 200000 && label == ""; i++ {
-					l := fmt.Sprintf("wc%d-%d", k, i)
-					h, _ := hashKey(z.HashName(append([]byte{byte(len(l))}, append([]byte(l), z.Origin.Lower...)...)))
-					if keyLess(prev, h) && keyLess(h, w) {
-						label = l
-					}
-				}
+				label := labelBefore(z, z.HashName(wire.Wildcard(x)), fmt.Sprintf("wc%d-", k))
 				if label == "" {
 					t.Fatalf("no label hashing before the wildcard below %s", wire.String(x))
 				}
@@ -227,6 +213,28 @@ func TestRecompileWildcardCover(t *testing.T) {
 			}
 		})
 	}
+}
+
+// labelBefore is a label, prefix and a number, whose name below the apex
+// of NSEC3 zone z hashes between hash (a hash label) and the NSEC3 record
+// covering it: a delegation of that name puts its NSEC3 record just
+// before hash. "" when none of the first 200000 does.
+func labelBefore(z *zone.Zone, hash, prefix string) string {
+	h, _ := hashKey(hash)
+	var chain [][4]uint64
+	for _, n := range z.NSEC3Chain() {
+		c, _ := hashKey(n.NSEC3Hash)
+		chain = append(chain, c)
+	}
+	prev := chain[coverIn(chain, h)]
+	for i := range 200000 {
+		l := fmt.Sprintf("%s%d", prefix, i)
+		k, _ := hashKey(z.HashName(append([]byte{byte(len(l))}, append([]byte(l), z.Origin.Lower...)...)))
+		if keyLess(prev, k) && keyLess(k, h) {
+			return l
+		}
+	}
+	return ""
 }
 
 // TestRecompileCNAMEChain: a CNAME to a name a wildcard answers holds the
@@ -250,21 +258,7 @@ func TestRecompileCNAMEChain(t *testing.T) {
 			rendered := 0
 			for step := range 4 {
 				z := r.e.Zones().Zones()[0]
-				h, _ := hashKey(z.HashName(target))
-				var chain [][4]uint64
-				for _, n := range z.NSEC3Chain() {
-					c, _ := hashKey(n.NSEC3Hash)
-					chain = append(chain, c)
-				}
-				prev := chain[coverIn(chain, h)]
-				label := ""
-				for i := 0; i < 200000 && label == ""; i++ {
-					l := fmt.Sprintf("cn%d-%d", step, i)
-					k, _ := hashKey(z.HashName(append([]byte{byte(len(l))}, append([]byte(l), z.Origin.Lower...)...)))
-					if keyLess(prev, k) && keyLess(k, h) {
-						label = l
-					}
-				}
+				label := labelBefore(z, z.HashName(target), fmt.Sprintf("cn%d-", step))
 				if label == "" {
 					t.Fatal("no label hashing before the CNAME target's")
 				}
