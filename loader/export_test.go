@@ -417,3 +417,16 @@ func (l *Loader) EntryUse() (held, allocated uint32) {
 	}
 	return held, allocated
 }
+
+// ForceSparse makes every update reach the tables' slots one by one
+// (sparse: true) or window by window; restore puts the choice by size
+// back.
+func ForceSparse(sparse bool) (restore func()) {
+	a := slotsWindows
+	if sparse {
+		a = slotsSparse
+	}
+	old := forcedAccess
+	forcedAccess = &a
+	return func() { forcedAccess = old }
+}

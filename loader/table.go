@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 
@@ -135,6 +136,28 @@ func (t *table[S, W, V]) bpfMap() *ebpf.Map {
 	}
 	return t.m
 }
+
+// accessFor is how an update touching keys of the table's keys (-1: a
+// whole image, diffed against every live entry) reaches its slots: slot
+// by slot for few keys (each a read of sparseRun slots, ~5-10 µs), else
+// window by window (a window of slotWindow bytes, ~25 µs, serves the
+// keys that fall in it: a whole diff, or a change of thousands of keys
+// in a small table).
+func (t *table[S, W, V]) accessFor(keys int) slotAccess {
+	if forcedAccess != nil {
+		return *forcedAccess
+	}
+	var zero S
+	windows := uint64(t.n) * uint64(unsafe.Sizeof(zero)) / uint64(slotWindow)
+	if keys < 0 || uint64(keys) > windows/2 {
+		return slotsWindows
+	}
+	return slotsSparse
+}
+
+// forcedAccess, when set, is the access of every update (for the tests:
+// both ways on small tables).
+var forcedAccess *slotAccess
 
 // slotsView gives access to the table's slots (or hands out the
 // update's, open) as access says; done unmaps them.
@@ -447,8 +470,8 @@ type liveTable[S any, W any, V comparable] struct {
 }
 
 // open maps the table for an update beginning while version ver is live.
-func (s *liveTable[S, W, V]) open(ver uint32) (done func(), err error) {
-	slots, unmap, err := s.t.slotsView(slotsSparse)
+func (s *liveTable[S, W, V]) open(ver uint32, keys int) (done func(), err error) {
+	slots, unmap, err := s.t.slotsView(s.t.accessFor(keys))
 	if err != nil {
 		return nil, err
 	}

@@ -143,12 +143,17 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	if err := checkImage(img); err != nil {
 		return UpdateStats{}, err
 	}
-	done, err := lv.names.open(l.slot)
+	// How many keys of each table the update touches (-1: all).
+	nameKeys, answerKeys := -1, -1
+	if del != nil {
+		nameKeys, answerKeys = len(img.NameKeys)+len(del.names), len(img.AnswerKeys)+len(del.answers)
+	}
+	done, err := lv.names.open(l.slot, nameKeys)
 	if err != nil {
 		return UpdateStats{}, err
 	}
 	defer done()
-	doneAnswers, err := lv.answers.open(l.slot)
+	doneAnswers, err := lv.answers.open(l.slot, answerKeys)
 	if err != nil {
 		return UpdateStats{}, err
 	}

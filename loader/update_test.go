@@ -249,6 +249,16 @@ func TestUpdateMatchesSwap(t *testing.T) {
 func TestUpdateWindows(t *testing.T) {
 	requireRoot(t)
 	defer loader.SetSlotWindow(os.Getpagesize())()
+	for _, sparse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sparse=%v", sparse), func(t *testing.T) {
+			defer loader.ForceSparse(sparse)()
+			updateWindows(t)
+		})
+	}
+}
+
+// updateWindows is TestUpdateWindows with the tables reached one way.
+func updateWindows(t *testing.T) {
 	zv := newZoneVersions(99)
 	for i := range 400 {
 		zv.addDelegation(fmt.Sprintf("d%d", 2000+i))
