@@ -139,17 +139,17 @@ func (t *table[S, W, V]) bpfMap() *ebpf.Map {
 
 // accessFor is how an update touching keys of the table's keys (-1: a
 // whole image, diffed against every live entry) reaches its slots: slot
-// by slot for few keys (each a read of sparseRun slots, ~5-10 µs), else
-// window by window (a window of slotWindow bytes, ~25 µs, serves the
-// keys that fall in it: a whole diff, or a change of thousands of keys
-// in a small table).
+// by slot for few keys (each key ~2 reads of sparseRun slots, ~5-7 µs
+// each), else window by window (a window of slotWindow bytes, ~25 µs to
+// map and unmap, serves the keys that fall in it): past about two keys a
+// window, the windows cost less.
 func (t *table[S, W, V]) accessFor(keys int) slotAccess {
 	if forcedAccess != nil {
 		return *forcedAccess
 	}
 	var zero S
 	windows := uint64(t.n) * uint64(unsafe.Sizeof(zero)) / uint64(slotWindow)
-	if keys < 0 || uint64(keys) > windows/2 {
+	if keys < 0 || uint64(keys) > 2*windows {
 		return slotsWindows
 	}
 	return slotsSparse
