@@ -20,7 +20,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -371,23 +370,33 @@ func check(l *loader.Loader, e *engine.Engine, added, removed []int) (string, er
 		if name == xdp.Origin {
 			qt = dns.TypeSOA
 		}
-		q := xdp.Query{Name: name, Type: qt, EDNS: true}.Pack()
-		opts := &ebpf.RunOptions{Data: xdp.Frame(q), DataOut: make([]byte, 4096)}
-		verdict, err := l.Program().Run(opts)
+		rcode, err := programRcode(l, e, xdp.Query{Name: name, Type: qt, EDNS: true}.Pack())
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("%s: %w", name, err)
 		}
-		want := e.Respond(nil, q, false)
-		if verdict != 3 || !bytes.Contains(opts.DataOut, want[2:]) {
-			return "", errors.New(name + ": the program's reply is not the engine's")
-		}
-		m := new(dns.Msg)
-		if err := m.Unpack(want); err != nil {
-			return "", err
-		}
-		kinds = append(kinds, dns.RcodeToString[m.Rcode])
+		kinds = append(kinds, dns.RcodeToString[rcode])
 	}
 	return strings.Join(kinds, ", "), nil
+}
+
+// programRcode runs the query pkt through the program and returns the
+// RCODE of its reply; an error when the program does not answer with the
+// engine's reply.
+func programRcode(l *loader.Loader, e *engine.Engine, pkt []byte) (int, error) {
+	opts := &ebpf.RunOptions{Data: xdp.Frame(pkt), DataOut: make([]byte, 4096)}
+	verdict, err := l.Program().Run(opts)
+	if err != nil {
+		return 0, err
+	}
+	want := e.Respond(nil, pkt, false)
+	if verdict != 3 || !bytes.Contains(opts.DataOut, want[2:]) {
+		return 0, fmt.Errorf("the program's reply is not the engine's (verdict %d)", verdict)
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(want); err != nil {
+		return 0, err
+	}
+	return m.Rcode, nil
 }
 
 // memory is the process's resident and peak size.

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cilium/ebpf"
 	"github.com/miekg/dns"
 
 	"github.com/xdpdns/xdpdns/bench/xdp"
@@ -252,21 +250,11 @@ func checkSigned(l *loader.Loader, e *engine.Engine, n int, added, removed []int
 	qs = append(qs, q{xdp.Origin, dns.TypeSOA})
 	rcodes := map[string]int{}
 	for _, x := range qs {
-		pkt := xdp.Query{Name: x.name, Type: x.qt, EDNS: true, DO: true}.Pack()
-		opts := &ebpf.RunOptions{Data: xdp.Frame(pkt), DataOut: make([]byte, 4096)}
-		verdict, err := l.Program().Run(opts)
+		rcode, err := programRcode(l, e, xdp.Query{Name: x.name, Type: x.qt, EDNS: true, DO: true}.Pack())
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("%s %s: %w", x.name, dns.TypeToString[x.qt], err)
 		}
-		want := e.Respond(nil, pkt, false)
-		if verdict != 3 || !bytes.Contains(opts.DataOut, want[2:]) {
-			return "", fmt.Errorf("%s %s: the program's reply is not the engine's (verdict %d)", x.name, dns.TypeToString[x.qt], verdict)
-		}
-		m := new(dns.Msg)
-		if err := m.Unpack(want); err != nil {
-			return "", err
-		}
-		rcodes[dns.RcodeToString[m.Rcode]]++
+		rcodes[dns.RcodeToString[rcode]]++
 	}
 	var out []string
 	for _, k := range slices.Sorted(maps.Keys(rcodes)) {
