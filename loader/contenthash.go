@@ -220,11 +220,7 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 			h.u32(img.DenialIndex[int(z.IndexBase)+b] - z.EntryBase)
 			h.spill()
 		}
-		inImage := z.EntryCount
-		if pt != nil {
-			inImage = uint32(len(pt.Slots))
-		}
-		for j := z.EntryBase; j < z.EntryBase+inImage; j++ {
+		for j, end := z.EntryBase, z.EntryBase+img.entriesIn(i); j < end; j++ {
 			e := &img.DenialEntries[j]
 			if pt != nil {
 				h.u32(pt.Slots[j-z.EntryBase])

@@ -110,8 +110,8 @@ type liveState struct {
 	entries    *runs
 	index      *runs
 	filter     []uint64
-	// entryMap is the denial entries array, read for the pieces a
-	// patch keeps (liveEntries).
+	// entryMap is the denial entries array, read for the entries a
+	// patch drops (runChunks).
 	entryMap  *ebpf.Map
 	nameCap   int
 	answerCap int

@@ -559,6 +559,15 @@ type DenialPatch struct {
 	Slots []uint32 // of the zone's entries in the image, in order
 }
 
+// entriesIn is how many entries of denial zone i the image holds: all
+// of them, or a patch's changed ones.
+func (img *Image) entriesIn(i int) uint32 {
+	if pt := img.denialPatch(i); pt != nil {
+		return uint32(len(pt.Slots))
+	}
+	return img.DenialZones[i].EntryCount
+}
+
 // PatchRun is a run of N entries of a patch, from To on (relative to its
 // zone), that are the live zone's from From on.
 type PatchRun struct{ To, From, N uint32 }
@@ -591,13 +600,7 @@ func bothVersions[V, W any](vs []V, val func(V) W) []W {
 // bpf/include/maps.h) into memory as its entries; done unmaps it. Every
 // page of a mapping counts in the process's RSS while mapped.
 func mapArray[T any](m *ebpf.Map) (entries []T, done func() error, err error) {
-	var zero T
-	n := int(m.MaxEntries())
-	mem, err := mapRange(m, 0, n*int(unsafe.Sizeof(zero)))
-	if err != nil {
-		return nil, nil, err
-	}
-	return unsafe.Slice((*T)(unsafe.Pointer(&mem[0])), n), func() error { return unix.Munmap(mem) }, nil
+	return mappedRange[T](m, 0, m.MaxEntries())
 }
 
 // fillMapped writes a new generation's mmapable array (the map is not
@@ -810,13 +813,12 @@ func checkDenial(img *Image) error {
 		}
 		z := &img.DenialZones[i]
 		nb := 1 << z.IndexBits
-		inImage := z.EntryCount // the entries of the zone in DenialEntries
 		if pt := img.denialPatch(i); pt != nil {
 			if err := checkPatch(img, i, pt); err != nil {
 				return err
 			}
-			inImage = uint32(len(pt.Slots))
 		}
+		inImage := img.entriesIn(i)
 		if z.IndexBits > abi.DenialIndexBits || int(z.EntryBase)+int(inImage) > len(img.DenialEntries) ||
 			int(z.IndexBase)+nb+1 > len(img.DenialIndex) || z.SaltLen > abi.MaxSalt {
 			return fmt.Errorf("%w: denial zone %d: entries %d+%d of %d, index %d+%d of %d", ErrImage, i,

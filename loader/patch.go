@@ -23,7 +23,7 @@ import (
 // own, and its entries go where no packet reads: into the zone's spare
 // room (the room of its content before the last patch, brought up to
 // date by that patch first), in place, only the entries that move or
-// change written (applyInPlace); else (the first patch, or the zone
+// change written (applyPatch); else (the first patch, or the zone
 // grown past the spare) into new room, copied from the live entries.
 // When the garbage among the kept chunks grows too large, the patch
 // writes every piece again into one run (write).
@@ -141,31 +141,34 @@ func writePatches(g *generation, p *updatePlan) error {
 	return nil
 }
 
-// applyInPlace gives the entries es (a zone's content) the patch rec: its
-// runs moved where they go (those moving down first, in order, then those
-// moving up, from the last: no run's source is written before it is
-// read, the order of the entries being kept), then its other entries.
-func applyInPlace(es []bpf.XdpDenialEntry, rec *patchRecord) error {
+// applyPatch writes into dst the content src (a zone's entries) takes
+// with the patch rec: its runs moved from src where they go, then its
+// other entries. dst may be src itself (in place): the runs moving down
+// go first, in order, then those moving up, from the last, so that no
+// run's source is written before it is read (the patch keeps the
+// entries' order).
+func applyPatch(dst, src []bpf.XdpDenialEntry, rec *patchRecord) error {
 	for _, r := range rec.runs {
-		if uint64(r.To)+uint64(r.N) > uint64(len(es)) || uint64(r.From)+uint64(r.N) > uint64(len(es)) {
-			return fmt.Errorf("loader: a patch moves entries %d+%d to %d in a room of %d", r.From, r.N, r.To, len(es))
+		if uint64(r.To)+uint64(r.N) > uint64(len(dst)) || uint64(r.From)+uint64(r.N) > uint64(len(src)) {
+			return fmt.Errorf("loader: a patch moves entries %d+%d of %d to %d of %d", r.From, r.N, len(src), r.To, len(dst))
 		}
 	}
+	inPlace := len(dst) > 0 && len(src) > 0 && &dst[0] == &src[0]
 	for _, r := range rec.runs {
-		if r.To < r.From {
-			copy(es[r.To:r.To+r.N], es[r.From:r.From+r.N])
+		if r.To < r.From || r.To == r.From && !inPlace { // in place, an entry that stays is not written
+			copy(dst[r.To:r.To+r.N], src[r.From:r.From+r.N])
 		}
 	}
 	for k := len(rec.runs) - 1; k >= 0; k-- {
 		if r := rec.runs[k]; r.To > r.From {
-			copy(es[r.To:r.To+r.N], es[r.From:r.From+r.N])
+			copy(dst[r.To:r.To+r.N], src[r.From:r.From+r.N])
 		}
 	}
 	for k, slot := range rec.slots {
-		if slot >= uint32(len(es)) {
-			return fmt.Errorf("loader: a patch sets entry %d in a room of %d", slot, len(es))
+		if slot >= uint32(len(dst)) {
+			return fmt.Errorf("loader: a patch sets entry %d of %d", slot, len(dst))
 		}
-		es[slot] = rec.fresh[k]
+		dst[slot] = rec.fresh[k]
 	}
 	return nil
 }
@@ -293,10 +296,10 @@ func (w *patchWrite) writeKept(g *generation, v viewInfo, dones *[]func() error)
 			return nil, err
 		}
 		*dones = append(*dones, done)
-		if err := applyInPlace(room, w.spare.behind); err != nil {
+		if err := applyPatch(room, room, w.spare.behind); err != nil {
 			return nil, err
 		}
-		if err := applyInPlace(room, rec); err != nil {
+		if err := applyPatch(room, room, rec); err != nil {
 			return nil, err
 		}
 		return rec, unmapAll(dones)
@@ -311,17 +314,8 @@ func (w *patchWrite) writeKept(g *generation, v viewInfo, dones *[]func() error)
 		return nil, err
 	}
 	*dones = append(*dones, done)
-	for _, r := range w.patch.Runs {
-		if uint64(r.To)+uint64(r.N) > uint64(v.nentries) {
-			return nil, fmt.Errorf("loader: a patch outgrows its room (%d entries)", v.nentries)
-		}
-		copy(entries[r.To:r.To+r.N], liveEntries[r.From:r.From+r.N])
-	}
-	for k, slot := range rec.slots {
-		if slot >= v.nentries {
-			return nil, fmt.Errorf("loader: a patch outgrows its room (%d entries)", v.nentries)
-		}
-		entries[slot] = rec.fresh[k]
+	if err := applyPatch(entries, liveEntries, rec); err != nil {
+		return nil, err
 	}
 	return rec, unmapAll(dones)
 }

@@ -9,11 +9,11 @@ import (
 	"github.com/xdpdns/xdpdns/bpf"
 )
 
-// TestApplyInPlace: a patch applied in place to a zone's entries (the
+// TestApplyPatch: a patch applied in place to a zone's entries (the
 // spare room) gives what building the new content apart gives, for
 // random order-keeping patches: runs moving down and up, next to each
 // other and to new entries.
-func TestApplyInPlace(t *testing.T) {
+func TestApplyPatch(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
 	for round := range 2000 {
 		n := 1 + r.IntN(40)
@@ -48,12 +48,17 @@ func TestApplyInPlace(t *testing.T) {
 		}
 		room := make([]bpf.XdpDenialEntry, max(n, len(want)))
 		copy(room, old)
-		if err := applyInPlace(room, &rec); err != nil {
+		apart := make([]bpf.XdpDenialEntry, len(want))
+		if err := applyPatch(room, room, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := applyPatch(apart, old, &rec); err != nil {
 			t.Fatal(err)
 		}
 		for i := range want {
-			if room[i] != want[i] {
-				t.Fatalf("round %d: slot %d holds %d, want %d (runs %v)", round, i, room[i].FirstChunk, want[i].FirstChunk, rec.runs)
+			if room[i] != want[i] || apart[i] != want[i] {
+				t.Fatalf("round %d: slot %d holds %d in place and %d apart, want %d (runs %v)", round, i, room[i].FirstChunk,
+					apart[i].FirstChunk, want[i].FirstChunk, rec.runs)
 			}
 		}
 	}

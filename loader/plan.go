@@ -43,12 +43,11 @@ type updatePlan struct {
 	sharedInfo []tmplInfo // of sharedKeys
 	chunkKeys  []uint32
 	chunkVals  []bpf.XdpChunk
-	// patches: the zones that patch live ones, written entry by entry
-	// from the live ones' (writePatches); keeps[j]: viewKeys[j] keeps
-	// the chunks of the zone it patches (its pieces where they are).
+	// patches: the zones that patch live ones (writePatches); records[j]:
+	// viewKeys[j]'s patch as written, when it kept the pieces of the zone
+	// it patches where they are.
 	patches    []patchWrite
-	keeps      map[int]bool
-	records    map[int]*patchRecord // viewKeys[j]'s patch as written, when it kept the pieces
+	records    map[int]*patchRecord
 	tmplKeys   []uint32
 	tmplVals   []bpf.XdpTmpl
 	sharedKeys []uint32 // without abi.SharedTmpl
@@ -184,10 +183,7 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 		}
 		z := &img.DenialZones[i]
 		v := viewInfo{ident: ident, h: h, nentries: z.EntryCount, nindex: 1<<z.IndexBits + 1, live: true}
-		inImage := z.EntryCount
-		if pt != nil {
-			inImage = uint32(len(pt.Slots))
-		}
+		inImage := img.entriesIn(i)
 		for j := z.EntryBase; j < z.EntryBase+inImage; j++ {
 			v.nchunks += chunksOf(int(img.DenialEntries[j].Len))
 		}
@@ -236,10 +232,6 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 			if pt != nil {
 				p.patches = append(p.patches, patchWrite{patch: pt, entries: img.DenialEntries[z.EntryBase : z.EntryBase+inImage],
 					chunks: img.Chunks, live: lv.views[live], view: len(p.viewKeys), keep: keep, spare: spare})
-				if p.keeps == nil {
-					p.keeps = make(map[int]bool)
-				}
-				p.keeps[len(p.viewKeys)] = keep
 			}
 			p.viewKeys = append(p.viewKeys, uint32(live))
 			p.viewInfo = append(p.viewInfo, v)

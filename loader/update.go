@@ -348,17 +348,15 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 			// grace period).
 			old := &lv.views[id]
 			if rec := p.records[j]; rec != nil {
-				// Patched, its pieces kept: the old content's room is the
-				// spare the next patch is written to (the spare it had, now
-				// live, or released).
+				// Patched, its pieces kept where they are: the old
+				// content's room is the spare the next patch is written to
+				// (the spare it had, now live, or released).
 				if s := old.spare; s != nil && s.entry != p.viewInfo[j].entry {
 					lv.releaseSpare(old)
 				}
 				p.viewInfo[j].spare = &spareRoom{entry: old.entry, room: old.entryRoom, index: old.index, nindex: old.nindex, behind: rec}
 			} else {
 				lv.releaseRooms(old)
-			}
-			if !p.keeps[j] {
 				lv.releaseChunks(old)
 			}
 		}
