@@ -88,11 +88,8 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 				continue
 			}
 			named := lz.Kind == dz.Kind && dz.Name() != nil && bytes.Equal(lz.Name(), dz.Name())
-			if dz.Ref && !named {
-				continue
-			}
-			if dz.Patch && !named {
-				continue
+			if (dz.Ref || dz.Patch) && !named {
+				continue // the live view of its name only
 			}
 			same := dz.Ref || !dz.Patch && sameView(lz, img.Templates, dz, dt)
 			if !same && !named {

@@ -270,28 +270,11 @@ func (c canonImage) apply(d *Delta) {
 			if live == nil {
 				panic("a patch of a view that is not live: " + n)
 			}
-			m := *dz
-			m.Entries = make([]DenialEntry, dz.Slots)
-			set := make([]bool, dz.Slots)
-			put := func(i uint32, e DenialEntry) {
-				if set[i] {
-					panic(fmt.Sprintf("a patch of %s sets slot %d twice", n, i))
-				}
-				e.Slot, m.Entries[i], set[i] = 0, e, true
+			m, err := dz.patched(live)
+			if err != nil {
+				panic(err)
 			}
-			for _, r := range dz.Runs {
-				for k := range r.N {
-					put(r.To+k, live.Entries[r.From+k])
-				}
-			}
-			for _, e := range dz.Entries {
-				put(e.Slot, e)
-			}
-			if i := slices.Index(set, false); i >= 0 {
-				panic(fmt.Sprintf("a patch of %s leaves slot %d", n, i))
-			}
-			m.Patch, m.Slots, m.Runs = false, 0, nil
-			c.views[n] = &m
+			c.views[n] = m
 		default:
 			c.views[n] = dz
 		}
