@@ -54,6 +54,8 @@ type compiler struct {
 	nameOf map[NameHash][]byte
 	// denialBase is where the next chain view's entries start.
 	denialBase uint32
+	// held: the names stored whose nameResult.held is set.
+	held [][]byte
 }
 
 // maxDenialZones bounds the chain views of one image (tmpl.denial_zone is
@@ -313,6 +315,10 @@ type nameResult struct {
 	typed         []typedResult
 	renders, pass int
 	cover         uint32 // NameEntry.Cover
+	// held: the name is an insecure delegation of an NSEC3 zone whose
+	// DO=1 answers hold the bytes of its cover (some has no self slot):
+	// a change of the cover's content reaches them (chainReach).
+	held bool
 }
 
 // renderName renders the templates of one name: per listed type, and a
@@ -398,6 +404,9 @@ func (c *compiler) store(r *nameResult) {
 	}
 	entry.Cover = r.cover
 	c.img.Names[r.h] = entry
+	if r.held {
+		c.held = append(c.held, c.nameOf[r.h])
+	}
 }
 
 func (c *compiler) addSlot(s slot) uint32 {
@@ -432,12 +441,14 @@ func otherType(sp *nameSpec) uint16 {
 func (c *compiler) exactSlot(r *nameResult, lower []byte, qtype uint16, do bool) slot {
 	r.renders++
 	if do {
-		if s, idx, ok := c.selfSlot(lower, qtype); ok {
+		s, idx, ok, held := c.selfSlot(lower, qtype)
+		if ok {
 			if r.cover == 0 { // one per name, whatever the type
 				r.cover = c.img.selfCover(idx, lower)
 			}
 			return s
 		}
+		r.held = r.held || held
 	}
 	return slot{p: c.e.Precompute(lower, qtype, dns.ClassINET, do, false), ok: true}
 }
@@ -454,32 +465,35 @@ func (c *compiler) exactSlot(r *nameResult, lower []byte, qtype uint16, do bool)
 // engine would. idx is the denial zone of the slot: the program reads
 // the cover's place from the name's entry (NameEntry.Cover, selfCover)
 // instead of hashing the name (a SHA-1 per query: the referral took 1.6
-// µs in the program instead of 1.2 with a template of its own).
-func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, idx uint16, ok bool) {
+// µs in the program instead of 1.2 with a template of its own). held
+// (when not ok): lower is an insecure delegation (no NSEC3 of its own)
+// whose answer is rendered another way, so it may hold its cover's bytes.
+func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, idx uint16, ok, held bool) {
 	z := c.set.Find(lower)
 	if z == nil || z.NSEC3 == nil || !z.HasRRSIGs() || c.set.Zone(lower) != nil {
-		return slot{}, 0, false
+		return slot{}, 0, false, false
 	}
 	n := z.Node(lower)
 	if n == nil || !n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
-		return slot{}, 0, false
+		return slot{}, 0, false, false
 	}
+	held = z.NSEC3Match(n.NSEC3Hash) == nil
 	idx, ok = c.denialOf[z]
 	if !ok || c.img.Denial[idx].Ctx != 0 {
 		// Pieces that point into the head they were rendered after fit
 		// that one template only.
-		return slot{}, 0, false
+		return slot{}, 0, false, held
 	}
 	p := c.e.PrecomputeDenialExact(lower, qtype)
 	if p.Slot < 0 || (qtype != dns.TypeDS && hashLikeNames(z, n)) {
-		return slot{}, 0, false
+		return slot{}, 0, false, held
 	}
 	t, ok := c.slotTemplate(p, idx)
 	if !ok {
-		return slot{}, 0, false
+		return slot{}, 0, false, held
 	}
 	t.Flags |= abi.FlagSlotSelf
-	return slot{p: p, ok: true, t: &t}, idx, true
+	return slot{p: p, ok: true, t: &t}, idx, true, false
 }
 
 // hashLikeNames reports whether a name of delegation n's referral (its

@@ -263,6 +263,11 @@ func (inc *Incremental) encode(w *binfmt.Writer) {
 				w.U64(x)
 			}
 		}
+		names = slices.Sorted(maps.Keys(u.held))
+		w.Int(len(names))
+		for _, n := range names {
+			w.String(n)
+		}
 	}
 }
 
@@ -304,6 +309,12 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 			u.layout = make([][4]uint64, nl)
 			for i := range u.layout {
 				u.layout[i] = [4]uint64{r.U64(), r.U64(), r.U64(), r.U64()}
+			}
+		}
+		if nh := r.Count(1); nh > 0 {
+			u.held = make(map[string]bool, nh)
+			for range nh {
+				u.held[r.String()] = true
 			}
 		}
 		inc.zones[o] = u

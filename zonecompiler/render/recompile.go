@@ -49,7 +49,11 @@ type soaUsers struct {
 	// (DenialZone.Layout), which a change keeps (relayout); nil
 	// without a view.
 	layout [][4]uint64
-	rep    map[uint32]int // while compiling: template id -> index in reps
+	// held: the zone's insecure delegations whose DO=1 answers may hold
+	// their cover's bytes (nameResult.held); the others read it from the
+	// view, so a change of its content alone does not reach them.
+	held map[string]bool
+	rep  map[uint32]int // while compiling: template id -> index in reps
 }
 
 // soaRep is a shared template and a few of the queries that render it
@@ -162,6 +166,16 @@ func (c *compiler) incremental(keys []string) *Incremental {
 		u := inc.zones[string(z.Origin.Lower)]
 		check(ids[0], z, u, lower, k.QType, k.Mode, false)
 		check(ids[1], z, u, lower, k.QType, k.Mode, true)
+	}
+	for _, name := range c.held {
+		if z := c.set.Find(name); z != nil {
+			if u := inc.zones[string(z.Origin.Lower)]; u != nil {
+				if u.held == nil {
+					u.held = make(map[string]bool)
+				}
+				u.held[string(name)] = true
+			}
+		}
 	}
 	for _, u := range inc.zones {
 		u.rep = nil
@@ -346,7 +360,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 				return fmt.Errorf("%w: the NSEC3 chain of %s changed, and its view cannot follow", ErrRecompile, b.Name())
 			}
 			layout = view.Layout()
-			if err := chainReach(affected, b, chain, u.layout, layout, c.set); err != nil {
+			if err := chainReach(affected, b, chain, u.layout, layout, u.held, c.set); err != nil {
 				return err
 			}
 		}
@@ -366,7 +380,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		// After spread: a query renders a shared template anew only if
 		// nothing it reads changed.
 		nu := &soaUsers{tail: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names)), refs: u.refs,
-			layout: u.layout}
+			layout: u.layout, held: u.held}
 		// What the change reaches; the names added next are rendered
 		// again only for the SOA they hold, which leaves them good
 		// queries for a shared template.
@@ -440,6 +454,22 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	return nil
 }
 
+// nsBelow reports whether a name server of delegation n lies below it:
+// its glue, or the names on the way to a missing one, have answers of
+// their own (the referral, with its proof).
+func nsBelow(n *zone.Node) bool {
+	ns := n.Set(dns.TypeNS)
+	if ns == nil {
+		return false
+	}
+	for _, rr := range ns.RRs() {
+		if t := rr.RDataLower(); len(t) > len(n.Name.Lower()) && wire.IsSubdomain(t, n.Name.Lower()) {
+			return true
+		}
+	}
+	return false
+}
+
 // chainReach adds to affected the names of zone b whose answers a change
 // of its NSEC3 chain reaches (chain: the keys of the NSEC3 records added,
 // removed or changed; was and is: the layouts of the view before and
@@ -450,8 +480,9 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 // the wildcard's hash (the answers below it), changes or moves; a
 // delegation whose own NSEC3 changes, comes or goes, or without one (an
 // opt-out zone's insecure delegation) whose cover (the NSEC3 covering
-// its hash: its DS NODATA and the opt-out proof of its referral) changes
-// or moves; a CNAME (its chain may end in a wildcard's answer, with its
+// its hash: its DS NODATA and the opt-out proof of its referral) moves,
+// or changes when its answers hold the cover's bytes (held: some answer
+// without a self slot, or names below the cut); a CNAME (its chain may end in a wildcard's answer, with its
 // proof). Only the names whose hash or wildcard's hash lies where the view
 // changed (dirtyRanges) are looked at, found by the zone's index of names
 // by hash (zone.NamesByHash). Names below a delegation come with it
@@ -460,7 +491,8 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 // NSEC3 is in the shared templates of every insecure delegation (their
 // closest provable encloser): a change to it, or to its place, is left to
 // the whole compile.
-func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool, was, is [][4]uint64, set *zone.Set) error {
+func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool, was, is [][4]uint64, held map[string]bool,
+	set *zone.Set) error {
 	origin := b.Origin.Lower
 	if k, ok := hashKey(b.Apex.NSEC3Hash); !ok || chain[k] {
 		return fmt.Errorf("%w: the NSEC3 record of the apex of %s changed", ErrRecompile, b.Name())
@@ -492,10 +524,18 @@ func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool
 		switch {
 		case n.Has(zone.FlagDelegation) && !bytes.Equal(name, origin) && set.Zone(name) == nil:
 			// Its answers hold its own NSEC3 as bytes (no template
-			// reads its place), or without one (opt-out) its cover.
-			if slotOf(was, k) >= 0 && slotOf(is, k) >= 0 {
+			// reads its place), or without one (opt-out) its cover:
+			// as bytes, or read from the view at the place in its
+			// entry (selfSlot), when neither it nor a name below it
+			// holds them (held, and the referrals of names below the
+			// cut), whose content then does not matter.
+			switch {
+			case slotOf(was, k) >= 0 && slotOf(is, k) >= 0:
 				reached = chain[k]
-			} else {
+			case slotOf(was, k) < 0 && slotOf(is, k) < 0 && !held[string(name)] && !b.HasBelow(name) && !nsBelow(n):
+				i, j := coverIn(was, k), coverIn(is, k)
+				reached = i != j || was[i] != is[j]
+			default:
 				reached = reached || coverMoves(was, is, chain, k)
 			}
 		case n.Has(zone.FlagCNAME) || set.Zone(name) != nil:
@@ -805,8 +845,8 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 		} else {
 			r := c.renderName(h, sp)
 			r.parent = parents[k]
-			c.store(r)
 			c.nameOf[h] = lower
+			c.store(r)
 		}
 		if osp := oldSpecs[k]; osp != nil {
 			for _, m := range []struct {
@@ -830,7 +870,18 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	}
 	// A rendered name may no longer use a shared template it rendered:
 	// it stops being one of its queries.
-	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names)), refs: u.refs, tooMany: u.tooMany, layout: u.layout}
+	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names)), refs: u.refs, tooMany: u.tooMany, layout: u.layout,
+		held: make(map[string]bool, len(u.held))}
+	for k := range u.held {
+		if !affected[k] {
+			nu.held[k] = true
+		}
+	}
+	for _, name := range c.held {
+		if affected[string(name)] && c.set.Find(name) == b {
+			nu.held[string(name)] = true
+		}
+	}
 	for _, r := range u.reps {
 		var q []repQuery
 		for _, x := range r.queries {

@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/internal/testsupport/zonegen"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -276,4 +278,98 @@ func TestRecompileCNAMEChain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRecompileHeldCover adds NSEC3 records just after the hashes of
+// insecure delegations of an opt-out zone: each one's cover (the NSEC3
+// record before its hash, in its DS NODATA and referral proofs) keeps its
+// place and changes its next hash. A delegation whose answers read the
+// cover from the view (a self slot) is not rendered again; one whose
+// referral holds the cover's bytes (its name server's name has a label
+// shaped like a hash, so no self slot: held) must be, equal to a whole
+// compile.
+func TestRecompileHeldCover(t *testing.T) {
+	m := zonegen.New(t, 17)
+	hashLike := strings.Repeat("0", NSEC3LabelLen)
+	var names []string
+	for i := range 6 {
+		m.Add(fmt.Sprintf("held%d NS ns.%s.%s", i, hashLike, zonegen.Origin))
+		m.Add(fmt.Sprintf("plain%d NS ns.example.net.", i))
+		names = append(names, fmt.Sprintf("held%d", i), fmt.Sprintf("plain%d", i))
+	}
+	r := newVersionRun(t, genEngine(t, m.Signed(zonegen.NSEC3OptOut)))
+	// The held names are known to the Incremental, also read back from
+	// the image file (a restart's).
+	back, err := DecodeImage(binfmt.NewReader(encoded(t, r.img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inc := range []*Incremental{r.inc, back.Incremental} {
+		var held []string
+		for _, u := range inc.zones {
+			for n := range u.held {
+				held = append(held, wire.String([]byte(n)))
+			}
+		}
+		slices.Sort(held)
+		if want := fmt.Sprint([]string{"held0.example.", "held1.example.", "held2.example.", "held3.example.", "held4.example.",
+			"held5.example."}); fmt.Sprint(held) != want {
+			t.Fatalf("held names %v, want %s", held, want)
+		}
+	}
+	alone := map[bool]int{}
+	for step, name := range names {
+		lower := make([]byte, 256)
+		n, err := dns.PackDomainName(name+"."+zonegen.Origin, lower, 0, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lower = lower[:n]
+		z := r.e.Zones().Zones()[0]
+		label := labelAfter(z, z.HashName(lower), fmt.Sprintf("ha%d-", step))
+		if label == "" {
+			t.Fatalf("no label hashing just after %s's", name)
+		}
+		m.Add(label + " NS ns.example.net.")
+		m.Add(label + " DS 1 13 2 " + strings.Repeat("ab", 32))
+		d, _, why := r.next(step, genEngine(t, m.Signed(zonegen.NSEC3OptOut)))
+		if d == nil {
+			// (The record's slot may push the apex's NSEC3 on.)
+			t.Logf("%s: compiled whole: %v", name, why)
+			continue
+		}
+		_, rendered := d.Image.Names[abi.HashName(lower)]
+		held := strings.HasPrefix(name, "held")
+		if rendered != held {
+			t.Errorf("%s (held %v): rendered again %v", name, held, rendered)
+		}
+		alone[held]++
+	}
+	if alone[true] < 3 || alone[false] < 3 {
+		t.Errorf("changes rendered alone after held / plain delegations: %d / %d", alone[true], alone[false])
+	}
+}
+
+// labelAfter is a label, prefix and a number, whose name below the apex
+// of NSEC3 zone z hashes between hash (a hash label, no NSEC3 record's)
+// and the next NSEC3 record after it: a delegation of that name changes
+// the next hash of the record covering hash, which keeps covering it. ""
+// when none of the first 200000 does.
+func labelAfter(z *zone.Zone, hash, prefix string) string {
+	h, _ := hashKey(hash)
+	var chain [][4]uint64
+	for _, n := range z.NSEC3Chain() {
+		c, _ := hashKey(n.NSEC3Hash)
+		chain = append(chain, c)
+	}
+	next := chain[(coverIn(chain, h)+1)%len(chain)]
+	for k := range 200000 {
+		l := fmt.Sprintf("%s%d", prefix, k)
+		key, _ := hashKey(z.HashName(append([]byte{byte(len(l))}, append([]byte(l), z.Origin.Lower...)...)))
+		// (past the last record, the next is the first)
+		if keyLess(h, key) && (keyLess(key, next) || !keyLess(h, next)) {
+			return l
+		}
+	}
+	return ""
 }
