@@ -529,12 +529,14 @@ func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool
 			// entry (selfSlot), when neither it nor a name below it
 			// holds them (held, and the referrals of names below the
 			// cut), whose content then does not matter.
+			ow, oi := slotOf(was, k), slotOf(is, k)
 			switch {
-			case slotOf(was, k) >= 0 && slotOf(is, k) >= 0:
+			case ow >= 0 && oi >= 0:
 				reached = chain[k]
-			case slotOf(was, k) < 0 && slotOf(is, k) < 0 && !held[string(name)] && !b.HasBelow(name) && !nsBelow(n):
+			case ow < 0 && oi < 0:
 				i, j := coverIn(was, k), coverIn(is, k)
-				reached = i != j || was[i] != is[j]
+				reached = i != j || was[i] != is[j] ||
+					(chain[was[i]] && (held[string(name)] || b.HasBelow(name) || nsBelow(n)))
 			default:
 				reached = reached || coverMoves(was, is, chain, k)
 			}
