@@ -392,6 +392,22 @@ func SetMaxKept(n int) (restore func()) {
 	return func() { maxKept = old }
 }
 
+// SetSpareMin sets the fewest entries of a zone given a spare room when
+// its generation is recorded (spareMin).
+func SetSpareMin(n uint32) (restore func()) {
+	old := spareMin
+	spareMin = n
+	return func() { spareMin = old }
+}
+
+// SetDenialSlack sets the least room beyond their image's that a
+// generation's denial entry and index maps get (slackMin by default).
+func SetDenialSlack(n int) (restore func()) {
+	old := denialSlackMin
+	denialSlackMin = n
+	return func() { denialSlackMin = old }
+}
+
 // EntryUse is how many denial entries the live state holds (its zones'
 // rooms and spare rooms) and how many its allocator has given out (equal
 // unless entries leak or are freed twice).
@@ -408,7 +424,7 @@ func (l *Loader) EntryUse() (held, allocated uint32) {
 			}
 		}
 	}
-	allocated = lv.entries.next
+	allocated = lv.entries.next + lv.entries.limit - lv.entries.cap
 	for n, starts := range lv.entries.short {
 		allocated -= n * uint32(len(starts))
 	}

@@ -3,7 +3,9 @@
 package loader
 
 import (
+	"cmp"
 	"encoding/binary"
+	"slices"
 
 	"github.com/cilium/ebpf"
 
@@ -29,10 +31,13 @@ type tmplInfo struct {
 // it keeps from the zones it patched, where its other pieces lie, with
 // garbage chunks among them that no entry uses any more.
 //
-// A zone given its content by a patch keeps the room of its content
-// before (spare), which no packet reads once the patch is live: the next
-// patch is written there, in place, after the one it lacks (behind), so
-// that a patch writes the entries that change, not the zone's.
+// A zone given new content keeps the room of its content before
+// (spare), which no packet reads once the new content is live: its next
+// content is written there, so that a zone's changes need no room beyond
+// two of its contents; a patch in place, after the one it lacks (behind),
+// so that it writes the entries that change, not the zone's. A large
+// zone gets its spare room, a copy of its content, when its generation is
+// recorded (makeSpares), so that its first patch is written in place too.
 type viewInfo struct {
 	ident, h        contentHash
 	entry, nentries uint32
@@ -46,13 +51,26 @@ type viewInfo struct {
 	live            bool
 }
 
-// spareRoom is the room of a zone's content before its last patch, and
-// that patch (its content is the live one's once the patch is applied).
+// spareRoom is the room of a zone's content before its last change, and
+// that change when it was a patch keeping the pieces (its content is the
+// live one's once the patch is applied; nil: it is the live one's). stale:
+// what it holds is not that (the change was written whole, or a write to
+// it failed): the next content is written into it whole.
 type spareRoom struct {
 	entry, room   uint32 // entries
 	index, nindex uint32 // index words
 	behind        *patchRecord
+	stale         bool
 }
+
+// patchRoom is the room of entries given to a zone of n entries written
+// anew for a patch: room for the next patches to grow it.
+func patchRoom(n uint32) uint32 { return n + n/64 + 16 }
+
+// spareMin is the fewest entries of a zone given a spare room when its
+// generation is recorded (below it, copying the zone at its first patch
+// costs little). A variable so that a test can lower it.
+var spareMin uint32 = 4096
 
 // patchRecord is a patch as written: its runs, and its other entries
 // (their pieces placed) at their slots, of count entries in all.
@@ -310,4 +328,78 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		}
 	}
 	return lv
+}
+
+// roomForAll reports whether the free room of entries and index words
+// takes new content (patchRoom) for the live zone without a spare room
+// that needs the most: every other zone's next content goes to its spare.
+func (lv *liveState) roomForAll() bool {
+	var entries, index uint32
+	for i := range lv.views {
+		if v := &lv.views[i]; v.live && v.spare == nil {
+			entries, index = max(entries, patchRoom(v.nentries)), max(index, v.nindex)
+		}
+	}
+	return lv.entries.largestFree() >= entries && lv.index.largestFree() >= index
+}
+
+// trimSpares frees spare rooms (stale ones first, then the largest) until
+// roomForAll holds, or none is left.
+func (lv *liveState) trimSpares() {
+	for !lv.roomForAll() {
+		drop := -1
+		for i := range lv.views {
+			s := lv.views[i].spare
+			if s == nil {
+				continue
+			}
+			if d := drop; d < 0 || s.stale && !lv.views[d].spare.stale ||
+				s.stale == lv.views[d].spare.stale && s.room > lv.views[d].spare.room {
+				drop = i
+			}
+		}
+		if drop < 0 {
+			return
+		}
+		lv.releaseSpare(&lv.views[drop])
+	}
+}
+
+// makeSpares gives each live zone of spareMin entries or more a spare
+// room holding a copy of its entries (its index words are written with
+// every content), largest first, as long as roomForAll holds after. It
+// is taken from the top of the unused room: the room between it and the
+// zone's content in the image stays one run, which either room joins
+// when freed (a zone grown past its rooms).
+func (lv *liveState) makeSpares(g *generation) error {
+	var ids []int
+	for i := range lv.views {
+		if v := &lv.views[i]; v.live && v.spare == nil && v.nentries >= spareMin {
+			ids = append(ids, i)
+		}
+	}
+	slices.SortFunc(ids, func(a, b int) int { return cmp.Compare(lv.views[b].nentries, lv.views[a].nentries) })
+	for _, i := range ids {
+		v := &lv.views[i]
+		room := patchRoom(v.nentries)
+		entry, ok := lv.entries.takeTop(room)
+		if !ok {
+			return nil
+		}
+		index, ok := lv.index.takeTop(v.nindex)
+		if !ok {
+			lv.entries.release(entry, room)
+			return nil
+		}
+		v.spare = &spareRoom{entry: entry, room: room, index: index, nindex: v.nindex}
+		if !lv.roomForAll() {
+			lv.releaseSpare(v)
+			return nil
+		}
+		if err := copyEntries(g, v.entry, entry, v.nentries); err != nil {
+			lv.releaseSpare(v)
+			return err
+		}
+	}
+	return nil
 }

@@ -501,7 +501,7 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 				n := in.n
 				// A Bloom filter keeps its size (an update sets bits).
 				if slack && i != capNameFilter {
-					n = withSlack(n) + extra[i]
+					n = withSlack(i, n) + extra[i]
 				}
 				switch i {
 				case capNames:
@@ -952,7 +952,15 @@ func (l *Loader) swap(img *Image, later bool) (uint32, error) {
 	// The record of the new generation for updates (content hashes of
 	// everything written: seconds for a signed TLD) is made in the
 	// background, or later; the next change waits for it (settleLive).
-	record := func() *liveState { return newLiveState(l.hasher, img, g) }
+	record := func() *liveState {
+		lv := newLiveState(l.hasher, img, g)
+		if lv != nil {
+			// (A spare room it cannot copy is not made: the zone's
+			// first patch copies it then.)
+			_ = lv.makeSpares(g)
+		}
+		return lv
+	}
 	if later {
 		l.record = record
 		return g.serial, nil

@@ -38,8 +38,13 @@ type patchWrite struct {
 	live    viewInfo
 	view    int
 	keep    bool       // the live zone's chunks kept (keepChunks): its entries copied as they are
-	spare   *spareRoom // the room written: the live zone's spare, brought up to date first
+	spare   *spareRoom // the room written, when it is the live zone's spare (brought up to date first, unless stale)
 }
+
+// inPlace reports whether w is applied in place to the spare room it is
+// written to: it keeps the pieces, and the room holds the content before
+// the last patch.
+func (w *patchWrite) inPlace() bool { return w.keep && w.spare != nil && !w.spare.stale }
 
 // mappedRange maps entries first .. first+n-1 of the mmapable array map m;
 // done unmaps them.
@@ -290,14 +295,16 @@ func (w *patchWrite) writeKept(g *generation, v viewInfo, dones *[]func() error)
 		rec.fresh[k] = e
 		c += n
 	}
-	if w.spare != nil {
+	if w.inPlace() {
 		room, done, err := mappedRange[bpf.XdpDenialEntry](g.denialEntries, v.entry, v.entryRoom)
 		if err != nil {
 			return nil, err
 		}
 		*dones = append(*dones, done)
-		if err := applyPatch(room, room, w.spare.behind); err != nil {
-			return nil, err
+		if b := w.spare.behind; b != nil {
+			if err := applyPatch(room, room, b); err != nil {
+				return nil, err
+			}
 		}
 		if err := applyPatch(room, room, rec); err != nil {
 			return nil, err
@@ -318,4 +325,20 @@ func (w *patchWrite) writeKept(g *generation, v viewInfo, dones *[]func() error)
 		return nil, err
 	}
 	return rec, unmapAll(dones)
+}
+
+// copyEntries copies n denial entries of g from index from on to index to
+// on (apart).
+func copyEntries(g *generation, from, to, n uint32) error {
+	src, done, err := mappedRange[bpf.XdpDenialEntry](g.denialEntries, from, n)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = done() }()
+	dst, doneDst, err := mappedRange[bpf.XdpDenialEntry](g.denialEntries, to, n)
+	if err != nil {
+		return err
+	}
+	copy(dst, src)
+	return doneDst()
 }

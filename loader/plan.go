@@ -204,26 +204,29 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 			}
 		}
 		if known {
-			// The live zone of that name gets this content in place:
-			// new room for it (a patch keeping the pieces: the spare
-			// room of the zone's content before, when it fits), the
-			// same id.
+			// The live zone of that name gets this content in place,
+			// the same id, in the spare room of its content before
+			// when it fits, else in new room (the spare freed first:
+			// with the unused room beside it, it may take the zone
+			// grown).
 			var spare *spareRoom
 			ok1, ok2, ok3 := true, true, true
-			if s := lv.views[live].spare; keep && s != nil && s.room >= v.nentries && s.nindex == v.nindex {
+			if s := lv.views[live].spare; s != nil && s.room >= v.nentries && s.nindex == v.nindex {
 				spare = s
 				v.entry, v.entryRoom, v.index = s.entry, s.room, s.index
 			} else {
+				lv.releaseSpare(&lv.views[live])
 				v.entryRoom = v.nentries
 				if pt != nil {
-					v.entryRoom += v.nentries/64 + 16 // room for the next patches to grow it
+					v.entryRoom = patchRoom(v.nentries)
 				}
 				v.entry, ok1 = lv.entries.alloc(v.entryRoom)
 				v.index, ok2 = lv.index.alloc(v.nindex)
 			}
 			v.chunk, ok3 = lv.chunks.alloc(v.nchunks)
 			if !ok1 || !ok2 || !ok3 {
-				return fmt.Errorf("%w: no room for a denial zone's new content", ErrNoUpdate)
+				return fmt.Errorf("%w: no room for a denial zone's new content (%d entries, %d index words, %d chunks; spare %+v)",
+					ErrNoUpdate, v.nentries, v.nindex, v.nchunks, lv.views[live].spare)
 			}
 			p.viewID[i] = live
 			p.viewIdx[live] = len(p.viewKeys)

@@ -8,12 +8,17 @@ import "sort"
 // sorted and merged with their free neighbours, so that a zone rewritten
 // one entry longer fits where the old one was; otherwise the next unused
 // index is taken. Allocations made since begin can be given back with
-// rollback, so a failed Update leaves nothing behind.
+// rollback, so a failed Update leaves nothing behind. takeTop takes a run
+// from the top of the unused indexes instead (a zone's spare room: the
+// rooms of its two contents then lie apart, the unused run between them,
+// so that either freed joins it).
 type runs struct {
-	next, cap uint32
-	short     map[uint32][]uint32 // start indexes of free short runs, by length
-	long      []run               // free long runs, by start, none adjacent
-	journal   []run               // allocations since begin
+	// next .. cap-1 are unused; cap .. limit-1 were taken by takeTop
+	// (some freed again, in long).
+	next, cap, limit uint32
+	short            map[uint32][]uint32 // start indexes of free short runs, by length
+	long             []run               // free long runs, by start, none adjacent
+	journal          []run               // allocations since begin
 }
 
 type run struct{ start, n uint32 }
@@ -22,7 +27,7 @@ type run struct{ start, n uint32 }
 const longRun = 64
 
 func newRuns(used, capacity uint32) *runs {
-	return &runs{next: used, cap: capacity, short: make(map[uint32][]uint32)}
+	return &runs{next: used, cap: capacity, limit: capacity, short: make(map[uint32][]uint32)}
 }
 
 // alloc returns the start of a free run of n indexes (n 0: 0, always
@@ -64,12 +69,38 @@ func (r *runs) take(n uint32) (uint32, bool) {
 	return s, true
 }
 
+// takeTop returns the start of the last n unused indexes (not
+// journaled), or false when fewer are unused.
+func (r *runs) takeTop(n uint32) (uint32, bool) {
+	if n == 0 || r.cap-r.next < n {
+		return 0, n == 0
+	}
+	r.cap -= n
+	return r.cap, true
+}
+
 // release makes a run free again.
 func (r *runs) release(start, n uint32) {
 	if n == 0 {
 		return
 	}
-	if n < longRun {
+	if start == r.cap {
+		// The lowest run takeTop gave: unused again, with the freed
+		// ones above it.
+		r.cap += n
+		k := sort.Search(len(r.long), func(k int) bool { return r.long[k].start >= r.cap })
+		if k < len(r.long) && r.long[k].start == r.cap {
+			r.cap += r.long[k].n
+			r.long = append(r.long[:k], r.long[k+1:]...)
+		}
+		return
+	}
+	if start+n == r.next {
+		r.next = start
+		r.joinNext()
+		return
+	}
+	if n < longRun && start < r.cap {
 		r.short[n] = append(r.short[n], start)
 		return
 	}
@@ -85,9 +116,16 @@ func (r *runs) release(start, n uint32) {
 		r.long[i-1].n += r.long[i].n
 		r.long = append(r.long[:i], r.long[i+1:]...)
 	}
-	if last := r.long[len(r.long)-1]; last.start+last.n == r.next {
-		r.next = last.start
-		r.long = r.long[:len(r.long)-1]
+	r.joinNext()
+}
+
+// joinNext makes the free long run just below the unused indexes, if
+// any, unused (runs above cap are after it in long).
+func (r *runs) joinNext() {
+	k := sort.Search(len(r.long), func(k int) bool { return r.long[k].start >= r.next }) - 1
+	if k >= 0 && r.long[k].start+r.long[k].n == r.next {
+		r.next = r.long[k].start
+		r.long = append(r.long[:k], r.long[k+1:]...)
 	}
 }
 
@@ -100,4 +138,15 @@ func (r *runs) rollback() {
 		r.release(r.journal[i].start, r.journal[i].n)
 	}
 	r.journal = r.journal[:0]
+}
+
+// largestFree is the longest run alloc can give (short free runs left
+// out).
+func (r *runs) largestFree() uint32 {
+	// (Runs above cap too: long holds the freed ones.)
+	n := r.cap - r.next
+	for _, f := range r.long {
+		n = max(n, f.n)
+	}
+	return n
 }

@@ -26,9 +26,19 @@ const (
 	slackMin = 1024
 )
 
-// withSlack is the capacity of a map holding n entries, room for updates
-// included.
-func withSlack(n int) int { return n + n/slackDiv + slackMin }
+// denialSlackMin is slackMin for the denial entries and index words (a
+// variable: a test lowers it, so that a small zone's rooms are as tight
+// as a TLD's).
+var denialSlackMin = slackMin
+
+// withSlack is the capacity of map i (capNames ...) holding n entries,
+// room for updates included.
+func withSlack(i, n int) int {
+	if i == capDenialEntries || i == capDenialIndex {
+		return n + n/slackDiv + denialSlackMin
+	}
+	return n + n/slackDiv + slackMin
+}
 
 // rewriteRoom is the room, beyond withSlack, that an update needs to
 // write a new version of img's largest denial zone while the old one is
@@ -280,10 +290,13 @@ func (l *Loader) unwrite(g *generation, p *updatePlan) {
 		zones = append(zones, zoneVersions(l.live.viewHdr[id]))
 	}
 	_ = fill(g.denialZones, ids, zones)
-	// A spare room a patch was being written to holds neither content.
-	for _, w := range p.patches {
-		if w.spare != nil {
-			l.live.releaseSpare(&l.live.views[p.viewKeys[w.view]])
+	// A spare room a new content was being written to holds neither
+	// content.
+	for j, id := range p.viewKeys {
+		if _, ok := p.replaced[uint16(id)]; ok {
+			if s := l.live.views[id].spare; s != nil && s.entry == p.viewInfo[j].entry {
+				s.stale = true
+			}
 		}
 	}
 }
@@ -331,34 +344,36 @@ func (lv *liveState) rollback() {
 }
 
 // commit records the update in the Go state: the entries' new versions
-// and references, the new and rewritten templates, the new denial zones;
-// and frees what the new content does not use (an image holds only what
-// its entries need).
+// and references, the new and rewritten templates, the new denial zones
+// (the rooms of a replaced zone's old content its spare); and frees what
+// the new content does not use (an image holds only what its entries
+// need).
 func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
+	// Then the spare rooms the room left for the other zones allows.
+	defer lv.trimSpares()
 	st := UpdateStats{NamesAdded: p.namesAdded, Templates: len(p.tmplKeys), DenialZones: len(p.viewKeys), Chunks: len(p.chunkKeys),
 		InPlace: len(p.sharedKeys)}
 	for _, w := range p.patches {
-		if w.spare != nil {
+		if w.inPlace() {
 			st.PatchesInPlace++
 		}
 	}
 	for j, id := range p.viewKeys {
 		if _, ok := p.replaced[uint16(id)]; ok {
-			// The old content's room (no packet reads it after the
-			// grace period).
+			// The old content, which no packet reads after the grace
+			// period: its room the spare the next content is written to
+			// (the spare it had is the new content's room, or freed);
+			// its pieces stay where a patch kept them, else are freed.
 			old := &lv.views[id]
-			if rec := p.records[j]; rec != nil {
-				// Patched, its pieces kept where they are: the old
-				// content's room is the spare the next patch is written to
-				// (the spare it had, now live, or released).
-				if s := old.spare; s != nil && s.entry != p.viewInfo[j].entry {
-					lv.releaseSpare(old)
-				}
-				p.viewInfo[j].spare = &spareRoom{entry: old.entry, room: old.entryRoom, index: old.index, nindex: old.nindex, behind: rec}
-			} else {
-				lv.releaseRooms(old)
+			if s := old.spare; s != nil && s.entry != p.viewInfo[j].entry {
+				lv.releaseSpare(old)
+			}
+			rec := p.records[j]
+			if rec == nil {
 				lv.releaseChunks(old)
 			}
+			p.viewInfo[j].spare = &spareRoom{entry: old.entry, room: old.entryRoom, index: old.index, nindex: old.nindex, behind: rec,
+				stale: rec == nil}
 		}
 		lv.views[id] = p.viewInfo[j]
 		lv.viewHdr[id] = p.viewVals[j]
