@@ -63,3 +63,84 @@ func TestApplyPatch(t *testing.T) {
 		}
 	}
 }
+
+// TestTrimSpares: spare rooms are kept while the room left takes new
+// content for every zone without one, and dropped, stale ones first, then
+// the largest, when it does not (a zone then needs new room for its next
+// content, which a spare would otherwise hold).
+func TestTrimSpares(t *testing.T) {
+	// Three zones of 3000, 2000 and 1000 entries laid out from 0.
+	mk := func(capacity uint32) *liveState {
+		lv := &liveState{entries: newRuns(6000, capacity), index: newRuns(0, 1<<20), views: make([]viewInfo, 4)}
+		entry := uint32(0)
+		for i, n := range []uint32{3000, 2000, 1000} {
+			lv.views[i+1] = viewInfo{entry: entry, nentries: n, entryRoom: n, nindex: 3, live: true}
+			entry += n
+		}
+		return lv
+	}
+	spare := func(lv *liveState, i int, stale bool) {
+		v := &lv.views[i]
+		room := patchRoom(v.nentries)
+		s, ok := lv.entries.takeTop(room)
+		if !ok {
+			t.Fatalf("no room for zone %d's spare", i)
+		}
+		v.spare = &spareRoom{entry: s, room: room, nindex: v.nindex, stale: stale}
+	}
+	has := func(lv *liveState) (out [4]bool) {
+		for i, v := range lv.views {
+			out[i] = v.spare != nil
+		}
+		return out
+	}
+
+	// 3200 entries free take zone 1's new content (3063), not beside
+	// zone 3's spare (1031).
+	lv := mk(9200)
+	if !lv.roomForAll() {
+		t.Fatal("no room for all without spares")
+	}
+	spare(lv, 3, false)
+	if lv.roomForAll() {
+		t.Fatalf("room for all with %d entries free: zone 1 (3000 entries) has no spare", lv.entries.largestFree())
+	}
+	lv.trimSpares()
+	if got := has(lv); got != [4]bool{} || !lv.roomForAll() {
+		t.Fatalf("after trimSpares: spares %v, room for all %v", got, lv.roomForAll())
+	}
+
+	// With room for them, no spare is dropped.
+	lv = mk(20000)
+	spare(lv, 1, false)
+	spare(lv, 3, true)
+	lv.trimSpares()
+	if got := has(lv); got != [4]bool{false, true, false, true} {
+		t.Fatalf("spares %v kept, want zones 1 and 3's", got)
+	}
+
+	// 2006 entries free, zone 2's new content needs 2047: one spare
+	// dropped, the stale one, though smaller.
+	lv = mk(12500)
+	if _, ok := lv.entries.takeTop(400); !ok { // (something else's)
+		t.Fatal("no room")
+	}
+	spare(lv, 1, false)
+	spare(lv, 3, true)
+	lv.trimSpares()
+	if got := has(lv); got != [4]bool{false, true, false, false} || !lv.roomForAll() {
+		t.Fatalf("spares %v kept, want zone 1's (zone 3's is stale); room for all %v", got, lv.roomForAll())
+	}
+
+	// The same with neither stale: the largest goes.
+	lv = mk(12500)
+	if _, ok := lv.entries.takeTop(400); !ok {
+		t.Fatal("no room")
+	}
+	spare(lv, 3, false)
+	spare(lv, 1, false)
+	lv.trimSpares()
+	if got := has(lv); got != [4]bool{false, false, false, true} || !lv.roomForAll() {
+		t.Fatalf("spares %v kept, want zone 3's; room for all %v", got, lv.roomForAll())
+	}
+}
