@@ -631,8 +631,14 @@ func toTemplate(p engine.Precomputed) Template {
 
 // key is a template's identity: every field the program reads, in a
 // fixed binary layout, then the body.
-func key(t Template) string {
-	b := make([]byte, 0, 24+2*len(t.Relocs)+len(t.Body))
+func key(t Template) string { return string(keyBytes(t)) }
+
+// keyHeader is how many bytes keyBytes writes before the relocations.
+const keyHeader = 4 + 4 + 10*2 + 4 + 4
+
+// keyBytes is key's content.
+func keyBytes(t Template) []byte {
+	b := make([]byte, 0, keyHeader+2*len(t.Relocs)+len(t.Body))
 	b = binary.BigEndian.AppendUint32(b, uint32(t.BodyLen))
 	b = binary.BigEndian.AppendUint32(b, uint32(t.ReqLen))
 	wild := uint16(0)
@@ -648,7 +654,7 @@ func key(t Template) string {
 	for _, r := range t.Relocs {
 		b = binary.BigEndian.AppendUint16(b, r)
 	}
-	return string(append(b, t.Body...))
+	return append(b, t.Body...)
 }
 
 // add stores a rendering as a template (once per distinct content) and
@@ -676,7 +682,7 @@ func (c *compiler) addTemplate(t Template) uint32 {
 		t.Body, t.Relocs = nil, nil
 		t.Slot, t.Denial, t.DenialHead, t.DenialTail = abi.NoSlot, 0, abi.NoDenial, abi.NoDenial
 	}
-	k := sha256.Sum256([]byte(key(t)))
+	k := sha256.Sum256(keyBytes(t))
 	if id, ok := c.dedup[k]; ok {
 		return id
 	}
