@@ -299,8 +299,19 @@ const reloadGCPercent = 25
 // and the old zone set are garbage once a set is swapped in, and without
 // it the process keeps the peak of the last load as its resident size.
 // The daemon sets no GOMEMLIMIT, and GOGC only during a reload
-// (reloadGCPercent).
+// (reloadGCPercent); a secondary's IXFR that the hot path renders alone
+// does neither (reloadZone).
 func releaseMemory() { debug.FreeOSMemory() }
+
+// partialUpdates is how many changes the hot path has rendered and
+// written alone (MapUpdates), 0 without one.
+func (d *Daemon) partialUpdates() uint64 {
+	if mu, ok := d.hotPath().(MapUpdates); ok {
+		p, _, _ := mu.MapUpdates()
+		return p
+	}
+	return 0
+}
 
 // hotPath returns the hot path, or nil.
 func (d *Daemon) hotPath() HotPath {
@@ -373,11 +384,25 @@ func (d *Daemon) logReload(name string, res control.ReloadResult, took time.Dura
 
 // reloadZone is reloadVersion without the counting.
 func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (control.ReloadResult, error) {
-	defer releaseMemory()
-	// While a new version is loaded beside the one served, collect
-	// garbage sooner (reloadGCPercent): the parser's garbage would
-	// otherwise grow the heap to twice what both versions hold.
-	defer debug.SetGCPercent(debug.SetGCPercent(reloadGCPercent))
+	// A change given with its names (a secondary's IXFR) leaves little
+	// garbage when the hot path renders it alone: neither a collection
+	// sooner nor one to hand the heap back (FreeOSMemory collects a
+	// TLD's gigabytes, a second or two of CPU, and the next change's
+	// memory would then be new to the process: page faults), unless the
+	// maps were compiled whole.
+	change := given != nil && hint != nil
+	partialBefore := d.partialUpdates()
+	defer func() {
+		if !change || d.partialUpdates() == partialBefore && d.hotPath() != nil {
+			releaseMemory()
+		}
+	}()
+	if !change {
+		// While a new version is loaded beside the one served, collect
+		// garbage sooner (reloadGCPercent): the parser's garbage would
+		// otherwise grow the heap to twice what both versions hold.
+		defer debug.SetGCPercent(debug.SetGCPercent(reloadGCPercent))
+	}
 	var spec zone.Spec
 	if name != "" {
 		var ok bool
