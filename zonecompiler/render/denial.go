@@ -59,8 +59,11 @@ type DenialZone struct {
 	// keys are the keys of every slot of a Ref or Patch view, where
 	// Recompile made it (the layout its Incremental keeps, shared: not to
 	// be modified); not encoded.
-	keys  [][4]uint64
-	probe []byte // the name the pieces were rendered for
+	keys *chainLayout
+	// changedSlots: of a Patch view, the regions of slots the change
+	// moved or changed (relayout).
+	changedSlots []slotRegion
+	probe        []byte // the name the pieces were rendered for
 }
 
 // PatchRun is a run of N slots of a Patch view, from To on, that hold
@@ -86,7 +89,7 @@ func (dz *DenialZone) Count() int {
 // Recompile made it).
 func (dz *DenialZone) KeyAt(i int) [4]uint64 {
 	if dz.keys != nil {
-		return dz.keys[i]
+		return dz.keys.At(i)
 	}
 	return dz.Entries[i].Key
 }
@@ -304,9 +307,9 @@ func (c *compiler) buildDenial(z *zone.Zone) *DenialZone {
 // laid out as old but for those records (relayout), its slots that
 // hold what slots of old hold in runs, only the pieces of the records
 // that change rendered. nil when the view cannot follow.
-func (c *compiler) patchView(b *zone.Zone, old [][4]uint64, chain map[[4]uint64]bool) *DenialZone {
+func (c *compiler) patchView(b *zone.Zone, old *chainLayout, chain map[[4]uint64]bool) *DenialZone {
 	dz := nsec3View(b)
-	if dz == nil || len(old) == 0 {
+	if dz == nil || old.Len() == 0 {
 		return nil
 	}
 	// The records of chain, in key order, and b's nodes of those it has.
@@ -320,25 +323,18 @@ func (c *compiler) patchView(b *zone.Zone, old [][4]uint64, chain map[[4]uint64]
 		}
 	}
 	slices.SortFunc(ch, func(x, y layoutChange) int { return cmpKey(x.k, y.k) })
-	is, src := relayout(old, ch)
-	n := len(is)
+	is, runs, slots, regions := relayout(old, ch)
+	n := is.Len()
 	if n == 0 || n > maxLayout {
 		return nil
 	}
 	var sets []*zone.RRset
 	var fresh []int
-	for sl := range n {
-		if x := src[sl]; x >= 0 {
-			if r := len(dz.Runs) - 1; r >= 0 && dz.Runs[r].To+dz.Runs[r].N == uint32(sl) && dz.Runs[r].From+dz.Runs[r].N == uint32(x) {
-				dz.Runs[r].N++
-			} else {
-				dz.Runs = append(dz.Runs, PatchRun{To: uint32(sl), From: uint32(x), N: 1})
-			}
-			continue
-		}
-		dz.Entries = append(dz.Entries, DenialEntry{Key: is[sl], Slot: uint32(sl)})
-		if sl+1 == n || is[sl+1] != is[sl] {
-			nd := nodes[is[sl]]
+	for _, sl := range slots {
+		k := is.At(int(sl))
+		dz.Entries = append(dz.Entries, DenialEntry{Key: k, Slot: sl})
+		if int(sl)+1 == n || is.At(int(sl)+1) != k {
+			nd := nodes[k]
 			if nd == nil {
 				return nil // a record the change did not name
 			}
@@ -355,7 +351,7 @@ func (c *compiler) patchView(b *zone.Zone, old [][4]uint64, chain map[[4]uint64]
 			dz.Entries[e].Piece = part.Entries[p].Piece
 		}
 	}
-	dz.Patch, dz.Slots, dz.keys = true, uint32(n), is
+	dz.Patch, dz.Slots, dz.Runs, dz.keys, dz.changedSlots = true, uint32(n), runs, is, regions
 	return dz
 }
 

@@ -257,9 +257,9 @@ func (inc *Incremental) encode(w *binfmt.Writer) {
 		for _, n := range names {
 			w.String(n)
 		}
-		w.Int(len(u.layout))
-		for _, k := range u.layout {
-			for _, x := range k {
+		w.Int(u.layout.Len())
+		for i := range u.layout.Len() {
+			for _, x := range u.layout.At(i) {
 				w.U64(x)
 			}
 		}
@@ -306,10 +306,11 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 			u.names[r.String()] = true
 		}
 		if nl := r.Count(32); nl > 0 {
-			u.layout = make([][4]uint64, nl)
-			for i := range u.layout {
-				u.layout[i] = [4]uint64{r.U64(), r.U64(), r.U64(), r.U64()}
+			keys := make([][4]uint64, nl)
+			for i := range keys {
+				keys[i] = [4]uint64{r.U64(), r.U64(), r.U64(), r.U64()}
 			}
+			u.layout = newChainLayout(keys)
 		}
 		if nh := r.Count(1); nh > 0 {
 			u.held = make(map[string]bool, nh)

@@ -48,7 +48,7 @@ type soaUsers struct {
 	// layout: the slots of the zone's NSEC3 chain view by key
 	// (DenialZone.Layout), which a change keeps (relayout); nil
 	// without a view.
-	layout [][4]uint64
+	layout *chainLayout
 	// held: the zone's insecure delegations whose DO=1 answers may hold
 	// their cover's bytes (nameResult.held); the others read it from the
 	// view, so a change of its content alone does not reach them.
@@ -188,7 +188,7 @@ func (c *compiler) incremental(keys []string) *Incremental {
 		// whole at every change: its content depends on the template.)
 		if dz := c.img.Denial[idx]; dz.Kind == abi.DenialNSEC3 && dz.Ctx == 0 {
 			if u := inc.zones[string(z.Origin.Lower)]; u != nil {
-				u.layout = dz.Layout()
+				u.layout = newChainLayout(dz.Layout())
 			}
 		}
 	}
@@ -344,7 +344,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	// template whose slot reads it reads the new one at once, so only the
 	// names whose own answers change are rendered (chainReach).
 	var view *DenialZone
-	var layout [][4]uint64 // the new view's, when the chain changed
+	var layout *chainLayout // the new view's, when the chain changed
 	if signed {
 		switch {
 		case len(chain) == 0 && u.layout != nil:
@@ -359,8 +359,8 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			if view == nil { // (a patch has no context template: patchView refuses pieces that would need one)
 				return fmt.Errorf("%w: the NSEC3 chain of %s changed, and its view cannot follow", ErrRecompile, b.Name())
 			}
-			layout = view.Layout()
-			if err := chainReach(affected, b, chain, u.layout, layout, u.held, c.set); err != nil {
+			layout = view.keys
+			if err := chainReach(affected, b, chain, u.layout, layout, view.changedSlots, u.held, c.set); err != nil {
 				return err
 			}
 		}
@@ -491,15 +491,15 @@ func nsBelow(n *zone.Node) bool {
 // NSEC3 is in the shared templates of every insecure delegation (their
 // closest provable encloser): a change to it, or to its place, is left to
 // the whole compile.
-func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool, was, is [][4]uint64, held map[string]bool,
-	set *zone.Set) error {
+func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool, was, is *chainLayout, regions []slotRegion,
+	held map[string]bool, set *zone.Set) error {
 	origin := b.Origin.Lower
 	if k, ok := hashKey(b.Apex.NSEC3Hash); !ok || chain[k] {
 		return fmt.Errorf("%w: the NSEC3 record of the apex of %s changed", ErrRecompile, b.Name())
 	} else if s := slotOf(was, k); s < 0 || s != slotOf(is, k) {
 		return fmt.Errorf("%w: the NSEC3 record of the apex of %s moved", ErrRecompile, b.Name())
 	}
-	dirty := dirtyRanges(was, is, chain)
+	dirty := dirtyRanges(was, is, regions, chain)
 	children := len(set.Zones()) > 1 // a delegation may be a served zone's apex
 	var bad []byte
 	seen := make(map[*zone.Node]bool)
@@ -535,8 +535,8 @@ func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool
 				reached = chain[k]
 			case ow < 0 && oi < 0:
 				i, j := coverIn(was, k), coverIn(is, k)
-				reached = i != j || was[i] != is[j] ||
-					(chain[was[i]] && (held[string(name)] || b.HasBelow(name) || nsBelow(n)))
+				reached = i != j || was.At(i) != is.At(j) ||
+					(chain[was.At(i)] && (held[string(name)] || b.HasBelow(name) || nsBelow(n)))
 			default:
 				reached = reached || coverMoves(was, is, chain, k)
 			}

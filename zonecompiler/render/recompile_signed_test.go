@@ -228,7 +228,7 @@ func labelBefore(z *zone.Zone, hash, prefix string) string {
 		c, _ := hashKey(n.NSEC3Hash)
 		chain = append(chain, c)
 	}
-	prev := chain[coverIn(chain, h)]
+	prev := chain[coverIn(newChainLayout(chain), h)]
 	for i := range 200000 {
 		l := fmt.Sprintf("%s%d", prefix, i)
 		k, _ := hashKey(z.HashName(append([]byte{byte(len(l))}, append([]byte(l), z.Origin.Lower...)...)))
@@ -362,7 +362,7 @@ func labelAfter(z *zone.Zone, hash, prefix string) string {
 		c, _ := hashKey(n.NSEC3Hash)
 		chain = append(chain, c)
 	}
-	next := chain[(coverIn(chain, h)+1)%len(chain)]
+	next := chain[(coverIn(newChainLayout(chain), h)+1)%len(chain)]
 	for k := range 200000 {
 		l := fmt.Sprintf("%s%d", prefix, k)
 		key, _ := hashKey(z.HashName(append([]byte{byte(len(l))}, append([]byte(l), z.Origin.Lower...)...)))
