@@ -524,15 +524,16 @@ func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool
 		switch {
 		case n.Has(zone.FlagDelegation) && !bytes.Equal(name, origin) && set.Zone(name) == nil:
 			// Its answers hold its own NSEC3 as bytes (no template
-			// reads its place), or without one (opt-out) its cover:
-			// as bytes, or read from the view at the place in its
-			// entry (selfSlot), when neither it nor a name below it
-			// holds them (held, and the referrals of names below the
+			// reads its place) unless it has DS (its referral and DS
+			// answer prove nothing absent), or without one (opt-out)
+			// its cover: as bytes, or read from the view at the place
+			// in its entry (selfSlot), when neither it nor a name below
+			// it holds them (held, and the referrals of names below the
 			// cut), whose content then does not matter.
 			ow, oi := slotOf(was, k), slotOf(is, k)
 			switch {
 			case ow >= 0 && oi >= 0:
-				reached = chain[k]
+				reached = chain[k] && n.Set(dns.TypeDS) == nil
 			case ow < 0 && oi < 0:
 				i, j := coverIn(was, k), coverIn(is, k)
 				reached = i != j || was.At(i) != is.At(j) ||
