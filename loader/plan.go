@@ -14,6 +14,16 @@ type deletions struct {
 	names    []bpf.XdpNameKey
 	answers  []bpf.XdpNameKey
 	rewrites []Rewrite
+	covers   []NameCover
+}
+
+// coverKeys are the names whose covers del changes.
+func (del *deletions) coverKeys() []bpf.XdpNameKey {
+	keys := make([]bpf.XdpNameKey, len(del.covers))
+	for i, c := range del.covers {
+		keys[i] = c.Name
+	}
+	return keys
 }
 
 // move follows the references of one live shared template through an
@@ -63,6 +73,9 @@ type updatePlan struct {
 	filterIdx  map[uint32]int
 	names      []entryChange[bpf.XdpNameKey, bpf.XdpNameVer]
 	answers    []entryChange[bpf.XdpNameKey, bpf.XdpAnswerVer]
+	// covers: names whose Cover alone changes, their template ids as
+	// they are (joined to names by entryIDs).
+	covers []entryChange[bpf.XdpNameKey, bpf.XdpNameVer]
 
 	namesAdded, answersAdded int
 }
@@ -312,6 +325,17 @@ func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan, del *deleti
 	if err != nil {
 		return nil, err
 	}
+	for _, c := range del.covers {
+		old, ok := lv.names.get(c.Name)
+		if !ok || old.mark == lv.mark {
+			return nil, fmt.Errorf("%w: the cover of name %+v, which is not live or is set too", ErrImage, c.Name)
+		}
+		lv.names.put(c.Name, liveEntry[bpf.XdpNameVer]{v: old.v, mark: lv.mark})
+		if nv := old.v; nv.Cover != c.Cover {
+			nv.Cover = c.Cover
+			p.covers = append(p.covers, entryChange[bpf.XdpNameKey, bpf.XdpNameVer]{k: c.Name, old: old.v, new: nv})
+		}
+	}
 	p.answers, p.answersAdded, err = entryDiff(answerKind, lv.answers, lv.mark, img.AnswerKeys, img.AnswerVals, complete,
 		del.answers, hs, liveH, note, func(bpf.XdpNameKey) {})
 	if err != nil {
@@ -457,7 +481,7 @@ func (p *updatePlan) entryIDs(lv *liveState) {
 		}
 		return p.idOf[h]
 	}
-	p.names = entryIDs(nameKind, p.names, id)
+	p.names = append(entryIDs(nameKind, p.names, id), p.covers...)
 	p.answers = entryIDs(answerKind, p.answers, id)
 }
 

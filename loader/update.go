@@ -121,17 +121,28 @@ type Delta struct {
 	// gets that of New in place. One that is not shared, or not live,
 	// cannot be rewritten (ErrNoUpdate).
 	Rewrites []Rewrite
+	// Covers give live names entries new Cover fields, their templates
+	// as they are (a name whose cover moved in its zone's chain view).
+	// A name not live, or set by Image too, is an error (ErrImage).
+	Covers []NameCover
 }
 
 // Rewrite names a template's old and new content (ids in a Delta's
 // Image).
 type Rewrite struct{ Old, New uint32 }
 
+// NameCover is a name's new Cover (the place of its cover among its
+// zone's denial entries, 1-based; name_ver.cover).
+type NameCover struct {
+	Name  bpf.XdpNameKey
+	Cover uint32
+}
+
 // UpdatePartial is Update for a change given as a Delta: it works in time
 // and memory proportional to the change, not to the live content (what
 // an IXFR or an incremental recompile of a few names hands over).
 func (l *Loader) UpdatePartial(d *Delta) (UpdateStats, error) {
-	return l.update(&d.Image, &deletions{names: d.DelNames, answers: d.DelAnswers, rewrites: d.Rewrites})
+	return l.update(&d.Image, &deletions{names: d.DelNames, answers: d.DelAnswers, rewrites: d.Rewrites, covers: d.Covers})
 }
 
 func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
@@ -156,7 +167,7 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	// How many keys of each table the update touches (-1: all).
 	nameKeys, answerKeys := -1, -1
 	if del != nil {
-		nameKeys, answerKeys = len(img.NameKeys)+len(del.names), len(img.AnswerKeys)+len(del.answers)
+		nameKeys, answerKeys = len(img.NameKeys)+len(del.names)+len(del.covers), len(img.AnswerKeys)+len(del.answers)
 	}
 	done, err := lv.names.open(l.slot, nameKeys)
 	if err != nil {
@@ -174,7 +185,7 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	t0 := time.Now()
 	if del != nil {
 		// A change of a few keys: their slots read at once.
-		if err := cmp.Or(lv.names.prefetch(img.NameKeys, del.names), lv.answers.prefetch(img.AnswerKeys, del.answers)); err != nil {
+		if err := cmp.Or(lv.names.prefetch(img.NameKeys, del.names, del.coverKeys()), lv.answers.prefetch(img.AnswerKeys, del.answers)); err != nil {
 			lv.rollback()
 			return UpdateStats{}, fmt.Errorf("%w: %w", ErrNoUpdate, err)
 		}

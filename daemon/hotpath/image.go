@@ -31,6 +31,9 @@ func DeltaFromRender(d *render.Delta) *loader.Delta {
 	for _, r := range d.Rewrites {
 		out.Rewrites = append(out.Rewrites, loader.Rewrite{Old: id(r.Old), New: id(r.New)})
 	}
+	for _, c := range d.Covers {
+		out.Covers = append(out.Covers, loader.NameCover{Name: bpf.XdpNameKey{H1: c.Name.H1, H2: c.Name.H2}, Cover: c.Cover})
+	}
 	return out
 }
 

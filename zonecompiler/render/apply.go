@@ -30,6 +30,7 @@ func (img *Image) Apply(ds ...*Delta) (*Image, error) {
 	out := &Image{Denial: img.Denial, Stats: img.Stats, Templates: img.Templates}
 	names := map[NameHash]change[NameEntry]{}
 	answers := map[AnswerKey]change[[2]uint32]{}
+	s := img.sorted()
 	for n, d := range ds {
 		dt, err := out.placeViews(d)
 		if err != nil {
@@ -59,8 +60,22 @@ func (img *Image) Apply(ds ...*Delta) (*Image, error) {
 		for k, v := range d.Image.AllAnswers() {
 			answers[k] = change[[2]uint32]{v: [2]uint32{moved(v[0]), moved(v[1])}}
 		}
+		for _, c := range d.Covers {
+			e, ok := names[c.Name]
+			if !ok {
+				i, found := slices.BinarySearchFunc(s.NameKeys, c.Name, compareHash)
+				if found {
+					e = change[NameEntry]{v: s.NameVals[i]}
+				}
+				ok = found
+			}
+			if !ok || e.gone {
+				return nil, fmt.Errorf("change %d: the cover of name %x, which the image does not have", n+1, c.Name)
+			}
+			e.v.Cover = c.Cover
+			names[c.Name] = e
+		}
 	}
-	s := img.sorted()
 	out.Sorted = &Sorted{}
 	out.Sorted.NameKeys, out.Sorted.NameVals = merge(s.NameKeys, s.NameVals, names, compareHash)
 	out.Sorted.AnswerKeys, out.Sorted.AnswerVals = merge(s.AnswerKeys, s.AnswerVals, answers, compareAnswerKey)

@@ -436,6 +436,11 @@ func (d *Delta) Encode(w *binfmt.Writer) {
 		w.Uvarint(uint64(r.Old))
 		w.Uvarint(uint64(r.New))
 	}
+	w.Int(len(d.Covers))
+	for _, c := range d.Covers {
+		writeHash(w, c.Name)
+		w.Uvarint(uint64(c.Cover))
+	}
 }
 
 // DecodeDelta reads a change Delta.Encode wrote. Its templates may name
@@ -461,6 +466,10 @@ func DecodeDelta(r *binfmt.Reader) (*Delta, error) {
 		if n := uint32(len(img.Templates)); d.Rewrites[i].Old >= n || d.Rewrites[i].New >= n {
 			r.Fail("rewrite of template %d to %d, of %d", d.Rewrites[i].Old, d.Rewrites[i].New, n)
 		}
+	}
+	d.Covers = make([]CoverChange, r.Count(17))
+	for i := range d.Covers {
+		d.Covers[i] = CoverChange{Name: readHash(r), Cover: uint32(r.Uvarint())}
 	}
 	if err := r.Err(); err != nil {
 		return nil, err

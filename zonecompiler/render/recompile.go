@@ -215,6 +215,16 @@ type Delta struct {
 	DelNames   []NameHash
 	DelAnswers []AnswerKey
 	Rewrites   []Rewrite
+	// Covers are the names whose entry changes in its Cover alone (not
+	// in Image): an insecure delegation whose answers read its cover
+	// from the chain view (self slots), the cover having moved in it.
+	Covers []CoverChange
+}
+
+// CoverChange gives a live name's entry a new NameEntry.Cover.
+type CoverChange struct {
+	Name  NameHash
+	Cover uint32
 }
 
 // Rewrite replaces the live template whose content is Templates[Old] by
@@ -345,6 +355,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	// names whose own answers change are rendered (chainReach).
 	var view *DenialZone
 	var layout *chainLayout // the new view's, when the chain changed
+	covers := map[string]bool{}
 	if signed {
 		switch {
 		case len(chain) == 0 && u.layout != nil:
@@ -360,7 +371,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 				return fmt.Errorf("%w: the NSEC3 chain of %s changed, and its view cannot follow", ErrRecompile, b.Name())
 			}
 			layout = view.keys
-			if err := chainReach(affected, b, chain, u.layout, layout, view.changedSlots, u.held, c.set); err != nil {
+			if err := chainReach(affected, covers, b, chain, u.layout, layout, view.changedSlots, u.held, c.set); err != nil {
 				return err
 			}
 		}
@@ -450,6 +461,18 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	if err := c.renderAffected(affected, next, d, old, a, b); err != nil {
 		return err
 	}
+	// The names whose cover alone moved, unless rendered for another
+	// reason: their entries' new place of it.
+	if idx, ok := c.denialOf[b]; ok {
+		for name := range covers {
+			if !affected[name] {
+				d.Covers = append(d.Covers, CoverChange{Name: abi.HashName([]byte(name)), Cover: c.img.selfCover(idx, []byte(name))})
+			}
+		}
+		slices.SortFunc(d.Covers, func(x, y CoverChange) int { return compareHash(x.Name, y.Name) })
+	} else if len(covers) > 0 {
+		return fmt.Errorf("%w: no chain view of %s for its names' covers", ErrRecompile, b.Name())
+	}
 	c.denialContexts()
 	return nil
 }
@@ -478,11 +501,13 @@ func nsBelow(n *zone.Node) bool {
 // proof of the answers below it) changes or moves in the view; a name
 // that is not a delegation whose wildcard's NSEC3, or the NSEC3 covering
 // the wildcard's hash (the answers below it), changes or moves; a
-// delegation whose own NSEC3 changes, comes or goes, or without one (an
-// opt-out zone's insecure delegation) whose cover (the NSEC3 covering
-// its hash: its DS NODATA and the opt-out proof of its referral) moves,
-// or changes when its answers hold the cover's bytes (held: some answer
-// without a self slot, or names below the cut); a CNAME (its chain may end in a wildcard's answer, with its
+// delegation without DS whose own NSEC3 changes, one whose own NSEC3
+// comes or goes, or without one (an opt-out zone's insecure delegation)
+// whose cover (the NSEC3 covering its hash: its DS NODATA and the opt-out
+// proof of its referral) moves or changes when its answers hold the
+// cover's bytes (held: some answer without a self slot, or names below
+// the cut) — when they read it from the view, a cover moved is a new
+// place in its entry alone (covers: Delta.Covers), no rendering; a CNAME (its chain may end in a wildcard's answer, with its
 // proof). Only the names whose hash or wildcard's hash lies where the view
 // changed (dirtyRanges) are looked at, found by the zone's index of names
 // by hash (zone.NamesByHash). Names below a delegation come with it
@@ -491,8 +516,8 @@ func nsBelow(n *zone.Node) bool {
 // NSEC3 is in the shared templates of every insecure delegation (their
 // closest provable encloser): a change to it, or to its place, is left to
 // the whole compile.
-func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool, was, is *chainLayout, regions []slotRegion,
-	held map[string]bool, set *zone.Set) error {
+func chainReach(affected, covers map[string]bool, b *zone.Zone, chain map[[4]uint64]bool, was, is *chainLayout,
+	regions []slotRegion, held map[string]bool, set *zone.Set) error {
 	origin := b.Origin.Lower
 	if k, ok := hashKey(b.Apex.NSEC3Hash); !ok || chain[k] {
 		return fmt.Errorf("%w: the NSEC3 record of the apex of %s changed", ErrRecompile, b.Name())
@@ -527,17 +552,25 @@ func chainReach(affected map[string]bool, b *zone.Zone, chain map[[4]uint64]bool
 			// reads its place) unless it has DS (its referral and DS
 			// answer prove nothing absent), or without one (opt-out)
 			// its cover: as bytes, or read from the view at the place
-			// in its entry (selfSlot), when neither it nor a name below
+			// in its entry (selfSlot) when neither it nor a name below
 			// it holds them (held, and the referrals of names below the
-			// cut), whose content then does not matter.
+			// cut): then the content does not matter, and a cover moved
+			// changes its entry's place of it alone (covers).
 			ow, oi := slotOf(was, k), slotOf(is, k)
 			switch {
 			case ow >= 0 && oi >= 0:
 				reached = chain[k] && n.Set(dns.TypeDS) == nil
 			case ow < 0 && oi < 0:
 				i, j := coverIn(was, k), coverIn(is, k)
-				reached = i != j || was.At(i) != is.At(j) ||
-					(chain[was.At(i)] && (held[string(name)] || b.HasBelow(name) || nsBelow(n)))
+				moved := i != j || was.At(i) != is.At(j)
+				if !moved && !chain[was.At(i)] {
+					break
+				}
+				if held[string(name)] || nsBelow(n) || b.HasBelow(name) {
+					reached = true
+				} else if moved {
+					covers[string(name)] = true
+				}
 			default:
 				reached = reached || coverMoves(was, is, chain, k)
 			}

@@ -291,6 +291,14 @@ func (c canonImage) apply(d *Delta) {
 	for a, e := range dc.answers {
 		c.answers[a] = e
 	}
+	for _, cv := range d.Covers {
+		e, ok := c.names[cv.Name]
+		if !ok {
+			panic(fmt.Sprintf("the cover of name %x, which is not live", cv.Name))
+		}
+		e.cover = cv.Cover
+		c.names[cv.Name] = e
+	}
 }
 
 // resolved is c with every reference into a view made the content it
