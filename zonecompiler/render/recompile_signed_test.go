@@ -230,16 +230,28 @@ func TestRecompileWildcardCover(t *testing.T) {
 // before hash. "" when none of the first 200000 does.
 func labelBefore(z *zone.Zone, hash, prefix string) string {
 	h, _ := hashKey(hash)
+	chain := chainKeys(z)
+	prev := chain[coverIn(newChainLayout(chain), h)]
+	return labelWhere(z, prefix, func(k [4]uint64) bool { return keyLess(prev, k) && keyLess(k, h) })
+}
+
+// chainKeys are the search keys of NSEC3 zone z's chain, in order.
+func chainKeys(z *zone.Zone) [][4]uint64 {
 	var chain [][4]uint64
 	for _, n := range z.NSEC3Chain() {
 		c, _ := hashKey(n.NSEC3Hash)
 		chain = append(chain, c)
 	}
-	prev := chain[coverIn(newChainLayout(chain), h)]
+	return chain
+}
+
+// labelWhere is the first label, prefix and a number, whose name below
+// the apex of NSEC3 zone z hashes to a key at which ok holds; "" when
+// none of the first 200000 does.
+func labelWhere(z *zone.Zone, prefix string, ok func(k [4]uint64) bool) string {
 	for i := range 200000 {
 		l := fmt.Sprintf("%s%d", prefix, i)
-		k, _ := hashKey(z.HashName(append([]byte{byte(len(l))}, append([]byte(l), z.Origin.Lower...)...)))
-		if keyLess(prev, k) && keyLess(k, h) {
+		if k, _ := hashKey(z.HashName(append([]byte{byte(len(l))}, append([]byte(l), z.Origin.Lower...)...))); ok(k) {
 			return l
 		}
 	}
@@ -364,19 +376,8 @@ func TestRecompileHeldCover(t *testing.T) {
 // when none of the first 200000 does.
 func labelAfter(z *zone.Zone, hash, prefix string) string {
 	h, _ := hashKey(hash)
-	var chain [][4]uint64
-	for _, n := range z.NSEC3Chain() {
-		c, _ := hashKey(n.NSEC3Hash)
-		chain = append(chain, c)
-	}
+	chain := chainKeys(z)
 	next := chain[(coverIn(newChainLayout(chain), h)+1)%len(chain)]
-	for k := range 200000 {
-		l := fmt.Sprintf("%s%d", prefix, k)
-		key, _ := hashKey(z.HashName(append([]byte{byte(len(l))}, append([]byte(l), z.Origin.Lower...)...)))
-		// (past the last record, the next is the first)
-		if keyLess(h, key) && (keyLess(key, next) || !keyLess(h, next)) {
-			return l
-		}
-	}
-	return ""
+	// (past the last record, the next is the first)
+	return labelWhere(z, prefix, func(k [4]uint64) bool { return keyLess(h, k) && (keyLess(k, next) || !keyLess(h, next)) })
 }
