@@ -396,6 +396,9 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 	}
 	for j, k := range p.sharedKeys {
 		old := &lv.shared[k]
+		if old.view != 0 && old.view != p.sharedInfo[j].view {
+			p.viewLeft = true // its last reader, maybe (freeUnused)
+		}
 		if id, _ := lv.tmplByHash.get(old.h); id == k|abi.SharedTmpl {
 			lv.tmplByHash.del(old.h)
 		}
@@ -511,12 +514,15 @@ func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 		cand[k|abi.SharedTmpl] = true
 	}
 	for id := range cand {
-		if id != 0 && lv.info(id).live && lv.info(id).refs == 0 && !ctx[id] {
+		if t := lv.info(id); id != 0 && t.live && t.refs == 0 && !ctx[id] {
+			freed = freed || t.view != 0
 			lv.freeTemplate(id, st)
-			freed = true
 		}
 	}
-	if !freed && len(p.sharedKeys) == 0 {
+	// A denial zone goes unused only when a template reading it goes or
+	// reads another (or a new zone no template reads was placed): then
+	// every live template is looked at (a signed TLD's are a million).
+	if !freed && !p.viewLeft && len(p.viewKeys) == len(p.replaced) {
 		return
 	}
 	// A denial zone is in use while a live template other than its
