@@ -21,12 +21,14 @@ import (
 // entries one by one in Go. The patched zone keeps the live zone's
 // pieces where they are (keepChunks), its new pieces in a run of their
 // own, and its entries go where no packet reads: into the zone's spare
-// room (the room of its content before the last patch, brought up to
-// date by that patch first), in place, only the entries that move or
-// change written (applyPatch); else (the first patch, or the zone
-// grown past the spare) into new room, copied from the live entries.
-// When the garbage among the kept chunks grows too large, the patch
-// writes every piece again into one run (write).
+// room (the room of its content before the last change, or a copy of it
+// made at load: makeSpares), brought up to date by that change first,
+// in place, only the entries that move or change written (applyPatch);
+// else (a small zone's first patch, a spare written whole before, or
+// the zone grown past it) copied from the live entries, into the spare
+// when it fits, else into new room. When the garbage among the kept
+// chunks grows too large, the patch writes every piece again into one
+// run (write), into the spare too.
 
 // patchWrite is a patch to write: its runs and the entries of the image
 // (at patch.Slots), from the live zone live to the new room of
