@@ -140,6 +140,9 @@ func chainUpdates(t *testing.T, kind zonegen.Kind, tight bool) {
 				t.Fatalf("step %d: %s: XDP and engine differ\nxdp    %v\nengine %v", step, q.Name, gm, wm)
 			}
 		}
+		if err := l.CheckTemplateViews(); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
 		if _, zones := l.LiveUse(); zones != 1 {
 			t.Fatalf("step %d: %d denial zones live, want the one", step, zones)
 		}

@@ -446,3 +446,23 @@ func ForceSparse(sparse bool) (restore func()) {
 	forcedAccess = &a
 	return func() { forcedAccess = old }
 }
+
+// CheckTemplateViews reports a live template that fills its slots from a
+// denial zone that is not live.
+func (l *Loader) CheckTemplateViews() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settleLive()
+	lv := l.live
+	if lv == nil {
+		return nil
+	}
+	for _, ts := range [][]tmplInfo{lv.tmpls, lv.shared} {
+		for i := range ts {
+			if t := &ts[i]; t.live && t.view != 0 && !lv.views[t.view].live {
+				return fmt.Errorf("template %d (%d references) reads denial zone %d, which is not live", i, t.refs, t.view)
+			}
+		}
+	}
+	return nil
+}

@@ -482,8 +482,9 @@ func (lv *liveState) freeView(id uint16, st *UpdateStats) {
 
 // freeUnused frees, after a partial update, the plain templates no entry
 // refers to any more (unless a live denial zone names one as its
-// context), and then the denial zones no live template uses but as its
-// context, whose context templates may then go too.
+// context), and then the denial zones no live template uses (but a
+// context template no entry uses), whose context templates may then go
+// too.
 func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 	cand := make(map[uint32]bool)
 	for _, c := range p.names {
@@ -525,11 +526,12 @@ func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 	if !freed && !p.viewLeft && len(p.viewKeys) == len(p.replaced) {
 		return
 	}
-	// A denial zone is in use while a live template other than its
-	// context fills its slots from it.
+	// A denial zone is in use while a live template fills its slots from
+	// it, but its context template when no entry uses that one (kept
+	// only for the zone).
 	used := make([]bool, len(lv.views))
 	mark := func(t *tmplInfo, id uint32) {
-		if t.live && t.view != 0 && lv.views[t.view].ctx != id {
+		if t.live && t.view != 0 && (lv.views[t.view].ctx != id || t.refs > 0) {
 			used[t.view] = true
 		}
 	}

@@ -232,6 +232,9 @@ func TestUpdateMatchesSwap(t *testing.T) {
 				answered := checkVersion(t, step, l, e, img, zv)
 				// Nothing the version does not use stays behind.
 				want := len(img.Templates) - 1 + max(len(img.SharedTemplates)-1, 0)
+				if err := l.CheckTemplateViews(); err != nil {
+					t.Fatalf("step %d: %v", step, err)
+				}
 				if nt, nz := l.LiveUse(); nt > want || nz > len(img.DenialZones)-1 {
 					t.Fatalf("step %d: %d templates and %d denial zones live, the version has %d and %d", step, nt, nz, want, len(img.DenialZones)-1)
 				}
