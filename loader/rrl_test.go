@@ -7,10 +7,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 
 	"github.com/xdpdns/xdpdns/bpf"
 	"github.com/xdpdns/xdpdns/bpf/abi"
@@ -34,6 +36,34 @@ ns.sub A 198.18.0.54
 func rrlEngine(t *testing.T) *engine.Engine {
 	t.Helper()
 	return testEngine(t, "rrl.test.", rrlZone, engine.Config{Identity: "xdp-test", NSID: []byte("node-1"), UDPSize: 1232})
+}
+
+// onOneCPU keeps the test's goroutine on one CPU until the test ends:
+// the rate-limiting meters are each CPU's own (rrl_buckets), and a
+// program run from another CPU meets a fresh one (a busy machine moves
+// threads: 9 replies sent of a burst of 5 once, under make test).
+func onOneCPU(t *testing.T) {
+	t.Helper()
+	runtime.LockOSThread()
+	var all, one unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		runtime.UnlockOSThread()
+		t.Fatal(err)
+	}
+	for c := 0; c < 1024; c++ {
+		if all.IsSet(c) {
+			one.Set(c)
+			break
+		}
+	}
+	if err := unix.SchedSetaffinity(0, &one); err != nil {
+		runtime.UnlockOSThread()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = unix.SchedSetaffinity(0, &all)
+		runtime.UnlockOSThread()
+	})
 }
 
 func loadRRL(t *testing.T, e *engine.Engine, cfg rrl.Config) *loader.Loader {
@@ -67,6 +97,7 @@ func from(src string, payload []byte) []byte {
 // bucket it charges has the class and name the userspace path charges
 // (engine.Info, rrl.ClassOf): the two paths count a reply alike.
 func TestRRLBucketNames(t *testing.T) {
+	onOneCPU(t)
 	e := rrlEngine(t)
 	l := loadRRL(t, e, rrl.Config{Rate: 1000, Slip: 2})
 	IN := uint16(dns.ClassINET)
@@ -121,6 +152,7 @@ func TestRRLBucketNames(t *testing.T) {
 // rest dropped, counted; names under one delegation share its bucket;
 // another prefix and an exempt client are not limited.
 func TestRRLLimits(t *testing.T) {
+	onOneCPU(t)
 	e := rrlEngine(t)
 	l := loadRRL(t, e, rrl.Config{Rate: 5, Slip: 2, Prefix4: 24,
 		Exempt: []netip.Prefix{netip.MustParsePrefix("198.18.7.0/24")}})
