@@ -448,7 +448,9 @@ func ForceSparse(sparse bool) (restore func()) {
 }
 
 // CheckTemplateViews reports a live template that fills its slots from a
-// denial zone that is not live.
+// denial zone that is not live, and a live zone whose count of readers
+// (viewInfo.readers) is not the live templates reading it but its
+// context template, counted anew.
 func (l *Loader) CheckTemplateViews() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -457,11 +459,28 @@ func (l *Loader) CheckTemplateViews() error {
 	if lv == nil {
 		return nil
 	}
-	for _, ts := range [][]tmplInfo{lv.tmpls, lv.shared} {
+	want := make([]uint32, len(lv.views))
+	for s, ts := range [][]tmplInfo{lv.tmpls, lv.shared} {
 		for i := range ts {
-			if t := &ts[i]; t.live && t.view != 0 && !lv.views[t.view].live {
+			t := &ts[i]
+			if !t.live || t.view == 0 {
+				continue
+			}
+			if !lv.views[t.view].live {
 				return fmt.Errorf("template %d (%d references) reads denial zone %d, which is not live", i, t.refs, t.view)
 			}
+			id := uint32(i)
+			if s == 1 {
+				id |= abi.SharedTmpl
+			}
+			if lv.views[t.view].ctx != id {
+				want[t.view]++
+			}
+		}
+	}
+	for id := range lv.views {
+		if v := &lv.views[id]; v.live && v.readers != want[id] {
+			return fmt.Errorf("denial zone %d counts %d readers, %d live templates read it", id, v.readers, want[id])
 		}
 	}
 	return nil

@@ -48,7 +48,34 @@ type viewInfo struct {
 	garbage         uint32
 	spare           *spareRoom
 	ctx             uint32 // its context template (0: none)
-	live            bool
+	// readers: the live templates that fill their slots from it, but
+	// its context template (inUse).
+	readers uint32
+	live    bool
+}
+
+// readView counts template id (info t) among the readers of the denial
+// zone it reads, d +1 or -1; a zone's context template is not counted.
+func (lv *liveState) readView(t *tmplInfo, id uint32, d int) {
+	if t.live && t.view != 0 && int(t.view) < len(lv.views) {
+		if v := &lv.views[t.view]; v.live && v.ctx != id {
+			v.readers = uint32(int(v.readers) + d)
+		}
+	}
+}
+
+// reads reports whether template id is live and reads denial zone view.
+func (lv *liveState) reads(id uint32, view uint16) bool {
+	t := lv.info(id)
+	return id != 0 && t.live && t.view == view
+}
+
+// inUse reports whether denial zone id is in use: a live template fills
+// its slots from it, but its context template when no entry uses that
+// one (kept only for the zone).
+func (lv *liveState) inUse(id uint16) bool {
+	v := &lv.views[id]
+	return v.readers > 0 || lv.reads(v.ctx, id) && lv.info(v.ctx).refs > 0
 }
 
 // spareRoom is the room of a zone's content before its last change, and
@@ -326,6 +353,12 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		if _, dup := lv.viewByID[hs.ident[i]]; !dup {
 			lv.viewByID[hs.ident[i]] = uint16(i)
 		}
+	}
+	for i := range lv.tmpls {
+		lv.readView(&lv.tmpls[i], uint32(i), 1)
+	}
+	for i := range lv.shared {
+		lv.readView(&lv.shared[i], uint32(i)|abi.SharedTmpl, 1)
 	}
 	return lv
 }

@@ -386,12 +386,27 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 			p.viewInfo[j].spare = &spareRoom{entry: old.entry, room: old.entryRoom, index: old.index, nindex: old.nindex, behind: rec,
 				stale: rec == nil}
 		}
+		if _, ok := p.replaced[uint16(id)]; ok {
+			// The same id, read by the same templates; one that was or
+			// becomes its context counts or stops counting.
+			old, nv := &lv.views[id], &p.viewInfo[j]
+			nv.readers = old.readers
+			if old.ctx != nv.ctx {
+				if lv.reads(old.ctx, uint16(id)) {
+					nv.readers++
+				}
+				if lv.reads(nv.ctx, uint16(id)) {
+					nv.readers--
+				}
+			}
+		}
 		lv.views[id] = p.viewInfo[j]
 		lv.viewHdr[id] = p.viewVals[j]
 		lv.viewByID[p.viewInfo[j].ident] = uint16(id)
 	}
 	for j, id := range p.tmplKeys {
 		lv.tmpls[id] = p.tmplInfo[j]
+		lv.readView(&lv.tmpls[id], id, 1)
 		lv.tmplByHash.set(p.tmplInfo[j].h, id)
 	}
 	for j, k := range p.sharedKeys {
@@ -403,7 +418,9 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 			lv.tmplByHash.del(old.h)
 		}
 		lv.chunks.release(old.chunk, old.nchunks)
+		lv.readView(old, k|abi.SharedTmpl, -1)
 		*old = p.sharedInfo[j]
+		lv.readView(old, k|abi.SharedTmpl, 1)
 		lv.sharedHdr[k] = p.sharedVals[j]
 		lv.tmplByHash.set(old.h, k|abi.SharedTmpl)
 	}
@@ -464,6 +481,7 @@ func (lv *liveState) freeTemplate(id uint32, st *UpdateStats) {
 		lv.tmplIDs.release(id, 1)
 	}
 	lv.chunks.release(t.chunk, t.nchunks)
+	lv.readView(t, id, -1)
 	*t = tmplInfo{}
 	st.TemplatesFreed++
 }
@@ -521,29 +539,14 @@ func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 		}
 	}
 	// A denial zone goes unused only when a template reading it goes or
-	// reads another (or a new zone no template reads was placed): then
-	// every live template is looked at (a signed TLD's are a million).
+	// reads another, or a new zone no template reads was placed (inUse:
+	// its count of readers).
 	if !freed && !p.viewLeft && len(p.viewKeys) == len(p.replaced) {
 		return
 	}
-	// A denial zone is in use while a live template fills its slots from
-	// it, but its context template when no entry uses that one (kept
-	// only for the zone).
-	used := make([]bool, len(lv.views))
-	mark := func(t *tmplInfo, id uint32) {
-		if t.live && t.view != 0 && (lv.views[t.view].ctx != id || t.refs > 0) {
-			used[t.view] = true
-		}
-	}
-	for id := range lv.tmpls {
-		mark(&lv.tmpls[id], uint32(id))
-	}
-	for id := range lv.shared {
-		mark(&lv.shared[id], uint32(id)|abi.SharedTmpl)
-	}
 	for id := range lv.views {
 		v := &lv.views[id]
-		if !v.live || used[id] {
+		if !v.live || lv.inUse(uint16(id)) {
 			continue
 		}
 		c := v.ctx
