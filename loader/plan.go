@@ -78,9 +78,6 @@ type updatePlan struct {
 	covers []entryChange[bpf.XdpNameKey, bpf.XdpNameVer]
 
 	namesAdded, answersAdded int
-	// viewLeft: a rewritten shared template read a denial zone it no
-	// longer reads (commit).
-	viewLeft bool
 }
 
 // plan works out how to make img live; the allocations are journaled, so

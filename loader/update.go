@@ -411,9 +411,6 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 	}
 	for j, k := range p.sharedKeys {
 		old := &lv.shared[k]
-		if old.view != 0 && old.view != p.sharedInfo[j].view {
-			p.viewLeft = true // its last reader, maybe (freeUnused)
-		}
 		if id, _ := lv.tmplByHash.get(old.h); id == k|abi.SharedTmpl {
 			lv.tmplByHash.del(old.h)
 		}
@@ -528,22 +525,15 @@ func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 			ctx[v.ctx] = true
 		}
 	}
-	freed := false
 	for _, k := range p.sharedKeys {
 		cand[k|abi.SharedTmpl] = true
 	}
 	for id := range cand {
 		if t := lv.info(id); id != 0 && t.live && t.refs == 0 && !ctx[id] {
-			freed = freed || t.view != 0
 			lv.freeTemplate(id, st)
 		}
 	}
-	// A denial zone goes unused only when a template reading it goes or
-	// reads another, or a new zone no template reads was placed (inUse:
-	// its count of readers).
-	if !freed && !p.viewLeft && len(p.viewKeys) == len(p.replaced) {
-		return
-	}
+	// The zones left unused (inUse: each counts its readers).
 	for id := range lv.views {
 		v := &lv.views[id]
 		if !v.live || lv.inUse(uint16(id)) {

@@ -202,7 +202,7 @@ func relayout(old *chainLayout, ch []layoutChange) (lay *chainLayout, runs []Pat
 		removed, _ := status(c, old.At(i))
 		return !removed
 	}
-	b := &layoutBuilder{old: old, out: &chainLayout{shift: old.shiftOr()}}
+	b := &layoutBuilder{old: old, out: &chainLayout{shift: old.shift}}
 	// The region being laid out: from slot rstart, its keys and sources
 	// (holes among them keyed when the entry after them is placed).
 	rstart := -1
@@ -307,14 +307,6 @@ func relayout(old *chainLayout, ch []layoutChange) (lay *chainLayout, runs []Pat
 		flush(n, -1)
 	}
 	return b.out, b.runs, b.fresh, regions
-}
-
-// shiftOr is l's chunk shift, or layoutChunkShift for no layout.
-func (l *chainLayout) shiftOr() uint8 {
-	if l == nil {
-		return layoutChunkShift
-	}
-	return l.shift
 }
 
 // dirtyRanges are the hashes whose own entry or cover a change of a view

@@ -104,14 +104,7 @@ func hashKey(label string) ([4]uint64, bool) {
 // slotOf is the slot of key's entry in layout (the last of the run of
 // slots holding key), -1 when it has none.
 func slotOf(layout *chainLayout, key [4]uint64) int {
-	i := layout.search(key)
-	if i == layout.Len() || layout.At(i) != key {
-		return -1
-	}
-	for i+1 < layout.Len() && layout.At(i+1) == key {
-		i++ // a hole before it
-	}
-	return i
+	return findSlot(layout.Len(), layout.At, key)
 }
 
 // findSlot is the slot of key's entry among n slots whose keys keyAt

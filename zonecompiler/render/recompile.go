@@ -507,8 +507,9 @@ func nsBelow(n *zone.Node) bool {
 // proof of its referral) moves or changes when its answers hold the
 // cover's bytes (held: some answer without a self slot, or names below
 // the cut) — when they read it from the view, a cover moved is a new
-// place in its entry alone (covers: Delta.Covers), no rendering; a CNAME (its chain may end in a wildcard's answer, with its
-// proof). Only the names whose hash or wildcard's hash lies where the view
+// place in its entry alone (covers: Delta.Covers), no rendering; a
+// CNAME (its chain may end in a wildcard's answer, with its proof). Only
+// the names whose hash or wildcard's hash lies where the view
 // changed (dirtyRanges) are looked at, found by the zone's index of names
 // by hash (zone.NamesByHash). Names below a delegation come with it
 // (spread). The others keep their answers: their
