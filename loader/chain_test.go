@@ -16,6 +16,8 @@ import (
 	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 // TestChainUpdates is the incremental path end to end on a TLD-shaped
@@ -182,5 +184,119 @@ func chainUpdates(t *testing.T, kind zonegen.Kind, tight bool) {
 	}
 	if replaced < 8 || patches < replaced {
 		t.Errorf("the chain view was given new content %d times in 12 changes of the chain, %d of them as patches", replaced, patches)
+	}
+}
+
+// TestNSECUpdates is the incremental path end to end on an NSEC-signed
+// zone (zonegen: delegations, DS, glue, wildcards, empty non-terminals,
+// CNAMEs come and go, a new serial every other step): each change that
+// render.Recompile renders alone (the NSEC views it reaches built again
+// whole) is written with UpdatePartial, which gives the live views of the
+// same names their new content in place, adds the views of new closest
+// encloser and frees those no answer reads any longer. After each step
+// every query of the denial corpus and a DO=1 query of every name must
+// get the engine's bytes from the program when it answers them (and those
+// it must answer answered), and the maps must hold the whole compile's
+// views, no more.
+func TestNSECUpdates(t *testing.T) {
+	requireRoot(t)
+	m := zonegen.New(t, 23)
+	e := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(zonegen.NSEC))
+	rimg, err := render.Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := load(t, e, hotpath.FromRender(rimg))
+	inc := rimg.Incremental
+	alone, replaced := 0, 0
+	for step := 1; step <= 16; step++ {
+		m.Change()
+		if step%2 == 0 {
+			m.Bump()
+		}
+		ne := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(zonegen.NSEC))
+		full, err := render.Compile(ne)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, next, err := render.Recompile(inc, e, ne, nil)
+		if errors.Is(err, render.ErrRecompile) {
+			t.Logf("step %d: %v", step, err)
+			if _, err := l.Update(hotpath.FromRender(full)); err != nil {
+				t.Fatalf("step %d: %v", step, err)
+			}
+			e, inc = ne, full.Incremental
+			continue
+		}
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		st, err := l.UpdatePartial(hotpath.DeltaFromRender(d))
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if st.Unsettled != nil {
+			t.Fatalf("step %d: %v", step, st.Unsettled)
+		}
+		alone++
+		replaced += st.DenialZones
+		e, inc = ne, next
+		queries := interoptest.DenialCorpus(t, e, int64(step))
+		e.Zones().Zones()[0].ForEachNode(func(n *zone.Node) {
+			for _, qt := range []uint16{dns.TypeA, dns.TypeTXT, dns.TypeDS} {
+				q := new(dns.Msg)
+				q.SetQuestion(wire.String(n.Name.Lower()), qt)
+				q.SetEdns0(1232, true)
+				pkt, err := q.Pack()
+				if err != nil {
+					t.Fatal(err)
+				}
+				queries = append(queries, interoptest.DenialQuery{Name: q.Question[0].Name + " " + dns.TypeToString[qt], Packet: pkt})
+			}
+		})
+		answered, must := 0, 0
+		for i, q := range queries {
+			got := xdpReply(t, l.Program(), layout{v6: i%2 == 1}, q.Packet)
+			if q.InXDP {
+				must++
+				if got == nil {
+					t.Fatalf("step %d: %s passed to userspace", step, q.Name)
+				}
+			}
+			if got == nil {
+				continue
+			}
+			answered++
+			if want := e.Respond(nil, q.Packet, false); !bytes.Equal(got, want) {
+				gm, wm := new(dns.Msg), new(dns.Msg)
+				_, _ = gm.Unpack(got), wm.Unpack(want)
+				t.Fatalf("step %d: %s: XDP and engine differ\nxdp    %v\nengine %v", step, q.Name, gm, wm)
+			}
+		}
+		if err := l.CheckTemplateViews(); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		views := 0
+		for _, dz := range full.Denial {
+			if dz != nil {
+				views++
+			}
+		}
+		if _, zones := l.LiveUse(); zones != views {
+			t.Fatalf("step %d: %d denial zones live, the whole compile has %d", step, zones, views)
+		}
+		held, allocated, _, garbage, unused := l.ChunkUse()
+		if held != allocated || garbage != unused {
+			t.Fatalf("step %d: %d chunks held, %d allocated; garbage %d recorded, %d unused", step, held, allocated, garbage,
+				unused)
+		}
+		if held, allocated := l.EntryUse(); held != allocated {
+			t.Fatalf("step %d: %d denial entries held, %d allocated", step, held, allocated)
+		}
+		t.Logf("step %d: %d names rendered, %d views in the change; %d denial zones written; %d of %d queries answered in XDP (%d must)",
+			step, len(d.Image.Names), len(d.Image.Denial)-1, st.DenialZones, answered, len(queries), must)
+	}
+	if alone < 8 || replaced < 4 {
+		t.Errorf("%d of 16 changes rendered alone, %d views written: want most changes alone, views given new content", alone, replaced)
 	}
 }

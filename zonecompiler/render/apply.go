@@ -32,7 +32,7 @@ func (img *Image) Apply(ds ...*Delta) (*Image, error) {
 	answers := map[AnswerKey]change[[2]uint32]{}
 	s := img.sorted()
 	for n, d := range ds {
-		dt, err := out.placeViews(d)
+		dt, placed, err := out.placeViews(d)
 		if err != nil {
 			return nil, fmt.Errorf("change %d: %w", n+1, err)
 		}
@@ -44,6 +44,14 @@ func (img *Image) Apply(ds ...*Delta) (*Image, error) {
 				return id
 			}
 			return base + id - 1
+		}
+		for _, i := range placed {
+			// A view given d's content: its context template is d's.
+			if v := out.Denial[i]; v.Ctx != 0 && v.Ctx != abi.NoDenial {
+				c := *v
+				c.Ctx = moved(v.Ctx)
+				out.Denial[i] = &c
+			}
 		}
 		if len(dt) > 1 {
 			out.Templates = append(out.Templates, dt[1:]...)
@@ -89,8 +97,10 @@ func (img *Image) Apply(ds ...*Delta) (*Image, error) {
 }
 
 // placeViews returns d's templates with their denial slots reading img's
-// chain views of the same content as d's.
-func (img *Image) placeViews(d *Delta) ([]Template, error) {
+// chain views of the same content as d's, and the views of img that it
+// gave d's content (replaced or added: their context templates are d's).
+func (img *Image) placeViews(d *Delta) ([]Template, []int, error) {
+	var placed []int
 	dt := d.Image.Templates
 	var views map[uint16]uint16 // d's view -> img's
 	for j, dz := range d.Image.Denial {
@@ -110,21 +120,23 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 			if !same && !named {
 				continue
 			}
-			if dz.Patch {
+			patch := dz.Patch
+			if patch {
 				// The view of that name with the change's pieces.
 				var err error
 				if dz, err = dz.patched(lz); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			if !same {
 				// The view of that name, changed (its chain changed):
 				// its templates read the new content, as the loader
 				// gives the live view the new content in place.
-				if dz.Ctx != 0 {
-					return nil, fmt.Errorf("a changed chain view of %s with a context template", wire.String(dz.Name()))
+				if patch && dz.Ctx != 0 {
+					return nil, nil, fmt.Errorf("a patched chain view of %s with a context template", wire.String(dz.Name()))
 				}
 				img.replaceView(i, dz)
+				placed = append(placed, i)
 			}
 			if views == nil {
 				views = map[uint16]uint16{}
@@ -134,11 +146,22 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 			break
 		}
 		if !found {
-			return nil, fmt.Errorf("a chain view of %d entries that the image does not have", dz.Count())
+			if dz.Ref || dz.Patch || dz.Name() == nil {
+				return nil, nil, fmt.Errorf("a chain view of %d entries that the image does not have", dz.Count())
+			}
+			// A view of a name the image has none of (an NSEC zone's new
+			// closest encloser): added after the others, as the loader
+			// adds it.
+			if views == nil {
+				views = map[uint16]uint16{}
+			}
+			views[uint16(j)] = uint16(len(img.Denial))
+			placed = append(placed, len(img.Denial))
+			img.addView(dz)
 		}
 	}
 	if views == nil {
-		return dt, nil
+		return dt, nil, nil
 	}
 	dt = slices.Clone(dt)
 	for i := range dt {
@@ -147,7 +170,21 @@ func (img *Image) placeViews(d *Delta) ([]Template, error) {
 			t.Denial = to
 		}
 	}
-	return dt, nil
+	return dt, placed, nil
+}
+
+// addView places dz after img's views.
+func (img *Image) addView(dz *DenialZone) {
+	end := uint32(0)
+	for _, v := range img.Denial {
+		if v != nil {
+			end = max(end, v.Base+uint32(v.Count()))
+		}
+	}
+	if len(img.Denial) == 0 {
+		img.Denial = []*DenialZone{nil}
+	}
+	img.Denial = append(img.Denial, dz.rebased(end))
 }
 
 // replaceView gives view i the content of dz, placed where view i was;

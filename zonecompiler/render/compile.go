@@ -96,14 +96,13 @@ func Compile(e *engine.Engine) (*Image, error) {
 		if idx, ok := c.addDenial(c.buildDenial(z), &c.denialBase); ok {
 			c.denialOf[z] = idx
 		}
-		if !z.Signed || !z.HasRRSIGs() || z.Expired || z.NSEC3 != nil {
+		if !nsecViewsOf(z) {
 			continue
 		}
-		// NSEC: a view per name that can be a closest encloser (an
-		// answer below it is not a referral or a DNAME synthesis).
+		// NSEC: a view per name that can be a closest encloser.
 		var ces []*zone.Node
 		z.ForEachNode(func(n *zone.Node) {
-			if !n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) && !n.Has(zone.FlagDNAME) {
+			if nsecEncloser(n) {
 				ces = append(ces, n)
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -301,8 +302,12 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		return fmt.Errorf("%w: %s is expired", ErrRecompile, b.Name())
 	}
 	signed := a.HasRRSIGs() || b.HasRRSIGs() || a.Signed || b.Signed
-	if signed && (a.NSEC3 == nil || b.NSEC3 == nil || *a.NSEC3 != *b.NSEC3) {
-		return fmt.Errorf("%w: %s is signed with NSEC, or its NSEC3 parameters changed", ErrRecompile, b.Name())
+	nsec := signed && a.NSEC3 == nil && b.NSEC3 == nil
+	if signed && !nsec && (a.NSEC3 == nil || b.NSEC3 == nil || *a.NSEC3 != *b.NSEC3) {
+		return fmt.Errorf("%w: %s changed between NSEC and NSEC3, or its NSEC3 parameters changed", ErrRecompile, b.Name())
+	}
+	if nsec && (nsecViewsOf(a) != nsecViewsOf(b) || a.HasRRSIGs() != b.HasRRSIGs()) {
+		return fmt.Errorf("%w: %s was signed or unsigned", ErrRecompile, b.Name())
 	}
 	if len(changed) == 0 {
 		return nil
@@ -319,7 +324,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 				return fmt.Errorf("%w: DNAME at %s", ErrRecompile, wire.String(x))
 			}
 		}
-		if p := wire.Parent(x); signed && bytes.Equal(p, origin) && len(x) > 0 {
+		if p := wire.Parent(x); signed && !nsec && bytes.Equal(p, origin) && len(x) > 0 {
 			label := string(x[1 : 1+int(x[0])])
 			if a.NSEC3Match(label) != nil || b.NSEC3Match(label) != nil {
 				k, ok := hashKey(label)
@@ -356,7 +361,9 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	var view *DenialZone
 	var layout *chainLayout // the new view's, when the chain changed
 	covers := map[string]bool{}
-	if signed {
+	if nsec {
+		nsecReach(affected, a, b, changed)
+	} else if signed {
 		switch {
 		case len(chain) == 0 && u.layout != nil:
 			// The live view as it is: its keys, no pieces rendered.
@@ -386,7 +393,27 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		u.layout = layout
 	}
 	next.zones[string(origin)] = u
+	if nsec {
+		nsecAliases(affected, u.refs, a, b)
+	}
 	c.spread(affected, u, a, b, changed)
+	if nsec {
+		// The views the names rendered read (a new serial renders the
+		// names holding the SOA too), and those of the shared
+		// templates' queries below their names (renderRep).
+		names := maps.Clone(affected)
+		if soa {
+			maps.Copy(names, u.names)
+			for _, r := range u.reps {
+				for _, q := range r.queries {
+					names[string(q.name)] = true
+				}
+			}
+		}
+		if err := c.nsecViews(b, names); err != nil {
+			return err
+		}
+	}
 	if soa {
 		// After spread: a query renders a shared template anew only if
 		// nothing it reads changed.
@@ -447,9 +474,9 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			if ot.Slot != abi.NoSlot {
 				// The old content, its slot reading the view as placed
 				// in the delta (the live view's, by its name).
-				idx, ok := c.denialOf[b]
-				if !ok {
-					return fmt.Errorf("%w: no chain view of %s for a shared template", ErrRecompile, b.Name())
+				idx, err := c.repView(b, r)
+				if err != nil {
+					return err
 				}
 				ot.Denial = idx
 			}

@@ -24,11 +24,16 @@ func genEngine(t *testing.T, rrs map[string]dns.RR) *engine.Engine {
 	return interoptest.GenEngine(t, engine.Config{UDPSize: 1232}, rrs)
 }
 
-// chainOf is the NSEC3 chain of e's zone, by hash.
+// chainOf is the NSEC3 chain of e's zone, by hash, or its NSEC chain, by
+// owner.
 func chainOf(e *engine.Engine) []string {
 	var out []string
-	for _, n := range e.Zones().Zones()[0].NSEC3Chain() {
+	z := e.Zones().Zones()[0]
+	for _, n := range z.NSEC3Chain() {
 		out = append(out, n.NSEC3Hash)
+	}
+	for _, n := range z.NSECChain() {
+		out = append(out, string(n.Name.Lower()))
 	}
 	return out
 }
@@ -73,7 +78,12 @@ func (r *versionRun) next(step int, ne *engine.Engine) (*Delta, *Image, error) {
 	}
 	r.live.apply(d)
 	if bad := r.live.differences(canonOf(full)); len(bad) > 0 {
-		t.Fatalf("step %d: %d differences from a whole compile, e.g. %s", step, len(bad), strings.Join(bad[:min(5, len(bad))], "; "))
+		var names []string
+		for _, x := range zone.ChangedNames(r.e.Zones().Zones()[0], ne.Zones().Zones()[0]) {
+			names = append(names, wire.String(x))
+		}
+		t.Fatalf("step %d (changed: %s): %d differences from a whole compile, e.g. %s", step, strings.Join(names, " "), len(bad),
+			namedHashes(ne, strings.Join(bad[:min(5, len(bad))], "; ")))
 	}
 	r.img = checkApplied(t, step, r.img, d, full)
 	r.e, r.inc = ne, next
@@ -90,7 +100,7 @@ func (r *versionRun) next(step int, ne *engine.Engine) (*Delta, *Image, error) {
 // to the NSEC3 chain must be rendered alone (the view laid out as before
 // but for the records that change), far fewer names than the zone has.
 func TestRecompileSignedChanges(t *testing.T) {
-	for _, kind := range []zonegen.Kind{zonegen.NSEC3, zonegen.NSEC3OptOut} {
+	for _, kind := range []zonegen.Kind{zonegen.NSEC, zonegen.NSEC3, zonegen.NSEC3OptOut} {
 		t.Run(kind.String(), func(t *testing.T) {
 			chain, alone, whole, rendered, total := 0, 0, 0, 0, 0
 			reasons := map[string]int{}
@@ -123,10 +133,10 @@ func TestRecompileSignedChanges(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%d changes rendered alone (%d of the NSEC3 chain: %d names rendered of %d), %d compiled whole: %v",
+			t.Logf("%d changes rendered alone (%d of the chain: %d names rendered of %d), %d compiled whole: %v",
 				alone, chain, rendered, total, whole, reasons)
 			if chain < 15 || rendered >= total {
-				t.Errorf("%d changes of the NSEC3 chain rendered alone, %d names of %d", chain, rendered, total)
+				t.Errorf("%d changes of the chain rendered alone, %d names of %d", chain, rendered, total)
 			}
 		})
 	}
@@ -299,6 +309,42 @@ func TestRecompileCNAMEChain(t *testing.T) {
 	}
 }
 
+// TestRecompileNSECCNAME: in an NSEC zone, a CNAME to a missing name
+// holds the NSEC covering it (the NXDOMAIN proof), and one to a name a
+// wildcard answers the NSEC covering that name (no closer match), in its
+// own answers. Names added just before the targets change those covers,
+// far from the CNAMEs' own names and from the changed names' ancestors:
+// the change must still reach the CNAMEs.
+func TestRecompileNSECCNAME(t *testing.T) {
+	m := zonegen.New(t, 13)
+	m.Add("*.wc A 198.18.0.9")
+	m.Add("alias CNAME target.wc")
+	m.Add("nx-alias CNAME hm")
+	r := newVersionRun(t, genEngine(t, m.Signed(zonegen.NSEC)))
+	rendered := 0
+	for step := range 4 {
+		m.Add(fmt.Sprintf("t%d.wc TXT \"before the target\"", step))
+		m.Add(fmt.Sprintf("hl%d TXT \"before the target\"", step))
+		d, _, why := r.next(step, genEngine(t, m.Signed(zonegen.NSEC)))
+		if d == nil {
+			t.Logf("step %d: %v", step, why)
+			continue
+		}
+		rendered++
+	}
+	if rendered < 2 {
+		t.Errorf("%d of 4 changes rendered alone", rendered)
+	}
+	// A view too large to build again for a change: the whole compile.
+	defer func(v int) { maxNSECView = v }(maxNSECView)
+	maxNSECView = 4
+	m.Add("hz TXT \"after\"")
+	if _, _, err := Recompile(r.inc, r.e, genEngine(t, m.Signed(zonegen.NSEC)), nil); !errors.Is(err, ErrRecompile) ||
+		!strings.Contains(err.Error(), "NSEC chain view of example.") {
+		t.Errorf("a change needing a view of more than %d entries: %v, want ErrRecompile", maxNSECView, err)
+	}
+}
+
 // TestRecompileHeldCover adds NSEC3 records just after the hashes of
 // insecure delegations of an opt-out zone: each one's cover (the NSEC3
 // record before its hash, in its DS NODATA and referral proofs) keeps its
@@ -380,4 +426,17 @@ func labelAfter(z *zone.Zone, hash, prefix string) string {
 	next := chain[(coverIn(newChainLayout(chain), h)+1)%len(chain)]
 	// (past the last record, the next is the first)
 	return labelWhere(z, prefix, func(k [4]uint64) bool { return keyLess(h, k) && (keyLess(k, next) || !keyLess(h, next)) })
+}
+
+// namedHashes is msg with the name hashes differences prints (their top
+// 32 bits) followed by the names of e's zones they are.
+func namedHashes(e *engine.Engine, msg string) string {
+	for _, z := range e.Zones().Zones() {
+		z.ForEachNode(func(n *zone.Node) {
+			h := fmt.Sprintf("%x", abi.HashName(n.Name.Lower()).H1>>32)
+			msg = strings.ReplaceAll(msg, " "+h+" ", " "+h+" ("+wire.String(n.Name.Lower())+") ")
+			msg = strings.ReplaceAll(msg, " "+h+":", " "+h+" ("+wire.String(n.Name.Lower())+"):")
+		})
+	}
+	return msg
 }

@@ -1,0 +1,147 @@
+package render
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
+)
+
+// maxNSECView bounds the entries of an NSEC chain view that a change
+// rendered alone builds again (a view is built whole: its every piece
+// rendered, the loader writes it whole); a change that needs a larger one
+// (a TLD-sized zone's apex) is left to the whole compile. A variable so
+// that a test can lower it.
+var maxNSECView = 1 << 16
+
+// nsecEncloser reports whether node n of an NSEC-signed zone gets a chain
+// view of its own: it can be a closest encloser (an answer below it is not
+// a referral nor a DNAME synthesis).
+func nsecEncloser(n *zone.Node) bool {
+	return !n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) && !n.Has(zone.FlagDNAME)
+}
+
+// nsecViewsOf reports whether Compile gives zone z NSEC chain views.
+func nsecViewsOf(z *zone.Zone) bool {
+	return z.Signed && z.HasRRSIGs() && !z.Expired && z.NSEC3 == nil
+}
+
+// nsecReach adds to affected the names of NSEC-signed zone b (a before)
+// whose answers or chain views a change of the names changed may reach:
+// each changed name and its ancestors (the views of the ancestors hold,
+// per child label, the NSEC of the last owner at or below it; their
+// answers below them hold the NSEC covering their wildcard), and the
+// successor of each in either version's chain with its ancestors (the
+// empty non-terminals between a changed owner and the next one have the
+// owner's NSEC as their cover: in their NODATA answers, as the first
+// entry of their views). The NSEC records that change with the change
+// (a predecessor's new next name, a new type bitmap) are at owners the
+// change names itself.
+func nsecReach(affected map[string]bool, a, b *zone.Zone, changed [][]byte) {
+	origin := b.Origin.Lower
+	up := func(p []byte) {
+		for i := 0; len(p) >= len(origin) && i <= wire.MaxLabels; i++ {
+			affected[string(p)] = true
+			if len(p) == len(origin) {
+				return
+			}
+			p = wire.Parent(p)
+		}
+	}
+	chains := [2][]*zone.Node{a.NSECChain(), b.NSECChain()}
+	for _, x := range changed {
+		up(x)
+		for _, ch := range chains {
+			i := sort.Search(len(ch), func(i int) bool { return wire.Compare(ch[i].Name.Lower(), x) > 0 })
+			if i < len(ch) {
+				up(ch[i].Name.Lower())
+			}
+		}
+	}
+}
+
+// nsecViews gives each name of names that is a closest encloser of
+// NSEC-signed zone b its chain view, built whole (the answers below it
+// read it, and record where their own NSEC records are in it): the loader
+// keeps the live view of its name when the content is the same, gives it
+// the new content in place otherwise (with its context template, when its
+// pieces point into the head of the answers they fill: denialContexts),
+// or adds it. ErrRecompile for a view larger than maxNSECView.
+func (c *compiler) nsecViews(b *zone.Zone, names map[string]bool) error {
+	if !nsecViewsOf(b) {
+		return nil
+	}
+	var todo []string
+	for name := range names {
+		if _, ok := c.nsecOf[name]; ok {
+			continue
+		}
+		if n := b.Node([]byte(name)); n != nil && nsecEncloser(n) && c.set.Find(n.Name.Lower()) == b {
+			todo = append(todo, name)
+		}
+	}
+	sort.Slice(todo, func(i, j int) bool { return wire.Compare([]byte(todo[i]), []byte(todo[j])) < 0 })
+	chain := b.NSECChain()
+	for _, name := range todo {
+		lower := []byte(name)
+		// The NSEC owners below it, one entry at most each.
+		lo := sort.Search(len(chain), func(i int) bool { return wire.Compare(chain[i].Name.Lower(), lower) > 0 })
+		hi := lo + sort.Search(len(chain)-lo, func(i int) bool { return !wire.IsSubdomain(chain[lo+i].Name.Lower(), lower) })
+		if hi-lo+1 > maxNSECView {
+			return fmt.Errorf("%w: the NSEC chain view of %s has %d entries or more", ErrRecompile, wire.String(lower), hi-lo+1)
+		}
+		dz := c.buildNSECDenial(b, b.Node(lower))
+		if idx, ok := c.addDenial(dz, &c.denialBase); ok {
+			c.nsecOf[name] = idx
+		}
+	}
+	return nil
+}
+
+// repView is the index in the change's image of the chain view a shared
+// template of zone b with a slot reads (r: the template and its queries):
+// the zone's NSEC3 view, or the NSEC view of its queries' closest
+// encloser, the name they ask below.
+func (c *compiler) repView(b *zone.Zone, r soaRep) (uint16, error) {
+	if b.NSEC3 != nil {
+		if idx, ok := c.denialOf[b]; ok {
+			return idx, nil
+		}
+		return 0, fmt.Errorf("%w: no chain view of %s for a shared template", ErrRecompile, b.Name())
+	}
+	for _, q := range r.queries {
+		if q.mode == abi.ModeBelow {
+			if idx, ok := c.nsecOf[string(q.name)]; ok {
+				return idx, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%w: no NSEC chain view of %s for a shared template", ErrRecompile, b.Name())
+}
+
+// nsecAliases adds to affected the CNAMEs of NSEC-signed zone b (a
+// before) whose targets (refs: target -> owners naming it) have no data of
+// their own in either version: their answers hold the NSEC covering the
+// target (NXDOMAIN, or the wildcard's proof of no closer match, or an
+// empty non-terminal's NODATA), which a change anywhere before the target
+// in the chain may replace. (spread then follows the CNAMEs naming them.)
+func nsecAliases(affected map[string]bool, refs map[string][]string, a, b *zone.Zone) {
+	bare := func(z *zone.Zone, t string) bool {
+		n := z.Node([]byte(t))
+		return n == nil || len(n.Sets) == 0
+	}
+	for t, owners := range refs {
+		if !bare(a, t) && !bare(b, t) {
+			continue
+		}
+		for _, o := range owners {
+			for _, z := range []*zone.Zone{a, b} {
+				if n := z.Node([]byte(o)); n != nil && n.Has(zone.FlagCNAME) {
+					affected[o] = true
+				}
+			}
+		}
+	}
+}
