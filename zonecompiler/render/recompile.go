@@ -239,7 +239,7 @@ type Rewrite struct{ Old, New uint32 }
 // new SOA serial the shared templates holding it, from one rendering
 // each. It also returns the Incremental for the next change.
 // ErrRecompile when the change is beyond it (zones added or removed,
-// signed zones, apex data other than the SOA serial and timers, DNAME):
+// a change of the SOA record beyond its serial and timers, DNAME, ...):
 // the caller compiles the whole set.
 //
 // changed, when it names a zone (by lower-case wire origin), lists the
@@ -335,10 +335,11 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			}
 		}
 		if bytes.Equal(x, origin) {
-			if !onlySerial(a.Apex, b.Apex) {
-				return fmt.Errorf("%w: apex data of %s changed", ErrRecompile, b.Name())
+			newSOA, ok := apexChange(a.Apex, b.Apex)
+			if !ok {
+				return fmt.Errorf("%w: the SOA record of %s changed beyond its serial and timers", ErrRecompile, b.Name())
 			}
-			soa = true
+			soa = newSOA
 		}
 		affected[string(x)] = true
 		if p := wire.Parent(x); len(p) >= len(origin) {
@@ -668,39 +669,43 @@ func allIn(qs []repQuery, set map[string]bool) bool {
 	return true
 }
 
-// onlySerial reports whether two versions of an apex differ in nothing
-// but the SOA's serial and timers (the SOA's names, TTL and length kept).
-func onlySerial(a, b *zone.Node) bool {
-	if a == nil || b == nil || a.Flags != b.Flags || len(a.Sets) != len(b.Sets) {
-		return false
+// apexChange reports whether apex b can follow apex a in a change
+// rendered alone (ok), and whether its SOA RRset changed (soa): the SOA
+// record may change its serial and timers only (its names, TTL and length
+// kept), its signatures their content; the apex's flags stay but for a
+// wildcard below it coming or going (as any parent's: the apex's answers
+// below it are rendered again). Its other RRsets may change as they
+// will: minimal answers hold them only in the apex's own answers, which
+// the change renders again (the names they name are the references of
+// spread; a change of the apex's NSEC3 record is chainReach's).
+func apexChange(a, b *zone.Node) (soa, ok bool) {
+	if a == nil || b == nil || (a.Flags^b.Flags)&^zone.FlagWildcardChild != 0 {
+		return false, false
 	}
-	for i, s := range a.Sets {
-		t := b.Sets[i]
-		if s.Type != t.Type || s.TTL != t.TTL || len(s.RRs()) != len(t.RRs()) || len(s.Sigs()) != len(t.Sigs()) {
-			return false
-		}
-		// Signatures: the SOA's change with it (same sizes); no other.
-		for j, r := range s.Sigs() {
-			q := t.Sigs()[j]
-			if r.TTL != q.TTL || r.RDLength() != q.RDLength() || (s.Type != dns.TypeSOA && !bytes.Equal(r.RData(), q.RData())) {
-				return false
-			}
-		}
-		for j, r := range s.RRs() {
-			q := t.RRs()[j]
-			if s.Type == dns.TypeSOA {
-				// The SOA's serial and timers (its last 20 bytes) may differ.
-				n := r.RDLength() - 20
-				if r.RDLength() != q.RDLength() || r.TTL != q.TTL || !bytes.Equal(r.RData()[:n], q.RData()[:n]) ||
-					!bytes.Equal(r.Owner.Wire(), q.Owner.Wire()) {
-					return false
-				}
-			} else if r.TTL != q.TTL || !bytes.Equal(r.RData(), q.RData()) || !bytes.Equal(r.Owner.Wire(), q.Owner.Wire()) {
-				return false
-			}
+	s, t := a.Set(dns.TypeSOA), b.Set(dns.TypeSOA)
+	if s == nil || t == nil || s.TTL != t.TTL || len(s.RRs()) != 1 || len(t.RRs()) != 1 || len(s.Sigs()) != len(t.Sigs()) {
+		return false, false
+	}
+	for j, r := range s.Sigs() {
+		if q := t.Sigs()[j]; r.TTL != q.TTL || r.RDLength() != q.RDLength() {
+			return false, false
 		}
 	}
-	return true
+	r, q := s.RRs()[0], t.RRs()[0]
+	n := r.RDLength() - 20
+	if r.RDLength() != q.RDLength() || r.TTL != q.TTL || !bytes.Equal(r.RData()[:n], q.RData()[:n]) ||
+		!bytes.Equal(r.Owner.Wire(), q.Owner.Wire()) {
+		return false, false
+	}
+	if !bytes.Equal(r.RData(), q.RData()) {
+		return true, true
+	}
+	for j, r := range s.Sigs() {
+		if !bytes.Equal(r.RData(), t.Sigs()[j].RData()) {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // renderRep renders a shared template's query in zone b.
