@@ -81,6 +81,14 @@ const repQueries = 4
 // the change to a whole compile. A variable so that a test can lower it.
 var maxSOANames = 50000
 
+// soaShare and soaFloor: a new serial whose names to render again for the
+// SOA they hold are more than a soaShare-th of the zone's names (and more
+// than soaFloor) is left to the whole compile too.
+const (
+	soaShare = 4
+	soaFloor = 1024
+)
+
 // soaTail is the part of a zone's SOA RDATA that a new serial changes.
 func soaTail(z *zone.Zone) []byte {
 	rd := z.SOA.RRs()[0].RData()
@@ -398,6 +406,14 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		nsecAliases(affected, u.refs, a, b)
 	}
 	c.spread(affected, u, a, b, changed)
+	if soa && (u.tooMany || len(u.names) > maxSOANames || len(u.names) > max(soaFloor, b.NodeCount()/soaShare)) {
+		// Names whose own templates hold the SOA (an NSEC zone's insecure
+		// delegations, in their DS NODATA answers with their own NSEC;
+		// before shared templates, an NSEC3 opt-out zone's) are rendered
+		// again whole: for a good share of the zone, a whole compile's
+		// work, or more (BenchmarkRecompileNSEC).
+		return fmt.Errorf("%w: %d names of %s hold its SOA in templates of their own", ErrRecompile, len(u.names), b.Name())
+	}
 	if nsec {
 		// The views the names rendered read (a new serial renders the
 		// names holding the SOA too), and those of the shared
@@ -423,12 +439,6 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		// What the change reaches; the names added next are rendered
 		// again only for the SOA they hold, which leaves them good
 		// queries for a shared template.
-		if u.tooMany || len(u.names) > maxSOANames {
-			// A signed opt-out zone's insecure delegations each hold the
-			// SOA in their own DS NODATA answer (its NSEC3 cover differs):
-			// rendering them all again is a whole compile's work.
-			return fmt.Errorf("%w: %d names of %s hold its SOA in templates of their own", ErrRecompile, len(u.names), b.Name())
-		}
 		reached := make(map[string]bool, len(affected))
 		for n := range affected {
 			reached[n] = true
