@@ -441,6 +441,27 @@ func namedHashes(e *engine.Engine, msg string) string {
 	return msg
 }
 
+// TestRecompileSOAShare: a new serial of an NSEC zone whose insecure
+// delegations (each holding the SOA in its DS NODATA answer, beside its
+// own NSEC) are most of it is left to the whole compile; the same change
+// without a new serial is rendered alone.
+func TestRecompileSOAShare(t *testing.T) {
+	const n = 3000
+	m := zonegen.New(t, 9)
+	m.AddDelegations(n)
+	r := newVersionRun(t, genEngine(t, m.Signed(zonegen.NSEC)))
+	m.ChangeDelegations(n)
+	if d, _, err := r.next(1, genEngine(t, m.Signed(zonegen.NSEC))); d == nil {
+		t.Fatalf("a change without a new serial compiled whole: %v", err)
+	}
+	m.ChangeDelegations(n)
+	m.Bump()
+	d, _, err := r.next(2, genEngine(t, m.Signed(zonegen.NSEC)))
+	if d != nil || !strings.Contains(err.Error(), "hold its SOA in templates of their own") {
+		t.Fatalf("a new serial reaching %d insecure delegations' DS NODATA answers: %v, want the whole compile", n*4/5, err)
+	}
+}
+
 // BenchmarkRecompileNSEC: a change of a few delegations (ChangeDelegations)
 // of an NSEC-signed zone of 20000 delegations rendered alone (the apex's
 // view built again whole, its 20001 pieces), against the whole compile of
