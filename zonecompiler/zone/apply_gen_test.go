@@ -62,3 +62,20 @@ func zoneText(rrs map[string]dns.RR) string {
 }
 
 func testOptions() Options { return Options{Now: func() time.Time { return genNow }} }
+
+// TestBuildIndex: BuildIndex builds both indexes a change reads, the name
+// index and, in an NSEC3 zone, the names by hash (the daemon builds them in
+// the background for a secondary zone, not on its first transfer).
+func TestBuildIndex(t *testing.T) {
+	for _, kind := range []denialKind{signedNSEC, signedNSEC3} {
+		m := newModel(t, 3)
+		z := loadText(t, zoneText(m.Signed(kind)))
+		if z.lazy.names.Len() != 0 || z.lazy.hashes.Load() != nil {
+			t.Fatalf("%s: an index built at load", kind)
+		}
+		z.BuildIndex()
+		if z.lazy.names.Len() == 0 || (kind == signedNSEC3) != (z.lazy.hashes.Load() != nil) {
+			t.Errorf("%s: after BuildIndex: name index %v, names by hash %v", kind, z.lazy.names.Len() != 0, z.lazy.hashes.Load() != nil)
+		}
+	}
+}

@@ -33,7 +33,11 @@ func (z *Zone) HasBelow(lower []byte) bool {
 	return found
 }
 
-// BuildIndex builds the zone's name index now (Apply, Below and HasBelow
-// build it on first use otherwise: about a second at a million names).
-// Safe to call from another goroutine while the zone is read.
-func (z *Zone) BuildIndex() { z.index() }
+// BuildIndex builds the zone's name index now, and in an NSEC3 zone its
+// index of names by hash (Apply, Below and HasBelow build them on first
+// use otherwise: a second or two at a million names). Safe to call from
+// another goroutine while the zone is read.
+func (z *Zone) BuildIndex() {
+	z.index()
+	z.hashIndex()
+}
