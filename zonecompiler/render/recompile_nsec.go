@@ -68,7 +68,12 @@ func nsecReach(affected map[string]bool, a, b *zone.Zone, changed [][]byte) {
 // keeps the live view of its name when the content is the same, gives it
 // the new content in place otherwise (with its context template, when its
 // pieces point into the head of the answers they fill: denialContexts),
-// or adds it. ErrRecompile for a view larger than maxNSECView.
+// or adds it. ErrRecompile for a view larger than maxNSECView. (A zone
+// set whose whole compile ran out of views, maxDenialZones, has names
+// whose DO=1 NXDOMAIN passes to userspace for want of one; a change may
+// add views for some of them: the loader has room for few if any — it
+// refuses the update when it has none, and the daemon compiles whole —
+// and the program answers those names, with the engine's bytes.)
 func (c *compiler) nsecViews(b *zone.Zone, names map[string]bool) error {
 	if !nsecViewsOf(b) {
 		return nil
