@@ -15,6 +15,7 @@ import (
 	"github.com/xdpdns/xdpdns/interop"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -49,6 +50,32 @@ func TestChainUpdates(t *testing.T) {
 			})
 		}
 	}
+}
+
+// xdpMatchesEngine runs queries through l's program (IPv4 and IPv6 in
+// turn): each one it must answer answered, each one it answers with the
+// engine's bytes. It returns how many it answered and how many it had to.
+func xdpMatchesEngine(t *testing.T, l *loader.Loader, e *engine.Engine, step int, queries []interoptest.DenialQuery) (answered, must int) {
+	t.Helper()
+	for i, q := range queries {
+		got := xdpReply(t, l.Program(), layout{v6: i%2 == 1}, q.Packet)
+		if q.InXDP {
+			must++
+			if got == nil {
+				t.Fatalf("step %d: %s passed to userspace", step, q.Name)
+			}
+		}
+		if got == nil {
+			continue
+		}
+		answered++
+		if want := e.Respond(nil, q.Packet, false); !bytes.Equal(got, want) {
+			gm, wm := new(dns.Msg), new(dns.Msg)
+			_, _ = gm.Unpack(got), wm.Unpack(want)
+			t.Fatalf("step %d: %s: XDP and engine differ\nxdp    %v\nengine %v", step, q.Name, gm, wm)
+		}
+	}
+	return answered, must
 }
 
 func chainUpdates(t *testing.T, kind zonegen.Kind, tight bool) {
@@ -123,25 +150,7 @@ func chainUpdates(t *testing.T, kind zonegen.Kind, tight bool) {
 			}
 		}
 		e, inc = ne, next
-		answered, must := 0, 0
-		for i, q := range interoptest.DenialCorpus(t, e, int64(step)) {
-			got := xdpReply(t, l.Program(), layout{v6: i%2 == 1}, q.Packet)
-			if q.InXDP {
-				must++
-				if got == nil {
-					t.Fatalf("step %d: %s passed to userspace", step, q.Name)
-				}
-			}
-			if got == nil {
-				continue
-			}
-			answered++
-			if want := e.Respond(nil, q.Packet, false); !bytes.Equal(got, want) {
-				gm, wm := new(dns.Msg), new(dns.Msg)
-				_, _ = gm.Unpack(got), wm.Unpack(want)
-				t.Fatalf("step %d: %s: XDP and engine differ\nxdp    %v\nengine %v", step, q.Name, gm, wm)
-			}
-		}
+		answered, must := xdpMatchesEngine(t, l, e, step, interoptest.DenialCorpus(t, e, int64(step)))
 		if err := l.CheckTemplateViews(); err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
@@ -254,25 +263,7 @@ func TestNSECUpdates(t *testing.T) {
 				queries = append(queries, interoptest.DenialQuery{Name: q.Question[0].Name + " " + dns.TypeToString[qt], Packet: pkt})
 			}
 		})
-		answered, must := 0, 0
-		for i, q := range queries {
-			got := xdpReply(t, l.Program(), layout{v6: i%2 == 1}, q.Packet)
-			if q.InXDP {
-				must++
-				if got == nil {
-					t.Fatalf("step %d: %s passed to userspace", step, q.Name)
-				}
-			}
-			if got == nil {
-				continue
-			}
-			answered++
-			if want := e.Respond(nil, q.Packet, false); !bytes.Equal(got, want) {
-				gm, wm := new(dns.Msg), new(dns.Msg)
-				_, _ = gm.Unpack(got), wm.Unpack(want)
-				t.Fatalf("step %d: %s: XDP and engine differ\nxdp    %v\nengine %v", step, q.Name, gm, wm)
-			}
-		}
+		answered, must := xdpMatchesEngine(t, l, e, step, queries)
 		if err := l.CheckTemplateViews(); err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
