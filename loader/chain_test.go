@@ -52,6 +52,41 @@ func TestChainUpdates(t *testing.T) {
 	}
 }
 
+// takeVersion takes version ne of the zone served as e (inc: its
+// Incremental) into l as the daemon does: the change rendered alone
+// (render.Recompile) and written with UpdatePartial, settled; or, when
+// Recompile leaves it to the whole compile, full (compiled here when nil)
+// written with Update. It returns the change (nil when compiled whole),
+// the partial update's figures, and the Incremental for the next change.
+func takeVersion(t *testing.T, l *loader.Loader, inc *render.Incremental, e, ne *engine.Engine, full *render.Image,
+	step int) (*render.Delta, loader.UpdateStats, *render.Incremental) {
+	t.Helper()
+	d, next, err := render.Recompile(inc, e, ne, nil)
+	if errors.Is(err, render.ErrRecompile) {
+		t.Logf("step %d: %v", step, err)
+		if full == nil {
+			if full, err = render.Compile(ne); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := l.Update(hotpath.FromRender(full)); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		return nil, loader.UpdateStats{}, full.Incremental
+	}
+	if err != nil {
+		t.Fatalf("step %d: %v", step, err)
+	}
+	st, err := l.UpdatePartial(hotpath.DeltaFromRender(d))
+	if err != nil {
+		t.Fatalf("step %d: %v", step, err)
+	}
+	if st.Unsettled != nil {
+		t.Fatalf("step %d: %v", step, st.Unsettled)
+	}
+	return d, st, next
+}
+
 // xdpMatchesEngine runs queries through l's program (IPv4 and IPv6 in
 // turn): each one it must answer answered, each one it answers with the
 // engine's bytes. It returns how many it answered and how many it had to.
@@ -103,28 +138,10 @@ func chainUpdates(t *testing.T, kind zonegen.Kind, tight bool) {
 			m.Bump()
 		}
 		ne := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(kind))
-		d, next, err := render.Recompile(inc, e, ne, nil)
-		if errors.Is(err, render.ErrRecompile) {
-			t.Logf("step %d: %v", step, err)
-			full, err := render.Compile(ne)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := l.Update(hotpath.FromRender(full)); err != nil {
-				t.Fatalf("step %d: %v", step, err)
-			}
-			e, inc = ne, full.Incremental
+		d, st, next := takeVersion(t, l, inc, e, ne, nil, step)
+		if d == nil {
+			e, inc = ne, next
 			continue
-		}
-		if err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
-		st, err := l.UpdatePartial(hotpath.DeltaFromRender(d))
-		if err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
-		if st.Unsettled != nil {
-			t.Fatalf("step %d: %v", step, st.Unsettled)
 		}
 		replaced += st.DenialZones
 		covers += len(d.Covers)
@@ -228,24 +245,10 @@ func TestNSECUpdates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, next, err := render.Recompile(inc, e, ne, nil)
-		if errors.Is(err, render.ErrRecompile) {
-			t.Logf("step %d: %v", step, err)
-			if _, err := l.Update(hotpath.FromRender(full)); err != nil {
-				t.Fatalf("step %d: %v", step, err)
-			}
-			e, inc = ne, full.Incremental
+		d, st, next := takeVersion(t, l, inc, e, ne, full, step)
+		if d == nil {
+			e, inc = ne, next
 			continue
-		}
-		if err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
-		st, err := l.UpdatePartial(hotpath.DeltaFromRender(d))
-		if err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
-		if st.Unsettled != nil {
-			t.Fatalf("step %d: %v", step, st.Unsettled)
 		}
 		alone++
 		replaced += st.DenialZones
