@@ -87,6 +87,22 @@ func takeVersion(t *testing.T, l *loader.Loader, inc *render.Incremental, e, ne 
 	return d, st, next
 }
 
+// checkRoom fails the test unless l's chunks and denial entries are all
+// accounted for: none leaked, none freed twice, the garbage recorded what
+// the live entries leave unused. It returns the runs of chunks kept.
+func checkRoom(t *testing.T, l *loader.Loader, step int) (kept int) {
+	t.Helper()
+	held, allocated, kept, garbage, unused := l.ChunkUse()
+	if held != allocated || garbage != unused {
+		t.Fatalf("step %d: %d chunks held, %d allocated; garbage %d recorded, %d unused", step, held, allocated, garbage,
+			unused)
+	}
+	if held, allocated := l.EntryUse(); held != allocated {
+		t.Fatalf("step %d: %d denial entries held, %d allocated", step, held, allocated)
+	}
+	return kept
+}
+
 // xdpMatchesEngine runs queries through l's program (IPv4 and IPv6 in
 // turn): each one it must answer answered, each one it answers with the
 // engine's bytes. It returns how many it answered and how many it had to.
@@ -177,14 +193,7 @@ func chainUpdates(t *testing.T, kind zonegen.Kind, tight bool) {
 		// A patched zone keeps the chunks of the zone it patched
 		// until their garbage is too much: none leaks, none is
 		// freed twice.
-		held, allocated, kept, garbage, unused := l.ChunkUse()
-		if held != allocated || garbage != unused {
-			t.Fatalf("step %d: %d chunks held, %d allocated; garbage %d recorded, %d unused", step, held, allocated, garbage,
-				unused)
-		}
-		if held, allocated := l.EntryUse(); held != allocated {
-			t.Fatalf("step %d: %d denial entries held, %d allocated", step, held, allocated)
-		}
+		kept := checkRoom(t, l, step)
 		inPlace += st.PatchesInPlace
 		mostKept = max(mostKept, kept)
 		if kept < lastKept {
@@ -279,14 +288,7 @@ func TestNSECUpdates(t *testing.T) {
 		if _, zones := l.LiveUse(); zones != views {
 			t.Fatalf("step %d: %d denial zones live, the whole compile has %d", step, zones, views)
 		}
-		held, allocated, _, garbage, unused := l.ChunkUse()
-		if held != allocated || garbage != unused {
-			t.Fatalf("step %d: %d chunks held, %d allocated; garbage %d recorded, %d unused", step, held, allocated, garbage,
-				unused)
-		}
-		if held, allocated := l.EntryUse(); held != allocated {
-			t.Fatalf("step %d: %d denial entries held, %d allocated", step, held, allocated)
-		}
+		checkRoom(t, l, step)
 		t.Logf("step %d: %d names rendered, %d views in the change; %d denial zones written; %d of %d queries answered in XDP (%d must)",
 			step, len(d.Image.Names), len(d.Image.Denial)-1, st.DenialZones, answered, len(queries), must)
 	}
