@@ -326,10 +326,12 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	// The NSEC3 records that change (by key): added, removed or
 	// changed (a new next hash, type bitmap or signature).
 	chain := make(map[[4]uint64]bool)
+	var dnames [][]byte // changed names with a DNAME in either version
 	for _, x := range changed {
 		for _, n := range []*zone.Node{a.Node(x), b.Node(x)} {
 			if n != nil && n.Has(zone.FlagDNAME) {
-				return fmt.Errorf("%w: DNAME at %s", ErrRecompile, wire.String(x))
+				dnames = append(dnames, x)
+				break
 			}
 		}
 		if p := wire.Parent(x); signed && !nsec && bytes.Equal(p, origin) && len(x) > 0 {
@@ -404,6 +406,16 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	next.zones[string(origin)] = u
 	if nsec {
 		nsecAliases(affected, u.refs, a, b)
+	}
+	// A DNAME that comes, goes or changes: the names below it, occluded
+	// or no longer, answer otherwise (its synthesis, or their own data).
+	for _, x := range dnames {
+		for _, z := range []*zone.Zone{a, b} {
+			z.Below(x, func(name []byte) bool {
+				affected[string(name)] = true
+				return true
+			})
+		}
 	}
 	c.spread(affected, u, a, b, changed)
 	if soa && (u.tooMany || len(u.names) > maxSOANames || len(u.names) > max(soaFloor, b.NodeCount()/soaShare)) {

@@ -345,6 +345,33 @@ func TestRecompileNSECCNAME(t *testing.T) {
 	}
 }
 
+// TestRecompileDNAME: a DNAME added at a name with names below it
+// occludes them (their queries get its synthesis), and removed makes them
+// answer again; a CNAME to one of them follows. Each change is rendered
+// alone and held to a whole compile, for every kind of zone.
+func TestRecompileDNAME(t *testing.T) {
+	for _, kind := range []zonegen.Kind{zonegen.Unsigned, zonegen.NSEC, zonegen.NSEC3, zonegen.NSEC3OptOut} {
+		t.Run(kind.String(), func(t *testing.T) {
+			m := zonegen.New(t, 17)
+			m.Add("x.sub A 198.18.0.7")
+			m.Add("y.z.sub TXT \"below\"")
+			m.Add("sub TXT \"the name\"")
+			m.Add("alias CNAME x.sub")
+			r := newVersionRun(t, genEngine(t, m.Signed(kind)))
+			for step, add := range []bool{true, false, true} {
+				if add {
+					m.Add("sub DNAME elsewhere.example.net.")
+				} else {
+					m.Remove("sub."+zonegen.Origin, dns.TypeDNAME)
+				}
+				if d, _, why := r.next(step, genEngine(t, m.Signed(kind))); d == nil {
+					t.Fatalf("step %d: compiled whole: %v", step, why)
+				}
+			}
+		})
+	}
+}
+
 // TestRecompileHeldCover adds NSEC3 records just after the hashes of
 // insecure delegations of an opt-out zone: each one's cover (the NSEC3
 // record before its hash, in its DS NODATA and referral proofs) keeps its
