@@ -72,7 +72,7 @@ func (v *versions) host(i int) {
 func (v *versions) change() {
 	v.serial++
 	for n := v.rng.IntN(4); n > 0; n-- {
-		switch v.rng.IntN(10) {
+		switch v.rng.IntN(13) {
 		case 0, 1:
 			v.delegation(40 + v.rng.IntN(40))
 		case 2:
@@ -108,6 +108,21 @@ func (v *versions) change() {
 			v.recs["c1"] = []string{fmt.Sprintf("c1 CNAME h%d", v.rng.IntN(12))}
 		case 9:
 			v.recs["mx"] = []string{fmt.Sprintf("mx MX 10 h%d", v.rng.IntN(12))}
+		case 10: // apex data other than the SOA
+			if _, ok := v.recs["@"]; ok {
+				delete(v.recs, "@")
+			} else {
+				v.recs["@"] = []string{fmt.Sprintf("@ TXT \"v=%d\"", v.serial), "@ NS ns2.example.net.", "@ MX 5 h3"}
+			}
+		case 11: // a DNAME over names below it, or gone
+			if _, ok := v.recs["dn"]; ok {
+				delete(v.recs, "dn")
+			} else {
+				v.recs["dn"] = []string{"dn DNAME elsewhere.example.net."}
+			}
+		case 12: // names below the DNAME's owner, occluded while it is there
+			o := fmt.Sprintf("x%d.dn", v.rng.IntN(3))
+			v.recs[o] = []string{fmt.Sprintf("%s A 198.18.7.%d", o, v.rng.IntN(256))}
 		}
 	}
 }
