@@ -86,7 +86,7 @@ func (zv *zoneVersions) pick(prefix string) string {
 func (zv *zoneVersions) change() {
 	zv.serial++
 	for n := 1 + zv.rng.IntN(3); n > 0; n-- {
-		switch zv.rng.IntN(9) {
+		switch zv.rng.IntN(11) {
 		case 0:
 			zv.addDelegation(fmt.Sprintf("d%d", 100+zv.rng.IntN(1000)))
 		case 1:
@@ -132,6 +132,19 @@ func (zv *zoneVersions) change() {
 			} else if h := zv.pick("h"); h != "" {
 				zv.recs[c] = []string{c + " CNAME " + h}
 			}
+		case 9: // apex data other than the SOA
+			if _, ok := zv.recs["@"]; ok {
+				delete(zv.recs, "@")
+			} else {
+				zv.recs["@"] = []string{fmt.Sprintf("@ TXT \"v%d\"", zv.serial), "@ MX 10 h0", "@ NS ns2.example.net."}
+			}
+		case 10: // a DNAME over names below it, or gone
+			if _, ok := zv.recs["dn"]; ok {
+				delete(zv.recs, "dn")
+			} else {
+				zv.recs["dn"] = []string{"dn DNAME elsewhere.example.net."}
+				zv.recs["x.dn"] = []string{fmt.Sprintf("x.dn A 198.18.7.%d", zv.rng.IntN(256))}
+			}
 		}
 	}
 }
@@ -157,6 +170,9 @@ func (zv *zoneVersions) text() string {
 func (zv *zoneVersions) queries(t *testing.T) [][]byte {
 	names := []string{"upd.test.", "nope.upd.test.", "x.nope.upd.test.", "q.w.upd.test.", "b.deep.upd.test."}
 	for o := range zv.recs {
+		if o == "@" {
+			continue // the apex, asked above
+		}
 		names = append(names, o+".upd.test.", "zz."+strings.TrimPrefix(o, "*.")+".upd.test.")
 	}
 	for i := 0; i < 20; i++ {
