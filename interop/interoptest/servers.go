@@ -231,6 +231,10 @@ type KnotOptions struct {
 	NotifyTo netip.AddrPort
 	// Key is a TSIG key as knot.conf takes it: name, algorithm, secret.
 	KeyName, KeyAlgorithm, KeySecret string
+	// Sign: Knot signs the zones itself (dnssec-signing, its default
+	// policy: ECDSAP256SHA256 keys it makes, NSEC), and signs every
+	// change again incrementally, as a TLD's signer does.
+	Sign bool
 }
 
 // StartKnotWith is StartKnot with opts.
@@ -270,7 +274,11 @@ func StartKnotWith(t testing.TB, zones []interop.Zone, opts KnotOptions) *intero
 		} else {
 			fmt.Fprintf(&b, "    zonefile-load: whole\n    zonefile-sync: -1\n    journal-content: none\n")
 		}
-		fmt.Fprintf(&b, "    dnssec-signing: off\n    semantic-checks: off\n")
+		signing := "off"
+		if opts.Sign {
+			signing = "on"
+		}
+		fmt.Fprintf(&b, "    dnssec-signing: %s\n    semantic-checks: off\n", signing)
 		fmt.Fprintf(&b, "zone:\n")
 		for _, z := range zones {
 			fmt.Fprintf(&b, "  - domain: %q\n    file: %q\n", z.Origin, z.Path)

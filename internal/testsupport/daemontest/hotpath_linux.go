@@ -25,15 +25,16 @@ func HotPath(t testing.TB, d *daemon.Daemon) *hotpath.HotPath {
 	return HotPathWith(t, d, nil)
 }
 
-// HotPathWith is HotPath with the loader options changed by edit first.
+// HotPathWith is HotPath with the loader options changed by edit first
+// (before the daemon starts, d has no port yet: edit names it).
 func HotPathWith(t testing.TB, d *daemon.Daemon, edit func(*loader.Options)) *hotpath.HotPath {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CAP_BPF) to load the XDP program")
 	}
-	opts := loader.Options{
-		Ports:    []uint16{d.Addrs()[0].Port()},
-		Prefixes: []netip.Prefix{netip.PrefixFrom(SelfTestAddress, 32)},
+	opts := loader.Options{Prefixes: []netip.Prefix{netip.PrefixFrom(SelfTestAddress, 32)}}
+	if a := d.Addrs(); len(a) > 0 {
+		opts.Ports = []uint16{a[0].Port()}
 	}
 	if edit != nil {
 		edit(&opts)

@@ -1,0 +1,125 @@
+//go:build linux
+
+package secondary_test
+
+import (
+	"bytes"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/xdpdns/xdpdns/config"
+	"github.com/xdpdns/xdpdns/daemon"
+	"github.com/xdpdns/xdpdns/daemon/hotpath"
+	"github.com/xdpdns/xdpdns/internal/testsupport"
+	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest"
+	"github.com/xdpdns/xdpdns/interop"
+	"github.com/xdpdns/xdpdns/interop/interoptest"
+	"github.com/xdpdns/xdpdns/loader"
+	"github.com/xdpdns/xdpdns/secondary"
+	"github.com/xdpdns/xdpdns/tsig"
+)
+
+// signedExample is ExampleCom with more names for an NSEC chain to cover:
+// delegations with and without glue, a wildcard, an empty non-terminal.
+const signedExample = testsupport.ExampleCom + `a   IN A   192.0.2.2
+d1  IN NS  ns.example.net.
+d2  IN NS  ns.d2
+ns.d2 IN A 192.0.2.3
+*.w IN TXT "wild"
+x.y.deep IN TXT "deep"
+`
+
+// TestSecondarySignedByKnot: Knot DNS as a signing hidden primary (its
+// own keys and NSEC chain, signed again at every change, as a TLD's
+// signer does) feeds a secondary with an XDP hot path: the first version
+// by AXFR, then a change (a delegation added, an address changed) by
+// Knot's NOTIFY and an IXFR carrying the new NSEC records and signatures,
+// rendered alone into the maps (no whole compile); after it every DO=1
+// query of the denial corpus the program answers gets the engine's bytes,
+// and those it must answer are answered.
+func TestSecondarySignedByKnot(t *testing.T) {
+	knotc, err := exec.LookPath("knotc")
+	if err != nil {
+		t.Skip("knotc not installed (make deps installs knot)")
+	}
+	key, err := tsig.Parse(keyName, "hmac-sha256", keySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	zf := testsupport.WriteFile(t, dir, "example.com.zone", signedExample)
+	secPort := freePort(t)
+	knot := interoptest.StartKnotWith(t, []interop.Zone{{Origin: "example.com.", Path: zf}}, interoptest.KnotOptions{
+		Primary: true, NotifyTo: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort),
+		KeyName: keyName, KeyAlgorithm: "hmac-sha256", KeySecret: keySecret, Sign: true,
+	})
+	copyFile := filepath.Join(dir, "copy", "example.com.zone")
+	// The hot path attached before the daemon starts, so that it takes
+	// the first transfer (and renders the next alone against it).
+	var hp *hotpath.HotPath
+	sec, _ := daemontest.StartExample(t, func(c *config.Config) {
+		asSecondary(t, key, copyFile, knot.Addr)(c)
+		c.Listen = []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort)}
+	}, func(d *daemon.Daemon) {
+		hp = daemontest.HotPathWith(t, d, func(o *loader.Options) { o.Ports = []uint16{secPort} }) // the daemon closes it
+	})
+	secAddr := sec.Addrs()[0].String()
+	eventually(t, "the first transfer from Knot answers", 10*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.10" })
+	signed := func() bool {
+		z := sec.Engine().Zones().Zone([]byte("\x07example\x03com\x00"))
+		return z != nil && z.Signed && z.NSEC3 == nil && len(z.NSECChain()) > 0
+	}
+	eventually(t, "the zone served signed with NSEC", 10*time.Second, signed)
+	partial0, _, _ := hp.MapUpdates()
+
+	changed := strings.Replace(signedExample, "192.0.2.10", "192.0.2.30", 1) + "d3  IN NS  ns.example.net.\n"
+	if err := os.WriteFile(zf, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(knotc, "-s", knot.Control, "zone-reload", "example.com.").CombinedOutput(); err != nil {
+		t.Fatalf("knotc zone-reload: %v\n%s", err, out)
+	}
+	eventually(t, "the change served", 5*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.30" })
+	if st, ok := statusWithin(sec, func(s secondary.Status) bool { return s.IXFRs >= 1 }); !ok {
+		t.Fatalf("want the change by IXFR: status %+v", st)
+	}
+	if partial, _, _ := hp.MapUpdates(); partial <= partial0 {
+		t.Errorf("the IXFR of the signed zone was not rendered alone (partial map updates %d, %d before)", partial, partial0)
+	}
+	if !signed() {
+		t.Fatal("the zone is no longer served signed with NSEC")
+	}
+
+	e := sec.Engine()
+	answered, must := 0, 0
+	queries := interoptest.DenialCorpus(t, e, 1)
+	for _, q := range queries {
+		got, err := hp.SelfTest(q.Packet)
+		if q.InXDP {
+			must++
+			if err != nil {
+				t.Errorf("%s passed to userspace: %v", q.Name, err)
+				continue
+			}
+		}
+		if err != nil {
+			continue
+		}
+		answered++
+		if want := e.Respond(nil, q.Packet, false); !bytes.Equal(got, want) {
+			gm, wm := new(dns.Msg), new(dns.Msg)
+			_, _ = gm.Unpack(got), wm.Unpack(want)
+			t.Errorf("%s: XDP and engine differ\nxdp    %v\nengine %v", q.Name, gm, wm)
+		}
+	}
+	if must == 0 || answered < must {
+		t.Errorf("%d of %d corpus queries answered in XDP, %d must be", answered, len(queries), must)
+	}
+	t.Logf("after the IXFR: %d of %d DO=1 corpus queries answered in XDP (%d must), equal to the engine's", answered, len(queries), must)
+}
