@@ -36,14 +36,23 @@ x.y.deep IN TXT "deep"
 `
 
 // TestSecondarySignedByKnot: Knot DNS as a signing hidden primary (its
-// own keys and NSEC chain, signed again at every change, as a TLD's
-// signer does) feeds a secondary with an XDP hot path: the first version
+// own keys and NSEC, NSEC3 or NSEC3 opt-out chain, signed again at every
+// change, as a TLD's signer does) feeds a secondary with an XDP hot path: the first version
 // by AXFR, then a change (a delegation added, an address changed) by
 // Knot's NOTIFY and an IXFR carrying the new NSEC records and signatures,
 // rendered alone into the maps (no whole compile); after it every DO=1
 // query of the denial corpus the program answers gets the engine's bytes,
 // and those it must answer are answered.
 func TestSecondarySignedByKnot(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		nsec3, optOut bool
+	}{{"nsec", false, false}, {"nsec3", true, false}, {"nsec3-optout", true, true}} {
+		t.Run(c.name, func(t *testing.T) { secondarySignedByKnot(t, c.nsec3, c.optOut) })
+	}
+}
+
+func secondarySignedByKnot(t *testing.T, nsec3, optOut bool) {
 	knotc, err := exec.LookPath("knotc")
 	if err != nil {
 		t.Skip("knotc not installed (make deps installs knot)")
@@ -57,7 +66,7 @@ func TestSecondarySignedByKnot(t *testing.T) {
 	secPort := freePort(t)
 	knot := interoptest.StartKnotWith(t, []interop.Zone{{Origin: "example.com.", Path: zf}}, interoptest.KnotOptions{
 		Primary: true, NotifyTo: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort),
-		KeyName: keyName, KeyAlgorithm: "hmac-sha256", KeySecret: keySecret, Sign: true,
+		KeyName: keyName, KeyAlgorithm: "hmac-sha256", KeySecret: keySecret, Sign: true, NSEC3: nsec3, OptOut: optOut,
 	})
 	copyFile := filepath.Join(dir, "copy", "example.com.zone")
 	// The hot path attached before the daemon starts, so that it takes
@@ -73,9 +82,15 @@ func TestSecondarySignedByKnot(t *testing.T) {
 	eventually(t, "the first transfer from Knot answers", 10*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.10" })
 	signed := func() bool {
 		z := sec.Engine().Zones().Zone([]byte("\x07example\x03com\x00"))
-		return z != nil && z.Signed && z.NSEC3 == nil && len(z.NSECChain()) > 0
+		if z == nil || !z.Signed {
+			return false
+		}
+		if nsec3 {
+			return z.NSEC3 != nil && z.NSEC3.Iterations == 0 && len(z.NSEC3Chain()) > 0
+		}
+		return z.NSEC3 == nil && len(z.NSECChain()) > 0
 	}
-	eventually(t, "the zone served signed with NSEC", 10*time.Second, signed)
+	eventually(t, "the zone served signed", 10*time.Second, signed)
 	partial0, _, _ := hp.MapUpdates()
 
 	changed := strings.Replace(signedExample, "192.0.2.10", "192.0.2.30", 1) + "d3  IN NS  ns.example.net.\n"
@@ -93,7 +108,7 @@ func TestSecondarySignedByKnot(t *testing.T) {
 		t.Errorf("the IXFR of the signed zone was not rendered alone (partial map updates %d, %d before)", partial, partial0)
 	}
 	if !signed() {
-		t.Fatal("the zone is no longer served signed with NSEC")
+		t.Fatal("the zone is no longer served signed as it was")
 	}
 
 	e := sec.Engine()
@@ -121,5 +136,7 @@ func TestSecondarySignedByKnot(t *testing.T) {
 	if must == 0 || answered < must {
 		t.Errorf("%d of %d corpus queries answered in XDP, %d must be", answered, len(queries), must)
 	}
-	t.Logf("after the IXFR: %d of %d DO=1 corpus queries answered in XDP (%d must), equal to the engine's", answered, len(queries), must)
+	z := e.Zones().Zone([]byte("\x07example\x03com\x00"))
+	t.Logf("after the IXFR: NSEC chain %d, NSEC3 chain %d; %d of %d DO=1 corpus queries answered in XDP (%d must), equal to the engine's",
+		len(z.NSECChain()), len(z.NSEC3Chain()), answered, len(queries), must)
 }

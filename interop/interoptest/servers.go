@@ -235,6 +235,9 @@ type KnotOptions struct {
 	// policy: ECDSAP256SHA256 keys it makes, NSEC), and signs every
 	// change again incrementally, as a TLD's signer does.
 	Sign bool
+	// NSEC3 (with Sign): NSEC3 instead of NSEC, no extra iterations, no
+	// salt (RFC 9276); OptOut: with opt-out.
+	NSEC3, OptOut bool
 }
 
 // StartKnotWith is StartKnot with opts.
@@ -264,7 +267,14 @@ func StartKnotWith(t testing.TB, zones []interop.Zone, opts KnotOptions) *intero
 				fmt.Fprintf(&b, "remote:\n  - id: secondary\n    address: %s@%d\n%s", opts.NotifyTo.Addr(), opts.NotifyTo.Port(), keyRef)
 			}
 		}
+		if opts.Sign && opts.NSEC3 {
+			fmt.Fprintf(&b, "policy:\n  - id: signer\n    nsec3: on\n    nsec3-iterations: 0\n    nsec3-salt-length: 0\n    nsec3-opt-out: %v\n",
+				map[bool]string{true: "on", false: "off"}[opts.OptOut])
+		}
 		fmt.Fprintf(&b, "template:\n  - id: default\n    storage: %q\n", dir)
+		if opts.Sign && opts.NSEC3 {
+			fmt.Fprintf(&b, "    dnssec-policy: signer\n")
+		}
 		if opts.Primary {
 			fmt.Fprintf(&b, "    zonefile-load: difference-no-serial\n    zonefile-sync: -1\n    journal-content: all\n")
 			fmt.Fprintf(&b, "    acl: xfr\n")
