@@ -4,10 +4,12 @@ package secondary_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,8 @@ import (
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/secondary"
 	"github.com/xdpdns/xdpdns/tsig"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
+	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
 // signedExample is ExampleCom with more names for an NSEC chain to cover:
@@ -91,35 +95,77 @@ func secondarySignedByKnot(t *testing.T, nsec3, optOut bool) {
 		return z.NSEC3 == nil && len(z.NSECChain()) > 0
 	}
 	eventually(t, "the zone served signed", 10*time.Second, signed)
-	partial0, _, _ := hp.MapUpdates()
+	// Each change by Knot's NOTIFY and an IXFR, the address of www
+	// telling it served: rendered alone into the maps (an NSEC3 zone's
+	// apex change changes the apex's NSEC3 record, which is left to the
+	// whole compile), then the corpus through the program.
+	text, prev := signedExample, "192.0.2.10"
+	for step, c := range []struct {
+		edit  func(string) string
+		alone bool
+	}{
+		{func(s string) string { return s + "d3  IN NS  ns.example.net.\n" }, true}, // a delegation added
+		{func(s string) string { return s + "@   IN TXT \"v2\"\n" }, !nsec3},        // apex data
+		{func(s string) string { // a delegation gone
+			return strings.Replace(s, removable(t, sec.Engine())+"  IN NS  ns.example.net.\n", "", 1)
+		}, true},
+	} {
+		addr := fmt.Sprintf("192.0.2.%d", 30+step)
+		text, prev = c.edit(strings.Replace(text, prev, addr, 1)), addr
+		partial0, _, _ := hp.MapUpdates()
+		if err := os.WriteFile(zf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(knotc, "-s", knot.Control, "zone-reload", "example.com.").CombinedOutput(); err != nil {
+			t.Fatalf("knotc zone-reload: %v\n%s", err, out)
+		}
+		eventually(t, fmt.Sprintf("change %d served", step+1), 5*time.Second, func() bool { return lookupA(t, secAddr) == addr })
+		if st, ok := statusWithin(sec, func(s secondary.Status) bool { return s.IXFRs >= uint64(step+1) }); !ok {
+			t.Fatalf("change %d: want it by IXFR: status %+v", step+1, st)
+		}
+		if partial, _, _ := hp.MapUpdates(); c.alone && partial <= partial0 {
+			t.Errorf("change %d: the IXFR of the signed zone was not rendered alone (partial map updates %d, %d before)", step+1,
+				partial, partial0)
+		}
+		if !signed() {
+			t.Fatalf("change %d: the zone is no longer served signed as it was", step+1)
+		}
+		checkCorpus(t, hp, sec.Engine(), step+1)
+	}
+}
 
-	changed := strings.Replace(signedExample, "192.0.2.10", "192.0.2.30", 1) + "d3  IN NS  ns.example.net.\n"
-	if err := os.WriteFile(zf, []byte(changed), 0o644); err != nil {
-		t.Fatal(err)
+// removable is a delegation of example.com served by e (d1 or d3) whose
+// removal leaves the apex's NSEC3 record as it is: in an NSEC3 zone
+// without opt-out the record before the delegation's own changes its next
+// hash, and when that is the apex's the change is left to the whole
+// compile.
+func removable(t *testing.T, e *engine.Engine) string {
+	z := e.Zones().Zone([]byte("\x07example\x03com\x00"))
+	chain := z.NSEC3Chain()
+	for _, d := range []string{"d1", "d3"} {
+		h := z.HashName(append([]byte{byte(len(d))}, append([]byte(d), z.Origin.Lower...)...))
+		i := slices.IndexFunc(chain, func(n *zone.Node) bool { return n.NSEC3Hash == h })
+		if i < 0 || chain[(i+len(chain)-1)%len(chain)].NSEC3Hash != z.Apex.NSEC3Hash {
+			return d
+		}
 	}
-	if out, err := exec.Command(knotc, "-s", knot.Control, "zone-reload", "example.com.").CombinedOutput(); err != nil {
-		t.Fatalf("knotc zone-reload: %v\n%s", err, out)
-	}
-	eventually(t, "the change served", 5*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.30" })
-	if st, ok := statusWithin(sec, func(s secondary.Status) bool { return s.IXFRs >= 1 }); !ok {
-		t.Fatalf("want the change by IXFR: status %+v", st)
-	}
-	if partial, _, _ := hp.MapUpdates(); partial <= partial0 {
-		t.Errorf("the IXFR of the signed zone was not rendered alone (partial map updates %d, %d before)", partial, partial0)
-	}
-	if !signed() {
-		t.Fatal("the zone is no longer served signed as it was")
-	}
+	t.Fatal("the apex's NSEC3 record is before both d1's and d3's")
+	return ""
+}
 
-	e := sec.Engine()
+// checkCorpus runs the DO=1 denial corpus of e through the hot path: every
+// query the program must answer answered, every one it answers with the
+// engine's bytes.
+func checkCorpus(t *testing.T, hp *hotpath.HotPath, e *engine.Engine, step int) {
+	t.Helper()
 	answered, must := 0, 0
-	queries := interoptest.DenialCorpus(t, e, 1)
+	queries := interoptest.DenialCorpus(t, e, int64(step))
 	for _, q := range queries {
 		got, err := hp.SelfTest(q.Packet)
 		if q.InXDP {
 			must++
 			if err != nil {
-				t.Errorf("%s passed to userspace: %v", q.Name, err)
+				t.Errorf("change %d: %s passed to userspace: %v", step, q.Name, err)
 				continue
 			}
 		}
@@ -130,13 +176,13 @@ func secondarySignedByKnot(t *testing.T, nsec3, optOut bool) {
 		if want := e.Respond(nil, q.Packet, false); !bytes.Equal(got, want) {
 			gm, wm := new(dns.Msg), new(dns.Msg)
 			_, _ = gm.Unpack(got), wm.Unpack(want)
-			t.Errorf("%s: XDP and engine differ\nxdp    %v\nengine %v", q.Name, gm, wm)
+			t.Errorf("change %d: %s: XDP and engine differ\nxdp    %v\nengine %v", step, q.Name, gm, wm)
 		}
 	}
 	if must == 0 || answered < must {
-		t.Errorf("%d of %d corpus queries answered in XDP, %d must be", answered, len(queries), must)
+		t.Errorf("change %d: %d of %d corpus queries answered in XDP, %d must be", step, answered, len(queries), must)
 	}
 	z := e.Zones().Zone([]byte("\x07example\x03com\x00"))
-	t.Logf("after the IXFR: NSEC chain %d, NSEC3 chain %d; %d of %d DO=1 corpus queries answered in XDP (%d must), equal to the engine's",
-		len(z.NSECChain()), len(z.NSEC3Chain()), answered, len(queries), must)
+	t.Logf("change %d: NSEC chain %d, NSEC3 chain %d; %d of %d DO=1 corpus queries answered in XDP (%d must), equal to the engine's",
+		step, len(z.NSECChain()), len(z.NSEC3Chain()), answered, len(queries), must)
 }
