@@ -389,6 +389,11 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 				return fmt.Errorf("%w: the NSEC3 chain of %s changed, and its view cannot follow", ErrRecompile, b.Name())
 			}
 			layout = view.keys
+			// The apex's NSEC3 record changed or moved: it is in the
+			// apex's own answers (its NODATA, and below it the NXDOMAIN
+			// and wildcard NODATA whose closest encloser it is), rendered
+			// as the parent of every NSEC3 owner that changes, and the
+			// CNAMEs' (chainReach renders them all).
 			if err := chainReach(affected, covers, b, chain, u.layout, layout, view.changedSlots, u.held, c.set); err != nil {
 				return err
 			}
@@ -564,16 +569,25 @@ func nsBelow(n *zone.Node) bool {
 // by hash (zone.NamesByHash). Names below a delegation come with it
 // (spread). The others keep their answers: their
 // templates read the new view where they read the old one. The apex's
-// NSEC3 is in the shared templates of every insecure delegation (their
-// closest provable encloser): a change to it, or to its place, is left to
+// NSEC3 record is in the apex's own answers (rendered as the parent of
+// every NSEC3 owner that changes) and, in an opt-out zone, in the shared
+// referrals of the insecure delegations below the apex (their closest
+// provable encloser): there a change to it, or to its place, is left to
 // the whole compile.
 func chainReach(affected, covers map[string]bool, b *zone.Zone, chain map[[4]uint64]bool, was, is *chainLayout,
 	regions []slotRegion, held map[string]bool, set *zone.Set) error {
 	origin := b.Origin.Lower
-	if k, ok := hashKey(b.Apex.NSEC3Hash); !ok || chain[k] {
-		return fmt.Errorf("%w: the NSEC3 record of the apex of %s changed", ErrRecompile, b.Name())
-	} else if s := slotOf(was, k); s < 0 || s != slotOf(is, k) {
-		return fmt.Errorf("%w: the NSEC3 record of the apex of %s moved", ErrRecompile, b.Name())
+	k, ok := hashKey(b.Apex.NSEC3Hash)
+	if !ok {
+		return fmt.Errorf("%w: the apex of %s has no NSEC3 hash", ErrRecompile, b.Name())
+	}
+	s := slotOf(was, k)
+	if s < 0 {
+		return fmt.Errorf("%w: the NSEC3 record of the apex of %s is not in its chain view", ErrRecompile, b.Name())
+	}
+	if (chain[k] || s != slotOf(is, k)) && optOutBelow(b) {
+		return fmt.Errorf("%w: the NSEC3 record of the apex of %s changed or moved (in the opt-out proofs of its insecure delegations)",
+			ErrRecompile, b.Name())
 	}
 	dirty := dirtyRanges(was, is, regions, chain)
 	children := len(set.Zones()) > 1 // a delegation may be a served zone's apex
@@ -1036,4 +1050,18 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 		nu.names, nu.tooMany = nil, true
 	}
 	return nil
+}
+
+// optOutBelow reports whether NSEC3 zone z has an insecure delegation
+// without an NSEC3 record of its own (opt-out), whose DO=1 referral holds
+// the NSEC3 record of its closest provable encloser.
+func optOutBelow(z *zone.Zone) bool {
+	found := false
+	z.ForEachNode(func(n *zone.Node) {
+		if !found && n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) && n.Set(dns.TypeDS) == nil &&
+			z.NSEC3Match(n.NSEC3Hash) == nil {
+			found = true
+		}
+	})
+	return found
 }
