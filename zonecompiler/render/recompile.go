@@ -571,9 +571,10 @@ func nsBelow(n *zone.Node) bool {
 // templates read the new view where they read the old one. The apex's
 // NSEC3 record is in the apex's own answers (rendered as the parent of
 // every NSEC3 owner that changes) and, in an opt-out zone, in the shared
-// referrals of the insecure delegations below the apex (their closest
-// provable encloser): there a change to it, or to its place, is left to
-// the whole compile.
+// referrals of the insecure delegations (their closest provable
+// encloser): a change to it, or to its place, renders them all again, or
+// when they are more than a quarter of the zone is left to the whole
+// compile.
 func chainReach(affected, covers map[string]bool, b *zone.Zone, chain map[[4]uint64]bool, was, is *chainLayout,
 	regions []slotRegion, held map[string]bool, set *zone.Set) error {
 	origin := b.Origin.Lower
@@ -585,9 +586,18 @@ func chainReach(affected, covers map[string]bool, b *zone.Zone, chain map[[4]uin
 	if s < 0 {
 		return fmt.Errorf("%w: the NSEC3 record of the apex of %s is not in its chain view", ErrRecompile, b.Name())
 	}
-	if (chain[k] || s != slotOf(is, k)) && optOutBelow(b) {
-		return fmt.Errorf("%w: the NSEC3 record of the apex of %s changed or moved (in the opt-out proofs of its insecure delegations)",
-			ErrRecompile, b.Name())
+	if chain[k] || s != slotOf(is, k) {
+		// The opt-out referrals hold it: rendered again, unless they are
+		// a good share of the zone (a TLD's: the whole compile's work).
+		limit := max(soaFloor, b.NodeCount()/soaShare)
+		insecure := optOutDelegations(b, limit)
+		if len(insecure) > limit {
+			return fmt.Errorf("%w: the NSEC3 record of the apex of %s changed or moved, and more than %d opt-out referrals hold it",
+				ErrRecompile, b.Name(), limit)
+		}
+		for _, n := range insecure {
+			affected[string(n)] = true
+		}
 	}
 	dirty := dirtyRanges(was, is, regions, chain)
 	children := len(set.Zones()) > 1 // a delegation may be a served zone's apex
@@ -1052,16 +1062,17 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	return nil
 }
 
-// optOutBelow reports whether NSEC3 zone z has an insecure delegation
-// without an NSEC3 record of its own (opt-out), whose DO=1 referral holds
-// the NSEC3 record of its closest provable encloser.
-func optOutBelow(z *zone.Zone) bool {
-	found := false
+// optOutDelegations lists the insecure delegations of NSEC3 zone z
+// without an NSEC3 record of their own (opt-out), whose DO=1 referrals hold
+// the NSEC3 record of their closest provable encloser: up to limit+1 of
+// them (more than limit: too many to render again).
+func optOutDelegations(z *zone.Zone, limit int) [][]byte {
+	var out [][]byte
 	z.ForEachNode(func(n *zone.Node) {
-		if !found && n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) && n.Set(dns.TypeDS) == nil &&
+		if len(out) <= limit && n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) && n.Set(dns.TypeDS) == nil &&
 			z.NSEC3Match(n.NSEC3Hash) == nil {
-			found = true
+			out = append(out, n.Name.Lower())
 		}
 	})
-	return found
+	return out
 }

@@ -393,7 +393,7 @@ func TestRecompileHeldCover(t *testing.T) {
 	m := zonegen.New(t, 17)
 	hashLike := strings.Repeat("0", NSEC3LabelLen)
 	var names []string
-	for i := range 6 {
+	for i := range 10 {
 		m.Add(fmt.Sprintf("held%d NS ns.%s.%s", i, hashLike, zonegen.Origin))
 		m.Add(fmt.Sprintf("plain%d NS ns.example.net.", i))
 		names = append(names, fmt.Sprintf("held%d", i), fmt.Sprintf("plain%d", i))
@@ -414,7 +414,7 @@ func TestRecompileHeldCover(t *testing.T) {
 		}
 		slices.Sort(held)
 		if want := fmt.Sprint([]string{"held0.example.", "held1.example.", "held2.example.", "held3.example.", "held4.example.",
-			"held5.example."}); fmt.Sprint(held) != want {
+			"held5.example.", "held6.example.", "held7.example.", "held8.example.", "held9.example."}); fmt.Sprint(held) != want {
 			t.Fatalf("held names %v, want %s", held, want)
 		}
 	}
@@ -433,10 +433,16 @@ func TestRecompileHeldCover(t *testing.T) {
 		}
 		m.Add(label + " NS ns.example.net.")
 		m.Add(label + " DS 1 13 2 " + strings.Repeat("ab", 32))
+		prev, was := r.e, r.inc.zones[string(z.Origin.Lower)].layout
 		d, _, why := r.next(step, genEngine(t, m.Signed(zonegen.NSEC3OptOut)))
 		if d == nil {
-			// (The record's slot may push the apex's NSEC3 on.)
 			t.Logf("%s: compiled whole: %v", name, why)
+			continue
+		}
+		if apexTouched(prev, r.e, was, r.inc.zones[string(z.Origin.Lower)].layout) {
+			// The record's slot pushed the apex's NSEC3 on, or changed
+			// it: every insecure delegation's referral is rendered again.
+			t.Logf("%s: the apex's NSEC3 record moved or changed", name)
 			continue
 		}
 		_, rendered := d.Image.Names[abi.HashName(lower)]
@@ -498,6 +504,28 @@ func TestRecompileSOAShare(t *testing.T) {
 	}
 }
 
+// TestRecompileOptOutApex: a change of the apex's NSEC3 record in an
+// opt-out zone renders every insecure delegation again (their referrals
+// hold the record); when they are most of the zone, as a TLD's, the whole
+// compile takes it.
+func TestRecompileOptOutApex(t *testing.T) {
+	for _, n := range []int{40, 3000} {
+		m := zonegen.New(t, 5)
+		m.AddDelegations(n)
+		r := newVersionRun(t, genEngine(t, m.Signed(zonegen.NSEC3OptOut)))
+		m.Add("@ SSHFP 1 1 0123456789abcdef0123456789abcdef01234567") // a type more at the apex: its NSEC3 record changes
+		d, _, err := r.next(1, genEngine(t, m.Signed(zonegen.NSEC3OptOut)))
+		switch {
+		case n == 40 && d == nil:
+			t.Errorf("%d delegations: compiled whole: %v", n, err)
+		case n == 40 && len(d.Image.Names) < n*4/5:
+			t.Errorf("%d delegations: %d names rendered, want every insecure delegation's", n, len(d.Image.Names))
+		case n == 3000 && (d != nil || !strings.Contains(err.Error(), "opt-out referrals hold it")):
+			t.Errorf("%d delegations: %v, want the whole compile", n, err)
+		}
+	}
+}
+
 // BenchmarkRecompileNSEC: a change of a few delegations (ChangeDelegations)
 // of an NSEC-signed zone of 20000 delegations rendered alone (the apex's
 // view built again whole, its 20001 pieces), against the whole compile of
@@ -550,4 +578,33 @@ func BenchmarkRecompileNSEC(b *testing.B) {
 			}
 		})
 	}
+}
+
+// apexTouched reports whether the NSEC3 record of the apex changed from
+// version a to b, or moved in the chain view (laid out as was, then is).
+func apexTouched(a, b *engine.Engine, was, is *chainLayout) bool {
+	za, zb := a.Zones().Zones()[0], b.Zones().Zones()[0]
+	k, ok := hashKey(zb.Apex.NSEC3Hash)
+	if !ok || slotOf(was, k) != slotOf(is, k) {
+		return true
+	}
+	sa, sb := za.NSEC3Match(za.Apex.NSEC3Hash), zb.NSEC3Match(zb.Apex.NSEC3Hash)
+	if sa == nil || sb == nil {
+		return true
+	}
+	ra, rb := sa.Set(dns.TypeNSEC3), sb.Set(dns.TypeNSEC3)
+	if len(ra.RRs()) != len(rb.RRs()) || len(ra.Sigs()) != len(rb.Sigs()) {
+		return true
+	}
+	for i := range ra.RRs() {
+		if !bytes.Equal(ra.RRs()[i].RData(), rb.RRs()[i].RData()) {
+			return true
+		}
+	}
+	for i := range ra.Sigs() {
+		if !bytes.Equal(ra.Sigs()[i].RData(), rb.Sigs()[i].RData()) {
+			return true
+		}
+	}
+	return false
 }
