@@ -3,7 +3,6 @@
 package loader_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -103,28 +102,15 @@ func checkRoom(t *testing.T, l *loader.Loader, step int) (kept int) {
 	return kept
 }
 
-// xdpMatchesEngine runs queries through l's program (IPv4 and IPv6 in
-// turn): each one it must answer answered, each one it answers with the
-// engine's bytes. It returns how many it answered and how many it had to.
+// xdpMatchesEngine is interoptest.XDPMatchesEngine through l's program
+// (IPv4 and IPv6 in turn); the test stops at the first failure.
 func xdpMatchesEngine(t *testing.T, l *loader.Loader, e *engine.Engine, step int, queries []interoptest.DenialQuery) (answered, must int) {
 	t.Helper()
-	for i, q := range queries {
-		got := xdpReply(t, l.Program(), layout{v6: i%2 == 1}, q.Packet)
-		if q.InXDP {
-			must++
-			if got == nil {
-				t.Fatalf("step %d: %s passed to userspace", step, q.Name)
-			}
-		}
-		if got == nil {
-			continue
-		}
-		answered++
-		if want := e.Respond(nil, q.Packet, false); !bytes.Equal(got, want) {
-			gm, wm := new(dns.Msg), new(dns.Msg)
-			_, _ = gm.Unpack(got), wm.Unpack(want)
-			t.Fatalf("step %d: %s: XDP and engine differ\nxdp    %v\nengine %v", step, q.Name, gm, wm)
-		}
+	answered, must = interoptest.XDPMatchesEngine(t, e, fmt.Sprintf("step %d", step), queries, func(i int, pkt []byte) []byte {
+		return xdpReply(t, l.Program(), layout{v6: i%2 == 1}, pkt)
+	})
+	if t.Failed() {
+		t.FailNow()
 	}
 	return answered, must
 }

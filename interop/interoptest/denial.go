@@ -1,6 +1,7 @@
 package interoptest
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -155,4 +156,32 @@ func randomCase(rng *rand.Rand, s string) string {
 		}
 	}
 	return string(b)
+}
+
+// XDPMatchesEngine runs queries through an XDP program (reply: its reply
+// to query i, nil when it passed the query up): every query it must answer
+// answered, every one it answers with e's bytes; what prefixes the
+// failures. It returns how many it answered and how many it had to.
+func XDPMatchesEngine(t testing.TB, e *engine.Engine, what string, queries []DenialQuery, reply func(i int, pkt []byte) []byte) (answered, must int) {
+	t.Helper()
+	for i, q := range queries {
+		got := reply(i, q.Packet)
+		if q.InXDP {
+			must++
+			if got == nil {
+				t.Errorf("%s: %s passed to userspace", what, q.Name)
+				continue
+			}
+		}
+		if got == nil {
+			continue
+		}
+		answered++
+		if want := e.Respond(nil, q.Packet, false); !bytes.Equal(got, want) {
+			gm, wm := new(dns.Msg), new(dns.Msg)
+			_, _ = gm.Unpack(got), wm.Unpack(want)
+			t.Errorf("%s: %s: XDP and engine differ\nxdp    %v\nengine %v", what, q.Name, gm, wm)
+		}
+	}
+	return answered, must
 }

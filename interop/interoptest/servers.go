@@ -240,6 +240,14 @@ type KnotOptions struct {
 	NSEC3, OptOut bool
 }
 
+// onOff is a knot.conf switch.
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
 // StartKnotWith is StartKnot with opts.
 func StartKnotWith(t testing.TB, zones []interop.Zone, opts KnotOptions) *interop.Server {
 	t.Helper()
@@ -268,8 +276,8 @@ func StartKnotWith(t testing.TB, zones []interop.Zone, opts KnotOptions) *intero
 			}
 		}
 		if opts.Sign && opts.NSEC3 {
-			fmt.Fprintf(&b, "policy:\n  - id: signer\n    nsec3: on\n    nsec3-iterations: 0\n    nsec3-salt-length: 0\n    nsec3-opt-out: %v\n",
-				map[bool]string{true: "on", false: "off"}[opts.OptOut])
+			fmt.Fprintf(&b, "policy:\n  - id: signer\n    nsec3: on\n    nsec3-iterations: 0\n    nsec3-salt-length: 0\n    nsec3-opt-out: %s\n",
+				onOff(opts.OptOut))
 		}
 		fmt.Fprintf(&b, "template:\n  - id: default\n    storage: %q\n", dir)
 		if opts.Sign && opts.NSEC3 {
@@ -284,11 +292,7 @@ func StartKnotWith(t testing.TB, zones []interop.Zone, opts KnotOptions) *intero
 		} else {
 			fmt.Fprintf(&b, "    zonefile-load: whole\n    zonefile-sync: -1\n    journal-content: none\n")
 		}
-		signing := "off"
-		if opts.Sign {
-			signing = "on"
-		}
-		fmt.Fprintf(&b, "    dnssec-signing: %s\n    semantic-checks: off\n", signing)
+		fmt.Fprintf(&b, "    dnssec-signing: %s\n    semantic-checks: off\n", onOff(opts.Sign))
 		fmt.Fprintf(&b, "zone:\n")
 		for _, z := range zones {
 			fmt.Fprintf(&b, "  - domain: %q\n    file: %q\n", z.Origin, z.Path)

@@ -81,13 +81,12 @@ const repQueries = 4
 // the change to a whole compile. A variable so that a test can lower it.
 var maxSOANames = 50000
 
-// soaShare and soaFloor: a new serial whose names to render again for the
-// SOA they hold are more than a soaShare-th of the zone's names (and more
-// than soaFloor) is left to the whole compile too.
-const (
-	soaShare = 4
-	soaFloor = 1024
-)
+// renderAgainLimit is how many names of zone z a change may render again
+// for a record many answers hold (the SOA of a new serial, the apex's
+// NSEC3 record in the opt-out referrals) before it is left to the whole
+// compile: a quarter of the zone, at least 1024 — beyond, about a whole
+// compile's work (BenchmarkRecompileNSEC).
+func renderAgainLimit(z *zone.Zone) int { return max(1024, z.NodeCount()/4) }
 
 // soaTail is the part of a zone's SOA RDATA that a new serial changes.
 func soaTail(z *zone.Zone) []byte {
@@ -389,11 +388,6 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 				return fmt.Errorf("%w: the NSEC3 chain of %s changed, and its view cannot follow", ErrRecompile, b.Name())
 			}
 			layout = view.keys
-			// The apex's NSEC3 record changed or moved: it is in the
-			// apex's own answers (its NODATA, and below it the NXDOMAIN
-			// and wildcard NODATA whose closest encloser it is), rendered
-			// as the parent of every NSEC3 owner that changes, and the
-			// CNAMEs' (chainReach renders them all).
 			if err := chainReach(affected, covers, b, chain, u.layout, layout, view.changedSlots, u.held, c.set); err != nil {
 				return err
 			}
@@ -423,12 +417,11 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		}
 	}
 	c.spread(affected, u, a, b, changed)
-	if soa && (u.tooMany || len(u.names) > maxSOANames || len(u.names) > max(soaFloor, b.NodeCount()/soaShare)) {
+	if soa && (u.tooMany || len(u.names) > maxSOANames || len(u.names) > renderAgainLimit(b)) {
 		// Names whose own templates hold the SOA (an NSEC zone's insecure
 		// delegations, in their DS NODATA answers with their own NSEC;
 		// before shared templates, an NSEC3 opt-out zone's) are rendered
-		// again whole: for a good share of the zone, a whole compile's
-		// work, or more (BenchmarkRecompileNSEC).
+		// again whole.
 		return fmt.Errorf("%w: %d names of %s hold its SOA in templates of their own", ErrRecompile, len(u.names), b.Name())
 	}
 	if nsec {
@@ -587,9 +580,8 @@ func chainReach(affected, covers map[string]bool, b *zone.Zone, chain map[[4]uin
 		return fmt.Errorf("%w: the NSEC3 record of the apex of %s is not in its chain view", ErrRecompile, b.Name())
 	}
 	if chain[k] || s != slotOf(is, k) {
-		// The opt-out referrals hold it: rendered again, unless they are
-		// a good share of the zone (a TLD's: the whole compile's work).
-		limit := max(soaFloor, b.NodeCount()/soaShare)
+		// The opt-out referrals hold it: rendered again.
+		limit := renderAgainLimit(b)
 		insecure := optOutDelegations(b, limit)
 		if len(insecure) > limit {
 			return fmt.Errorf("%w: the NSEC3 record of the apex of %s changed or moved, and more than %d opt-out referrals hold it",
@@ -732,26 +724,21 @@ func apexChange(a, b *zone.Node) (soa, ok bool) {
 	if s == nil || t == nil || s.TTL != t.TTL || len(s.RRs()) != 1 || len(t.RRs()) != 1 || len(s.Sigs()) != len(t.Sigs()) {
 		return false, false
 	}
-	for j, r := range s.Sigs() {
-		if q := t.Sigs()[j]; r.TTL != q.TTL || r.RDLength() != q.RDLength() {
-			return false, false
-		}
-	}
 	r, q := s.RRs()[0], t.RRs()[0]
 	n := r.RDLength() - 20
 	if r.RDLength() != q.RDLength() || r.TTL != q.TTL || !bytes.Equal(r.RData()[:n], q.RData()[:n]) ||
 		!bytes.Equal(r.Owner.Wire(), q.Owner.Wire()) {
 		return false, false
 	}
-	if !bytes.Equal(r.RData(), q.RData()) {
-		return true, true
-	}
+	soa = !bytes.Equal(r.RData(), q.RData())
 	for j, r := range s.Sigs() {
-		if !bytes.Equal(r.RData(), t.Sigs()[j].RData()) {
-			return true, true
+		q := t.Sigs()[j]
+		if r.TTL != q.TTL || r.RDLength() != q.RDLength() {
+			return false, false
 		}
+		soa = soa || !bytes.Equal(r.RData(), q.RData())
 	}
-	return false, true
+	return soa, true
 }
 
 // renderRep renders a shared template's query in zone b.
