@@ -166,6 +166,12 @@ const (
 	// this version (added or removed by an update): the walk treats it as
 	// missing.
 	NameFlagAbsent = 0x8
+	// NameFlagCut (XDPDNS_NF_CUT): name_val.flags: a zone cut seen from its
+	// parent (a delegation): exact_default is the answer to a DS query alone
+	// (the parent's, for qname == the name); any other qtype not in answers
+	// takes below_default (the referral, the same for qname == the name as
+	// below it). This keeps the DS answer of every delegation out of answers.
+	NameFlagCut = 0x10
 	// AnswerKeyMult (XDPDNS_ANSWER_KEY_MULT): answers: per-qtype templates
 	// that differ from the name's default, keyed by the name's struct name_key
 	// {h1, h2} made into {h1 + (((qtype << 2) | mode) + 1) *

@@ -10,6 +10,7 @@
 #define DNS_RD      0x0100
 #define DNS_CD      0x0010
 #define TYPE_OPT    41
+#define TYPE_DS     43
 #define TYPE_RRSIG  46
 #define TYPE_TKEY   249
 #define TYPE_ANY    255

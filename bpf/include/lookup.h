@@ -213,7 +213,7 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 		if (t != XDPDNS_ABSENT)
 			return t;
 	}
-	if (mode == XDPDNS_MODE_EXACT)
+	if (mode == XDPDNS_MODE_EXACT && (!(nv->flags & XDPDNS_NF_CUT) || q->qtype == TYPE_DS))
 		return q->dobit ? nv->exact_default[1] : nv->exact_default[0];
 	return q->dobit ? nv->below_default[1] : nv->below_default[0];
 }

@@ -180,6 +180,12 @@ struct name_slot {
 /* name_val.flags: the name is not in this version (added or removed by
  * an update): the walk treats it as missing. */
 #define XDPDNS_NF_ABSENT 0x8
+/* name_val.flags: a zone cut seen from its parent (a delegation):
+ * exact_default is the answer to a DS query alone (the parent's, for
+ * qname == the name); any other qtype not in answers takes below_default
+ * (the referral, the same for qname == the name as below it). This keeps
+ * the DS answer of every delegation out of answers. */
+#define XDPDNS_NF_CUT 0x10
 
 /* answers: per-qtype templates that differ from the name's default,
  * keyed by the name's struct name_key {h1, h2} made into

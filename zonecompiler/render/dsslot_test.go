@@ -23,8 +23,9 @@ func TestDSSlotShared(t *testing.T) {
 	rrs, e, z, img, m := optOutCompiled(t, insecure, "h1 A 198.18.4.1\n")
 	ids := map[uint32]int{}
 	for _, n := range insecureDelegations(z) {
-		k := AnswerKey{Name: abi.HashName(n), QType: dns.TypeDS, Mode: abi.ModeExact}
-		id := img.Answers[k][1]
+		h := abi.HashName(n)
+		tids, _ := EntryTemplates(img, h, img.Names[h], dns.TypeDS, abi.ModeExact)
+		id := tids[1]
 		if id == 0 || img.Templates[id].Flags&abi.FlagSlotSelf == 0 {
 			t.Fatalf("DS DO=1 at %x: template %d without a self slot", n, id)
 		}
@@ -130,7 +131,9 @@ func TestReferralSlotShared(t *testing.T) {
 	headCovered := 0
 	for _, n := range insecureDelegations(z) {
 		name := dnsName(n)
-		id := img.Names[abi.HashName(n)].ExactDefault[1]
+		h := abi.HashName(n)
+		tids, _ := EntryTemplates(img, h, img.Names[h], dns.TypeA, abi.ModeExact)
+		id := tids[1]
 		self := id != 0 && img.Templates[id].Flags&abi.FlagSlotSelf != 0
 		if want := name != "h.oo.test."; self != want {
 			t.Fatalf("referral DO=1 at %s: template %d, self slot %v, want %v", name, id, self, want)

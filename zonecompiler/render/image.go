@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/bpf/abi"
 )
 
@@ -51,9 +52,9 @@ const SharedMinRefs = 16
 // NameEntry is what to answer when a name is the longest existing suffix
 // of the query name and the query type has no entry of its own.
 type NameEntry struct {
-	ExactDefault [2]uint32 // by DO bit
+	ExactDefault [2]uint32 // by DO bit; with abi.NameFlagCut, the DS answer alone
 	BelowDefault [2]uint32
-	Flags        uint32 // abi.NameFlagExactTyped | abi.NameFlagBelowTyped | abi.NameFlagLeaf
+	Flags        uint32 // abi.NameFlagExactTyped | abi.NameFlagBelowTyped | abi.NameFlagLeaf | abi.NameFlagCut
 	// Cover is 1 + the index, among the entries of its templates' denial
 	// zone, of the entry covering the name's own NSEC3 hash, which fills
 	// the slot of a template with abi.FlagSlotSelf (an insecure
@@ -66,6 +67,15 @@ type NameEntry struct {
 // Tmpls is e's template ids: exact and below, each by DO bit.
 func (e NameEntry) Tmpls() [4]uint32 {
 	return [4]uint32{e.ExactDefault[0], e.ExactDefault[1], e.BelowDefault[0], e.BelowDefault[1]}
+}
+
+// exactQType is the query type ExactDefault answers: DS at a cut
+// (abi.NameFlagCut), else 0, the name's default.
+func (e NameEntry) exactQType() uint16 {
+	if e.Flags&abi.NameFlagCut != 0 {
+		return dns.TypeDS
+	}
+	return 0
 }
 
 // withTmpls is e with each template id mapped by f.

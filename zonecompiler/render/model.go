@@ -23,6 +23,30 @@ type Model struct {
 	NSID    []byte
 }
 
+// EntryTemplates is the template ids (by DO bit) for a query of qtype
+// whose longest existing suffix is the name h with its entry, in mode
+// (abi.ModeExact or abi.ModeBelow), as the program chooses them
+// (bpf/include/lookup.h): the name's answers entry for qtype when its
+// flags say it has some (typed), else its default — at a cut
+// (abi.NameFlagCut) ExactDefault for DS alone, BelowDefault for the rest.
+func EntryTemplates(mp interface {
+	Answer(AnswerKey) ([2]uint32, bool)
+}, h NameHash, entry NameEntry, qtype, mode uint16) (ids [2]uint32, typed bool) {
+	flag := uint32(abi.NameFlagBelowTyped)
+	if mode == abi.ModeExact {
+		flag = abi.NameFlagExactTyped
+	}
+	if entry.Flags&flag != 0 {
+		if ids, ok := mp.Answer(AnswerKey{Name: h, QType: qtype, Mode: mode}); ok {
+			return ids, true
+		}
+	}
+	if mode == abi.ModeExact && (entry.Flags&abi.NameFlagCut == 0 || qtype == dns.TypeDS) {
+		return entry.ExactDefault, false
+	}
+	return entry.BelowDefault, false
+}
+
 // Maps is what the program reads, entry by entry: an Image, or the live
 // generation's kernel maps.
 type Maps interface {
@@ -270,19 +294,10 @@ func (m *Model) decide(pkt []byte, dec *Decision) (reply []byte, reason string) 
 		if found == len(hs)-1 {
 			mode = abi.ModeExact
 		}
-		typed := uint32(abi.NameFlagBelowTyped)
-		if mode == abi.ModeExact {
-			typed = abi.NameFlagExactTyped
-		}
 		dec.Name, dec.Labels, dec.Mode, dec.Cover = n, found, mode, entry.Cover
-		if ids, ok := mp.Answer(AnswerKey{Name: n, QType: qtype, Mode: mode}); ok && entry.Flags&typed != 0 {
-			id = ids[d]
-			dec.Typed = true
-		} else if mode == abi.ModeExact {
-			id = entry.ExactDefault[d]
-		} else {
-			id = entry.BelowDefault[d]
-		}
+		var ids [2]uint32
+		ids, dec.Typed = EntryTemplates(mp, n, entry, qtype, mode)
+		id = ids[d]
 	default:
 		return nil, ReasonQType
 	}

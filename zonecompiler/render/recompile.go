@@ -155,7 +155,7 @@ func (c *compiler) incremental(keys []string) *Incremental {
 		h := abi.HashName(lower)
 		e := c.img.Names[h]
 		for d := range 2 {
-			check(e.ExactDefault[d], z, u, lower, 0, abi.ModeExact, d == 1)
+			check(e.ExactDefault[d], z, u, lower, e.exactQType(), abi.ModeExact, d == 1)
 			check(e.BelowDefault[d], z, u, lower, 0, abi.ModeBelow, d == 1)
 		}
 	}
@@ -1035,7 +1035,7 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 			continue
 		}
 		for d := range 2 {
-			use(e.ExactDefault[d], repQuery{name: lower, mode: abi.ModeExact, do: d == 1})
+			use(e.ExactDefault[d], repQuery{name: lower, qtype: e.exactQType(), mode: abi.ModeExact, do: d == 1})
 			use(e.BelowDefault[d], repQuery{name: lower, mode: abi.ModeBelow, do: d == 1})
 		}
 	}
