@@ -252,7 +252,8 @@ func (e *Engine) additionalFor(a *answer, z *zone.Zone, s *zone.RRset) {
 	switch s.Type {
 	case dns.TypeNS, dns.TypeMX:
 		for _, rr := range s.RRs() {
-			target := rr.RDataLower()[rr.Names[0]:]
+			offs, _ := rr.NameOffsets()
+			target := rr.RDataLower()[offs[0]:]
 			e.addAddresses(a, z, target)
 		}
 	case dns.TypeSRV:

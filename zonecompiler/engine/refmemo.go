@@ -148,8 +148,9 @@ func (c *Cache) rememberReferral(pkt, out []byte, info Info) {
 			if !note(owner) {
 				return
 			}
-			for j := 0; j < int(it.rr.NNames); j++ {
-				off := int(it.rr.Names[j])
+			offs, n := it.rr.NameOffsets()
+			for j := 0; j < n; j++ {
+				off := int(offs[j])
 				_, end, err := wire.ReadName(it.rr.RDataLower(), off)
 				if err != nil || !note(it.rr.RDataLower()[off:end]) {
 					return

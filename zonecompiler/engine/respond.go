@@ -324,15 +324,16 @@ func writeItem(b *wire.Builder, it *item) {
 	}
 	b.Name(owner.Wire, owner.Lower, true)
 	if it.synth != nil {
-		lenOff := b.RRHeader(dns.TypeCNAME, rr.Class, ttl)
+		lenOff := b.RRHeader(dns.TypeCNAME, rr.Class(), ttl)
 		b.Name(it.synth, it.synthLower, true)
 		b.EndRData(lenOff)
 		return
 	}
-	lenOff := b.RRHeader(rr.Type, rr.Class, ttl)
+	lenOff := b.RRHeader(rr.Type, rr.Class(), ttl)
 	rd, pos := rr.RData(), 0
-	for i := 0; i < int(rr.NNames); i++ {
-		off := int(rr.Names[i])
+	offs, n := rr.NameOffsets()
+	for i := 0; i < n; i++ {
+		off := int(offs[i])
 		b.Buf = append(b.Buf, rd[pos:off]...)
 		_, end, err := wire.ReadName(rd, off)
 		if err != nil {

@@ -113,6 +113,7 @@ func nodeName(n *Node) string {
 
 // rrText is a record as the response builder sees it.
 func rrText(rr *RR) string {
-	return fmt.Sprintf("%s %d %d %d %s %v/%d", wire.String(rr.Owner.Lower()), rr.Type, rr.Class, rr.TTL,
-		hex.EncodeToString(rr.RData()), rr.Names, rr.NNames)
+	offs, n := rr.NameOffsets()
+	return fmt.Sprintf("%s %d %d %d %s %v/%d", wire.String(rr.Owner.Lower()), rr.Type, rr.Class(), rr.TTL,
+		hex.EncodeToString(rr.RData()), offs, n)
 }

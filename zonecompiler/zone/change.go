@@ -20,7 +20,7 @@ func contentDigest(z *Zone) (sum uint64, n int) {
 		h.Reset()
 		h.Write(rr.Owner.Lower())
 		hdr[0], hdr[1] = byte(rr.Type>>8), byte(rr.Type)
-		hdr[2], hdr[3] = byte(rr.Class>>8), byte(rr.Class)
+		hdr[2], hdr[3] = byte(rr.Class()>>8), byte(rr.Class())
 		hdr[4], hdr[5], hdr[6], hdr[7] = byte(rr.TTL>>24), byte(rr.TTL>>16), byte(rr.TTL>>8), byte(rr.TTL)
 		h.Write(hdr[:])
 		h.Write(rr.RData())

@@ -53,7 +53,7 @@ func sameRRs(a, b []*RR) bool {
 	}
 	for i, r := range a {
 		s := b[i]
-		if r.Type != s.Type || r.Class != s.Class || r.TTL != s.TTL || !bytes.Equal(r.RData(), s.RData()) ||
+		if r.Type != s.Type || r.class != s.class || r.TTL != s.TTL || !bytes.Equal(r.RData(), s.RData()) ||
 			!bytes.Equal(r.Owner.Wire(), s.Owner.Wire()) {
 			return false
 		}

@@ -319,8 +319,9 @@ func emptyRDataAllowed(t uint16) bool {
 // sharing hands out what records read in a row share: their file's
 // name, and the owner of the record before when they repeat it.
 type sharing struct {
-	file  *string
-	owner *wire.Packed
+	file   string
+	fileID uint16
+	owner  *wire.Packed
 	// pack is the buffer records are packed into, reused; arena holds
 	// the copies of their RDATA and owner names that the records keep
 	// (a buffer per record, kept by its RDATA, held the whole record
@@ -329,12 +330,12 @@ type sharing struct {
 	arena binfmt.Arena
 }
 
-// fileOf is the shared name of file.
-func (s *sharing) fileOf(file string) *string {
-	if s.file == nil || *s.file != file {
-		s.file = &file
+// fileOf is file's index in fileNames (RR.File).
+func (s *sharing) fileOf(file string) uint16 {
+	if s.fileID == 0 || s.file != file {
+		s.file, s.fileID = file, fileNames.id(file)
 	}
-	return s.file
+	return s.fileID
 }
 
 // compile turns a parsed record into the builder's wire form, its owner
@@ -345,6 +346,9 @@ func compile(rr dns.RR, file string, line int, share *sharing) (*RR, error) {
 		return nil, err
 	}
 	h := rr.Header()
+	if h.Class > 0xff {
+		return nil, fmt.Errorf("class %s records are not served; only IN", dns.Class(h.Class))
+	}
 	out := NewRR(share.owner, h.Rrtype, h.Class, h.Ttl, share.arena.Copy(buf[off+10:]))
 	out.Line, out.file = lineOf(line), share.fileOf(file)
 	if out.Owner == nil || !bytes.Equal(out.Owner.Wire(), buf[:off]) {
@@ -384,27 +388,23 @@ func packRR(rr dns.RR, share *sharing) (buf []byte, off int, err error) {
 	return buf, off, nil
 }
 
-// findNames sets the offsets of the compressible names in RData (and,
-// when there are some and RData has upper-case letters, puts RData and
-// its lower-cased copy in one allocation: RR.RDataLower).
+// findNames checks the compressible names in RData (NameOffsets reads
+// them without checking) and, when there are some and RData has
+// upper-case letters, puts RData and its lower-cased copy in one
+// allocation (RR.RDataLower).
 func (rr *RR) findNames() error {
 	switch rr.Type {
-	case dns.TypeNS, dns.TypeCNAME, dns.TypePTR, dns.TypeMB, dns.TypeMG, dns.TypeMR:
-		rr.NNames = 1
 	case dns.TypeMX:
 		if rr.rdlen < 3 {
 			return fmt.Errorf("MX RDATA of %d bytes", rr.rdlen)
 		}
-		rr.Names[0], rr.NNames = 2, 1
 	case dns.TypeSOA, dns.TypeMINFO:
-		_, end, err := wire.ReadName(rr.RData(), 0)
-		if err != nil {
+		if _, _, err := wire.ReadName(rr.RData(), 0); err != nil {
 			return err
 		}
-		rr.Names[1], rr.NNames = uint16(end), 2
 	}
 	rr.lowerApart = false
-	if rr.NNames > 0 {
+	if rr.hasNames() {
 		rd := rr.RData()
 		if l := wire.LowerShared(rd); len(l) > 0 && &l[0] != &rd[0] {
 			n := len(rd)
@@ -432,8 +432,8 @@ func (b *builder) add(parsed dns.RR, file string, line int) error {
 // admit refuses a record no zone of ours may hold: another class, or
 // outside the zone.
 func (b *builder) admit(rr *RR) error {
-	if rr.Class != dns.ClassINET {
-		return b.errf(rr, "class %s records are not served; only IN", dns.Class(rr.Class))
+	if rr.Class() != dns.ClassINET {
+		return b.errf(rr, "class %s records are not served; only IN", dns.Class(rr.Class()))
 	}
 	if !wire.IsSubdomain(rr.Owner.Lower(), b.z.Origin.Lower) {
 		return b.errf(rr, "out-of-zone data: %s is not in zone %s", rr.Src().Header().Name, b.z.Name())
@@ -541,7 +541,7 @@ func duplicate(a, b *RR) bool {
 	switch {
 	case bytes.Equal(a.RData(), b.RData()):
 		return true
-	case a.NNames > 0 && bytes.Equal(a.RDataLower(), b.RDataLower()):
+	case a.hasNames() && bytes.Equal(a.RDataLower(), b.RDataLower()):
 		return true
 	case bytes.EqualFold(a.RData(), b.RData()): // a cheap first look: IsDuplicate decides
 		return dns.IsDuplicate(a.Src(), b.Src())

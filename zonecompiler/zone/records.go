@@ -19,11 +19,11 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 	w.String(z.File)
 	WriteSources(w, z.Sources)
 	recs := z.Records()
-	files := map[string]int{}
+	files := map[uint16]int{}
 	var names []string
 	for _, rr := range recs {
-		if _, ok := files[rr.File()]; !ok {
-			files[rr.File()] = len(names)
+		if _, ok := files[rr.file]; !ok {
+			files[rr.file] = len(names)
 			names = append(names, rr.File())
 		}
 	}
@@ -52,14 +52,14 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 			w.Uvarint(uint64(flags))
 		}
 		w.U16(rr.Type)
-		w.U16(rr.Class)
+		w.U16(rr.Class())
 		if ttl, ok := z.fileTTLs[rr]; ok {
 			w.U32(ttl) // as in the file: the warning comes back with it
 		} else {
 			w.U32(rr.TTL)
 		}
 		w.Bytes(rr.RData())
-		w.Int(files[rr.File()])
+		w.Int(files[rr.file])
 		w.Int(int(rr.Line))
 	}
 	// The facts Load derives that no record carries: the empty
@@ -134,8 +134,10 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	}
 	sources := ReadSources(r)
 	names := make([]string, r.Count(1))
+	fileIDs := make([]uint16, len(names))
 	for i := range names {
 		names[i] = r.String()
+		fileIDs[i] = fileNames.id(names[i])
 	}
 	// Size hints, trusted no further than the records that can follow.
 	nodes, nsec3 := r.Int(1<<40), r.Int(1<<40)
@@ -163,14 +165,19 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 			flags = Flags(r.Int(1 << 16))
 			near = [2]*Node{}
 		}
-		rr := &RR{Owner: owner, Type: r.U16(), Class: r.U16(), TTL: r.U32()}
+		rr := &RR{Owner: owner, Type: r.U16()}
+		if class := r.U16(); class != dns.ClassINET {
+			r.Fail("a record of class %d", class)
+		}
+		rr.setClass(dns.ClassINET)
+		rr.TTL = r.U32()
 		if rd := r.Bytes(); len(rd) <= MaxRData {
 			rr.setRData(rd)
 		} else {
 			r.Fail("RDATA of %d bytes", len(rd))
 		}
 		if f := r.Int(len(names) - 1); len(names) > 0 {
-			rr.file = &names[f]
+			rr.file = fileIDs[f]
 		}
 		rr.Line = int32(r.Int(math.MaxInt32))
 		if err := r.Err(); err != nil {

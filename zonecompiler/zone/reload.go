@@ -88,7 +88,8 @@ func reloadDiff(ctx context.Context, served *Zone, path string, opt Options) (*Z
 		}
 		h := parsed.Header()
 		owner = wire.NewPacked(buf[:off:off])
-		scratch = RR{Owner: &owner, Type: h.Rrtype, Class: h.Class, TTL: h.Ttl}
+		scratch = RR{Owner: &owner, Type: h.Rrtype, TTL: h.Ttl}
+		scratch.setClass(h.Class)
 		scratch.setRData(buf[off+10:])
 		if old := served.holding(&scratch); old != nil {
 			matched[old] = struct{}{}
@@ -153,7 +154,7 @@ func (z *Zone) holding(rr *RR) *RR {
 		// The same bytes: a new spelling of the owner or of a name in
 		// RDATA is a change too (the served record is deleted, the new
 		// one added).
-		if old.Class == rr.Class && old.TTL == rr.TTL && slices.Equal(old.RData(), rr.RData()) &&
+		if old.class == rr.class && old.TTL == rr.TTL && slices.Equal(old.RData(), rr.RData()) &&
 			slices.Equal(old.Owner.Wire(), rr.Owner.Wire()) {
 			return old
 		}

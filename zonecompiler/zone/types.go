@@ -20,28 +20,27 @@ import (
 )
 
 // RR is one resource record in the form the response builder writes:
-// owner name, fixed fields and uncompressed RDATA, with the offsets of the
-// domain names inside RDATA that RFC 1035 lets a server compress.
+// owner name, fixed fields and uncompressed RDATA (NameOffsets finds the
+// domain names in it that RFC 1035 lets a server compress). A TLD holds
+// millions: a record is 32 bytes.
 type RR struct {
 	// Owner is shared by the records of one owner read in a row (a
 	// million-delegation zone holds each owner's name once, not once per
 	// record).
 	Owner *wire.Packed
 	// rdata points at the RDATA's rdlen bytes (RData): a pointer and a
-	// 16-bit length (RDLENGTH's range) instead of a slice header keep a
-	// record in 48 bytes, and a TLD holds millions of them.
+	// 16-bit length (RDLENGTH's range) instead of a slice header.
 	rdata *byte
-	// file is the name of the file the record was read from, shared by
-	// the records of that file (File).
-	file  *string
 	TTL   uint32
 	Line  int32 // line in File where the record ends
 	Type  uint16
-	Class uint16
 	rdlen uint16
-	Names [2]uint16 // offsets in RData of compressible names
-	// NNames is how many entries of Names are used.
-	NNames uint8
+	// file is the index of the name of the file the record was read
+	// from among the names fileNames holds (File).
+	file uint16
+	// class is the CLASS (Class): a zone holds IN records only, the
+	// server's own answers CH ones; compile refuses a class beyond a byte.
+	class uint8
 	// lowerApart says RData has upper-case letters: its lower-cased
 	// copy (RDataLower) follows it in the same allocation.
 	lowerApart bool
@@ -54,10 +53,23 @@ const MaxRData = 0xffff
 // MaxRData bytes: more panics) is not copied and may not be written to
 // afterwards.
 func NewRR(owner *wire.Packed, typ, class uint16, ttl uint32, rdata []byte) *RR {
-	rr := &RR{Owner: owner, Type: typ, Class: class, TTL: ttl}
+	rr := &RR{Owner: owner, Type: typ, TTL: ttl}
+	rr.setClass(class)
 	rr.setRData(rdata)
 	return rr
 }
+
+// setClass sets the record's CLASS; one beyond a byte (no class a zone
+// may hold: compile refuses it first) reads as 0.
+func (rr *RR) setClass(class uint16) {
+	if class > 0xff {
+		class = 0
+	}
+	rr.class = uint8(class)
+}
+
+// Class is the record's CLASS.
+func (rr *RR) Class() uint16 { return uint16(rr.class) }
 
 // setRData makes rd the record's RDATA (not copied; at most MaxRData
 // bytes, which every reader checks first: more panics).
@@ -81,15 +93,35 @@ func (rr *RR) RData() []byte {
 func (rr *RR) RDLength() int { return int(rr.rdlen) }
 
 // File is the name of the file rr was read from ("" when none).
-func (rr *RR) File() string {
-	if rr.file == nil {
-		return ""
+func (rr *RR) File() string { return fileNames.name(rr.file) }
+
+// NameOffsets are the offsets in RData of the names a server may
+// compress (RFC 1035 §4.1.4: those of the types it defines), the first n
+// of offs. The record's RDATA was checked when it was read (findNames).
+func (rr *RR) NameOffsets() (offs [2]uint16, n int) {
+	switch rr.Type {
+	case dns.TypeNS, dns.TypeCNAME, dns.TypePTR, dns.TypeMB, dns.TypeMG, dns.TypeMR:
+		return offs, 1
+	case dns.TypeMX:
+		return [2]uint16{2}, 1
+	case dns.TypeSOA, dns.TypeMINFO:
+		_, end, err := wire.ReadName(rr.RData(), 0)
+		if err != nil {
+			return offs, 0 // never: findNames read it
+		}
+		return [2]uint16{0, uint16(end)}, 2
 	}
-	return *rr.file
+	return offs, 0
+}
+
+// hasNames reports whether rr's RDATA holds names a server may compress.
+func (rr *RR) hasNames() bool {
+	_, n := rr.NameOffsets()
+	return n > 0
 }
 
 // RDataLower is RData lower-cased (for a record with compressible names,
-// NNames > 0; else RData): the builder compares names in RDATA
+// NameOffsets; else RData): the builder compares names in RDATA
 // case-insensitively for compression. Most zone data is lower-case
 // already, so it is RData itself; else a copy that findNames put right
 // after RData's bytes, in one allocation (so that a record holds no
@@ -110,14 +142,14 @@ func (rr *RR) Src() dns.RR {
 	buf := make([]byte, 0, len(rr.Owner.Wire())+10+len(rd))
 	buf = append(buf, rr.Owner.Wire()...)
 	buf = binary.BigEndian.AppendUint16(buf, rr.Type)
-	buf = binary.BigEndian.AppendUint16(buf, rr.Class)
+	buf = binary.BigEndian.AppendUint16(buf, rr.Class())
 	buf = binary.BigEndian.AppendUint32(buf, rr.TTL)
 	buf = binary.BigEndian.AppendUint16(buf, uint16(len(rd)))
 	buf = append(buf, rd...)
 	out, _, err := dns.UnpackRR(buf, 0)
 	if err != nil {
 		// Never: the wire form was made from a parsed record.
-		return &dns.RFC3597{Hdr: dns.RR_Header{Name: wire.String(rr.Owner.Wire()), Rrtype: rr.Type, Class: rr.Class, Ttl: rr.TTL}}
+		return &dns.RFC3597{Hdr: dns.RR_Header{Name: wire.String(rr.Owner.Wire()), Rrtype: rr.Type, Class: rr.Class(), Ttl: rr.TTL}}
 	}
 	return out
 }
