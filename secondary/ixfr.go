@@ -104,7 +104,7 @@ func (zl *zoneLoop) applyServed(rrs []dns.RR, incremental bool) (records []dns.R
 	}
 	soa := z.SOA.RRs()[0]
 	records = append(make([]dns.RR, 0, z.RecordCount()), soa.Src())
-	for _, rr := range z.Records() {
+	for rr := range z.Records() {
 		if rr != soa {
 			records = append(records, rr.Src())
 		}

@@ -151,7 +151,7 @@ func (s *Server) transfer(c net.Conn, req *dns.Msg, x xfrQuery, raw []byte, clie
 	if err := w.add(soa); err != nil {
 		return err
 	}
-	for _, rr := range z.Records() {
+	for rr := range z.Records() {
 		if rr.Type == dns.TypeSOA && string(wire.ToLower(rr.Owner.Wire())) == string(z.Origin.Lower) {
 			continue
 		}

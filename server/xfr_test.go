@@ -76,11 +76,9 @@ func TestAXFRAllowed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AXFR: %v", err)
 	}
+	// Between the SOAs, the records in no particular order (RFC 5936
+	// §2.2 asks for none; zone.Records keeps no list of them).
 	checkTransfer(t, rrs, "example.com.", testZone)
-	// File order is kept between the SOAs.
-	if rrs[1].Header().Rrtype != dns.TypeNS || rrs[len(rrs)-2].String() != "ns.sub.example.com.\t3600\tIN\tA\t192.0.2.53" {
-		t.Errorf("records not in file order: second %v, last but one %v", rrs[1], rrs[len(rrs)-2])
-	}
 	ts.checkAlive(t)
 }
 

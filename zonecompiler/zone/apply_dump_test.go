@@ -70,7 +70,7 @@ func dumpZone(t testing.TB, z *Zone) string {
 		dumpNode(&b, n)
 	}
 	var recs []string
-	for _, rr := range z.Records() {
+	for rr := range z.Records() {
 		recs = append(recs, rrText(rr))
 	}
 	if len(recs) != z.RecordCount() {

@@ -30,7 +30,5 @@ func (a *applier) rebuild() (*Zone, *Changed, error) {
 	if err := b.finish(); err != nil {
 		return nil, nil, err
 	}
-	recs := b.records
-	b.z.lazy.recsOnce.Do(func() { b.z.lazy.recs = recs })
 	return b.z, &Changed{All: true}, nil
 }

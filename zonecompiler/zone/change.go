@@ -16,7 +16,7 @@ func SerialLess(a, b uint32) bool { return a != b && int32(b-a) > 0 }
 func contentDigest(z *Zone) (sum uint64, n int) {
 	h := fnv.New64a()
 	var hdr [8]byte
-	for _, rr := range z.Records() {
+	for rr := range z.Records() {
 		h.Reset()
 		h.Write(rr.Owner.Lower())
 		hdr[0], hdr[1] = byte(rr.Type>>8), byte(rr.Type)

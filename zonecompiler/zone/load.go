@@ -87,8 +87,6 @@ func load(ctx context.Context, r io.Reader, origin, file, abs string, rd *readin
 	if err := b.finish(); err != nil {
 		return nil, err
 	}
-	recs := b.records
-	b.z.lazy.recsOnce.Do(func() { b.z.lazy.recs = recs })
 	return b.z, nil
 }
 
@@ -242,10 +240,12 @@ type builder struct {
 	opt Options
 	// get finds a node of the zone being built by lower-case wire name.
 	get func(lower []byte) *Node
-	// Load only: the nodes and NSEC3 nodes by name, the records in file
-	// order.
+	// Load only: the nodes and NSEC3 nodes by name, how many records
+	// were added, and the RRSIGs of the names (not of the NSEC3 chain)
+	// in the order they were read (finishRestored checks them).
 	nodes, nsec3 *nodeTable
-	records      []*RR
+	nrecords     int
+	sigs         []*RR
 	// counting: checkSignatures sums the zone's RRSIG facts (Load);
 	// Apply keeps them in its index instead.
 	counting bool
@@ -477,7 +477,10 @@ func (b *builder) addRRNode(rr *RR, near *Node) (*Node, error) {
 		return nil, b.errf(rr, "%v", err)
 	}
 	if added {
-		b.records = append(b.records, rr)
+		b.nrecords++
+		if rr.Type == dns.TypeRRSIG && !isNSEC3Record(rr) {
+			b.sigs = append(b.sigs, rr)
+		}
 	}
 	return n, nil
 }
@@ -626,10 +629,7 @@ func (b *builder) finishRestored() error {
 	// a walk over the nodes would chase a million pointers, signed or
 	// not); the NSEC3 chain's are complete's.
 	now, window := b.sigClock()
-	for _, rr := range b.records {
-		if rr.Type != dns.TypeRRSIG || isNSEC3Record(rr) {
-			continue
-		}
+	for _, rr := range b.sigs {
 		if err := b.checkSig(rr, now, window, func() warnOf { return nodeKey(b.nodes.get(mapKey(rr.Owner.Lower()))) }); err != nil {
 			return err
 		}
@@ -647,7 +647,7 @@ func (b *builder) complete() error {
 			return err
 		}
 	}
-	z.nrecords = len(b.records)
+	z.nrecords = b.nrecords
 	z.nodes = nodeMapOf(b.nodes)
 	b.setSigned()
 	return b.buildChains()

@@ -12,16 +12,17 @@ import (
 
 // WriteRecords writes z in the form ReadRecords loads it from (the zone
 // part of a compiled image): its origin, file and sources, then its
-// records in file order, each in wire form with its file and line, an
+// records (Records), each in wire form with its file and line, an
 // owner repeated from the record before written once.
 func (z *Zone) WriteRecords(w *binfmt.Writer) {
 	w.Bytes(z.Origin.Wire)
 	w.String(z.File)
 	WriteSources(w, z.Sources)
-	recs := z.Records()
 	files := map[uint16]int{}
 	var names []string
-	for _, rr := range recs {
+	count := 0
+	for rr := range z.Records() {
+		count++
 		if _, ok := files[rr.file]; !ok {
 			files[rr.file] = len(names)
 			names = append(names, rr.File())
@@ -34,9 +35,9 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 	// The sizes of the node maps, for ReadRecords to make them at once.
 	w.Int(z.NodeCount())
 	w.Int(z.nsec3Chain.Len())
-	w.Int(len(recs))
+	w.Int(count)
 	var prev []byte
-	for _, rr := range recs {
+	for rr := range z.Records() {
 		if bytes.Equal(rr.Owner.Wire(), prev) {
 			w.Int(0) // a wire name is never empty
 		} else {
@@ -146,7 +147,6 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 		return nil, fmt.Errorf("zone records: %w", err)
 	}
 	b := newBuilderSized(&Zone{Origin: wire.NewName(origin), File: file, lazy: &derived{}}, opt, min(nodes, 2*n), min(nsec3, n))
-	b.records = make([]*RR, 0, n)
 	// owner is the scratch owner of the records read: addRRNode gives
 	// each record its node's name instead (or a copy, below).
 	owner := new(wire.Packed)
@@ -230,8 +230,6 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	if err := b.finishRestored(); err != nil {
 		return nil, err
 	}
-	recs := b.records
-	b.z.lazy.recsOnce.Do(func() { b.z.lazy.recs = recs })
 	b.z.Sources = sources
 	return b.z, nil
 }

@@ -27,13 +27,15 @@ func recordsOf(t testing.TB, z *Zone) []byte {
 	return buf.Bytes()
 }
 
-// fileLines lists every record's text with its file and line.
+// fileLines lists every record's text with its file and line, sorted
+// (Records yields them in no particular order).
 func fileLines(z *Zone) string {
-	var b bytes.Buffer
-	for _, rr := range z.Records() {
-		fmt.Fprintf(&b, "%s:%d %s\n", rr.File(), rr.Line, rrText(rr))
+	var lines []string
+	for rr := range z.Records() {
+		lines = append(lines, fmt.Sprintf("%s:%d %s\n", rr.File(), rr.Line, rrText(rr)))
 	}
-	return b.String()
+	slices.Sort(lines)
+	return strings.Join(lines, "")
 }
 
 func TestRecordsRoundTrip(t *testing.T) {

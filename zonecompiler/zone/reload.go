@@ -105,7 +105,7 @@ func reloadDiff(ctx context.Context, served *Zone, path string, opt Options) (*Z
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, rr := range served.Records() {
+	for rr := range served.Records() {
 		if _, ok := matched[rr]; !ok {
 			if len(ch.Del) >= limit {
 				return nil, nil, errLargeChange
