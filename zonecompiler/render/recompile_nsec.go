@@ -135,7 +135,7 @@ func (c *compiler) repView(b *zone.Zone, r soaRep) (uint16, error) {
 func nsecAliases(affected map[string]bool, refs map[string][]string, a, b *zone.Zone) {
 	bare := func(z *zone.Zone, t string) bool {
 		n := z.Node([]byte(t))
-		return n == nil || len(n.Sets) == 0
+		return n == nil || len(n.Sets()) == 0
 	}
 	for t, owners := range refs {
 		if !bare(a, t) && !bare(b, t) {

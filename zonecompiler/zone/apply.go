@@ -170,10 +170,11 @@ func (a *applier) writable(m map[string]*Node, key string, old *Node, name wire.
 	n := &Node{Name: name}
 	if old != nil {
 		c := *old
-		c.Sets = make([]*RRset, len(old.Sets))
-		for i, s := range old.Sets {
-			c.Sets[i] = s.clone()
+		sets := make([]*RRset, len(old.Sets()))
+		for i, s := range old.Sets() {
+			sets[i] = s.clone()
 		}
+		c.setSets(sets)
 		n = &c
 	}
 	a.owned[n] = true
@@ -246,7 +247,7 @@ func (a *applier) del(parsed dns.RR) error {
 	set = n.Set(setType(rr))
 	set.remove(rr, i)
 	if set.empty() {
-		n.Sets = slices.DeleteFunc(n.Sets, func(s *RRset) bool { return s == set })
+		n.setSets(slices.DeleteFunc(n.Sets(), func(s *RRset) bool { return s == set }))
 	}
 	a.deleted++
 	if !isNSEC3Record(rr) {

@@ -146,7 +146,7 @@ func (a *applier) nsec3Chain() chunked[*Node] {
 	e := a.old.nsec3Chain.edit()
 	for key, n := range a.work3 {
 		cmp := func(c *Node) int { return cmpHash(c.NSEC3Hash, []byte(key)) }
-		if n == nil || len(n.Sets) == 0 {
+		if n == nil || len(n.Sets()) == 0 {
 			a.work3[key] = nil
 			e.del(cmp)
 			continue
@@ -221,7 +221,7 @@ func (a *applier) finish(nsec3 chunked[*Node]) error {
 func (a *applier) expiredSig(exp int64) error {
 	var at *RR
 	find := func(n *Node) {
-		for _, s := range n.Sets {
+		for _, s := range n.Sets() {
 			for _, rr := range s.Sigs() {
 				if at == nil && sigExpiration(rr) == exp {
 					at = rr

@@ -13,7 +13,7 @@ func (a *applier) structure() {
 	var empty []string
 	for key := range a.records {
 		n := a.work[key]
-		if len(n.Sets) == 0 {
+		if len(n.Sets()) == 0 {
 			empty = append(empty, key)
 			continue
 		}
@@ -35,7 +35,7 @@ func (a *applier) structure() {
 		key := empty[len(empty)-1]
 		empty = empty[:len(empty)-1]
 		n := a.get([]byte(key))
-		if n == nil || len(n.Sets) > 0 || len(key) <= len(origin) || a.hasChild(key) {
+		if n == nil || len(n.Sets()) > 0 || len(key) <= len(origin) || a.hasChild(key) {
 			continue
 		}
 		a.work[key] = nil

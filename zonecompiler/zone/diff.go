@@ -35,11 +35,11 @@ func sameNode(a, b *Node) bool {
 	if a == b {
 		return true
 	}
-	if a.Flags != b.Flags || len(a.Sets) != len(b.Sets) || a.NSEC3Hash != b.NSEC3Hash || !bytes.Equal(a.Name.Wire(), b.Name.Wire()) {
+	if a.Flags != b.Flags || len(a.Sets()) != len(b.Sets()) || a.NSEC3Hash != b.NSEC3Hash || !bytes.Equal(a.Name.Wire(), b.Name.Wire()) {
 		return false
 	}
-	for i, s := range a.Sets {
-		t := b.Sets[i]
+	for i, s := range a.Sets() {
+		t := b.Sets()[i]
 		if s.Type != t.Type || s.TTL != t.TTL || !sameRRs(s.RRs(), t.RRs()) || !sameRRs(s.Sigs(), t.Sigs()) {
 			return false
 		}

@@ -67,7 +67,7 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 	// non-terminals, and the warnings that do not depend on the clock.
 	var ents []*Node
 	z.ForEachNode(func(n *Node) {
-		if len(n.Sets) == 0 {
+		if len(n.Sets()) == 0 {
 			ents = append(ents, n)
 		}
 	})

@@ -175,27 +175,46 @@ func sigExpirationField(rr *RR) uint32 {
 // them.
 type RRset struct {
 	Type uint16
-	// nrrs is how many of recs are records of the set: the RRSIGs follow
-	// (one slice for both keeps a set in 32 bytes).
-	nrrs uint16
-	TTL  uint32
-	recs []*RR
+	// recs points at the set's nrrs records, then its nsigs RRSIGs: one
+	// array for both, held by a pointer and counts, keeps a set in 24
+	// bytes.
+	nrrs, nsigs uint16
+	TTL         uint32
+	recs        **RR
 }
 
 // MaxRRsetRecords is the most records an RRset holds (a count of 16 bits,
-// as Knot DNS and NSD keep it: no message could carry more).
+// as Knot DNS and NSD keep it: no message could carry more), and the most
+// RRSIGs beside them.
 const MaxRRsetRecords = 0xffff
 
 // errRRsetFull refuses a record that would be its RRset's
 // MaxRRsetRecords+1st.
 var errRRsetFull = fmt.Errorf("more than %d records in one RRset", MaxRRsetRecords)
 
+// all is the set's records, then its RRSIGs.
+func (s *RRset) all() []*RR {
+	if s.recs == nil {
+		return nil
+	}
+	return unsafe.Slice(s.recs, int(s.nrrs)+int(s.nsigs))
+}
+
+// setAll makes recs (not copied) the set's records and RRSIGs, the first
+// nrrs of them records.
+func (s *RRset) setAll(recs []*RR, nrrs int) {
+	s.recs, s.nrrs, s.nsigs = unsafe.SliceData(recs), uint16(nrrs), uint16(len(recs)-nrrs)
+	if len(recs) == 0 {
+		s.recs = nil
+	}
+}
+
 // RRs are the set's records. The slice is the set's own: not to be
 // written to or appended to.
-func (s *RRset) RRs() []*RR { return s.recs[:s.nrrs:s.nrrs] }
+func (s *RRset) RRs() []*RR { return s.all()[:s.nrrs:s.nrrs] }
 
 // Sigs are the RRSIGs covering the set (same terms as RRs).
-func (s *RRset) Sigs() []*RR { return s.recs[s.nrrs:len(s.recs):len(s.recs)] }
+func (s *RRset) Sigs() []*RR { return s.all()[s.nrrs:] }
 
 // listOf is RRs, or Sigs for an RRSIG: the list rr belongs to.
 func (s *RRset) listOf(rr *RR) []*RR {
@@ -205,38 +224,41 @@ func (s *RRset) listOf(rr *RR) []*RR {
 	return s.RRs()
 }
 
-// add appends rr to the list it belongs to (errRRsetFull: the set has
-// MaxRRsetRecords records already).
+// add appends rr to the list it belongs to (errRRsetFull: that list has
+// MaxRRsetRecords entries already).
 func (s *RRset) add(rr *RR) error {
 	if rr.Type == dns.TypeRRSIG {
-		s.recs = append(s.recs, rr)
+		if s.nsigs == MaxRRsetRecords {
+			return errRRsetFull
+		}
+		s.setAll(append(s.all(), rr), int(s.nrrs))
 		return nil
 	}
 	if s.nrrs == MaxRRsetRecords {
 		return errRRsetFull
 	}
-	s.recs = slices.Insert(s.recs, int(s.nrrs), rr)
-	s.nrrs++
+	s.setAll(slices.Insert(s.all(), int(s.nrrs), rr), int(s.nrrs)+1)
 	return nil
 }
 
 // remove takes the i-th entry of rr's list out of the set.
 func (s *RRset) remove(rr *RR, i int) {
+	nrrs := int(s.nrrs)
 	if rr.Type == dns.TypeRRSIG {
-		i += int(s.nrrs)
+		i += nrrs
 	} else {
-		s.nrrs--
+		nrrs--
 	}
-	s.recs = slices.Delete(s.recs, i, i+1)
+	s.setAll(slices.Delete(s.all(), i, i+1), nrrs)
 }
 
 // empty reports whether the set holds neither records nor RRSIGs.
-func (s *RRset) empty() bool { return len(s.recs) == 0 }
+func (s *RRset) empty() bool { return s.nrrs == 0 && s.nsigs == 0 }
 
 // clone is a copy of s that add and remove can change alone.
 func (s *RRset) clone() *RRset {
 	c := *s
-	c.recs = slices.Clone(s.recs)
+	c.setAll(slices.Clone(s.all()), int(s.nrrs))
 	return &c
 }
 
@@ -253,14 +275,39 @@ const (
 	FlagDNAME                           // holds a DNAME
 )
 
-// Node is one name of the zone with its RRsets.
+// Node is one name of the zone with its RRsets: 48 bytes (a TLD holds
+// millions).
 type Node struct {
-	Name  wire.Packed // one per name: packed (16 bytes, a node 64)
+	Name  wire.Packed // one per name: packed (16 bytes)
 	Flags Flags
-	Sets  []*RRset // ordered by type
+	// nsets is how many RRsets sets points at (Sets): a pointer and a
+	// count instead of a slice header.
+	nsets uint16
 	// NSEC3Hash is the lower-case base32hex hash label of this name in
 	// an NSEC3 zone (empty otherwise).
 	NSEC3Hash string
+	sets      **RRset
+}
+
+// Sets are the node's RRsets, ordered by type. The slice is the node's
+// own: not to be written to or appended to (setSets replaces it).
+func (n *Node) Sets() []*RRset {
+	if n.sets == nil {
+		return nil
+	}
+	return unsafe.Slice(n.sets, n.nsets)
+}
+
+// setSets makes s (not copied; at most 65535 sets, one per type) the
+// node's RRsets.
+func (n *Node) setSets(s []*RRset) {
+	if len(s) > 0xffff {
+		panic("zone: more RRsets than types")
+	}
+	n.sets, n.nsets = unsafe.SliceData(s), uint16(len(s))
+	if len(s) == 0 {
+		n.sets = nil
+	}
 }
 
 // Has reports whether the node has all of flags f.
@@ -268,7 +315,7 @@ func (n *Node) Has(f Flags) bool { return n.Flags&f == f }
 
 // Set returns the RRset of type t, or nil.
 func (n *Node) Set(t uint16) *RRset {
-	for _, s := range n.Sets {
+	for _, s := range n.Sets() {
 		if s.Type == t {
 			return s
 		}
@@ -400,8 +447,8 @@ func (z *Zone) Records() iter.Seq[*RR] {
 	return func(yield func(*RR) bool) {
 		more := true
 		add := func(n *Node) bool {
-			for _, s := range n.Sets {
-				for _, rr := range s.recs {
+			for _, s := range n.Sets() {
+				for _, rr := range s.all() {
 					if more = more && yield(rr); !more {
 						return false
 					}
