@@ -191,11 +191,24 @@ func freePort(t *testing.T) uint16 {
 	return 0
 }
 
-// TestSecondaryFromKnot: Knot DNS as the hidden primary (TSIG, its journal
-// serving IXFR, its own NOTIFY): the first version arrives by AXFR, a
-// change at the primary arrives by Knot's NOTIFY and an IXFR, and is
-// served within 2 s.
-func TestSecondaryFromKnot(t *testing.T) {
+// knotPrimary is Knot DNS as the hidden primary of example.com. (TSIG,
+// its journal serving IXFR, NOTIFY to the secondary's port) and what a
+// secondary of it needs.
+type knotPrimary struct {
+	knotc string // knotc, to reload the zone at Knot
+	knot  *interop.Server
+	zone  string // Knot's zone file: written again to change the zone
+	port  uint16 // the port Knot notifies, the secondary listens on
+	// secondary configures a daemon as Knot's secondary, listening on
+	// the port Knot notifies.
+	secondary func(*config.Config)
+}
+
+// startKnotPrimary starts Knot serving text as the primary of
+// example.com., with the signing options of opts; it skips the test
+// without knotc.
+func startKnotPrimary(t *testing.T, text string, opts interoptest.KnotOptions) knotPrimary {
+	t.Helper()
 	knotc, err := exec.LookPath("knotc")
 	if err != nil {
 		t.Skip("knotc not installed (make deps installs knot)")
@@ -205,17 +218,26 @@ func TestSecondaryFromKnot(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	zf := testsupport.WriteFile(t, dir, "example.com.zone", testsupport.ExampleCom)
+	zf := testsupport.WriteFile(t, dir, "example.com.zone", text)
 	secPort := freePort(t)
-	knot := interoptest.StartKnotWith(t, []interop.Zone{{Origin: "example.com.", Path: zf}}, interoptest.KnotOptions{
-		Primary: true, NotifyTo: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort),
-		KeyName: keyName, KeyAlgorithm: "hmac-sha256", KeySecret: keySecret,
-	})
+	opts.Primary, opts.NotifyTo = true, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort)
+	opts.KeyName, opts.KeyAlgorithm, opts.KeySecret = keyName, "hmac-sha256", keySecret
+	knot := interoptest.StartKnotWith(t, []interop.Zone{{Origin: "example.com.", Path: zf}}, opts)
 	copyFile := filepath.Join(dir, "copy", "example.com.zone")
-	sec, _ := daemontest.StartExample(t, func(c *config.Config) {
+	return knotPrimary{knotc: knotc, knot: knot, zone: zf, port: secPort, secondary: func(c *config.Config) {
 		asSecondary(t, key, copyFile, knot.Addr)(c)
 		c.Listen = []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort)}
-	}, nil)
+	}}
+}
+
+// TestSecondaryFromKnot: Knot DNS as the hidden primary (TSIG, its journal
+// serving IXFR, its own NOTIFY): the first version arrives by AXFR, a
+// change at the primary arrives by Knot's NOTIFY and an IXFR, and is
+// served within 2 s.
+func TestSecondaryFromKnot(t *testing.T) {
+	kp := startKnotPrimary(t, testsupport.ExampleCom, interoptest.KnotOptions{})
+	knotc, knot, zf := kp.knotc, kp.knot, kp.zone
+	sec, _ := daemontest.StartExample(t, kp.secondary, nil)
 	secAddr := sec.Addrs()[0].String()
 	eventually(t, "the first transfer from Knot answers", 10*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.10" })
 

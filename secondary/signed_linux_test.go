@@ -4,24 +4,19 @@ package secondary_test
 
 import (
 	"fmt"
-	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/xdpdns/xdpdns/config"
 	"github.com/xdpdns/xdpdns/daemon"
 	"github.com/xdpdns/xdpdns/daemon/hotpath"
 	"github.com/xdpdns/xdpdns/internal/testsupport"
 	"github.com/xdpdns/xdpdns/internal/testsupport/daemontest"
-	"github.com/xdpdns/xdpdns/interop"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/secondary"
-	"github.com/xdpdns/xdpdns/tsig"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 )
 
@@ -53,30 +48,13 @@ func TestSecondarySignedByKnot(t *testing.T) {
 }
 
 func secondarySignedByKnot(t *testing.T, nsec3, optOut bool) {
-	knotc, err := exec.LookPath("knotc")
-	if err != nil {
-		t.Skip("knotc not installed (make deps installs knot)")
-	}
-	key, err := tsig.Parse(keyName, "hmac-sha256", keySecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	zf := testsupport.WriteFile(t, dir, "example.com.zone", signedExample)
-	secPort := freePort(t)
-	knot := interoptest.StartKnotWith(t, []interop.Zone{{Origin: "example.com.", Path: zf}}, interoptest.KnotOptions{
-		Primary: true, NotifyTo: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort),
-		KeyName: keyName, KeyAlgorithm: "hmac-sha256", KeySecret: keySecret, Sign: true, NSEC3: nsec3, OptOut: optOut,
-	})
-	copyFile := filepath.Join(dir, "copy", "example.com.zone")
+	kp := startKnotPrimary(t, signedExample, interoptest.KnotOptions{Sign: true, NSEC3: nsec3, OptOut: optOut})
+	knotc, knot, zf := kp.knotc, kp.knot, kp.zone
 	// The hot path attached before the daemon starts, so that it takes
 	// the first transfer (and renders the next alone against it).
 	var hp *hotpath.HotPath
-	sec, _ := daemontest.StartExample(t, func(c *config.Config) {
-		asSecondary(t, key, copyFile, knot.Addr)(c)
-		c.Listen = []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), secPort)}
-	}, func(d *daemon.Daemon) {
-		hp = daemontest.HotPathWith(t, d, func(o *loader.Options) { o.Ports = []uint16{secPort} }) // the daemon closes it
+	sec, _ := daemontest.StartExample(t, kp.secondary, func(d *daemon.Daemon) {
+		hp = daemontest.HotPathWith(t, d, func(o *loader.Options) { o.Ports = []uint16{kp.port} }) // the daemon closes it
 	})
 	secAddr := sec.Addrs()[0].String()
 	eventually(t, "the first transfer from Knot answers", 10*time.Second, func() bool { return lookupA(t, secAddr) == "192.0.2.10" })
