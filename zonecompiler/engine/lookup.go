@@ -252,8 +252,8 @@ func (e *Engine) additionalFor(a *answer, z *zone.Zone, s *zone.RRset) {
 	switch s.Type {
 	case dns.TypeNS, dns.TypeMX:
 		for _, rr := range s.RRs() {
-			offs, _ := rr.NameOffsets()
-			target := rr.RDataLower()[offs[0]:]
+			off, _ := rr.Names()
+			target := rr.RDataLower()[off:]
 			e.addAddresses(a, z, target)
 		}
 	case dns.TypeSRV:

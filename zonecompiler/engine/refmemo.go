@@ -148,13 +148,13 @@ func (c *Cache) rememberReferral(pkt, out []byte, info Info) {
 			if !note(owner) {
 				return
 			}
-			offs, n := it.rr.NameOffsets()
-			for j := 0; j < n; j++ {
-				off := int(offs[j])
+			off, n := it.rr.Names()
+			for range n {
 				_, end, err := wire.ReadName(it.rr.RDataLower(), off)
 				if err != nil || !note(it.rr.RDataLower()[off:end]) {
 					return
 				}
+				off = end
 			}
 		}
 	}

@@ -330,16 +330,15 @@ func writeItem(b *wire.Builder, it *item) {
 		return
 	}
 	lenOff := b.RRHeader(rr.Type, rr.Class(), ttl)
-	rd, pos := rr.RData(), 0
-	offs, n := rr.NameOffsets()
-	for i := 0; i < n; i++ {
-		off := int(offs[i])
-		b.Buf = append(b.Buf, rd[pos:off]...)
-		_, end, err := wire.ReadName(rd, off)
+	rd := rr.RData()
+	pos, n := rr.Names()
+	b.Buf = append(b.Buf, rd[:pos]...)
+	for range n {
+		_, end, err := wire.ReadName(rd, pos)
 		if err != nil {
 			break
 		}
-		b.Name(rd[off:end], rr.RDataLower()[off:end], true)
+		b.Name(rd[pos:end], rr.RDataLower()[pos:end], true)
 		pos = end
 	}
 	b.Buf = append(b.Buf, rd[pos:]...)

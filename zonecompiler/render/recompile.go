@@ -834,8 +834,8 @@ func (c *compiler) spread(affected map[string]bool, u *soaUsers, a, b *zone.Zone
 func target(rr *zone.RR) []byte {
 	switch rr.Type {
 	case dns.TypeNS, dns.TypeMX, dns.TypeCNAME:
-		if offs, n := rr.NameOffsets(); n > 0 {
-			return rr.RDataLower()[offs[0]:]
+		if off, n := rr.Names(); n > 0 {
+			return rr.RDataLower()[off:]
 		}
 	case dns.TypeSRV:
 		if rd := rr.RData(); len(rd) > 6 {

@@ -113,7 +113,7 @@ func nodeName(n *Node) string {
 
 // rrText is a record as the response builder sees it.
 func rrText(rr *RR) string {
-	offs, n := rr.NameOffsets()
-	return fmt.Sprintf("%s %d %d %d %s %v/%d", wire.String(rr.Owner.Lower()), rr.Type, rr.Class(), rr.TTL,
-		hex.EncodeToString(rr.RData()), offs, n)
+	off, n := rr.Names()
+	return fmt.Sprintf("%s %d %d %d %s %d/%d", wire.String(rr.Owner.Lower()), rr.Type, rr.Class(), rr.TTL,
+		hex.EncodeToString(rr.RData()), off, n)
 }

@@ -388,7 +388,7 @@ func packRR(rr dns.RR, share *sharing) (buf []byte, off int, err error) {
 	return buf, off, nil
 }
 
-// findNames checks the compressible names in RData (NameOffsets reads
+// findNames checks the compressible names in RData (Names locates
 // them without checking) and, when there are some and RData has
 // upper-case letters, puts RData and its lower-cased copy in one
 // allocation (RR.RDataLower).

@@ -244,8 +244,7 @@ func TestRDataLower(t *testing.T) {
 			b := make([]byte, 256)
 			n, _ := dns.PackDomainName(c.owner, b, 0, nil, false)
 			rr := z.Node(b[:n]).Set(c.typ).RRs()[0]
-			offs, _ := rr.NameOffsets()
-			off := int(offs[0])
+			off, _ := rr.Names()
 			got, _, err := wire.ReadName(rr.RData(), off)
 			if err != nil || wire.String(got) != c.rdata {
 				t.Fatalf("%s: RDATA name %q (%v), want %q", c.owner, wire.String(got), err, c.rdata)

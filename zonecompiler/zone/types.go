@@ -21,7 +21,7 @@ import (
 )
 
 // RR is one resource record in the form the response builder writes:
-// owner name, fixed fields and uncompressed RDATA (NameOffsets finds the
+// owner name, fixed fields and uncompressed RDATA (Names says where the
 // domain names in it that RFC 1035 lets a server compress). A TLD holds
 // millions: a record is 32 bytes.
 type RR struct {
@@ -96,33 +96,31 @@ func (rr *RR) RDLength() int { return int(rr.rdlen) }
 // File is the name of the file rr was read from ("" when none).
 func (rr *RR) File() string { return fileNames.name(rr.file) }
 
-// NameOffsets are the offsets in RData of the names a server may
-// compress (RFC 1035 §4.1.4: those of the types it defines), the first n
-// of offs. The record's RDATA was checked when it was read (findNames).
-func (rr *RR) NameOffsets() (offs [2]uint16, n int) {
+// Names says where the names a server may compress (RFC 1035 §4.1.4:
+// those of the types it defines) lie in RData: n of them, one after the
+// other from offset start (SOA's and MINFO's two, at 0; MX's exchange
+// after its preference; NS, CNAME and the like one at 0). The record's
+// RDATA was checked when it was read (findNames).
+func (rr *RR) Names() (start, n int) {
 	switch rr.Type {
 	case dns.TypeNS, dns.TypeCNAME, dns.TypePTR, dns.TypeMB, dns.TypeMG, dns.TypeMR:
-		return offs, 1
+		return 0, 1
 	case dns.TypeMX:
-		return [2]uint16{2}, 1
+		return 2, 1
 	case dns.TypeSOA, dns.TypeMINFO:
-		_, end, err := wire.ReadName(rr.RData(), 0)
-		if err != nil {
-			return offs, 0 // never: findNames read it
-		}
-		return [2]uint16{0, uint16(end)}, 2
+		return 0, 2
 	}
-	return offs, 0
+	return 0, 0
 }
 
 // hasNames reports whether rr's RDATA holds names a server may compress.
 func (rr *RR) hasNames() bool {
-	_, n := rr.NameOffsets()
+	_, n := rr.Names()
 	return n > 0
 }
 
 // RDataLower is RData lower-cased (for a record with compressible names,
-// NameOffsets; else RData): the builder compares names in RDATA
+// Names; else RData): the builder compares names in RDATA
 // case-insensitively for compression. Most zone data is lower-case
 // already, so it is RData itself; else a copy that findNames put right
 // after RData's bytes, in one allocation (so that a record holds no
