@@ -383,19 +383,16 @@ func (c *compiler) store(r *nameResult) {
 		entry.ExactDefault[do] = c.addSlot(r.exact[do])
 		entry.BelowDefault[do] = c.addSlot(r.below[do])
 	}
-	below := entry.BelowDefault
 	for _, tr := range r.typed {
 		ids := [2]uint32{c.addSlot(tr.s[0]), c.addSlot(tr.s[1])}
 		def := entry.ExactDefault
-		if tr.mode == abi.ModeBelow {
+		if tr.mode == abi.ModeBelow || entry.Flags&abi.NameFlagCut != 0 {
 			def = entry.BelowDefault
-		} else if entry.Flags&abi.NameFlagCut != 0 {
-			def = below
 		}
-		if tr.mode == abi.ModeExact && tr.qtype == dns.TypeDS && ids != def && entry.ExactDefault == below {
+		if tr.mode == abi.ModeExact && tr.qtype == dns.TypeDS && ids != def && entry.ExactDefault == entry.BelowDefault {
 			// A cut: the DS answer in the entry, not in answers
 			// (abi.NameFlagCut); the types typed before DS compared
-			// with below, which is the exact default too.
+			// with the below default, which is the exact one too.
 			entry.ExactDefault = ids
 			entry.Flags |= abi.NameFlagCut
 			continue
