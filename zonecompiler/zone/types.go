@@ -447,7 +447,8 @@ func (z *Zone) Records() iter.Seq[*RR] {
 		add := func(n *Node) bool {
 			for _, s := range n.Sets() {
 				for _, rr := range s.all() {
-					if more = more && yield(rr); !more {
+					if !yield(rr) {
+						more = false
 						return false
 					}
 				}
