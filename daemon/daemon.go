@@ -428,6 +428,9 @@ func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (contr
 	// hints: the names that changed in the zones (by lower-case wire
 	// origin) read as a difference to their served version.
 	hints := map[string][][]byte{}
+	// diffs: what made the new version from the served one, for the
+	// zones read as a difference (SerialWarning need not compare them).
+	diffs := map[string]*zone.Changed{}
 	if given != nil {
 		loaded = []*zone.Zone{given}
 		if hint != nil {
@@ -439,7 +442,7 @@ func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (contr
 			specs = []zone.Spec{spec}
 		}
 		var err error
-		if loaded, err = d.reloadFiles(ctx, specs, hints); err != nil {
+		if loaded, err = d.reloadFiles(ctx, specs, hints, diffs); err != nil {
 			d.log.Error("reload failed; still serving the previous zones", "err", control.TruncateError(err.Error()))
 			return control.ReloadResult{}, err
 		}
@@ -488,7 +491,7 @@ func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (contr
 	d.mu.Unlock()
 	for _, z := range changed {
 		warnings := z.Warnings
-		if w := zone.SerialWarning(prev.Zone(z.Origin.Lower), z); w != "" {
+		if w := zone.SerialWarning(prev.Zone(z.Origin.Lower), z, diffs[string(z.Origin.Lower)]); w != "" {
 			d.log.Warn("zone reloaded with a serial secondaries will not follow", "zone", z.Name(), "warning", w)
 			warnings = append(warnings[:len(warnings):len(warnings)], w)
 		}
@@ -507,8 +510,9 @@ func (d *Daemon) reloadZone(name string, given *zone.Zone, hint [][]byte) (contr
 // reloadFiles reads the zones of specs again: a zone served from the
 // same file as the difference to its served version (zone.ReloadFile,
 // which skips a file unchanged since it was read, and records the names
-// changed in hints), any other whole. Its error is the zone's own.
-func (d *Daemon) reloadFiles(ctx context.Context, specs []zone.Spec, hints map[string][][]byte) ([]*zone.Zone, error) {
+// changed in hints and the change in diffs), any other whole. Its error is
+// the zone's own.
+func (d *Daemon) reloadFiles(ctx context.Context, specs []zone.Spec, hints map[string][][]byte, diffs map[string]*zone.Changed) ([]*zone.Zone, error) {
 	start := time.Now()
 	out := make([]*zone.Zone, 0, len(specs))
 	for _, sp := range specs {
@@ -522,6 +526,9 @@ func (d *Daemon) reloadFiles(ctx context.Context, specs []zone.Spec, hints map[s
 			}
 			if o := changed.Owners(served.Origin.Lower); o != nil {
 				hints[string(served.Origin.Lower)] = o
+			}
+			if changed != nil {
+				diffs[string(served.Origin.Lower)] = changed
 			}
 			if z == served {
 				d.log.Info("zone file unchanged since read", "zone", z.Name(), "file", sp.File)

@@ -28,12 +28,24 @@ func TestSerialWarning(t *testing.T) {
 		{"older serial", load("9", ""), "went backwards from 10 to 9"},
 		{"a serial just below the wrap is older than 10 (RFC 1982)", load("4294967295", ""), "went backwards"},
 	} {
-		got := SerialWarning(old, c.new)
+		got := SerialWarning(old, c.new, nil)
 		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 			t.Errorf("%s: warning %q, want %q", c.desc, got, c.want)
 		}
 	}
-	if SerialWarning(nil, old) != "" {
+	// A known change decides without comparing the versions: an empty
+	// one (a file read again unchanged) warns of nothing, one that names
+	// a name is a change under the same serial.
+	if w := SerialWarning(old, load("10", "www A 192.0.2.2\n"), &Changed{}); w != "" {
+		t.Errorf("empty change: warning %q", w)
+	}
+	if w := SerialWarning(old, load("10", ""), &Changed{Names: [][]byte{[]byte("\x03www\x01s\x04test\x00")}}); !strings.Contains(w, "changed") {
+		t.Errorf("known change under the same serial: warning %q", w)
+	}
+	if SerialWarning(old, old, nil) != "" {
+		t.Error("the same version has a serial warning")
+	}
+	if SerialWarning(nil, old, nil) != "" {
 		t.Error("a new zone has a serial warning")
 	}
 	// 4294967295 -> 10 is forward in serial arithmetic.
