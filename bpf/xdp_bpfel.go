@@ -100,6 +100,12 @@ type XdpMacVal struct {
 	Pad uint16
 }
 
+type XdpNameEnt struct {
+	_    structs.HostLayout
+	Word uint32
+	Ids  [3]uint32
+}
+
 type XdpNameKey struct {
 	_  structs.HostLayout
 	H1 uint64
@@ -109,7 +115,7 @@ type XdpNameKey struct {
 type XdpNameSlot struct {
 	_   structs.HostLayout
 	Key XdpNameKey
-	Val XdpNameVal
+	Ent XdpNameEnt
 }
 
 type XdpNameVal struct {
@@ -204,6 +210,7 @@ type XdpScratch struct {
 	BtfTypes struct {
 		_    structs.HostLayout
 		Ns   XdpNameSlot
+		Ne   XdpNameEnt
 		Nv   XdpNameVal
 		Nver XdpNameVer
 		As   XdpAnswerSlot
@@ -290,6 +297,7 @@ const (
 	XdpMapIfaceMacs       = "iface_macs"
 	XdpMapNameFilter      = "name_filter"
 	XdpMapNames           = "names"
+	XdpMapNamesSide       = "names_side"
 	XdpMapRrlBuckets      = "rrl_buckets"
 	XdpMapRrlExempt       = "rrl_exempt"
 	XdpMapScratch         = "scratch"
@@ -364,6 +372,7 @@ type XdpMapSpecs struct {
 	IfaceMacs       *ebpf.MapSpec `ebpf:"iface_macs"`
 	NameFilter      *ebpf.MapSpec `ebpf:"name_filter"`
 	Names           *ebpf.MapSpec `ebpf:"names"`
+	NamesSide       *ebpf.MapSpec `ebpf:"names_side"`
 	RrlBuckets      *ebpf.MapSpec `ebpf:"rrl_buckets"`
 	RrlExempt       *ebpf.MapSpec `ebpf:"rrl_exempt"`
 	Scratch         *ebpf.MapSpec `ebpf:"scratch"`
@@ -412,6 +421,7 @@ type XdpMaps struct {
 	IfaceMacs       *ebpf.Map `ebpf:"iface_macs"`
 	NameFilter      *ebpf.Map `ebpf:"name_filter"`
 	Names           *ebpf.Map `ebpf:"names"`
+	NamesSide       *ebpf.Map `ebpf:"names_side"`
 	RrlBuckets      *ebpf.Map `ebpf:"rrl_buckets"`
 	RrlExempt       *ebpf.Map `ebpf:"rrl_exempt"`
 	Scratch         *ebpf.Map `ebpf:"scratch"`
@@ -436,6 +446,7 @@ func (m *XdpMaps) Close() error {
 		m.IfaceMacs,
 		m.NameFilter,
 		m.Names,
+		m.NamesSide,
 		m.RrlBuckets,
 		m.RrlExempt,
 		m.Scratch,

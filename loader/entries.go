@@ -25,7 +25,7 @@ type entryKind[V comparable, W any] struct {
 
 // The two kinds.
 var (
-	nameKind = &entryKind[bpf.XdpNameVer, bpf.XdpNameVal]{
+	nameKind = &entryKind[bpf.XdpNameVer, bpf.XdpNameEnt]{
 		what:   "name",
 		absent: absentName,
 		ids: func(v bpf.XdpNameVer) []uint32 {
@@ -36,7 +36,9 @@ var (
 			return v
 		},
 		sameRest: func(a, b bpf.XdpNameVer) bool { return a.Flags == b.Flags && a.Cover == b.Cover },
-		pair:     func(v0, v1 bpf.XdpNameVer) bpf.XdpNameVal { return bpf.XdpNameVal{V: [abi.Gens]bpf.XdpNameVer{v0, v1}} },
+		// A names slot holds one version: v0 == v1 (settled, or put
+		// back); an update's two versions go to names_side (writeSide).
+		pair: func(v0, _ bpf.XdpNameVer) bpf.XdpNameEnt { return packName(v0) },
 	}
 	answerKind = &entryKind[bpf.XdpAnswerVer, bpf.XdpAnswerVal]{
 		what:   "answer",

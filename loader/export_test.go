@@ -48,7 +48,8 @@ func (l *Loader) ImageCanon(img *Image) Canon { return canon(l.hasher, img) }
 
 // LiveCanon reads the live generation back from the kernel's maps and
 // returns its Canon. It fails when an entry's two versions differ (an
-// update not settled).
+// update not settled: an answers entry's versions, a names entry still
+// pointing to names_side).
 func (l *Loader) LiveCanon() (Canon, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -57,11 +58,11 @@ func (l *Loader) LiveCanon() (Canon, error) {
 		tmpl: map[uint32]uint32{0: 0}, view: map[uint16]uint16{}}
 	// Removed entries (absent from both versions) stay in the tables as
 	// slots to reuse; each skips them.
-	err := g.names.each(func(k bpf.XdpNameKey, v bpf.XdpNameVal) error {
-		if v.V[0] != v.V[1] {
-			return fmt.Errorf("name %x: versions %+v", k, v.V)
+	err := g.names.each(func(k bpf.XdpNameKey, e bpf.XdpNameEnt) error {
+		if i, side := sideIndex(e); side {
+			return fmt.Errorf("name %x: versions in names_side entry %d", k, i)
 		}
-		x := v.V[0]
+		x := unpackName(e)
 		for i := range 2 {
 			var err error
 			if x.ExactDefault[i], err = r.template(x.ExactDefault[i]); err != nil {
@@ -484,4 +485,20 @@ func (l *Loader) CheckTemplateViews() error {
 		}
 	}
 	return nil
+}
+
+// SetStageHook sets the hook an update calls at its stages (Loader.stageHook).
+func (l *Loader) SetStageHook(f func(stage string)) { l.stageHook = f }
+
+// SideEntries counts the names entries of the live generation that point
+// to names_side. For a stage hook: it takes no lock.
+func (l *Loader) SideEntries() (int, error) {
+	n := 0
+	err := l.gens[l.slot].names.each(func(_ bpf.XdpNameKey, e bpf.XdpNameEnt) error {
+		if _, side := sideIndex(e); side {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }

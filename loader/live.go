@@ -3,6 +3,7 @@
 package loader
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -50,9 +51,19 @@ func lookup(m *ebpf.Map, key, val any) (bool, error) {
 // Name reads the live version of the names entry of k (missing when the
 // version says abi.NameFlagAbsent).
 func (v LiveView) Name(k bpf.XdpNameKey) (bpf.XdpNameVer, bool, error) {
-	val, ok, err := v.g.names.lookup(k)
-	ver := val.V[v.ver&1]
-	return ver, ok && ver.Flags&abi.NameFlagAbsent == 0, err
+	ent, ok, err := v.g.names.lookup(k)
+	if err != nil || !ok {
+		return bpf.XdpNameVer{}, false, err
+	}
+	ver := unpackName(ent)
+	if i, side := sideIndex(ent); side {
+		var sv bpf.XdpNameVal
+		if ok, err = lookup(v.g.namesSide, i, &sv); err != nil || !ok {
+			return bpf.XdpNameVer{}, false, cmp.Or(err, fmt.Errorf("loader: names entry %x: names_side entry %d missing", k, i))
+		}
+		ver = sv.V[v.ver&1]
+	}
+	return ver, ver.Flags&abi.NameFlagAbsent == 0, nil
 }
 
 // Answer reads the live version of the answers entry of k (missing when

@@ -205,6 +205,7 @@ func (a attachment) close() error {
 // generation is one slot's inner maps and what was put in them.
 type generation struct {
 	names                      *nameTable
+	namesSide                  *ebpf.Map // names_side: capNamesSide / 2 entries a turn
 	answers                    *answerTable
 	templates, chunks          *ebpf.Map
 	sharedTemplates            *ebpf.Map
@@ -213,6 +214,11 @@ type generation struct {
 	serial                     uint32
 	counts                     [4]int
 	caps                       [capMaps]int // max entries of each map, by cap*
+	// sideTurn is the half of namesSide the next update writes (updates
+	// take turns); sideGrace[h] is Loader.graces when half h was last
+	// written: a packet may read it until a grace period after that.
+	sideTurn  uint32
+	sideGrace [2]uint64
 }
 
 // Indexes of generation.caps, in the order of generation.maps.
@@ -226,12 +232,13 @@ const (
 	capDenialIndex
 	capNameFilter
 	capSharedTemplates
+	capNamesSide
 	capMaps
 )
 
 // maps lists the generation's inner maps in the order of Loader.outer.
 func (g *generation) maps() []*ebpf.Map {
-	return []*ebpf.Map{g.names.bpfMap(), g.answers.bpfMap(), g.templates, g.chunks, g.denialZones, g.denialEntries, g.denialIndex, g.nameFilter, g.sharedTemplates}
+	return []*ebpf.Map{g.names.bpfMap(), g.answers.bpfMap(), g.templates, g.chunks, g.denialZones, g.denialEntries, g.denialIndex, g.nameFilter, g.sharedTemplates, g.namesSide}
 }
 
 func (g *generation) close() {
@@ -252,6 +259,7 @@ type Loader struct {
 	gen    *uint32 // &cfgMem[0]
 	slot   uint32
 	serial uint32
+	graces uint64         // grace periods waited (synchronize)
 	gens   [2]*generation // both slots name the same one after an Update
 	// live records the live generation's content for Update (update.go);
 	// nil when there is none to update. Swap has it made in the
@@ -266,6 +274,11 @@ type Loader struct {
 	tableSeed func() uint64
 	links     []attachment
 	closed    bool
+	// stageHook, when set (tests), is called inside an update with its
+	// maps' lock held: "written" once the new versions are written and
+	// before the flip, "flipped" after the flip's grace period, before
+	// the entries settle.
+	stageHook func(stage string)
 	// watch is the netlink side: host addresses and the attached
 	// interfaces' VLANs and MACs (netwatch.go).
 	watch watcher
@@ -482,6 +495,7 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 		{bpf.XdpMapDenialIndex, &g.denialIndex, len(img.DenialIndex), fillArray(img.DenialIndex)},
 		{bpf.XdpMapNameFilter, &g.nameFilter, len(img.NameFilter), fillArray(img.NameFilter)},
 		{bpf.XdpMapSharedTemplates, &g.sharedTemplates, len(img.SharedTemplates), fillArray(bothVersions(img.SharedTemplates, tmplVersions))},
+		{bpf.XdpMapNamesSide, &g.namesSide, 0, func(*ebpf.Map) error { return nil }}, // sized below
 	}
 	// Two at a time: the kernel's work of filling a TLD's maps (seconds)
 	// on both cores of a small node.
@@ -500,8 +514,14 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 				in := maps[i]
 				n := in.n
 				// A Bloom filter keeps its size (an update sets bits).
-				if slack && i != capNameFilter {
+				if slack && i != capNameFilter && i != capNamesSide {
 					n = withSlack(i, n) + extra[i]
+				}
+				if i == capNamesSide {
+					n = 0
+					if slack {
+						n = 2 * sideHalf(len(img.NameKeys))
+					}
 				}
 				switch i {
 				case capNames:
@@ -527,6 +547,11 @@ func (l *Loader) newGeneration(img *Image, slack bool) (*generation, error) {
 	wg.Wait()
 	if err = errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	// A names entry holds template ids in 24 bits (packID).
+	if g.caps[capTemplates] > abi.NameIDLimit || g.caps[capSharedTemplates] > abi.NameIDLimit {
+		return nil, fmt.Errorf("%w: %d templates and %d shared ones (with room for updates): a names entry holds ids below %d",
+			ErrImage, g.caps[capTemplates], g.caps[capSharedTemplates], abi.NameIDLimit)
 	}
 	g.counts = [4]int{len(img.NameKeys), len(img.AnswerKeys), len(img.Templates), len(img.Chunks)}
 	return g, nil
@@ -712,6 +737,9 @@ func checkImage(img *Image) error {
 	}
 	for i := range img.NameVals {
 		v := &img.NameVals[i]
+		if err := checkName(i, v); err != nil {
+			return err
+		}
 		for _, id := range [4]uint32{v.ExactDefault[0], v.ExactDefault[1], v.BelowDefault[0], v.BelowDefault[1]} {
 			if !valid(id) {
 				return fmt.Errorf("%w: name %d refers to template %#x (%d, %d shared)", ErrImage, i, id, len(img.Templates), len(img.SharedTemplates))
@@ -887,7 +915,7 @@ func checkPatch(img *Image, i int, pt *DenialPatch) error {
 // there before (the outer maps hold the kernel references).
 func (l *Loader) install(slot uint32, g *generation) error {
 	outer := []*ebpf.Map{l.objs.Names, l.objs.Answers, l.objs.Templates, l.objs.Chunks,
-		l.objs.DenialZones, l.objs.DenialEntries, l.objs.DenialIndex, l.objs.NameFilter, l.objs.SharedTemplates}
+		l.objs.DenialZones, l.objs.DenialEntries, l.objs.DenialIndex, l.objs.NameFilter, l.objs.SharedTemplates, l.objs.NamesSide}
 	inner := g.maps()
 	for i := range outer {
 		if err := outer[i].Put(slot, inner[i]); err != nil {
@@ -997,6 +1025,7 @@ func (l *Loader) settleLive() {
 // read-side sections, and membarrier(MEMBARRIER_CMD_GLOBAL) returns only
 // after synchronize_rcu(). Where it is unavailable, sleep opts.Grace.
 func (l *Loader) synchronize() {
+	l.graces++
 	const membarrierCmdGlobal = 1
 	if _, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, membarrierCmdGlobal, 0, 0); errno == 0 {
 		return

@@ -326,6 +326,9 @@ func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan, del *deleti
 		return nil, err
 	}
 	for _, c := range del.covers {
+		if c.Cover > abi.NameCoverMask {
+			return nil, fmt.Errorf("%w: name %+v: cover %d (at most %d)", ErrImage, c.Name, c.Cover, abi.NameCoverMask)
+		}
 		old, ok := lv.names.get(c.Name)
 		if !ok || old.mark == lv.mark {
 			return nil, fmt.Errorf("%w: the cover of name %+v, which is not live or is set too", ErrImage, c.Name)

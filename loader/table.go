@@ -38,16 +38,22 @@ type table[S any, W any, V comparable] struct {
 }
 
 // tableKind is what the table code needs of one kind of slot S: its
-// entry's kind (the absent version, the value of two versions), its key
-// and value, a value's version i, and whether a version is absent (a
-// value absent in every version is a removed entry).
+// entry's kind (the absent version, the slot's value W for versions),
+// its key and value, a value's version i, how a value is written over a
+// live one, and whether a version is absent (a value absent in every
+// version is a removed entry).
 type tableKind[S any, W any, V comparable] struct {
 	what   string // the map's name, for errors
 	entry  *entryKind[V, W]
 	key    func(*S) *bpf.XdpNameKey
 	val    func(*S) *W
 	ver    func(*W, int) V
+	store  func(dst *W, w W)
 	isGone func(V) bool
+	// mapped: a live table's slots are written through a mapping of
+	// the map, never with system calls (store's order and atomicity
+	// are the program's to see: a system call copies a value bytewise).
+	mapped bool
 }
 
 // both is the value holding v in both versions.
@@ -55,13 +61,18 @@ func (k *tableKind[S, W, V]) both(v V) W { return k.entry.pair(v, v) }
 
 // The two tables' kinds.
 var (
-	nameSlots = &tableKind[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]{
+	// A names slot holds one version (the live one, packed) between
+	// updates: every version is it. An update points the entries it
+	// changes to names_side (writeSide) until it settles them.
+	nameSlots = &tableKind[bpf.XdpNameSlot, bpf.XdpNameEnt, bpf.XdpNameVer]{
 		what:   "names",
 		entry:  nameKind,
 		key:    func(s *bpf.XdpNameSlot) *bpf.XdpNameKey { return &s.Key },
-		val:    func(s *bpf.XdpNameSlot) *bpf.XdpNameVal { return &s.Val },
-		ver:    func(w *bpf.XdpNameVal, i int) bpf.XdpNameVer { return w.V[i] },
+		val:    func(s *bpf.XdpNameSlot) *bpf.XdpNameEnt { return &s.Ent },
+		ver:    func(w *bpf.XdpNameEnt, _ int) bpf.XdpNameVer { return unpackName(*w) },
+		store:  storeName,
 		isGone: func(v bpf.XdpNameVer) bool { return v.Flags&abi.NameFlagAbsent != 0 },
+		mapped: true,
 	}
 	answerSlots = &tableKind[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]{
 		what:   "answers",
@@ -69,6 +80,7 @@ var (
 		key:    func(s *bpf.XdpAnswerSlot) *bpf.XdpNameKey { return &s.Key },
 		val:    func(s *bpf.XdpAnswerSlot) *bpf.XdpAnswerVal { return &s.Val },
 		ver:    func(w *bpf.XdpAnswerVal, i int) bpf.XdpAnswerVer { return w.V[i] },
+		store:  func(dst *bpf.XdpAnswerVal, w bpf.XdpAnswerVal) { *dst = w }, // the live version's bytes unchanged
 		isGone: func(v bpf.XdpAnswerVer) bool { return v.Tmpl[0] == abi.Absent },
 	}
 )
@@ -76,9 +88,9 @@ var (
 // nameTable and answerTable are a generation's names and answers;
 // liveNames and liveAnswers the loader's record of their live entries.
 type (
-	nameTable   = table[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]
+	nameTable   = table[bpf.XdpNameSlot, bpf.XdpNameEnt, bpf.XdpNameVer]
 	answerTable = table[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]
-	liveNames   = liveTable[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]
+	liveNames   = liveTable[bpf.XdpNameSlot, bpf.XdpNameEnt, bpf.XdpNameVer]
 	liveAnswers = liveTable[bpf.XdpAnswerSlot, bpf.XdpAnswerVal, bpf.XdpAnswerVer]
 )
 
@@ -144,6 +156,9 @@ func (t *table[S, W, V]) bpfMap() *ebpf.Map {
 // map and unmap, serves the keys that fall in it): past about two keys a
 // window, the windows cost less.
 func (t *table[S, W, V]) accessFor(keys int) slotAccess {
+	if t.kind.mapped {
+		return slotsWindows
+	}
 	if forcedAccess != nil {
 		return *forcedAccess
 	}
@@ -164,6 +179,9 @@ var forcedAccess *slotAccess
 func (t *table[S, W, V]) slotsView(access slotAccess) (slots *slotPages[S], done func() error, err error) {
 	if t.open != nil {
 		return t.open, func() error { return nil }, nil
+	}
+	if access == slotsSparse && t.kind.mapped {
+		access = slotsWindows
 	}
 	p, err := newSlotPages[S](t.m, access)
 	if err != nil {
@@ -359,6 +377,11 @@ func (t *table[S, W, V]) find(slots *slotPages[S], k bpf.XdpNameKey) (at, free u
 // caller changes only the version no packet reads), else in a free slot,
 // the value written before the key.
 func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
+	return t.putEach(keys, vals, t.kind.store)
+}
+
+// putEach is put with existing writing a key's value over its live one.
+func (t *table[S, W, V]) putEach(keys []bpf.XdpNameKey, vals []W, existing func(dst *W, w W)) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -377,7 +400,7 @@ func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
 		}
 		if at != 0 {
 			s, _ := slots.at(at) // read by find
-			*t.kind.val(s) = vals[i]
+			existing(t.kind.val(s), vals[i])
 			if err := slots.write(at); err != nil {
 				return err
 			}
@@ -387,7 +410,11 @@ func (t *table[S, W, V]) put(keys []bpf.XdpNameKey, vals []W) error {
 			return fmt.Errorf("%s key %x: %w", t.kind.what, k, errTableFull)
 		}
 		s, _ := slots.at(free)
-		*t.kind.val(s) = vals[i]
+		// A removed entry's slot reused: a packet may still look up
+		// the old key here until the key changes, and must find it
+		// absent in its version (an added entry's live version is
+		// absent).
+		t.kind.store(t.kind.val(s), vals[i])
 		if err := slots.write(free); err != nil {
 			return err
 		}
@@ -414,7 +441,7 @@ func (t *table[S, W, V]) remove(k bpf.XdpNameKey) error {
 		return err
 	}
 	s, _ := slots.at(at)
-	*t.kind.val(s) = t.kind.both(t.kind.entry.absent)
+	t.kind.store(t.kind.val(s), t.kind.both(t.kind.entry.absent))
 	if err := slots.write(at); err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 func TestOrderByHome(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	for _, n := range []int{0, 1, 100, 5000, 200000} {
-		tb := &table[bpf.XdpNameSlot, bpf.XdpNameVal, bpf.XdpNameVer]{kind: nameSlots, n: uint32(tableSlots(n)), seed: rng.Uint64()}
+		tb := &nameTable{kind: nameSlots, n: uint32(tableSlots(n)), seed: rng.Uint64()}
 		keys := make([]bpf.XdpNameKey, n)
 		vals := make([]bpf.XdpNameVer, n)
 		want := map[bpf.XdpNameKey]uint32{}

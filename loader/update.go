@@ -26,6 +26,11 @@ const (
 	slackMin = 1024
 )
 
+// sideHalf is how many names entries one update may change in a
+// generation of n names (half of its names_side map: updates take
+// turns); more is ErrNoUpdate, a Swap.
+func sideHalf(n int) int { return max(slackMin, n/32) }
+
 // denialSlackMin is slackMin for the denial entries and index words (a
 // variable: a test lowers it, so that a small zone's rooms are as tight
 // as a TLD's).
@@ -194,6 +199,9 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	if err == nil {
 		err = cmp.Or(lv.names.failed(), lv.answers.failed())
 	}
+	if err == nil && len(p.names) > l.gens[l.slot].caps[capNamesSide]/2 {
+		err = fmt.Errorf("%w: %d names entries change, names_side holds %d a turn", ErrNoUpdate, len(p.names), l.gens[l.slot].caps[capNamesSide]/2)
+	}
 	if err != nil {
 		lv.rollback()
 		return UpdateStats{}, err
@@ -215,6 +223,9 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 		l.unwrite(g, p)
 		return UpdateStats{}, fmt.Errorf("%w: %w", ErrNoUpdate, err)
 	}
+	if l.stageHook != nil {
+		l.stageHook("written")
+	}
 	atomic.StoreUint32(l.gen, next)
 	l.slot = next
 	l.serial++
@@ -222,6 +233,9 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 	t2 := time.Now()
 	l.synchronize()
 	t3 := time.Now()
+	if l.stageHook != nil {
+		l.stageHook("flipped")
+	}
 	st := lv.commit(p, del != nil)
 	st.Serial = l.serial
 	st.Plan, st.Write, st.Grace = t1.Sub(t0), t2.Sub(t1), t3.Sub(t2)
@@ -258,7 +272,6 @@ func (p *updatePlan) sharedVersions(lv *liveState, slot uint32, newInBoth bool) 
 // shared templates' versions for slot next, none of which the live slot
 // reads.
 func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
-	nk, nv := entryValues(nameKind, p.names, next, func(o, n bpf.XdpNameVer) (bpf.XdpNameVer, bpf.XdpNameVer) { return n, o })
 	ak, av := entryValues(answerKind, p.answers, next, func(o, n bpf.XdpAnswerVer) (bpf.XdpAnswerVer, bpf.XdpAnswerVer) { return n, o })
 	steps := []struct {
 		what string
@@ -272,7 +285,7 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 		{"templates", func() error { return fillRuns(g.templates, p.tmplKeys, p.tmplVals) }},
 		{"shared templates", func() error { return fill(g.sharedTemplates, p.sharedKeys, p.sharedVersions(l.live, next, false)) }},
 		{"name filter", func() error { return fill(g.nameFilter, p.filterKeys, p.filterVals) }},
-		{"names", func() error { return g.names.put(nk, nv) }},
+		{"names", func() error { return l.writeSide(g, p.names, next) }},
 		{"answers", func() error { return g.answers.put(ak, av) }},
 	}
 	for _, s := range steps {
@@ -281,6 +294,44 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 		}
 	}
 	return nil
+}
+
+// writeSide writes the changed names entries' two versions (the new one
+// in slot next) to the names_side half whose turn it is, then points
+// each entry there (its word, one store; an added entry's key last): a
+// names slot holds one version, and a packet reads a changed entry's
+// from names_side until settle writes the new one into the slot. The
+// half was last written two updates ago; a grace period since (the last
+// update's) means no packet still reads it, else one is waited for.
+func (l *Loader) writeSide(g *generation, cs []entryChange[bpf.XdpNameKey, bpf.XdpNameVer], next uint32) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	half := uint32(g.caps[capNamesSide] / 2)
+	if uint32(len(cs)) > half {
+		return fmt.Errorf("%d names entries change, names_side holds %d a turn", len(cs), half)
+	}
+	h := g.sideTurn & 1
+	if g.sideGrace[h] == l.graces && l.graces > 0 {
+		l.synchronize()
+	}
+	g.sideTurn++
+	g.sideGrace[h] = l.graces
+	keys, vals := make([]uint32, len(cs)), make([]bpf.XdpNameVal, len(cs))
+	nkeys, ents := make([]bpf.XdpNameKey, len(cs)), make([]bpf.XdpNameEnt, len(cs))
+	for i, c := range cs {
+		keys[i] = h*half + uint32(i)
+		vals[i].V[next&1], vals[i].V[1-next&1] = c.new, c.old
+		nkeys[i] = c.k
+		// An added entry's slot takes the ids of its live version
+		// (absent), which the word makes a packet skip.
+		ents[i] = packName(c.old)
+		ents[i].Word = sideWord(keys[i])
+	}
+	if err := fill(g.namesSide, keys, vals); err != nil {
+		return err
+	}
+	return g.names.putEach(nkeys, ents, func(dst *bpf.XdpNameEnt, e bpf.XdpNameEnt) { atomic.StoreUint32(&dst.Word, e.Word) })
 }
 
 // unwrite undoes what a failed writeNew may have written where a later

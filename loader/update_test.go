@@ -285,7 +285,7 @@ func updateWindows(t *testing.T) {
 	e := engineOf(t, "upd.test.", zv.text())
 	prev := compile(t, e)
 	l := load(t, e, prev)
-	if n, a := l.TableSizes(); n < 8*uint32(os.Getpagesize()/64) || a < 4*uint32(os.Getpagesize()/32) {
+	if n, a := l.TableSizes(); n < 8*uint32(os.Getpagesize()/32) || a < 4*uint32(os.Getpagesize()/32) {
 		t.Fatalf("tables of %d and %d slots: want several windows each", n, a)
 	}
 	for step := 1; step <= 8; step++ {
@@ -565,5 +565,89 @@ func TestRecompileOptOutUpdates(t *testing.T) {
 			t.Fatalf("step %d: nothing answered in XDP", step)
 		}
 		t.Logf("step %d: %d names rendered, %d rewrites; %+v; %d DO=1 queries answered in XDP", step, len(d.Image.Names), len(d.Rewrites), st, answered)
+	}
+}
+
+// TestUpdateSideVersions: while an update runs, the names entries it
+// changes point to names_side (a names slot holds one version): written
+// but not flipped, every query through the program gets the old
+// version's bytes; flipped but not settled, the new version's — for the
+// whole image (Update) and a change alone (UpdatePartial), names added,
+// changed and removed.
+func TestUpdateSideVersions(t *testing.T) {
+	requireRoot(t)
+	for vi, v := range []interoptest.Variant{interoptest.Variants[0], interoptest.Variants[len(interoptest.Variants)-1]} {
+		t.Run(string(v), func(t *testing.T) {
+			signer := interoptest.NewSigner(t, "upd.test.")
+			zv := newZoneVersions(uint64(40 + vi))
+			e := engineOf(t, "upd.test.", signer.Sign(t, v, zv.text()))
+			prev := compile(t, e)
+			l := loadWith(t, e, nil, nil)
+			if _, err := l.Swap(prev); err != nil {
+				t.Fatal(err)
+			}
+			var old, cur *engine.Engine
+			var queries [][]byte
+			var sides, differ int
+			// check sends every query through the program at a stage
+			// and compares with want's bytes; it counts the queries
+			// whose old and new answers differ.
+			check := func(stage string, want *engine.Engine) {
+				for i, pkt := range queries {
+					got := xdpReply(t, l.Program(), layout{v6: i%2 == 1}, pkt)
+					if got == nil {
+						continue
+					}
+					w := want.Respond(nil, pkt, false)
+					if !bytes.Equal(got, w) {
+						m := new(dns.Msg)
+						_ = m.Unpack(pkt)
+						t.Fatalf("%s: %s: XDP and the engine differ\nxdp    %x\nengine %x", stage, m.Question[0].String(), got, w)
+					}
+					if stage == "flipped" && !bytes.Equal(old.Respond(nil, pkt, false), w) {
+						differ++
+					}
+				}
+			}
+			l.SetStageHook(func(stage string) {
+				switch stage {
+				case "written":
+					n, err := l.SideEntries()
+					if err != nil {
+						t.Fatal(err)
+					}
+					sides += n
+					check(stage, old)
+				case "flipped":
+					check(stage, cur)
+				}
+			})
+			for step := 1; step <= 8; step++ {
+				zv.change()
+				old = e
+				e = engineOf(t, "upd.test.", signer.Sign(t, v, zv.text()))
+				cur = e
+				img := compile(t, e)
+				queries = zv.queries(t)
+				var err error
+				if step%2 == 1 {
+					_, err = l.Update(img)
+				} else {
+					_, err = l.UpdatePartial(delta(l, prev, img))
+				}
+				prev = img
+				if err != nil {
+					t.Fatalf("step %d: %v", step, err)
+				}
+				checkVersion(t, step, l, e, img, zv)
+				if n, err := l.SideEntries(); err != nil || n != 0 {
+					t.Fatalf("step %d: %d names entries still in names_side after the update (%v)", step, n, err)
+				}
+			}
+			if sides == 0 || differ == 0 {
+				t.Fatalf("%d names entries in names_side over the updates, %d answers changed: the stages were not seen", sides, differ)
+			}
+			t.Logf("%d names entries in names_side over the updates, %d answers changed", sides, differ)
+		})
 	}
 }

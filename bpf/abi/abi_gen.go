@@ -120,11 +120,26 @@ const (
 	// HashH2Mult (XDPDNS_HASH_H2_MULT): Parameters of the name hash (see
 	// struct name_key).
 	HashH2Mult = 0x9e3779b97f4a7c15
-	// Gens (XDPDNS_GENS): Versions held in every names and answers value, one
-	// per generation slot (config.gen): an update writes the idle slot's
-	// version, flips config.gen, then copies the new version into the other
-	// (loader Update), so a packet reads one version throughout.
+	// Gens (XDPDNS_GENS): Versions held in every answers value and names_side
+	// entry, one per generation slot (config.gen): an update writes the idle
+	// slot's version, flips config.gen, then copies the new version into the
+	// other (loader Update), so a packet reads one version throughout.
 	Gens = 2
+	// NameFlagsShift (XDPDNS_NAME_FLAGS_SHIFT): struct name_ent.word: the
+	// flags (XDPDNS_NF_*, below 1 << 8) in its top bits, from this one; below
+	// them the cover (or, with XDPDNS_NF_SIDE, the names_side index).
+	NameFlagsShift = 24
+	// NameCoverMask (XDPDNS_NAME_COVER_MASK): struct name_ent.word: the mask
+	// of the cover (below 1 << 24).
+	NameCoverMask = 0xffffff
+	// NameIDAbsent (XDPDNS_NAME_ID_ABSENT): A packed template id (struct
+	// name_ent): 24 bits, this value for XDPDNS_ABSENT,
+	NameIDAbsent = 0xffffff
+	// NameIDShared (XDPDNS_NAME_ID_SHARED): this bit for XDPDNS_SHARED_TMPL;
+	NameIDShared = 0x800000
+	// NameIDLimit (XDPDNS_NAME_ID_LIMIT): template and shared template ids are
+	// below this one.
+	NameIDLimit = 0x7fffff
 	// TableProbes (XDPDNS_TABLE_PROBES): names and answers are open-addressing
 	// hash tables in array maps, so that finding a key reads one cache line
 	// holding it and its value (a kernel hash map reads a bucket, then an
@@ -153,25 +168,29 @@ const (
 	// are all absent (XDPDNS_NF_ABSENT, XDPDNS_ABSENT) is a removed entry: a
 	// lookup treats it as missing, and an update may reuse it.
 	TableHomeMult = 0x9e3779b97f4a7c15
-	// NameFlagExactTyped (XDPDNS_NF_EXACT_TYPED): name_val.flags (which
+	// NameFlagExactTyped (XDPDNS_NF_EXACT_TYPED): name_ver.flags (which
 	// lookups the walk can skip): answers has exact-mode entries for the name.
 	NameFlagExactTyped = 0x1
-	// NameFlagBelowTyped (XDPDNS_NF_BELOW_TYPED): name_val.flags: answers has
+	// NameFlagBelowTyped (XDPDNS_NF_BELOW_TYPED): name_ver.flags: answers has
 	// below-mode entries for the name.
 	NameFlagBelowTyped = 0x2
-	// NameFlagLeaf (XDPDNS_NF_LEAF): name_val.flags: no name below this one:
+	// NameFlagLeaf (XDPDNS_NF_LEAF): name_ver.flags: no name below this one:
 	// the walk stops here.
 	NameFlagLeaf = 0x4
-	// NameFlagAbsent (XDPDNS_NF_ABSENT): name_val.flags: the name is not in
+	// NameFlagAbsent (XDPDNS_NF_ABSENT): name_ver.flags: the name is not in
 	// this version (added or removed by an update): the walk treats it as
 	// missing.
 	NameFlagAbsent = 0x8
-	// NameFlagCut (XDPDNS_NF_CUT): name_val.flags: a zone cut seen from its
+	// NameFlagCut (XDPDNS_NF_CUT): name_ver.flags: a zone cut seen from its
 	// parent (a delegation): exact_default is the answer to a DS query alone
 	// (the parent's, for qname == the name); any other qtype not in answers
 	// takes below_default (the referral, the same for qname == the name as
 	// below it). This keeps the DS answer of every delegation out of answers.
 	NameFlagCut = 0x10
+	// NameFlagSide (XDPDNS_NF_SIDE): name_ent.word's flags: the entry's
+	// versions are in names_side, at the index in the word's low bits (never
+	// in a name_ver).
+	NameFlagSide = 0x80
 	// AnswerKeyMult (XDPDNS_ANSWER_KEY_MULT): answers: per-qtype templates
 	// that differ from the name's default, keyed by the name's struct name_key
 	// {h1, h2} made into {h1 + (((qtype << 2) | mode) + 1) *

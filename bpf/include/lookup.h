@@ -60,23 +60,67 @@ static __always_inline int table_probe(void *tmap, __u64 h1, __u64 h2, __u32 n, 
 	return 0;
 }
 
-/* name_probe returns the slot of the key {h1, h2} in generation gen's
- * names table of n slots and seed seed, or 0. A global function: the
- * verifier checks its probe loop once, not once per label of the walk
- * that calls it. */
-__attribute__((noinline)) int name_probe(__u32 gen, __u64 h1, __u64 h2, __u32 n, __u64 seed)
+/* name_id unpacks template id p of a names entry (XDPDNS_NAME_ID_*). */
+static __always_inline __u32 name_id(__u32 p)
+{
+	if (p == XDPDNS_NAME_ID_ABSENT)
+		return XDPDNS_ABSENT;
+	if (p & XDPDNS_NAME_ID_SHARED)
+		return (p & ~XDPDNS_NAME_ID_SHARED) | XDPDNS_SHARED_TMPL;
+	return p;
+}
+
+/* name_get finds the key {h1, h2} in generation gen's names table (its
+ * header hdr: size and seed), and copies its version for gen into *out: unpacked
+ * from the slot, or from names_side while an update changes it (struct
+ * name_ent). Returns 1 if found, else 0. A global function: the verifier
+ * checks its probe loop once, not once per label of the walk that calls
+ * it. */
+__attribute__((noinline)) int name_get(__u32 gen, __u64 h1, __u64 h2, const struct name_key *hdr,
+                                       struct name_ver *out)
 {
 	void *nmap = bpf_map_lookup_elem(&names, &gen);
+	struct name_slot *e;
+	__u32 idx, word, a, b, c;
 
-	if (!nmap)
+	if (!nmap || !hdr || !out)
 		return 0;
-	return table_probe(nmap, h1, h2, n, seed);
+	idx = (__u32)table_probe(nmap, h1, h2, (__u32)hdr->h1, hdr->h2);
+	if (!idx)
+		return 0;
+	e = bpf_map_lookup_elem(nmap, &idx);
+	if (!e)
+		return 0;
+	word = *(volatile __u32 *)&e->ent.word; /* before the fields it says how to read */
+	if ((word >> XDPDNS_NAME_FLAGS_SHIFT) & XDPDNS_NF_SIDE) {
+		void *smap = bpf_map_lookup_elem(&names_side, &gen);
+		__u32 si = word & XDPDNS_NAME_COVER_MASK;
+		struct name_val *sv;
+
+		if (!smap)
+			return 0;
+		sv = bpf_map_lookup_elem(smap, &si);
+		if (!sv)
+			return 0;
+		*out = sv->v[gen & 1];
+		return 1;
+	}
+	a = e->ent.ids[0];
+	b = e->ent.ids[1];
+	c = e->ent.ids[2];
+	out->exact_default[0] = name_id(a & 0xffffff);
+	out->exact_default[1] = name_id(b & 0xffffff);
+	out->below_default[0] = name_id(c & 0xffffff);
+	out->below_default[1] = name_id((a >> 24) | ((b >> 24) << 8) | ((c >> 24) << 16));
+	out->flags = word >> XDPDNS_NAME_FLAGS_SHIFT;
+	out->cover = word & XDPDNS_NAME_COVER_MASK;
+	return 1;
 }
 
 /* answer_probe returns the slot of the answer key of the name hash
  * {h1, h2}, qtype and mode (shared.h, XDPDNS_ANSWER_KEY_MULT) in
  * generation gen's answers table, or 0. A global function, as
- * name_probe; it reads the table's header itself (one lookup a query). */
+ * name_get; it reads the table's header itself (one lookup a query). */
 __attribute__((noinline)) int answer_probe(__u32 gen, __u64 h1, __u64 h2, __u32 qtype, __u32 mode)
 {
 	void *amap = bpf_map_lookup_elem(&answers, &gen);
@@ -91,20 +135,6 @@ __attribute__((noinline)) int answer_probe(__u32 gen, __u64 h1, __u64 h2, __u32 
 		return 0;
 	k1 = h1 + ((((__u64)(qtype & 0xffff) << 2) | (mode & 3)) + 1) * XDPDNS_ANSWER_KEY_MULT;
 	return table_probe(amap, k1, h2, (__u32)hdr->h1, hdr->h2);
-}
-
-/* name_find returns the value of key k in the names table nmap of
- * generation gen (header hdr), or 0. */
-static __always_inline struct name_val *name_find(void *nmap, __u32 gen, const struct name_key *k,
-                                                  const struct name_key *hdr)
-{
-	__u32 idx = (__u32)name_probe(gen, k->h1, k->h2, (__u32)hdr->h1, hdr->h2);
-	struct name_slot *e;
-
-	if (!idx)
-		return 0;
-	e = bpf_map_lookup_elem(nmap, &idx);
-	return e ? &e->val : 0;
 }
 
 /* answer_find returns the template id of the answers entry of the name
@@ -130,10 +160,10 @@ static __always_inline __u32 answer_find(void *amap, __u32 gen, const struct nam
 static __always_inline __u32 find_template(struct scratch *s, struct query *q, __u32 gen,
                                            int *reason)
 {
-	struct name_ver *nv = 0;
+	struct name_ver nv, cur;
 	void *nmap, *amap, *fmap;
 	struct name_key hdr;
-	__u32 i, t, found = 0;
+	__u32 i, t, found = 0, have = 0;
 	__u16 mode;
 	__u64 shift = 0;
 
@@ -179,33 +209,29 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 	/* Longest existing suffix: every ancestor of a name exists, so stop
 	 * at the first miss (or where the filter says there is none). */
 	for (i = 0; i <= XDPDNS_MAX_LABELS; i++) {
-		struct name_val *e;
-		struct name_ver *v;
-
 		if (i > q->nlabels)
 			break;
 		if (shift && i >= XDPDNS_FILTER_FROM_LABELS &&
 		    !filter_has(fmap, &s->hash[i], shift))
 			break;
-		e = name_find(nmap, gen, &s->hash[i], &hdr);
-		if (!e)
+		if (!name_get(gen, s->hash[i].h1, s->hash[i].h2, &hdr, &cur))
 			break;
-		v = &e->v[gen & 1];
-		if (v->flags & XDPDNS_NF_ABSENT)
+		if (cur.flags & XDPDNS_NF_ABSENT)
 			break;
-		nv = v;
+		nv = cur;
+		have = 1;
 		found = i;
-		if (v->flags & XDPDNS_NF_LEAF)
+		if (cur.flags & XDPDNS_NF_LEAF)
 			break; /* nothing below: no lookup that would miss */
 	}
-	if (!nv) {
+	if (!have) {
 		*reason = CNT_PASS_NOZONE;
 		return 0;
 	}
 	q->found = found;
-	q->found_cover = nv->cover;
+	q->found_cover = nv.cover;
 	mode = found == q->nlabels ? XDPDNS_MODE_EXACT : XDPDNS_MODE_BELOW;
-	if (nv->flags &
+	if (nv.flags &
 	    (mode == XDPDNS_MODE_EXACT ? XDPDNS_NF_EXACT_TYPED : XDPDNS_NF_BELOW_TYPED)) {
 		if (found > XDPDNS_MAX_LABELS)
 			return 0;
@@ -213,9 +239,9 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 		if (t != XDPDNS_ABSENT)
 			return t;
 	}
-	if (mode == XDPDNS_MODE_EXACT && (!(nv->flags & XDPDNS_NF_CUT) || q->qtype == TYPE_DS))
-		return q->dobit ? nv->exact_default[1] : nv->exact_default[0];
-	return q->dobit ? nv->below_default[1] : nv->below_default[0];
+	if (mode == XDPDNS_MODE_EXACT && (!(nv.flags & XDPDNS_NF_CUT) || q->qtype == TYPE_DS))
+		return q->dobit ? nv.exact_default[1] : nv.exact_default[0];
+	return q->dobit ? nv.below_default[1] : nv.below_default[0];
 }
 
 /* load_template copies template id of generation gen into s->tmpl: from

@@ -62,10 +62,15 @@
 
 /* names: __u32 slot -> struct name_slot: the hash table (shared.h,
  * XDPDNS_TABLE_PROBES) of struct name_key (hash of a lower-case wire name
- * that exists in a served zone) -> struct name_val (default templates for
- * that name). Mmapable: the loader builds it in place and adds names with
- * ordered stores (the key last). */
+ * that exists in a served zone) -> struct name_ent (default templates for
+ * that name, packed). Mmapable: the loader builds it in place and changes
+ * entries with ordered atomic stores (the key last, the word last). */
 struct names_inner XDPDNS_INNER_MMAP_ARRAY(struct name_slot);
+
+/* names_side: __u32 index -> struct name_val: the versions of the names
+ * entries an update is changing (a name_ent word with XDPDNS_NF_SIDE names
+ * its index), both versions written before the word points here. */
+struct names_side_inner XDPDNS_INNER_ARRAY(struct name_val);
 
 /* answers: __u32 slot -> struct answer_slot: the hash table (as names) of
  * answer keys (name hash, qtype and mode: shared.h,
@@ -106,6 +111,9 @@ struct name_filter_inner XDPDNS_INNER_ARRAY(__u64);
 
 /* names: generation (0/1) -> names inner map. */
 XDPDNS_GENERATIONS(names_inner) names SEC(".maps");
+
+/* names_side: generation (0/1) -> names_side inner map. */
+XDPDNS_GENERATIONS(names_side_inner) names_side SEC(".maps");
 
 /* answers: generation (0/1) -> answers inner map. */
 XDPDNS_GENERATIONS(answers_inner) answers SEC(".maps");
@@ -307,6 +315,7 @@ struct scratch {
 	 * full definitions in BTF, where the loader and bpf2go need them. */
 	struct {
 		struct name_slot ns;
+		struct name_ent ne;
 		struct name_val nv;
 		struct name_ver nver;
 		struct answer_slot as;

@@ -122,14 +122,15 @@ struct name_key {
 	__u64 h2;
 };
 
-/* Versions held in every names and answers value, one per generation
- * slot (config.gen): an update writes the idle slot's version, flips
- * config.gen, then copies the new version into the other (loader Update),
- * so a packet reads one version throughout. */
+/* Versions held in every answers value and names_side entry, one per
+ * generation slot (config.gen): an update writes the idle slot's
+ * version, flips config.gen, then copies the new version into the other
+ * (loader Update), so a packet reads one version throughout. */
 #define XDPDNS_GENS 2
 
 /* One version of a name's entry: what to answer when this name is the
- * longest existing suffix of the qname. Index [do] = DO bit. */
+ * longest existing suffix of the qname. Index [do] = DO bit. The names
+ * table holds it packed (struct name_ent); names_side in full. */
 struct name_ver {
 	__u32 exact_default[2]; /* qname == this name, qtype not in answers */
 	__u32 below_default[2]; /* qname strictly below this name */
@@ -141,11 +142,37 @@ struct name_ver {
 	__u32 cover;
 };
 
-/* names: key struct name_key (a name that exists in a served zone,
- * empty non-terminals included); value: its entry in each version, [gen]
+/* names_side: an entry an update is changing, in both versions, [gen]
  * read by a packet of generation gen. */
 struct name_val {
 	struct name_ver v[XDPDNS_GENS];
+};
+
+/* struct name_ent.word: the flags (XDPDNS_NF_*, below 1 << 8) in its top
+ * bits, from this one; below them the cover (or, with XDPDNS_NF_SIDE, the
+ * names_side index). */
+#define XDPDNS_NAME_FLAGS_SHIFT 24
+/* struct name_ent.word: the mask of the cover (below 1 << 24). */
+#define XDPDNS_NAME_COVER_MASK 0xffffff
+/* A packed template id (struct name_ent): 24 bits, this value for
+ * XDPDNS_ABSENT, */
+#define XDPDNS_NAME_ID_ABSENT 0xffffff
+/* this bit for XDPDNS_SHARED_TMPL; */
+#define XDPDNS_NAME_ID_SHARED 0x800000
+/* template and shared template ids are below this one. */
+#define XDPDNS_NAME_ID_LIMIT 0x7fffff
+
+/* A name's entry in the names table: its one version (the live one) in
+ * 16 bytes, so that a slot is half a cache line. word: flags << 24 |
+ * cover (XDPDNS_NAME_*). The four template ids exact_default[0],
+ * exact_default[1], below_default[0], below_default[1] packed in 24 bits
+ * each (XDPDNS_NAME_ID_*): the first three in the low 24 bits of ids[0],
+ * ids[1], ids[2], the fourth's bytes (low first) in their top bytes.
+ * While an update changes it, word is XDPDNS_NF_SIDE << 24 | i: the
+ * entry's versions are names_side entry i (loader Update). */
+struct name_ent {
+	__u32 word;
+	__u32 ids[3];
 };
 
 /* names and answers are open-addressing hash tables in array maps, so
@@ -164,28 +191,33 @@ struct name_val {
 #define XDPDNS_TABLE_PROBES    128
 #define XDPDNS_TABLE_HOME_MULT 0x9e3779b97f4a7c15
 
-/* One slot of names: a key and its value, one cache line. */
+/* One slot of names: the key struct name_key of a name that exists in a
+ * served zone (empty non-terminals included) and its entry, half a cache
+ * line. */
 struct name_slot {
 	struct name_key key;
-	struct name_val val;
+	struct name_ent ent;
 };
 
-/* name_val.flags (which lookups the walk can skip): answers has
+/* name_ver.flags (which lookups the walk can skip): answers has
  * exact-mode entries for the name. */
 #define XDPDNS_NF_EXACT_TYPED 0x1
-/* name_val.flags: answers has below-mode entries for the name. */
+/* name_ver.flags: answers has below-mode entries for the name. */
 #define XDPDNS_NF_BELOW_TYPED 0x2
-/* name_val.flags: no name below this one: the walk stops here. */
+/* name_ver.flags: no name below this one: the walk stops here. */
 #define XDPDNS_NF_LEAF 0x4
-/* name_val.flags: the name is not in this version (added or removed by
+/* name_ver.flags: the name is not in this version (added or removed by
  * an update): the walk treats it as missing. */
 #define XDPDNS_NF_ABSENT 0x8
-/* name_val.flags: a zone cut seen from its parent (a delegation):
+/* name_ver.flags: a zone cut seen from its parent (a delegation):
  * exact_default is the answer to a DS query alone (the parent's, for
  * qname == the name); any other qtype not in answers takes below_default
  * (the referral, the same for qname == the name as below it). This keeps
  * the DS answer of every delegation out of answers. */
 #define XDPDNS_NF_CUT 0x10
+/* name_ent.word's flags: the entry's versions are in names_side, at the
+ * index in the word's low bits (never in a name_ver). */
+#define XDPDNS_NF_SIDE 0x80
 
 /* answers: per-qtype templates that differ from the name's default,
  * keyed by the name's struct name_key {h1, h2} made into

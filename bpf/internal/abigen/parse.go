@@ -506,7 +506,7 @@ func defineGoName(c string) string {
 var initialisms = map[string]string{
 	"AA": "AA", "CNAME": "CNAME", "DNS": "DNS", "EDNS": "EDNS", "H1": "H1", "H2": "H2", "IPV4": "IPv4",
 	"IPV6": "IPv6", "NSID": "NSID", "NXDOMAIN": "NXDomain", "NODATA": "NoData", "RX": "RX", "SKB": "SKB",
-	"TC": "TC", "UDP": "UDP", "VLAN": "VLAN", "IDS": "IDs", "MAC": "MAC", "RRL": "RRL", "QNAME": "QName",
+	"TC": "TC", "UDP": "UDP", "VLAN": "VLAN", "IDS": "IDs", "ID": "ID", "MAC": "MAC", "RRL": "RRL", "QNAME": "QName",
 	"NSEC": "NSEC", "NSEC3": "NSEC3", "SHA1": "SHA1",
 }
 
