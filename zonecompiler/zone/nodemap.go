@@ -141,24 +141,43 @@ func nodeMapOf(t *nodeTable) nodeMap { return nodeMap{base: t, n: t.n} }
 func (m *nodeMap) get(lower []byte) *Node { return m.getString(mapKey(lower)) }
 
 func (m *nodeMap) getString(key string) *Node {
-	if len(m.over) > 0 {
-		if n, ok := m.over[key]; ok {
-			return n
-		}
-	}
-	return m.base.get(key)
+	n, _ := m.getSlot(key)
+	return n
 }
 
-// each calls f for every live node, in no particular order.
-func (m *nodeMap) each(f func(*Node)) {
-	for _, n := range m.over {
-		if n != nil {
-			f(n)
+// getSlot is getString with the node's slot in the base (-1: the node
+// is the overlay's, or there is none).
+func (m *nodeMap) getSlot(key string) (*Node, int) {
+	if len(m.over) > 0 {
+		if n, ok := m.over[key]; ok {
+			return n, -1
 		}
 	}
-	if len(m.over) == 0 || m.base == nil {
-		for n := range m.base.all() {
-			f(n)
+	if m.base == nil || m.base.n == 0 {
+		return nil, -1
+	}
+	i, _ := m.base.slot(key)
+	if n := m.base.slots[i]; n != nil {
+		return n, int(i)
+	}
+	return nil, -1
+}
+
+// eachSlot is each with the node's slot in the base (-1: the overlay's).
+func (m *nodeMap) eachSlot(f func(n *Node, slot int)) {
+	for _, n := range m.over {
+		if n != nil {
+			f(n, -1)
+		}
+	}
+	if m.base == nil {
+		return
+	}
+	if len(m.over) == 0 {
+		for i, n := range m.base.slots {
+			if n != nil {
+				f(n, i)
+			}
 		}
 		return
 	}
@@ -173,10 +192,13 @@ func (m *nodeMap) each(f func(*Node)) {
 	}
 	for i, n := range m.base.slots {
 		if n != nil && shadowed[i/64]&(1<<(i%64)) == 0 {
-			f(n)
+			f(n, i)
 		}
 	}
 }
+
+// each calls f for every live node, in no particular order.
+func (m *nodeMap) each(f func(*Node)) { m.eachSlot(func(n *Node, _ int) { f(n) }) }
 
 // with returns a new map: m with the names of changes set to their nodes
 // (nil: removed). m is left as it is.

@@ -72,7 +72,7 @@ func reloadDiff(ctx context.Context, served *Zone, path string, opt Options) (*Z
 	limit := largeChange(served)
 	// matched: the served records the file holds too; the file's other
 	// records are the change's additions.
-	matched := make(map[*RR]struct{}, served.RecordCount())
+	matched := newRecordMarks(served)
 	var ch Change
 	var share sharing
 	// Each record is looked up in its wire form, packed into share's
@@ -91,8 +91,8 @@ func reloadDiff(ctx context.Context, served *Zone, path string, opt Options) (*Z
 		scratch = RR{Owner: &owner, Type: h.Rrtype, TTL: h.Ttl}
 		scratch.setClass(h.Class)
 		scratch.setRData(buf[off+10:])
-		if old := served.holding(&scratch); old != nil {
-			matched[old] = struct{}{}
+		if old, nsec3, slot, ord := served.holding(&scratch); old != nil {
+			matched.mark(old, nsec3, slot, ord)
 			return nil
 		}
 		if len(ch.Add) >= limit {
@@ -105,13 +105,17 @@ func reloadDiff(ctx context.Context, served *Zone, path string, opt Options) (*Z
 	if err != nil {
 		return nil, nil, err
 	}
-	for rr := range served.Records() {
-		if _, ok := matched[rr]; !ok {
-			if len(ch.Del) >= limit {
-				return nil, nil, errLargeChange
-			}
-			ch.Del = append(ch.Del, rr.Src())
+	large := false
+	matched.unmarked(served, func(rr *RR) bool {
+		if len(ch.Del) >= limit {
+			large = true
+			return false
 		}
+		ch.Del = append(ch.Del, rr.Src())
+		return true
+	})
+	if large {
+		return nil, nil, errLargeChange
 	}
 	matched = nil
 	if len(ch.Add) == 0 && len(ch.Del) == 0 {
@@ -132,23 +136,25 @@ func reloadDiff(ctx context.Context, served *Zone, path string, opt Options) (*Z
 }
 
 // holding returns the record of z that rr repeats (Load would drop rr as
-// a duplicate of it) with the same TTL, or nil.
-func (z *Zone) holding(rr *RR) *RR {
+// a duplicate of it) with the same TTL, or nil; and where it is for
+// recordMarks: whether its node is an NSEC3 one, the node's slot in its
+// table, the record's place among the node's.
+func (z *Zone) holding(rr *RR) (old *RR, nsec3 bool, slot, ord int) {
 	var n *Node
-	if isNSEC3Record(rr) {
+	if nsec3 = isNSEC3Record(rr); nsec3 {
 		if p := wire.Parent(rr.Owner.Lower()); string(p) != string(z.Origin.Lower) || rr.Owner.Lower()[0] == 0 {
-			return nil
+			return nil, false, 0, 0
 		}
-		n = z.nsec3ByKey.getString(nsec3Label(rr.Owner.Lower()))
+		n, slot = z.nsec3ByKey.getSlot(nsec3Label(rr.Owner.Lower()))
 	} else {
-		n = z.nodes.get(rr.Owner.Lower())
+		n, slot = z.nodes.getSlot(mapKey(rr.Owner.Lower()))
 	}
 	if n == nil {
-		return nil
+		return nil, false, 0, 0
 	}
 	set := n.Set(setType(rr))
 	if set == nil {
-		return nil
+		return nil, false, 0, 0
 	}
 	for _, old := range set.listOf(rr) {
 		// The same bytes: a new spelling of the owner or of a name in
@@ -156,8 +162,8 @@ func (z *Zone) holding(rr *RR) *RR {
 		// one added).
 		if old.class == rr.class && old.TTL == rr.TTL && slices.Equal(old.RData(), rr.RData()) &&
 			slices.Equal(old.Owner.Wire(), rr.Owner.Wire()) {
-			return old
+			return old, nsec3, slot, ordinal(n, old)
 		}
 	}
-	return nil
+	return nil, false, 0, 0
 }
