@@ -4,6 +4,7 @@ package loader_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -650,4 +651,44 @@ func TestUpdateSideVersions(t *testing.T) {
 			t.Logf("%d names entries in names_side over the updates, %d answers changed", sides, differ)
 		})
 	}
+}
+
+// TestUpdateSideRoom: an update that changes more names entries than a
+// turn of names_side holds is refused with ErrNoUpdate before it writes
+// anything (the live version keeps answering), and the same version is
+// then swapped in whole.
+func TestUpdateSideRoom(t *testing.T) {
+	requireRoot(t)
+	zv := newZoneVersions(77)
+	for i := range 1500 {
+		zv.addDelegation(fmt.Sprintf("d%d", 100+i))
+	}
+	e := engineOf(t, "upd.test.", zv.text())
+	img := compile(t, e)
+	l := loadWith(t, e, nil, nil)
+	if _, err := l.Swap(img); err != nil {
+		t.Fatal(err)
+	}
+	// Every delegation's second name server moves: 1500 names entries
+	// change, a turn of names_side holds 1024 at this size.
+	for o, recs := range zv.recs {
+		for i, r := range recs {
+			recs[i] = strings.Replace(r, "ns.example.net.", "ns.example.org.", 1)
+		}
+		zv.recs[o] = recs
+	}
+	zv.serial++
+	e2 := engineOf(t, "upd.test.", zv.text())
+	img2 := compile(t, e2)
+	if _, err := l.Update(img2); !errors.Is(err, loader.ErrNoUpdate) {
+		t.Fatalf("Update of 1500 changed names: %v, want ErrNoUpdate", err)
+	}
+	if n, err := l.SideEntries(); err != nil || n != 0 {
+		t.Fatalf("%d names entries point to names_side after the refused update (%v)", n, err)
+	}
+	checkVersion(t, 1, l, e, img, zv) // the same owners: the same queries
+	if _, err := l.Swap(img2); err != nil {
+		t.Fatal(err)
+	}
+	checkVersion(t, 2, l, e2, img2, zv)
 }
