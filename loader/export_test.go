@@ -502,3 +502,10 @@ func (l *Loader) SideEntries() (int, error) {
 	})
 	return n, err
 }
+
+// Graces is how many grace periods the loader has waited.
+func (l *Loader) Graces() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.graces
+}

@@ -215,10 +215,18 @@ type generation struct {
 	counts                     [4]int
 	caps                       [capMaps]int // max entries of each map, by cap*
 	// sideTurn is the half of namesSide the next update writes (updates
-	// take turns); sideGrace[h] is Loader.graces when half h was last
-	// written: a packet may read it until a grace period after that.
-	sideTurn  uint32
-	sideGrace [2]uint64
+	// take turns); side[h] is when half h was last read from.
+	sideTurn uint32
+	side     [2]sideUse
+	sideOpen uint32 // 1 + the half the update in progress wrote (0: none)
+}
+
+// sideUse says when a half of names_side was last read from: used, the
+// update that pointed names entries to it ended when Loader.graces was
+// grace (a packet may read it until a grace period after that).
+type sideUse struct {
+	used  bool
+	grace uint64
 }
 
 // Indexes of generation.caps, in the order of generation.maps.

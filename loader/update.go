@@ -218,6 +218,14 @@ func (l *Loader) update(img *Image, del *deletions) (UpdateStats, error) {
 		}
 	}
 	t1 := time.Now()
+	// The names_side half this update writes is read from until it
+	// returns (settled, or put back by unwrite).
+	defer func() {
+		if g.sideOpen != 0 {
+			g.side[g.sideOpen-1] = sideUse{used: true, grace: l.graces}
+			g.sideOpen = 0
+		}
+	}()
 	if err := l.writeNew(g, p, next); err != nil {
 		lv.rollback()
 		l.unwrite(g, p)
@@ -301,22 +309,20 @@ func (l *Loader) writeNew(g *generation, p *updatePlan, next uint32) error {
 // each entry there (its word, one store; an added entry's key last): a
 // names slot holds one version, and a packet reads a changed entry's
 // from names_side until settle writes the new one into the slot. The
-// half was last written two updates ago; a grace period since (the last
-// update's) means no packet still reads it, else one is waited for.
+// half was last read from until the update before the last ended; a
+// grace period since (the last update's) means no packet still reads
+// it, else one is waited for.
 func (l *Loader) writeSide(g *generation, cs []entryChange[bpf.XdpNameKey, bpf.XdpNameVer], next uint32) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	half := uint32(g.caps[capNamesSide] / 2)
-	if uint32(len(cs)) > half {
-		return fmt.Errorf("%d names entries change, names_side holds %d a turn", len(cs), half)
-	}
+	half := uint32(g.caps[capNamesSide] / 2) // update checked that cs fit
 	h := g.sideTurn & 1
-	if g.sideGrace[h] == l.graces && l.graces > 0 {
+	if u := g.side[h]; u.used && u.grace == l.graces {
 		l.synchronize()
 	}
 	g.sideTurn++
-	g.sideGrace[h] = l.graces
+	g.sideOpen = 1 + h
 	keys, vals := make([]uint32, len(cs)), make([]bpf.XdpNameVal, len(cs))
 	nkeys, ents := make([]bpf.XdpNameKey, len(cs)), make([]bpf.XdpNameEnt, len(cs))
 	for i, c := range cs {

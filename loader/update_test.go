@@ -630,6 +630,7 @@ func TestUpdateSideVersions(t *testing.T) {
 				cur = e
 				img := compile(t, e)
 				queries = zv.queries(t)
+				graces := l.Graces()
 				var err error
 				if step%2 == 1 {
 					_, err = l.Update(img)
@@ -639,6 +640,11 @@ func TestUpdateSideVersions(t *testing.T) {
 				prev = img
 				if err != nil {
 					t.Fatalf("step %d: %v", step, err)
+				}
+				// Updates take turns between names_side's halves: the
+				// flip's grace period is the only one waited for.
+				if n := l.Graces() - graces; n != 1 {
+					t.Fatalf("step %d: the update waited %d grace periods, want 1", step, n)
 				}
 				checkVersion(t, step, l, e, img, zv)
 				if n, err := l.SideEntries(); err != nil || n != 0 {
