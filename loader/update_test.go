@@ -231,19 +231,8 @@ func TestUpdateMatchesSwap(t *testing.T) {
 				zv.change()
 				e = engineOf(t, "upd.test.", signer.Sign(t, v, zv.text()))
 				img := compile(t, e)
-				// Odd steps hand over the whole new image, even ones
-				// only what changed (as an incremental compile would).
-				var st loader.UpdateStats
-				var err error
-				if step%2 == 1 {
-					st, err = l.Update(img)
-				} else {
-					st, err = l.UpdatePartial(delta(l, prev, img))
-				}
+				st := applyVersion(t, l, step, prev, img)
 				prev = img
-				if err != nil {
-					t.Fatalf("step %d: %v", step, err)
-				}
 				written += st.NamesChanged + st.NamesAdded + st.NamesGone + st.AnswersChanged + st.AnswersGone
 				total += len(img.NameKeys) + len(img.AnswerKeys)
 				answered := checkVersion(t, step, l, e, img, zv)
@@ -295,18 +284,28 @@ func updateWindows(t *testing.T) {
 		}
 		e = engineOf(t, "upd.test.", zv.text())
 		img := compile(t, e)
-		var err error
-		if step%2 == 1 {
-			_, err = l.Update(img)
-		} else {
-			_, err = l.UpdatePartial(delta(l, prev, img))
-		}
+		applyVersion(t, l, step, prev, img)
 		prev = img
-		if err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
 		checkVersion(t, step, l, e, img, zv)
 	}
+}
+
+// applyVersion makes img, the version after prev, live in place: on odd
+// steps the whole image (Update), on even ones only what changed
+// (UpdatePartial, as an incremental compile hands it over).
+func applyVersion(t *testing.T, l *loader.Loader, step int, prev, img *loader.Image) loader.UpdateStats {
+	t.Helper()
+	var st loader.UpdateStats
+	var err error
+	if step%2 == 1 {
+		st, err = l.Update(img)
+	} else {
+		st, err = l.UpdatePartial(delta(l, prev, img))
+	}
+	if err != nil {
+		t.Fatalf("step %d: %v", step, err)
+	}
+	return st
 }
 
 // checkVersion holds the live maps to img (read back from the kernel,
@@ -631,16 +630,8 @@ func TestUpdateSideVersions(t *testing.T) {
 				img := compile(t, e)
 				queries = zv.queries(t)
 				graces := l.Graces()
-				var err error
-				if step%2 == 1 {
-					_, err = l.Update(img)
-				} else {
-					_, err = l.UpdatePartial(delta(l, prev, img))
-				}
+				applyVersion(t, l, step, prev, img)
 				prev = img
-				if err != nil {
-					t.Fatalf("step %d: %v", step, err)
-				}
 				// Updates take turns between names_side's halves: the
 				// flip's grace period is the only one waited for.
 				if n := l.Graces() - graces; n != 1 {
