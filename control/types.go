@@ -297,8 +297,9 @@ type XDPStatus struct {
 	Attachments []Attachment `json:"attachments"`
 	// Generation is the live map generation.
 	Generation uint32 `json:"generation"`
-	// MapBytes estimates the kernel memory of the live generation's
-	// zone maps; 0 when the hot path cannot tell.
+	// MapBytes is the kernel memory of the live generation's zone maps
+	// (entries times value size, as their memlock counts them); 0 when
+	// the hot path cannot tell.
 	MapBytes int64 `json:"map_bytes,omitempty"`
 	// Partial counts the zone set changes rendered alone and written
 	// into the live maps, InPlace those compiled whole and written in

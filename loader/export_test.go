@@ -509,3 +509,16 @@ func (l *Loader) Graces() uint64 {
 	defer l.mu.Unlock()
 	return l.graces
 }
+
+// LiveMapFDs are the descriptors of the live generation's zone maps.
+func (l *Loader) LiveMapFDs() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var fds []int
+	for _, m := range l.gens[l.slot].maps() {
+		if m != nil {
+			fds = append(fds, m.FD())
+		}
+	}
+	return fds
+}

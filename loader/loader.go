@@ -1169,9 +1169,10 @@ func (l *Loader) Status() Status {
 	return s
 }
 
-// MapBytes estimates the memory of the live generation's maps: the
-// names and answers tables whole, the templates and chunks entries
-// times key plus value size (kernel per-entry overhead not counted).
+// MapBytes is the memory of the live generation's zone maps as the
+// kernel allocates an array map: each map's entries times its value size
+// rounded up to 8 bytes (the maps' own headers and the outer maps not
+// counted).
 func (l *Loader) MapBytes() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -1180,14 +1181,9 @@ func (l *Loader) MapBytes() int64 {
 		return 0
 	}
 	var n int64
-	for _, m := range []*ebpf.Map{g.names.bpfMap(), g.answers.bpfMap()} {
+	for _, m := range g.maps() {
 		if m != nil {
-			n += int64(m.MaxEntries()) * int64(m.ValueSize())
-		}
-	}
-	for i, m := range []*ebpf.Map{g.templates, g.chunks} {
-		if m != nil {
-			n += int64(g.counts[2+i]) * int64(m.KeySize()+m.ValueSize())
+			n += int64(m.MaxEntries()) * int64((m.ValueSize()+7)&^7)
 		}
 	}
 	return n

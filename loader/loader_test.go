@@ -6,6 +6,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -247,6 +251,30 @@ func TestSwap(t *testing.T) {
 	}
 	if l.MapBytes() == 0 {
 		t.Errorf("MapBytes 0 for a live generation")
+	}
+	// MapBytes (xdpdnsctl status) is what the kernel charges the maps:
+	// their memlock, within page rounding and headers.
+	var memlock int64
+	fds := l.LiveMapFDs()
+	for _, fd := range fds {
+		info, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(info), "\n") {
+			if v, ok := strings.CutPrefix(line, "memlock:"); ok {
+				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				if err != nil {
+					t.Fatalf("fdinfo %d: %q", fd, line)
+				}
+				memlock += n
+			}
+		}
+	}
+	if mb := l.MapBytes(); mb > memlock || memlock > mb+int64(len(fds))*3*int64(os.Getpagesize()) {
+		t.Errorf("MapBytes %d, the maps' memlock %d (%d maps)", mb, memlock, len(fds))
+	} else {
+		t.Logf("MapBytes %d, the maps' memlock %d (%d maps)", mb, memlock, len(fds))
 	}
 	t.Logf("live generation: %+v, %d bytes of keys and values", st2.Gens[st2.Slot], l.MapBytes())
 

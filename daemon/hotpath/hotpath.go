@@ -26,12 +26,10 @@ type HotPath struct {
 	l   *loader.Loader
 	cfg engine.Config
 	mu  sync.Mutex
-	// last describes the image of the live generation; mapBytes is its
-	// estimated kernel map memory (render.Image.MapBytes).
-	last     render.Stats
-	mapBytes int64
-	gen      uint32
-	updates  Updates
+	// last describes the image of the live generation.
+	last    render.Stats
+	gen     uint32
+	updates Updates
 	// eng is the engine of the zone set in the maps and inc what
 	// render.Recompile needs to render a change from it (nil: compile
 	// the next set whole).
@@ -250,7 +248,7 @@ func (h *HotPath) SwapChanged(set *zone.Set, changed map[string][][]byte) (uint3
 // serving).
 func (h *HotPath) install(e *engine.Engine, img *render.Image, announce, boot bool) error {
 	limg := FromRender(img)
-	stats, mapBytes, inc := img.Stats, int64(img.MapBytes()), img.Incremental
+	stats, inc := img.Stats, img.Incremental
 	if !announce {
 		// The compiler's image is garbage from here on: let the
 		// collector take it while the maps are written (a signed
@@ -274,7 +272,7 @@ func (h *HotPath) install(e *engine.Engine, img *render.Image, announce, boot bo
 		h.inc, h.eng = nil, nil
 		return err
 	}
-	h.gen, h.last, h.mapBytes = gen, stats, mapBytes
+	h.gen, h.last = gen, stats
 	h.inc, h.eng = inc, e
 	if announce {
 		h.compiled(e.Zones(), img)
@@ -282,13 +280,9 @@ func (h *HotPath) install(e *engine.Engine, img *render.Image, announce, boot bo
 	return nil
 }
 
-// MapBytes estimates the kernel memory of the live generation's maps
-// (daemon.MapMemory).
-func (h *HotPath) MapBytes() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.mapBytes
-}
+// MapBytes is the kernel memory of the live generation's maps
+// (loader.MapBytes): after a change written alone too.
+func (h *HotPath) MapBytes() int64 { return h.l.MapBytes() }
 
 // Counters returns the program's counters by name.
 func (h *HotPath) Counters() (map[string]uint64, error) { return h.l.Counters() }
