@@ -70,18 +70,42 @@ static __always_inline __u32 name_id(__u32 p)
 	return p;
 }
 
+/* A names entry as the walk finds it: its version's flags and cover,
+ * read at every label, and its template ids, of which the query needs
+ * one (name_hit_id): left packed as the slot holds them (packed = 1:
+ * struct name_ent.ids), or the names_side version's (packed = 0: ids in
+ * struct name_ver's order). */
+struct name_hit {
+	__u32 flags; /* XDPDNS_NF_* */
+	__u32 cover;
+	__u32 packed;
+	__u32 ids[4];
+};
+
+/* name_hit_id returns template id i of h: 0 exact_default[0], 1
+ * exact_default[1], 2 below_default[0], 3 below_default[1]. */
+static __always_inline __u32 name_hit_id(const struct name_hit *h, __u32 i)
+{
+	if (!h->packed)
+		return i == 0 ? h->ids[0] : i == 1 ? h->ids[1] : i == 2 ? h->ids[2] : h->ids[3];
+	if (i == 3)
+		return name_id((h->ids[0] >> 24) | ((h->ids[1] >> 24) << 8) |
+		               ((h->ids[2] >> 24) << 16));
+	return name_id((i == 0 ? h->ids[0] : i == 1 ? h->ids[1] : h->ids[2]) & 0xffffff);
+}
+
 /* name_get finds the key {h1, h2} in generation gen's names table (its
- * header hdr: size and seed), and copies its version for gen into *out: unpacked
+ * header hdr: size and seed), and fills *out with its version for gen:
  * from the slot, or from names_side while an update changes it (struct
  * name_ent). Returns 1 if found, else 0. A global function: the verifier
  * checks its probe loop once, not once per label of the walk that calls
  * it. */
 __attribute__((noinline)) int name_get(__u32 gen, __u64 h1, __u64 h2, const struct name_key *hdr,
-                                       struct name_ver *out)
+                                       struct name_hit *out)
 {
 	void *nmap = bpf_map_lookup_elem(&names, &gen);
 	struct name_slot *e;
-	__u32 idx, word, a, b, c;
+	__u32 idx, word;
 
 	if (!nmap || !hdr || !out)
 		return 0;
@@ -96,24 +120,29 @@ __attribute__((noinline)) int name_get(__u32 gen, __u64 h1, __u64 h2, const stru
 		void *smap = bpf_map_lookup_elem(&names_side, &gen);
 		__u32 si = word & XDPDNS_NAME_COVER_MASK;
 		struct name_val *sv;
+		struct name_ver *v;
 
 		if (!smap)
 			return 0;
 		sv = bpf_map_lookup_elem(smap, &si);
 		if (!sv)
 			return 0;
-		*out = sv->v[gen & 1];
+		v = &sv->v[gen & 1];
+		out->flags = v->flags;
+		out->cover = v->cover;
+		out->packed = 0;
+		out->ids[0] = v->exact_default[0];
+		out->ids[1] = v->exact_default[1];
+		out->ids[2] = v->below_default[0];
+		out->ids[3] = v->below_default[1];
 		return 1;
 	}
-	a = e->ent.ids[0];
-	b = e->ent.ids[1];
-	c = e->ent.ids[2];
-	out->exact_default[0] = name_id(a & 0xffffff);
-	out->exact_default[1] = name_id(b & 0xffffff);
-	out->below_default[0] = name_id(c & 0xffffff);
-	out->below_default[1] = name_id((a >> 24) | ((b >> 24) << 8) | ((c >> 24) << 16));
 	out->flags = word >> XDPDNS_NAME_FLAGS_SHIFT;
 	out->cover = word & XDPDNS_NAME_COVER_MASK;
+	out->packed = 1;
+	out->ids[0] = e->ent.ids[0];
+	out->ids[1] = e->ent.ids[1];
+	out->ids[2] = e->ent.ids[2];
 	return 1;
 }
 
@@ -160,7 +189,7 @@ static __always_inline __u32 answer_find(void *amap, __u32 gen, const struct nam
 static __always_inline __u32 find_template(struct scratch *s, struct query *q, __u32 gen,
                                            int *reason)
 {
-	struct name_ver nv, cur;
+	struct name_hit nv, cur;
 	void *nmap, *amap, *fmap;
 	struct name_key hdr;
 	__u32 i, t, found = 0, have = 0;
@@ -240,8 +269,8 @@ static __always_inline __u32 find_template(struct scratch *s, struct query *q, _
 			return t;
 	}
 	if (mode == XDPDNS_MODE_EXACT && (!(nv.flags & XDPDNS_NF_CUT) || q->qtype == TYPE_DS))
-		return q->dobit ? nv.exact_default[1] : nv.exact_default[0];
-	return q->dobit ? nv.below_default[1] : nv.below_default[0];
+		return name_hit_id(&nv, q->dobit ? 1 : 0);
+	return name_hit_id(&nv, q->dobit ? 3 : 2);
 }
 
 /* load_template copies template id of generation gen into s->tmpl: from
