@@ -156,9 +156,6 @@ func (t *table[S, W, V]) bpfMap() *ebpf.Map {
 // map and unmap, serves the keys that fall in it): past about two keys a
 // window, the windows cost less.
 func (t *table[S, W, V]) accessFor(keys int) slotAccess {
-	if t.kind.mapped {
-		return slotsWindows
-	}
 	if forcedAccess != nil {
 		return *forcedAccess
 	}
@@ -181,7 +178,7 @@ func (t *table[S, W, V]) slotsView(access slotAccess) (slots *slotPages[S], done
 		return t.open, func() error { return nil }, nil
 	}
 	if access == slotsSparse && t.kind.mapped {
-		access = slotsWindows
+		access = slotsWindows // never a system call's copy (tableKind.mapped)
 	}
 	p, err := newSlotPages[S](t.m, access)
 	if err != nil {
