@@ -124,7 +124,7 @@ func (e *Engine) exact(a *answer, z *zone.Zone, n *zone.Node, name, owner wire.N
 		}
 		return
 	}
-	if m := z.NSEC3Match(n.NSEC3Hash); m != nil {
+	if m := z.NSEC3Match(z.NSEC3Hash(n)); m != nil {
 		a.addProof(z, m.Set(dns.TypeNSEC3))
 		return
 	}
@@ -193,7 +193,7 @@ func (e *Engine) referral(a *answer, z *zone.Zone, d *zone.Node, depth int) {
 			a.addSet(&a.ns, ds, noOwner, 0, false)
 		} else if z.NSEC3 == nil {
 			a.addProof(z, d.Set(dns.TypeNSEC))
-		} else if m := z.NSEC3Match(d.NSEC3Hash); m != nil {
+		} else if m := z.NSEC3Match(z.NSEC3Hash(d)); m != nil {
 			a.addProof(z, m.Set(dns.TypeNSEC3))
 		} else {
 			// Opt-out (RFC 5155 §7.2.7): the cover of the delegation's
@@ -313,7 +313,7 @@ func (e *Engine) wildcard(a *answer, z *zone.Zone, ce, w *zone.Node, name wire.N
 	if len(a.an) == an && z.NSEC3 != nil {
 		// Wildcard NODATA with NSEC3 also proves the closest encloser
 		// (RFC 5155 §7.2.5); exact() added the wildcard's own NSEC3.
-		if m := z.NSEC3Match(ce.NSEC3Hash); m != nil {
+		if m := z.NSEC3Match(z.NSEC3Hash(ce)); m != nil {
 			a.addProof(z, m.Set(dns.TypeNSEC3))
 		}
 	}
@@ -357,7 +357,7 @@ func (e *Engine) proveNoName(a *answer, z *zone.Zone, ce *zone.Node, name []byte
 	// RFC 5155 §7.2.1-2: closest encloser (only for NXDOMAIN), next
 	// closer name covered, wildcard at the closest encloser covered.
 	if withWildcard {
-		if m := z.NSEC3Match(ce.NSEC3Hash); m != nil {
+		if m := z.NSEC3Match(z.NSEC3Hash(ce)); m != nil {
 			a.addProof(z, m.Set(dns.TypeNSEC3))
 		}
 	}
@@ -398,7 +398,7 @@ func (e *Engine) closestEncloserProof(a *answer, z *zone.Zone, name []byte, slot
 	for p, i := wire.Parent(name), 0; i < wire.MaxLabels; p, i = wire.Parent(p), i+1 {
 		n := z.Node(p)
 		if n != nil {
-			if m := z.NSEC3Match(n.NSEC3Hash); m != nil {
+			if m := z.NSEC3Match(z.NSEC3Hash(n)); m != nil {
 				a.addProof(z, m.Set(dns.TypeNSEC3))
 				var h zone.HashLabel
 				if slot && i == 0 {

@@ -484,7 +484,7 @@ func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, idx uint16, ok,
 	if n == nil || !n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
 		return slot{}, 0, false, false
 	}
-	held = z.NSEC3Match(n.NSEC3Hash) == nil
+	held = z.NSEC3Match(z.NSEC3Hash(n)) == nil
 	idx, ok = c.denialOf[z]
 	if !ok || c.img.Denial[idx].Ctx != 0 {
 		// Pieces that point into the head they were rendered after fit

@@ -288,7 +288,7 @@ func (c *compiler) buildDenial(z *zone.Zone) *DenialZone {
 	}
 	var sets []*zone.RRset
 	for _, n := range z.NSEC3Chain() {
-		k, ok := hashKey(n.NSEC3Hash)
+		k, ok := hashKey(n.ChainLabel())
 		if !ok {
 			return nil
 		}

@@ -571,7 +571,7 @@ func nsBelow(n *zone.Node) bool {
 func chainReach(affected, covers map[string]bool, b *zone.Zone, chain map[[4]uint64]bool, was, is *chainLayout,
 	regions []slotRegion, held map[string]bool, set *zone.Set) error {
 	origin := b.Origin.Lower
-	k, ok := hashKey(b.Apex.NSEC3Hash)
+	k, ok := hashKey(b.NSEC3Hash(b.Apex))
 	if !ok {
 		return fmt.Errorf("%w: the apex of %s has no NSEC3 hash", ErrRecompile, b.Name())
 	}
@@ -603,11 +603,12 @@ func chainReach(affected, covers map[string]bool, b *zone.Zone, chain map[[4]uin
 		name := n.Name.Lower()
 		// Most names are far from the change: neither their own entry
 		// nor their cover moves (a delegation has no other).
-		if n.Has(zone.FlagDelegation) && !n.Has(zone.FlagCNAME) && len(n.NSEC3Hash) == NSEC3LabelLen &&
-			!inRanges(dirty, n.NSEC3Hash) && !bytes.Equal(name, origin) && (!children || set.Zone(name) == nil) {
+		hash := b.NSEC3Hash(n)
+		if n.Has(zone.FlagDelegation) && !n.Has(zone.FlagCNAME) && len(hash) == NSEC3LabelLen &&
+			!inRanges(dirty, hash) && !bytes.Equal(name, origin) && (!children || set.Zone(name) == nil) {
 			return
 		}
-		k, ok := hashKey(n.NSEC3Hash)
+		k, ok := hashKey(hash)
 		if !ok {
 			bad = name
 			return
@@ -1057,7 +1058,7 @@ func optOutDelegations(z *zone.Zone, limit int) [][]byte {
 	var out [][]byte
 	z.ForEachNode(func(n *zone.Node) {
 		if len(out) <= limit && n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) && n.Set(dns.TypeDS) == nil &&
-			z.NSEC3Match(n.NSEC3Hash) == nil {
+			z.NSEC3Match(z.NSEC3Hash(n)) == nil {
 			out = append(out, n.Name.Lower())
 		}
 	})

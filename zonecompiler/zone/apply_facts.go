@@ -86,9 +86,9 @@ func (a *applier) recompute() error {
 		}
 		switch {
 		case z.NSEC3 == nil || n.Has(FlagBelowCut):
-			n.NSEC3Hash = ""
-		case n.NSEC3Hash == "":
-			n.NSEC3Hash = z.HashName(n.Name.Lower())
+			n.hash = 0
+		case n.hash == 0:
+			a.nz.setNSEC3Hash(n, z.HashName(n.Name.Lower()))
 		}
 	}
 	for key := range glue {
@@ -96,11 +96,10 @@ func (a *applier) recompute() error {
 			b.checkNSAddresses(a.get([]byte(key)))
 		}
 	}
-	for key, n := range a.work3 {
+	for _, n := range a.work3 {
 		if n == nil {
 			continue
 		}
-		n.NSEC3Hash = key
 		if err := b.checkNSEC3Node(n); err != nil {
 			return err
 		}
@@ -113,7 +112,7 @@ func (a *applier) recompute() error {
 	// old node.
 	for key, n := range a.work {
 		if old := z.nodes.getString(key); n != nil && old != nil && !a.records[key] &&
-			n.Flags == old.Flags && n.NSEC3Hash == old.NSEC3Hash {
+			n.Flags == old.Flags && n.hash == old.hash {
 			delete(a.work, key)
 		}
 	}
@@ -145,13 +144,12 @@ func (a *applier) nsec3Chain() chunked[*Node] {
 	}
 	e := a.old.nsec3Chain.edit()
 	for key, n := range a.work3 {
-		cmp := func(c *Node) int { return cmpHash(c.NSEC3Hash, []byte(key)) }
+		cmp := func(c *Node) int { return cmpHash(c.ChainLabel(), []byte(key)) }
 		if n == nil || len(n.Sets()) == 0 {
 			a.work3[key] = nil
 			e.del(cmp)
 			continue
 		}
-		n.NSEC3Hash = key
 		e.put(cmp, n, true)
 	}
 	return e.done()

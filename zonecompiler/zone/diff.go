@@ -18,15 +18,15 @@ func ChangedNames(a, b *Zone) [][]byte {
 			switch {
 			case m == nil:
 				out = append(out, n.Name.Lower())
-			case both && !sameNode(n, m):
+			case both && (!sameNode(n, m) || a.NSEC3Hash(n) != b.NSEC3Hash(m)):
 				out = append(out, n.Name.Lower())
 			}
 		})
 	}
 	diff(&a.nodes, func(n *Node) *Node { return b.nodes.get(n.Name.Lower()) }, true)
 	diff(&b.nodes, func(n *Node) *Node { return a.nodes.get(n.Name.Lower()) }, false)
-	diff(&a.nsec3ByKey, func(n *Node) *Node { return b.nsec3ByKey.getString(n.NSEC3Hash) }, true)
-	diff(&b.nsec3ByKey, func(n *Node) *Node { return a.nsec3ByKey.getString(n.NSEC3Hash) }, false)
+	diff(&a.nsec3ByKey, func(n *Node) *Node { return b.nsec3ByKey.getString(n.ChainLabel()) }, true)
+	diff(&b.nsec3ByKey, func(n *Node) *Node { return a.nsec3ByKey.getString(n.ChainLabel()) }, false)
 	return out
 }
 
@@ -35,7 +35,7 @@ func sameNode(a, b *Node) bool {
 	if a == b {
 		return true
 	}
-	if a.Flags != b.Flags || len(a.Sets()) != len(b.Sets()) || a.NSEC3Hash != b.NSEC3Hash || !bytes.Equal(a.Name.Wire(), b.Name.Wire()) {
+	if a.Flags != b.Flags || len(a.Sets()) != len(b.Sets()) || !bytes.Equal(a.Name.Wire(), b.Name.Wire()) {
 		return false
 	}
 	for i, s := range a.Sets() {

@@ -40,9 +40,10 @@ func (z *Zone) hashRefs(dst []hashRef, n *Node) []hashRef {
 	if n.Has(FlagBelowCut) {
 		return dst
 	}
-	always := n.Has(FlagCNAME) || len(n.NSEC3Hash) != len(HashLabel{})
-	if len(n.NSEC3Hash) == len(HashLabel{}) {
-		dst = append(dst, hashRef{n.NSEC3Hash, n})
+	h := z.NSEC3Hash(n)
+	always := n.Has(FlagCNAME) || len(h) != len(HashLabel{})
+	if len(h) == len(HashLabel{}) {
+		dst = append(dst, hashRef{h, n})
 	}
 	if !n.Has(FlagDelegation) {
 		if w := z.HashName(wire.Wildcard(n.Name.Lower())); w != "" {

@@ -939,11 +939,10 @@ func (b *builder) buildChains() error {
 		if err := b.checkNSEC3Node(n); err != nil {
 			return err
 		}
-		n.NSEC3Hash = nsec3Label(n.Name.Lower())
 		keys.set(n)
 		nsec3 = append(nsec3, n)
 	}
-	sort.Slice(nsec3, func(i, j int) bool { return nsec3[i].NSEC3Hash < nsec3[j].NSEC3Hash })
+	sort.Slice(nsec3, func(i, j int) bool { return nsec3[i].ChainLabel() < nsec3[j].ChainLabel() })
 	var first *Node
 	if len(nsec3) > 0 {
 		first = nsec3[0]
@@ -958,8 +957,8 @@ func (b *builder) buildChains() error {
 			if n.Has(FlagBelowCut) {
 				continue
 			}
-			if n.NSEC3Hash == "" { // ReadRecords has it from the image
-				n.NSEC3Hash = z.HashName(n.Name.Lower())
+			if n.hash == 0 { // ReadRecords has it from the image
+				z.setNSEC3Hash(n, z.HashName(n.Name.Lower()))
 			}
 		}
 	}

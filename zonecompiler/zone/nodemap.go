@@ -17,7 +17,7 @@ func mapKey(lower []byte) string { return unsafe.String(unsafe.SliceData(lower),
 // names by their lower-case wire name, its NSEC3 nodes by their hash
 // label.
 func nameKey(n *Node) string { return mapKey(n.Name.Lower()) }
-func hashKey(n *Node) string { return n.NSEC3Hash }
+func hashKey(n *Node) string { return n.ChainLabel() }
 
 // nodeTable is a set of nodes found by the key each carries (key): open
 // addressing with linear probing, a node pointer per slot, filled by a

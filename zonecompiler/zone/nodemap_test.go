@@ -19,11 +19,11 @@ func TestNodeTable(t *testing.T) {
 			tb := newNodeTable(0, key)
 			want := map[string]*Node{}
 			for i := range n {
-				w := []byte(fmt.Sprintf("\x05n%04d\x04name\x00", i))
-				node := &Node{Name: wire.NewPacked(w), NSEC3Hash: fmt.Sprintf("h%031d", i)}
+				w := []byte(fmt.Sprintf("\x20h%031d\x04name\x00", i))
+				node := &Node{Name: wire.NewPacked(w)}
 				tb.set(node)
 				if i%3 == 0 { // set again: replaced, not added
-					again := &Node{Name: node.Name, NSEC3Hash: node.NSEC3Hash}
+					again := &Node{Name: node.Name}
 					tb.set(again)
 					node = again
 				}

@@ -66,7 +66,7 @@ func (z *Zone) NSEC3Match(h string) *Node {
 // NSEC3Cover returns the NSEC3 node whose span covers the hash label h:
 // the greatest hash below h, wrapping to the last.
 func (z *Zone) NSEC3Cover(h []byte) *Node {
-	n, _ := z.nsec3Chain.before(func(n *Node) int { return cmpHash(n.NSEC3Hash, h) })
+	n, _ := z.nsec3Chain.before(func(n *Node) int { return cmpHash(n.ChainLabel(), h) })
 	return n
 }
 

@@ -47,7 +47,7 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 			// hash every name again (SHA-1, a million names).
 			hash, flags := "", Flags(0)
 			if n := z.Node(rr.Owner.Lower()); n != nil && !isNSEC3Record(rr) {
-				hash, flags = n.NSEC3Hash, n.Flags
+				hash, flags = z.NSEC3Hash(n), n.Flags
 			}
 			w.String(hash)
 			w.Uvarint(uint64(flags))
@@ -74,7 +74,7 @@ func (z *Zone) WriteRecords(w *binfmt.Writer) {
 	w.Int(len(ents))
 	for _, n := range ents {
 		w.Bytes(n.Name.Wire())
-		w.String(n.NSEC3Hash)
+		w.String(z.NSEC3Hash(n))
 		w.Uvarint(uint64(n.Flags))
 	}
 	var kept []int
@@ -151,7 +151,7 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 	// each record its node's name instead (or a copy, below).
 	owner := new(wire.Packed)
 	have := false
-	var hash string
+	var hash []byte // the owner's NSEC3 hash label (copied into the store)
 	var flags Flags
 	// near: the owner's node and NSEC3 node, once a record found them.
 	var near [2]*Node
@@ -161,7 +161,7 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 				return nil, fmt.Errorf("zone %s records: bad owner name", wire.String(origin))
 			}
 			*owner, have = wire.NewPacked(w), true
-			hash = r.String()
+			hash = append(hash[:0], r.View()...)
 			flags = Flags(r.Int(1 << 16))
 			near = [2]*Node{}
 		}
@@ -204,8 +204,8 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 		}
 		if node != nil && !isNSEC3Record(rr) {
 			node.Flags = flags
-			if hash != "" {
-				node.NSEC3Hash = hash // buildChains keeps it
+			if len(hash) > 0 {
+				b.z.setNSEC3Hash(node, string(hash)) // buildChains keeps it
 			}
 		}
 	}
@@ -217,7 +217,9 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 			r.Fail("bad empty non-terminal")
 			break
 		}
-		b.nodes.set(&Node{Name: wire.Pack(name), Flags: flags, NSEC3Hash: hash})
+		ent := &Node{Name: wire.Pack(name), Flags: flags}
+		b.z.setNSEC3Hash(ent, hash)
+		b.nodes.set(ent)
 	}
 	nw := r.Count(4)
 	for range nw {

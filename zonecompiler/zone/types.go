@@ -273,7 +273,7 @@ const (
 	FlagDNAME                           // holds a DNAME
 )
 
-// Node is one name of the zone with its RRsets: 48 bytes (a TLD holds
+// Node is one name of the zone with its RRsets: 32 bytes (a TLD holds
 // millions).
 type Node struct {
 	Name  wire.Packed // one per name: packed (16 bytes)
@@ -281,10 +281,11 @@ type Node struct {
 	// nsets is how many RRsets sets points at (Sets): a pointer and a
 	// count instead of a slice header.
 	nsets uint16
-	// NSEC3Hash is the lower-case base32hex hash label of this name in
-	// an NSEC3 zone (empty otherwise).
-	NSEC3Hash string
-	sets      **RRset
+	// hash is the id of the name's NSEC3 hash label in its zone's store
+	// (Zone.NSEC3Hash; 0: none, always for a node of the NSEC3 chain,
+	// whose label is its own: ChainLabel).
+	hash uint32
+	sets **RRset
 }
 
 // Sets are the node's RRsets, ordered by type. The slice is the node's
@@ -366,6 +367,9 @@ type Zone struct {
 	nsec3Chain chunked[*Node]
 	nsec3ByKey nodeMap // by hash label
 	nsec3Salt  []byte
+	// hashes holds the NSEC3 hash labels of the names (Node.hash),
+	// shared by the versions Apply makes (hashstore.go).
+	hashes *hashStore
 
 	// fileTTLs holds the TTL a record had in its file when it differs
 	// from its RRset's (the first record's), which it was given.

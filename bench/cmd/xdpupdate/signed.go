@@ -72,8 +72,8 @@ func signedChange(z *zone.Zone, serial int, added, removed []int, secure bool) (
 	byHash := make(map[string]*zone.Node, len(old))
 	hashes := make([]string, 0, len(old)+len(added))
 	for _, n := range old {
-		byHash[n.NSEC3Hash] = n
-		hashes = append(hashes, n.NSEC3Hash)
+		byHash[n.ChainLabel()] = n
+		hashes = append(hashes, n.ChainLabel())
 	}
 	gone := make(map[string]bool)
 	for _, k := range removed {
