@@ -151,7 +151,7 @@ func (e *Engine) follow(a *answer, z *zone.Zone, target, lower []byte, qtype uin
 // type, RRSIG and NSEC left out), over TCP every RRset.
 func (e *Engine) any(a *answer, n *zone.Node, owner wire.Name) {
 	found := false
-	for _, s := range n.Sets() {
+	for s := range n.EachSet {
 		if len(s.RRs()) == 0 || s.Type == dns.TypeNSEC {
 			continue
 		}
@@ -170,7 +170,7 @@ func (e *Engine) any(a *answer, n *zone.Node, owner wire.Name) {
 // rrsigs answers qtype RRSIG with every signature at the node.
 func (e *Engine) rrsigs(a *answer, n *zone.Node, owner wire.Name) bool {
 	found := false
-	for _, s := range n.Sets() {
+	for s := range n.EachSet {
 		for _, rr := range s.Sigs() {
 			a.an = append(a.an, item{rr: rr, owner: owner, setStart: !found})
 			found = true

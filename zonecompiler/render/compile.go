@@ -241,7 +241,7 @@ func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Nod
 		}
 		return
 	}
-	for _, s := range n.Sets() {
+	for s := range n.EachSet {
 		sp.exact[s.Type] = true
 	}
 	sp.exact[dns.TypeCNAME] = true
@@ -254,7 +254,7 @@ func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Nod
 	}
 	if n.Has(zone.FlagWildcardChild) {
 		if w := z.Node(wire.Wildcard(n.Name.Lower())); w != nil {
-			for _, s := range w.Sets() {
+			for s := range w.EachSet {
 				sp.below[s.Type] = true
 			}
 			sp.below[dns.TypeCNAME] = true

@@ -850,7 +850,7 @@ func target(rr *zone.RR) []byte {
 // (target, per record), but a delegation's in-bailiwick name servers.
 func targets(n *zone.Node, z *zone.Zone) [][]byte {
 	var out [][]byte
-	for _, s := range n.Sets() {
+	for s := range n.EachSet {
 		for _, rr := range s.RRs() {
 			t := target(rr)
 			if t == nil || !wire.IsSubdomain(t, z.Origin.Lower) {

@@ -170,9 +170,9 @@ func (a *applier) writable(m map[string]*Node, key string, old *Node, name wire.
 	n := &Node{Name: name}
 	if old != nil {
 		c := *old
-		sets := make([]*RRset, len(old.Sets()))
-		for i, s := range old.Sets() {
-			sets[i] = s.clone()
+		sets := make([]RRset, len(old.Sets()))
+		for i := range sets {
+			sets[i] = old.Sets()[i].clone()
 		}
 		c.setSets(sets)
 		n = &c
@@ -247,7 +247,8 @@ func (a *applier) del(parsed dns.RR) error {
 	set = n.Set(setType(rr))
 	set.remove(rr, i)
 	if set.empty() {
-		n.setSets(slices.DeleteFunc(n.Sets(), func(s *RRset) bool { return s == set }))
+		t := set.Type // set is the slot DeleteFunc moves the next one to
+		n.setSets(slices.DeleteFunc(n.Sets(), func(s RRset) bool { return s.Type == t }))
 	}
 	a.deleted++
 	if !isNSEC3Record(rr) {

@@ -163,7 +163,7 @@ func (g *benchChanges) change(changes int) Change {
 
 func nodeRecords(n *Node) []dns.RR {
 	var out []dns.RR
-	for _, s := range n.Sets() {
+	for s := range n.EachSet {
 		for _, rr := range s.RRs() {
 			out = append(out, rr.Src())
 		}

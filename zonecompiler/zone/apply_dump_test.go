@@ -93,7 +93,7 @@ var fileLine = regexp.MustCompile(`^[^:]*:\d+: `)
 
 func dumpNode(b *strings.Builder, hash string, n *Node) {
 	fmt.Fprintf(b, "%s flags %07b hash %q\n", wire.String(n.Name.Lower()), n.Flags, hash)
-	for _, s := range n.Sets() {
+	for s := range n.EachSet {
 		fmt.Fprintf(b, "  set %d ttl %d\n", s.Type, s.TTL)
 		for _, rr := range s.RRs() {
 			b.WriteString("    " + rrText(rr) + "\n")

@@ -219,7 +219,7 @@ func (a *applier) finish(nsec3 chunked[*Node]) error {
 func (a *applier) expiredSig(exp int64) error {
 	var at *RR
 	find := func(n *Node) {
-		for _, s := range n.Sets() {
+		for s := range n.EachSet {
 			for _, rr := range s.Sigs() {
 				if at == nil && sigExpiration(rr) == exp {
 					at = rr

@@ -11,7 +11,7 @@ func (a *applier) rebuild() (*Zone, *Changed, error) {
 	b := newBuilder(&Zone{Origin: z.Origin, File: z.File, Expired: z.Expired, lazy: &derived{}}, a.b.opt)
 	var err error
 	add := func(n *Node) {
-		for _, s := range n.Sets() {
+		for s := range n.EachSet {
 			for _, list := range [][]*RR{s.RRs(), s.Sigs()} {
 				for _, rr := range list {
 					if err == nil {

@@ -340,7 +340,7 @@ func TestApplyConcurrentReaders(t *testing.T) {
 				if z.Node(n.Name.Lower()) != n {
 					t.Error("lookup differs")
 				}
-				for _, s := range n.Sets() {
+				for s := range n.EachSet {
 					_ = len(s.RRs()) + len(s.Sigs()) + int(n.Flags)
 				}
 				z.NSEC3Cover([]byte(z.NSEC3Hash(n)))

@@ -18,7 +18,7 @@ func (z *Zone) index() *derived {
 		names := sortCanonical(z)
 		exps := make([]int64, 0, z.nsigs)
 		add := func(n *Node) {
-			for _, s := range n.Sets() {
+			for s := range n.EachSet {
 				for _, rr := range s.Sigs() {
 					exps = append(exps, sigExpiration(rr))
 				}

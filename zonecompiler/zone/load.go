@@ -509,10 +509,10 @@ func addToNode(n *Node, rr *RR, ttls *map[*RR]uint32) (bool, error) {
 	t := setType(rr)
 	set := n.Set(t)
 	if set == nil {
-		set = &RRset{Type: t, TTL: rr.TTL}
 		sets := n.Sets()
 		i := sort.Search(len(sets), func(i int) bool { return sets[i].Type > t })
-		n.setSets(insertAt(sets, i, set))
+		n.setSets(insertAt(sets, i, RRset{Type: t, TTL: rr.TTL}))
+		set = &n.Sets()[i]
 	}
 	for _, old := range set.listOf(rr) {
 		if duplicate(old, rr) {
@@ -556,7 +556,7 @@ func duplicate(a, b *RR) bool {
 // ttlWarnings reports the records of n whose TTL differs from their
 // RRset's (the first record's): the RRset is served with one TTL.
 func (b *builder) ttlWarnings(owner warnOf, n *Node) {
-	for _, s := range n.Sets() {
+	for s := range n.EachSet {
 		for _, rr := range s.RRs() {
 			if ttl, ok := b.z.fileTTLs[rr]; ok && ttl != s.TTL {
 				b.warnf(owner, rr, "TTL %d differs from the RRset's %d; using %d", ttl, s.TTL, s.TTL)
@@ -702,7 +702,7 @@ func ownFlags(n *Node, apex bool) Flags {
 
 // checkCovered refuses an RRSIG whose covered type has no records at n.
 func (b *builder) checkCovered(n *Node) error {
-	for _, s := range n.Sets() {
+	for s := range n.EachSet {
 		if len(s.RRs()) == 0 && len(s.Sigs()) > 0 {
 			return b.errf(s.Sigs()[0], "RRSIG covers %s but %s has no such records",
 				dns.Type(s.Type), wire.String(n.Name.Wire()))
@@ -739,7 +739,7 @@ func (b *builder) checkNode(n *Node) error {
 			// Occluded data (RFC 2181 §6): loaded, never served (the
 			// referral is), reported, as NSD and Knot do.
 			n.Flags |= FlagBelowCut
-			for _, s := range n.Sets() {
+			for s := range n.EachSet {
 				if s.Type != dns.TypeA && s.Type != dns.TypeAAAA && len(s.RRs()) > 0 {
 					b.warnf(nodeKey(n), s.RRs()[0], "%s %s is occluded by the delegation %s (only glue, A/AAAA, belongs below a cut): never served",
 						wire.String(n.Name.Wire()), dns.Type(s.Type), wire.String(a.Name.Wire()))
@@ -753,7 +753,7 @@ func (b *builder) checkNode(n *Node) error {
 		}
 	}
 	if n.Has(FlagDelegation) {
-		for _, s := range n.Sets() {
+		for s := range n.EachSet {
 			switch s.Type {
 			case dns.TypeNS, dns.TypeDS, dns.TypeNSEC, dns.TypeA, dns.TypeAAAA:
 			default:
@@ -777,7 +777,7 @@ func (b *builder) checkNode(n *Node) error {
 		if len(cn.RRs()) > 1 {
 			return b.errf(cn.RRs()[1], "more than one CNAME at %s", wire.String(n.Name.Wire()))
 		}
-		for _, s := range n.Sets() {
+		for s := range n.EachSet {
 			switch s.Type {
 			case dns.TypeCNAME, dns.TypeNSEC:
 			default:
@@ -821,7 +821,7 @@ func (b *builder) checkNSAddresses(n *Node) {
 // zone's signature facts (nsigs, SigExpiration; setSigned finishes them).
 func (b *builder) checkSignatures(owner warnOf, n *Node) error {
 	now, window := b.sigClock()
-	for _, s := range n.Sets() {
+	for s := range n.EachSet {
 		for _, rr := range s.Sigs() {
 			if err := b.checkSig(rr, now, window, func() warnOf { return owner }); err != nil {
 				return err
@@ -966,7 +966,7 @@ func (b *builder) buildChains() error {
 }
 
 func firstSig(n *Node) *RR {
-	for _, s := range n.Sets() {
+	for s := range n.EachSet {
 		if len(s.Sigs()) > 0 {
 			return s.Sigs()[0]
 		}

@@ -62,7 +62,7 @@ func (m *recordMarks) unmarked(z *Zone, yield func(*RR) bool) {
 		more := true
 		t.nodes.eachSlot(func(n *Node, slot int) {
 			ord := 0
-			for _, s := range n.Sets() {
+			for s := range n.EachSet {
 				for _, rr := range s.all() {
 					if more && !m.marked(rr, t.nsec3, slot, ord) {
 						more = yield(rr)
@@ -81,7 +81,7 @@ func (m *recordMarks) unmarked(z *Zone, yield func(*RR) bool) {
 // Records' order.
 func ordinal(n *Node, old *RR) int {
 	ord := 0
-	for _, s := range n.Sets() {
+	for s := range n.EachSet {
 		recs := s.all()
 		if i := slices.Index(recs, old); i >= 0 {
 			return ord + i

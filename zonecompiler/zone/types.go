@@ -254,10 +254,10 @@ func (s *RRset) remove(rr *RR, i int) {
 func (s *RRset) empty() bool { return s.nrrs == 0 && s.nsigs == 0 }
 
 // clone is a copy of s that add and remove can change alone.
-func (s *RRset) clone() *RRset {
+func (s *RRset) clone() RRset {
 	c := *s
 	c.setAll(slices.Clone(s.all()), int(s.nrrs))
-	return &c
+	return c
 }
 
 // Flags are the per-name facts computed at load time.
@@ -279,27 +279,40 @@ type Node struct {
 	Name  wire.Packed // one per name: packed (16 bytes)
 	Flags Flags
 	// nsets is how many RRsets sets points at (Sets): a pointer and a
-	// count instead of a slice header.
+	// count instead of a slice header; the RRsets themselves, not
+	// pointers to them, one allocation per node.
 	nsets uint16
 	// hash is the id of the name's NSEC3 hash label in its zone's store
 	// (Zone.NSEC3Hash; 0: none, always for a node of the NSEC3 chain,
 	// whose label is its own: ChainLabel).
 	hash uint32
-	sets **RRset
+	sets *RRset
 }
 
 // Sets are the node's RRsets, ordered by type. The slice is the node's
-// own: not to be written to or appended to (setSets replaces it).
-func (n *Node) Sets() []*RRset {
+// own: not to be written to or appended to (setSets replaces it); a
+// pointer to one of them stays the set of this version of the node.
+func (n *Node) Sets() []RRset {
 	if n.sets == nil {
 		return nil
 	}
 	return unsafe.Slice(n.sets, n.nsets)
 }
 
+// EachSet yields a pointer to each of the node's RRsets, ordered by type
+// (Sets).
+func (n *Node) EachSet(yield func(*RRset) bool) {
+	sets := n.Sets()
+	for i := range sets {
+		if !yield(&sets[i]) {
+			return
+		}
+	}
+}
+
 // setSets makes s (not copied; at most 65535 sets, one per type) the
 // node's RRsets.
-func (n *Node) setSets(s []*RRset) {
+func (n *Node) setSets(s []RRset) {
 	if len(s) > 0xffff {
 		panic("zone: more RRsets than types")
 	}
@@ -314,9 +327,10 @@ func (n *Node) Has(f Flags) bool { return n.Flags&f == f }
 
 // Set returns the RRset of type t, or nil.
 func (n *Node) Set(t uint16) *RRset {
-	for _, s := range n.Sets() {
-		if s.Type == t {
-			return s
+	sets := n.Sets()
+	for i := range sets {
+		if sets[i].Type == t {
+			return &sets[i]
 		}
 	}
 	return nil
@@ -449,7 +463,7 @@ func (z *Zone) Records() iter.Seq[*RR] {
 	return func(yield func(*RR) bool) {
 		more := true
 		add := func(n *Node) bool {
-			for _, s := range n.Sets() {
+			for s := range n.EachSet {
 				for _, rr := range s.all() {
 					if !yield(rr) {
 						more = false

@@ -88,7 +88,7 @@ func TestRRsetLists(t *testing.T) {
 	c := s.clone()
 	c.remove(rrs[0], 1)
 	c.remove(sigs[0], 0)
-	check(c, []*RR{rrs[0], rrs[2], rrs[3]}, sigs[1:])
+	check(&c, []*RR{rrs[0], rrs[2], rrs[3]}, sigs[1:])
 	check(s, rrs, sigs) // the original keeps its records
 	// Appending to what RRs returned must not overwrite the RRSIGs.
 	_ = append(s.RRs(), rec(dns.TypeTXT, 99))

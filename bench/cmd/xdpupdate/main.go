@@ -306,7 +306,7 @@ func change(z *zone.Zone, serial int, added, removed []int) zone.Change {
 	for _, k := range removed {
 		name := fmt.Sprintf("d%d.%s", k, xdp.Origin)
 		if node := z.Node(wireName(name)); node != nil {
-			for _, s := range node.Sets() {
+			for s := range node.EachSet {
 				for _, rr := range s.RRs() {
 					ch.Del = append(ch.Del, rr.Src())
 				}

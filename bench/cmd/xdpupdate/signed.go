@@ -82,7 +82,7 @@ func signedChange(z *zone.Zone, serial int, added, removed []int, secure bool) (
 		if node == nil {
 			continue
 		}
-		for _, s := range node.Sets() {
+		for s := range node.EachSet {
 			del(s)
 		}
 		gone[hashOf(name)] = true
