@@ -288,27 +288,27 @@ func RelocChunk(relocs []uint16) bpf.XdpChunk {
 func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	hs := h.hashImage(img)
 	lv := &liveState{
-		h:          h,
-		names:      &liveNames{t: g.names, n: len(img.NameKeys)},
-		answers:    &liveAnswers{t: g.answers, n: len(img.AnswerKeys)},
-		tmpls:      make([]tmplInfo, g.caps[capTemplates]),
-		shared:     make([]tmplInfo, g.caps[capSharedTemplates]),
-		sharedHdr:  make([]bpf.XdpTmpl, g.caps[capSharedTemplates]),
-		views:      make([]viewInfo, g.caps[capDenialZones]),
-		viewHdr:    make([]bpf.XdpDenialZone, g.caps[capDenialZones]),
-		tmplByHash: newTmplIndex(len(img.Templates) + len(img.SharedTemplates)),
-		viewByID:   make(map[contentHash]uint16, len(img.DenialZones)),
-		tmplIDs:    newRuns(uint32(max(len(img.Templates), 1)), uint32(g.caps[capTemplates])),
-		sharedIDs:  newRuns(uint32(max(len(img.SharedTemplates), 1)), uint32(g.caps[capSharedTemplates])),
-		viewIDs:    newRuns(uint32(max(len(img.DenialZones), 1)), uint32(min(g.caps[capDenialZones], maxDenialZoneID))),
-		chunks:     newRuns(uint32(len(img.Chunks)), uint32(g.caps[capChunks])),
-		entries:    newRuns(uint32(len(img.DenialEntries)), uint32(g.caps[capDenialEntries])),
-		index:      newRuns(uint32(len(img.DenialIndex)), uint32(g.caps[capDenialIndex])),
-		filter:     append([]uint64(nil), img.NameFilter...),
-		entryMap:   g.denialEntries,
-		nameCap:    g.caps[capNames],
-		answerCap:  g.caps[capAnswers],
+		h:         h,
+		names:     &liveNames{t: g.names, n: len(img.NameKeys)},
+		answers:   &liveAnswers{t: g.answers, n: len(img.AnswerKeys)},
+		tmpls:     make([]tmplInfo, g.caps[capTemplates]),
+		shared:    make([]tmplInfo, g.caps[capSharedTemplates]),
+		sharedHdr: make([]bpf.XdpTmpl, g.caps[capSharedTemplates]),
+		views:     make([]viewInfo, g.caps[capDenialZones]),
+		viewHdr:   make([]bpf.XdpDenialZone, g.caps[capDenialZones]),
+		viewByID:  make(map[contentHash]uint16, len(img.DenialZones)),
+		tmplIDs:   newRuns(uint32(max(len(img.Templates), 1)), uint32(g.caps[capTemplates])),
+		sharedIDs: newRuns(uint32(max(len(img.SharedTemplates), 1)), uint32(g.caps[capSharedTemplates])),
+		viewIDs:   newRuns(uint32(max(len(img.DenialZones), 1)), uint32(min(g.caps[capDenialZones], maxDenialZoneID))),
+		chunks:    newRuns(uint32(len(img.Chunks)), uint32(g.caps[capChunks])),
+		entries:   newRuns(uint32(len(img.DenialEntries)), uint32(g.caps[capDenialEntries])),
+		index:     newRuns(uint32(len(img.DenialIndex)), uint32(g.caps[capDenialIndex])),
+		filter:    append([]uint64(nil), img.NameFilter...),
+		entryMap:  g.denialEntries,
+		nameCap:   g.caps[capNames],
+		answerCap: g.caps[capAnswers],
 	}
+	lv.tmplByHash = newTmplIndex(len(img.Templates)+len(img.SharedTemplates), func(id uint32) contentHash { return lv.info(id).h })
 	record := func(l []bpf.XdpTmpl, infos []tmplInfo, hashes []contentHash, bit uint32) bool {
 		for i := 1; i < len(l); i++ {
 			t := &l[i]

@@ -9,12 +9,16 @@ import (
 
 // TestTmplIndex: random sets, replacements and removals, growing from
 // empty, agree with a Go map at every step; keys crowded onto one home
-// (wrapping past the last slot) are found and removed alike.
+// (wrapping past the last slot) are found and removed alike. The index
+// reads an id's hash from the record it is given (here hashOf), as the
+// live state's: an id is never given another hash while indexed.
 func TestTmplIndex(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 13))
 	for _, crowd := range []bool{false, true} {
-		x := newTmplIndex(0)
+		hashOf := map[uint32]contentHash{}
+		x := newTmplIndex(0, func(id uint32) contentHash { return hashOf[id] })
 		want := map[contentHash]uint32{}
+		next := uint32(1)
 		var keys []contentHash
 		for step := range 20000 {
 			var h contentHash
@@ -31,7 +35,9 @@ func TestTmplIndex(t *testing.T) {
 				x.del(h)
 				delete(want, h)
 			} else {
-				id := 1 + rng.Uint32N(1<<31)
+				id := next + rng.Uint32N(1<<20)
+				next = id + 1
+				hashOf[id] = h
 				x.set(h, id)
 				want[h] = id
 				keys = append(keys, h)
