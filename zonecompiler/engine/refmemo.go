@@ -16,12 +16,9 @@ import (
 // XDP program replays its templates. The memo (one per Cache) keeps such
 // renderings, keyed by the delegation's name and the rest of the query,
 // and uses one only where the engine would write the same bytes:
-//   - every pointer into the question points into the delegation's name;
-//   - no name of the referral shares with the new query name a suffix
-//     longer than the delegation's (the engine would compress against it):
-//     the label just above the delegation in each such name (a glue name
-//     ns1.nic.tK. under tK.: "nic") is kept, and a query whose label there
-//     is one of them is answered by the engine;
+//   - every pointer into the question points into the delegation's name
+//     (a referral's names never compress against the question's labels
+//     below the cut: renderWith);
 //   - the rendering was complete (nothing truncated or left out for size)
 //     and the new reply fits the same size limit;
 //   - the compression table does not fill up with the longer question.
@@ -38,7 +35,6 @@ type refTemplate struct {
 	qlen   int      // that name's wire length
 	labels int      // its labels
 	relocs []uint16 // offsets of the compression pointers after the question
-	above  [][]byte // labels above the delegation in the referral's names
 	ncomp  int      // names in the compression table at the end
 	limit  int      // the size limit it was rendered under
 	info   Info
@@ -66,13 +62,6 @@ func (c *Cache) referralFromMemo(dst, pkt []byte) (out []byte, info Info, ok boo
 		t := c.ref[string(c.keyBuf)]
 		if t == nil {
 			continue
-		}
-		above := wire.Suffix(q.QLower, k+1)
-		label := above[:int(above[0])+1]
-		for _, l := range t.above {
-			if string(l) == string(label) {
-				return nil, info, false
-			}
 		}
 		delta := len(q.QName) - t.qlen
 		if len(t.reply)+delta > t.limit || t.ncomp+n-t.labels >= wire.MaxCompression || len(t.reply)+delta >= 0x3FFF {
@@ -128,36 +117,6 @@ func (c *Cache) rememberReferral(pkt, out []byte, info Info) {
 		}
 		relocs = append(relocs, uint16(r-q.QEnd))
 	}
-	// Names of the referral below the delegation: the labels just above it.
-	var above [][]byte
-	note := func(name []byte) bool {
-		if len(name) <= len(deleg) || !wire.IsSubdomain(name, deleg) {
-			return true
-		}
-		l := wire.Suffix(name, k+1)
-		above = append(above, append([]byte(nil), l[:int(l[0])+1]...))
-		return len(above) <= 16
-	}
-	for _, sec := range [2][]item{a.ns, a.ar} {
-		for i := range sec {
-			it := &sec[i]
-			owner := it.rr.Owner.Lower()
-			if it.owner.Lower != nil {
-				owner = it.owner.Lower
-			}
-			if !note(owner) {
-				return
-			}
-			off, n := it.rr.Names()
-			for range n {
-				_, end, err := wire.ReadName(it.rr.RDataLower(), off)
-				if err != nil || !note(it.rr.RDataLower()[off:end]) {
-					return
-				}
-				off = end
-			}
-		}
-	}
 	c.keyBuf = refKey(c.keyBuf, deleg, pkt, q.QEnd)
 	// Kept the second time the delegation and query shape are seen, as
 	// the cache keeps replies: one-off delegations cost no allocation.
@@ -168,7 +127,7 @@ func (c *Cache) rememberReferral(pkt, out []byte, info Info) {
 		clear(c.ref)
 	}
 	c.ref[string(c.keyBuf)] = &refTemplate{
-		reply: append([]byte(nil), out...), qlen: len(q.QName), labels: n, relocs: relocs, above: above,
+		reply: append([]byte(nil), out...), qlen: len(q.QName), labels: n, relocs: relocs,
 		ncomp: s.b.Compressed(), limit: s.limit, info: info,
 	}
 }

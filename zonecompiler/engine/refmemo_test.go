@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 )
 
 // refZone is a TLD with delegations of every shape: in-bailiwick glue (a
@@ -34,9 +36,11 @@ func refZone() string {
 // TestReferralMemoSameBytes: through the cache and its referral memo,
 // every reply to names below the delegations is byte for byte the
 // engine's own: names of every length and case, names that share a label
-// with a glue name (ns1, nic: the memo must step aside), the delegation
-// itself, DS below it, every EDNS shape (512-byte replies that do not fit
-// whole included), over many rounds so that the memo answers most.
+// with a glue name (ns1, nic: the engine compresses the referral against
+// the cut, never the question's labels below it, as the memo replays),
+// the delegation itself, DS below it, every EDNS shape (512-byte replies
+// that do not fit whole included), over many rounds so that the memo
+// answers most.
 func TestReferralMemoSameBytes(t *testing.T) {
 	e := newTestEngine(t, Config{NSID: []byte("n1"), Cookies: true}, [2]string{"tld.", refZone()})
 	c := NewCache(1 << 20)
@@ -102,5 +106,45 @@ func BenchmarkReferralMemo(b *testing.B) {
 	for b.Loop() {
 		buf, _ = e.RespondUDP(c, buf[:0], pkts[i%len(pkts)])
 		i++
+	}
+}
+
+// TestReferralSameBelowCut: the referral to a name at a glue name (the
+// name server itself, or a name below it) is the referral to any other
+// name of that length below the cut, byte for byte after the question:
+// its names compress against the question from the cut up only, so that
+// one XDP template for the cut answers every name below it. The replies
+// unpack, with the delegation's NS and glue.
+func TestReferralSameBelowCut(t *testing.T) {
+	e := newTestEngine(t, Config{}, [2]string{"tld.", refZone()})
+	for _, pair := range [][2]string{
+		{"ns1.d2.tld.", "abc.d2.tld."},
+		{"NS1.d2.tld.", "xyz.D2.tld."},
+		{"ns.nic.d2.tld.", "ab.xyz.d2.tld."},
+		{"www.ns1.d2.tld.", "www.abc.d2.tld."},
+		{"d2.tld.", "d2.tld."},
+	} {
+		for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeNS} {
+			var bodies [2][]byte
+			for i, name := range pair {
+				pkt, err := query(name, qtype, false, true).Pack()
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := e.Respond(nil, pkt, false)
+				var m dns.Msg
+				if err := m.Unpack(out); err != nil {
+					t.Fatalf("%s: reply does not unpack: %v", name, err)
+				}
+				if len(m.Ns) < 2 || len(m.Extra) < 2 || m.Authoritative {
+					t.Fatalf("%s: not the referral to d2.tld.:\n%v", name, &m)
+				}
+				bodies[i] = out[wire.HeaderLen+len(name)+1+4:]
+			}
+			if !bytes.Equal(bodies[0], bodies[1]) {
+				t.Errorf("%s %s and %s: the referrals differ after the question:\n%x\n%x",
+					pair[0], dns.Type(qtype), pair[1], bodies[0], bodies[1])
+			}
+		}
 	}
 }

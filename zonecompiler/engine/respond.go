@@ -253,6 +253,14 @@ func (e *Engine) renderWith(s *scratch, dst []byte, limit int, relocs *[]int) []
 	b.Relocs = relocs
 	b.Header(q.ID, flags)
 	b.Question(q.QName, q.QLower, q.QType, q.QClass)
+	if a.kind == KindReferral {
+		// Every name at or below a cut gets the same referral: its names
+		// compress against the question from the cut up only, never
+		// against the labels below it, so that the bytes are the same
+		// for all of them but the question (one XDP template for the
+		// cut, none for the names below it: a TLD's glue names).
+		b.ForgetLonger(len(a.rrlName))
+	}
 	b.SetCount(0, 1)
 	afterQ := b.Mark()
 	nan, nns, nar := 0, 0, 0

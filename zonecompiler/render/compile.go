@@ -221,7 +221,16 @@ func (c *compiler) parallel(n int, render func(i int) *nameResult) {
 	}
 }
 
+// collect gives node n of zone z its name's spec in specs: the types
+// whose answers it renders at the name and below it. A name below a cut
+// gets none: every query there gets the cut's referral, which the engine
+// renders alike for any name at or below the cut but for the question
+// (engine: a referral's names never compress against the question's
+// labels below the cut), so the cut's entry answers it.
 func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Node) {
+	if n.Has(zone.FlagBelowCut) {
+		return
+	}
 	sp := specs[string(n.Name.Lower())]
 	if sp == nil {
 		sp = &nameSpec{lower: n.Name.Lower(), exact: map[uint16]bool{}, below: map[uint16]bool{},
@@ -232,13 +241,10 @@ func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Nod
 		sp.signed = true
 	}
 	sp.exact[dns.TypeDS] = true
-	if n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
+	if n.Has(zone.FlagDelegation) {
 		// Every type but DS at the cut gets the referral: the default.
-		if n.Has(zone.FlagDelegation) {
-			sp.delegation = true
-			c.img.Stats.Delegations++
-			c.collectMissingGlue(specs, z, n)
-		}
+		sp.delegation = true
+		c.img.Stats.Delegations++
 		return
 	}
 	for s := range n.EachSet {
@@ -264,31 +270,6 @@ func (c *compiler) collect(specs map[string]*nameSpec, z *zone.Zone, n *zone.Nod
 				}
 				sp.belowOpen = false
 			}
-		}
-	}
-}
-
-// collectMissingGlue gives the in-zone name servers of the delegation n
-// that have no node (missing glue) names of their own, and so the names
-// between them and the cut: the engine compresses such a target against a
-// query name equal to it or below it, which a template made for the whole
-// cut ("below" the delegation) cannot know.
-func (c *compiler) collectMissingGlue(specs map[string]*nameSpec, z *zone.Zone, n *zone.Node) {
-	ns := n.Set(dns.TypeNS)
-	if ns == nil {
-		return
-	}
-	for _, rr := range ns.RRs() {
-		target := wire.ToLower(rr.RData())
-		if len(target) <= len(n.Name.Lower()) || !wire.IsSubdomain(target, n.Name.Lower()) {
-			continue
-		}
-		for p, i := target, 0; len(p) > len(n.Name.Lower()) && i < wire.MaxLabels; i++ {
-			if z.Node(p) == nil && specs[string(p)] == nil {
-				specs[string(p)] = &nameSpec{lower: p, exact: map[uint16]bool{dns.TypeDS: true}, below: map[uint16]bool{},
-					exactOpen: true, belowOpen: true, signed: z.HasRRSIGs()}
-			}
-			p = wire.Parent(p)
 		}
 	}
 }

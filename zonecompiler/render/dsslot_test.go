@@ -183,3 +183,60 @@ func TestReferralSlotShared(t *testing.T) {
 	}
 	t.Logf("%d insecure delegations; %d DO=1 referrals whose cover is the apex's NSEC3", len(insecureDelegations(z)), headCovered)
 }
+
+// TestNoEntriesBelowCut: the names below a cut (glue, the path to a
+// missing glue target) have no names entry of their own, the cut's entry
+// is a leaf, and the model answers every query at and below them, in any
+// case, with the engine's bytes (the engine's referral compresses against
+// the question from the cut up only).
+func TestNoEntriesBelowCut(t *testing.T) {
+	e := textEngine(t, "tld.", `$ORIGIN tld.
+$TTL 3600
+@ SOA ns hostmaster 1 7200 3600 1209600 300
+@ NS ns
+ns A 192.0.2.1
+d1 NS ns1.d1
+d1 NS ns.nic.d1
+ns1.d1 A 192.0.2.11
+ns1.d1 AAAA 2001:db8::11
+ns.nic.d1 A 192.0.2.12
+d2 NS ns1.missing.d2
+d2 NS ns.elsewhere.test.
+`)
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Model{Image: img, UDPSize: 1232}
+	wireOf := func(name string) []byte {
+		b := make([]byte, 256)
+		n, err := dns.PackDomainName(strings.ToLower(name), b, 0, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b[:n]
+	}
+	for _, name := range []string{"ns1.d1.tld.", "nic.d1.tld.", "ns.nic.d1.tld.", "ns1.missing.d2.tld.", "missing.d2.tld."} {
+		if _, ok := img.Names[abi.HashName(wireOf(name))]; ok {
+			t.Errorf("%s (below a cut) has a names entry", name)
+		}
+	}
+	for _, cut := range []string{"d1.tld.", "d2.tld."} {
+		if ent, ok := img.Names[abi.HashName(wireOf(cut))]; !ok || ent.Flags&abi.NameFlagLeaf == 0 {
+			t.Errorf("%s: entry %+v (present %v), want a leaf", cut, ent, ok)
+		}
+	}
+	for _, name := range []string{"d1.tld.", "ns1.d1.tld.", "NS1.D1.tld.", "x.ns1.d1.tld.", "ns.nic.d1.tld.", "abc.d1.tld.",
+		"ns1.missing.d2.tld.", "missing.d2.tld.", "x.d2.tld."} {
+		for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeNS, dns.TypeMX} {
+			q := new(dns.Msg).SetQuestion(name, qtype)
+			q.SetEdns0(1232, false)
+			pkt, _ := q.Pack()
+			got, reason := m.Reply(pkt)
+			want := e.Respond(nil, pkt, false)
+			if got == nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s %s: model (%s) and engine differ\n%s", name, dns.Type(qtype), reason, diff(got, want))
+			}
+		}
+	}
+}

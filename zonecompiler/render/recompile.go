@@ -892,6 +892,26 @@ func withRefs(u *soaUsers, a, b *zone.Zone, changed [][]byte) *soaUsers {
 	return &nu
 }
 
+// entriesBelow reports whether a name below lower has an entry of its own
+// (collect gives it a spec), as Compile finds it: a name of a zone of the
+// set below lower that is not below a cut there, or a served zone's apex.
+func (c *compiler) entriesBelow(lower []byte) bool {
+	for z := c.set.Find(lower); z != nil; z = c.set.Parent(z) {
+		if n := z.Node(lower); n != nil && !n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) {
+			if z.HasBelow(lower) {
+				return true
+			}
+			break // names below it in the zones above are below its cut there
+		}
+	}
+	for _, z := range c.set.Zones() {
+		if len(z.Origin.Lower) > len(lower) && wire.IsSubdomain(z.Origin.Lower, lower) {
+			return true
+		}
+	}
+	return false
+}
+
 // renderAffected renders the affected names of zone b into d and lists
 // the names and answers of a that are gone.
 func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d *Delta, old *engine.Engine, a, b *zone.Zone) error {
@@ -913,19 +933,10 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 			}
 		}
 	}
-	// Names that exist only as the path to a missing glue target came
-	// with their delegations (collect adds them); keep those below an
-	// affected delegation, and the old ones to remove.
-	for k := range specs {
-		affected[k] = true
-	}
-	for k := range oldSpecs {
-		affected[k] = true
-	}
 	// Which of them have a name below them (the walk may not stop there).
 	parents := make(map[string]bool)
 	for k := range affected {
-		if b.HasBelow([]byte(k)) {
+		if c.entriesBelow([]byte(k)) {
 			parents[k] = true
 		}
 	}

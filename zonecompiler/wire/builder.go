@@ -92,6 +92,21 @@ func (b *Builder) Name(name, lower []byte, compress bool) {
 	}
 }
 
+// ForgetLonger forgets, for compression, the names remembered so far
+// that are longer than n bytes: written in full, they are no longer
+// pointed at (a referral's question below its cut keeps only the cut's
+// name and what is above it).
+func (b *Builder) ForgetLonger(n int) {
+	kept := 0
+	for i := 0; i < b.ncomp; i++ {
+		if len(b.comp[i].lower) <= n {
+			b.comp[kept] = b.comp[i]
+			kept++
+		}
+	}
+	b.ncomp = kept
+}
+
 func (b *Builder) find(lower []byte) (int, bool) {
 	for i := 0; i < b.ncomp; i++ {
 		if bytes.Equal(b.comp[i].lower, lower) {
