@@ -31,28 +31,40 @@ func hashKey(n *Node) string { return n.ChainLabel() }
 // tags agree: a name not in the table (each new name of a load) is
 // found absent from the tags alone.
 type nodeTable struct {
-	slots []*Node // a power of two, at most three quarters used
+	slots []*Node // at most three quarters used (a multiple of nodeTableRound)
 	tags  []uint8 // per slot: 0 empty, else tagOf its key's hash
 	key   func(*Node) string
 	seed  maphash.Seed
 	n     int
 }
 
-// newNodeTable returns an empty table with room for n nodes.
+// newNodeTable returns an empty table with room for n nodes: sized to
+// them, not to a power of two (a TLD's 1.2M names in 1.6M slots, not
+// 2.1M).
 func newNodeTable(n int, key func(*Node) string) *nodeTable {
-	size := 1 << bits.Len(uint(max(n*4/3, 8)))
+	size := (max(n*4/3+1, 8) + nodeTableRound - 1) / nodeTableRound * nodeTableRound
 	return &nodeTable{slots: make([]*Node, size), tags: make([]uint8, size), key: key, seed: maphash.MakeSeed()}
 }
 
+// nodeTableRound is what a table's size is a multiple of.
+const nodeTableRound = 64
+
+// home is the slot a key that hashes to h is probed from: the high bits
+// of h scaled to the table (tagOf takes the low ones).
+func (t *nodeTable) home(h uint64) uint64 {
+	hi, _ := bits.Mul64(h, uint64(len(t.slots)))
+	return hi
+}
+
 // tagOf is the tag of a slot whose key hashes to h: never 0 (empty).
-func tagOf(h uint64) uint8 { return 0x80 | uint8(h>>57) }
+func tagOf(h uint64) uint8 { return 0x80 | uint8(h)&0x7f }
 
 // slot is the index of key k's slot in t: the node with that key, or the
 // empty slot where it would go; and k's tag.
 func (t *nodeTable) slot(k string) (uint64, uint8) {
 	h := maphash.String(t.seed, k)
-	mask, tag := uint64(len(t.slots)-1), tagOf(h)
-	for i := h & mask; ; i = (i + 1) & mask {
+	size, tag := uint64(len(t.slots)), tagOf(h)
+	for i := t.home(h); ; {
 		switch t.tags[i] {
 		case 0:
 			return i, tag
@@ -60,6 +72,9 @@ func (t *nodeTable) slot(k string) (uint64, uint8) {
 			if t.key(t.slots[i]) == k {
 				return i, tag
 			}
+		}
+		if i++; i == size {
+			i = 0
 		}
 	}
 }
@@ -69,7 +84,7 @@ func (t *nodeTable) slot(k string) (uint64, uint8) {
 // zone holding it is published.
 func (t *nodeTable) set(n *Node) {
 	if (t.n+1)*4 > len(t.slots)*3 {
-		g := newNodeTable(len(t.slots), t.key)
+		g := newNodeTable(len(t.slots)*3/2, t.key) // twice the slots
 		for x := range t.all() {
 			g.put(x)
 		}
