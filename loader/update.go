@@ -19,10 +19,12 @@ import (
 var ErrNoUpdate = errors.New("loader: cannot update the live generation in place")
 
 // A generation made by Swap has room beyond its image for the templates,
-// chunks, names and denial zones of later updates: an eighth more, and at
-// least slackMin entries of each map.
+// chunks, names and denial zones of later updates: a sixteenth more, and
+// at least slackMin entries of each map (at a TLD's million names, 62k
+// new names between two whole compiles, where one update may change
+// sideHalf, n/32).
 const (
-	slackDiv = 8
+	slackDiv = 16
 	slackMin = 1024
 )
 
