@@ -154,7 +154,11 @@ type liveState struct {
 	chunks     *runs
 	entries    *runs
 	index      *runs
-	filter     []uint64
+	// filterShift is the name filter's shift (its word 0; 0: no
+	// filter), filterMap the filter, whose words an update reads from
+	// the map (a TLD's filter is 2 MB: not kept twice).
+	filterShift uint64
+	filterMap   *ebpf.Map
 	// entryMap is the denial entries array, read for the entries a
 	// patch drops (runChunks).
 	entryMap  *ebpf.Map
@@ -303,10 +307,13 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		chunks:    newRuns(uint32(len(img.Chunks)), uint32(g.caps[capChunks])),
 		entries:   newRuns(uint32(len(img.DenialEntries)), uint32(g.caps[capDenialEntries])),
 		index:     newRuns(uint32(len(img.DenialIndex)), uint32(g.caps[capDenialIndex])),
-		filter:    append([]uint64(nil), img.NameFilter...),
+		filterMap: g.nameFilter,
 		entryMap:  g.denialEntries,
 		nameCap:   g.caps[capNames],
 		answerCap: g.caps[capAnswers],
+	}
+	if len(img.NameFilter) > 1 {
+		lv.filterShift = img.NameFilter[0]
 	}
 	lv.tmplByHash = newTmplIndex(len(img.Templates)+len(img.SharedTemplates), func(id uint32) contentHash { return lv.info(id).h })
 	record := func(l []bpf.XdpTmpl, infos []tmplInfo, hashes []contentHash, bit uint32) bool {

@@ -318,7 +318,7 @@ func (lv *liveState) diff(img *Image, hs imageHashes, p *updatePlan, del *deleti
 	var err error
 	p.names, p.namesAdded, err = entryDiff(nameKind, lv.names, lv.mark, img.NameKeys, img.NameVals, complete, del.names,
 		hs, liveH, note, func(k bpf.XdpNameKey) {
-			if len(lv.filter) > 1 {
+			if lv.filterShift != 0 {
 				p.filterBit(lv, abi.NameHash{H1: k.H1, H2: k.H2})
 			}
 		})
@@ -498,9 +498,11 @@ func appendRun(keys []uint32, vals []bpf.XdpChunk, src []bpf.XdpChunk, first, at
 	return keys, vals
 }
 
-// filterBit sets name h's bit in the filter words to write.
+// filterBit sets name h's bit in the filter words to write, each read
+// from the live filter (a word it cannot read is written with every bit
+// set: a Bloom filter may say yes wrongly, never no).
 func (p *updatePlan) filterBit(lv *liveState, h abi.NameHash) {
-	b := h.H2 >> lv.filter[0]
+	b := h.H2 >> lv.filterShift
 	w := uint32(1 + b/64)
 	if p.filterIdx == nil {
 		p.filterIdx = make(map[uint32]int)
@@ -511,5 +513,9 @@ func (p *updatePlan) filterBit(lv *liveState, h abi.NameHash) {
 	}
 	p.filterIdx[w] = len(p.filterKeys)
 	p.filterKeys = append(p.filterKeys, w)
-	p.filterVals = append(p.filterVals, lv.filter[w]|1<<(b%64))
+	word := ^uint64(0)
+	if err := lv.filterMap.Lookup(w, &word); err != nil {
+		word = ^uint64(0)
+	}
+	p.filterVals = append(p.filterVals, word|1<<(b%64))
 }

@@ -486,9 +486,6 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 	lv.names.n += namesAdded - st.NamesGone
 	st.AnswersChanged, added, st.AnswersGone = commitEntries(answerKind, lv.answers, p.answers, lv.mark, lv.ref)
 	st.AnswersChanged += added // an added answer counts as changed
-	for i, w := range p.filterKeys {
-		lv.filter[w] = p.filterVals[i]
-	}
 	if partial {
 		lv.freeUnused(p, &st)
 		return st
