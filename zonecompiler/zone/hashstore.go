@@ -79,18 +79,16 @@ func (z *Zone) NSEC3Hash(n *Node) string {
 	return z.hashes.get(n.hash)
 }
 
-// setNSEC3Hash gives n, a name of z, the hash label h ("" none).
+// setNSEC3Hash gives n, a name of z without one yet, the hash label h
+// ("": none).
 func (z *Zone) setNSEC3Hash(n *Node, h string) {
-	switch {
-	case h == "":
-		n.hash = 0
-	case n.hash != 0 && z.hashes.get(n.hash) == h:
-	default:
-		if z.hashes == nil {
-			z.hashes = newHashStore()
-		}
-		n.hash = z.hashes.add(h)
+	if h == "" {
+		return
 	}
+	if z.hashes == nil {
+		z.hashes = newHashStore()
+	}
+	n.hash = z.hashes.add(h)
 }
 
 // ChainLabel returns the hash label of n, a node of the NSEC3 chain: its

@@ -204,7 +204,7 @@ func ReadRecords(r *binfmt.Reader, opt Options) (*Zone, error) {
 		}
 		if node != nil && !isNSEC3Record(rr) {
 			node.Flags = flags
-			if len(hash) > 0 {
+			if len(hash) > 0 && node.hash == 0 { // the owner's first record
 				b.z.setNSEC3Hash(node, string(hash)) // buildChains keeps it
 			}
 		}
