@@ -80,13 +80,12 @@ type XdpDenialZone struct {
 	EntryBase  uint32
 	EntryCount uint32
 	IndexBase  uint32
-	CtxTmpl    uint32
 	Kind       uint8
 	IndexBits  uint8
 	SaltLen    uint8
 	Pad        uint8
 	Salt       [32]uint8
-	Pad2       [12]uint8
+	Pad2       [16]uint8
 }
 
 type XdpDenialZoneVersions struct {

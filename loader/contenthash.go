@@ -83,8 +83,7 @@ func (h *hasher) chunkBytes(chunks []bpf.XdpChunk, first uint32, n int) {
 }
 
 // plainHash hashes template t without its denial references (its zone,
-// head and tail entries), which denial zone hashes include for their
-// context template.
+// head and tail entries).
 func (h *hasher) plainHash(img *Image, t *bpf.XdpTmpl) contentHash {
 	h.reset()
 	for _, v := range [...]uint16{t.BodyLen, t.ReqLen, t.Ancount, t.Nscount, t.Arcount, t.Flags, t.Nrelocs, t.Kind,
@@ -160,8 +159,7 @@ func tmplAt(img *Image, id uint32) *bpf.XdpTmpl {
 
 // hashImage computes the content hashes of img's templates and denial
 // zones. A zone's hash covers its entries, pieces and index (relative to
-// its first entry) and its context template without that template's
-// denial references; a template's hash covers its zone's identity and its
+// its first entry); a template's hash covers its zone's identity and its
 // head and tail entries relative to the zone, so no hash depends on
 // another's position in the maps.
 func (h *hasher) hashImage(img *Image) imageHashes {
@@ -175,12 +173,6 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 		return p
 	}
 	plainT, plainS := plain(img.Templates), plain(img.SharedTemplates)
-	plainOf := func(id uint32) contentHash {
-		if id&abi.SharedTmpl != 0 {
-			return plainS[id&^abi.SharedTmpl]
-		}
-		return plainT[id]
-	}
 	for i := 1; i < len(img.DenialZones); i++ {
 		z := &img.DenialZones[i]
 		if img.denialRef(i) {
@@ -205,17 +197,6 @@ func (h *hasher) hashImage(img *Image) imageHashes {
 		h.u32(z.EntryCount)
 		h.buf = append(h.buf, z.Kind, z.IndexBits, z.SaltLen)
 		h.buf = append(h.buf, z.Salt[:]...)
-		if t := tmplAt(img, z.CtxTmpl); t == nil || z.CtxTmpl == abi.NoDenial {
-			h.u32(z.CtxTmpl)
-		} else {
-			h.u32(1)
-			h.hash(plainOf(z.CtxTmpl))
-			h.u32(t.DenialHead)
-			h.u32(t.DenialTail)
-			if int(t.DenialZone) == i {
-				h.u32(1)
-			}
-		}
 		for b := 0; b <= 1<<z.IndexBits; b++ {
 			h.u32(img.DenialIndex[int(z.IndexBase)+b] - z.EntryBase)
 			h.spill()

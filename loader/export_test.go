@@ -201,13 +201,6 @@ func (r *reader) zone(id uint16) (uint16, error) {
 		r.img.DenialEntries = append(r.img.DenialEntries, e)
 	}
 	r.img.DenialZones[i] = nz
-	if c := z.CtxTmpl; c != 0 && c != abi.NoDenial {
-		ci, err := r.template(c)
-		if err != nil {
-			return 0, err
-		}
-		r.img.DenialZones[i].CtxTmpl = ci
-	}
 	return i, nil
 }
 
@@ -450,8 +443,7 @@ func ForceSparse(sparse bool) (restore func()) {
 
 // CheckTemplateViews reports a live template that fills its slots from a
 // denial zone that is not live, and a live zone whose count of readers
-// (viewInfo.readers) is not the live templates reading it but its
-// context template, counted anew.
+// (viewInfo.readers) is not the live templates reading it, counted anew.
 func (l *Loader) CheckTemplateViews() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -461,7 +453,7 @@ func (l *Loader) CheckTemplateViews() error {
 		return nil
 	}
 	want := make([]uint32, len(lv.views))
-	for s, ts := range [][]tmplInfo{lv.tmpls, lv.shared} {
+	for _, ts := range [][]tmplInfo{lv.tmpls, lv.shared} {
 		for i := range ts {
 			t := &ts[i]
 			if !t.live || t.view == 0 {
@@ -470,13 +462,7 @@ func (l *Loader) CheckTemplateViews() error {
 			if !lv.views[t.view].live {
 				return fmt.Errorf("template %d (%d references) reads denial zone %d, which is not live", i, t.refs, t.view)
 			}
-			id := uint32(i)
-			if s == 1 {
-				id |= abi.SharedTmpl
-			}
-			if lv.views[t.view].ctx != id {
-				want[t.view]++
-			}
+			want[t.view]++
 		}
 	}
 	for id := range lv.views {

@@ -47,36 +47,24 @@ type viewInfo struct {
 	kept            []run
 	garbage         uint32
 	spare           *spareRoom
-	ctx             uint32 // its context template (0: none)
-	// readers: the live templates that fill their slots from it, but
-	// its context template (inUse).
+	// readers: the live templates that fill their slots from it (inUse).
 	readers uint32
 	live    bool
 }
 
-// readView counts template id (info t) among the readers of the denial
-// zone it reads, d +1 or -1; a zone's context template is not counted.
-func (lv *liveState) readView(t *tmplInfo, id uint32, d int) {
+// readView counts template t among the readers of the denial zone it
+// reads, d +1 or -1.
+func (lv *liveState) readView(t *tmplInfo, d int) {
 	if t.live && t.view != 0 && int(t.view) < len(lv.views) {
-		if v := &lv.views[t.view]; v.live && v.ctx != id {
+		if v := &lv.views[t.view]; v.live {
 			v.readers = uint32(int(v.readers) + d)
 		}
 	}
 }
 
-// reads reports whether template id is live and reads denial zone view.
-func (lv *liveState) reads(id uint32, view uint16) bool {
-	t := lv.info(id)
-	return id != 0 && t.live && t.view == view
-}
-
 // inUse reports whether denial zone id is in use: a live template fills
-// its slots from it, but its context template when no entry uses that
-// one (kept only for the zone).
-func (lv *liveState) inUse(id uint16) bool {
-	v := &lv.views[id]
-	return v.readers > 0 || lv.reads(v.ctx, id) && lv.info(v.ctx).refs > 0
-}
+// its slots from it.
+func (lv *liveState) inUse(id uint16) bool { return lv.views[id].readers > 0 }
 
 // spareRoom is the room of a zone's content before its last change, and
 // that change when it was a patch keeping the pieces (its content is the
@@ -192,14 +180,6 @@ func slotView(t *bpf.XdpTmpl) uint16 {
 		return 0
 	}
 	return t.DenialZone
-}
-
-// ctxTmpl is denial zone z's context template (0: none).
-func ctxTmpl(z *bpf.XdpDenialZone) uint32 {
-	if z.CtxTmpl == abi.NoDenial {
-		return 0
-	}
-	return z.CtxTmpl
 }
 
 // chunksOf is the number of chunks holding n body bytes.
@@ -343,8 +323,7 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	for i := 1; i < len(img.DenialZones); i++ {
 		z := &img.DenialZones[i]
 		v := viewInfo{ident: hs.ident[i], h: hs.view[i], entry: z.EntryBase, nentries: z.EntryCount, entryRoom: z.EntryCount,
-			index: z.IndexBase, nindex: 1<<z.IndexBits + 1,
-			ctx: ctxTmpl(z), live: true}
+			index: z.IndexBase, nindex: 1<<z.IndexBits + 1, live: true}
 		for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
 			e := &img.DenialEntries[j]
 			if j == z.EntryBase {
@@ -362,10 +341,10 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 		}
 	}
 	for i := range lv.tmpls {
-		lv.readView(&lv.tmpls[i], uint32(i), 1)
+		lv.readView(&lv.tmpls[i], 1)
 	}
 	for i := range lv.shared {
-		lv.readView(&lv.shared[i], uint32(i)|abi.SharedTmpl, 1)
+		lv.readView(&lv.shared[i], 1)
 	}
 	return lv
 }

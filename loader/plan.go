@@ -444,9 +444,6 @@ func (lv *liveState) writeViews(img *Image, hs imageHashes, p *updatePlan) {
 		written[j] = true
 		z := img.DenialZones[i]
 		v := p.viewInfo[j]
-		if c := z.CtxTmpl; c != 0 && c != abi.NoDenial {
-			z.CtxTmpl = p.idOf[hs.of(c)]
-		}
 		for b := uint32(0); b < v.nindex; b++ {
 			p.indexKeys = append(p.indexKeys, v.index+b)
 			p.indexVals = append(p.indexVals, img.DenialIndex[z.IndexBase+b]-z.EntryBase+v.entry)
@@ -463,7 +460,6 @@ func (lv *liveState) writeViews(img *Image, hs imageHashes, p *updatePlan) {
 		}
 		z.EntryBase, z.IndexBase = v.entry, v.index
 		p.viewVals[j] = z
-		p.viewInfo[j].ctx = ctxTmpl(&z)
 	}
 }
 

@@ -446,18 +446,8 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 				stale: rec == nil}
 		}
 		if _, ok := p.replaced[uint16(id)]; ok {
-			// The same id, read by the same templates; one that was or
-			// becomes its context counts or stops counting.
-			old, nv := &lv.views[id], &p.viewInfo[j]
-			nv.readers = old.readers
-			if old.ctx != nv.ctx {
-				if lv.reads(old.ctx, uint16(id)) {
-					nv.readers++
-				}
-				if lv.reads(nv.ctx, uint16(id)) {
-					nv.readers--
-				}
-			}
+			// The same id, read by the same templates.
+			p.viewInfo[j].readers = lv.views[id].readers
 		}
 		lv.views[id] = p.viewInfo[j]
 		lv.viewHdr[id] = p.viewVals[j]
@@ -465,7 +455,7 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 	}
 	for j, id := range p.tmplKeys {
 		lv.tmpls[id] = p.tmplInfo[j]
-		lv.readView(&lv.tmpls[id], id, 1)
+		lv.readView(&lv.tmpls[id], 1)
 		lv.tmplByHash.set(p.tmplInfo[j].h, id)
 	}
 	for j, k := range p.sharedKeys {
@@ -474,9 +464,9 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 			lv.tmplByHash.del(old.h)
 		}
 		lv.chunks.release(old.chunk, old.nchunks)
-		lv.readView(old, k|abi.SharedTmpl, -1)
+		lv.readView(old, -1)
 		*old = p.sharedInfo[j]
-		lv.readView(old, k|abi.SharedTmpl, 1)
+		lv.readView(old, 1)
 		lv.sharedHdr[k] = p.sharedVals[j]
 		lv.tmplByHash.set(old.h, k|abi.SharedTmpl)
 	}
@@ -490,8 +480,8 @@ func (lv *liveState) commit(p *updatePlan, partial bool) UpdateStats {
 		lv.freeUnused(p, &st)
 		return st
 	}
-	// What the new content uses: the templates of its entries and the
-	// context templates of its denial zones, and their zones.
+	// What the new content uses: the templates of its entries, and its
+	// denial zones.
 	usedV := make([]bool, len(lv.views))
 	for _, id := range p.viewID[min(1, len(p.viewID)):] {
 		usedV[id] = true
@@ -534,7 +524,7 @@ func (lv *liveState) freeTemplate(id uint32, st *UpdateStats) {
 		lv.tmplIDs.release(id, 1)
 	}
 	lv.chunks.release(t.chunk, t.nchunks)
-	lv.readView(t, id, -1)
+	lv.readView(t, -1)
 	*t = tmplInfo{}
 	st.TemplatesFreed++
 }
@@ -552,10 +542,7 @@ func (lv *liveState) freeView(id uint16, st *UpdateStats) {
 }
 
 // freeUnused frees, after a partial update, the plain templates no entry
-// refers to any more (unless a live denial zone names one as its
-// context), and then the denial zones no live template uses (but a
-// context template no entry uses), whose context templates may then go
-// too.
+// refers to any more, and then the denial zones no live template uses.
 func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 	cand := make(map[uint32]bool)
 	for _, c := range p.names {
@@ -575,17 +562,11 @@ func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 	for _, id := range p.tmplKeys {
 		cand[id] = true
 	}
-	ctx := make(map[uint32]bool)
-	for id := range lv.views {
-		if v := &lv.views[id]; v.live && v.ctx != 0 {
-			ctx[v.ctx] = true
-		}
-	}
 	for _, k := range p.sharedKeys {
 		cand[k|abi.SharedTmpl] = true
 	}
 	for id := range cand {
-		if t := lv.info(id); id != 0 && t.live && t.refs == 0 && !ctx[id] {
+		if t := lv.info(id); id != 0 && t.live && t.refs == 0 {
 			lv.freeTemplate(id, st)
 		}
 	}
@@ -595,10 +576,6 @@ func (lv *liveState) freeUnused(p *updatePlan, st *UpdateStats) {
 		if !v.live || lv.inUse(uint16(id)) {
 			continue
 		}
-		c := v.ctx
 		lv.freeView(uint16(id), st)
-		if c != 0 && lv.info(c).live && lv.info(c).refs == 0 {
-			lv.freeTemplate(c, st)
-		}
 	}
 }

@@ -226,7 +226,8 @@ const (
 	// the cover of the name found itself, not of the next label below it: a DS
 	// query at an insecure delegation of an NSEC3 opt-out zone, whose closest
 	// encloser is the zone above it (one template for every such delegation,
-	// whatever its hash).
+	// whatever its hash); in an NSEC zone's view, the name's own NSEC (the
+	// entry of its label: the last one at or below its key).
 	FlagSlotSelf = 0x4000
 	// CookiesOff (XDPDNS_COOKIES_OFF): config.cookies: off (the COOKIE option
 	// is ignored), on (answered with a fresh server cookie; a valid one

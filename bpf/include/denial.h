@@ -225,12 +225,14 @@ static __always_inline __s64 find_cover(struct scratch *s, const struct denial_z
 	return lo - 1;
 }
 
-/* plan_denial finds the piece for template t (id) of the query: *piece
- * is left 0 when the cover is already in the template (the engine adds an
- * RRset once). Returns -1 to go on, or the counter of the reason to pass. */
+/* plan_denial finds the piece for template t of the query: *piece is
+ * left 0 when the cover is already in the template (the engine adds an
+ * RRset once). A piece fits every template reading its zone: its pointers
+ * target the question or the piece itself (the engine compresses a
+ * proof's NSEC or NSEC3 RRset against nothing else). Returns -1 to go on,
+ * or the counter of the reason to pass. */
 static __always_inline int plan_denial(struct scratch *s, const struct query *q, __u32 gen,
-                                       __u32 id, const struct tmpl *t,
-                                       const struct denial_entry **piece)
+                                       const struct tmpl *t, const struct denial_entry **piece)
 {
 	__u32 zi = t->denial_zone, start, ei;
 	/* Labels of the name whose cover goes in the slot. */
@@ -250,7 +252,7 @@ static __always_inline int plan_denial(struct scratch *s, const struct query *q,
 	if (!dzv)
 		return CNT_PASS_NOTMPL;
 	dz = &dzv->v[gen & (XDPDNS_GENS - 1)];
-	if ((dz->ctx_tmpl && dz->ctx_tmpl != id) || nc > q->nlabels)
+	if (nc > q->nlabels)
 		return CNT_PASS_DENIAL;
 	if ((t->flags & XDPDNS_TF_SLOT_SELF) && q->found_cover) {
 		/* The cover of the name found, known from its entry. */
@@ -265,6 +267,12 @@ static __always_inline int plan_denial(struct scratch *s, const struct query *q,
 		} else if (dz->kind == XDPDNS_DENIAL_NSEC) {
 			if (nsec_key(s, start))
 				return CNT_PASS_DENIAL;
+			/* The name found owns its NSEC, the entry of its own
+			 * label: the last entry at or below the key (its last
+			 * byte, the label's length, is at most
+			 * XDPDNS_DENIAL_LABEL: no carry). */
+			if (t->flags & XDPDNS_TF_SLOT_SELF)
+				s->dkey[3]++;
 		} else {
 			return CNT_PASS_DENIAL;
 		}

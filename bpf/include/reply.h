@@ -221,7 +221,7 @@ static __always_inline int plan_reply(struct scratch *s, const struct config *cf
 	t = &s->tmpl;
 	r->piece = 0;
 	if (t->slot_off != XDPDNS_NO_SLOT) {
-		reason = plan_denial(s, q, gen, id, t, &r->piece);
+		reason = plan_denial(s, q, gen, t, &r->piece);
 		if (reason >= 0)
 			return reason;
 		if (r->piece)

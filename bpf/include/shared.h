@@ -324,7 +324,9 @@ struct tmpl_versions {
 /* tmpl.flags: the denial slot takes the cover of the name found itself,
  * not of the next label below it: a DS query at an insecure delegation of
  * an NSEC3 opt-out zone, whose closest encloser is the zone above it (one
- * template for every such delegation, whatever its hash). */
+ * template for every such delegation, whatever its hash); in an NSEC
+ * zone's view, the name's own NSEC (the entry of its label: the last one
+ * at or below its key). */
 #define XDPDNS_TF_SLOT_SELF 0x4000
 
 /* chunks: array of body bytes, XDPDNS_CHUNK_SIZE per entry. */
@@ -342,15 +344,14 @@ struct denial_zone {
 	__u32 entry_base;
 	__u32 entry_count;
 	__u32 index_base;
-	__u32 ctx_tmpl; /* the pieces fit only this template's head (0: any) */
-	__u8 kind;      /* XDPDNS_DENIAL_NSEC or XDPDNS_DENIAL_NSEC3 */
+	__u8 kind; /* XDPDNS_DENIAL_NSEC or XDPDNS_DENIAL_NSEC3 */
 	__u8 index_bits;
 	__u8 salt_len;
 	__u8 pad;
 	__u8 salt[XDPDNS_MAX_SALT];
 	/* To 64 bytes: each version of a denial_zone_versions value is one
 	 * cache line, not two. */
-	__u8 pad2[12];
+	__u8 pad2[16];
 };
 
 /* denial_zones value: the zone in each version, [gen] read by generation

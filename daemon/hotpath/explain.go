@@ -54,7 +54,7 @@ func (m *liveMaps) DenialZone(i uint16) (*render.DenialZone, bool) {
 		return nil, false
 	}
 	return &render.DenialZone{Kind: z.Kind, Salt: append([]byte(nil), z.Salt[:min(int(z.SaltLen), len(z.Salt))]...),
-		Ctx: z.CtxTmpl, Base: z.EntryBase, IndexBits: z.IndexBits}, true
+		Base: z.EntryBase, IndexBits: z.IndexBits}, true
 }
 
 // DenialCover searches the live entries as the program does.

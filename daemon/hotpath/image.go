@@ -162,7 +162,6 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 			EntryBase:  base,
 			EntryCount: uint32(dz.Count()),
 			IndexBase:  uint32(len(out.DenialIndex)),
-			CtxTmpl:    id(dz.Ctx),
 			Kind:       dz.Kind,
 			IndexBits:  dz.IndexBits,
 			SaltLen:    uint8(len(dz.Salt)),

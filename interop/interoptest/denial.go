@@ -28,7 +28,9 @@ type DenialQuery struct {
 // DenialCorpus is a corpus of DO=1 queries for the signed zones of e:
 // random names below every name of every zone (the apex, empty
 // non-terminals, wildcards), every delegation and a name below it
-// (referrals, with an NSEC3 opt-out proof for the insecure ones), names
+// (referrals, with an NSEC3 opt-out proof for the insecure ones; DS at
+// the delegation: an insecure one's NODATA with its own NSEC, or NSEC3
+// proof), names
 // whose NSEC3 hash falls before the first and after the last hash of the
 // chain (the wrapping interval), names sorting before and after every
 // NSEC owner, and the NSEC3 owner names themselves, in random case.
@@ -36,6 +38,7 @@ func DenialCorpus(t testing.TB, e *engine.Engine, seed int64) []DenialQuery {
 	t.Helper()
 	rng := rand.New(rand.NewSource(seed))
 	var names []string
+	cuts := map[string]bool{} // delegations, asked for DS too
 	for _, z := range e.Zones().Zones() {
 		if !z.Signed {
 			continue
@@ -53,6 +56,7 @@ func DenialCorpus(t testing.TB, e *engine.Engine, seed int64) []DenialQuery {
 				// covers the delegation's own hash.
 				d := wire.String(n.Name.Lower())
 				names = append(names, d, fmt.Sprintf("x%d.%s", rng.Intn(1000), d))
+				cuts[d] = true
 				return
 			}
 			for i := 0; i < 3; i++ {
@@ -85,7 +89,11 @@ func DenialCorpus(t testing.TB, e *engine.Engine, seed int64) []DenialQuery {
 	}
 	var out []DenialQuery
 	for i, name := range names {
-		for _, qt := range []uint16{dns.TypeA, dns.TypeMX} {
+		qtypes := []uint16{dns.TypeA, dns.TypeMX}
+		if cuts[name] {
+			qtypes = append(qtypes, dns.TypeDS)
+		}
+		for _, qt := range qtypes {
 			m := new(dns.Msg)
 			m.SetQuestion(randomCase(rng, name), qt)
 			m.Id = uint16(i)
@@ -106,11 +114,13 @@ func DenialCorpus(t testing.TB, e *engine.Engine, seed int64) []DenialQuery {
 }
 
 // inXDP says whether the program must answer the query: a DO=1 NXDOMAIN
-// whose proof it can build, or a referral, in a reply that fits.
+// whose proof it can build, a referral, or a DS NODATA at a delegation
+// (in an NSEC zone, its label at most 31 bytes: the program finds its
+// NSEC by it), in a reply that fits.
 func inXDP(e *engine.Engine, pkt []byte, name string) bool {
 	reply, kind := e.RespondKind(nil, pkt, false)
 	r := new(dns.Msg)
-	if kind != engine.KindNXDomain && kind != engine.KindReferral || r.Unpack(reply) != nil || r.Truncated || len(reply) > 1200 {
+	if r.Unpack(reply) != nil || r.Truncated || len(reply) > 1200 {
 		return false
 	}
 	w := make([]byte, wire.MaxNameLen+1)
@@ -121,6 +131,16 @@ func inXDP(e *engine.Engine, pkt []byte, name string) bool {
 	lower := w[:l]
 	z := e.Zones().Find(lower)
 	if z == nil || !z.Signed {
+		return false
+	}
+	if kind == engine.KindNoData && r.Question[0].Qtype == dns.TypeDS {
+		n := z.Node(lower)
+		if n == nil || !n.Has(zone.FlagDelegation) || e.Zones().Zone(lower) != nil {
+			return false
+		}
+		return z.NSEC3 != nil || lower[0] <= 31
+	}
+	if kind != engine.KindNXDomain && kind != engine.KindReferral {
 		return false
 	}
 	// The closest encloser and the next closer name below it.

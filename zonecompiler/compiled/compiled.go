@@ -52,7 +52,7 @@ import (
 
 // FormatVersion is the layout version this build writes and reads. Bump
 // it whenever the encoding of any section changes.
-const FormatVersion = 13
+const FormatVersion = 14
 
 // magic opens every image file.
 var magic = [16]byte{'X', 'D', 'P', 'D', 'N', 'S', ' ', 'Z', 'O', 'N', 'E', 'I', 'M', 'G', '\n', 0}

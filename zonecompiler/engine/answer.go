@@ -77,6 +77,13 @@ type answer struct {
 	// it is not the query name: the delegation of a referral, the zone of
 	// an NXDOMAIN, the wildcard of a synthesised answer (package rrl).
 	rrlName []byte
+	// compressFrom, when set, is the name from which up the question's
+	// names are compression targets (renderWith forgets the longer
+	// ones): every name it stands for then gets the same bytes after the
+	// question — a referral's cut (every name at or below it), an NSEC
+	// zone's insecure delegation in its DS NODATA (its own NSEC written
+	// as the program writes it from its parent's chain view).
+	compressFrom []byte
 	// Denial slot (PrecomputeDenial): instead of the NSEC or NSEC3 RRset
 	// covering the query name (which depends on the name), the proof
 	// leaves a slot at index slot of ns (-1: none) for the XDP program to
@@ -99,7 +106,7 @@ func (a *answer) reset() {
 	a.an, a.ns, a.ar, a.arRequired = a.an[:0], a.ns[:0], a.ar[:0], 0
 	a.do, a.tcp = false, false
 	a.nchain, a.nsynth = 0, 0
-	a.rrlName = nil
+	a.rrlName, a.compressFrom = nil, nil
 	a.slotMode, a.slotSelf, a.slot, a.slotBad = false, false, -1, false
 }
 

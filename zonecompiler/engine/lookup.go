@@ -116,6 +116,19 @@ func (e *Engine) exact(a *answer, z *zone.Zone, n *zone.Node, name, owner wire.N
 	}
 	if z.NSEC3 == nil {
 		if s := n.Set(dns.TypeNSEC); s != nil && len(s.RRs()) > 0 {
+			if depth == 0 && qtype == dns.TypeDS && n.Has(zone.FlagDelegation) {
+				// An insecure delegation's DS NODATA: its own NSEC is
+				// written as in its parent's chain view, its owner
+				// compressed from the parent up, so that the program can
+				// fill it in (PrecomputeDenialExact: one template for
+				// every such delegation of the parent, which a new serial
+				// rewrites once).
+				a.compressFrom = wire.Parent(n.Name.Lower())
+				if a.slotSelf && a.nchain == 1 {
+					a.takeSlot()
+					return
+				}
+			}
 			a.addProof(z, s)
 		} else if c := z.NSECCover(n.Name.Lower()); c != nil {
 			// An empty non-terminal owns no NSEC: the NSEC that covers
@@ -185,6 +198,7 @@ func (e *Engine) referral(a *answer, z *zone.Zone, d *zone.Node, depth int) {
 		a.aa = false
 		a.kind = KindReferral
 		a.rrlName = d.Name.Lower()
+		a.compressFrom = d.Name.Lower()
 	}
 	ns := d.Set(dns.TypeNS)
 	a.addSetNoSig(&a.ns, ns)

@@ -92,7 +92,9 @@ func (e *Engine) PrecomputeDenial(qname []byte, qtype uint16) Precomputed {
 // (Precompute's exact mode): the slot, if any, is for the cover of qname's
 // own hash (at an insecure delegation of an NSEC3 opt-out zone: a DS
 // query's NODATA, RFC 5155 §7.2.4, or the referral's opt-out proof,
-// §7.2.7), which the program fills from the name it found.
+// §7.2.7), or for qname's own NSEC (at an insecure delegation of an NSEC
+// zone: a DS query's NODATA, RFC 4035 §3.1.4.1), which the program fills
+// from the name it found.
 func (e *Engine) PrecomputeDenialExact(qname []byte, qtype uint16) Precomputed {
 	return e.precompute(qname, qtype, dns.ClassINET, true, false, true)
 }
@@ -196,15 +198,14 @@ type DenialPiece struct {
 	// slot's offset in the body).
 	Relocs  []uint16
 	Records uint16
-	// Head: a pointer targets the rendering's body before the slot, so
-	// the piece fits only after that same head.
-	Head bool
 }
 
 // DenialPieces renders each RRset of covers at the denial slot of
 // PrecomputeDenial(probe, qtype): the bytes Respond writes there when it
-// is the query name's cover. It returns nil when that rendering has no
-// slot.
+// is the query name's cover. A piece's pointers target the question or
+// the piece itself (renderWith compresses a proof's RRset against nothing
+// else), so it fits after any head. It returns nil when that rendering
+// has no slot.
 func (e *Engine) DenialPieces(probe []byte, qtype uint16, covers []*zone.RRset) []DenialPiece {
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
@@ -261,7 +262,7 @@ func (e *Engine) DenialPieces(probe []byte, qtype uint16, covers []*zone.RRset) 
 				v -= uint16(start - q.QEnd)
 				rel |= abi.RelocInternal
 			case target >= q.QEnd:
-				p.Head = true
+				return nil // into the head: not as renderWith writes a proof
 			}
 			binary.BigEndian.PutUint16(p.Body[r-start:], v)
 			p.Relocs = append(p.Relocs, rel)

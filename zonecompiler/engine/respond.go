@@ -253,13 +253,16 @@ func (e *Engine) renderWith(s *scratch, dst []byte, limit int, relocs *[]int) []
 	b.Relocs = relocs
 	b.Header(q.ID, flags)
 	b.Question(q.QName, q.QLower, q.QType, q.QClass)
-	if a.kind == KindReferral {
+	bodyStart := len(b.Buf)
+	if a.compressFrom != nil {
 		// Every name at or below a cut gets the same referral: its names
 		// compress against the question from the cut up only, never
 		// against the labels below it, so that the bytes are the same
 		// for all of them but the question (one XDP template for the
-		// cut, none for the names below it: a TLD's glue names).
-		b.ForgetLonger(len(a.rrlName))
+		// cut, none for the names below it: a TLD's glue names). So
+		// does an NSEC zone's DS NODATA at an insecure delegation, from
+		// the delegation's parent up (answer.compressFrom).
+		b.ForgetLonger(len(a.compressFrom))
 	}
 	b.SetCount(0, 1)
 	afterQ := b.Mark()
@@ -273,8 +276,21 @@ func (e *Engine) renderWith(s *scratch, dst []byte, limit int, relocs *[]int) []
 		if i == a.slot {
 			s.slotOff = len(b.Buf)
 		}
+		if it := &a.ns[i]; it.setStart {
+			if t := it.rr.Type; t == dns.TypeNSEC || t == dns.TypeNSEC3 {
+				// A proof's NSEC or NSEC3 RRset compresses against the
+				// question and itself only, never against the body
+				// before it: written so, it is the same bytes after any
+				// head, which lets the XDP program put it in the denial
+				// slot of every template reading its chain view.
+				b.Hide(bodyStart)
+			} else {
+				b.Unhide()
+			}
+		}
 		writeItem(b, &a.ns[i])
 	}
+	b.Unhide()
 	if a.slot == len(a.ns) {
 		s.slotOff = len(b.Buf)
 	}

@@ -32,7 +32,7 @@ func (img *Image) Apply(ds ...*Delta) (*Image, error) {
 	answers := map[AnswerKey]change[[2]uint32]{}
 	s := img.sorted()
 	for n, d := range ds {
-		dt, placed, err := out.placeViews(d)
+		dt, err := out.placeViews(d)
 		if err != nil {
 			return nil, fmt.Errorf("change %d: %w", n+1, err)
 		}
@@ -44,14 +44,6 @@ func (img *Image) Apply(ds ...*Delta) (*Image, error) {
 				return id
 			}
 			return base + id - 1
-		}
-		for _, i := range placed {
-			// A view given d's content: its context template is d's.
-			if v := out.Denial[i]; v.Ctx != 0 && v.Ctx != abi.NoDenial {
-				c := *v
-				c.Ctx = moved(v.Ctx)
-				out.Denial[i] = &c
-			}
 		}
 		if len(dt) > 1 {
 			out.Templates = append(out.Templates, dt[1:]...)
@@ -97,10 +89,9 @@ func (img *Image) Apply(ds ...*Delta) (*Image, error) {
 }
 
 // placeViews returns d's templates with their denial slots reading img's
-// chain views of the same content as d's, and the views of img that it
-// gave d's content (replaced or added: their context templates are d's).
-func (img *Image) placeViews(d *Delta) ([]Template, []int, error) {
-	var placed []int
+// chain views of the same content as d's (img's views given d's content
+// where it changed, or added).
+func (img *Image) placeViews(d *Delta) ([]Template, error) {
 	dt := d.Image.Templates
 	var views map[uint16]uint16 // d's view -> img's
 	for j, dz := range d.Image.Denial {
@@ -125,18 +116,14 @@ func (img *Image) placeViews(d *Delta) ([]Template, []int, error) {
 				// The view of that name with the change's pieces.
 				var err error
 				if dz, err = dz.patched(lz); err != nil {
-					return nil, nil, err
+					return nil, err
 				}
 			}
 			if !same {
 				// The view of that name, changed (its chain changed):
 				// its templates read the new content, as the loader
 				// gives the live view the new content in place.
-				if patch && dz.Ctx != 0 {
-					return nil, nil, fmt.Errorf("a patched chain view of %s with a context template", wire.String(dz.Name()))
-				}
 				img.replaceView(i, dz)
-				placed = append(placed, i)
 			}
 			if views == nil {
 				views = map[uint16]uint16{}
@@ -147,7 +134,7 @@ func (img *Image) placeViews(d *Delta) ([]Template, []int, error) {
 		}
 		if !found {
 			if dz.Ref || dz.Patch || dz.Name() == nil {
-				return nil, nil, fmt.Errorf("a chain view of %d entries that the image does not have", dz.Count())
+				return nil, fmt.Errorf("a chain view of %d entries that the image does not have", dz.Count())
 			}
 			// A view of a name the image has none of (an NSEC zone's new
 			// closest encloser): added after the others, as the loader
@@ -156,12 +143,11 @@ func (img *Image) placeViews(d *Delta) ([]Template, []int, error) {
 				views = map[uint16]uint16{}
 			}
 			views[uint16(j)] = uint16(len(img.Denial))
-			placed = append(placed, len(img.Denial))
 			img.addView(dz)
 		}
 	}
 	if views == nil {
-		return dt, nil, nil
+		return dt, nil
 	}
 	dt = slices.Clone(dt)
 	for i := range dt {
@@ -170,7 +156,7 @@ func (img *Image) placeViews(d *Delta) ([]Template, []int, error) {
 			t.Denial = to
 		}
 	}
-	return dt, placed, nil
+	return dt, nil
 }
 
 // addView places dz after img's views.
@@ -255,22 +241,11 @@ func (dz *DenialZone) rebased(base uint32) *DenialZone {
 }
 
 // sameView reports whether chain views a (its templates at) and b (bt)
-// hold the same content wherever they are placed: entries, pieces, index
-// and context template (without its denial references).
+// hold the same content wherever they are placed: entries, pieces and
+// index.
 func sameView(a *DenialZone, at []Template, b *DenialZone, bt []Template) bool {
 	if a.Kind != b.Kind || !bytes.Equal(a.Salt, b.Salt) || a.IndexBits != b.IndexBits ||
 		len(a.Entries) != len(b.Entries) || len(a.Index) != len(b.Index) {
-		return false
-	}
-	ctx := func(id uint32, ts []Template) string {
-		if id == 0 || id == abi.NoDenial || int(id) >= len(ts) {
-			return ""
-		}
-		t := ts[id]
-		t.Denial, t.DenialHead, t.DenialTail = 0, abi.NoDenial, abi.NoDenial
-		return key(t)
-	}
-	if ctx(a.Ctx, at) != ctx(b.Ctx, bt) {
 		return false
 	}
 	for i := range a.Index {
@@ -392,11 +367,6 @@ func (img *Image) dropUnused() {
 		mark(v[0])
 		mark(v[1])
 	}
-	for _, dz := range img.Denial {
-		if dz != nil {
-			mark(dz.Ctx)
-		}
-	}
 	ids := make([]uint32, len(img.Templates))
 	kept := 1 // compacted in place
 	for i := 1; i < len(img.Templates); i++ {
@@ -422,16 +392,5 @@ func (img *Image) dropUnused() {
 	}
 	for i := range s.AnswerVals {
 		s.AnswerVals[i] = [2]uint32{id(s.AnswerVals[i][0]), id(s.AnswerVals[i][1])}
-	}
-	if len(img.Denial) > 0 {
-		denial := make([]*DenialZone, len(img.Denial))
-		for i, dz := range img.Denial {
-			if dz != nil {
-				c := *dz
-				c.Ctx = id(dz.Ctx)
-				denial[i] = &c
-			}
-		}
-		img.Denial = denial
 	}
 }

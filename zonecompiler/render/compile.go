@@ -4,10 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"github.com/xdpdns/xdpdns/bpf/abi"
-	"github.com/xdpdns/xdpdns/rrl"
 	"runtime"
 	"sort"
+
+	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/rrl"
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
@@ -176,7 +177,6 @@ func Compile(e *engine.Engine) (*Image, error) {
 		}
 	}
 	c.renderChaos()
-	c.denialContexts()
 	c.markShared()
 	c.img.Incremental = c.incremental(keys)
 	c.img.Stats.Names = len(c.img.Names)
@@ -458,18 +458,20 @@ func (c *compiler) exactSlot(r *nameResult, lower []byte, qtype uint16, do bool)
 // whose answer is rendered another way, so it may hold its cover's bytes.
 func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, idx uint16, ok, held bool) {
 	z := c.set.Find(lower)
-	if z == nil || z.NSEC3 == nil || !z.HasRRSIGs() || c.set.Zone(lower) != nil {
+	if z == nil || !z.HasRRSIGs() || c.set.Zone(lower) != nil {
 		return slot{}, 0, false, false
 	}
 	n := z.Node(lower)
 	if n == nil || !n.Has(zone.FlagDelegation) || n.Has(zone.FlagBelowCut) {
 		return slot{}, 0, false, false
 	}
+	if z.NSEC3 == nil {
+		s, idx, ok = c.nsecSelfSlot(n, lower, qtype)
+		return s, idx, ok, false
+	}
 	held = z.NSEC3Match(z.NSEC3Hash(n)) == nil
 	idx, ok = c.denialOf[z]
-	if !ok || c.img.Denial[idx].Ctx != 0 {
-		// Pieces that point into the head they were rendered after fit
-		// that one template only.
+	if !ok {
 		return slot{}, 0, false, held
 	}
 	p := c.e.PrecomputeDenialExact(lower, qtype)
@@ -482,6 +484,54 @@ func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, idx uint16, ok,
 	}
 	t.Flags |= abi.FlagSlotSelf
 	return slot{p: p, ok: true, t: &t}, idx, true, false
+}
+
+// nsecSelfSlot is selfSlot in an NSEC-signed zone: the DS NODATA of
+// insecure delegation n (lower) holds n's own NSEC (RFC 4035 §3.1.4.1),
+// the entry of n's label in the chain view of its parent, which the
+// program finds by searching the label (the last entry at or below its
+// key; the entry holds no cover: the places of a view move with every
+// change among the parent's children, the label does not). The engine
+// writes that NSEC's owner compressed from the parent up, as the piece
+// has it. Every insecure delegation of the parent then shares one
+// template, which a new serial rewrites once.
+func (c *compiler) nsecSelfSlot(n *zone.Node, lower []byte, qtype uint16) (slot, uint16, bool) {
+	if qtype != dns.TypeDS || n.Set(dns.TypeNSEC) == nil {
+		return slot{}, 0, false
+	}
+	if ds := n.Set(dns.TypeDS); ds != nil && len(ds.RRs()) > 0 {
+		return slot{}, 0, false
+	}
+	idx, ok := c.nsecOf[string(wire.Parent(lower))]
+	if !ok {
+		return slot{}, 0, false
+	}
+	dz := c.img.Denial[idx]
+	k, ok := dz.QueryKey(lower)
+	if !ok {
+		return slot{}, 0, false // a label longer than the key holds
+	}
+	k[3]++
+	if !dz.Ref {
+		// The program's search must end on the name's own NSEC (not so
+		// when records below the cut own some: the entry of its label is
+		// the last of them).
+		own, ok1 := dz.ownerSlot(lower)
+		found, ok2 := c.img.coverIndex(dz, k)
+		if !ok1 || !ok2 || own != found {
+			return slot{}, 0, false
+		}
+	}
+	p := c.e.PrecomputeDenialExact(lower, qtype)
+	if p.Slot < 0 {
+		return slot{}, 0, false
+	}
+	t, ok := c.slotTemplate(p, idx)
+	if !ok {
+		return slot{}, 0, false
+	}
+	t.Flags |= abi.FlagSlotSelf
+	return slot{p: p, ok: true, t: &t}, idx, true
 }
 
 // hashLikeNames reports whether a name of delegation n's referral (its

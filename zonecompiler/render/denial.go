@@ -26,9 +26,6 @@ import (
 type DenialZone struct {
 	Kind uint8 // abi.DenialNSEC or abi.DenialNSEC3
 	Salt []byte
-	// Ctx is the template whose head the pieces were rendered after when
-	// some piece points into it (0: they fit every slot of the zone).
-	Ctx uint32
 	// Base is the index of the view's first slot among every zone's
 	// entries (the program's denial_entries), so template fields and
 	// Index hold absolute indexes.
@@ -151,8 +148,8 @@ func (dz *DenialZone) QueryKey(nc []byte) ([4]uint64, bool) {
 // passes the query, as it does without the entry's help).
 func (img *Image) selfCover(i uint16, lower []byte) uint32 {
 	dz, ok := img.DenialZone(i)
-	if !ok {
-		return 0
+	if !ok || dz.Kind != abi.DenialNSEC3 {
+		return 0 // an NSEC view: the program searches the name's label (nsecSelfSlot)
 	}
 	k, ok := dz.QueryKey(lower)
 	if !ok {
@@ -344,8 +341,8 @@ func (c *compiler) patchView(b *zone.Zone, old *chainLayout, chain map[[4]uint64
 	}
 	if len(sets) > 0 {
 		part := c.finishDenial(&DenialZone{Entries: make([]DenialEntry, len(sets)), probe: dz.probe}, sets, nil)
-		if part == nil || part.Ctx != 0 {
-			return nil // a piece the program cannot place, or that points into the head
+		if part == nil {
+			return nil // a piece the program cannot place
 		}
 		for p, e := range fresh {
 			dz.Entries[e].Piece = part.Entries[p].Piece
@@ -406,16 +403,11 @@ func (c *compiler) finishDenial(dz *DenialZone, sets []*zone.RRset, owners [][]b
 	if pieces == nil {
 		return nil
 	}
-	head := false
 	for i, p := range pieces {
 		if len(p.Relocs) > abi.MaxPieceRelocs || len(p.Body) > abi.MaxBody {
 			return nil
 		}
-		head = head || p.Head
 		dz.Entries[i].Piece = Piece{Body: p.Body, Relocs: p.Relocs, Records: p.Records}
-	}
-	if head {
-		dz.Ctx = abi.NoDenial // set once the context template has an id
 	}
 	if dz.byOwner != nil {
 		for i, o := range owners {
@@ -503,23 +495,6 @@ func (c *compiler) slotTemplate(p engine.Precomputed, idx uint16) (Template, boo
 		}
 	}
 	return t, true
-}
-
-// denialContexts gives each zone whose pieces point into their head the
-// id of the template they were rendered after.
-func (c *compiler) denialContexts() {
-	for _, idx := range c.denialIdx {
-		dz := c.img.Denial[idx]
-		if dz.Ctx == 0 {
-			continue
-		}
-		p := c.e.PrecomputeDenial(dz.probe, dns.TypeA)
-		t, ok := c.slotTemplate(p, idx)
-		if !ok {
-			continue // abi.NoDenial: no template matches, all pass
-		}
-		dz.Ctx = c.addTemplate(t)
-	}
 }
 
 // denialPieces renders the pieces of sets (engine.DenialPieces) on every

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/bpf/abi"
+	"github.com/xdpdns/xdpdns/internal/testsupport/zonegen"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -239,4 +240,96 @@ d2 NS ns.elsewhere.test.
 			}
 		}
 	}
+}
+
+// TestNSECDSSlotShared: in an NSEC-signed zone whose SOA names a name of
+// the zone (ns1, as most TLDs'), the DO=1 DS NODATA of every insecure
+// delegation is one template per parent with a self slot: the program
+// finds the delegation's own NSEC in its parent's chain view by its label
+// (the entry holds no cover), and the model answers each, in any case,
+// with the engine's bytes — the NSEC written as the view's piece (its
+// owner compressed from the parent up). A delegation whose label is
+// longer than a view's key keeps a template of its own, and so does a
+// secure one (its DS answer).
+func TestNSECDSSlotShared(t *testing.T) {
+	m := zonegen.New(t, 3)
+	m.AddDelegations(60)
+	long := strings.Repeat("l", abi.DenialLabel+4)
+	m.Add(long + " NS ns1.example.net.")
+	m.Add("a.ent NS ns1.example.net.")
+	m.Add("b.ent NS ns2.example.net.")
+	m.Add("c.ent NS ns.c.ent")
+	m.Add("ns.c.ent A 198.18.5.1")
+	e := genEngine(t, m.Signed(zonegen.NSEC))
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := &Model{Image: img, UDPSize: 1232}
+	z := e.Zones().Zones()[0]
+	perParent := map[string]map[uint32]bool{}
+	shared := 0
+	for _, n := range insecureDelegations(z) {
+		name := dnsName(n)
+		h := abi.HashName(n)
+		ent := img.Names[h]
+		tids, _ := EntryTemplates(img, h, ent, dns.TypeDS, abi.ModeExact)
+		id := tids[1]
+		self := id != 0 && img.Templates[id].Flags&abi.FlagSlotSelf != 0
+		if want := !strings.HasPrefix(name, long); self != want {
+			t.Fatalf("DS DO=1 at %s: template %d, self slot %v, want %v", name, id, self, want)
+		}
+		if ent.Cover != 0 {
+			t.Fatalf("%s: the entry holds cover %d, want none (the program searches the label)", name, ent.Cover)
+		}
+		if self {
+			p := dnsName(n[1+n[0]:])
+			if perParent[p] == nil {
+				perParent[p] = map[uint32]bool{}
+			}
+			perParent[p][id] = true
+			shared++
+		}
+		for _, qname := range []string{name, strings.ToUpper(name)} {
+			q := new(dns.Msg).SetQuestion(qname, dns.TypeDS)
+			q.SetEdns0(1232, true)
+			pkt, _ := q.Pack()
+			dec := mod.Decide(pkt)
+			want := e.Respond(nil, pkt, false)
+			if dec.Reply == nil || !bytes.Equal(dec.Reply, want) {
+				t.Fatalf("%s DS: model (%s) and engine differ\n%s", qname, dec.Reason, diff(dec.Reply, want))
+			}
+			if self && !strings.Contains(dec.Denial, "own NSEC") {
+				t.Fatalf("%s DS: the slot was not filled with the name's own NSEC: %q", qname, dec.Denial)
+			}
+			r := new(dns.Msg)
+			if err := r.Unpack(want); err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Ns) != 4 || r.Ns[2].Header().Rrtype != dns.TypeNSEC || !strings.EqualFold(r.Ns[2].Header().Name, name) {
+				t.Fatalf("%s DS: authority %v, want the SOA, the delegation's own NSEC and their signatures", qname, r.Ns)
+			}
+		}
+	}
+	if len(perParent) != 2 {
+		t.Fatalf("self-slot DS NODATA templates under %d parents, want 2 (the apex, ent): %v", len(perParent), perParent)
+	}
+	for p, ids := range perParent {
+		if len(ids) != 1 {
+			t.Fatalf("the insecure delegations below %s use %d DS NODATA templates, want 1", p, len(ids))
+		}
+	}
+	// A new serial rewrites the apex's shared template instead of
+	// rendering its delegations one by one.
+	u := img.Incremental.zones[string(z.Origin.Lower)]
+	if u == nil || u.tooMany {
+		t.Fatalf("no record of the names holding the SOA: %+v", u)
+	}
+	for _, n := range insecureDelegations(z) {
+		if u.names[string(n)] && string(n[1+n[0]:]) == string(z.Origin.Lower) && !strings.HasPrefix(dnsName(n), long) {
+			t.Fatalf("%s holds the SOA in a template of its own", dnsName(n))
+		}
+	}
+	t.Logf("%d insecure delegations share %d DS NODATA templates; %d names hold the SOA in templates of their own",
+		shared, len(perParent), len(u.names))
 }

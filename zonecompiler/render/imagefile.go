@@ -146,7 +146,6 @@ func decodeTemplate(r *binfmt.Reader, w *words, t *Template) {
 func encodeDenial(w *binfmt.Writer, dz *DenialZone) {
 	w.U8(dz.Kind)
 	w.Bytes(dz.Salt)
-	w.U32(dz.Ctx)
 	w.U32(dz.Base)
 	w.Int(len(dz.Entries))
 	for i := range dz.Entries {
@@ -186,7 +185,7 @@ func encodeDenial(w *binfmt.Writer, dz *DenialZone) {
 }
 
 func decodeDenial(r *binfmt.Reader, w *words) *DenialZone {
-	dz := &DenialZone{Kind: r.U8(), Salt: r.Bytes(), Ctx: r.U32(), Base: r.U32()}
+	dz := &DenialZone{Kind: r.U8(), Salt: r.Bytes(), Base: r.U32()}
 	dz.Entries = make([]DenialEntry, r.Count(8*4+7))
 	for i := range dz.Entries {
 		e := &dz.Entries[i]

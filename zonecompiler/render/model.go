@@ -391,7 +391,7 @@ func (m *Model) denial(mp Maps, t *Template, id uint32, lower []byte, labels int
 	if !ok {
 		return nil, ReasonNoTmpl
 	}
-	if (dz.Ctx != 0 && dz.Ctx != id) || nc > labels {
+	if nc > labels {
 		return nil, ReasonDenial
 	}
 	var idx uint32
@@ -407,6 +407,12 @@ func (m *Model) denial(mp Maps, t *Template, id uint32, lower []byte, labels int
 		k, ok := dz.QueryKey(wire.Suffix(lower, nc))
 		if !ok {
 			return nil, ReasonDenial
+		}
+		if t.Flags&abi.FlagSlotSelf != 0 && dz.Kind == abi.DenialNSEC {
+			// The name found owns its NSEC, the entry of its own label:
+			// the last at or below the key.
+			what = "is the name found's own NSEC"
+			k[3]++
 		}
 		if idx, piece, ok = mp.DenialCover(t.Denial, k); !ok {
 			return nil, ReasonDenial

@@ -192,9 +192,7 @@ func (c *compiler) incremental(keys []string) *Incremental {
 		}
 	}
 	for z, idx := range c.denialOf {
-		// (A view whose pieces point into a template's head is rendered
-		// whole at every change: its content depends on the template.)
-		if dz := c.img.Denial[idx]; dz.Kind == abi.DenialNSEC3 && dz.Ctx == 0 {
+		if dz := c.img.Denial[idx]; dz.Kind == abi.DenialNSEC3 {
 			if u := inc.zones[string(z.Origin.Lower)]; u != nil {
 				u.layout = newChainLayout(dz.Layout())
 			}
@@ -384,7 +382,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			return fmt.Errorf("%w: no record of the NSEC3 chain view of %s", ErrRecompile, b.Name())
 		default:
 			view = c.patchView(b, u.layout, chain)
-			if view == nil { // (a patch has no context template: patchView refuses pieces that would need one)
+			if view == nil {
 				return fmt.Errorf("%w: the NSEC3 chain of %s changed, and its view cannot follow", ErrRecompile, b.Name())
 			}
 			layout = view.keys
@@ -433,7 +431,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 			maps.Copy(names, u.names)
 			for _, r := range u.reps {
 				for _, q := range r.queries {
-					names[string(q.name)] = true
+					names[string(repEncloser(q))] = true
 				}
 			}
 		}
@@ -521,7 +519,6 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	} else if len(covers) > 0 {
 		return fmt.Errorf("%w: no chain view of %s for its names' covers", ErrRecompile, b.Name())
 	}
-	c.denialContexts()
 	return nil
 }
 

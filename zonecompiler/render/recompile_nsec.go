@@ -66,9 +66,7 @@ func nsecReach(affected map[string]bool, a, b *zone.Zone, changed [][]byte) {
 // NSEC-signed zone b its chain view, built whole (the answers below it
 // read it, and record where their own NSEC records are in it): the loader
 // keeps the live view of its name when the content is the same, gives it
-// the new content in place otherwise (with its context template, when its
-// pieces point into the head of the answers they fill: denialContexts),
-// or adds it. ErrRecompile for a view larger than maxNSECView. (A zone
+// the new content in place otherwise, or adds it. ErrRecompile for a view larger than maxNSECView. (A zone
 // set whose whole compile ran out of views, maxDenialZones, has names
 // whose DO=1 NXDOMAIN passes to userspace for want of one; a change may
 // add views for some of them: the loader has room for few if any — it
@@ -107,8 +105,8 @@ func (c *compiler) nsecViews(b *zone.Zone, names map[string]bool) error {
 
 // repView is the index in the change's image of the chain view a shared
 // template of zone b with a slot reads (r: the template and its queries):
-// the zone's NSEC3 view, or the NSEC view of its queries' closest
-// encloser, the name they ask below.
+// the zone's NSEC3 view, or the NSEC view of its queries' encloser
+// (repEncloser).
 func (c *compiler) repView(b *zone.Zone, r soaRep) (uint16, error) {
 	if b.NSEC3 != nil {
 		if idx, ok := c.denialOf[b]; ok {
@@ -117,13 +115,21 @@ func (c *compiler) repView(b *zone.Zone, r soaRep) (uint16, error) {
 		return 0, fmt.Errorf("%w: no chain view of %s for a shared template", ErrRecompile, b.Name())
 	}
 	for _, q := range r.queries {
-		if q.mode == abi.ModeBelow {
-			if idx, ok := c.nsecOf[string(q.name)]; ok {
-				return idx, nil
-			}
+		if idx, ok := c.nsecOf[string(repEncloser(q))]; ok {
+			return idx, nil
 		}
 	}
 	return 0, fmt.Errorf("%w: no NSEC chain view of %s for a shared template", ErrRecompile, b.Name())
+}
+
+// repEncloser is the name whose NSEC chain view a shared template's query
+// q reads: the name it asks below, or, for an exact one (an insecure
+// delegation's DS NODATA: nsecSelfSlot), the name's parent.
+func repEncloser(q repQuery) []byte {
+	if q.mode == abi.ModeExact {
+		return wire.Parent(q.name)
+	}
+	return q.name
 }
 
 // nsecAliases adds to affected the CNAMEs of NSEC-signed zone b (a

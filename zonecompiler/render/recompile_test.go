@@ -177,20 +177,6 @@ type canonImage struct {
 	names   map[NameHash]canonName
 	answers map[AnswerKey][2]tmplRef
 	views   map[string]*DenialZone
-	// ctx: a view's context template by content (ctxOf), by view name.
-	ctx map[string]string
-}
-
-// ctxOf is chain view dz's context template by content (its id is the
-// image's own).
-func ctxOf(img *Image, dz *DenialZone) string {
-	switch {
-	case dz.Ctx == 0:
-		return ""
-	case dz.Ctx == abi.NoDenial || int(dz.Ctx) >= len(img.Templates):
-		return fmt.Sprint(dz.Ctx)
-	}
-	return refOf(img, dz.Ctx).k
 }
 
 // tmplRef is a template by content: key without its view references,
@@ -240,12 +226,10 @@ func canonOf(img *Image) canonImage {
 			views[a.Name] = dz
 		}
 	}
-	c := canonImage{names: map[NameHash]canonName{}, answers: map[AnswerKey][2]tmplRef{}, views: map[string]*DenialZone{},
-		ctx: map[string]string{}}
+	c := canonImage{names: map[NameHash]canonName{}, answers: map[AnswerKey][2]tmplRef{}, views: map[string]*DenialZone{}}
 	for _, dz := range img.Denial {
 		if dz != nil {
 			c.views[viewName(dz)] = dz
-			c.ctx[viewName(dz)] = ctxOf(img, dz)
 		}
 	}
 	for h, e := range img.AllNames() {
@@ -306,10 +290,8 @@ func (c canonImage) apply(d *Delta) {
 				panic(err)
 			}
 			c.views[n] = m
-			c.ctx[n] = dc.ctx[n]
 		default:
 			c.views[n] = dz
-			c.ctx[n] = dc.ctx[n]
 		}
 	}
 	for _, h := range d.DelNames {
@@ -352,7 +334,7 @@ func (c canonImage) resolved() (map[NameHash][6]string, map[AnswerKey][2]string)
 		}
 		p, ok := prints[r.view]
 		if !ok {
-			p = viewPrint(c.views[r.view], c.ctx[r.view])
+			p = viewPrint(c.views[r.view])
 			prints[r.view] = p
 		}
 		return r.k + "|" + p + "|" + at(r.view, r.head) + "|" + at(r.view, r.tail)
@@ -373,12 +355,12 @@ func (c canonImage) resolved() (map[NameHash][6]string, map[AnswerKey][2]string)
 }
 
 // viewPrint is a chain view's content without its holes.
-func viewPrint(dz *DenialZone, ctx string) string {
+func viewPrint(dz *DenialZone) string {
 	if dz == nil {
 		return "no view"
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%d %x %x|", dz.Kind, dz.Salt, ctx)
+	fmt.Fprintf(h, "%d %x|", dz.Kind, dz.Salt)
 	for i, e := range dz.Entries {
 		if dz.Kind == abi.DenialNSEC3 && i+1 < len(dz.Entries) && dz.Entries[i+1].Key == e.Key {
 			continue // a hole
@@ -591,11 +573,6 @@ func checkApplied(t *testing.T, step int, img *Image, d *Delta, full *Image) *Im
 	}
 	for _, v := range next.AllAnswers() {
 		used[v[0]], used[v[1]] = true, true
-	}
-	for _, dz := range next.Denial {
-		if dz != nil && int(dz.Ctx) < len(used) {
-			used[dz.Ctx] = true
-		}
 	}
 	if i := slices.Index(used[1:], false); i >= 0 {
 		t.Fatalf("step %d: template %d of %d left in the image, unused", step, i+1, len(used)-1)

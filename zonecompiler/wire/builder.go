@@ -30,6 +30,9 @@ type Builder struct {
 	Relocs *[]int
 	comp   [MaxCompression]compEntry
 	ncomp  int
+	// Names remembered at offsets hideFrom..hideTo-1 are no targets
+	// (Hide).
+	hideFrom, hideTo int
 }
 
 // Compressed is the number of names remembered for compression so far
@@ -42,6 +45,7 @@ func (b *Builder) Reset(buf []byte, limit int) {
 	b.Limit = limit
 	b.ncomp = 0
 	b.Relocs = nil
+	b.hideFrom, b.hideTo = 0, 0
 }
 
 // Header appends the 12-byte header.
@@ -107,8 +111,19 @@ func (b *Builder) ForgetLonger(n int) {
 	b.ncomp = kept
 }
 
+// Hide makes the names written from offset from up to here no targets
+// for the names written next, until Unhide: what follows compresses
+// against what came before from (the question) and against itself only.
+func (b *Builder) Hide(from int) { b.hideFrom, b.hideTo = from, len(b.Buf) }
+
+// Unhide makes every name remembered a target again.
+func (b *Builder) Unhide() { b.hideFrom, b.hideTo = 0, 0 }
+
 func (b *Builder) find(lower []byte) (int, bool) {
 	for i := 0; i < b.ncomp; i++ {
+		if off := b.comp[i].off; off >= b.hideFrom && off < b.hideTo {
+			continue
+		}
 		if bytes.Equal(b.comp[i].lower, lower) {
 			return b.comp[i].off, true
 		}
