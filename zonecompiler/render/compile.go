@@ -57,6 +57,14 @@ type compiler struct {
 	denialBase uint32
 	// held: the names stored whose nameResult.held is set.
 	held [][]byte
+	// noView: the closest enclosers of NSEC zones that got no chain view
+	// (Compile: a view the program cannot search, as below a DNAME, or
+	// one more than the maps hold).
+	noView [][]byte
+	// live: in Recompile, the record of each zone changed (the next
+	// one's, its noView up to date with the views built): nsecView names
+	// the live view of an encloser the change does not build again.
+	live map[*zone.Zone]*soaUsers
 }
 
 // maxDenialZones bounds the chain views of one image (tmpl.denial_zone is
@@ -111,6 +119,8 @@ func Compile(e *engine.Engine) (*Image, error) {
 		for _, n := range ces {
 			if idx, ok := c.addDenial(c.buildNSECDenial(z, n), &c.denialBase); ok {
 				c.nsecOf[string(n.Name.Lower())] = idx
+			} else {
+				c.noView = append(c.noView, n.Name.Lower())
 			}
 		}
 	}
@@ -466,7 +476,7 @@ func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, idx uint16, ok,
 		return slot{}, 0, false, false
 	}
 	if z.NSEC3 == nil {
-		s, idx, ok = c.nsecSelfSlot(n, lower, qtype)
+		s, idx, ok = c.nsecSelfSlot(z, n, lower, qtype)
 		return s, idx, ok, false
 	}
 	held = z.NSEC3Match(z.NSEC3Hash(n)) == nil
@@ -495,32 +505,26 @@ func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, idx uint16, ok,
 // writes that NSEC's owner compressed from the parent up, as the piece
 // has it. Every insecure delegation of the parent then shares one
 // template, which a new serial rewrites once.
-func (c *compiler) nsecSelfSlot(n *zone.Node, lower []byte, qtype uint16) (slot, uint16, bool) {
+func (c *compiler) nsecSelfSlot(z *zone.Zone, n *zone.Node, lower []byte, qtype uint16) (slot, uint16, bool) {
 	if qtype != dns.TypeDS || n.Set(dns.TypeNSEC) == nil {
 		return slot{}, 0, false
 	}
 	if ds := n.Set(dns.TypeDS); ds != nil && len(ds.RRs()) > 0 {
 		return slot{}, 0, false
 	}
-	idx, ok := c.nsecOf[string(wire.Parent(lower))]
-	if !ok {
-		return slot{}, 0, false
-	}
-	dz := c.img.Denial[idx]
-	k, ok := dz.QueryKey(lower)
-	if !ok {
+	if lower[0] > abi.DenialLabel {
 		return slot{}, 0, false // a label longer than the key holds
 	}
-	k[3]++
-	if !dz.Ref {
-		// The program's search must end on the name's own NSEC (not so
-		// when records below the cut own some: the entry of its label is
-		// the last of them).
-		own, ok1 := dz.ownerSlot(lower)
-		found, ok2 := c.img.coverIndex(dz, k)
-		if !ok1 || !ok2 || own != found {
-			return slot{}, 0, false
-		}
+	// The entry of its label is its own NSEC unless records below the
+	// cut own some (the entry holds the last of them).
+	chain := z.NSECChain()
+	i := sort.Search(len(chain), func(i int) bool { return wire.Compare(chain[i].Name.Lower(), lower) > 0 })
+	if i < len(chain) && wire.IsSubdomain(chain[i].Name.Lower(), lower) {
+		return slot{}, 0, false
+	}
+	idx, ok := c.nsecView(wire.Parent(lower))
+	if !ok {
+		return slot{}, 0, false
 	}
 	p := c.e.PrecomputeDenialExact(lower, qtype)
 	if p.Slot < 0 {

@@ -61,6 +61,8 @@ type DenialZone struct {
 	// moved or changed (relayout).
 	changedSlots []slotRegion
 	probe        []byte // the name the pieces were rendered for
+	// zone: of a Ref NSEC view, its zone (ownerSlot walks its chain).
+	zone *zone.Zone
 }
 
 // PatchRun is a run of N slots of a Patch view, from To on, that hold
@@ -421,6 +423,10 @@ func (c *compiler) finishDenial(dz *DenialZone, sets []*zone.RRset, owners [][]b
 // an NSEC3 view's by the owner's hash label, an NSEC view's by name.
 func (dz *DenialZone) ownerSlot(owner []byte) (uint32, bool) {
 	if dz.Kind != abi.DenialNSEC3 {
+		if dz.Ref {
+			i, ok := nsecPlace(dz.zone, dz.Name(), owner)
+			return dz.Base + i, ok
+		}
 		i, ok := dz.byOwner[string(owner)]
 		return i, ok
 	}
@@ -456,7 +462,7 @@ func (c *compiler) denialSlot(r *nameResult, a engine.Precomputed, ce, p2 []byte
 	if z.NSEC3 == nil {
 		// NSEC: the chain view of the closest encloser, the name below
 		// which the probes are.
-		idx, ok = c.nsecOf[string(ce)]
+		idx, ok = c.nsecView(ce)
 	}
 	if !ok {
 		r.pass++

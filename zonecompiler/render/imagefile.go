@@ -267,6 +267,11 @@ func (inc *Incremental) encode(w *binfmt.Writer) {
 		for _, n := range names {
 			w.String(n)
 		}
+		names = slices.Sorted(maps.Keys(u.noView))
+		w.Int(len(names))
+		for _, n := range names {
+			w.String(n)
+		}
 	}
 }
 
@@ -315,6 +320,12 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 			u.held = make(map[string]bool, nh)
 			for range nh {
 				u.held[r.String()] = true
+			}
+		}
+		if nv := r.Count(1); nv > 0 {
+			u.noView = make(map[string]bool, nv)
+			for range nv {
+				u.noView[r.String()] = true
 			}
 		}
 		inc.zones[o] = u

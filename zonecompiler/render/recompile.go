@@ -54,7 +54,11 @@ type soaUsers struct {
 	// their cover's bytes (nameResult.held); the others read it from the
 	// view, so a change of its content alone does not reach them.
 	held map[string]bool
-	rep  map[uint32]int // while compiling: template id -> index in reps
+	// noView: the zone's closest enclosers (NSEC) that have no chain
+	// view in the live maps; every other one has one, which a change
+	// that does not build it again names (compiler.nsecView).
+	noView map[string]bool
+	rep    map[uint32]int // while compiling: template id -> index in reps
 }
 
 // soaRep is a shared template and a few of the queries that render it
@@ -182,6 +186,16 @@ func (c *compiler) incremental(keys []string) *Incremental {
 					u.held = make(map[string]bool)
 				}
 				u.held[string(name)] = true
+			}
+		}
+	}
+	for _, name := range c.noView {
+		if z := c.set.Find(name); z != nil {
+			if u := inc.zones[string(z.Origin.Lower)]; u != nil {
+				if u.noView == nil {
+					u.noView = make(map[string]bool)
+				}
+				u.noView[string(name)] = true
 			}
 		}
 	}
@@ -405,11 +419,14 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		nsecAliases(affected, u.refs, a, b)
 	}
 	// A DNAME that comes, goes or changes: the names below it, occluded
-	// or no longer, answer otherwise (its synthesis, or their own data).
+	// or no longer, answer otherwise (its synthesis, or their own data),
+	// and so do the answers below them (their chain views).
+	var occluded []string
 	for _, x := range dnames {
 		for _, z := range []*zone.Zone{a, b} {
 			z.Below(x, func(name []byte) bool {
 				affected[string(name)] = true
+				occluded = append(occluded, string(name))
 				return true
 			})
 		}
@@ -423,27 +440,34 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		return fmt.Errorf("%w: %d names of %s hold its SOA in templates of their own", ErrRecompile, len(u.names), b.Name())
 	}
 	if nsec {
-		// The views the names rendered read (a new serial renders the
-		// names holding the SOA too), and those of the shared
-		// templates' queries below their names (renderRep).
-		names := maps.Clone(affected)
-		if soa {
-			maps.Copy(names, u.names)
-			for _, r := range u.reps {
-				for _, q := range r.queries {
-					names[string(repEncloser(q))] = true
-				}
-			}
+		// The views whose content changes, built again: a view holds NSEC
+		// RRsets (nsecReach of the names whose NSEC RRset changed), and
+		// is one the program can search as long as the answers below its
+		// name keep their kind (which a change of a DNAME above it
+		// changes). The others that the names rendered read (a new serial
+		// renders the shared templates from their queries: renderRep)
+		// are the live ones, named by reference (nsecView).
+		names := make(map[string]bool)
+		nsecReach(names, a, b, nsecChanged(a, b, changed))
+		for _, x := range occluded {
+			names[x] = true
 		}
-		if err := c.nsecViews(b, names); err != nil {
+		if u.noView = maps.Clone(u.noView); u.noView == nil {
+			u.noView = make(map[string]bool)
+		}
+		if err := c.nsecViews(b, names, u.noView); err != nil {
 			return err
 		}
+		if c.live == nil {
+			c.live = make(map[*zone.Zone]*soaUsers)
+		}
+		c.live[b] = u
 	}
 	if soa {
 		// After spread: a query renders a shared template anew only if
 		// nothing it reads changed.
 		nu := &soaUsers{tail: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names)), refs: u.refs,
-			layout: u.layout, held: u.held}
+			layout: u.layout, held: u.held, noView: u.noView}
 		// What the change reaches; the names added next are rendered
 		// again only for the SOA they hold, which leaves them good
 		// queries for a shared template.
@@ -982,7 +1006,8 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	// A rendered name may no longer use a shared template it rendered:
 	// it stops being one of its queries.
 	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names)), refs: u.refs, tooMany: u.tooMany, layout: u.layout,
-		held: make(map[string]bool, len(u.held))}
+		noView: u.noView,
+		held:   make(map[string]bool, len(u.held))}
 	for k := range u.held {
 		if !affected[k] {
 			nu.held[k] = true

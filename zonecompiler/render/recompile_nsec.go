@@ -1,9 +1,11 @@
 package render
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 
+	"github.com/miekg/dns"
 	"github.com/xdpdns/xdpdns/bpf/abi"
 	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
@@ -62,22 +64,69 @@ func nsecReach(affected map[string]bool, a, b *zone.Zone, changed [][]byte) {
 	}
 }
 
+// nsecChanged are the names of changed whose NSEC RRset (with its
+// signatures) differs between versions a and b of a zone, or is in one of
+// them only: the chain views change where they are (nsecReach), nowhere
+// else.
+func nsecChanged(a, b *zone.Zone, changed [][]byte) [][]byte {
+	var out [][]byte
+	for _, x := range changed {
+		if !sameNSEC(a.Node(x), b.Node(x)) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// sameNSEC reports whether nodes m and n (nil: absent) own the same NSEC
+// RRset, records and signatures, under the same owner name.
+func sameNSEC(m, n *zone.Node) bool {
+	set := func(n *zone.Node) *zone.RRset {
+		if n == nil {
+			return nil
+		}
+		if s := n.Set(dns.TypeNSEC); s != nil && len(s.RRs()) > 0 {
+			return s
+		}
+		return nil
+	}
+	s, t := set(m), set(n)
+	if s == nil || t == nil {
+		return s == t
+	}
+	if !bytes.Equal(m.Name.Wire(), n.Name.Wire()) || s.TTL != t.TTL || len(s.RRs()) != len(t.RRs()) || len(s.Sigs()) != len(t.Sigs()) {
+		return false
+	}
+	same := func(x, y []*zone.RR) bool {
+		for i := range x {
+			if x[i].TTL != y[i].TTL || !bytes.Equal(x[i].RData(), y[i].RData()) {
+				return false
+			}
+		}
+		return true
+	}
+	return same(s.RRs(), t.RRs()) && same(s.Sigs(), t.Sigs())
+}
+
 // nsecViews gives each name of names that is a closest encloser of
 // NSEC-signed zone b its chain view, built whole (the answers below it
 // read it, and record where their own NSEC records are in it): the loader
 // keeps the live view of its name when the content is the same, gives it
-// the new content in place otherwise, or adds it. ErrRecompile for a view larger than maxNSECView. (A zone
+// the new content in place otherwise, or adds it; noView (the zone's
+// enclosers without a view) is kept up to date with the names of names.
+// ErrRecompile for a view larger than maxNSECView. (A zone
 // set whose whole compile ran out of views, maxDenialZones, has names
 // whose DO=1 NXDOMAIN passes to userspace for want of one; a change may
 // add views for some of them: the loader has room for few if any — it
 // refuses the update when it has none, and the daemon compiles whole —
 // and the program answers those names, with the engine's bytes.)
-func (c *compiler) nsecViews(b *zone.Zone, names map[string]bool) error {
+func (c *compiler) nsecViews(b *zone.Zone, names, noView map[string]bool) error {
 	if !nsecViewsOf(b) {
 		return nil
 	}
 	var todo []string
 	for name := range names {
+		delete(noView, name)
 		if _, ok := c.nsecOf[name]; ok {
 			continue
 		}
@@ -98,9 +147,81 @@ func (c *compiler) nsecViews(b *zone.Zone, names map[string]bool) error {
 		dz := c.buildNSECDenial(b, b.Node(lower))
 		if idx, ok := c.addDenial(dz, &c.denialBase); ok {
 			c.nsecOf[name] = idx
+		} else {
+			noView[name] = true
 		}
 	}
 	return nil
+}
+
+// nsecView is the index in the image being made of the chain view of
+// closest encloser name (lower case) of an NSEC zone: the one built, or,
+// in Recompile, for a name whose view the change does not build again
+// (unchanged), a reference to the live one (DenialZone.Ref) unless the
+// live maps have none (soaUsers.noView). False when it has none (its
+// answers below it pass, as after a whole compile).
+func (c *compiler) nsecView(name []byte) (uint16, bool) {
+	if idx, ok := c.nsecOf[string(name)]; ok {
+		return idx, true
+	}
+	z := c.set.Find(name)
+	if z == nil || c.live[z] == nil || c.live[z].noView[string(name)] {
+		return 0, false
+	}
+	n := z.Node(name)
+	dz := &DenialZone{Kind: abi.DenialNSEC, probe: denialProbe(name), Ref: true, zone: z}
+	if n == nil || !nsecEncloser(n) || len(dz.probe) > wire.MaxNameLen || z.Node(dz.probe) != nil {
+		return 0, false
+	}
+	idx, ok := c.addDenial(dz, &c.denialBase)
+	if ok {
+		c.nsecOf[string(name)] = idx
+	}
+	return idx, ok
+}
+
+// nsecPlace is the place of owner's NSEC among the entries of the chain
+// view of closest encloser ce of zone z, laid out as buildNSECDenial lays
+// them out (the first for the names before ce's first child, then one per
+// child label holding the last owner at or below it), found by walking
+// the chain from ce to owner: the place of a record in a view named by
+// reference. False when no entry holds owner's NSEC.
+func nsecPlace(z *zone.Zone, ce, owner []byte) (uint32, bool) {
+	chain := z.NSECChain()
+	if len(chain) == 0 {
+		return 0, false
+	}
+	i := sort.Search(len(chain), func(i int) bool { return wire.Compare(chain[i].Name.Lower(), ce) >= 0 })
+	base := chain[(i+len(chain)-1)%len(chain)]
+	if i < len(chain) && bytes.Equal(chain[i].Name.Lower(), ce) {
+		base, i = chain[i], i+1
+	}
+	if bytes.Equal(base.Name.Lower(), owner) {
+		return 0, true
+	}
+	depth := wire.Labels(ce) + 1
+	place := uint32(0)
+	var last []byte
+	for ; i < len(chain) && wire.IsSubdomain(chain[i].Name.Lower(), ce); i++ {
+		lower := chain[i].Name.Lower()
+		if wire.Compare(lower, owner) > 0 {
+			return 0, false
+		}
+		child := wire.Suffix(lower, depth)
+		label := child[1 : 1+int(child[0])]
+		if place == 0 || !bytes.Equal(label, last) {
+			place++
+		}
+		last = label
+		if bytes.Equal(lower, owner) {
+			// The entry of its label holds the last owner at or below it.
+			if i+1 < len(chain) && wire.IsSubdomain(chain[i+1].Name.Lower(), child) {
+				return 0, false
+			}
+			return place, true
+		}
+	}
+	return 0, false
 }
 
 // repView is the index in the change's image of the chain view a shared
@@ -115,7 +236,7 @@ func (c *compiler) repView(b *zone.Zone, r soaRep) (uint16, error) {
 		return 0, fmt.Errorf("%w: no chain view of %s for a shared template", ErrRecompile, b.Name())
 	}
 	for _, q := range r.queries {
-		if idx, ok := c.nsecOf[string(repEncloser(q))]; ok {
+		if idx, ok := c.nsecView(repEncloser(q)); ok {
 			return idx, nil
 		}
 	}

@@ -614,3 +614,49 @@ func apexTouched(a, b *engine.Engine, was, is *chainLayout) bool {
 	}
 	return false
 }
+
+// TestRecompileNSECSelfParent: in an NSEC zone, an insecure delegation
+// below a name the change does not reach (d.sub, whose name server h is
+// elsewhere) is rendered again when its name server's address changes;
+// its DS NODATA must read its parent's chain view as a whole compile's
+// does, though that view is not built again. A new serial alone then
+// rewrites the shared templates and builds no view again.
+func TestRecompileNSECSelfParent(t *testing.T) {
+	m := zonegen.New(t, 21)
+	for i := range 8 {
+		m.Add(fmt.Sprintf("d%d.sub NS h", i))
+	}
+	m.Add("sub TXT \"a parent of its own\"")
+	m.Add("h A 198.18.0.7")
+	r := newVersionRun(t, genEngine(t, m.Signed(zonegen.NSEC)))
+	m.Remove("h."+zonegen.Origin, dns.TypeA)
+	m.Add("h A 198.18.0.8")
+	d, _, err := r.next(1, genEngine(t, m.Signed(zonegen.NSEC)))
+	if d == nil {
+		t.Fatalf("a name server's address compiled whole: %v", err)
+	}
+	if !renderedName(d, "d0.sub.example.") {
+		t.Fatalf("the delegation naming h was not rendered again")
+	}
+	m.Bump()
+	d, _, err = r.next(2, genEngine(t, m.Signed(zonegen.NSEC)))
+	if d == nil {
+		t.Fatalf("a new serial compiled whole: %v", err)
+	}
+	for _, dz := range d.Image.Denial {
+		if dz != nil && !dz.Ref {
+			t.Errorf("a new serial built the chain view of %s again", wire.String(dz.Name()))
+		}
+	}
+}
+
+// renderedName reports whether d renders name (presentation form).
+func renderedName(d *Delta, name string) bool {
+	w := make([]byte, wire.MaxNameLen+1)
+	n, err := dns.PackDomainName(name, w, 0, nil, false)
+	if err != nil {
+		return false
+	}
+	_, ok := d.Image.Names[abi.HashName(w[:n])]
+	return ok
+}
