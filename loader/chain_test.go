@@ -282,3 +282,68 @@ func TestNSECUpdates(t *testing.T) {
 		t.Errorf("%d of 16 changes rendered alone, %d views written: want most changes alone, views given new content", alone, replaced)
 	}
 }
+
+// TestNSECPatchUpdates is the incremental path end to end on an NSEC TLD
+// whose apex view is laid out with holes (render.NSECPatchMin, lowered
+// here to 8): each change of its delegations (DS and delegations come and
+// go, a new serial every other step) is a patch of the live view, written
+// in its spare room by UpdatePartial; after each, every query of the
+// denial corpus and every DS query at a delegation gets the engine's bytes
+// from the program when it answers them, and the maps hold the whole
+// compile's views, with no chunk or entry leaked.
+func TestNSECPatchUpdates(t *testing.T) {
+	requireRoot(t)
+	defer func(p int) { render.NSECPatchMin = p }(render.NSECPatchMin)
+	render.NSECPatchMin = 8
+	m := zonegen.New(t, 29)
+	m.AddDelegations(300)
+	e := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(zonegen.NSEC))
+	rimg, err := render.Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := load(t, e, hotpath.FromRender(rimg))
+	inc := rimg.Incremental
+	patches := 0
+	for step := 1; step <= 10; step++ {
+		m.ChangeDelegations(300)
+		if step%2 == 0 {
+			m.Bump()
+		}
+		ne := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(zonegen.NSEC))
+		d, st, next := takeVersion(t, l, inc, e, ne, nil, step)
+		if d == nil {
+			t.Fatalf("step %d: compiled whole", step)
+		}
+		for _, dz := range d.Image.Denial {
+			if dz != nil && dz.Patch {
+				patches++
+			}
+		}
+		e, inc = ne, next
+		queries := interoptest.DenialCorpus(t, e, int64(step))
+		answered, must := xdpMatchesEngine(t, l, e, step, queries)
+		if err := l.CheckTemplateViews(); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		full, err := render.Compile(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		views := 0
+		for _, dz := range full.Denial {
+			if dz != nil {
+				views++
+			}
+		}
+		if _, zones := l.LiveUse(); zones != views {
+			t.Fatalf("step %d: %d denial zones live, the whole compile has %d", step, zones, views)
+		}
+		checkRoom(t, l, step)
+		t.Logf("step %d: %d names rendered; %d denial zones written; %d of %d queries answered in XDP (%d must)",
+			step, len(d.Image.Names), st.DenialZones, answered, len(queries), must)
+	}
+	if patches < 8 {
+		t.Errorf("%d of 10 changes patched the apex's view", patches)
+	}
+}

@@ -61,8 +61,12 @@ type DenialZone struct {
 	// moved or changed (relayout).
 	changedSlots []slotRegion
 	probe        []byte // the name the pieces were rendered for
-	// zone: of a Ref NSEC view, its zone (ownerSlot walks its chain).
+	// zone: of an NSEC view that is a reference or a patch, its zone
+	// (ownerSlot finds owners by its chain).
 	zone *zone.Zone
+	// holes: an NSEC view laid out with holes (NSECPatchMin), which the
+	// Incremental keeps the layout of (NSEC3 views all have them).
+	holes bool
 }
 
 // PatchRun is a run of N slots of a Patch view, from To on, that hold
@@ -392,7 +396,19 @@ func (c *compiler) buildNSECDenial(z *zone.Zone, ce *zone.Node) *DenialZone {
 		sets = append(sets, n.Set(dns.TypeNSEC))
 		owners = append(owners, n.Name.Lower())
 	}
-	return c.finishDenial(dz, sets, owners)
+	if dz = c.finishDenial(dz, sets, owners); dz == nil || len(dz.Entries) < NSECPatchMin {
+		return dz
+	}
+	// Large: laid out with holes, so that a change patches it.
+	at := freshLayout(len(dz.Entries))
+	if !dz.layOut(at) {
+		return nil
+	}
+	for o, i := range dz.byOwner {
+		dz.byOwner[o] = at[i]
+	}
+	dz.holes, dz.zone = true, z
+	return dz
 }
 
 // finishDenial renders the pieces of a chain's entries (sets, whose owners
@@ -423,7 +439,17 @@ func (c *compiler) finishDenial(dz *DenialZone, sets []*zone.RRset, owners [][]b
 // an NSEC3 view's by the owner's hash label, an NSEC view's by name.
 func (dz *DenialZone) ownerSlot(owner []byte) (uint32, bool) {
 	if dz.Kind != abi.DenialNSEC3 {
-		if dz.Ref {
+		switch {
+		case dz.keys != nil: // a patch, or a reference to a view with holes
+			k, ok := nsecOwnerKey(dz.zone, dz.Name(), owner)
+			if !ok {
+				return 0, false
+			}
+			if i := findSlot(dz.Count(), dz.KeyAt, k); i >= 0 {
+				return dz.Base + uint32(i), true
+			}
+			return 0, false
+		case dz.Ref:
 			i, ok := nsecPlace(dz.zone, dz.Name(), owner)
 			return dz.Base + i, ok
 		}

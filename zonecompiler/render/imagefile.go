@@ -256,12 +256,7 @@ func (inc *Incremental) encode(w *binfmt.Writer) {
 		for _, n := range names {
 			w.String(n)
 		}
-		w.Int(u.layout.Len())
-		for i := range u.layout.Len() {
-			for _, x := range u.layout.At(i) {
-				w.U64(x)
-			}
-		}
+		encodeLayout(w, u.layout)
 		names = slices.Sorted(maps.Keys(u.held))
 		w.Int(len(names))
 		for _, n := range names {
@@ -272,7 +267,36 @@ func (inc *Incremental) encode(w *binfmt.Writer) {
 		for _, n := range names {
 			w.String(n)
 		}
+		names = slices.Sorted(maps.Keys(u.nsecLayouts))
+		w.Int(len(names))
+		for _, n := range names {
+			w.String(n)
+			encodeLayout(w, u.nsecLayouts[n])
+		}
 	}
+}
+
+// encodeLayout writes a view's layout (nil: none) as its keys.
+func encodeLayout(w *binfmt.Writer, l *chainLayout) {
+	w.Int(l.Len())
+	for i := range l.Len() {
+		for _, x := range l.At(i) {
+			w.U64(x)
+		}
+	}
+}
+
+// decodeLayout reads what encodeLayout wrote.
+func decodeLayout(r *binfmt.Reader) *chainLayout {
+	nl := r.Count(32)
+	if nl == 0 {
+		return nil
+	}
+	keys := make([][4]uint64, nl)
+	for i := range keys {
+		keys[i] = [4]uint64{r.U64(), r.U64(), r.U64(), r.U64()}
+	}
+	return newChainLayout(keys)
 }
 
 func decodeIncremental(r *binfmt.Reader) *Incremental {
@@ -309,13 +333,7 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 		for range nn {
 			u.names[r.String()] = true
 		}
-		if nl := r.Count(32); nl > 0 {
-			keys := make([][4]uint64, nl)
-			for i := range keys {
-				keys[i] = [4]uint64{r.U64(), r.U64(), r.U64(), r.U64()}
-			}
-			u.layout = newChainLayout(keys)
-		}
+		u.layout = decodeLayout(r)
 		if nh := r.Count(1); nh > 0 {
 			u.held = make(map[string]bool, nh)
 			for range nh {
@@ -326,6 +344,13 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 			u.noView = make(map[string]bool, nv)
 			for range nv {
 				u.noView[r.String()] = true
+			}
+		}
+		if nl := r.Count(2); nl > 0 {
+			u.nsecLayouts = make(map[string]*chainLayout, nl)
+			for range nl {
+				name := r.String()
+				u.nsecLayouts[name] = decodeLayout(r)
 			}
 		}
 		inc.zones[o] = u

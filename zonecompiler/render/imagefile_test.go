@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xdpdns/xdpdns/internal/testsupport/zonegen"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
 )
@@ -145,5 +146,58 @@ func TestImageOrder(t *testing.T) {
 		if _, err := DecodeImage(binfmt.NewReader(encoded(t, &bad))); err == nil || !strings.Contains(err.Error(), "out of order") {
 			t.Errorf("%s: decoded (error %v)", c.what, err)
 		}
+	}
+}
+
+// TestImageRecompilesNSEC: read back, the Incremental of an NSEC TLD whose
+// apex view has holes (NSECPatchMin lowered to 8) and an encloser without
+// a view (below a DNAME) renders each change as the compiler's own does:
+// the apex's view patched from the layout read back.
+func TestImageRecompilesNSEC(t *testing.T) {
+	defer func(p int) { NSECPatchMin = p }(NSECPatchMin)
+	NSECPatchMin = 8
+	m := zonegen.New(t, 31)
+	m.AddDelegations(100)
+	m.Add("dn DNAME elsewhere.example.net.")
+	m.Add("x.y.dn TXT \"occluded\"")
+	e := genEngine(t, m.Signed(zonegen.NSEC))
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeImage(binfmt.NewReader(encoded(t, img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := got.Incremental.zones[string(e.Zones().Zones()[0].Origin.Lower)]
+	if u == nil || len(u.nsecLayouts) == 0 || len(u.noView) == 0 {
+		t.Fatalf("read back: %d NSEC layouts, %d enclosers without a view; want both", len(u.nsecLayouts), len(u.noView))
+	}
+	patched := 0
+	for step := 1; step <= 6; step++ {
+		m.ChangeDelegations(100)
+		if step%2 == 0 {
+			m.Bump()
+		}
+		e2 := genEngine(t, m.Signed(zonegen.NSEC))
+		want, nextWant, err := Recompile(img.Incremental, e, e2, nil)
+		if err != nil {
+			t.Fatalf("step %d: Recompile: %v", step, err)
+		}
+		d, next, err := Recompile(got.Incremental, e, e2, nil)
+		if err != nil {
+			t.Fatalf("step %d: Recompile from the image read back: %v", step, err)
+		}
+		canonOf(d.Image).mustEqual(t, step, canonOf(want.Image))
+		for _, dz := range d.Image.Denial {
+			if dz != nil && dz.Patch {
+				patched++
+			}
+		}
+		got.Incremental, e = next, e2
+		img.Incremental = nextWant
+	}
+	if patched == 0 {
+		t.Errorf("no change patched the apex's view")
 	}
 }

@@ -58,7 +58,10 @@ type soaUsers struct {
 	// view in the live maps; every other one has one, which a change
 	// that does not build it again names (compiler.nsecView).
 	noView map[string]bool
-	rep    map[uint32]int // while compiling: template id -> index in reps
+	// nsecLayouts: the layouts of the zone's NSEC chain views with holes
+	// (NSECPatchMin), by closest encloser, which a change patches.
+	nsecLayouts map[string]*chainLayout
+	rep         map[uint32]int // while compiling: template id -> index in reps
 }
 
 // soaRep is a shared template and a few of the queries that render it
@@ -186,6 +189,16 @@ func (c *compiler) incremental(keys []string) *Incremental {
 					u.held = make(map[string]bool)
 				}
 				u.held[string(name)] = true
+			}
+		}
+	}
+	for name, idx := range c.nsecOf {
+		if dz := c.img.Denial[idx]; dz.holes {
+			if u := inc.zones[string(dz.zone.Origin.Lower)]; u != nil {
+				if u.nsecLayouts == nil {
+					u.nsecLayouts = make(map[string]*chainLayout)
+				}
+				u.nsecLayouts[name] = newChainLayout(dz.Layout())
 			}
 		}
 	}
@@ -448,14 +461,18 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		// renders the shared templates from their queries: renderRep)
 		// are the live ones, named by reference (nsecView).
 		names := make(map[string]bool)
-		nsecReach(names, a, b, nsecChanged(a, b, changed))
+		changedNSEC := nsecChanged(a, b, changed)
+		nsecReach(names, a, b, changedNSEC)
 		for _, x := range occluded {
 			names[x] = true
 		}
 		if u.noView = maps.Clone(u.noView); u.noView == nil {
 			u.noView = make(map[string]bool)
 		}
-		if err := c.nsecViews(b, names, u.noView); err != nil {
+		if u.nsecLayouts = maps.Clone(u.nsecLayouts); u.nsecLayouts == nil {
+			u.nsecLayouts = make(map[string]*chainLayout)
+		}
+		if err := c.nsecViews(a, b, names, u.noView, u.nsecLayouts, changedNSEC); err != nil {
 			return err
 		}
 		if c.live == nil {
@@ -467,7 +484,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		// After spread: a query renders a shared template anew only if
 		// nothing it reads changed.
 		nu := &soaUsers{tail: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names)), refs: u.refs,
-			layout: u.layout, held: u.held, noView: u.noView}
+			layout: u.layout, held: u.held, noView: u.noView, nsecLayouts: u.nsecLayouts}
 		// What the change reaches; the names added next are rendered
 		// again only for the SOA they hold, which leaves them good
 		// queries for a shared template.
@@ -1006,8 +1023,8 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	// A rendered name may no longer use a shared template it rendered:
 	// it stops being one of its queries.
 	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names)), refs: u.refs, tooMany: u.tooMany, layout: u.layout,
-		noView: u.noView,
-		held:   make(map[string]bool, len(u.held))}
+		noView: u.noView, nsecLayouts: u.nsecLayouts,
+		held: make(map[string]bool, len(u.held))}
 	for k := range u.held {
 		if !affected[k] {
 			nu.held[k] = true

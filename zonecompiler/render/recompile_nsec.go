@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/miekg/dns"
@@ -17,6 +18,13 @@ import (
 // (a TLD-sized zone's apex) is left to the whole compile. A variable so
 // that a test can lower it.
 var maxNSECView = 1 << 16
+
+// NSECPatchMin is the number of entries from which an NSEC chain view is
+// laid out with holes, as NSEC3 views are, and a change patches it
+// (patchNSECView: only the entries that change rendered, the loader
+// copying the others) instead of building it again whole: a TLD's apex.
+// A variable so that tests can lower it.
+var NSECPatchMin = 4096
 
 // nsecEncloser reports whether node n of an NSEC-signed zone gets a chain
 // view of its own: it can be a closest encloser (an answer below it is not
@@ -120,13 +128,16 @@ func sameNSEC(m, n *zone.Node) bool {
 // add views for some of them: the loader has room for few if any — it
 // refuses the update when it has none, and the daemon compiles whole —
 // and the program answers those names, with the engine's bytes.)
-func (c *compiler) nsecViews(b *zone.Zone, names, noView map[string]bool) error {
+func (c *compiler) nsecViews(a, b *zone.Zone, names, noView map[string]bool, layouts map[string]*chainLayout, changedNSEC [][]byte) error {
 	if !nsecViewsOf(b) {
 		return nil
 	}
 	var todo []string
 	for name := range names {
 		delete(noView, name)
+		if n := b.Node([]byte(name)); n == nil || !nsecEncloser(n) {
+			delete(layouts, name)
+		}
 		if _, ok := c.nsecOf[name]; ok {
 			continue
 		}
@@ -138,6 +149,17 @@ func (c *compiler) nsecViews(b *zone.Zone, names, noView map[string]bool) error 
 	chain := b.NSECChain()
 	for _, name := range todo {
 		lower := []byte(name)
+		if lay := layouts[name]; lay != nil {
+			// Laid out with holes: patched, when it can be.
+			if dz := c.patchNSECView(a, b, lower, lay, changedNSEC); dz != nil {
+				if idx, ok := c.addDenial(dz, &c.denialBase); ok {
+					c.nsecOf[name] = idx
+					layouts[name] = dz.keys
+					continue
+				}
+			}
+			delete(layouts, name)
+		}
 		// The NSEC owners below it, one entry at most each.
 		lo := sort.Search(len(chain), func(i int) bool { return wire.Compare(chain[i].Name.Lower(), lower) > 0 })
 		hi := lo + sort.Search(len(chain)-lo, func(i int) bool { return !wire.IsSubdomain(chain[lo+i].Name.Lower(), lower) })
@@ -147,11 +169,129 @@ func (c *compiler) nsecViews(b *zone.Zone, names, noView map[string]bool) error 
 		dz := c.buildNSECDenial(b, b.Node(lower))
 		if idx, ok := c.addDenial(dz, &c.denialBase); ok {
 			c.nsecOf[name] = idx
+			if dz.holes {
+				layouts[name] = newChainLayout(dz.Layout())
+			}
 		} else {
 			noView[name] = true
 		}
 	}
 	return nil
+}
+
+// patchNSECView makes the view of closest encloser ce of NSEC zone b
+// (a before) changed from the live one laid out as old, as a patch of it
+// (DenialZone.Patch, as patchView makes an NSEC3 view's): the entries
+// whose NSEC RRset may change are those of the labels of ce's children
+// at or above the names whose NSEC changed (nsecChanged), and the first
+// (the names before ce's first child) when its owner or RRset changed;
+// only their pieces rendered. nil when the view cannot follow (a label
+// longer than a key holds, whose keys may repeat).
+func (c *compiler) patchNSECView(a, b *zone.Zone, ce []byte, old *chainLayout, changedNSEC [][]byte) *DenialZone {
+	baseA, baseB := nsecBase(a, ce), nsecBase(b, ce)
+	if baseB == nil || old.Len() == 0 {
+		return nil
+	}
+	sets := map[[4]uint64]*zone.RRset{} // the entries that change: the new RRset, nil when removed
+	if baseA == nil || !sameNSEC(baseA, baseB) {
+		sets[[4]uint64{}] = baseB.Set(dns.TypeNSEC)
+	}
+	depth := wire.Labels(ce) + 1
+	for _, x := range changedNSEC {
+		if len(x) <= len(ce) || !wire.IsSubdomain(x, ce) {
+			if bytes.Equal(x, ce) || (baseA != nil && bytes.Equal(x, baseA.Name.Lower())) || bytes.Equal(x, baseB.Name.Lower()) {
+				sets[[4]uint64{}] = baseB.Set(dns.TypeNSEC)
+			}
+			continue
+		}
+		child := wire.Suffix(x, depth)
+		if int(child[0]) > abi.DenialLabel {
+			return nil
+		}
+		var set *zone.RRset
+		if last := lastNSECAtOrBelow(b, child); last != nil {
+			set = last.Set(dns.TypeNSEC)
+		}
+		sets[NSECKey(child[1:1+int(child[0])])] = set
+	}
+	ch := make([]layoutChange, 0, len(sets))
+	for k, s := range sets {
+		ch = append(ch, layoutChange{k: k, present: s != nil})
+	}
+	slices.SortFunc(ch, func(x, y layoutChange) int { return cmpKey(x.k, y.k) })
+	is, runs, slots, regions := relayout(old, ch)
+	n := is.Len()
+	if n == 0 || n > maxLayout || is.At(0) != ([4]uint64{}) {
+		return nil
+	}
+	dz := &DenialZone{Kind: abi.DenialNSEC, probe: denialProbe(ce), zone: b, holes: true}
+	var fresh []int
+	var pieces []*zone.RRset
+	for _, sl := range slots {
+		k := is.At(int(sl))
+		dz.Entries = append(dz.Entries, DenialEntry{Key: k, Slot: sl})
+		if int(sl)+1 == n || is.At(int(sl)+1) != k {
+			s := sets[k]
+			if s == nil {
+				return nil // a record the change did not name
+			}
+			fresh = append(fresh, len(dz.Entries)-1)
+			pieces = append(pieces, s)
+		}
+	}
+	if len(pieces) > 0 {
+		part := c.finishDenial(&DenialZone{Entries: make([]DenialEntry, len(pieces)), probe: dz.probe}, pieces, nil)
+		if part == nil {
+			return nil
+		}
+		for p, e := range fresh {
+			dz.Entries[e].Piece = part.Entries[p].Piece
+		}
+	}
+	dz.Patch, dz.Slots, dz.Runs, dz.keys, dz.changedSlots = true, uint32(n), runs, is, regions
+	return dz
+}
+
+// nsecBase is the node whose NSEC is the first entry of the view of ce
+// in zone z (ce's own, or its predecessor's), nil without a chain.
+func nsecBase(z *zone.Zone, ce []byte) *zone.Node {
+	chain := z.NSECChain()
+	if len(chain) == 0 {
+		return nil
+	}
+	i := sort.Search(len(chain), func(i int) bool { return wire.Compare(chain[i].Name.Lower(), ce) >= 0 })
+	if i < len(chain) && bytes.Equal(chain[i].Name.Lower(), ce) {
+		return chain[i]
+	}
+	return chain[(i+len(chain)-1)%len(chain)]
+}
+
+// lastNSECAtOrBelow is the last NSEC owner of zone z at or below name, the
+// entry of name's label in its parent's view; nil when none.
+func lastNSECAtOrBelow(z *zone.Zone, name []byte) *zone.Node {
+	chain := z.NSECChain()
+	lo := sort.Search(len(chain), func(i int) bool { return wire.Compare(chain[i].Name.Lower(), name) >= 0 })
+	if lo == len(chain) || !wire.IsSubdomain(chain[lo].Name.Lower(), name) {
+		return nil
+	}
+	hi := lo + sort.Search(len(chain)-lo, func(i int) bool { return !wire.IsSubdomain(chain[lo+i].Name.Lower(), name) })
+	return chain[hi-1]
+}
+
+// nsecOwnerKey is the key of the entry holding owner's NSEC in the view
+// of closest encloser ce of zone z; false when no entry does.
+func nsecOwnerKey(z *zone.Zone, ce, owner []byte) ([4]uint64, bool) {
+	if b := nsecBase(z, ce); b != nil && bytes.Equal(b.Name.Lower(), owner) {
+		return [4]uint64{}, true
+	}
+	if len(owner) <= len(ce) || !wire.IsSubdomain(owner, ce) {
+		return [4]uint64{}, false
+	}
+	child := wire.Suffix(owner, wire.Labels(ce)+1)
+	if l := lastNSECAtOrBelow(z, child); l == nil || !bytes.Equal(l.Name.Lower(), owner) || int(child[0]) > abi.DenialLabel {
+		return [4]uint64{}, false
+	}
+	return NSECKey(child[1 : 1+int(child[0])]), true
 }
 
 // nsecView is the index in the image being made of the chain view of
@@ -170,6 +310,9 @@ func (c *compiler) nsecView(name []byte) (uint16, bool) {
 	}
 	n := z.Node(name)
 	dz := &DenialZone{Kind: abi.DenialNSEC, probe: denialProbe(name), Ref: true, zone: z}
+	if lay := c.live[z].nsecLayouts[string(name)]; lay != nil {
+		dz.keys, dz.Slots, dz.holes = lay, uint32(lay.Len()), true
+	}
 	if n == nil || !nsecEncloser(n) || len(dz.probe) > wire.MaxNameLen || z.Node(dz.probe) != nil {
 		return 0, false
 	}

@@ -660,3 +660,53 @@ func renderedName(d *Delta, name string) bool {
 	_, ok := d.Image.Names[abi.HashName(w[:n])]
 	return ok
 }
+
+// TestRecompileNSECPatched: an NSEC TLD's apex view is too large to build
+// again for a change (lowered here: NSECPatchMin and maxNSECView 8), so it
+// is laid out with holes and a change patches it — DS records and
+// delegations coming and going, random changes elsewhere, a new serial
+// every other step. Every change must be rendered alone, equal to a
+// whole compile, with the apex's view patched, not built again.
+func TestRecompileNSECPatched(t *testing.T) {
+	defer func(p, v int) { NSECPatchMin, maxNSECView = p, v }(NSECPatchMin, maxNSECView)
+	NSECPatchMin, maxNSECView = 8, 8
+	patched, alone, changes := 0, 0, 0
+	for seed := uint64(1); seed <= 3; seed++ {
+		m := zonegen.New(t, seed*11)
+		m.AddDelegations(200)
+		r := newVersionRun(t, genEngine(t, m.Signed(zonegen.NSEC)))
+		for step := 1; step <= 12; step++ {
+			m.ChangeDelegations(200)
+			if step%3 == 0 {
+				m.Change()
+			}
+			if step%2 == 0 {
+				m.Bump()
+			}
+			a := r.e.Zones().Zones()[0]
+			d, _, why := r.next(step, genEngine(t, m.Signed(zonegen.NSEC)))
+			if d == nil {
+				t.Fatalf("seed %d step %d: compiled whole: %v", seed, step, why)
+			}
+			alone++
+			b := r.e.Zones().Zones()[0]
+			if len(nsecChanged(a, b, zone.ChangedNames(a, b))) > 0 {
+				changes++ // some NSEC RRset changed: the apex's view at least
+			}
+			for _, dz := range d.Image.Denial {
+				if dz == nil {
+					continue
+				}
+				if dz.Patch {
+					patched++
+				} else if !dz.Ref && dz.Count() > maxNSECView {
+					t.Fatalf("seed %d step %d: the view of %s (%d slots) built again whole", seed, step, wire.String(dz.Name()), dz.Count())
+				}
+			}
+		}
+	}
+	if patched < changes || changes < alone/2 {
+		t.Errorf("%d views patched in %d changes of NSEC records (%d changes), want the apex's in each", patched, changes, alone)
+	}
+	t.Logf("%d changes rendered alone (%d of NSEC records), %d views patched", alone, changes, patched)
+}

@@ -362,7 +362,7 @@ func viewPrint(dz *DenialZone) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%d %x|", dz.Kind, dz.Salt)
 	for i, e := range dz.Entries {
-		if dz.Kind == abi.DenialNSEC3 && i+1 < len(dz.Entries) && dz.Entries[i+1].Key == e.Key {
+		if i+1 < len(dz.Entries) && dz.Entries[i+1].Key == e.Key && len(e.Piece.Body) == 0 {
 			continue // a hole
 		}
 		fmt.Fprintf(h, "%x %d %v %x|", e.Key, e.Piece.Records, e.Piece.Relocs, e.Piece.Body)
