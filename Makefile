@@ -118,8 +118,9 @@ test: deps check
 # the XDP program's kernel-measured cost per answer class (~15 s at 100k
 # delegations, ~10 min at 1M, one zone at a time), the TLD
 # scale beside Knot (bench/scale.sh, ~5 min) and zone changes written in
-# place at 1M delegations (xdpupdate, ~3 min unsigned, ~5 min signed: the
-# zone signed by dnssec-signzone, DS records coming and going). The older
+# place at 1M delegations (xdpupdate, ~3 min unsigned, ~5 min signed with
+# NSEC3 and again with NSEC: the zone signed by dnssec-signzone, DS records
+# and delegations coming and going). The older
 # loopback dnsperf run (bench/run.sh, ~7 min) stays available on its own.
 # bench/fresh.sh runs it in a fresh Debian 12 chroot.
 bench: deps-bench build
@@ -129,6 +130,7 @@ bench: deps-bench build
 	bench/scale.sh
 	$(GO) run ./bench/cmd/xdpupdate -delegations 1000000 -changes 0,100,1000,0 -results bench/RESULTS.md
 	$(GO) run ./bench/cmd/xdpupdate -delegations 1000000 -changes 0,100,1000,0 -signed -results bench/RESULTS.md
+	$(GO) run ./bench/cmd/xdpupdate -delegations 1000000 -changes 0,100,1000,0 -signed -nsec -results bench/RESULTS.md
 
 # bench-scale: 1M-delegation zones (unsigned and NSEC3): compile and load
 # time, map memory, XDP coverage of a TLD mix (needs ~9 GB of memory).

@@ -347,3 +347,43 @@ func TestNSECPatchUpdates(t *testing.T) {
 		t.Errorf("%d of 10 changes patched the apex's view", patches)
 	}
 }
+
+// TestNSECViewGrows: names added where an NSEC TLD's apex view has no
+// holes left (they sort last: zzK) grow the view at every change; with
+// the room of the denial entries as tight as a TLD's and the zone given
+// its spare room at load, each change must still be a patch written in
+// place (each content is given room to grow, loader.ContentRoom: the
+// room one leaves takes the one after next), no ErrNoUpdate.
+func TestNSECViewGrows(t *testing.T) {
+	requireRoot(t)
+	defer func(p int) { render.NSECPatchMin = p }(render.NSECPatchMin)
+	render.NSECPatchMin = 8
+	defer loader.SetDenialSlack(32)()
+	m := zonegen.New(t, 37)
+	m.AddDelegations(3000) // the apex's view: 4500 slots, a spare room at load (spareMin)
+	e := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(zonegen.NSEC))
+	rimg, err := render.Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := load(t, e, hotpath.FromRender(rimg))
+	inc := rimg.Incremental
+	inPlace := 0
+	for step := 1; step <= 8; step++ {
+		for i := range 3 {
+			m.Add(fmt.Sprintf("zz%d-%d NS ns1.example.net.", step, i))
+		}
+		ne := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(zonegen.NSEC))
+		d, st, next := takeVersion(t, l, inc, e, ne, nil, step)
+		if d == nil {
+			t.Fatalf("step %d: compiled whole", step)
+		}
+		inPlace += st.PatchesInPlace
+		e, inc = ne, next
+		xdpMatchesEngine(t, l, e, step, interoptest.DenialCorpus(t, e, int64(step)))
+		checkRoom(t, l, step)
+	}
+	if inPlace < 7 {
+		t.Errorf("%d of 8 patches written in place", inPlace)
+	}
+}

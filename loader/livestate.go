@@ -82,6 +82,40 @@ type spareRoom struct {
 // anew for a patch: room for the next patches to grow it.
 func patchRoom(n uint32) uint32 { return n + n/64 + 16 }
 
+// ContentRoom is the room of entries a denial zone's content of n entries
+// is given, in an image (FromRender leaves the room after a zone's
+// entries free) or by an update: a large zone's (spareMin entries or
+// more) patchRoom, so that the room a content leaves when the next one is
+// live, its spare, takes the one after it though the zone grew a little
+// (an NSEC chain's added names cluster where they sort: the view grows
+// where its holes run out).
+func ContentRoom(n uint32) uint32 {
+	if n >= spareMin {
+		return patchRoom(n)
+	}
+	return n
+}
+
+// imageRooms is the room of entries of each of img's denial zones: up to
+// the next zone's first entry (or the image's last), at least its own.
+func imageRooms(img *Image) []uint32 {
+	rooms := make([]uint32, len(img.DenialZones))
+	order := make([]int, 0, len(img.DenialZones))
+	for i := 1; i < len(img.DenialZones); i++ {
+		order = append(order, i)
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(img.DenialZones[a].EntryBase, img.DenialZones[b].EntryBase) })
+	for k, i := range order {
+		z := &img.DenialZones[i]
+		end := uint32(len(img.DenialEntries))
+		if k+1 < len(order) {
+			end = img.DenialZones[order[k+1]].EntryBase
+		}
+		rooms[i] = max(z.EntryCount, end-min(end, z.EntryBase))
+	}
+	return rooms
+}
+
 // spareMin is the fewest entries of a zone given a spare room when its
 // generation is recorded (below it, copying the zone at its first patch
 // costs little). A variable so that a test can lower it.
@@ -320,9 +354,10 @@ func newLiveState(h *hasher, img *Image, g *generation) *liveState {
 	for i := range img.AnswerKeys {
 		lv.ref(answerKind.ids(img.AnswerVals[i]), 1)
 	}
+	rooms := imageRooms(img)
 	for i := 1; i < len(img.DenialZones); i++ {
 		z := &img.DenialZones[i]
-		v := viewInfo{ident: hs.ident[i], h: hs.view[i], entry: z.EntryBase, nentries: z.EntryCount, entryRoom: z.EntryCount,
+		v := viewInfo{ident: hs.ident[i], h: hs.view[i], entry: z.EntryBase, nentries: z.EntryCount, entryRoom: rooms[i],
 			index: z.IndexBase, nindex: 1<<z.IndexBits + 1, live: true}
 		for j := z.EntryBase; j < z.EntryBase+z.EntryCount; j++ {
 			e := &img.DenialEntries[j]

@@ -229,7 +229,7 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 				v.entry, v.entryRoom, v.index = s.entry, s.room, s.index
 			} else {
 				lv.releaseSpare(&lv.views[live])
-				v.entryRoom = v.nentries
+				v.entryRoom = ContentRoom(v.nentries)
 				if pt != nil {
 					v.entryRoom = patchRoom(v.nentries)
 				}
@@ -256,7 +256,7 @@ func (lv *liveState) placeViews(img *Image, hs imageHashes, p *updatePlan) error
 		}
 		id, ok1 := lv.viewIDs.alloc(1)
 		var ok2, ok3, ok4 bool
-		v.entryRoom = v.nentries
+		v.entryRoom = ContentRoom(v.nentries)
 		v.entry, ok2 = lv.entries.alloc(v.entryRoom)
 		v.index, ok3 = lv.index.alloc(v.nindex)
 		v.chunk, ok4 = lv.chunks.alloc(v.nchunks)

@@ -186,6 +186,11 @@ func fromRender(img *render.Image, filter bool) (*loader.Image, func(uint32) uin
 			out.Chunks = appendChunks(out.Chunks, e.Piece.Body)
 			out.DenialEntries = append(out.DenialEntries, x)
 		}
+		if !dz.Patch && !dz.Ref {
+			// The room the loader gives the content: free after it.
+			n := uint32(len(dz.Entries))
+			out.DenialEntries = append(out.DenialEntries, make([]bpf.XdpDenialEntry, loader.ContentRoom(n)-n)...)
+		}
 	}
 	return out, id
 }

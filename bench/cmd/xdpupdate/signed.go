@@ -16,6 +16,7 @@ import (
 	"github.com/xdpdns/xdpdns/loader"
 	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 	"github.com/xdpdns/xdpdns/zonecompiler/render"
+	"github.com/xdpdns/xdpdns/zonecompiler/wire"
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
@@ -149,6 +150,134 @@ func signedChange(z *zone.Zone, serial int, added, removed []int, secure bool) (
 	return ch, nil
 }
 
+// nsecZone: the zone is signed with NSEC (-nsec).
+var nsecZone bool
+
+// nsecChange is signedChange for the NSEC-signed TLD z: the delegations
+// added (sK with a DS, or iK) with their NSEC records, those removed (dK)
+// with theirs, the NSEC records whose next name changes replaced, and the
+// new SOA, each new record with an RRSIG of the zone's shape.
+func nsecChange(z *zone.Zone, serial int, added, removed []int, secure bool) (zone.Change, error) {
+	var ch zone.Change
+	tmpl, ok := z.SOA.Sigs()[0].Src().(*dns.RRSIG)
+	if !ok {
+		return ch, fmt.Errorf("the zone's SOA has no RRSIG")
+	}
+	sign := func(rr dns.RR) {
+		sig := dns.Copy(tmpl).(*dns.RRSIG)
+		h := rr.Header()
+		sig.Hdr.Name, sig.Hdr.Ttl = h.Name, h.Ttl
+		sig.TypeCovered, sig.OrigTtl, sig.Labels = h.Rrtype, h.Ttl, uint8(dns.CountLabel(h.Name))
+		raw := make([]byte, 64)
+		_, _ = rand.Read(raw)
+		sig.Signature = base64.StdEncoding.EncodeToString(raw)
+		ch.Add = append(ch.Add, rr, sig)
+	}
+	del := func(s *zone.RRset) {
+		if s == nil {
+			return
+		}
+		for _, rr := range s.RRs() {
+			ch.Del = append(ch.Del, rr.Src())
+		}
+		for _, rr := range s.Sigs() {
+			ch.Del = append(ch.Del, rr.Src())
+		}
+	}
+	del(z.SOA)
+	soa := dns.Copy(z.SOA.RRs()[0].Src()).(*dns.SOA)
+	soa.Serial = uint32(serial)
+	sign(soa)
+	chain := z.NSECChain()
+	if len(chain) == 0 {
+		return ch, fmt.Errorf("the zone has no NSEC chain")
+	}
+	nsecTTL := chain[0].Set(dns.TypeNSEC).TTL
+	gone := make(map[string]bool)
+	for _, k := range removed {
+		name := fmt.Sprintf("d%d.%s", k, xdp.Origin)
+		node := z.Node(wireName(name))
+		if node == nil {
+			continue
+		}
+		for s := range node.EachSet {
+			del(s)
+		}
+		gone[string(node.Name.Lower())] = true
+	}
+	// The new chain: the old one's owners but those gone, and those added.
+	types := []uint16{dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC}
+	prefix := "i"
+	if secure {
+		types, prefix = []uint16{dns.TypeNS, dns.TypeDS, dns.TypeRRSIG, dns.TypeNSEC}, "s"
+	}
+	fresh := make(map[string]bool)
+	var add [][]byte
+	for _, k := range added {
+		name := fmt.Sprintf("%s%d.%s", prefix, k, xdp.Origin)
+		for _, ns := range []string{"ns1", "ns2"} {
+			rr, err := dns.NewRR(fmt.Sprintf("%s 86400 IN NS %s.prov%d.net.", name, ns, k%500))
+			if err != nil {
+				return ch, err
+			}
+			ch.Add = append(ch.Add, rr)
+		}
+		if secure {
+			ds, err := dns.NewRR(fmt.Sprintf("%s 86400 IN DS %d 13 2 %064x", name, 1000+k%60000, k))
+			if err != nil {
+				return ch, err
+			}
+			sign(ds)
+		}
+		w := wireName(name)
+		fresh[string(w)] = true
+		add = append(add, w)
+	}
+	slices.SortFunc(add, wire.Compare)
+	owners := make([][]byte, 0, len(chain)+len(add))
+	j := 0
+	for _, n := range chain {
+		for j < len(add) && wire.Compare(add[j], n.Name.Lower()) < 0 {
+			owners = append(owners, add[j])
+			j++
+		}
+		if !gone[string(n.Name.Lower())] {
+			owners = append(owners, n.Name.Lower())
+		}
+	}
+	owners = append(owners, add[j:]...)
+	// Every owner whose next name changes: an added one, and the one
+	// before an added or a removed one.
+	mark := make(map[int]bool)
+	for i, o := range owners {
+		if fresh[string(o)] {
+			mark[i], mark[(i+len(owners)-1)%len(owners)] = true, true
+		}
+	}
+	for g := range gone {
+		i, _ := slices.BinarySearchFunc(owners, []byte(g), wire.Compare)
+		mark[(i+len(owners)-1)%len(owners)] = true
+	}
+	for i := range mark {
+		o, next := owners[i], wire.String(owners[(i+1)%len(owners)])
+		if fresh[string(o)] {
+			sign(&dns.NSEC{Hdr: dns.RR_Header{Name: wire.String(o), Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: nsecTTL},
+				NextDomain: next, TypeBitMap: types})
+			continue
+		}
+		s := z.Node(o).Set(dns.TypeNSEC)
+		rec := s.RRs()[0].Src().(*dns.NSEC)
+		if strings.EqualFold(rec.NextDomain, next) {
+			continue
+		}
+		del(s)
+		nr := dns.Copy(rec).(*dns.NSEC)
+		nr.NextDomain = next
+		sign(nr)
+	}
+	return ch, nil
+}
+
 // runSigned is run's steps on the signed zone: each change adds c/2 secure
 // delegations and removes c - c/2 others (signedChange), then the same
 // with insecure ones, each applied as an IXFR (zone.Apply), rendered
@@ -189,7 +318,11 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 			}
 		}
 		z0 := e.Zones().Zones()[0]
-		ch, err := signedChange(z0, serial, added, removed, sp.secure)
+		change := signedChange
+		if nsecZone {
+			change = nsecChange
+		}
+		ch, err := change(z0, serial, added, removed, sp.secure)
 		if err != nil {
 			return err
 		}
