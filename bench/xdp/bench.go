@@ -361,7 +361,17 @@ func (s *Setup) classes(o SetupOptions) []*Class {
 			q := nx(i)
 			q.DO = true
 			return q
-		}))
+		}),
+			// An insecure delegation's DS NODATA: one template for every
+			// delegation of the apex, its own NSEC found by its label in
+			// the apex's view (abi.FlagSlotSelf).
+			mk("do-ds-nodata-nsec", "`dK.tld. DS`, K%5 != 0, DO=1, NSEC-signed zone (NODATA: the SOA, and the delegation's own NSEC searched by its label in the apex's view, put in the template's slot)", s.NSEC, XDPTX, func(i int) Query {
+				k := rng.IntN(n)
+				if k%dsEvery == 0 {
+					k = (k + 1) % n
+				}
+				return Query{Name: fmt.Sprintf("d%d.%s", k, Origin), Type: dns.TypeDS, EDNS: true, DO: true}
+			}))
 	}
 	if s.Unsigned != nil {
 		cs = append(cs, mk("pass-any", "`www.dK.tld. ANY` (parsed, hashed, then XDP_PASS: the cost of getting to a template)", s.Unsigned, XDPPass, func(i int) Query {
