@@ -86,6 +86,27 @@ func takeVersion(t *testing.T, l *loader.Loader, inc *render.Incremental, e, ne 
 	return d, st, next
 }
 
+// checkViews fails the test unless l's live templates and denial zones
+// agree (CheckTemplateViews), l holds as many denial zones as full (the
+// whole compile of the version served) has, and its room is accounted for
+// (checkRoom).
+func checkViews(t *testing.T, l *loader.Loader, full *render.Image, step int) {
+	t.Helper()
+	if err := l.CheckTemplateViews(); err != nil {
+		t.Fatalf("step %d: %v", step, err)
+	}
+	views := 0
+	for _, dz := range full.Denial {
+		if dz != nil {
+			views++
+		}
+	}
+	if _, zones := l.LiveUse(); zones != views {
+		t.Fatalf("step %d: %d denial zones live, the whole compile has %d", step, zones, views)
+	}
+	checkRoom(t, l, step)
+}
+
 // checkRoom fails the test unless l's chunks and denial entries are all
 // accounted for: none leaked, none freed twice, the garbage recorded what
 // the live entries leave unused. It returns the runs of chunks kept.
@@ -262,19 +283,7 @@ func TestNSECUpdates(t *testing.T) {
 			}
 		})
 		answered, must := xdpMatchesEngine(t, l, e, step, queries)
-		if err := l.CheckTemplateViews(); err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
-		views := 0
-		for _, dz := range full.Denial {
-			if dz != nil {
-				views++
-			}
-		}
-		if _, zones := l.LiveUse(); zones != views {
-			t.Fatalf("step %d: %d denial zones live, the whole compile has %d", step, zones, views)
-		}
-		checkRoom(t, l, step)
+		checkViews(t, l, full, step)
 		t.Logf("step %d: %d names rendered, %d views in the change; %d denial zones written; %d of %d queries answered in XDP (%d must)",
 			step, len(d.Image.Names), len(d.Image.Denial)-1, st.DenialZones, answered, len(queries), must)
 	}
@@ -323,23 +332,11 @@ func TestNSECPatchUpdates(t *testing.T) {
 		e, inc = ne, next
 		queries := interoptest.DenialCorpus(t, e, int64(step))
 		answered, must := xdpMatchesEngine(t, l, e, step, queries)
-		if err := l.CheckTemplateViews(); err != nil {
-			t.Fatalf("step %d: %v", step, err)
-		}
 		full, err := render.Compile(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		views := 0
-		for _, dz := range full.Denial {
-			if dz != nil {
-				views++
-			}
-		}
-		if _, zones := l.LiveUse(); zones != views {
-			t.Fatalf("step %d: %d denial zones live, the whole compile has %d", step, zones, views)
-		}
-		checkRoom(t, l, step)
+		checkViews(t, l, full, step)
 		t.Logf("step %d: %d names rendered; %d denial zones written; %d of %d queries answered in XDP (%d must)",
 			step, len(d.Image.Names), st.DenialZones, answered, len(queries), must)
 	}

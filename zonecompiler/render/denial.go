@@ -326,6 +326,21 @@ func (c *compiler) patchView(b *zone.Zone, old *chainLayout, chain map[[4]uint64
 		}
 	}
 	slices.SortFunc(ch, func(x, y layoutChange) int { return cmpKey(x.k, y.k) })
+	return c.patchOf(dz, old, ch, func(k [4]uint64) *zone.RRset {
+		if nd := nodes[k]; nd != nil {
+			return nd.Set(dns.TypeNSEC3)
+		}
+		return nil
+	})
+}
+
+// patchOf makes dz, a view's header, the patch of the live view laid out
+// as old by the changes ch (sorted by key): laid out by relayout, with an
+// entry for each slot that takes nothing of old's, the pieces of the
+// records among them rendered (setOf: the RRset of a key ch has
+// present). nil when the view cannot follow (a record the change did not
+// name, a piece the program cannot place).
+func (c *compiler) patchOf(dz *DenialZone, old *chainLayout, ch []layoutChange, setOf func([4]uint64) *zone.RRset) *DenialZone {
 	is, runs, slots, regions := relayout(old, ch)
 	n := is.Len()
 	if n == 0 || n > maxLayout {
@@ -337,12 +352,12 @@ func (c *compiler) patchView(b *zone.Zone, old *chainLayout, chain map[[4]uint64
 		k := is.At(int(sl))
 		dz.Entries = append(dz.Entries, DenialEntry{Key: k, Slot: sl})
 		if int(sl)+1 == n || is.At(int(sl)+1) != k {
-			nd := nodes[k]
-			if nd == nil {
+			s := setOf(k)
+			if s == nil {
 				return nil // a record the change did not name
 			}
 			fresh = append(fresh, len(dz.Entries)-1)
-			sets = append(sets, nd.Set(dns.TypeNSEC3))
+			sets = append(sets, s)
 		}
 	}
 	if len(sets) > 0 {

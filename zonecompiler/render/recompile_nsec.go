@@ -219,36 +219,11 @@ func (c *compiler) patchNSECView(a, b *zone.Zone, ce []byte, old *chainLayout, c
 		ch = append(ch, layoutChange{k: k, present: s != nil})
 	}
 	slices.SortFunc(ch, func(x, y layoutChange) int { return cmpKey(x.k, y.k) })
-	is, runs, slots, regions := relayout(old, ch)
-	n := is.Len()
-	if n == 0 || n > maxLayout || is.At(0) != ([4]uint64{}) {
-		return nil
+	dz := c.patchOf(&DenialZone{Kind: abi.DenialNSEC, probe: denialProbe(ce), zone: b, holes: true}, old, ch,
+		func(k [4]uint64) *zone.RRset { return sets[k] })
+	if dz == nil || dz.keys.At(0) != ([4]uint64{}) {
+		return nil // (the first entry, the names before ce's first child, stays first)
 	}
-	dz := &DenialZone{Kind: abi.DenialNSEC, probe: denialProbe(ce), zone: b, holes: true}
-	var fresh []int
-	var pieces []*zone.RRset
-	for _, sl := range slots {
-		k := is.At(int(sl))
-		dz.Entries = append(dz.Entries, DenialEntry{Key: k, Slot: sl})
-		if int(sl)+1 == n || is.At(int(sl)+1) != k {
-			s := sets[k]
-			if s == nil {
-				return nil // a record the change did not name
-			}
-			fresh = append(fresh, len(dz.Entries)-1)
-			pieces = append(pieces, s)
-		}
-	}
-	if len(pieces) > 0 {
-		part := c.finishDenial(&DenialZone{Entries: make([]DenialEntry, len(pieces)), probe: dz.probe}, pieces, nil)
-		if part == nil {
-			return nil
-		}
-		for p, e := range fresh {
-			dz.Entries[e].Piece = part.Entries[p].Piece
-		}
-	}
-	dz.Patch, dz.Slots, dz.Runs, dz.keys, dz.changedSlots = true, uint32(n), runs, is, regions
 	return dz
 }
 

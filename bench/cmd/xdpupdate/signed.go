@@ -20,6 +20,54 @@ import (
 	"github.com/xdpdns/xdpdns/zonecompiler/zone"
 )
 
+// ixfr is a signed zone's IXFR being built: the records deleted, and
+// those added, each with an RRSIG of the zone's shape (the SOA's with other
+// bytes: the server does not verify them; a signer's are of the same
+// shape).
+type ixfr struct {
+	ch   zone.Change
+	tmpl *dns.RRSIG
+}
+
+// newIXFR starts the IXFR of signed zone z to serial: its SOA replaced.
+func newIXFR(z *zone.Zone, serial int) (*ixfr, error) {
+	tmpl, ok := z.SOA.Sigs()[0].Src().(*dns.RRSIG)
+	if !ok {
+		return nil, fmt.Errorf("the zone's SOA has no RRSIG")
+	}
+	x := &ixfr{tmpl: tmpl}
+	x.del(z.SOA)
+	soa := dns.Copy(z.SOA.RRs()[0].Src()).(*dns.SOA)
+	soa.Serial = uint32(serial)
+	x.sign(soa)
+	return x, nil
+}
+
+// sign adds rr and an RRSIG over it.
+func (x *ixfr) sign(rr dns.RR) {
+	sig := dns.Copy(x.tmpl).(*dns.RRSIG)
+	h := rr.Header()
+	sig.Hdr.Name, sig.Hdr.Ttl = h.Name, h.Ttl
+	sig.TypeCovered, sig.OrigTtl, sig.Labels = h.Rrtype, h.Ttl, uint8(dns.CountLabel(h.Name))
+	raw := make([]byte, 64)
+	_, _ = rand.Read(raw)
+	sig.Signature = base64.StdEncoding.EncodeToString(raw)
+	x.ch.Add = append(x.ch.Add, rr, sig)
+}
+
+// del deletes RRset s (nil: none) with its signatures.
+func (x *ixfr) del(s *zone.RRset) {
+	if s == nil {
+		return
+	}
+	for _, rr := range s.RRs() {
+		x.ch.Del = append(x.ch.Del, rr.Src())
+	}
+	for _, rr := range s.Sigs() {
+		x.ch.Del = append(x.ch.Del, rr.Src())
+	}
+}
+
 // signedChange is the IXFR of the signed TLD z (NSEC3 opt-out, salt
 // abcd, no extra iterations, as xdp.SignZone signs it) to serial: secure
 // delegations added (sK: two NS, a DS and its RRSIG, an NSEC3 and its
@@ -32,42 +80,17 @@ import (
 // added (iK, two NS) and removed (dK without DS), the chain as it is
 // (opt-out), as most of a TLD's changes.
 func signedChange(z *zone.Zone, serial int, added, removed []int, secure bool) (zone.Change, error) {
-	var ch zone.Change
-	tmpl, ok := z.SOA.Sigs()[0].Src().(*dns.RRSIG)
-	if !ok {
-		return ch, fmt.Errorf("the zone's SOA has no RRSIG")
+	x, err := newIXFR(z, serial)
+	if err != nil {
+		return zone.Change{}, err
 	}
-	sign := func(rr dns.RR) {
-		sig := dns.Copy(tmpl).(*dns.RRSIG)
-		h := rr.Header()
-		sig.Hdr.Name, sig.Hdr.Ttl = h.Name, h.Ttl
-		sig.TypeCovered, sig.OrigTtl, sig.Labels = h.Rrtype, h.Ttl, uint8(dns.CountLabel(h.Name))
-		raw := make([]byte, 64)
-		_, _ = rand.Read(raw)
-		sig.Signature = base64.StdEncoding.EncodeToString(raw)
-		ch.Add = append(ch.Add, rr, sig)
-	}
-	del := func(s *zone.RRset) {
-		if s == nil {
-			return
-		}
-		for _, rr := range s.RRs() {
-			ch.Del = append(ch.Del, rr.Src())
-		}
-		for _, rr := range s.Sigs() {
-			ch.Del = append(ch.Del, rr.Src())
-		}
-	}
-	del(z.SOA)
-	soa := dns.Copy(z.SOA.RRs()[0].Src()).(*dns.SOA)
-	soa.Serial = uint32(serial)
-	sign(soa)
+	sign, del := x.sign, x.del
 
 	// The chain: the old one's hashes, those added, those removed.
 	hashOf := func(name string) string { return strings.ToLower(dns.HashName(name, dns.SHA1, 0, "ABCD")) }
 	old := z.NSEC3Chain()
 	if len(old) == 0 {
-		return ch, fmt.Errorf("the zone has no NSEC3 chain")
+		return x.ch, fmt.Errorf("the zone has no NSEC3 chain")
 	}
 	sample := old[0].Set(dns.TypeNSEC3).RRs()[0].Src().(*dns.NSEC3)
 	byHash := make(map[string]*zone.Node, len(old))
@@ -93,12 +116,12 @@ func signedChange(z *zone.Zone, serial int, added, removed []int, secure bool) (
 			for _, ns := range []string{"ns1", "ns2"} {
 				rr, err := dns.NewRR(fmt.Sprintf("i%d.%s 86400 IN NS %s.prov%d.net.", k, xdp.Origin, ns, k%500))
 				if err != nil {
-					return ch, err
+					return x.ch, err
 				}
-				ch.Add = append(ch.Add, rr)
+				x.ch.Add = append(x.ch.Add, rr)
 			}
 		}
-		return ch, nil
+		return x.ch, nil
 	}
 	fresh := make(map[string]string) // hash -> owner of an added delegation
 	for _, k := range added {
@@ -106,13 +129,13 @@ func signedChange(z *zone.Zone, serial int, added, removed []int, secure bool) (
 		for _, ns := range []string{"ns1", "ns2"} {
 			rr, err := dns.NewRR(fmt.Sprintf("%s 86400 IN NS %s.prov%d.net.", name, ns, k%500))
 			if err != nil {
-				return ch, err
+				return x.ch, err
 			}
-			ch.Add = append(ch.Add, rr)
+			x.ch.Add = append(x.ch.Add, rr)
 		}
 		ds, err := dns.NewRR(fmt.Sprintf("%s 86400 IN DS %d 13 2 %064x", name, 1000+k%60000, k))
 		if err != nil {
-			return ch, err
+			return x.ch, err
 		}
 		sign(ds)
 		h := hashOf(name)
@@ -147,7 +170,7 @@ func signedChange(z *zone.Zone, serial int, added, removed []int, secure bool) (
 		nr.TypeBitMap = []uint16{dns.TypeNS, dns.TypeDS, dns.TypeRRSIG}
 		sign(nr)
 	}
-	return ch, nil
+	return x.ch, nil
 }
 
 // nsecZone: the zone is signed with NSEC (-nsec).
@@ -158,39 +181,14 @@ var nsecZone bool
 // with theirs, the NSEC records whose next name changes replaced, and the
 // new SOA, each new record with an RRSIG of the zone's shape.
 func nsecChange(z *zone.Zone, serial int, added, removed []int, secure bool) (zone.Change, error) {
-	var ch zone.Change
-	tmpl, ok := z.SOA.Sigs()[0].Src().(*dns.RRSIG)
-	if !ok {
-		return ch, fmt.Errorf("the zone's SOA has no RRSIG")
+	x, err := newIXFR(z, serial)
+	if err != nil {
+		return zone.Change{}, err
 	}
-	sign := func(rr dns.RR) {
-		sig := dns.Copy(tmpl).(*dns.RRSIG)
-		h := rr.Header()
-		sig.Hdr.Name, sig.Hdr.Ttl = h.Name, h.Ttl
-		sig.TypeCovered, sig.OrigTtl, sig.Labels = h.Rrtype, h.Ttl, uint8(dns.CountLabel(h.Name))
-		raw := make([]byte, 64)
-		_, _ = rand.Read(raw)
-		sig.Signature = base64.StdEncoding.EncodeToString(raw)
-		ch.Add = append(ch.Add, rr, sig)
-	}
-	del := func(s *zone.RRset) {
-		if s == nil {
-			return
-		}
-		for _, rr := range s.RRs() {
-			ch.Del = append(ch.Del, rr.Src())
-		}
-		for _, rr := range s.Sigs() {
-			ch.Del = append(ch.Del, rr.Src())
-		}
-	}
-	del(z.SOA)
-	soa := dns.Copy(z.SOA.RRs()[0].Src()).(*dns.SOA)
-	soa.Serial = uint32(serial)
-	sign(soa)
+	sign, del := x.sign, x.del
 	chain := z.NSECChain()
 	if len(chain) == 0 {
-		return ch, fmt.Errorf("the zone has no NSEC chain")
+		return x.ch, fmt.Errorf("the zone has no NSEC chain")
 	}
 	nsecTTL := chain[0].Set(dns.TypeNSEC).TTL
 	gone := make(map[string]bool)
@@ -218,14 +216,14 @@ func nsecChange(z *zone.Zone, serial int, added, removed []int, secure bool) (zo
 		for _, ns := range []string{"ns1", "ns2"} {
 			rr, err := dns.NewRR(fmt.Sprintf("%s 86400 IN NS %s.prov%d.net.", name, ns, k%500))
 			if err != nil {
-				return ch, err
+				return x.ch, err
 			}
-			ch.Add = append(ch.Add, rr)
+			x.ch.Add = append(x.ch.Add, rr)
 		}
 		if secure {
 			ds, err := dns.NewRR(fmt.Sprintf("%s 86400 IN DS %d 13 2 %064x", name, 1000+k%60000, k))
 			if err != nil {
-				return ch, err
+				return x.ch, err
 			}
 			sign(ds)
 		}
@@ -275,7 +273,7 @@ func nsecChange(z *zone.Zone, serial int, added, removed []int, secure bool) (zo
 		nr.NextDomain = next
 		sign(nr)
 	}
-	return ch, nil
+	return x.ch, nil
 }
 
 // runSigned is run's steps on the signed zone: each change adds c/2 secure
