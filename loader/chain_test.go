@@ -86,6 +86,18 @@ func takeVersion(t *testing.T, l *loader.Loader, inc *render.Incremental, e, ne 
 	return d, st, next
 }
 
+// loadVersion loads a zonegen version: its engine, a loader holding its
+// whole compile, and the compile's Incremental.
+func loadVersion(t *testing.T, rrs map[string]dns.RR) (*engine.Engine, *loader.Loader, *render.Incremental) {
+	t.Helper()
+	e := interoptest.GenEngine(t, interop.EngineConfig, rrs)
+	rimg, err := render.Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, load(t, e, hotpath.FromRender(rimg)), rimg.Incremental
+}
+
 // checkViews fails the test unless l's live templates and denial zones
 // agree (CheckTemplateViews), l holds as many denial zones as full (the
 // whole compile of the version served) has, and its room is accounted for
@@ -243,13 +255,7 @@ func chainUpdates(t *testing.T, kind zonegen.Kind, tight bool) {
 func TestNSECUpdates(t *testing.T) {
 	requireRoot(t)
 	m := zonegen.New(t, 23)
-	e := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(zonegen.NSEC))
-	rimg, err := render.Compile(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := load(t, e, hotpath.FromRender(rimg))
-	inc := rimg.Incremental
+	e, l, inc := loadVersion(t, m.Signed(zonegen.NSEC))
 	alone, replaced := 0, 0
 	for step := 1; step <= 16; step++ {
 		m.Change()
@@ -306,13 +312,7 @@ func TestNSECPatchUpdates(t *testing.T) {
 	render.NSECPatchMin = 8
 	m := zonegen.New(t, 29)
 	m.AddDelegations(300)
-	e := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(zonegen.NSEC))
-	rimg, err := render.Compile(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := load(t, e, hotpath.FromRender(rimg))
-	inc := rimg.Incremental
+	e, l, inc := loadVersion(t, m.Signed(zonegen.NSEC))
 	patches := 0
 	for step := 1; step <= 10; step++ {
 		m.ChangeDelegations(300)
@@ -358,13 +358,7 @@ func TestNSECViewGrows(t *testing.T) {
 	defer loader.SetDenialSlack(32)()
 	m := zonegen.New(t, 37)
 	m.AddDelegations(3000) // the apex's view: 4500 slots, a spare room at load (spareMin)
-	e := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(zonegen.NSEC))
-	rimg, err := render.Compile(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := load(t, e, hotpath.FromRender(rimg))
-	inc := rimg.Incremental
+	e, l, inc := loadVersion(t, m.Signed(zonegen.NSEC))
 	inPlace := 0
 	for step := 1; step <= 8; step++ {
 		for i := range 3 {

@@ -68,6 +68,19 @@ func (x *ixfr) del(s *zone.RRset) {
 	}
 }
 
+// remove deletes every RRset of name in z; it returns the name's node
+// (nil: z has no such name).
+func (x *ixfr) remove(z *zone.Zone, name string) *zone.Node {
+	node := z.Node(wireName(name))
+	if node == nil {
+		return nil
+	}
+	for s := range node.EachSet {
+		x.del(s)
+	}
+	return node
+}
+
 // signedChange is the IXFR of the signed TLD z (NSEC3 opt-out, salt
 // abcd, no extra iterations, as xdp.SignZone signs it) to serial: secure
 // delegations added (sK: two NS, a DS and its RRSIG, an NSEC3 and its
@@ -102,12 +115,8 @@ func signedChange(z *zone.Zone, serial int, added, removed []int, secure bool) (
 	gone := make(map[string]bool)
 	for _, k := range removed {
 		name := fmt.Sprintf("d%d.%s", k, xdp.Origin)
-		node := z.Node(wireName(name))
-		if node == nil {
+		if x.remove(z, name) == nil {
 			continue
-		}
-		for s := range node.EachSet {
-			del(s)
 		}
 		gone[hashOf(name)] = true
 	}
@@ -193,15 +202,9 @@ func nsecChange(z *zone.Zone, serial int, added, removed []int, secure bool) (zo
 	nsecTTL := chain[0].Set(dns.TypeNSEC).TTL
 	gone := make(map[string]bool)
 	for _, k := range removed {
-		name := fmt.Sprintf("d%d.%s", k, xdp.Origin)
-		node := z.Node(wireName(name))
-		if node == nil {
-			continue
+		if node := x.remove(z, fmt.Sprintf("d%d.%s", k, xdp.Origin)); node != nil {
+			gone[string(node.Name.Lower())] = true
 		}
-		for s := range node.EachSet {
-			del(s)
-		}
-		gone[string(node.Name.Lower())] = true
 	}
 	// The new chain: the old one's owners but those gone, and those added.
 	types := []uint16{dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC}
