@@ -301,7 +301,8 @@ func TestNSECUpdates(t *testing.T) {
 // TestNSECPatchUpdates is the incremental path end to end on an NSEC TLD
 // whose apex view is laid out with holes (render.NSECPatchMin, lowered
 // here to 8): each change of its delegations (DS and delegations come and
-// go, a new serial every other step) is a patch of the live view, written
+// go, some added in one place so that entries move, a new serial every
+// other step) is a patch of the live view, written
 // in its spare room by UpdatePartial; after each, every query of the
 // denial corpus and every DS query at a delegation gets the engine's bytes
 // from the program when it answers them, and the maps hold the whole
@@ -316,6 +317,11 @@ func TestNSECPatchUpdates(t *testing.T) {
 	patches := 0
 	for step := 1; step <= 10; step++ {
 		m.ChangeDelegations(300)
+		for i := range 6 {
+			// Between t1K and t1K0: more than the holes there take, the
+			// entries after move (their delegations' places, Delta.Covers).
+			m.Add(fmt.Sprintf("t1%d-%d NS ns1.example.net.", step, i))
+		}
 		if step%2 == 0 {
 			m.Bump()
 		}

@@ -65,6 +65,10 @@ type compiler struct {
 	// one's, its noView up to date with the views built): nsecView names
 	// the live view of an encloser the change does not build again.
 	live map[*zone.Zone]*soaUsers
+	// nsecMoved: in Recompile, the names whose own NSEC's place in the
+	// view of their parent (by index) the change may move (nsecViews):
+	// an insecure delegation's entry holds it.
+	nsecMoved map[string]uint16
 }
 
 // maxDenialZones bounds the chain views of one image (tmpl.denial_zone is
@@ -506,20 +510,7 @@ func (c *compiler) selfSlot(lower []byte, qtype uint16) (s slot, idx uint16, ok,
 // has it. Every insecure delegation of the parent then shares one
 // template, which a new serial rewrites once.
 func (c *compiler) nsecSelfSlot(z *zone.Zone, n *zone.Node, lower []byte, qtype uint16) (slot, uint16, bool) {
-	if qtype != dns.TypeDS || n.Set(dns.TypeNSEC) == nil {
-		return slot{}, 0, false
-	}
-	if ds := n.Set(dns.TypeDS); ds != nil && len(ds.RRs()) > 0 {
-		return slot{}, 0, false
-	}
-	if lower[0] > abi.DenialLabel {
-		return slot{}, 0, false // a label longer than the key holds
-	}
-	// The entry of its label is its own NSEC unless records below the
-	// cut own some (the entry holds the last of them).
-	chain := z.NSECChain()
-	i := sort.Search(len(chain), func(i int) bool { return wire.Compare(chain[i].Name.Lower(), lower) > 0 })
-	if i < len(chain) && wire.IsSubdomain(chain[i].Name.Lower(), lower) {
+	if qtype != dns.TypeDS || !nsecSelfName(z, n, lower) {
 		return slot{}, 0, false
 	}
 	idx, ok := c.nsecView(wire.Parent(lower))
@@ -536,6 +527,25 @@ func (c *compiler) nsecSelfSlot(z *zone.Zone, n *zone.Node, lower []byte, qtype 
 	}
 	t.Flags |= abi.FlagSlotSelf
 	return slot{p: p, ok: true, t: &t}, idx, true
+}
+
+// nsecSelfName reports whether delegation n (lower) of NSEC zone z is an
+// insecure one whose own NSEC is the entry of its label in its parent's
+// view (nsecSelfSlot): it owns one, no DS, a label the key holds, and no
+// NSEC owner below it (the entry of its label would hold the last).
+func nsecSelfName(z *zone.Zone, n *zone.Node, lower []byte) bool {
+	if s := n.Set(dns.TypeNSEC); s == nil || len(s.RRs()) == 0 {
+		return false
+	}
+	if ds := n.Set(dns.TypeDS); ds != nil && len(ds.RRs()) > 0 {
+		return false
+	}
+	if lower[0] > abi.DenialLabel {
+		return false
+	}
+	chain := z.NSECChain()
+	i := sort.Search(len(chain), func(i int) bool { return wire.Compare(chain[i].Name.Lower(), lower) > 0 })
+	return i == len(chain) || !wire.IsSubdomain(chain[i].Name.Lower(), lower)
 }
 
 // hashLikeNames reports whether a name of delegation n's referral (its

@@ -154,8 +154,21 @@ func (dz *DenialZone) QueryKey(nc []byte) ([4]uint64, bool) {
 // passes the query, as it does without the entry's help).
 func (img *Image) selfCover(i uint16, lower []byte) uint32 {
 	dz, ok := img.DenialZone(i)
-	if !ok || dz.Kind != abi.DenialNSEC3 {
-		return 0 // an NSEC view: the program searches the name's label (nsecSelfSlot)
+	if !ok {
+		return 0
+	}
+	if dz.Kind != abi.DenialNSEC3 {
+		// An NSEC view: the place of the name's own NSEC in a view with
+		// holes (a change moves few of its entries: Delta.Covers); in
+		// one without, the program searches the name's label.
+		if !dz.holes {
+			return 0
+		}
+		j, ok := dz.ownerSlot(lower)
+		if !ok {
+			return 0
+		}
+		return j - dz.Base + 1
 	}
 	k, ok := dz.QueryKey(lower)
 	if !ok {

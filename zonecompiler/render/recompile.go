@@ -556,10 +556,20 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 				d.Covers = append(d.Covers, CoverChange{Name: abi.HashName([]byte(name)), Cover: c.img.selfCover(idx, []byte(name))})
 			}
 		}
-		slices.SortFunc(d.Covers, func(x, y CoverChange) int { return compareHash(x.Name, y.Name) })
 	} else if len(covers) > 0 {
 		return fmt.Errorf("%w: no chain view of %s for its names' covers", ErrRecompile, b.Name())
 	}
+	// An NSEC zone's: the insecure delegations whose own NSEC moved in
+	// their parent's view (nsecMoved), their place of it.
+	for name, idx := range c.nsecMoved {
+		lower := []byte(name)
+		if n := b.Node(lower); !affected[name] && n != nil && n.Has(zone.FlagDelegation) && !n.Has(zone.FlagBelowCut) &&
+			c.set.Find(lower) == b && c.set.Zone(lower) == nil && nsecSelfName(b, n, lower) {
+			d.Covers = append(d.Covers, CoverChange{Name: abi.HashName(lower), Cover: c.img.selfCover(idx, lower)})
+		}
+	}
+	c.nsecMoved = nil
+	slices.SortFunc(d.Covers, func(x, y CoverChange) int { return compareHash(x.Name, y.Name) })
 	return nil
 }
 

@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -149,12 +150,14 @@ func (c *compiler) nsecViews(a, b *zone.Zone, names, noView map[string]bool, lay
 	chain := b.NSECChain()
 	for _, name := range todo {
 		lower := []byte(name)
-		if lay := layouts[name]; lay != nil {
+		had := layouts[name] != nil
+		if had {
 			// Laid out with holes: patched, when it can be.
-			if dz := c.patchNSECView(a, b, lower, lay, changedNSEC); dz != nil {
+			if dz := c.patchNSECView(a, b, lower, layouts[name], changedNSEC); dz != nil {
 				if idx, ok := c.addDenial(dz, &c.denialBase); ok {
 					c.nsecOf[name] = idx
 					layouts[name] = dz.keys
+					c.moved(dz, lower, idx, dz.changedSlots)
 					continue
 				}
 			}
@@ -172,11 +175,47 @@ func (c *compiler) nsecViews(a, b *zone.Zone, names, noView map[string]bool, lay
 			if dz.holes {
 				layouts[name] = newChainLayout(dz.Layout())
 			}
+			if had || dz.holes {
+				c.moved(dz, lower, idx, nil) // every place
+			}
 		} else {
 			noView[name] = true
 		}
 	}
 	return nil
+}
+
+// moved records in nsecMoved the names whose own NSEC's place in view dz
+// (of closest encloser ce, index idx) may have moved: those of the keys
+// in regions of its slots, or of every slot (regions nil).
+func (c *compiler) moved(dz *DenialZone, ce []byte, idx uint16, regions []slotRegion) {
+	if c.nsecMoved == nil {
+		c.nsecMoved = make(map[string]uint16)
+	}
+	at := func(i int) {
+		k := dz.KeyAt(i)
+		var key [32]byte
+		for j, w := range k {
+			binary.BigEndian.PutUint64(key[8*j:], w)
+		}
+		l := int(key[abi.DenialLabel])
+		if l == 0 || l > abi.DenialLabel {
+			return // the first entry, or a label longer than a key holds
+		}
+		name := append(append([]byte{byte(l)}, key[:l]...), ce...)
+		c.nsecMoved[string(name)] = idx
+	}
+	if regions == nil {
+		for i := range dz.Count() {
+			at(i)
+		}
+		return
+	}
+	for _, r := range regions {
+		for i := r.start; i < r.newEnd && i < dz.Count(); i++ {
+			at(i)
+		}
+	}
 }
 
 // patchNSECView makes the view of closest encloser ce of NSEC zone b

@@ -709,4 +709,27 @@ func TestRecompileNSECPatched(t *testing.T) {
 		t.Errorf("%d views patched in %d changes of NSEC records (%d changes), want the apex's in each", patched, changes, alone)
 	}
 	t.Logf("%d changes rendered alone (%d of NSEC records), %d views patched", alone, changes, patched)
+
+	// Names added in one place, more than the holes there take: the
+	// entries after them move on, and the insecure delegations among
+	// them get their entries' new place of their own NSEC (Delta.Covers;
+	// a stale place would name a hole or another record).
+	m := zonegen.New(t, 5)
+	m.AddDelegations(200)
+	r := newVersionRun(t, genEngine(t, m.Signed(zonegen.NSEC)))
+	moved := 0
+	for step := 1; step <= 3; step++ {
+		for i := range 12 {
+			m.Add(fmt.Sprintf("t1%d-%d NS ns1.example.net.", step, i)) // between t1K and t1K0
+		}
+		d, _, why := r.next(step, genEngine(t, m.Signed(zonegen.NSEC)))
+		if d == nil {
+			t.Fatalf("clustered step %d: compiled whole: %v", step, why)
+		}
+		moved += len(d.Covers)
+	}
+	if moved == 0 {
+		t.Errorf("no insecure delegation's own NSEC moved in 36 names added in three places")
+	}
+	t.Logf("clustered additions: %d places of insecure delegations' own NSEC moved", moved)
 }

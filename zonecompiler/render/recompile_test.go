@@ -326,6 +326,9 @@ func (c canonImage) resolved() (map[NameHash][6]string, map[AnswerKey][2]string)
 		if dz == nil || e >= uint32(len(dz.Entries)) {
 			return fmt.Sprintf("%s#%d", view, e)
 		}
+		if x := dz.Entries[e]; len(x.Piece.Body) == 0 && int(e)+1 < len(dz.Entries) && dz.Entries[e+1].Key == x.Key {
+			return fmt.Sprintf("%x (a hole)", x.Key) // the program would write no piece
+		}
 		return fmt.Sprintf("%x", dz.Entries[e].Key)
 	}
 	res := func(r tmplRef) string {
