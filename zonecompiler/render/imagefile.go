@@ -236,26 +236,7 @@ func (inc *Incremental) encode(w *binfmt.Writer) {
 				w.String(by)
 			}
 		}
-		w.Bytes(u.tail)
-		w.Int(len(u.reps))
-		for i := range u.reps {
-			rep := &u.reps[i]
-			encodeTemplate(w, &rep.t)
-			w.Int(len(rep.queries))
-			for _, q := range rep.queries {
-				w.Bytes(q.name)
-				w.U16(q.qtype)
-				w.U16(q.mode)
-				w.Bool(q.do)
-			}
-			w.Bool(rep.all)
-		}
-		w.Bool(u.tooMany)
-		names = slices.Sorted(maps.Keys(u.names))
-		w.Int(len(names))
-		for _, n := range names {
-			w.String(n)
-		}
+		encodeHolders(w, &u.holders)
 		encodeLayout(w, u.layout)
 		names = slices.Sorted(maps.Keys(u.held))
 		w.Int(len(names))
@@ -273,7 +254,58 @@ func (inc *Incremental) encode(w *binfmt.Writer) {
 			w.String(n)
 			encodeLayout(w, u.nsecLayouts[n])
 		}
+		w.Bool(u.apex != nil)
+		if u.apex != nil {
+			encodeHolders(w, u.apex)
+		}
 	}
+}
+
+// encodeHolders writes the holders of a record.
+func encodeHolders(w *binfmt.Writer, h *holders) {
+	w.Bytes(h.mark)
+	w.Int(len(h.reps))
+	for i := range h.reps {
+		rep := &h.reps[i]
+		encodeTemplate(w, &rep.t)
+		w.Int(len(rep.queries))
+		for _, q := range rep.queries {
+			w.Bytes(q.name)
+			w.U16(q.qtype)
+			w.U16(q.mode)
+			w.Bool(q.do)
+		}
+		w.Bool(rep.all)
+	}
+	w.Bool(h.tooMany)
+	names := slices.Sorted(maps.Keys(h.names))
+	w.Int(len(names))
+	for _, n := range names {
+		w.String(n)
+	}
+}
+
+// decodeHolders reads what encodeHolders wrote.
+func decodeHolders(r *binfmt.Reader, w *words) holders {
+	var h holders
+	h.mark = r.Bytes()
+	h.reps = make([]soaRep, r.Count(30))
+	for i := range h.reps {
+		rep := &h.reps[i]
+		decodeTemplate(r, w, &rep.t)
+		rep.queries = make([]repQuery, r.Count(6))
+		for j := range rep.queries {
+			rep.queries[j] = repQuery{name: r.Bytes(), qtype: r.U16(), mode: r.U16(), do: r.Bool()}
+		}
+		rep.all = r.Bool()
+	}
+	h.tooMany = r.Bool()
+	nn := r.Count(1)
+	h.names = make(map[string]bool, nn)
+	for range nn {
+		h.names[r.String()] = true
+	}
+	return h
 }
 
 // encodeLayout writes a view's layout (nil: none) as its keys.
@@ -316,23 +348,7 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 			}
 			u.refs[name] = by
 		}
-		u.tail = r.Bytes()
-		u.reps = make([]soaRep, r.Count(30))
-		for i := range u.reps {
-			rep := &u.reps[i]
-			decodeTemplate(r, w, &rep.t)
-			rep.queries = make([]repQuery, r.Count(6))
-			for j := range rep.queries {
-				rep.queries[j] = repQuery{name: r.Bytes(), qtype: r.U16(), mode: r.U16(), do: r.Bool()}
-			}
-			rep.all = r.Bool()
-		}
-		u.tooMany = r.Bool()
-		nn := r.Count(1)
-		u.names = make(map[string]bool, nn)
-		for range nn {
-			u.names[r.String()] = true
-		}
+		u.holders = decodeHolders(r, w)
 		u.layout = decodeLayout(r)
 		if nh := r.Count(1); nh > 0 {
 			u.held = make(map[string]bool, nh)
@@ -352,6 +368,10 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 				name := r.String()
 				u.nsecLayouts[name] = decodeLayout(r)
 			}
+		}
+		if r.Bool() {
+			h := decodeHolders(r, w)
+			u.apex = &h
 		}
 		inc.zones[o] = u
 	}

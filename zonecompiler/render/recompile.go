@@ -32,20 +32,35 @@ type Incremental struct {
 	zones map[string]*soaUsers // by lower-case origin
 }
 
-// soaUsers are one zone's answers that hold its SOA record, and the
-// owners whose answers hold another name's data.
+// holders are the answers of a zone that hold a record many of them
+// hold (its SOA; an opt-out zone's apex NSEC3 record), found by bytes
+// only they hold (mark): the shared templates, each with a few queries
+// that render it (a change of the record rewrites them in place), and the
+// names whose own templates hold it (rendered again).
+type holders struct {
+	mark  []byte
+	reps  []soaRep        // shared templates holding it, each with its renderings
+	names map[string]bool // names with unshared templates holding it
+	// tooMany: more than maxSOANames such names (names is not kept): a
+	// change of the record is left to the whole compile.
+	tooMany bool
+	rep     map[uint32]int // while compiling: template id -> index in reps
+}
+
+// soaUsers are one zone's answers that hold its SOA record (the SOA
+// RDATA's last 20 bytes, serial to minimum, their mark), and the owners
+// whose answers hold another name's data.
 type soaUsers struct {
+	holders
+	// apex: those that hold the apex's NSEC3 record of an opt-out zone
+	// (the referrals of its insecure delegations; its RRSIG's signature
+	// their mark), nil for another zone.
+	apex *holders
 	// refs: an in-zone name -> the owners of NS, MX, SRV and CNAME
 	// records naming it (their answers hold its addresses or follow its
 	// chain); a delegation's in-bailiwick name servers are left out (a
 	// change below a cut reaches the cut by its ancestors).
-	refs  map[string][]string
-	tail  []byte          // the SOA RDATA's last 20 bytes (serial to minimum) they hold
-	reps  []soaRep        // shared templates holding them, each with its renderings
-	names map[string]bool // names with unshared templates holding them
-	// tooMany: more than maxSOANames such names (names is not kept): a
-	// new serial is left to the whole compile.
-	tooMany bool
+	refs map[string][]string
 	// layout: the slots of the zone's NSEC3 chain view by key
 	// (DenialZone.Layout), which a change keeps (relayout); nil
 	// without a view.
@@ -61,7 +76,6 @@ type soaUsers struct {
 	// nsecLayouts: the layouts of the zone's NSEC chain views with holes
 	// (NSECPatchMin), by closest encloser, which a change patches.
 	nsecLayouts map[string]*chainLayout
-	rep         map[uint32]int // while compiling: template id -> index in reps
 }
 
 // soaRep is a shared template and a few of the queries that render it
@@ -114,7 +128,7 @@ func (c *compiler) incremental(keys []string) *Incremental {
 		t := &c.img.Templates[id]
 		if !seen[id] {
 			seen[id] = true
-			if bytes.Contains(t.Body, u.tail) {
+			if bytes.Contains(t.Body, u.mark) {
 				holds[id] = z
 			}
 		}
@@ -145,8 +159,8 @@ func (c *compiler) incremental(keys []string) *Incremental {
 	}
 	for _, z := range c.set.Zones() {
 		if !z.Expired && z.SOA != nil && len(z.SOA.RRs()) > 0 {
-			inc.zones[string(z.Origin.Lower)] = &soaUsers{tail: append([]byte(nil), soaTail(z)...), names: make(map[string]bool),
-				rep: make(map[uint32]int)}
+			inc.zones[string(z.Origin.Lower)] = &soaUsers{holders: holders{mark: append([]byte(nil), soaTail(z)...),
+				names: make(map[string]bool), rep: make(map[uint32]int)}}
 		}
 	}
 	for _, k := range keys {
@@ -483,8 +497,8 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	if soa {
 		// After spread: a query renders a shared template anew only if
 		// nothing it reads changed.
-		nu := &soaUsers{tail: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names)), refs: u.refs,
-			layout: u.layout, held: u.held, noView: u.noView, nsecLayouts: u.nsecLayouts}
+		nu := &soaUsers{holders: holders{mark: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names))},
+			apex: u.apex, refs: u.refs, layout: u.layout, held: u.held, noView: u.noView, nsecLayouts: u.nsecLayouts}
 		// What the change reaches; the names added next are rendered
 		// again only for the SOA they hold, which leaves them good
 		// queries for a shared template.
@@ -1032,8 +1046,8 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	}
 	// A rendered name may no longer use a shared template it rendered:
 	// it stops being one of its queries.
-	nu := &soaUsers{tail: u.tail, names: make(map[string]bool, len(u.names)), refs: u.refs, tooMany: u.tooMany, layout: u.layout,
-		noView: u.noView, nsecLayouts: u.nsecLayouts,
+	nu := &soaUsers{holders: holders{mark: u.mark, names: make(map[string]bool, len(u.names)), tooMany: u.tooMany}, apex: u.apex,
+		refs: u.refs, layout: u.layout, noView: u.noView, nsecLayouts: u.nsecLayouts,
 		held: make(map[string]bool, len(u.held))}
 	for k := range u.held {
 		if !affected[k] {
@@ -1066,7 +1080,7 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	// reaches (when it has that content) or makes its name one to render
 	// at the next serial.
 	use := func(id uint32, q repQuery) {
-		if id == 0 || !bytes.Contains(c.img.Templates[id].Body, nu.tail) {
+		if id == 0 || !bytes.Contains(c.img.Templates[id].Body, nu.mark) {
 			return
 		}
 		i, ok := repOf[key(c.img.Templates[id])]
