@@ -109,6 +109,75 @@ var maxSOANames = 50000
 // compile's work (BenchmarkRecompileNSEC).
 func renderAgainLimit(z *zone.Zone) int { return max(1024, z.NodeCount()/4) }
 
+// holdsOf records which templates hold a record's mark, and of which
+// zone (a template's content is the maps': two zones may hold alike).
+type holdsOf struct {
+	of   map[uint32]*zone.Zone // template id -> the zone whose record it holds
+	seen map[uint32]bool
+}
+
+// holds reports whether template t (id) holds mark, zone z's.
+func (hs *holdsOf) holds(id uint32, t *Template, z *zone.Zone, mark []byte) bool {
+	if hs.seen == nil {
+		hs.seen = make(map[uint32]bool)
+	}
+	if !hs.seen[id] {
+		hs.seen[id] = true
+		if bytes.Contains(t.Body, mark) {
+			hs.of[id] = z
+		}
+	}
+	return hs.of[id] == z
+}
+
+// note records template t (id), which holds the record, rendered for
+// query q: among the shared templates with a few of their queries, or its
+// name among those with templates of their own.
+func (h *holders) note(id uint32, t *Template, q repQuery) {
+	if !t.Shared {
+		h.names[string(q.name)] = true
+		return
+	}
+	if i, ok := h.rep[id]; ok {
+		r := &h.reps[i]
+		for _, o := range r.queries {
+			if bytes.Equal(o.name, q.name) {
+				return // another name, not another query of one
+			}
+		}
+		if len(r.queries) < repQueries {
+			r.queries = append(r.queries, q)
+		} else {
+			r.all = false
+		}
+		return
+	}
+	h.rep[id] = len(h.reps)
+	h.reps = append(h.reps, soaRep{t: *t, queries: []repQuery{q}, all: true})
+}
+
+// apexMark is the mark of the apex NSEC3 record of zone z (the tail of
+// its first signature's bytes, which no other record holds), nil without
+// one.
+func apexMark(z *zone.Zone) []byte {
+	if z.NSEC3 == nil || !z.HasRRSIGs() {
+		return nil
+	}
+	m := z.NSEC3Match(z.NSEC3Hash(z.Apex))
+	if m == nil {
+		return nil
+	}
+	s := m.Set(dns.TypeNSEC3)
+	if s == nil || len(s.Sigs()) == 0 {
+		return nil
+	}
+	rd := s.Sigs()[0].RData()
+	if len(rd) < 18+1+16 {
+		return nil
+	}
+	return append([]byte(nil), rd[len(rd)-16:]...)
+}
+
 // soaTail is the part of a zone's SOA RDATA that a new serial changes.
 func soaTail(z *zone.Zone) []byte {
 	rd := z.SOA.RRs()[0].RData()
@@ -119,48 +188,28 @@ func soaTail(z *zone.Zone) []byte {
 // record went.
 func (c *compiler) incremental(keys []string) *Incremental {
 	inc := &Incremental{zones: make(map[string]*soaUsers)}
-	holds := make(map[uint32]*zone.Zone) // template id -> the zone whose SOA it holds
-	seen := make(map[uint32]bool)
+	// Which templates hold which zone's SOA, and apex NSEC3 record.
+	soaOf, apexOf := holdsOf{of: map[uint32]*zone.Zone{}}, holdsOf{of: map[uint32]*zone.Zone{}}
 	check := func(id uint32, z *zone.Zone, u *soaUsers, name []byte, qtype, mode uint16, do bool) {
 		if id == 0 {
 			return
 		}
 		t := &c.img.Templates[id]
-		if !seen[id] {
-			seen[id] = true
-			if bytes.Contains(t.Body, u.mark) {
-				holds[id] = z
-			}
-		}
-		if holds[id] != z {
-			return
-		}
-		if !t.Shared {
-			u.names[string(name)] = true
-			return
-		}
 		q := repQuery{name: name, qtype: qtype, mode: mode, do: do}
-		if i, ok := u.rep[id]; ok {
-			r := &u.reps[i]
-			for _, o := range r.queries {
-				if bytes.Equal(o.name, name) {
-					return // another name, not another query of one
-				}
-			}
-			if len(r.queries) < repQueries {
-				r.queries = append(r.queries, q)
-			} else {
-				r.all = false
-			}
-			return
+		if soaOf.holds(id, t, z, u.mark) {
+			u.holders.note(id, t, q)
 		}
-		u.rep[id] = len(u.reps)
-		u.reps = append(u.reps, soaRep{t: *t, queries: []repQuery{q}, all: true})
+		if u.apex != nil && apexOf.holds(id, t, z, u.apex.mark) {
+			u.apex.note(id, t, q)
+		}
 	}
 	for _, z := range c.set.Zones() {
 		if !z.Expired && z.SOA != nil && len(z.SOA.RRs()) > 0 {
-			inc.zones[string(z.Origin.Lower)] = &soaUsers{holders: holders{mark: append([]byte(nil), soaTail(z)...),
-				names: make(map[string]bool), rep: make(map[uint32]int)}}
+			u := &soaUsers{holders: holders{mark: append([]byte(nil), soaTail(z)...), names: make(map[string]bool), rep: make(map[uint32]int)}}
+			if m := apexMark(z); m != nil {
+				u.apex = &holders{mark: m, names: make(map[string]bool), rep: make(map[uint32]int)}
+			}
+			inc.zones[string(z.Origin.Lower)] = u
 		}
 	}
 	for _, k := range keys {
@@ -227,9 +276,13 @@ func (c *compiler) incremental(keys []string) *Incremental {
 		}
 	}
 	for _, u := range inc.zones {
-		u.rep = nil
-		if u.tooMany || len(u.names) > maxSOANames {
-			u.names, u.tooMany = nil, true
+		for _, h := range []*holders{&u.holders, u.apex} {
+			if h != nil {
+				h.rep = nil
+				if h.tooMany || len(h.names) > maxSOANames {
+					h.names, h.tooMany = nil, true
+				}
+			}
 		}
 	}
 	for z, idx := range c.denialOf {
@@ -1044,11 +1097,11 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 	if u == nil {
 		return nil
 	}
-	// A rendered name may no longer use a shared template it rendered:
-	// it stops being one of its queries.
-	nu := &soaUsers{holders: holders{mark: u.mark, names: make(map[string]bool, len(u.names)), tooMany: u.tooMany}, apex: u.apex,
-		refs: u.refs, layout: u.layout, noView: u.noView, nsecLayouts: u.nsecLayouts,
-		held: make(map[string]bool, len(u.held))}
+	nu := &soaUsers{holders: *c.renewHolders(&u.holders, affected, keys), refs: u.refs, layout: u.layout, noView: u.noView,
+		nsecLayouts: u.nsecLayouts, held: make(map[string]bool, len(u.held))}
+	if u.apex != nil {
+		nu.apex = c.renewHolders(u.apex, affected, keys)
+	}
 	for k := range u.held {
 		if !affected[k] {
 			nu.held[k] = true
@@ -1059,36 +1112,44 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 			nu.held[string(name)] = true
 		}
 	}
-	for _, r := range u.reps {
+	next.zones[string(b.Origin.Lower)] = nu
+	return nil
+}
+
+// renewHolders is h after the names keys (sorted; affected: the same as a
+// set) were rendered: a rendered name no longer counts as a query of a
+// shared template it rendered, nor as one whose own template holds the
+// record, unless its new templates do — one with a shared template's
+// content (its rewrite reaches it) among its queries, another makes its
+// name one to render at the record's next change.
+func (c *compiler) renewHolders(h *holders, affected map[string]bool, keys []string) *holders {
+	nh := &holders{mark: h.mark, names: make(map[string]bool, len(h.names)), tooMany: h.tooMany}
+	for _, r := range h.reps {
 		var q []repQuery
 		for _, x := range r.queries {
 			if !affected[string(x.name)] {
 				q = append(q, x)
 			}
 		}
-		nu.reps = append(nu.reps, soaRep{t: r.t, queries: q, all: r.all})
+		nh.reps = append(nh.reps, soaRep{t: r.t, queries: q, all: r.all})
 	}
-	for k := range u.names {
-		nu.names[k] = true
+	for k := range h.names {
+		nh.names[k] = true
 	}
-	next.zones[string(b.Origin.Lower)] = nu
-	repOf := make(map[string]int, len(nu.reps))
-	for i, r := range nu.reps {
+	repOf := make(map[string]int, len(nh.reps))
+	for i, r := range nh.reps {
 		repOf[key(r.t)] = i
 	}
-	// A template holding the SOA is one a shared template's rewrite
-	// reaches (when it has that content) or makes its name one to render
-	// at the next serial.
 	use := func(id uint32, q repQuery) {
-		if id == 0 || !bytes.Contains(c.img.Templates[id].Body, nu.mark) {
+		if id == 0 || !bytes.Contains(c.img.Templates[id].Body, nh.mark) {
 			return
 		}
 		i, ok := repOf[key(c.img.Templates[id])]
 		if !ok {
-			nu.names[string(q.name)] = true
+			nh.names[string(q.name)] = true
 			return
 		}
-		r := &nu.reps[i]
+		r := &nh.reps[i]
 		for _, o := range r.queries {
 			if bytes.Equal(o.name, q.name) {
 				return
@@ -1101,7 +1162,7 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 		}
 	}
 	for _, k := range keys {
-		delete(nu.names, k)
+		delete(nh.names, k)
 	}
 	for _, k := range keys {
 		lower := []byte(k)
@@ -1118,10 +1179,10 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 		use(ids[0], repQuery{name: c.nameOf[ak.Name], qtype: ak.QType, mode: ak.Mode})
 		use(ids[1], repQuery{name: c.nameOf[ak.Name], qtype: ak.QType, mode: ak.Mode, do: true})
 	}
-	if len(nu.names) > maxSOANames {
-		nu.names, nu.tooMany = nil, true
+	if len(nh.names) > maxSOANames {
+		nh.names, nh.tooMany = nil, true
 	}
-	return nil
+	return nh
 }
 
 // optOutDelegations lists the insecure delegations of NSEC3 zone z
