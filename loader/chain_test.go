@@ -384,3 +384,42 @@ func TestNSECViewGrows(t *testing.T) {
 		t.Errorf("%d of 8 patches written in place", inPlace)
 	}
 }
+
+// TestOptOutApexUpdates: in an NSEC3 opt-out TLD (its insecure
+// delegations most of it), a change of the apex's NSEC3 record (a type
+// added at the apex, with a new serial or without) is rendered alone —
+// the shared templates holding it (the insecure delegations' referrals
+// and DS NODATA) rewritten in place — and written with UpdatePartial;
+// every query of the denial corpus then gets the engine's bytes from the
+// program when it answers them.
+func TestOptOutApexUpdates(t *testing.T) {
+	requireRoot(t)
+	m := zonegen.New(t, 41)
+	m.AddDelegations(2000)
+	e, l, inc := loadVersion(t, m.Signed(zonegen.NSEC3OptOut))
+	for step, add := range []string{"@ SSHFP 1 1 0123456789abcdef0123456789abcdef01234567", `@ HINFO "a" "b"`, ""} {
+		if add != "" {
+			m.Add(add)
+		}
+		if step > 0 {
+			m.Bump()
+		}
+		ne := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(zonegen.NSEC3OptOut))
+		d, st, next := takeVersion(t, l, inc, e, ne, nil, step+1)
+		if d == nil {
+			t.Fatalf("step %d: compiled whole", step+1)
+		}
+		if len(d.Rewrites) == 0 || st.InPlace == 0 {
+			t.Fatalf("step %d: %d rewrites, %d templates rewritten in place: want the apex NSEC3's holders", step+1, len(d.Rewrites), st.InPlace)
+		}
+		e, inc = ne, next
+		answered, must := xdpMatchesEngine(t, l, e, step+1, interoptest.DenialCorpus(t, e, int64(step)))
+		full, err := render.Compile(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkViews(t, l, full, step+1)
+		t.Logf("step %d: %d names rendered, %d shared templates rewritten in place; %d queries answered in XDP (%d must)",
+			step+1, len(d.Image.Names), st.InPlace, answered, must)
+	}
+}

@@ -201,3 +201,39 @@ func TestImageRecompilesNSEC(t *testing.T) {
 		t.Errorf("no change patched the apex's view")
 	}
 }
+
+// TestImageRecompilesOptOutApex: read back, the Incremental of an NSEC3
+// opt-out zone knows the holders of its apex NSEC3 record, and renders a
+// change of that record as the compiler's own does.
+func TestImageRecompilesOptOutApex(t *testing.T) {
+	m := zonegen.New(t, 43)
+	m.AddDelegations(300)
+	e := genEngine(t, m.Signed(zonegen.NSEC3OptOut))
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeImage(binfmt.NewReader(encoded(t, img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := got.Incremental.zones[string(e.Zones().Zones()[0].Origin.Lower)]
+	if u == nil || u.apex == nil || len(u.apex.reps) == 0 {
+		t.Fatalf("read back: no holders of the apex NSEC3 record")
+	}
+	m.Add("@ SSHFP 1 1 0123456789abcdef0123456789abcdef01234567")
+	m.Bump()
+	e2 := genEngine(t, m.Signed(zonegen.NSEC3OptOut))
+	want, _, err := Recompile(img.Incremental, e, e2, nil)
+	if err != nil {
+		t.Fatalf("Recompile: %v", err)
+	}
+	d, _, err := Recompile(got.Incremental, e, e2, nil)
+	if err != nil {
+		t.Fatalf("Recompile from the image read back: %v", err)
+	}
+	canonOf(d.Image).mustEqual(t, 1, canonOf(want.Image))
+	if len(d.Rewrites) != len(want.Rewrites) || len(d.Rewrites) == 0 {
+		t.Fatalf("%d rewrites from the image read back, %d from the compiler's", len(d.Rewrites), len(want.Rewrites))
+	}
+}

@@ -97,6 +97,87 @@ type repQuery struct {
 // repQueries is how many queries an soaRep keeps.
 const repQueries = 4
 
+// rewriteHolders renders again each shared template of h (the holders of
+// a record of zone b that changed; mark: the record's new one) from one
+// of its queries the change does not reach (reached): a rewrite in place
+// of its live content (d.Rewrites, once per content: done, as a template
+// may hold two such records). A template whose every known query the
+// change reaches is left to them when they are all its users, else the
+// change is refused. It returns h's record for the next change.
+func (c *compiler) rewriteHolders(h *holders, mark []byte, reached, affected map[string]bool, done map[string]Template, d *Delta,
+	b *zone.Zone) (*holders, error) {
+	nh := &holders{mark: append([]byte(nil), mark...), names: make(map[string]bool, len(h.names))}
+	for _, r := range h.reps {
+		var nt Template
+		ok := false
+		for _, q := range r.queries {
+			if !reached[string(q.name)] && b.Node(q.name) != nil {
+				if nt, ok = c.renderRep(q, b); ok {
+					break
+				}
+			}
+		}
+		if !ok && r.all && allIn(r.queries, affected) {
+			continue // its every user is rendered anew
+		}
+		if !ok {
+			var names []string
+			for _, q := range r.queries {
+				names = append(names, wire.String(q.name))
+			}
+			return nil, fmt.Errorf("%w: the change reaches every answer known to render a shared template of %s (%s)",
+				ErrRecompile, b.Name(), strings.Join(names, " "))
+		}
+		ot, err := c.liveContent(r, b)
+		if err != nil {
+			return nil, err
+		}
+		if k := key(ot); !hasKey(done, k) {
+			done[k] = nt
+			d.Rewrites = append(d.Rewrites, Rewrite{Old: c.addTemplate(ot), New: c.addTemplate(nt)})
+		}
+		nh.reps = append(nh.reps, soaRep{t: nt, queries: r.queries, all: r.all})
+	}
+	return nh, nil
+}
+
+// liveContent is the live content of shared template r.t: a slot reads
+// the view as placed in the delta (the live view's, by its name).
+func (c *compiler) liveContent(r soaRep, b *zone.Zone) (Template, error) {
+	ot := r.t
+	if ot.Slot != abi.NoSlot {
+		idx, err := c.repView(b, r)
+		if err != nil {
+			return Template{}, err
+		}
+		ot.Denial = idx
+	}
+	return ot, nil
+}
+
+func hasKey(m map[string]Template, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// followRewrites is h (nil: none) with the shared templates the change
+// rewrote (done: live content -> new) at their new content.
+func (c *compiler) followRewrites(h *holders, done map[string]Template, b *zone.Zone) *holders {
+	if h == nil || len(done) == 0 {
+		return h
+	}
+	nh := *h
+	nh.reps = slices.Clone(h.reps)
+	for i, r := range nh.reps {
+		if ot, err := c.liveContent(r, b); err == nil {
+			if nt, ok := done[key(ot)]; ok {
+				nh.reps[i].t = nt
+			}
+		}
+	}
+	return &nh
+}
+
 // maxSOANames bounds the names a new serial renders again one by one
 // (those whose own templates hold the SOA); beyond it Recompile leaves
 // the change to a whole compile. A variable so that a test can lower it.
@@ -462,6 +543,7 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 	// names whose own answers change are rendered (chainReach).
 	var view *DenialZone
 	var layout *chainLayout // the new view's, when the chain changed
+	apexChanged := false    // the apex's NSEC3 record changed or moved, its holders known
 	covers := map[string]bool{}
 	if nsec {
 		nsecReach(affected, a, b, changed)
@@ -480,7 +562,13 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 				return fmt.Errorf("%w: the NSEC3 chain of %s changed, and its view cannot follow", ErrRecompile, b.Name())
 			}
 			layout = view.keys
-			if err := chainReach(affected, covers, b, chain, u.layout, layout, view.changedSlots, u.held, c.set); err != nil {
+			// The apex's NSEC3 record changed or moved: its holders
+			// (the opt-out referrals) are rewritten in place or rendered
+			// again below, when the Incremental knows them.
+			apexHeld := u.apex != nil && !u.apex.tooMany && len(u.apex.names) <= renderAgainLimit(b)
+			var err error
+			if apexChanged, err = chainReach(affected, covers, b, chain, u.layout, layout, view.changedSlots, u.held, c.set,
+				apexHeld); err != nil {
 				return err
 			}
 		}
@@ -547,70 +635,60 @@ func (c *compiler) recompileZone(inc, next *Incremental, d *Delta, old *engine.E
 		}
 		c.live[b] = u
 	}
-	if soa {
+	if soa || apexChanged {
 		// After spread: a query renders a shared template anew only if
-		// nothing it reads changed.
-		nu := &soaUsers{holders: holders{mark: append([]byte(nil), soaTail(b)...), names: make(map[string]bool, len(u.names))},
-			apex: u.apex, refs: u.refs, layout: u.layout, held: u.held, noView: u.noView, nsecLayouts: u.nsecLayouts}
-		// What the change reaches; the names added next are rendered
-		// again only for the SOA they hold, which leaves them good
-		// queries for a shared template.
-		reached := make(map[string]bool, len(affected))
-		for n := range affected {
-			reached[n] = true
-		}
-		for n := range u.names {
-			affected[n] = true
-		}
-		// The maps hold one template per content: another zone whose
-		// SOA renders to the same bytes (laid out alike relative to its
-		// origin, the same serial and timers) may hold its SOA in the
-		// same templates, which a rewrite in place would change for that
-		// zone too.
-		was, is := soaShape(a), soaShape(b)
-		for _, set := range []*zone.Set{old.Zones(), c.set} {
-			for _, z := range set.Zones() {
-				if !bytes.Equal(z.Origin.Lower, origin) && z.SOA != nil && len(z.SOA.RRs()) > 0 &&
-					(soaShape(z) == was || soaShape(z) == is) {
-					return fmt.Errorf("%w: the SOA of %s is laid out as %s's", ErrRecompile, b.Name(), z.Name())
-				}
-			}
-		}
-		for _, r := range u.reps {
-			var nt Template
-			ok := false
-			for _, q := range r.queries {
-				if !reached[string(q.name)] && b.Node(q.name) != nil {
-					if nt, ok = c.renderRep(q, b); ok {
-						break
+		// nothing it reads changed. What the change reaches; the names
+		// added next are rendered again only for the record they hold,
+		// which leaves them good queries for a shared template.
+		reached := maps.Clone(affected)
+		if soa {
+			maps.Copy(affected, u.names)
+			// The maps hold one template per content: another zone
+			// whose SOA renders to the same bytes (laid out alike
+			// relative to its origin, the same serial and timers) may
+			// hold its SOA in the same templates, which a rewrite in
+			// place would change for that zone too.
+			was, is := soaShape(a), soaShape(b)
+			for _, set := range []*zone.Set{old.Zones(), c.set} {
+				for _, z := range set.Zones() {
+					if !bytes.Equal(z.Origin.Lower, origin) && z.SOA != nil && len(z.SOA.RRs()) > 0 &&
+						(soaShape(z) == was || soaShape(z) == is) {
+						return fmt.Errorf("%w: the SOA of %s is laid out as %s's", ErrRecompile, b.Name(), z.Name())
 					}
 				}
 			}
-			if !ok && r.all && allIn(r.queries, affected) {
-				continue // its every user is rendered anew below
+		}
+		if apexChanged {
+			maps.Copy(affected, u.apex.names)
+		}
+		nu := *u
+		done := make(map[string]Template) // the live contents rewritten: their new ones
+		if soa {
+			h, err := c.rewriteHolders(&u.holders, soaTail(b), reached, affected, done, d, b)
+			if err != nil {
+				return err
 			}
-			if !ok {
-				var names []string
-				for _, q := range r.queries {
-					names = append(names, wire.String(q.name))
-				}
-				return fmt.Errorf("%w: the change reaches every answer known to render a shared template of %s (%s)",
-					ErrRecompile, b.Name(), strings.Join(names, " "))
-			}
-			ot := r.t
-			if ot.Slot != abi.NoSlot {
-				// The old content, its slot reading the view as placed
-				// in the delta (the live view's, by its name).
-				idx, err := c.repView(b, r)
+			nu.holders = *h
+		}
+		if apexChanged {
+			nu.apex = nil
+			if m := apexMark(b); m != nil {
+				h, err := c.rewriteHolders(u.apex, m, reached, affected, done, d, b)
 				if err != nil {
 					return err
 				}
-				ot.Denial = idx
+				nu.apex = h
 			}
-			d.Rewrites = append(d.Rewrites, Rewrite{Old: c.addTemplate(ot), New: c.addTemplate(nt)})
-			nu.reps = append(nu.reps, soaRep{t: nt, queries: r.queries, all: r.all})
 		}
-		next.zones[string(origin)] = nu
+		// A template holding both records, rewritten for one: the
+		// other's record of it follows.
+		if !soa {
+			nu.holders = *c.followRewrites(&u.holders, done, b)
+		}
+		if !apexChanged {
+			nu.apex = c.followRewrites(u.apex, done, b)
+		}
+		next.zones[string(origin)] = &nu
 	}
 	if err := c.renderAffected(affected, next, d, old, a, b); err != nil {
 		return err
@@ -680,30 +758,38 @@ func nsBelow(n *zone.Node) bool {
 // NSEC3 record is in the apex's own answers (rendered as the parent of
 // every NSEC3 owner that changes) and, in an opt-out zone, in the shared
 // referrals of the insecure delegations (their closest provable
-// encloser): a change to it, or to its place, renders them all again, or
-// when they are more than a quarter of the zone is left to the whole
-// compile.
+// encloser): a change to it, or to its place, is apexChanged when the
+// Incremental knows its holders (apexHeld: the caller rewrites the shared
+// ones in place and renders the names with their own, rewriteHolders),
+// else renders every insecure delegation again, or when they are more
+// than a quarter of the zone is left to the whole compile.
 func chainReach(affected, covers map[string]bool, b *zone.Zone, chain map[[4]uint64]bool, was, is *chainLayout,
-	regions []slotRegion, held map[string]bool, set *zone.Set) error {
+	regions []slotRegion, held map[string]bool, set *zone.Set, apexHeld bool) (apexChanged bool, err error) {
 	origin := b.Origin.Lower
 	k, ok := hashKey(b.NSEC3Hash(b.Apex))
 	if !ok {
-		return fmt.Errorf("%w: the apex of %s has no NSEC3 hash", ErrRecompile, b.Name())
+		return false, fmt.Errorf("%w: the apex of %s has no NSEC3 hash", ErrRecompile, b.Name())
 	}
 	s := slotOf(was, k)
 	if s < 0 {
-		return fmt.Errorf("%w: the NSEC3 record of the apex of %s is not in its chain view", ErrRecompile, b.Name())
+		return false, fmt.Errorf("%w: the NSEC3 record of the apex of %s is not in its chain view", ErrRecompile, b.Name())
 	}
 	if chain[k] || s != slotOf(is, k) {
-		// The opt-out referrals hold it: rendered again.
-		limit := renderAgainLimit(b)
-		insecure := optOutDelegations(b, limit)
-		if len(insecure) > limit {
-			return fmt.Errorf("%w: the NSEC3 record of the apex of %s changed or moved, and more than %d opt-out referrals hold it",
-				ErrRecompile, b.Name(), limit)
-		}
-		for _, n := range insecure {
-			affected[string(n)] = true
+		if apexHeld {
+			// Its holders are known: the caller rewrites the shared
+			// ones and renders the others (rewriteHolders).
+			apexChanged = true
+		} else {
+			// The opt-out referrals hold it: rendered again.
+			limit := renderAgainLimit(b)
+			insecure := optOutDelegations(b, limit)
+			if len(insecure) > limit {
+				return false, fmt.Errorf("%w: the NSEC3 record of the apex of %s changed or moved, and more than %d opt-out referrals hold it",
+					ErrRecompile, b.Name(), limit)
+			}
+			for _, n := range insecure {
+				affected[string(n)] = true
+			}
 		}
 	}
 	dirty := dirtyRanges(was, is, regions, chain)
@@ -785,9 +871,9 @@ func chainReach(affected, covers map[string]bool, b *zone.Zone, chain map[[4]uin
 		}
 	}
 	if bad != nil {
-		return fmt.Errorf("%w: no NSEC3 hash of %s", ErrRecompile, wire.String(bad))
+		return false, fmt.Errorf("%w: no NSEC3 hash of %s", ErrRecompile, wire.String(bad))
 	}
-	return nil
+	return apexChanged, nil
 }
 
 // soaShape is z's SOA RDATA with the names in it made relative to z's
@@ -867,7 +953,8 @@ func (c *compiler) renderRep(r repQuery, b *zone.Zone) (Template, bool) {
 	}
 	res := &nameResult{}
 	var s slot
-	if r.mode == abi.ModeExact {
+	// Below a delegation the default is the exact one (renderName).
+	if r.mode == abi.ModeExact || r.qtype == 0 && sp.delegation && c.set.Zone(r.name) == nil {
 		s = c.exactSlot(res, r.name, qtype, r.do)
 	} else {
 		s = c.belowSlot(res, r.name, qtype, r.do)
