@@ -292,13 +292,17 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 	type step struct {
 		c      int
 		secure bool
+		apex   bool // the apex's NSEC3 record signed again (NSEC3), with a new serial
 	}
 	var all []step
 	for _, c := range steps {
-		all = append(all, step{c, true})
+		all = append(all, step{c: c, secure: true})
 		if c > 0 {
-			all = append(all, step{c, false})
+			all = append(all, step{c: c})
 		}
+	}
+	if !nsecZone {
+		all = append(all, step{apex: true})
 	}
 	for i, sp := range all {
 		c := sp.c
@@ -327,6 +331,15 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 		if err != nil {
 			return err
 		}
+		if sp.apex {
+			// A signer's refresh of the apex NSEC3's signature: every
+			// insecure delegation's referral and DS NODATA hold it.
+			x := &ixfr{ch: ch, tmpl: z0.SOA.Sigs()[0].Src().(*dns.RRSIG)}
+			s := z0.NSEC3Match(z0.NSEC3Hash(z0.Apex)).Set(dns.TypeNSEC3)
+			x.del(s)
+			x.sign(dns.Copy(s.RRs()[0].Src()))
+			ch = x.ch
+		}
 		w, err := takeIXFR(l, inc, e, ch, profileStep == i+1 || profileStep == 0 && c > 0)
 		if err != nil {
 			return fmt.Errorf("%d changes: %w", c, err)
@@ -343,6 +356,9 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 		}
 		if c == 0 {
 			kind = "serial"
+		}
+		if sp.apex {
+			kind = "serial, apex NSEC3 signed again"
 		}
 		printf("| %d %s | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d (%d) | %.1f | %.1f | %s |\n", c, kind, ms(ta), ms(trc), len(d.Image.Names),
 			ms(tu), ms(st.Plan), ms(st.Write), ms(st.Grace), ms(st.Settle),
