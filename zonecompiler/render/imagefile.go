@@ -349,6 +349,7 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 			u.refs[name] = by
 		}
 		u.holders = decodeHolders(r, w)
+		u.perRep = repQueries
 		u.layout = decodeLayout(r)
 		if nh := r.Count(1); nh > 0 {
 			u.held = make(map[string]bool, nh)
@@ -371,6 +372,7 @@ func decodeIncremental(r *binfmt.Reader) *Incremental {
 		}
 		if r.Bool() {
 			h := decodeHolders(r, w)
+			h.perRep = apexRepQueries
 			u.apex = &h
 		}
 		inc.zones[o] = u

@@ -44,6 +44,7 @@ type holders struct {
 	// tooMany: more than maxSOANames such names (names is not kept): a
 	// change of the record is left to the whole compile.
 	tooMany bool
+	perRep  int            // queries kept per shared template (repQueries, apexRepQueries)
 	rep     map[uint32]int // while compiling: template id -> index in reps
 }
 
@@ -94,8 +95,15 @@ type repQuery struct {
 	do    bool
 }
 
-// repQueries is how many queries an soaRep keeps.
-const repQueries = 4
+// repQueries is how many queries an soaRep of the SOA's holders keeps,
+// apexRepQueries of the apex NSEC3's: a shared template holding it is an
+// insecure delegation's referral, whose known users a TLD's changes
+// remove all day; should every one be gone, the record's next change is
+// left to the whole compile.
+const (
+	repQueries     = 4
+	apexRepQueries = 64
+)
 
 // rewriteHolders renders again each shared template of h (the holders of
 // a record of zone b that changed; mark: the record's new one) from one
@@ -106,7 +114,7 @@ const repQueries = 4
 // change is refused. It returns h's record for the next change.
 func (c *compiler) rewriteHolders(h *holders, mark []byte, reached, affected map[string]bool, done map[string]Template, d *Delta,
 	b *zone.Zone) (*holders, error) {
-	nh := &holders{mark: append([]byte(nil), mark...), names: make(map[string]bool, len(h.names))}
+	nh := &holders{mark: append([]byte(nil), mark...), names: make(map[string]bool, len(h.names)), perRep: h.perRep}
 	for _, r := range h.reps {
 		var nt Template
 		ok := false
@@ -226,7 +234,7 @@ func (h *holders) note(id uint32, t *Template, q repQuery) {
 				return // another name, not another query of one
 			}
 		}
-		if len(r.queries) < repQueries {
+		if len(r.queries) < h.perRep {
 			r.queries = append(r.queries, q)
 		} else {
 			r.all = false
@@ -286,9 +294,10 @@ func (c *compiler) incremental(keys []string) *Incremental {
 	}
 	for _, z := range c.set.Zones() {
 		if !z.Expired && z.SOA != nil && len(z.SOA.RRs()) > 0 {
-			u := &soaUsers{holders: holders{mark: append([]byte(nil), soaTail(z)...), names: make(map[string]bool), rep: make(map[uint32]int)}}
+			u := &soaUsers{holders: holders{mark: append([]byte(nil), soaTail(z)...), names: make(map[string]bool), perRep: repQueries,
+				rep: make(map[uint32]int)}}
 			if m := apexMark(z); m != nil {
-				u.apex = &holders{mark: m, names: make(map[string]bool), rep: make(map[uint32]int)}
+				u.apex = &holders{mark: m, names: make(map[string]bool), perRep: apexRepQueries, rep: make(map[uint32]int)}
 			}
 			inc.zones[string(z.Origin.Lower)] = u
 		}
@@ -1210,7 +1219,7 @@ func (c *compiler) renderAffected(affected map[string]bool, next *Incremental, d
 // content (its rewrite reaches it) among its queries, another makes its
 // name one to render at the record's next change.
 func (c *compiler) renewHolders(h *holders, affected map[string]bool, keys []string) *holders {
-	nh := &holders{mark: h.mark, names: make(map[string]bool, len(h.names)), tooMany: h.tooMany}
+	nh := &holders{mark: h.mark, names: make(map[string]bool, len(h.names)), tooMany: h.tooMany, perRep: h.perRep}
 	for _, r := range h.reps {
 		var q []repQuery
 		for _, x := range r.queries {
@@ -1242,7 +1251,7 @@ func (c *compiler) renewHolders(h *holders, affected map[string]bool, keys []str
 				return
 			}
 		}
-		if len(r.queries) < repQueries {
+		if len(r.queries) < nh.perRep {
 			r.queries = append(r.queries, q)
 		} else {
 			r.all = false
