@@ -47,6 +47,9 @@ type updatePlan struct {
 	replaced map[uint16]int
 	viewIdx  map[uint16]int         // newly placed zone id -> index in viewKeys
 	inPlace  map[uint32]contentHash // shared template -> its new content
+	// rewritten: the contents that rewrites the caller asks for replace
+	// (an image holds them to name the live templates): not placed.
+	rewritten map[contentHash]bool
 
 	viewInfo   []viewInfo
 	tmplInfo   []tmplInfo // of tmplKeys
@@ -145,6 +148,10 @@ func (lv *liveState) plan(img *Image, hs imageHashes, del *deletions) (*updatePl
 				return nil, fmt.Errorf("%w: template %#x to rewrite is not shared", ErrNoUpdate, o)
 			}
 			forced[hs.of(r.New)] = o
+			if p.rewritten == nil {
+				p.rewritten = make(map[contentHash]bool, len(del.rewrites))
+			}
+			p.rewritten[hs.of(r.Old)] = true
 		}
 		for o, h := range p.inPlace {
 			if _, ok := forced[h]; ok {
@@ -361,6 +368,12 @@ func (lv *liveState) placeTemplates(img *Image, hs imageHashes, p *updatePlan) e
 	}
 	place := func(t bpf.XdpTmpl, h contentHash, shared bool) error {
 		if _, done := p.idOf[h]; done {
+			return nil
+		}
+		if _, isNew := target[h]; p.rewritten[h] && !isNew {
+			// A content a rewrite replaces: no entry of the image reads
+			// it (the new zone has no answer with it), its live
+			// template takes the new one.
 			return nil
 		}
 		if id, ok := lv.tmplByHash.get(h); ok {
