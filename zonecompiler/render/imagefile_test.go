@@ -10,6 +10,7 @@ import (
 	"github.com/xdpdns/xdpdns/internal/testsupport/zonegen"
 	"github.com/xdpdns/xdpdns/interop/interoptest"
 	"github.com/xdpdns/xdpdns/zonecompiler/binfmt"
+	"github.com/xdpdns/xdpdns/zonecompiler/engine"
 )
 
 func encoded(t testing.TB, img *Image) []byte {
@@ -149,6 +150,19 @@ func TestImageOrder(t *testing.T) {
 	}
 }
 
+// compiledAndRead compiles e's zones, and the image read back.
+func compiledAndRead(t *testing.T, e *engine.Engine) (img, got *Image) {
+	t.Helper()
+	img, err := Compile(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err = DecodeImage(binfmt.NewReader(encoded(t, img))); err != nil {
+		t.Fatal(err)
+	}
+	return img, got
+}
+
 // TestImageRecompilesNSEC: read back, the Incremental of an NSEC TLD whose
 // apex view has holes (NSECPatchMin lowered to 8) and an encloser without
 // a view (below a DNAME) renders each change as the compiler's own does:
@@ -161,14 +175,7 @@ func TestImageRecompilesNSEC(t *testing.T) {
 	m.Add("dn DNAME elsewhere.example.net.")
 	m.Add("x.y.dn TXT \"occluded\"")
 	e := genEngine(t, m.Signed(zonegen.NSEC))
-	img, err := Compile(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := DecodeImage(binfmt.NewReader(encoded(t, img)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, got := compiledAndRead(t, e)
 	u := got.Incremental.zones[string(e.Zones().Zones()[0].Origin.Lower)]
 	if u == nil || len(u.nsecLayouts) == 0 || len(u.noView) == 0 {
 		t.Fatalf("read back: %d NSEC layouts, %d enclosers without a view; want both", len(u.nsecLayouts), len(u.noView))
@@ -209,14 +216,7 @@ func TestImageRecompilesOptOutApex(t *testing.T) {
 	m := zonegen.New(t, 43)
 	m.AddDelegations(300)
 	e := genEngine(t, m.Signed(zonegen.NSEC3OptOut))
-	img, err := Compile(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := DecodeImage(binfmt.NewReader(encoded(t, img)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, got := compiledAndRead(t, e)
 	u := got.Incremental.zones[string(e.Zones().Zones()[0].Origin.Lower)]
 	if u == nil || u.apex == nil || len(u.apex.reps) == 0 {
 		t.Fatalf("read back: no holders of the apex NSEC3 record")
