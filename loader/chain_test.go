@@ -430,3 +430,41 @@ func TestOptOutApexUpdates(t *testing.T) {
 			step+1, len(d.Image.Names), st.InPlace, answered, must)
 	}
 }
+
+// TestRewrittenContentRead: a change whose entries read a content one of
+// its rewrites replaces (which the loader does not place) is refused, not
+// written with the entry reading nothing; the change as made is written
+// after it.
+func TestRewrittenContentRead(t *testing.T) {
+	requireRoot(t)
+	m := zonegen.New(t, 47)
+	m.AddDelegations(60)
+	e, l, inc := loadVersion(t, m.Signed(zonegen.NSEC3OptOut))
+	m.Add("@ SSHFP 1 1 0123456789abcdef0123456789abcdef01234567")
+	m.Bump()
+	ne := interoptest.GenEngine(t, interop.EngineConfig, m.Signed(zonegen.NSEC3OptOut))
+	d, _, err := render.Recompile(inc, e, ne, nil)
+	if err != nil || len(d.Rewrites) == 0 {
+		t.Fatalf("the change: %v, %d rewrites", err, len(d.Rewrites))
+	}
+	var h render.NameHash
+	var ent render.NameEntry
+	for h, ent = range d.Image.Names {
+		break
+	}
+	bad := *d
+	bad.Image = &render.Image{Names: map[render.NameHash]render.NameEntry{}, Answers: d.Image.Answers, Templates: d.Image.Templates,
+		Denial: d.Image.Denial, Stats: d.Image.Stats}
+	for k, v := range d.Image.Names {
+		bad.Image.Names[k] = v
+	}
+	ent.ExactDefault[0] = d.Rewrites[0].Old
+	bad.Image.Names[h] = ent
+	if _, err := l.UpdatePartial(hotpath.DeltaFromRender(&bad)); !errors.Is(err, loader.ErrImage) {
+		t.Fatalf("an entry reading a rewritten content: %v, want ErrImage", err)
+	}
+	if st, err := l.UpdatePartial(hotpath.DeltaFromRender(d)); err != nil || st.Unsettled != nil {
+		t.Fatalf("the change as made, after: %v %v", err, st.Unsettled)
+	}
+	xdpMatchesEngine(t, l, ne, 1, interoptest.DenialCorpus(t, ne, 1))
+}

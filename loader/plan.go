@@ -166,7 +166,9 @@ func (lv *liveState) plan(img *Image, hs imageHashes, del *deletions) (*updatePl
 		return nil, err
 	}
 	lv.writeViews(img, hs, p)
-	p.entryIDs(lv)
+	if !p.entryIDs(lv) {
+		return nil, fmt.Errorf("%w: an entry reads a content a rewrite replaces", ErrImage)
+	}
 	return p, nil
 }
 
@@ -478,7 +480,8 @@ func (lv *liveState) writeViews(img *Image, hs imageHashes, p *updatePlan) {
 
 // entryIDs gives the changed entries their new template ids, and drops
 // those that end up as they are (every change made in place).
-func (p *updatePlan) entryIDs(lv *liveState) {
+func (p *updatePlan) entryIDs(lv *liveState) (ok bool) {
+	ok = true
 	id := func(old uint32, h contentHash) uint32 {
 		switch {
 		case h == (contentHash{}):
@@ -491,10 +494,13 @@ func (p *updatePlan) entryIDs(lv *liveState) {
 		if to, ok := p.inPlace[old]; ok && to == h {
 			return old
 		}
-		return p.idOf[h]
+		i, placed := p.idOf[h]
+		ok = ok && placed // (not placed: a content a rewrite replaces)
+		return i
 	}
 	p.names = append(entryIDs(nameKind, p.names, id), p.covers...)
 	p.answers = entryIDs(answerKind, p.answers, id)
+	return ok
 }
 
 // appendRun appends n chunks of src from chunk first, to be written at
