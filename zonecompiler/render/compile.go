@@ -318,14 +318,19 @@ type nameResult struct {
 // renderName renders the templates of one name: per listed type, and a
 // default for the others, for exact and below-name queries, DO off and on.
 // It only reads shared state, so names render in parallel.
+// belowIsExact reports whether the default answer below name sp is its
+// exact one: below a delegation (that is no served apex) every query gets
+// the referral, and its template equals the exact one (pointers to the
+// cut's name move with the question either way).
+func (c *compiler) belowIsExact(sp *nameSpec) bool {
+	return sp.delegation && c.set.Zone(sp.lower) == nil
+}
+
 func (c *compiler) renderName(h NameHash, sp *nameSpec) *nameResult {
 	r := &nameResult{h: h}
 	other := otherType(sp)
 	nv := c.variants(sp)
-	// Below a delegation (that is no served apex) every query gets the
-	// referral, and its template equals the exact one: pointers to the
-	// cut's name move with the question either way.
-	belowIsExact := sp.delegation && c.set.Zone(sp.lower) == nil
+	belowIsExact := c.belowIsExact(sp)
 	for do := 0; do < nv; do++ {
 		if sp.exactOpen {
 			r.exact[do] = c.exactSlot(r, sp.lower, other, do == 1)

@@ -78,6 +78,24 @@ func TestImageRoundTrip(t *testing.T) {
 	}
 }
 
+// recompileBoth renders the change from e to e2 from img's Incremental
+// (the compiler's) and from got's (read back), held equal; each image
+// then holds its next Incremental.
+func recompileBoth(t *testing.T, step int, img, got *Image, e, e2 *engine.Engine) (d, want *Delta) {
+	t.Helper()
+	want, nextWant, err := Recompile(img.Incremental, e, e2, nil)
+	if err != nil {
+		t.Fatalf("step %d: Recompile: %v", step, err)
+	}
+	d, next, err := Recompile(got.Incremental, e, e2, nil)
+	if err != nil {
+		t.Fatalf("step %d: Recompile from the image read back: %v", step, err)
+	}
+	canonOf(d.Image).mustEqual(t, step, canonOf(want.Image))
+	img.Incremental, got.Incremental = nextWant, next
+	return d, want
+}
+
 // TestImageRecompiles: the Incremental read back renders a change as the
 // compiler's own does.
 func TestImageRecompiles(t *testing.T) {
@@ -94,16 +112,7 @@ func TestImageRecompiles(t *testing.T) {
 	for step := 1; step <= 10; step++ {
 		v.change()
 		e2 := v.engine(t)
-		want, nextWant, err := Recompile(img.Incremental, e, e2, nil)
-		if err != nil {
-			t.Fatalf("step %d: Recompile: %v", step, err)
-		}
-		d, next, err := Recompile(got.Incremental, e, e2, nil)
-		if err != nil {
-			t.Fatalf("step %d: Recompile from the image read back: %v", step, err)
-		}
-		a, b := canonOf(d.Image), canonOf(want.Image)
-		a.mustEqual(t, step, b)
+		d, want := recompileBoth(t, step, img, got, e, e2)
 		for _, x := range []*Delta{d, want} {
 			slices.SortFunc(x.DelNames, compareHash)
 			slices.SortFunc(x.DelAnswers, compareAnswerKey)
@@ -111,8 +120,7 @@ func TestImageRecompiles(t *testing.T) {
 		if fmt.Sprint(d.DelNames, d.DelAnswers, len(d.Rewrites)) != fmt.Sprint(want.DelNames, want.DelAnswers, len(want.Rewrites)) {
 			t.Fatalf("step %d: deletions or rewrites differ", step)
 		}
-		got.Incremental, e = next, e2
-		img.Incremental = nextWant
+		e = e2
 	}
 }
 
@@ -187,22 +195,13 @@ func TestImageRecompilesNSEC(t *testing.T) {
 			m.Bump()
 		}
 		e2 := genEngine(t, m.Signed(zonegen.NSEC))
-		want, nextWant, err := Recompile(img.Incremental, e, e2, nil)
-		if err != nil {
-			t.Fatalf("step %d: Recompile: %v", step, err)
-		}
-		d, next, err := Recompile(got.Incremental, e, e2, nil)
-		if err != nil {
-			t.Fatalf("step %d: Recompile from the image read back: %v", step, err)
-		}
-		canonOf(d.Image).mustEqual(t, step, canonOf(want.Image))
+		d, _ := recompileBoth(t, step, img, got, e, e2)
 		for _, dz := range d.Image.Denial {
 			if dz != nil && dz.Patch {
 				patched++
 			}
 		}
-		got.Incremental, e = next, e2
-		img.Incremental = nextWant
+		e = e2
 	}
 	if patched == 0 {
 		t.Errorf("no change patched the apex's view")
@@ -223,16 +222,7 @@ func TestImageRecompilesOptOutApex(t *testing.T) {
 	}
 	m.Add("@ SSHFP 1 1 0123456789abcdef0123456789abcdef01234567")
 	m.Bump()
-	e2 := genEngine(t, m.Signed(zonegen.NSEC3OptOut))
-	want, _, err := Recompile(img.Incremental, e, e2, nil)
-	if err != nil {
-		t.Fatalf("Recompile: %v", err)
-	}
-	d, _, err := Recompile(got.Incremental, e, e2, nil)
-	if err != nil {
-		t.Fatalf("Recompile from the image read back: %v", err)
-	}
-	canonOf(d.Image).mustEqual(t, 1, canonOf(want.Image))
+	d, want := recompileBoth(t, 1, img, got, e, genEngine(t, m.Signed(zonegen.NSEC3OptOut)))
 	if len(d.Rewrites) != len(want.Rewrites) || len(d.Rewrites) == 0 {
 		t.Fatalf("%d rewrites from the image read back, %d from the compiler's", len(d.Rewrites), len(want.Rewrites))
 	}

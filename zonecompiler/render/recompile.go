@@ -140,7 +140,8 @@ func (c *compiler) rewriteHolders(h *holders, mark []byte, reached, affected map
 		if err != nil {
 			return nil, err
 		}
-		if k := key(ot); !hasKey(done, k) {
+		k := key(ot)
+		if _, ok := done[k]; !ok {
 			done[k] = nt
 			d.Rewrites = append(d.Rewrites, Rewrite{Old: c.addTemplate(ot), New: c.addTemplate(nt)})
 		}
@@ -161,11 +162,6 @@ func (c *compiler) liveContent(r soaRep, b *zone.Zone) (Template, error) {
 		ot.Denial = idx
 	}
 	return ot, nil
-}
-
-func hasKey(m map[string]Template, k string) bool {
-	_, ok := m[k]
-	return ok
 }
 
 // followRewrites is h (nil: none) with the shared templates the change
@@ -335,14 +331,19 @@ func (c *compiler) incremental(keys []string) *Incremental {
 		check(ids[0], z, u, lower, k.QType, k.Mode, false)
 		check(ids[1], z, u, lower, k.QType, k.Mode, true)
 	}
-	for _, name := range c.held {
+	// usersOf is the record of the zone of name, nil when none.
+	usersOf := func(name []byte) *soaUsers {
 		if z := c.set.Find(name); z != nil {
-			if u := inc.zones[string(z.Origin.Lower)]; u != nil {
-				if u.held == nil {
-					u.held = make(map[string]bool)
-				}
-				u.held[string(name)] = true
+			return inc.zones[string(z.Origin.Lower)]
+		}
+		return nil
+	}
+	for _, name := range c.held {
+		if u := usersOf(name); u != nil {
+			if u.held == nil {
+				u.held = make(map[string]bool)
 			}
+			u.held[string(name)] = true
 		}
 	}
 	for name, idx := range c.nsecOf {
@@ -356,13 +357,11 @@ func (c *compiler) incremental(keys []string) *Incremental {
 		}
 	}
 	for _, name := range c.noView {
-		if z := c.set.Find(name); z != nil {
-			if u := inc.zones[string(z.Origin.Lower)]; u != nil {
-				if u.noView == nil {
-					u.noView = make(map[string]bool)
-				}
-				u.noView[string(name)] = true
+		if u := usersOf(name); u != nil {
+			if u.noView == nil {
+				u.noView = make(map[string]bool)
 			}
+			u.noView[string(name)] = true
 		}
 	}
 	for _, u := range inc.zones {
@@ -962,8 +961,7 @@ func (c *compiler) renderRep(r repQuery, b *zone.Zone) (Template, bool) {
 	}
 	res := &nameResult{}
 	var s slot
-	// Below a delegation the default is the exact one (renderName).
-	if r.mode == abi.ModeExact || r.qtype == 0 && sp.delegation && c.set.Zone(r.name) == nil {
+	if r.mode == abi.ModeExact || r.qtype == 0 && c.belowIsExact(sp) {
 		s = c.exactSlot(res, r.name, qtype, r.do)
 	} else {
 		s = c.belowSlot(res, r.name, qtype, r.do)

@@ -238,10 +238,7 @@ func (c *compiler) patchNSECView(a, b *zone.Zone, ce []byte, old *chainLayout, c
 	depth := wire.Labels(ce) + 1
 	for _, x := range changedNSEC {
 		if len(x) <= len(ce) || !wire.IsSubdomain(x, ce) {
-			if bytes.Equal(x, ce) || (baseA != nil && bytes.Equal(x, baseA.Name.Lower())) || bytes.Equal(x, baseB.Name.Lower()) {
-				sets[[4]uint64{}] = baseB.Set(dns.TypeNSEC)
-			}
-			continue
+			continue // (the first entry's: sameNSEC above)
 		}
 		child := wire.Suffix(x, depth)
 		if int(child[0]) > abi.DenialLabel {

@@ -31,16 +31,24 @@ type ixfr struct {
 
 // newIXFR starts the IXFR of signed zone z to serial: its SOA replaced.
 func newIXFR(z *zone.Zone, serial int) (*ixfr, error) {
-	tmpl, ok := z.SOA.Sigs()[0].Src().(*dns.RRSIG)
-	if !ok {
-		return nil, fmt.Errorf("the zone's SOA has no RRSIG")
+	x, err := moreIXFR(z, zone.Change{})
+	if err != nil {
+		return nil, err
 	}
-	x := &ixfr{tmpl: tmpl}
 	x.del(z.SOA)
 	soa := dns.Copy(z.SOA.RRs()[0].Src()).(*dns.SOA)
 	soa.Serial = uint32(serial)
 	x.sign(soa)
 	return x, nil
+}
+
+// moreIXFR goes on with the IXFR ch of signed zone z.
+func moreIXFR(z *zone.Zone, ch zone.Change) (*ixfr, error) {
+	tmpl, ok := z.SOA.Sigs()[0].Src().(*dns.RRSIG)
+	if !ok {
+		return nil, fmt.Errorf("the zone's SOA has no RRSIG")
+	}
+	return &ixfr{ch: ch, tmpl: tmpl}, nil
 }
 
 // sign adds rr and an RRSIG over it.
@@ -334,7 +342,10 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 		if sp.apex {
 			// A signer's refresh of the apex NSEC3's signature: every
 			// insecure delegation's referral and DS NODATA hold it.
-			x := &ixfr{ch: ch, tmpl: z0.SOA.Sigs()[0].Src().(*dns.RRSIG)}
+			x, err := moreIXFR(z0, ch)
+			if err != nil {
+				return err
+			}
 			s := z0.NSEC3Match(z0.NSEC3Hash(z0.Apex)).Set(dns.TypeNSEC3)
 			x.del(s)
 			x.sign(dns.Copy(s.RRs()[0].Src()))
