@@ -212,12 +212,12 @@ func (d *Daemon) setLoaded(set *zone.Set) {
 			continue
 		}
 		m[z] = now
-		// A secondary zone changes by IXFR (zone.Apply, render.Recompile),
-		// which reads the zone's name index: build it now, in the
-		// background, rather than on the first transfer.
-		if _, ok := d.secondarySpec(dns.CanonicalName(z.Name())); ok {
-			go z.BuildIndex()
-		}
+		// A zone changes by IXFR or by a reload of its file applied as a
+		// difference (zone.Apply, render.Recompile), which reads the
+		// zone's indexes: build them now, in the background, rather than
+		// on the first change (at a million delegations 0.3 s and 2 MB
+		// unsigned).
+		go z.BuildIndex()
 	}
 	d.loadedAt = m
 }

@@ -175,10 +175,11 @@ func (a *applier) finish(nsec3 chunked[*Node]) error {
 		k := []byte(key)
 		old := z.nodes.getString(key)
 		switch {
-		case old == nil && n != nil:
-			names.put(cmpName(k), n.Name.Lower(), true)
-		case old != nil && n == nil:
-			names.del(cmpName(k))
+		case !z.deep(k):
+		case n != nil:
+			names.put(cmpNode(k), n, true) // new, or this version's copy
+		case old != nil:
+			names.del(cmpNode(k))
 		}
 		switch {
 		case n != nil && hasNSEC(n):

@@ -65,7 +65,7 @@ func testOptions() Options { return Options{Now: func() time.Time { return genNo
 
 // TestBuildIndex: BuildIndex builds both indexes a change reads, the name
 // index and, in an NSEC3 zone, the names by hash (the daemon builds them in
-// the background for a secondary zone, not on its first transfer).
+// the background after a load, not on a zone's first change).
 func TestBuildIndex(t *testing.T) {
 	for _, kind := range []denialKind{signedNSEC, signedNSEC3} {
 		m := newModel(t, 3)

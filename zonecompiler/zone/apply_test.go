@@ -63,6 +63,7 @@ func TestApplyMatchesLoad(t *testing.T) {
 					}
 					checkChanged(t, z, nz, changed)
 					checkHashIndex(t, step, nz, want)
+					checkNameIndex(t, step, nz, want)
 					z, cur = nz, next
 				}
 			}
@@ -82,20 +83,59 @@ func checkHashIndex(t *testing.T, step int, nz, want *Zone) {
 	if got == nil {
 		t.Fatalf("step %d: Apply carried no index of names by hash", step)
 	}
-	list := func(c *chunked[hashRef], z *Zone) []string {
+	list := func(idx *hashIndex, z *Zone) []string {
 		var out []string
-		c.each(func(r hashRef) bool {
-			if z != nil && z.Node(r.n.Name.Lower()) != r.n {
-				t.Errorf("step %d: the index names a node of %s that is not the version's", step, r.n.Name.Lower())
+		check := func(n *Node) {
+			if z != nil && z.Node(n.Name.Lower()) != n {
+				t.Errorf("step %d: the index names a node of %s that is not the version's", step, n.Name.Lower())
 			}
+		}
+		idx.own.each(func(n *Node) bool {
+			check(n)
+			out = append(out, "own "+z.NSEC3Hash(n)+" "+string(n.Name.Lower()))
+			return true
+		})
+		idx.others.each(func(r hashRef) bool {
+			check(r.n)
 			out = append(out, r.key+" "+string(r.n.Name.Lower()))
 			return true
 		})
 		return out
 	}
-	g, w := list(got, nz), list(want.hashIndex(), nil)
+	g, w := list(got, nz), list(want.hashIndex(), want)
 	if strings.Join(g, "\n") != strings.Join(w, "\n") {
 		t.Fatalf("step %d: the carried index of names by hash differs from a fresh one (-fresh +carried):\n%s", step,
+			firstDiff(strings.Join(w, "\n"), strings.Join(g, "\n")))
+	}
+}
+
+// checkNameIndex holds the name index that Apply carried to nz to the
+// one built from want, the same version loaded: the same names, each
+// entry nz's node (an entry left naming an older version's node would
+// keep its records alive), every deep name and no other.
+func checkNameIndex(t *testing.T, step int, nz, want *Zone) {
+	t.Helper()
+	got := nz.lazy.names
+	var g, w []string
+	got.each(func(n *Node) bool {
+		if nz.Node(n.Name.Lower()) != n {
+			t.Errorf("step %d: the name index names a node of %s that is not the version's", step, wire.String(n.Name.Lower()))
+		}
+		g = append(g, wire.String(n.Name.Lower()))
+		return true
+	})
+	want.index().names.each(func(n *Node) bool {
+		w = append(w, wire.String(n.Name.Lower()))
+		return true
+	})
+	var deep []string
+	want.ForEachNode(func(n *Node) {
+		if want.deep(n.Name.Lower()) {
+			deep = append(deep, wire.String(n.Name.Lower()))
+		}
+	})
+	if strings.Join(g, "\n") != strings.Join(w, "\n") || len(deep) != len(w) {
+		t.Fatalf("step %d: the carried name index differs from a fresh one (-fresh +carried; %d deep names):\n%s", step, len(deep),
 			firstDiff(strings.Join(w, "\n"), strings.Join(g, "\n")))
 	}
 }

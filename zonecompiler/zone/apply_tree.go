@@ -47,23 +47,14 @@ func (a *applier) structure() {
 
 // hasChild reports whether a name strictly below key exists in the new
 // version: one created by the change, or one of the old version's that
-// the change did not delete (the old version's names below key follow
-// key in its canonical index).
+// the change did not delete.
 func (a *applier) hasChild(key string) bool {
 	if a.newChild[key] {
 		return true
 	}
-	k := []byte(key)
 	found := false
-	idx := a.old.index()
-	idx.names.from(cmpName(k), func(name []byte) bool {
-		if string(name) == key {
-			return true
-		}
-		if !wire.IsSubdomain(name, k) {
-			return false
-		}
-		found = a.get(name) != nil
+	a.old.below([]byte(key), func(n *Node) bool {
+		found = a.get(n.Name.Lower()) != nil
 		return !found
 	})
 	return found
@@ -72,14 +63,8 @@ func (a *applier) hasChild(key string) bool {
 // descendants calls f for the names of the old version strictly below
 // key, in canonical order.
 func (a *applier) descendants(key []byte, f func(name []byte)) {
-	a.old.index().names.from(cmpName(key), func(name []byte) bool {
-		if len(name) == len(key) {
-			return true // key itself
-		}
-		if !wire.IsSubdomain(name, key) {
-			return false
-		}
-		f(name)
+	a.old.below(key, func(n *Node) bool {
+		f(n.Name.Lower())
 		return true
 	})
 }

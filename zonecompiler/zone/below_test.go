@@ -28,6 +28,15 @@ func TestBelow(t *testing.T) {
 	if got := below(z, "subway.b.test."); len(got) != 0 {
 		t.Errorf("below subway: %v", got)
 	}
+	// Below the origin: every other name (the origin's children are not
+	// in the index), in canonical order.
+	if got, want := below(z, "b.test."), []string{"ns.b.test.", "sub.b.test.", "ns.sub.b.test.", "y.sub.b.test.", "x.y.sub.b.test.",
+		"sub0.b.test.", "a.sub0.b.test.", "subway.b.test."}; !slices.Equal(got, want) {
+		t.Errorf("below the origin: %v, want %v", got, want)
+	}
+	if got := below(z, "test."); len(got) != 0 {
+		t.Errorf("below a name above the origin: %v", got)
+	}
 	for name, want := range map[string]bool{"b.test.": true, "sub.b.test.": true, "y.sub.b.test.": true, "subway.b.test.": false, "ns.b.test.": false} {
 		w, _ := wireOf(name)
 		if got := z.HasBelow(w); got != want {

@@ -15,16 +15,26 @@ import (
 // version's first Apply, and carried by Apply from one version to the
 // next like the chains.
 
-// hashRef is an entry of the index: a hash label (lower-case base32hex)
-// and the node it is the hash of, or the hash of whose wildcard it is;
-// key "" for a node every search returns (a CNAME, a name without a hash
-// or whose wildcard has none).
+// hashIndex is the index: two sorted lists. own holds the nodes by
+// their own hash, then name (a node and nothing else: the label is read
+// from the zone's store, 8 bytes an entry for a TLD's million names);
+// others the entries with a label of their own (hashRef: a wildcard's
+// hash) and the nodes every search returns.
+type hashIndex struct {
+	own    chunked[*Node]
+	others chunked[hashRef]
+}
+
+// hashRef is an entry of others: a hash label (lower-case base32hex)
+// and the node the hash of whose wildcard it is; key "" for a node every
+// search returns (a CNAME, a name without a hash or whose wildcard has
+// none).
 type hashRef struct {
 	key string
 	n   *Node
 }
 
-// cmpHashRef orders an entry against the key and name sought.
+// cmpHashRef orders an entry of others against the key and name sought.
 func cmpHashRef(key string, name []byte) func(hashRef) int {
 	return func(r hashRef) int {
 		if c := strings.Compare(r.key, key); c != 0 {
@@ -34,17 +44,25 @@ func cmpHashRef(key string, name []byte) func(hashRef) int {
 	}
 }
 
-// hashRefs appends the entries of node n of z: none below a cut; its
-// hash; its wildcard's when it is not a delegation.
-func (z *Zone) hashRefs(dst []hashRef, n *Node) []hashRef {
+// cmpOwn orders an entry of own against the key and name sought.
+func (z *Zone) cmpOwn(key string, name []byte) func(*Node) int {
+	return func(n *Node) int {
+		if c := strings.Compare(z.NSEC3Hash(n), key); c != 0 {
+			return c
+		}
+		return bytes.Compare(n.Name.Lower(), name)
+	}
+}
+
+// hashRefs says whether node n of z has an entry in own (its hash), and
+// appends its entries in others: none below a cut; its wildcard's hash
+// when it is not a delegation; "" when a search returns it always.
+func (z *Zone) hashRefs(dst []hashRef, n *Node) (bool, []hashRef) {
 	if n.Has(FlagBelowCut) {
-		return dst
+		return false, dst
 	}
-	h := z.NSEC3Hash(n)
-	always := n.Has(FlagCNAME) || len(h) != len(HashLabel{})
-	if len(h) == len(HashLabel{}) {
-		dst = append(dst, hashRef{h, n})
-	}
+	own := len(z.NSEC3Hash(n)) == len(HashLabel{})
+	always := n.Has(FlagCNAME) || !own
 	if !n.Has(FlagDelegation) {
 		if w := z.HashName(wire.Wildcard(n.Name.Lower())); w != "" {
 			dst = append(dst, hashRef{w, n})
@@ -55,11 +73,11 @@ func (z *Zone) hashRefs(dst []hashRef, n *Node) []hashRef {
 	if always {
 		dst = append(dst, hashRef{"", n})
 	}
-	return dst
+	return own, dst
 }
 
 // hashIndex is z's index of names by hash (nil without NSEC3).
-func (z *Zone) hashIndex() *chunked[hashRef] {
+func (z *Zone) hashIndex() *hashIndex {
 	if z.NSEC3 == nil {
 		return nil
 	}
@@ -68,11 +86,17 @@ func (z *Zone) hashIndex() *chunked[hashRef] {
 		if l.hashes.Load() != nil {
 			return // carried by Apply
 		}
-		refs := make([]hashRef, 0, z.nodes.n+z.nodes.n/16)
-		z.nodes.each(func(n *Node) { refs = z.hashRefs(refs, n) })
-		slices.SortFunc(refs, func(a, b hashRef) int { return cmpHashRef(b.key, b.n.Name.Lower())(a) })
-		c := chunkedOf(refs)
-		l.hashes.Store(&c)
+		own := make([]*Node, 0, z.nodes.n)
+		var others []hashRef
+		z.nodes.each(func(n *Node) {
+			var has bool
+			if has, others = z.hashRefs(others, n); has {
+				own = append(own, n)
+			}
+		})
+		slices.SortFunc(own, func(a, b *Node) int { return z.cmpOwn(z.NSEC3Hash(b), b.Name.Lower())(a) })
+		slices.SortFunc(others, func(a, b hashRef) int { return cmpHashRef(b.key, b.n.Name.Lower())(a) })
+		l.hashes.Store(&hashIndex{own: chunkedOf(own), others: chunkedOf(slices.Clip(others))})
 	})
 	return l.hashes.Load()
 }
@@ -88,11 +112,18 @@ func (z *Zone) NamesByHash(ranges [][2]string, f func(*Node)) bool {
 		return false
 	}
 	for _, r := range append([][2]string{{"", ""}}, ranges...) {
-		idx.from(func(h hashRef) int { return strings.Compare(h.key, r[0]) }, func(h hashRef) bool {
+		idx.others.from(func(h hashRef) int { return strings.Compare(h.key, r[0]) }, func(h hashRef) bool {
 			if h.key > r[1] {
 				return false
 			}
 			f(h.n)
+			return true
+		})
+		idx.own.from(func(n *Node) int { return strings.Compare(z.NSEC3Hash(n), r[0]) }, func(n *Node) bool {
+			if z.NSEC3Hash(n) > r[1] {
+				return false
+			}
+			f(n)
 			return true
 		})
 	}
@@ -108,21 +139,27 @@ func (a *applier) carryHashIndex() {
 	if old == nil || z.NSEC3 == nil || nz.NSEC3 == nil || *z.NSEC3 != *nz.NSEC3 || !bytes.Equal(z.nsec3Salt, nz.nsec3Salt) {
 		return
 	}
-	e := old.edit()
+	own, others := old.own.edit(), old.others.edit()
 	var refs []hashRef
 	for key, n := range a.work {
 		if o := z.nodes.getString(key); o != nil {
-			for _, r := range z.hashRefs(refs[:0], o) {
-				e.del(cmpHashRef(r.key, r.n.Name.Lower()))
+			var has bool
+			if has, refs = z.hashRefs(refs[:0], o); has {
+				own.del(z.cmpOwn(z.NSEC3Hash(o), o.Name.Lower()))
+			}
+			for _, r := range refs {
+				others.del(cmpHashRef(r.key, r.n.Name.Lower()))
 			}
 		}
 		if n != nil {
-			refs = nz.hashRefs(refs[:0], n)
+			var has bool
+			if has, refs = nz.hashRefs(refs[:0], n); has {
+				own.put(nz.cmpOwn(nz.NSEC3Hash(n), n.Name.Lower()), n, true)
+			}
 			for _, r := range refs {
-				e.put(cmpHashRef(r.key, r.n.Name.Lower()), r, true)
+				others.put(cmpHashRef(r.key, r.n.Name.Lower()), r, true)
 			}
 		}
 	}
-	c := e.done()
-	nz.lazy.hashes.Store(&c)
+	nz.lazy.hashes.Store(&hashIndex{own: own.done(), others: others.done()})
 }

@@ -419,11 +419,11 @@ type derived struct {
 	nsec, nsec3         []*Node
 
 	idxOnce sync.Once
-	names   chunked[[]byte] // every node's lower-case name, canonical order
-	exps    chunked[int64]  // every RRSIG's expiration (Unix seconds)
+	names   chunked[*Node] // the deep names' nodes (index.go), canonical order
+	exps    chunked[int64] // every RRSIG's expiration (Unix seconds)
 
 	hashOnce sync.Once
-	hashes   atomic.Pointer[chunked[hashRef]] // NSEC3: the names by hash (hashindex.go)
+	hashes   atomic.Pointer[hashIndex] // NSEC3: the names by hash (hashindex.go)
 }
 
 // WithExpired returns a copy of z with Expired set to expired, sharing
