@@ -191,21 +191,21 @@ func (a *applier) finish(nsec3 chunked[*Node]) error {
 	nz.nsecChain = nsec.done()
 	exps := idx.exps.edit()
 	for _, e := range a.delExps {
-		exps.del(cmpInt(e))
+		countExp(exps, e, -1)
 	}
 	for _, e := range a.addExps {
-		exps.put(cmpInt(e), e, false)
+		countExp(exps, e, 1)
 	}
 	l := nz.lazy
 	l.idxOnce.Do(func() { l.names, l.exps = names.done(), exps.done() })
 	nz.nodes = z.nodes.with(a.work)
 	nz.nrecords = z.nrecords + a.added - a.deleted
-	nz.nsigs = l.exps.Len()
+	nz.nsigs = z.nsigs + len(a.addExps) - len(a.delExps)
 	nz.SigExpiration = time.Time{}
 	if first, ok := l.exps.first(); ok {
-		nz.SigExpiration = time.Unix(first, 0)
-		if first < a.b.opt.now().Unix() {
-			return a.expiredSig(first)
+		nz.SigExpiration = time.Unix(first.exp, 0)
+		if first.exp < a.b.opt.now().Unix() {
+			return a.expiredSig(first.exp)
 		}
 	}
 	nz.Apex = nz.nodes.get(z.Origin.Lower)

@@ -2,6 +2,7 @@ package zone
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,7 +113,8 @@ func checkHashIndex(t *testing.T, step int, nz, want *Zone) {
 // checkNameIndex holds the name index that Apply carried to nz to the
 // one built from want, the same version loaded: the same names, each
 // entry nz's node (an entry left naming an older version's node would
-// keep its records alive), every deep name and no other.
+// keep its records alive), every deep name and no other; and the same
+// count of RRSIGs by expiration.
 func checkNameIndex(t *testing.T, step int, nz, want *Zone) {
 	t.Helper()
 	got := nz.lazy.names
@@ -137,6 +139,9 @@ func checkNameIndex(t *testing.T, step int, nz, want *Zone) {
 	if strings.Join(g, "\n") != strings.Join(w, "\n") || len(deep) != len(w) {
 		t.Fatalf("step %d: the carried name index differs from a fresh one (-fresh +carried; %d deep names):\n%s", step, len(deep),
 			firstDiff(strings.Join(w, "\n"), strings.Join(g, "\n")))
+	}
+	if ge, we := nz.lazy.exps.slice(), want.lazy.exps.slice(); !slices.Equal(ge, we) || nz.nsigs != want.nsigs {
+		t.Fatalf("step %d: RRSIG expirations carried %v (%d RRSIGs), fresh %v (%d)", step, ge, nz.nsigs, we, want.nsigs)
 	}
 }
 

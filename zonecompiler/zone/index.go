@@ -21,17 +21,21 @@ func (z *Zone) index() *derived {
 	l := z.lazy
 	l.idxOnce.Do(func() {
 		names := sortCanonical(z, z.deep)
-		exps := make([]int64, 0, z.nsigs)
+		counts := map[int64]int{}
 		add := func(n *Node) {
 			for s := range n.EachSet {
 				for _, rr := range s.Sigs() {
-					exps = append(exps, sigExpiration(rr))
+					counts[sigExpiration(rr)]++
 				}
 			}
 		}
 		z.nodes.each(add)
 		z.nsec3ByKey.each(add)
-		slices.Sort(exps)
+		exps := make([]expCount, 0, len(counts))
+		for exp, n := range counts {
+			exps = append(exps, expCount{exp, n})
+		}
+		slices.SortFunc(exps, func(a, b expCount) int { return cmpExp(b.exp)(a) })
 		l.names, l.exps = chunkedOf(names), chunkedOf(exps)
 	})
 	return l
@@ -145,14 +149,39 @@ func cmpNode(key []byte) func(*Node) int {
 	return func(n *Node) int { return wire.Compare(n.Name.Lower(), key) }
 }
 
-func cmpInt(key int64) func(int64) int {
-	return func(e int64) int {
+// expCount is an entry of the index of RRSIG expirations: an expiration
+// (Unix seconds) and how many RRSIGs of the zone have it. A signer gives
+// a zone's signatures a few expirations (one per signing run, or spread
+// over its jitter window), so the index holds far fewer entries than the
+// zone holds RRSIGs.
+type expCount struct {
+	exp int64
+	n   int
+}
+
+func cmpExp(key int64) func(expCount) int {
+	return func(e expCount) int {
 		switch {
-		case e < key:
+		case e.exp < key:
 			return -1
-		case e > key:
+		case e.exp > key:
 			return 1
 		}
 		return 0
+	}
+}
+
+// countExp adds d (±1) to the RRSIGs counted at expiration exp.
+func countExp(e *listEdit[expCount], exp int64, d int) {
+	cmp := cmpExp(exp)
+	ci, i, found := e.c.search(cmp)
+	switch {
+	case !found && d > 0:
+		e.put(cmp, expCount{exp, d}, false)
+	case found:
+		ch := e.own(ci)
+		if ch[i].n += d; ch[i].n <= 0 {
+			e.del(cmp)
+		}
 	}
 }

@@ -419,8 +419,8 @@ type derived struct {
 	nsec, nsec3         []*Node
 
 	idxOnce sync.Once
-	names   chunked[*Node] // the deep names' nodes (index.go), canonical order
-	exps    chunked[int64] // every RRSIG's expiration (Unix seconds)
+	names   chunked[*Node]    // the deep names' nodes (index.go), canonical order
+	exps    chunked[expCount] // the RRSIGs' expirations (index.go)
 
 	hashOnce sync.Once
 	hashes   atomic.Pointer[hashIndex] // NSEC3: the names by hash (hashindex.go)
