@@ -222,6 +222,15 @@ run() { # server variant zonefile
 		;;
 	xdpdns-image) grep -q 'zones loaded from the compiled image' "$dir/log" || die "$server/$variant: did not start from the image" ;;
 	esac
+	if [ "$server" != knot ]; then
+		# The steady state holds the indexes a change reads, built in
+		# the background once the start has settled.
+		local k=0
+		until grep -q 'zone indexes built' "$dir/log"; do
+			sleep 0.1
+			((k++ < 3000)) || die "$server/$variant: the zone's indexes were not built"
+		done
+	fi
 	sleep 2
 	rss=$(kb_status "$pid" VmRSS)
 	ml=$(memlock "$pid")

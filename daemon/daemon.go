@@ -224,7 +224,9 @@ func (d *Daemon) setLoaded(set *zone.Set) {
 		go func() {
 			select {
 			case <-d.settled:
+				t0 := time.Now()
 				z.BuildIndex()
+				d.log.Info("zone indexes built", "zone", z.Name(), "serial", z.Serial, "took", time.Since(t0).Round(time.Millisecond))
 			case <-d.life.Done():
 			}
 		}()

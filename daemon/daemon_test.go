@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,4 +270,63 @@ func TestReloadSerialWarnings(t *testing.T) {
 	if w := reload(); len(w) != 0 {
 		t.Errorf("newer serial: warnings %q", w)
 	}
+}
+
+// lockedLog is a log destination tests read while the daemon writes.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedLog) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.buf.String(), s)
+}
+
+// TestIndexesBuiltAfterLoad: once the start has settled, the daemon
+// builds the indexes a change reads for every zone it loaded, and again
+// for the version a reload brings (not on their first change).
+func TestIndexesBuiltAfterLoad(t *testing.T) {
+	cfg := testsupport.ExampleConfig(t, nil)
+	logs := &lockedLog{}
+	d, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	wait := func(n int, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); logs.count("zone indexes built") < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d index builds logged, want %d", what, logs.count("zone indexes built"), n)
+			}
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := logs.count("zone indexes built"); got != 0 {
+		t.Fatalf("indexes built before the start settled: %d", got)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wait(1, "after the start")
+	text := strings.Replace(testsupport.ExampleCom, "www IN A   192.0.2.10", "www IN A   192.0.2.11", 1)
+	text = strings.Replace(text, "hostmaster 1 ", "hostmaster 2 ", 1)
+	if strings.Count(text, "192.0.2.11") != 1 || !strings.Contains(text, "hostmaster 2 ") {
+		t.Fatal("the example zone changed: no record to edit")
+	}
+	if err := os.WriteFile(cfg.Zones[0].File, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	wait(2, "after a reload")
 }
