@@ -84,9 +84,11 @@ type Daemon struct {
 	sec *secondary.Manager
 
 	started time.Time
-	// settled is closed once the start has settled (Start: the hot
-	// path's first maps recorded); the zones' indexes are built after it.
-	settled chan struct{}
+	// settled: the start has settled (Start: the hot path's first maps
+	// recorded, the zones' indexes built); until then unindexed lists
+	// the zones loaded whose indexes the start builds.
+	settled   bool
+	unindexed []*zone.Zone
 
 	// life ends when Close begins: loads in progress stop with it.
 	life context.Context
@@ -127,7 +129,7 @@ func NewWith(cfg *config.Config, log *slog.Logger, hooks Hooks) (*Daemon, error)
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Daemon{cfg: cfg, log: log, n: new(counters), reloadSlot: make(chan struct{}, 1), expired: map[string]bool{},
-		hooks: hooks, image: imageState{appendAfter: appendAfter}, settled: make(chan struct{})}
+		hooks: hooks, image: imageState{appendAfter: appendAfter}}
 	d.life, d.stop = context.WithCancel(context.Background())
 	set, err := d.loadStart(d.life)
 	if err != nil {
@@ -219,19 +221,25 @@ func (d *Daemon) setLoaded(set *zone.Set) {
 		// difference (zone.Apply, render.Recompile), which reads the
 		// zone's indexes: build them in the background, rather than on
 		// the first change (at a million delegations 0.3 s and 2 MB
-		// unsigned, 2 s and 11 MB NSEC3-signed), once the start has
-		// settled (not beside the hot path's first filling of the maps).
-		go func() {
-			select {
-			case <-d.settled:
-				t0 := time.Now()
-				z.BuildIndex()
-				d.log.Info("zone indexes built", "zone", z.Name(), "serial", z.Serial, "took", time.Since(t0).Round(time.Millisecond))
-			case <-d.life.Done():
-			}
-		}()
+		// unsigned, 2 s and 11 MB NSEC3-signed); at the start, once it
+		// has settled (not beside the hot path's first filling of the
+		// maps, and before the start's garbage is handed back).
+		if d.settled {
+			go d.buildIndex(z)
+		} else {
+			d.unindexed = append(d.unindexed, z)
+		}
 	}
 	d.loadedAt = m
+}
+
+// buildIndex builds z's indexes (zone.BuildIndex) and logs it (not for
+// a version a change made, which carries them).
+func (d *Daemon) buildIndex(z *zone.Zone) {
+	t0 := time.Now()
+	if z.BuildIndex() {
+		d.log.Info("zone indexes built", "zone", z.Name(), "serial", z.Serial, "took", time.Since(t0).Round(time.Millisecond))
+	}
 }
 
 // Start makes the server listen and opens the control socket (unless
@@ -250,7 +258,13 @@ func (d *Daemon) Start(ctx context.Context) error {
 		if s, ok := d.hotPath().(interface{ Settle() }); ok {
 			s.Settle()
 		}
-		close(d.settled)
+		d.mu.Lock()
+		zones := d.unindexed
+		d.settled, d.unindexed = true, nil
+		d.mu.Unlock()
+		for _, z := range zones {
+			d.buildIndex(z)
+		}
 		releaseMemory()
 	}()
 	d.startHealth(ctx)

@@ -69,13 +69,28 @@ func testOptions() Options { return Options{Now: func() time.Time { return genNo
 func TestBuildIndex(t *testing.T) {
 	for _, kind := range []denialKind{signedNSEC, signedNSEC3} {
 		m := newModel(t, 3)
-		z := loadText(t, zoneText(m.Signed(kind)))
+		cur := m.Signed(kind)
+		z := loadText(t, zoneText(cur))
 		if z.lazy.names.Len() != 0 || z.lazy.hashes.Load() != nil {
 			t.Fatalf("%s: an index built at load", kind)
 		}
-		z.BuildIndex()
+		if !z.BuildIndex() {
+			t.Errorf("%s: BuildIndex says it built nothing", kind)
+		}
 		if z.lazy.names.Len() == 0 || (kind == signedNSEC3) != (z.lazy.hashes.Load() != nil) {
 			t.Errorf("%s: after BuildIndex: name index %v, names by hash %v", kind, z.lazy.names.Len() != 0, z.lazy.hashes.Load() != nil)
+		}
+		if z.BuildIndex() {
+			t.Errorf("%s: BuildIndex built the indexes again", kind)
+		}
+		// A version Apply made carries them.
+		m.Bump()
+		nz, _, err := Apply(z, diff(cur, m.Signed(kind)), testOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nz.BuildIndex() {
+			t.Errorf("%s: BuildIndex built the indexes of a version Apply made", kind)
 		}
 	}
 }

@@ -86,6 +86,7 @@ func (z *Zone) hashIndex() *hashIndex {
 		if l.hashes.Load() != nil {
 			return // carried by Apply
 		}
+		l.builds.Add(1)
 		own := make([]*Node, 0, z.nodes.n)
 		var others []hashRef
 		z.nodes.each(func(n *Node) {

@@ -20,6 +20,7 @@ import (
 func (z *Zone) index() *derived {
 	l := z.lazy
 	l.idxOnce.Do(func() {
+		l.builds.Add(1)
 		names := sortCanonical(z, z.deep)
 		counts := map[int64]int{}
 		add := func(n *Node) {

@@ -423,6 +423,7 @@ type derived struct {
 	exps    chunked[expCount] // the RRSIGs' expirations (index.go)
 
 	hashOnce sync.Once
+	builds   atomic.Int32              // indexes built here (not carried by Apply)
 	hashes   atomic.Pointer[hashIndex] // NSEC3: the names by hash (hashindex.go)
 }
 
