@@ -16,7 +16,7 @@ import (
 // (deep), not the origin's children: what it is asked for is the names
 // below a name, and only the origin has its children below it. A TLD's
 // million delegations stay out of it (its glue's names are in it): 8
-// bytes a deep name, built in a tenth of the time of a sort of them all.
+// bytes a deep name, built in a quarter of the time of a sort of them all.
 func (z *Zone) index() *derived {
 	l := z.lazy
 	l.idxOnce.Do(func() {
