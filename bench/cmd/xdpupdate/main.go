@@ -31,6 +31,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -244,8 +245,8 @@ func run(n int, steps []int, signed bool) error {
 	if signed {
 		return runSigned(l, e, inc, n, steps, v.serial)
 	}
-	printf("| changed delegations | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | templates new / rewritten | IXFR total (ms) | allocated (MiB) | reload: load (s) + Recompile (ms) | full compile + Update (s) | checked |" + "\n")
-	printf("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|" + "\n")
+	printf("| changed delegations | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | templates new / rewritten | IXFR total (ms) | allocated (MiB) | page faults | reload: load (s) + Recompile (ms) | full compile + Update (s) | checked |" + "\n")
+	printf("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|" + "\n")
 	next := n
 	for i, c := range steps {
 		v.serial++
@@ -306,10 +307,10 @@ func run(n int, steps []int, signed bool) error {
 		if n := fst.NamesChanged + fst.NamesAdded + fst.NamesGone + fst.AnswersChanged + fst.AnswersGone; n != 0 {
 			return fmt.Errorf("after the incremental update, the full compile still changes %d entries", n)
 		}
-		printf("| %d | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d / %d | %.1f | %.1f | %.2f + %.0f | %.1f | %s |\n", c, ms(ta), ms(trc), len(d.Image.Names),
+		printf("| %d | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d / %d | %.1f | %.1f | %d | %.2f + %.0f | %.1f | %s |\n", c, ms(ta), ms(trc), len(d.Image.Names),
 			ms(tu), ms(st.Plan), ms(st.Write), ms(st.Grace), ms(st.Settle),
 			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.Templates, st.InPlace,
-			ms(ta+trc+tu), alloc, tl.Seconds(), ms(trl), tf.Seconds(), checked)
+			ms(ta+trc+tu), alloc, w.faults, tl.Seconds(), ms(trl), tf.Seconds(), checked)
 		_ = tc
 	}
 	printf("\n- End of the run: %s.\n", memory())
@@ -459,6 +460,7 @@ type taken struct {
 	st                       loader.UpdateStats
 	apply, recompile, update time.Duration
 	alloc                    float64 // MiB of Go heap the three allocated
+	faults                   int64   // minor page faults of the process meanwhile
 }
 
 // takeIXFR applies the IXFR ch to the version e serves (zone.Apply),
@@ -470,6 +472,7 @@ func takeIXFR(l *loader.Loader, inc *render.Incremental, e *engine.Engine, ch zo
 	var w taken
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	f0 := minorFaults()
 	t0 := time.Now()
 	nz, changed, err := zone.Apply(e.Zones().Zones()[0], ch, zone.Options{})
 	if err != nil {
@@ -514,9 +517,20 @@ func takeIXFR(l *loader.Loader, inc *render.Incremental, e *engine.Engine, ch zo
 		return w, fmt.Errorf("update: %w", err)
 	}
 	w.update = time.Since(t0)
+	w.faults = minorFaults() - f0
 	runtime.ReadMemStats(&ms1)
 	w.alloc = float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20)
 	return w, nil
+}
+
+// minorFaults is the process's minor page faults so far (memory the
+// heap takes from the system again after handing it back is one per page).
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Minflt
 }
 
 // wireName is name in lower-case wire form (nil when it is not one).

@@ -294,8 +294,8 @@ func nsecChange(z *zone.Zone, serial int, added, removed []int, secure bool) (zo
 // then DO=1 queries through the program (checkSigned) must get the
 // engine's bytes.
 func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n int, steps []int, serial int) error {
-	printf("| changed delegations (DS) | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | denial zones written (in place) | IXFR total (ms) | allocated (MiB) | checked |\n")
-	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	printf("| changed delegations (DS) | IXFR: zone.Apply (ms) | Recompile (ms) | names rendered | UpdatePartial (ms: plan + write + grace + settle) | names written | answers written | denial zones written (in place) | IXFR total (ms) | allocated (MiB) | page faults | checked |\n")
+	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	next, removedSecure, removedInsecure := 0, 5, 1
 	type step struct {
 		c      int
@@ -371,10 +371,10 @@ func runSigned(l *loader.Loader, e *engine.Engine, inc *render.Incremental, n in
 		if sp.apex {
 			kind = "serial, apex NSEC3 signed again"
 		}
-		printf("| %d %s | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d (%d) | %.1f | %.1f | %s |\n", c, kind, ms(ta), ms(trc), len(d.Image.Names),
+		printf("| %d %s | %.1f | %.1f | %d | %.1f (%.1f + %.1f + %.1f + %.1f) | %d | %d | %d (%d) | %.1f | %.1f | %d | %s |\n", c, kind, ms(ta), ms(trc), len(d.Image.Names),
 			ms(tu), ms(st.Plan), ms(st.Write), ms(st.Grace), ms(st.Settle),
 			st.NamesChanged+st.NamesAdded+st.NamesGone, st.AnswersChanged+st.AnswersGone, st.DenialZones, st.PatchesInPlace,
-			ms(ta+trc+tu), alloc, checked)
+			ms(ta+trc+tu), alloc, w.faults, checked)
 	}
 	printf("\n- End of the run: %s.\n", memory())
 	return nil
