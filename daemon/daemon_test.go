@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -272,31 +271,14 @@ func TestReloadSerialWarnings(t *testing.T) {
 	}
 }
 
-// lockedLog is a log destination tests read while the daemon writes.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.buf.String(), s)
-}
-
 // TestIndexesBuiltAfterLoad: once the start has settled, the daemon
 // builds the indexes a change reads for every zone it loaded (not on its
 // first change), and again for a version a reload loads whole; a version
 // a change made carries its predecessor's.
 func TestIndexesBuiltAfterLoad(t *testing.T) {
 	cfg := testsupport.ExampleConfig(t, nil)
-	logs := &lockedLog{}
+	logs := &testsupport.LogBuffer{}
+	built := func() int { return strings.Count(logs.String(), "zone indexes built") }
 	d, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -304,14 +286,14 @@ func TestIndexesBuiltAfterLoad(t *testing.T) {
 	t.Cleanup(func() { d.Close() })
 	wait := func(n int, what string) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); logs.count("zone indexes built") < n; time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(10 * time.Second); built() < n; time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d index builds logged, want %d", what, logs.count("zone indexes built"), n)
+				t.Fatalf("%s: %d index builds logged, want %d", what, built(), n)
 			}
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
-	if got := logs.count("zone indexes built"); got != 0 {
+	if got := built(); got != 0 {
 		t.Fatalf("indexes built before the start settled: %d", got)
 	}
 	if err := d.Start(context.Background()); err != nil {
@@ -343,7 +325,7 @@ func TestIndexesBuiltAfterLoad(t *testing.T) {
 	// One applied as a difference: the version Apply made carries them.
 	reload(3, 20001)
 	time.Sleep(200 * time.Millisecond)
-	if got := logs.count("zone indexes built"); got != 2 {
+	if got := built(); got != 2 {
 		t.Errorf("after a reload applied as a difference: %d index builds logged, want still 2", got)
 	}
 }
