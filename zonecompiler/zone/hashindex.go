@@ -11,9 +11,9 @@ import (
 // An NSEC3-signed zone's names by NSEC3 hash, for finding the answers a
 // change of the chain reaches (the names whose own hash, or whose
 // wildcard's, lies where entries of the chain moved) without visiting a
-// TLD's million names. Built on first use, or with the name index at a
-// version's first Apply, and carried by Apply from one version to the
-// next like the chains.
+// TLD's million names. Built with the name index (BuildIndex: the
+// daemon's, after a load; else on first use) and carried by Apply from
+// one version to the next like the chains.
 
 // hashIndex is the index: two sorted lists. own holds the nodes by
 // their own hash, then name (a node and nothing else: the label is read
