@@ -331,21 +331,25 @@ func (c *compiler) incremental(keys []string) *Incremental {
 		check(ids[0], z, u, lower, k.QType, k.Mode, false)
 		check(ids[1], z, u, lower, k.QType, k.Mode, true)
 	}
-	// usersOf is the record of the zone of name, nil when none.
-	usersOf := func(name []byte) *soaUsers {
-		if z := c.set.Find(name); z != nil {
-			return inc.zones[string(z.Origin.Lower)]
-		}
-		return nil
-	}
-	for _, name := range c.held {
-		if u := usersOf(name); u != nil {
-			if u.held == nil {
-				u.held = make(map[string]bool)
+	// mark adds each of names to the set field picks in the record of its
+	// zone, if it has one.
+	mark := func(names [][]byte, field func(*soaUsers) *map[string]bool) {
+		for _, name := range names {
+			z := c.set.Find(name)
+			if z == nil {
+				continue
 			}
-			u.held[string(name)] = true
+			if u := inc.zones[string(z.Origin.Lower)]; u != nil {
+				m := field(u)
+				if *m == nil {
+					*m = make(map[string]bool)
+				}
+				(*m)[string(name)] = true
+			}
 		}
 	}
+	mark(c.held, func(u *soaUsers) *map[string]bool { return &u.held })
+	mark(c.noView, func(u *soaUsers) *map[string]bool { return &u.noView })
 	for name, idx := range c.nsecOf {
 		if dz := c.img.Denial[idx]; dz.holes {
 			if u := inc.zones[string(dz.zone.Origin.Lower)]; u != nil {
@@ -354,14 +358,6 @@ func (c *compiler) incremental(keys []string) *Incremental {
 				}
 				u.nsecLayouts[name] = newChainLayout(dz.Layout())
 			}
-		}
-	}
-	for _, name := range c.noView {
-		if u := usersOf(name); u != nil {
-			if u.noView == nil {
-				u.noView = make(map[string]bool)
-			}
-			u.noView[string(name)] = true
 		}
 	}
 	for _, u := range inc.zones {
